@@ -1,0 +1,145 @@
+// The policy contract: what the gateway hands to Rego and what it expects back.
+// Both entrypoints are compiled into one bundle. Policy authors read docs/policies.md;
+// this file is the source of truth those docs describe.
+
+/** Entrypoint names as given to `opa build -e` and to opa-wasm's evaluate(). */
+export const AUTHZ_ENTRYPOINT = 'jitgate/authz';
+export const ELEVATION_ENTRYPOINT = 'jitgate/elevation';
+export const ENTRYPOINTS = [AUTHZ_ENTRYPOINT, ELEVATION_ENTRYPOINT] as const;
+export type Entrypoint = (typeof ENTRYPOINTS)[number];
+
+export type SubjectKind = 'user' | 'service';
+
+export interface Subject {
+  id: string;
+  kind: SubjectKind;
+  /** Groups or roles taken from verified claims (users) or the API key's mapping (services). */
+  groups: string[];
+  /** Verified claims only (never raw, unverified token content). Empty for services. */
+  claims: Record<string, unknown>;
+}
+
+/** Narrows a grant to operations: methods and path patterns (glob, `*` = one segment, `**` = any) on a route. */
+export interface GrantScope {
+  route?: string;
+  methods?: string[];
+  paths?: string[];
+}
+
+/** An active grant as the policy sees it. Expired grants are never handed to the policy. */
+export interface PolicyGrant {
+  id: string;
+  role: string;
+  scope: GrantScope | null;
+  /** RFC 3339, UTC. */
+  starts_at: string;
+  expires_at: string;
+  /** Nanoseconds since the epoch, for comparisons against now_ns. */
+  expires_at_ns: number;
+  approved_by: string[];
+  reason: string;
+  ticket: string | null;
+  break_glass: boolean;
+  request_id: string;
+}
+
+export interface AuthzRequest {
+  method: string;
+  /** Normalized once; exactly the path the upstream will see. */
+  path: string;
+  /** Non-empty, decoded path segments. */
+  segments: string[];
+  /** Every query parameter as a list of values. */
+  query: Record<string, string[]>;
+  /** Allowlisted headers only, lower-cased names; never credentials or cookies. */
+  headers: Record<string, string>;
+  host: string;
+}
+
+export interface AuthzRoute {
+  name: string;
+  upstream: string;
+  /** Names of the credentials configured for this route (never their values). */
+  credentials: string[];
+}
+
+export interface AuthzInput {
+  request: AuthzRequest;
+  subject: Subject;
+  grants: PolicyGrant[];
+  route: AuthzRoute;
+  now_ns: number;
+}
+
+/** What a denied caller could ask for to be allowed. */
+export interface ElevationHint {
+  role: string;
+  max_duration_seconds?: number;
+  scope?: GrantScope;
+}
+
+export interface AuthzObligations {
+  /** Which of the route's credentials the upstream call uses. */
+  credential?: string;
+  /** Extra request headers for the upstream (never secrets; those come from credentials). */
+  headers?: Record<string, string>;
+}
+
+export interface AuthzResult {
+  allow: boolean;
+  reason?: string;
+  elevation?: ElevationHint;
+  obligations?: AuthzObligations;
+  /** Ids of the grants this decision relied on (audited). */
+  grant_ids?: string[];
+}
+
+export type ElevationAction = 'request' | 'approve' | 'deny' | 'withdraw' | 'revoke' | 'extend' | 'review';
+
+export interface ElevationRequestView {
+  id: string | null;
+  role: string;
+  scope: GrantScope | null;
+  duration_seconds: number;
+  reason: string;
+  ticket: string | null;
+  status: string;
+  requested_at: string | null;
+  approvals: { by: string; at: string }[];
+  /** For extensions: the grant being extended and how many extensions it already had. */
+  extends_grant_id: string | null;
+  extension_count: number;
+}
+
+export interface ElevationInput {
+  action: ElevationAction;
+  request: ElevationRequestView;
+  actor: Subject;
+  requester: Subject;
+  /** The grant acted upon (revoke, extend), if any. */
+  grant: PolicyGrant | null;
+  now_ns: number;
+}
+
+export interface ElevationResult {
+  allow: boolean;
+  reason?: string;
+  max_duration_seconds?: number;
+  approvals_required?: number;
+  approver_groups?: string[];
+  auto_approve?: boolean;
+  break_glass?: boolean;
+  require_reason?: boolean;
+  require_ticket?: boolean;
+  step_up?: boolean;
+  max_extensions?: number;
+}
+
+export interface Decision<R> {
+  result: R;
+  /** Bundle revision (git commit of policies/, `-dirty` when the tree had changes). */
+  revision: string;
+  decision_id: string;
+  /** Evaluation time in nanoseconds. */
+  eval_ns: number;
+}
