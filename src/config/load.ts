@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse } from 'yaml';
+import { jitgateError } from '../errors.js';
+import { configSchema } from './schema.js';
+import type { GatewayConfig } from './types.js';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+const validate = ajv.compile(configSchema);
+
+/** `${NAME}` is replaced from the environment, as `opa run` does; an unset variable is an error. */
+function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[]): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    const value = env[name];
+    if (value === undefined) {
+      problems.push(`environment variable ${name} is not set`);
+      return '';
+    }
+    return value;
+  });
+}
+
+export function describeErrors(errors: readonly ErrorObject[]): string[] {
+  return errors.map((e) => {
+    const at = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
+    if (e.keyword === 'additionalProperties') return `${at}: unknown key "${String(e.params.additionalProperty)}"`;
+    if (e.keyword === 'enum') return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    return `${at}: ${e.message ?? 'is invalid'}`;
+  });
+}
+
+/** Paths in the config are relative to the config file: resolve every key the parts declare as a path. */
+function resolvePaths(cfg: GatewayConfig, base: string): void {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const j = cfg.jitgate;
+  j.data_dir = abs(j.data_dir);
+  j.store.sqlite.path = j.store.sqlite.path === ':memory:' ? ':memory:' : abs(j.store.sqlite.path);
+  j.policy.dir = abs(j.policy.dir);
+  j.policy.bundles_dir = abs(j.policy.bundles_dir);
+  if (j.audit.checkpoint_file) j.audit.checkpoint_file = abs(j.audit.checkpoint_file);
+  if (cfg.decision_logs.file?.path) cfg.decision_logs.file.path = abs(cfg.decision_logs.file.path);
+  for (const route of j.routes) {
+    for (const cred of Object.values(route.credentials)) if (cred.from_file) cred.from_file = abs(cred.from_file);
+  }
+  const jwt = j.identity.jwt;
+  if (jwt?.public_key_file) jwt.public_key_file = abs(jwt.public_key_file);
+  if (jwt?.jwks_file) jwt.jwks_file = abs(jwt.jwks_file);
+  if (j.identity.dev_issuer.key_file) j.identity.dev_issuer.key_file = abs(j.identity.dev_issuer.key_file);
+}
+
+/** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
+export function buildConfig(doc: unknown, source: string | null, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const copy: unknown = structuredClone(doc ?? {});
+  if (!validate(copy)) {
+    const problems = describeErrors(validate.errors ?? []);
+    throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${problems.join('\n  - ')}`, { problems });
+  }
+  const cfg = copy as unknown as GatewayConfig;
+  cfg.source = source;
+  resolvePaths(cfg, source ? dirname(source) : process.cwd());
+  void env;
+  return cfg;
+}
+
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw jitgateError('CONFIG_READ', `${file}: ${(err as Error).message}`, undefined, err);
+  }
+  const problems: string[] = [];
+  const substituted = substituteEnv(text, env, problems);
+  let doc: unknown;
+  try {
+    doc = parse(substituted, { prettyErrors: true });
+  } catch (err) {
+    problems.push(`YAML: ${(err as Error).message}`);
+  }
+  if (problems.length > 0) {
+    throw jitgateError('CONFIG_INVALID', `${file}:\n  - ${problems.join('\n  - ')}`, { problems });
+  }
+  return buildConfig(doc, file, env);
+}

@@ -1,0 +1,64 @@
+// The whole configuration schema, composed from each part's own schema (as OPA's
+// plugins each own their config block). Unknown keys are errors: a typo must not
+// silently turn a security setting off.
+import type { SchemaObject } from 'ajv';
+import { auditConfigSchema, decisionLogsConfigSchema } from '../audit/config.js';
+import { grantsConfigSchema } from '../grants/config.js';
+import { identityConfigSchema } from '../identity/config.js';
+import { notifyConfigSchema } from '../notify/config.js';
+import { observabilityConfigSchema } from '../observability/config.js';
+import { policyConfigSchema } from '../policy/config.js';
+import { routesConfigSchema } from '../proxy/config.js';
+import { storeConfigSchema } from '../store/config.js';
+
+const listenSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    proxy: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8080' },
+    control: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8081' },
+  },
+};
+
+export const configSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['jitgate'],
+  properties: {
+    // OPA's own vocabulary (docs/configuration): accepted where jitgate uses it.
+    labels: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
+    services: {
+      type: 'object',
+      default: {},
+      additionalProperties: {
+        type: 'object',
+        required: ['url'],
+        properties: {
+          url: { type: 'string', minLength: 1 },
+          headers: { type: 'object', additionalProperties: { type: 'string' } },
+          response_header_timeout_seconds: { type: 'number', minimum: 0 },
+          credentials: { type: 'object' },
+        },
+      },
+    },
+    decision_logs: decisionLogsConfigSchema,
+    jitgate: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        data_dir: { type: 'string', minLength: 1, default: './data' },
+        listen: listenSchema,
+        policy: policyConfigSchema,
+        store: storeConfigSchema,
+        identity: identityConfigSchema,
+        routes: routesConfigSchema,
+        workflow: grantsConfigSchema,
+        notifications: notifyConfigSchema,
+        audit: auditConfigSchema,
+        observability: observabilityConfigSchema,
+      },
+    },
+  },
+};

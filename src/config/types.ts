@@ -1,0 +1,36 @@
+import type { AuditConfig, DecisionLogsConfig } from '../audit/config.js';
+import type { GrantsConfig } from '../grants/config.js';
+import type { IdentityConfig } from '../identity/config.js';
+import type { NotifyConfig } from '../notify/config.js';
+import type { ObservabilityConfig } from '../observability/config.js';
+import type { PolicyConfig } from '../policy/config.js';
+import type { RouteConfig } from '../proxy/config.js';
+import type { StoreConfig } from '../store/config.js';
+
+export interface OpaService {
+  url: string;
+  headers?: Record<string, string>;
+  response_header_timeout_seconds?: number;
+  credentials?: Record<string, unknown>;
+}
+
+/** The validated configuration, defaults applied and relative paths resolved against the config file. */
+export interface GatewayConfig {
+  /** Absolute path of the file this came from (null when built in code). */
+  source: string | null;
+  labels: Record<string, string>;
+  services: Record<string, OpaService>;
+  decision_logs: DecisionLogsConfig;
+  jitgate: {
+    data_dir: string;
+    listen: { proxy: string; control: string };
+    policy: PolicyConfig;
+    store: StoreConfig;
+    identity: IdentityConfig;
+    routes: RouteConfig[];
+    workflow: GrantsConfig;
+    notifications: NotifyConfig;
+    audit: AuditConfig;
+    observability: ObservabilityConfig;
+  };
+}

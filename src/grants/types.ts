@@ -1,0 +1,58 @@
+// What the grants part offers: the data path reads active grants, the control plane runs the workflow.
+import type { GrantScope, PolicyGrant, Subject } from '../policy/contract.js';
+import type { AccessRequest, Grant, GrantEventType, RequestStatus } from './model.js';
+
+/** Data path: the caller's live grants, from the per-replica cache. Expired grants are never returned. */
+export interface GrantReader {
+  activeGrants(subjectId: string, nowMs: number): PolicyGrant[];
+  /** False while the cache cannot vouch for its content (initial load, lost change feed): the data path denies. */
+  readonly ready: boolean;
+}
+
+export interface NewRequest {
+  role: string;
+  scope?: GrantScope | null;
+  duration_seconds: number;
+  reason: string;
+  ticket?: string | null;
+}
+
+export interface RequestFilter {
+  status?: RequestStatus;
+  requester?: string;
+  role?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface GrantFilter {
+  subject?: string;
+  active?: boolean;
+  limit?: number;
+  offset?: number;
+}
+
+/** Control plane. Every method asks the elevation policy; throws JitgateError with a stable code. */
+export interface Workflow {
+  request(actor: Subject, req: NewRequest): Promise<AccessRequest>;
+  extend(actor: Subject, grantId: string, req: { duration_seconds: number; reason: string; ticket?: string | null }): Promise<AccessRequest>;
+  approve(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest>;
+  deny(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest>;
+  withdraw(actor: Subject, requestId: string): Promise<AccessRequest>;
+  revoke(actor: Subject, grantId: string, reason?: string): Promise<Grant>;
+  review(actor: Subject, grantId: string, comment?: string): Promise<Grant>;
+  getRequest(id: string): Promise<AccessRequest | null>;
+  listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
+  getGrant(id: string): Promise<Grant | null>;
+  listGrants(filter: GrantFilter): Promise<Grant[]>;
+}
+
+/** Emitted after a workflow step commits (notifications, metrics). */
+export interface WorkflowEvent {
+  type: GrantEventType;
+  at: string;
+  actor: string;
+  request: AccessRequest;
+  grant: Grant | null;
+  policy_revision: string | null;
+}

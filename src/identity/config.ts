@@ -1,0 +1,97 @@
+import type { SchemaObject } from 'ajv';
+
+export interface JwtConfig {
+  issuer: string;
+  audience: string;
+  /** Allowed algorithms, fixed: a token with any other `alg` is refused. */
+  algorithms: string[];
+  /** One of: OIDC discovery from the issuer, a JWKS URL, a JWKS file, a PEM public key file. */
+  discovery?: boolean;
+  jwks_url?: string;
+  jwks_file?: string;
+  public_key_file?: string;
+  clock_skew_seconds: number;
+  groups_claim: string;
+  subject_claim: string;
+  /** Minimum seconds between JWKS refreshes triggered by unknown `kid`s. */
+  jwks_refresh_min_interval_seconds: number;
+}
+
+export interface ApiKeyConfig {
+  /** Public identifier, the part before the dot in `jg_<id>.<secret>`. */
+  id: string;
+  subject: string;
+  groups: string[];
+  /** Hex SHA-256 of the whole key; the key itself is never stored. */
+  sha256: string;
+}
+
+export interface DevIssuerConfig {
+  /** Development only: signs demo tokens. Loud in the log when on. */
+  enabled: boolean;
+  key_file?: string;
+  token_ttl_seconds: number;
+  /** Sample subjects and their groups, so `jitgate token --sub alice` is enough. */
+  subjects: Record<string, string[]>;
+}
+
+export interface IdentityConfig {
+  jwt?: JwtConfig;
+  api_keys: ApiKeyConfig[];
+  dev_issuer: DevIssuerConfig;
+}
+
+export const identityConfigSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    jwt: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer', 'audience', 'algorithms'],
+      properties: {
+        issuer: { type: 'string', minLength: 1 },
+        audience: { type: 'string', minLength: 1 },
+        algorithms: {
+          type: 'array', minItems: 1, uniqueItems: true,
+          items: { type: 'string', enum: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] },
+        },
+        discovery: { type: 'boolean' },
+        jwks_url: { type: 'string', minLength: 1 },
+        jwks_file: { type: 'string', minLength: 1 },
+        public_key_file: { type: 'string', minLength: 1 },
+        clock_skew_seconds: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
+        groups_claim: { type: 'string', minLength: 1, default: 'groups' },
+        subject_claim: { type: 'string', minLength: 1, default: 'sub' },
+        jwks_refresh_min_interval_seconds: { type: 'integer', minimum: 0, default: 30 },
+      },
+    },
+    api_keys: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'subject', 'sha256'],
+        properties: {
+          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+          subject: { type: 'string', minLength: 1 },
+          groups: { type: 'array', items: { type: 'string' }, default: [] },
+          sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        },
+      },
+    },
+    dev_issuer: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        key_file: { type: 'string', minLength: 1 },
+        token_ttl_seconds: { type: 'integer', minimum: 60, maximum: 86400, default: 3600 },
+        subjects: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, default: {} },
+      },
+    },
+  },
+};

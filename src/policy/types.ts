@@ -1,0 +1,15 @@
+// What the policy part offers the rest of the gateway.
+import type { AuthzInput, AuthzResult, Decision, ElevationInput, ElevationResult } from './contract.js';
+
+/** Read-only view of the currently active policy; swapped atomically on reload. */
+export interface PolicyEvaluator {
+  /** Revision of the bundle now serving, or null before the first good load. */
+  readonly revision: string | null;
+  /** Throws JitgateError (POLICY_*) on any failure: callers deny. Synchronous by design. */
+  authorize(input: AuthzInput): Decision<AuthzResult>;
+  elevation(input: ElevationInput): Decision<ElevationResult>;
+}
+
+export type PolicyEvent =
+  | { type: 'loaded'; revision: string; source: 'policies' | 'bundle'; previous: string | null }
+  | { type: 'rejected'; revision: string | null; source: 'policies' | 'bundle'; error: string };

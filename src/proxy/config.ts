@@ -1,0 +1,82 @@
+import type { SchemaObject } from 'ajv';
+
+/** Secrets come from the environment or a file, never from the config file itself. */
+export interface CredentialConfig {
+  type: 'bearer' | 'header' | 'basic';
+  /** For `header`: the header name to set. */
+  header?: string;
+  /** For `basic`: the user name (the password is the secret). */
+  username?: string;
+  from_env?: string;
+  from_file?: string;
+}
+
+export interface RouteConfig {
+  name: string;
+  match: { host?: string; path_prefix: string };
+  upstream: string;
+  credentials: Record<string, CredentialConfig>;
+  /** Used when the policy's obligations name none; omit to send no credential. */
+  default_credential?: string;
+  timeouts: { connect_ms: number; headers_ms: number; body_ms: number };
+  body_limit_bytes: number;
+  websocket: boolean;
+  /** Request headers the policy may see (lower-case); credentials and cookies are never included. */
+  policy_headers: string[];
+}
+
+const credentialSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  properties: {
+    type: { type: 'string', enum: ['bearer', 'header', 'basic'] },
+    header: { type: 'string', pattern: '^[A-Za-z0-9-]+$' },
+    username: { type: 'string' },
+    from_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    from_file: { type: 'string', minLength: 1 },
+  },
+  oneOf: [{ required: ['from_env'] }, { required: ['from_file'] }],
+};
+
+export const routesConfigSchema: SchemaObject = {
+  type: 'array',
+  default: [],
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'match', 'upstream'],
+    properties: {
+      name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
+      match: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          host: { type: 'string', minLength: 1 },
+          path_prefix: { type: 'string', pattern: '^/', default: '/' },
+        },
+        default: {},
+      },
+      upstream: { type: 'string', pattern: '^https?://' },
+      credentials: { type: 'object', additionalProperties: credentialSchema, default: {} },
+      default_credential: { type: 'string' },
+      timeouts: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          connect_ms: { type: 'integer', minimum: 1, default: 5000 },
+          headers_ms: { type: 'integer', minimum: 1, default: 30000 },
+          body_ms: { type: 'integer', minimum: 1, default: 60000 },
+        },
+      },
+      body_limit_bytes: { type: 'integer', minimum: 0, default: 10485760 },
+      websocket: { type: 'boolean', default: false },
+      policy_headers: {
+        type: 'array',
+        items: { type: 'string', pattern: '^[a-z0-9-]+$', not: { enum: ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'] } },
+        default: ['content-type', 'accept', 'user-agent', 'x-request-id'],
+      },
+    },
+  },
+};

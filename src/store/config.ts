@@ -1,0 +1,34 @@
+import type { SchemaObject } from 'ajv';
+
+export interface StoreConfig {
+  type: 'sqlite' | 'postgres';
+  sqlite: { path: string };
+  postgres: { url?: string; url_env?: string; pool_size?: number };
+}
+
+export const storeConfigSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'sqlite', 'postgres'],
+  properties: {
+    type: { type: 'string', enum: ['sqlite', 'postgres'], default: 'sqlite' },
+    sqlite: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      default: {},
+      properties: { path: { type: 'string', minLength: 1, default: './data/jitgate.db' } },
+    },
+    postgres: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: {},
+      properties: {
+        url: { type: 'string', minLength: 1 },
+        url_env: { type: 'string', minLength: 1, default: 'JITGATE_PG_URL' },
+        pool_size: { type: 'integer', minimum: 1, maximum: 200 },
+      },
+    },
+  },
+};

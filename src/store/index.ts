@@ -1,0 +1,18 @@
+// Store part: one SQL port over SQLite (embedded default) and PostgreSQL (replicas).
+import { PostgresDb } from './postgres.js';
+import { SqliteDb } from './sqlite.js';
+import type { Db } from './types.js';
+
+export type { Db, Dialect, Migration, Row, Sql } from './types.js';
+export { storeConfigSchema, type StoreConfig } from './config.js';
+
+import type { StoreConfig } from './config.js';
+
+export function openDb(config: StoreConfig): Db {
+  if (config.type === 'postgres') {
+    const url = config.postgres.url ?? (config.postgres.url_env ? process.env[config.postgres.url_env] : undefined);
+    if (!url) throw new Error(`store.postgres: no URL (set ${config.postgres.url_env ?? 'store.postgres.url'})`);
+    return new PostgresDb({ url, poolSize: config.postgres.pool_size });
+  }
+  return new SqliteDb(config.sqlite.path);
+}

@@ -1,0 +1,139 @@
+// Shared store for several replicas: a pg Pool for statements and transactions, and one
+// dedicated connection per LISTEN channel that reconnects on its own and tells the
+// caller to resync (notifications sent while it was away are lost).
+import pg from 'pg';
+import type { Db, Migration, Row, Sql } from './types.js';
+import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
+
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export interface PostgresOptions {
+  url: string;
+  poolSize?: number;
+  /** Delay before a lost LISTEN connection is retried. */
+  reconnectDelayMs?: number;
+}
+
+function wrap(client: pg.ClientBase | pg.Pool): Sql {
+  return {
+    async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+      const res = await client.query<T>(text, params as unknown[]);
+      return res.rows;
+    },
+  };
+}
+
+export class PostgresDb implements Db {
+  readonly dialect = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly direct: Sql;
+  private closed = false;
+  private readonly listeners = new Set<pg.Client>();
+
+  constructor(private readonly opts: PostgresOptions) {
+    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types });
+    // An idle client's error (server restart) must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+    this.direct = wrap(this.pool);
+  }
+
+  query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.direct.query<T>(text, params);
+  }
+
+  async tx<T>(fn: (sql: Sql) => Promise<T>, opts: { lockKey?: string } = {}): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (opts.lockKey !== undefined) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [opts.lockKey]);
+      const result = await fn(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(part: string, migrations: readonly Migration[]): Promise<void> {
+    checkMigrations(part, migrations);
+    // Replicas starting together must not race on DDL: one advisory lock for all migrations.
+    await this.tx(async (sql) => {
+      await sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['jitgate_migrations']);
+      await sql.query(MIGRATIONS_TABLE);
+      const current = await appliedVersion(sql, part);
+      for (const m of migrations) {
+        if (m.version <= current) continue;
+        await sql.query(migrationSql(m, 'postgres'));
+        await sql.query('INSERT INTO jitgate_migrations (part, version, description, applied_at) VALUES ($1, $2, $3, $4)', [
+          part, m.version, m.description, new Date().toISOString(),
+        ]);
+      }
+    });
+  }
+
+  async notify(channel: string, payload: string, sql?: Sql): Promise<void> {
+    // Inside a transaction, NOTIFY is delivered only if and when it commits.
+    await (sql ?? this.direct).query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  async listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+    let client: pg.Client | null = null;
+    let stopped = false;
+    const connect = async (isReconnect: boolean): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.opts.url, types });
+      c.on('notification', (msg) => {
+        if (msg.channel === channel) onMessage(msg.payload ?? '');
+      });
+      const lost = (): void => {
+        if (client !== c) return;
+        client = null;
+        this.listeners.delete(c);
+        c.removeAllListeners('end');
+        c.end().catch(() => undefined);
+        if (!stopped && !this.closed) setTimeout(() => void retry(), this.opts.reconnectDelayMs ?? 250).unref();
+      };
+      c.on('error', lost);
+      c.on('end', lost);
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      client = c;
+      this.listeners.add(c);
+      if (isReconnect) onReconnect();
+    };
+    const retry = async (): Promise<void> => {
+      if (stopped || this.closed) return;
+      try {
+        await connect(true);
+      } catch {
+        setTimeout(() => void retry(), this.opts.reconnectDelayMs ?? 250).unref();
+      }
+    };
+    await connect(false);
+    return async () => {
+      stopped = true;
+      const c = client;
+      client = null;
+      if (c) {
+        this.listeners.delete(c);
+        await c.end().catch(() => undefined);
+      }
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1 AS one');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.listeners].map((c) => c.end().catch(() => undefined)));
+    await this.pool.end();
+  }
+}

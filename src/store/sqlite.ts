@@ -1,0 +1,107 @@
+// Embedded store: one better-sqlite3 connection in WAL mode. better-sqlite3 is
+// synchronous, so every statement and transaction is queued on one lane: an async
+// transaction body can never interleave with another statement on the connection.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Db, Migration, Row, Sql } from './types.js';
+import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
+import { Lane } from './lane.js';
+
+/** `$1` → `?1`: better-sqlite3 binds numbered parameters. */
+function toSqlite(text: string): string {
+  return text.replace(/\$(\d+)/g, '?$1');
+}
+
+function bindable(params: readonly unknown[]): unknown[] {
+  return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p === undefined ? null : p));
+}
+
+export class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly lane = new Lane();
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly listeners = new Map<string, Set<(payload: string) => void>>();
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  private run<T extends Row>(text: string, params: readonly unknown[]): T[] {
+    let stmt = this.statements.get(text);
+    if (!stmt) {
+      stmt = this.db.prepare(toSqlite(text));
+      this.statements.set(text, stmt);
+    }
+    const args = bindable(params);
+    if (stmt.reader) return stmt.all(...args) as T[];
+    stmt.run(...args);
+    return [];
+  }
+
+  query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.lane.run(() => Promise.resolve(this.run<T>(text, params)));
+  }
+
+  tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.lane.run(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      const sql: Sql = { query: <R extends Row = Row>(t: string, p: readonly unknown[] = []) => Promise.resolve(this.run<R>(t, p)) };
+      try {
+        const result = await fn(sql);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  async migrate(part: string, migrations: readonly Migration[]): Promise<void> {
+    checkMigrations(part, migrations);
+    await this.lane.run(() => Promise.resolve(this.db.exec(MIGRATIONS_TABLE)));
+    for (const m of migrations) {
+      await this.tx(async (sql) => {
+        if ((await appliedVersion(sql, part)) >= m.version) return;
+        this.db.exec(migrationSql(m, 'sqlite'));
+        await sql.query('INSERT INTO jitgate_migrations (part, version, description, applied_at) VALUES ($1, $2, $3, $4)', [
+          part, m.version, m.description, new Date().toISOString(),
+        ]);
+      });
+    }
+  }
+
+  notify(channel: string, payload: string): Promise<void> {
+    // One process owns an SQLite file, so the change feed is in-process.
+    for (const fn of this.listeners.get(channel) ?? []) queueMicrotask(() => { fn(payload); });
+    return Promise.resolve();
+  }
+
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>> {
+    let set = this.listeners.get(channel);
+    if (!set) this.listeners.set(channel, (set = new Set()));
+    set.add(onMessage);
+    return Promise.resolve(() => {
+      set.delete(onMessage);
+      return Promise.resolve();
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1 AS one');
+  }
+
+  close(): Promise<void> {
+    return this.lane.run(() => {
+      this.db.close();
+      return Promise.resolve();
+    });
+  }
+}

@@ -1,0 +1,38 @@
+// A small SQL port shared by the grants and audit parts, so both stores (SQLite and
+// PostgreSQL) run the same statements. Statements use PostgreSQL's `$1` placeholders;
+// the SQLite adapter rewrites them.
+
+export type Row = Record<string, unknown>;
+
+export interface Sql {
+  query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
+export interface Migration {
+  /** Increasing per part, starting at 1. */
+  version: number;
+  description: string;
+  /** One or more statements; for dialect differences give both. */
+  sql: string | { sqlite: string; postgres: string };
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Db extends Sql {
+  readonly dialect: Dialect;
+  /**
+   * Runs fn in one transaction (SQLite: BEGIN IMMEDIATE on a serialized connection;
+   * PostgreSQL: a pooled client, READ COMMITTED). Rolls back when fn throws.
+   * `lockKey`, when given, serializes transactions that take the same key across
+   * every process sharing the database (pg_advisory_xact_lock; SQLite is serialized anyway).
+   */
+  tx<T>(fn: (sql: Sql) => Promise<T>, opts?: { lockKey?: string }): Promise<T>;
+  /** Applies the part's migrations not yet applied, in order, each in its own transaction. */
+  migrate(part: string, migrations: readonly Migration[]): Promise<void>;
+  /** Change feed (PostgreSQL LISTEN/NOTIFY). On SQLite, notifications stay in-process. */
+  notify(channel: string, payload: string, sql?: Sql): Promise<void>;
+  /** Calls onMessage per notification; onReconnect after the feed was lost and re-established (resync!). */
+  listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
