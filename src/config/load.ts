@@ -50,8 +50,8 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
 }
 
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
-export function buildConfig(doc: unknown, source: string | null, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const copy: unknown = structuredClone(doc ?? {});
+export function buildConfig(doc: unknown, source: string | null): GatewayConfig {
+  const copy = structuredClone(doc ?? {}) as Record<string, unknown>;
   if (!validate(copy)) {
     const problems = describeErrors(validate.errors ?? []);
     throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${problems.join('\n  - ')}`, { problems });
@@ -59,7 +59,6 @@ export function buildConfig(doc: unknown, source: string | null, env: NodeJS.Pro
   const cfg = copy as unknown as GatewayConfig;
   cfg.source = source;
   resolvePaths(cfg, source ? dirname(source) : process.cwd());
-  void env;
   return cfg;
 }
 
@@ -82,5 +81,5 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   if (problems.length > 0) {
     throw jitgateError('CONFIG_INVALID', `${file}:\n  - ${problems.join('\n  - ')}`, { problems });
   }
-  return buildConfig(doc, file, env);
+  return buildConfig(doc, file);
 }

@@ -5,11 +5,10 @@ import pg from 'pg';
 import type { Db, Migration, Row, Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
 
-const INT8_OID = 20;
-const types = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
+// BIGINT columns (sequence numbers, counts) as numbers, not strings; they stay far below 2^53.
+const typeParsers = new pg.TypeOverrides();
+typeParsers.setTypeParser(pg.types.builtins.INT8, 'text', (v: string) => Number(v));
+const types: pg.CustomTypesConfig = typeParsers;
 
 export interface PostgresOptions {
   url: string;

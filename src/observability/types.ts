@@ -1,0 +1,13 @@
+// What the other parts report to; the observability part implements it with prom-client.
+export interface Metrics {
+  proxyRequest(route: string, decision: 'allow' | 'deny' | 'error' | 'unauthenticated', status: number): void;
+  decisionLatency(entrypoint: string, seconds: number): void;
+  upstreamLatency(route: string, seconds: number): void;
+  policyReload(outcome: 'success' | 'failure'): void;
+  policyRevision(revision: string): void;
+  decisionLogDropped(count: number): void;
+  webhookDropped(count: number): void;
+  storeError(operation: string): void;
+  /** Sampled on scrape. */
+  setGauges(sample: () => { activeGrants: number; pendingRequests: number }): void;
+}
