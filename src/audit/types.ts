@@ -30,9 +30,19 @@ export interface AuditRecord extends AuditEntry {
   hash: string;
 }
 
-/** Appends to the trail. Resolves only once the record is committed (group commit). */
+import type { Sql } from '../store/index.js';
+
+/** Transactions that append to the trail take this lock key (Db.tx lockKey): the chain has one head. */
+export const AUDIT_CHAIN_LOCK = 'jitgate_audit_chain';
+
 export interface AuditWriter {
+  /** Appends on its own; resolves only once the record is committed (group commit batches concurrent calls). */
   append(entry: AuditEntry): Promise<AuditRecord>;
+  /**
+   * Appends inside the caller's transaction, so a state change and its audit record commit
+   * together or not at all. The transaction must have been opened with lockKey AUDIT_CHAIN_LOCK.
+   */
+  appendWithin(sql: Sql, entries: readonly AuditEntry[]): Promise<AuditRecord[]>;
 }
 
 /** One OPA decision-log event (docs: management-decision-logs) plus jitgate's fields. */

@@ -2,14 +2,14 @@
 // plugins each own their config block). Unknown keys are errors: a typo must not
 // silently turn a security setting off.
 import type { SchemaObject } from 'ajv';
-import { auditConfigSchema, decisionLogsConfigSchema } from '../audit/config.js';
-import { grantsConfigSchema } from '../grants/config.js';
-import { identityConfigSchema } from '../identity/config.js';
-import { notifyConfigSchema } from '../notify/config.js';
-import { observabilityConfigSchema } from '../observability/config.js';
-import { policyConfigSchema } from '../policy/config.js';
-import { routesConfigSchema } from '../proxy/config.js';
-import { storeConfigSchema } from '../store/config.js';
+import { auditConfigSchema, decisionLogsConfigSchema } from '../audit/index.js';
+import { grantsConfigSchema } from '../grants/index.js';
+import { identityConfigSchema } from '../identity/index.js';
+import { notifyConfigSchema } from '../notify/index.js';
+import { observabilityConfigSchema } from '../observability/index.js';
+import { policyConfigSchema } from '../policy/index.js';
+import { routesConfigSchema } from '../proxy/index.js';
+import { storeConfigSchema } from '../store/index.js';
 
 const listenSchema: SchemaObject = {
   type: 'object',

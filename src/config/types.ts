@@ -1,11 +1,11 @@
-import type { AuditConfig, DecisionLogsConfig } from '../audit/config.js';
-import type { GrantsConfig } from '../grants/config.js';
-import type { IdentityConfig } from '../identity/config.js';
-import type { NotifyConfig } from '../notify/config.js';
-import type { ObservabilityConfig } from '../observability/config.js';
-import type { PolicyConfig } from '../policy/config.js';
-import type { RouteConfig } from '../proxy/config.js';
-import type { StoreConfig } from '../store/config.js';
+import type { AuditConfig, DecisionLogsConfig } from '../audit/index.js';
+import type { GrantsConfig } from '../grants/index.js';
+import type { IdentityConfig } from '../identity/index.js';
+import type { NotifyConfig } from '../notify/index.js';
+import type { ObservabilityConfig } from '../observability/index.js';
+import type { PolicyConfig } from '../policy/index.js';
+import type { RouteConfig } from '../proxy/index.js';
+import type { StoreConfig } from '../store/index.js';
 
 export interface OpaService {
   url: string;

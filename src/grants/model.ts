@@ -1,6 +1,6 @@
 // The records of the elevation workflow. Nothing here is ever deleted: requests,
 // approvals and grants keep their full history for auditors.
-import type { GrantScope, SubjectKind } from '../policy/contract.js';
+import type { GrantScope, SubjectKind } from '../policy/index.js';
 
 export type RequestStatus = 'pending' | 'approved' | 'denied' | 'withdrawn' | 'expired';
 export type GrantStatus = 'active' | 'revoked' | 'expired';

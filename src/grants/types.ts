@@ -1,5 +1,5 @@
 // What the grants part offers: the data path reads active grants, the control plane runs the workflow.
-import type { GrantScope, PolicyGrant, Subject } from '../policy/contract.js';
+import type { GrantScope, PolicyGrant, Subject } from '../policy/index.js';
 import type { AccessRequest, Grant, GrantEventType, RequestStatus } from './model.js';
 
 /** Data path: the caller's live grants, from the per-replica cache. Expired grants are never returned. */
