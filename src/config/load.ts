@@ -6,7 +6,8 @@ import { jitgateError } from '../errors.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig } from './types.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+// strictRequired is off: parts say "exactly one of these keys" with oneOf + required.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
 const validate = ajv.compile(configSchema);
 
 /** `${NAME}` is replaced from the environment, as `opa run` does; an unset variable is an error. */

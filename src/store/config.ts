@@ -9,7 +9,7 @@ export interface StoreConfig {
 export const storeConfigSchema: SchemaObject = {
   type: 'object',
   additionalProperties: false,
-  required: ['type', 'sqlite', 'postgres'],
+  default: {},
   properties: {
     type: { type: 'string', enum: ['sqlite', 'postgres'], default: 'sqlite' },
     sqlite: {

@@ -1,0 +1,77 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadConfig } from '../../src/config/index.js';
+import { isJitgateError } from '../../src/errors.js';
+
+const demoEnv = {};
+
+function writeConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-config-'));
+  const file = join(dir, 'opa.config.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (isJitgateError(err, 'CONFIG_INVALID')) return (err.details?.problems ?? []) as string[];
+    throw err;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+t.test('the demo config loads with defaults applied and paths resolved against the file', (t) => {
+  const cfg = loadConfig('opa.config.yaml', demoEnv);
+  t.equal(cfg.jitgate.listen.proxy, '127.0.0.1:8080');
+  t.equal(cfg.jitgate.listen.control, '127.0.0.1:8081');
+  t.equal(cfg.jitgate.store.type, 'sqlite');
+  t.match(cfg.jitgate.store.sqlite.path, /^\/.*\/data\/jitgate\.db$/);
+  t.equal(cfg.jitgate.routes[0]?.name, 'demo');
+  t.equal(cfg.jitgate.routes[0]?.timeouts.connect_ms, 5000, 'route defaults filled in');
+  t.same(Object.keys(cfg.jitgate.routes[0]?.credentials ?? {}).sort(), ['admin', 'readonly', 'writer']);
+  t.equal(cfg.jitgate.identity.dev_issuer.enabled, true);
+  t.equal(cfg.labels.app, 'jitgate');
+  t.end();
+});
+
+t.test('an invalid config is refused with every problem listed, path and why', (t) => {
+  const file = writeConfig(`
+jitgate:
+  listen: { proxy: "nowhere" }
+  store: { type: mysql }
+  routes:
+    - name: Bad Name
+      upstream: ftp://example
+      credentials:
+        key: { type: header, header: X-Key, value: "inline-secret" }
+  polcy: {}
+`);
+  const problems = problemsOf(() => loadConfig(file, {}));
+  t.ok(problems.some((p) => p.startsWith('jitgate.listen.proxy:')), 'bad listen address named');
+  t.ok(problems.some((p) => p.startsWith('jitgate.store.type: must be one of sqlite, postgres')), 'bad store type named');
+  t.ok(problems.some((p) => p.startsWith('jitgate.routes.0.name:')), 'bad route name named');
+  t.ok(problems.some((p) => p.startsWith('jitgate.routes.0.upstream:')), 'bad upstream named');
+  t.ok(problems.some((p) => p.includes('unknown key "value"')), 'an inline secret is refused');
+  t.ok(problems.some((p) => p.includes('unknown key "polcy"')), 'a typo in a key is refused');
+  t.ok(problems.length >= 6, `all problems listed at once (${problems.length})`);
+  t.end();
+});
+
+t.test('${VAR} placeholders come from the environment; an unset one is an error', (t) => {
+  const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
+  t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');
+  const problems = problemsOf(() => loadConfig(file, {}));
+  t.same(problems, ['environment variable JG_TEST_ENVNAME is not set']);
+  t.end();
+});
+
+t.test('unreadable and malformed files give stable codes', (t) => {
+  t.throws(() => loadConfig('/nonexistent/opa.config.yaml', {}), { code: 'JITGATE_E_CONFIG_READ' });
+  const file = writeConfig('jitgate: [unclosed\n');
+  t.throws(() => loadConfig(file, {}), { code: 'JITGATE_E_CONFIG_INVALID' });
+  t.end();
+});
