@@ -18,7 +18,8 @@ if [ -z "$bindir" ] || [ ! -x "$bindir/postgres" ]; then
   bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 fi
 
-dir=$(pwd)/.tools/pg
+# Outside the checkout: the postgres user must be able to reach it whatever the clone's permissions.
+dir=${JITGATE_TEST_PG_DIR:-/tmp/jitgate-test-pg-$port}
 if "$bindir/pg_isready" -h 127.0.0.1 -p "$port" -q 2>/dev/null; then echo "$url"; exit 0; fi
 
 # PostgreSQL refuses to run as root: run it as the postgres user the package creates.
