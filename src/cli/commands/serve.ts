@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/index.js';
+import { isJitgateError } from '../../errors.js';
+import { runUntilSignal, startGateway } from '../../gateway/index.js';
+import { EXIT } from '../context.js';
+
+/** Prints a refused configuration the way an operator needs it: every problem on its own line. */
+export function reportStartupError(err: unknown): never {
+  if (isJitgateError(err)) process.stderr.write(`${err.code}: ${err.message}\n`);
+  else process.stderr.write(`jitgate failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(EXIT.FAILURE);
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gateway: proxy and control API, as configured')
+    .option('-c, --config <file>', 'configuration file', 'opa.config.yaml')
+    .action(async (opts: { config: string }) => {
+      try {
+        const gateway = await startGateway(loadConfig(opts.config));
+        await runUntilSignal(gateway, opts.config);
+      } catch (err) {
+        reportStartupError(err);
+      }
+    });
+}

@@ -1,0 +1,184 @@
+// The composition root: builds every part from the configuration, starts them in
+// dependency order and stops them in reverse. Parts know nothing of each other beyond
+// the interfaces they are handed here.
+import type { Logger } from 'pino';
+import { createControlServer, type ControlServer } from '../admin/index.js';
+import { createAuditTrail, createDecisionLogger, queryAudit, type AuditTrail, type DecisionLogSink } from '../audit/index.js';
+import type { GatewayConfig } from '../config/index.js';
+import { jitgateError } from '../errors.js';
+import { createGrantServices, type GrantServices } from '../grants/index.js';
+import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
+import { createNotifier, type Notifier } from '../notify/index.js';
+import { HealthRegistry, createLogger, createMetrics, type PrometheusMetrics } from '../observability/index.js';
+import { PolicyManager, type PolicyEvent } from '../policy/index.js';
+import { createProxyServer, type ProxyServer } from '../proxy/index.js';
+import { openDb, type Db } from '../store/index.js';
+
+export interface Gateway {
+  readonly proxyAddress: { host: string; port: number };
+  readonly controlAddress: { host: string; port: number };
+  readonly logger: Logger;
+  readonly policy: PolicyManager;
+  /** Validates and applies a new configuration (routes, credentials); keeps the old one when it is invalid. */
+  reload(next: GatewayConfig): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
+}
+
+/** Stops what was started, newest first; keeps going when one part fails to stop. */
+class Lifecycle {
+  private readonly stops: { name: string; stop: () => Promise<void> | void }[] = [];
+
+  started(name: string, stop: () => Promise<void> | void): void {
+    this.stops.push({ name, stop });
+  }
+
+  async stopAll(logger: Logger): Promise<void> {
+    for (const { name, stop } of this.stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ err, part: name }, 'failed to stop cleanly');
+      }
+    }
+    this.stops.length = 0;
+  }
+}
+
+function policyAuditEntry(event: PolicyEvent): Parameters<AuditTrail['append']>[0] {
+  const loaded = event.type === 'loaded';
+  return {
+    kind: loaded ? 'policy.loaded' : 'policy.rejected',
+    actor: 'system',
+    subject: null,
+    request_id: null,
+    grant_id: null,
+    role: null,
+    route: null,
+    decision_id: null,
+    policy_revision: event.revision,
+    reason: loaded ? null : event.error,
+    details: loaded ? { source: event.source, previous: event.previous } : { source: event.source },
+  };
+}
+
+export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const j = config.jitgate;
+  const logger = opts.logger ?? createLogger(j.observability);
+  const metrics: PrometheusMetrics = createMetrics();
+  const health = new HealthRegistry();
+  const life = new Lifecycle();
+
+  try {
+    const db: Db = openDb(j.store);
+    life.started('store', () => db.close());
+    health.register('store', async () => {
+      try {
+        await db.ping();
+        return { ok: true };
+      } catch (err) {
+        return { ok: false, detail: `store unreachable: ${(err as Error).message}` };
+      }
+    });
+
+    const audit: AuditTrail = createAuditTrail(db, j.audit, { onStoreError: (op) => { metrics.storeError(op); } });
+    await audit.start();
+    life.started('audit', () => audit.stop());
+
+    const policy = new PolicyManager({ config: j.policy, logger });
+    const unsubscribe = policy.onEvent((event) => {
+      metrics.policyReload(event.type === 'loaded' ? 'success' : 'failure');
+      if (event.type === 'loaded') metrics.policyRevision(event.revision);
+      audit.append(policyAuditEntry(event)).catch((err: unknown) => {
+        logger.error({ err }, 'could not record a policy event in the audit trail');
+      });
+    });
+    await policy.start();
+    life.started('policy', async () => {
+      unsubscribe();
+      await policy.stop();
+    });
+    health.register('policy', () =>
+      policy.revision === null ? { ok: false, detail: 'no policy is loaded' } : { ok: true, detail: `revision ${policy.revision}` },
+    );
+
+    const notifier: Notifier = createNotifier(j.notifications, logger, { onDrop: (n) => { metrics.webhookDropped(n); } });
+    notifier.start();
+    life.started('notifications', () => notifier.stop());
+
+    const grants: GrantServices = await createGrantServices({ db, policy, audit, notifier, config: j.workflow, logger });
+    life.started('grants', () => grants.stop());
+    health.register('grant_cache', () =>
+      grants.cache.ready ? { ok: true } : { ok: false, detail: 'the grant cache is not in sync with the store' },
+    );
+    metrics.setGauges(() => grants.gauges());
+
+    const authenticator: ManagedAuthenticator = createAuthenticator(j.identity, { logger });
+    await authenticator.start();
+    life.started('identity', () => { authenticator.stop(); });
+
+    const decisionLog: DecisionLogSink = createDecisionLogger(config.decision_logs, {
+      labels: config.labels,
+      services: config.services,
+      logger,
+      onDrop: (n) => { metrics.decisionLogDropped(n); },
+    });
+    await decisionLog.start();
+    life.started('decision_logs', () => decisionLog.stop());
+
+    const proxy: ProxyServer = createProxyServer({
+      routes: j.routes,
+      policy,
+      grants: grants.cache,
+      authenticator,
+      audit,
+      decisionLog,
+      metrics,
+      logger,
+      env: opts.env ?? process.env,
+    });
+    const control: ControlServer = createControlServer({
+      workflow: grants.workflow,
+      authenticator,
+      auditQuery: (filter) => queryAudit(db, filter),
+      health: { liveness: () => health.liveness(), readiness: () => health.readiness() },
+      metrics: { contentType: metrics.contentType, render: () => metrics.render() },
+      logger,
+    });
+    const p = splitAddress(j.listen.proxy);
+    const c = splitAddress(j.listen.control);
+    const proxyAddress = await proxy.listen(p.host, p.port);
+    life.started('proxy', () => proxy.close());
+    const controlAddress = await control.listen(c.host, c.port);
+    life.started('control', () => control.close());
+
+    logger.info(
+      { proxy: `${proxyAddress.host}:${proxyAddress.port}`, control: `${controlAddress.host}:${controlAddress.port}`, revision: policy.revision },
+      'jitgate listening',
+    );
+
+    return {
+      proxyAddress,
+      controlAddress,
+      logger,
+      policy,
+      reload: (next) => {
+        void next;
+        return Promise.reject(jitgateError('CONFIG_INVALID', 'reload is not supported'));
+      },
+      stop: () => life.stopAll(logger),
+    };
+  } catch (err) {
+    await life.stopAll(logger);
+    throw err;
+  }
+}

@@ -1,0 +1,34 @@
+import { loadConfig } from '../config/index.js';
+import type { Gateway } from './gateway.js';
+
+/**
+ * SIGINT/SIGTERM stop the gateway gracefully (in-flight requests finish); a second signal
+ * exits at once. SIGHUP reloads the configuration file; an invalid file changes nothing.
+ */
+export function runUntilSignal(gateway: Gateway, configFile: string): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      gateway.logger.info({ signal }, 'stopping');
+      void gateway.stop().then(() => {
+        process.off('SIGHUP', hup);
+        resolve();
+      });
+    };
+    const hup = (): void => {
+      gateway.logger.info({ file: configFile }, 'reloading the configuration');
+      void (async () => {
+        try {
+          await gateway.reload(loadConfig(configFile));
+        } catch (err) {
+          gateway.logger.error({ err }, 'configuration reload refused; the running configuration stays');
+        }
+      })();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    process.on('SIGHUP', hup);
+  });
+}
