@@ -1,0 +1,37 @@
+# Entrypoint jitgate/elevation: evaluated for every step of the elevation workflow
+# (request, approve, deny, withdraw, revoke, extend, review).
+#
+# The gateway evaluates this whole package and reads it as the decision, so it holds
+# only the result fields. The rules live in jitgate.lib.workflow; the role settings
+# come from data.json. See docs/policies.md.
+package jitgate.elevation
+
+import data.jitgate.lib.workflow
+
+default allow := false
+
+allow if workflow.decision.allow == true
+
+default reason := "no elevation rule matched"
+
+reason := workflow.decision.reason
+
+# The role's settings, for every action on a known role. The workflow fixes them on
+# the request when it is made, so later policy changes do not move a pending request.
+max_duration_seconds := workflow.role.max_duration_seconds
+
+approvals_required := workflow.role.approvals_required
+
+approver_groups := workflow.role.approver_groups
+
+auto_approve := workflow.role.auto_approve
+
+break_glass := workflow.role.break_glass
+
+require_reason := workflow.role.require_reason
+
+require_ticket := workflow.role.require_ticket
+
+step_up := workflow.role.step_up
+
+max_extensions := workflow.role.max_extensions

@@ -1,0 +1,89 @@
+# The authz decision for one request. jitgate.authz publishes its fields.
+#
+# `decision` is an ordered chain: the first line whose conditions hold wins, so the
+# refusals that must shadow everything else come first. A refusal is always written
+# as `not <the thing that must hold>`, so a missing input field refuses rather than
+# skipping to a later line.
+package jitgate.lib.access
+
+import data.jitgate.lib.grants
+import data.jitgate.lib.requests
+import data.jitgate.lib.roles
+
+# Which roles unlock which kind of operation.
+api_write_roles := {"writer", "admin", "breakglass"}
+
+admin_roles := {"admin", "breakglass"}
+
+decision := deny("the request path is not in normalized form") if {
+	not requests.path_is_clean
+} else := offered(service_decision) if {
+	input.subject.kind == "service"
+} else := offered(user_decision) if {
+	input.subject.kind == "user"
+} else := deny("only authenticated employees and registered service accounts may call this route")
+
+# Employees read under /api/ by default; writes and /admin/ need a live grant.
+user_decision := deny("the method is not one jitgate lets through") if {
+	not known_method
+} else := allow("employees may read under /api/", "readonly", []) if {
+	requests.under_api
+	requests.is_read
+} else := allow("write under /api/ allowed by an active grant", "writer", ids) if {
+	requests.under_api
+	requests.is_write
+	ids := grants.covering_ids(api_write_roles)
+	count(ids) > 0
+} else := deny_with_hint("writes under /api/ need an active writer grant", "writer") if {
+	requests.under_api
+	requests.is_write
+} else := allow("access under /admin/ allowed by an active grant", "admin", ids) if {
+	requests.under_admin
+	ids := grants.covering_ids(admin_roles)
+	count(ids) > 0
+} else := deny_with_hint("paths under /admin/ need an active admin grant", "admin") if {
+	requests.under_admin
+} else := deny("no rule covers this path: only /api/ and /admin/ are served")
+
+known_method if requests.is_read
+
+known_method if requests.is_write
+
+# Service accounts have standing least privilege only, listed in data.json. They hold
+# no grants and get no elevation hints: roles are for people.
+service_decision := deny("this service account is not registered in the policy data") if {
+	not data.jitgate.service_accounts[input.subject.id]
+} else := allow("standing permission of this service account", permission.credential, []) if {
+	permission := matching_service_permissions[0]
+} else := deny("this service account has no standing permission for this request")
+
+# In data.json order; the first match decides, so overlapping entries never conflict.
+# An entry must list its paths: one without would otherwise cover the whole route.
+matching_service_permissions := [permission |
+	some permission in data.jitgate.service_accounts[input.subject.id].permissions
+	is_array(permission.paths)
+	grants.covers(permission)
+]
+
+# An allow names the upstream credential to inject. If the route does not offer it,
+# the request is refused here instead of reaching the upstream with the wrong one.
+offered(d) := d if {
+	not d.allow
+} else := d if {
+	d.obligations.credential in object.get(input.route, "credentials", [])
+} else := deny("the route does not offer the upstream credential this rule needs")
+
+allow(reason, credential, grant_ids) := {
+	"allow": true,
+	"reason": reason,
+	"obligations": {"credential": credential},
+	"grant_ids": grant_ids,
+}
+
+deny(reason) := {"allow": false, "reason": reason}
+
+deny_with_hint(reason, role) := {"allow": false, "reason": reason, "elevation": hint(role)}
+
+hint(role) := {"role": role, "max_duration_seconds": roles.definitions[role].max_duration_seconds} if {
+	is_number(roles.definitions[role].max_duration_seconds)
+} else := {"role": role}

@@ -1,0 +1,49 @@
+# Classifies the incoming HTTP request for the authz rules: which area of the API
+# it touches, whether its method reads or writes, and whether its path is in the
+# plain, normalized form the rules are written against.
+package jitgate.lib.requests
+
+read_methods := {"GET", "HEAD"}
+
+write_methods := {"POST", "PUT", "PATCH", "DELETE"}
+
+method := input.request.method
+
+path := input.request.path
+
+is_read if method in read_methods
+
+is_write if method in write_methods
+
+under_api if startswith(path, "/api/")
+
+under_admin if startswith(path, "/admin/")
+
+under_admin if path == "/admin"
+
+# The gateway normalizes the path before the policy sees it. The policy still refuses
+# anything that is not plainly normalized: a path the upstream could read differently
+# from the policy (dot segments, doubled or encoded separators) must never be allowed.
+default path_is_clean := false
+
+path_is_clean if {
+	is_string(path)
+	startswith(path, "/")
+	not looks_ambiguous
+}
+
+looks_ambiguous if contains(path, "//")
+
+looks_ambiguous if contains(path, "\\")
+
+looks_ambiguous if {
+	some segment in split(path, "/")
+	segment in {".", ".."}
+}
+
+# Encoded dot, slash, backslash and NUL: an upstream that decodes again would see a
+# different path than the one decided on.
+looks_ambiguous if {
+	some encoded in {"%2e", "%2f", "%5c", "%00"}
+	contains(lower(path), encoded)
+}
