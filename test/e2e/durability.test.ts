@@ -39,7 +39,7 @@ async function setUp(logLevel: string) {
 }
 
 t.test('SIGKILL under load: every answered denial has its audit record, and the chain verifies', async (t) => {
-  const s = await setUp('warn');
+  const s = await setUp('info');
   t.teardown(() => s.upstream.close());
   const gw = await startGatewayProcess(s.configFile, s.env);
   const tok = (await runCli(['token', '--sub', 'alice', '--config', s.configFile])).stdout.trim();

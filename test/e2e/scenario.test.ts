@@ -55,7 +55,7 @@ async function setUp(store: Record<string, unknown>, replicas: number, storeEnv:
       ],
       workflow: { sweep_interval_ms: 200 },
       audit: { checkpoint_file: join(dir, 'audit.checkpoint'), checkpoint_interval_ms: 500 },
-      observability: { log_level: 'warn' },
+      observability: { log_level: 'info' },
     },
   });
   const env = { ...storeEnv, E2E_READ_KEY: keys.readonly, E2E_WRITE_KEY: keys.writer, E2E_ADMIN_KEY: keys.admin };
@@ -162,9 +162,11 @@ async function scenario(t: Test, h: Harness): Promise<void> {
   t.equal(h.upstream.seen.at(-1)!.headers['x-api-key'], h.keys.writer);
 
   // After expiry the same write is denied again, on every replica.
-  const grant = await cli(a, alice, ['grants', '--active']);
-  const g = (grant.json as any[]).find((x) => x.request_id === req.json.id);
-  t.ok(g, 'the grant is listed');
+  const grant = await cli(a, alice, ['grants', approved.json.grant_id]);
+  const g = grant.json;
+  t.equal(g.request_id, req.json.id, 'the grant records the request it came from');
+  t.same(g.approved_by, ['bob'], 'and who approved it');
+  t.equal(Date.parse(g.expires_at) - Date.parse(g.starts_at), 2000, 'it lasts the 2 s asked for, from approval');
   await sleep(Math.max(0, Date.parse(g.expires_at) - Date.now()) + 50);
   for (const gw of h.gateways) t.equal((await call(gw, alice, 'POST', '/api/items')).status, 403, 'denied after expiry');
 
