@@ -2,3 +2,11 @@
 export * from './contract.js';
 export type { PolicyEvaluator, PolicyEvent } from './types.js';
 export { policyConfigSchema, type PolicyConfig } from './config.js';
+export { PolicyEngine, type EngineInfo } from './engine.js';
+export { parseBundle, readBundleFile, type PolicyBundle, type BundleManifest } from './bundle.js';
+export { buildBundle, defaultCapabilitiesPath, isPolicySource, BUNDLE_FILE_NAME, type BuildOptions, type BuildResult } from './compile.js';
+export { findOpa, requireOpa, runOpa, type OpaRun } from './opa.js';
+export { generateCapabilities, serializeCapabilities, type Capabilities } from './capabilities.js';
+export { CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES } from './builtins.js';
+export { policyRevision } from './revision.js';
+export { PolicyManager, type PolicyManagerOptions, type PolicyStatus, type PolicyLogger } from './manager.js';

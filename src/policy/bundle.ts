@@ -1,0 +1,117 @@
+// Reads an OPA-format bundle (tar.gz with /.manifest, /policy.wasm, /data.json). The
+// opa-wasm SDK has no bundle loader, and the three files we need are small, so a minimal
+// synchronous tar reader is simpler and safer than streaming extraction to disk.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { jitgateError } from '../errors.js';
+
+export interface BundleManifest {
+  revision: string;
+  roots?: string[];
+  wasm?: { entrypoint: string; module: string }[];
+  rego_version?: number;
+  metadata?: Record<string, unknown>;
+}
+
+export interface PolicyBundle {
+  manifest: BundleManifest;
+  wasm: Uint8Array;
+  /** Raw JSON bytes of /data.json as a real ArrayBuffer (the SDK treats a Node Buffer as an object). */
+  data: ArrayBuffer;
+  /** sha256 of the tar.gz, to recognise a bundle we already run. */
+  sha256: string;
+}
+
+const BLOCK = 512;
+/** Bundles bigger than this are refused: a policy bundle is kilobytes to a few megabytes. */
+const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
+
+function field(header: Uint8Array, start: number, length: number): string {
+  const raw = header.subarray(start, start + length);
+  const end = raw.indexOf(0);
+  return new TextDecoder().decode(end === -1 ? raw : raw.subarray(0, end));
+}
+
+/** PAX extended headers carry long paths as `len key=value\n` records. */
+function paxPath(body: Uint8Array): string | undefined {
+  const text = new TextDecoder().decode(body);
+  for (const line of text.split('\n')) {
+    const match = /^\d+ path=(.*)$/.exec(line);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+/** Returns regular files by normalised name (leading "/" and "./" removed). */
+export function untar(archive: Uint8Array): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  let offset = 0;
+  let pendingName: string | undefined;
+  while (offset + BLOCK <= archive.length) {
+    const header = archive.subarray(offset, offset + BLOCK);
+    if (header.every((b) => b === 0)) break;
+    const size = parseInt(field(header, 124, 12).trim() || '0', 8);
+    if (!Number.isFinite(size) || size < 0) throw new Error('corrupt tar header');
+    const type = String.fromCharCode(header[156] ?? 0);
+    const prefix = field(header, 345, 155);
+    const name = pendingName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
+    const body = archive.subarray(offset + BLOCK, offset + BLOCK + size);
+    if (body.length !== size) throw new Error('truncated tar archive');
+    offset += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+    if (type === 'x') {
+      pendingName = paxPath(body);
+      continue;
+    }
+    if (type === 'L') {
+      pendingName = field(body, 0, body.length);
+      continue;
+    }
+    pendingName = undefined;
+    if (type === '0' || type === '\0') files.set(name.replace(/^(\.?\/)+/, ''), body);
+  }
+  return files;
+}
+
+/** Parses a bundle archive. Throws BUNDLE_INVALID with the reason. */
+export function parseBundle(archive: Uint8Array): PolicyBundle {
+  let files: Map<string, Uint8Array>;
+  try {
+    const unpacked = gunzipSync(archive, { maxOutputLength: MAX_UNPACKED_BYTES });
+    files = untar(unpacked);
+  } catch (error) {
+    throw jitgateError('BUNDLE_INVALID', `not a readable tar.gz: ${(error as Error).message}`);
+  }
+  const wasm = files.get('policy.wasm');
+  if (!wasm) throw jitgateError('BUNDLE_INVALID', 'no /policy.wasm (was it built with `opa build -t wasm`?)');
+  const manifestBytes = files.get('.manifest');
+  let manifest: BundleManifest = { revision: '' };
+  if (manifestBytes) {
+    try {
+      manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as BundleManifest;
+    } catch {
+      throw jitgateError('BUNDLE_INVALID', '/.manifest is not JSON');
+    }
+    if (typeof manifest !== 'object' || typeof manifest.revision !== 'string') {
+      throw jitgateError('BUNDLE_INVALID', '/.manifest has no string revision');
+    }
+  }
+  const dataBytes = files.get('data.json') ?? new TextEncoder().encode('{}');
+  const data = dataBytes.buffer.slice(dataBytes.byteOffset, dataBytes.byteOffset + dataBytes.byteLength) as ArrayBuffer;
+  return {
+    manifest,
+    wasm: wasm.slice(),
+    data,
+    sha256: createHash('sha256').update(archive).digest('hex'),
+  };
+}
+
+export async function readBundleFile(path: string): Promise<PolicyBundle> {
+  let archive: Buffer;
+  try {
+    archive = await readFile(path);
+  } catch (error) {
+    throw jitgateError('BUNDLE_INVALID', `cannot read ${path}: ${(error as Error).message}`);
+  }
+  return parseBundle(archive);
+}

@@ -1,0 +1,132 @@
+// `opa build -t wasm` of the policies folder into one bundle with both entrypoints.
+// Sources are first copied into a private staging folder: tests (`_test.rego`), editor
+// swap and backup files and anything hidden never reach the compiler, and a file an editor
+// is still writing is read once, consistently, rather than while it changes.
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { jitgateError } from '../errors.js';
+import { parseBundle, type PolicyBundle } from './bundle.js';
+import { ENTRYPOINTS } from './contract.js';
+import { PolicyEngine } from './engine.js';
+import { projectRoot, runOpa } from './opa.js';
+import { policyRevision } from './revision.js';
+
+/** The stable name `jitgate build` writes, so a prebuilt bundle can be committed. */
+export const BUNDLE_FILE_NAME = 'jitgate.tar.gz';
+
+export interface BuildOptions {
+  /** The policies folder. */
+  dir: string;
+  opaPath: string;
+  /** Where to write the bundle; omit to keep it in memory only. */
+  outFile?: string;
+  /** Default: opa/capabilities.json of the project. */
+  capabilitiesPath?: string;
+  /** Default: the git revision of `dir` (see revision.ts). */
+  revision?: string;
+}
+
+export interface BuildResult {
+  bundle: PolicyBundle;
+  /** The bundle, loaded and checked (it is what a reload swaps in). */
+  engine: PolicyEngine;
+  revision: string;
+  /** Relative paths of the files compiled. */
+  sources: string[];
+  outFile: string | null;
+}
+
+export function defaultCapabilitiesPath(): string {
+  return join(projectRoot(), 'opa', 'capabilities.json');
+}
+
+/** Whether a file in the policies folder is compiled into the bundle. */
+export function isPolicySource(relativePath: string): boolean {
+  const parts = relativePath.split(/[\\/]/);
+  if (parts.some((p) => p.startsWith('.') || p === 'node_modules')) return false;
+  const name = parts[parts.length - 1] ?? '';
+  if (name.endsWith('.rego')) return !name.endsWith('_test.rego');
+  return name === 'data.json' || name === 'data.yaml' || name === 'data.yml';
+}
+
+async function listSources(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .filter(isPolicySource)
+    .sort();
+}
+
+/** Turns opa's output into readable lines pointing at the user's files, not the staging copy. */
+function cleanOpaOutput(output: string, sourceName: string, displayDir: string): string[] {
+  const escaped = sourceName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return output
+    .replace(new RegExp(`(^|[\\s'"])${escaped}/`, 'gm'), `$1${displayDir}/`)
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line.length > 0);
+}
+
+/** opa says "undefined function X" for a builtin left out of our capabilities: say why. */
+function explainUnsupported(line: string): string {
+  const match = /undefined function ([a-z0-9_.]+)/.exec(line);
+  if (!match) return line;
+  return `${line} (not available to jitgate policies: the WebAssembly engine does not implement it; see opa/capabilities.json and docs/policies.md)`;
+}
+
+/** Compiles `dir`; throws POLICY_COMPILE (with opa's file:line messages) or BUNDLE_INVALID. */
+export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
+  const dir = resolve(options.dir);
+  const displayDir = relative(process.cwd(), dir) || '.';
+  const staging = await mkdtemp(join(tmpdir(), 'jitgate-staging-'));
+  // opa is run from the staging folder with a relative path, so file names in compile errors
+  // and in runtime errors (embedded in policy.wasm) read `policies/authz.rego:7`.
+  const sourceName = basename(dir) || 'policies';
+  const stagingSrc = join(staging, sourceName);
+  try {
+    let sources: string[];
+    try {
+      sources = await listSources(dir);
+    } catch (error) {
+      throw jitgateError('POLICY_COMPILE', `cannot read ${displayDir}: ${(error as Error).message}`);
+    }
+    if (!sources.some((s) => s.endsWith('.rego'))) {
+      throw jitgateError('POLICY_COMPILE', `no .rego files in ${displayDir}`);
+    }
+    const digest = createHash('sha256');
+    for (const source of sources) {
+      const content = await readFile(join(dir, source));
+      digest.update(source).update('\0').update(content).update('\0');
+      await mkdir(dirname(join(stagingSrc, source)), { recursive: true });
+      await writeFile(join(stagingSrc, source), content);
+    }
+    const revision = options.revision ?? (await policyRevision(dir, digest.digest('hex')));
+    const capabilities = options.capabilitiesPath ?? defaultCapabilitiesPath();
+    const output = join(staging, BUNDLE_FILE_NAME);
+    const args = ['build', '-t', 'wasm', ...ENTRYPOINTS.flatMap((e) => ['-e', e])];
+    args.push('--capabilities', resolve(capabilities), '--revision', revision, '-o', output, sourceName);
+    const run = await runOpa(options.opaPath, args, { cwd: staging });
+    if (run.code !== 0) {
+      const lines = cleanOpaOutput(run.stderr + run.stdout, sourceName, displayDir).map(explainUnsupported);
+      throw jitgateError('POLICY_COMPILE', `\n${lines.join('\n')}`, { errors: lines, revision });
+    }
+    const bundle = parseBundle(await readFile(output));
+    // Refuse now what the engine would refuse at load: a bundle that builds is one that serves.
+    const engine = await PolicyEngine.load(bundle);
+    let outFile: string | null = null;
+    if (options.outFile) {
+      outFile = resolve(options.outFile);
+      await mkdir(dirname(outFile), { recursive: true });
+      // Hidden temporary name + rename: a watcher on the bundles folder never sees half a file.
+      const temporary = join(dirname(outFile), `.${basename(outFile)}.${randomBytes(6).toString('hex')}.tmp`);
+      await copyFile(output, temporary);
+      await rename(temporary, outFile);
+    }
+    return { bundle, engine, revision, sources, outFile };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,294 @@
+// The policy the gateway serves, and how it changes. Decisions read one engine reference;
+// a reload builds and checks a complete new engine first and then replaces the reference
+// in one assignment, so a decision runs wholly on the old policy or wholly on the new one,
+// and a change that fails to build or load never replaces the policy that is serving.
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { jitgateError, toError } from '../errors.js';
+import { readBundleFile } from './bundle.js';
+import { BUNDLE_FILE_NAME, buildBundle, isPolicySource } from './compile.js';
+import type { AuthzInput, AuthzResult, Decision, ElevationInput, ElevationResult } from './contract.js';
+import { PolicyEngine } from './engine.js';
+import { findOpa } from './opa.js';
+import type { PolicyConfig } from './config.js';
+import type { PolicyEvaluator, PolicyEvent } from './types.js';
+
+/** pino-compatible subset, so the gateway can pass its logger. */
+export interface PolicyLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface PolicyStatus {
+  revision: string | null;
+  source: 'policies' | 'bundle' | null;
+  loaded_at: string | null;
+  opa: string | null;
+  last_error: { at: string; source: 'policies' | 'bundle'; message: string } | null;
+  /** Bundle files seen that were the bundle already serving (e.g. our own build output). */
+  bundles_unchanged: number;
+}
+
+export interface PolicyManagerOptions {
+  config: PolicyConfig;
+  logger?: PolicyLogger;
+}
+
+const silent: PolicyLogger = { info: () => undefined, warn: () => undefined };
+
+/** Editor swap/backup/lock files and hidden files never trigger a rebuild. */
+function isNoise(path: string): boolean {
+  const name = basename(path);
+  return name.startsWith('.') || name.startsWith('#') || name.endsWith('~') || /\.(swp|swx|swo|tmp|bak)$/.test(name) || name === '4913';
+}
+
+export class PolicyManager implements PolicyEvaluator {
+  readonly #config: PolicyConfig;
+  readonly #logger: PolicyLogger;
+  readonly #listeners = new Set<(event: PolicyEvent) => void>();
+  readonly #watchers: FSWatcher[] = [];
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #engine: PolicyEngine | null = null;
+  #queue: Promise<void> = Promise.resolve();
+  #stopped = false;
+  #opa: string | null = null;
+  #status: PolicyStatus = { revision: null, source: null, loaded_at: null, opa: null, last_error: null, bundles_unchanged: 0 };
+  /** sha256 of bundles already refused, so a bad file is reported once, not on every touch. */
+  #rejected = new Set<string>();
+  /** The last refused policies build (revision + reason): an editor saving twice reports once. */
+  #lastPoliciesRejection: string | null = null;
+
+  constructor(options: PolicyManagerOptions) {
+    this.#config = options.config;
+    this.#logger = options.logger ?? silent;
+  }
+
+  get revision(): string | null {
+    return this.#engine?.revision ?? null;
+  }
+
+  get status(): PolicyStatus {
+    return { ...this.#status };
+  }
+
+  authorize(input: AuthzInput): Decision<AuthzResult> {
+    const engine = this.#engine;
+    if (!engine) throw jitgateError('POLICY_NOT_LOADED');
+    return engine.authorize(input);
+  }
+
+  elevation(input: ElevationInput): Decision<ElevationResult> {
+    const engine = this.#engine;
+    if (!engine) throw jitgateError('POLICY_NOT_LOADED');
+    return engine.elevation(input);
+  }
+
+  /** Subscribes to loaded/rejected events (for the audit trail); returns the unsubscribe function. */
+  onEvent(listener: (event: PolicyEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Builds `dir` with opa and loads it; without opa (or if the build fails), loads the bundle
+   * in bundles_dir instead. Throws POLICY_NOT_LOADED when neither gives a policy.
+   */
+  async start(): Promise<PolicyStatus> {
+    const dir = resolve(this.#config.dir);
+    const bundlesDir = resolve(this.#config.bundles_dir);
+    this.#opa = await findOpa(this.#config.opa_path);
+    this.#status.opa = this.#opa;
+    if (this.#opa && (await hasPolicySources(dir))) {
+      await this.rebuild();
+    } else if (!this.#opa) {
+      this.#logger.warn({ dir }, 'opa not found: serving the prebuilt bundle; policies/ changes are not compiled');
+    }
+    if (!this.#engine) {
+      const prebuilt = await newestBundle(bundlesDir);
+      if (prebuilt) await this.loadBundle(prebuilt);
+    }
+    if (this.#config.watch) {
+      await mkdir(bundlesDir, { recursive: true });
+      await this.#startWatching(dir, bundlesDir);
+    }
+    if (!this.#engine) {
+      await this.stop();
+      const why = this.#status.last_error?.message ?? `no policies in ${dir} and no bundle in ${bundlesDir}`;
+      throw jitgateError('POLICY_NOT_LOADED', why);
+    }
+    return this.status;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.all(this.#watchers.splice(0).map((w) => w.close()));
+    await this.#queue;
+  }
+
+  /** Compiles the policies folder and swaps the result in (serialised with other reloads). */
+  rebuild(): Promise<void> {
+    return this.#enqueue(async () => {
+      const opa = this.#opa;
+      if (!opa) return;
+      try {
+        const built = await buildBundle({
+          dir: this.#config.dir,
+          opaPath: opa,
+          outFile: join(this.#config.bundles_dir, BUNDLE_FILE_NAME),
+        });
+        this.#lastPoliciesRejection = null;
+        // The same sources again (a file saved twice, a broken change reverted): nothing to swap.
+        if (built.engine.revision === this.#engine?.revision && this.#status.source === 'policies') {
+          this.#status = { ...this.#status, last_error: null };
+          return;
+        }
+        this.#swap(built.engine, 'policies');
+      } catch (error) {
+        const details = (error as { details?: { revision?: unknown } }).details;
+        const key = `${String(details?.revision)}\n${toError(error).message}`;
+        if (key === this.#lastPoliciesRejection) return;
+        this.#lastPoliciesRejection = key;
+        this.#reject('policies', error, null);
+      }
+    });
+  }
+
+  /** Loads a prebuilt bundle file and swaps it in, unless it is the bundle already serving. */
+  loadBundle(path: string): Promise<void> {
+    return this.#enqueue(async () => {
+      try {
+        const bundle = await readBundleFile(path);
+        if (bundle.sha256 === this.#engine?.sha256 || this.#rejected.has(bundle.sha256)) {
+          this.#status.bundles_unchanged++;
+          return;
+        }
+        try {
+          this.#swap(await PolicyEngine.load(bundle), 'bundle');
+        } catch (error) {
+          this.#rejected.add(bundle.sha256);
+          this.#reject('bundle', error, bundle.manifest.revision);
+        }
+      } catch (error) {
+        this.#reject('bundle', error, null);
+      }
+    });
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const next = this.#queue.then(task);
+    this.#queue = next.catch(() => undefined);
+    return this.#queue;
+  }
+
+  #swap(engine: PolicyEngine, source: 'policies' | 'bundle'): void {
+    if (this.#stopped && this.#engine) return;
+    const previous = this.#engine?.revision ?? null;
+    this.#engine = engine;
+    this.#status = { ...this.#status, revision: engine.revision, source, loaded_at: new Date().toISOString() };
+    this.#logger.info({ revision: engine.revision, previous, source }, 'policy loaded');
+    this.#emit({ type: 'loaded', revision: engine.revision, source, previous });
+  }
+
+  #reject(source: 'policies' | 'bundle', error: unknown, revision: string | null): void {
+    const message = toError(error).message;
+    const details = (error as { details?: { revision?: unknown } }).details;
+    const rev = revision ?? (typeof details?.revision === 'string' ? details.revision : null);
+    this.#status = { ...this.#status, last_error: { at: new Date().toISOString(), source, message } };
+    this.#logger.warn({ source, revision: rev, error: message, serving: this.revision }, 'policy change rejected; the last good policy keeps serving');
+    this.#emit({ type: 'rejected', revision: rev, source, error: message });
+  }
+
+  #emit(event: PolicyEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure must not affect which policy serves.
+      }
+    }
+  }
+
+  #debounce(key: string, action: () => void): void {
+    const existing = this.#timers.get(key);
+    if (existing) clearTimeout(existing);
+    this.#timers.set(
+      key,
+      setTimeout(() => {
+        this.#timers.delete(key);
+        if (!this.#stopped) action();
+      }, this.#config.debounce_ms),
+    );
+  }
+
+  async #startWatching(dir: string, bundlesDir: string): Promise<void> {
+    const ready: Promise<void>[] = [];
+    if (this.#opa) {
+      const policies = watch(dir, {
+        ignoreInitial: true,
+        ignored: (path) => path !== dir && (isNoise(path) || path.startsWith(bundlesDir + '/') || path === bundlesDir),
+      });
+      policies.on('all', (_event, path) => {
+        const relativePath = path.slice(dir.length + 1);
+        // Only a change to what is compiled matters (a test file or README edit is not a new policy).
+        if (relativePath === '' || isPolicySource(relativePath) || !/\.[a-z]+$/.test(relativePath)) {
+          this.#debounce('policies', () => void this.rebuild());
+        }
+      });
+      ready.push(onceReady(policies));
+      this.#watchers.push(policies);
+    }
+    const bundles = watch(bundlesDir, {
+      ignoreInitial: true,
+      depth: 0,
+      ignored: (path) => path !== bundlesDir && isNoise(path),
+      // A bundle copied in by a deploy is read once it stops growing.
+      awaitWriteFinish: { stabilityThreshold: Math.max(50, this.#config.debounce_ms), pollInterval: 25 },
+    });
+    bundles.on('all', (event, path) => {
+      if ((event === 'add' || event === 'change') && path.endsWith('.tar.gz')) {
+        this.#debounce(`bundle:${path}`, () => void this.loadBundle(path));
+      }
+    });
+    ready.push(onceReady(bundles));
+    this.#watchers.push(bundles);
+    await Promise.all(ready);
+  }
+}
+
+function onceReady(watcher: FSWatcher): Promise<void> {
+  return new Promise((resolvePromise) => {
+    watcher.once('ready', () => {
+      resolvePromise();
+    });
+  });
+}
+
+async function hasPolicySources(dir: string): Promise<boolean> {
+  try {
+    const entries = await readdir(dir, { recursive: true });
+    return entries.some((e) => isPolicySource(e) && e.endsWith('.rego'));
+  } catch {
+    return false;
+  }
+}
+
+/** The stable-named bundle if present, else the most recently modified *.tar.gz. */
+async function newestBundle(dir: string): Promise<string | null> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.tar.gz') && !n.startsWith('.'));
+  } catch {
+    return null;
+  }
+  if (names.includes(BUNDLE_FILE_NAME)) return join(dir, BUNDLE_FILE_NAME);
+  let newest: { path: string; mtime: number } | null = null;
+  for (const name of names) {
+    const path = join(dir, name);
+    const { mtimeMs } = await stat(path);
+    if (!newest || mtimeMs > newest.mtime) newest = { path, mtime: mtimeMs };
+  }
+  return newest?.path ?? null;
+}

@@ -1,0 +1,115 @@
+// The engine's contract: decisions carry revision, id and timing; every failure denies
+// with its own error code (fail closed); bundles that cannot serve are refused at load.
+import t from 'tap';
+import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isJitgateError } from '../../src/errors.js';
+import { buildBundle, parseBundle, PolicyEngine, runOpa, type AuthzInput, type ElevationInput } from '../../src/policy/index.js';
+import { FIXTURES, testOpa } from './helpers.js';
+
+const NOW = 1_795_919_481_000_000_000;
+const base: AuthzInput = {
+  request: { method: 'POST', path: '/api/v1/items/7', segments: ['api', 'v1', 'items', '7'], query: {}, headers: {}, host: 'h' },
+  subject: { id: 'alice', kind: 'user', groups: ['eng'], claims: {} },
+  grants: [],
+  route: { name: 'items', upstream: 'http://127.0.0.1:1', credentials: ['items-token'] },
+  now_ns: NOW,
+};
+const grant = {
+  id: 'g1', role: 'writer', scope: { route: 'items', methods: ['POST'], paths: ['/api/v1/items/*'] },
+  starts_at: '2026-11-29T00:00:00Z', expires_at: '2026-11-29T03:00:00Z', expires_at_ns: NOW + 3600e9,
+  approved_by: ['bob'], reason: 'INC-1', ticket: 'INC-1', break_glass: false, request_id: 'r1',
+};
+
+async function tempPolicies(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'jitgate-engine-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  return dir;
+}
+
+const elevationOk = 'package jitgate.elevation\n\ndefault allow := false\n';
+
+t.test('decisions from the fixture bundle', async (t) => {
+  const opa = await testOpa();
+  const { engine, revision } = await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, revision: 'rev-1' });
+  t.equal(revision, 'rev-1');
+  const deny = engine.authorize(base);
+  t.equal(deny.result.allow, false, 'no grant: denied');
+  t.same(deny.result.elevation, { role: 'admin', max_duration_seconds: 3600 }, 'deny carries the elevation hint from data.json (setData works)');
+  t.equal(deny.revision, 'rev-1');
+  t.match(deny.decision_id, /^[0-9a-f-]{36}$/);
+  t.ok(deny.eval_ns > 0);
+  const allow = engine.authorize({ ...base, grants: [grant] });
+  t.equal(allow.result.allow, true, 'a live matching grant allows');
+  t.same(allow.result.grant_ids, ['g1']);
+  t.not(allow.decision_id, deny.decision_id, 'decision ids are unique');
+  const expired = engine.authorize({ ...base, grants: [{ ...grant, expires_at_ns: NOW - 1 }] });
+  t.equal(expired.result.allow, false, 'an expired grant (by now_ns) does not allow');
+  const later = engine.authorize({ ...base, grants: [grant], now_ns: NOW + 7200e9 });
+  t.equal(later.result.allow, false, 'time.now_ns follows the input now_ns');
+  const elevation: ElevationInput = {
+    action: 'approve',
+    request: { id: 'r1', role: 'admin', scope: null, duration_seconds: 600, reason: 'x', ticket: null, status: 'pending', requested_at: null, approvals: [], extends_grant_id: null, extension_count: 0 },
+    actor: { id: 'alice', kind: 'user', groups: ['leads'], claims: {} },
+    requester: { id: 'alice', kind: 'user', groups: ['eng'], claims: {} },
+    grant: null,
+    now_ns: NOW,
+  };
+  t.equal(engine.elevation(elevation).result.allow, false, 'self-approval refused by the fixture');
+  t.equal(engine.elevation({ ...elevation, requester: { ...elevation.requester, id: 'erin' } }).result.allow, true);
+});
+
+t.test('malformed input is refused before evaluation', async (t) => {
+  const opa = await testOpa();
+  const { engine } = await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, revision: 'r' });
+  const bad = { ...base, subject: { ...base.subject, kind: 'robot' } } as unknown as AuthzInput;
+  t.throws(() => engine.authorize(bad), { code: 'JITGATE_E_POLICY_INPUT_INVALID' });
+  const noNow = { ...base, now_ns: undefined } as unknown as AuthzInput;
+  t.throws(() => engine.authorize(noNow), { code: 'JITGATE_E_POLICY_INPUT_INVALID' });
+});
+
+t.test('every policy failure denies with its own code', async (t) => {
+  const opa = await testOpa();
+  const cases: [string, string, string][] = [
+    ['undefined decision', 'package jitgate.authz\n\nallow if input.nope == 1\n', 'JITGATE_E_POLICY_UNDEFINED'],
+    ['malformed result', 'package jitgate.authz\n\nallow := "yes"\n', 'JITGATE_E_POLICY_RESULT_INVALID'],
+    ['malformed hint', 'package jitgate.authz\n\nallow := false\n\nelevation := {"role": 7}\n', 'JITGATE_E_POLICY_RESULT_INVALID'],
+    ['evaluation error (conflicting values)', 'package jitgate.authz\n\nallow := false\n\nreason := "a" if input.now_ns > 0\n\nreason := "b" if input.now_ns > 1\n', 'JITGATE_E_POLICY_EVAL'],
+  ];
+  for (const [name, rego, code] of cases) {
+    const dir = await tempPolicies({ 'authz.rego': rego, 'elevation.rego': elevationOk });
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const { engine } = await buildBundle({ dir, opaPath: opa, revision: 'r' });
+    const thrown = (() => {
+      try {
+        engine.authorize(base);
+        return null;
+      } catch (error) {
+        return error;
+      }
+    })();
+    t.ok(isJitgateError(thrown), `${name}: a JitgateError, never an allow`);
+    t.equal((thrown as { code?: string }).code, code, `${name}: ${code}`);
+    t.equal((thrown as { status?: number }).status, 503, `${name}: maps to 503`);
+    t.notMatch((thrown as Error).message, /\[object Object\]|undefined$/, `${name}: a readable message (${(thrown as Error).message})`);
+  }
+});
+
+t.test('bundles that cannot serve are refused at load', async (t) => {
+  const opa = await testOpa();
+  const dir = await mkdtemp(join(tmpdir(), 'jitgate-bundles-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // Built by plain opa (no jitgate capabilities): http.send compiles, but the engine has no such builtin.
+  await mkdir(join(dir, 'src'));
+  await writeFile(join(dir, 'src', 'a.rego'), 'package jitgate.authz\n\nallow if http.send({"method": "get", "url": input.u}).status_code == 200\n');
+  await writeFile(join(dir, 'src', 'e.rego'), elevationOk);
+  const out = join(dir, 'b.tar.gz');
+  const run = await runOpa(opa, ['build', '-t', 'wasm', '-e', 'jitgate/authz', '-e', 'jitgate/elevation', '-o', out, join(dir, 'src')]);
+  t.equal(run.code, 0);
+  await t.rejects(PolicyEngine.load(parseBundle(await readFile(out))), { code: 'JITGATE_E_BUNDLE_INVALID', message: /http\.send/ });
+  // One entrypoint missing.
+  await runOpa(opa, ['build', '-t', 'wasm', '-e', 'jitgate/elevation', '-o', out, join(dir, 'src', 'e.rego')]);
+  await t.rejects(PolicyEngine.load(parseBundle(await readFile(out))), { code: 'JITGATE_E_BUNDLE_INVALID', message: /jitgate\/authz/ });
+  t.throws(() => parseBundle(new Uint8Array([1, 2, 3])), { code: 'JITGATE_E_BUNDLE_INVALID' });
+});
