@@ -2,6 +2,7 @@
 // plugins each own their config block). Unknown keys are errors: a typo must not
 // silently turn a security setting off.
 import type { SchemaObject } from 'ajv';
+import { adminConfigSchema } from '../admin/index.js';
 import { auditConfigSchema, decisionLogsConfigSchema } from '../audit/index.js';
 import { grantsConfigSchema } from '../grants/index.js';
 import { identityConfigSchema } from '../identity/index.js';
@@ -50,6 +51,7 @@ export const configSchema: SchemaObject = {
       properties: {
         data_dir: { type: 'string', minLength: 1, default: './data' },
         listen: listenSchema,
+        control: adminConfigSchema,
         policy: policyConfigSchema,
         store: storeConfigSchema,
         identity: identityConfigSchema,

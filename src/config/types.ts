@@ -1,3 +1,4 @@
+import type { AdminConfig } from '../admin/index.js';
 import type { AuditConfig, DecisionLogsConfig } from '../audit/index.js';
 import type { GrantsConfig } from '../grants/index.js';
 import type { IdentityConfig } from '../identity/index.js';
@@ -24,6 +25,7 @@ export interface GatewayConfig {
   jitgate: {
     data_dir: string;
     listen: { proxy: string; control: string };
+    control: AdminConfig;
     policy: PolicyConfig;
     store: StoreConfig;
     identity: IdentityConfig;

@@ -1,0 +1,79 @@
+// Grants: list, read, revoke, review (break-glass).
+import type { Grant, Workflow } from '../../grants/index.js';
+import { jitgateError } from '../../errors.js';
+import { pageParams, toPage, type PageQuery } from '../page.js';
+import { route, type RouteDef } from '../route.js';
+import { commentBody, grantSchema, grantsQuery, idParams, pageOf, revokeBody } from '../schemas.js';
+
+interface GrantsQuery extends PageQuery {
+  subject?: string;
+  active?: boolean;
+}
+
+interface IdParams { id: string }
+
+async function found(workflow: Workflow, id: string): Promise<Grant> {
+  const grant = await workflow.getGrant(id);
+  if (!grant) throw jitgateError('NOT_FOUND', `no grant ${id}`, { grant_id: id });
+  return grant;
+}
+
+export function grantRoutes(workflow: Workflow): RouteDef[] {
+  return [
+    route<never, GrantsQuery>({
+      method: 'GET',
+      url: '/v1/grants',
+      operationId: 'listGrants',
+      summary: 'List grants, newest first',
+      description: '`active=true` returns only grants in force now (not revoked, not past `expires_at`).',
+      tag: 'grants',
+      auth: true,
+      status: 200,
+      schema: { querystring: grantsQuery, response: pageOf(grantSchema) },
+      async handler({ query }) {
+        const page = pageParams(query);
+        const items = await workflow.listGrants({
+          ...(query.subject ? { subject: query.subject } : {}),
+          ...(query.active !== undefined ? { active: query.active } : {}),
+          limit: page.fetch,
+          offset: page.offset,
+        });
+        return toPage(items, page);
+      },
+    }),
+    route<never, never, IdParams>({
+      method: 'GET',
+      url: '/v1/grants/:id',
+      operationId: 'getGrant',
+      summary: 'Read one grant',
+      tag: 'grants',
+      auth: true,
+      status: 200,
+      schema: { params: idParams, response: grantSchema },
+      handler: ({ params }) => found(workflow, params.id),
+    }),
+    route<{ reason?: string } | null, never, IdParams>({
+      method: 'POST',
+      url: '/v1/grants/:id/revoke',
+      operationId: 'revokeGrant',
+      summary: 'Revoke an active grant',
+      description: 'Takes effect on this replica before the call returns.',
+      tag: 'grants',
+      auth: true,
+      status: 200,
+      schema: { params: idParams, body: revokeBody, response: grantSchema },
+      handler: ({ subject, params, body }) => workflow.revoke(subject, params.id, body?.reason),
+    }),
+    route<{ comment?: string } | null, never, IdParams>({
+      method: 'POST',
+      url: '/v1/grants/:id/review',
+      operationId: 'reviewGrant',
+      summary: 'Record the after-the-fact review of a break-glass grant',
+      tag: 'grants',
+      auth: true,
+      status: 200,
+      schema: { params: idParams, body: commentBody, response: grantSchema },
+      handler: ({ subject, params, body }) => workflow.review(subject, params.id, body?.comment),
+    }),
+  ];
+}

@@ -1,0 +1,127 @@
+// Elevation requests: ask, list, read, approve, deny, withdraw.
+import type { AccessRequest, RequestStatus, Workflow } from '../../grants/index.js';
+import type { GrantScope } from '../../policy/contract.js';
+import { jitgateError } from '../../errors.js';
+import { parseDuration } from '../duration.js';
+import { pageParams, toPage, type PageQuery } from '../page.js';
+import { route, type RouteDef } from '../route.js';
+import {
+  accessRequestSchema, commentBody, emptyBody, idParams, newRequestBody, pageOf, requestsQuery,
+} from '../schemas.js';
+
+interface NewRequestBody {
+  role?: string;
+  scope?: GrantScope;
+  duration: number | string;
+  reason: string;
+  ticket?: string;
+  extends_grant_id?: string;
+}
+
+interface RequestsQuery extends PageQuery {
+  status?: RequestStatus;
+  requester?: string;
+  role?: string;
+}
+
+interface IdParams { id: string }
+
+async function found(workflow: Workflow, id: string): Promise<AccessRequest> {
+  const request = await workflow.getRequest(id);
+  if (!request) throw jitgateError('NOT_FOUND', `no request ${id}`, { request_id: id });
+  return request;
+}
+
+export function requestRoutes(workflow: Workflow): RouteDef[] {
+  return [
+    route<NewRequestBody>({
+      method: 'POST',
+      url: '/v1/requests',
+      operationId: 'createRequest',
+      summary: 'Ask for an elevation, or for an extension of an active grant',
+      description:
+        'The elevation policy decides at once: the request may be refused (403 JITGATE_E_ELEVATION_DENIED), ' +
+        'auto-approved (status `approved`, `grant_id` set) or left pending for approvers.',
+      tag: 'requests',
+      auth: true,
+      status: 201,
+      schema: { body: newRequestBody, response: accessRequestSchema },
+      async handler({ subject, body }) {
+        const duration_seconds = parseDuration(body.duration);
+        if (body.extends_grant_id !== undefined) {
+          return workflow.extend(subject, body.extends_grant_id, { duration_seconds, reason: body.reason, ticket: body.ticket ?? null });
+        }
+        if (body.role === undefined) throw jitgateError('VALIDATION', 'body.role is required', { in: 'body', field: 'role' });
+        return workflow.request(subject, {
+          role: body.role, scope: body.scope ?? null, duration_seconds, reason: body.reason, ticket: body.ticket ?? null,
+        });
+      },
+    }),
+    route<never, RequestsQuery>({
+      method: 'GET',
+      url: '/v1/requests',
+      operationId: 'listRequests',
+      summary: 'List requests, newest first',
+      tag: 'requests',
+      auth: true,
+      status: 200,
+      schema: { querystring: requestsQuery, response: pageOf(accessRequestSchema) },
+      async handler({ query }) {
+        const page = pageParams(query);
+        const items = await workflow.listRequests({
+          ...(query.status ? { status: query.status } : {}),
+          ...(query.requester ? { requester: query.requester } : {}),
+          ...(query.role ? { role: query.role } : {}),
+          limit: page.fetch,
+          offset: page.offset,
+        });
+        return toPage(items, page);
+      },
+    }),
+    route<never, never, IdParams>({
+      method: 'GET',
+      url: '/v1/requests/:id',
+      operationId: 'getRequest',
+      summary: 'Read one request',
+      tag: 'requests',
+      auth: true,
+      status: 200,
+      schema: { params: idParams, response: accessRequestSchema },
+      handler: ({ params }) => found(workflow, params.id),
+    }),
+    route<{ comment?: string } | null, never, IdParams>({
+      method: 'POST',
+      url: '/v1/requests/:id/approve',
+      operationId: 'approveRequest',
+      summary: 'Approve a pending request',
+      description: 'Requesters can never approve their own request (403 JITGATE_E_SELF_APPROVAL). When the last required approval arrives the grant starts.',
+      tag: 'requests',
+      auth: true,
+      status: 200,
+      schema: { params: idParams, body: commentBody, response: accessRequestSchema },
+      handler: ({ subject, params, body }) => workflow.approve(subject, params.id, body?.comment),
+    }),
+    route<{ comment?: string } | null, never, IdParams>({
+      method: 'POST',
+      url: '/v1/requests/:id/deny',
+      operationId: 'denyRequest',
+      summary: 'Deny a pending request',
+      tag: 'requests',
+      auth: true,
+      status: 200,
+      schema: { params: idParams, body: commentBody, response: accessRequestSchema },
+      handler: ({ subject, params, body }) => workflow.deny(subject, params.id, body?.comment),
+    }),
+    route<null, never, IdParams>({
+      method: 'POST',
+      url: '/v1/requests/:id/withdraw',
+      operationId: 'withdrawRequest',
+      summary: 'Withdraw your own pending request',
+      tag: 'requests',
+      auth: true,
+      status: 200,
+      schema: { params: idParams, body: emptyBody, response: accessRequestSchema },
+      handler: ({ subject, params }) => workflow.withdraw(subject, params.id),
+    }),
+  ];
+}

@@ -1,0 +1,117 @@
+// The control API: its own fastify instance on its own address, separate from the proxy.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { jitgateError } from '../errors.js';
+import type { Subject } from '../policy/contract.js';
+import { handleError, validationError } from './http-errors.js';
+import { buildOpenApi, openapiPath } from './openapi.js';
+import type { RouteDef } from './route.js';
+import { grantRoutes } from './routes/grants.js';
+import { identityRoutes } from './routes/identity.js';
+import { operationRoutes } from './routes/operations.js';
+import { requestRoutes } from './routes/requests.js';
+import { errorSchema } from './schemas.js';
+import type { ControlServer, ControlServerOptions } from './types.js';
+import { compileValidator } from './validation.js';
+
+const DEFAULT_AUDIT_READERS = ['admins', 'auditors'] as const;
+
+// Per-request subjects without decorating FastifyRequest (whose type is shared with the proxy).
+const subjects = new WeakMap<FastifyRequest, Subject>();
+// Routes without authentication (health, metrics, the document) never read their subject.
+const NOBODY: Subject = Object.freeze({ id: '', kind: 'user', groups: [], claims: {} });
+
+function responseSchemas(def: RouteDef): Record<string, unknown> | undefined {
+  if (def.produces || !def.schema.response) return undefined;
+  const out: Record<string, unknown> = { [String(def.status)]: def.schema.response, '4xx': errorSchema, '5xx': errorSchema };
+  for (const status of def.alsoStatus ?? []) out[String(status)] = def.schema.response;
+  return out;
+}
+
+function register(app: FastifyInstance, def: RouteDef, authenticate: (req: FastifyRequest) => Promise<Subject>): void {
+  const response = responseSchemas(def);
+  app.route({
+    method: def.method,
+    url: def.url,
+    schema: {
+      ...(def.schema.body ? { body: def.schema.body } : {}),
+      ...(def.schema.querystring ? { querystring: def.schema.querystring } : {}),
+      ...(def.schema.params ? { params: def.schema.params } : {}),
+      ...(response ? { response } : {}),
+    },
+    // Authenticate before the body is even parsed: an anonymous caller learns nothing about validation.
+    ...(def.auth
+      ? {
+          onRequest: async (request: FastifyRequest) => {
+            subjects.set(request, await authenticate(request));
+          },
+        }
+      : {}),
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const subject = subjects.get(request);
+      if (def.auth && !subject) throw jitgateError('UNAUTHENTICATED');
+      const result = await def.handler({
+        subject: subject ?? NOBODY,
+        body: request.body as never,
+        query: request.query as never,
+        params: request.params as never,
+        request,
+        reply,
+      });
+      if (reply.statusCode === 200 && def.status !== 200) void reply.code(def.status);
+      return result;
+    },
+  });
+}
+
+export function createControlServer(options: ControlServerOptions): ControlServer {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    schemaErrorFormatter: validationError,
+    routerOptions: { ignoreTrailingSlash: false },
+  });
+  // JSON only: a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(compileValidator);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    handleError(jitgateError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`), request, reply);
+  });
+
+  const readers = options.auditReaderGroups ?? DEFAULT_AUDIT_READERS;
+  let document: Record<string, unknown> | null = null;
+  const routes: RouteDef[] = [
+    ...requestRoutes(options.workflow),
+    ...grantRoutes(options.workflow),
+    ...identityRoutes(options.auditQuery, readers),
+  ];
+  routes.push(...operationRoutes(options.health, options.metrics, () => (document ??= buildOpenApi(routes))));
+
+  const registered: { method: string; path: string }[] = [];
+  app.addHook('onRoute', (opts) => {
+    const methods = Array.isArray(opts.method) ? opts.method : [opts.method];
+    for (const method of methods) registered.push({ method: String(method), path: openapiPath(opts.url) });
+  });
+  const authenticate = (req: FastifyRequest): Promise<Subject> => options.authenticator.authenticate(req.headers);
+  for (const def of routes) register(app, def, authenticate);
+
+  let bound: { host: string; port: number } | null = null;
+  return {
+    async listen(host: string, port: number) {
+      await app.listen({ host, port });
+      const info = app.server.address() as AddressInfo;
+      bound = { host: info.address, port: info.port };
+      return bound;
+    },
+    async close() {
+      await app.close();
+    },
+    get address() {
+      return bound;
+    },
+    routes: () => [...registered],
+  };
+}

@@ -1,0 +1,77 @@
+// What the control server needs from the other parts. They are injected, so the server
+// holds no state of its own and tests run it against the real workflow and identity layer.
+import type { FastifyBaseLogger } from 'fastify';
+import type { AuditRecord } from '../audit/index.js';
+import type { Workflow } from '../grants/index.js';
+import type { Authenticator } from '../identity/index.js';
+
+/** Filters of GET /v1/audit, passed on as given (already validated); the audit part's AuditFilter. */
+export interface AuditQueryFilter {
+  subject?: string;
+  actor?: string;
+  /** Either the subject or the actor. */
+  who?: string;
+  role?: string;
+  grant_id?: string;
+  request_id?: string;
+  route?: string;
+  decision_id?: string;
+  policy_revision?: string;
+  /** Exact kinds or families such as `grant.*`. */
+  kinds?: string[];
+  decision?: 'allow' | 'deny';
+  since?: string;
+  until?: string;
+  cursor?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+export interface AuditQueryPage {
+  records: AuditRecord[];
+  next_cursor: number | null;
+}
+
+/** Reads the audit trail: the audit part's queryAudit bound to its store. */
+export type AuditQuery = (filter: AuditQueryFilter) => Promise<AuditQueryPage>;
+
+export interface HealthReport {
+  ok: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+/** The observability part's HealthRegistry. Liveness: the process works; readiness: it can serve (policy loaded, store up). */
+export interface HealthSource {
+  liveness(): HealthReport | Promise<HealthReport>;
+  readiness(): HealthReport | Promise<HealthReport>;
+}
+
+export interface MetricsSource {
+  contentType: string;
+  render(): Promise<string>;
+}
+
+export interface ControlServerOptions {
+  workflow: Workflow;
+  authenticator: Authenticator;
+  auditQuery: AuditQuery;
+  health: HealthSource;
+  metrics: MetricsSource;
+  logger?: FastifyBaseLogger;
+  /**
+   * Groups whose members may read the audit trail. A plain group check for now; an
+   * `audit_read` decision in the elevation policy would be the policy-as-code answer.
+   */
+  auditReaderGroups?: readonly string[];
+  /** Largest accepted request body in bytes. */
+  bodyLimit?: number;
+}
+
+export interface ControlServer {
+  /** Resolves with the bound address (port 0 picks a free port). */
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+  readonly address: { host: string; port: number } | null;
+  /** Method + OpenAPI path of every registered route, for checks against the OpenAPI document. */
+  routes(): { method: string; path: string }[];
+}

@@ -1,0 +1,121 @@
+// The CLI's side of the control API: where to call, with what token, and how an answer
+// becomes output and an exit code scripts can rely on (EXIT in context.ts).
+import type { Command } from 'commander';
+import { EXIT } from './context.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8081';
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+export interface ConnectionOptions {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** An answer the CLI turns into a message on stderr and an exit code. */
+export class CliError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exit: number,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+// Policy-rule refusals (reason/ticket required, too long) deny like a 403: the input was well-formed.
+const POLICY_CODES = new Set(['JITGATE_E_REASON_REQUIRED', 'JITGATE_E_TICKET_REQUIRED', 'JITGATE_E_DURATION_TOO_LONG']);
+
+export function exitFor(status: number, code: string): number {
+  if (status === 401) return EXIT.AUTH;
+  if (status === 403 || POLICY_CODES.has(code)) return EXIT.DENIED;
+  if (status === 404) return EXIT.NOT_FOUND;
+  if (status === 409) return EXIT.CONFLICT;
+  if (status === 400 || status === 413 || status === 422) return EXIT.USAGE;
+  if (status === 502 || status === 503 || status === 504) return EXIT.UNAVAILABLE;
+  return EXIT.FAILURE;
+}
+
+export class ControlClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+
+  constructor(options: ConnectionOptions) {
+    this.baseUrl = (options.url ?? process.env.JITGATE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+    this.token = options.token ?? process.env.JITGATE_TOKEN;
+    if (!/^https?:\/\//.test(this.baseUrl)) {
+      throw new CliError('USAGE', `--url must be an http(s) URL, got "${this.baseUrl}"`, EXIT.USAGE);
+    }
+    const { protocol, hostname } = new URL(this.baseUrl);
+    if (this.token && protocol === 'http:' && !LOOPBACK.has(hostname)) {
+      process.stderr.write(`jitgate: warning: sending a credential over plain http to ${hostname}; use https beyond loopback\n`);
+    }
+  }
+
+  async call<T>(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (method === 'POST') headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+        signal: AbortSignal.timeout(30_000),
+        redirect: 'error',
+      });
+    } catch (err) {
+      const why = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+      throw new CliError('UNAVAILABLE', `cannot reach the control API at ${this.baseUrl}: ${why}`, EXIT.UNAVAILABLE);
+    }
+    const text = await response.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // fall through: a non-JSON answer is reported below
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+      const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
+      let message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
+      if (response.status === 401 && !this.token) message += ' (set JITGATE_TOKEN or pass --token)';
+      throw new CliError(code, message, exitFor(response.status, code));
+    }
+    if (parsed === null) throw new CliError('BAD_RESPONSE', `the control API answered ${response.status} without JSON`, EXIT.FAILURE);
+    return parsed as T;
+  }
+}
+
+/** The options every command takes, and usage errors that exit 2 (commander's own default is 1). */
+export function connectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `control API address (env JITGATE_URL, default ${DEFAULT_URL})`)
+    .option('--token <token>', 'bearer token or API key (env JITGATE_TOKEN)')
+    .option('--json', 'print the API response as JSON, for scripts')
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE);
+    });
+}
+
+/** Runs a command body: prints its output, or the error's code and message on stderr with its exit code. */
+export async function run(opts: ConnectionOptions, body: (client: ControlClient) => Promise<{ json: unknown; text: string }>): Promise<void> {
+  try {
+    const client = new ControlClient(opts);
+    const out = await body(client);
+    process.stdout.write(`${opts.json ? JSON.stringify(out.json, null, 2) : out.text}\n`);
+  } catch (err) {
+    const failure = err instanceof CliError ? err : new CliError('INTERNAL', err instanceof Error ? err.message : String(err), EXIT.FAILURE);
+    process.stderr.write(`jitgate: ${failure.code}: ${failure.message}\n`);
+    process.exitCode = failure.exit;
+  }
+}
+
+/** Commander collects repeatable options with this. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

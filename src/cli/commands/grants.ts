@@ -1,0 +1,44 @@
+// `jitgate grants`: list grants (active ones, a subject's), or show one.
+import type { Command } from 'commander';
+import type { Grant } from '../../grants/index.js';
+import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { grantDetail, grantTable } from '../format.js';
+
+interface GrantsOptions extends ConnectionOptions {
+  active?: boolean;
+  subject?: string;
+  mine?: boolean;
+  limit?: string;
+  offset?: string;
+}
+
+interface Page<T> { items: T[]; next_offset: number | null }
+
+export function register(program: Command): void {
+  connectionOptions(
+    program
+      .command('grants')
+      .argument('[id]', 'show this one grant')
+      .description('list grants, newest first (or show one by id)')
+      .option('--active', 'only grants in force now')
+      .option('--subject <subject>', 'only grants held by this subject')
+      .option('--mine', 'only your grants')
+      .option('--limit <n>', 'at most this many (default 50)')
+      .option('--offset <n>', 'skip this many')
+      .addHelpText('after', '\nExamples:\n  jitgate grants --active\n  jitgate grants --mine --json'),
+  ).action(async (id: string | undefined, opts: GrantsOptions, cmd: Command) => {
+    if (opts.mine && opts.subject) cmd.error('--mine and --subject exclude each other');
+    await run(opts, async (client) => {
+      if (id) {
+        const g = await client.call<Grant>('GET', `/v1/grants/${encodeURIComponent(id)}`);
+        return { json: g, text: grantDetail(g) };
+      }
+      const subject = opts.mine ? (await client.call<{ id: string }>('GET', '/v1/whoami')).id : opts.subject;
+      const page = await client.call<Page<Grant>>('GET', '/v1/grants', undefined, {
+        subject, active: opts.active ? true : undefined, limit: opts.limit, offset: opts.offset,
+      });
+      const more = page.next_offset === null ? '' : `\n(more: --offset ${page.next_offset})`;
+      return { json: page, text: grantTable(page.items) + more };
+    });
+  });
+}

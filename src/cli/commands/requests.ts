@@ -1,0 +1,46 @@
+// `jitgate requests`: list requests (pending ones to approve, your own), or show one.
+import type { Command } from 'commander';
+import type { AccessRequest } from '../../grants/index.js';
+import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { requestDetail, requestTable } from '../format.js';
+
+interface RequestsOptions extends ConnectionOptions {
+  status?: string;
+  mine?: boolean;
+  requester?: string;
+  role?: string;
+  limit?: string;
+  offset?: string;
+}
+
+interface Page<T> { items: T[]; next_offset: number | null }
+
+export function register(program: Command): void {
+  connectionOptions(
+    program
+      .command('requests')
+      .argument('[id]', 'show this one request')
+      .description('list elevation requests, newest first (or show one by id)')
+      .option('--status <status>', 'pending, approved, denied, withdrawn or expired')
+      .option('--mine', 'only requests you made')
+      .option('--requester <subject>', 'only requests by this subject')
+      .option('--role <role>', 'only requests for this role')
+      .option('--limit <n>', 'at most this many (default 50)')
+      .option('--offset <n>', 'skip this many')
+      .addHelpText('after', '\nExamples:\n  jitgate requests --status pending\n  jitgate requests --mine\n  jitgate requests r_123 --json'),
+  ).action(async (id: string | undefined, opts: RequestsOptions, cmd: Command) => {
+    if (opts.mine && opts.requester) cmd.error('--mine and --requester exclude each other');
+    await run(opts, async (client) => {
+      if (id) {
+        const r = await client.call<AccessRequest>('GET', `/v1/requests/${encodeURIComponent(id)}`);
+        return { json: r, text: requestDetail(r) };
+      }
+      const requester = opts.mine ? (await client.call<{ id: string }>('GET', '/v1/whoami')).id : opts.requester;
+      const page = await client.call<Page<AccessRequest>>('GET', '/v1/requests', undefined, {
+        status: opts.status, requester, role: opts.role, limit: opts.limit, offset: opts.offset,
+      });
+      const more = page.next_offset === null ? '' : `\n(more: --offset ${page.next_offset})`;
+      return { json: page, text: requestTable(page.items) + more };
+    });
+  });
+}

@@ -1,0 +1,20 @@
+// `jitgate whoami`: who the control API (and so the policies) think you are.
+import type { Command } from 'commander';
+import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { fields } from '../format.js';
+
+interface Whoami { id: string; kind: string; groups: string[]; can_read_audit: boolean }
+
+export function register(program: Command): void {
+  connectionOptions(
+    program.command('whoami').description('show the authenticated subject and its groups'),
+  ).action(async (opts: ConnectionOptions) => {
+    await run(opts, async (client) => {
+      const me = await client.call<Whoami>('GET', '/v1/whoami');
+      return {
+        json: me,
+        text: fields([['subject', me.id], ['kind', me.kind], ['groups', me.groups.join(', ') || '-'], ['audit reader', me.can_read_audit ? 'yes' : 'no']]),
+      };
+    });
+  });
+}

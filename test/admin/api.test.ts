@@ -1,0 +1,237 @@
+// The control API end to end, against the real workflow, policies, store and identity layer.
+import t from 'tap';
+import { api, startStack } from './stack.js';
+
+const stack = await startStack();
+t.teardown(() => stack.close());
+const alice = await stack.token('alice');
+const bob = await stack.token('bob');
+const carol = await stack.token('carol');
+const dave = await stack.token('dave');
+const erin = await stack.token('erin');
+const mallory = await stack.token('mallory');
+
+async function requestCount(): Promise<number> {
+  const all = await api(stack.base, 'GET', '/v1/requests?limit=500', { token: dave });
+  return all.body.items.length as number;
+}
+
+t.test('ask, approve, use the grant, revoke it', async (t) => {
+  const created = await api(stack.base, 'POST', '/v1/requests', {
+    token: alice,
+    body: { role: 'writer', duration: '30m', reason: 'refund for INC-42', ticket: 'INC-42', scope: { route: 'demo', methods: ['POST'], paths: ['/api/orders/**'] } },
+  });
+  t.equal(created.status, 201);
+  t.match(created.body, { status: 'pending', role: 'writer', duration_seconds: 1800, requester: { id: 'alice' }, approvals_required: 1, approver_groups: ['approvers'], grant_id: null });
+  t.same(created.body.scope, { route: 'demo', methods: ['POST'], paths: ['/api/orders/**'] });
+  const id: string = created.body.id;
+
+  const listed = await api(stack.base, 'GET', '/v1/requests?status=pending', { token: bob });
+  t.equal(listed.status, 200);
+  t.ok(listed.body.items.some((r: { id: string }) => r.id === id), 'an approver sees the pending request');
+
+  const approved = await api(stack.base, 'POST', `/v1/requests/${id}/approve`, { token: bob, body: { comment: 'ok for INC-42' } });
+  t.equal(approved.status, 200);
+  t.match(approved.body, { status: 'approved', approvals: [{ by: 'bob', comment: 'ok for INC-42' }] });
+  const grantId: string = approved.body.grant_id;
+  t.type(grantId, 'string');
+
+  const grant = await api(stack.base, 'GET', `/v1/grants/${grantId}`, { token: alice });
+  t.match(grant.body, { status: 'active', role: 'writer', subject: { id: 'alice' }, approved_by: ['bob'] });
+  const active = await api(stack.base, 'GET', '/v1/grants?active=true&subject=alice', { token: alice });
+  t.same(active.body.items.map((g: { id: string }) => g.id), [grantId]);
+
+  const again = await api(stack.base, 'POST', `/v1/requests/${id}/approve`, { token: carol, body: {} });
+  t.equal(again.status, 409, 'a decided request cannot be approved again');
+  t.equal(again.body.error.code, 'JITGATE_E_REQUEST_NOT_PENDING');
+
+  const revoked = await api(stack.base, 'POST', `/v1/grants/${grantId}/revoke`, { token: dave, body: { reason: 'done early' } });
+  t.equal(revoked.status, 200);
+  t.match(revoked.body, { status: 'revoked', revoked_by: 'dave', revoke_reason: 'done early' });
+  const none = await api(stack.base, 'GET', '/v1/grants?active=true&subject=alice', { token: alice });
+  t.same(none.body.items, [], 'a revoked grant is not active any more');
+});
+
+t.test('nobody approves their own request, and the refusal changes nothing', async (t) => {
+  const created = await api(stack.base, 'POST', '/v1/requests', { token: bob, body: { role: 'writer', duration: 600, reason: 'migration' } });
+  t.equal(created.status, 201);
+  const self = await api(stack.base, 'POST', `/v1/requests/${created.body.id}/approve`, { token: bob });
+  t.equal(self.status, 403);
+  t.equal(self.body.error.code, 'JITGATE_E_SELF_APPROVAL');
+  const outsider = await api(stack.base, 'POST', `/v1/requests/${created.body.id}/approve`, { token: erin });
+  t.equal(outsider.status, 403, 'a non-approver cannot approve');
+  t.equal(outsider.body.error.code, 'JITGATE_E_ELEVATION_DENIED');
+  const after = await api(stack.base, 'GET', `/v1/requests/${created.body.id}`, { token: bob });
+  t.match(after.body, { status: 'pending', approvals: [], grant_id: null });
+  const grants = await api(stack.base, 'GET', '/v1/grants?subject=bob', { token: bob });
+  t.same(grants.body.items, [], 'no grant came out of it');
+});
+
+t.test('deny and withdraw', async (t) => {
+  const a = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: '1h', reason: 'cleanup' } });
+  const denied = await api(stack.base, 'POST', `/v1/requests/${a.body.id}/deny`, { token: carol, body: { comment: 'use the report' } });
+  t.equal(denied.status, 200);
+  t.match(denied.body, { status: 'denied', decided_by: 'carol', decision_comment: 'use the report', grant_id: null });
+
+  const b = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: '1h', reason: 'cleanup again' } });
+  const stranger = await api(stack.base, 'POST', `/v1/requests/${b.body.id}/withdraw`, { token: alice });
+  t.equal(stranger.status, 403, 'only the requester withdraws');
+  const withdrawn = await api(stack.base, 'POST', `/v1/requests/${b.body.id}/withdraw`, { token: erin });
+  t.equal(withdrawn.status, 200);
+  t.equal(withdrawn.body.status, 'withdrawn');
+  const late = await api(stack.base, 'POST', `/v1/requests/${b.body.id}/approve`, { token: bob });
+  t.equal(late.status, 409);
+});
+
+t.test('the elevation policy refuses what it does not allow', async (t) => {
+  const before = await requestCount();
+  const ineligible = await api(stack.base, 'POST', '/v1/requests', { token: mallory, body: { role: 'writer', duration: '30m', reason: 'please' } });
+  t.equal(ineligible.status, 403);
+  t.equal(ineligible.body.error.code, 'JITGATE_E_ELEVATION_DENIED');
+  const tooLong = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: '9h', reason: 'long job' } });
+  t.equal(tooLong.status, 400);
+  t.equal(tooLong.body.error.code, 'JITGATE_E_DURATION_TOO_LONG');
+  const noTicket = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'admin', duration: '30m', reason: 'upgrade' } });
+  t.equal(noTicket.body.error.code, 'JITGATE_E_TICKET_REQUIRED');
+  const service = await api(stack.base, 'POST', '/v1/requests', { token: stack.apiKey, body: { role: 'writer', duration: '30m', reason: 'nightly' } });
+  t.equal(service.status, 403, 'service accounts never request roles');
+  t.equal(await requestCount(), before, 'no refused request was stored');
+});
+
+t.test('break-glass is granted at once and reviewed by someone else', async (t) => {
+  const bg = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'breakglass', duration: '15m', reason: 'production outage INC-99' } });
+  t.equal(bg.status, 201);
+  t.match(bg.body, { status: 'approved', break_glass: true });
+  const grantId: string = bg.body.grant_id;
+  const own = await api(stack.base, 'POST', `/v1/grants/${grantId}/review`, { token: alice });
+  t.equal(own.status, 403, 'nobody reviews their own break-glass access');
+  const reviewed = await api(stack.base, 'POST', `/v1/grants/${grantId}/review`, { token: dave, body: { comment: 'justified' } });
+  t.equal(reviewed.status, 200);
+  t.match(reviewed.body, { break_glass: true, reviewed_by: 'dave' });
+});
+
+t.test('extensions keep the role and go through approval', async (t) => {
+  const r = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: '10m', reason: 'deploy' } });
+  const ok = await api(stack.base, 'POST', `/v1/requests/${r.body.id}/approve`, { token: bob });
+  const ext = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { extends_grant_id: ok.body.grant_id, duration: '10m', reason: 'deploy is slow' } });
+  t.equal(ext.status, 201);
+  t.match(ext.body, { status: 'pending', role: 'writer', extends_grant_id: ok.body.grant_id });
+  const mixed = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { extends_grant_id: ok.body.grant_id, role: 'admin', duration: '10m', reason: 'x' } });
+  t.equal(mixed.status, 400, 'an extension cannot change the role');
+  t.equal(mixed.body.error.details.field, 'role');
+});
+
+t.test('every input is validated and the error names the field', async (t) => {
+  const before = await requestCount();
+  const cases: [unknown, string][] = [
+    [{ role: 'writer', duration: '30 minutes', reason: 'x' }, 'duration'],
+    [{ role: 'writer', duration: 0, reason: 'x' }, 'duration'],
+    [{ role: 'writer', duration: '0m', reason: 'x' }, 'duration'],
+    [{ role: 'writer', duration: '30m' }, 'reason'],
+    [{ duration: '30m', reason: 'x' }, 'role'],
+    [{ role: 'writer', duration: '30m', reason: 'x', approved: true }, 'approved'],
+    [{ role: 'writer', duration: '30m', reason: 'x', scope: { methods: ['get'] } }, 'scope.methods.0'],
+    [{ role: 'writer', duration: '30m', reason: 42 }, 'reason'],
+  ];
+  for (const [body, field] of cases) {
+    const res = await api(stack.base, 'POST', '/v1/requests', { token: alice, body });
+    t.equal(res.status, 400, JSON.stringify(body));
+    t.equal(res.body.error.code, 'JITGATE_E_VALIDATION');
+    t.equal(res.body.error.details.field, field, res.body.error.message);
+    t.match(res.body.error.message, field.split('.')[0]!);
+  }
+  const badQuery = await api(stack.base, 'GET', '/v1/requests?limit=1000', { token: alice });
+  t.equal(badQuery.status, 400);
+  t.match(badQuery.body.error, { code: 'JITGATE_E_VALIDATION', details: { in: 'querystring', field: 'limit' } });
+  const badStatus = await api(stack.base, 'GET', '/v1/requests?status=maybe', { token: alice });
+  t.equal(badStatus.body.error.details.field, 'status');
+  const notJson = await fetch(`${stack.base}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body: '{"role":' });
+  t.equal(notJson.status, 400);
+  t.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'JITGATE_E_BAD_REQUEST');
+  const huge = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: '30m', reason: 'x'.repeat(70_000) } });
+  t.equal(huge.status, 413);
+  t.equal(huge.body.error.code, 'JITGATE_E_BODY_TOO_LARGE');
+  const text = await fetch(`${stack.base}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'text/plain' }, body: 'role=writer' });
+  t.equal(text.status, 400);
+  t.equal(((await text.json()) as { error: { code: string } }).error.code, 'JITGATE_E_BAD_REQUEST');
+  t.equal(await requestCount(), before, 'nothing invalid was stored');
+});
+
+t.test('unauthenticated and forged callers are refused before anything runs', async (t) => {
+  const before = await requestCount();
+  const body = { role: 'writer', duration: '30m', reason: 'x' };
+  const anonymous = await api(stack.base, 'POST', '/v1/requests', { body });
+  t.equal(anonymous.status, 401);
+  t.equal(anonymous.body.error.code, 'JITGATE_E_UNAUTHENTICATED');
+  const forged = await api(stack.base, 'POST', '/v1/requests', { token: await stack.forgedToken('alice'), body });
+  t.equal(forged.status, 401, 'a token signed by an unknown key is refused');
+  const forgedAudit = await api(stack.base, 'GET', '/v1/audit', { token: await stack.forgedToken('dave') });
+  t.equal(forgedAudit.status, 401, 'a forged admin token reads nothing');
+  const invalid = await api(stack.base, 'POST', '/v1/requests', { body: { nonsense: true } });
+  t.equal(invalid.status, 401, 'anonymous callers learn nothing from validation');
+  const both = await api(stack.base, 'GET', '/v1/whoami', { token: alice, headers: { 'x-api-key': stack.apiKey } });
+  t.equal(both.status, 401);
+  t.equal(both.body.error.code, 'JITGATE_E_IDENTITY_AMBIGUOUS');
+  for (const [method, path] of [['GET', '/v1/requests'], ['GET', '/v1/grants'], ['GET', '/v1/whoami'], ['GET', '/v1/audit'], ['POST', '/v1/grants/x/revoke']] as const) {
+    const res = await api(stack.base, method, path, method === 'POST' ? { body: {} } : {});
+    t.equal(res.status, 401, `${method} ${path}`);
+  }
+  t.equal(await requestCount(), before);
+});
+
+t.test('not found is 404 with a stable code', async (t) => {
+  for (const path of ['/v1/requests/nope', '/v1/grants/nope']) {
+    const res = await api(stack.base, 'GET', path, { token: alice });
+    t.equal(res.status, 404);
+    t.equal(res.body.error.code, 'JITGATE_E_NOT_FOUND');
+  }
+  const approve = await api(stack.base, 'POST', '/v1/requests/nope/approve', { token: bob });
+  t.equal(approve.status, 404);
+  const route = await api(stack.base, 'GET', '/v2/anything', { token: alice });
+  t.equal(route.status, 404);
+  t.equal(route.body.error.code, 'JITGATE_E_NOT_FOUND');
+});
+
+t.test('whoami and the audit trail', async (t) => {
+  const me = await api(stack.base, 'GET', '/v1/whoami', { token: alice });
+  t.match(me.body, { id: 'alice', kind: 'user', groups: ['eng'], can_read_audit: false });
+  const svc = await api(stack.base, 'GET', '/v1/whoami', { token: stack.apiKey });
+  t.match(svc.body, { id: 'svc-reporting', kind: 'service' });
+
+  const refused = await api(stack.base, 'GET', '/v1/audit', { token: alice });
+  t.equal(refused.status, 403);
+  t.equal(refused.body.error.code, 'JITGATE_E_AUDIT_READ_DENIED');
+  const trail = await api(stack.base, 'GET', '/v1/audit?kind=request.*,grant.granted&limit=500', { token: dave });
+  t.equal(trail.status, 200);
+  const kinds = new Set(trail.body.items.map((r: { kind: string }) => r.kind));
+  t.ok(kinds.has('request.created') && kinds.has('grant.granted') && kinds.has('request.denied'), [...kinds].join(','));
+  t.notOk(kinds.has('grant.revoked'), 'the kind filter applies');
+  const mine = await api(stack.base, 'GET', '/v1/audit?subject=erin&limit=1', { token: dave });
+  t.equal(mine.body.items.length, 1);
+  t.equal(mine.body.items[0].subject, 'erin');
+  t.type(mine.body.next_cursor, 'number', 'more pages exist');
+  const next = await api(stack.base, 'GET', `/v1/audit?subject=erin&limit=1&cursor=${mine.body.next_cursor}`, { token: dave });
+  t.ok(next.body.items[0].seq > mine.body.items[0].seq);
+});
+
+t.test('pagination', async (t) => {
+  const first = await api(stack.base, 'GET', '/v1/requests?limit=2', { token: alice });
+  t.equal(first.body.items.length, 2);
+  t.equal(first.body.next_offset, 2);
+  const second = await api(stack.base, 'GET', '/v1/requests?limit=2&offset=2', { token: alice });
+  t.notSame(second.body.items.map((r: { id: string }) => r.id), first.body.items.map((r: { id: string }) => r.id));
+  const all = await api(stack.base, 'GET', '/v1/requests?limit=500', { token: alice });
+  t.equal(all.body.next_offset, null);
+});
+
+t.test('operator endpoints answer without authentication', async (t) => {
+  const health = await api(stack.base, 'GET', '/healthz');
+  t.equal(health.status, 200);
+  const ready = await api(stack.base, 'GET', '/readyz');
+  t.equal(ready.status, 200);
+  t.match(ready.body, { ok: true, checks: { store: { ok: true } } });
+  const metrics = await fetch(`${stack.base}/metrics`);
+  t.equal(metrics.status, 200);
+  t.match(metrics.headers.get('content-type'), /text\/plain/);
+  t.match(await metrics.text(), /# (HELP|TYPE) jitgate_/);
+});

@@ -1,0 +1,71 @@
+// The real `jitgate` CLI as a child process against a real control server: the workflow.
+import t from 'tap';
+import { EXIT } from '../../src/cli/context.js';
+import { api, startStack } from '../admin/stack.js';
+import { jitgate as run } from './jitgate.js';
+
+const stack = await startStack();
+t.teardown(() => stack.close());
+const tokens: Record<string, string> = {};
+for (const sub of ['alice', 'bob', 'dave', 'mallory']) tokens[sub] = await stack.token(sub);
+const jitgate = (args: string[], env: Record<string, string | undefined> = {}) => run(stack.base, args, env);
+const as = (sub: string): Record<string, string> => ({ JITGATE_TOKEN: tokens[sub]! });
+
+t.test('request, list, approve, grants, revoke: tables for people, JSON for scripts', async (t) => {
+  const asked = await jitgate(['request', '--role', 'writer', '--duration', '30m', '--reason', 'refund INC-42', '--ticket', 'INC-42',
+    '--route', 'demo', '--scope-method', 'post', '--scope-path', '/api/orders/**', '--json'], as('alice'));
+  t.equal(asked.code, EXIT.OK, asked.stderr);
+  const request = JSON.parse(asked.stdout);
+  t.match(request, { status: 'pending', role: 'writer', duration_seconds: 1800, scope: { route: 'demo', methods: ['POST'], paths: ['/api/orders/**'] } });
+
+  // Independent runs go in pairs: each CLI start costs a second or more on this two-core machine.
+  const [human, mine] = await Promise.all([
+    jitgate(['requests', '--status', 'pending'], as('bob')),
+    jitgate(['requests', '--mine', '--json'], as('alice')),
+  ]);
+  t.equal(human.code, EXIT.OK);
+  const lines = human.stdout.trim().split('\n');
+  t.match(lines[0], /^ID\s+REQUESTER\s+ROLE\s+DURATION\s+STATUS\s+APPROVALS\s+CREATED\s+REASON$/);
+  t.match(human.stdout, new RegExp(`${request.id}\\s+alice\\s+writer\\s+30m\\s+pending\\s+0/1`));
+
+  t.same(JSON.parse(mine.stdout).items.map((r: { id: string }) => r.id), [request.id]);
+
+  const approved = await jitgate(['approve', request.id, '--comment', 'ok'], { ...as('bob') });
+  t.equal(approved.code, EXIT.OK, approved.stderr);
+  t.match(approved.stdout, /status:\s+approved/);
+  t.match(approved.stdout, /grant:\s+\S+/);
+
+  const [grants, table] = await Promise.all([jitgate(['grants', '--active', '--json'], as('alice')), jitgate(['grants', '--mine'], as('alice'))]);
+  const [grant] = JSON.parse(grants.stdout).items;
+  t.match(grant, { role: 'writer', subject: { id: 'alice' }, status: 'active', approved_by: ['bob'] });
+  t.match(table.stdout, new RegExp(`${grant.id}\\s+alice\\s+writer\\s+active\\s+in (29m[0-9]+s|30m)\\s+bob`));
+
+  const revoked = await jitgate(['revoke', grant.id, '--reason', 'done'], as('alice'));
+  t.equal(revoked.code, EXIT.OK, revoked.stderr);
+  t.match(revoked.stdout, /status:\s+revoked/);
+  const gone = await api(stack.base, 'GET', '/v1/grants?active=true&subject=alice', { token: tokens.alice });
+  t.same(gone.body.items, [], 'the revoke reached the server');
+});
+
+t.test('whoami, review, flags over environment', async (t) => {
+  const [who, svc] = await Promise.all([
+    jitgate(['whoami', '--token', tokens.dave!], as('alice')),
+    jitgate(['whoami', '--json'], { JITGATE_TOKEN: stack.apiKey }),
+  ]);
+  t.equal(who.code, EXIT.OK);
+  t.match(who.stdout, /subject:\s+dave/, '--token wins over JITGATE_TOKEN');
+  t.match(who.stdout, /audit reader:\s+yes/);
+  t.match(JSON.parse(svc.stdout), { id: 'svc-reporting', kind: 'service' });
+
+  const bg = JSON.parse((await jitgate(['request', '--role', 'breakglass', '--duration', '10m', '--reason', 'outage INC-7 in prod', '--json'], as('alice'))).stdout);
+  t.match(bg, { status: 'approved', break_glass: true });
+  const [listed, ext] = await Promise.all([
+    jitgate(['grants', bg.grant_id], as('dave')),
+    jitgate(['request', '--extend', bg.grant_id, '--duration', '5m', '--reason', 'more', '--json'], as('alice')),
+  ]);
+  t.match(listed.stdout, /break-glass:\s+NOT REVIEWED/);
+  t.equal(ext.code, EXIT.DENIED, 'break-glass allows no extensions (policy)');
+  const reviewed = await jitgate(['review', bg.grant_id, '--comment', 'justified'], as('dave'));
+  t.equal(reviewed.code, EXIT.OK, reviewed.stderr);
+  t.match(reviewed.stdout, /break-glass:\s+reviewed by dave/);
+});
