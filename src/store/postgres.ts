@@ -46,6 +46,8 @@ export class PostgresDb implements Db {
 
   async tx<T>(fn: (sql: Sql) => Promise<T>, opts: { lockKey?: string } = {}): Promise<T> {
     const client = await this.pool.connect();
+    // A connection whose ROLLBACK failed may still hold a transaction (and its locks): destroy it, never pool it.
+    let broken = false;
     try {
       await client.query('BEGIN');
       if (opts.lockKey !== undefined) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [opts.lockKey]);
@@ -53,10 +55,12 @@ export class PostgresDb implements Db {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
       throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
@@ -82,7 +86,12 @@ export class PostgresDb implements Db {
     await (sql ?? this.direct).query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
-  async listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+  async listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onReconnect: () => void,
+    onLost?: () => void,
+  ): Promise<() => Promise<void>> {
     let client: pg.Client | null = null;
     let stopped = false;
     const connect = async (isReconnect: boolean): Promise<void> => {
@@ -96,6 +105,7 @@ export class PostgresDb implements Db {
         this.listeners.delete(c);
         c.removeAllListeners('end');
         c.end().catch(() => undefined);
+        if (!stopped && !this.closed) onLost?.();
         if (!stopped && !this.closed) setTimeout(() => void retry(), this.opts.reconnectDelayMs ?? 250).unref();
       };
       c.on('error', lost);

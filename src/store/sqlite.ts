@@ -8,9 +8,17 @@ import type { Db, Migration, Row, Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
 import { Lane } from './lane.js';
 
-/** `$1` → `?1`: better-sqlite3 binds numbered parameters. */
-function toSqlite(text: string): string {
-  return text.replace(/\$(\d+)/g, '?$1');
+/**
+ * `$n` → `?`, with the parameter order to bind: better-sqlite3 refuses positional
+ * arguments for numbered `?NNN` parameters, and `$n` may repeat or come out of order.
+ */
+function toSqlite(text: string): { text: string; order: number[] } {
+  const order: number[] = [];
+  const rewritten = text.replace(/\$(\d+)/g, (_m, n: string) => {
+    order.push(Number(n) - 1);
+    return '?';
+  });
+  return { text: rewritten, order };
 }
 
 function bindable(params: readonly unknown[]): unknown[] {
@@ -21,7 +29,7 @@ export class SqliteDb implements Db {
   readonly dialect = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly lane = new Lane();
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, { stmt: Database.Statement; order: number[] }>();
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
 
   constructor(path: string) {
@@ -34,12 +42,14 @@ export class SqliteDb implements Db {
   }
 
   private run<T extends Row>(text: string, params: readonly unknown[]): T[] {
-    let stmt = this.statements.get(text);
-    if (!stmt) {
-      stmt = this.db.prepare(toSqlite(text));
-      this.statements.set(text, stmt);
+    let prepared = this.statements.get(text);
+    if (!prepared) {
+      const { text: sqliteText, order } = toSqlite(text);
+      prepared = { stmt: this.db.prepare(sqliteText), order };
+      this.statements.set(text, prepared);
     }
-    const args = bindable(params);
+    const { stmt, order } = prepared;
+    const args = bindable(order.map((i) => params[i]));
     if (stmt.reader) return stmt.all(...args) as T[];
     stmt.run(...args);
     return [];

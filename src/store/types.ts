@@ -31,8 +31,16 @@ export interface Db extends Sql {
   migrate(part: string, migrations: readonly Migration[]): Promise<void>;
   /** Change feed (PostgreSQL LISTEN/NOTIFY). On SQLite, notifications stay in-process. */
   notify(channel: string, payload: string, sql?: Sql): Promise<void>;
-  /** Calls onMessage per notification; onReconnect after the feed was lost and re-established (resync!). */
-  listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+  /**
+   * Calls onMessage per notification; onReconnect after the feed was lost and re-established (resync!).
+   * onLost, when given, is called as soon as the feed is lost: notifications may be missed from then on.
+   */
+  listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onReconnect: () => void,
+    onLost?: () => void,
+  ): Promise<() => Promise<void>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

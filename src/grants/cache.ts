@@ -1,0 +1,241 @@
+// Per-replica cache of active grants for the data path. Local writes are applied before
+// the workflow call returns; writes by other replicas arrive through the store's change
+// feed (one notification per changed grant id, re-read from the store). When the feed
+// is lost the cache stops vouching for its content (ready = false) until a full resync.
+import type { PolicyGrant } from '../policy/index.js';
+import type { Grant } from './model.js';
+import type { GrantReader } from './types.js';
+import type { GrantStore } from './store.js';
+import { systemClock, iso, type Clock } from './clock.js';
+import { toPolicyGrant } from './policy-grant.js';
+
+export const GRANTS_CHANNEL = 'jitgate_grants';
+
+interface Entry {
+  grant: PolicyGrant;
+  startsMs: number;
+  expiresMs: number;
+}
+
+export interface GrantCacheOptions {
+  store: GrantStore;
+  clock?: Clock;
+  /** Rows per query while loading. */
+  pageSize?: number;
+  /** Delay before a failed resync is retried. */
+  retryDelayMs?: number;
+  onError?: (err: unknown) => void;
+  /** Called when `ready` changes (health, metrics, tests). */
+  onReadyChange?: (ready: boolean) => void;
+}
+
+export class GrantCache implements GrantReader {
+  readonly #store: GrantStore;
+  readonly #clock: Clock;
+  readonly #pageSize: number;
+  readonly #retryDelayMs: number;
+  readonly #onError: (err: unknown) => void;
+  readonly #onReadyChange: (ready: boolean) => void;
+  #bySubject = new Map<string, Map<string, Entry>>();
+  #subjectOf = new Map<string, string>();
+  /** Grants seen ending since the last resync: a late re-read must not bring them back (ending is final). */
+  #ended = new Set<string>();
+  #ready = false;
+  #feedLive = false;
+  /** Bumped whenever the content stops being trustworthy; stale loads and re-reads are dropped. */
+  #generation = 0;
+  /** While a resync loads, changed ids are collected here and re-read once it is done. */
+  #changedDuringLoad: Set<string> | null = null;
+  #unlisten: (() => Promise<void>) | null = null;
+  #stopped = false;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #resyncs = 0;
+
+  constructor(options: GrantCacheOptions) {
+    this.#store = options.store;
+    this.#clock = options.clock ?? systemClock;
+    this.#pageSize = options.pageSize ?? 10_000;
+    this.#retryDelayMs = options.retryDelayMs ?? 250;
+    this.#onError = options.onError ?? (() => undefined);
+    this.#onReadyChange = options.onReadyChange ?? (() => undefined);
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Number of cached grants (active when cached; some may have ended since). */
+  get size(): number {
+    return this.#subjectOf.size;
+  }
+
+  /** How many full loads ran (first load included). */
+  get resyncCount(): number {
+    return this.#resyncs;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    // Listen first, then load: a change committed during the load is either in the load or re-read after it.
+    this.#unlisten = await this.#store.db.listen(
+      GRANTS_CHANNEL,
+      (id) => { this.#changed(id); },
+      () => {
+        this.#feedLive = true;
+        void this.#resync();
+      },
+      () => {
+        this.#feedLive = false;
+        this.#distrust();
+      },
+    );
+    this.#feedLive = true;
+    await this.#resync();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#distrust();
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    const unlisten = this.#unlisten;
+    this.#unlisten = null;
+    if (unlisten) await unlisten();
+  }
+
+  activeGrants(subjectId: string, nowMs: number): PolicyGrant[] {
+    if (!this.#ready) return [];
+    const entries = this.#bySubject.get(subjectId);
+    if (!entries) return [];
+    const out: PolicyGrant[] = [];
+    for (const e of entries.values()) {
+      // Expiry is enforced here, whatever the sweeper has or has not recorded yet.
+      if (e.startsMs <= nowMs && nowMs < e.expiresMs) out.push(e.grant);
+    }
+    return out;
+  }
+
+  /** Applies a grant's current state (local writes call this before returning). */
+  apply(grant: Grant): void {
+    this.#changedDuringLoad?.add(grant.id);
+    this.#put(grant);
+  }
+
+  #put(grant: Grant): void {
+    const expiresMs = Date.parse(grant.expires_at);
+    if (grant.status !== 'active' || expiresMs <= this.#clock()) {
+      this.#ended.add(grant.id);
+      this.#remove(grant.id);
+      return;
+    }
+    if (this.#ended.has(grant.id)) return;
+    const subject = grant.subject.id;
+    let entries = this.#bySubject.get(subject);
+    if (!entries) this.#bySubject.set(subject, (entries = new Map<string, Entry>()));
+    entries.set(grant.id, { grant: toPolicyGrant(grant), startsMs: Date.parse(grant.starts_at), expiresMs });
+    this.#subjectOf.set(grant.id, subject);
+  }
+
+  #remove(id: string): void {
+    const subject = this.#subjectOf.get(id);
+    if (subject === undefined) return;
+    this.#subjectOf.delete(id);
+    const entries = this.#bySubject.get(subject);
+    entries?.delete(id);
+    if (entries?.size === 0) this.#bySubject.delete(subject);
+  }
+
+  #changed(id: string): void {
+    if (this.#changedDuringLoad) {
+      this.#changedDuringLoad.add(id);
+      return;
+    }
+    void this.#reread(id, this.#generation);
+  }
+
+  async #reread(id: string, generation: number): Promise<void> {
+    try {
+      const grant = await this.#store.getGrant(this.#store.db, id);
+      if (generation !== this.#generation) return;
+      if (grant) this.#put(grant);
+    } catch (err) {
+      // A change we could not read leaves the cache unable to vouch for this grant: resync.
+      this.#onError(err);
+      if (generation === this.#generation) {
+        this.#distrust();
+        this.#scheduleResync();
+      }
+    }
+  }
+
+  #canVouch(): boolean {
+    return this.#feedLive && !this.#stopped;
+  }
+
+  #distrust(): void {
+    this.#setReady(false);
+    this.#generation++;
+  }
+
+  #setReady(ready: boolean): void {
+    if (ready === this.#ready) return;
+    this.#ready = ready;
+    this.#onReadyChange(ready);
+  }
+
+  #scheduleResync(): void {
+    if (this.#stopped || this.#retryTimer) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      void this.#resync();
+    }, this.#retryDelayMs);
+    this.#retryTimer.unref();
+  }
+
+  /** Full load from the store, then re-read what changed meanwhile; ready only if the feed stayed up. */
+  async #resync(): Promise<void> {
+    if (this.#stopped) return;
+    this.#distrust();
+    const generation = this.#generation;
+    const changed = new Set<string>();
+    this.#changedDuringLoad = changed;
+    try {
+      const bySubject = new Map<string, Map<string, Entry>>();
+      const subjectOf = new Map<string, string>();
+      const nowIso = iso(this.#clock());
+      let after = '';
+      for (;;) {
+        const page = await this.#store.activeGrantsPage(this.#store.db, nowIso, after, this.#pageSize);
+        if (generation !== this.#generation) return;
+        for (const a of page.grants) {
+          let entries = bySubject.get(a.subjectId);
+          if (!entries) bySubject.set(a.subjectId, (entries = new Map<string, Entry>()));
+          entries.set(a.grant.id, { grant: a.grant, startsMs: a.startsMs, expiresMs: a.expiresMs });
+          subjectOf.set(a.grant.id, a.subjectId);
+        }
+        if (page.next === null) break;
+        after = page.next;
+      }
+      this.#bySubject = bySubject;
+      this.#subjectOf = subjectOf;
+      this.#ended = new Set();
+      this.#changedDuringLoad = null;
+      for (const id of changed) {
+        const grant = await this.#store.getGrant(this.#store.db, id);
+        if (generation !== this.#generation) return;
+        if (grant) this.#put(grant);
+      }
+      this.#resyncs++;
+      // The feed may have dropped while we loaded (fields change from callbacks): vouch only if it is still up.
+      this.#setReady(this.#canVouch());
+    } catch (err) {
+      this.#onError(err);
+      if (generation === this.#generation) {
+        this.#changedDuringLoad = null;
+        this.#distrust();
+        this.#scheduleResync();
+      }
+    } finally {
+      if (Object.is(this.#changedDuringLoad, changed)) this.#changedDuringLoad = null;
+    }
+  }
+}

@@ -1,0 +1,252 @@
+// Grant store: the SQL for requests, approvals and grants over the shared Db port. Every
+// method takes the Sql to run on, so the workflow can compose them in one transaction.
+import type { GrantScope, PolicyGrant } from '../policy/index.js';
+import type { Db, Row, Sql } from '../store/index.js';
+import type { AccessRequest, Approval } from './model.js';
+import { grantsMigrations } from './migrations.js';
+import {
+  GRANT_COLUMNS, REQUEST_COLUMNS, approvalFromRow, grantFromRow, grantParams, insertSql, requestFromRow, requestParams,
+  type StoredGrant,
+} from './rows.js';
+import type { GrantFilter, RequestFilter } from './types.js';
+
+const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 100;
+
+/** A live grant as the cache keeps it: what the policy sees, plus its holder and window. */
+export interface ActiveGrant {
+  subjectId: string;
+  grant: PolicyGrant;
+  startsMs: number;
+  expiresMs: number;
+}
+
+export interface GrantStore {
+  readonly db: Db;
+  migrate(): Promise<void>;
+  insertRequest(sql: Sql, r: AccessRequest): Promise<void>;
+  getRequest(sql: Sql, id: string): Promise<AccessRequest | null>;
+  listRequests(sql: Sql, filter: RequestFilter): Promise<AccessRequest[]>;
+  /** Adds an approval; false when this approver (case-insensitive) already approved. */
+  addApproval(sql: Sql, requestId: string, approval: Approval): Promise<boolean>;
+  /** Moves a pending request to a final status; null when it was no longer pending (a concurrent step won). */
+  decideRequest(
+    sql: Sql,
+    id: string,
+    decision: { status: 'approved' | 'denied' | 'withdrawn' | 'expired'; at: string; by: string | null; comment: string | null; grantId: string | null },
+  ): Promise<boolean>;
+  insertGrants(sql: Sql, grants: readonly StoredGrant[]): Promise<void>;
+  getGrant(sql: Sql, id: string): Promise<StoredGrant | null>;
+  listGrants(sql: Sql, filter: GrantFilter, nowIso: string): Promise<StoredGrant[]>;
+  /** Active grants extending `id` (extensions end with the grant they extend). */
+  extensionsOf(sql: Sql, id: string): Promise<StoredGrant[]>;
+  /** active → revoked; false when the grant was no longer active. */
+  revokeGrant(sql: Sql, id: string, at: string, by: string, reason: string | null): Promise<boolean>;
+  /** Records a review of a break-glass grant; false when it was already reviewed. */
+  reviewGrant(sql: Sql, id: string, at: string, by: string): Promise<boolean>;
+  /** Grants past their end that are still marked active (the sweeper records them). */
+  endedGrantIds(sql: Sql, nowIso: string, limit: number): Promise<string[]>;
+  markGrantExpired(sql: Sql, id: string, nowIso: string): Promise<boolean>;
+  stalePendingIds(sql: Sql, nowIso: string, limit: number): Promise<string[]>;
+  countPending(sql: Sql): Promise<number>;
+  /**
+   * One page of active, unexpired grants in id order after `afterId` (the cache loads in pages).
+   * `next` is the id to continue after, or null when this was the last page.
+   */
+  activeGrantsPage(sql: Sql, nowIso: string, afterId: string, limit: number): Promise<{ grants: ActiveGrant[]; next: string | null }>;
+}
+
+function page(filter: { limit?: number; offset?: number }): { limit: number; offset: number } {
+  const limit = Math.min(Math.max(1, Math.trunc(filter.limit ?? DEFAULT_PAGE)), MAX_PAGE);
+  const offset = Math.max(0, Math.trunc(filter.offset ?? 0));
+  return { limit, offset };
+}
+
+async function approvalsFor(sql: Sql, ids: readonly string[]): Promise<Map<string, Approval[]>> {
+  const byRequest = new Map<string, Approval[]>();
+  if (ids.length === 0) return byRequest;
+  const placeholders = ids.map((_, i) => `$${i + 1}`).join(', ');
+  const rows = await sql.query(
+    `SELECT request_id, approver, at, comment FROM jitgate_approvals WHERE request_id IN (${placeholders}) ORDER BY at, approver`,
+    ids,
+  );
+  for (const row of rows) {
+    const id = String(row.request_id);
+    let list = byRequest.get(id);
+    if (!list) byRequest.set(id, (list = []));
+    list.push(approvalFromRow(row));
+  }
+  return byRequest;
+}
+
+async function withApprovals(sql: Sql, rows: Row[]): Promise<AccessRequest[]> {
+  const approvals = await approvalsFor(sql, rows.map((r) => String(r.id)));
+  return rows.map((row) => requestFromRow(row, approvals.get(String(row.id)) ?? []));
+}
+
+export function createGrantStore(db: Db): GrantStore {
+  const insertRequestSql = insertSql('jitgate_requests', REQUEST_COLUMNS, 1);
+  const grantColumns = GRANT_COLUMNS.join(', ');
+  return {
+    db,
+    migrate: () => db.migrate('grants', grantsMigrations),
+
+    async insertRequest(sql, r) {
+      await sql.query(insertRequestSql, requestParams(r));
+      for (const a of r.approvals) await this.addApproval(sql, r.id, a);
+    },
+
+    async getRequest(sql, id) {
+      const rows = await sql.query(`SELECT * FROM jitgate_requests WHERE id = $1`, [id]);
+      return (await withApprovals(sql, rows))[0] ?? null;
+    },
+
+    async listRequests(sql, filter) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.status !== undefined) where.push(`status = $${params.push(filter.status)}`);
+      if (filter.requester !== undefined) where.push(`requester_id = $${params.push(filter.requester)}`);
+      if (filter.role !== undefined) where.push(`role = $${params.push(filter.role)}`);
+      const { limit, offset } = page(filter);
+      const rows = await sql.query(
+        `SELECT * FROM jitgate_requests ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+        params,
+      );
+      return withApprovals(sql, rows);
+    },
+
+    async addApproval(sql, requestId, a) {
+      // The primary key (request, lower-cased approver) makes "each approver counts once" hold in the database too.
+      const rows = await sql.query(
+        `INSERT INTO jitgate_approvals (request_id, approver_key, approver, at, comment) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (request_id, approver_key) DO NOTHING RETURNING request_id`,
+        [requestId, a.by.toLowerCase(), a.by, a.at, a.comment],
+      );
+      return rows.length === 1;
+    },
+
+    async decideRequest(sql, id, d) {
+      const rows = await sql.query(
+        `UPDATE jitgate_requests SET status = $2, decided_at = $3, decided_by = $4, decision_comment = $5, grant_id = $6
+         WHERE id = $1 AND status = 'pending' RETURNING id`,
+        [id, d.status, d.at, d.by, d.comment, d.grantId],
+      );
+      return rows.length === 1;
+    },
+
+    async insertGrants(sql, grants) {
+      if (grants.length === 0) return;
+      await sql.query(insertSql('jitgate_grants', GRANT_COLUMNS, grants.length), grants.flatMap(grantParams));
+    },
+
+    async getGrant(sql, id) {
+      const rows = await sql.query(`SELECT ${grantColumns} FROM jitgate_grants WHERE id = $1`, [id]);
+      return rows[0] ? grantFromRow(rows[0]) : null;
+    },
+
+    async listGrants(sql, filter, nowIso) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.subject !== undefined) where.push(`subject_id = $${params.push(filter.subject)}`);
+      if (filter.active === true) where.push(`status = 'active' AND expires_at > $${params.push(nowIso)}`);
+      if (filter.active === false) where.push(`(status <> 'active' OR expires_at <= $${params.push(nowIso)})`);
+      const { limit, offset } = page(filter);
+      const rows = await sql.query(
+        `SELECT ${grantColumns} FROM jitgate_grants ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY starts_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+        params,
+      );
+      return rows.map(grantFromRow);
+    },
+
+    async extensionsOf(sql, id) {
+      const rows = await sql.query(`SELECT ${grantColumns} FROM jitgate_grants WHERE extends_grant_id = $1 AND status = 'active'`, [id]);
+      return rows.map(grantFromRow);
+    },
+
+    async revokeGrant(sql, id, at, by, reason) {
+      const rows = await sql.query(
+        `UPDATE jitgate_grants SET status = 'revoked', revoked_at = $2, revoked_by = $3, revoke_reason = $4
+         WHERE id = $1 AND status = 'active' RETURNING id`,
+        [id, at, by, reason],
+      );
+      return rows.length === 1;
+    },
+
+    async reviewGrant(sql, id, at, by) {
+      const rows = await sql.query(
+        `UPDATE jitgate_grants SET reviewed_by = $3, reviewed_at = $2 WHERE id = $1 AND reviewed_by IS NULL RETURNING id`,
+        [id, at, by],
+      );
+      return rows.length === 1;
+    },
+
+    async endedGrantIds(sql, nowIso, limit) {
+      const rows = await sql.query(
+        `SELECT id FROM jitgate_grants WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT ${Math.trunc(limit)}`,
+        [nowIso],
+      );
+      return rows.map((r) => String(r.id));
+    },
+
+    async markGrantExpired(sql, id, nowIso) {
+      const rows = await sql.query(
+        `UPDATE jitgate_grants SET status = 'expired', expired_recorded_at = $2
+         WHERE id = $1 AND status = 'active' AND expires_at <= $2 RETURNING id`,
+        [id, nowIso],
+      );
+      return rows.length === 1;
+    },
+
+    async stalePendingIds(sql, nowIso, limit) {
+      const rows = await sql.query(
+        `SELECT id FROM jitgate_requests WHERE status = 'pending' AND pending_expires_at <= $1 ORDER BY pending_expires_at LIMIT ${Math.trunc(limit)}`,
+        [nowIso],
+      );
+      return rows.map((r) => String(r.id));
+    },
+
+    async countPending(sql) {
+      const rows = await sql.query(`SELECT COUNT(*) AS n FROM jitgate_requests WHERE status = 'pending'`);
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async activeGrantsPage(sql, nowIso, afterId, limit) {
+      const n = Math.trunc(limit);
+      // Expiry is filtered here rather than in SQL so the (status, id) index serves both the range and the order.
+      // Only what the policy sees is read: the load at start (and after a lost feed) is the cost that grows with the store.
+      const rows = await sql.query(
+        `SELECT id, subject_id, role, scope, reason, ticket, approved_by, break_glass, starts_at, expires_at, request_id
+         FROM jitgate_grants WHERE status = 'active' AND id > $1 ORDER BY id LIMIT ${n}`,
+        [afterId],
+      );
+      const grants: ActiveGrant[] = [];
+      for (const row of rows) {
+        const expiresAt = String(row.expires_at);
+        if (expiresAt <= nowIso) continue;
+        const expiresMs = Date.parse(expiresAt);
+        const startsAt = String(row.starts_at);
+        grants.push({
+          subjectId: String(row.subject_id),
+          startsMs: Date.parse(startsAt),
+          expiresMs,
+          grant: {
+            id: String(row.id),
+            role: String(row.role),
+            scope: row.scope === null ? null : (JSON.parse(row.scope as string) as GrantScope),
+            starts_at: startsAt,
+            expires_at: expiresAt,
+            expires_at_ns: expiresMs * 1e6,
+            approved_by: JSON.parse(String(row.approved_by)) as string[],
+            reason: String(row.reason),
+            ticket: row.ticket === null ? null : (row.ticket as string),
+            break_glass: Number(row.break_glass) === 1,
+            request_id: String(row.request_id),
+          },
+        });
+      }
+      const last = rows[rows.length - 1];
+      return { grants, next: last && rows.length === n ? String(last.id) : null };
+    },
+  };
+}
+

@@ -1,0 +1,519 @@
+// The elevation workflow. Every step runs in one transaction that also appends its audit
+// record (AUDIT_CHAIN_LOCK serializes steps across replicas, and each state change is a
+// conditional UPDATE on top), asks the elevation policy at that moment, and fails
+// closed: a policy error aborts the step with that error.
+import { randomUUID } from 'node:crypto';
+import type { AuditEntry, AuditKind, AuditWriter } from '../audit/index.js';
+import { AUDIT_CHAIN_LOCK } from '../audit/index.js';
+import { isJitgateError, jitgateError, type JitgateError } from '../errors.js';
+import type {
+  Decision, ElevationAction, ElevationRequestView, ElevationResult, GrantScope, PolicyEvaluator, Subject,
+} from '../policy/index.js';
+import type { Db, Sql } from '../store/index.js';
+import { GRANTS_CHANNEL } from './cache.js';
+import { iso, systemClock, type Clock } from './clock.js';
+import type { GrantsConfig } from './config.js';
+import type { AccessRequest, Approval, Grant, GrantEventType, SubjectRef } from './model.js';
+import { toPolicyGrant } from './policy-grant.js';
+import { publicGrant, type StoredGrant } from './rows.js';
+import { createGrantStore, type GrantStore } from './store.js';
+import type { GrantFilter, NewRequest, RequestFilter, Workflow, WorkflowEvent } from './types.js';
+import { checkActor, checkAsk, checkNewRequest, type CheckedAsk } from './validate.js';
+
+/** Receives events after their step committed (notifications). Must not throw or block. */
+export interface WorkflowEventSink {
+  notify(event: WorkflowEvent): void;
+}
+
+/** What must see a grant change before the call returns (the local grant cache). */
+export interface GrantSink {
+  apply(grant: Grant): void;
+}
+
+export interface WorkflowLogger {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface WorkflowDeps {
+  /** The grant store, or the Db to build one on (its migrations must have been applied). */
+  store?: GrantStore;
+  db?: Db;
+  policy: PolicyEvaluator;
+  audit: AuditWriter;
+  config: GrantsConfig;
+  cache?: GrantSink;
+  notifier?: WorkflowEventSink;
+  clock?: Clock;
+  logger?: WorkflowLogger;
+}
+
+interface Step<T> {
+  value: T;
+  audit: AuditEntry[];
+  events: WorkflowEvent[];
+  grants: StoredGrant[];
+}
+
+const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+function refOf(s: Subject): SubjectRef {
+  return { id: s.id, kind: s.kind, groups: [...s.groups] };
+}
+
+function subjectOf(r: SubjectRef): Subject {
+  return { id: r.id, kind: r.kind, groups: r.groups, claims: {} };
+}
+
+function viewOf(r: AccessRequest, extensionCount: number): ElevationRequestView {
+  return {
+    id: r.id,
+    role: r.role,
+    scope: r.scope,
+    duration_seconds: r.duration_seconds,
+    reason: r.reason,
+    ticket: r.ticket,
+    status: r.status,
+    requested_at: r.created_at,
+    approvals: r.approvals.map((a) => ({ by: a.by, at: a.at })),
+    extends_grant_id: r.extends_grant_id,
+    extension_count: extensionCount,
+  };
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomUUID().replaceAll('-', '')}`;
+}
+
+function isLive(g: Grant, nowMs: number): boolean {
+  return g.status === 'active' && Date.parse(g.expires_at) > nowMs;
+}
+
+/** Why the policy refused an ask, with the most specific code the result supports. */
+function askRefusal(r: ElevationResult, ask: CheckedAsk, revision: string): JitgateError {
+  const details = { policy_reason: r.reason ?? null, policy_revision: revision };
+  const reason = r.reason ?? 'refused';
+  if (r.max_duration_seconds !== undefined && ask.duration_seconds > r.max_duration_seconds) {
+    return jitgateError('DURATION_TOO_LONG', reason, { ...details, max_duration_seconds: r.max_duration_seconds });
+  }
+  if (r.require_reason === true && ask.reason.trim() === '') return jitgateError('REASON_REQUIRED', reason, details);
+  if (r.require_ticket === true && ask.ticket === null) return jitgateError('TICKET_REQUIRED', reason, details);
+  return jitgateError('ELEVATION_DENIED', reason, details);
+}
+
+/** The policy allowed; its own settings are still enforced here (a policy bug must not widen access). */
+function checkAgainstSettings(r: ElevationResult, ask: CheckedAsk, breakGlass: boolean): void {
+  if (r.max_duration_seconds !== undefined && ask.duration_seconds > r.max_duration_seconds) {
+    throw jitgateError('DURATION_TOO_LONG', `at most ${r.max_duration_seconds} seconds`, { max_duration_seconds: r.max_duration_seconds });
+  }
+  if ((r.require_reason === true || breakGlass) && ask.reason.trim() === '') throw jitgateError('REASON_REQUIRED');
+  if (r.require_ticket === true && ask.ticket === null) throw jitgateError('TICKET_REQUIRED');
+}
+
+export class StoreWorkflow implements Workflow {
+  readonly #store: GrantStore;
+  readonly #policy: PolicyEvaluator;
+  readonly #audit: AuditWriter;
+  readonly #config: GrantsConfig;
+  readonly #cache: GrantSink | undefined;
+  readonly #notifier: WorkflowEventSink | undefined;
+  readonly #clock: Clock;
+  readonly #logger: WorkflowLogger | undefined;
+
+  constructor(deps: WorkflowDeps) {
+    if (deps.store) this.#store = deps.store;
+    else if (deps.db) this.#store = createGrantStore(deps.db);
+    else throw new Error('createWorkflow: a store or a db is required');
+    this.#policy = deps.policy;
+    this.#audit = deps.audit;
+    this.#config = deps.config;
+    this.#cache = deps.cache;
+    this.#notifier = deps.notifier;
+    this.#clock = deps.clock ?? systemClock;
+    this.#logger = deps.logger;
+  }
+
+  // --- steps -----------------------------------------------------------------------
+
+  async request(actor: Subject, req: NewRequest): Promise<AccessRequest> {
+    checkActor(actor);
+    const ask = checkNewRequest(req);
+    return this.#commit((sql) => this.#ask(sql, actor, ask.role, ask.scope, ask, null));
+  }
+
+  async extend(actor: Subject, grantId: string, req: { duration_seconds: number; reason: string; ticket?: string | null }): Promise<AccessRequest> {
+    checkActor(actor);
+    const ask = checkAsk(req);
+    return this.#commit(async (sql) => {
+      const grant = await this.#grant(sql, grantId);
+      if (!sameId(grant.subject.id, actor.id)) {
+        throw jitgateError('ELEVATION_DENIED', 'only the holder can extend a grant');
+      }
+      if (!isLive(grant, this.#clock())) throw jitgateError('GRANT_NOT_ACTIVE', grant.status);
+      return this.#ask(sql, actor, grant.role, grant.scope, ask, grant);
+    });
+  }
+
+  async approve(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest> {
+    checkActor(actor);
+    return this.#commit(async (sql) => {
+      const now = this.#clock();
+      const req = await this.#pendingRequest(sql, requestId, actor, now, true);
+      if (req.approvals.some((a) => sameId(a.by, actor.id))) throw jitgateError('ALREADY_APPROVED');
+      const extended = req.extends_grant_id === null ? null : await this.#store.getGrant(sql, req.extends_grant_id);
+      const decision = this.#decide('approve', req, extended, actor, now);
+      this.#checkApprover(req, actor);
+      const approval: Approval = { by: actor.id, at: iso(now), comment: comment ?? null };
+      if (!(await this.#store.addApproval(sql, req.id, approval))) throw jitgateError('ALREADY_APPROVED');
+      const approved: AccessRequest = { ...req, approvals: [...req.approvals, approval] };
+      const step = this.#step(approved, decision.revision);
+      step.audit.push(this.#entry('approval.added', actor.id, approved, null, decision.revision, comment ?? null, {
+        approvals: approved.approvals.length,
+        approvals_required: req.approvals_required,
+      }));
+      if (approved.approvals.length < req.approvals_required) {
+        step.events.push(this.#event('approval.added', actor.id, approved, null, decision.revision, now));
+        return step;
+      }
+      if (extended && !isLive(extended, now)) throw jitgateError('GRANT_NOT_ACTIVE', 'the grant being extended has ended');
+      const grant = this.#newGrant(approved, approved.approvals.map((a) => a.by), now, extended);
+      await this.#store.insertGrants(sql, [grant]);
+      if (!(await this.#store.decideRequest(sql, req.id, { status: 'approved', at: iso(now), by: actor.id, comment: comment ?? null, grantId: grant.id }))) {
+        throw jitgateError('CONFLICT', 'the request changed concurrently');
+      }
+      const final: AccessRequest = { ...approved, status: 'approved', decided_at: iso(now), decided_by: actor.id, decision_comment: comment ?? null, grant_id: grant.id };
+      step.value = final;
+      this.#granted(step, final, grant, actor.id, decision.revision, now, 'request.approved');
+      return step;
+    });
+  }
+
+  async deny(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest> {
+    checkActor(actor);
+    return this.#commit(async (sql) => {
+      const now = this.#clock();
+      const req = await this.#pendingRequest(sql, requestId, actor, now, true);
+      const extended = req.extends_grant_id === null ? null : await this.#store.getGrant(sql, req.extends_grant_id);
+      const decision = this.#decide('deny', req, extended, actor, now);
+      this.#checkApprover(req, actor);
+      return this.#close(sql, req, 'denied', 'request.denied', actor.id, comment ?? null, decision.revision, now);
+    });
+  }
+
+  async withdraw(actor: Subject, requestId: string): Promise<AccessRequest> {
+    checkActor(actor);
+    return this.#commit(async (sql) => {
+      const now = this.#clock();
+      const req = await this.#pendingRequest(sql, requestId, actor, now, false);
+      if (!sameId(req.requester.id, actor.id)) throw jitgateError('ELEVATION_DENIED', 'only the requester can withdraw a request');
+      const extended = req.extends_grant_id === null ? null : await this.#store.getGrant(sql, req.extends_grant_id);
+      const decision = this.#decide('withdraw', req, extended, actor, now);
+      return this.#close(sql, req, 'withdrawn', 'request.withdrawn', actor.id, null, decision.revision, now);
+    });
+  }
+
+  async revoke(actor: Subject, grantId: string, reason?: string): Promise<Grant> {
+    checkActor(actor);
+    return this.#commit(async (sql) => {
+      const now = this.#clock();
+      const grant = await this.#grant(sql, grantId);
+      if (!isLive(grant, now)) throw jitgateError('GRANT_NOT_ACTIVE', grant.status);
+      const req = await this.#requestOf(sql, grant);
+      const decision = this.#decide('revoke', req, grant, actor, now, subjectOf(grant.subject));
+      const at = iso(now);
+      const step = this.#step<Grant>(grant, decision.revision);
+      // Extensions end with the grant they extend: revoking "my grant" must end the access.
+      const queue: { grant: StoredGrant; cascadeFrom: string | null }[] = [{ grant, cascadeFrom: null }];
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const g = item.grant;
+        if (!(await this.#store.revokeGrant(sql, g.id, at, actor.id, reason ?? null))) {
+          if (item.cascadeFrom === null) throw jitgateError('CONFLICT', 'the grant changed concurrently');
+          continue;
+        }
+        const revoked: StoredGrant = { ...g, status: 'revoked', revoked_at: at, revoked_by: actor.id, revoke_reason: reason ?? null };
+        if (item.cascadeFrom === null) step.value = publicGrant(revoked);
+        step.grants.push(revoked);
+        const owner = item.cascadeFrom === null ? req : await this.#requestOf(sql, g);
+        step.audit.push(this.#entry('grant.revoked', actor.id, owner, revoked, decision.revision, reason ?? null,
+          item.cascadeFrom === null ? {} : { cascade_from: item.cascadeFrom }));
+        step.events.push(this.#event('grant.revoked', actor.id, owner, revoked, decision.revision, now));
+        for (const ext of await this.#store.extensionsOf(sql, g.id)) queue.push({ grant: ext, cascadeFrom: g.id });
+      }
+      return step;
+    });
+  }
+
+  async review(actor: Subject, grantId: string, comment?: string): Promise<Grant> {
+    checkActor(actor);
+    return this.#commit(async (sql) => {
+      const now = this.#clock();
+      const grant = await this.#grant(sql, grantId);
+      if (sameId(grant.subject.id, actor.id)) throw jitgateError('SELF_APPROVAL', 'nobody reviews their own break-glass access');
+      const req = await this.#requestOf(sql, grant);
+      const decision = this.#decide('review', req, grant, actor, now, subjectOf(grant.subject));
+      if (!grant.break_glass) throw jitgateError('ELEVATION_DENIED', 'only break-glass grants are reviewed');
+      const at = iso(now);
+      if (!(await this.#store.reviewGrant(sql, grant.id, at, actor.id))) throw jitgateError('CONFLICT', 'the grant was already reviewed');
+      const reviewed: StoredGrant = { ...grant, reviewed_by: actor.id, reviewed_at: at };
+      const step = this.#step<Grant>(publicGrant(reviewed), decision.revision);
+      step.grants.push(reviewed);
+      step.audit.push(this.#entry('grant.reviewed', actor.id, req, reviewed, decision.revision, comment ?? null, {}));
+      step.events.push(this.#event('grant.reviewed', actor.id, req, reviewed, decision.revision, now));
+      return step;
+    });
+  }
+
+  // --- reads -----------------------------------------------------------------------
+
+  async getRequest(id: string): Promise<AccessRequest | null> {
+    return this.#read(() => this.#store.getRequest(this.#store.db, id));
+  }
+
+  async listRequests(filter: RequestFilter): Promise<AccessRequest[]> {
+    return this.#read(() => this.#store.listRequests(this.#store.db, filter));
+  }
+
+  async getGrant(id: string): Promise<Grant | null> {
+    const g = await this.#read(() => this.#store.getGrant(this.#store.db, id));
+    return g ? publicGrant(g) : null;
+  }
+
+  async listGrants(filter: GrantFilter): Promise<Grant[]> {
+    const rows = await this.#read(() => this.#store.listGrants(this.#store.db, filter, iso(this.#clock())));
+    return rows.map(publicGrant);
+  }
+
+  // --- internals -------------------------------------------------------------------
+
+  async #read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', (err as Error).message, undefined, err);
+    }
+  }
+
+  /** Runs a step in one transaction with its audit records and change notifications; then updates the cache and notifies. */
+  async #commit<T>(fn: (sql: Sql) => Promise<Step<T>>): Promise<T> {
+    const db = this.#store.db;
+    let step: Step<T>;
+    try {
+      step = await db.tx(async (sql) => {
+        const s = await fn(sql);
+        if (s.audit.length > 0) await this.#audit.appendWithin(sql, s.audit);
+        for (const g of s.grants) await db.notify(GRANTS_CHANNEL, g.id, sql);
+        return s;
+      }, { lockKey: AUDIT_CHAIN_LOCK });
+    } catch (err) {
+      throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', (err as Error).message, undefined, err);
+    }
+    for (const g of step.grants) this.#cache?.apply(g);
+    for (const e of step.events) {
+      if (e.type === 'grant.break_glass') this.#logger?.warn({ grant_id: e.grant?.id, actor: e.actor, role: e.request.role }, 'BREAK-GLASS access granted');
+      try {
+        this.#notifier?.notify(e);
+      } catch (err) {
+        this.#logger?.error({ err }, 'notifier failed');
+      }
+    }
+    return step.value;
+  }
+
+  #step<T>(value: T, _revision: string): Step<T> {
+    return { value, audit: [], events: [], grants: [] };
+  }
+
+  #decide(
+    action: ElevationAction,
+    req: AccessRequest,
+    grant: StoredGrant | null,
+    actor: Subject,
+    nowMs: number,
+    requester: Subject = subjectOf(req.requester),
+  ): Decision<ElevationResult> {
+    const extensionCount = grant && action !== 'revoke' && action !== 'review' ? grant.extension_count : 0;
+    const decision = this.#policy.elevation({
+      action,
+      request: viewOf(req, extensionCount),
+      actor,
+      requester,
+      grant: grant ? toPolicyGrant(grant) : null,
+      now_ns: nowMs * 1e6,
+    });
+    if (!decision.result.allow) {
+      throw jitgateError('ELEVATION_DENIED', decision.result.reason ?? 'refused', {
+        policy_reason: decision.result.reason ?? null,
+        policy_revision: decision.revision,
+      });
+    }
+    return decision;
+  }
+
+  /** The approver groups were fixed on the request when it was made; the policy is asked as well, both must agree. */
+  #checkApprover(req: AccessRequest, actor: Subject): void {
+    if (req.approver_groups.length > 0 && !actor.groups.some((g) => req.approver_groups.includes(g))) {
+      throw jitgateError('ELEVATION_DENIED', `only members of ${req.approver_groups.join(', ')} can decide on this request`);
+    }
+  }
+
+  async #grant(sql: Sql, id: string): Promise<StoredGrant> {
+    const g = await this.#store.getGrant(sql, id);
+    if (!g) throw jitgateError('NOT_FOUND', `grant ${id}`);
+    return g;
+  }
+
+  async #requestOf(sql: Sql, grant: Grant): Promise<AccessRequest> {
+    const r = await this.#store.getRequest(sql, grant.request_id);
+    if (!r) throw jitgateError('INTERNAL', `grant ${grant.id} has no request`);
+    return r;
+  }
+
+  async #pendingRequest(sql: Sql, id: string, actor: Subject, nowMs: number, deciding: boolean): Promise<AccessRequest> {
+    const req = await this.#store.getRequest(sql, id);
+    if (!req) throw jitgateError('NOT_FOUND', `request ${id}`);
+    // Separation of duties, whatever the policy says.
+    if (deciding && sameId(req.requester.id, actor.id)) throw jitgateError('SELF_APPROVAL');
+    if (req.status !== 'pending') throw jitgateError('REQUEST_NOT_PENDING', req.status, { status: req.status });
+    if (iso(nowMs) >= req.pending_expires_at) throw jitgateError('REQUEST_NOT_PENDING', 'expired', { status: 'expired' });
+    return req;
+  }
+
+  async #ask(sql: Sql, actor: Subject, role: string, scope: GrantScope | null, ask: CheckedAsk, extended: StoredGrant | null): Promise<Step<AccessRequest>> {
+    const now = this.#clock();
+    const view: ElevationRequestView = {
+      id: null, role, scope, duration_seconds: ask.duration_seconds, reason: ask.reason, ticket: ask.ticket,
+      status: 'new', requested_at: null, approvals: [], extends_grant_id: extended?.id ?? null,
+      extension_count: extended?.extension_count ?? 0,
+    };
+    const decision = this.#policy.elevation({
+      action: extended ? 'extend' : 'request', request: view, actor, requester: actor,
+      grant: extended ? toPolicyGrant(extended) : null, now_ns: now * 1e6,
+    });
+    const r = decision.result;
+    if (!r.allow) throw askRefusal(r, ask, decision.revision);
+    const breakGlass = r.break_glass === true;
+    checkAgainstSettings(r, ask, breakGlass);
+    if (extended && r.max_extensions !== undefined && extended.extension_count >= r.max_extensions) {
+      throw jitgateError('ELEVATION_DENIED', `at most ${r.max_extensions} extensions`);
+    }
+    const auto = r.auto_approve === true || breakGlass;
+    const request: AccessRequest = {
+      id: newId('req'),
+      requester: refOf(actor),
+      role, scope,
+      duration_seconds: ask.duration_seconds,
+      reason: ask.reason,
+      ticket: ask.ticket,
+      status: 'pending',
+      // A request that is not auto-approved always needs at least one approval.
+      approvals_required: auto ? 0 : Math.max(1, Math.trunc(r.approvals_required ?? 1)),
+      approver_groups: r.approver_groups ?? [],
+      break_glass: breakGlass,
+      extends_grant_id: extended?.id ?? null,
+      approvals: [],
+      created_at: iso(now),
+      pending_expires_at: iso(now + this.#config.pending_ttl_seconds * 1000),
+      decided_at: null, decided_by: null, decision_comment: null, grant_id: null,
+      policy_revision: decision.revision,
+    };
+    const step = this.#step(request, decision.revision);
+    step.audit.push(this.#entry('request.created', actor.id, request, null, decision.revision, request.reason, {
+      duration_seconds: request.duration_seconds, scope: request.scope, ticket: request.ticket,
+      approvals_required: request.approvals_required, approver_groups: request.approver_groups,
+      extends_grant_id: request.extends_grant_id, break_glass: breakGlass,
+    }));
+    step.events.push(this.#event('request.created', actor.id, request, null, decision.revision, now));
+    if (!auto) {
+      await this.#store.insertRequest(sql, request);
+      return step;
+    }
+    const grant = this.#newGrant(request, [], now, extended);
+    const approved: AccessRequest = {
+      ...request, status: 'approved', decided_at: iso(now), decided_by: 'policy',
+      decision_comment: breakGlass ? 'break-glass' : 'auto-approved', grant_id: grant.id,
+    };
+    await this.#store.insertRequest(sql, approved);
+    await this.#store.insertGrants(sql, [grant]);
+    step.value = approved;
+    this.#granted(step, approved, grant, 'policy', decision.revision, now, 'request.approved');
+    if (breakGlass) {
+      step.audit.push(this.#entry('grant.break_glass', actor.id, approved, grant, decision.revision, request.reason, { review_required: true }));
+      step.events.push(this.#event('grant.break_glass', actor.id, approved, grant, decision.revision, now));
+    }
+    return step;
+  }
+
+  #newGrant(req: AccessRequest, approvers: string[], nowMs: number, extended: StoredGrant | null): StoredGrant {
+    // An extension continues where the extended grant ends; any other grant starts now.
+    const base = extended ? Math.max(nowMs, Date.parse(extended.expires_at)) : nowMs;
+    return {
+      id: newId('grt'),
+      request_id: req.id,
+      subject: req.requester,
+      role: req.role,
+      scope: req.scope,
+      reason: req.reason,
+      ticket: req.ticket,
+      approved_by: approvers,
+      break_glass: req.break_glass,
+      reviewed_by: null,
+      reviewed_at: null,
+      starts_at: iso(nowMs),
+      expires_at: iso(base + req.duration_seconds * 1000),
+      status: 'active',
+      revoked_at: null, revoked_by: null, revoke_reason: null, expired_recorded_at: null,
+      extension_count: extended ? extended.extension_count + 1 : 0,
+      extends_grant_id: extended?.id ?? null,
+    };
+  }
+
+  #granted(step: Step<AccessRequest>, req: AccessRequest, grant: StoredGrant, actor: string, revision: string, nowMs: number, kind: 'request.approved'): void {
+    step.grants.push(grant);
+    step.audit.push(this.#entry(kind, actor, req, grant, revision, req.decision_comment, { approvers: grant.approved_by }));
+    step.audit.push(this.#entry('grant.granted', actor, req, grant, revision, req.reason, {
+      starts_at: grant.starts_at, expires_at: grant.expires_at, approvers: grant.approved_by, scope: grant.scope,
+      extends_grant_id: grant.extends_grant_id,
+    }));
+    step.events.push(this.#event(kind, actor, req, grant, revision, nowMs));
+    step.events.push(this.#event('grant.granted', actor, req, grant, revision, nowMs));
+  }
+
+  async #close(
+    sql: Sql, req: AccessRequest, status: 'denied' | 'withdrawn', kind: GrantEventType, actor: string,
+    comment: string | null, revision: string, nowMs: number,
+  ): Promise<Step<AccessRequest>> {
+    const at = iso(nowMs);
+    if (!(await this.#store.decideRequest(sql, req.id, { status, at, by: actor, comment, grantId: null }))) {
+      throw jitgateError('CONFLICT', 'the request changed concurrently');
+    }
+    const closed: AccessRequest = { ...req, status, decided_at: at, decided_by: actor, decision_comment: comment };
+    const step = this.#step(closed, revision);
+    step.audit.push(this.#entry(kind, actor, closed, null, revision, comment, {}));
+    step.events.push(this.#event(kind, actor, closed, null, revision, nowMs));
+    return step;
+  }
+
+  #entry(kind: AuditKind, actor: string, req: AccessRequest, grant: Grant | null, revision: string, reason: string | null, details: Record<string, unknown>): AuditEntry {
+    return {
+      kind,
+      actor,
+      subject: req.requester.id,
+      request_id: req.id,
+      grant_id: grant?.id ?? req.grant_id,
+      role: req.role,
+      route: req.scope?.route ?? null,
+      decision_id: null,
+      policy_revision: revision,
+      reason,
+      details,
+    };
+  }
+
+  #event(type: GrantEventType, actor: string, req: AccessRequest, grant: StoredGrant | null, revision: string, nowMs: number): WorkflowEvent {
+    return { type, at: iso(nowMs), actor, request: req, grant: grant ? publicGrant(grant) : null, policy_revision: revision };
+  }
+}
+
+export function createWorkflow(deps: WorkflowDeps): StoreWorkflow {
+  return new StoreWorkflow(deps);
+}

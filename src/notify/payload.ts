@@ -1,0 +1,61 @@
+// What a webhook receives: the generic JSON event, or a chat message ({"text": ...}).
+import type { WorkflowEvent } from '../grants/index.js';
+
+export interface GenericPayload {
+  delivery_id: string;
+  type: string;
+  at: string;
+  actor: string;
+  policy_revision: string | null;
+  request: WorkflowEvent['request'];
+  grant: WorkflowEvent['grant'];
+}
+
+export function genericPayload(deliveryId: string, e: WorkflowEvent): GenericPayload {
+  return { delivery_id: deliveryId, type: e.type, at: e.at, actor: e.actor, policy_revision: e.policy_revision, request: e.request, grant: e.grant };
+}
+
+function duration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+function scope(e: WorkflowEvent): string {
+  const s = e.request.scope;
+  if (!s) return '';
+  const parts = [s.route ? `route ${s.route}` : '', s.methods?.join(',') ?? '', s.paths?.join(' ') ?? ''].filter((p) => p !== '');
+  return parts.length > 0 ? ` (scope: ${parts.join(' ')})` : '';
+}
+
+/** One line a person reads in a chat channel; break-glass is meant to be impossible to miss. */
+export function chatText(e: WorkflowEvent): string {
+  const r = e.request;
+  const who = r.requester.id;
+  const what = `${r.role}${scope(e)} for ${duration(r.duration_seconds)}`;
+  const ticket = r.ticket ? ` [${r.ticket}]` : '';
+  switch (e.type) {
+    case 'request.created':
+      return `${who} requests ${what}${ticket}: "${r.reason}". Request ${r.id} needs ${r.approvals_required} approval(s) from ${r.approver_groups.join(', ') || 'approvers'}.`;
+    case 'approval.added':
+      return `${e.actor} approved request ${r.id} of ${who} for ${r.role} (${r.approvals.length}/${r.approvals_required}).`;
+    case 'request.approved':
+      return `Request ${r.id} of ${who} for ${r.role} is approved (by ${e.actor}).`;
+    case 'request.denied':
+      return `${e.actor} denied request ${r.id} of ${who} for ${r.role}${r.decision_comment ? `: "${r.decision_comment}"` : ''}.`;
+    case 'request.withdrawn':
+      return `${who} withdrew request ${r.id} for ${r.role}.`;
+    case 'request.expired':
+      return `Request ${r.id} of ${who} for ${r.role} expired without a decision.`;
+    case 'grant.granted':
+      return `${who} now holds ${what} until ${e.grant?.expires_at ?? '?'} (grant ${e.grant?.id ?? '?'}).`;
+    case 'grant.revoked':
+      return `Grant ${e.grant?.id ?? '?'} (${r.role}) of ${who} was revoked by ${e.actor}.`;
+    case 'grant.expired':
+      return `Grant ${e.grant?.id ?? '?'} (${r.role}) of ${who} has expired.`;
+    case 'grant.break_glass':
+      return `:rotating_light: BREAK-GLASS :rotating_light: ${who} took ${what} without approval: "${r.reason}". Grant ${e.grant?.id ?? '?'} must be reviewed.`;
+    case 'grant.reviewed':
+      return `Break-glass grant ${e.grant?.id ?? '?'} of ${who} was reviewed by ${e.actor}.`;
+  }
+}

@@ -1,0 +1,96 @@
+// The per-replica grant cache: local writes visible before the call returns, other
+// replicas' writes through LISTEN/NOTIFY, and a full resync after the feed is lost.
+import t from 'tap';
+import pg from 'pg';
+import { GrantCache, createGrantStore, type StoredGrant } from '../../src/grants/index.js';
+import { alice, bob, erin, eventually, openStore, replica, TestClock } from './helpers.js';
+
+t.test('a cache that has not loaded cannot vouch: ready is false and it hands out nothing', async (t) => {
+  const s = await openStore('sqlite');
+  t.teardown(() => s.close());
+  const store = createGrantStore(s.db);
+  await store.migrate();
+  const cache = new GrantCache({ store });
+  t.equal(cache.ready, false);
+  t.same(cache.activeGrants('alice', Date.now()), []);
+  await cache.start();
+  t.equal(cache.ready, true);
+  await cache.stop();
+  t.equal(cache.ready, false);
+});
+
+t.test('the load pages through the store and skips grants that ended but were not swept yet', async (t) => {
+  const s = await openStore('sqlite');
+  t.teardown(() => s.close());
+  const clock = new TestClock();
+  const store = createGrantStore(s.db);
+  await store.migrate();
+  const g = (i: number, expiresMs: number): StoredGrant => ({
+    id: `grt_${i}`, request_id: `req_${i}`, subject: { id: `u${i % 2}`, kind: 'user', groups: [] }, role: 'writer', scope: null,
+    reason: 'r', ticket: null, approved_by: ['bob'], break_glass: false, reviewed_by: null, reviewed_at: null,
+    starts_at: new Date(clock.ms - 1000).toISOString(), expires_at: new Date(expiresMs).toISOString(), status: 'active',
+    revoked_at: null, revoked_by: null, revoke_reason: null, expired_recorded_at: null, extension_count: 0, extends_grant_id: null,
+  });
+  // Pages of 2: the ended grant_2 sits inside the first page; the load must not stop there.
+  await s.db.tx((sql) => store.insertGrants(sql, [1, 2, 3, 4, 5, 6, 7].map((i) => g(i, i === 2 ? clock.ms - 1 : clock.ms + 60_000))));
+  const cache = new GrantCache({ store, clock: clock.now, pageSize: 2 });
+  await cache.start();
+  t.teardown(() => cache.stop());
+  t.equal(cache.size, 6);
+  t.same(cache.activeGrants('u1', clock.ms).map((x) => x.id).sort(), ['grt_1', 'grt_3', 'grt_5', 'grt_7']);
+  t.same(cache.activeGrants('u0', clock.ms).map((x) => x.id).sort(), ['grt_4', 'grt_6']);
+});
+
+t.test('PostgreSQL: replicas see each other\'s writes; a lost feed is resynced', async (t) => {
+  const s = await openStore('postgres');
+  const clock = new TestClock();
+  const a = await replica(s.db, clock);
+  const bDb = s.openAnother();
+  const b = await replica(bDb, clock);
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+    await s.close();
+  });
+
+  const req = await a.workflow.request(alice, { role: 'writer', duration_seconds: 3600, reason: 'feed' });
+  const ok = await b.workflow.approve(bob, req.id);
+  t.equal(b.cache.activeGrants('alice', clock.ms).length, 1, 'the approving replica has it before approve returns');
+  await eventually(() => a.cache.activeGrants('alice', clock.ms).length === 1);
+  t.pass('the other replica got it through NOTIFY');
+
+  await a.workflow.revoke(alice, ok.grant_id!, 'done');
+  t.same(a.cache.activeGrants('alice', clock.ms), [], 'revoked on this replica before revoke returns');
+  await eventually(() => b.cache.activeGrants('alice', clock.ms).length === 0);
+  t.pass('and on the other replica shortly after');
+
+  // A change the feed never announces (written behind the workflow's back) is only
+  // learned by a resync: that is what shows the resync ran.
+  const hidden = await a.workflow.approve(bob, (await a.workflow.request(erin, { role: 'writer', duration_seconds: 3600, reason: 'hidden' })).id);
+  await eventually(() => b.cache.activeGrants('erin', clock.ms).length === 1);
+  await s.db.query(`UPDATE jitgate_grants SET status = 'revoked' WHERE id = $1`, [hidden.grant_id]);
+  t.equal(b.cache.activeGrants('erin', clock.ms).length, 1, 'stale until a resync');
+
+  const states: boolean[] = [];
+  const resyncsBefore = b.cache.resyncCount;
+  // A second cache on replica b's Db records every readiness change.
+  const watcher = new GrantCache({ store: b.store, clock: clock.now, onReadyChange: (r) => states.push(r) });
+  await watcher.start();
+  const admin = new pg.Client({ connectionString: s.url! });
+  await admin.connect();
+  const killed = await admin.query(
+    `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`,
+  );
+  await admin.end();
+  t.ok(killed.rows.length >= 3, `terminated ${killed.rows.length} listener backends`);
+  await eventually(() => b.cache.resyncCount > resyncsBefore && b.cache.ready, 10_000);
+  t.same(b.cache.activeGrants('erin', clock.ms), [], 'the resync picked up the change the feed never announced');
+  await eventually(() => states.length >= 3, 10_000);
+  t.same(states.slice(0, 3), [true, false, true], 'not ready while the feed was lost, ready again after the resync');
+  await watcher.stop();
+
+  // And the feed works again after the reconnect.
+  const single = await a.workflow.approve(bob, (await a.workflow.request(alice, { role: 'writer', duration_seconds: 600, reason: 'after' })).id);
+  await eventually(() => b.cache.activeGrants('alice', clock.ms).some((g) => g.id === single.grant_id));
+  t.pass('notifications flow again after the reconnect');
+});

@@ -1,0 +1,238 @@
+// The elevation workflow end to end with the repo's sample policies (real opa build, real
+// opa-wasm), the real audit trail, and the same suite against SQLite and PostgreSQL.
+import t from 'tap';
+import { verifyChain } from '../../src/audit/index.js';
+import { createWorkflow } from '../../src/grants/index.js';
+import { jitgateError } from '../../src/errors.js';
+import { alice, auditOf, bob, carol, dave, erin, mallory, openStore, replica, samplePolicy, TestClock, user, type Dialect } from './helpers.js';
+
+
+for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
+  t.test(dialect, async (t) => {
+    const s = await openStore(dialect);
+    const clock = new TestClock();
+    const r = await replica(s.db, clock, 600);
+    t.teardown(async () => {
+      await r.stop();
+      await s.close();
+    });
+    const wf = r.workflow;
+
+    await t.test('request → approve: the grant starts at the approval and reaches the data path at once', async (t) => {
+      const req = await wf.request(alice, { role: 'writer', scope: { methods: ['POST'], paths: ['/api/refunds/*'] }, duration_seconds: 900, reason: 'refund INC-7' });
+      t.equal(req.status, 'pending');
+      t.equal(req.approvals_required, 1);
+      t.same(req.approver_groups, ['approvers']);
+      t.match(req.policy_revision, /\S/);
+      t.same(r.cache.activeGrants('alice', clock.ms), [], 'nothing before approval');
+
+      clock.advance(60_000);
+      const approvedAt = clock.ms;
+      const done = await wf.approve(bob, req.id, 'ok');
+      t.equal(done.status, 'approved');
+      t.equal(done.decided_by, 'bob');
+      t.ok(done.grant_id);
+      const grant = await wf.getGrant(done.grant_id!);
+      t.equal(grant!.starts_at, new Date(approvedAt).toISOString());
+      t.equal(grant!.expires_at, new Date(approvedAt + 900_000).toISOString());
+      t.same(grant!.scope, { methods: ['POST'], paths: ['/api/refunds/*'] }, 'the scope is the one requested');
+      t.same(grant!.approved_by, ['bob']);
+
+      const live = r.cache.activeGrants('alice', clock.ms);
+      t.equal(live.length, 1);
+      t.equal(live[0]!.expires_at_ns, (approvedAt + 900_000) * 1e6);
+      t.same(r.events.slice(-2).map((e) => e.type), ['request.approved', 'grant.granted'], 'notified after commit');
+
+      const kinds = (await auditOf(s.db, { request_id: req.id })).map((a) => a.kind);
+      t.same(kinds, ['request.created', 'approval.added', 'request.approved', 'grant.granted'], 'every step is in the audit trail');
+      const granted = (await auditOf(s.db, { request_id: req.id })).find((a) => a.kind === 'grant.granted')!;
+      t.equal(granted.actor, 'bob');
+      t.equal(granted.subject, 'alice');
+      t.equal(granted.grant_id, grant!.id);
+      t.equal(granted.role, 'writer');
+      t.equal(granted.policy_revision, req.policy_revision);
+    });
+
+    await t.test('self-approval is refused, even by an approver, and leaves no trace of approval', async (t) => {
+      const req = await wf.request(bob, { role: 'writer', duration_seconds: 600, reason: 'fix' });
+      await t.rejects(wf.approve(bob, req.id), { code: 'JITGATE_E_SELF_APPROVAL' });
+      await t.rejects(wf.approve(user('BOB', ['approvers']), req.id), { code: 'JITGATE_E_SELF_APPROVAL' }, 'not by letter case either');
+      await t.rejects(wf.deny(bob, req.id), { code: 'JITGATE_E_SELF_APPROVAL' });
+      const after = await wf.getRequest(req.id);
+      t.equal(after!.status, 'pending');
+      t.same(after!.approvals, []);
+    });
+
+    await t.test('only approvers the policy names may approve; each approver counts once', async (t) => {
+      const req = await wf.request(alice, { role: 'admin', duration_seconds: 1800, reason: 'rotate the leaked key', ticket: 'INC-42' });
+      t.equal(req.approvals_required, 2);
+      await t.rejects(wf.approve(erin, req.id), { code: 'JITGATE_E_ELEVATION_DENIED', message: /only members of approvers/ });
+      await t.rejects(wf.approve(mallory, req.id), { code: 'JITGATE_E_ELEVATION_DENIED' });
+      const one = await wf.approve(bob, req.id);
+      t.equal(one.status, 'pending', 'one of two approvals');
+      t.same(r.cache.activeGrants('alice', clock.ms).filter((g) => g.role === 'admin'), []);
+      await t.rejects(wf.approve(bob, req.id), { code: 'JITGATE_E_ALREADY_APPROVED' });
+      await t.rejects(wf.approve(user('Bob', ['approvers']), req.id), { code: 'JITGATE_E_ALREADY_APPROVED' });
+      const two = await wf.approve(carol, req.id);
+      t.equal(two.status, 'approved');
+      t.same(two.approvals.map((a) => a.by), ['bob', 'carol']);
+      await t.rejects(wf.approve(dave, req.id), { code: 'JITGATE_E_REQUEST_NOT_PENDING' }, 'no approval after the decision');
+      t.ok(r.cache.activeGrants('alice', clock.ms).some((g) => g.role === 'admin'));
+    });
+
+    await t.test('the policy decides whether one may ask at all', async (t) => {
+      await t.rejects(wf.request(alice, { role: 'admin', duration_seconds: 600, reason: 'x' }), { code: 'JITGATE_E_TICKET_REQUIRED', message: /requires a ticket/ });
+      await t.rejects(wf.request(alice, { role: 'writer', duration_seconds: 28801, reason: 'x' }), { code: 'JITGATE_E_DURATION_TOO_LONG' });
+      await t.rejects(wf.request(alice, { role: 'writer', duration_seconds: 60, reason: '  ' }), { code: 'JITGATE_E_REASON_REQUIRED' });
+      await t.rejects(wf.request(dave, { role: 'writer', duration_seconds: 60, reason: 'x' }), { code: 'JITGATE_E_ELEVATION_DENIED', message: /not in a group eligible/ });
+      await t.rejects(wf.request(alice, { role: 'root', duration_seconds: 60, reason: 'x' }), { code: 'JITGATE_E_ELEVATION_DENIED', message: /unknown role/ });
+      const svc = { id: 'svc-reporting', kind: 'service' as const, groups: ['eng'], claims: {} };
+      await t.rejects(wf.request(svc, { role: 'writer', duration_seconds: 60, reason: 'x' }), { code: 'JITGATE_E_ELEVATION_DENIED' });
+      await t.rejects(wf.request(alice, { role: 'writer', duration_seconds: 0, reason: 'x' }), { code: 'JITGATE_E_VALIDATION' });
+      await t.rejects(wf.request(alice, { role: 'writer', duration_seconds: 60, reason: 'x', scope: { paths: ['no-slash'] } }), { code: 'JITGATE_E_VALIDATION' });
+      t.same(await wf.listRequests({ requester: 'dave' }), [], 'a refused ask stores nothing');
+    });
+
+    await t.test('deny and withdraw end a request; nothing can approve it afterwards', async (t) => {
+      const a = await wf.request(alice, { role: 'writer', duration_seconds: 600, reason: 'one' });
+      await t.rejects(wf.withdraw(bob, a.id), { code: 'JITGATE_E_ELEVATION_DENIED' }, 'only the requester withdraws');
+      const w = await wf.withdraw(alice, a.id);
+      t.equal(w.status, 'withdrawn');
+      await t.rejects(wf.approve(bob, a.id), { code: 'JITGATE_E_REQUEST_NOT_PENDING' });
+
+      const b = await wf.request(alice, { role: 'writer', duration_seconds: 600, reason: 'two' });
+      const d = await wf.deny(carol, b.id, 'not now');
+      t.equal(d.status, 'denied');
+      t.equal(d.decision_comment, 'not now');
+      await t.rejects(wf.approve(bob, b.id), { code: 'JITGATE_E_REQUEST_NOT_PENDING' });
+      await t.rejects(wf.withdraw(alice, b.id), { code: 'JITGATE_E_REQUEST_NOT_PENDING' });
+      t.equal((await wf.getRequest(b.id))!.status, 'denied', 'kept for auditors');
+      await t.rejects(wf.approve(bob, 'req_missing'), { code: 'JITGATE_E_NOT_FOUND' });
+    });
+
+    await t.test('revoke takes effect before the call returns; only holder, approvers or admins may revoke', async (t) => {
+      const req = await wf.request(erin, { role: 'writer', duration_seconds: 3600, reason: 'task' });
+      const ok = await wf.approve(bob, req.id);
+      t.equal(r.cache.activeGrants('erin', clock.ms).length, 1);
+      await t.rejects(wf.revoke(alice, ok.grant_id!), { code: 'JITGATE_E_ELEVATION_DENIED' });
+      const g = await wf.revoke(erin, ok.grant_id!, 'task done');
+      t.equal(g.status, 'revoked');
+      t.equal(g.revoked_by, 'erin');
+      t.same(r.cache.activeGrants('erin', clock.ms), [], 'gone from the data path');
+      await t.rejects(wf.revoke(dave, ok.grant_id!), { code: 'JITGATE_E_GRANT_NOT_ACTIVE' });
+      const history = await wf.listGrants({ subject: 'erin' });
+      t.equal(history.length, 1, 'the revoked grant stays queryable');
+      t.same(await wf.listGrants({ subject: 'erin', active: true }), []);
+      const kinds = (await auditOf(s.db, { grant_id: ok.grant_id! })).map((a) => a.kind);
+      t.same(kinds, ['request.approved', 'grant.granted', 'grant.revoked']);
+    });
+
+    await t.test('extend is a new request the policy decides, capped by max_extensions; revoking the grant ends its extension', async (t) => {
+      const req = await wf.request(alice, { role: 'writer', duration_seconds: 1800, reason: 'long task' });
+      const first = await wf.approve(bob, req.id);
+      const g1 = (await wf.getGrant(first.grant_id!))!;
+      await t.rejects(wf.extend(erin, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_ELEVATION_DENIED' }, 'only the holder');
+      const ext = await wf.extend(alice, g1.id, { duration_seconds: 600, reason: 'need more time' });
+      t.equal(ext.status, 'pending');
+      t.equal(ext.extends_grant_id, g1.id);
+      t.equal(ext.role, 'writer');
+      const ok = await wf.approve(carol, ext.id);
+      const g2 = (await wf.getGrant(ok.grant_id!))!;
+      t.equal(g2.extension_count, 1);
+      t.equal(g2.expires_at, new Date(Date.parse(g1.expires_at) + 600_000).toISOString(), 'continues where the grant ends');
+
+      const ext2 = await wf.extend(alice, g2.id, { duration_seconds: 600, reason: 'more' });
+      const g3 = (await wf.getGrant((await wf.approve(bob, ext2.id)).grant_id!))!;
+      t.equal(g3.extension_count, 2);
+      await t.rejects(wf.extend(alice, g3.id, { duration_seconds: 600, reason: 'again' }), { code: 'JITGATE_E_ELEVATION_DENIED', message: /at most 2 extensions/ });
+
+      await wf.revoke(alice, g1.id, 'done');
+      for (const id of [g1.id, g2.id, g3.id]) t.equal((await wf.getGrant(id))!.status, 'revoked', `${id} revoked`);
+      t.same(r.cache.activeGrants('alice', clock.ms).filter((g) => [g1.id, g2.id, g3.id].includes(g.id)), []);
+    });
+
+    await t.test('break-glass is granted at once, flagged and loud, until someone else reviews it', async (t) => {
+      await t.rejects(wf.request(erin, { role: 'breakglass', duration_seconds: 1800, reason: '' }), { code: 'JITGATE_E_REASON_REQUIRED' });
+      await t.rejects(wf.request(erin, { role: 'breakglass', duration_seconds: 1800, reason: 'outage' }), { code: 'JITGATE_E_ELEVATION_DENIED', message: /at least 10 characters/ });
+      const before = r.events.length;
+      const req = await wf.request(erin, { role: 'breakglass', duration_seconds: 1800, reason: 'production outage, INC-9' });
+      t.equal(req.status, 'approved');
+      t.equal(req.break_glass, true);
+      const g = (await wf.getGrant(req.grant_id!))!;
+      t.equal(g.break_glass, true);
+      t.equal(g.reviewed_by, null);
+      t.same(g.approved_by, []);
+      t.ok(r.cache.activeGrants('erin', clock.ms).some((p) => p.id === g.id && p.break_glass));
+      t.ok(r.events.slice(before).some((e) => e.type === 'grant.break_glass'), 'a break-glass event is emitted');
+      await t.rejects(wf.review(erin, g.id), { code: 'JITGATE_E_SELF_APPROVAL' });
+      await t.rejects(wf.review(alice, g.id), { code: 'JITGATE_E_ELEVATION_DENIED' });
+      const reviewed = await wf.review(dave, g.id, 'justified');
+      t.equal(reviewed.reviewed_by, 'dave');
+      await t.rejects(wf.review(bob, g.id), { code: 'JITGATE_E_CONFLICT' });
+      const kinds = (await auditOf(s.db, { grant_id: g.id })).map((a) => a.kind);
+      t.same(kinds, ['request.approved', 'grant.granted', 'grant.break_glass', 'grant.reviewed']);
+    });
+
+    await t.test('expiry: an ended grant is never handed to the policy; the sweeper records it once', async (t) => {
+      const req = await wf.request(erin, { role: 'writer', duration_seconds: 60, reason: 'short' });
+      const ok = await wf.approve(bob, req.id);
+      t.equal(r.cache.activeGrants('erin', clock.ms).filter((g) => g.id === ok.grant_id).length, 1);
+      clock.advance(60_000);
+      t.same(r.cache.activeGrants('erin', clock.ms).filter((g) => g.id === ok.grant_id), [], 'ended at expires_at, before any sweep');
+      await t.rejects(wf.revoke(erin, ok.grant_id!), { code: 'JITGATE_E_GRANT_NOT_ACTIVE' });
+
+      const stale = await wf.request(alice, { role: 'writer', duration_seconds: 60, reason: 'forgotten' });
+      clock.advance(600_000);
+      await t.rejects(wf.approve(bob, stale.id), { code: 'JITGATE_E_REQUEST_NOT_PENDING', message: /expired/ }, 'no approval after the pending deadline');
+      const swept = await r.sweeper.sweepOnce();
+      t.ok(swept.grants >= 1);
+      t.ok(swept.requests >= 1);
+      t.equal((await wf.getGrant(ok.grant_id!))!.status, 'expired');
+      t.equal((await wf.getRequest(stale.id))!.status, 'expired');
+      t.same(await r.sweeper.sweepOnce(), { grants: 0, requests: 0 }, 'recorded once');
+      t.same((await auditOf(s.db, { grant_id: ok.grant_id! })).map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.expired']);
+      t.same((await auditOf(s.db, { request_id: stale.id })).map((a) => a.kind), ['request.created', 'request.expired']);
+    });
+
+    await t.test('history stays queryable and the audit chain verifies', async (t) => {
+      const all = await wf.listRequests({ limit: 1000 });
+      t.ok(all.length >= 12);
+      t.ok(all.some((x) => x.status === 'withdrawn') && all.some((x) => x.status === 'denied') && all.some((x) => x.status === 'expired'));
+      const report = await verifyChain(s.db);
+      t.equal(report.ok, true, JSON.stringify(report.problem));
+    });
+  });
+}
+
+t.test('a policy failure fails the step closed: nothing changes, nothing is granted', async (t) => {
+  const s = await openStore('sqlite');
+  const clock = new TestClock();
+  const r = await replica(s.db, clock);
+  t.teardown(async () => {
+    await r.stop();
+    await s.close();
+  });
+  const real = await samplePolicy();
+  let broken = false;
+  // The real engine, made to fail the way it does on an evaluation error.
+  const flaky = {
+    get revision() { return real.revision; },
+    authorize: real.authorize.bind(real),
+    elevation: (input: Parameters<typeof real.elevation>[0]) => {
+      if (broken) throw jitgateError('POLICY_EVAL', 'jitgate/elevation: out of memory');
+      return real.elevation(input);
+    },
+  };
+  const wf = createWorkflow({ store: r.store, policy: flaky, audit: r.audit, cache: r.cache, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+  const req = await wf.request(alice, { role: 'writer', duration_seconds: 600, reason: 'fail closed' });
+  broken = true;
+  await t.rejects(wf.approve(bob, req.id), { code: 'JITGATE_E_POLICY_EVAL' });
+  await t.rejects(wf.request(erin, { role: 'breakglass', duration_seconds: 600, reason: 'outage of everything' }), { code: 'JITGATE_E_POLICY_EVAL' });
+  const after = (await wf.getRequest(req.id))!;
+  t.equal(after.status, 'pending');
+  t.same(after.approvals, []);
+  t.same(await wf.listGrants({}), []);
+  t.same(r.cache.activeGrants('alice', clock.ms), []);
+  t.same(r.cache.activeGrants('erin', clock.ms), []);
+  t.same((await auditOf(s.db, { request_id: req.id })).map((a) => a.kind), ['request.created'], 'no approval reached the audit trail');
+});

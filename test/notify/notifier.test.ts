@@ -1,0 +1,143 @@
+// Webhooks against real local receivers: signed generic and chat payloads, retries with
+// backoff, drops counted, and a failing receiver that never blocks a workflow step.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import type { WorkflowEvent } from '../../src/grants/index.js';
+import { createNotifier, signature, type WebhookConfig } from '../../src/notify/index.js';
+import { alice, bob, eventually, openStore, replica, TestClock } from '../grants/helpers.js';
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+async function receiver(status: (n: number) => number): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
+  const got: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body });
+      res.statusCode = status(got.length);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    got,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve(); }); }),
+  };
+}
+
+const quiet = { warn: () => undefined };
+
+function event(type: WorkflowEvent['type'] = 'request.created'): WorkflowEvent {
+  return {
+    type, at: '2027-01-15T08:00:00.000Z', actor: 'alice', policy_revision: 'rev1', grant: null,
+    request: {
+      id: 'req_1', requester: { id: 'alice', kind: 'user', groups: ['eng'] }, role: 'writer', scope: { methods: ['POST'], paths: ['/api/refunds/*'] },
+      duration_seconds: 900, reason: 'refund INC-7', ticket: null, status: 'pending', approvals_required: 1, approver_groups: ['approvers'],
+      break_glass: false, extends_grant_id: null, approvals: [], created_at: '2027-01-15T08:00:00.000Z', pending_expires_at: '2027-01-16T08:00:00.000Z',
+      decided_at: null, decided_by: null, decision_comment: null, grant_id: null, policy_revision: 'rev1',
+    },
+  };
+}
+
+const hook = (over: Partial<WebhookConfig> & { url: string }): WebhookConfig => ({ name: 'h', format: 'generic', events: [], max_attempts: 3, ...over });
+
+t.test('generic payload, signed over timestamp and raw body', async (t) => {
+  const r = await receiver(() => 204);
+  t.teardown(() => r.close());
+  const n = createNotifier({ webhooks: [hook({ url: r.url, secret_env: 'HOOK_SECRET' })] }, quiet, { env: { HOOK_SECRET: 's3cret' } });
+  n.start();
+  n.notify(event());
+  await eventually(() => n.delivered === 1);
+  const [got] = r.got;
+  const ts = String(got!.headers['x-jitgate-timestamp']);
+  t.equal(got!.headers['x-jitgate-signature'], signature('s3cret', ts, got!.body), 'verifiable with the shared secret');
+  t.not(got!.headers['x-jitgate-signature'], signature('other', ts, got!.body));
+  t.ok(Math.abs(Number(ts) - Date.now() / 1000) < 600);
+  const body = JSON.parse(got!.body);
+  t.equal(body.type, 'request.created');
+  t.equal(body.request.id, 'req_1');
+  t.equal(got!.headers['x-jitgate-event'], 'request.created');
+  t.notMatch(got!.body, /s3cret/, 'the secret never travels');
+  await n.stop();
+});
+
+t.test('chat payload is {"text": ...}; break-glass is loud; event filters apply', async (t) => {
+  const r = await receiver(() => 200);
+  t.teardown(() => r.close());
+  const n = createNotifier({ webhooks: [hook({ url: r.url, format: 'chat', events: ['request.created', 'grant.break_glass'] })] }, quiet);
+  n.start();
+  n.notify(event('request.created'));
+  n.notify(event('request.withdrawn'));
+  n.notify({ ...event('grant.break_glass'), request: { ...event().request, role: 'breakglass' } });
+  await eventually(() => n.delivered === 2);
+  const texts = r.got.map((g) => JSON.parse(g.body) as { text: string });
+  t.same(texts.map((x) => Object.keys(x)), [['text'], ['text']]);
+  t.ok(texts.some((x) => /^alice requests writer \(scope: POST \/api\/refunds\/\*\) for 15m: "refund INC-7"/.test(x.text)), 'readable request line');
+  t.ok(texts.some((x) => /BREAK-GLASS/.test(x.text)), 'break-glass is flagged');
+  t.equal(r.got[0]!.headers['x-jitgate-signature'], undefined, 'no secret configured: unsigned');
+  await n.stop();
+});
+
+t.test('a failing receiver is retried with backoff, then the delivery is dropped and counted', async (t) => {
+  const r = await receiver((i) => (i < 3 ? 500 : 200));
+  const dead = await receiver(() => 503);
+  t.teardown(async () => { await r.close(); await dead.close(); });
+  const drops: number[] = [];
+  const n = createNotifier(
+    { webhooks: [hook({ name: 'flaky', url: r.url, max_attempts: 5 }), hook({ name: 'dead', url: dead.url, max_attempts: 3 })] },
+    quiet,
+    { baseDelayMs: 20, onDrop: (k) => drops.push(k) },
+  );
+  n.start();
+  n.notify(event());
+  await eventually(() => n.delivered === 1 && n.dropped === 1);
+  t.equal(r.got.length, 3, 'delivered on the third attempt');
+  t.equal(new Set(r.got.map((g) => g.headers['x-jitgate-delivery'])).size, 1, 'one delivery id across retries');
+  t.equal(dead.got.length, 3, 'max_attempts respected');
+  t.same(drops, [1]);
+  await n.stop();
+});
+
+t.test('a full queue drops (counted) instead of growing', async (t) => {
+  const n = createNotifier({ webhooks: [hook({ url: 'http://127.0.0.1:9/unreachable', max_attempts: 20 })] }, quiet, { maxQueue: 5, baseDelayMs: 10_000 });
+  n.start();
+  for (let i = 0; i < 8; i++) n.notify(event());
+  t.equal(n.dropped, 3);
+  await n.stop();
+  t.equal(n.dropped, 8, 'what was left is counted as dropped at stop');
+});
+
+t.test('a receiver that never answers does not block or lose a workflow step', async (t) => {
+  const hanging = createServer(() => undefined);
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  const s = await openStore('sqlite');
+  const clock = new TestClock();
+  const rep = await replica(s.db, clock);
+  t.teardown(async () => {
+    await rep.stop();
+    await s.close();
+    hanging.closeAllConnections();
+    await new Promise<void>((resolve) => hanging.close(() => { resolve(); }));
+  });
+  const port = (hanging.address() as AddressInfo).port;
+  const n = createNotifier({ webhooks: [hook({ url: `http://127.0.0.1:${port}/`, max_attempts: 2 })] }, quiet, { timeoutMs: 300, baseDelayMs: 10 });
+  n.start();
+  const { createWorkflow } = await import('../../src/grants/index.js');
+  const wf = createWorkflow({ store: rep.store, policy: await (await import('../grants/helpers.js')).samplePolicy(), audit: rep.audit, cache: rep.cache, notifier: n, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+  const req = await wf.request(alice, { role: 'writer', duration_seconds: 600, reason: 'hanging hook' });
+  const ok = await wf.approve(bob, req.id);
+  t.equal(ok.status, 'approved', 'the step completed while the receiver hangs');
+  t.equal(rep.cache.activeGrants('alice', clock.ms).length, 1);
+  t.ok(n.queued >= 1, 'the notifications wait in the background');
+  await eventually(() => n.dropped === 3, 10_000);
+  t.pass('after the timeouts and retries the three events are dropped and counted');
+  await n.stop();
+});
