@@ -153,6 +153,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       health: { liveness: () => health.liveness(), readiness: () => health.readiness() },
       metrics: { contentType: metrics.contentType, render: () => metrics.render() },
       logger,
+      auditReaderGroups: j.control.audit_reader_groups,
+      bodyLimit: j.control.body_limit_bytes,
     });
     const p = splitAddress(j.listen.proxy);
     const c = splitAddress(j.listen.control);

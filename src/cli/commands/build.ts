@@ -3,9 +3,7 @@
 // messages and exit non-zero.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { isJitgateError } from '../../errors.js';
-import { BUNDLE_FILE_NAME, buildBundle, requireOpa } from '../../policy/index.js';
 import { EXIT } from '../context.js';
 
 interface BuildCommandOptions {
@@ -23,12 +21,14 @@ export function register(program: Command): void {
     .description('compile the Rego policies to a WebAssembly bundle (opa build -t wasm)')
     .option('-c, --config <file>', 'take policy.dir, policy.bundles_dir and policy.opa_path from this gateway configuration')
     .option('-d, --dir <dir>', 'policies folder (default: ./policies)')
-    .option('-o, --output <file>', `bundle to write (default: ./bundles/${BUNDLE_FILE_NAME})`)
+    .option('-o, --output <file>', 'bundle to write (default: ./bundles/jitgate.tar.gz)')
     .option('--opa <path>', 'opa binary (default: $JITGATE_OPA, .tools/bin/opa, PATH)')
     .option('--revision <rev>', 'bundle revision (default: git commit of the policies folder, -dirty if changed)')
     .option('--capabilities <file>', 'capabilities file (default: opa/capabilities.json)')
     .action(async (options: BuildCommandOptions) => {
       try {
+        const { loadConfig } = await import('../../config/index.js');
+        const { BUNDLE_FILE_NAME, buildBundle, requireOpa } = await import('../../policy/index.js');
         const policy = options.config ? loadConfig(options.config).jitgate.policy : undefined;
         const dir = options.dir ?? policy?.dir ?? './policies';
         const output = options.output ?? join(policy?.bundles_dir ?? './bundles', BUNDLE_FILE_NAME);

@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
-import { startDemoUpstream } from '../../demo/index.js';
-import { runUntilSignal, startGateway } from '../../gateway/index.js';
 import { reportStartupError } from './serve.js';
 
 const UPSTREAM = { host: '127.0.0.1', port: 9001 };
+/** The committed sample bundle: what the demo serves where opa is not installed. */
+const SAMPLE_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bundles/jitgate.tar.gz');
+
+/** The demo builds into its data folder; seed it with the sample bundle so it starts without opa. */
+async function seedBundles(bundlesDir: string): Promise<void> {
+  await mkdir(bundlesDir, { recursive: true });
+  const present = (await readdir(bundlesDir)).some((f) => f.endsWith('.tar.gz'));
+  if (!present) await copyFile(SAMPLE_BUNDLE, join(bundlesDir, 'jitgate.tar.gz'));
+}
 
 function banner(proxy: string, control: string): string {
   return `
@@ -39,7 +48,11 @@ export function register(program: Command): void {
         process.env.DEMO_UPSTREAM_READ_KEY = keys.readonly;
         process.env.DEMO_UPSTREAM_WRITE_KEY = keys.writer;
         process.env.DEMO_UPSTREAM_ADMIN_KEY = keys.admin;
+        const { loadConfig } = await import('../../config/index.js');
+        const { startDemoUpstream } = await import('../../demo/index.js');
+        const { runUntilSignal, startGateway } = await import('../../gateway/index.js');
         const config = loadConfig(opts.config);
+        await seedBundles(config.jitgate.policy.bundles_dir);
         const upstream = await startDemoUpstream({ ...UPSTREAM, keys });
         const gateway = await startGateway(config);
         process.stdout.write(

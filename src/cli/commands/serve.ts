@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { isJitgateError } from '../../errors.js';
-import { runUntilSignal, startGateway } from '../../gateway/index.js';
 import { EXIT } from '../context.js';
 
 /** Prints a refused configuration the way an operator needs it: every problem on its own line. */
@@ -18,6 +16,9 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'configuration file', 'opa.config.yaml')
     .action(async (opts: { config: string }) => {
       try {
+        // Loaded here, not at the top: the people's commands (request, approve...) stay quick to start.
+        const { loadConfig } = await import('../../config/index.js');
+        const { runUntilSignal, startGateway } = await import('../../gateway/index.js');
         const gateway = await startGateway(loadConfig(opts.config));
         await runUntilSignal(gateway, opts.config);
       } catch (err) {
