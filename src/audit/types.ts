@@ -64,6 +64,8 @@ export interface DecisionLogEvent {
     upstream_status?: number;
     latency_ns?: number;
     error_code?: string;
+    /** The HTTP request id (X-Request-Id), to join decision logs with the request log. */
+    request_id?: string;
   };
 }
 

@@ -1,8 +1,37 @@
 // The `jitgate` command. Each subcommand lives in commands/<name>.ts and registers itself here.
 import { Command } from 'commander';
 import type { RegisterCommand } from './context.js';
+import { register as requestCommand } from './commands/request.js';
+import { register as requestsCommand } from './commands/requests.js';
+import { register as approveCommand } from './commands/approve.js';
+import { register as denyCommand } from './commands/deny.js';
+import { register as withdrawCommand } from './commands/withdraw.js';
+import { register as revokeCommand } from './commands/revoke.js';
+import { register as reviewCommand } from './commands/review.js';
+import { register as grantsCommand } from './commands/grants.js';
+import { register as whoamiCommand } from './commands/whoami.js';
+import { register as auditCommand } from './commands/audit.js';
+import { register as tokenCommand } from './commands/token.js';
+import { register as buildCommand } from './commands/build.js';
+import { register as serveCommand } from './commands/serve.js';
+import { register as demoCommand } from './commands/demo.js';
 
-const commands: RegisterCommand[] = [];
+const commands: RegisterCommand[] = [
+  serveCommand,
+  demoCommand,
+  requestCommand,
+  requestsCommand,
+  approveCommand,
+  denyCommand,
+  withdrawCommand,
+  revokeCommand,
+  reviewCommand,
+  grantsCommand,
+  whoamiCommand,
+  auditCommand,
+  tokenCommand,
+  buildCommand,
+];
 
 const program = new Command('jitgate')
   .description('Policy-as-code API gateway for just-in-time privilege elevation')

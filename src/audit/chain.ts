@@ -1,0 +1,53 @@
+// The hash chain: each record's hash covers its own fields and the previous record's
+// hash, so editing, deleting or reordering any record breaks every link after it.
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
+import { scrubSecrets, scrubText } from './mask.js';
+import type { AuditEntry, AuditRecord } from './types.js';
+
+/** prev_hash of the first record. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export function recordHash(record: Omit<AuditRecord, 'hash'>): string {
+  const body = {
+    seq: record.seq,
+    at: record.at,
+    prev_hash: record.prev_hash,
+    kind: record.kind,
+    actor: record.actor,
+    subject: record.subject,
+    request_id: record.request_id,
+    grant_id: record.grant_id,
+    role: record.role,
+    route: record.route,
+    decision_id: record.decision_id,
+    policy_revision: record.policy_revision,
+    reason: record.reason,
+    details: record.details,
+  };
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+/** Fills the optional fields so every record has the same shape (and hashes the same after storage). */
+export function normalizeEntry(entry: Partial<AuditEntry> & Pick<AuditEntry, 'kind' | 'actor'>): AuditEntry {
+  return {
+    kind: entry.kind,
+    actor: entry.actor,
+    subject: entry.subject ?? null,
+    request_id: entry.request_id ?? null,
+    grant_id: entry.grant_id ?? null,
+    role: entry.role ?? null,
+    route: entry.route ?? null,
+    decision_id: entry.decision_id ?? null,
+    policy_revision: entry.policy_revision ?? null,
+    // Free text comes from users: a pasted token must not become permanent evidence.
+    reason: entry.reason == null ? null : scrubText(entry.reason),
+    // Round-trip through JSON: what is hashed is exactly what the store will give back.
+    details: JSON.parse(canonicalJson(scrubSecrets(entry.details ?? {}))) as Record<string, unknown>,
+  };
+}
+
+export function seal(entry: AuditEntry, seq: number, at: string, prevHash: string): AuditRecord {
+  const unsealed = { ...normalizeEntry(entry), seq, at, prev_hash: prevHash };
+  return { ...unsealed, hash: recordHash(unsealed) };
+}

@@ -1,0 +1,130 @@
+// Decision logs in OPA's event format, fanned out to the sinks chosen in the
+// `decision_logs` block. log() masks, then only queues: no sink can slow the data path.
+// Every event a sink could not take is counted and reported, never silently lost.
+import type { Logger } from 'pino';
+import type { DecisionLogsConfig } from './config.js';
+import { FileSink } from './file-sink.js';
+import { HttpSink, type ServiceConfig } from './http-sink.js';
+import { maskInput } from './mask.js';
+import type { DecisionLogEvent, DecisionLogger } from './types.js';
+
+export interface DecisionLoggerDeps {
+  /** OPA's top-level `labels` (jitgate adds `id` and `version` as OPA does, if missing). */
+  labels: Record<string, string>;
+  /** OPA's top-level `services`; `decision_logs.service` names one. */
+  services: Record<string, ServiceConfig>;
+  /** Console sink target and where drops and upload errors are reported. */
+  logger: Logger;
+  /** Told about every drop (metrics: decision-log drops). */
+  onDrop?: (count: number, reason: string) => void;
+}
+
+export interface DecisionLogSink extends DecisionLogger {
+  start(): Promise<void>;
+  /** Writes/uploads what is queued (one attempt for the service) and stops. */
+  stop(): Promise<void>;
+  /** Writes/uploads what is queued now. */
+  flush(): Promise<void>;
+  /** Events dropped since start, by any sink. */
+  readonly dropped: number;
+}
+
+/** Drops are reported in the log at most this often (and at stop), with the count since the last report. */
+const DROP_REPORT_INTERVAL_MS = 10_000;
+
+class DecisionLogFanout implements DecisionLogSink {
+  private droppedTotal = 0;
+  private unreported = new Map<string, number>();
+  private lastReport = 0;
+  private readonly file: FileSink | null;
+  private readonly http: HttpSink | null;
+  private readonly labels: Record<string, string>;
+  private stopped = false;
+
+  constructor(
+    private readonly config: DecisionLogsConfig,
+    private readonly deps: DecisionLoggerDeps,
+  ) {
+    this.labels = { id: process.env.HOSTNAME ?? 'jitgate', version: 'jitgate-0.1.0', ...deps.labels };
+    const onDrop = (count: number, reason: string): void => { this.drop(count, reason); };
+    const limit = config.reporting.buffer_size_limit_events;
+    this.file = config.file
+      ? new FileSink({ ...config.file, maxPending: limit, onDrop })
+      : null;
+    if (config.service !== undefined) {
+      const service = deps.services[config.service];
+      if (!service) throw new Error(`decision_logs.service: no service named "${config.service}" in services`);
+      this.http = new HttpSink({
+        service,
+        resource: config.resource,
+        bufferLimitEvents: limit,
+        uploadLimitBytes: config.reporting.upload_size_limit_bytes,
+        minDelayMs: config.reporting.min_delay_seconds * 1000,
+        maxDelayMs: config.reporting.max_delay_seconds * 1000,
+        onDrop,
+        onUploadError: (err) => { deps.logger.warn({ err: err.message, service: config.service }, 'decision log upload failed; will retry'); },
+      });
+    } else {
+      this.http = null;
+    }
+  }
+
+  get dropped(): number {
+    return this.droppedTotal;
+  }
+
+  private drop(count: number, reason: string): void {
+    this.droppedTotal += count;
+    this.unreported.set(reason, (this.unreported.get(reason) ?? 0) + count);
+    this.deps.onDrop?.(count, reason);
+    if (Date.now() - this.lastReport >= DROP_REPORT_INTERVAL_MS) this.reportDrops();
+  }
+
+  private reportDrops(): void {
+    if (this.unreported.size === 0) return;
+    this.lastReport = Date.now();
+    const byReason = Object.fromEntries(this.unreported);
+    this.unreported.clear();
+    this.deps.logger.warn({ dropped: byReason, dropped_total: this.droppedTotal }, 'decision log events dropped');
+  }
+
+  log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>): void {
+    if (this.stopped) {
+      this.drop(1, 'decision logger stopped');
+      return;
+    }
+    let json: string;
+    let full: DecisionLogEvent;
+    try {
+      const m = maskInput({ input: event.input, result: event.result }, this.config.mask);
+      full = { ...event, labels: this.labels, input: m.input, result: m.result };
+      if (m.erased.length > 0) full.erased = m.erased;
+      if (m.masked.length > 0) full.masked = m.masked;
+      json = JSON.stringify(full);
+    } catch {
+      this.drop(1, 'event cannot be encoded');
+      return;
+    }
+    if (this.config.console) this.deps.logger.info(full, 'Decision Log');
+    this.file?.write(json);
+    this.http?.push(json);
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([this.file?.flush(), this.http?.flush()]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([this.file?.flush(), this.http?.stop()]);
+    this.reportDrops();
+  }
+}
+
+export function createDecisionLogger(config: DecisionLogsConfig, deps: DecisionLoggerDeps): DecisionLogSink {
+  return new DecisionLogFanout(config, deps);
+}

@@ -1,0 +1,174 @@
+// OPA's decision log upload protocol (docs/management-decision-logs): events are
+// buffered, then POSTed to <service url><resource> as gzip-compressed JSON arrays of at
+// most upload_size_limit_bytes each. A failed upload puts its events back and backs off
+// exponentially up to max_delay_seconds. The buffer is bounded: when full, the oldest
+// events are dropped, and every drop is counted.
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { Agent, request } from 'undici';
+
+const gzip = promisify(gzipCb);
+
+export interface ServiceConfig {
+  url: string;
+  headers?: Record<string, string>;
+  response_header_timeout_seconds?: number;
+  credentials?: Record<string, unknown>;
+}
+
+export interface HttpSinkOptions {
+  service: ServiceConfig;
+  resource: string;
+  bufferLimitEvents: number;
+  uploadLimitBytes: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  onDrop: (count: number, reason: string) => void;
+  onUploadError: (err: Error) => void;
+}
+
+/** The smallest retry delay, so min_delay_seconds: 0 cannot spin on a dead receiver. */
+const MIN_BACKOFF_MS = 50;
+
+export function uploadUrl(serviceUrl: string, resource: string): string {
+  return `${serviceUrl.replace(/\/+$/, '')}/${resource.replace(/^\/+/, '')}`;
+}
+
+/** OPA's `credentials.bearer` ({token, scheme}); other credential plugins are not supported here. */
+function authHeaders(service: ServiceConfig): Record<string, string> {
+  const bearer = service.credentials?.bearer as { token?: unknown; scheme?: unknown } | undefined;
+  if (bearer && typeof bearer.token === 'string') {
+    const scheme = typeof bearer.scheme === 'string' ? bearer.scheme : 'Bearer';
+    return { authorization: `${scheme} ${bearer.token}` };
+  }
+  return {};
+}
+
+export class HttpSink {
+  /** Serialized events, oldest first. */
+  private buffer: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private uploading: Promise<void> | null = null;
+  private failures = 0;
+  private stopped = false;
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  /** Upload counters, for status and tests. */
+  readonly stats = { uploaded: 0, failedAttempts: 0 };
+
+  constructor(private readonly opts: HttpSinkOptions) {
+    this.url = uploadUrl(opts.service.url, opts.resource);
+    this.headers = {
+      ...opts.service.headers,
+      ...authHeaders(opts.service),
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+    };
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  push(json: string): void {
+    this.buffer.push(json);
+    this.trim();
+    this.arm(this.opts.minDelayMs);
+  }
+
+  private trim(): void {
+    const excess = this.buffer.length - this.opts.bufferLimitEvents;
+    if (excess > 0) {
+      this.buffer.splice(0, excess);
+      this.opts.onDrop(excess, 'upload buffer full');
+    }
+  }
+
+  private arm(delayMs: number): void {
+    if (this.timer || this.uploading || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.uploading = this.uploadOnce().finally(() => {
+        this.uploading = null;
+        if (this.buffer.length > 0) this.arm(this.nextDelay());
+      });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private nextDelay(): number {
+    if (this.failures === 0) return this.opts.minDelayMs;
+    const base = Math.max(this.opts.minDelayMs, MIN_BACKOFF_MS);
+    const backoff = base * 2 ** Math.min(this.failures - 1, 20);
+    return Math.min(Math.max(this.opts.maxDelayMs, base), backoff);
+  }
+
+  /** Gzip-compressed JSON arrays within the size limit; an event too large on its own is dropped. */
+  private async chunk(events: string[]): Promise<{ body: Buffer; events: string[] }[]> {
+    const body = await gzip(Buffer.from(`[${events.join(',')}]`));
+    if (body.length <= this.opts.uploadLimitBytes) return [{ body, events }];
+    if (events.length === 1) {
+      this.opts.onDrop(1, 'event larger than upload_size_limit_bytes');
+      return [];
+    }
+    const half = Math.ceil(events.length / 2);
+    return [...(await this.chunk(events.slice(0, half))), ...(await this.chunk(events.slice(half)))];
+  }
+
+  /** Sends what is buffered now; on failure the unsent events go back to the front of the buffer. */
+  private async uploadOnce(): Promise<void> {
+    const events = this.buffer;
+    this.buffer = [];
+    if (events.length === 0) return;
+    const chunks = await this.chunk(events);
+    for (const [i, c] of chunks.entries()) {
+      try {
+        const res = await request(this.url, {
+          method: 'POST',
+          body: c.body,
+          headers: this.headers,
+          dispatcher: this.agent,
+          headersTimeout: (this.opts.service.response_header_timeout_seconds ?? 10) * 1000,
+          bodyTimeout: 10_000,
+        });
+        await res.body.dump();
+        if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`decision log upload: HTTP ${res.statusCode}`);
+        this.stats.uploaded += c.events.length;
+      } catch (err) {
+        this.failures++;
+        this.stats.failedAttempts++;
+        this.opts.onUploadError(err as Error);
+        // Requeue the unsent chunks' events ahead of anything logged meanwhile.
+        this.buffer = [...chunks.slice(i).flatMap((x) => x.events), ...this.buffer];
+        this.trim();
+        return;
+      }
+    }
+    this.failures = 0;
+  }
+
+  /** One last attempt to send what is left; whatever could not be sent is counted as dropped. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.uploading) await this.uploading;
+    await this.uploadOnce();
+    if (this.buffer.length > 0) {
+      this.opts.onDrop(this.buffer.length, 'not uploaded before shutdown');
+      this.buffer = [];
+    }
+    await this.agent.close();
+  }
+
+  /** Uploads now (tests, shutdown). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.uploading) await this.uploading;
+    this.uploading = this.uploadOnce().finally(() => { this.uploading = null; });
+    await this.uploading;
+    if (this.buffer.length > 0) this.arm(this.nextDelay());
+  }
+}

@@ -1,0 +1,191 @@
+// Masking before a decision leaves the process, in OPA's terms: a configured pointer
+// is *erased* (removed, listed in `erased`); a value that looks like a secret (by its
+// key, or a bearer/basic credential by its shape) is *masked* (replaced, listed in
+// `masked`). Pointers are JSON pointers relative to the event (/input/..., /result/...).
+
+export const MASK_VALUE = '[REDACTED]';
+
+/** Keys whose values are credentials wherever they appear (header names, claim names, config keys). */
+const SENSITIVE_KEY = /(^|[-_.])(authorization|cookie|set-cookie|password|passwd|passphrase|secret|token|api[-_]?key|private[-_]?key|credential[-_]?value)s?$/i;
+/** Values that carry a credential whatever their key. */
+const SENSITIVE_VALUE = /^(bearer|basic|digest|negotiate)\s+\S/i;
+
+/** A credential embedded in free text ("retry with Bearer eyJ..."). */
+const EMBEDDED_CREDENTIAL = /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+
+/** Free text with any embedded bearer/basic credential replaced. */
+export function scrubText(text: string): string {
+  return text.replace(EMBEDDED_CREDENTIAL, (_m, scheme: string) => `${scheme} ${MASK_VALUE}`);
+}
+
+/**
+ * Secrets removed from a JSON value: values under secret-looking keys, and credentials
+ * embedded in strings. For audit details, which are evidence and must hold none.
+ */
+export function scrubSecrets(value: unknown): unknown {
+  if (typeof value === 'string') return scrubText(value);
+  if (Array.isArray(value)) return value.map(scrubSecrets);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      out[k] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? MASK_VALUE : scrubSecrets(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+export interface MaskResult<T> {
+  value: T;
+  erased: string[];
+  masked: string[];
+}
+
+function escapePointer(segment: string): string {
+  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function unescapePointer(segment: string): string {
+  return segment.replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+// Decisions repeat the same few dozen keys; remember the verdict (bounded, so hostile
+// key names cannot grow it without limit).
+const keyVerdicts = new Map<string, boolean>();
+
+export function isSensitiveKey(key: string): boolean {
+  let verdict = keyVerdicts.get(key);
+  if (verdict === undefined) {
+    verdict = SENSITIVE_KEY.test(key);
+    if (keyVerdicts.size >= 4096) keyVerdicts.clear();
+    keyVerdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+function pointerOf(part: string, path: readonly string[]): string {
+  return `/${part}${path.map((p) => `/${escapePointer(p)}`).join('')}`;
+}
+
+/**
+ * Copy-on-write walk: returns `node` itself when nothing under it is masked, so the
+ * common case (nothing secret) allocates nothing. `path` is a shared stack; pointers
+ * are only built for what is masked.
+ */
+function maskWalk(node: unknown, part: string, path: string[], masked: string[]): unknown {
+  if (typeof node === 'string') {
+    if (SENSITIVE_VALUE.test(node)) {
+      masked.push(pointerOf(part, path));
+      return MASK_VALUE;
+    }
+    return node;
+  }
+  if (Array.isArray(node)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < node.length; i++) {
+      const v: unknown = node[i];
+      path.push(String(i));
+      const m = maskWalk(v, part, path, masked);
+      path.pop();
+      if (m !== v) {
+        out ??= node.slice();
+        out[i] = m;
+      }
+    }
+    return out ?? node;
+  }
+  if (node !== null && typeof node === 'object') {
+    let out: Record<string, unknown> | null = null;
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      let m: unknown;
+      if (isSensitiveKey(k) && v !== null && v !== undefined && v !== '') {
+        path.push(k);
+        masked.push(pointerOf(part, path));
+        path.pop();
+        m = MASK_VALUE;
+      } else if (v !== null && (typeof v === 'object' || typeof v === 'string')) {
+        path.push(k);
+        m = maskWalk(v, part, path, masked);
+        path.pop();
+      } else {
+        continue;
+      }
+      if (m !== v) {
+        out ??= { ...(node as Record<string, unknown>) };
+        out[k] = m;
+      }
+    }
+    return out ?? node;
+  }
+  return node;
+}
+
+/** Returns `node` without the value at `segments` (copying only along that path), or `node` itself when absent. */
+function erase(node: unknown, segments: readonly string[], i = 0): unknown {
+  const seg = segments[i];
+  if (seg === undefined) return node;
+  const last = i === segments.length - 1;
+  if (Array.isArray(node)) {
+    const arr = node as unknown[];
+    const idx = Number(seg);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= arr.length) return node;
+    if (last) return arr.filter((_v, j) => j !== idx);
+    const child = erase(arr[idx], segments, i + 1);
+    if (child === arr[idx]) return node;
+    const copy = arr.slice();
+    copy[idx] = child;
+    return copy;
+  }
+  if (node !== null && typeof node === 'object') {
+    const obj = node as Record<string, unknown>;
+    if (!Object.hasOwn(obj, seg)) return node;
+    if (last) {
+      const { [seg]: _removed, ...rest } = obj;
+      return rest;
+    }
+    const child = erase(obj[seg], segments, i + 1);
+    return child === obj[seg] ? node : { ...obj, [seg]: child };
+  }
+  return node;
+}
+
+/**
+ * Masks one part of an event (`input` or `result`). `erasePointers` are the configured
+ * `decision_logs.mask` pointers; only those under `/<part>/` apply. Never mutates `value`;
+ * the result shares the parts of `value` that needed no change.
+ */
+export function maskValue<T>(part: 'input' | 'result', value: T, erasePointers: readonly string[] = []): MaskResult<T> {
+  const masked: string[] = [];
+  const erased: string[] = [];
+  let copy = maskWalk(value, part, [], masked);
+  for (const pointer of erasePointers) {
+    if (!pointer.startsWith(`/${part}/`)) continue;
+    const segments = pointer.slice(part.length + 2).split('/').map(unescapePointer);
+    const after = erase(copy, segments);
+    if (after !== copy) {
+      copy = after;
+      erased.push(pointer);
+      // A value both masked and erased is gone: report it once, as erased.
+      for (let i = masked.length - 1; i >= 0; i--) {
+        const m = masked[i] as string;
+        if (m === pointer || m.startsWith(`${pointer}/`)) masked.splice(i, 1);
+      }
+    }
+  }
+  return { value: copy as T, erased, masked };
+}
+
+/** Masks a decision's input and result, the way OPA's `system.log.mask` reports it. */
+export function maskInput(
+  event: { input: unknown; result: unknown },
+  erasePointers: readonly string[] = [],
+): { input: unknown; result: unknown; erased: string[]; masked: string[] } {
+  const input = maskValue('input', event.input, erasePointers);
+  const result = maskValue('result', event.result, erasePointers);
+  return {
+    input: input.value,
+    result: result.value,
+    erased: [...input.erased, ...result.erased].sort(),
+    masked: [...input.masked, ...result.masked].sort(),
+  };
+}

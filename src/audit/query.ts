@@ -1,0 +1,91 @@
+// The auditor's questions as one filter: who (subject/actor), what (kind, decision),
+// which grant/request/route/role, when (time range). Paged by seq.
+import type { Db } from '../store/index.js';
+import { AUDIT_COLUMNS, rowToRecord } from './records.js';
+import type { AuditKind, AuditRecord } from './types.js';
+
+export interface AuditFilter {
+  /** Whom the record concerns. */
+  subject?: string;
+  /** Who acted. */
+  actor?: string;
+  /** Either the subject or the actor. */
+  who?: string;
+  role?: string;
+  grant_id?: string;
+  request_id?: string;
+  route?: string;
+  decision_id?: string;
+  policy_revision?: string;
+  /** Exact kinds (AuditKind), or a family such as `grant.*`. */
+  kinds?: readonly string[];
+  /** allow: grants used, requests approved; deny: proxy denials, requests denied. */
+  decision?: 'allow' | 'deny';
+  /** Inclusive lower bound on the time (anything Date parses). */
+  since?: string;
+  /** Exclusive upper bound on the time. */
+  until?: string;
+  /** Paging cursor: records after this seq (asc) or before it (desc). */
+  cursor?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  /** Pass as `cursor` for the next page; null when this was the last. */
+  next_cursor: number | null;
+}
+
+export const DECISION_KINDS: Record<'allow' | 'deny', AuditKind[]> = {
+  allow: ['proxy.allowed_with_grant', 'request.approved'],
+  deny: ['proxy.denied', 'request.denied'],
+};
+
+const MAX_LIMIT = 1000;
+
+function isoTime(value: string, name: string): string {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`${name}: not a time: ${value}`);
+  return d.toISOString();
+}
+
+export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<AuditPage> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: (p: string) => string, value: unknown): void => {
+    params.push(value);
+    where.push(clause(`$${params.length}`));
+  };
+  const exact: [keyof AuditFilter, string][] = [
+    ['subject', 'subject'], ['actor', 'actor'], ['role', 'role'], ['grant_id', 'grant_id'], ['request_id', 'request_id'],
+    ['route', 'route'], ['decision_id', 'decision_id'], ['policy_revision', 'policy_revision'],
+  ];
+  for (const [key, column] of exact) {
+    const value = filter[key];
+    if (typeof value === 'string') add((p) => `${column} = ${p}`, value);
+  }
+  if (filter.who !== undefined) {
+    params.push(filter.who);
+    const p = `$${params.length}`;
+    where.push(`(subject = ${p} OR actor = ${p})`);
+  }
+  const kindClause = (kinds: readonly string[]): string =>
+    `(${kinds.map((k) => {
+      params.push(k.endsWith('.*') ? `${k.slice(0, -1)}%` : k);
+      return k.endsWith('.*') ? `kind LIKE $${params.length}` : `kind = $${params.length}`;
+    }).join(' OR ')})`;
+  if (filter.kinds && filter.kinds.length > 0) where.push(kindClause(filter.kinds));
+  if (filter.decision) where.push(kindClause(DECISION_KINDS[filter.decision]));
+  if (filter.since !== undefined) add((p) => `at >= ${p}`, isoTime(filter.since, 'since'));
+  if (filter.until !== undefined) add((p) => `at < ${p}`, isoTime(filter.until, 'until'));
+  const order = filter.order ?? 'asc';
+  if (filter.cursor !== undefined) add((p) => (order === 'asc' ? `seq > ${p}` : `seq < ${p}`), filter.cursor);
+  const limit = Math.max(1, Math.min(filter.limit ?? 100, MAX_LIMIT));
+  params.push(limit + 1);
+  const sql = `SELECT ${AUDIT_COLUMNS} FROM jitgate_audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${params.length}`;
+  const rows = await db.query(sql, params);
+  const records = rows.slice(0, limit).map(rowToRecord);
+  const last = records[records.length - 1];
+  return { records, next_cursor: rows.length > limit && last ? last.seq : null };
+}

@@ -1,0 +1,62 @@
+// Reading and writing audit rows: the one place that knows the column layout.
+import type { Row, Sql } from '../store/index.js';
+import type { AuditKind, AuditRecord } from './types.js';
+
+export const AUDIT_COLUMNS =
+  'seq, at, kind, actor, subject, request_id, grant_id, role, route, decision_id, policy_revision, reason, details, prev_hash, hash';
+
+function text(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export function rowToRecord(row: Row): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    at: String(row.at),
+    kind: String(row.kind) as AuditKind,
+    actor: String(row.actor),
+    subject: text(row.subject),
+    request_id: text(row.request_id),
+    grant_id: text(row.grant_id),
+    role: text(row.role),
+    route: text(row.route),
+    decision_id: text(row.decision_id),
+    policy_revision: text(row.policy_revision),
+    reason: text(row.reason),
+    details: JSON.parse(String(row.details)) as Record<string, unknown>,
+    prev_hash: String(row.prev_hash),
+    hash: String(row.hash),
+  };
+}
+
+export async function readHead(sql: Sql): Promise<{ seq: number; hash: string } | null> {
+  const rows = await sql.query('SELECT seq, hash FROM jitgate_audit ORDER BY seq DESC LIMIT 1');
+  const row = rows[0];
+  return row ? { seq: Number(row.seq), hash: String(row.hash) } : null;
+}
+
+const COLUMN_COUNT = 15;
+/** Rows per INSERT: one round trip for a typical group commit, well under both stores' parameter limits. */
+const ROWS_PER_INSERT = 100;
+
+function placeholders(rows: number): string {
+  const groups: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const cols: string[] = [];
+    for (let c = 1; c <= COLUMN_COUNT; c++) cols.push(`$${r * COLUMN_COUNT + c}`);
+    groups.push(`(${cols.join(', ')})`);
+  }
+  return groups.join(', ');
+}
+
+export async function insertRecords(sql: Sql, records: readonly AuditRecord[]): Promise<void> {
+  for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
+    const chunk = records.slice(i, i + ROWS_PER_INSERT);
+    const params = chunk.flatMap((r) => [
+      r.seq, r.at, r.kind, r.actor, r.subject, r.request_id, r.grant_id, r.role, r.route, r.decision_id,
+      r.policy_revision, r.reason, JSON.stringify(r.details), r.prev_hash, r.hash,
+    ]);
+    await sql.query(`INSERT INTO jitgate_audit (${AUDIT_COLUMNS}) VALUES ${placeholders(chunk.length)}`, params);
+  }
+}

@@ -1,0 +1,222 @@
+// `jitgate audit`: the auditor's tools. They open the store named in the config file
+// directly and only read: verify the hash chain, answer questions, export JSONL.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { once } from 'node:events';
+import type { Command } from 'commander';
+import {
+  queryAudit, readCheckpoint, verifyChain, verifyExport, type AuditFilter, type AuditRecord, type VerifyReport,
+} from '../../audit/index.js';
+import { loadConfig, type GatewayConfig } from '../../config/index.js';
+import { openDb, type Db } from '../../store/index.js';
+import { EXIT } from '../context.js';
+import { formatTime, table } from '../format.js';
+
+interface StoreOptions {
+  config: string;
+}
+
+interface QueryOptions extends StoreOptions {
+  subject?: string;
+  actor?: string;
+  who?: string;
+  role?: string;
+  grant?: string;
+  request?: string;
+  route?: string;
+  decisionId?: string;
+  revision?: string;
+  kind?: string[];
+  decision?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+  cursor?: string;
+  desc?: boolean;
+  json?: boolean;
+  jsonl?: boolean;
+}
+
+class CliFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+function withStoreOption(cmd: Command): Command {
+  return cmd.option('-c, --config <file>', 'gateway configuration (its store is opened read-only)', './opa.config.yaml');
+}
+
+function withFilters(cmd: Command): Command {
+  return cmd
+    .option('--subject <id>', 'records concerning this subject (requester, grant holder, caller)')
+    .option('--actor <id>', 'records of what this subject did (approved, revoked, ...)')
+    .option('--who <id>', 'either subject or actor')
+    .option('--role <role>', 'records about this role')
+    .option('--grant <id>', 'records about this grant (its life and its use)')
+    .option('--request <id>', 'records about this elevation request')
+    .option('--route <name>', 'proxy decisions on this route')
+    .option('--decision-id <id>', 'the record of one decision (matches the decision log)')
+    .option('--revision <rev>', 'records under this policy revision')
+    .option('--kind <kind...>', 'record kinds, e.g. grant.revoked or grant.*')
+    .option('--decision <allow|deny>', 'allow: grants used and requests approved; deny: proxy denials and denied requests')
+    .option('--since <time>', 'from this time (inclusive; ISO 8601)')
+    .option('--until <time>', 'before this time (exclusive)');
+}
+
+function filterFrom(opts: QueryOptions): AuditFilter {
+  if (opts.decision !== undefined && opts.decision !== 'allow' && opts.decision !== 'deny') {
+    throw new CliFailure('--decision must be allow or deny', EXIT.USAGE);
+  }
+  const num = (v: string | undefined, name: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new CliFailure(`${name} must be a non-negative integer`, EXIT.USAGE);
+    return n;
+  };
+  const filter: AuditFilter = {
+    subject: opts.subject, actor: opts.actor, who: opts.who, role: opts.role, grant_id: opts.grant, request_id: opts.request,
+    route: opts.route, decision_id: opts.decisionId, policy_revision: opts.revision,
+    kinds: opts.kind, decision: opts.decision,
+    since: opts.since, until: opts.until, limit: num(opts.limit, '--limit'), cursor: num(opts.cursor, '--cursor'),
+    order: opts.desc ? 'desc' : 'asc',
+  };
+  for (const key of Object.keys(filter) as (keyof AuditFilter)[]) if (filter[key] === undefined) Reflect.deleteProperty(filter, key);
+  return filter;
+}
+
+async function withStore<T>(opts: StoreOptions, fn: (db: Db, config: GatewayConfig) => Promise<T>): Promise<T> {
+  const config = loadConfig(opts.config);
+  const db = openDb(config.jitgate.store);
+  try {
+    try {
+      await db.query('SELECT seq FROM jitgate_audit WHERE seq = 0');
+    } catch (err) {
+      throw new CliFailure(`no audit trail in the store of ${opts.config}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+    }
+    return await fn(db, config);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Runs an action: known failures become a message and an exit code, never a stack trace. */
+async function run(action: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await action();
+  } catch (err) {
+    process.stderr.write(`jitgate audit: ${(err as Error).message}\n`);
+    process.exitCode = err instanceof CliFailure ? err.exitCode : err instanceof RangeError ? EXIT.USAGE : EXIT.FAILURE;
+  }
+}
+
+function who(r: AuditRecord): string {
+  return r.subject && r.subject !== r.actor ? `${r.actor} → ${r.subject}` : r.actor;
+}
+
+function recordTable(records: readonly AuditRecord[]): string {
+  return table(
+    ['SEQ', 'TIME', 'KIND', 'WHO', 'ROLE', 'GRANT', 'REQUEST', 'ROUTE', 'REVISION', 'REASON'],
+    records.map((r) => [
+      String(r.seq), formatTime(r.at), r.kind, who(r), r.role ?? '-', r.grant_id ?? '-', r.request_id ?? '-',
+      r.route ?? '-', r.policy_revision ?? '-', r.reason ?? '-',
+    ]),
+    40,
+  );
+}
+
+export function register(program: Command): void {
+  const audit = program
+    .command('audit')
+    .description('verify and query the hash-chained audit trail (reads the store directly)');
+
+  withStoreOption(
+    audit
+      .command('verify')
+      .description('check every record of the chain (and the checkpoint) and name the first bad record')
+      .option('--checkpoint <file>', 'checkpoint file (default: jitgate.audit.checkpoint_file of the config)')
+      .option('--file <export.jsonl>', 'verify an export (jitgate audit export) instead of the store; the config is not read')
+      .option('--json', 'the report as JSON'),
+  ).action(async (opts: StoreOptions & { checkpoint?: string; file?: string; json?: boolean }) => {
+    const print = (report: VerifyReport): number => {
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else if (report.ok) {
+        const cp = report.checkpoint ? `; checkpoint at record ${report.checkpoint.seq} (${formatTime(report.checkpoint.at)}) matches` : '; no checkpoint to compare';
+        process.stdout.write(`OK: ${report.records} records, chain intact${cp}\n`);
+      } else {
+        process.stdout.write(`BROKEN at record ${report.problem?.seq ?? '?'}: ${report.problem?.message ?? ''}\n` +
+          `(${report.records} records verified before it)\n`);
+      }
+      return report.ok ? EXIT.OK : EXIT.FAILURE;
+    };
+    if (opts.file !== undefined) {
+      const file = opts.file;
+      await run(async () => {
+        const checkpoint = opts.checkpoint ? await readCheckpoint(opts.checkpoint) : null;
+        const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+        return print(await verifyExport(lines, { checkpoint }));
+      });
+      return;
+    }
+    await run(() => withStore(opts, async (db, config) =>
+      print(await verifyChain(db, { checkpointFile: opts.checkpoint ?? config.jitgate.audit.checkpoint_file }))));
+  });
+
+  withFilters(withStoreOption(
+    audit
+      .command('query')
+      .alias('list')
+      .description('answer an auditor\'s question: records matching every filter given, oldest first')
+      .option('--limit <n>', 'at most this many (default 100, max 1000)')
+      .option('--cursor <seq>', 'continue after this seq (printed at the end of a page)')
+      .option('--desc', 'newest first')
+      .option('--json', 'one JSON document: {records, next_cursor}')
+      .option('--jsonl', 'one record per line')
+      .addHelpText('after', `
+Examples:
+  jitgate audit query --grant g_123                 # the life of a grant and every use of it
+  jitgate audit query --request r_42 --kind approval.added request.approved   # who approved, when
+  jitgate audit query --subject alice --since 2026-11-01 --until 2026-12-01
+  jitgate audit query --decision deny --route payments --json`),
+  )).action(async (opts: QueryOptions) => {
+    await run(() => withStore(opts, async (db) => {
+      const page = await queryAudit(db, filterFrom(opts));
+      if (opts.json) process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
+      else if (opts.jsonl) for (const r of page.records) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else {
+        process.stdout.write(page.records.length ? `${recordTable(page.records)}\n` : 'no matching records\n');
+        if (page.next_cursor !== null) process.stdout.write(`(more: --cursor ${page.next_cursor})\n`);
+      }
+      return EXIT.OK;
+    }));
+  });
+
+  withFilters(withStoreOption(
+    audit
+      .command('export')
+      .description('every matching record as JSONL (with hashes, so the export can be re-verified)')
+      .option('-o, --out <file>', 'write to this file instead of stdout'),
+  )).action(async (opts: QueryOptions & { out?: string }) => {
+    await run(() => withStore(opts, async (db) => {
+      const out = opts.out ? createWriteStream(opts.out, { flags: 'wx', mode: 0o600 }) : process.stdout;
+      const filter = { ...filterFrom(opts), limit: 1000, order: 'asc' as const };
+      let count = 0;
+      for (let cursor: number | null | undefined = undefined; ;) {
+        const page = await queryAudit(db, cursor === undefined ? filter : { ...filter, cursor });
+        for (const r of page.records) {
+          if (!out.write(`${JSON.stringify(r)}\n`)) await once(out, 'drain');
+          count++;
+        }
+        if (page.next_cursor === null) break;
+        cursor = page.next_cursor;
+      }
+      if (out !== process.stdout) {
+        out.end();
+        await once(out, 'finish');
+        process.stderr.write(`exported ${count} records to ${opts.out ?? ''}\n`);
+      }
+      return EXIT.OK;
+    }));
+  });
+}

@@ -1,0 +1,35 @@
+// Structured logs (pino). Secrets are removed by pino's redact paths before a line is
+// serialized: credential headers wherever a request or response is logged, and any
+// field named like a secret.
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { ObservabilityConfig } from './config.js';
+
+export const REDACT_CENSOR = '[REDACTED]';
+
+const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
+/** Where headers appear in our logs: fastify's req/res serializers, our own `headers` fields. */
+const HEADER_HOLDERS = ['headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers', 'upstream.headers', '*.headers'];
+const SECRET_FIELDS = ['secret', 'token', 'password', 'api_key', 'apiKey', 'client_secret', 'access_token', 'refresh_token', 'id_token', 'private_key', 'credential_value', 'value_secret'];
+
+export const REDACT_PATHS: string[] = [
+  ...HEADER_HOLDERS.flatMap((h) => SECRET_HEADERS.map((name) => `${h}["${name}"]`)),
+  ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
+  // Credential values as the proxy part holds them (routes[].credentials.<name>.value).
+  'credential.value',
+  '*.credential.value',
+  'credentials.*.value',
+  '*.credentials.*.value',
+];
+
+export function createLogger(config: ObservabilityConfig, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level: config.log_level,
+      base: { service: 'jitgate' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT_PATHS, censor: REDACT_CENSOR },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}

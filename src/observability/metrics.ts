@@ -1,0 +1,132 @@
+// Prometheus metrics in a registry of our own (not prom-client's global one), so two
+// gateways in one process (tests) never collide and /metrics shows only jitgate's series.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Metrics } from './types.js';
+
+export interface PrometheusMetrics extends Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** The exposition text for GET /metrics. */
+  render(): Promise<string>;
+}
+
+/** Decision latency is sub-millisecond when healthy; upstream latency is network-bound. */
+const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+const UPSTREAM_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): PrometheusMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'jitgate_' });
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'jitgate_proxy_requests_total',
+    help: 'Proxied requests by route, decision and response status',
+    labelNames: ['route', 'decision', 'status'] as const,
+    registers,
+  });
+  const decisionLatency = new Histogram({
+    name: 'jitgate_decision_duration_seconds',
+    help: 'Policy evaluation time by entrypoint',
+    labelNames: ['entrypoint'] as const,
+    buckets: DECISION_BUCKETS,
+    registers,
+  });
+  const upstreamLatency = new Histogram({
+    name: 'jitgate_upstream_duration_seconds',
+    help: 'Time to the upstream response headers, by route',
+    labelNames: ['route'] as const,
+    buckets: UPSTREAM_BUCKETS,
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'jitgate_policy_reloads_total',
+    help: 'Policy reloads by outcome',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  // Both outcomes exist from the start, so rate() and alerts work before the first failure.
+  reloads.inc({ outcome: 'success' }, 0);
+  reloads.inc({ outcome: 'failure' }, 0);
+  const revision = new Gauge({
+    name: 'jitgate_policy_revision_info',
+    help: 'The active policy bundle revision (value 1)',
+    labelNames: ['revision'] as const,
+    registers,
+  });
+  const decisionLogDrops = new Counter({ name: 'jitgate_decision_log_dropped_total', help: 'Decision log events dropped', registers });
+  const webhookDrops = new Counter({ name: 'jitgate_webhook_dropped_total', help: 'Webhook notifications dropped', registers });
+  const storeErrors = new Counter({
+    name: 'jitgate_store_errors_total',
+    help: 'Store operations that failed, by operation',
+    labelNames: ['operation'] as const,
+    registers,
+  });
+
+  let sampler: (() => { activeGrants: number; pendingRequests: number }) | null = null;
+  let sample: { activeGrants: number; pendingRequests: number } | null = null;
+  // Both gauges come from one sample per scrape; whichever collects first takes it.
+  const take = (): { activeGrants: number; pendingRequests: number } | null => {
+    sample ??= sampler ? sampler() : null;
+    return sample;
+  };
+  new Gauge({
+    name: 'jitgate_active_grants',
+    help: 'Grants active now',
+    registers,
+    collect() {
+      const s = take();
+      if (s) this.set(s.activeGrants);
+    },
+  });
+  new Gauge({
+    name: 'jitgate_pending_requests',
+    help: 'Elevation requests waiting for approval',
+    registers,
+    collect() {
+      const s = take();
+      if (s) this.set(s.pendingRequests);
+    },
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async render() {
+      sample = null;
+      try {
+        return await registry.metrics();
+      } finally {
+        sample = null;
+      }
+    },
+    proxyRequest(route, decision, status) {
+      requests.inc({ route, decision, status: String(status) });
+    },
+    decisionLatency(entrypoint, seconds) {
+      decisionLatency.observe({ entrypoint }, seconds);
+    },
+    upstreamLatency(route, seconds) {
+      upstreamLatency.observe({ route }, seconds);
+    },
+    policyReload(outcome) {
+      reloads.inc({ outcome });
+    },
+    policyRevision(rev) {
+      revision.reset();
+      revision.set({ revision: rev }, 1);
+    },
+    decisionLogDropped(count) {
+      decisionLogDrops.inc(count);
+    },
+    webhookDropped(count) {
+      webhookDrops.inc(count);
+    },
+    storeError(operation) {
+      storeErrors.inc({ operation });
+    },
+    setGauges(fn) {
+      sampler = fn;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// `jitgate audit` against a real store opened from a config file, as an auditor runs it.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAuditTrail } from '../../src/audit/index.js';
+import { SqliteDb } from '../../src/store/sqlite.js';
+import { entry } from './entries.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', main, 'audit', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+t.test('verify, query, export', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-cli-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const config = join(dir, 'opa.config.yaml');
+  writeFileSync(config, 'jitgate:\n  store:\n    type: sqlite\n    sqlite:\n      path: ./jitgate.db\n  audit:\n    checkpoint_file: ./audit.checkpoint\n');
+
+  t.equal((await cli(['verify', '-c', config])).code, 6, 'no trail yet: unavailable, not "ok"');
+
+  const db = new SqliteDb(join(dir, 'jitgate.db'));
+  const trail = createAuditTrail(db, { checkpoint_file: join(dir, 'audit.checkpoint'), checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+  await trail.start();
+  await trail.append(entry({ kind: 'request.created', actor: 'alice', grant_id: null, reason: 'deploy hotfix' }));
+  await trail.append(entry({ kind: 'approval.added', actor: 'bob', grant_id: null }));
+  await trail.append(entry({ kind: 'grant.granted', actor: 'system', grant_id: 'g-9' }));
+  await trail.append(entry({ kind: 'proxy.allowed_with_grant', actor: 'alice', grant_id: 'g-9', route: 'orders', decision_id: 'd-1' }));
+  await trail.append(entry({ kind: 'proxy.denied', actor: 'erin', subject: 'erin', grant_id: null, route: 'orders' }));
+  await trail.stop();
+  await db.close();
+
+  let r = await cli(['verify', '-c', config]);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /OK: 5 records, chain intact; checkpoint at record 5/);
+
+  r = await cli(['query', '-c', config, '--grant', 'g-9', '--json']);
+  t.equal(r.code, 0);
+  t.same(JSON.parse(r.stdout).records.map((x: { kind: string }) => x.kind), ['grant.granted', 'proxy.allowed_with_grant']);
+
+  r = await cli(['query', '-c', config, '--request', 'req-1', '--kind', 'approval.added']);
+  t.match(r.stdout, /approval\.added\s+bob → alice/, 'who approved, in a table');
+
+  r = await cli(['query', '-c', config, '--decision', 'deny', '--jsonl']);
+  t.same(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { actor: string }).actor), ['erin']);
+
+  t.equal((await cli(['query', '-c', config, '--decision', 'maybe'])).code, 2, 'bad usage');
+  t.equal((await cli(['query', '-c', config, '--since', 'yesterday-ish'])).code, 2);
+
+  const out = join(dir, 'export.jsonl');
+  r = await cli(['export', '-c', config, '-o', out]);
+  t.equal(r.code, 0);
+  const exported = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; hash: string });
+  t.same(exported.map((x) => x.seq), [1, 2, 3, 4, 5]);
+  t.ok(exported.every((x) => /^[0-9a-f]{64}$/.test(x.hash)), 'with hashes');
+
+  r = await cli(['verify', '--file', out, '--checkpoint', join(dir, 'audit.checkpoint')]);
+  t.equal(r.code, 0, 'the export verifies on its own, against the checkpoint');
+  t.match(r.stdout, /OK: 5 records/);
+  const lines = readFileSync(out, 'utf8').split('\n');
+  writeFileSync(join(dir, 'edited.jsonl'), lines.map((l) => l.replace('"actor":"bob"', '"actor":"carol"')).join('\n'));
+  r = await cli(['verify', '--file', join(dir, 'edited.jsonl')]);
+  t.equal(r.code, 1, 'an edited export fails');
+  t.match(r.stdout, /BROKEN at record 2: record 2 was altered/);
+  writeFileSync(join(dir, 'range.jsonl'), lines.slice(2).join('\n'));
+  r = await cli(['verify', '--file', join(dir, 'range.jsonl')]);
+  t.equal(r.code, 0, 'a contiguous range verifies internally');
+  writeFileSync(join(dir, 'gap.jsonl'), [lines[0], lines[2]].join('\n'));
+  r = await cli(['verify', '--file', join(dir, 'gap.jsonl')]);
+  t.match(r.stdout, /BROKEN at record 2: record 2 is missing/);
+
+  const tamper = new SqliteDb(join(dir, 'jitgate.db'));
+  await tamper.query("UPDATE jitgate_audit SET reason = 'routine' WHERE seq = 1");
+  await tamper.close();
+  r = await cli(['verify', '-c', config]);
+  t.equal(r.code, 1, 'a broken chain fails the command');
+  t.match(r.stdout, /BROKEN at record 1: record 1 was altered/);
+});

@@ -1,0 +1,247 @@
+// Decision logs in OPA's format: masking, the upload protocol against a real local
+// receiver (gzip JSON arrays, size-limited chunks, retry after failure, bounded buffer
+// with counted drops), the rotating JSONL file and the console sink.
+import t from 'tap';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createDecisionLogger, maskInput, type DecisionLogsConfig, type DecisionLogEvent } from '../../src/audit/index.js';
+import { createLogger } from '../../src/observability/index.js';
+
+const BEARER = 'eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LWJlYXJlcg.sig-9f8e7d';
+const API_KEY = 'jg_reporting.top-secret-key-1234';
+
+function config(over: Partial<DecisionLogsConfig> = {}): DecisionLogsConfig {
+  return {
+    console: false, resource: '/logs', mask: [],
+    reporting: { buffer_size_limit_events: 10000, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.2 },
+    ...over,
+  };
+}
+
+function capture(): { lines: string[]; write(s: string): void } {
+  const lines: string[] = [];
+  return { lines, write(s: string) { lines.push(s); } };
+}
+
+let n = 0;
+function decision(over: Partial<DecisionLogEvent> = {}): Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'> {
+  const id = `dec-${++n}`;
+  return {
+    decision_id: id,
+    timestamp: new Date().toISOString(),
+    path: 'jitgate/authz',
+    input: {
+      request: { method: 'GET', path: '/orders', headers: { authorization: `Bearer ${BEARER}`, 'x-api-key': API_KEY, accept: 'application/json' }, query: {} },
+      subject: { id: 'alice', kind: 'user', groups: ['eng'], claims: { email: 'alice@example.com' } },
+      grants: [], now_ns: 1,
+    },
+    result: { allow: true, grant_ids: ['g1'] },
+    bundles: { jitgate: { revision: 'rev-7' } },
+    metrics: { timer_rego_query_eval_ns: 12345 },
+    jitgate: { route: 'orders', subject: 'alice', grant_ids: ['g1'], upstream_status: 200, latency_ns: 99 },
+    ...over,
+  };
+}
+
+interface Upload { headers: IncomingMessage['headers']; url: string; compressed: number; events: Record<string, unknown>[] }
+
+async function receiver(respond: (i: number) => number): Promise<{ url: string; uploads: Upload[]; server: Server; close(): Promise<void> }> {
+  const uploads: Upload[] = [];
+  let i = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = respond(i++);
+      const body = Buffer.concat(chunks);
+      if (status === 200) {
+        uploads.push({ headers: req.headers, url: req.url ?? '', compressed: body.length, events: JSON.parse(gunzipSync(body).toString('utf8')) });
+      }
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`, uploads, server,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve(); }); }),
+  };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+  if (!cond()) throw new Error(`gave up waiting for ${what}`);
+}
+
+t.test('masking follows OPA: configured pointers erased, secrets masked, both reported', (t) => {
+  const input = { request: { headers: { authorization: 'Bearer abc', cookie: 'sid=1', accept: '*/*' }, body: { note: 'x', card: '4111' } }, subject: { claims: { refresh_token: 'r', sub: 'alice' } }, misc: ['Basic dXNlcjpwYXNz'] };
+  const m = maskInput({ input, result: { allow: true } }, ['/input/request/body/card', '/input/does/not/exist']);
+  t.same(m.erased, ['/input/request/body/card'], 'erased lists what was removed, not what was absent');
+  t.same(m.masked, ['/input/misc/0', '/input/request/headers/authorization', '/input/request/headers/cookie', '/input/subject/claims/refresh_token']);
+  const out = m.input as typeof input;
+  t.equal(out.request.headers.authorization, '[REDACTED]');
+  t.equal(out.request.headers.accept, '*/*');
+  t.notOk('card' in out.request.body);
+  t.equal(out.subject.claims.sub, 'alice');
+  t.equal(input.request.headers.authorization, 'Bearer abc', 'the caller’s object is untouched');
+  t.equal(input.request.body.card, '4111', 'erasing does not touch the caller’s object either');
+  t.equal(input.misc[0], 'Basic dXNlcjpwYXNz');
+  const clean = { request: { headers: { accept: '*/*' } } };
+  const c = maskInput({ input: clean, result: { allow: true } });
+  t.same([c.erased, c.masked], [[], []], 'nothing to mask: nothing reported');
+  t.same(c.input, clean);
+  t.end();
+});
+
+t.test('upload: gzip JSON arrays to services[service].url + resource, in OPA format, secrets masked', async (t) => {
+  const rx = await receiver(() => 200);
+  t.teardown(() => rx.close());
+  const logger = createLogger({ log_level: 'warn' }, capture());
+  const dl = createDecisionLogger(config({ service: 'control', resource: '/logs/jitgate', mask: ['/input/subject/claims/email'] }), {
+    labels: { app: 'jitgate', environment: 'test' },
+    services: { control: { url: rx.url, headers: { 'x-tenant': 't1' }, credentials: { bearer: { token: 'svc-token' } } } },
+    logger,
+  });
+  await dl.start();
+  const sent = [decision(), decision({ result: { allow: false, reason: 'no grant' } }), decision()];
+  for (const e of sent) dl.log(e);
+  await until(() => rx.uploads.flatMap((u) => u.events).length === 3, 'three events');
+  await dl.stop();
+
+  const up = rx.uploads[0]!;
+  t.equal(up.url, '/v1/logs/jitgate');
+  t.equal(up.headers['content-encoding'], 'gzip');
+  t.equal(up.headers['content-type'], 'application/json');
+  t.equal(up.headers.authorization, 'Bearer svc-token', 'service credentials as OPA configures them');
+  t.equal(up.headers['x-tenant'], 't1');
+  const events = rx.uploads.flatMap((u) => u.events);
+  t.same(events.map((e) => e.decision_id), sent.map((e) => e.decision_id), 'in order, once each');
+  const e = events[0]!;
+  for (const key of ['decision_id', 'timestamp', 'path', 'input', 'result', 'bundles', 'labels', 'metrics', 'erased', 'masked', 'jitgate']) t.ok(key in e, `has ${key}`);
+  t.same(e.bundles, { jitgate: { revision: 'rev-7' } });
+  t.match(e.labels, { app: 'jitgate', environment: 'test', id: String, version: String });
+  t.same(e.erased, ['/input/subject/claims/email']);
+  t.same(e.masked, ['/input/request/headers/authorization', '/input/request/headers/x-api-key']);
+  t.match(e.jitgate, { route: 'orders', subject: 'alice', grant_ids: ['g1'], upstream_status: 200 });
+  const raw = JSON.stringify(events);
+  t.notOk(raw.includes(BEARER), 'the bearer token never left the process');
+  t.notOk(raw.includes(API_KEY), 'the API key never left the process');
+  t.notOk(raw.includes('alice@example.com'), 'the configured field was erased');
+  t.equal(dl.dropped, 0);
+});
+
+t.test('upload chunks stay within upload_size_limit_bytes and lose nothing', async (t) => {
+  const rx = await receiver(() => 200);
+  t.teardown(() => rx.close());
+  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10000, upload_size_limit_bytes: 2048, min_delay_seconds: 0.05, max_delay_seconds: 0.2 } }), {
+    labels: {}, services: { s: { url: rx.url } }, logger: createLogger({ log_level: 'silent' }),
+  });
+  // Random payloads do not compress: 200 events cannot fit one 2 KiB chunk.
+  const ids: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const e = decision({ result: { allow: true, reason: randomBytes(48).toString('base64') } });
+    ids.push(e.decision_id);
+    dl.log(e);
+  }
+  await until(() => rx.uploads.flatMap((u) => u.events).length >= 200, '200 events');
+  await dl.stop();
+  t.ok(rx.uploads.length > 1, `split into ${rx.uploads.length} uploads`);
+  t.ok(rx.uploads.every((u) => u.compressed <= 2048), 'every compressed body within the limit');
+  t.same(rx.uploads.flatMap((u) => u.events).map((e) => e.decision_id), ids);
+});
+
+t.test('a receiver that fails then recovers gets every event, once', async (t) => {
+  const rx = await receiver((i) => (i < 3 ? 503 : 200));
+  t.teardown(() => rx.close());
+  const warnings = capture();
+  const dl = createDecisionLogger(config({ service: 's' }), { labels: {}, services: { s: { url: rx.url } }, logger: createLogger({ log_level: 'warn' }, warnings) });
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const e = decision();
+    ids.push(e.decision_id);
+    dl.log(e);
+  }
+  await until(() => rx.uploads.length > 0, 'a successful upload');
+  await dl.stop();
+  t.same(rx.uploads.flatMap((u) => u.events).map((e) => e.decision_id), ids);
+  t.equal(dl.dropped, 0);
+  t.ok(warnings.lines.some((l) => l.includes('decision log upload failed')), 'the failures were reported');
+});
+
+t.test('a dead receiver: the buffer stays bounded and every drop is counted and reported', async (t) => {
+  const rx = await receiver(() => 500);
+  t.teardown(() => rx.close());
+  const warnings = capture();
+  const drops: number[] = [];
+  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.05 } }), {
+    labels: {}, services: { s: { url: rx.url } }, logger: createLogger({ log_level: 'warn' }, warnings), onDrop: (c) => drops.push(c),
+  });
+  for (let i = 0; i < 25; i++) dl.log(decision());
+  t.equal(dl.dropped, 15, 'the 15 oldest were dropped as the 10-event buffer overflowed');
+  await dl.stop();
+  t.equal(dl.dropped, 25, 'what could not be sent at shutdown is counted too');
+  t.equal(drops.reduce((a, b) => a + b, 0), 25, 'the metrics hook saw every drop');
+  t.ok(warnings.lines.some((l) => l.includes('decision log events dropped') && l.includes('"dropped_total":25')), 'reported in the log');
+  dl.log(decision());
+  t.equal(dl.dropped, 26, 'logging after stop is a counted drop');
+});
+
+t.test('a receiver that never answers cannot hold up logging', async (t) => {
+  const hung: import('node:http').ServerResponse[] = [];
+  const server = createServer((_req, res) => { hung.push(res); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve(); }); }));
+  const { port } = server.address() as AddressInfo;
+  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 5, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.05 } }), {
+    labels: {}, services: { s: { url: `http://127.0.0.1:${port}`, response_header_timeout_seconds: 0.5 } }, logger: createLogger({ log_level: 'silent' }),
+  });
+  dl.log(decision());
+  await until(() => hung.length === 1, 'the upload to hang');
+  // The upload is stuck; every further log() returns at once and the overflow is counted.
+  for (let i = 0; i < 20; i++) dl.log(decision());
+  t.equal(dl.dropped, 15, 'buffer held at 5 while the upload hangs');
+  await dl.stop();
+  t.equal(dl.dropped, 21, 'after the timeout nothing was delivered, and all of it is counted');
+});
+
+t.test('file sink: JSONL with size-based rotation', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const path = join(dir, 'decisions.jsonl');
+  const dl = createDecisionLogger(config({ file: { path, max_bytes: 4096, max_files: 3 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
+  const ids: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const e = decision();
+    ids.push(e.decision_id);
+    dl.log(e);
+  }
+  await dl.stop();
+  t.same(readdirSync(dir).sort(), ['decisions.jsonl', 'decisions.jsonl.1', 'decisions.jsonl.2'], 'at most max_files files');
+  for (const f of readdirSync(dir)) t.ok(statSync(join(dir, f)).size <= 4096, `${f} within max_bytes`);
+  const kept = ['decisions.jsonl.2', 'decisions.jsonl.1', 'decisions.jsonl']
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
+    .map((l) => (JSON.parse(l) as { decision_id: string }).decision_id);
+  t.same(kept, ids.slice(ids.length - kept.length), 'the newest events, in order, oldest rotated away');
+  t.notOk(readFileSync(path, 'utf8').includes(BEARER));
+});
+
+t.test('console sink writes OPA-style "Decision Log" lines through the logger', async (t) => {
+  const out = capture();
+  const dl = createDecisionLogger(config({ console: true }), { labels: { app: 'x' }, services: {}, logger: createLogger({ log_level: 'info' }, out) });
+  dl.log(decision());
+  await dl.stop();
+  const line = JSON.parse(out.lines[0]!);
+  t.equal(line.msg, 'Decision Log');
+  t.equal(line.path, 'jitgate/authz');
+  t.notOk(out.lines[0]!.includes(BEARER));
+});
+
+t.test('an unknown service is a configuration error', (t) => {
+  t.throws(() => createDecisionLogger(config({ service: 'nope' }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) }), /no service named "nope"/);
+  t.end();
+});

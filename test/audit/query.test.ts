@@ -1,0 +1,50 @@
+// The auditor's questions, on both stores.
+import t from 'tap';
+import { createAuditTrail, queryAudit } from '../../src/audit/index.js';
+import { DIALECTS, openStore } from './stores.js';
+import { entry } from './entries.js';
+
+for (const dialect of DIALECTS) {
+  t.test(dialect, async (t) => {
+    const s = await openStore(dialect);
+    t.teardown(() => s.close());
+    const trail = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await trail.start();
+    await trail.append(entry({ kind: 'request.created', actor: 'alice', subject: 'alice', request_id: 'r1', grant_id: null, role: 'writer' }));
+    await trail.append(entry({ kind: 'request.approved', actor: 'bob', subject: 'alice', request_id: 'r1', grant_id: null, role: 'writer' }));
+    await trail.append(entry({ kind: 'grant.granted', actor: 'system', subject: 'alice', request_id: 'r1', grant_id: 'g1', role: 'writer' }));
+    await trail.append(entry({ kind: 'proxy.allowed_with_grant', actor: 'alice', subject: 'alice', request_id: null, grant_id: 'g1', role: 'writer', route: 'orders', decision_id: 'd1' }));
+    await trail.append(entry({ kind: 'proxy.denied', actor: 'erin', subject: 'erin', request_id: null, grant_id: null, role: null, route: 'orders', decision_id: 'd2' }));
+    await trail.append(entry({ kind: 'request.denied', actor: 'carol', subject: 'erin', request_id: 'r2', grant_id: null, role: 'admin' }));
+    const midpoint = new Date(Date.now() + 5).toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await trail.append(entry({ kind: 'grant.revoked', actor: 'dave', subject: 'alice', request_id: 'r1', grant_id: 'g1', role: 'writer' }));
+    await trail.stop();
+
+    const seqs = async (filter: Parameters<typeof queryAudit>[1]): Promise<number[]> =>
+      (await queryAudit(s.db, filter)).records.map((r) => r.seq);
+
+    t.same(await seqs({ subject: 'alice' }), [1, 2, 3, 4, 7], 'everything concerning alice');
+    t.same(await seqs({ actor: 'bob' }), [2], 'what bob did');
+    t.same(await seqs({ who: 'erin' }), [5, 6], 'erin as actor or subject');
+    t.same(await seqs({ grant_id: 'g1' }), [3, 4, 7], 'the life of grant g1');
+    t.same(await seqs({ request_id: 'r1' }), [1, 2, 3, 7]);
+    t.same(await seqs({ role: 'admin' }), [6]);
+    t.same(await seqs({ route: 'orders' }), [4, 5]);
+    t.same(await seqs({ decision: 'deny' }), [5, 6]);
+    t.same(await seqs({ decision: 'allow' }), [2, 4]);
+    t.same(await seqs({ kinds: ['grant.*'] }), [3, 7], 'a kind family');
+    t.same(await seqs({ kinds: ['proxy.denied', 'grant.revoked'] }), [5, 7]);
+    t.same(await seqs({ since: midpoint }), [7], 'since is inclusive of later records only');
+    t.same(await seqs({ until: midpoint }), [1, 2, 3, 4, 5, 6]);
+    t.same(await seqs({ subject: 'alice', kinds: ['grant.*'], order: 'desc' }), [7, 3]);
+    t.rejects(queryAudit(s.db, { since: 'not a date' }), RangeError);
+
+    const page1 = await queryAudit(s.db, { limit: 3 });
+    t.same(page1.records.map((r) => r.seq), [1, 2, 3]);
+    t.equal(page1.next_cursor, 3);
+    const page3 = await queryAudit(s.db, { limit: 3, cursor: 6 });
+    t.same(page3.records.map((r) => r.seq), [7]);
+    t.equal(page3.next_cursor, null, 'last page says so');
+  });
+}

@@ -1,0 +1,47 @@
+// What a Prometheus scrape of /metrics shows.
+import t from 'tap';
+import { createMetrics } from '../../src/observability/index.js';
+
+t.test('series the operator dashboards rely on', async (t) => {
+  const m = createMetrics();
+  let active = 3;
+  m.setGauges(() => ({ activeGrants: active, pendingRequests: 2 }));
+  m.proxyRequest('orders', 'allow', 200);
+  m.proxyRequest('orders', 'allow', 200);
+  m.proxyRequest('orders', 'deny', 403);
+  m.decisionLatency('jitgate/authz', 0.0003);
+  m.upstreamLatency('orders', 0.02);
+  m.policyReload('success');
+  m.policyReload('failure');
+  m.policyRevision('rev-1');
+  m.policyRevision('rev-2');
+  m.decisionLogDropped(4);
+  m.webhookDropped(1);
+  m.storeError('grants.read');
+
+  const text = await m.render();
+  t.match(m.contentType, /^text\/plain; version=0\.0\.4/);
+  t.match(text, /jitgate_proxy_requests_total\{route="orders",decision="allow",status="200"\} 2/);
+  t.match(text, /jitgate_proxy_requests_total\{route="orders",decision="deny",status="403"\} 1/);
+  t.match(text, /jitgate_decision_duration_seconds_bucket\{le="0\.0005",entrypoint="jitgate\/authz"\} 1/);
+  t.match(text, /jitgate_upstream_duration_seconds_count\{route="orders"\} 1/);
+  t.match(text, /jitgate_policy_reloads_total\{outcome="success"\} 1/);
+  t.match(text, /jitgate_policy_reloads_total\{outcome="failure"\} 1/);
+  t.match(text, /jitgate_policy_revision_info\{revision="rev-2"\} 1/);
+  t.notMatch(text, /revision="rev-1"/, 'only the active revision');
+  t.match(text, /jitgate_decision_log_dropped_total 4/);
+  t.match(text, /jitgate_webhook_dropped_total 1/);
+  t.match(text, /jitgate_store_errors_total\{operation="grants.read"\} 1/);
+  t.match(text, /jitgate_active_grants 3/);
+  t.match(text, /jitgate_pending_requests 2/);
+  t.match(text, /jitgate_process_cpu_seconds_total/, 'process metrics, prefixed');
+  active = 5;
+  t.match(await m.render(), /jitgate_active_grants 5/, 'gauges sampled on each scrape');
+});
+
+t.test('two instances do not share series', async (t) => {
+  const a = createMetrics({ defaultMetrics: false });
+  const b = createMetrics({ defaultMetrics: false });
+  a.webhookDropped(7);
+  t.match(await b.render(), /jitgate_webhook_dropped_total 0/);
+});
