@@ -4,8 +4,8 @@
 import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../admin/index.js';
 import { createAuditTrail, createDecisionLogger, queryAudit, type AuditTrail, type DecisionLogSink } from '../audit/index.js';
-import type { GatewayConfig } from '../config/index.js';
-import { jitgateError } from '../errors.js';
+import { loadConfig, type GatewayConfig } from '../config/index.js';
+import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
@@ -19,8 +19,11 @@ export interface Gateway {
   readonly controlAddress: { host: string; port: number };
   readonly logger: Logger;
   readonly policy: PolicyManager;
-  /** Validates and applies a new configuration (routes, credentials); keeps the old one when it is invalid. */
-  reload(next: GatewayConfig): Promise<void>;
+  /**
+   * Re-reads the configuration file and applies its routes and credentials. An invalid file,
+   * or one that changes what only a restart can change, is refused whole (and audited).
+   */
+  reload(configFile: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,7 +57,26 @@ class Lifecycle {
   }
 }
 
-function policyAuditEntry(event: PolicyEvent): Parameters<AuditTrail['append']>[0] {
+type AuditEntryInput = Parameters<AuditTrail['append']>[0];
+
+function systemEntry(kind: AuditEntryInput['kind'], reason: string | null, details: Record<string, unknown>): AuditEntryInput {
+  return { kind, actor: 'system', subject: null, request_id: null, grant_id: null, role: null, route: null, decision_id: null, policy_revision: null, reason, details };
+}
+
+/** What a running gateway can take from a new file: everything but routes needs a restart. */
+function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
+  const { routes: _currentRoutes, ...currentRest } = current.jitgate;
+  const { routes: _nextRoutes, ...nextRest } = next.jitgate;
+  const changed = Object.keys({ ...currentRest, ...nextRest }).filter(
+    (key) => JSON.stringify(currentRest[key as keyof typeof currentRest]) !== JSON.stringify(nextRest[key as keyof typeof nextRest]),
+  ).map((key) => `jitgate.${key}`);
+  for (const key of ['labels', 'services', 'decision_logs'] as const) {
+    if (JSON.stringify(current[key]) !== JSON.stringify(next[key])) changed.push(key);
+  }
+  return changed;
+}
+
+function policyAuditEntry(event: PolicyEvent): AuditEntryInput {
   const loaded = event.type === 'loaded';
   return {
     kind: loaded ? 'policy.loaded' : 'policy.rejected',
@@ -168,17 +190,25 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       'jitgate listening',
     );
 
-    return {
-      proxyAddress,
-      controlAddress,
-      logger,
-      policy,
-      reload: (next) => {
-        void next;
-        return Promise.reject(jitgateError('CONFIG_INVALID', 'reload is not supported'));
-      },
-      stop: () => life.stopAll(logger),
+    let current = config;
+    const reload = async (configFile: string): Promise<void> => {
+      try {
+        const next = loadConfig(configFile);
+        const restartOnly = restartOnlyChanges(current, next);
+        if (restartOnly.length > 0) {
+          throw jitgateError('CONFIG_INVALID', `these changes need a restart: ${restartOnly.join(', ')}`, { problems: restartOnly });
+        }
+        proxy.updateRoutes(next.jitgate.routes);
+        current = next;
+      } catch (err) {
+        await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile }));
+        throw err;
+      }
+      await audit.append(systemEntry('config.reloaded', null, { file: configFile, routes: current.jitgate.routes.map((r) => r.name) }));
+      logger.info({ file: configFile, routes: current.jitgate.routes.length }, 'configuration reloaded');
     };
+
+    return { proxyAddress, controlAddress, logger, policy, reload, stop: () => life.stopAll(logger) };
   } catch (err) {
     await life.stopAll(logger);
     throw err;

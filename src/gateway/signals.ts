@@ -1,4 +1,3 @@
-import { loadConfig } from '../config/index.js';
 import type { Gateway } from './gateway.js';
 
 /**
@@ -21,7 +20,7 @@ export function runUntilSignal(gateway: Gateway, configFile: string): Promise<vo
       gateway.logger.info({ file: configFile }, 'reloading the configuration');
       void (async () => {
         try {
-          await gateway.reload(loadConfig(configFile));
+          await gateway.reload(configFile);
         } catch (err) {
           gateway.logger.error({ err }, 'configuration reload refused; the running configuration stays');
         }
