@@ -55,6 +55,8 @@ export const ERRORS = {
   UPSTREAM_TIMEOUT: spec('UPSTREAM_TIMEOUT', 504, 'The upstream did not answer in time'),
   STORE_UNAVAILABLE: spec('STORE_UNAVAILABLE', 503, 'The grant store is unavailable'),
   AUDIT_UNAVAILABLE: spec('AUDIT_UNAVAILABLE', 503, 'The audit trail could not be written'),
+  CREDENTIAL_UNKNOWN: spec('CREDENTIAL_UNKNOWN', 503, 'The policy chose an upstream credential this route does not have'),
+  METHOD_NOT_ALLOWED: spec('METHOD_NOT_ALLOWED', 405, 'The gateway does not proxy this method'),
 
   // workflow
   ELEVATION_DENIED: spec('ELEVATION_DENIED', 403, 'The elevation policy refused this action'),
@@ -66,6 +68,9 @@ export const ERRORS = {
   TICKET_REQUIRED: spec('TICKET_REQUIRED', 400, 'A ticket reference is required'),
   DURATION_TOO_LONG: spec('DURATION_TOO_LONG', 400, 'The requested duration exceeds the maximum'),
   CONFLICT: spec('CONFLICT', 409, 'The change conflicts with a concurrent change'),
+
+  // control API
+  AUDIT_READ_DENIED: spec('AUDIT_READ_DENIED', 403, 'Reading the audit trail is not allowed for this subject'),
 
   // audit
   AUDIT_CHAIN_BROKEN: spec('AUDIT_CHAIN_BROKEN', 500, 'The audit chain does not verify'),

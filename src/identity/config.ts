@@ -15,6 +15,10 @@ export interface JwtConfig {
   subject_claim: string;
   /** Minimum seconds between JWKS refreshes triggered by unknown `kid`s. */
   jwks_refresh_min_interval_seconds: number;
+  /** Periodic JWKS refresh, so keys the issuer withdrew stop being trusted (0 = only on unknown kid). */
+  jwks_max_age_seconds: number;
+  /** Bound of the verified-token cache (entries die at exp or when their key leaves the JWKS). */
+  token_cache_size: number;
 }
 
 export interface ApiKeyConfig {
@@ -65,6 +69,8 @@ export const identityConfigSchema: SchemaObject = {
         groups_claim: { type: 'string', minLength: 1, default: 'groups' },
         subject_claim: { type: 'string', minLength: 1, default: 'sub' },
         jwks_refresh_min_interval_seconds: { type: 'integer', minimum: 0, default: 30 },
+        jwks_max_age_seconds: { type: 'integer', minimum: 0, default: 300 },
+        token_cache_size: { type: 'integer', minimum: 0, maximum: 1000000, default: 10000 },
       },
     },
     api_keys: {

@@ -37,6 +37,11 @@ const credentialSchema: SchemaObject = {
     from_file: { type: 'string', minLength: 1 },
   },
   oneOf: [{ required: ['from_env'] }, { required: ['from_file'] }],
+  // A header credential needs the header's name; basic auth needs the user name (the secret is the password).
+  allOf: [
+    { if: { properties: { type: { const: 'header' } } }, then: { required: ['header'] } },
+    { if: { properties: { type: { const: 'basic' } } }, then: { required: ['username'] } },
+  ],
 };
 
 export const routesConfigSchema: SchemaObject = {

@@ -1,0 +1,94 @@
+// JWT bearer tokens: jose verifies signature, algorithm allowlist, issuer, audience, exp/nbf with a
+// small skew. Claims become a Subject only after all of that passed.
+import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { Subject } from '../policy/index.js';
+import { jitgateError, type JitgateError } from '../errors.js';
+import type { KeySet } from './keyset.js';
+import { TokenCache } from './token-cache.js';
+
+export interface JwtVerifierOptions {
+  issuer: string;
+  audience: string;
+  algorithms: string[];
+  clockSkewSeconds: number;
+  subjectClaim: string;
+  groupsClaim: string;
+  keys: KeySet;
+  /** Bound of the verified-token cache; 0 disables it. */
+  cacheSize: number;
+}
+
+function groupsFrom(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return value.split(/\s+/).filter((g) => g !== '');
+  if (Array.isArray(value) && value.every((g): g is string => typeof g === 'string')) return [...value];
+  throw jitgateError('TOKEN_INVALID', 'the groups claim is malformed');
+}
+
+function mapJoseError(err: unknown): JitgateError {
+  if (err instanceof errors.JWTExpired) return jitgateError('TOKEN_EXPIRED', undefined, undefined, err);
+  if (err instanceof errors.JOSEError) return jitgateError('TOKEN_INVALID', err.code, undefined, err);
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('JITGATE_E_')) return err as JitgateError;
+  return jitgateError('TOKEN_INVALID', undefined, undefined, err);
+}
+
+export class JwtVerifier {
+  private readonly cache: TokenCache;
+
+  constructor(private readonly opts: JwtVerifierOptions) {
+    this.cache = new TokenCache(opts.cacheSize);
+  }
+
+  get issuer(): string {
+    return this.opts.issuer;
+  }
+
+  /** The subject of a token verified earlier and still valid (not expired, key still trusted). */
+  cached(token: string, now = Date.now()): Subject | undefined {
+    const hit = this.cache.get(token, now);
+    if (!hit) return undefined;
+    if (this.opts.keys.stillTrusts(hit.kid, hit.generation)) return hit.subject;
+    this.cache.delete(token);
+    return undefined;
+  }
+
+  async verify(token: string): Promise<Subject> {
+    const now = Date.now();
+    const hit = this.cached(token, now);
+    if (hit) return hit;
+    const generation = this.opts.keys.generation;
+    let payload: JWTPayload;
+    let kid: string | null;
+    try {
+      const result = await jwtVerify(token, (h, t) => this.opts.keys.resolve(h, t), {
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        algorithms: this.opts.algorithms,
+        clockTolerance: this.opts.clockSkewSeconds,
+        // A token without exp would be valid forever (and cached forever): refuse it.
+        requiredClaims: ['exp', this.opts.subjectClaim],
+      });
+      payload = result.payload;
+      kid = result.protectedHeader.kid ?? null;
+    } catch (err) {
+      throw mapJoseError(err);
+    }
+    const sub = payload[this.opts.subjectClaim];
+    if (typeof sub !== 'string' || sub === '') throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is not a string`);
+    const subject: Subject = Object.freeze({
+      id: sub,
+      kind: 'user' as const,
+      groups: Object.freeze(groupsFrom(payload[this.opts.groupsClaim])) as string[],
+      claims: Object.freeze({ ...payload }),
+    });
+    // exp is required above; the entry dies exactly at exp, never later (skew only widens jose's check).
+    const expMs = (payload.exp ?? 0) * 1000;
+    // The key set may have changed while we verified: cache under the generation seen before.
+    if (expMs > now) this.cache.set(token, { subject, expMs, kid, generation });
+    return subject;
+  }
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+}

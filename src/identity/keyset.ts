@@ -1,0 +1,168 @@
+// Where JWT verification keys come from: a JWKS (discovered from the issuer, a URL or a file) or one
+// PEM public key. Remote sets are cached, refreshed when a token names an unknown `kid` (at most once
+// per min interval, so garbage kids cannot turn the gateway into a JWKS hammer) and periodically, so a
+// key the issuer withdrew stops being trusted.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createLocalJWKSet, errors, type CryptoKey, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import type { Logger } from 'pino';
+import { jitgateError } from '../errors.js';
+
+type Resolved = CryptoKey | KeyObject;
+
+export interface KeySet {
+  /** Key lookup for jose's jwtVerify. */
+  resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Resolved>;
+  /**
+   * Whether a token verified earlier under `kid` (null: the token named none) is still vouched for.
+   * Cached verifications call this on every hit, so it must be cheap.
+   */
+  stillTrusts(kid: string | null, generation: number): boolean;
+  /** Bumped each time the set of keys changes. */
+  readonly generation: number;
+  start(): Promise<void>;
+  stop(): void;
+}
+
+/** One static key: never changes, so everything verified under it stays trusted. */
+export class StaticKeySet implements KeySet {
+  readonly generation = 0;
+  private constructor(private readonly key: KeyObject) {}
+
+  static async fromPemFile(path: string): Promise<StaticKeySet> {
+    const pem = await readFile(path, 'utf8');
+    return new StaticKeySet(createPublicKey(pem));
+  }
+
+  resolve(): Promise<Resolved> {
+    return Promise.resolve(this.key);
+  }
+  stillTrusts(): boolean {
+    return true;
+  }
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  stop(): void {
+    /* nothing to stop */
+  }
+}
+
+function isJwks(value: unknown): value is JSONWebKeySet {
+  return typeof value === 'object' && value !== null && Array.isArray((value as { keys?: unknown }).keys);
+}
+
+export interface JwksSourceOptions {
+  /** Returns the current JWKS document. */
+  fetchJwks: () => Promise<unknown>;
+  /** Minimum ms between refreshes triggered by unknown kids. */
+  minRefreshIntervalMs: number;
+  /** Periodic refresh, so withdrawn keys stop being trusted even if no token asks. 0 = off. */
+  maxAgeMs: number;
+  logger: Logger;
+  /** Label for logs. */
+  source: string;
+}
+
+export class JwksKeySet implements KeySet {
+  private local: ReturnType<typeof createLocalJWKSet> | null = null;
+  private kids = new Set<string>();
+  private fingerprint = '';
+  private lastRefreshMs = Number.NEGATIVE_INFINITY;
+  private inflight: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  generation = 0;
+
+  constructor(private readonly opts: JwksSourceOptions) {}
+
+  async start(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch (err) {
+      // Not fatal: tokens fail to verify (401) until the issuer is reachable; retried on demand.
+      this.opts.logger.error({ err, source: this.opts.source }, 'JWKS could not be loaded; tokens will be refused until it can');
+    }
+    if (this.opts.maxAgeMs > 0 && !this.timer) {
+      this.timer = setInterval(() => {
+        this.refresh().catch((err: unknown) => { this.opts.logger.warn({ err, source: this.opts.source }, 'periodic JWKS refresh failed'); });
+      }, this.opts.maxAgeMs);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Single-flight: concurrent callers share one fetch. */
+  refresh(): Promise<void> {
+    this.inflight ??= this.load().finally(() => { this.inflight = null; });
+    return this.inflight;
+  }
+
+  private async load(): Promise<void> {
+    this.lastRefreshMs = Date.now();
+    const doc = await this.opts.fetchJwks();
+    if (!isJwks(doc)) throw jitgateError('TOKEN_INVALID', `${this.opts.source}: not a JWKS document`);
+    const fingerprint = JSON.stringify(doc.keys);
+    if (fingerprint === this.fingerprint && this.local) return;
+    this.local = createLocalJWKSet(doc);
+    this.kids = new Set(doc.keys.map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
+    this.fingerprint = fingerprint;
+    this.generation++;
+    this.opts.logger.info({ source: this.opts.source, kids: [...this.kids] }, 'JWKS loaded');
+  }
+
+  async resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Resolved> {
+    if (!this.local || (header.kid !== undefined && !this.kids.has(header.kid))) await this.refreshForUnknownKid();
+    if (!this.local) throw jitgateError('TOKEN_INVALID', 'no verification keys are available');
+    try {
+      return await this.local(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey) throw jitgateError('TOKEN_INVALID', 'no key matches the token', undefined, err);
+      throw err;
+    }
+  }
+
+  private async refreshForUnknownKid(): Promise<void> {
+    if (this.inflight) {
+      await this.inflight.catch(() => undefined);
+      return;
+    }
+    if (Date.now() - this.lastRefreshMs < this.opts.minRefreshIntervalMs) return;
+    await this.refresh().catch((err: unknown) => { this.opts.logger.warn({ err, source: this.opts.source }, 'JWKS refresh failed'); });
+  }
+
+  stillTrusts(kid: string | null, generation: number): boolean {
+    // A token without kid was matched to "the only suitable key"; any change of the set re-verifies it.
+    return kid === null ? generation === this.generation : this.kids.has(kid);
+  }
+}
+
+const FETCH_TIMEOUT_MS = 5000;
+
+async function fetchJson(url: string): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+export function jwksFromUrl(url: string): () => Promise<unknown> {
+  return () => fetchJson(url);
+}
+
+export function jwksFromFile(path: string): () => Promise<unknown> {
+  return async () => JSON.parse(await readFile(path, 'utf8')) as unknown;
+}
+
+/** OIDC discovery: the issuer's metadata names its jwks_uri. Looked up on every refresh (cheap, rare). */
+export function jwksFromDiscovery(issuer: string): () => Promise<unknown> {
+  const metadataUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  return async () => {
+    const meta = await fetchJson(metadataUrl);
+    const jwksUri = typeof meta === 'object' && meta !== null ? (meta as { jwks_uri?: unknown }).jwks_uri : undefined;
+    if (typeof jwksUri !== 'string') throw new Error(`${metadataUrl}: no jwks_uri`);
+    return fetchJson(jwksUri);
+  };
+}

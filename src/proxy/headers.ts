@@ -1,0 +1,115 @@
+// Request headers for the upstream and response headers for the caller. The caller's own credentials,
+// forwarding claims and hop-by-hop headers never pass; the gateway sets its own.
+import { jitgateError } from '../errors.js';
+
+/** RFC 9110 7.6.1 plus the de-facto ones. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authorization', 'proxy-authenticate', 'http2-settings',
+]);
+
+/** Never forwarded from the caller: identity meant for the gateway, forwarding claims, things we set. */
+const CALLER_STRIPPED = new Set([
+  'host', 'authorization', 'x-api-key', 'forwarded', 'x-real-ip', 'x-request-id', 'expect', 'x-jitgate-decision-id',
+]);
+
+/** Headers frameworks honour as "treat this POST as DELETE": the policy would judge the wrong method. */
+export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/** Cookies the gateway itself would use; other cookies belong to the upstream application. */
+const GATEWAY_COOKIE = /^(?:__Host-|__Secure-)?jitgate/i;
+
+/** Obligation headers a policy may not set: they would bypass the credential broker or framing. */
+const OBLIGATION_FORBIDDEN = new Set([...HOP_BY_HOP, ...CALLER_STRIPPED, 'content-length', 'cookie', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+
+function connectionTokens(raw: readonly string[]): Set<string> {
+  const named = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] ?? '').toLowerCase() !== 'connection') continue;
+    for (const t of (raw[i + 1] ?? '').split(',')) {
+      const tok = t.trim().toLowerCase();
+      if (tok !== '') named.add(tok);
+    }
+  }
+  return named;
+}
+
+function filterCookies(value: string): string {
+  return value.split(';').map((c) => c.trim()).filter((c) => c !== '' && !GATEWAY_COOKIE.test(c.split('=')[0] ?? '')).join('; ');
+}
+
+export interface ForwardContext {
+  clientIp: string;
+  host: string;
+  requestId: string;
+  /** Header names the gateway sets itself (the route's credentials, the policy's obligations): callers' copies are dropped. */
+  reserved: ReadonlySet<string>;
+  /** True when the route proxies WebSocket upgrades (keeps Upgrade/Connection: upgrade). */
+  upgrade: boolean;
+  /**
+   * Ask the upstream for uncompressed responses: the secret masker can only see plain bytes,
+   * so a compressed echo of an injected credential would get past it.
+   */
+  plainResponses: boolean;
+}
+
+/** Flat [name, value, ...] list for undici; names lower-cased. */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: ForwardContext): string[] {
+  const named = connectionTokens(rawHeaders);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] ?? '').toLowerCase();
+    const value = rawHeaders[i + 1] ?? '';
+    if (HOP_BY_HOP.has(name) || CALLER_STRIPPED.has(name) || ctx.reserved.has(name)) continue;
+    if (named.has(name) || name.startsWith('x-forwarded-')) continue;
+    if (ctx.plainResponses && name === 'accept-encoding') continue;
+    if (name === 'cookie') {
+      const kept = filterCookies(value);
+      if (kept !== '') out.push(name, kept);
+      continue;
+    }
+    out.push(name, value);
+  }
+  if (ctx.upgrade) out.push('connection', 'upgrade', 'upgrade', 'websocket');
+  if (ctx.plainResponses) out.push('accept-encoding', 'identity');
+  const forIp = ctx.clientIp.includes(':') ? `"[${ctx.clientIp}]"` : ctx.clientIp;
+  out.push(
+    'x-forwarded-for', ctx.clientIp,
+    'x-forwarded-host', ctx.host,
+    'x-forwarded-proto', 'http',
+    'forwarded', `for=${forIp};host="${ctx.host.replaceAll('"', '')}";proto=http`,
+    'x-request-id', ctx.requestId,
+  );
+  return out;
+}
+
+/** Policy obligation headers, checked: a policy naming a reserved header is a broken policy (fail closed). */
+export function obligationHeaders(headers: Record<string, string> | undefined, reserved: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  if (!headers) return out;
+  for (const [rawName, value] of Object.entries(headers)) {
+    const name = rawName.toLowerCase();
+    if (!/^[a-z0-9-]+$/.test(name) || typeof value !== 'string' || /[\r\n\0]/.test(value)
+      || OBLIGATION_FORBIDDEN.has(name) || reserved.has(name) || name.startsWith('x-forwarded-')) {
+      throw jitgateError('POLICY_RESULT_INVALID', `obligation header "${rawName}" is not allowed`);
+    }
+    out.push(name, value);
+  }
+  return out;
+}
+
+/** Set by the gateway on every response; an upstream must not be able to forge them. */
+const GATEWAY_RESPONSE_HEADERS = new Set(['x-jitgate-decision-id', 'x-request-id']);
+
+/** Upstream response headers for the caller: hop-by-hop and gateway-owned removed, secrets masked. */
+export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>, mask: (s: string) => string): Record<string, string | string[]> {
+  const named = new Set<string>();
+  const conn = headers.connection;
+  for (const v of Array.isArray(conn) ? conn : conn ? [conn] : []) for (const t of v.split(',')) named.add(t.trim().toLowerCase());
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || GATEWAY_RESPONSE_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.map(mask) : mask(value);
+  }
+  return out;
+}

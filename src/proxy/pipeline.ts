@@ -1,0 +1,208 @@
+// The per-request decision, shared by plain requests and WebSocket upgrades: normalize, route,
+// authenticate, gather grants, evaluate, and record. Every failure is a JitgateError; nothing here
+// forwards anything.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '../audit/index.js';
+import type { GrantReader } from '../grants/index.js';
+import type { Authenticator } from '../identity/index.js';
+import type { Metrics } from '../observability/index.js';
+import type { AuthzInput, AuthzResult, Decision, PolicyEvaluator, PolicyGrant, Subject } from '../policy/index.js';
+import { AUTHZ_ENTRYPOINT } from '../policy/index.js';
+import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
+import type { CredentialBroker } from './credentials.js';
+import { METHOD_OVERRIDE_HEADERS } from './headers.js';
+import { normalizeTarget, type NormalizedTarget } from './normalize.js';
+import type { SecretMasker } from './redact.js';
+import type { CompiledRoute, RouteTable } from './routes.js';
+
+/** Everything a route reload replaces, swapped as one object so a request sees one consistent set. */
+export interface RoutingState {
+  routes: RouteTable;
+  broker: CredentialBroker;
+  masker: SecretMasker;
+  /** Per route: the credential names the policy input lists. */
+  credentialNames: ReadonlyMap<string, string[]>;
+}
+
+export function routingState(routes: RouteTable, broker: CredentialBroker, masker: SecretMasker): RoutingState {
+  return { routes, broker, masker, credentialNames: new Map(routes.all.map((r) => [r.config.name, broker.names(r.config.name)])) };
+}
+
+export interface PipelineDeps {
+  /** The current routing state (replaced on config reload). */
+  state: () => RoutingState;
+  policy: PolicyEvaluator;
+  grants: GrantReader;
+  authenticator: Authenticator;
+  audit: AuditWriter;
+  decisionLog: DecisionLogger;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** An error that happened once a decision id existed: the caller still gets the id to quote. */
+export class DecidedError extends Error {
+  constructor(readonly error: JitgateError, readonly decisionId: string, readonly routeName: string | null) {
+    super(error.message, { cause: error });
+  }
+}
+
+export interface Decided {
+  /** The routing state this request was decided under (a reload mid-request does not mix sets). */
+  state: RoutingState;
+  route: CompiledRoute;
+  target: NormalizedTarget;
+  subject: Subject;
+  input: AuthzInput;
+  decision: Decision<AuthzResult>;
+  startedNs: bigint;
+}
+
+/** Headers read once from rawHeaders, so repeated ones (which Node would silently fold or drop) are seen. */
+interface SensitiveHeaders {
+  host: string[];
+  authorization: string[];
+  'x-api-key': string[];
+}
+
+function sensitiveHeaders(raw: readonly string[]): SensitiveHeaders {
+  const out: SensitiveHeaders = { host: [], authorization: [], 'x-api-key': [] };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] ?? '').toLowerCase();
+    if (name === 'host' || name === 'authorization' || name === 'x-api-key') out[name].push(raw[i + 1] ?? '');
+  }
+  return out;
+}
+
+function one(values: string[]): string | string[] | undefined {
+  return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
+}
+
+const EMPTY: Record<string, string> = Object.freeze({});
+
+function policyHeaders(req: IncomingMessage, allow: readonly string[]): Record<string, string> {
+  if (allow.length === 0) return EMPTY;
+  const out: Record<string, string> = {};
+  for (const name of allow) {
+    const v = req.headers[name];
+    if (v !== undefined) out[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string): AuditEntry {
+  const result = d.decision.result;
+  const grantIds = result.grant_ids ?? [];
+  const firstGrant: PolicyGrant | undefined = d.input.grants.find((g) => g.id === grantIds[0]);
+  return {
+    kind,
+    actor: d.subject.id,
+    subject: d.subject.id,
+    request_id: null,
+    grant_id: grantIds[0] ?? null,
+    role: kind === 'proxy.denied' ? (result.elevation?.role ?? null) : (firstGrant?.role ?? null),
+    route: d.route.config.name,
+    decision_id: d.decision.decision_id,
+    policy_revision: d.decision.revision,
+    reason: result.reason ?? null,
+    details: {
+      method: d.input.request.method,
+      path: d.input.request.path,
+      http_request_id: requestId,
+      ...(grantIds.length > 0 ? { grant_ids: grantIds } : {}),
+    },
+  };
+}
+
+export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Promise<Decided> {
+  const { policy, grants, authenticator, metrics, decisionLog } = deps;
+
+  return async function decide(req: IncomingMessage): Promise<Decided> {
+    const startedNs = process.hrtime.bigint();
+    const state = deps.state();
+    const { routes, credentialNames } = state;
+    for (const h of METHOD_OVERRIDE_HEADERS) if (req.headers[h] !== undefined) throw jitgateError('METHOD_OVERRIDE');
+    const sensitive = sensitiveHeaders(req.rawHeaders);
+    if (sensitive.host.length > 1) throw jitgateError('REQUEST_AMBIGUOUS', 'repeated Host header');
+    const host = sensitive.host[0];
+    const target = normalizeTarget(req.url ?? '', host);
+    if (target.query._method !== undefined) throw jitgateError('METHOD_OVERRIDE', 'the _method query parameter is not accepted');
+    const route = routes.match(host, target.path);
+    if (!route) throw jitgateError('NO_ROUTE');
+
+    const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) });
+
+    const cl = req.headers['content-length'];
+    if (cl !== undefined && Number(cl) > route.config.body_limit_bytes) throw jitgateError('BODY_TOO_LARGE');
+
+    const nowMs = Date.now();
+    if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');
+    let active: PolicyGrant[];
+    try {
+      active = grants.activeGrants(subject.id, nowMs);
+    } catch (err) {
+      throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
+    }
+
+    const input: AuthzInput = {
+      request: {
+        method: req.method ?? 'GET',
+        path: target.path,
+        segments: target.segments,
+        query: target.query,
+        headers: policyHeaders(req, route.config.policy_headers),
+        host: host ?? '',
+      },
+      subject,
+      grants: active,
+      route: { name: route.config.name, upstream: route.config.upstream, credentials: credentialNames.get(route.config.name) ?? [] },
+      now_ns: nowMs * 1e6,
+    };
+
+    let decision: Decision<AuthzResult>;
+    const t0 = process.hrtime.bigint();
+    try {
+      decision = policy.authorize(input);
+    } catch (thrown) {
+      const err = isJitgateError(thrown) ? thrown : jitgateError('POLICY_EVAL', undefined, undefined, toError(thrown));
+      // Still a decision attempt: it gets an id, a decision-log event, and the caller a 503.
+      const decisionId = randomUUID();
+      decisionLog.log({
+        decision_id: decisionId,
+        timestamp: new Date(nowMs).toISOString(),
+        path: AUTHZ_ENTRYPOINT,
+        input,
+        result: undefined,
+        bundles: policy.revision ? { jitgate: { revision: policy.revision } } : {},
+        metrics: {},
+        jitgate: { route: route.config.name, subject: subject.id, error_code: err.code },
+      });
+      deps.logger.error({ err: toError(thrown), decision_id: decisionId, route: route.config.name }, 'policy evaluation failed; request denied');
+      throw new DecidedError(err.status < 500 ? jitgateError('POLICY_EVAL') : err, decisionId, route.config.name);
+    }
+    metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
+    return { state, route, target, subject, input, decision, startedNs };
+  };
+}
+
+export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided, extra: { upstream_status?: number; error_code?: string }): void {
+  const grantIds = d.decision.result.grant_ids;
+  // Built field by field (no spreads): this runs once per proxied request.
+  const facts: DecisionLogEvent['jitgate'] = { route: d.route.config.name, subject: d.subject.id };
+  if (grantIds && grantIds.length > 0) facts.grant_ids = grantIds;
+  if (extra.upstream_status !== undefined) facts.upstream_status = extra.upstream_status;
+  if (extra.error_code !== undefined) facts.error_code = extra.error_code;
+  facts.latency_ns = Number(process.hrtime.bigint() - d.startedNs);
+  deps.decisionLog.log({
+    decision_id: d.decision.decision_id,
+    timestamp: new Date(Math.floor(d.input.now_ns / 1e6)).toISOString(),
+    path: AUTHZ_ENTRYPOINT,
+    input: d.input,
+    result: d.decision.result,
+    bundles: { jitgate: { revision: d.decision.revision } },
+    metrics: { timer_rego_query_eval_ns: d.decision.eval_ns },
+    jitgate: facts,
+  });
+}

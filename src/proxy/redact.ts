@@ -1,0 +1,77 @@
+// Last line of defence for "secrets never leave the gateway": an upstream that echoes its request
+// (headers into response headers or the body) would hand the injected credential to the caller. Every
+// occurrence is overwritten with '*' of the same length, so Content-Length stays right and streaming
+// stays streaming. (Compressed bodies cannot be scanned; documented limitation.)
+
+export class SecretMasker {
+  private readonly needles: Buffer[];
+  private readonly strings: string[];
+
+  constructor(secrets: readonly string[]) {
+    // Short values would mask ordinary content; the config never has secrets that short in practice.
+    const uniq = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+    this.strings = uniq;
+    this.needles = uniq.map((s) => Buffer.from(s, 'utf8'));
+  }
+
+  get empty(): boolean {
+    return this.needles.length === 0;
+  }
+
+  maskString = (value: string): string => {
+    let out = value;
+    for (const s of this.strings) if (out.includes(s)) out = out.replaceAll(s, '*'.repeat(s.length));
+    return out;
+  };
+
+  private contains(buf: Buffer): boolean {
+    for (const n of this.needles) if (buf.includes(n)) return true;
+    return false;
+  }
+
+  /** Masks every whole occurrence in place. */
+  maskBuffer(buf: Buffer): void {
+    for (const n of this.needles) {
+      let at = buf.indexOf(n);
+      while (at >= 0) {
+        buf.fill(0x2a, at, at + n.length);
+        at = buf.indexOf(n, at + n.length);
+      }
+    }
+  }
+
+  /**
+   * How many trailing bytes of `buf` could be the start of a secret continuing in the next chunk.
+   * Usually 0, so chunks pass through whole (one write, no added latency).
+   */
+  partialTail(buf: Buffer): number {
+    let longest = 0;
+    for (const n of this.needles) {
+      for (let k = Math.min(n.length - 1, buf.length); k > longest; k--) {
+        if (buf[buf.length - k] === n[0] && buf.compare(n, 0, k, buf.length - k) === 0) {
+          longest = k;
+          break;
+        }
+      }
+    }
+    return longest;
+  }
+
+  /** A stateful chunk filter: push() returns what may be sent now, end() the held-back rest. */
+  filter(): { push(chunk: Buffer): Buffer; end(): Buffer | null } {
+    let held: Buffer | null = null;
+    return {
+      push: (chunk: Buffer): Buffer => {
+        // Common case: nothing to mask, nothing to hold: the chunk passes untouched (no copy).
+        if (!held && !this.contains(chunk) && this.partialTail(chunk) === 0) return chunk;
+        // Copy: the chunk may be shared (undici's buffers) and masking writes in place.
+        const buf = held ? Buffer.concat([held, chunk]) : Buffer.from(chunk);
+        this.maskBuffer(buf);
+        const keep = this.partialTail(buf);
+        held = keep > 0 ? buf.subarray(buf.length - keep) : null;
+        return keep > 0 ? buf.subarray(0, buf.length - keep) : buf;
+      },
+      end: (): Buffer | null => held,
+    };
+  }
+}

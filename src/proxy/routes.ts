@@ -1,0 +1,70 @@
+// Route table: the most specific match wins (host-bound routes before host-less ones, then the
+// longest path prefix). Prefixes match whole segments: `/api` matches `/api` and `/api/x`, not `/apix`.
+// Matching is case-sensitive and runs on the normalized path.
+import { jitgateError } from '../errors.js';
+import type { RouteConfig } from './config.js';
+import { canonicalHost } from './normalize.js';
+
+export interface CompiledRoute {
+  config: RouteConfig;
+  host: string | null;
+  prefix: string;
+  /** Origin of the upstream (scheme://host:port) and its base path (no trailing slash). */
+  origin: string;
+  basePath: string;
+}
+
+export function compileRoute(config: RouteConfig): CompiledRoute {
+  const url = new URL(config.upstream);
+  const prefix = config.match.path_prefix.length > 1 ? config.match.path_prefix.replace(/\/+$/, '') : '/';
+  return {
+    config,
+    host: config.match.host ? canonicalHost(config.match.host) : null,
+    prefix,
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
+  };
+}
+
+/** `example.com:8080` → `example.com`, `[::1]:8080` → `[::1]`. */
+function withoutPort(host: string): string {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(host);
+  return m?.[1] ?? host;
+}
+
+/** A route host without a port matches that host on any port (the gateway may listen on 8080). */
+function hostMatches(routeHost: string | null, host: string | null, hostname: string | null): boolean {
+  if (routeHost === null || routeHost === host) return true;
+  return withoutPort(routeHost) === routeHost && routeHost === hostname;
+}
+
+export class RouteTable {
+  private readonly routes: CompiledRoute[];
+
+  constructor(configs: readonly RouteConfig[]) {
+    const names = new Set<string>();
+    for (const c of configs) {
+      // Route names key the policy's decisions and grant scopes: two routes with one name would share them.
+      if (names.has(c.name)) throw jitgateError('CONFIG_INVALID', `routes: duplicate route name "${c.name}"`);
+      names.add(c.name);
+    }
+    this.routes = configs.map(compileRoute).sort((a, b) => {
+      if ((a.host === null) !== (b.host === null)) return a.host === null ? 1 : -1;
+      return b.prefix.length - a.prefix.length;
+    });
+  }
+
+  match(host: string | undefined, path: string): CompiledRoute | null {
+    const h = host === undefined ? null : canonicalHost(host);
+    const hostname = h === null ? null : withoutPort(h);
+    for (const r of this.routes) {
+      if (!hostMatches(r.host, h, hostname)) continue;
+      if (r.prefix === '/' || path === r.prefix || path.startsWith(r.prefix + '/')) return r;
+    }
+    return null;
+  }
+
+  get all(): readonly CompiledRoute[] {
+    return this.routes;
+  }
+}

@@ -1,0 +1,372 @@
+// The data-path server: fastify accepts the request, the pipeline decides, and an allowed request is
+// streamed to the upstream through undici (pooled, keep-alive, no buffering) with the broker's
+// credential. Any failure before forwarding answers without forwarding.
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Transform, type Readable } from 'node:stream';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AuditWriter, DecisionLogger } from '../audit/index.js';
+import type { GrantReader } from '../grants/index.js';
+import type { Authenticator } from '../identity/index.js';
+import { requestId as requestIdFor, type Metrics } from '../observability/index.js';
+import type { PolicyEvaluator } from '../policy/index.js';
+import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
+import type { RouteConfig } from './config.js';
+import { CredentialBroker } from './credentials.js';
+import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
+import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { SecretMasker } from './redact.js';
+import { denyBody, errorBody, specBody, type ErrorBody } from './respond.js';
+import { RouteTable } from './routes.js';
+import { upstreamError, UpstreamPools } from './upstream.js';
+import { proxyUpgrade } from './websocket.js';
+
+export interface ProxyServerOptions {
+  routes: RouteConfig[];
+  policy: PolicyEvaluator;
+  grants: GrantReader;
+  authenticator: Authenticator;
+  audit: AuditWriter;
+  decisionLog: DecisionLogger;
+  metrics: Metrics;
+  logger: Logger;
+  /** Where credential secrets are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Largest request head accepted (default 16 KiB); larger answers 431. */
+  maxHeaderBytes?: number;
+  /** Connections per upstream pool (default 128). */
+  upstreamConnections?: number;
+}
+
+/** Headers the gateway adds upstream, and every name it owns (callers' copies are dropped). */
+interface Injected {
+  headers: string[];
+  reserved: ReadonlySet<string>;
+  /** A secret was injected: responses must come back in a form the masker can read. */
+  secret: boolean;
+}
+
+export interface ProxyServer {
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+  readonly address: { host: string; port: number } | null;
+  /**
+   * Replaces the routes (config reload). Validated completely first (names, secrets, default
+   * credentials): on error it throws and the running routes stay. Requests in flight finish under
+   * the routes they were decided with.
+   */
+  updateRoutes(routes: readonly RouteConfig[]): void;
+  /** Every configured secret value (for leak checks in tests and log redaction). */
+  readonly secretValues: readonly string[];
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+function sendJson(res: ServerResponse, status: number, body: ErrorBody, extra: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(payload), 'cache-control': 'no-store', ...extra });
+  res.end(payload);
+}
+
+/** Counts streamed request bytes; a chunked body past the limit is cut off before the upstream sees its end. */
+function bodyLimiter(limit: number, onExceeded: () => void): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > limit) {
+        onExceeded();
+        cb(jitgateError('BODY_TOO_LARGE'));
+        return;
+      }
+      cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * Streams the upstream body to the caller with backpressure, masking secrets chunk by chunk.
+ * Hand-rolled rather than stream.pipeline: this runs once per proxied request, and pipeline's
+ * per-call machinery (AbortController, eos, destroy-on-finish errors) cost more than the rest.
+ * Resolves false when either side failed (the caller's socket is then destroyed).
+ */
+function relay(body: Readable, res: ServerResponse, masker: SecretMasker): Promise<boolean> {
+  return new Promise((resolve) => {
+    const filter = masker.empty ? null : masker.filter();
+    let settled = false;
+    const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      if (!ok) {
+        body.destroy();
+        res.destroy();
+      }
+      resolve(ok);
+    };
+    const onDrain = (): void => { body.resume(); };
+    const onClose = (): void => { if (!res.writableFinished) done(false); };
+    body.on('data', (chunk: Buffer) => {
+      const out = filter ? filter.push(chunk) : chunk;
+      if (out.length > 0 && !res.write(out)) body.pause();
+    });
+    body.once('end', () => {
+      const rest = filter?.end();
+      res.end(rest ?? undefined, () => { done(true); });
+    });
+    body.once('error', () => { done(false); });
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
+  const { logger, metrics, audit } = opts;
+  const env = opts.env ?? process.env;
+  /** Builds (and so validates: names, secrets, default credentials) a complete routing state. */
+  const buildState = (configs: readonly RouteConfig[]): RoutingState => {
+    const broker = new CredentialBroker(configs, env);
+    return routingState(new RouteTable(configs), broker, new SecretMasker(broker.secretValues()));
+  };
+  let state = buildState(opts.routes);
+  const pools = new UpstreamPools(opts.upstreamConnections ?? 128);
+  const deps: PipelineDeps = { ...opts, state: () => state };
+  const decide = createPipeline(deps);
+
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    http: { maxHeaderSize: opts.maxHeaderBytes ?? 16384 },
+    // The caller's X-Request-Id when short and plain (end-to-end correlation), a fresh one otherwise.
+    genReqId: requestIdFor,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    frameworkErrors(error, request, reply) {
+      const code = error.code === 'FST_ERR_BAD_URL' ? 'REQUEST_AMBIGUOUS' : 'BAD_REQUEST';
+      reply.hijack();
+      sendJson(reply.raw, 400, specBody(code, request.id), { 'x-request-id': request.id });
+    },
+    clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const name = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+      const body = JSON.stringify(specBody(name, randomUUID()));
+      const status = name === 'HEADERS_TOO_LARGE' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy();
+      }
+    },
+  });
+  app.removeAllContentTypeParsers();
+  // Leave every body unread: it is streamed to the upstream, never parsed or buffered here.
+  app.addContentTypeParser('*', (_req, _payload, done) => { done(null); });
+
+  function fail(req: IncomingMessage, res: ServerResponse, requestId: string, thrown: unknown, routeName: string | null): void {
+    let err: JitgateError;
+    let decisionId: string | undefined;
+    if (thrown instanceof DecidedError) {
+      err = thrown.error;
+      decisionId = thrown.decisionId;
+      routeName = thrown.routeName;
+    } else if (isJitgateError(thrown)) {
+      err = thrown;
+    } else {
+      logger.error({ err: toError(thrown), request_id: requestId }, 'unexpected data-path error');
+      err = jitgateError('INTERNAL');
+    }
+    const extra: Record<string, string> = { 'x-request-id': requestId };
+    if (decisionId) extra['x-jitgate-decision-id'] = decisionId;
+    if (err.status === 401) extra['www-authenticate'] = 'Bearer realm="jitgate"';
+    if (hasBody(req)) extra.connection = 'close';
+    sendJson(res, err.status, errorBody(err, requestId, decisionId ? { decision_id: decisionId } : {}), extra);
+    const kind = err.status === 401 ? 'unauthenticated' : 'error';
+    metrics.proxyRequest(routeName ?? '', kind, err.status);
+  }
+
+  /** Deny (403) and allow-with-grant are audited before the caller hears anything. */
+  async function auditOrFail(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string): Promise<void> {
+    try {
+      await audit.append(auditEntryFor(d, kind, requestId));
+    } catch (err) {
+      logger.error({ err: toError(err), decision_id: d.decision.decision_id }, 'audit append failed; request refused');
+      logDecision(deps, d, { error_code: 'JITGATE_E_AUDIT_UNAVAILABLE' });
+      throw new DecidedError(jitgateError('AUDIT_UNAVAILABLE'), d.decision.decision_id, d.route.config.name);
+    }
+  }
+
+  /** Credential and obligation headers for an allowed decision; a policy naming unknown ones fails closed. */
+  function injected(d: Decided): Injected {
+    const routeName = d.route.config.name;
+    const obligations = d.decision.result.obligations;
+    const broker = d.state.broker;
+    const credentialHeaders = broker.reservedHeaders(routeName);
+    const headers = obligationHeaders(obligations?.headers, credentialHeaders);
+    const credName = obligations?.credential ?? d.route.config.default_credential;
+    if (credName !== undefined) {
+      const h = broker.header(routeName, credName);
+      headers.push(h.name, h.value);
+    }
+    // Whatever the gateway sets, the caller's copy of it is dropped (no second value beside ours).
+    let reserved = credentialHeaders;
+    if (obligations?.headers) {
+      const all = new Set(credentialHeaders);
+      for (let i = 0; i < headers.length; i += 2) all.add(headers[i] ?? '');
+      reserved = all;
+    }
+    return { headers, reserved, secret: credName !== undefined };
+  }
+
+  // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    let d: Decided;
+    try {
+      d = await decide(req);
+    } catch (err) {
+      fail(req, res, requestId, err, null);
+      return;
+    }
+    const { decision, route } = d;
+    const result = decision.result;
+    const routeName = route.config.name;
+    try {
+      if (!result.allow) {
+        await auditOrFail(d, 'proxy.denied', requestId);
+        logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN' });
+        const ids = { 'x-request-id': requestId, 'x-jitgate-decision-id': decision.decision_id };
+        sendJson(res, 403, denyBody(requestId, decision.decision_id, decision.revision, result.reason, result.elevation),
+          hasBody(req) ? { ...ids, connection: 'close' } : ids);
+        metrics.proxyRequest(routeName, 'deny', 403);
+        return;
+      }
+      let extraHeaders: Injected;
+      try {
+        extraHeaders = injected(d);
+      } catch (err) {
+        logDecision(deps, d, { error_code: isJitgateError(err) ? err.code : 'JITGATE_E_INTERNAL' });
+        throw new DecidedError(isJitgateError(err) ? err : jitgateError('INTERNAL'), decision.decision_id, routeName);
+      }
+      if ((result.grant_ids?.length ?? 0) > 0) await auditOrFail(d, 'proxy.allowed_with_grant', requestId);
+      await forward(req, res, d, extraHeaders, requestId);
+    } catch (err) {
+      fail(req, res, requestId, err instanceof DecidedError || !isJitgateError(err) ? err : new DecidedError(err, decision.decision_id, routeName), routeName);
+    }
+  }
+
+  async function forward(req: IncomingMessage, res: ServerResponse, d: Decided, extra: Injected, requestId: string): Promise<void> {
+    const route = d.route;
+    const cfg = route.config;
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      clientIp: req.socket.remoteAddress ?? '',
+      host: d.input.request.host,
+      requestId,
+      reserved: extra.reserved,
+      upgrade: false,
+      plainResponses: extra.secret,
+    });
+    for (const h of extra.headers) headers.push(h);
+
+    const limit = { exceeded: false };
+    let body: IncomingMessage | Transform | null = null;
+    if (hasBody(req)) {
+      // With a valid Content-Length (checked against the limit already) Node never reads past it.
+      body = req.headers['content-length'] !== undefined ? req : req.pipe(bodyLimiter(cfg.body_limit_bytes, () => { limit.exceeded = true; }));
+      if (body !== req) req.on('error', (e) => { (body as Transform).destroy(e); });
+    }
+    // An EventEmitter is what undici's `signal` also accepts, and far cheaper than an AbortController
+    // per request: the upstream call is abandoned when the caller goes away first.
+    const abort = new EventEmitter();
+    res.once('close', () => { if (!res.writableFinished) abort.emit('abort'); });
+    const path = route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : '');
+    const t0 = process.hrtime.bigint();
+    let upstream;
+    try {
+      upstream = await pools.for(route).request({
+        path,
+        method: d.input.request.method,
+        headers,
+        body,
+        headersTimeout: cfg.timeouts.headers_ms,
+        bodyTimeout: cfg.timeouts.body_ms,
+        signal: abort,
+      });
+    } catch (err) {
+      const mapped = limit.exceeded ? jitgateError('BODY_TOO_LARGE') : upstreamError(err);
+      logger.warn({ err: toError(err), route: cfg.name, decision_id: d.decision.decision_id }, 'upstream request failed');
+      logDecision(deps, d, { error_code: mapped.code });
+      throw new DecidedError(mapped, d.decision.decision_id, cfg.name);
+    }
+    metrics.upstreamLatency(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
+    const masker = d.state.masker;
+    const responseHeaders = callerResponseHeaders(upstream.headers, masker.maskString);
+    responseHeaders['x-request-id'] = requestId;
+    responseHeaders['x-jitgate-decision-id'] = d.decision.decision_id;
+    res.writeHead(upstream.statusCode, responseHeaders);
+    const ok = await relay(upstream.body, res, masker);
+    if (!ok) logger.warn({ route: cfg.name, decision_id: d.decision.decision_id }, 'streaming the upstream response was cut off');
+    logDecision(deps, d, { upstream_status: upstream.statusCode });
+    metrics.proxyRequest(cfg.name, 'allow', upstream.statusCode);
+  }
+
+  app.route({
+    method: [...PROXIED_METHODS],
+    url: '*',
+    handler(request, reply) {
+      reply.hijack();
+      return handle(request.raw, reply.raw, request.id);
+    },
+  });
+
+  // Methods outside the route's list (TRACE, PROPFIND, ...) never reach the policy or the upstream.
+  app.setNotFoundHandler((request, reply) => {
+    reply.hijack();
+    sendJson(reply.raw, 405, specBody('METHOD_NOT_ALLOWED', request.id), { 'x-request-id': request.id, allow: PROXIED_METHODS.join(', '), ...(hasBody(request.raw) ? { connection: 'close' } : {}) });
+  });
+  // CONNECT would turn the gateway into a tunnel.
+  app.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    const body = JSON.stringify(specBody('METHOD_NOT_ALLOWED', randomUUID()));
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+
+  app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, injected });
+  });
+
+  let bound: { host: string; port: number } | null = null;
+  return {
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const addr = app.server.address() as AddressInfo;
+      bound = { host: addr.address, port: addr.port };
+      return bound;
+    },
+    async close() {
+      await app.close();
+      await pools.close();
+      bound = null;
+    },
+    get address() {
+      return bound;
+    },
+    updateRoutes(configs) {
+      // Built completely before the swap: an invalid set throws and the running one stays.
+      state = buildState(configs);
+    },
+    get secretValues() {
+      return state.broker.secretValues();
+    },
+  };
+}

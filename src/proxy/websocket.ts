@@ -1,0 +1,121 @@
+// WebSocket upgrades: decided exactly like plain requests, then refused unless the route allows
+// WebSockets; an allowed upgrade is opened upstream with undici and the two sockets are joined.
+// Frames after the handshake are not inspected (the decision covers the handshake request).
+import { requestId as requestIdOf } from '../observability/index.js';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
+import { callerResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { DecidedError, logDecision, type Decided, type PipelineDeps } from './pipeline.js';
+import { denyBody, errorBody, type ErrorBody } from './respond.js';
+import { upstreamError, type UpstreamPools } from './upstream.js';
+
+export interface UpgradeContext {
+  req: IncomingMessage;
+  socket: Socket;
+  head: Buffer;
+  decide: (req: IncomingMessage) => Promise<Decided>;
+  deps: PipelineDeps;
+  pools: UpstreamPools;
+  logger: Logger;
+  auditOrFail: (d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string) => Promise<void>;
+  injected: (d: Decided) => { headers: string[]; reserved: ReadonlySet<string>; secret: boolean };
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 500: 'Internal Server Error' };
+
+function writeJson(socket: Socket, status: number, body: ErrorBody, headers: Record<string, string>): void {
+  const payload = JSON.stringify(body);
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(payload)}\r\nconnection: close\r\n`;
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  socket.end(`${head}\r\n${payload}`);
+}
+
+function refuse(socket: Socket, thrown: unknown, requestId: string, logger: Logger): void {
+  let err: JitgateError;
+  let decisionId: string | undefined;
+  if (thrown instanceof DecidedError) {
+    err = thrown.error;
+    decisionId = thrown.decisionId;
+  } else if (isJitgateError(thrown)) {
+    err = thrown;
+  } else {
+    logger.error({ err: toError(thrown) }, 'unexpected error during upgrade');
+    err = jitgateError('INTERNAL');
+  }
+  const headers: Record<string, string> = { 'x-request-id': requestId };
+  if (decisionId) headers['x-jitgate-decision-id'] = decisionId;
+  if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="jitgate"';
+  writeJson(socket, err.status, errorBody(err, requestId, decisionId ? { decision_id: decisionId } : {}), headers);
+}
+
+export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
+  const { req, socket, head, logger, deps } = ctx;
+  const requestId = requestIdOf(req);
+  socket.on('error', () => { socket.destroy(); });
+  let d: Decided;
+  try {
+    d = await ctx.decide(req);
+  } catch (err) {
+    refuse(socket, err, requestId, logger);
+    return;
+  }
+  const id = d.decision.decision_id;
+  const routeName = d.route.config.name;
+  try {
+    const result = d.decision.result;
+    if (!result.allow) {
+      await ctx.auditOrFail(d, 'proxy.denied', requestId);
+      logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN' });
+      writeJson(socket, 403, denyBody(requestId, id, d.decision.revision, result.reason, result.elevation), { 'x-request-id': requestId, 'x-jitgate-decision-id': id });
+      deps.metrics.proxyRequest(routeName, 'deny', 403);
+      return;
+    }
+    const upgrade = (req.headers.upgrade ?? '').toLowerCase();
+    if (!d.route.config.websocket || upgrade !== 'websocket' || req.method !== 'GET') {
+      logDecision(deps, d, { error_code: 'JITGATE_E_UPGRADE_REFUSED' });
+      throw new DecidedError(jitgateError('UPGRADE_REFUSED'), id, routeName);
+    }
+    const extra = ctx.injected(d);
+    if ((result.grant_ids?.length ?? 0) > 0) await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      clientIp: req.socket.remoteAddress ?? '',
+      host: d.input.request.host,
+      requestId,
+      reserved: extra.reserved,
+      upgrade: false,
+      plainResponses: extra.secret,
+    });
+    for (const h of extra.headers) headers.push(h);
+    let up;
+    try {
+      up = await ctx.pools.for(d.route).upgrade({
+        path: d.route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : ''),
+        method: 'GET',
+        headers,
+        protocol: 'websocket',
+      });
+    } catch (err) {
+      const mapped = upstreamError(err);
+      logDecision(deps, d, { error_code: mapped.code });
+      throw new DecidedError(mapped, id, routeName);
+    }
+    let response = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
+    for (const [k, v] of Object.entries(callerResponseHeaders(up.headers, d.state.masker.maskString))) {
+      for (const value of Array.isArray(v) ? v : [v]) response += `${k}: ${value}\r\n`;
+    }
+    response += `x-request-id: ${requestId}\r\nx-jitgate-decision-id: ${id}\r\n\r\n`;
+    socket.write(response);
+    if (head.length > 0) up.socket.write(head);
+    up.socket.on('error', () => { socket.destroy(); });
+    socket.on('close', () => up.socket.destroy());
+    up.socket.on('close', () => socket.destroy());
+    socket.pipe(up.socket).pipe(socket);
+    logDecision(deps, d, { upstream_status: 101 });
+    deps.metrics.proxyRequest(routeName, 'allow', 101);
+  } catch (err) {
+    refuse(socket, err instanceof DecidedError || !isJitgateError(err) ? err : new DecidedError(err, id, routeName), requestId, logger);
+    deps.metrics.proxyRequest(routeName, 'error', isJitgateError(err) ? err.status : err instanceof DecidedError ? err.error.status : 500);
+  }
+}

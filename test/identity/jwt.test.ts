@@ -1,0 +1,225 @@
+// JWT verification against a real JWKS server on loopback: discovery, rotation, the bound on
+// refreshes, the verified-token cache and when its entries die.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHmac } from 'node:crypto';
+import t from 'tap';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
+import pino from 'pino';
+import { createAuthenticator, type IdentityConfig, type JwtConfig } from '../../src/identity/index.js';
+import { isJitgateError } from '../../src/errors.js';
+
+const logger = pino({ level: 'silent' });
+
+interface Key { kid: string; priv: CryptoKey; jwk: JWK }
+async function newKey(kid: string, alg = 'ES256'): Promise<Key> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { kid, priv: privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+let server: Server;
+let issuer: string;
+let published: Key[] = [];
+let jwksFetches = 0;
+
+t.before(async () => {
+  server = createServer((req, res) => {
+    if (req.url === '/.well-known/openid-configuration') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }));
+      return;
+    }
+    if (req.url === '/keys') {
+      jwksFetches++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: published.map((k) => k.jwk) }));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => { r(); }); }));
+
+function jwtConfig(over: Partial<JwtConfig> = {}): IdentityConfig {
+  return {
+    jwt: {
+      issuer, audience: 'jitgate-api', algorithms: ['ES256'], jwks_url: `${issuer}/keys`,
+      clock_skew_seconds: 0, groups_claim: 'roles', subject_claim: 'sub',
+      jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 0, token_cache_size: 100,
+      ...over,
+    },
+    api_keys: [],
+    dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} },
+  };
+}
+
+function sign(key: Key, claims: Record<string, unknown> = {}, alg = 'ES256', expIn = 600): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ roles: ['eng'], iss: issuer, aud: 'jitgate-api', sub: 'alice', iat: now, exp: now + expIn, ...claims })
+    .setProtectedHeader({ alg, kid: key.kid })
+    .sign(key.priv);
+}
+
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'accepted';
+  } catch (err) {
+    return isJitgateError(err) ? err.code : `unexpected: ${String(err)}`;
+  }
+}
+
+t.test('a valid token becomes a user subject with groups from the configured claim', async (t) => {
+  const k1 = await newKey('k1');
+  published = [k1];
+  const auth = createAuthenticator(jwtConfig(), { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const subject = await auth.authenticate({ authorization: `Bearer ${await sign(k1)}` });
+  t.same({ id: subject.id, kind: subject.kind, groups: subject.groups }, { id: 'alice', kind: 'user', groups: ['eng'] });
+  t.equal(subject.claims.iss, issuer);
+});
+
+t.test('OIDC discovery finds the JWKS', async (t) => {
+  const k1 = await newKey('k1');
+  published = [k1];
+  const cfg = jwtConfig();
+  delete cfg.jwt!.jwks_url;
+  cfg.jwt!.discovery = true;
+  const auth = createAuthenticator(cfg, { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k1)}` })).id, 'alice');
+});
+
+t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg none, HS256 with the public key', async (t) => {
+  const k1 = await newKey('k1');
+  const es384 = await newKey('k384', 'ES384');
+  published = [k1, es384];
+  const auth = createAuthenticator(jwtConfig(), { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = { sub: 'alice', iss: issuer, aud: 'jitgate-api', exp: now + 600, roles: ['admins'] };
+  const hsInput = `${b64({ alg: 'HS256', kid: 'k1' })}.${b64(body)}`;
+  const cases: [string, string, string][] = [
+    ['wrong issuer', await new SignJWT(body).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('https://other.example').sign(k1.priv), 'JITGATE_E_TOKEN_INVALID'],
+    ['wrong audience', await sign(k1, { aud: 'other' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['algorithm not allowed', await sign(es384, {}, 'ES384'), 'JITGATE_E_TOKEN_INVALID'],
+    ['expired', await sign(k1, {}, 'ES256', -60), 'JITGATE_E_TOKEN_EXPIRED'],
+    ['not yet valid', await sign(k1, { nbf: now + 600 }), 'JITGATE_E_TOKEN_INVALID'],
+    ['alg none', `${b64({ alg: 'none' })}.${b64(body)}.`, 'JITGATE_E_TOKEN_INVALID'],
+    ['HS256 with the public JWK', `${hsInput}.${createHmac('sha256', JSON.stringify(k1.jwk)).update(hsInput).digest('base64url')}`, 'JITGATE_E_TOKEN_INVALID'],
+    ['sub missing', await new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setAudience('jitgate-api').setExpirationTime('10m').sign(k1.priv), 'JITGATE_E_TOKEN_INVALID'],
+    ['groups claim malformed', await sign(k1, { roles: [1, 2] }), 'JITGATE_E_TOKEN_INVALID'],
+  ];
+  for (const [name, token, code] of cases) t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}` })), code, name);
+});
+
+t.test('a configured PEM public key; HS256 signed with that PEM is refused', async (t) => {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const pem = await exportSPKI(publicKey);
+  const dir = mkdtempSync(join(tmpdir(), 'jg-pem-'));
+  writeFileSync(join(dir, 'key.pem'), pem);
+  const cfg = jwtConfig({ algorithms: ['RS256'], public_key_file: join(dir, 'key.pem') });
+  delete cfg.jwt!.jwks_url;
+  const auth = createAuthenticator(cfg, { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const good = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setIssuer(issuer).setAudience('jitgate-api').setSubject('bob').setExpirationTime('5m').sign(privateKey);
+  t.equal((await auth.authenticate({ authorization: `Bearer ${good}` })).id, 'bob');
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${b64({ alg: 'HS256' })}.${b64({ sub: 'bob', iss: issuer, aud: 'jitgate-api', exp: Math.floor(Date.now() / 1000) + 300 })}`;
+  const forged = `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${forged}` })), 'JITGATE_E_TOKEN_INVALID');
+});
+
+t.test('unknown kid: the JWKS is refreshed, at most once per min interval', async (t) => {
+  const k1 = await newKey('k1');
+  const k2 = await newKey('k2');
+  published = [k1];
+  const auth = createAuthenticator(jwtConfig({ jwks_refresh_min_interval_seconds: 3600 }), { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const startFetches = jwksFetches;
+  const garbage = await newKey('garbage');
+  for (let i = 0; i < 20; i++) {
+    t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(garbage)}` })), 'JITGATE_E_TOKEN_INVALID');
+  }
+  t.equal(jwksFetches - startFetches, 0, 'a flood of unknown kids right after a load causes no fetch');
+  published = [k1, k2];
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(k2)}` })), 'JITGATE_E_TOKEN_INVALID', 'inside the interval a new key is not fetched yet');
+
+  const eager = createAuthenticator(jwtConfig({ jwks_refresh_min_interval_seconds: 0 }), { logger });
+  published = [k1];
+  await eager.start();
+  t.teardown(() => { eager.stop(); });
+  published = [k1, k2];
+  t.equal((await eager.authenticate({ authorization: `Bearer ${await sign(k2)}` })).id, 'alice', 'a rotated-in key is fetched on its first token');
+});
+
+t.test('verified-token cache: one verification per token, entries die at exp', async (t) => {
+  const k1 = await newKey('k1');
+  published = [k1];
+  const auth = createAuthenticator(jwtConfig(), { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const token = await sign(k1, {}, 'ES256', 2);
+  const first = await auth.authenticate({ authorization: `Bearer ${token}` });
+  const second = await auth.authenticate({ authorization: `Bearer ${token}` });
+  t.equal(first, second, 'the second request is served from the cache (same verified subject)');
+  const exp = (first.claims.exp as number) * 1000;
+  while (Date.now() < exp + 50) await new Promise((r) => setTimeout(r, 100));
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}` })), 'JITGATE_E_TOKEN_EXPIRED', 'refused once exp has passed, cache or not');
+});
+
+t.test('verified-token cache: entries die when the JWKS refresh drops their kid', async (t) => {
+  const k1 = await newKey('k1');
+  const k2 = await newKey('k2');
+  published = [k1];
+  const auth = createAuthenticator(jwtConfig(), { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const old = await sign(k1);
+  t.equal((await auth.authenticate({ authorization: `Bearer ${old}` })).id, 'alice');
+  published = [k2];
+  // A token with the new kid makes the gateway refresh; k1 is gone from the set afterwards.
+  t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k2)}` })).id, 'alice');
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${old}` })), 'JITGATE_E_TOKEN_INVALID', 'the cached token is refused');
+
+  // Periodic refresh: no token needs to ask.
+  published = [k1];
+  const periodic = createAuthenticator(jwtConfig({ jwks_max_age_seconds: 1, jwks_refresh_min_interval_seconds: 3600 }), { logger });
+  await periodic.start();
+  t.teardown(() => { periodic.stop(); });
+  const tok = await sign(k1);
+  t.equal((await periodic.authenticate({ authorization: `Bearer ${tok}` })).id, 'alice');
+  published = [k2];
+  let outcome = 'accepted';
+  for (let i = 0; i < 50 && outcome === 'accepted'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    outcome = await refusal(periodic.authenticate({ authorization: `Bearer ${tok}` }));
+  }
+  t.equal(outcome, 'JITGATE_E_TOKEN_INVALID', 'after the periodic refresh dropped k1, the cached token is refused');
+});
+
+t.test('header handling: one credential, Bearer only', async (t) => {
+  const k1 = await newKey('k1');
+  published = [k1];
+  const auth = createAuthenticator(jwtConfig(), { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const token = await sign(k1);
+  t.equal(await refusal(auth.authenticate({})), 'JITGATE_E_UNAUTHENTICATED');
+  t.equal(await refusal(auth.authenticate({ authorization: [`Bearer ${token}`, `Bearer ${token}`] })), 'JITGATE_E_IDENTITY_AMBIGUOUS');
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}`, 'x-api-key': 'jg_a.bbbbbbbbbb' })), 'JITGATE_E_IDENTITY_AMBIGUOUS');
+  t.equal(await refusal(auth.authenticate({ authorization: `Token ${token}` })), 'JITGATE_E_TOKEN_INVALID');
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token} extra` })), 'JITGATE_E_TOKEN_INVALID');
+  t.equal((await auth.authenticate({ authorization: `bearer ${token}` })).id, 'alice', 'the scheme is case-insensitive');
+});

@@ -1,0 +1,239 @@
+// Shared pieces for the data-path tests: the real policy engine built from the repo's policies,
+// a recording upstream, in-memory grants/audit/decision-log ports that keep what they got, and a
+// gateway wired from them with the dev issuer for tokens.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import type { AuditEntry, AuditRecord, AuditWriter, DecisionLogEvent, DecisionLogger } from '../../src/audit/index.js';
+import type { GrantReader } from '../../src/grants/index.js';
+import { createAuthenticator, createDevIssuer, type DevIssuer, type IdentityConfig } from '../../src/identity/index.js';
+import type { Metrics } from '../../src/observability/index.js';
+import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
+import { createProxyServer, type ProxyServer, type RouteConfig } from '../../src/proxy/index.js';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+let engine: Promise<PolicyEvaluator> | null = null;
+/** The repository's sample policies, compiled by the real `opa build -t wasm`, loaded by opa-wasm. */
+export function samplePolicy(): Promise<PolicyEvaluator> {
+  engine ??= (async () => {
+    const opaPath = await requireOpa();
+    const built = await buildBundle({ dir: join(repoRoot, 'policies'), opaPath, revision: 'test-revision' });
+    return built.engine;
+  })();
+  return engine;
+}
+
+/** Compiles a policy folder given as files (for policies that misbehave on purpose). */
+export async function policyFrom(files: Record<string, string>): Promise<PolicyEvaluator> {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-policy-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  const built = await buildBundle({ dir, opaPath: await requireOpa(), revision: 'broken-revision' });
+  return built.engine;
+}
+
+export class MemoryGrants implements GrantReader {
+  ready = true;
+  readonly bySubject = new Map<string, PolicyGrant[]>();
+  activeGrants(subjectId: string, nowMs: number): PolicyGrant[] {
+    return (this.bySubject.get(subjectId) ?? []).filter((g) => g.expires_at_ns > nowMs * 1e6);
+  }
+  add(subjectId: string, role: string, seconds: number, scope: PolicyGrant['scope'] = null): PolicyGrant {
+    const now = Date.now();
+    const grant: PolicyGrant = {
+      id: `g_${randomUUID().slice(0, 8)}`,
+      role,
+      scope,
+      starts_at: new Date(now).toISOString(),
+      expires_at: new Date(now + seconds * 1000).toISOString(),
+      expires_at_ns: (now + seconds * 1000) * 1e6,
+      approved_by: ['bob'],
+      reason: 'test',
+      ticket: null,
+      break_glass: false,
+      request_id: `r_${randomUUID().slice(0, 8)}`,
+    };
+    this.bySubject.set(subjectId, [...(this.bySubject.get(subjectId) ?? []), grant]);
+    return grant;
+  }
+}
+
+export class MemoryAudit implements AuditWriter {
+  readonly entries: AuditEntry[] = [];
+  failing = false;
+  append(entry: AuditEntry): Promise<AuditRecord> {
+    if (this.failing) return Promise.reject(new Error('disk full'));
+    this.entries.push(entry);
+    return Promise.resolve({ ...entry, seq: this.entries.length, at: new Date().toISOString(), prev_hash: '', hash: '' });
+  }
+  appendWithin(): Promise<AuditRecord[]> {
+    return Promise.reject(new Error('not used by the data path'));
+  }
+}
+
+export class MemoryDecisionLog implements DecisionLogger {
+  readonly events: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>[] = [];
+  log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>): void {
+    this.events.push(event);
+  }
+}
+
+export const noMetrics: Metrics = {
+  proxyRequest() {}, decisionLatency() {}, upstreamLatency() {}, policyReload() {}, policyRevision() {},
+  decisionLogDropped() {}, webhookDropped() {}, storeError() {}, setGauges() {},
+};
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+  body: string;
+  complete: boolean;
+  /** The gateway closed the upstream connection before a response was sent. */
+  abandoned: boolean;
+}
+
+/** An upstream that records every request it sees and echoes its headers back (in headers and body). */
+export async function recordingUpstream(): Promise<{ server: Server; url: string; seen: SeenRequest[]; close(): Promise<void> }> {
+  const seen: SeenRequest[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    const entry: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: '', complete: false, abandoned: false };
+    seen.push(entry);
+    res.on('close', () => { if (!res.writableFinished) entry.abandoned = true; });
+    if (entry.url.includes('__hang')) return; // never answers
+    if (entry.url.includes('__forge')) {
+      res.writeHead(200, { 'x-jitgate-decision-id': 'forged-by-upstream', 'x-request-id': 'forged-too', connection: 'x-secret-hop', 'x-secret-hop': '1' });
+      res.end('forged');
+      return;
+    }
+    if (entry.url.includes('__split')) {
+      // The injected secret, echoed across two body chunks with a pause between them.
+      const secret = String(req.headers['x-api-key'] ?? '');
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write(`start:${secret.slice(0, 5)}`);
+      setTimeout(() => { res.end(`${secret.slice(5)}:end`); }, 20);
+      return;
+    }
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => { entry.body += c; });
+    req.on('error', () => { /* aborted by the gateway */ });
+    req.on('end', () => {
+      entry.complete = true;
+      const echo = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: entry.body });
+      const h: Record<string, string> = { 'content-type': 'application/json' };
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && /^[\x20-\x7e]*$/.test(v)) h[`x-echo-${k}`] = v;
+      res.writeHead(200, h);
+      res.end(echo);
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => { r(); }); }),
+  };
+}
+
+export const SECRETS = {
+  DEMO_UPSTREAM_READ_KEY: 'read-secret-3f9a1c',
+  DEMO_UPSTREAM_WRITE_KEY: 'write-secret-77b2e0',
+  DEMO_UPSTREAM_ADMIN_KEY: 'admin-secret-c41d9e',
+};
+
+export function demoRoute(upstream: string, overrides: Partial<RouteConfig> = {}): RouteConfig {
+  return {
+    name: 'demo',
+    match: { path_prefix: '/' },
+    upstream,
+    credentials: {
+      readonly: { type: 'header', header: 'X-Api-Key', from_env: 'DEMO_UPSTREAM_READ_KEY' },
+      writer: { type: 'header', header: 'X-Api-Key', from_env: 'DEMO_UPSTREAM_WRITE_KEY' },
+      admin: { type: 'bearer', from_env: 'DEMO_UPSTREAM_ADMIN_KEY' },
+    },
+    default_credential: 'readonly',
+    timeouts: { connect_ms: 2000, headers_ms: 5000, body_ms: 5000 },
+    body_limit_bytes: 1024,
+    websocket: false,
+    policy_headers: ['content-type', 'accept', 'user-agent', 'x-request-id'],
+    ...overrides,
+  };
+}
+
+export const SERVICE_KEY = 'jg_reporting.demo-only-service-key';
+
+export function identityConfig(keyFile: string): IdentityConfig {
+  return {
+    api_keys: [{ id: 'reporting', subject: 'svc-reporting', groups: ['services', 'reporting'], sha256: 'ec8a1ef2f34352331da894c920e8c451bd06438486f870b7b7346b2a1f233bd6' }],
+    dev_issuer: { enabled: true, key_file: keyFile, token_ttl_seconds: 600, subjects: { alice: ['eng'], bob: ['eng', 'approvers'], dave: ['admins', 'approvers'] } },
+  };
+}
+
+export interface Gateway {
+  proxy: ProxyServer;
+  url: string;
+  port: number;
+  upstream: Awaited<ReturnType<typeof recordingUpstream>>;
+  grants: MemoryGrants;
+  audit: MemoryAudit;
+  decisions: MemoryDecisionLog;
+  issuer: DevIssuer;
+  keyFile: string;
+  logLines: string[];
+  token(sub: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: { policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number } = {}): Promise<Gateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-proxy-'));
+  const keyFile = join(dir, 'dev-issuer.jwk.json');
+  const logLines: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => { logLines.push(line); } });
+  const upstream = await recordingUpstream();
+  const grants = new MemoryGrants();
+  const audit = new MemoryAudit();
+  const decisions = new MemoryDecisionLog();
+  const idCfg = (opts.identity ?? identityConfig)(keyFile);
+  const authenticator = createAuthenticator(idCfg, { logger });
+  await authenticator.start();
+  const proxy = createProxyServer({
+    routes: opts.routes ? opts.routes(upstream.url) : [demoRoute(upstream.url)],
+    policy: opts.policy ?? (await samplePolicy()),
+    grants,
+    authenticator,
+    audit,
+    decisionLog: decisions,
+    metrics: noMetrics,
+    logger,
+    env: { ...SECRETS },
+    ...(opts.maxHeaderBytes !== undefined ? { maxHeaderBytes: opts.maxHeaderBytes } : {}),
+  });
+  const { port } = await proxy.listen('127.0.0.1', 0);
+  const issuer = createDevIssuer(idCfg.dev_issuer);
+  return {
+    proxy, url: `http://127.0.0.1:${port}`, port, upstream, grants, audit, decisions, issuer, keyFile, logLines,
+    token: (sub) => issuer.issue(sub),
+    async close() {
+      await proxy.close();
+      authenticator.stop();
+      await upstream.close();
+    },
+  };
+}
+
+/** Everything a secret could leak into: responses, audit, decision logs, log lines. */
+export function leaks(g: Gateway, ...texts: string[]): string[] {
+  const haystacks = [...texts, JSON.stringify(g.audit.entries), JSON.stringify(g.decisions.events), ...g.logLines];
+  return Object.values(SECRETS).filter((s) => haystacks.some((h) => h.includes(s)));
+}

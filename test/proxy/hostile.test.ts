@@ -1,0 +1,343 @@
+// Hostile requests. Each one is sent for real and the test checks both the gateway's answer and
+// that the upstream never saw a request it must not see.
+import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import t from 'tap';
+import { importJWK, SignJWT, generateKeyPair, exportSPKI } from 'jose';
+import { request } from 'undici';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/identity/index.js';
+import { demoRoute, leaks, policyFrom, SECRETS, startGateway, type Gateway } from './fixtures.js';
+
+let g: Gateway;
+let alice: string;
+t.before(async () => {
+  g = await startGateway();
+  alice = await g.token('alice');
+});
+t.teardown(async () => { await g.close(); });
+
+/** Sends raw bytes and returns everything the gateway wrote before closing. */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let out = '';
+    const guard = setTimeout(() => { sock.destroy(); }, 5000);
+    sock.on('data', (d: Buffer) => { out += d.toString('latin1'); });
+    sock.on('error', (e) => { clearTimeout(guard); if (out) resolve(out); else reject(e); });
+    sock.on('close', () => { clearTimeout(guard); resolve(out); });
+    sock.write(text);
+  });
+}
+
+function status(response: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
+}
+
+function adminSeen(): number {
+  return g.upstream.seen.filter((s) => s.url.toLowerCase().includes('admin')).length;
+}
+
+t.test('path-normalization tricks never reach /admin upstream', async (t) => {
+  const cases: [string, number, string?][] = [
+    ['/api/../admin/users', 403, 'JITGATE_E_FORBIDDEN'],
+    ['/api/%2e%2e/admin/users', 403, 'JITGATE_E_FORBIDDEN'],
+    ['/api/%2E%2E/%2e%2e/admin/users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/..%2Fadmin/users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api%2Fadmin/users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['//admin/users', 403, 'JITGATE_E_FORBIDDEN'],
+    ['/./admin//users', 403, 'JITGATE_E_FORBIDDEN'],
+    ['/ADMIN/users', 403, 'JITGATE_E_FORBIDDEN'],
+    ['/admin./users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/orders../../admin/users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/..;/admin/users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/admin;jsessionid=1/users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/%3B/admin', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/%5c..%5cadmin', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/orders%00/admin', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/%zz/admin', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/api/%c3%28/admin', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+    ['/../admin/users', 400, 'JITGATE_E_REQUEST_AMBIGUOUS'],
+  ];
+  for (const [path, want, code] of cases) {
+    const res = await raw(g.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+    t.equal(status(res), want, `${path} → ${want}`);
+    if (code) t.ok(res.includes(code), `${path} → ${code}`);
+    t.match(res, /x-request-id: /i, `${path} carries a request id`);
+  }
+  const bs = await raw(g.port, `GET /api\\..\\admin\\users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(bs), 400, 'raw backslash refused');
+  t.equal(adminSeen(), 0, 'the upstream never saw an admin path');
+});
+
+t.test('the upstream receives exactly the normalized path the policy decided on', async (t) => {
+  for (const [sent, received] of [['/api/./orders//7/', '/api/orders/7/'], ['/api/%6Frders/%7E1', '/api/orders/~1'], ['/api/x/../orders', '/api/orders'], ['/api/caf%C3%A9', '/api/caf%C3%A9']] as const) {
+    const before = g.upstream.seen.length;
+    const res = await raw(g.port, `GET ${sent} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+    t.equal(status(res), 200, sent);
+    t.equal(g.upstream.seen[before]?.url, received, `${sent} reaches the upstream as ${received}`);
+    const id = /x-jitgate-decision-id: ([0-9a-f-]+)/i.exec(res)?.[1];
+    const ev = g.decisions.events.find((e) => e.decision_id === id);
+    t.equal((ev?.input as { request: { path: string } }).request.path, received, 'and the policy saw the same path');
+  }
+});
+
+t.test('absolute-form targets that disagree with Host are refused', async (t) => {
+  const before = g.upstream.seen.length;
+  const res = await raw(g.port, `GET http://evil.example/admin/users HTTP/1.1\r\nHost: 127.0.0.1:${g.port}\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(res), 400);
+  t.ok(res.includes('JITGATE_E_REQUEST_AMBIGUOUS'));
+  const ok = await raw(g.port, `GET http://127.0.0.1:${g.port}/api/orders HTTP/1.1\r\nHost: 127.0.0.1:${g.port}\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(ok), 200, 'an absolute-form target naming the same host is fine');
+  t.equal(g.upstream.seen.length, before + 1);
+  t.equal(g.upstream.seen[before]?.url, '/api/orders');
+});
+
+t.test('spoofed identity headers do not identify anyone', async (t) => {
+  const before = g.upstream.seen.length;
+  const spoofed = await request(`${g.url}/api/orders`, { headers: { 'x-forwarded-user': 'dave', 'x-remote-user': 'dave', 'x-jitgate-subject': 'dave', 'x-forwarded-for': '10.0.0.1' } });
+  await spoofed.body.dump();
+  t.equal(spoofed.statusCode, 401);
+  const both = await request(`${g.url}/api/orders`, { headers: { authorization: `Bearer ${alice}`, 'x-api-key': 'jg_reporting.demo-only-service-key' } });
+  t.equal(both.statusCode, 401);
+  t.match(await both.body.text(), /JITGATE_E_IDENTITY_AMBIGUOUS/);
+  const dave = await g.token('dave');
+  const twice = await raw(g.port, `GET /admin/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nAuthorization: Bearer ${dave}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(twice), 401, 'two Authorization headers are ambiguous');
+  const hosts = await raw(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(hosts), 400, 'two Host headers are refused');
+  t.equal(g.upstream.seen.length, before);
+});
+
+t.test('forged JWTs are refused and never forwarded', async (t) => {
+  const stored = JSON.parse(readFileSync(g.keyFile, 'utf8'));
+  const devKey = await importJWK(stored.private, 'EdDSA');
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const claims = { sub: 'dave', groups: ['admins'], iss: DEV_ISSUER, aud: DEV_AUDIENCE, iat: now, exp: now + 600 };
+  const other = await generateKeyPair('EdDSA', { extractable: true });
+  const pem = await exportSPKI((await generateKeyPair('RS256', { extractable: true })).publicKey);
+  const hsInput = `${b64({ alg: 'HS256', typ: 'JWT', kid: stored.public.kid })}.${b64(claims)}`;
+  const forged: [string, string, string][] = [
+    ['alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`, 'JITGATE_E_TOKEN_INVALID'],
+    ['HS256 signed with the public key', `${hsInput}.${createHmac('sha256', JSON.stringify(stored.public)).update(hsInput).digest('base64url')}`, 'JITGATE_E_TOKEN_INVALID'],
+    ['HS256 signed with a PEM public key', `${hsInput}.${createHmac('sha256', pem).update(hsInput).digest('base64url')}`, 'JITGATE_E_TOKEN_INVALID'],
+    ['wrong issuer', await new SignJWT({ ...claims, iss: 'https://evil.example' }).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid }).sign(devKey), 'JITGATE_E_TOKEN_INVALID'],
+    ['wrong audience', await new SignJWT({ ...claims, aud: 'someone-else' }).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid }).sign(devKey), 'JITGATE_E_TOKEN_INVALID'],
+    ['expired', await new SignJWT({ ...claims, iat: now - 7200, exp: now - 3600 }).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid }).sign(devKey), 'JITGATE_E_TOKEN_EXPIRED'],
+    ['not yet valid', await new SignJWT({ ...claims, nbf: now + 3600 }).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid }).sign(devKey), 'JITGATE_E_TOKEN_INVALID'],
+    ['unknown kid', await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: 'not-a-key' }).sign(other.privateKey), 'JITGATE_E_TOKEN_INVALID'],
+    ['right kid, wrong key', await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid }).sign(other.privateKey), 'JITGATE_E_TOKEN_INVALID'],
+    ['no exp', await new SignJWT({ sub: 'dave', groups: ['admins'], iss: DEV_ISSUER, aud: DEV_AUDIENCE }).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid }).sign(devKey), 'JITGATE_E_TOKEN_INVALID'],
+    ['garbage', 'not.a.jwt', 'JITGATE_E_TOKEN_INVALID'],
+    ['Basic scheme', '', 'JITGATE_E_TOKEN_INVALID'],
+  ];
+  g.grants.add('dave', 'admin', 600);
+  const before = g.upstream.seen.length;
+  for (const [name, token, code] of forged) {
+    const authorization = name === 'Basic scheme' ? `Basic ${Buffer.from('dave:x').toString('base64')}` : `Bearer ${token}`;
+    const res = await request(`${g.url}/admin/users`, { headers: { authorization } });
+    const body = await res.body.text();
+    t.equal(res.statusCode, 401, `${name} → 401`);
+    t.match(body, code, `${name} → ${code}`);
+  }
+  t.equal(g.upstream.seen.length, before, 'the upstream never saw any of them');
+  t.equal(g.audit.entries.filter((e) => e.subject === 'dave').length, 0, 'no forged identity reached the policy');
+});
+
+t.test('hop-by-hop abuse cannot strip the injected credential or the gateway\'s own headers', async (t) => {
+  const before = g.upstream.seen.length;
+  const res = await raw(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close, Authorization, X-Api-Key, X-Forwarded-For, X-Request-Id\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: Basic eDp5\r\nX-Custom: kept\r\n\r\n`);
+  t.equal(status(res), 200, 'the caller was still authenticated from Authorization');
+  const up = g.upstream.seen[before]!;
+  t.equal(up.headers['x-api-key'], SECRETS.DEMO_UPSTREAM_READ_KEY, 'the injected credential survived');
+  t.equal(up.headers.authorization, undefined);
+  t.equal(up.headers['proxy-authorization'], undefined);
+  t.equal(up.headers['keep-alive'], undefined);
+  t.equal(up.headers.te, undefined);
+  t.equal(up.headers['x-forwarded-for'], '127.0.0.1');
+  t.ok(up.headers['x-request-id']);
+  t.equal(up.headers['x-custom'], 'kept');
+  const conn = await raw(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: X-Custom\r\nX-Custom: drop-me\r\n\r\n`);
+  t.equal(status(conn), 200);
+  t.equal(g.upstream.seen[before + 1]?.headers['x-custom'], undefined, 'headers named in Connection are removed');
+  t.same(leaks(g, res, conn), []);
+});
+
+t.test('request smuggling shapes are refused before anything is forwarded', async (t) => {
+  const before = g.upstream.seen.length;
+  const shapes = [
+    `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`,
+    `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin/users HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+    `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n`,
+    `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n`,
+    `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 5, 6\r\n\r\nhello!`,
+    `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\n X-Folded: yes\r\n\r\n`,
+  ];
+  for (const s of shapes) {
+    const res = await raw(g.port, s);
+    t.equal(status(res), 400, s.split('\r\n').slice(3, 5).join(' | '));
+  }
+  t.equal(g.upstream.seen.length, before, 'the upstream never saw any of them');
+  t.equal(adminSeen(), 0);
+});
+
+t.test('oversized headers and bodies', async (t) => {
+  const before = g.upstream.seen.length;
+  const big = await raw(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nX-Big: ${'a'.repeat(20000)}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(big), 431);
+  t.ok(big.includes('JITGATE_E_HEADERS_TOO_LARGE'));
+  const cl = await raw(g.port, `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n${'x'.repeat(2048)}`);
+  t.equal(status(cl), 413);
+  t.ok(cl.includes('JITGATE_E_BODY_TOO_LARGE'));
+  t.equal(g.upstream.seen.length, before, 'nothing forwarded');
+
+  // A chunked body past the limit from a caller who may write: cut off before the upstream sees its end.
+  g.grants.add('bob', 'writer', 600);
+  const bob = await g.token('bob');
+  const chunk = 'y'.repeat(600);
+  const chunked = await raw(g.port, `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${bob}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`);
+  t.equal(status(chunked), 413, 'refused with 413');
+  t.ok(chunked.includes('JITGATE_E_BODY_TOO_LARGE'));
+  t.notOk(g.upstream.seen.slice(before).some((s) => s.complete), 'the upstream never received a complete oversized body');
+});
+
+t.test('method override is refused', async (t) => {
+  const before = g.upstream.seen.length;
+  for (const h of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override']) {
+    const res = await request(`${g.url}/api/orders`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, [h]: 'GET' }, body: '{}' });
+    t.equal(res.statusCode, 400, h);
+    t.match(await res.body.text(), /JITGATE_E_METHOD_OVERRIDE/);
+  }
+  const q = await request(`${g.url}/api/orders?_method=GET`, { method: 'POST', headers: { authorization: `Bearer ${alice}` }, body: '{}' });
+  t.equal(q.statusCode, 400, '_method query parameter');
+  await q.body.dump();
+  t.equal(g.upstream.seen.length, before);
+});
+
+t.test('HEAD and OPTIONS are decided as themselves', async (t) => {
+  const before = g.upstream.seen.length;
+  const head = await request(`${g.url}/admin/users`, { method: 'HEAD', headers: { authorization: `Bearer ${alice}` } });
+  await head.body.dump();
+  t.equal(head.statusCode, 403, 'HEAD on /admin is not a free read');
+  t.ok(head.headers['x-jitgate-decision-id']);
+  const options = await request(`${g.url}/api/orders`, { method: 'OPTIONS', headers: { authorization: `Bearer ${alice}`, origin: 'http://evil.example', 'access-control-request-method': 'DELETE' } });
+  t.equal(options.statusCode, 403, 'OPTIONS is not a policy bypass');
+  await options.body.dump();
+  t.equal(g.upstream.seen.length, before);
+  const ok = await request(`${g.url}/api/orders`, { method: 'HEAD', headers: { authorization: `Bearer ${alice}` } });
+  await ok.body.dump();
+  t.equal(ok.statusCode, 200);
+  t.equal(g.upstream.seen[before]?.method, 'HEAD');
+});
+
+t.test('WebSocket upgrade on a route that does not allow it', async (t) => {
+  let upgrades = 0;
+  g.upstream.server.on('upgrade', (_req, socket) => { upgrades++; socket.destroy(); });
+  const before = g.upstream.seen.length;
+  const res = await raw(g.port, `GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  t.equal(status(res), 400);
+  t.ok(res.includes('JITGATE_E_UPGRADE_REFUSED'));
+  t.match(res, /x-jitgate-decision-id: /i);
+  const anon = await raw(g.port, 'GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  t.equal(status(anon), 401);
+  t.equal(upgrades, 0);
+  t.equal(g.upstream.seen.length, before);
+});
+
+t.test('WebSocket upgrade on a route that allows it: decided, credential injected, sockets joined', async (t) => {
+  const w = await startGateway({ routes: (u) => [demoRoute(u, { websocket: true })] });
+  t.teardown(() => w.close());
+  let upstreamKey: string | undefined;
+  w.upstream.server.on('upgrade', (req, socket) => {
+    upstreamKey = req.headers['x-api-key'] as string | undefined;
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+    socket.on('data', (d: Buffer) => { socket.end(Buffer.concat([Buffer.from('echo:'), d])); });
+  });
+  const token = await w.token('alice');
+  const got = await new Promise<string>((resolve) => {
+    const sock = connect(w.port, '127.0.0.1');
+    let out = '';
+    sock.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\r\n\r\n') && !out.includes('echo:')) sock.write('ping');
+    });
+    sock.on('close', () => { resolve(out); });
+    sock.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  });
+  t.equal(status(got), 101);
+  t.match(got, /x-jitgate-decision-id: /i);
+  t.ok(got.endsWith('echo:ping'), 'frames flow both ways');
+  t.equal(upstreamKey, SECRETS.DEMO_UPSTREAM_READ_KEY);
+  const admin = await raw(w.port, `GET /admin/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+  t.equal(status(admin), 403, 'the policy still decides upgrades');
+});
+
+t.test('an upstream echoing request headers never returns the injected secret', async (t) => {
+  g.grants.add('erin', 'admin', 600);
+  const erin = await g.issuer.issue('erin', ['eng']);
+  for (const path of ['/api/orders', '/admin/users']) {
+    const before = g.upstream.seen.length;
+    const res = await request(`${g.url}${path}`, { headers: { authorization: `Bearer ${erin}`, 'accept-encoding': 'gzip, br' } });
+    const body = await res.body.text();
+    t.equal(res.statusCode, 200, path);
+    t.equal(g.upstream.seen[before]?.headers['accept-encoding'], 'identity', 'the upstream is asked for bytes the masker can read');
+    t.ok(res.headers['x-echo-x-api-key'] ?? res.headers['x-echo-authorization'], 'the upstream did echo the credential header');
+    t.same(leaks(g, body, JSON.stringify(res.headers)), [], `${path}: no secret in the response`);
+  }
+});
+
+t.test('methods the gateway does not proxy: TRACE, CONNECT, PROPFIND', async (t) => {
+  const before = g.upstream.seen.length;
+  const trace = await raw(g.port, `TRACE /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(trace), 405);
+  t.ok(trace.includes('JITGATE_E_METHOD_NOT_ALLOWED'));
+  const propfind = await raw(g.port, `PROPFIND /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close\r\n\r\n`);
+  t.equal(status(propfind), 405);
+  const tunnel = await raw(g.port, `CONNECT 127.0.0.1:${g.upstream.url.split(':').at(-1)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\n\r\n`);
+  t.equal(status(tunnel), 405, 'no tunnels');
+  t.equal(g.upstream.seen.length, before);
+});
+
+t.test('a body without Content-Type is streamed, not parsed or refused', async (t) => {
+  g.grants.add('bob', 'writer', 600);
+  const bob = await g.token('bob');
+  const before = g.upstream.seen.length;
+  const res = await raw(g.port, `PUT /api/orders/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${bob}\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world`);
+  t.equal(status(res), 200);
+  t.equal(g.upstream.seen[before]?.body, 'hello world');
+  t.equal(g.upstream.seen[before]?.headers['content-type'], undefined);
+});
+
+t.test('the upstream cannot forge the gateway\'s response headers', async (t) => {
+  const res = await request(`${g.url}/api/__forge`, { headers: { authorization: `Bearer ${alice}` } });
+  await res.body.dump();
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['x-jitgate-decision-id'], /^[0-9a-f-]{36}$/, 'the decision id is the gateway\'s');
+  t.not(res.headers['x-request-id'], 'forged-too');
+  t.equal(res.headers['x-secret-hop'], undefined, 'headers the upstream named in Connection are hop-by-hop');
+});
+
+t.test('obligation headers replace any copy the caller sent', async (t) => {
+  const tagging = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\nallow := true\n\nobligations := {"credential": "readonly", "headers": {"x-tenant": "acme"}}\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const b = await startGateway({ policy: tagging });
+  t.teardown(() => b.close());
+  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${await b.token('alice')}`, 'x-tenant': 'evil' } });
+  await res.body.dump();
+  t.equal(res.statusCode, 200);
+  t.equal(b.upstream.seen[0]?.headers['x-tenant'], 'acme');
+  t.equal(b.upstream.seen[0]?.rawHeaders.filter((h) => h.toLowerCase() === 'x-tenant').length, 1, 'exactly one x-tenant header');
+  const forbidden = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\nallow := true\n\nobligations := {"credential": "readonly", "headers": {"x-api-key": "chosen-by-policy"}}\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const f = await startGateway({ policy: forbidden });
+  t.teardown(() => f.close());
+  const res2 = await request(`${f.url}/api/orders`, { headers: { authorization: `Bearer ${await f.token('alice')}` } });
+  await res2.body.dump();
+  t.equal(res2.statusCode, 503, 'a policy may not set a credential header itself');
+  t.equal(f.upstream.seen.length, 0);
+});

@@ -1,0 +1,299 @@
+// The data path end to end with the real policy engine: allow forwards with the chosen credential,
+// deny answers 403 with the elevation hint and leaves an audit record, errors fail closed.
+import t from 'tap';
+import { request } from 'undici';
+import pino from 'pino';
+import { createProxyServer } from '../../src/proxy/index.js';
+import { demoRoute, leaks, noMetrics, policyFrom, SECRETS, SERVICE_KEY, startGateway, type Gateway } from './fixtures.js';
+
+let g: Gateway;
+t.before(async () => { g = await startGateway(); });
+t.teardown(async () => { await g.close(); });
+
+function parseJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+async function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const res = await request(`${g.url}${path}`, { method: (init.method ?? 'GET') as 'GET', headers: init.headers, body: init.body });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text, json: parseJson(text) };
+}
+
+t.test('an employee reads under /api/: forwarded with the read-only key, caller credentials gone', async (t) => {
+  const before = g.upstream.seen.length;
+  const token = await g.token('alice');
+  const res = await call('/api/orders?limit=5&tag=a&tag=b', {
+    headers: { authorization: `Bearer ${token}`, cookie: 'jitgate_session=abc; app=1', 'x-forwarded-for': '6.6.6.6', forwarded: 'for=6.6.6.6', 'x-forwarded-host': 'evil' },
+  });
+  t.equal(res.status, 200);
+  t.match(res.headers['x-jitgate-decision-id'], /^[0-9a-f-]{36}$/);
+  t.ok(res.headers['x-request-id']);
+  const seen = g.upstream.seen.slice(before);
+  t.equal(seen.length, 1);
+  const up = seen[0]!;
+  t.equal(up.url, '/api/orders?limit=5&tag=a&tag=b');
+  t.equal(up.headers['x-api-key'], SECRETS.DEMO_UPSTREAM_READ_KEY, 'the broker injected the read-only credential');
+  t.equal(up.headers.authorization, undefined, 'the caller token is not forwarded');
+  t.equal(up.headers.cookie, 'app=1', 'the gateway cookie is removed, the application cookie stays');
+  t.equal(up.headers['x-forwarded-for'], '127.0.0.1', 'forwarding headers are the gateway\'s own');
+  t.notOk(String(up.headers.forwarded).includes('6.6.6.6'));
+  t.equal(up.headers['x-forwarded-host'], `127.0.0.1:${g.port}`);
+  t.same(leaks(g, res.text, JSON.stringify(res.headers)), [], 'the echoed secret never comes back to the caller');
+  t.ok(res.text.includes('*'.repeat(SECRETS.DEMO_UPSTREAM_READ_KEY.length)), 'the echo is masked, not dropped');
+  const ev = g.decisions.events.find((e) => e.decision_id === res.headers['x-jitgate-decision-id']);
+  t.ok(ev, 'one decision-log event for the decision');
+  t.equal(ev?.path, 'jitgate/authz');
+  t.equal(ev?.jitgate.upstream_status, 200);
+  t.same((ev?.input as { request: { query: unknown } }).request.query, { limit: ['5'], tag: ['a', 'b'] });
+});
+
+t.test('a write without a grant: 403 with reason, revision, decision id, elevation command; audited; never forwarded', async (t) => {
+  const before = g.upstream.seen.length;
+  const token = await g.token('alice');
+  const res = await call('/api/orders', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"a":1}' });
+  t.equal(res.status, 403);
+  t.equal(res.json.error.code, 'JITGATE_E_FORBIDDEN');
+  t.equal(res.json.error.message, 'writes under /api/ need an active writer grant');
+  t.equal(res.json.error.policy_revision, 'test-revision');
+  t.equal(res.json.error.decision_id, res.headers['x-jitgate-decision-id']);
+  t.same(res.json.error.elevation, { role: 'writer', max_duration_seconds: 28800, command: 'jitgate request --role writer --duration 8h --reason "..."' });
+  t.equal(g.upstream.seen.length, before, 'the upstream never saw it');
+  const audit = g.audit.entries.find((e) => e.decision_id === res.json.error.decision_id);
+  t.equal(audit?.kind, 'proxy.denied');
+  t.equal(audit?.subject, 'alice');
+  t.equal(audit?.policy_revision, 'test-revision');
+  t.ok(g.decisions.events.some((e) => e.decision_id === res.json.error.decision_id && e.jitgate.error_code === 'JITGATE_E_FORBIDDEN'));
+});
+
+t.test('with a writer grant the write goes through with the writer key, and the grant use is audited', async (t) => {
+  const grant = g.grants.add('bob', 'writer', 600);
+  const token = await g.token('bob');
+  const before = g.upstream.seen.length;
+  const res = await call('/api/orders', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"a":1}' });
+  t.equal(res.status, 200);
+  const up = g.upstream.seen[before]!;
+  t.equal(up.method, 'POST');
+  t.equal(up.body, '{"a":1}', 'the body is streamed through');
+  t.equal(up.headers['x-api-key'], SECRETS.DEMO_UPSTREAM_WRITE_KEY);
+  const audit = g.audit.entries.find((e) => e.decision_id === res.headers['x-jitgate-decision-id']);
+  t.equal(audit?.kind, 'proxy.allowed_with_grant');
+  t.equal(audit?.grant_id, grant.id);
+  t.equal(audit?.role, 'writer');
+});
+
+t.test('an expired grant is not handed to the policy', async (t) => {
+  g.grants.add('carol', 'writer', -1);
+  const token = await g.issuer.issue('carol', ['eng']);
+  const before = g.upstream.seen.length;
+  const res = await call('/api/orders', { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  t.equal(res.status, 403);
+  t.equal(g.upstream.seen.length, before);
+});
+
+t.test('services authenticate with API keys and get their standing permission only', async (t) => {
+  const ok = await call('/api/reports/daily', { headers: { 'x-api-key': SERVICE_KEY } });
+  t.equal(ok.status, 200);
+  const bearer = await call('/api/reports/daily', { headers: { authorization: `Bearer ${SERVICE_KEY}` } });
+  t.equal(bearer.status, 200);
+  const no = await call('/api/orders', { headers: { 'x-api-key': SERVICE_KEY } });
+  t.equal(no.status, 403);
+  t.equal(no.json.error.elevation, undefined, 'services get no elevation hint');
+  const wrong = await call('/api/reports/daily', { headers: { 'x-api-key': 'jg_reporting.wrong-secret-value' } });
+  t.equal(wrong.status, 401);
+  t.equal(wrong.json.error.code, 'JITGATE_E_API_KEY_INVALID');
+});
+
+t.test('unauthenticated: 401 with a code and a request id, nothing forwarded', async (t) => {
+  const before = g.upstream.seen.length;
+  const res = await call('/api/orders');
+  t.equal(res.status, 401);
+  t.equal(res.json.error.code, 'JITGATE_E_UNAUTHENTICATED');
+  t.equal(res.headers['www-authenticate'], 'Bearer realm="jitgate"');
+  t.ok(res.headers['x-request-id']);
+  t.equal(g.upstream.seen.length, before);
+});
+
+t.test('audit trail down: a deny answers 503 instead of an unaudited 403', async (t) => {
+  const token = await g.token('alice');
+  g.audit.failing = true;
+  try {
+    const res = await call('/admin/users', { headers: { authorization: `Bearer ${token}` } });
+    t.equal(res.status, 503);
+    t.equal(res.json.error.code, 'JITGATE_E_AUDIT_UNAVAILABLE');
+    t.ok(res.headers['x-jitgate-decision-id']);
+    g.grants.add('dave', 'admin', 600);
+    const before = g.upstream.seen.length;
+    const dave = await g.token('dave');
+    const res2 = await call('/admin/users', { headers: { authorization: `Bearer ${dave}` } });
+    t.equal(res2.status, 503, 'an allow that uses a grant is not forwarded unaudited');
+    t.equal(g.upstream.seen.length, before);
+  } finally {
+    g.audit.failing = false;
+  }
+});
+
+t.test('grant store not ready: 503, nothing forwarded', async (t) => {
+  const token = await g.token('alice');
+  g.grants.ready = false;
+  const before = g.upstream.seen.length;
+  try {
+    const res = await call('/api/orders', { headers: { authorization: `Bearer ${token}` } });
+    t.equal(res.status, 503);
+    t.equal(res.json.error.code, 'JITGATE_E_STORE_UNAVAILABLE');
+    t.equal(g.upstream.seen.length, before);
+  } finally {
+    g.grants.ready = true;
+  }
+});
+
+t.test('no secret appears in audit records, decision logs or log lines', (t) => {
+  t.same(leaks(g), []);
+  t.end();
+});
+
+t.test('a policy that errors at runtime: 503 with a decision id, nothing forwarded', async (t) => {
+  const broken = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\n# Two different values for one complete rule: a runtime error in wasm.\nallow := true if input.request.method == "GET"\n\nallow := false if startswith(input.request.path, "/")\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const b = await startGateway({ policy: broken });
+  t.teardown(() => b.close());
+  const token = await b.token('alice');
+  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.body.json() as { error: { code: string; decision_id: string } };
+  t.equal(res.statusCode, 503);
+  t.equal(body.error.code, 'JITGATE_E_POLICY_EVAL');
+  t.equal(body.error.decision_id, res.headers['x-jitgate-decision-id']);
+  t.equal(b.upstream.seen.length, 0, 'the upstream never saw it');
+  t.ok(b.decisions.events.some((e) => e.jitgate.error_code === 'JITGATE_E_POLICY_EVAL'));
+});
+
+t.test('a policy naming a credential the route does not have: fail closed', async (t) => {
+  const odd = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\nallow := true\n\nobligations := {"credential": "root"}\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const b = await startGateway({ policy: odd });
+  t.teardown(() => b.close());
+  const token = await b.token('alice');
+  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.body.json() as { error: { code: string } };
+  t.equal(res.statusCode, 503);
+  t.equal(body.error.code, 'JITGATE_E_CREDENTIAL_UNKNOWN');
+  t.equal(b.upstream.seen.length, 0);
+});
+
+t.test('upstream down: 502 with a code, no internals', async (t) => {
+  const b = await startGateway({ routes: () => [demoRoute('http://127.0.0.1:9')] });
+  t.teardown(() => b.close());
+  const token = await b.token('alice');
+  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.body.text();
+  t.equal(res.statusCode, 502);
+  t.match(text, /JITGATE_E_UPSTREAM_UNAVAILABLE/);
+  t.notMatch(text, /ECONNREFUSED|127\.0\.0\.1:9/);
+});
+
+
+t.test('a secret echoed across two body chunks is still masked', async (t) => {
+  const token = await g.token('alice');
+  const res = await call('/api/__split', { headers: { authorization: `Bearer ${token}` } });
+  t.equal(res.status, 200);
+  t.equal(res.text, `start:${'*'.repeat(SECRETS.DEMO_UPSTREAM_READ_KEY.length)}:end`);
+});
+
+t.test('an upstream that does not answer in time: 504, and the caller going away abandons the upstream call', async (t) => {
+  const b = await startGateway({ routes: (u) => [demoRoute(u, { timeouts: { connect_ms: 1000, headers_ms: 300, body_ms: 1000 } })] });
+  t.teardown(() => b.close());
+  const token = await b.token('alice');
+  const res = await request(`${b.url}/api/__hang`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.body.text();
+  t.equal(res.statusCode, 504);
+  t.match(text, /JITGATE_E_UPSTREAM_TIMEOUT/);
+  t.ok(res.headers['x-jitgate-decision-id']);
+
+  const patient = await startGateway();
+  t.teardown(() => patient.close());
+  const patientToken = await patient.token('alice');
+  const ac = new AbortController();
+  const pending = request(`${patient.url}/api/__hang?x=1`, { headers: { authorization: `Bearer ${patientToken}` }, signal: ac.signal }).catch(() => null);
+  for (let i = 0; i < 100 && patient.upstream.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(patient.upstream.seen.length, 1, 'the upstream got the request');
+  ac.abort();
+  await pending;
+  for (let i = 0; i < 100 && !patient.upstream.seen[0]!.abandoned; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(patient.upstream.seen[0]!.abandoned, 'the gateway dropped the upstream call when the caller left');
+});
+
+t.test('routes: host-bound first, then the longest whole-segment prefix; no match is 404', async (t) => {
+  const b = await startGateway({
+    routes: (u) => [
+      demoRoute(u, { name: 'api', match: { path_prefix: '/api' } }),
+      demoRoute(u, { name: 'hosted', match: { host: 'svc.example', path_prefix: '/' } }),
+    ],
+  });
+  t.teardown(() => b.close());
+  const token = await b.token('alice');
+  const auth = { authorization: `Bearer ${token}` };
+  const miss = await request(`${b.url}/apix/orders`, { headers: auth });
+  t.equal(miss.statusCode, 404);
+  t.match(await miss.body.text(), /JITGATE_E_NO_ROUTE/);
+  const hit = await request(`${b.url}/api/orders`, { headers: auth });
+  await hit.body.dump();
+  t.equal(hit.statusCode, 200);
+  const hosted = await request(`${b.url}/api/orders`, { headers: { ...auth, host: 'SVC.example:8080' } });
+  await hosted.body.dump();
+  const ev = b.decisions.events.find((e) => e.decision_id === hosted.headers['x-jitgate-decision-id']);
+  t.equal(ev?.jitgate.route, 'hosted', 'the host-bound route wins over the prefix route');
+  t.equal(b.upstream.seen.length, 2);
+  t.throws(() => createProxyServer({ ...minimalDeps(), routes: [demoRoute('http://x'), demoRoute('http://y')] }), /duplicate route name/);
+  t.throws(() => createProxyServer({ ...minimalDeps(), routes: [demoRoute('http://x')], env: {} }), /DEMO_UPSTREAM_READ_KEY is not set/, 'a missing secret stops the start');
+});
+
+function minimalDeps() {
+  return {
+    policy: { revision: null, authorize: () => { throw new Error('unused'); }, elevation: () => { throw new Error('unused'); } },
+    grants: { ready: true, activeGrants: () => [] },
+    authenticator: { authenticate: () => Promise.reject(new Error('unused')) },
+    audit: { append: () => Promise.reject(new Error('unused')), appendWithin: () => Promise.reject(new Error('unused')) },
+    decisionLog: { log() {} },
+    metrics: noMetrics,
+    logger: pino({ level: 'silent' }),
+    env: { ...SECRETS },
+  };
+}
+
+t.test('request ids: a plain caller id is kept end to end, anything else is replaced', async (t) => {
+  const token = await g.token('alice');
+  const before = g.upstream.seen.length;
+  const kept = await call('/api/orders', { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'trace-123.abc' } });
+  t.equal(kept.headers['x-request-id'], 'trace-123.abc');
+  t.equal(g.upstream.seen[before]?.headers['x-request-id'], 'trace-123.abc');
+  const replaced = await call('/api/orders', { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'evil\tvalue with spaces' } });
+  t.match(replaced.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  t.equal(g.upstream.seen[before + 1]?.headers['x-request-id'], replaced.headers['x-request-id']);
+});
+
+t.test('updateRoutes swaps the routes whole; an invalid set changes nothing', async (t) => {
+  const b = await startGateway();
+  t.teardown(() => b.close());
+  const auth = { authorization: `Bearer ${await b.token('alice')}` };
+  const get = async (path: string) => {
+    const res = await request(`${b.url}${path}`, { headers: auth });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  t.equal(await get('/api/orders'), 200);
+  t.throws(() => { b.proxy.updateRoutes([{ ...demoRoute(b.upstream.url), credentials: { readonly: { type: 'bearer', from_env: 'NOT_SET_ANYWHERE' } } }]); }, /NOT_SET_ANYWHERE/);
+  t.equal(await get('/api/orders'), 200, 'the running routes stay after a refused update');
+  b.proxy.updateRoutes([demoRoute(b.upstream.url, { name: 'reports', match: { path_prefix: '/api/reports' } })]);
+  t.equal(await get('/api/orders'), 404, 'the old route is gone');
+  t.equal(await get('/api/reports/daily'), 200);
+  const ev = b.decisions.events.at(-1);
+  t.equal(ev?.jitgate.route, 'reports');
+});
