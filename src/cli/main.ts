@@ -15,10 +15,12 @@ import { register as tokenCommand } from './commands/token.js';
 import { register as buildCommand } from './commands/build.js';
 import { register as serveCommand } from './commands/serve.js';
 import { register as demoCommand } from './commands/demo.js';
+import { register as apikeyCommand } from './commands/apikey.js';
 
 const commands: RegisterCommand[] = [
   serveCommand,
   demoCommand,
+  apikeyCommand,
   requestCommand,
   requestsCommand,
   approveCommand,
