@@ -54,12 +54,14 @@ t.test('SIGHUP applies new routes and refuses bad or restart-only changes', asyn
     await res.arrayBuffer();
     return res.status;
   };
+  // The auditor reads the same store through a config of its own: the gateway's file is about to be broken.
+  const auditorFile = writeConfig(tempDir('jg-reload-auditor-'), doc([route(upstreamA.url, 'A')]));
   const configEvents = async (kind: string) => {
-    const out = await runCli(['audit', 'export', '--config', file, '--kind', kind]);
+    const out = await runCli(['audit', 'export', '--config', auditorFile, '--kind', kind]);
     return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string | null });
   };
   const waitFor = async (check: () => Promise<boolean>) => {
-    for (let i = 0; i < 100 && !(await check()); i++) await sleep(100);
+    for (let i = 0; i < 30 && !(await check()); i++) await sleep(100);
     return check();
   };
 
