@@ -12,17 +12,16 @@ export interface Page<T> {
   next_offset: number | null;
 }
 
-export function pageParams(query: PageQuery): { limit: number; offset: number; fetch: number } {
+/** Reads the page `query` asks for through `read`, which gets the window to fetch. */
+export async function readPage<T>(query: PageQuery, read: (window: { limit: number; offset: number }) => Promise<T[]>): Promise<Page<T>> {
   const limit = query.limit ?? 50;
-  return { limit, offset: query.offset ?? 0, fetch: limit + 1 };
-}
-
-export function toPage<T>(rows: T[], page: { limit: number; offset: number }): Page<T> {
-  const more = rows.length > page.limit;
+  const offset = query.offset ?? 0;
+  const rows = await read({ limit: limit + 1, offset });
+  const more = rows.length > limit;
   return {
-    items: more ? rows.slice(0, page.limit) : rows,
-    limit: page.limit,
-    offset: page.offset,
-    next_offset: more ? page.offset + page.limit : null,
+    items: more ? rows.slice(0, limit) : rows,
+    limit,
+    offset,
+    next_offset: more ? offset + limit : null,
   };
 }

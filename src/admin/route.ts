@@ -5,6 +5,9 @@ import type { Subject } from '../policy/contract.js';
 
 export type JsonSchema = Record<string, unknown>;
 
+/** Params of the routes under `/:id` (schema: idParams). */
+export interface IdParams { id: string }
+
 export interface RouteContext<Body = unknown, Query = unknown, Params = unknown> {
   /** The authenticated caller; routes with `auth: false` never read it. */
   subject: Subject;

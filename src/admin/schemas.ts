@@ -10,7 +10,7 @@ const time = { type: 'string', format: 'date-time' } as const;
 const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
-export const durationSchema: Schema = {
+const durationSchema: Schema = {
   description: 'Seconds as an integer, or a string such as "90s", "30m", "1h", "1h30m", "1d".',
   anyOf: [
     { type: 'integer', minimum: 1, maximum: 31_536_000 },
@@ -18,7 +18,7 @@ export const durationSchema: Schema = {
   ],
 };
 
-export const scopeSchema: Schema = {
+const scopeSchema: Schema = {
   type: 'object',
   additionalProperties: false,
   description: 'Narrows a grant: a route, HTTP methods, path globs (`*` one segment, `**` any).',
@@ -43,7 +43,7 @@ const approvalSchema: Schema = {
 
 const nullableScope: Schema = { anyOf: [scopeSchema, { type: 'null' }] };
 
-export const requestStatuses = ['pending', 'approved', 'denied', 'withdrawn', 'expired'] as const;
+const requestStatuses = ['pending', 'approved', 'denied', 'withdrawn', 'expired'] as const;
 
 export const accessRequestSchema: Schema = {
   type: 'object',
@@ -116,7 +116,7 @@ export const whoamiSchema: Schema = {
   },
 };
 
-export const auditRecordSchema: Schema = {
+const auditRecordSchema: Schema = {
   type: 'object',
   required: [
     'seq', 'at', 'kind', 'actor', 'subject', 'request_id', 'grant_id', 'role', 'route', 'decision_id',

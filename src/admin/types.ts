@@ -1,44 +1,19 @@
 // What the control server needs from the other parts. They are injected, so the server
 // holds no state of its own and tests run it against the real workflow and identity layer.
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuditRecord } from '../audit/index.js';
+import type { AuditFilter, AuditPage } from '../audit/index.js';
 import type { Workflow } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
+import type { HealthReport } from '../observability/index.js';
 
-/** Filters of GET /v1/audit, passed on as given (already validated); the audit part's AuditFilter. */
-export interface AuditQueryFilter {
-  subject?: string;
-  actor?: string;
-  /** Either the subject or the actor. */
-  who?: string;
-  role?: string;
-  grant_id?: string;
-  request_id?: string;
-  route?: string;
-  decision_id?: string;
-  policy_revision?: string;
-  /** Exact kinds or families such as `grant.*`. */
-  kinds?: string[];
-  decision?: 'allow' | 'deny';
-  since?: string;
-  until?: string;
-  cursor?: number;
-  limit?: number;
-  order?: 'asc' | 'desc';
-}
+export type { HealthReport };
 
-export interface AuditQueryPage {
-  records: AuditRecord[];
-  next_cursor: number | null;
-}
+/** Filters of GET /v1/audit, passed on as given (already validated). */
+export type AuditQueryFilter = AuditFilter;
+export type AuditQueryPage = AuditPage;
 
 /** Reads the audit trail: the audit part's queryAudit bound to its store. */
 export type AuditQuery = (filter: AuditQueryFilter) => Promise<AuditQueryPage>;
-
-export interface HealthReport {
-  ok: boolean;
-  checks: Record<string, { ok: boolean; detail?: string }>;
-}
 
 /** The observability part's HealthRegistry. Liveness: the process works; readiness: it can serve (policy loaded, store up). */
 export interface HealthSource {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { EXIT } from './context.js';
 
-export const DEFAULT_URL = 'http://127.0.0.1:8081';
+const DEFAULT_URL = 'http://127.0.0.1:8081';
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export interface ConnectionOptions {
@@ -27,7 +27,7 @@ export class CliError extends Error {
 // Policy-rule refusals (reason/ticket required, too long) deny like a 403: the input was well-formed.
 const POLICY_CODES = new Set(['JITGATE_E_REASON_REQUIRED', 'JITGATE_E_TICKET_REQUIRED', 'JITGATE_E_DURATION_TOO_LONG']);
 
-export function exitFor(status: number, code: string): number {
+function exitFor(status: number, code: string): number {
   if (status === 401) return EXIT.AUTH;
   if (status === 403 || POLICY_CODES.has(code)) return EXIT.DENIED;
   if (status === 404) return EXIT.NOT_FOUND;
@@ -113,6 +113,30 @@ export async function run(opts: ConnectionOptions, body: (client: ControlClient)
     process.stderr.write(`jitgate: ${failure.code}: ${failure.message}\n`);
     process.exitCode = failure.exit;
   }
+}
+
+/** POSTs to an action endpoint (approve, revoke, ...) and shows the object it answers with. */
+// T names what the endpoint answers with, as in ControlClient.call; the caller's detail view fixes it.
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+export function act<T>(opts: ConnectionOptions, path: string, body: Record<string, unknown>, detail: (value: T) => string): Promise<void> {
+  return run(opts, async (client) => {
+    const value = await client.call<T>('POST', path, body);
+    return { json: value, text: detail(value) };
+  });
+}
+
+/** One page of a listing endpoint: GET /v1/grants, /v1/requests. */
+export interface Page<T> { items: T[]; next_offset: number | null }
+
+/** Shows a page as a table, and says how to ask for the next one. */
+export function pageOutput<T>(page: Page<T>, table: (items: readonly T[]) => string): { json: Page<T>; text: string } {
+  const more = page.next_offset === null ? '' : `\n(more: --offset ${page.next_offset})`;
+  return { json: page, text: table(page.items) + more };
+}
+
+/** The caller's own subject id, for --mine. */
+export async function callerId(client: ControlClient): Promise<string> {
+  return (await client.call<{ id: string }>('GET', '/v1/whoami')).id;
 }
 
 /** Commander collects repeatable options with this. */

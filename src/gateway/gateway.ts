@@ -9,7 +9,7 @@ import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
-import { HealthRegistry, createLogger, createMetrics, type PrometheusMetrics } from '../observability/index.js';
+import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
 import { PolicyManager, type PolicyEvent } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
 import { openDb, type Db } from '../store/index.js';
@@ -103,14 +103,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   try {
     const db: Db = openDb(j.store);
     life.started('store', () => db.close());
-    health.register('store', async () => {
-      try {
-        await db.ping();
-        return { ok: true };
-      } catch (err) {
-        return { ok: false, detail: `store unreachable: ${(err as Error).message}` };
-      }
-    });
+    health.register('store', storeReachable(db));
 
     const audit: AuditTrail = createAuditTrail(db, j.audit, { onStoreError: (op) => { metrics.storeError(op); } });
     await audit.start();

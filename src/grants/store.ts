@@ -79,6 +79,15 @@ async function approvalsFor(sql: Sql, ids: readonly string[]): Promise<Map<strin
   return byRequest;
 }
 
+/** A guarded write with RETURNING: true when it changed exactly one row, i.e. the guard held. */
+async function changedOne(sql: Sql, text: string, params: readonly unknown[]): Promise<boolean> {
+  return (await sql.query(text, params)).length === 1;
+}
+
+async function selectIds(sql: Sql, text: string, params: readonly unknown[]): Promise<string[]> {
+  return (await sql.query(text, params)).map((r) => String(r.id));
+}
+
 async function withApprovals(sql: Sql, rows: Row[]): Promise<AccessRequest[]> {
   const approvals = await approvalsFor(sql, rows.map((r) => String(r.id)));
   return rows.map((row) => requestFromRow(row, approvals.get(String(row.id)) ?? []));
@@ -115,23 +124,23 @@ export function createGrantStore(db: Db): GrantStore {
       return withApprovals(sql, rows);
     },
 
-    async addApproval(sql, requestId, a) {
+    addApproval(sql, requestId, a) {
       // The primary key (request, lower-cased approver) makes "each approver counts once" hold in the database too.
-      const rows = await sql.query(
+      return changedOne(
+        sql,
         `INSERT INTO jitgate_approvals (request_id, approver_key, approver, at, comment) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (request_id, approver_key) DO NOTHING RETURNING request_id`,
         [requestId, a.by.toLowerCase(), a.by, a.at, a.comment],
       );
-      return rows.length === 1;
     },
 
-    async decideRequest(sql, id, d) {
-      const rows = await sql.query(
+    decideRequest(sql, id, d) {
+      return changedOne(
+        sql,
         `UPDATE jitgate_requests SET status = $2, decided_at = $3, decided_by = $4, decision_comment = $5, grant_id = $6
          WHERE id = $1 AND status = 'pending' RETURNING id`,
         [id, d.status, d.at, d.by, d.comment, d.grantId],
       );
-      return rows.length === 1;
     },
 
     async insertGrants(sql, grants) {
@@ -163,46 +172,46 @@ export function createGrantStore(db: Db): GrantStore {
       return rows.map(grantFromRow);
     },
 
-    async revokeGrant(sql, id, at, by, reason) {
-      const rows = await sql.query(
+    revokeGrant(sql, id, at, by, reason) {
+      return changedOne(
+        sql,
         `UPDATE jitgate_grants SET status = 'revoked', revoked_at = $2, revoked_by = $3, revoke_reason = $4
          WHERE id = $1 AND status = 'active' RETURNING id`,
         [id, at, by, reason],
       );
-      return rows.length === 1;
     },
 
-    async reviewGrant(sql, id, at, by) {
-      const rows = await sql.query(
+    reviewGrant(sql, id, at, by) {
+      return changedOne(
+        sql,
         `UPDATE jitgate_grants SET reviewed_by = $3, reviewed_at = $2 WHERE id = $1 AND reviewed_by IS NULL RETURNING id`,
         [id, at, by],
       );
-      return rows.length === 1;
     },
 
-    async endedGrantIds(sql, nowIso, limit) {
-      const rows = await sql.query(
+    endedGrantIds(sql, nowIso, limit) {
+      return selectIds(
+        sql,
         `SELECT id FROM jitgate_grants WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT ${Math.trunc(limit)}`,
         [nowIso],
       );
-      return rows.map((r) => String(r.id));
     },
 
-    async markGrantExpired(sql, id, nowIso) {
-      const rows = await sql.query(
+    markGrantExpired(sql, id, nowIso) {
+      return changedOne(
+        sql,
         `UPDATE jitgate_grants SET status = 'expired', expired_recorded_at = $2
          WHERE id = $1 AND status = 'active' AND expires_at <= $2 RETURNING id`,
         [id, nowIso],
       );
-      return rows.length === 1;
     },
 
-    async stalePendingIds(sql, nowIso, limit) {
-      const rows = await sql.query(
+    stalePendingIds(sql, nowIso, limit) {
+      return selectIds(
+        sql,
         `SELECT id FROM jitgate_requests WHERE status = 'pending' AND pending_expires_at <= $1 ORDER BY pending_expires_at LIMIT ${Math.trunc(limit)}`,
         [nowIso],
       );
-      return rows.map((r) => String(r.id));
     },
 
     async countPending(sql) {

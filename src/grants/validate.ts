@@ -17,7 +17,7 @@ export function checkActor(actor: Subject): void {
   if (!isString(actor.id, 256) || actor.id.trim() === '') fail('the actor has no id');
 }
 
-export function checkScope(scope: unknown): GrantScope | null {
+function checkScope(scope: unknown): GrantScope | null {
   if (scope === null || scope === undefined) return null;
   if (typeof scope !== 'object' || Array.isArray(scope)) fail('scope must be an object');
   const s = scope as Record<string, unknown>;

@@ -160,7 +160,7 @@ export class StoreWorkflow implements Workflow {
       const now = this.#clock();
       const req = await this.#pendingRequest(sql, requestId, actor, now, true);
       if (req.approvals.some((a) => sameId(a.by, actor.id))) throw jitgateError('ALREADY_APPROVED');
-      const extended = req.extends_grant_id === null ? null : await this.#store.getGrant(sql, req.extends_grant_id);
+      const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('approve', req, extended, actor, now);
       this.#checkApprover(req, actor);
       const approval: Approval = { by: actor.id, at: iso(now), comment: comment ?? null };
@@ -193,7 +193,7 @@ export class StoreWorkflow implements Workflow {
     return this.#commit(async (sql) => {
       const now = this.#clock();
       const req = await this.#pendingRequest(sql, requestId, actor, now, true);
-      const extended = req.extends_grant_id === null ? null : await this.#store.getGrant(sql, req.extends_grant_id);
+      const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('deny', req, extended, actor, now);
       this.#checkApprover(req, actor);
       return this.#close(sql, req, 'denied', 'request.denied', actor.id, comment ?? null, decision.revision, now);
@@ -206,7 +206,7 @@ export class StoreWorkflow implements Workflow {
       const now = this.#clock();
       const req = await this.#pendingRequest(sql, requestId, actor, now, false);
       if (!sameId(req.requester.id, actor.id)) throw jitgateError('ELEVATION_DENIED', 'only the requester can withdraw a request');
-      const extended = req.extends_grant_id === null ? null : await this.#store.getGrant(sql, req.extends_grant_id);
+      const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('withdraw', req, extended, actor, now);
       return this.#close(sql, req, 'withdrawn', 'request.withdrawn', actor.id, null, decision.revision, now);
     });
@@ -360,6 +360,11 @@ export class StoreWorkflow implements Workflow {
     const g = await this.#store.getGrant(sql, id);
     if (!g) throw jitgateError('NOT_FOUND', `grant ${id}`);
     return g;
+  }
+
+  /** The grant an extension request extends; null for a plain request. */
+  async #extendedGrant(sql: Sql, req: AccessRequest): Promise<StoredGrant | null> {
+    return req.extends_grant_id === null ? null : this.#store.getGrant(sql, req.extends_grant_id);
   }
 
   async #requestOf(sql: Sql, grant: Grant): Promise<AccessRequest> {

@@ -2,15 +2,11 @@
 import { createServer } from 'node:net';
 import t from 'tap';
 import { EXIT } from '../../src/cli/context.js';
-import { api, startStack } from '../admin/stack.js';
-import { jitgate as run } from './jitgate.js';
+import { api } from '../admin/stack.js';
+import { startCliStack } from './jitgate.js';
 
-const stack = await startStack();
+const { stack, tokens, jitgate, as } = await startCliStack();
 t.teardown(() => stack.close());
-const tokens: Record<string, string> = {};
-for (const sub of ['alice', 'bob', 'dave', 'mallory']) tokens[sub] = await stack.token(sub);
-const jitgate = (args: string[], env: Record<string, string | undefined> = {}) => run(stack.base, args, env);
-const as = (sub: string): Record<string, string> => ({ JITGATE_TOKEN: tokens[sub]! });
 
 // These runs are independent of each other, so they go two at a time (the machine has two cores).
 t.test('each kind of failure has its exit code', async (t) => {

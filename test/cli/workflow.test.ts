@@ -1,15 +1,11 @@
 // The real `jitgate` CLI as a child process against a real control server: the workflow.
 import t from 'tap';
 import { EXIT } from '../../src/cli/context.js';
-import { api, startStack } from '../admin/stack.js';
-import { jitgate as run } from './jitgate.js';
+import { api } from '../admin/stack.js';
+import { startCliStack } from './jitgate.js';
 
-const stack = await startStack();
+const { stack, tokens, jitgate, as } = await startCliStack();
 t.teardown(() => stack.close());
-const tokens: Record<string, string> = {};
-for (const sub of ['alice', 'bob', 'dave', 'mallory']) tokens[sub] = await stack.token(sub);
-const jitgate = (args: string[], env: Record<string, string | undefined> = {}) => run(stack.base, args, env);
-const as = (sub: string): Record<string, string> => ({ JITGATE_TOKEN: tokens[sub]! });
 
 t.test('request, list, approve, grants, revoke: tables for people, JSON for scripts', async (t) => {
   const asked = await jitgate(['request', '--role', 'writer', '--duration', '30m', '--reason', 'refund INC-42', '--ticket', 'INC-42',

@@ -6,35 +6,20 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
-import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
 
 async function setUp(logLevel: string) {
   const keys = { readonly: `rk-${randomBytes(12).toString('hex')}`, writer: `wk-${randomBytes(12).toString('hex')}`, admin: `ak-${randomBytes(12).toString('hex')}` };
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
   const dir = tempDir('jg-durability-');
-  const configFile = writeConfig(dir, {
-    decision_logs: { file: { path: join(dir, 'decisions.jsonl') } },
-    jitgate: {
-      data_dir: dir,
-      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0' },
-      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
-      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
-      identity: { dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), subjects: { alice: ['eng'], bob: ['eng', 'approvers'] } } },
-      routes: [{
-        name: 'demo',
-        upstream: upstream.url,
-        credentials: {
-          readonly: { type: 'header', header: 'X-Api-Key', from_env: 'DUR_READ_KEY' },
-          writer: { type: 'header', header: 'X-Api-Key', from_env: 'DUR_WRITE_KEY' },
-          admin: { type: 'bearer', from_env: 'DUR_ADMIN_KEY' },
-        },
-        default_credential: 'readonly',
-      }],
-      audit: { checkpoint_file: join(dir, 'audit.checkpoint'), checkpoint_interval_ms: 200 },
-      observability: { log_level: logLevel },
-    },
-  });
-  const env = { DUR_READ_KEY: keys.readonly, DUR_WRITE_KEY: keys.writer, DUR_ADMIN_KEY: keys.admin };
+  const configFile = writeConfig(dir, demoConfig({
+    dir,
+    upstreamUrl: upstream.url,
+    subjects: { alice: ['eng'], bob: ['eng', 'approvers'] },
+    checkpointIntervalMs: 200,
+    logLevel,
+  }));
+  const env = demoEnv(keys);
   return { keys, upstream, dir, configFile, env };
 }
 

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/index.js';
 import { freshDatabase } from '../helpers/pg.js';
-import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
+import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
 
 interface Harness {
   upstream: DemoUpstream;
@@ -25,40 +25,17 @@ async function setUp(store: Record<string, unknown>, replicas: number, storeEnv:
   };
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
   const dir = tempDir();
-  const configFile = writeConfig(dir, {
+  const configFile = writeConfig(dir, demoConfig({
+    dir,
+    upstreamUrl: upstream.url,
+    store,
+    subjects: { alice: ['eng'], erin: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'], dave: ['admins', 'approvers'] },
     labels: { app: 'jitgate', environment: 'e2e' },
-    decision_logs: { file: { path: join(dir, 'decisions.jsonl') } },
-    jitgate: {
-      data_dir: dir,
-      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0' },
-      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
-      store,
-      identity: {
-        dev_issuer: {
-          enabled: true,
-          key_file: join(dir, 'dev-issuer.jwk.json'),
-          subjects: { alice: ['eng'], erin: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'], dave: ['admins', 'approvers'] },
-        },
-      },
-      routes: [
-        {
-          name: 'demo',
-          match: { path_prefix: '/' },
-          upstream: upstream.url,
-          credentials: {
-            readonly: { type: 'header', header: 'X-Api-Key', from_env: 'E2E_READ_KEY' },
-            writer: { type: 'header', header: 'X-Api-Key', from_env: 'E2E_WRITE_KEY' },
-            admin: { type: 'bearer', from_env: 'E2E_ADMIN_KEY' },
-          },
-          default_credential: 'readonly',
-        },
-      ],
-      workflow: { sweep_interval_ms: 200 },
-      audit: { checkpoint_file: join(dir, 'audit.checkpoint'), checkpoint_interval_ms: 500 },
-      observability: { log_level: 'info' },
-    },
-  });
-  const env = { ...storeEnv, E2E_READ_KEY: keys.readonly, E2E_WRITE_KEY: keys.writer, E2E_ADMIN_KEY: keys.admin };
+    checkpointIntervalMs: 500,
+    logLevel: 'info',
+    jitgate: { workflow: { sweep_interval_ms: 200 } },
+  }));
+  const env = { ...storeEnv, ...demoEnv(keys) };
   const gateways: GatewayProcess[] = [];
   for (let i = 0; i < replicas; i++) gateways.push(await startGatewayProcess(configFile, env));
   return { upstream, keys, configFile, env, gateways };

@@ -29,6 +29,64 @@ export function writeConfig(dir: string, doc: Record<string, unknown>): string {
   return file;
 }
 
+/** The demo upstream's three keys, which the gateway injects by role. */
+export interface DemoKeys { readonly: string; writer: string; admin: string }
+
+export interface DemoConfigOptions {
+  /** Holds the store, bundles, dev-issuer key, checkpoint and decision log. */
+  dir: string;
+  upstreamUrl: string;
+  /** Dev-issuer subjects and their groups. */
+  subjects: Record<string, string[]>;
+  /** Default: SQLite in `dir`. */
+  store?: Record<string, unknown>;
+  checkpointIntervalMs?: number;
+  logLevel?: string;
+  labels?: Record<string, string>;
+  /** More keys of the `jitgate` block (workflow, ...). */
+  jitgate?: Record<string, unknown>;
+}
+
+/**
+ * A gateway config for the sample policies in front of the demo upstream: one route `demo`
+ * with the readonly/writer/admin credentials read from the variables of demoEnv().
+ */
+export function demoConfig(o: DemoConfigOptions): Record<string, unknown> {
+  return {
+    ...(o.labels ? { labels: o.labels } : {}),
+    decision_logs: { file: { path: join(o.dir, 'decisions.jsonl') } },
+    jitgate: {
+      data_dir: o.dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0' },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(o.dir, 'bundles'), watch: false },
+      store: o.store ?? { type: 'sqlite', sqlite: { path: join(o.dir, 'jitgate.db') } },
+      identity: { dev_issuer: { enabled: true, key_file: join(o.dir, 'dev-issuer.jwk.json'), subjects: o.subjects } },
+      routes: [{
+        name: 'demo',
+        match: { path_prefix: '/' },
+        upstream: o.upstreamUrl,
+        credentials: {
+          readonly: { type: 'header', header: 'X-Api-Key', from_env: 'DEMO_READ_KEY' },
+          writer: { type: 'header', header: 'X-Api-Key', from_env: 'DEMO_WRITE_KEY' },
+          admin: { type: 'bearer', from_env: 'DEMO_ADMIN_KEY' },
+        },
+        default_credential: 'readonly',
+      }],
+      audit: {
+        checkpoint_file: join(o.dir, 'audit.checkpoint'),
+        ...(o.checkpointIntervalMs === undefined ? {} : { checkpoint_interval_ms: o.checkpointIntervalMs }),
+      },
+      ...(o.logLevel ? { observability: { log_level: o.logLevel } } : {}),
+      ...o.jitgate,
+    },
+  };
+}
+
+/** The environment that hands demoConfig()'s route its upstream keys. */
+export function demoEnv(keys: DemoKeys): NodeJS.ProcessEnv {
+  return { DEMO_READ_KEY: keys.readonly, DEMO_WRITE_KEY: keys.writer, DEMO_ADMIN_KEY: keys.admin };
+}
+
 /** Runs the CLI to completion: stdout, stderr, exit code. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -1,16 +1,14 @@
 // Grants: list, read, revoke, review (break-glass).
 import type { Grant, Workflow } from '../../grants/index.js';
 import { jitgateError } from '../../errors.js';
-import { pageParams, toPage, type PageQuery } from '../page.js';
-import { route, type RouteDef } from '../route.js';
+import { readPage, type PageQuery } from '../page.js';
+import { route, type IdParams, type RouteDef } from '../route.js';
 import { commentBody, grantSchema, grantsQuery, idParams, pageOf, revokeBody } from '../schemas.js';
 
 interface GrantsQuery extends PageQuery {
   subject?: string;
   active?: boolean;
 }
-
-interface IdParams { id: string }
 
 async function found(workflow: Workflow, id: string): Promise<Grant> {
   const grant = await workflow.getGrant(id);
@@ -30,16 +28,12 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { querystring: grantsQuery, response: pageOf(grantSchema) },
-      async handler({ query }) {
-        const page = pageParams(query);
-        const items = await workflow.listGrants({
+      handler: ({ query }) =>
+        readPage(query, (window) => workflow.listGrants({
           ...(query.subject ? { subject: query.subject } : {}),
           ...(query.active !== undefined ? { active: query.active } : {}),
-          limit: page.fetch,
-          offset: page.offset,
-        });
-        return toPage(items, page);
-      },
+          ...window,
+        })),
     }),
     route<never, never, IdParams>({
       method: 'GET',

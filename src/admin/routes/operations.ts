@@ -2,42 +2,12 @@
 // why the control address belongs on a private network (docs/api.md).
 import { route, type RouteDef } from '../route.js';
 import { healthSchema } from '../schemas.js';
-import type { HealthSource, MetricsSource } from '../types.js';
+import type { HealthReport, HealthSource, MetricsSource } from '../types.js';
 
 export function operationRoutes(health: HealthSource, metrics: MetricsSource, openapi: () => unknown): RouteDef[] {
   return [
-    route({
-      method: 'GET',
-      url: '/healthz',
-      operationId: 'healthz',
-      summary: 'Liveness: 200 while the process works',
-      tag: 'operations',
-      auth: false,
-      status: 200,
-      alsoStatus: [503],
-      schema: { response: healthSchema },
-      async handler({ reply }) {
-        const report = await health.liveness();
-        void reply.code(report.ok ? 200 : 503);
-        return report;
-      },
-    }),
-    route({
-      method: 'GET',
-      url: '/readyz',
-      operationId: 'readyz',
-      summary: 'Readiness: 200 when a policy is loaded and the store answers, else 503',
-      tag: 'operations',
-      auth: false,
-      status: 200,
-      alsoStatus: [503],
-      schema: { response: healthSchema },
-      async handler({ reply }) {
-        const report = await health.readiness();
-        void reply.code(report.ok ? 200 : 503);
-        return report;
-      },
-    }),
+    healthRoute('/healthz', 'healthz', 'Liveness: 200 while the process works', () => health.liveness()),
+    healthRoute('/readyz', 'readyz', 'Readiness: 200 when a policy is loaded and the store answers, else 503', () => health.readiness()),
     route({
       method: 'GET',
       url: '/metrics',
@@ -66,4 +36,24 @@ export function operationRoutes(health: HealthSource, metrics: MetricsSource, op
       handler: () => Promise.resolve(openapi()),
     }),
   ];
+}
+
+/** A probe answers 503 when it fails, so load balancers and kubelets need not parse the body. */
+function healthRoute(url: string, operationId: string, summary: string, check: () => HealthReport | Promise<HealthReport>): RouteDef {
+  return route({
+    method: 'GET',
+    url,
+    operationId,
+    summary,
+    tag: 'operations',
+    auth: false,
+    status: 200,
+    alsoStatus: [503],
+    schema: { response: healthSchema },
+    async handler({ reply }) {
+      const report = await check();
+      void reply.code(report.ok ? 200 : 503);
+      return report;
+    },
+  });
 }

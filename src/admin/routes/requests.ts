@@ -3,8 +3,8 @@ import type { AccessRequest, RequestStatus, Workflow } from '../../grants/index.
 import type { GrantScope } from '../../policy/contract.js';
 import { jitgateError } from '../../errors.js';
 import { parseDuration } from '../duration.js';
-import { pageParams, toPage, type PageQuery } from '../page.js';
-import { route, type RouteDef } from '../route.js';
+import { readPage, type PageQuery } from '../page.js';
+import { route, type IdParams, type RouteDef } from '../route.js';
 import {
   accessRequestSchema, commentBody, emptyBody, idParams, newRequestBody, pageOf, requestsQuery,
 } from '../schemas.js';
@@ -23,8 +23,6 @@ interface RequestsQuery extends PageQuery {
   requester?: string;
   role?: string;
 }
-
-interface IdParams { id: string }
 
 async function found(workflow: Workflow, id: string): Promise<AccessRequest> {
   const request = await workflow.getRequest(id);
@@ -66,17 +64,13 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { querystring: requestsQuery, response: pageOf(accessRequestSchema) },
-      async handler({ query }) {
-        const page = pageParams(query);
-        const items = await workflow.listRequests({
+      handler: ({ query }) =>
+        readPage(query, (window) => workflow.listRequests({
           ...(query.status ? { status: query.status } : {}),
           ...(query.requester ? { requester: query.requester } : {}),
           ...(query.role ? { role: query.role } : {}),
-          limit: page.fetch,
-          offset: page.offset,
-        });
-        return toPage(items, page);
-      },
+          ...window,
+        })),
     }),
     route<never, never, IdParams>({
       method: 'GET',

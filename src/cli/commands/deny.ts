@@ -1,7 +1,7 @@
 // `jitgate deny`: deny a pending request, with an optional comment.
 import type { Command } from 'commander';
 import type { AccessRequest } from '../../grants/index.js';
-import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { act, connectionOptions, type ConnectionOptions } from '../client.js';
 import { requestDetail } from '../format.js';
 
 export function register(program: Command): void {
@@ -13,9 +13,6 @@ export function register(program: Command): void {
       .option('--comment <text>', 'a comment kept with the decision')
       .addHelpText('after', '\nExample:\n  jitgate deny r_123 --comment "ok for INC-42"'),
   ).action(async (id: string, opts: ConnectionOptions & { comment?: string }) => {
-    await run(opts, async (client) => {
-      const r = await client.call<AccessRequest>('POST', `/v1/requests/${encodeURIComponent(id)}/deny`, opts.comment ? { comment: opts.comment } : {});
-      return { json: r, text: requestDetail(r) };
-    });
+    await act<AccessRequest>(opts, `/v1/requests/${encodeURIComponent(id)}/deny`, opts.comment ? { comment: opts.comment } : {}, requestDetail);
   });
 }

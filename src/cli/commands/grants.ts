@@ -1,7 +1,7 @@
 // `jitgate grants`: list grants (active ones, a subject's), or show one.
 import type { Command } from 'commander';
 import type { Grant } from '../../grants/index.js';
-import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { callerId, connectionOptions, pageOutput, run, type ConnectionOptions, type Page } from '../client.js';
 import { grantDetail, grantTable } from '../format.js';
 
 interface GrantsOptions extends ConnectionOptions {
@@ -11,8 +11,6 @@ interface GrantsOptions extends ConnectionOptions {
   limit?: string;
   offset?: string;
 }
-
-interface Page<T> { items: T[]; next_offset: number | null }
 
 export function register(program: Command): void {
   connectionOptions(
@@ -33,12 +31,11 @@ export function register(program: Command): void {
         const g = await client.call<Grant>('GET', `/v1/grants/${encodeURIComponent(id)}`);
         return { json: g, text: grantDetail(g) };
       }
-      const subject = opts.mine ? (await client.call<{ id: string }>('GET', '/v1/whoami')).id : opts.subject;
+      const subject = opts.mine ? await callerId(client) : opts.subject;
       const page = await client.call<Page<Grant>>('GET', '/v1/grants', undefined, {
         subject, active: opts.active ? true : undefined, limit: opts.limit, offset: opts.offset,
       });
-      const more = page.next_offset === null ? '' : `\n(more: --offset ${page.next_offset})`;
-      return { json: page, text: grantTable(page.items) + more };
+      return pageOutput(page, grantTable);
     });
   });
 }

@@ -1,7 +1,7 @@
 // `jitgate requests`: list requests (pending ones to approve, your own), or show one.
 import type { Command } from 'commander';
 import type { AccessRequest } from '../../grants/index.js';
-import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { callerId, connectionOptions, pageOutput, run, type ConnectionOptions, type Page } from '../client.js';
 import { requestDetail, requestTable } from '../format.js';
 
 interface RequestsOptions extends ConnectionOptions {
@@ -12,8 +12,6 @@ interface RequestsOptions extends ConnectionOptions {
   limit?: string;
   offset?: string;
 }
-
-interface Page<T> { items: T[]; next_offset: number | null }
 
 export function register(program: Command): void {
   connectionOptions(
@@ -35,12 +33,11 @@ export function register(program: Command): void {
         const r = await client.call<AccessRequest>('GET', `/v1/requests/${encodeURIComponent(id)}`);
         return { json: r, text: requestDetail(r) };
       }
-      const requester = opts.mine ? (await client.call<{ id: string }>('GET', '/v1/whoami')).id : opts.requester;
+      const requester = opts.mine ? await callerId(client) : opts.requester;
       const page = await client.call<Page<AccessRequest>>('GET', '/v1/requests', undefined, {
         status: opts.status, requester, role: opts.role, limit: opts.limit, offset: opts.offset,
       });
-      const more = page.next_offset === null ? '' : `\n(more: --offset ${page.next_offset})`;
-      return { json: page, text: requestTable(page.items) + more };
+      return pageOutput(page, requestTable);
     });
   });
 }

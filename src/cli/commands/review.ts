@@ -1,7 +1,7 @@
 // `jitgate review`: record the after-the-fact review of a break-glass grant.
 import type { Command } from 'commander';
 import type { Grant } from '../../grants/index.js';
-import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { act, connectionOptions, type ConnectionOptions } from '../client.js';
 import { grantDetail } from '../format.js';
 
 export function register(program: Command): void {
@@ -13,9 +13,6 @@ export function register(program: Command): void {
       .option('--comment <text>', 'what the review found')
       .addHelpText('after', '\nExample:\n  jitgate review g_123 --comment "justified: INC-42"'),
   ).action(async (id: string, opts: ConnectionOptions & { comment?: string }) => {
-    await run(opts, async (client) => {
-      const g = await client.call<Grant>('POST', `/v1/grants/${encodeURIComponent(id)}/review`, opts.comment ? { comment: opts.comment } : {});
-      return { json: g, text: grantDetail(g) };
-    });
+    await act<Grant>(opts, `/v1/grants/${encodeURIComponent(id)}/review`, opts.comment ? { comment: opts.comment } : {}, grantDetail);
   });
 }

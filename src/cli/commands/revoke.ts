@@ -1,7 +1,7 @@
 // `jitgate revoke`: end a grant now.
 import type { Command } from 'commander';
 import type { Grant } from '../../grants/index.js';
-import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { act, connectionOptions, type ConnectionOptions } from '../client.js';
 import { grantDetail } from '../format.js';
 
 export function register(program: Command): void {
@@ -13,9 +13,6 @@ export function register(program: Command): void {
       .option('--reason <text>', 'why (kept in the audit trail)')
       .addHelpText('after', '\nExample:\n  jitgate revoke g_123 --reason "done early"'),
   ).action(async (id: string, opts: ConnectionOptions & { reason?: string }) => {
-    await run(opts, async (client) => {
-      const g = await client.call<Grant>('POST', `/v1/grants/${encodeURIComponent(id)}/revoke`, opts.reason ? { reason: opts.reason } : {});
-      return { json: g, text: grantDetail(g) };
-    });
+    await act<Grant>(opts, `/v1/grants/${encodeURIComponent(id)}/revoke`, opts.reason ? { reason: opts.reason } : {}, grantDetail);
   });
 }

@@ -1,7 +1,7 @@
 // `jitgate withdraw`: take back your own pending request.
 import type { Command } from 'commander';
 import type { AccessRequest } from '../../grants/index.js';
-import { connectionOptions, run, type ConnectionOptions } from '../client.js';
+import { act, connectionOptions, type ConnectionOptions } from '../client.js';
 import { requestDetail } from '../format.js';
 
 export function register(program: Command): void {
@@ -12,9 +12,6 @@ export function register(program: Command): void {
       .description('withdraw your own pending request')
       .addHelpText('after', '\nExample:\n  jitgate withdraw r_123'),
   ).action(async (id: string, opts: ConnectionOptions) => {
-    await run(opts, async (client) => {
-      const r = await client.call<AccessRequest>('POST', `/v1/requests/${encodeURIComponent(id)}/withdraw`, {});
-      return { json: r, text: requestDetail(r) };
-    });
+    await act<AccessRequest>(opts, `/v1/requests/${encodeURIComponent(id)}/withdraw`, {}, requestDetail);
   });
 }
