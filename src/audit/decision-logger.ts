@@ -32,6 +32,21 @@ export interface DecisionLogSink extends DecisionLogger {
 /** Drops are reported in the log at most this often (and at stop), with the count since the last report. */
 const DROP_REPORT_INTERVAL_MS = 10_000;
 
+/**
+ * JSON.stringify(event) with the input's JSON spliced in rather than made again: the same text,
+ * key order and omissions (undefined values) as stringifying the whole event.
+ */
+function encodeWithInput(event: DecisionLogEvent, inputJson: string): string {
+  const fields = event as unknown as Record<string, unknown>;
+  let out = '';
+  for (const key of Object.keys(fields)) {
+    const value = key === 'input' ? inputJson : (JSON.stringify(fields[key]) as string | undefined);
+    if (value === undefined) continue;
+    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${value}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
+}
+
 class DecisionLogFanout implements DecisionLogSink {
   private droppedTotal = 0;
   private unreported = new Map<string, number>();
@@ -88,7 +103,7 @@ class DecisionLogFanout implements DecisionLogSink {
     this.deps.logger.warn({ dropped: byReason, dropped_total: this.droppedTotal }, 'decision log events dropped');
   }
 
-  log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>): void {
+  log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>, inputJson?: string): void {
     if (this.stopped) {
       this.drop(1, 'decision logger stopped');
       return;
@@ -100,7 +115,7 @@ class DecisionLogFanout implements DecisionLogSink {
       full = { ...event, labels: this.labels, input: m.input, result: m.result };
       if (m.erased.length > 0) full.erased = m.erased;
       if (m.masked.length > 0) full.masked = m.masked;
-      json = JSON.stringify(full);
+      json = inputJson !== undefined && m.input === event.input ? encodeWithInput(full, inputJson) : JSON.stringify(full);
     } catch {
       this.drop(1, 'event cannot be encoded');
       return;
@@ -120,7 +135,7 @@ class DecisionLogFanout implements DecisionLogSink {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([this.file?.flush(), this.http?.stop()]);
+    await Promise.all([this.file?.close(), this.http?.stop()]);
     this.reportDrops();
   }
 }

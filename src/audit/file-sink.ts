@@ -1,6 +1,8 @@
 // Local JSONL decision log with size-based rotation: `path` is current, `path.1` the
 // previous one, ... up to max_files files in all. Writes are batched and asynchronous.
-import { appendFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+// The current file stays open between batches (one append per batch, not open/write/close:
+// this runs under every proxied request); it is closed to rotate and when the sink closes.
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface FileSinkOptions {
@@ -12,10 +14,19 @@ export interface FileSinkOptions {
   onDrop: (count: number, reason: string) => void;
 }
 
+/**
+ * A batch is written this long after its first line: under load one append then carries many
+ * events (each append costs a thread-pool round trip, ~10 µs of CPU, whatever its size).
+ */
+const BATCH_DELAY_MS = 5;
+
 export class FileSink {
   private pending: string[] = [];
   private writing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** Bytes in the current file; null until it is open. */
   private size: number | null = null;
+  private handle: FileHandle | null = null;
 
   constructor(private readonly opts: FileSinkOptions) {}
 
@@ -25,31 +36,34 @@ export class FileSink {
       return;
     }
     this.pending.push(line);
-    this.writing ??= this.drain();
+    this.schedule();
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const lines = this.pending;
-        this.pending = [];
-        try {
-          await this.writeLines(lines);
-        } catch {
-          this.opts.onDrop(lines.length, 'file sink write failed');
-        }
-      }
-    } finally {
-      this.writing = null;
-    }
+  /** One batch is written at a time; the next is scheduled when it is done. */
+  private schedule(): void {
+    if (this.writing !== null || this.timer !== null || this.pending.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.startBatch();
+    }, BATCH_DELAY_MS);
+  }
+
+  private startBatch(): void {
+    if (this.writing !== null || this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    this.writing = this.writeLines(lines)
+      .catch(() => { this.opts.onDrop(lines.length, 'file sink write failed'); })
+      .finally(() => {
+        this.writing = null;
+        this.schedule();
+      });
   }
 
   private async writeLines(lines: string[]): Promise<void> {
-    const { path, max_bytes } = this.opts;
-    if (this.size === null) {
-      await mkdir(dirname(path), { recursive: true });
-      this.size = await stat(path).then((s) => s.size, () => 0);
-    }
+    const { max_bytes } = this.opts;
+    await this.ensureOpen();
+    let size = this.size ?? 0;
     // Fill the current file up to max_bytes, rotate, continue: no file grows past the limit
     // unless a single event is larger than it.
     let batch: string[] = [];
@@ -57,23 +71,58 @@ export class FileSink {
     for (const line of lines) {
       const text = `${line}\n`;
       const bytes = Buffer.byteLength(text);
-      if (this.size + batchBytes + bytes > max_bytes && this.size + batchBytes > 0) {
-        if (batch.length > 0) await appendFile(path, batch.join(''), { mode: 0o600 });
+      if (size + batchBytes + bytes > max_bytes && size + batchBytes > 0) {
+        if (batch.length > 0) await this.append(batch.join(''));
         batch = [];
         batchBytes = 0;
         await this.rotate();
+        await this.ensureOpen();
+        size = this.size ?? 0;
       }
       batch.push(text);
       batchBytes += bytes;
     }
     if (batch.length > 0) {
-      await appendFile(path, batch.join(''), { mode: 0o600 });
-      this.size += batchBytes;
+      await this.append(batch.join(''));
+      this.size = size + batchBytes;
     }
+  }
+
+  /** The current file, opened (and its size learned) when it is not open. */
+  private async ensureOpen(): Promise<FileHandle> {
+    if (this.handle !== null) return this.handle;
+    await mkdir(dirname(this.opts.path), { recursive: true });
+    const handle = await open(this.opts.path, 'a', 0o600);
+    try {
+      this.size = (await handle.stat()).size;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    this.handle = handle;
+    return handle;
+  }
+
+  private async append(text: string): Promise<void> {
+    const handle = await this.ensureOpen();
+    try {
+      await handle.appendFile(text);
+    } catch (err) {
+      // A failed write may have left the descriptor unusable: reopen for the next batch.
+      await this.closeHandle();
+      throw err;
+    }
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.close().catch(() => undefined);
   }
 
   private async rotate(): Promise<void> {
     const { path, max_files } = this.opts;
+    await this.closeHandle();
     await rm(`${path}.${max_files - 1}`, { force: true });
     for (let i = max_files - 2; i >= 1; i--) {
       await rename(`${path}.${i}`, `${path}.${i + 1}`).catch(() => undefined);
@@ -83,7 +132,22 @@ export class FileSink {
     this.size = 0;
   }
 
+  /** Resolves once everything queued so far is written (no batch delay). */
   async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+    for (;;) {
+      if (this.timer !== null) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+      if (this.writing === null) this.startBatch();
+      if (this.writing === null) return;
+      await this.writing;
+    }
+  }
+
+  /** Writes what is queued and releases the file. A later write reopens it. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.closeHandle();
   }
 }

@@ -30,7 +30,7 @@ export interface HttpSinkOptions {
 /** The smallest retry delay, so min_delay_seconds: 0 cannot spin on a dead receiver. */
 const MIN_BACKOFF_MS = 50;
 
-export function uploadUrl(serviceUrl: string, resource: string): string {
+function uploadUrl(serviceUrl: string, resource: string): string {
   return `${serviceUrl.replace(/\/+$/, '')}/${resource.replace(/^\/+/, '')}`;
 }
 

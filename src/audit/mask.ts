@@ -53,7 +53,7 @@ function unescapePointer(segment: string): string {
 // key names cannot grow it without limit).
 const keyVerdicts = new Map<string, boolean>();
 
-export function isSensitiveKey(key: string): boolean {
+function isSensitiveKey(key: string): boolean {
   let verdict = keyVerdicts.get(key);
   if (verdict === undefined) {
     verdict = SENSITIVE_KEY.test(key);
@@ -67,6 +67,12 @@ function pointerOf(part: string, path: readonly string[]): string {
   return `/${part}${path.map((p) => `/${escapePointer(p)}`).join('')}`;
 }
 
+/** SENSITIVE_VALUE, with the regex run only on strings whose first letter could start a scheme. */
+function looksLikeCredential(text: string): boolean {
+  const first = text.charCodeAt(0) | 0x20; // ASCII lower case
+  return (first === 0x62 /* b */ || first === 0x64 /* d */ || first === 0x6e /* n */) && SENSITIVE_VALUE.test(text);
+}
+
 /**
  * Copy-on-write walk: returns `node` itself when nothing under it is masked, so the
  * common case (nothing secret) allocates nothing. `path` is a shared stack; pointers
@@ -74,7 +80,7 @@ function pointerOf(part: string, path: readonly string[]): string {
  */
 function maskWalk(node: unknown, part: string, path: string[], masked: string[]): unknown {
   if (typeof node === 'string') {
-    if (SENSITIVE_VALUE.test(node)) {
+    if (looksLikeCredential(node)) {
       masked.push(pointerOf(part, path));
       return MASK_VALUE;
     }
@@ -96,7 +102,10 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
   }
   if (node !== null && typeof node === 'object') {
     let out: Record<string, unknown> | null = null;
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    const obj = node as Record<string, unknown>;
+    // Object.keys, not Object.entries: the same own enumerable keys without a pair per key.
+    for (const k of Object.keys(obj)) {
+      const v = obj[k];
       let m: unknown;
       if (isSensitiveKey(k) && v !== null && v !== undefined && v !== '') {
         path.push(k);
@@ -111,7 +120,7 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
         continue;
       }
       if (m !== v) {
-        out ??= { ...(node as Record<string, unknown>) };
+        out ??= { ...obj };
         out[k] = m;
       }
     }
@@ -175,6 +184,12 @@ export function maskValue<T>(part: 'input' | 'result', value: T, erasePointers: 
   return { value: copy as T, erased, masked };
 }
 
+/** Both lists in one, sorted (usually both are empty: then no copy is made). */
+function joinSorted(a: string[], b: string[]): string[] {
+  if (b.length === 0) return a.length > 1 ? a.sort() : a;
+  return [...a, ...b].sort();
+}
+
 /** Masks a decision's input and result, the way OPA's `system.log.mask` reports it. */
 export function maskInput(
   event: { input: unknown; result: unknown },
@@ -185,7 +200,7 @@ export function maskInput(
   return {
     input: input.value,
     result: result.value,
-    erased: [...input.erased, ...result.erased].sort(),
-    masked: [...input.masked, ...result.masked].sort(),
+    erased: joinSorted(input.erased, result.erased),
+    masked: joinSorted(input.masked, result.masked),
   };
 }

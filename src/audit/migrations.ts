@@ -1,7 +1,5 @@
 import type { Migration } from '../store/index.js';
 
-export const AUDIT_TABLE = 'jitgate_audit';
-
 // seq is assigned by the writer (head + 1 under the chain lock), not by the database,
 // because it is part of what is hashed.
 export const auditMigrations: readonly Migration[] = [

@@ -71,5 +71,9 @@ export interface DecisionLogEvent {
 
 /** Never blocks: buffers and drops (counted) when full. */
 export interface DecisionLogger {
-  log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>): void;
+  /**
+   * `inputJson`, when given, is `JSON.stringify(event.input)` already made (the policy engine's):
+   * used as is when masking leaves the input unchanged, so the input is not serialized twice.
+   */
+  log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>, inputJson?: string): void;
 }

@@ -36,7 +36,7 @@ export interface AuditTrail extends AuditWriter {
 }
 
 /** Appends inside an open transaction that holds AUDIT_CHAIN_LOCK. */
-export async function appendInTx(sql: Sql, entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
+async function appendInTx(sql: Sql, entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
   const head = await readHead(sql);
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? GENESIS_HASH;

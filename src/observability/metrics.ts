@@ -1,7 +1,7 @@
 // Prometheus metrics in a registry of our own (not prom-client's global one), so two
 // gateways in one process (tests) never collide and /metrics shows only jitgate's series.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Metrics } from './types.js';
+import type { GaugeSample, Metrics } from './types.js';
 
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
@@ -63,31 +63,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     registers,
   });
 
-  let sampler: (() => { activeGrants: number; pendingRequests: number }) | null = null;
-  let sample: { activeGrants: number; pendingRequests: number } | null = null;
+  let sampler: (() => GaugeSample) | null = null;
+  let sample: GaugeSample | null = null;
   // Both gauges come from one sample per scrape; whichever collects first takes it.
-  const take = (): { activeGrants: number; pendingRequests: number } | null => {
-    sample ??= sampler ? sampler() : null;
-    return sample;
+  const sampledGauge = (name: string, help: string, pick: (s: GaugeSample) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        sample ??= sampler ? sampler() : null;
+        if (sample) this.set(pick(sample));
+      },
+    });
   };
-  new Gauge({
-    name: 'jitgate_active_grants',
-    help: 'Grants active now',
-    registers,
-    collect() {
-      const s = take();
-      if (s) this.set(s.activeGrants);
-    },
-  });
-  new Gauge({
-    name: 'jitgate_pending_requests',
-    help: 'Elevation requests waiting for approval',
-    registers,
-    collect() {
-      const s = take();
-      if (s) this.set(s.pendingRequests);
-    },
-  });
+  sampledGauge('jitgate_active_grants', 'Grants active now', (s) => s.activeGrants);
+  sampledGauge('jitgate_pending_requests', 'Elevation requests waiting for approval', (s) => s.pendingRequests);
 
   return {
     registry,

@@ -9,5 +9,7 @@ export interface Metrics {
   webhookDropped(count: number): void;
   storeError(operation: string): void;
   /** Sampled on scrape. */
-  setGauges(sample: () => { activeGrants: number; pendingRequests: number }): void;
+  setGauges(sample: () => GaugeSample): void;
 }
+
+export interface GaugeSample { activeGrants: number; pendingRequests: number }

@@ -142,4 +142,9 @@ export interface Decision<R> {
   decision_id: string;
   /** Evaluation time in nanoseconds. */
   eval_ns: number;
+  /**
+   * The input exactly as the policy received it (JSON), when the evaluator has it: the
+   * decision log reuses it instead of serializing the same input a second time.
+   */
+  input_json?: string;
 }

@@ -35,6 +35,16 @@ interface OpaExports {
   opa_json_dump(addr: number): number;
 }
 
+const utf8 = new TextEncoder();
+
+/** UTF-8 bytes of `json` in an ArrayBuffer of exactly their length (what the SDK's evaluate reads whole). */
+function encodeJson(json: string): ArrayBuffer {
+  const bytes = utf8.encode(json);
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer
+    : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
 const HOST_BUILTINS = new Set([...SDK_BUILTIN_NAMES, ...CUSTOM_BUILTIN_NAMES]);
 
 function instanceOf(policy: LoadedPolicy): { exports: unknown } {
@@ -117,11 +127,12 @@ export class PolicyEngine {
   }
 
   authorize(input: AuthzInput): Decision<AuthzResult> {
-    return this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input, validateAuthzInput, validateAuthzResult);
+    // Only authz decisions carry their input's JSON: the data path logs every one of them.
+    return this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input, validateAuthzInput, validateAuthzResult, true);
   }
 
   elevation(input: ElevationInput): Decision<ElevationResult> {
-    return this.#decide(this.#elevationId, ELEVATION_ENTRYPOINT, input, validateElevationInput, validateElevationResult);
+    return this.#decide(this.#elevationId, ELEVATION_ENTRYPOINT, input, validateElevationInput, validateElevationResult, false);
   }
 
   #decide<I extends { now_ns: number }, R>(
@@ -130,6 +141,7 @@ export class PolicyEngine {
     input: I,
     validateInput: ValidateFunction<I>,
     validateResult: ValidateFunction<R>,
+    keepInputJson: boolean,
   ): Decision<R> {
     if (!validateInput(input)) {
       throw jitgateError('POLICY_INPUT_INVALID', `${name}: ${describeErrors(validateInput)}`);
@@ -138,8 +150,12 @@ export class PolicyEngine {
     // Every time.now_ns() call in this decision answers the same instant: the input's.
     this.#clock.now_ns = input.now_ns;
     let resultSet: unknown;
+    let inputJson: string;
     try {
-      resultSet = this.#policy.evaluate(input, id);
+      // Serialized here rather than inside the SDK so the decision log can reuse the very text the
+      // policy saw; an ArrayBuffer input is taken by the SDK as already-encoded JSON.
+      inputJson = JSON.stringify(input);
+      resultSet = this.#policy.evaluate(encodeJson(inputJson), id);
     } catch (thrown) {
       throw jitgateError('POLICY_EVAL', `${name}: ${toError(thrown).message}`, { revision: this.revision }, thrown);
     }
@@ -152,7 +168,9 @@ export class PolicyEngine {
     if (!validateResult(result)) {
       throw jitgateError('POLICY_RESULT_INVALID', `${name}: ${describeErrors(validateResult)}`, { revision: this.revision });
     }
-    return { result, revision: this.revision, decision_id: randomUUID(), eval_ns: evalNs };
+    const decision: Decision<R> = { result, revision: this.revision, decision_id: randomUUID(), eval_ns: evalNs };
+    if (keepInputJson) decision.input_json = inputJson;
+    return decision;
   }
 
   /** Raw evaluation of an entrypoint, for tests and tools (no validation). */

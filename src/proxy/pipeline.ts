@@ -204,5 +204,5 @@ export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided,
     bundles: { jitgate: { revision: d.decision.revision } },
     metrics: { timer_rego_query_eval_ns: d.decision.eval_ns },
     jitgate: facts,
-  });
+  }, d.decision.input_json);
 }
