@@ -59,6 +59,7 @@ class Lifecycle {
 
 type AuditEntryInput = Parameters<AuditTrail['append']>[0];
 
+/** A record of something the gateway itself did (policy swaps, config reloads). */
 function systemEntry(kind: AuditEntryInput['kind'], reason: string | null, details: Record<string, unknown>): AuditEntryInput {
   return { kind, actor: 'system', subject: null, request_id: null, grant_id: null, role: null, route: null, decision_id: null, policy_revision: null, reason, details };
 }
@@ -77,20 +78,10 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
 }
 
 function policyAuditEntry(event: PolicyEvent): AuditEntryInput {
-  const loaded = event.type === 'loaded';
-  return {
-    kind: loaded ? 'policy.loaded' : 'policy.rejected',
-    actor: 'system',
-    subject: null,
-    request_id: null,
-    grant_id: null,
-    role: null,
-    route: null,
-    decision_id: null,
-    policy_revision: event.revision,
-    reason: loaded ? null : event.error,
-    details: loaded ? { source: event.source, previous: event.previous } : { source: event.source },
-  };
+  const entry = event.type === 'loaded'
+    ? systemEntry('policy.loaded', null, { source: event.source, previous: event.previous })
+    : systemEntry('policy.rejected', event.error, { source: event.source });
+  return { ...entry, policy_revision: event.revision };
 }
 
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
