@@ -3,7 +3,7 @@
 // the interfaces they are handed here.
 import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../admin/index.js';
-import { createAuditTrail, createDecisionLogger, queryAudit, type AuditTrail, type DecisionLogSink } from '../audit/index.js';
+import { createAuditTrail, createDecisionLogger, queryAudit, type AuditEntry, type AuditTrail, type DecisionLogSink } from '../audit/index.js';
 import { loadConfig, type GatewayConfig } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
@@ -57,10 +57,8 @@ class Lifecycle {
   }
 }
 
-type AuditEntryInput = Parameters<AuditTrail['append']>[0];
-
 /** A record of something the gateway itself did (policy swaps, config reloads). */
-function systemEntry(kind: AuditEntryInput['kind'], reason: string | null, details: Record<string, unknown>): AuditEntryInput {
+function systemEntry(kind: AuditEntry['kind'], reason: string | null, details: Record<string, unknown>): AuditEntry {
   return { kind, actor: 'system', subject: null, request_id: null, grant_id: null, role: null, route: null, decision_id: null, policy_revision: null, reason, details };
 }
 
@@ -77,7 +75,7 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
   return changed;
 }
 
-function policyAuditEntry(event: PolicyEvent): AuditEntryInput {
+function policyAuditEntry(event: PolicyEvent): AuditEntry {
   const entry = event.type === 'loaded'
     ? systemEntry('policy.loaded', null, { source: event.source, previous: event.previous })
     : systemEntry('policy.rejected', event.error, { source: event.source });
