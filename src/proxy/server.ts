@@ -7,12 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Transform, type Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
-import type { AuditWriter, DecisionLogger } from '../audit/index.js';
-import type { GrantReader } from '../grants/index.js';
-import type { Authenticator } from '../identity/index.js';
-import { requestId as requestIdFor, type Metrics } from '../observability/index.js';
-import type { PolicyEvaluator } from '../policy/index.js';
+import { requestId as requestIdFor } from '../observability/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import type { RouteConfig } from './config.js';
 import { CredentialBroker } from './credentials.js';
@@ -24,15 +19,9 @@ import { RouteTable } from './routes.js';
 import { upstreamError, UpstreamPools } from './upstream.js';
 import { proxyUpgrade } from './websocket.js';
 
-export interface ProxyServerOptions {
+/** What the pipeline needs, plus the routes the server builds its routing state from. */
+export interface ProxyServerOptions extends Omit<PipelineDeps, 'state'> {
   routes: RouteConfig[];
-  policy: PolicyEvaluator;
-  grants: GrantReader;
-  authenticator: Authenticator;
-  audit: AuditWriter;
-  decisionLog: DecisionLogger;
-  metrics: Metrics;
-  logger: Logger;
   /** Where credential secrets are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Largest request head accepted (default 16 KiB); larger answers 431. */
@@ -230,6 +219,21 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return { headers, reserved, secret: credName !== undefined };
   }
 
+  /** The request headers the upstream gets: the caller's, cleaned, plus what the gateway injects. */
+  function upstreamHeaders(req: IncomingMessage, d: Decided, requestId: string): string[] {
+    const extra = injected(d);
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      clientIp: req.socket.remoteAddress ?? '',
+      host: d.input.request.host,
+      requestId,
+      reserved: extra.reserved,
+      upgrade: false,
+      plainResponses: extra.secret,
+    });
+    for (const h of extra.headers) headers.push(h);
+    return headers;
+  }
+
   // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     let d: Decided;
@@ -252,32 +256,23 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         metrics.proxyRequest(routeName, 'deny', 403);
         return;
       }
-      let extraHeaders: Injected;
+      let headers: string[];
       try {
-        extraHeaders = injected(d);
+        headers = upstreamHeaders(req, d, requestId);
       } catch (err) {
         logDecision(deps, d, { error_code: isJitgateError(err) ? err.code : 'JITGATE_E_INTERNAL' });
         throw new DecidedError(isJitgateError(err) ? err : jitgateError('INTERNAL'), decision.decision_id, routeName);
       }
       if ((result.grant_ids?.length ?? 0) > 0) await auditOrFail(d, 'proxy.allowed_with_grant', requestId);
-      await forward(req, res, d, extraHeaders, requestId);
+      await forward(req, res, d, headers, requestId);
     } catch (err) {
       fail(req, res, requestId, err instanceof DecidedError || !isJitgateError(err) ? err : new DecidedError(err, decision.decision_id, routeName), routeName);
     }
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, d: Decided, extra: Injected, requestId: string): Promise<void> {
+  async function forward(req: IncomingMessage, res: ServerResponse, d: Decided, headers: string[], requestId: string): Promise<void> {
     const route = d.route;
     const cfg = route.config;
-    const headers = upstreamRequestHeaders(req.rawHeaders, {
-      clientIp: req.socket.remoteAddress ?? '',
-      host: d.input.request.host,
-      requestId,
-      reserved: extra.reserved,
-      upgrade: false,
-      plainResponses: extra.secret,
-    });
-    for (const h of extra.headers) headers.push(h);
 
     const limit = { exceeded: false };
     let body: IncomingMessage | Transform | null = null;
@@ -342,7 +337,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, injected });
+    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upstreamHeaders });
   });
 
   let bound: { host: string; port: number } | null = null;

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
-import { callerResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { callerResponseHeaders } from './headers.js';
 import { DecidedError, logDecision, type Decided, type PipelineDeps } from './pipeline.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
 import { upstreamError, type UpstreamPools } from './upstream.js';
@@ -20,7 +20,8 @@ export interface UpgradeContext {
   pools: UpstreamPools;
   logger: Logger;
   auditOrFail: (d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string) => Promise<void>;
-  injected: (d: Decided) => { headers: string[]; reserved: ReadonlySet<string>; secret: boolean };
+  /** The cleaned caller headers plus the injected credential; throws (fail closed) on an unknown credential. */
+  upstreamHeaders: (req: IncomingMessage, d: Decided, requestId: string) => string[];
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 500: 'Internal Server Error' };
@@ -77,17 +78,8 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       logDecision(deps, d, { error_code: 'JITGATE_E_UPGRADE_REFUSED' });
       throw new DecidedError(jitgateError('UPGRADE_REFUSED'), id, routeName);
     }
-    const extra = ctx.injected(d);
+    const headers = ctx.upstreamHeaders(req, d, requestId);
     if ((result.grant_ids?.length ?? 0) > 0) await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
-    const headers = upstreamRequestHeaders(req.rawHeaders, {
-      clientIp: req.socket.remoteAddress ?? '',
-      host: d.input.request.host,
-      requestId,
-      reserved: extra.reserved,
-      upgrade: false,
-      plainResponses: extra.secret,
-    });
-    for (const h of extra.headers) headers.push(h);
     let up;
     try {
       up = await ctx.pools.for(d.route).upgrade({
