@@ -2,7 +2,7 @@
 // the workflow call returns; writes by other replicas arrive through the store's change
 // feed (one notification per changed grant id, re-read from the store). When the feed
 // is lost the cache stops vouching for its content (ready = false) until a full resync.
-import type { PolicyGrant } from '../policy/index.js';
+import { NO_GRANTS, sealGrants, type GrantSet, type PolicyGrant } from '../policy/index.js';
 import type { Grant } from './model.js';
 import type { GrantReader } from './types.js';
 import type { GrantStore } from './store.js';
@@ -15,6 +15,29 @@ interface Entry {
   grant: PolicyGrant;
   startsMs: number;
   expiresMs: number;
+}
+
+/** A subject's sealed set, valid for every instant in [fromMs, untilMs): no grant starts or ends inside. */
+interface SubjectView {
+  grants: GrantSet;
+  fromMs: number;
+  untilMs: number;
+}
+
+/** The live grants at `nowMs` and the window around it in which that answer holds. */
+function viewAt(entries: Iterable<Entry>, nowMs: number): SubjectView {
+  const live: PolicyGrant[] = [];
+  let fromMs = -Infinity;
+  let untilMs = Infinity;
+  for (const e of entries) {
+    for (const edge of [e.startsMs, e.expiresMs]) {
+      if (edge <= nowMs) fromMs = Math.max(fromMs, edge);
+      else untilMs = Math.min(untilMs, edge);
+    }
+    // Expiry is enforced here, whatever the sweeper has or has not recorded yet.
+    if (e.startsMs <= nowMs && nowMs < e.expiresMs) live.push(e.grant);
+  }
+  return { grants: live.length === 0 ? NO_GRANTS : sealGrants(live), fromMs, untilMs };
 }
 
 export interface GrantCacheOptions {
@@ -38,6 +61,11 @@ export class GrantCache implements GrantReader {
   readonly #onReadyChange: (ready: boolean) => void;
   #bySubject = new Map<string, Map<string, Entry>>();
   #subjectOf = new Map<string, string>();
+  /**
+   * The set last handed out per subject. Reusing it lets the policy engine keep the set parsed
+   * in wasm memory; it is dropped whenever one of the subject's grants changes.
+   */
+  #views = new Map<string, SubjectView>();
   /** Grants seen ending since the last resync: a late re-read must not bring them back (ending is final). */
   #ended = new Set<string>();
   #ready = false;
@@ -102,16 +130,15 @@ export class GrantCache implements GrantReader {
     if (unlisten) await unlisten();
   }
 
-  activeGrants(subjectId: string, nowMs: number): PolicyGrant[] {
-    if (!this.#ready) return [];
+  activeGrants(subjectId: string, nowMs: number): GrantSet {
+    if (!this.#ready) return NO_GRANTS;
     const entries = this.#bySubject.get(subjectId);
-    if (!entries) return [];
-    const out: PolicyGrant[] = [];
-    for (const e of entries.values()) {
-      // Expiry is enforced here, whatever the sweeper has or has not recorded yet.
-      if (e.startsMs <= nowMs && nowMs < e.expiresMs) out.push(e.grant);
-    }
-    return out;
+    if (!entries) return NO_GRANTS;
+    const known = this.#views.get(subjectId);
+    if (known && known.fromMs <= nowMs && nowMs < known.untilMs) return known.grants;
+    const view = viewAt(entries.values(), nowMs);
+    this.#views.set(subjectId, view);
+    return view.grants;
   }
 
   /** Applies a grant's current state (local writes call this before returning). */
@@ -133,12 +160,14 @@ export class GrantCache implements GrantReader {
     if (!entries) this.#bySubject.set(subject, (entries = new Map<string, Entry>()));
     entries.set(grant.id, { grant: toPolicyGrant(grant), startsMs: Date.parse(grant.starts_at), expiresMs });
     this.#subjectOf.set(grant.id, subject);
+    this.#views.delete(subject);
   }
 
   #remove(id: string): void {
     const subject = this.#subjectOf.get(id);
     if (subject === undefined) return;
     this.#subjectOf.delete(id);
+    this.#views.delete(subject);
     const entries = this.#bySubject.get(subject);
     entries?.delete(id);
     if (entries?.size === 0) this.#bySubject.delete(subject);
@@ -217,6 +246,7 @@ export class GrantCache implements GrantReader {
       }
       this.#bySubject = bySubject;
       this.#subjectOf = subjectOf;
+      this.#views = new Map();
       this.#ended = new Set();
       this.#changedDuringLoad = null;
       for (const id of changed) {

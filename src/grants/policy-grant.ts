@@ -6,11 +6,12 @@ export function toPolicyGrant(grant: Grant): PolicyGrant {
   return {
     id: grant.id,
     role: grant.role,
-    scope: grant.scope,
+    // Copies: the policy's view is sealed (frozen) and must not freeze the grant it came from.
+    scope: grant.scope === null ? null : structuredClone(grant.scope),
     starts_at: grant.starts_at,
     expires_at: grant.expires_at,
     expires_at_ns: Date.parse(grant.expires_at) * 1e6,
-    approved_by: grant.approved_by,
+    approved_by: [...grant.approved_by],
     reason: grant.reason,
     ticket: grant.ticket,
     break_glass: grant.break_glass,

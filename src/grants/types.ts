@@ -1,10 +1,11 @@
 // What the grants part offers: the data path reads active grants, the control plane runs the workflow.
-import type { GrantScope, PolicyGrant, Subject } from '../policy/index.js';
+import type { GrantScope, GrantSet, Subject } from '../policy/index.js';
 import type { AccessRequest, Grant, GrantEventType, RequestStatus } from './model.js';
 
 /** Data path: the caller's live grants, from the per-replica cache. Expired grants are never returned. */
 export interface GrantReader {
-  activeGrants(subjectId: string, nowMs: number): PolicyGrant[];
+  /** A sealed set: the same array for as long as the subject's live grants stay the same. */
+  activeGrants(subjectId: string, nowMs: number): GrantSet;
   /** False while the cache cannot vouch for its content (initial load, lost change feed): the data path denies. */
   readonly ready: boolean;
 }

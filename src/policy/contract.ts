@@ -66,7 +66,8 @@ export interface AuthzRoute {
 export interface AuthzInput {
   request: AuthzRequest;
   subject: Subject;
-  grants: PolicyGrant[];
+  /** Best handed in sealed (grant-set.ts): engines then parse a subject's set once, not per request. */
+  grants: readonly PolicyGrant[];
   route: AuthzRoute;
   now_ns: number;
 }

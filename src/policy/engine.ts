@@ -8,6 +8,8 @@ import { jitgateError, toError } from '../errors.js';
 import { customBuiltins, CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES, type DecisionClock } from './builtins.js';
 import type { PolicyBundle } from './bundle.js';
 import { wasmApi, type WasmMemoryDescriptor } from './wasm.js';
+import { ARENA_LIMIT_BYTES, WasmHeap, withGrants } from './wasm-heap.js';
+import { grantsJson, isSealed, type GrantSet } from './grant-set.js';
 import {
   AUTHZ_ENTRYPOINT,
   ELEVATION_ENTRYPOINT,
@@ -24,6 +26,7 @@ import {
   validateAuthzResult,
   validateElevationInput,
   validateElevationResult,
+  validatePolicyGrants,
 } from './schemas.js';
 
 const WASM_PAGE = 64 * 1024;
@@ -35,17 +38,17 @@ interface OpaExports {
   opa_json_dump(addr: number): number;
 }
 
-const utf8 = new TextEncoder();
-
-/** UTF-8 bytes of `json` in an ArrayBuffer of exactly their length (what the SDK's evaluate reads whole). */
-function encodeJson(json: string): ArrayBuffer {
-  const bytes = utf8.encode(json);
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? bytes.buffer
-    : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-}
-
 const HOST_BUILTINS = new Set([...SDK_BUILTIN_NAMES, ...CUSTOM_BUILTIN_NAMES]);
+
+/** Sealed sets that passed the grant schema: a set cannot change, so it is checked once. */
+const validSets = new WeakSet<GrantSet>();
+
+function grantsValid(grants: GrantSet): boolean {
+  if (validSets.has(grants)) return true;
+  if (!validatePolicyGrants(grants)) return false;
+  if (isSealed(grants)) validSets.add(grants);
+  return true;
+}
 
 function instanceOf(policy: LoadedPolicy): { exports: unknown } {
   // The SDK keeps either an Instance or an {instance, module} pair here.
@@ -70,17 +73,24 @@ export interface EngineInfo {
   hostBuiltins: string[];
 }
 
+export interface EngineOptions {
+  /** Bytes of wasm memory for parsed grant sets before that cache is emptied (default ARENA_LIMIT_BYTES). */
+  arenaLimitBytes?: number;
+}
+
 export class PolicyEngine {
   readonly revision: string;
   readonly sha256: string;
   readonly info: EngineInfo;
-  readonly #policy: LoadedPolicy;
+  readonly #heap: WasmHeap;
+  readonly #entrypointIds: Record<string, number>;
   readonly #clock: DecisionClock;
   readonly #authzId: number;
   readonly #elevationId: number;
 
-  private constructor(policy: LoadedPolicy, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo) {
-    this.#policy = policy;
+  private constructor(policy: LoadedPolicy, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo, options: EngineOptions) {
+    this.#heap = new WasmHeap(policy, instanceOf(policy).exports, options.arenaLimitBytes ?? ARENA_LIMIT_BYTES);
+    this.#entrypointIds = policy.entrypoints as Record<string, number>;
     this.#clock = clock;
     this.revision = bundle.manifest.revision;
     this.sha256 = bundle.sha256;
@@ -94,7 +104,7 @@ export class PolicyEngine {
    * Instantiates a bundle and checks it can serve: both entrypoints present, every builtin
    * it calls implemented here, data loadable. Throws BUNDLE_INVALID with the reason.
    */
-  static async load(bundle: PolicyBundle, required: readonly string[] = ENTRYPOINTS): Promise<PolicyEngine> {
+  static async load(bundle: PolicyBundle, required: readonly string[] = ENTRYPOINTS, options: EngineOptions = {}): Promise<PolicyEngine> {
     const clock: DecisionClock = { now_ns: 0 };
     let policy: LoadedPolicy;
     try {
@@ -123,39 +133,55 @@ export class PolicyEngine {
       sha256: bundle.sha256,
       entrypoints,
       hostBuiltins,
-    });
+    }, options);
+  }
+
+  /** How often the cache of parsed grant sets was emptied for lack of room (tests, diagnostics). */
+  get grantArenaResets(): number {
+    return this.#heap.arenaResets;
   }
 
   authorize(input: AuthzInput): Decision<AuthzResult> {
+    if (!validateAuthzInput(input)) {
+      throw jitgateError('POLICY_INPUT_INVALID', `${AUTHZ_ENTRYPOINT}: ${describeErrors(validateAuthzInput)}`);
+    }
+    if (!grantsValid(input.grants)) {
+      throw jitgateError('POLICY_INPUT_INVALID', `${AUTHZ_ENTRYPOINT}: grants${describeErrors(validatePolicyGrants)}`);
+    }
+    // The grants travel apart from the rest of the input, so a sealed set is parsed into the
+    // module once rather than on every request (wasm-heap.ts).
+    const { grants, ...rest } = input;
+    const restJson = JSON.stringify(rest);
+    const inputJson = withGrants(restJson, grantsJson(grants));
+    const decision = isSealed(grants)
+      ? this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, restJson, grants, validateAuthzResult)
+      : this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, inputJson, null, validateAuthzResult);
     // Only authz decisions carry their input's JSON: the data path logs every one of them.
-    return this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input, validateAuthzInput, validateAuthzResult, true);
+    decision.input_json = inputJson;
+    return decision;
   }
 
   elevation(input: ElevationInput): Decision<ElevationResult> {
-    return this.#decide(this.#elevationId, ELEVATION_ENTRYPOINT, input, validateElevationInput, validateElevationResult, false);
+    if (!validateElevationInput(input)) {
+      throw jitgateError('POLICY_INPUT_INVALID', `${ELEVATION_ENTRYPOINT}: ${describeErrors(validateElevationInput)}`);
+    }
+    return this.#decide(this.#elevationId, ELEVATION_ENTRYPOINT, input.now_ns, JSON.stringify(input), null, validateElevationResult);
   }
 
-  #decide<I extends { now_ns: number }, R>(
+  #decide<R>(
     id: number,
     name: string,
-    input: I,
-    validateInput: ValidateFunction<I>,
+    nowNs: number,
+    inputJson: string,
+    grants: GrantSet | null,
     validateResult: ValidateFunction<R>,
-    keepInputJson: boolean,
   ): Decision<R> {
-    if (!validateInput(input)) {
-      throw jitgateError('POLICY_INPUT_INVALID', `${name}: ${describeErrors(validateInput)}`);
-    }
     const started = process.hrtime.bigint();
     // Every time.now_ns() call in this decision answers the same instant: the input's.
-    this.#clock.now_ns = input.now_ns;
+    this.#clock.now_ns = nowNs;
     let resultSet: unknown;
-    let inputJson: string;
     try {
-      // Serialized here rather than inside the SDK so the decision log can reuse the very text the
-      // policy saw; an ArrayBuffer input is taken by the SDK as already-encoded JSON.
-      inputJson = JSON.stringify(input);
-      resultSet = this.#policy.evaluate(encodeJson(inputJson), id);
+      resultSet = JSON.parse(this.#heap.evaluate(id, inputJson, grants));
     } catch (thrown) {
       throw jitgateError('POLICY_EVAL', `${name}: ${toError(thrown).message}`, { revision: this.revision }, thrown);
     }
@@ -168,16 +194,23 @@ export class PolicyEngine {
     if (!validateResult(result)) {
       throw jitgateError('POLICY_RESULT_INVALID', `${name}: ${describeErrors(validateResult)}`, { revision: this.revision });
     }
-    const decision: Decision<R> = { result, revision: this.revision, decision_id: randomUUID(), eval_ns: evalNs };
-    if (keepInputJson) decision.input_json = inputJson;
-    return decision;
+    return { result, revision: this.revision, decision_id: randomUUID(), eval_ns: evalNs };
   }
 
-  /** Raw evaluation of an entrypoint, for tests and tools (no validation). */
+  /** Raw evaluation of an entrypoint, for tests and tools (no validation): the result set. */
   evaluateRaw(entrypoint: string, input: unknown, nowNs: number): unknown {
     this.#clock.now_ns = nowNs;
+    const id = this.#entrypointIds[entrypoint];
     try {
-      return this.#policy.evaluate(input, entrypoint);
+      if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not in this bundle`);
+      // The same split as authorize() when the input carries a sealed set, so tests reach that path too.
+      if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+        const { grants, ...rest } = input as { grants?: unknown };
+        if (Array.isArray(grants) && isSealed(grants as GrantSet)) {
+          return JSON.parse(this.#heap.evaluate(id, JSON.stringify(rest), grants as GrantSet));
+        }
+      }
+      return JSON.parse(this.#heap.evaluate(id, JSON.stringify(input), null));
     } catch (thrown) {
       throw jitgateError('POLICY_EVAL', `${entrypoint}: ${toError(thrown).message}`, undefined, thrown);
     }

@@ -2,7 +2,8 @@
 export * from './contract.js';
 export type { PolicyEvaluator, PolicyEvent } from './types.js';
 export { policyConfigSchema, type PolicyConfig } from './config.js';
-export { PolicyEngine, type EngineInfo } from './engine.js';
+export { PolicyEngine, type EngineInfo, type EngineOptions } from './engine.js';
+export { sealGrants, NO_GRANTS, type GrantSet } from './grant-set.js';
 export { parseBundle, readBundleFile, type PolicyBundle, type BundleManifest } from './bundle.js';
 export { buildBundle, defaultCapabilitiesPath, isPolicySource, BUNDLE_FILE_NAME, type BuildOptions, type BuildResult } from './compile.js';
 export { findOpa, requireOpa, runOpa, type OpaRun } from './opa.js';

@@ -3,7 +3,7 @@
 // because a policy is code we did not write. Extra properties are allowed in results: the
 // entrypoint is the whole package document, so helper rules appear next to `allow`.
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { AuthzInput, AuthzResult, ElevationInput, ElevationResult } from './contract.js';
+import type { AuthzInput, AuthzResult, ElevationInput, ElevationResult, PolicyGrant } from './contract.js';
 
 const stringList = { type: 'array', items: { type: 'string' } };
 
@@ -62,7 +62,8 @@ const authzInputSchema = {
       },
     },
     subject,
-    grants: { type: 'array', items: grant },
+    // Grants are checked on their own (validatePolicyGrants): a sealed set only once.
+    grants: { type: 'array' },
     route: {
       type: 'object',
       required: ['name', 'upstream', 'credentials'],
@@ -147,7 +148,9 @@ const elevationResultSchema = {
 // One instance, no coercion or defaults: a validator must never rewrite what it checks.
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 
+/** The authz input without looking into its grants; validatePolicyGrants checks those. */
 export const validateAuthzInput: ValidateFunction<AuthzInput> = ajv.compile<AuthzInput>(authzInputSchema);
+export const validatePolicyGrants: ValidateFunction<PolicyGrant[]> = ajv.compile<PolicyGrant[]>({ type: 'array', items: grant });
 export const validateElevationInput: ValidateFunction<ElevationInput> = ajv.compile<ElevationInput>(elevationInputSchema);
 export const validateAuthzResult: ValidateFunction<AuthzResult> = ajv.compile<AuthzResult>(authzResultSchema);
 export const validateElevationResult: ValidateFunction<ElevationResult> = ajv.compile<ElevationResult>(elevationResultSchema);

@@ -8,7 +8,7 @@ import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '
 import type { GrantReader } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { Metrics } from '../observability/index.js';
-import type { AuthzInput, AuthzResult, Decision, PolicyEvaluator, PolicyGrant, Subject } from '../policy/index.js';
+import type { AuthzInput, AuthzResult, Decision, GrantSet, PolicyEvaluator, PolicyGrant, Subject } from '../policy/index.js';
 import { AUTHZ_ENTRYPOINT } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
 import type { CredentialBroker } from './credentials.js';
@@ -139,7 +139,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
 
     const nowMs = Date.now();
     if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');
-    let active: PolicyGrant[];
+    let active: GrantSet;
     try {
       active = grants.activeGrants(subject.id, nowMs);
     } catch (err) {

@@ -41,6 +41,39 @@ t.test('the load pages through the store and skips grants that ended but were no
   t.same(cache.activeGrants('u0', clock.ms).map((x) => x.id).sort(), ['grt_4', 'grt_6']);
 });
 
+t.test('a subject keeps one sealed set until a grant starts, ends or changes', async (t) => {
+  const s = await openStore('sqlite');
+  t.teardown(() => s.close());
+  const clock = new TestClock();
+  const store = createGrantStore(s.db);
+  await store.migrate();
+  const g = (id: string, startsMs: number, expiresMs: number): StoredGrant => ({
+    id, request_id: `req_${id}`, subject: { id: 'u', kind: 'user', groups: [] }, role: 'writer', scope: { route: 'items', methods: ['POST'] },
+    reason: 'r', ticket: null, approved_by: ['bob'], break_glass: false, reviewed_by: null, reviewed_at: null,
+    starts_at: new Date(startsMs).toISOString(), expires_at: new Date(expiresMs).toISOString(), status: 'active',
+    revoked_at: null, revoked_by: null, revoke_reason: null, expired_recorded_at: null, extension_count: 0, extends_grant_id: null,
+  });
+  const t0 = clock.ms;
+  await s.db.tx((sql) => store.insertGrants(sql, [g('a', t0 - 1000, t0 + 10_000), g('b', t0 + 5_000, t0 + 60_000)]));
+  const cache = new GrantCache({ store, clock: clock.now });
+  await cache.start();
+  t.teardown(() => cache.stop());
+
+  const first = cache.activeGrants('u', t0);
+  t.same(first.map((x) => x.id), ['a']);
+  t.ok(Object.isFrozen(first) && Object.isFrozen(first[0]) && Object.isFrozen(first[0]?.scope), 'the set handed to the policy cannot be changed');
+  t.equal(cache.activeGrants('u', t0 + 4_999), first, 'the same array while nothing starts or ends');
+  t.same(cache.activeGrants('u', t0 + 5_000).map((x) => x.id).sort(), ['a', 'b'], 'b starts exactly at its starts_at');
+  t.same(cache.activeGrants('u', t0 + 10_000).map((x) => x.id), ['b'], 'a ends exactly at its expires_at');
+  t.same(cache.activeGrants('u', t0).map((x) => x.id), ['a'], 'asking about an earlier instant answers for that instant');
+
+  const before = cache.activeGrants('u', t0);
+  cache.apply({ ...g('a', t0 - 1000, t0 + 10_000), status: 'revoked', revoked_at: new Date(t0).toISOString(), revoked_by: 'dave', revoke_reason: 'x' });
+  const after = cache.activeGrants('u', t0);
+  t.not(after, before, 'a change to one of its grants gives the subject a new set');
+  t.same(after, [], 'the revoked grant is gone');
+});
+
 t.test('PostgreSQL: replicas see each other\'s writes; a lost feed is resynced', async (t) => {
   const s = await openStore('postgres');
   const clock = new TestClock();

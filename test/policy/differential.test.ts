@@ -4,7 +4,9 @@
 // and requires identical results: for the sample policies (policies/), the engine fixture,
 // and a fixture that applies the builtins jitgate declares.
 import t from 'tap';
+import type { PolicyEngine } from '../../src/policy/index.js';
 import { join } from 'node:path';
+import { sealGrants, type PolicyGrant } from '../../src/policy/index.js';
 import { engineEval, engineFor, FIXTURES, opaEvalMany, testOpa } from './helpers.js';
 
 const NOW = 1_795_919_481_123_000_000;
@@ -133,12 +135,14 @@ function canonical(value: unknown): string {
   });
 }
 
-async function compare(t: { equal: (a: unknown, b: unknown, m: string, e: object) => unknown }, opa: string, dir: string, entrypoint: string, inputs: Record<string, unknown>[]): Promise<void> {
-  const engine = await engineFor(opa, dir, [entrypoint]);
+async function compare(t: { equal: (a: unknown, b: unknown, m: string, e: object) => unknown }, opa: string, dir: string, entrypoint: string, inputs: Record<string, unknown>[], engineOptions: { arenaLimitBytes?: number; passes?: number; onEngine?: (e: PolicyEngine) => void } = {}): Promise<void> {
+  const engine = await engineFor(opa, dir, [entrypoint], engineOptions);
   const expected = await opaEvalMany(opa, dir, `data.${entrypoint.replaceAll('/', '.')}`, inputs);
   let same = 0;
   const failures: string[] = [];
-  inputs.forEach((input, i) => {
+  const passes = engineOptions.passes ?? 1;
+  const order = Array.from({ length: passes }, () => inputs.map((input, i) => [input, i] as const)).flat();
+  order.forEach(([input, i]) => {
     let actual: unknown;
     try {
       actual = engineEval(engine, entrypoint, input);
@@ -148,7 +152,18 @@ async function compare(t: { equal: (a: unknown, b: unknown, m: string, e: object
     if (canonical(actual) === canonical(expected[i])) same++;
     else if (failures.length < 5) failures.push(`input ${i}: ${JSON.stringify(input)}\n  engine ${canonical(actual)}\n  opa    ${canonical(expected[i])}`);
   });
-  t.equal(same, inputs.length, `${dir.split('/').slice(-1)[0]} ${entrypoint}: ${same}/${inputs.length} identical`, { failures });
+  t.equal(same, order.length, `${dir.split('/').slice(-1)[0]} ${entrypoint}: ${same}/${order.length} identical`, { failures });
+  engineOptions.onEngine?.(engine);
+}
+
+/**
+ * The corpus with every input's grants replaced by one of `poolSize` sealed sets, so each set
+ * comes back many times: the path where the engine keeps a set parsed in wasm memory.
+ */
+function sealedCorpus(size: number, poolSize: number): Record<string, unknown>[] {
+  const inputs = authzCorpus(size);
+  const pool = inputs.slice(0, poolSize).map((input) => sealGrants(((input.grants ?? []) as PolicyGrant[]).slice()));
+  return inputs.map((input, i) => ('grants' in input ? { ...input, grants: pool[(i * 7) % poolSize] } : input));
 }
 
 t.test('engine fixture: authz and elevation', async (t) => {
@@ -168,4 +183,20 @@ t.test('sample policies (policies/)', async (t) => {
   const opa = await testOpa();
   await compare(t, opa, samples, 'jitgate/authz', authzCorpus(2000));
   await compare(t, opa, samples, 'jitgate/elevation', elevationCorpus(1000));
+});
+
+t.test('sealed grant sets kept parsed in the module decide as opa eval does', async (t) => {
+  const opa = await testOpa();
+  const inputs = sealedCorpus(2000, 150);
+  // Each set is met again and again, in a different order on the second pass.
+  await compare(t, opa, samples, 'jitgate/authz', inputs, { passes: 2 });
+  await compare(t, opa, join(FIXTURES, 'policy-builtins'), 'corpus', inputs, { passes: 2 });
+  // A cache that holds only a few sets at a time: emptied and refilled hundreds of times.
+  await compare(t, opa, samples, 'jitgate/authz', inputs, {
+    arenaLimitBytes: 16 * 1024,
+    passes: 2,
+    onEngine: (engine) => {
+      t.ok(engine.grantArenaResets > 50, `the small cache was emptied ${String(engine.grantArenaResets)} times`);
+    },
+  });
 });

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJitgateError } from '../../src/errors.js';
-import { buildBundle, parseBundle, PolicyEngine, runOpa, type AuthzInput, type ElevationInput } from '../../src/policy/index.js';
+import { buildBundle, parseBundle, PolicyEngine, runOpa, sealGrants, type AuthzInput, type ElevationInput, type PolicyGrant } from '../../src/policy/index.js';
 import { FIXTURES, testOpa } from './helpers.js';
 
 const NOW = 1_795_919_481_000_000_000;
@@ -67,6 +67,28 @@ t.test('malformed input is refused before evaluation', async (t) => {
   t.throws(() => engine.authorize(bad), { code: 'JITGATE_E_POLICY_INPUT_INVALID' });
   const noNow = { ...base, now_ns: undefined } as unknown as AuthzInput;
   t.throws(() => engine.authorize(noNow), { code: 'JITGATE_E_POLICY_INPUT_INVALID' });
+  const badGrant = { ...grant, role: 7 } as unknown as PolicyGrant;
+  t.throws(() => engine.authorize({ ...base, grants: [badGrant] }), { code: 'JITGATE_E_POLICY_INPUT_INVALID', message: /grants\/0\/role/ });
+  const sealedBad = sealGrants([badGrant]);
+  for (let i = 0; i < 2; i++) {
+    t.throws(() => engine.authorize({ ...base, grants: sealedBad }), { code: 'JITGATE_E_POLICY_INPUT_INVALID' }, `a sealed set with a bad grant is refused every time (${String(i + 1)})`);
+  }
+});
+
+t.test('a sealed grant set decides like the same grants in a plain array, and its decision logs the whole input', async (t) => {
+  const opa = await testOpa();
+  const { engine } = await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, revision: 'r' });
+  const set = sealGrants([{ ...grant }]);
+  const other = sealGrants([{ ...grant, id: 'g2', expires_at_ns: NOW - 1 }]);
+  for (let i = 0; i < 3; i++) {
+    const a = engine.authorize({ ...base, grants: set });
+    t.equal(a.result.allow, true);
+    t.same(a.result.grant_ids, ['g1']);
+    t.same(JSON.parse(a.input_json ?? '{}'), { ...base, grants: [grant] }, 'input_json is the whole input, grants included');
+    const b = engine.authorize({ ...base, grants: other });
+    t.equal(b.result.allow, false, 'another cached set in between does not leak into the next decision');
+    t.equal(engine.authorize(base).result.allow, false, 'nor does an empty plain array');
+  }
 });
 
 t.test('every policy failure denies with its own code', async (t) => {

@@ -3,7 +3,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultCapabilitiesPath, findOpa, parseBundle, PolicyEngine, runOpa } from '../../src/policy/index.js';
+import { defaultCapabilitiesPath, findOpa, parseBundle, PolicyEngine, runOpa, type EngineOptions } from '../../src/policy/index.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
@@ -15,14 +15,14 @@ export async function testOpa(): Promise<string> {
 }
 
 /** Builds `dir` for the given entrypoints (not only jitgate's) and loads it. */
-export async function engineFor(opa: string, dir: string, entrypoints: string[]): Promise<PolicyEngine> {
+export async function engineFor(opa: string, dir: string, entrypoints: string[], options: EngineOptions = {}): Promise<PolicyEngine> {
   const out = await mkdtemp(join(tmpdir(), 'jitgate-test-'));
   try {
     const file = join(out, 'b.tar.gz');
     const args = ['build', '-t', 'wasm', ...entrypoints.flatMap((e) => ['-e', e]), '--capabilities', defaultCapabilitiesPath(), '-o', file, dir];
     const run = await runOpa(opa, args);
     if (run.code !== 0) throw new Error(run.stderr);
-    return await PolicyEngine.load(parseBundle(await readFile(file)), entrypoints);
+    return await PolicyEngine.load(parseBundle(await readFile(file)), entrypoints, options);
   } finally {
     await rm(out, { recursive: true, force: true });
   }
