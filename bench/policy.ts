@@ -93,39 +93,28 @@ await rm(trivialDir, { recursive: true, force: true });
 const trivialP50: number[] = [];
 const newSetP50: number[] = [];
 
+/** Warms up, then times `decide` `n` times: sorted per-call ns and the whole run's seconds. */
+function timeDecisions(decide: () => unknown, n: number): { sortedNs: number[]; totalS: number } {
+  for (let i = 0; i < 2000; i++) decide();
+  const ns: number[] = [];
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    decide();
+    ns.push(Number(process.hrtime.bigint() - t0));
+  }
+  const totalS = Number(process.hrtime.bigint() - started) / 1e9;
+  return { sortedNs: ns.sort((a, b) => a - b), totalS };
+}
+
 const inProcess: Row[] = [];
 for (const grants of [0, 10, 100]) {
   const inp = input(grants);
-  for (let i = 0; i < 2000; i++) trivial.authorize(inp);
-  const trivialNs: number[] = [];
-  for (let i = 0; i < ITERATIONS / 4; i++) {
-    const t0 = process.hrtime.bigint();
-    trivial.authorize(inp);
-    trivialNs.push(Number(process.hrtime.bigint() - t0));
-  }
-  trivialNs.sort((a, b) => a - b);
-  trivialP50.push(percentile(trivialNs, 50) / 1e3);
+  trivialP50.push(percentile(timeDecisions(() => trivial.authorize(inp), ITERATIONS / 4).sortedNs, 50) / 1e3);
   const unsealed = unsealedInput(grants);
-  for (let i = 0; i < 2000; i++) engine.authorize(unsealed);
-  const unsealedNs: number[] = [];
-  for (let i = 0; i < ITERATIONS / 4; i++) {
-    const t0 = process.hrtime.bigint();
-    engine.authorize(unsealed);
-    unsealedNs.push(Number(process.hrtime.bigint() - t0));
-  }
-  unsealedNs.sort((a, b) => a - b);
-  newSetP50.push(percentile(unsealedNs, 50) / 1e3);
-  for (let i = 0; i < 2000; i++) engine.authorize(inp);
-  const samplesNs: number[] = [];
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < ITERATIONS; i++) {
-    const t0 = process.hrtime.bigint();
-    engine.authorize(inp);
-    samplesNs.push(Number(process.hrtime.bigint() - t0));
-  }
-  const totalS = Number(process.hrtime.bigint() - started) / 1e9;
-  samplesNs.sort((a, b) => a - b);
-  inProcess.push({ grants, perSecond: ITERATIONS / totalS, p50us: percentile(samplesNs, 50) / 1e3, p99us: percentile(samplesNs, 99) / 1e3 });
+  newSetP50.push(percentile(timeDecisions(() => engine.authorize(unsealed), ITERATIONS / 4).sortedNs, 50) / 1e3);
+  const { sortedNs, totalS } = timeDecisions(() => engine.authorize(inp), ITERATIONS);
+  inProcess.push({ grants, perSecond: ITERATIONS / totalS, p50us: percentile(sortedNs, 50) / 1e3, p99us: percentile(sortedNs, 99) / 1e3 });
 }
 
 const port = await freePort();

@@ -2,16 +2,18 @@
 // policies compiled to wasm, the caller's live grants in the input, credential injection, masking,
 // decision logging to a JSONL file, Prometheus metrics.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import pino from 'pino';
 import { createDecisionLogger, type AuditWriter } from '../src/audit/index.js';
 import { buildConfig } from '../src/config/index.js';
+import { createGrantStore, GrantCache, type StoredGrant } from '../src/grants/index.js';
 import { createAuthenticator, createDevIssuer } from '../src/identity/index.js';
 import { createMetrics } from '../src/observability/index.js';
-import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../src/policy/index.js';
+import { buildBundle, requireOpa, type PolicyEvaluator } from '../src/policy/index.js';
+import { openDb } from '../src/store/index.js';
 import { createProxyServer } from '../src/proxy/index.js';
 
 const [upstream, tokenFile] = process.argv.slice(2) as [string, string];
@@ -40,13 +42,21 @@ const authenticator = createAuthenticator(cfg.jitgate.identity, { logger });
 await authenticator.start();
 
 // alice holds two live grants (not needed for the benchmark's reads): they travel in every input.
+// They come from the real grant cache over the embedded SQLite store, as in `jitgate serve`.
+const db = openDb({ type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') }, postgres: {} });
+const store = createGrantStore(db);
+await store.migrate();
 const now = Date.now();
-const grant = (id: string, role: string): PolicyGrant => ({
-  id, role, scope: { route: 'demo', methods: ['POST'], paths: ['/api/orders/**'] },
-  starts_at: new Date(now).toISOString(), expires_at: new Date(now + 3_600_000).toISOString(), expires_at_ns: (now + 3_600_000) * 1e6,
-  approved_by: ['bob'], reason: 'benchmark', ticket: null, break_glass: false, request_id: `r_${id}`,
+const grant = (id: string): StoredGrant => ({
+  id, request_id: `r_${id}`, subject: { id: 'alice', kind: 'user', groups: ['eng'] }, role: 'writer',
+  scope: { route: 'demo', methods: ['POST'], paths: ['/api/orders/**'] }, reason: 'benchmark', ticket: null, approved_by: ['bob'],
+  break_glass: false, reviewed_by: null, reviewed_at: null, starts_at: new Date(now).toISOString(),
+  expires_at: new Date(now + 3_600_000).toISOString(), status: 'active', revoked_at: null, revoked_by: null, revoke_reason: null,
+  expired_recorded_at: null, extension_count: 0, extends_grant_id: null,
 });
-const aliceGrants = [grant('g_1', 'writer'), grant('g_2', 'writer')];
+await db.tx((sql) => store.insertGrants(sql, [grant('g_1'), grant('g_2')]));
+const grants = new GrantCache({ store });
+await grants.start();
 const audit: AuditWriter = {
   append: () => Promise.reject(new Error('the benchmark request never needs an audit record')),
   appendWithin: () => Promise.reject(new Error('unused')),
@@ -63,7 +73,7 @@ const constantAllow: PolicyEvaluator = {
 const proxy = createProxyServer({
   routes: cfg.jitgate.routes,
   policy: without.has('policy') ? constantAllow : built.engine,
-  grants: { ready: true, activeGrants: (sub, nowMs) => (sub === 'alice' ? aliceGrants.filter((g) => g.expires_at_ns > nowMs * 1e6) : []) },
+  grants,
   authenticator,
   audit,
   decisionLog: without.has('decision-log') ? { log() { /* off */ } } : decisionLog,
@@ -75,5 +85,12 @@ const { port } = await proxy.listen('127.0.0.1', 0);
 await writeFile(tokenFile, await createDevIssuer(cfg.jitgate.identity.dev_issuer).issue('alice', ['eng'], 3600));
 process.stdout.write(`LISTENING ${port}\n`);
 process.on('SIGTERM', () => {
-  void proxy.close().then(() => decisionLog.stop()).then(() => process.exit(0));
+  void proxy.close()
+    .then(() => decisionLog.stop())
+    .then(() => grants.stop())
+    .then(() => db.close())
+    .finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    });
 });

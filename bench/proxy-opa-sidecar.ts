@@ -1,7 +1,7 @@
 // Comparison: the usual "OPA sidecar" design. Same fastify + undici forwarding and the same cached
 // JWT verification as jitgate, but every decision is an HTTP call to `opa run --server` evaluating
 // the same Rego (with the Go interpreter) on the same core.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,4 +72,9 @@ app.route({
 await app.listen({ host: '127.0.0.1', port: 0 });
 writeFileSync(tokenFile, await createDevIssuer(identity.dev_issuer).issue('alice', ['eng'], 3600));
 process.stdout.write(`LISTENING ${(app.server.address() as AddressInfo).port}\n`);
-process.on('SIGTERM', () => { void app.close().then(() => process.exit(0)); });
+process.on('SIGTERM', () => {
+  void app.close().finally(() => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+});

@@ -4,7 +4,7 @@
 // The proxy under test (and its sidecar) is pinned to core 0; upstream and wrk to core 1.
 // Results (req/s, p50, p99, proxy CPU per request, ratios) go into docs/benchmarks.md `## Data path`.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -360,4 +360,5 @@ try {
   await main();
 } finally {
   await Promise.all(children.map(stop));
+  rmSync(work, { recursive: true, force: true });
 }

@@ -5,6 +5,16 @@ import pg from 'pg';
 import { GrantCache, createGrantStore, type StoredGrant } from '../../src/grants/index.js';
 import { alice, bob, erin, eventually, openStore, replica, TestClock } from './helpers.js';
 
+/** An active writer grant of `subject`, as a row straight in the store. */
+function activeGrant(id: string, subject: string, startsMs: number, expiresMs: number): StoredGrant {
+  return {
+    id, request_id: `req_${id}`, subject: { id: subject, kind: 'user', groups: [] }, role: 'writer', scope: null,
+    reason: 'r', ticket: null, approved_by: ['bob'], break_glass: false, reviewed_by: null, reviewed_at: null,
+    starts_at: new Date(startsMs).toISOString(), expires_at: new Date(expiresMs).toISOString(), status: 'active',
+    revoked_at: null, revoked_by: null, revoke_reason: null, expired_recorded_at: null, extension_count: 0, extends_grant_id: null,
+  };
+}
+
 t.test('a cache that has not loaded cannot vouch: ready is false and it hands out nothing', async (t) => {
   const s = await openStore('sqlite');
   t.teardown(() => s.close());
@@ -25,12 +35,7 @@ t.test('the load pages through the store and skips grants that ended but were no
   const clock = new TestClock();
   const store = createGrantStore(s.db);
   await store.migrate();
-  const g = (i: number, expiresMs: number): StoredGrant => ({
-    id: `grt_${i}`, request_id: `req_${i}`, subject: { id: `u${i % 2}`, kind: 'user', groups: [] }, role: 'writer', scope: null,
-    reason: 'r', ticket: null, approved_by: ['bob'], break_glass: false, reviewed_by: null, reviewed_at: null,
-    starts_at: new Date(clock.ms - 1000).toISOString(), expires_at: new Date(expiresMs).toISOString(), status: 'active',
-    revoked_at: null, revoked_by: null, revoke_reason: null, expired_recorded_at: null, extension_count: 0, extends_grant_id: null,
-  });
+  const g = (i: number, expiresMs: number): StoredGrant => activeGrant(`grt_${i}`, `u${i % 2}`, clock.ms - 1000, expiresMs);
   // Pages of 2: the ended grant_2 sits inside the first page; the load must not stop there.
   await s.db.tx((sql) => store.insertGrants(sql, [1, 2, 3, 4, 5, 6, 7].map((i) => g(i, i === 2 ? clock.ms - 1 : clock.ms + 60_000))));
   const cache = new GrantCache({ store, clock: clock.now, pageSize: 2 });
@@ -48,10 +53,7 @@ t.test('a subject keeps one sealed set until a grant starts, ends or changes', a
   const store = createGrantStore(s.db);
   await store.migrate();
   const g = (id: string, startsMs: number, expiresMs: number): StoredGrant => ({
-    id, request_id: `req_${id}`, subject: { id: 'u', kind: 'user', groups: [] }, role: 'writer', scope: { route: 'items', methods: ['POST'] },
-    reason: 'r', ticket: null, approved_by: ['bob'], break_glass: false, reviewed_by: null, reviewed_at: null,
-    starts_at: new Date(startsMs).toISOString(), expires_at: new Date(expiresMs).toISOString(), status: 'active',
-    revoked_at: null, revoked_by: null, revoke_reason: null, expired_recorded_at: null, extension_count: 0, extends_grant_id: null,
+    ...activeGrant(id, 'u', startsMs, expiresMs), scope: { route: 'items', methods: ['POST'] },
   });
   const t0 = clock.ms;
   await s.db.tx((sql) => store.insertGrants(sql, [g('a', t0 - 1000, t0 + 10_000), g('b', t0 + 5_000, t0 + 60_000)]));
