@@ -33,14 +33,14 @@ export interface DecisionLogSink extends DecisionLogger {
 const DROP_REPORT_INTERVAL_MS = 10_000;
 
 /**
- * JSON.stringify(event) with the input's JSON spliced in rather than made again: the same text,
- * key order and omissions (undefined values) as stringifying the whole event.
+ * JSON.stringify(event) with the input's and the labels' JSON spliced in rather than made again:
+ * the same text, key order and omissions (undefined values) as stringifying the whole event.
  */
-function encodeWithInput(event: DecisionLogEvent, inputJson: string): string {
+function encodeWithInput(event: DecisionLogEvent, inputJson: string, labelsJson: string): string {
   const fields = event as unknown as Record<string, unknown>;
   let out = '';
   for (const key of Object.keys(fields)) {
-    const value = key === 'input' ? inputJson : (JSON.stringify(fields[key]) as string | undefined);
+    const value = key === 'input' ? inputJson : key === 'labels' ? labelsJson : (JSON.stringify(fields[key]) as string | undefined);
     if (value === undefined) continue;
     out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${value}`;
   }
@@ -54,6 +54,7 @@ class DecisionLogFanout implements DecisionLogSink {
   private readonly file: FileSink | null;
   private readonly http: HttpSink | null;
   private readonly labels: Record<string, string>;
+  private readonly labelsJson: string;
   private stopped = false;
 
   constructor(
@@ -61,6 +62,7 @@ class DecisionLogFanout implements DecisionLogSink {
     private readonly deps: DecisionLoggerDeps,
   ) {
     this.labels = { id: process.env.HOSTNAME ?? 'jitgate', version: 'jitgate-0.1.0', ...deps.labels };
+    this.labelsJson = JSON.stringify(this.labels);
     const onDrop = (count: number, reason: string): void => { this.drop(count, reason); };
     const limit = config.reporting.buffer_size_limit_events;
     this.file = config.file
@@ -115,7 +117,7 @@ class DecisionLogFanout implements DecisionLogSink {
       full = { ...event, labels: this.labels, input: m.input, result: m.result };
       if (m.erased.length > 0) full.erased = m.erased;
       if (m.masked.length > 0) full.masked = m.masked;
-      json = inputJson !== undefined && m.input === event.input ? encodeWithInput(full, inputJson) : JSON.stringify(full);
+      json = inputJson !== undefined && m.input === event.input ? encodeWithInput(full, inputJson, this.labelsJson) : JSON.stringify(full);
     } catch {
       this.drop(1, 'event cannot be encoded');
       return;

@@ -2,6 +2,9 @@
 // previous one, ... up to max_files files in all. Writes are batched and asynchronous.
 // The current file stays open between batches (one append per batch, not open/write/close:
 // this runs under every proxied request); it is closed to rotate and when the sink closes.
+// Each line is encoded to UTF-8 when it is logged, into a large slab shared with the lines
+// after it, so a batch is one contiguous buffer: no joining, no re-encoding, and no long-lived
+// strings for the garbage collector to promote.
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -20,8 +23,51 @@ export interface FileSinkOptions {
  */
 const BATCH_DELAY_MS = 5;
 
+/** Lines are encoded into slabs this large; a line over a quarter of it gets its own buffer. */
+const SLAB_BYTES = 1024 * 1024;
+
+/** Encodes lines back to back into slabs: a new slab when one is full, never one reused. */
+class LineEncoder {
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private used = 0;
+
+  /** `line` and a newline as UTF-8: a view into the current slab. */
+  encode(line: string): Buffer {
+    const bytes = Buffer.byteLength(line) + 1;
+    if (bytes > SLAB_BYTES / 4) {
+      const own = Buffer.allocUnsafe(bytes);
+      own.write(line);
+      own[bytes - 1] = 0x0a;
+      return own;
+    }
+    if (this.used + bytes > SLAB_BYTES) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.used = 0;
+    }
+    const start = this.used;
+    this.slab.write(line, start);
+    this.slab[start + bytes - 1] = 0x0a;
+    this.used += bytes;
+    return this.slab.subarray(start, start + bytes);
+  }
+}
+
+/** The lines as one buffer: a view when they lie back to back in one slab (the usual case), else a copy. */
+function joined(lines: readonly Buffer[], total: number): Buffer {
+  const first = lines[0];
+  if (first === undefined) return Buffer.alloc(0);
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as Buffer;
+    if (line.buffer !== first.buffer || line.byteOffset !== end) return Buffer.concat(lines, total);
+    end += line.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, total);
+}
+
 export class FileSink {
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
+  private readonly encoder = new LineEncoder();
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** Bytes in the current file; null until it is open. */
@@ -35,7 +81,7 @@ export class FileSink {
       this.opts.onDrop(1, 'file sink backlog full');
       return;
     }
-    this.pending.push(line);
+    this.pending.push(this.encoder.encode(line));
     this.schedule();
   }
 
@@ -60,30 +106,29 @@ export class FileSink {
       });
   }
 
-  private async writeLines(lines: string[]): Promise<void> {
+  private async writeLines(lines: Buffer[]): Promise<void> {
     const { max_bytes } = this.opts;
     await this.ensureOpen();
     let size = this.size ?? 0;
     // Fill the current file up to max_bytes, rotate, continue: no file grows past the limit
     // unless a single event is larger than it.
-    let batch: string[] = [];
+    let batch: Buffer[] = [];
     let batchBytes = 0;
     for (const line of lines) {
-      const text = `${line}\n`;
-      const bytes = Buffer.byteLength(text);
+      const bytes = line.length;
       if (size + batchBytes + bytes > max_bytes && size + batchBytes > 0) {
-        if (batch.length > 0) await this.append(batch.join(''));
+        if (batch.length > 0) await this.append(joined(batch, batchBytes));
         batch = [];
         batchBytes = 0;
         await this.rotate();
         await this.ensureOpen();
         size = this.size ?? 0;
       }
-      batch.push(text);
+      batch.push(line);
       batchBytes += bytes;
     }
     if (batch.length > 0) {
-      await this.append(batch.join(''));
+      await this.append(joined(batch, batchBytes));
       this.size = size + batchBytes;
     }
   }
@@ -103,10 +148,13 @@ export class FileSink {
     return handle;
   }
 
-  private async append(text: string): Promise<void> {
+  private async append(bytes: Buffer): Promise<void> {
     const handle = await this.ensureOpen();
     try {
-      await handle.appendFile(text);
+      // The file is open for appending: each write lands at its end whatever the position.
+      for (let done = 0; done < bytes.length;) {
+        done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
+      }
     } catch (err) {
       // A failed write may have left the descriptor unusable: reopen for the next batch.
       await this.closeHandle();

@@ -74,6 +74,18 @@ function looksLikeCredential(text: string): boolean {
 }
 
 /**
+ * Frozen objects and arrays, all the way down, in which the walk found nothing to mask.
+ * They cannot change, so they are not walked again: the grant sets the gateway hands to the
+ * policy are such (sealed by the grant cache), and they are most of every decision's input.
+ */
+const settledClean = new WeakSet<object>();
+
+/** A child that cannot change any more and holds nothing to mask (primitives trivially). */
+function settled(child: unknown): boolean {
+  return child === null || typeof child !== 'object' || settledClean.has(child);
+}
+
+/**
  * Copy-on-write walk: returns `node` itself when nothing under it is masked, so the
  * common case (nothing secret) allocates nothing. `path` is a shared stack; pointers
  * are only built for what is masked.
@@ -86,8 +98,10 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
     }
     return node;
   }
+  if (node !== null && typeof node === 'object' && settledClean.has(node)) return node;
   if (Array.isArray(node)) {
     let out: unknown[] | null = null;
+    let frozen = Object.isFrozen(node);
     for (let i = 0; i < node.length; i++) {
       const v: unknown = node[i];
       path.push(String(i));
@@ -97,12 +111,15 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
         out ??= node.slice();
         out[i] = m;
       }
+      frozen &&= settled(v);
     }
+    if (out === null && frozen) settledClean.add(node);
     return out ?? node;
   }
   if (node !== null && typeof node === 'object') {
     let out: Record<string, unknown> | null = null;
     const obj = node as Record<string, unknown>;
+    let frozen = Object.isFrozen(obj);
     // Object.keys, not Object.entries: the same own enumerable keys without a pair per key.
     for (const k of Object.keys(obj)) {
       const v = obj[k];
@@ -123,7 +140,9 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
         out ??= { ...obj };
         out[k] = m;
       }
+      frozen &&= settled(v);
     }
+    if (out === null && frozen) settledClean.add(obj);
     return out ?? node;
   }
   return node;

@@ -98,6 +98,26 @@ t.test('masking follows OPA: configured pointers erased, secrets masked, both re
   t.end();
 });
 
+t.test('masking remembers frozen clean values only while nothing under them can change', (t) => {
+  const sealed = Object.freeze([Object.freeze({ id: 'g1', reason: 'INC-1', scope: Object.freeze({ paths: Object.freeze(['/api/**']) }) })]);
+  for (let i = 0; i < 2; i++) {
+    const m = maskInput({ input: { grants: sealed }, result: { allow: true } });
+    t.equal((m.input as { grants: unknown }).grants, sealed, `a deeply frozen clean set is passed through as is (${String(i + 1)})`);
+  }
+  // Frozen on top but holding a mutable object: it must be walked every time.
+  const claims: Record<string, string> = { sub: 'alice' };
+  const subject = Object.freeze({ id: 'alice', claims });
+  t.same(maskInput({ input: { subject }, result: {} }).masked, []);
+  claims.note = 'Bearer eyJhbGciOiJSUzI1NiJ9.leaked';
+  const later = maskInput({ input: { subject }, result: {} });
+  t.same(later.masked, ['/input/subject/claims/note'], 'a secret added later under a shallow-frozen object is still found');
+  const secretSet = Object.freeze([Object.freeze({ id: 'g2', token: 'abc' })]);
+  for (let i = 0; i < 2; i++) {
+    t.same(maskInput({ input: { grants: secretSet }, result: {} }).masked, ['/input/grants/0/token'], `a frozen set with a secret is masked every time (${String(i + 1)})`);
+  }
+  t.end();
+});
+
 t.test('upload: gzip JSON arrays to services[service].url + resource, in OPA format, secrets masked', async (t) => {
   const rx = await receiver(() => 200);
   t.teardown(() => rx.close());
@@ -228,6 +248,28 @@ t.test('file sink: JSONL with size-based rotation', async (t) => {
     .map((l) => (JSON.parse(l) as { decision_id: string }).decision_id);
   t.same(kept, ids.slice(ids.length - kept.length), 'the newest events, in order, oldest rotated away');
   t.notOk(readFileSync(path, 'utf8').includes(BEARER));
+});
+
+t.test('file sink: lines of any size, across many encoding slabs, come out whole and in order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const path = join(dir, 'decisions.jsonl');
+  const dl = createDecisionLogger(config({ file: { path, max_bytes: 1 << 30, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
+  const ids: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    // Mostly ordinary events (several MiB in all), now and then one of 300 KB with non-ASCII text.
+    const big = i % 1000 === 500;
+    const e = decision(big ? { result: { allow: false, reason: 'ü€'.repeat(100_000) } } : {});
+    ids.push(e.decision_id);
+    dl.log(e);
+    if (i % 700 === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  await dl.stop();
+  const lines = readFileSync(path, 'utf8').split('\n');
+  t.equal(lines.pop(), '', 'the file ends with a newline');
+  const parsed = lines.map((l) => JSON.parse(l) as { decision_id: string; result: { reason?: string } });
+  t.same(parsed.map((e) => e.decision_id), ids, 'every event, once, in order');
+  t.equal(parsed[500]?.result.reason, 'ü€'.repeat(100_000), 'a large non-ASCII event is intact');
 });
 
 t.test('console sink writes OPA-style "Decision Log" lines through the logger', async (t) => {
