@@ -88,21 +88,21 @@ export class PolicyEngine {
   readonly #authzId: number;
   readonly #elevationId: number;
 
-  private constructor(policy: LoadedPolicy, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo, options: EngineOptions) {
-    this.#heap = new WasmHeap(policy, instanceOf(policy).exports, options.arenaLimitBytes ?? ARENA_LIMIT_BYTES);
-    this.#entrypointIds = policy.entrypoints as Record<string, number>;
+  private constructor(heap: WasmHeap, entrypointIds: Record<string, number>, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo) {
+    this.#heap = heap;
+    this.#entrypointIds = entrypointIds;
     this.#clock = clock;
     this.revision = bundle.manifest.revision;
     this.sha256 = bundle.sha256;
     this.info = info;
-    const ids = policy.entrypoints as Record<string, number>;
-    this.#authzId = ids[AUTHZ_ENTRYPOINT] ?? -1;
-    this.#elevationId = ids[ELEVATION_ENTRYPOINT] ?? -1;
+    this.#authzId = entrypointIds[AUTHZ_ENTRYPOINT] ?? -1;
+    this.#elevationId = entrypointIds[ELEVATION_ENTRYPOINT] ?? -1;
   }
 
   /**
    * Instantiates a bundle and checks it can serve: both entrypoints present, every builtin
-   * it calls implemented here, data loadable. Throws BUNDLE_INVALID with the reason.
+   * it calls implemented here, data loadable, the ABI functions the engine calls exported.
+   * Throws BUNDLE_INVALID with the reason.
    */
   static async load(bundle: PolicyBundle, required: readonly string[] = ENTRYPOINTS, options: EngineOptions = {}): Promise<PolicyEngine> {
     const clock: DecisionClock = { now_ns: 0 };
@@ -128,12 +128,19 @@ export class PolicyEngine {
     } catch (thrown) {
       throw jitgateError('BUNDLE_INVALID', `data.json does not load: ${toError(thrown).message}`, undefined, thrown);
     }
-    return new PolicyEngine(policy, clock, bundle, {
+    let heap: WasmHeap;
+    try {
+      // After setData: the heap keeps its cached grant sets just above the data.
+      heap = new WasmHeap(policy, instanceOf(policy).exports, options.arenaLimitBytes ?? ARENA_LIMIT_BYTES);
+    } catch (thrown) {
+      throw jitgateError('BUNDLE_INVALID', toError(thrown).message, undefined, thrown);
+    }
+    return new PolicyEngine(heap, policy.entrypoints as Record<string, number>, clock, bundle, {
       revision: bundle.manifest.revision,
       sha256: bundle.sha256,
       entrypoints,
       hostBuiltins,
-    }, options);
+    });
   }
 
   /** How often the cache of parsed grant sets was emptied for lack of room (tests, diagnostics). */

@@ -14,6 +14,11 @@
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { grantsJson, isSealed, type GrantSet } from './grant-set.js';
 
+const ABI_FUNCTIONS = [
+  'opa_malloc', 'opa_heap_ptr_get', 'opa_heap_ptr_set', 'opa_json_parse', 'opa_json_dump', 'opa_value_add_path',
+  'opa_eval_ctx_new', 'opa_eval_ctx_set_input', 'opa_eval_ctx_set_data', 'opa_eval_ctx_set_entrypoint', 'opa_eval_ctx_get_result', 'eval',
+] as const;
+
 interface AbiExports {
   opa_malloc(size: number): number;
   opa_heap_ptr_get(): number;
@@ -55,7 +60,11 @@ export class WasmHeap {
   /** A Buffer over the module's memory, replaced when the memory grows (growth detaches the old one). */
   #view: Buffer = Buffer.alloc(0);
 
+  /** Throws when the module lacks a function of the OPA Wasm ABI this relies on (a bundle from an old opa). */
   constructor(policy: LoadedPolicy, instanceExports: unknown, arenaLimitBytes: number) {
+    const exports = instanceExports as Record<string, unknown>;
+    const missing = ABI_FUNCTIONS.filter((name) => typeof exports[name] !== 'function');
+    if (missing.length > 0) throw new Error(`policy.wasm lacks the OPA Wasm ABI function(s) ${missing.join(', ')}`);
     this.#limit = arenaLimitBytes;
     this.#abi = instanceExports as AbiExports;
     this.#state = policy;
@@ -99,7 +108,8 @@ export class WasmHeap {
     const known = this.#parsed.get(grants);
     if (known !== undefined) return known;
     const json = grantsJson(grants);
-    if (this.arenaBytes > 0 && this.arenaBytes + json.length * 8 > this.#limit) this.#empty();
+    // Parsed values take about nine times the room of their JSON text (which they also keep).
+    if (this.arenaBytes > 0 && this.arenaBytes + json.length * 10 > this.#limit) this.#empty();
     if (this.#grantsPath === 0) this.#grantsPath = this.#persist('["grants"]');
     const addr = this.#persist(json);
     this.#parsed.set(grants, addr);
