@@ -36,7 +36,7 @@ const cfg = buildConfig({
 const logger = pino({ level: 'warn' });
 const opaPath = await requireOpa();
 const built = await buildBundle({ dir: join(import.meta.dirname, '..', 'policies'), opaPath, revision: 'bench' });
-const decisionLog = createDecisionLogger(cfg.decision_logs, { labels: { app: 'bench' }, services: {}, logger });
+const decisionLog = createDecisionLogger(cfg.decision_logs, { labels: { app: 'bench' }, services: {}, logger, rules: built.engine });
 await decisionLog.start();
 const authenticator = createAuthenticator(cfg.jitgate.identity, { logger });
 await authenticator.start();

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { DecisionLogsConfig } from './config.js';
 import { FileSink } from './file-sink.js';
 import { HttpSink, type ServiceConfig } from './http-sink.js';
-import { maskInput } from './mask.js';
+import { applyMaskRules, maskInput, type MaskRule } from './mask.js';
 import type { DecisionLogEvent, DecisionLogger } from './types.js';
 
 export interface DecisionLoggerDeps {
@@ -17,6 +17,14 @@ export interface DecisionLoggerDeps {
   logger: Logger;
   /** Told about every drop (metrics: decision-log drops). */
   onDrop?: (count: number, reason: string) => void;
+  /** The policy's own decision-log rules (OPA's system.log.drop and system.log.mask), if any. */
+  rules?: DecisionLogRulesSource;
+}
+
+/** Where the logger asks the policy about an event (the policy part's PolicyManager is one). */
+export interface DecisionLogRulesSource {
+  /** Null when the policy has no such rules; `eventJson` is then never called. Throws when they fail. */
+  decisionLogRules(eventJson: () => string, nowNs: number): { drop: boolean; mask: MaskRule[] } | null;
 }
 
 export interface DecisionLogSink extends DecisionLogger {
@@ -112,11 +120,32 @@ class DecisionLogFanout implements DecisionLogSink {
     }
     let json: string;
     let full: DecisionLogEvent;
+    let parts: { input: unknown; result: unknown; erased: string[]; masked: string[] } = { input: event.input, result: event.result, erased: [], masked: [] };
+    if (this.deps.rules) {
+      let rules: { drop: boolean; mask: MaskRule[] } | null;
+      try {
+        // As OPA does: the policy sees the whole event before any masking.
+        rules = this.deps.rules.decisionLogRules(() => {
+          const unmasked = { ...event, labels: this.labels };
+          return inputJson !== undefined ? encodeWithInput(unmasked, inputJson, this.labelsJson) : JSON.stringify(unmasked);
+        }, Date.now() * 1e6);
+      } catch (err) {
+        // Logging it unmasked could leak what the rule was written to hide: drop it, counted.
+        this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), decision_id: event.decision_id }, 'decision log rules failed; event dropped');
+        this.drop(1, 'decision log rules failed');
+        return;
+      }
+      // Dropped by the policy's own rule: intended, so not counted as lost.
+      if (rules?.drop === true) return;
+      if (rules && rules.mask.length > 0) parts = applyMaskRules(parts, rules.mask);
+    }
     try {
-      const m = maskInput({ input: event.input, result: event.result }, this.config.mask);
+      const m = maskInput({ input: parts.input, result: parts.result }, this.config.mask);
       full = { ...event, labels: this.labels, input: m.input, result: m.result };
-      if (m.erased.length > 0) full.erased = m.erased;
-      if (m.masked.length > 0) full.masked = m.masked;
+      const erased = parts.erased.length === 0 ? m.erased : [...parts.erased, ...m.erased].sort();
+      const masked = parts.masked.length === 0 ? m.masked : [...parts.masked, ...m.masked].sort();
+      if (erased.length > 0) full.erased = erased;
+      if (masked.length > 0) full.masked = masked;
       json = inputJson !== undefined && m.input === event.input ? encodeWithInput(full, inputJson, this.labelsJson) : JSON.stringify(full);
     } catch {
       this.drop(1, 'event cannot be encoded');

@@ -203,6 +203,55 @@ export function maskValue<T>(part: 'input' | 'result', value: T, erasePointers: 
   return { value: copy as T, erased, masked };
 }
 
+/** Returns `node` with `value` at `segments`, objects created where missing (copying only along that path). */
+function upsert(node: unknown, segments: readonly string[], value: unknown, i = 0): unknown {
+  const seg = segments[i];
+  if (seg === undefined) return value;
+  if (Array.isArray(node)) {
+    const idx = Number(seg);
+    // OPA's upsert does not grow arrays: an index must already be there.
+    if (!Number.isInteger(idx) || idx < 0 || idx >= node.length) return node;
+    const copy = (node as unknown[]).slice();
+    copy[idx] = upsert(copy[idx], segments, value, i + 1);
+    return copy;
+  }
+  const obj = node !== null && typeof node === 'object' ? (node as Record<string, unknown>) : {};
+  return { ...obj, [seg]: upsert(obj[seg], segments, value, i + 1) };
+}
+
+/** One `system.log.mask` entry, normalized: a pointer to erase, or an upsert. */
+export type MaskRule = string | { op: 'remove' | 'upsert'; path: string; value?: unknown };
+
+/**
+ * Applies the policy's `system.log.mask` rules to a decision's input and result, as OPA does:
+ * a plain pointer or `{"op": "remove"}` erases (listed in `erased` when something was there),
+ * `{"op": "upsert"}` sets a value, creating missing objects (listed in `masked`).
+ */
+export function applyMaskRules(
+  event: { input: unknown; result: unknown },
+  rules: readonly MaskRule[],
+): { input: unknown; result: unknown; erased: string[]; masked: string[] } {
+  const parts: { input: unknown; result: unknown } = { input: event.input, result: event.result };
+  const erased: string[] = [];
+  const masked: string[] = [];
+  for (const rule of rules) {
+    const pointer = typeof rule === 'string' ? rule : rule.path;
+    const part = pointer.startsWith('/input') ? 'input' : 'result';
+    const segments = pointer.slice(part.length + 1).split('/').slice(1).map(unescapePointer);
+    if (typeof rule === 'object' && rule.op === 'upsert') {
+      parts[part] = segments.length === 0 ? rule.value : upsert(parts[part], segments, rule.value);
+      masked.push(pointer);
+      continue;
+    }
+    const after = segments.length === 0 ? undefined : erase(parts[part], segments);
+    if (after !== parts[part]) {
+      parts[part] = after;
+      erased.push(pointer);
+    }
+  }
+  return { ...parts, erased, masked };
+}
+
 /** Both lists in one, sorted (usually both are empty: then no copy is made). */
 function joinSorted(a: string[], b: string[]): string[] {
   if (b.length === 0) return a.length > 1 ? a.sort() : a;

@@ -135,6 +135,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       services: config.services,
       logger,
       onDrop: (n) => { metrics.decisionLogDropped(n); },
+      rules: policy,
     });
     await decisionLog.start();
     life.started('decision_logs', () => decisionLog.stop());

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { jitgateError } from '../errors.js';
 import { parseBundle, type PolicyBundle } from './bundle.js';
-import { ENTRYPOINTS } from './contract.js';
+import { ENTRYPOINTS, LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, LOG_RULES_PACKAGE } from './contract.js';
 import { PolicyEngine } from './engine.js';
 import { projectRoot, runOpa } from './opa.js';
 import { policyRevision } from './revision.js';
@@ -77,6 +77,22 @@ function explainUnsupported(line: string): string {
   return `${line} (not available to jitgate policies: the WebAssembly engine does not implement it; see opa/capabilities.json and docs/policies.md)`;
 }
 
+const LOG_RULES_PACKAGE_LINE = new RegExp(`^package\\s+${LOG_RULES_PACKAGE.replace('.', '\\.')}\\s*(#.*)?$`, 'm');
+
+/**
+ * OPA's decision-log rules the sources define (package system.log, rules drop and mask), as
+ * entrypoints. opa refuses an entrypoint that names no rule, so only those present are asked for.
+ */
+export function logRuleEntrypoints(regoSources: readonly string[]): string[] {
+  const found = new Set<string>();
+  for (const text of regoSources) {
+    if (!LOG_RULES_PACKAGE_LINE.test(text)) continue;
+    if (/^(default\s+)?drop\b/m.test(text)) found.add(LOG_DROP_ENTRYPOINT);
+    if (/^(default\s+)?mask\b/m.test(text)) found.add(LOG_MASK_ENTRYPOINT);
+  }
+  return [...found].sort();
+}
+
 /** Compiles `dir`; throws POLICY_COMPILE (with opa's file:line messages) or BUNDLE_INVALID. */
 export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   const dir = resolve(options.dir);
@@ -97,8 +113,10 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
       throw jitgateError('POLICY_COMPILE', `no .rego files in ${displayDir}`);
     }
     const digest = createHash('sha256');
+    const regoTexts: string[] = [];
     for (const source of sources) {
       const content = await readFile(join(dir, source));
+      if (source.endsWith('.rego')) regoTexts.push(content.toString('utf8'));
       digest.update(source).update('\0').update(content).update('\0');
       await mkdir(dirname(join(stagingSrc, source)), { recursive: true });
       await writeFile(join(stagingSrc, source), content);
@@ -106,7 +124,8 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     const revision = options.revision ?? (await policyRevision(dir, digest.digest('hex')));
     const capabilities = options.capabilitiesPath ?? defaultCapabilitiesPath();
     const output = join(staging, BUNDLE_FILE_NAME);
-    const args = ['build', '-t', 'wasm', ...ENTRYPOINTS.flatMap((e) => ['-e', e])];
+    const entrypoints = [...ENTRYPOINTS, ...logRuleEntrypoints(regoTexts)];
+    const args = ['build', '-t', 'wasm', ...entrypoints.flatMap((e) => ['-e', e])];
     args.push('--capabilities', resolve(capabilities), '--revision', revision, '-o', output, sourceName);
     const run = await runOpa(options.opaPath, args, { cwd: staging });
     if (run.code !== 0) {

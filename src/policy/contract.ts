@@ -8,6 +8,24 @@ export const ELEVATION_ENTRYPOINT = 'jitgate/elevation';
 export const ENTRYPOINTS = [AUTHZ_ENTRYPOINT, ELEVATION_ENTRYPOINT] as const;
 export type Entrypoint = (typeof ENTRYPOINTS)[number];
 
+/**
+ * OPA's decision-log rules, at OPA's default paths (decision_logs.drop_decision and
+ * mask_decision): compiled in when the policies define them, asked about every decision
+ * before it is logged. Their input is the decision-log event itself.
+ */
+export const LOG_DROP_ENTRYPOINT = 'system/log/drop';
+export const LOG_MASK_ENTRYPOINT = 'system/log/mask';
+export const LOG_RULES_PACKAGE = 'system.log';
+
+/** One element of `system.log.mask`, as in OPA: a JSON pointer to erase, or an operation. */
+export type LogMaskRule = string | { op: 'remove' | 'upsert'; path: string; value?: unknown };
+
+/** What the policy says about one decision-log event. */
+export interface DecisionLogRules {
+  drop: boolean;
+  mask: LogMaskRule[];
+}
+
 export type SubjectKind = 'user' | 'service';
 
 export interface Subject {

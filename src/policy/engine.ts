@@ -14,7 +14,10 @@ import {
   AUTHZ_ENTRYPOINT,
   ELEVATION_ENTRYPOINT,
   ENTRYPOINTS,
+  LOG_DROP_ENTRYPOINT,
+  LOG_MASK_ENTRYPOINT,
   type AuthzInput,
+  type DecisionLogRules,
   type AuthzResult,
   type Decision,
   type ElevationInput,
@@ -26,6 +29,7 @@ import {
   validateAuthzResult,
   validateElevationInput,
   validateElevationResult,
+  validateLogMask,
   validatePolicyGrants,
 } from './schemas.js';
 
@@ -87,6 +91,8 @@ export class PolicyEngine {
   readonly #clock: DecisionClock;
   readonly #authzId: number;
   readonly #elevationId: number;
+  readonly #logDropId: number;
+  readonly #logMaskId: number;
 
   private constructor(heap: WasmHeap, entrypointIds: Record<string, number>, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo) {
     this.#heap = heap;
@@ -97,6 +103,8 @@ export class PolicyEngine {
     this.info = info;
     this.#authzId = entrypointIds[AUTHZ_ENTRYPOINT] ?? -1;
     this.#elevationId = entrypointIds[ELEVATION_ENTRYPOINT] ?? -1;
+    this.#logDropId = entrypointIds[LOG_DROP_ENTRYPOINT] ?? -1;
+    this.#logMaskId = entrypointIds[LOG_MASK_ENTRYPOINT] ?? -1;
   }
 
   /**
@@ -202,6 +210,41 @@ export class PolicyEngine {
       throw jitgateError('POLICY_RESULT_INVALID', `${name}: ${describeErrors(validateResult)}`, { revision: this.revision });
     }
     return { result, revision: this.revision, decision_id: randomUUID(), eval_ns: evalNs };
+  }
+
+  /** Whether the bundle has OPA's decision-log rules (system.log.drop / system.log.mask). */
+  get hasDecisionLogRules(): boolean {
+    return this.#logDropId >= 0 || this.#logMaskId >= 0;
+  }
+
+  /**
+   * Asks system.log.drop, then system.log.mask, about a decision-log event (its JSON, unmasked,
+   * as OPA gives it; only made when the bundle has such rules). Null when it defines neither. Throws POLICY_EVAL or
+   * POLICY_RESULT_INVALID: the caller must then not log the event as it is.
+   */
+  decisionLogRules(eventJson: () => string, nowNs: number): DecisionLogRules | null {
+    if (!this.hasDecisionLogRules) return null;
+    const json = eventJson();
+    this.#clock.now_ns = nowNs;
+    const value = (id: number, name: string): unknown => {
+      if (id < 0) return undefined;
+      try {
+        const set = JSON.parse(this.#heap.evaluate(id, json, null)) as { result?: unknown }[];
+        return set[0]?.result;
+      } catch (thrown) {
+        throw jitgateError('POLICY_EVAL', `${name}: ${toError(thrown).message}`, { revision: this.revision }, thrown);
+      }
+    };
+    const drop = value(this.#logDropId, LOG_DROP_ENTRYPOINT);
+    if (drop !== undefined && typeof drop !== 'boolean') {
+      throw jitgateError('POLICY_RESULT_INVALID', `${LOG_DROP_ENTRYPOINT}: must be a boolean`, { revision: this.revision });
+    }
+    if (drop === true) return { drop: true, mask: [] };
+    const mask = value(this.#logMaskId, LOG_MASK_ENTRYPOINT) ?? [];
+    if (!validateLogMask(mask)) {
+      throw jitgateError('POLICY_RESULT_INVALID', `${LOG_MASK_ENTRYPOINT}: ${describeErrors(validateLogMask)}`, { revision: this.revision });
+    }
+    return { drop: false, mask };
   }
 
   /** Raw evaluation of an entrypoint, for tests and tools (no validation): the result set. */

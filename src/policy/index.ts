@@ -1,11 +1,11 @@
 // Policy part: compile (opa build -t wasm), bundle, engine (opa-wasm), watch and hot swap.
 export * from './contract.js';
-export type { PolicyEvaluator, PolicyEvent } from './types.js';
+export type { DecisionLogRulesSource, PolicyEvaluator, PolicyEvent } from './types.js';
 export { policyConfigSchema, type PolicyConfig } from './config.js';
 export { PolicyEngine, type EngineInfo, type EngineOptions } from './engine.js';
 export { sealGrants, NO_GRANTS, type GrantSet } from './grant-set.js';
 export { parseBundle, readBundleFile, type PolicyBundle, type BundleManifest } from './bundle.js';
-export { buildBundle, defaultCapabilitiesPath, isPolicySource, BUNDLE_FILE_NAME, type BuildOptions, type BuildResult } from './compile.js';
+export { buildBundle, defaultCapabilitiesPath, isPolicySource, logRuleEntrypoints, BUNDLE_FILE_NAME, type BuildOptions, type BuildResult } from './compile.js';
 export { findOpa, requireOpa, runOpa, type OpaRun } from './opa.js';
 export { generateCapabilities, serializeCapabilities, type Capabilities } from './capabilities.js';
 export { CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES } from './builtins.js';

@@ -8,11 +8,11 @@ import { watch, type FSWatcher } from 'chokidar';
 import { jitgateError, toError } from '../errors.js';
 import { readBundleFile } from './bundle.js';
 import { BUNDLE_FILE_NAME, buildBundle, isPolicySource } from './compile.js';
-import type { AuthzInput, AuthzResult, Decision, ElevationInput, ElevationResult } from './contract.js';
+import type { AuthzInput, AuthzResult, Decision, DecisionLogRules, ElevationInput, ElevationResult } from './contract.js';
 import { PolicyEngine } from './engine.js';
 import { findOpa } from './opa.js';
 import type { PolicyConfig } from './config.js';
-import type { PolicyEvaluator, PolicyEvent } from './types.js';
+import type { DecisionLogRulesSource, PolicyEvaluator, PolicyEvent } from './types.js';
 
 /** pino-compatible subset, so the gateway can pass its logger. */
 export interface PolicyLogger {
@@ -43,7 +43,7 @@ function isNoise(path: string): boolean {
   return name.startsWith('.') || name.startsWith('#') || name.endsWith('~') || /\.(swp|swx|swo|tmp|bak)$/.test(name) || name === '4913';
 }
 
-export class PolicyManager implements PolicyEvaluator {
+export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   readonly #config: PolicyConfig;
   readonly #logger: PolicyLogger;
   readonly #listeners = new Set<(event: PolicyEvent) => void>();
@@ -82,6 +82,11 @@ export class PolicyManager implements PolicyEvaluator {
     const engine = this.#engine;
     if (!engine) throw jitgateError('POLICY_NOT_LOADED');
     return engine.elevation(input);
+  }
+
+  decisionLogRules(eventJson: () => string, nowNs: number): DecisionLogRules | null {
+    // No policy loaded means no decisions to log either; nothing to ask.
+    return this.#engine?.decisionLogRules(eventJson, nowNs) ?? null;
   }
 
   /** Subscribes to loaded/rejected events (for the audit trail); returns the unsubscribe function. */

@@ -3,7 +3,7 @@
 // because a policy is code we did not write. Extra properties are allowed in results: the
 // entrypoint is the whole package document, so helper rules appear next to `allow`.
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { AuthzInput, AuthzResult, ElevationInput, ElevationResult, PolicyGrant } from './contract.js';
+import type { AuthzInput, AuthzResult, ElevationInput, ElevationResult, LogMaskRule, PolicyGrant } from './contract.js';
 
 const stringList = { type: 'array', items: { type: 'string' } };
 
@@ -148,9 +148,34 @@ const elevationResultSchema = {
 // One instance, no coercion or defaults: a validator must never rewrite what it checks.
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 
+/** Pointers into the event that OPA lets a mask rule touch: under /input or /result. */
+const eventPointer = { type: 'string', pattern: '^/(input|result)(/.*)?$' };
+
+const logMaskSchema = {
+  type: 'array',
+  items: {
+    oneOf: [
+      eventPointer,
+      {
+        type: 'object',
+        required: ['op', 'path'],
+        additionalProperties: false,
+        properties: { op: { const: 'remove' }, path: eventPointer },
+      },
+      {
+        type: 'object',
+        required: ['op', 'path', 'value'],
+        additionalProperties: false,
+        properties: { op: { const: 'upsert' }, path: eventPointer, value: {} },
+      },
+    ],
+  },
+};
+
 /** The authz input without looking into its grants; validatePolicyGrants checks those. */
 export const validateAuthzInput: ValidateFunction<AuthzInput> = ajv.compile<AuthzInput>(authzInputSchema);
 export const validatePolicyGrants: ValidateFunction<PolicyGrant[]> = ajv.compile<PolicyGrant[]>({ type: 'array', items: grant });
+export const validateLogMask: ValidateFunction<LogMaskRule[]> = ajv.compile<LogMaskRule[]>(logMaskSchema);
 export const validateElevationInput: ValidateFunction<ElevationInput> = ajv.compile<ElevationInput>(elevationInputSchema);
 export const validateAuthzResult: ValidateFunction<AuthzResult> = ajv.compile<AuthzResult>(authzResultSchema);
 export const validateElevationResult: ValidateFunction<ElevationResult> = ajv.compile<ElevationResult>(elevationResultSchema);

@@ -1,5 +1,5 @@
 // What the policy part offers the rest of the gateway.
-import type { AuthzInput, AuthzResult, Decision, ElevationInput, ElevationResult } from './contract.js';
+import type { AuthzInput, AuthzResult, Decision, DecisionLogRules, ElevationInput, ElevationResult } from './contract.js';
 
 /** Read-only view of the currently active policy; swapped atomically on reload. */
 export interface PolicyEvaluator {
@@ -8,6 +8,15 @@ export interface PolicyEvaluator {
   /** Throws JitgateError (POLICY_*) on any failure: callers deny. Synchronous by design. */
   authorize(input: AuthzInput): Decision<AuthzResult>;
   elevation(input: ElevationInput): Decision<ElevationResult>;
+}
+
+/** The active policy's decision-log rules (system.log.drop / system.log.mask), for the decision logger. */
+export interface DecisionLogRulesSource {
+  /**
+   * Null when the policy defines no such rules (then `eventJson` is not called). Throws
+   * JitgateError when they fail.
+   */
+  decisionLogRules(eventJson: () => string, nowNs: number): DecisionLogRules | null;
 }
 
 export type PolicyEvent =

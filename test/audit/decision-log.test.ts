@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createDecisionLogger, maskInput, type DecisionLogsConfig, type DecisionLogEvent } from '../../src/audit/index.js';
 import { createLogger } from '../../src/observability/index.js';
+import { buildBundle, findOpa } from '../../src/policy/index.js';
 
 const BEARER = 'eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LWJlYXJlcg.sig-9f8e7d';
 const API_KEY = 'jg_reporting.top-secret-key-1234';
@@ -270,6 +271,36 @@ t.test('file sink: lines of any size, across many encoding slabs, come out whole
   const parsed = lines.map((l) => JSON.parse(l) as { decision_id: string; result: { reason?: string } });
   t.same(parsed.map((e) => e.decision_id), ids, 'every event, once, in order');
   t.equal(parsed[500]?.result.reason, 'ü€'.repeat(100_000), 'a large non-ASCII event is intact');
+});
+
+t.test('the policy\'s own system.log rules drop and mask events before any sink sees them', async (t) => {
+  const opa = await findOpa();
+  if (!opa) throw new Error('opa is not installed: run scripts/ensure-opa.sh');
+  const { engine } = await buildBundle({ dir: join(import.meta.dirname, '..', 'fixtures', 'policy-log-rules'), opaPath: opa, revision: 'log-rules' });
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const path = join(dir, 'decisions.jsonl');
+  const dl = createDecisionLogger(config({ file: { path, max_bytes: 1 << 20, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }), rules: engine });
+  const at = (requestPath: string, headers: Record<string, string>) => {
+    const e = decision();
+    const input = e.input as { request: Record<string, unknown> };
+    return { ...e, input: { ...input, request: { ...input.request, path: requestPath, headers } } };
+  };
+  const probe = at('/healthz', {});
+  const noted = at('/api/items', { 'x-note': 'call me at 555-0100', accept: '*/*' });
+  const broken = at('/broken', {});
+  for (const e of [probe, noted, broken]) dl.log(e, JSON.stringify(e.input));
+  await dl.stop();
+  const logged = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as DecisionLogEvent & { input: { request: { headers: Record<string, string> }; subject: { claims: Record<string, string> } } });
+  t.same(logged.map((e) => e.decision_id), [noted.decision_id], 'the probe is dropped by the rule; the broken rule\'s event is dropped too');
+  const e = logged[0]!;
+  t.notOk('x-note' in e.input.request.headers, 'the pointer the rule named is erased');
+  t.equal(e.input.request.headers.accept, '*/*');
+  t.equal(e.input.subject.claims.email, '***', 'the upsert replaced the email');
+  t.same(e.erased, ['/input/request/headers/x-note']);
+  t.same(e.masked, ['/input/subject/claims/email']);
+  t.notOk(readFileSync(path, 'utf8').includes('555-0100'));
+  t.equal(dl.dropped, 1, 'only the event whose rules failed counts as lost');
 });
 
 t.test('console sink writes OPA-style "Decision Log" lines through the logger', async (t) => {

@@ -30,14 +30,15 @@ export async function engineFor(opa: string, dir: string, entrypoints: string[],
 
 /**
  * Evaluates `path` (e.g. "data.jitgate.authz") for every input with `opa eval`, with
- * time.now_ns mocked to each input's now_ns (as the engine does). Returns one entry per
+ * time.now_ns mocked to each input's now_ns (as the engine does; 0 when it has none). Returns one entry per
  * input: the value, or undefined when OPA's result is undefined.
  */
 export async function opaEvalMany(opa: string, dir: string, path: string, inputs: unknown[]): Promise<unknown[]> {
   const work = await mkdtemp(join(tmpdir(), 'jitgate-corpus-'));
   try {
     await writeFile(join(work, 'corpus.json'), JSON.stringify({ jitgate_corpus: inputs }));
-    const query = `{i: r | some i, x in data.jitgate_corpus; n := x.now_ns; r := ${path} with input as x with time.now_ns as n}`;
+    // An input without now_ns (a decision-log event, say) runs at 0, as engineEval does.
+    const query = `{i: r | some i, x in data.jitgate_corpus; n := object.get(x, "now_ns", 0); r := ${path} with input as x with time.now_ns as n}`;
     const run = await runOpa(opa, ['eval', '-f', 'json', '-d', dir, '-d', join(work, 'corpus.json'), query], { timeoutMs: 120_000 });
     if (run.code !== 0) throw new Error(run.stderr || run.stdout);
     const parsed = JSON.parse(run.stdout) as { result: { expressions: { value: Record<string, unknown> }[] }[] };

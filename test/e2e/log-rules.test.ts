@@ -1,0 +1,51 @@
+// OPA's own decision-log rules in a running gateway: a `package system.log` next to the
+// policies is compiled in, and its drop and mask rules shape what the decision log holds.
+import { randomBytes } from 'node:crypto';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { startDemoUpstream } from '../../src/demo/index.js';
+import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+
+const LOG_RULES = `package system.log
+
+drop if input.input.request.path == "/api/items/probe"
+
+mask contains "/input/subject/claims"
+`;
+
+t.test('system.log rules in the policies folder drop and mask decision-log events', async (t) => {
+  const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-log-rules-');
+  const policies = join(dir, 'policies');
+  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
+  writeFileSync(join(policies, 'log.rego'), LOG_RULES);
+  const file = writeConfig(dir, demoConfig({
+    dir,
+    upstreamUrl: upstream.url,
+    subjects: { alice: ['eng'] },
+    jitgate: { policy: { dir: policies, bundles_dir: join(dir, 'bundles'), watch: false } },
+  }));
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  let stopped = false;
+  t.teardown(async () => { if (!stopped) await gw.stop(); });
+  const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const ids: Record<string, string | null> = {};
+  for (const path of ['/api/items', '/api/items/probe']) {
+    const res = await fetch(`${gw.proxyUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    ids[path] = res.headers.get('x-jitgate-decision-id');
+  }
+  await gw.stop();
+  stopped = true;
+  const events = readFileSync(join(dir, 'decisions.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l) as { decision_id: string; erased?: string[]; input: { subject: Record<string, unknown> } });
+  const logged = events.find((e) => e.decision_id === ids['/api/items']);
+  t.ok(logged, 'the ordinary read is logged');
+  t.notOk(logged && 'claims' in logged.input.subject, 'the claims the rule names are erased');
+  t.same(logged?.erased, ['/input/subject/claims']);
+  t.ok(ids['/api/items/probe'], 'the probe was decided (it has a decision id)');
+  t.notOk(events.some((e) => e.decision_id === ids['/api/items/probe']), 'but the drop rule kept it out of the log');
+});

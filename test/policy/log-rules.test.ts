@@ -1,0 +1,68 @@
+// OPA's decision-log rules (package system.log, rules drop and mask): compiled in when the
+// policies define them, evaluated by the engine with the decision-log event as input, and
+// answering as `opa eval` does for the same event.
+import t from 'tap';
+import { join } from 'node:path';
+import { buildBundle, LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, logRuleEntrypoints } from '../../src/policy/index.js';
+import { FIXTURES, opaEvalMany, testOpa } from './helpers.js';
+
+const dir = join(FIXTURES, 'policy-log-rules');
+const NOW = 1_795_919_481_000_000_000;
+
+function event(path: string, headers: Record<string, string>, claims: Record<string, unknown>): Record<string, unknown> {
+  return {
+    decision_id: `d-${path}`,
+    timestamp: '2026-11-29T05:00:00.000Z',
+    path: 'jitgate/authz',
+    input: {
+      request: { method: 'GET', path, segments: path.split('/').filter(Boolean), query: {}, headers, host: 'h' },
+      subject: { id: 'alice', kind: 'user', groups: ['eng'], claims },
+      grants: [],
+      route: { name: 'demo', upstream: 'http://127.0.0.1:1', credentials: [] },
+      now_ns: NOW,
+    },
+    result: { allow: true },
+    bundles: { jitgate: { revision: 'r' } },
+    labels: { id: 'jitgate', version: 'v' },
+    metrics: {},
+    jitgate: { route: 'demo', subject: 'alice' },
+  };
+}
+
+t.test('the rules are found in the sources and only those present become entrypoints', (t) => {
+  t.same(logRuleEntrypoints(['package system.log\n\ndrop if input.x\n\nmask contains "/input/a"\n']), [LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT]);
+  t.same(logRuleEntrypoints(['package system.log\n\ndefault drop := false\n']), [LOG_DROP_ENTRYPOINT]);
+  t.same(logRuleEntrypoints(['package system.logging\n\ndrop if true\n']), [], 'another package');
+  t.same(logRuleEntrypoints(['package jitgate.authz\n\nmask := 1\n']), [], 'a rule named mask elsewhere');
+  t.end();
+});
+
+t.test('a bundle with system.log rules: drop, mask and upsert, as opa eval answers them', async (t) => {
+  const opa = await testOpa();
+  const { engine } = await buildBundle({ dir, opaPath: opa, revision: 'log-rules' });
+  const events = [
+    event('/healthz', {}, {}),
+    event('/api/items', { 'x-note': 'call me at 555-0100', accept: '*/*' }, { email: 'alice@example.com' }),
+    event('/api/items', { accept: '*/*' }, {}),
+  ];
+  const drops = await opaEvalMany(opa, dir, 'data.system.log.drop', events);
+  const masks = await opaEvalMany(opa, dir, 'data.system.log.mask', events);
+  events.forEach((e, i) => {
+    const rules = engine.decisionLogRules(() => JSON.stringify(e), NOW);
+    t.equal(rules?.drop, drops[i] === true, `event ${String(i)}: drop as opa says`);
+    if (!rules?.drop) {
+      const sort = (xs: unknown[]): string[] => xs.map((x) => JSON.stringify(x)).sort();
+      t.same(sort(rules?.mask ?? []), sort((masks[i] as unknown[] | undefined) ?? []), `event ${String(i)}: the same mask entries as opa`);
+    }
+  });
+  t.same(engine.decisionLogRules(() => JSON.stringify(events[1]), NOW)?.mask.length, 2, 'a plain pointer and an upsert');
+  t.throws(() => engine.decisionLogRules(() => JSON.stringify(event('/broken', {}, {})), NOW), { code: 'JITGATE_E_POLICY_RESULT_INVALID' }, 'a pointer outside /input and /result is a broken rule');
+});
+
+t.test('without system.log rules the event is never even serialized', async (t) => {
+  const opa = await testOpa();
+  const { engine } = await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, revision: 'r' });
+  let asked = 0;
+  t.equal(engine.decisionLogRules(() => { asked++; return '{}'; }, NOW), null);
+  t.equal(asked, 0);
+});
