@@ -1,9 +1,18 @@
 // The per-replica grant cache: local writes visible before the call returns, other
 // replicas' writes through LISTEN/NOTIFY, and a full resync after the feed is lost.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pg from 'pg';
-import { GrantCache, createGrantStore, type StoredGrant } from '../../src/grants/index.js';
+import { GrantCache, createGrantStore, type GrantStore, type StoredGrant } from '../../src/grants/index.js';
 import { alice, bob, erin, eventually, openStore, replica, TestClock } from './helpers.js';
+
+/** A migrated grant store on a fresh SQLite database, closed when the test ends. */
+async function sqliteGrants(t: Test): Promise<{ s: Awaited<ReturnType<typeof openStore>>; clock: TestClock; store: GrantStore }> {
+  const s = await openStore('sqlite');
+  t.teardown(() => s.close());
+  const store = createGrantStore(s.db);
+  await store.migrate();
+  return { s, clock: new TestClock(), store };
+}
 
 /** An active writer grant of `subject`, as a row straight in the store. */
 function activeGrant(id: string, subject: string, startsMs: number, expiresMs: number): StoredGrant {
@@ -30,11 +39,7 @@ t.test('a cache that has not loaded cannot vouch: ready is false and it hands ou
 });
 
 t.test('the load pages through the store and skips grants that ended but were not swept yet', async (t) => {
-  const s = await openStore('sqlite');
-  t.teardown(() => s.close());
-  const clock = new TestClock();
-  const store = createGrantStore(s.db);
-  await store.migrate();
+  const { s, clock, store } = await sqliteGrants(t);
   const g = (i: number, expiresMs: number): StoredGrant => activeGrant(`grt_${i}`, `u${i % 2}`, clock.ms - 1000, expiresMs);
   // Pages of 2: the ended grant_2 sits inside the first page; the load must not stop there.
   await s.db.tx((sql) => store.insertGrants(sql, [1, 2, 3, 4, 5, 6, 7].map((i) => g(i, i === 2 ? clock.ms - 1 : clock.ms + 60_000))));
@@ -47,11 +52,7 @@ t.test('the load pages through the store and skips grants that ended but were no
 });
 
 t.test('a subject keeps one sealed set until a grant starts, ends or changes', async (t) => {
-  const s = await openStore('sqlite');
-  t.teardown(() => s.close());
-  const clock = new TestClock();
-  const store = createGrantStore(s.db);
-  await store.migrate();
+  const { s, clock, store } = await sqliteGrants(t);
   const g = (id: string, startsMs: number, expiresMs: number): StoredGrant => ({
     ...activeGrant(id, 'u', startsMs, expiresMs), scope: { route: 'items', methods: ['POST'] },
   });
