@@ -1,5 +1,6 @@
 # Entrypoint jitgate/elevation: evaluated for every step of the elevation workflow
-# (request, approve, deny, withdraw, revoke, extend, review).
+# (request, approve, deny, withdraw, revoke, extend, review) and for every request or
+# grant the control API shows (view).
 #
 # The gateway evaluates this whole package and reads it as the decision, so it holds
 # only the result fields. The rules live in jitgate.lib.workflow; the role settings

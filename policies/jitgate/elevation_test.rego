@@ -378,3 +378,35 @@ test_break_glass_role_is_reviewable_before_its_grant_is_known if {
 	d1 := elevation with input as f.step("review", f.pending("breakglass"), f.bob, f.erin, null)
 	d1.allow == true
 }
+
+# --- view ------------------------------------------------------------------------
+
+test_requester_sees_own_request if {
+	d := elevation with input as f.step("view", f.pending("writer"), f.alice, f.alice, null)
+	d.allow == true
+	d.reason == "the requester sees their own"
+}
+
+test_other_employee_does_not_see_a_request if {
+	d := elevation with input as f.step("view", f.pending("writer"), f.erin, f.alice, null)
+	d.allow == false
+	d.reason == "only the requester, the role's approvers, reviewers and administrators see this"
+}
+
+test_approver_of_the_role_sees_it if {
+	d := elevation with input as f.step("view", f.pending("writer"), f.bob, f.alice, f.grant("g1", "writer"))
+	d.allow == true
+	d.reason == "an approver of the role sees it"
+}
+
+test_administrator_sees_a_retired_role if {
+	ann := {"id": "ann", "kind": "user", "groups": ["admins"], "claims": {}}
+	d := elevation with input as f.step("view", f.pending("retired-role"), ann, f.alice, null)
+	d.allow == true
+	d.reason == "reviewers and administrators see every request and grant"
+}
+
+test_service_account_sees_nothing_of_others if {
+	d := elevation with input as f.step("view", f.pending("writer"), f.svc_reporting, f.alice, null)
+	d.allow == false
+}

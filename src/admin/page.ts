@@ -1,4 +1,6 @@
 // Offset pagination: fetch one row more than asked to know whether another page exists.
+// Offsets count stored rows, so a page of what the caller may see can hold fewer items than
+// `limit` (and `next_offset` says where the next look starts).
 
 export interface PageQuery {
   limit?: number;
@@ -12,16 +14,34 @@ export interface Page<T> {
   next_offset: number | null;
 }
 
-/** Reads the page `query` asks for through `read`, which gets the window to fetch. */
-export async function readPage<T>(query: PageQuery, read: (window: { limit: number; offset: number }) => Promise<T[]>): Promise<Page<T>> {
+/** Stored rows looked at per call, at most, in pages' worth: what one caller can make the store read. */
+const MAX_SCAN_PAGES = 10;
+
+/**
+ * Reads the page `query` asks for through `read` (which gets the window to fetch), keeping
+ * only the rows `visible` allows. It reads on until the page is full, the rows run out, or
+ * MAX_SCAN_PAGES pages' worth were looked at; `next_offset` is the first row not looked at
+ * (null when none is left).
+ */
+export async function readVisiblePage<T>(
+  query: PageQuery,
+  read: (window: { limit: number; offset: number }) => Promise<T[]>,
+  visible: (row: T) => boolean,
+): Promise<Page<T>> {
   const limit = query.limit ?? 50;
   const offset = query.offset ?? 0;
-  const rows = await read({ limit: limit + 1, offset });
-  const more = rows.length > limit;
-  return {
-    items: more ? rows.slice(0, limit) : rows,
-    limit,
-    offset,
-    next_offset: more ? offset + limit : null,
-  };
+  const items: T[] = [];
+  let next = offset;
+  for (;;) {
+    const rows = await read({ limit: limit + 1, offset: next });
+    let looked = 0;
+    for (; looked < rows.length && items.length < limit; looked++) {
+      const row = rows[looked] as T;
+      if (visible(row)) items.push(row);
+    }
+    next += looked;
+    // Every row of a short window looked at: nothing is left.
+    if (looked === rows.length && rows.length <= limit) return { items, limit, offset, next_offset: null };
+    if (items.length === limit || next - offset >= limit * MAX_SCAN_PAGES) return { items, limit, offset, next_offset: next };
+  }
 }

@@ -42,10 +42,15 @@ export interface Workflow {
   withdraw(actor: Subject, requestId: string): Promise<AccessRequest>;
   revoke(actor: Subject, grantId: string, reason?: string): Promise<Grant>;
   review(actor: Subject, grantId: string, comment?: string): Promise<Grant>;
+  /** Reads return what is stored; who may see it is canView*'s question (the API asks it). */
   getRequest(id: string): Promise<AccessRequest | null>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   getGrant(id: string): Promise<Grant | null>;
   listGrants(filter: GrantFilter): Promise<Grant[]>;
+  /** Whether the elevation policy lets `actor` see this request (action "view"). Throws on policy failure. */
+  canViewRequest(actor: Subject, request: AccessRequest): boolean;
+  /** Whether the elevation policy lets `actor` see this grant (action "view"). Throws on policy failure. */
+  canViewGrant(actor: Subject, grant: Grant): boolean;
 }
 
 /** Emitted after a workflow step commits (notifications, metrics). */

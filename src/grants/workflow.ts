@@ -7,7 +7,7 @@ import type { AuditEntry, AuditKind, AuditWriter } from '../audit/index.js';
 import { AUDIT_CHAIN_LOCK } from '../audit/index.js';
 import { isJitgateError, jitgateError, type JitgateError } from '../errors.js';
 import type {
-  Decision, ElevationAction, ElevationRequestView, ElevationResult, GrantScope, PolicyEvaluator, Subject,
+  Decision, ElevationAction, ElevationRequestView, ElevationResult, GrantScope, PolicyEvaluator, PolicyGrant, Subject,
 } from '../policy/index.js';
 import type { Db, Sql } from '../store/index.js';
 import { GRANTS_CHANNEL } from './cache.js';
@@ -283,7 +283,27 @@ export class StoreWorkflow implements Workflow {
     return rows.map(publicGrant);
   }
 
+  canViewRequest(actor: Subject, request: AccessRequest): boolean {
+    return this.#allows('view', viewOf(request, 0), actor, subjectOf(request.requester), null);
+  }
+
+  canViewGrant(actor: Subject, grant: Grant): boolean {
+    // The grant stands for its request here: the policy sees the role, scope, reason and holder.
+    const view: ElevationRequestView = {
+      id: grant.request_id, role: grant.role, scope: grant.scope,
+      duration_seconds: Math.round((Date.parse(grant.expires_at) - Date.parse(grant.starts_at)) / 1000),
+      reason: grant.reason, ticket: grant.ticket, status: 'approved', requested_at: null,
+      approvals: grant.approved_by.map((by) => ({ by, at: grant.starts_at })),
+      extends_grant_id: null, extension_count: grant.extension_count,
+    };
+    return this.#allows('view', view, actor, subjectOf(grant.subject), toPolicyGrant(grant));
+  }
+
   // --- internals -------------------------------------------------------------------
+
+  #allows(action: ElevationAction, request: ElevationRequestView, actor: Subject, requester: Subject, grant: PolicyGrant | null): boolean {
+    return this.#policy.elevation({ action, request, actor, requester, grant, now_ns: this.#clock() * 1e6 }).result.allow;
+  }
 
   async #read<T>(fn: () => Promise<T>): Promise<T> {
     try {

@@ -113,7 +113,7 @@ export interface AuthzResult {
   grant_ids?: string[];
 }
 
-export type ElevationAction = 'request' | 'approve' | 'deny' | 'withdraw' | 'revoke' | 'extend' | 'review';
+export type ElevationAction = 'request' | 'approve' | 'deny' | 'withdraw' | 'revoke' | 'extend' | 'review' | 'view';
 
 export interface ElevationRequestView {
   id: string | null;

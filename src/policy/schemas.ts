@@ -77,7 +77,7 @@ const elevationInputSchema = {
   type: 'object',
   required: ['action', 'request', 'actor', 'requester', 'grant', 'now_ns'],
   properties: {
-    action: { enum: ['request', 'approve', 'deny', 'withdraw', 'revoke', 'extend', 'review'] },
+    action: { enum: ['request', 'approve', 'deny', 'withdraw', 'revoke', 'extend', 'review', 'view'] },
     request: {
       type: 'object',
       required: ['id', 'role', 'scope', 'duration_seconds', 'reason', 'ticket', 'status', 'requested_at', 'approvals', 'extends_grant_id', 'extension_count'],

@@ -215,13 +215,48 @@ t.test('whoami and the audit trail', async (t) => {
 });
 
 t.test('pagination', async (t) => {
-  const first = await api(stack.base, 'GET', '/v1/requests?limit=2', { token: alice });
+  const first = await api(stack.base, 'GET', '/v1/requests?limit=2', { token: dave });
   t.equal(first.body.items.length, 2);
   t.equal(first.body.next_offset, 2);
-  const second = await api(stack.base, 'GET', '/v1/requests?limit=2&offset=2', { token: alice });
+  const second = await api(stack.base, 'GET', '/v1/requests?limit=2&offset=2', { token: dave });
   t.notSame(second.body.items.map((r: { id: string }) => r.id), first.body.items.map((r: { id: string }) => r.id));
-  const all = await api(stack.base, 'GET', '/v1/requests?limit=500', { token: alice });
+  const all = await api(stack.base, 'GET', '/v1/requests?limit=500', { token: dave });
   t.equal(all.body.next_offset, null);
+});
+
+t.test('who may see which requests and grants is the policy\'s decision', async (t) => {
+  // mallory (no approver or admin group) asks for nothing; erin asks for writer and gets it.
+  const asked = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: 600, reason: 'visibility check' } });
+  t.equal(asked.status, 201);
+  const id: string = asked.body.id;
+  const granted = await api(stack.base, 'POST', `/v1/requests/${id}/approve`, { token: bob, body: {} });
+  const grantId: string = granted.body.grant_id;
+  const ids = async (token: string, path: string): Promise<string[]> => {
+    const seen: string[] = [];
+    // Follow every page: a page may hold fewer items than asked when some are hidden.
+    for (let offset: number | null = 0; offset !== null;) {
+      const page = await api(stack.base, 'GET', `${path}${path.includes('?') ? '&' : '?'}limit=3&offset=${String(offset)}`, { token });
+      t.equal(page.status, 200);
+      seen.push(...(page.body.items as { id: string }[]).map((x) => x.id));
+      offset = page.body.next_offset as number | null;
+    }
+    return seen;
+  };
+  t.ok((await ids(erin, '/v1/requests')).includes(id), 'the requester sees her request');
+  t.ok((await ids(bob, '/v1/requests')).includes(id), 'an approver of the role sees it');
+  t.ok((await ids(dave, '/v1/requests')).includes(id), 'an administrator sees it');
+  const alicesView = await ids(alice, '/v1/requests');
+  t.notOk(alicesView.includes(id), 'another employee does not');
+  const alicesRequests = await api(stack.base, 'GET', '/v1/requests?limit=500', { token: dave });
+  const hers = (alicesRequests.body.items as { id: string; requester: { id: string } }[]).filter((r) => r.requester.id === 'alice').map((r) => r.id);
+  t.same(alicesView.sort(), hers.sort(), 'alice sees exactly her own requests, across pages');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${id}`, { token: alice })).status, 404, 'reading it by id answers as if it did not exist');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${id}`, { token: erin })).status, 200);
+
+  t.ok((await ids(erin, '/v1/grants')).includes(grantId), 'the holder sees her grant');
+  t.notOk((await ids(mallory, '/v1/grants?subject=erin')).includes(grantId), 'mallory cannot see who holds what');
+  t.equal((await api(stack.base, 'GET', `/v1/grants/${grantId}`, { token: mallory })).status, 404);
+  t.equal((await api(stack.base, 'GET', `/v1/grants/${grantId}`, { token: bob })).status, 200);
 });
 
 t.test('operator endpoints answer without authentication', async (t) => {

@@ -29,6 +29,8 @@ decision := request_decision if {
 	input.action == "revoke"
 } else := review_decision if {
 	input.action == "review"
+} else := view_decision if {
+	input.action == "view"
 } else := deny("unknown workflow action")
 
 # --- request: a person asks for a role -------------------------------------------
@@ -193,6 +195,22 @@ reviewer_is_someone_else if {
 	is_string(requester.id)
 	not roles.same_person(actor, requester)
 }
+
+# --- view: who may read a request or a grant (API lists and reads) ----------------
+
+# Who holds which privilege, and why, is itself sensitive: the requester sees their
+# own, the role's approvers what they decide on, reviewers and administrators all.
+view_decision := allow("the requester sees their own") if {
+	roles.same_person(actor, requester)
+} else := allow("an approver of the role sees it") if {
+	roles.member_of(actor, role.approver_groups)
+} else := allow("reviewers and administrators see every request and grant") if {
+	sees_everything
+} else := deny("only the requester, the role's approvers, reviewers and administrators see this")
+
+sees_everything if roles.member_of(actor, roles.review_groups)
+
+sees_everything if roles.member_of(actor, roles.admin_groups)
 
 allow(reason) := {"allow": true, "reason": reason}
 

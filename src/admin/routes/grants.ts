@@ -1,7 +1,8 @@
 // Grants: list, read, revoke, review (break-glass).
 import type { Grant, Workflow } from '../../grants/index.js';
+import type { Subject } from '../../policy/index.js';
 import { jitgateError } from '../../errors.js';
-import { readPage, type PageQuery } from '../page.js';
+import { readVisiblePage, type PageQuery } from '../page.js';
 import { route, type IdParams, type RouteDef } from '../route.js';
 import { commentBody, grantSchema, grantsQuery, idParams, pageOf, revokeBody } from '../schemas.js';
 
@@ -10,9 +11,10 @@ interface GrantsQuery extends PageQuery {
   active?: boolean;
 }
 
-async function found(workflow: Workflow, id: string): Promise<Grant> {
+/** One grant, if the caller may see it; one it may not see is answered as absent. */
+async function visible(workflow: Workflow, actor: Subject, id: string): Promise<Grant> {
   const grant = await workflow.getGrant(id);
-  if (!grant) throw jitgateError('NOT_FOUND', `no grant ${id}`, { grant_id: id });
+  if (!grant || !workflow.canViewGrant(actor, grant)) throw jitgateError('NOT_FOUND', `no grant ${id}`, { grant_id: id });
   return grant;
 }
 
@@ -23,17 +25,17 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       url: '/v1/grants',
       operationId: 'listGrants',
       summary: 'List grants, newest first',
-      description: '`active=true` returns only grants in force now (not revoked, not past `expires_at`).',
+      description: '`active=true` returns only grants in force now (not revoked, not past `expires_at`). Only grants the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: follow `next_offset` until it is null.',
       tag: 'grants',
       auth: true,
       status: 200,
       schema: { querystring: grantsQuery, response: pageOf(grantSchema) },
-      handler: ({ query }) =>
-        readPage(query, (window) => workflow.listGrants({
+      handler: ({ subject, query }) =>
+        readVisiblePage(query, (window) => workflow.listGrants({
           ...(query.subject ? { subject: query.subject } : {}),
           ...(query.active !== undefined ? { active: query.active } : {}),
           ...window,
-        })),
+        }), (grant) => workflow.canViewGrant(subject, grant)),
     }),
     route<never, never, IdParams>({
       method: 'GET',
@@ -44,7 +46,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { params: idParams, response: grantSchema },
-      handler: ({ params }) => found(workflow, params.id),
+      handler: ({ subject, params }) => visible(workflow, subject, params.id),
     }),
     route<{ reason?: string } | null, never, IdParams>({
       method: 'POST',

@@ -1,9 +1,9 @@
 // Elevation requests: ask, list, read, approve, deny, withdraw.
 import type { AccessRequest, RequestStatus, Workflow } from '../../grants/index.js';
-import type { GrantScope } from '../../policy/contract.js';
+import type { GrantScope, Subject } from '../../policy/index.js';
 import { jitgateError } from '../../errors.js';
 import { parseDuration } from '../duration.js';
-import { readPage, type PageQuery } from '../page.js';
+import { readVisiblePage, type PageQuery } from '../page.js';
 import { route, type IdParams, type RouteDef } from '../route.js';
 import {
   accessRequestSchema, commentBody, emptyBody, idParams, newRequestBody, pageOf, requestsQuery,
@@ -24,9 +24,10 @@ interface RequestsQuery extends PageQuery {
   role?: string;
 }
 
-async function found(workflow: Workflow, id: string): Promise<AccessRequest> {
+/** One request, if the caller may see it; one it may not see is answered as absent. */
+async function visible(workflow: Workflow, actor: Subject, id: string): Promise<AccessRequest> {
   const request = await workflow.getRequest(id);
-  if (!request) throw jitgateError('NOT_FOUND', `no request ${id}`, { request_id: id });
+  if (!request || !workflow.canViewRequest(actor, request)) throw jitgateError('NOT_FOUND', `no request ${id}`, { request_id: id });
   return request;
 }
 
@@ -60,17 +61,18 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       url: '/v1/requests',
       operationId: 'listRequests',
       summary: 'List requests, newest first',
+      description: 'Only requests the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: follow `next_offset` until it is null.',
       tag: 'requests',
       auth: true,
       status: 200,
       schema: { querystring: requestsQuery, response: pageOf(accessRequestSchema) },
-      handler: ({ query }) =>
-        readPage(query, (window) => workflow.listRequests({
+      handler: ({ subject, query }) =>
+        readVisiblePage(query, (window) => workflow.listRequests({
           ...(query.status ? { status: query.status } : {}),
           ...(query.requester ? { requester: query.requester } : {}),
           ...(query.role ? { role: query.role } : {}),
           ...window,
-        })),
+        }), (request) => workflow.canViewRequest(subject, request)),
     }),
     route<never, never, IdParams>({
       method: 'GET',
@@ -81,7 +83,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { params: idParams, response: accessRequestSchema },
-      handler: ({ params }) => found(workflow, params.id),
+      handler: ({ subject, params }) => visible(workflow, subject, params.id),
     }),
     route<{ comment?: string } | null, never, IdParams>({
       method: 'POST',
