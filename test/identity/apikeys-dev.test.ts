@@ -5,20 +5,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import pino from 'pino';
 import { createAuthenticator, createDevIssuer, generateApiKey, hashApiKey, parseApiKey, type IdentityConfig } from '../../src/identity/index.js';
-import { isJitgateError } from '../../src/errors.js';
+import { refusal } from '../helpers/refusal.js';
 import { runCli } from '../helpers/gateway.js';
 import { stringify } from 'yaml';
 
 const logger = pino({ level: 'silent' });
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'accepted';
-  } catch (err) {
-    return isJitgateError(err) ? err.code : `unexpected: ${String(err)}`;
-  }
-}
 
 t.test('API keys: the configured hash identifies the service; anything else is refused', async (t) => {
   t.equal(hashApiKey('jg_reporting.demo-only-service-key'), 'ec8a1ef2f34352331da894c920e8c451bd06438486f870b7b7346b2a1f233bd6', 'the demo config hash is the README key');

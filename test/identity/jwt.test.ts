@@ -10,7 +10,7 @@ import t from 'tap';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
 import pino from 'pino';
 import { createAuthenticator, type IdentityConfig, type JwtConfig } from '../../src/identity/index.js';
-import { isJitgateError } from '../../src/errors.js';
+import { refusal } from '../helpers/refusal.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -63,15 +63,6 @@ function sign(key: Key, claims: Record<string, unknown> = {}, alg = 'ES256', exp
   return new SignJWT({ roles: ['eng'], iss: issuer, aud: 'jitgate-api', sub: 'alice', iat: now, exp: now + expIn, ...claims })
     .setProtectedHeader({ alg, kid: key.kid })
     .sign(key.priv);
-}
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'accepted';
-  } catch (err) {
-    return isJitgateError(err) ? err.code : `unexpected: ${String(err)}`;
-  }
 }
 
 t.test('a valid token becomes a user subject with groups from the configured claim', async (t) => {
