@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { DecisionLogsConfig } from './config.js';
 import { FileSink } from './file-sink.js';
 import { HttpSink, type ServiceConfig } from './http-sink.js';
-import { applyMaskRules, maskInput, type MaskRule } from './mask.js';
+import type { DecisionLogRulesSource } from '../policy/index.js';
+import { applyMaskRules, maskInput } from './mask.js';
 import type { DecisionLogEvent, DecisionLogger } from './types.js';
 
 export interface DecisionLoggerDeps {
@@ -21,10 +22,12 @@ export interface DecisionLoggerDeps {
   rules?: DecisionLogRulesSource;
 }
 
-/** Where the logger asks the policy about an event (the policy part's PolicyManager is one). */
-export interface DecisionLogRulesSource {
-  /** Null when the policy has no such rules; `eventJson` is then never called. Throws when they fail. */
-  decisionLogRules(eventJson: () => string, nowNs: number): { drop: boolean; mask: MaskRule[] } | null;
+/** An event's input and result after the policy's own rules, with what those erased and masked. */
+interface RuledParts {
+  input: unknown;
+  result: unknown;
+  erased: string[];
+  masked: string[];
 }
 
 export interface DecisionLogSink extends DecisionLogger {
@@ -118,27 +121,10 @@ class DecisionLogFanout implements DecisionLogSink {
       this.drop(1, 'decision logger stopped');
       return;
     }
+    const parts = this.applyRules(event, inputJson);
+    if (parts === null) return;
     let json: string;
     let full: DecisionLogEvent;
-    let parts: { input: unknown; result: unknown; erased: string[]; masked: string[] } = { input: event.input, result: event.result, erased: [], masked: [] };
-    if (this.deps.rules) {
-      let rules: { drop: boolean; mask: MaskRule[] } | null;
-      try {
-        // As OPA does: the policy sees the whole event before any masking.
-        rules = this.deps.rules.decisionLogRules(() => {
-          const unmasked = { ...event, labels: this.labels };
-          return inputJson !== undefined ? encodeWithInput(unmasked, inputJson, this.labelsJson) : JSON.stringify(unmasked);
-        }, Date.now() * 1e6);
-      } catch (err) {
-        // Logging it unmasked could leak what the rule was written to hide: drop it, counted.
-        this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), decision_id: event.decision_id }, 'decision log rules failed; event dropped');
-        this.drop(1, 'decision log rules failed');
-        return;
-      }
-      // Dropped by the policy's own rule: intended, so not counted as lost.
-      if (rules?.drop === true) return;
-      if (rules && rules.mask.length > 0) parts = applyMaskRules(parts, rules.mask);
-    }
     try {
       const m = maskInput({ input: parts.input, result: parts.result }, this.config.mask);
       full = { ...event, labels: this.labels, input: m.input, result: m.result };
@@ -154,6 +140,30 @@ class DecisionLogFanout implements DecisionLogSink {
     if (this.config.console) this.deps.logger.info(full, 'Decision Log');
     this.file?.write(json);
     this.http?.push(json);
+  }
+
+  /**
+   * The policy's system.log rules, asked as OPA does: about the whole event before any masking.
+   * Null when the event is not to be logged (dropped by a rule, or the rules failed).
+   */
+  private applyRules(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>, inputJson: string | undefined): RuledParts | null {
+    const parts: RuledParts = { input: event.input, result: event.result, erased: [], masked: [] };
+    if (!this.deps.rules) return parts;
+    let rules;
+    try {
+      rules = this.deps.rules.decisionLogRules(() => {
+        const unmasked = { ...event, labels: this.labels };
+        return inputJson !== undefined ? encodeWithInput(unmasked, inputJson, this.labelsJson) : JSON.stringify(unmasked);
+      });
+    } catch (err) {
+      // Logging it unmasked could leak what the rule was written to hide: drop it, counted.
+      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), decision_id: event.decision_id }, 'decision log rules failed; event dropped');
+      this.drop(1, 'decision log rules failed');
+      return null;
+    }
+    // Dropped by the policy's own rule: intended, so not counted as lost.
+    if (rules?.drop === true) return null;
+    return rules && rules.mask.length > 0 ? applyMaskRules(parts, rules.mask) : parts;
   }
 
   start(): Promise<void> {

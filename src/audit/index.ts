@@ -8,6 +8,6 @@ export { verifyChain, verifyExport, type VerifyProblem, type VerifyReport } from
 export { readCheckpoint, type Checkpoint } from './checkpoint.js';
 export { queryAudit, DECISION_KINDS, type AuditFilter, type AuditPage } from './query.js';
 export { canonicalJson } from './canonical.js';
-export { createDecisionLogger, type DecisionLogRulesSource, type DecisionLogSink, type DecisionLoggerDeps } from './decision-logger.js';
-export { applyMaskRules, maskInput, maskValue, MASK_VALUE, type MaskRule } from './mask.js';
+export { createDecisionLogger, type DecisionLogSink, type DecisionLoggerDeps } from './decision-logger.js';
+export { applyMaskRules, maskInput, maskValue, MASK_VALUE } from './mask.js';
 export { decisionEvent, type DecisionFacts } from './event.js';

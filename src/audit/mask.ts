@@ -3,6 +3,8 @@
 // key, or a bearer/basic credential by its shape) is *masked* (replaced, listed in
 // `masked`). Pointers are JSON pointers relative to the event (/input/..., /result/...).
 
+import type { LogMaskRule } from '../policy/index.js';
+
 export const MASK_VALUE = '[REDACTED]';
 
 /** Keys whose values are credentials wherever they appear (header names, claim names, config keys). */
@@ -219,9 +221,6 @@ function upsert(node: unknown, segments: readonly string[], value: unknown, i = 
   return { ...obj, [seg]: upsert(obj[seg], segments, value, i + 1) };
 }
 
-/** One `system.log.mask` entry, normalized: a pointer to erase, or an upsert. */
-export type MaskRule = string | { op: 'remove' | 'upsert'; path: string; value?: unknown };
-
 /**
  * Applies the policy's `system.log.mask` rules to a decision's input and result, as OPA does:
  * a plain pointer or `{"op": "remove"}` erases (listed in `erased` when something was there),
@@ -229,7 +228,7 @@ export type MaskRule = string | { op: 'remove' | 'upsert'; path: string; value?:
  */
 export function applyMaskRules(
   event: { input: unknown; result: unknown },
-  rules: readonly MaskRule[],
+  rules: readonly LogMaskRule[],
 ): { input: unknown; result: unknown; erased: string[]; masked: string[] } {
   const parts: { input: unknown; result: unknown } = { input: event.input, result: event.result };
   const erased: string[] = [];

@@ -222,10 +222,11 @@ export class PolicyEngine {
    * as OPA gives it; only made when the bundle has such rules). Null when it defines neither. Throws POLICY_EVAL or
    * POLICY_RESULT_INVALID: the caller must then not log the event as it is.
    */
-  decisionLogRules(eventJson: () => string, nowNs: number): DecisionLogRules | null {
+  decisionLogRules(eventJson: () => string): DecisionLogRules | null {
     if (!this.hasDecisionLogRules) return null;
     const json = eventJson();
-    this.#clock.now_ns = nowNs;
+    // The rules run when the event is logged: time.now_ns() answers that instant.
+    this.#clock.now_ns = Date.now() * 1e6;
     const value = (id: number, name: string): unknown => {
       if (id < 0) return undefined;
       try {

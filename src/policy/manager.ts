@@ -84,9 +84,9 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     return engine.elevation(input);
   }
 
-  decisionLogRules(eventJson: () => string, nowNs: number): DecisionLogRules | null {
+  decisionLogRules(eventJson: () => string): DecisionLogRules | null {
     // No policy loaded means no decisions to log either; nothing to ask.
-    return this.#engine?.decisionLogRules(eventJson, nowNs) ?? null;
+    return this.#engine?.decisionLogRules(eventJson) ?? null;
   }
 
   /** Subscribes to loaded/rejected events (for the audit trail); returns the unsubscribe function. */

@@ -16,7 +16,7 @@ export interface DecisionLogRulesSource {
    * Null when the policy defines no such rules (then `eventJson` is not called). Throws
    * JitgateError when they fail.
    */
-  decisionLogRules(eventJson: () => string, nowNs: number): DecisionLogRules | null;
+  decisionLogRules(eventJson: () => string): DecisionLogRules | null;
 }
 
 export type PolicyEvent =
