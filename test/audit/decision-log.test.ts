@@ -257,13 +257,15 @@ t.test('file sink: lines of any size, across many encoding slabs, come out whole
   const path = join(dir, 'decisions.jsonl');
   const dl = createDecisionLogger(config({ file: { path, max_bytes: 1 << 30, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
   const ids: string[] = [];
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < 8000; i++) {
     // Mostly ordinary events (several MiB in all), now and then one of 300 KB with non-ASCII text.
     const big = i % 1000 === 500;
     const e = decision(big ? { result: { allow: false, reason: 'ü€'.repeat(100_000) } } : {});
     ids.push(e.decision_id);
     dl.log(e);
-    if (i % 700 === 0) await new Promise((r) => setTimeout(r, 10));
+    // Full slabs are reused once written. Bursts of more than a slab's worth between writes:
+    // a slab handed out again too early would overwrite lines not yet in the file.
+    if (i % 2500 === 0) await new Promise((r) => setTimeout(r, 10));
   }
   await dl.stop();
   const lines = readFileSync(path, 'utf8').split('\n');
