@@ -1,6 +1,7 @@
 // Prometheus metrics in a registry of our own (not prom-client's global one), so two
 // gateways in one process (tests) never collide and /metrics shows only jitgate's series.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { LabelledCounter, LabelledHistogram } from './series.js';
 import type { GaugeSample, Metrics } from './types.js';
 
 export interface PrometheusMetrics extends Metrics {
@@ -19,26 +20,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'jitgate_' });
   const registers = [registry];
 
-  const requests = new Counter({
-    name: 'jitgate_proxy_requests_total',
-    help: 'Proxied requests by route, decision and response status',
-    labelNames: ['route', 'decision', 'status'] as const,
-    registers,
-  });
-  const decisionLatency = new Histogram({
-    name: 'jitgate_decision_duration_seconds',
-    help: 'Policy evaluation time by entrypoint',
-    labelNames: ['entrypoint'] as const,
-    buckets: DECISION_BUCKETS,
-    registers,
-  });
-  const upstreamLatency = new Histogram({
-    name: 'jitgate_upstream_duration_seconds',
-    help: 'Time to the upstream response headers, by route',
-    labelNames: ['route'] as const,
-    buckets: UPSTREAM_BUCKETS,
-    registers,
-  });
+  // The three updated on every proxied request are our own plain-number series (series.ts).
+  const requests = new LabelledCounter('jitgate_proxy_requests_total', 'Proxied requests by route, decision and response status', ['route', 'decision', 'status']);
+  const decisionLatency = new LabelledHistogram('jitgate_decision_duration_seconds', 'Policy evaluation time by entrypoint', ['entrypoint'], DECISION_BUCKETS);
+  const upstreamLatency = new LabelledHistogram('jitgate_upstream_duration_seconds', 'Time to the upstream response headers, by route', ['route'], UPSTREAM_BUCKETS);
+  for (const metric of [requests, decisionLatency, upstreamLatency]) registry.registerMetric(metric as unknown as Metric);
   const reloads = new Counter({
     name: 'jitgate_policy_reloads_total',
     help: 'Policy reloads by outcome',
@@ -92,13 +78,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
       }
     },
     proxyRequest(route, decision, status) {
-      requests.inc({ route, decision, status: String(status) });
+      requests.inc(route, decision, String(status));
     },
     decisionLatency(entrypoint, seconds) {
-      decisionLatency.observe({ entrypoint }, seconds);
+      decisionLatency.observe(seconds, entrypoint);
     },
     upstreamLatency(route, seconds) {
-      upstreamLatency.observe({ route }, seconds);
+      upstreamLatency.observe(seconds, route);
     },
     policyReload(outcome) {
       reloads.inc({ outcome });

@@ -1,6 +1,8 @@
 // What a Prometheus scrape of /metrics shows.
 import t from 'tap';
+import { Counter, Histogram, Registry, type Metric } from 'prom-client';
 import { createMetrics } from '../../src/observability/index.js';
+import { LabelledCounter, LabelledHistogram } from '../../src/observability/series.js';
 
 t.test('series the operator dashboards rely on', async (t) => {
   const m = createMetrics();
@@ -44,4 +46,35 @@ t.test('two instances do not share series', async (t) => {
   const b = createMetrics({ defaultMetrics: false });
   a.webhookDropped(7);
   t.match(await b.render(), /jitgate_webhook_dropped_total 0/);
+});
+
+t.test('the data-path series render exactly as prom-client\'s own counter and histogram would', async (t) => {
+  const buckets = [0.001, 0.01, 0.1];
+  const ours = new Registry();
+  const theirs = new Registry();
+  const counter = new LabelledCounter('c_total', 'a counter', ['route', 'status']);
+  const histogram = new LabelledHistogram('h_seconds', 'a histogram', ['route'], buckets);
+  ours.registerMetric(counter as unknown as Metric);
+  ours.registerMetric(histogram as unknown as Metric);
+  const refCounter = new Counter({ name: 'c_total', help: 'a counter', labelNames: ['route', 'status'], registers: [theirs] });
+  const refHistogram = new Histogram({ name: 'h_seconds', help: 'a histogram', labelNames: ['route'], buckets, registers: [theirs] });
+  // Label values that need escaping, that would collide if joined naively, and values on,
+  // between and beyond the bucket bounds.
+  const routes = ['orders', 'a"b\\c\nd', 'x\u0000y', 'x', 'y'];
+  const values = [0, 0.0005, 0.001, 0.005, 0.01, 0.1, 0.5, 7];
+  routes.forEach((route, i) => {
+    for (let k = 0; k <= i; k++) {
+      counter.inc(route, String(200 + k));
+      refCounter.inc({ route, status: String(200 + k) });
+    }
+    for (const v of values.slice(i)) {
+      histogram.observe(v, route);
+      refHistogram.observe({ route }, v);
+    }
+  });
+  t.equal(await ours.metrics(), await theirs.metrics(), 'text exposition');
+  // JSON: the same content; key order within an object does not matter to a reader.
+  const sorted = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+  t.equal(sorted(await ours.getMetricsAsJSON()), sorted(await theirs.getMetricsAsJSON()), 'JSON');
 });
