@@ -1,7 +1,7 @@
 // Service API keys: `jg_<id>.<secret>`. Only the SHA-256 of the whole key is configured, so a
 // leaked config file does not leak keys; the id lets us find the one hash to compare against.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Subject } from '../policy/index.js';
+import { seal, type Subject } from '../policy/index.js';
 import { jitgateError } from '../errors.js';
 import type { ApiKeyConfig } from './config.js';
 
@@ -40,7 +40,8 @@ export class ApiKeyVerifier {
       if (this.byId.has(k.id)) throw jitgateError('CONFIG_INVALID', `api_keys: duplicate id "${k.id}"`);
       this.byId.set(k.id, {
         hash: Buffer.from(k.sha256, 'hex'),
-        subject: { id: k.subject, kind: 'service', groups: [...k.groups], claims: {} },
+        // Sealed: the one object every request with this key gets, parsed into the policy once.
+        subject: seal({ id: k.subject, kind: 'service', groups: [...k.groups], claims: {} }),
       });
     }
   }
@@ -53,6 +54,6 @@ export class ApiKeyVerifier {
     const presented = createHash('sha256').update(key, 'utf8').digest();
     const expected = entry?.hash ?? Buffer.alloc(32);
     if (!entry || !timingSafeEqual(presented, expected)) throw jitgateError('API_KEY_INVALID');
-    return { id: entry.subject.id, kind: 'service', groups: [...entry.subject.groups], claims: {} };
+    return entry.subject;
   }
 }

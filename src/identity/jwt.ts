@@ -1,7 +1,7 @@
 // JWT bearer tokens: jose verifies signature, algorithm allowlist, issuer, audience, exp/nbf with a
 // small skew. Claims become a Subject only after all of that passed.
 import { errors, jwtVerify, type JWTPayload } from 'jose';
-import type { Subject } from '../policy/index.js';
+import { seal, type Subject } from '../policy/index.js';
 import { jitgateError, type JitgateError } from '../errors.js';
 import type { KeySet } from './keyset.js';
 import { TokenCache } from './token-cache.js';
@@ -75,11 +75,13 @@ export class JwtVerifier {
     }
     const sub = payload[this.opts.subjectClaim];
     if (typeof sub !== 'string' || sub === '') throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is not a string`);
-    const subject: Subject = Object.freeze({
+    // Sealed (deeply frozen): every request with this token gets this object, which the policy
+    // engine parses once and the decision log checks for secrets once.
+    const subject: Subject = seal({
       id: sub,
       kind: 'user' as const,
-      groups: Object.freeze(groupsFrom(payload[this.opts.groupsClaim])) as string[],
-      claims: Object.freeze({ ...payload }),
+      groups: groupsFrom(payload[this.opts.groupsClaim]),
+      claims: { ...payload },
     });
     // exp is required above; the entry dies exactly at exp, never later (skew only widens jose's check).
     const expMs = (payload.exp ?? 0) * 1000;

@@ -8,8 +8,9 @@ import { jitgateError, toError } from '../errors.js';
 import { customBuiltins, CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES, type DecisionClock } from './builtins.js';
 import type { PolicyBundle } from './bundle.js';
 import { wasmApi, type WasmMemoryDescriptor } from './wasm.js';
-import { ARENA_LIMIT_BYTES, WasmHeap, withGrants } from './wasm-heap.js';
-import { grantsJson, isSealed, type GrantSet } from './grant-set.js';
+import { ARENA_LIMIT_BYTES, splitInput, WasmHeap, type LinkedMember } from './wasm-heap.js';
+import type { GrantSet } from './grant-set.js';
+import { isSealed } from './sealed.js';
 import {
   AUTHZ_ENTRYPOINT,
   ELEVATION_ENTRYPOINT,
@@ -163,16 +164,12 @@ export class PolicyEngine {
     if (!grantsValid(input.grants)) {
       throw jitgateError('POLICY_INPUT_INVALID', `${AUTHZ_ENTRYPOINT}: grants${describeErrors(validatePolicyGrants)}`);
     }
-    // The grants travel apart from the rest of the input, so a sealed set is parsed into the
-    // module once rather than on every request (wasm-heap.ts).
-    const { grants, ...rest } = input;
-    const restJson = JSON.stringify(rest);
-    const inputJson = withGrants(restJson, grantsJson(grants));
-    const decision = isSealed(grants)
-      ? this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, restJson, grants, validateAuthzResult)
-      : this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, inputJson, null, validateAuthzResult);
+    // Sealed members (the grant set, the subject) travel apart from the rest of the input, so
+    // each is parsed into the module once rather than on every request (wasm-heap.ts).
+    const split = splitInput(input);
+    const decision = this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, split.restJson, split.linked, validateAuthzResult);
     // Only authz decisions carry their input's JSON: the data path logs every one of them.
-    decision.input_json = inputJson;
+    decision.input_json = split.inputJson;
     return decision;
   }
 
@@ -180,7 +177,7 @@ export class PolicyEngine {
     if (!validateElevationInput(input)) {
       throw jitgateError('POLICY_INPUT_INVALID', `${ELEVATION_ENTRYPOINT}: ${describeErrors(validateElevationInput)}`);
     }
-    return this.#decide(this.#elevationId, ELEVATION_ENTRYPOINT, input.now_ns, JSON.stringify(input), null, validateElevationResult);
+    return this.#decide(this.#elevationId, ELEVATION_ENTRYPOINT, input.now_ns, JSON.stringify(input), [], validateElevationResult);
   }
 
   #decide<R>(
@@ -188,7 +185,7 @@ export class PolicyEngine {
     name: string,
     nowNs: number,
     inputJson: string,
-    grants: GrantSet | null,
+    linked: readonly LinkedMember[],
     validateResult: ValidateFunction<R>,
   ): Decision<R> {
     const started = process.hrtime.bigint();
@@ -196,7 +193,7 @@ export class PolicyEngine {
     this.#clock.now_ns = nowNs;
     let resultSet: unknown;
     try {
-      resultSet = JSON.parse(this.#heap.evaluate(id, inputJson, grants));
+      resultSet = JSON.parse(this.#heap.evaluate(id, inputJson, linked));
     } catch (thrown) {
       throw jitgateError('POLICY_EVAL', `${name}: ${toError(thrown).message}`, { revision: this.revision }, thrown);
     }
@@ -230,7 +227,7 @@ export class PolicyEngine {
     const value = (id: number, name: string): unknown => {
       if (id < 0) return undefined;
       try {
-        const set = JSON.parse(this.#heap.evaluate(id, json, null)) as { result?: unknown }[];
+        const set = JSON.parse(this.#heap.evaluate(id, json, [])) as { result?: unknown }[];
         return set[0]?.result;
       } catch (thrown) {
         throw jitgateError('POLICY_EVAL', `${name}: ${toError(thrown).message}`, { revision: this.revision }, thrown);
@@ -254,14 +251,12 @@ export class PolicyEngine {
     const id = this.#entrypointIds[entrypoint];
     try {
       if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not in this bundle`);
-      // The same split as authorize() when the input carries a sealed set, so tests reach that path too.
+      // The same split as authorize() when the input has sealed members, so tests reach that path too.
       if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
-        const { grants, ...rest } = input as { grants?: unknown };
-        if (Array.isArray(grants) && isSealed(grants as GrantSet)) {
-          return JSON.parse(this.#heap.evaluate(id, JSON.stringify(rest), grants as GrantSet));
-        }
+        const split = splitInput(input);
+        return JSON.parse(this.#heap.evaluate(id, split.restJson, split.linked));
       }
-      return JSON.parse(this.#heap.evaluate(id, JSON.stringify(input), null));
+      return JSON.parse(this.#heap.evaluate(id, input === undefined ? undefined : JSON.stringify(input), []));
     } catch (thrown) {
       throw jitgateError('POLICY_EVAL', `${entrypoint}: ${toError(thrown).message}`, undefined, thrown);
     }

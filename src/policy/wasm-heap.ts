@@ -1,18 +1,19 @@
-// Evaluation through the OPA Wasm ABI directly, with a cache of parsed grant sets.
+// Evaluation through the OPA Wasm ABI directly, with a cache of parsed input members.
 //
 // Most of a decision's cost is the module parsing the input JSON, and most of the input is
-// the subject's grants, which stay the same from one request to the next. So a sealed grant
-// set is parsed once into a region of wasm memory that evaluations never reuse (the "arena",
-// just above the bundle's data), and each evaluation parses only the rest of the input and
-// links the cached grants in under `grants`. The value the policy sees is the same as if the
-// whole input had been parsed at once; the differential tests hold this against `opa eval`.
+// the subject's grants and the subject itself, which stay the same from one request to the
+// next. So a sealed member (sealed.ts) is parsed once into a region of wasm memory that
+// evaluations never reuse (the "arena", just above the bundle's data), and each evaluation
+// parses only the rest of the input and links the cached members in under their names. The
+// value the policy sees is the same as if the whole input had been parsed at once; the
+// differential tests hold this against `opa eval`.
 //
 // Why this is safe with OPA's allocator: an evaluation starts by moving the heap pointer to
 // the arena's top (which also forgets every free list), so nothing an evaluation allocates or
 // frees can land inside the arena; compiled policies never write to input values. When the
 // arena is full it is emptied whole and sets are parsed again as they come.
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
-import { grantsJson, isSealed, type GrantSet } from './grant-set.js';
+import { isSealed, jsonOf } from './sealed.js';
 
 const ABI_FUNCTIONS = [
   'opa_malloc', 'opa_heap_ptr_get', 'opa_heap_ptr_set', 'opa_json_parse', 'opa_json_dump', 'opa_value_add_path',
@@ -41,8 +42,11 @@ interface SdkState {
   dataHeapPtr: number;
 }
 
+/** A sealed member of an input, linked in under `name` rather than parsed with the rest. */
+export type LinkedMember = readonly [name: string, value: object];
+
 /**
- * Past this many bytes of cached grant sets the arena is emptied and refilled on demand.
+ * Past this many bytes of cached members the arena is emptied and refilled on demand.
  * 32 MiB holds roughly 10,000 sample-sized grants; wasm memory may grow to 256 MiB.
  */
 export const ARENA_LIMIT_BYTES = 32 * 1024 * 1024;
@@ -52,9 +56,9 @@ export class WasmHeap {
   readonly #state: SdkState;
   readonly #arenaBase: number;
   #arenaTop: number;
-  /** Address of the parsed path ["grants"], kept in the arena. */
-  #grantsPath = 0;
-  #parsed = new WeakMap<GrantSet, number>();
+  /** Addresses of parsed paths ["<name>"], kept in the arena. */
+  #paths = new Map<string, number>();
+  #parsed = new WeakMap<object, number>();
   #resets = 0;
   readonly #limit: number;
   /** A Buffer over the module's memory, replaced when the memory grows (growth detaches the old one). */
@@ -82,18 +86,22 @@ export class WasmHeap {
   }
 
   /**
-   * Evaluates `entrypoint` against the input whose JSON is `json`, with the sealed set `grants`
-   * (when given) linked in as its `grants` member. Returns the result set's JSON text.
+   * Evaluates `entrypoint` against the input whose JSON is `json` (undefined: no input), with
+   * each sealed member in `linked` added under its name. Returns the result set's JSON text.
    */
-  evaluate(entrypoint: number, json: string | undefined, grants: GrantSet | null): string {
-    if (grants !== null && !isSealed(grants)) throw new Error('only a sealed grant set is kept in the module');
-    const grantsAddr = grants === null ? 0 : this.#cachedGrants(grants);
+  evaluate(entrypoint: number, json: string | undefined, linked: readonly LinkedMember[]): string {
     const abi = this.#abi;
+    // Members first: caching one moves the arena's top, where this input's allocations start.
+    const addrs = linked.length === 0 ? null : this.#link(linked);
     abi.opa_heap_ptr_set(this.#arenaTop);
     // An undefined input (only from evaluateRaw) is address 0, as in the SDK.
     const input = json === undefined ? 0 : this.#parse(json);
-    if (grantsAddr !== 0 && abi.opa_value_add_path(input, this.#grantsPath, grantsAddr) !== 0) {
-      throw new Error('could not link the cached grants into the input');
+    if (addrs !== null) {
+      for (let i = 0; i < addrs.length; i += 2) {
+        if (abi.opa_value_add_path(input, addrs[i] as number, addrs[i + 1] as number) !== 0) {
+          throw new Error('could not link a cached member into the input');
+        }
+      }
     }
     const ctx = abi.opa_eval_ctx_new();
     abi.opa_eval_ctx_set_input(ctx, input);
@@ -104,15 +112,37 @@ export class WasmHeap {
     return this.#read(abi.opa_json_dump(abi.opa_eval_ctx_get_result(ctx)));
   }
 
-  #cachedGrants(grants: GrantSet): number {
-    const known = this.#parsed.get(grants);
-    if (known !== undefined) return known;
-    const json = grantsJson(grants);
-    // Parsed values take about nine times the room of their JSON text (which they also keep).
-    if (this.arenaBytes > 0 && this.arenaBytes + json.length * 10 > this.#limit) this.#empty();
-    if (this.#grantsPath === 0) this.#grantsPath = this.#persist('["grants"]');
-    const addr = this.#persist(json);
-    this.#parsed.set(grants, addr);
+  /** [path, value, path, value, ...] addresses of the members, parsing those not cached yet. */
+  #link(linked: readonly LinkedMember[]): number[] {
+    // Room for every member not cached yet is made at once: emptying the arena between two
+    // members would drop the first one's parsed value.
+    let needed = 0;
+    for (const [name, value] of linked) {
+      if (!isSealed(value)) throw new Error(`input.${name}: only a sealed value is kept in the module`);
+      // Parsed values take about nine times the room of their JSON text (which they also keep).
+      if (!this.#parsed.has(value)) needed += ((jsonOf(value) ?? 'null').length + name.length) * 10;
+    }
+    if (needed > 0 && this.arenaBytes > 0 && this.arenaBytes + needed > this.#limit) this.#empty();
+    const addrs: number[] = [];
+    for (const [name, value] of linked) addrs.push(this.#cachedPath(name), this.#cachedValue(value));
+    return addrs;
+  }
+
+  #cachedValue(value: object): number {
+    let addr = this.#parsed.get(value);
+    if (addr === undefined) {
+      addr = this.#persist(jsonOf(value) ?? 'null');
+      this.#parsed.set(value, addr);
+    }
+    return addr;
+  }
+
+  #cachedPath(name: string): number {
+    let addr = this.#paths.get(name);
+    if (addr === undefined) {
+      addr = this.#persist(JSON.stringify([name]));
+      this.#paths.set(name, addr);
+    }
     return addr;
   }
 
@@ -131,7 +161,7 @@ export class WasmHeap {
 
   #empty(): void {
     this.#arenaTop = this.#arenaBase;
-    this.#grantsPath = 0;
+    this.#paths = new Map();
     this.#parsed = new WeakMap();
     this.#resets++;
   }
@@ -159,7 +189,29 @@ export class WasmHeap {
   }
 }
 
-/** `{...}` plus a `grants` member: the JSON text of the whole input. */
-export function withGrants(restJson: string, grantsJsonText: string): string {
-  return restJson === '{}' ? `{"grants":${grantsJsonText}}` : `${restJson.slice(0, -1)},"grants":${grantsJsonText}}`;
+/** An input as evaluate() takes it, and its whole JSON (for the decision log). */
+export interface SplitInput {
+  /** JSON.stringify(input), the sealed members' JSON reused rather than made again. */
+  inputJson: string;
+  /** The same without the sealed members. */
+  restJson: string;
+  linked: LinkedMember[];
+}
+
+export function splitInput(input: object): SplitInput {
+  const fields = input as Record<string, unknown>;
+  let whole = '';
+  let rest = '';
+  const linked: LinkedMember[] = [];
+  // Object.keys gives JSON.stringify's order; members it would omit (undefined) are left out.
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    const json = jsonOf(value);
+    if (json === undefined) continue;
+    const member = `${JSON.stringify(key)}:${json}`;
+    whole += whole === '' ? `{${member}` : `,${member}`;
+    if (isSealed(value)) linked.push([key, value]);
+    else rest += rest === '' ? `{${member}` : `,${member}`;
+  }
+  return { inputJson: whole === '' ? '{}' : `${whole}}`, restJson: rest === '' ? '{}' : `${rest}}`, linked };
 }

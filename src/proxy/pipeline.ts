@@ -8,8 +8,8 @@ import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '
 import type { GrantReader } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { Metrics } from '../observability/index.js';
-import type { AuthzInput, AuthzResult, Decision, GrantSet, PolicyEvaluator, PolicyGrant, Subject } from '../policy/index.js';
-import { AUTHZ_ENTRYPOINT } from '../policy/index.js';
+import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, PolicyGrant, Subject } from '../policy/index.js';
+import { AUTHZ_ENTRYPOINT, seal } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
 import type { CredentialBroker } from './credentials.js';
 import { METHOD_OVERRIDE_HEADERS } from './headers.js';
@@ -22,12 +22,15 @@ export interface RoutingState {
   routes: RouteTable;
   broker: CredentialBroker;
   masker: SecretMasker;
-  /** Per route: the credential names the policy input lists. */
-  credentialNames: ReadonlyMap<string, string[]>;
+  /** Per route: the policy input's `route` member, sealed (built once, parsed by the engine once). */
+  inputRoutes: ReadonlyMap<string, AuthzRoute>;
 }
 
 export function routingState(routes: RouteTable, broker: CredentialBroker, masker: SecretMasker): RoutingState {
-  return { routes, broker, masker, credentialNames: new Map(routes.all.map((r) => [r.config.name, broker.names(r.config.name)])) };
+  const inputRoutes = new Map(routes.all.map((r) => [r.config.name, seal<AuthzRoute>({
+    name: r.config.name, upstream: r.config.upstream, credentials: broker.names(r.config.name),
+  })]));
+  return { routes, broker, masker, inputRoutes };
 }
 
 export interface PipelineDeps {
@@ -122,7 +125,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
   return async function decide(req: IncomingMessage): Promise<Decided> {
     const startedNs = process.hrtime.bigint();
     const state = deps.state();
-    const { routes, credentialNames } = state;
+    const { routes, inputRoutes } = state;
     for (const h of METHOD_OVERRIDE_HEADERS) if (req.headers[h] !== undefined) throw jitgateError('METHOD_OVERRIDE');
     const sensitive = sensitiveHeaders(req.rawHeaders);
     if (sensitive.host.length > 1) throw jitgateError('REQUEST_AMBIGUOUS', 'repeated Host header');
@@ -131,6 +134,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     if (target.query._method !== undefined) throw jitgateError('METHOD_OVERRIDE', 'the _method query parameter is not accepted');
     const route = routes.match(host, target.path);
     if (!route) throw jitgateError('NO_ROUTE');
+    // Built with the same state as `routes`: a route without one is a bug, not a request to let by.
+    const inputRoute = inputRoutes.get(route.config.name);
+    if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);
 
     const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) });
 
@@ -157,7 +163,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
       },
       subject,
       grants: active,
-      route: { name: route.config.name, upstream: route.config.upstream, credentials: credentialNames.get(route.config.name) ?? [] },
+      route: inputRoute,
       now_ns: nowMs * 1e6,
     };
 
@@ -171,7 +177,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
       const decisionId = randomUUID();
       decisionLog.log({
         decision_id: decisionId,
-        timestamp: new Date(nowMs).toISOString(),
+        timestamp: isoAt(nowMs),
         path: AUTHZ_ENTRYPOINT,
         input,
         result: undefined,
@@ -187,6 +193,13 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
   };
 }
 
+/** ISO-8601 text of a millisecond; the last one is kept, since requests come many per millisecond. */
+let lastIso = { ms: NaN, text: '' };
+function isoAt(ms: number): string {
+  if (ms !== lastIso.ms) lastIso = { ms, text: new Date(ms).toISOString() };
+  return lastIso.text;
+}
+
 export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided, extra: { upstream_status?: number; error_code?: string }): void {
   const grantIds = d.decision.result.grant_ids;
   // Built field by field (no spreads): this runs once per proxied request.
@@ -197,7 +210,7 @@ export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided,
   facts.latency_ns = Number(process.hrtime.bigint() - d.startedNs);
   deps.decisionLog.log({
     decision_id: d.decision.decision_id,
-    timestamp: new Date(Math.floor(d.input.now_ns / 1e6)).toISOString(),
+    timestamp: isoAt(Math.floor(d.input.now_ns / 1e6)),
     path: AUTHZ_ENTRYPOINT,
     input: d.input,
     result: d.decision.result,

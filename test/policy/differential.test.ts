@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { PolicyEngine } from '../../src/policy/index.js';
 import { join } from 'node:path';
-import { sealGrants, type PolicyGrant } from '../../src/policy/index.js';
+import { seal, sealGrants, type PolicyGrant } from '../../src/policy/index.js';
 import { engineEval, engineFor, FIXTURES, opaEvalMany, testOpa } from './helpers.js';
 
 const NOW = 1_795_919_481_123_000_000;
@@ -158,12 +158,27 @@ async function compare(t: { equal: (a: unknown, b: unknown, m: string, e: object
 
 /**
  * The corpus with every input's grants replaced by one of `poolSize` sealed sets, so each set
- * comes back many times: the path where the engine keeps a set parsed in wasm memory.
+ * comes back many times: the path where the engine keeps a set parsed in wasm memory. Most
+ * inputs also carry a sealed subject and route (as the gateway builds them), linked in the same way.
  */
 function sealedCorpus(size: number, poolSize: number): Record<string, unknown>[] {
   const inputs = authzCorpus(size);
   const pool = inputs.slice(0, poolSize).map((input) => sealGrants(((input.grants ?? []) as PolicyGrant[]).slice()));
-  return inputs.map((input, i) => ('grants' in input ? { ...input, grants: pool[(i * 7) % poolSize] } : input));
+  const sealedCopy = new Map<unknown, object>();
+  const sealedOf = (value: unknown): unknown => {
+    if (typeof value !== 'object' || value === null) return value;
+    let copy = sealedCopy.get(value);
+    if (copy === undefined) sealedCopy.set(value, copy = seal(structuredClone(value)));
+    return copy;
+  };
+  return inputs.map((input, i) => {
+    const out: Record<string, unknown> = 'grants' in input ? { ...input, grants: pool[(i * 7) % poolSize] } : { ...input };
+    if (i % 5 !== 0) {
+      out.subject = sealedOf(input.subject);
+      if ('route' in input) out.route = sealedOf(input.route);
+    }
+    return out;
+  });
 }
 
 t.test('engine fixture: authz and elevation', async (t) => {
@@ -185,7 +200,7 @@ t.test('sample policies (policies/)', async (t) => {
   await compare(t, opa, samples, 'jitgate/elevation', elevationCorpus(1000));
 });
 
-t.test('sealed grant sets kept parsed in the module decide as opa eval does', async (t) => {
+t.test('sealed members (grant sets, subjects, routes) kept parsed in the module decide as opa eval does', async (t) => {
   const opa = await testOpa();
   const inputs = sealedCorpus(2000, 150);
   // Each set is met again and again, in a different order on the second pass.
