@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { DecisionLogsConfig } from './config.js';
 import { FileSink } from './file-sink.js';
 import { HttpSink, type ServiceConfig } from './http-sink.js';
-import type { DecisionLogRulesSource } from '../policy/index.js';
+import { objectJson, type DecisionLogRulesSource } from '../policy/index.js';
 import { applyMaskRules, maskInput } from './mask.js';
 import type { DecisionLogEvent, DecisionLogger } from './types.js';
 
@@ -42,21 +42,6 @@ export interface DecisionLogSink extends DecisionLogger {
 
 /** Drops are reported in the log at most this often (and at stop), with the count since the last report. */
 const DROP_REPORT_INTERVAL_MS = 10_000;
-
-/**
- * JSON.stringify(event) with the input's and the labels' JSON spliced in rather than made again:
- * the same text, key order and omissions (undefined values) as stringifying the whole event.
- */
-function encodeWithInput(event: DecisionLogEvent, inputJson: string, labelsJson: string): string {
-  const fields = event as unknown as Record<string, unknown>;
-  let out = '';
-  for (const key of Object.keys(fields)) {
-    const value = key === 'input' ? inputJson : key === 'labels' ? labelsJson : (JSON.stringify(fields[key]) as string | undefined);
-    if (value === undefined) continue;
-    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${value}`;
-  }
-  return out === '' ? '{}' : `${out}}`;
-}
 
 class DecisionLogFanout implements DecisionLogSink {
   private droppedTotal = 0;
@@ -132,7 +117,8 @@ class DecisionLogFanout implements DecisionLogSink {
       const masked = parts.masked.length === 0 ? m.masked : [...parts.masked, ...m.masked].sort();
       if (erased.length > 0) full.erased = erased;
       if (masked.length > 0) full.masked = masked;
-      json = inputJson !== undefined && m.input === event.input ? encodeWithInput(full, inputJson, this.labelsJson) : JSON.stringify(full);
+      // The input's and the labels' JSON are spliced in rather than made again (same text).
+      json = objectJson(full, (key) => key === 'labels' ? this.labelsJson : key === 'input' && m.input === event.input ? inputJson : undefined);
     } catch {
       this.drop(1, 'event cannot be encoded');
       return;
@@ -153,7 +139,7 @@ class DecisionLogFanout implements DecisionLogSink {
     try {
       rules = this.deps.rules.decisionLogRules(() => {
         const unmasked = { ...event, labels: this.labels };
-        return inputJson !== undefined ? encodeWithInput(unmasked, inputJson, this.labelsJson) : JSON.stringify(unmasked);
+        return objectJson(unmasked, (key) => key === 'labels' ? this.labelsJson : key === 'input' ? inputJson : undefined);
       });
     } catch (err) {
       // Logging it unmasked could leak what the rule was written to hide: drop it, counted.

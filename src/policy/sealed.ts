@@ -35,3 +35,35 @@ export function jsonOf(value: unknown): string | undefined {
   if (memo.json === null) memo.json = JSON.stringify(value);
   return memo.json;
 }
+
+/** `"key":` as JSON.stringify writes a member's name; inputs and events repeat a few dozen. */
+const memberNames = new Map<string, string>();
+
+export function memberName(key: string): string {
+  let name = memberNames.get(key);
+  if (name === undefined) {
+    name = `${JSON.stringify(key)}:`;
+    // Bounded: hostile key names cannot grow it without limit.
+    if (memberNames.size >= 4096) memberNames.clear();
+    memberNames.set(key, name);
+  }
+  return name;
+}
+
+/**
+ * JSON.stringify(object) for a plain object, sealed members' JSON reused and the members
+ * `given` names taken as they are: the same text, key order and omissions. Joined at the end,
+ * so the result is one flat string rather than a tree of concatenations to flatten on write.
+ */
+export function objectJson(object: object, given?: (key: string) => string | undefined): string {
+  const fields = object as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(fields)) {
+    const json = given?.(key) ?? jsonOf(fields[key]);
+    if (json === undefined) continue;
+    parts.push(parts.length === 0 ? '{' : ',', memberName(key), json);
+  }
+  if (parts.length === 0) return '{}';
+  parts.push('}');
+  return parts.join('');
+}

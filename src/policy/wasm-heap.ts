@@ -13,7 +13,7 @@
 // frees can land inside the arena; compiled policies never write to input values. When the
 // arena is full it is emptied whole and sets are parsed again as they come.
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
-import { isSealed, jsonOf } from './sealed.js';
+import { isSealed, jsonOf, memberName } from './sealed.js';
 
 const ABI_FUNCTIONS = [
   'opa_malloc', 'opa_heap_ptr_get', 'opa_heap_ptr_set', 'opa_json_parse', 'opa_json_dump', 'opa_value_add_path',
@@ -200,18 +200,21 @@ export interface SplitInput {
 
 export function splitInput(input: object): SplitInput {
   const fields = input as Record<string, unknown>;
-  let whole = '';
-  let rest = '';
+  const whole: string[] = [];
+  const rest: string[] = [];
   const linked: LinkedMember[] = [];
   // Object.keys gives JSON.stringify's order; members it would omit (undefined) are left out.
   for (const key of Object.keys(fields)) {
     const value = fields[key];
     const json = jsonOf(value);
     if (json === undefined) continue;
-    const member = `${JSON.stringify(key)}:${json}`;
-    whole += whole === '' ? `{${member}` : `,${member}`;
+    const name = memberName(key);
+    whole.push(whole.length === 0 ? '{' : ',', name, json);
     if (isSealed(value)) linked.push([key, value]);
-    else rest += rest === '' ? `{${member}` : `,${member}`;
+    else rest.push(rest.length === 0 ? '{' : ',', name, json);
   }
-  return { inputJson: whole === '' ? '{}' : `${whole}}`, restJson: rest === '' ? '{}' : `${rest}}`, linked };
+  // Joined: one flat string each, as the module and the decision log read them whole.
+  whole.push(whole.length === 0 ? '{}' : '}');
+  rest.push(rest.length === 0 ? '{}' : '}');
+  return { inputJson: whole.join(''), restJson: rest.join(''), linked };
 }
