@@ -181,7 +181,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
         path: AUTHZ_ENTRYPOINT,
         input,
         result: undefined,
-        bundles: policy.revision ? { jitgate: { revision: policy.revision } } : {},
+        bundles: policy.revision ? bundlesFor(policy.revision) : {},
         metrics: {},
         jitgate: { route: route.config.name, subject: subject.id, error_code: err.code },
       });
@@ -191,6 +191,13 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
     return { state, route, target, subject, input, decision, startedNs };
   };
+}
+
+/** The events' `bundles` member for a revision: one sealed object (its JSON made once) while the revision stays. */
+let lastBundles: { revision: string; bundles: DecisionLogEvent['bundles'] } = { revision: '', bundles: {} };
+function bundlesFor(revision: string): DecisionLogEvent['bundles'] {
+  if (revision !== lastBundles.revision) lastBundles = { revision, bundles: seal({ jitgate: { revision } }) };
+  return lastBundles.bundles;
 }
 
 /** ISO-8601 text of a millisecond; the last one is kept, since requests come many per millisecond. */
@@ -214,7 +221,7 @@ export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided,
     path: AUTHZ_ENTRYPOINT,
     input: d.input,
     result: d.decision.result,
-    bundles: { jitgate: { revision: d.decision.revision } },
+    bundles: bundlesFor(d.decision.revision),
     metrics: { timer_rego_query_eval_ns: d.decision.eval_ns },
     jitgate: facts,
   }, d.decision.input_json);
