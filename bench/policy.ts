@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Pool } from 'undici';
-import { buildBundle, requireOpa, sealGrants, type AuthzInput, type PolicyGrant } from '../src/policy/index.js';
+import { buildBundle, requireOpa, seal, sealGrants, type AuthzInput, type PolicyGrant } from '../src/policy/index.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const samples = join(ROOT, 'policies');
@@ -26,10 +26,13 @@ const MEMORY_EVALS = 1_000_000;
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 
-/** The gateway's input: the grant cache hands the engine a sealed set per subject (grant-set.ts). */
+/**
+ * The gateway's input: the grant cache hands the engine a sealed set per subject, the token
+ * cache a sealed subject per token and the routing state a sealed route (sealed.ts).
+ */
 function input(grantCount: number): AuthzInput {
   const fresh = unsealedInput(grantCount);
-  return { ...fresh, grants: sealGrants(fresh.grants as PolicyGrant[]) };
+  return { ...fresh, grants: sealGrants(fresh.grants as PolicyGrant[]), subject: seal(fresh.subject), route: seal(fresh.route) };
 }
 
 /** The same input with a plain array: what the engine pays the first time it meets a set. */
@@ -197,7 +200,7 @@ const lines = [
   '',
   `Target: in-process p99 under 50 µs and at least 10x the sidecar's throughput. "Engine alone" is the same input through a policy that only says \`allow := true\`: the fixed cost of validating the input, moving it into the wasm module and the result out; the rest of the in-process figure is the policy's own work.`,
   '',
-  'The in-process figures use the input as the gateway builds it: the grant cache hands the engine one sealed (frozen) grant set per subject, which the engine parses into wasm memory once and links into each later input (src/policy/wasm-heap.ts). "New set" is the cost of a decision whose grant set the engine has not met yet (the first request after a grant of that subject starts, ends or changes): the whole input is serialized and parsed.',
+  'The in-process figures use the input as the gateway builds it: the grant cache hands the engine one sealed (frozen) grant set per subject, the token cache one sealed subject per token, the routing state one sealed route; the engine parses each into wasm memory once and links it into each later input (src/policy/wasm-heap.ts). "New set" is the cost of a decision whose members the engine has not met yet (the first request after a grant of that subject starts, ends or changes): the whole input is serialized and parsed.',
   '',
   `Memory over ${MEMORY_EVALS.toLocaleString('en-US')} evaluations (10 grants, after forced GC): RSS ${mb(before.rss)} MB before, ${mb(checkpoint.rss)} MB after 100,000, ${mb(after.rss)} MB after 1,000,000; JS heap ${mb(before.heapUsed)} → ${mb(checkpoint.heapUsed)} → ${mb(after.heapUsed)} MB; external (wasm memory) ${mb(before.external)} → ${mb(after.external)} MB.`,
   '',

@@ -200,21 +200,20 @@ export interface SplitInput {
 
 export function splitInput(input: object): SplitInput {
   const fields = input as Record<string, unknown>;
-  const whole: string[] = [];
-  const rest: string[] = [];
+  let whole = '';
+  let rest = '';
   const linked: LinkedMember[] = [];
   // Object.keys gives JSON.stringify's order; members it would omit (undefined) are left out.
+  // Concatenated, not joined: the whole input is only read if the decision is logged, and a
+  // large grant set is then not copied per decision here.
   for (const key of Object.keys(fields)) {
     const value = fields[key];
     const json = jsonOf(value);
     if (json === undefined) continue;
-    const name = memberName(key);
-    whole.push(whole.length === 0 ? '{' : ',', name, json);
+    const member = memberName(key) + json;
+    whole += whole === '' ? `{${member}` : `,${member}`;
     if (isSealed(value)) linked.push([key, value]);
-    else rest.push(rest.length === 0 ? '{' : ',', name, json);
+    else rest += rest === '' ? `{${member}` : `,${member}`;
   }
-  // Joined: one flat string each, as the module and the decision log read them whole.
-  whole.push(whole.length === 0 ? '{}' : '}');
-  rest.push(rest.length === 0 ? '{}' : '}');
-  return { inputJson: whole.join(''), restJson: rest.join(''), linked };
+  return { inputJson: whole === '' ? '{}' : `${whole}}`, restJson: rest === '' ? '{}' : `${rest}}`, linked };
 }
