@@ -84,7 +84,7 @@ export interface AuthzRoute {
 export interface AuthzInput {
   request: AuthzRequest;
   subject: Subject;
-  /** Best handed in sealed (grant-set.ts): engines then parse a subject's set once, not per request. */
+  /** Best handed in sealed (sealed.ts), like subject and route: engines then parse each once, not per request. */
   grants: readonly PolicyGrant[];
   route: AuthzRoute;
   now_ns: number;

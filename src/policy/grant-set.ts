@@ -1,7 +1,7 @@
 // A subject's active grants as the policy sees them. The grant cache seals one set per subject
 // (sealed.ts) and reuses it until a grant of that subject changes, starts or ends.
 import type { PolicyGrant } from './contract.js';
-import { jsonOf, seal } from './sealed.js';
+import { seal } from './sealed.js';
 
 export type GrantSet = readonly PolicyGrant[];
 
@@ -11,8 +11,3 @@ export function sealGrants(grants: PolicyGrant[]): GrantSet {
 }
 
 export const NO_GRANTS: GrantSet = sealGrants([]);
-
-/** The set's JSON: computed once for a sealed set, every time for any other array. */
-export function grantsJson(grants: GrantSet): string {
-  return jsonOf(grants) ?? '[]';
-}
