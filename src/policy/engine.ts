@@ -164,7 +164,7 @@ export class PolicyEngine {
     if (!grantsValid(input.grants)) {
       throw jitgateError('POLICY_INPUT_INVALID', `${AUTHZ_ENTRYPOINT}: grants${describeErrors(validatePolicyGrants)}`);
     }
-    // Sealed members (the grant set, the subject) travel apart from the rest of the input, so
+    // Sealed members (grant set, subject, route) travel apart from the rest of the input, so
     // each is parsed into the module once rather than on every request (wasm-heap.ts).
     const split = splitInput(input);
     const decision = this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, split.restJson, split.linked, validateAuthzResult);
