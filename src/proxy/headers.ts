@@ -22,16 +22,28 @@ const GATEWAY_COOKIE = /^(?:__Host-|__Secure-)?jitgate/i;
 /** Obligation headers a policy may not set: they would bypass the credential broker or framing. */
 const OBLIGATION_FORBIDDEN = new Set([...HOP_BY_HOP, ...CALLER_STRIPPED, 'content-length', 'cookie', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
 
-function connectionTokens(raw: readonly string[]): Set<string> {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] ?? '').toLowerCase() !== 'connection') continue;
-    for (const t of (raw[i + 1] ?? '').split(',')) {
+const NONE: ReadonlySet<string> = new Set();
+
+/** Header names listed in Connection headers (RFC 9110 7.6.1): hop-by-hop for this message only. */
+function connectionTokens(values: Iterable<string>): ReadonlySet<string> {
+  let named: Set<string> | null = null;
+  for (const value of values) {
+    for (const t of value.split(',')) {
       const tok = t.trim().toLowerCase();
-      if (tok !== '') named.add(tok);
+      if (tok !== '') (named ??= new Set()).add(tok);
     }
   }
-  return named;
+  return named ?? NONE;
+}
+
+/** connectionTokens of the Connection headers in a raw [name, value, ...] list (usually there are none). */
+function rawConnectionTokens(raw: readonly string[]): ReadonlySet<string> {
+  let values: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (name.length === 10 && name.toLowerCase() === 'connection') (values ??= []).push(raw[i + 1] ?? '');
+  }
+  return values === null ? NONE : connectionTokens(values);
 }
 
 function filterCookies(value: string): string {
@@ -55,7 +67,7 @@ export interface ForwardContext {
 
 /** Flat [name, value, ...] list for undici; names lower-cased. */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: ForwardContext): string[] {
-  const named = connectionTokens(rawHeaders);
+  const named = rawConnectionTokens(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] ?? '').toLowerCase();
@@ -103,11 +115,11 @@ const GATEWAY_RESPONSE_HEADERS = new Set(['x-jitgate-decision-id', 'x-request-id
 
 /** Upstream response headers for the caller: hop-by-hop and gateway-owned removed, secrets masked. */
 export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>, mask: (s: string) => string): Record<string, string | string[]> {
-  const named = new Set<string>();
   const conn = headers.connection;
-  for (const v of Array.isArray(conn) ? conn : conn ? [conn] : []) for (const t of v.split(',')) named.add(t.trim().toLowerCase());
+  const named = conn === undefined ? NONE : connectionTokens(Array.isArray(conn) ? conn : [conn]);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || GATEWAY_RESPONSE_HEADERS.has(name)) continue;
     out[name] = Array.isArray(value) ? value.map(mask) : mask(value);
   }
