@@ -1,5 +1,6 @@
 // Decision logs in OPA's event format, fanned out to the sinks chosen in the
-// `decision_logs` block. log() masks, then only queues: no sink can slow the data path.
+// `decision_logs` block. log() only queues; each event-loop turn's events are then masked,
+// encoded and handed to the sinks together, and no sink can slow the data path.
 // Every event a sink could not take is counted and reported, never silently lost.
 import type { Logger } from 'pino';
 import type { DecisionLogsConfig } from './config.js';
@@ -43,6 +44,11 @@ export interface DecisionLogSink extends DecisionLogger {
 /** Drops are reported in the log at most this often (and at stop), with the count since the last report. */
 const DROP_REPORT_INTERVAL_MS = 10_000;
 
+/** Events queued within one event-loop turn before the queue is worked off at once anyway. */
+const MAX_QUEUED_EVENTS = 4096;
+
+type LoggedEvent = Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>;
+
 class DecisionLogFanout implements DecisionLogSink {
   private droppedTotal = 0;
   private unreported = new Map<string, number>();
@@ -52,6 +58,8 @@ class DecisionLogFanout implements DecisionLogSink {
   private readonly labels: Record<string, string>;
   private readonly labelsJson: string;
   private stopped = false;
+  private queue: { event: LoggedEvent; inputJson: string | undefined }[] = [];
+  private drainScheduled = false;
 
   constructor(
     private readonly config: DecisionLogsConfig,
@@ -101,11 +109,38 @@ class DecisionLogFanout implements DecisionLogSink {
     this.deps.logger.warn({ dropped: byReason, dropped_total: this.droppedTotal }, 'decision log events dropped');
   }
 
-  log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>, inputJson?: string): void {
+  /**
+   * Queues the event; it is ruled, masked, encoded and handed to the sinks at the end of this
+   * turn of the event loop, together with every other event logged in it. The same work done
+   * back to back costs about a tenth less CPU per proxied request than interleaved with the
+   * requests (bench/proxy.ts). The event must not change once it is handed over.
+   */
+  log(event: LoggedEvent, inputJson?: string): void {
     if (this.stopped) {
       this.drop(1, 'decision logger stopped');
       return;
     }
+    if (this.queue.length >= MAX_QUEUED_EVENTS) this.drain();
+    this.queue.push({ event, inputJson });
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(this.drainLater);
+    }
+  }
+
+  private readonly drainLater = (): void => {
+    this.drainScheduled = false;
+    this.drain();
+  };
+
+  /** Works off every queued event now. */
+  private drain(): void {
+    const queued = this.queue;
+    this.queue = [];
+    for (const { event, inputJson } of queued) this.send(event, inputJson);
+  }
+
+  private send(event: LoggedEvent, inputJson: string | undefined): void {
     const parts = this.applyRules(event, inputJson);
     if (parts === null) return;
     let json: string;
@@ -132,7 +167,7 @@ class DecisionLogFanout implements DecisionLogSink {
    * The policy's system.log rules, asked as OPA does: about the whole event before any masking.
    * Null when the event is not to be logged (dropped by a rule, or the rules failed).
    */
-  private applyRules(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>, inputJson: string | undefined): RuledParts | null {
+  private applyRules(event: LoggedEvent, inputJson: string | undefined): RuledParts | null {
     const parts: RuledParts = { input: event.input, result: event.result, erased: [], masked: [] };
     if (!this.deps.rules) return parts;
     let rules;
@@ -157,10 +192,12 @@ class DecisionLogFanout implements DecisionLogSink {
   }
 
   async flush(): Promise<void> {
+    this.drain();
     await Promise.all([this.file?.flush(), this.http?.flush()]);
   }
 
   async stop(): Promise<void> {
+    this.drain();
     this.stopped = true;
     await Promise.all([this.file?.close(), this.http?.stop()]);
     this.reportDrops();

@@ -74,6 +74,7 @@ export interface DecisionLogger {
   /**
    * `inputJson`, when given, is `JSON.stringify(event.input)` already made (the policy engine's):
    * used as is when masking leaves the input unchanged, so the input is not serialized twice.
+   * The event is encoded later (at the end of the event-loop turn): it must not change after this call.
    */
   log(event: Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>, inputJson?: string): void;
 }

@@ -30,6 +30,11 @@ function capture(): { lines: string[]; write(s: string): void } {
 }
 
 let n = 0;
+/** Logged events reach the sinks at the end of the event-loop turn they were logged in. */
+function endOfTurn(): Promise<void> {
+  return new Promise((resolve) => { setImmediate(resolve); });
+}
+
 function decision(over: Partial<DecisionLogEvent> = {}): Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'> {
   const id = `dec-${++n}`;
   return {
@@ -203,6 +208,7 @@ t.test('a dead receiver: the buffer stays bounded and every drop is counted and 
     labels: {}, services: { s: { url: rx.url } }, logger: createLogger({ log_level: 'warn' }, warnings), onDrop: (c) => drops.push(c),
   });
   for (let i = 0; i < 25; i++) dl.log(decision());
+  await endOfTurn();
   t.equal(dl.dropped, 15, 'the 15 oldest were dropped as the 10-event buffer overflowed');
   await dl.stop();
   t.equal(dl.dropped, 25, 'what could not be sent at shutdown is counted too');
@@ -225,6 +231,7 @@ t.test('a receiver that never answers cannot hold up logging', async (t) => {
   await until(() => hung.length === 1, 'the upload to hang');
   // The upload is stuck; every further log() returns at once and the overflow is counted.
   for (let i = 0; i < 20; i++) dl.log(decision());
+  await endOfTurn();
   t.equal(dl.dropped, 15, 'buffer held at 5 while the upload hangs');
   await dl.stop();
   t.equal(dl.dropped, 21, 'after the timeout nothing was delivered, and all of it is counted');
@@ -251,21 +258,22 @@ t.test('file sink: JSONL with size-based rotation', async (t) => {
   t.notOk(readFileSync(path, 'utf8').includes(BEARER));
 });
 
-t.test('file sink: lines of any size, across many encoding slabs, come out whole and in order', async (t) => {
+t.test('file sink: lines of any size, across many encoding slabs and event-loop turns, come out whole and in order', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
   const path = join(dir, 'decisions.jsonl');
   const dl = createDecisionLogger(config({ file: { path, max_bytes: 1 << 30, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
   const ids: string[] = [];
-  for (let i = 0; i < 8000; i++) {
+  for (let i = 0; i < 12_000; i++) {
     // Mostly ordinary events (several MiB in all), now and then one of 300 KB with non-ASCII text.
     const big = i % 1000 === 500;
     const e = decision(big ? { result: { allow: false, reason: 'ü€'.repeat(100_000) } } : {});
     ids.push(e.decision_id);
     dl.log(e);
     // Full slabs are reused once written. Bursts of more than a slab's worth between writes:
-    // a slab handed out again too early would overwrite lines not yet in the file.
-    if (i % 2500 === 0) await new Promise((r) => setTimeout(r, 10));
+    // a slab handed out again too early would overwrite lines not yet in the file. A burst is
+    // also more than the logger queues in one event-loop turn before working the queue off.
+    if (i % 5000 === 0) await new Promise((r) => setTimeout(r, 10));
   }
   await dl.stop();
   const lines = readFileSync(path, 'utf8').split('\n');
