@@ -13,11 +13,13 @@ for (const dialect of DIALECTS) {
   t.test(dialect, async (t) => {
     const s = await openStore(dialect);
     t.teardown(() => s.close());
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(s.store)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(s.store)], { stdio: ['pipe', 'pipe', 'pipe'] });
     t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const acks = new Map<string, number>();
     const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => { resolve(signal); }));
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       createInterface({ input: proc.stdout }).on('line', (line) => {
         const [tag, seq, marker] = line.split(' ');
         if (tag !== 'ack') return;
@@ -27,6 +29,10 @@ for (const dialect of DIALECTS) {
           proc.kill('SIGKILL');
           resolve();
         }
+      });
+      // A writer that dies on its own before the kill fails the test at once, saying why.
+      proc.on('exit', (code, signal) => {
+        if (acks.size < 1500) reject(new Error(`the writer exited (${signal ?? `code ${String(code)}`}) after ${acks.size} acknowledgements: ${stderr}`));
       });
     });
     t.equal(await exited, 'SIGKILL', 'the writer was killed, not stopped');
