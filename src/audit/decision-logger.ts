@@ -133,11 +133,17 @@ class DecisionLogFanout implements DecisionLogSink {
     this.drain();
   };
 
-  /** Works off every queued event now. */
+  /** Works off every queued event now. One event that fails costs that event (counted), never the rest of the queue. */
   private drain(): void {
     const queued = this.queue;
     this.queue = [];
-    for (const { event, inputJson } of queued) this.send(event, inputJson);
+    for (const { event, inputJson } of queued) {
+      try {
+        this.send(event, inputJson);
+      } catch {
+        this.drop(1, 'event cannot be logged');
+      }
+    }
   }
 
   private send(event: LoggedEvent, inputJson: string | undefined): void {
@@ -158,9 +164,15 @@ class DecisionLogFanout implements DecisionLogSink {
       this.drop(1, 'event cannot be encoded');
       return;
     }
-    if (this.config.console) this.deps.logger.info(full, 'Decision Log');
     this.file?.write(json);
     this.http?.push(json);
+    if (this.config.console) {
+      try {
+        this.deps.logger.info(full, 'Decision Log');
+      } catch {
+        this.drop(1, 'console sink failed');
+      }
+    }
   }
 
   /**

@@ -29,7 +29,10 @@ class SeriesTable<S> {
   constructor(
     private readonly labelNames: readonly string[],
     private readonly create: (labels: Record<string, string>) => S,
-  ) {}
+  ) {
+    // The walk below keys the last level by the last label: a series without labels has none.
+    if (labelNames.length === 0) throw new Error('a labelled series needs at least one label');
+  }
 
   get(values: readonly string[]): S {
     let level = this.root;

@@ -324,6 +324,22 @@ t.test('console sink writes OPA-style "Decision Log" lines through the logger', 
   t.notOk(out.lines[0]!.includes(BEARER));
 });
 
+t.test('a sink that throws costs only its own event, counted; the other sinks and events still get through', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const path = join(dir, 'decisions.jsonl');
+  let writes = 0;
+  const console = { lines: [] as string[], write(s: string) { if (++writes === 2) throw new Error('console is gone'); this.lines.push(s); } };
+  const dl = createDecisionLogger(config({ console: true, file: { path, max_bytes: 1 << 20, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'info' }, console) });
+  const events = [decision(), decision(), decision()];
+  for (const e of events) dl.log(e);
+  await dl.stop();
+  const logged = readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { decision_id: string }).decision_id);
+  t.same(logged, events.map((e) => e.decision_id), 'the file sink has all three');
+  t.equal(console.lines.filter((l) => l.includes('Decision Log')).length, 2, 'the console took the other two');
+  t.equal(dl.dropped, 1, 'the console write that failed is a counted drop');
+});
+
 t.test('an unknown service is a configuration error', (t) => {
   t.throws(() => createDecisionLogger(config({ service: 'nope' }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) }), /no service named "nope"/);
   t.end();
