@@ -4,7 +4,7 @@ export type { DecisionLogRulesSource, PolicyEvaluator, PolicyEvent } from './typ
 export { policyConfigSchema, type PolicyConfig } from './config.js';
 export { PolicyEngine, type EngineInfo, type EngineOptions } from './engine.js';
 export { sealGrants, NO_GRANTS, type GrantSet } from './grant-set.js';
-export { objectJson, seal } from './sealed.js';
+export { jsonOf, objectJson, seal } from './sealed.js';
 export { parseBundle, readBundleFile, type PolicyBundle, type BundleManifest } from './bundle.js';
 export { buildBundle, defaultCapabilitiesPath, isPolicySource, logRuleEntrypoints, BUNDLE_FILE_NAME, type BuildOptions, type BuildResult } from './compile.js';
 export { findOpa, requireOpa, runOpa, type OpaRun } from './opa.js';

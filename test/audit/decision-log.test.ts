@@ -262,7 +262,10 @@ t.test('file sink: lines of any size, across many encoding slabs and event-loop 
   const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
   const path = join(dir, 'decisions.jsonl');
-  const dl = createDecisionLogger(config({ file: { path, max_bytes: 1 << 30, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
+  // A backlog bound above the event count: on a loaded machine the first write may still be in
+  // flight when all 12,000 are logged, and that bound's drops are another test's subject.
+  const reporting = { ...config().reporting, buffer_size_limit_events: 100_000 };
+  const dl = createDecisionLogger(config({ reporting, file: { path, max_bytes: 1 << 30, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
   const ids: string[] = [];
   for (let i = 0; i < 12_000; i++) {
     // Mostly ordinary events (several MiB in all), now and then one of 300 KB with non-ASCII text.
@@ -281,6 +284,7 @@ t.test('file sink: lines of any size, across many encoding slabs and event-loop 
   const parsed = lines.map((l) => JSON.parse(l) as { decision_id: string; result: { reason?: string } });
   t.same(parsed.map((e) => e.decision_id), ids, 'every event, once, in order');
   t.equal(parsed[500]?.result.reason, 'ü€'.repeat(100_000), 'a large non-ASCII event is intact');
+  t.equal(dl.dropped, 0);
 });
 
 t.test('the policy\'s own system.log rules drop and mask events before any sink sees them', async (t) => {
@@ -311,6 +315,30 @@ t.test('the policy\'s own system.log rules drop and mask events before any sink 
   t.same(e.masked, ['/input/subject/claims/email']);
   t.notOk(readFileSync(path, 'utf8').includes('555-0100'));
   t.equal(dl.dropped, 1, 'only the event whose rules failed counts as lost');
+});
+
+t.test('a file line is the event exactly as JSON.stringify writes it, masked parts swapped in and labels, erased, masked after', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const path = join(dir, 'decisions.jsonl');
+  const erase = ['/input/subject/claims/email'];
+  const dl = createDecisionLogger(config({ mask: erase, file: { path, max_bytes: 1 << 20, max_files: 2 } }), { labels: { app: 'x' }, services: {}, logger: createLogger({ log_level: 'silent' }) });
+  const plain = decision({ input: { request: { method: 'GET', path: '/x', headers: { accept: '*/*' }, query: {} }, subject: { id: 'bob', kind: 'user', groups: [] }, grants: [], now_ns: 1 } });
+  const secret = decision();
+  const failed = decision({ result: undefined, jitgate: { route: 'orders', subject: 'alice', error_code: 'JITGATE_E_POLICY_EVAL' } });
+  // The input's JSON is handed over with each event, as the data path does; a masked input must not use it.
+  for (const e of [plain, secret, failed]) dl.log(e, JSON.stringify(e.input));
+  await dl.stop();
+  const lines = readFileSync(path, 'utf8').trim().split('\n');
+  const labels = (JSON.parse(lines[0]!) as { labels: Record<string, string> }).labels;
+  t.equal(labels.app, 'x');
+  t.equal(lines[0], JSON.stringify({ ...plain, labels }), 'nothing to mask: the event as it was logged');
+  const m = maskInput({ input: secret.input, result: secret.result }, erase);
+  t.equal(lines[1], JSON.stringify({ ...secret, labels, input: m.input, result: m.result, erased: m.erased, masked: m.masked }), 'masked and erased parts in place, lists after the labels');
+  t.same(m.masked, ['/input/request/headers/authorization', '/input/request/headers/x-api-key']);
+  t.notOk(lines[1]!.includes(BEARER) || lines[1]!.includes(API_KEY) || lines[1]!.includes('alice@example.com'), 'no secret and no erased value in the line');
+  const m2 = maskInput({ input: failed.input, result: failed.result }, erase);
+  t.equal(lines[2], JSON.stringify({ ...failed, labels, input: m2.input, erased: m2.erased, masked: m2.masked }), 'an undefined result is left out, as JSON.stringify does');
 });
 
 t.test('console sink writes OPA-style "Decision Log" lines through the logger', async (t) => {
