@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'data/**', 'bundles/**', 'coverage/**', '.tap/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'data/**', 'bundles/**', 'coverage/**', '.tap/**', 'bench/.out/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -12,7 +12,7 @@ import { buildConfig } from '../src/config/index.js';
 import { createGrantStore, GrantCache, type StoredGrant } from '../src/grants/index.js';
 import { createAuthenticator, createDevIssuer } from '../src/identity/index.js';
 import { createMetrics } from '../src/observability/index.js';
-import { buildBundle, requireOpa, type PolicyEvaluator } from '../src/policy/index.js';
+import { buildBundle, projectRoot, requireOpa, type PolicyEvaluator } from '../src/policy/index.js';
 import { openDb } from '../src/store/index.js';
 import { createProxyServer } from '../src/proxy/index.js';
 
@@ -35,7 +35,7 @@ const cfg = buildConfig({
 
 const logger = pino({ level: 'warn' });
 const opaPath = await requireOpa();
-const built = await buildBundle({ dir: join(import.meta.dirname, '..', 'policies'), opaPath, revision: 'bench' });
+const built = await buildBundle({ dir: join(projectRoot(), 'policies'), opaPath, revision: 'bench' });
 const decisionLog = createDecisionLogger(cfg.decision_logs, { labels: { app: 'bench' }, services: {}, logger, rules: built.engine });
 await decisionLog.start();
 const authenticator = createAuthenticator(cfg.jitgate.identity, { logger });

@@ -148,8 +148,23 @@ interface Target {
   up(upstreamPort: number): Promise<{ url: string; pids: () => number[]; headers: string[]; down: () => Promise<void> }>;
 }
 
+/**
+ * The Node targets run as tsc's JavaScript, as `jitgate serve` runs from dist/: under tsx every
+ * function gets a naming wrapper (esbuild's keepNames), which costs each proxy a few percent.
+ */
+const BUILD = join('bench', '.out', 'build');
+
+function compileTargets(): void {
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: root, stdio: 'inherit' });
+}
+
+/** The compiled form of a bench/ script. */
+function compiled(script: string): string {
+  return join(BUILD, 'bench', script.replace(/\.ts$/, '.js'));
+}
+
 async function nodeProxy(script: string, args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const child = start(PROXY_CORE, process.execPath, ['--import', 'tsx', join('bench', script), ...args], env);
+  const child = start(PROXY_CORE, process.execPath, [compiled(script), ...args], env);
   return { child, port: await listening(child) };
 }
 
@@ -250,7 +265,8 @@ interface Row { target: Target; result: WrkResult; cpuPerReqUs: number | null }
 async function main(): Promise<void> {
   if (cpus().length < 2) throw new Error('needs 2 cores (proxy on one, upstream + load on the other)');
   ensureTools();
-  const upstream = start(LOAD_CORE, process.execPath, ['--import', 'tsx', join('bench', 'proxy-upstream.ts')]);
+  compileTargets();
+  const upstream = start(LOAD_CORE, process.execPath, [compiled('proxy-upstream.ts')]);
   const upstreamPort = await listening(upstream);
   const rows: Row[] = [];
   // BENCH_TARGETS='bare proxy,jitgate' runs a subset by exact names (quick iterations; no report).
@@ -322,7 +338,7 @@ function writeReport(rows: Row[]): void {
     '## Data path',
     '',
     `Command: \`node --import tsx bench/proxy.ts\` (run ${when}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'}; Node ${process.version}; load average at the end ${load}: other work on the machine inflates every row alike, the ratios are what compare).`,
-    `Loopback, one upstream (bench/proxy-upstream.ts, small JSON body) for every target; \`wrk -t1 -c${CONNECTIONS} --latency\` on \`GET ${PATH}\`, ${DURATION_S} s per target in ${ROUNDS} interleaved rounds after a ${WARMUP_S} s warm-up; each row is the target's better round.`,
+    `Loopback, one upstream (bench/proxy-upstream.ts, small JSON body) for every target; \`wrk -t1 -c${CONNECTIONS} --latency\` on \`GET ${PATH}\`, ${DURATION_S} s per target in ${ROUNDS} interleaved rounds after a ${WARMUP_S} s warm-up; each row is the target's better round. The Node targets (and the upstream) run as tsc's JavaScript output (\`tsconfig.bench.json\`, compiled by this command), as the gateway runs from dist/.`,
     `The proxy under test (and its OPA sidecar) is pinned to core ${PROXY_CORE} with taskset; the upstream and wrk share core ${LOAD_CORE}.`,
     'CPU/request: utime+stime of the proxy process tree (plus the OPA process for the sidecar) from /proc/<pid>/stat before and after the measured run, divided by the requests wrk completed.',
     '',

@@ -7,7 +7,7 @@ export { sealGrants, NO_GRANTS, type GrantSet } from './grant-set.js';
 export { jsonOf, objectJson, seal } from './sealed.js';
 export { parseBundle, readBundleFile, type PolicyBundle, type BundleManifest } from './bundle.js';
 export { buildBundle, defaultCapabilitiesPath, isPolicySource, logRuleEntrypoints, BUNDLE_FILE_NAME, type BuildOptions, type BuildResult } from './compile.js';
-export { findOpa, requireOpa, runOpa, type OpaRun } from './opa.js';
+export { findOpa, projectRoot, requireOpa, runOpa, type OpaRun } from './opa.js';
 export { generateCapabilities, serializeCapabilities, type Capabilities } from './capabilities.js';
 export { CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES } from './builtins.js';
 export { policyRevision } from './revision.js';
