@@ -24,13 +24,20 @@ const OBLIGATION_FORBIDDEN = new Set([...HOP_BY_HOP, ...CALLER_STRIPPED, 'conten
 
 const NONE: ReadonlySet<string> = new Set();
 
-/** Header names listed in Connection headers (RFC 9110 7.6.1): hop-by-hop for this message only. */
-function connectionTokens(values: Iterable<string>): ReadonlySet<string> {
+/**
+ * Header names listed in Connection headers (RFC 9110 7.6.1): hop-by-hop for this message only.
+ * Names that are hop-by-hop anyway are left out, so the usual `Connection: keep-alive` of an
+ * upstream's every response costs no set.
+ */
+function connectionTokens(values: string | readonly string[]): ReadonlySet<string> {
   let named: Set<string> | null = null;
-  for (const value of values) {
-    for (const t of value.split(',')) {
-      const tok = t.trim().toLowerCase();
-      if (tok !== '') (named ??= new Set()).add(tok);
+  for (const value of typeof values === 'string' ? [values] : values) {
+    for (let start = 0; start <= value.length;) {
+      const comma = value.indexOf(',', start);
+      const end = comma < 0 ? value.length : comma;
+      const tok = value.slice(start, end).trim().toLowerCase();
+      if (tok !== '' && !HOP_BY_HOP.has(tok)) (named ??= new Set()).add(tok);
+      start = end + 1;
     }
   }
   return named ?? NONE;
@@ -116,7 +123,7 @@ const GATEWAY_RESPONSE_HEADERS = new Set(['x-jitgate-decision-id', 'x-request-id
 /** Upstream response headers for the caller: hop-by-hop and gateway-owned removed, secrets masked. */
 export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>, mask: (s: string) => string): Record<string, string | string[]> {
   const conn = headers.connection;
-  const named = conn === undefined ? NONE : connectionTokens(Array.isArray(conn) ? conn : [conn]);
+  const named = conn === undefined ? NONE : connectionTokens(conn);
   const out: Record<string, string | string[]> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];

@@ -111,7 +111,7 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
     res.on('close', () => { if (!res.writableFinished) entry.abandoned = true; });
     if (entry.url.includes('__hang')) return; // never answers
     if (entry.url.includes('__forge')) {
-      res.writeHead(200, { 'x-jitgate-decision-id': 'forged-by-upstream', 'x-request-id': 'forged-too', connection: 'x-secret-hop', 'x-secret-hop': '1' });
+      res.writeHead(200, { 'x-jitgate-decision-id': 'forged-by-upstream', 'x-request-id': 'forged-too', connection: 'keep-alive, x-secret-hop,X-Other-Hop ', 'x-secret-hop': '1', 'x-other-hop': '2' });
       res.end('forged');
       return;
     }

@@ -316,6 +316,7 @@ t.test('the upstream cannot forge the gateway\'s response headers', async (t) =>
   t.match(res.headers['x-jitgate-decision-id'], /^[0-9a-f-]{36}$/, 'the decision id is the gateway\'s');
   t.not(res.headers['x-request-id'], 'forged-too');
   t.equal(res.headers['x-secret-hop'], undefined, 'headers the upstream named in Connection are hop-by-hop');
+  t.equal(res.headers['x-other-hop'], undefined, 'every name in the list, whatever its case and spacing');
 });
 
 t.test('obligation headers replace any copy the caller sent', async (t) => {
