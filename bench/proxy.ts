@@ -155,6 +155,7 @@ interface Target {
 const BUILD = join('bench', '.out', 'build');
 
 function compileTargets(): void {
+  rmSync(join(root, BUILD), { recursive: true, force: true });
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: root, stdio: 'inherit' });
 }
 
