@@ -13,6 +13,7 @@ import { register as whoamiCommand } from './commands/whoami.js';
 import { register as auditCommand } from './commands/audit.js';
 import { register as tokenCommand } from './commands/token.js';
 import { register as buildCommand } from './commands/build.js';
+import { register as replayCommand } from './commands/replay.js';
 import { register as serveCommand } from './commands/serve.js';
 import { register as demoCommand } from './commands/demo.js';
 import { register as apikeyCommand } from './commands/apikey.js';
@@ -33,6 +34,7 @@ const commands: RegisterCommand[] = [
   auditCommand,
   tokenCommand,
   buildCommand,
+  replayCommand,
 ];
 
 const program = new Command('jitgate')

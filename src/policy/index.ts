@@ -11,4 +11,5 @@ export { findOpa, projectRoot, requireOpa, runOpa, type OpaRun } from './opa.js'
 export { generateCapabilities, serializeCapabilities, type Capabilities } from './capabilities.js';
 export { CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES } from './builtins.js';
 export { policyRevision } from './revision.js';
+export { replayChangesDecisions, replayDecisions, type ReplayDifference, type ReplayedDecision, type ReplayOptions, type ReplayReport } from './replay.js';
 export { PolicyManager, type PolicyManagerOptions, type PolicyStatus, type PolicyLogger } from './manager.js';

@@ -1,0 +1,176 @@
+// Recorded decisions decided again by another policy revision: what a change to policies/ would
+// do to real traffic, before it is merged. The inputs come from the decision log (OPA's event
+// format, one event per line). Each authz event is decided at the instant it was first decided:
+// the input carries now_ns and the engine answers time.now_ns() with it, so a replay under the
+// same revision gives the same decisions, and one under a changed revision shows only the change.
+import { isJitgateError } from '../errors.js';
+import { AUTHZ_ENTRYPOINT, type AuthzInput, type AuthzResult } from './contract.js';
+import type { PolicyEvaluator } from './types.js';
+
+/** The parts of a decision a replay compares. */
+export interface ReplayedDecision {
+  allow: boolean;
+  reason: string | null;
+  credential: string | null;
+}
+
+export interface ReplayDifference {
+  decision_id: string | null;
+  timestamp: string | null;
+  subject: string | null;
+  route: string | null;
+  method: string | null;
+  path: string | null;
+  /** The logged input had masked or erased values: the candidate saw those, not the originals. */
+  masked: boolean;
+  before: ReplayedDecision;
+  /** The candidate's decision, or the error code it failed with (a gateway would deny: 503). */
+  after: ReplayedDecision | { error: string };
+}
+
+export interface ReplayReport {
+  /** Revision of the candidate policy. */
+  revision: string | null;
+  /** Non-empty lines read. */
+  lines: number;
+  replayed: number;
+  /** Same allow, credential and reason. */
+  unchanged: number;
+  skipped: {
+    /** Not JSON, or not an event object. */
+    unreadable: number;
+    /** Events of another entrypoint (jitgate/elevation, other policies' paths). */
+    other_path: number;
+    /** The input was erased (a mask rule) or is missing: nothing to decide on. */
+    without_input: number;
+    /** The decision failed when it was made (policy error): nothing to compare with. */
+    without_result: number;
+  };
+  allow_to_deny: number;
+  deny_to_allow: number;
+  /** Still allowed, with another upstream credential. */
+  credential_changed: number;
+  /** Same allow and credential, another reason. */
+  reason_changed: number;
+  /** The candidate failed on the input (the gateway would answer 503). */
+  errors: number;
+  /** The first differences in allow or credential, and the errors, in log order. */
+  differences: ReplayDifference[];
+  /** More differences were found than `differences` holds. */
+  truncated: boolean;
+}
+
+export interface ReplayOptions {
+  /** Differences listed at most (default 50); all are counted. */
+  limit?: number;
+}
+
+type Event = Record<string, unknown>;
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+function field(value: unknown, key: string): unknown {
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function comparable(result: unknown): ReplayedDecision | null {
+  const allow = field(result, 'allow');
+  if (typeof allow !== 'boolean') return null;
+  return { allow, reason: text(field(result, 'reason')), credential: text(field(field(result, 'obligations'), 'credential')) };
+}
+
+function hasMaskedValues(event: Event): boolean {
+  const listed = (key: string): boolean => Array.isArray(event[key]) && (event[key] as unknown[]).some((p) => typeof p === 'string' && p.startsWith('/input'));
+  return listed('erased') || listed('masked');
+}
+
+/** Replays every authz decision in `lines` (decision-log JSONL, in order) under `policy`. */
+export async function replayDecisions(
+  policy: Pick<PolicyEvaluator, 'authorize' | 'revision'>,
+  lines: AsyncIterable<string> | Iterable<string>,
+  options: ReplayOptions = {},
+): Promise<ReplayReport> {
+  const limit = options.limit ?? 50;
+  const report: ReplayReport = {
+    revision: policy.revision, lines: 0, replayed: 0, unchanged: 0,
+    skipped: { unreadable: 0, other_path: 0, without_input: 0, without_result: 0 },
+    allow_to_deny: 0, deny_to_allow: 0, credential_changed: 0, reason_changed: 0, errors: 0,
+    differences: [], truncated: false,
+  };
+  const note = (difference: ReplayDifference): void => {
+    if (report.differences.length < limit) report.differences.push(difference);
+    else report.truncated = true;
+  };
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (line === '') continue;
+    report.lines++;
+    let event: Event;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an event');
+      event = parsed as Event;
+    } catch {
+      report.skipped.unreadable++;
+      continue;
+    }
+    if (event.path !== AUTHZ_ENTRYPOINT) {
+      report.skipped.other_path++;
+      continue;
+    }
+    const input = event.input;
+    if (input === null || typeof input !== 'object') {
+      report.skipped.without_input++;
+      continue;
+    }
+    const before = comparable(event.result);
+    if (!before) {
+      report.skipped.without_result++;
+      continue;
+    }
+    report.replayed++;
+    const facts = event.jitgate;
+    const request = field(input, 'request');
+    const difference = (after: ReplayDifference['after']): ReplayDifference => ({
+      decision_id: text(event.decision_id),
+      timestamp: text(event.timestamp),
+      subject: text(field(facts, 'subject')) ?? text(field(field(input, 'subject'), 'id')),
+      route: text(field(facts, 'route')) ?? text(field(field(input, 'route'), 'name')),
+      method: text(field(request, 'method')),
+      path: text(field(request, 'path')),
+      masked: hasMaskedValues(event),
+      before,
+      after,
+    });
+    let result: AuthzResult;
+    try {
+      // Validated by the engine against the contract's schema, like every live input.
+      result = policy.authorize(input as AuthzInput).result;
+    } catch (err) {
+      report.errors++;
+      note(difference({ error: isJitgateError(err) ? err.code : 'JITGATE_E_POLICY_EVAL' }));
+      continue;
+    }
+    const after = comparable(result) as ReplayedDecision;
+    if (after.allow !== before.allow) {
+      if (before.allow) report.allow_to_deny++;
+      else report.deny_to_allow++;
+      note(difference(after));
+    } else if (after.allow && after.credential !== before.credential) {
+      report.credential_changed++;
+      note(difference(after));
+    } else if (after.reason !== before.reason) {
+      report.reason_changed++;
+    } else {
+      report.unchanged++;
+    }
+  }
+  return report;
+}
+
+/** Whether the candidate would decide any replayed request differently (reason changes aside) or fail on one. */
+export function replayChangesDecisions(report: ReplayReport): boolean {
+  return report.allow_to_deny + report.deny_to_allow + report.credential_changed + report.errors > 0;
+}

@@ -1,0 +1,106 @@
+// `jitgate replay`: the decisions a running gateway recorded, decided again by the CLI under the
+// policies as they are and under a changed copy. A policy author sees which real requests the
+// change would refuse (by decision id, as the callers got them) before it is merged.
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { startDemoUpstream } from '../../src/demo/index.js';
+import type { ReplayReport } from '../../src/policy/index.js';
+import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+
+t.test('replay reports exactly the recorded decisions a policy change flips', async (t) => {
+  const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-replay-');
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const file = writeConfig(dir, demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }));
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const auth = { authorization: `Bearer ${token}` };
+
+  // Reads are allowed, writes without a grant and /admin/ denied: the sample policies' rules.
+  const reads: string[] = [];
+  for (const path of ['/api/items', '/api/items/1', '/api/reports/daily']) {
+    const res = await fetch(`${gw.proxyUrl}${path}`, { headers: auth });
+    await res.arrayBuffer();
+    t.equal(res.status, 200, `GET ${path} is allowed`);
+    reads.push(res.headers.get('x-jitgate-decision-id') ?? '');
+  }
+  for (const [method, path] of [['POST', '/api/items'], ['DELETE', '/api/items/1'], ['GET', '/admin/users']]) {
+    const res = await fetch(`${gw.proxyUrl}${path}`, { method, headers: auth });
+    await res.arrayBuffer();
+    t.equal(res.status, 403, `${method} ${path} is denied`);
+  }
+  await gw.stop();
+  const log = join(dir, 'decisions.jsonl');
+  t.equal(readFileSync(log, 'utf8').trim().split('\n').length, 6, 'the gateway logged six decisions');
+
+  const replay = async (args: string[]): Promise<{ code: number | null; report: ReplayReport; stderr: string }> => {
+    const run = await runCli(['replay', log, '--json', ...args]);
+    return { code: run.code, report: JSON.parse(run.stdout || 'null') as ReplayReport, stderr: run.stderr };
+  };
+
+  const same = await replay(['--dir', join(repoRoot, 'policies'), '--fail-on-change']);
+  t.equal(same.code, 0, `the policies as they are change nothing: ${same.stderr}`);
+  t.match(same.report, { lines: 6, replayed: 6, unchanged: 6, allow_to_deny: 0, deny_to_allow: 0, errors: 0, differences: [] });
+
+  // The candidate pauses reads under /api/ and rewords the write refusal.
+  const candidate = join(dir, 'candidate');
+  cpSync(join(repoRoot, 'policies'), candidate, { recursive: true });
+  const access = join(candidate, 'jitgate', 'lib', 'access.rego');
+  const before = readFileSync(access, 'utf8');
+  const after = before
+    .replace('allow("employees may read under /api/", "readonly", [])', 'deny("reads under /api/ are paused")')
+    .replace('"writes under /api/ need an active writer grant"', '"writes under /api/ need a writer grant"');
+  t.not(after, before, 'the candidate differs from the sample policies');
+  writeFileSync(access, after);
+
+  const changed = await replay(['--dir', candidate, '--fail-on-change']);
+  t.equal(changed.code, 3, '--fail-on-change fails the job when a decision would flip');
+  t.match(changed.report, { replayed: 6, allow_to_deny: 3, deny_to_allow: 0, reason_changed: 2, unchanged: 1, errors: 0, truncated: false });
+  t.same(changed.report.differences.map((d) => d.decision_id), reads, 'the flipped decisions are the three reads, by the ids their callers got');
+  t.match(changed.report.differences[0], {
+    subject: 'alice', method: 'GET', path: '/api/items', route: 'demo', masked: false,
+    before: { allow: true, credential: 'readonly', reason: 'employees may read under /api/' },
+    after: { allow: false, reason: 'reads under /api/ are paused' },
+  });
+  t.equal((await runCli(['replay', log, '--dir', candidate])).code, 0, 'without --fail-on-change a report is not a failure');
+
+  const text = await runCli(['replay', log, '--dir', candidate, '--limit', '1']);
+  t.match(text.stdout, /allow -> deny:\s+3/, 'the text report counts the flips');
+  t.match(text.stdout, new RegExp(`GET /api/items\\s+allow \\(readonly\\)\\s+deny\\s+${reads[0] ?? ''}`), 'and lists one per row');
+  t.notMatch(text.stdout, reads[1] ?? '', '--limit bounds the list');
+  t.match(text.stdout, /more differences than --limit lists/);
+
+  // Lines a replay cannot use are counted, never guessed at: a truncated line, another
+  // entrypoint, a decision that failed when made, and an input the contract refuses.
+  const first = JSON.parse(readFileSync(log, 'utf8').split('\n')[0] ?? '') as Record<string, unknown> & { input: Record<string, unknown> };
+  const { subject: _dropped, ...withoutSubject } = first.input;
+  appendFileSync(log, [
+    '{"decision_id":"cut-off',
+    JSON.stringify({ ...first, decision_id: 'elevation-1', path: 'jitgate/elevation' }),
+    JSON.stringify({ ...first, decision_id: 'failed-1', result: undefined }),
+    JSON.stringify({ ...first, decision_id: 'no-subject', input: withoutSubject, erased: ['/input/subject'] }),
+  ].join('\n') + '\n');
+  const messy = await replay(['--dir', join(repoRoot, 'policies'), '--fail-on-change']);
+  t.equal(messy.code, 3, 'an input the policy cannot decide is a change: a gateway would refuse that request');
+  t.match(messy.report, {
+    lines: 10, replayed: 7, unchanged: 6, errors: 1,
+    skipped: { unreadable: 1, other_path: 1, without_result: 1, without_input: 0 },
+  });
+  t.match(messy.report.differences, [{ decision_id: 'no-subject', masked: true, after: { error: 'JITGATE_E_POLICY_INPUT_INVALID' } }], 'flagged: the log had erased part of its input');
+});
+
+t.test('replay refuses bad usage with a clear message and exit 2', async (t) => {
+  const both = await runCli(['replay', 'x.jsonl', '--dir', 'policies', '--bundle', 'b.tar.gz']);
+  t.equal(both.code, 2);
+  t.match(both.stderr, /--dir or --bundle, not both/);
+  const limit = await runCli(['replay', 'x.jsonl', '--limit', 'many']);
+  t.equal(limit.code, 2);
+  t.match(limit.stderr, /--limit must be a whole number/);
+  const missing = await runCli(['replay', join(repoRoot, 'no-such-dir', 'absent.jsonl'), '--bundle', join(repoRoot, 'bundles', 'jitgate.tar.gz')]);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /jitgate replay: .*absent\.jsonl/);
+});
