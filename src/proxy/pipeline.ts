@@ -200,11 +200,21 @@ function bundlesFor(revision: string): DecisionLogEvent['bundles'] {
   return lastBundles.bundles;
 }
 
-/** ISO-8601 text of a millisecond; the last one is kept, since requests come many per millisecond. */
-let lastIso = { ms: NaN, text: '' };
+/**
+ * ISO-8601 text of a millisecond, kept for the last few: requests come many per millisecond,
+ * and they finish out of order (a slot per millisecond, not one for the latest, so requests
+ * started a few milliseconds apart do not keep replacing each other's text).
+ */
+const ISO_SLOTS = 32;
+const isoMs = new Float64Array(ISO_SLOTS).fill(NaN);
+const isoText: string[] = new Array<string>(ISO_SLOTS).fill('');
 function isoAt(ms: number): string {
-  if (ms !== lastIso.ms) lastIso = { ms, text: new Date(ms).toISOString() };
-  return lastIso.text;
+  const slot = ms % ISO_SLOTS;
+  if (isoMs[slot] !== ms) {
+    isoMs[slot] = ms;
+    isoText[slot] = new Date(ms).toISOString();
+  }
+  return isoText[slot] as string;
 }
 
 export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided, extra: { upstream_status?: number; error_code?: string }): void {
