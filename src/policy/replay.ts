@@ -4,7 +4,7 @@
 // the input carries now_ns and the engine answers time.now_ns() with it, so a replay under the
 // same revision gives the same decisions, and one under a changed revision shows only the change.
 import { isJitgateError } from '../errors.js';
-import { AUTHZ_ENTRYPOINT, type AuthzInput, type AuthzResult } from './contract.js';
+import { AUTHZ_ENTRYPOINT, type AuthzInput } from './contract.js';
 import type { PolicyEvaluator } from './types.js';
 
 /** The parts of a decision a replay compares. */
@@ -133,7 +133,7 @@ export async function replayDecisions(
     report.replayed++;
     const facts = event.jitgate;
     const request = field(input, 'request');
-    const difference = (after: ReplayDifference['after']): ReplayDifference => ({
+    const difference = (outcome: ReplayDifference['after']): ReplayDifference => ({
       decision_id: text(event.decision_id),
       timestamp: text(event.timestamp),
       subject: text(field(facts, 'subject')) ?? text(field(field(input, 'subject'), 'id')),
@@ -142,18 +142,20 @@ export async function replayDecisions(
       path: text(field(request, 'path')),
       masked: hasMaskedValues(event),
       before,
-      after,
+      after: outcome,
     });
-    let result: AuthzResult;
+    let after: ReplayedDecision | { error: string };
     try {
-      // Validated by the engine against the contract's schema, like every live input.
-      result = policy.authorize(input as AuthzInput).result;
+      // Validated by the engine against the contract's schema, like every live input and result.
+      after = comparable(policy.authorize(input as AuthzInput).result) ?? { error: 'JITGATE_E_POLICY_RESULT_INVALID' };
     } catch (err) {
+      after = { error: isJitgateError(err) ? err.code : 'JITGATE_E_POLICY_EVAL' };
+    }
+    if ('error' in after) {
       report.errors++;
-      note(difference({ error: isJitgateError(err) ? err.code : 'JITGATE_E_POLICY_EVAL' }));
+      note(difference(after));
       continue;
     }
-    const after = comparable(result) as ReplayedDecision;
     if (after.allow !== before.allow) {
       if (before.allow) report.allow_to_deny++;
       else report.deny_to_allow++;
