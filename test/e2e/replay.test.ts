@@ -1,6 +1,7 @@
 // `jitgate replay`: the decisions a running gateway recorded, decided again by the CLI under the
 // policies as they are and under a changed copy. A policy author sees which real requests the
 // change would refuse (by decision id, as the callers got them) before it is merged.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,6 +70,10 @@ t.test('replay reports exactly the recorded decisions a policy change flips', as
     after: { allow: false, reason: 'reads under /api/ are paused' },
   });
   t.equal((await runCli(['replay', log, '--dir', candidate])).code, 0, 'without --fail-on-change a report is not a failure');
+
+  // `-` reads standard input: compressed or remote logs are piped in.
+  const piped = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'replay', '-', '--dir', candidate, '--json'], { cwd: repoRoot, input: readFileSync(log), encoding: 'utf8' });
+  t.match(JSON.parse(piped.stdout) as ReplayReport, { replayed: 6, allow_to_deny: 3 }, 'the same report from standard input');
 
   const text = await runCli(['replay', log, '--dir', candidate, '--limit', '1']);
   t.match(text.stdout, /allow -> deny:\s+3/, 'the text report counts the flips');

@@ -21,9 +21,10 @@ interface ReplayCommandOptions {
 /** Exit code of --fail-on-change when a decision would change (distinct from a failure to replay). */
 const EXIT_CHANGED = EXIT.DENIED;
 
+/** The lines of each file in turn; `-` is standard input (`zcat old.jsonl.gz | jitgate replay -`). */
 async function* linesOf(files: readonly string[]): AsyncGenerator<string> {
   for (const file of files) {
-    const input = createReadStream(file, { encoding: 'utf8' });
+    const input = file === '-' ? process.stdin : createReadStream(file, { encoding: 'utf8' });
     yield* createInterface({ input, crlfDelay: Infinity });
   }
 }
@@ -69,7 +70,7 @@ export function register(program: Command): void {
   program
     .command('replay')
     .description('decide the requests in decision logs again under a candidate policy and report what changes')
-    .argument('<log...>', 'decision-log files (JSONL, oldest first: data/decisions.jsonl.1 data/decisions.jsonl)')
+    .argument('<log...>', 'decision-log files (JSONL, oldest first: data/decisions.jsonl.1 data/decisions.jsonl); - reads standard input')
     .option('-d, --dir <dir>', 'candidate policies folder, compiled with opa (default: ./policies)')
     .option('-b, --bundle <file>', 'candidate bundle built by `jitgate build` (instead of --dir; needs no opa)')
     .option('--opa <path>', 'opa binary (default: $JITGATE_OPA, .tools/bin/opa, PATH)')
