@@ -161,14 +161,10 @@ class DecisionLogFanout implements DecisionLogSink {
       // rather than from a copy: a copy per event ({ ...event }) made V8 promote about 230 bytes
       // per proxied request to the old generation (--trace-gc-nvp), and so run full collections
       // whose pauses were the data path's p99. The input's JSON is spliced in when unmasked.
-      const { input, result } = m;
       const appended: [string, string][] = [['labels', this.labelsJson]];
       if (erased.length > 0) appended.push(['erased', JSON.stringify(erased)]);
       if (masked.length > 0) appended.push(['masked', JSON.stringify(masked)]);
-      json = objectJson(event, (key, value) => {
-        if (key === 'input') return input === event.input && inputJson !== undefined ? inputJson : jsonOf(input);
-        return jsonOf(key === 'result' ? result : value);
-      }, appended);
+      json = this.encode(event, m, inputJson, appended);
     } catch {
       this.drop(1, 'event cannot be encoded');
       return;
@@ -188,6 +184,17 @@ class DecisionLogFanout implements DecisionLogSink {
   }
 
   /**
+   * The event's JSON with `parts`' input and result in their places (the logged input's JSON
+   * spliced in while the input is the one logged) and `appended` members after its own.
+   */
+  private encode(event: LoggedEvent, parts: { input: unknown; result: unknown }, inputJson: string | undefined, appended: readonly [string, string][]): string {
+    return objectJson(event, (key, value) => {
+      if (key === 'input') return parts.input === event.input && inputJson !== undefined ? inputJson : jsonOf(parts.input);
+      return jsonOf(key === 'result' ? parts.result : value);
+    }, appended);
+  }
+
+  /**
    * The policy's system.log rules, asked as OPA does: about the whole event before any masking.
    * Null when the event is not to be logged (dropped by a rule, or the rules failed).
    */
@@ -196,9 +203,7 @@ class DecisionLogFanout implements DecisionLogSink {
     if (!this.deps.rules) return parts;
     let rules;
     try {
-      rules = this.deps.rules.decisionLogRules(() => {
-        return objectJson(event, (key, value) => key === 'input' && inputJson !== undefined ? inputJson : jsonOf(value), [['labels', this.labelsJson]]);
-      });
+      rules = this.deps.rules.decisionLogRules(() => this.encode(event, event, inputJson, [['labels', this.labelsJson]]));
     } catch (err) {
       // Logging it unmasked could leak what the rule was written to hide: drop it, counted.
       this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), decision_id: event.decision_id }, 'decision log rules failed; event dropped');
