@@ -29,4 +29,9 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The console's page script runs in the browser: the browser globals it uses, and no Node ones.
+    files: ['src/console/static/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { document: 'readonly', window: 'readonly', sessionStorage: 'readonly', fetch: 'readonly' } },
+  },
 );

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of jitgate on a fresh machine: installs npm packages, the
-# pinned opa and PostgreSQL when missing, then type check, lint, policy checks
-# (opa check --strict, opa fmt, opa test with coverage >= 90%) and the tap suite.
+# pinned opa, PostgreSQL and Chromium (for the console's browser tests) when missing, then
+# type check, lint, policy checks (opa check --strict, opa fmt, opa test with coverage >= 90%)
+# and the tap suite.
 # Ends with one line `N passed, N failed` summing opa's tests and tap's assertions.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,10 +15,13 @@ OPA=$(bash scripts/ensure-opa.sh) || { echo "opa is not available"; echo "0 pass
 export JITGATE_OPA="$OPA"
 JITGATE_TEST_PG_URL=$(bash scripts/ensure-postgres.sh) || { echo "PostgreSQL is not available"; echo "0 passed, 1 failed"; exit 1; }
 export JITGATE_TEST_PG_URL
+JITGATE_TEST_CHROMIUM=$(bash scripts/ensure-chromium.sh) || { echo "Chromium is not available"; echo "0 passed, 1 failed"; exit 1; }
+export JITGATE_TEST_CHROMIUM
 
 step "build and type check"
 npm run --silent build || failures+=("tsc build")
 npx tsc --noEmit -p tsconfig.json || failures+=("tsc --noEmit")
+npx tsc -p tsconfig.console.json || failures+=("tsc console (browser script)")
 
 step "lint"
 npx eslint . || failures+=("eslint")

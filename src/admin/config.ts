@@ -6,6 +6,8 @@ export interface AdminConfig {
   audit_reader_groups: string[];
   /** Largest accepted request body in bytes. */
   body_limit_bytes: number;
+  /** Serve the approvers' web console at /console/. */
+  console: boolean;
 }
 
 export const adminConfigSchema: SchemaObject = {
@@ -15,5 +17,6 @@ export const adminConfigSchema: SchemaObject = {
   properties: {
     audit_reader_groups: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: ['admins', 'auditors'] },
     body_limit_bytes: { type: 'integer', minimum: 1024, maximum: 10485760, default: 65536 },
+    console: { type: 'boolean', default: true },
   },
 };

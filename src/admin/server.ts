@@ -1,6 +1,7 @@
 // The control API: its own fastify instance on its own address, separate from the proxy.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
 import type { Subject } from '../policy/contract.js';
 import { handleError, validationError } from './http-errors.js';
@@ -90,6 +91,8 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   ];
   routes.push(...operationRoutes(options.health, options.metrics, () => (document ??= buildOpenApi(routes))));
 
+  // Before the hook below: the console's pages are not part of the API or its document.
+  if (options.console === true) registerConsole(app);
   const registered: { method: string; path: string }[] = [];
   app.addHook('onRoute', (opts) => {
     const methods = Array.isArray(opts.method) ? opts.method : [opts.method];

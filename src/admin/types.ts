@@ -40,6 +40,8 @@ export interface ControlServerOptions {
   auditReaderGroups?: readonly string[];
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
+  /** Serve the web console at /console/ (default false). */
+  console?: boolean;
 }
 
 export interface ControlServer {

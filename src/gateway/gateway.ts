@@ -160,6 +160,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       logger,
       auditReaderGroups: j.control.audit_reader_groups,
       bodyLimit: j.control.body_limit_bytes,
+      console: j.control.console,
     });
     const p = splitAddress(j.listen.proxy);
     const c = splitAddress(j.listen.control);

@@ -21,6 +21,7 @@ function banner(proxy: string, control: string): string {
   jitgate demo is running (Ctrl-C stops it)
     proxy        http://${proxy}      -> demo upstream http://${UPSTREAM.host}:${UPSTREAM.port}
     control API  http://${control}
+    web console  http://${control}/console/   (sign in with a token: ./jitgate token --sub bob)
   Try, in another terminal:
     export JITGATE_TOKEN=$(./jitgate token --sub alice)
     curl -s localhost:8080/api/items -H "authorization: Bearer $JITGATE_TOKEN"

@@ -1,0 +1,307 @@
+// @ts-check
+// The approvers' console: a thin page over the control API on the same origin. It holds no
+// rules of its own: what a user may see and do is what the API (and so the elevation policy)
+// answers. Everything from the API is put on the page as text, never as markup: a request's
+// reason is written by its requester and must not run in an approver's browser.
+
+/** The token lives in this tab only (sessionStorage): closing the tab signs out. */
+const TOKEN_KEY = 'jitgate.console.token';
+/** Pages of 100 read per list before the page says that more exist. */
+const MAX_PAGES = 10;
+
+/**
+ * The parts of the API's objects this page shows (docs/api.md, "Objects").
+ * @typedef {{ route?: string, methods?: string[], paths?: string[] } | null} Scope
+ * @typedef {{ id: string, groups: string[] }} Me
+ * @typedef {{ id: string, requester: { id: string }, role: string, scope: Scope, duration_seconds: number,
+ *   reason: string, ticket: string | null, status: string, approvals_required: number, break_glass: boolean,
+ *   approvals: { by: string }[], created_at: string, pending_expires_at: string, grant_id: string | null }} AccessRequest
+ * @typedef {{ id: string, subject: { id: string }, role: string, scope: Scope, reason: string, approved_by: string[],
+ *   break_glass: boolean, reviewed_by: string | null, expires_at: string }} Grant
+ */
+
+class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message */
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** @param {string} id @returns {HTMLElement} */
+function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`the page lacks #${id}`);
+  return node;
+}
+
+/**
+ * An element with text children (strings become text nodes, never markup).
+ * @param {string} tag
+ * @param {Record<string, string>} attrs
+ * @param {(Node | string)[]} children
+ */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
+/** @param {string} method @param {string} path @param {unknown} [body] */
+async function api(method, path, body) {
+  const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
+  /** @type {Record<string, string>} */
+  const headers = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+    credentials: 'omit',
+    redirect: 'error',
+  });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const error = data && typeof data === 'object' ? data.error : null;
+    throw new ApiError(res.status, error?.code ?? `HTTP_${res.status}`, error?.message ?? res.statusText);
+  }
+  return data;
+}
+
+/**
+ * Every item of a list, following next_offset (a page may be empty while more follow).
+ * @param {string} path
+ * @returns {Promise<{ items: any[], more: boolean }>}
+ */
+async function listAll(path) {
+  const items = [];
+  let offset = 0;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const data = await api('GET', `${path}${sep}limit=100&offset=${offset}`);
+    items.push(...data.items);
+    if (data.next_offset === null) return { items, more: false };
+    offset = data.next_offset;
+  }
+  return { items, more: true };
+}
+
+/** @param {string} text @param {'ok' | 'error' | ''} kind */
+function say(text, kind = '') {
+  const status = byId('status');
+  status.textContent = text;
+  status.className = kind;
+}
+
+/** @param {unknown} err */
+function sayError(err) {
+  if (err instanceof ApiError) say(`${err.code}: ${err.message}`, 'error');
+  else say(`The control API did not answer: ${err instanceof Error ? err.message : String(err)}`, 'error');
+}
+
+/** @param {Scope} scope */
+function scopeText(scope) {
+  if (!scope) return 'whole role';
+  const parts = [];
+  if (scope.route) parts.push(`route ${scope.route}`);
+  if (scope.methods) parts.push(scope.methods.join(', '));
+  if (scope.paths) parts.push(scope.paths.join(' '));
+  return parts.join(' · ') || 'whole role';
+}
+
+/** @param {number} seconds */
+function durationText(seconds) {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return [h ? `${h}h` : '', m ? `${m}m` : '', s || (!h && !m) ? `${s}s` : ''].join('');
+}
+
+/** @param {string} iso */
+function timeText(iso) {
+  return new Date(iso).toLocaleString();
+}
+
+/**
+ * @typedef {object} Action
+ * @property {string} name the button's text
+ * @property {string} path the route it posts to
+ * @property {string} [field] the body field the cell's text box goes in (comment, reason); none: an empty body
+ * @property {(answer: any) => string} done what to say when it worked
+ */
+
+/**
+ * A cell with a button per action and, when `label` is given, a text box whose text each
+ * action posts under its own field.
+ * @param {string | null} label
+ * @param {Action[]} actions
+ */
+function actionCell(label, actions) {
+  const input = label === null ? null : /** @type {HTMLInputElement} */ (el('input', { type: 'text', maxlength: '1000', 'aria-label': label, placeholder: label }));
+  const cell = el('td', { class: 'act' }, ...(input ? [input] : []));
+  for (const action of actions) {
+    const button = /** @type {HTMLButtonElement} */ (el('button', { type: 'button' }, action.name));
+    button.addEventListener('click', () => {
+      // Once per click: the row is drawn again from the API's answer afterwards.
+      button.disabled = true;
+      const text = input?.value.trim() ?? '';
+      const body = action.field && text ? { [action.field]: text } : {};
+      void run(async () => action.done(await api('POST', action.path, body)));
+    });
+    cell.append(button);
+  }
+  return cell;
+}
+
+/**
+ * A request row: the requester may withdraw it; others may approve or deny (if the policy lets them).
+ * @param {AccessRequest} request
+ * @param {Me} me
+ */
+function requestRow(request, me) {
+  const row = el('tr', { 'data-id': request.id });
+  const approvals = request.approvals.map((a) => a.by).join(', ');
+  row.append(
+    el('td', {}, request.requester.id),
+    el('td', {}, request.role, ...(request.break_glass ? [el('span', { class: 'flag' }, 'break-glass')] : [])),
+    el('td', {}, scopeText(request.scope)),
+    el('td', {}, durationText(request.duration_seconds)),
+    el('td', { class: 'reason' }, request.reason),
+    el('td', {}, request.ticket ?? ''),
+    el('td', {}, `${request.approvals.length} of ${request.approvals_required}`, approvals ? ` (${approvals})` : ''),
+    el('td', { title: `pending until ${timeText(request.pending_expires_at)}` }, timeText(request.created_at)),
+  );
+  const base = `/v1/requests/${encodeURIComponent(request.id)}`;
+  if (request.requester.id === me.id) {
+    row.append(actionCell(null, [{ name: 'Withdraw', path: `${base}/withdraw`, done: (r) => `Withdrew ${r.id}.` }]));
+  } else {
+    row.append(actionCell('Comment', [
+      { name: 'Approve', path: `${base}/approve`, field: 'comment', done: (r) => (r.status === 'approved' ? `Approved ${r.id}: grant ${r.grant_id} is active.` : `Approval recorded for ${r.id} (${r.approvals.length} of ${r.approvals_required}).`) },
+      { name: 'Deny', path: `${base}/deny`, field: 'comment', done: (r) => `Denied ${r.id}.` },
+    ]));
+  }
+  return row;
+}
+
+/**
+ * A grant row: revoke, and review when it was a break-glass grant nobody reviewed yet.
+ * @param {Grant} grant
+ */
+function grantRow(grant) {
+  const row = el('tr', { 'data-id': grant.id });
+  row.append(
+    el('td', {}, grant.subject.id),
+    el('td', {}, grant.role, ...(grant.break_glass ? [el('span', { class: 'flag' }, grant.reviewed_by ? `break-glass, reviewed by ${grant.reviewed_by}` : 'break-glass, not reviewed')] : [])),
+    el('td', {}, scopeText(grant.scope)),
+    el('td', {}, timeText(grant.expires_at)),
+    el('td', {}, grant.approved_by.join(', ')),
+    el('td', { class: 'reason' }, grant.reason),
+  );
+  const base = `/v1/grants/${encodeURIComponent(grant.id)}`;
+  /** @type {Action[]} */
+  const actions = [{ name: 'Revoke', path: `${base}/revoke`, field: 'reason', done: (g) => `Revoked ${g.id}.` }];
+  if (grant.break_glass && !grant.reviewed_by) actions.push({ name: 'Review', path: `${base}/review`, field: 'comment', done: (g) => `Reviewed ${g.id}.` });
+  row.append(actionCell('Reason or comment', actions));
+  return row;
+}
+
+/**
+ * @param {string} bodyId
+ * @param {string} moreId
+ * @param {{ items: any[], more: boolean }} list
+ * @param {(item: any) => HTMLElement} row
+ * @param {number} columns
+ * @param {string} none
+ */
+function fill(bodyId, moreId, list, row, columns, none) {
+  const body = byId(bodyId);
+  body.replaceChildren(...list.items.map(row));
+  if (list.items.length === 0) body.append(el('tr', {}, el('td', { colspan: String(columns), class: 'empty' }, none)));
+  const more = byId(moreId);
+  more.hidden = !list.more;
+  more.textContent = list.more ? `Only the first ${list.items.length} are shown; narrow the list with the CLI or the API.` : '';
+}
+
+/** @type {Me | null} */
+let me = null;
+
+async function refresh() {
+  const [pending, grants] = await Promise.all([listAll('/v1/requests?status=pending'), listAll('/v1/grants?active=true')]);
+  const current = me;
+  if (!current) return;
+  fill('pending-rows', 'pending-more', pending, (r) => requestRow(r, current), 9, 'No pending request you may see.');
+  fill('grant-rows', 'grants-more', grants, grantRow, 7, 'No active grant you may see.');
+}
+
+/**
+ * Runs an action, then shows its outcome and the lists as they are now. A refused token signs out.
+ * @param {() => Promise<string>} action
+ */
+async function run(action) {
+  // Cleared first, so an outcome on the page is always this action's.
+  say('Working…');
+  try {
+    const message = await action();
+    await refresh();
+    say(message, 'ok');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      signOut();
+      say(`Signed out: the token was refused (${err.code}).`, 'error');
+      return;
+    }
+    sayError(err);
+    // The lists may have moved on (someone else decided first): show them as they are.
+    await refresh().catch(() => undefined);
+  }
+}
+
+/** @param {boolean} signedIn */
+function show(signedIn) {
+  byId('signin').hidden = signedIn;
+  byId('who').hidden = !signedIn;
+  byId('pending').hidden = !signedIn;
+  byId('grants').hidden = !signedIn;
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  me = null;
+  byId('pending-rows').replaceChildren();
+  byId('grant-rows').replaceChildren();
+  show(false);
+}
+
+async function signIn() {
+  try {
+    me = await api('GET', '/v1/whoami');
+  } catch (err) {
+    signOut();
+    sayError(err);
+    return;
+  }
+  if (!me) return;
+  byId('who-id').textContent = me.id;
+  byId('who-groups').textContent = me.groups.length ? `(${me.groups.join(', ')})` : '';
+  show(true);
+  await run(async () => `Signed in as ${me?.id ?? ''}.`);
+}
+
+byId('signin-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = /** @type {HTMLInputElement} */ (byId('token'));
+  sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+  input.value = '';
+  void signIn();
+});
+byId('signout').addEventListener('click', () => {
+  signOut();
+  say('Signed out.');
+});
+byId('refresh').addEventListener('click', () => { void run(async () => 'Up to date.'); });
+
+if (sessionStorage.getItem(TOKEN_KEY)) void signIn();
+else show(false);

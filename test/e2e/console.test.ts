@@ -1,0 +1,202 @@
+// The approvers' web console, driven in a real browser (Debian's Chromium) against a real
+// `jitgate serve`: sign in with a token, approve, deny, withdraw and revoke, and what each
+// did is then read back from the API and felt on the proxy. What requesters wrote must stay
+// text in an approver's browser.
+import { randomBytes } from 'node:crypto';
+import t from 'tap';
+import type { Page } from 'playwright-core';
+import { startDemoUpstream } from '../../src/demo/index.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
+
+const HOSTILE_REASON = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> refund for INC-7 & co';
+
+interface ApiAnswer { status: number; body: any }
+
+const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
+const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
+t.teardown(() => upstream.close());
+
+async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayProcess; token: (sub: string) => Promise<string> }> {
+  const dir = tempDir('jg-console-');
+  const file = writeConfig(dir, demoConfig({
+    dir,
+    upstreamUrl: upstream.url,
+    subjects: { alice: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'] },
+    jitgate: { control },
+  }));
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  t.teardown(() => gw.stop());
+  const tokens = new Map<string, string>();
+  const token = async (sub: string): Promise<string> => {
+    let tok = tokens.get(sub);
+    if (tok === undefined) {
+      tok = (await runCli(['token', '--sub', sub, '--config', file])).stdout.trim();
+      tokens.set(sub, tok);
+    }
+    return tok;
+  };
+  return { gw, token };
+}
+
+const { gw, token } = await gateway({});
+
+async function api(sub: string, method: string, path: string, body?: unknown): Promise<ApiAnswer> {
+  const res = await fetch(`${gw.controlUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${await token(sub)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function ask(sub: string, reason: string): Promise<string> {
+  const answer = await api(sub, 'POST', '/v1/requests', { role: 'writer', duration: '30m', reason, ticket: 'INC-7' });
+  if (answer.status !== 201) throw new Error(`request refused: ${JSON.stringify(answer.body)}`);
+  return answer.body.id as string;
+}
+
+/** A write through the proxy as `sub`: allowed only while a writer grant is live. Status, and the gateway's code on refusal. */
+async function write(sub: string): Promise<string> {
+  const res = await fetch(`${gw.proxyUrl}/api/items`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await token(sub)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'console test' }),
+  });
+  const body = await res.json() as { error?: { code?: string } };
+  return res.status === 403 ? `403 ${body.error?.code ?? ''}` : String(res.status);
+}
+
+const REFUSED = '403 JITGATE_E_FORBIDDEN';
+
+const browser = await launchBrowser();
+t.teardown(() => browser.close());
+
+/** A fresh browser profile (its own sessionStorage) on the console, signed in as `sub`. */
+async function signedIn(sub: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await (await browser.newContext()).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${gw.controlUrl}/console/`);
+  await page.fill('#token', await token(sub));
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#pending:not([hidden])');
+  return { page, errors };
+}
+
+/** Entries in the page's sessionStorage (where the console keeps its token). */
+function storedEntries(page: Page): Promise<number> {
+  return page.evaluate(() => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length);
+}
+
+async function status(page: Page, kind: 'ok' | 'error'): Promise<string> {
+  await page.waitForSelector(`#status.${kind}`);
+  return (await page.textContent('#status')) ?? '';
+}
+
+t.test('the console is served with a policy that keeps other code out', async (t) => {
+  const page = await (await browser.newContext()).newPage();
+  const answer = await page.goto(`${gw.controlUrl}/console`);
+  t.equal(page.url(), `${gw.controlUrl}/console/`, '/console redirects to /console/');
+  const headers = answer?.headers() ?? {};
+  t.match(headers['content-security-policy'], /default-src 'none'; script-src 'self';/, 'scripts from the console files only');
+  t.match(headers['content-security-policy'], /frame-ancestors 'none'/, 'never framed');
+  t.equal(headers['x-content-type-options'], 'nosniff');
+  t.ok(await page.isVisible('#token'), 'without a token it asks for one');
+  t.notOk(await page.isVisible('#pending'), 'and shows no request');
+
+  for (const path of ['/console/..%2fpackage.json', '/console/..%2F..%2Fpackage.json', '/console/%2e%2e%2fpackage.json', '/console/other.js']) {
+    const res = await fetch(`${gw.controlUrl}${path}`);
+    const text = await res.text();
+    t.equal(res.status, 404, `${path} is not served`);
+    t.notMatch(text, /"dependencies"/, `${path} reads nothing outside the console's files`);
+  }
+  const doc = await (await fetch(`${gw.controlUrl}/v1/openapi.json`)).json() as { paths: Record<string, unknown> };
+  t.notOk(Object.keys(doc.paths).some((p) => p.startsWith('/console')), 'the console is not part of the API document');
+});
+
+t.test('a refused token leaves the user signed out with the reason', async (t) => {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${gw.controlUrl}/console/`);
+  await page.fill('#token', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJib2IifQ.');
+  await page.click('#signin-form button[type=submit]');
+  t.match(await status(page, 'error'), /^JITGATE_E_TOKEN_INVALID: /, 'the stable code is shown');
+  t.ok(await page.isVisible('#token'), 'the sign-in form stays');
+  t.notOk(await page.isVisible('#pending'), 'nothing is listed');
+  t.equal(await storedEntries(page), 0, 'the refused token is not kept');
+});
+
+t.test('an approver approves with a comment; the reason stays text; revoking ends the access', async (t) => {
+  const id = await ask('alice', HOSTILE_REASON);
+  t.equal(await write('alice'), REFUSED, 'before: the gateway refuses alice\'s write');
+
+  const { page, errors } = await signedIn('bob');
+  t.equal(await page.textContent('#who-id'), 'bob', 'signed in as bob');
+  const row = page.locator(`#pending-rows tr[data-id="${id}"]`);
+  await row.waitFor();
+  t.equal(await row.locator('td.reason').textContent(), HOSTILE_REASON, 'the reason is shown exactly as alice wrote it');
+  t.equal(await page.locator('#pending-rows img, #pending-rows script').count(), 0, 'none of it became markup');
+  t.equal(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned), undefined, 'and none of it ran');
+  t.equal(await row.locator('td').first().textContent(), 'alice', 'the requester is named');
+
+  await row.locator('input').fill('ok for INC-7');
+  await row.getByRole('button', { name: 'Approve' }).click();
+  t.match(await status(page, 'ok'), new RegExp(`^Approved ${id}: grant grt_[0-9a-f]+ is active\\.$`));
+  const after = await api('bob', 'GET', `/v1/requests/${id}`);
+  t.equal(after.body.status, 'approved', 'the API has it approved');
+  t.same(after.body.approvals.map((a: { by: string; comment: string }) => [a.by, a.comment]), [['bob', 'ok for INC-7']], 'by bob, with his comment');
+  t.equal(await row.count(), 0, 'it left the pending list');
+  t.equal(await write('alice'), '201', 'alice can write now');
+
+  const grantId = after.body.grant_id as string;
+  const grantRow = page.locator(`#grant-rows tr[data-id="${grantId}"]`);
+  t.equal(await grantRow.locator('td').first().textContent(), 'alice', 'the new grant is listed as active');
+  await grantRow.locator('input').fill('done early');
+  await grantRow.getByRole('button', { name: 'Revoke' }).click();
+  t.equal(await status(page, 'ok'), `Revoked ${grantId}.`);
+  const grant = await api('bob', 'GET', `/v1/grants/${grantId}`);
+  t.equal(grant.body.status, 'revoked', 'the API has the grant revoked');
+  t.equal(grant.body.revoked_by, 'bob');
+  t.equal(grant.body.revoke_reason, 'done early', 'with the reason typed in the console');
+  t.equal(await grantRow.count(), 0, 'it left the active list');
+  t.equal(await write('alice'), REFUSED, 'and alice cannot write any more');
+  t.same(errors, [], 'no script error on the page');
+});
+
+t.test('requesters see their own request with Withdraw only; a stale decision shows the API\'s refusal', async (t) => {
+  const own = await ask('alice', 'check the refunds queue');
+  const { page: alice } = await signedIn('alice');
+  const row = alice.locator(`#pending-rows tr[data-id="${own}"]`);
+  await row.waitFor();
+  t.equal(await row.getByRole('button', { name: 'Approve' }).count(), 0, 'alice has no Approve on her own request');
+  await row.getByRole('button', { name: 'Withdraw' }).click();
+  t.equal(await status(alice, 'ok'), `Withdrew ${own}.`);
+  t.equal((await api('alice', 'GET', `/v1/requests/${own}`)).body.status, 'withdrawn', 'the API has it withdrawn');
+
+  const stale = await ask('alice', 'second try');
+  const { page: bob } = await signedIn('bob');
+  const bobRow = bob.locator(`#pending-rows tr[data-id="${stale}"]`);
+  await bobRow.waitFor();
+  // carol decides first, after bob's page was drawn.
+  t.equal((await api('carol', 'POST', `/v1/requests/${stale}/deny`, { comment: 'no' })).status, 200);
+  await bobRow.getByRole('button', { name: 'Approve' }).click();
+  t.match(await status(bob, 'error'), /^JITGATE_E_REQUEST_NOT_PENDING: /, 'bob is told it is no longer pending');
+  t.equal((await api('bob', 'GET', `/v1/requests/${stale}`)).body.status, 'denied', 'carol\'s denial stands');
+  t.equal(await bobRow.count(), 0, 'and his list is drawn again without it');
+  t.equal(await write('alice'), REFUSED, 'no grant came of it');
+
+  await bob.click('#signout');
+  t.ok(await bob.isVisible('#token'), 'signing out asks for a token again');
+  t.equal(await storedEntries(bob), 0, 'and forgets the token');
+  await bob.reload();
+  t.ok(await bob.isVisible('#token'), 'also after a reload');
+});
+
+t.test('control.console: false serves no console', async (t) => {
+  const off = await gateway({ console: false });
+  for (const path of ['/console', '/console/', '/console/console.js']) {
+    const res = await fetch(`${off.gw.controlUrl}${path}`);
+    t.equal(res.status, 404, `${path} is 404`);
+    t.equal(((await res.json()) as { error: { code: string } }).error.code, 'JITGATE_E_NOT_FOUND');
+  }
+});
