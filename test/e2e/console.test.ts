@@ -22,7 +22,7 @@ async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayP
   const file = writeConfig(dir, demoConfig({
     dir,
     upstreamUrl: upstream.url,
-    subjects: { alice: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'] },
+    subjects: { alice: ['eng'], erin: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'] },
     jitgate: { control },
   }));
   const gw = await startGatewayProcess(file, demoEnv(keys));
@@ -190,6 +190,30 @@ t.test('requesters see their own request with Withdraw only; a stale decision sh
   t.equal(await storedEntries(bob), 0, 'and forgets the token');
   await bob.reload();
   t.ok(await bob.isVisible('#token'), 'also after a reload');
+});
+
+t.test('a break-glass grant is flagged until someone else reviews it in the console', async (t) => {
+  const asked = await api('erin', 'POST', '/v1/requests', { role: 'breakglass', duration: '15m', reason: 'checkout is down, INC-9' });
+  t.equal(asked.body.status, 'approved', 'break-glass is granted at once');
+  const grantId = asked.body.grant_id as string;
+
+  const { page: erin } = await signedIn('erin');
+  const own = erin.locator(`#grant-rows tr[data-id="${grantId}"]`);
+  await own.waitFor();
+  await own.getByRole('button', { name: 'Review' }).click();
+  t.match(await status(erin, 'error'), /^JITGATE_E_SELF_APPROVAL: .*nobody reviews their own break-glass access/, 'erin cannot review her own break-glass access, and is told why');
+  t.equal((await api('erin', 'GET', `/v1/grants/${grantId}`)).body.reviewed_by, null, 'it stays unreviewed');
+
+  const { page } = await signedIn('bob');
+  const row = page.locator(`#grant-rows tr[data-id="${grantId}"]`);
+  await row.waitFor();
+  t.equal(await row.locator('.flag').textContent(), 'break-glass, not reviewed', 'the grant is flagged');
+  await row.locator('input').fill('justified: INC-9');
+  await row.getByRole('button', { name: 'Review' }).click();
+  t.equal(await status(page, 'ok'), `Reviewed ${grantId}.`);
+  t.equal((await api('bob', 'GET', `/v1/grants/${grantId}`)).body.reviewed_by, 'bob', 'the API has bob as its reviewer');
+  t.equal(await row.locator('.flag').textContent(), 'break-glass, reviewed by bob', 'the row says who reviewed it');
+  t.equal(await row.getByRole('button', { name: 'Review' }).count(), 0, 'and offers no second review');
 });
 
 t.test('control.console: false serves no console', async (t) => {
