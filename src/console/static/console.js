@@ -204,7 +204,7 @@ function grantRow(grant) {
   /** @type {Action[]} */
   const actions = [{ name: 'Revoke', path: `${base}/revoke`, field: 'reason', done: (g) => `Revoked ${g.id}.` }];
   if (grant.break_glass && !grant.reviewed_by) actions.push({ name: 'Review', path: `${base}/review`, field: 'comment', done: (g) => `Reviewed ${g.id}.` });
-  row.append(actionCell('Reason or comment', actions));
+  row.append(actionCell(actions.length > 1 ? 'Reason or comment' : 'Reason', actions));
   return row;
 }
 
