@@ -1,6 +1,6 @@
 # Entrypoint jitgate/elevation: evaluated for every step of the elevation workflow
-# (request, approve, deny, withdraw, revoke, extend, review) and for every request or
-# grant the control API shows (view).
+# (request, approve, deny, withdraw, revoke, extend, review), for every request or
+# grant the control API shows (view), and for reading the audit trail (audit_read).
 #
 # The gateway evaluates this whole package and reads it as the decision, so it holds
 # only the result fields. The rules live in jitgate.lib.workflow; the role settings

@@ -406,6 +406,38 @@ test_administrator_sees_a_retired_role if {
 	d.reason == "reviewers and administrators see every request and grant"
 }
 
+# --- audit_read ------------------------------------------------------------------
+
+audit_step(actor) := {"action": "audit_read", "request": null, "actor": actor, "requester": null, "grant": null, "now_ns": f.now_ns}
+
+test_administrator_reads_the_audit_trail if {
+	d := elevation with input as audit_step(f.dave)
+	d.allow == true
+	d.reason == "members of the audit reader groups read the audit trail"
+}
+
+test_auditor_service_account_reads_the_audit_trail if {
+	exporter := {"id": "svc-siem", "kind": "service", "groups": ["auditors"], "claims": {}}
+	d := elevation with input as audit_step(exporter)
+	d.allow == true
+}
+
+test_approver_does_not_read_the_audit_trail if {
+	d := elevation with input as audit_step(f.bob)
+	d.allow == false
+	d.reason == "only members of admins, auditors read the audit trail"
+}
+
+test_audit_reader_groups_come_from_the_data if {
+	d := elevation with input as audit_step(f.bob) with data.jitgate.audit_reader_groups as ["approvers"]
+	d.allow == true
+}
+
+test_audit_read_without_groups_is_refused if {
+	d := elevation with input as audit_step({"id": "x", "kind": "user", "claims": {}})
+	d.allow == false
+}
+
 test_service_account_sees_nothing_of_others if {
 	d := elevation with input as f.step("view", f.pending("writer"), f.svc_reporting, f.alice, null)
 	d.allow == false

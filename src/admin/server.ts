@@ -15,8 +15,6 @@ import { errorSchema } from './schemas.js';
 import type { ControlServer, ControlServerOptions } from './types.js';
 import { compileValidator } from './validation.js';
 
-const DEFAULT_AUDIT_READERS = ['admins', 'auditors'] as const;
-
 // Per-request subjects without decorating FastifyRequest (whose type is shared with the proxy).
 const subjects = new WeakMap<FastifyRequest, Subject>();
 // Routes without authentication (health, metrics, the document) never read their subject.
@@ -82,12 +80,11 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     handleError(jitgateError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`), request, reply);
   });
 
-  const readers = options.auditReaderGroups ?? DEFAULT_AUDIT_READERS;
   let document: Record<string, unknown> | null = null;
   const routes: RouteDef[] = [
     ...requestRoutes(options.workflow),
     ...grantRoutes(options.workflow),
-    ...identityRoutes(options.auditQuery, readers),
+    ...identityRoutes(options.auditQuery, options.workflow),
   ];
   routes.push(...operationRoutes(options.health, options.metrics, () => (document ??= buildOpenApi(routes))));
 

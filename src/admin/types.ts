@@ -33,11 +33,6 @@ export interface ControlServerOptions {
   health: HealthSource;
   metrics: MetricsSource;
   logger?: FastifyBaseLogger;
-  /**
-   * Groups whose members may read the audit trail. A plain group check for now; an
-   * `audit_read` decision in the elevation policy would be the policy-as-code answer.
-   */
-  auditReaderGroups?: readonly string[];
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
   /** Serve the web console at /console/ (default false). */

@@ -22,10 +22,20 @@ function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[])
   });
 }
 
+/** Keys that moved out of the file: a config that still has one is told where it went. */
+const MOVED_KEYS: Readonly<Record<string, string>> = {
+  'jitgate.control.audit_reader_groups':
+    'moved to the policy: the elevation policy decides who reads the audit trail (action audit_read); with the sample policies, list the groups in data.jitgate.audit_reader_groups (policies/data.json)',
+};
+
 export function describeErrors(errors: readonly ErrorObject[]): string[] {
   return errors.map((e) => {
     const at = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
-    if (e.keyword === 'additionalProperties') return `${at}: unknown key "${String(e.params.additionalProperty)}"`;
+    if (e.keyword === 'additionalProperties') {
+      const key = String(e.params.additionalProperty);
+      const moved = MOVED_KEYS[`${at}.${key}`];
+      return moved === undefined ? `${at}: unknown key "${key}"` : `${at}.${key}: ${moved}`;
+    }
     if (e.keyword === 'enum') return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
     return `${at}: ${e.message ?? 'is invalid'}`;
   });

@@ -158,7 +158,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       health: { liveness: () => health.liveness(), readiness: () => health.readiness() },
       metrics: { contentType: metrics.contentType, render: () => metrics.render() },
       logger,
-      auditReaderGroups: j.control.audit_reader_groups,
       bodyLimit: j.control.body_limit_bytes,
       console: j.control.console,
     });

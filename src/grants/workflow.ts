@@ -299,6 +299,11 @@ export class StoreWorkflow implements Workflow {
     return this.#allows('view', view, actor, subjectOf(grant.subject), toPolicyGrant(grant));
   }
 
+  auditReadDecision(actor: Subject): { allow: boolean; reason: string | undefined } {
+    const { result } = this.#policy.elevation({ action: 'audit_read', request: null, actor, requester: null, grant: null, now_ns: this.#clock() * 1e6 });
+    return { allow: result.allow, reason: result.reason };
+  }
+
   // --- internals -------------------------------------------------------------------
 
   #allows(action: ElevationAction, request: ElevationRequestView, actor: Subject, requester: Subject, grant: PolicyGrant | null): boolean {

@@ -113,7 +113,7 @@ export interface AuthzResult {
   grant_ids?: string[];
 }
 
-export type ElevationAction = 'request' | 'approve' | 'deny' | 'withdraw' | 'revoke' | 'extend' | 'review' | 'view';
+export type ElevationAction = 'request' | 'approve' | 'deny' | 'withdraw' | 'revoke' | 'extend' | 'review' | 'view' | 'audit_read';
 
 export interface ElevationRequestView {
   id: string | null;
@@ -132,9 +132,11 @@ export interface ElevationRequestView {
 
 export interface ElevationInput {
   action: ElevationAction;
-  request: ElevationRequestView;
+  /** The request the step is about; null for `audit_read` only, which is about no request. */
+  request: ElevationRequestView | null;
   actor: Subject;
-  requester: Subject;
+  /** Who asked (or holds the grant); null for `audit_read` only. */
+  requester: Subject | null;
   /** The grant acted upon (revoke, extend), if any. */
   grant: PolicyGrant | null;
   now_ns: number;

@@ -76,10 +76,14 @@ const authzInputSchema = {
 const elevationInputSchema = {
   type: 'object',
   required: ['action', 'request', 'actor', 'requester', 'grant', 'now_ns'],
+  // Reading the audit trail is about no request, requester or grant; every other step has a request and a requester.
+  if: { properties: { action: { const: 'audit_read' } } },
+  then: { properties: { request: { type: 'null' }, requester: { type: 'null' }, grant: { type: 'null' } } },
+  else: { properties: { request: { type: 'object' }, requester: { type: 'object' } } },
   properties: {
-    action: { enum: ['request', 'approve', 'deny', 'withdraw', 'revoke', 'extend', 'review', 'view'] },
+    action: { enum: ['request', 'approve', 'deny', 'withdraw', 'revoke', 'extend', 'review', 'view', 'audit_read'] },
     request: {
-      type: 'object',
+      type: ['object', 'null'],
       required: ['id', 'role', 'scope', 'duration_seconds', 'reason', 'ticket', 'status', 'requested_at', 'approvals', 'extends_grant_id', 'extension_count'],
       properties: {
         id: { type: ['string', 'null'] },
@@ -99,7 +103,7 @@ const elevationInputSchema = {
       },
     },
     actor: subject,
-    requester: subject,
+    requester: { anyOf: [{ type: 'null' }, subject] },
     grant: { anyOf: [{ type: 'null' }, grant] },
     now_ns: { type: 'number' },
   },

@@ -201,6 +201,7 @@ t.test('whoami and the audit trail', async (t) => {
   const refused = await api(stack.base, 'GET', '/v1/audit', { token: alice });
   t.equal(refused.status, 403);
   t.equal(refused.body.error.code, 'JITGATE_E_AUDIT_READ_DENIED');
+  t.match(refused.body.error.message, /only members of admins, auditors read the audit trail/, 'with the elevation policy\'s reason');
   const trail = await api(stack.base, 'GET', '/v1/audit?kind=request.*,grant.granted&limit=500', { token: dave });
   t.equal(trail.status, 200);
   const kinds = new Set(trail.body.items.map((r: { kind: string }) => r.kind));

@@ -57,7 +57,7 @@ t.test('decisions from the fixture bundle', async (t) => {
     now_ns: NOW,
   };
   t.equal(engine.elevation(elevation).result.allow, false, 'self-approval refused by the fixture');
-  t.equal(engine.elevation({ ...elevation, requester: { ...elevation.requester, id: 'erin' } }).result.allow, true);
+  t.equal(engine.elevation({ ...elevation, requester: { id: 'erin', kind: 'user', groups: ['eng'], claims: {} } }).result.allow, true);
 });
 
 t.test('malformed input is refused before evaluation', async (t) => {

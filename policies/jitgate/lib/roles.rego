@@ -7,6 +7,8 @@ admin_groups := data.jitgate.admin_groups
 
 review_groups := data.jitgate.review_groups
 
+audit_reader_groups := data.jitgate.audit_reader_groups
+
 is_user(subject) if subject.kind == "user"
 
 # Group membership counts only for people: an API key mapped to the group

@@ -31,6 +31,8 @@ decision := request_decision if {
 	input.action == "review"
 } else := view_decision if {
 	input.action == "view"
+} else := audit_read_decision if {
+	input.action == "audit_read"
 } else := deny("unknown workflow action")
 
 # --- request: a person asks for a role -------------------------------------------
@@ -211,6 +213,15 @@ view_decision := allow("the requester sees their own") if {
 sees_everything if roles.member_of(actor, roles.review_groups)
 
 sees_everything if roles.member_of(actor, roles.admin_groups)
+
+# --- audit_read: who may read the audit trail (GET /v1/audit) ----------------------
+
+# This step is about no request and no grant: its input has only the actor. Service
+# accounts may hold a reader group too: exporting the trail to a SIEM is a job for one.
+audit_read_decision := allow("members of the audit reader groups read the audit trail") if {
+	some group in actor.groups
+	group in roles.audit_reader_groups
+} else := deny(concat("", ["only members of ", concat(", ", roles.audit_reader_groups), " read the audit trail"]))
 
 allow(reason) := {"allow": true, "reason": reason}
 
