@@ -24,6 +24,7 @@ const SUBJECTS = [
   { id: 'bob', kind: 'user', groups: ['eng', 'approvers', 'leads'], claims: {} },
   { id: 'dave', kind: 'user', groups: ['admins', 'approvers'], claims: {} },
   { id: 'reporting', kind: 'service', groups: ['reporting'], claims: {} },
+  { id: 'siem', kind: 'service', groups: ['auditors'], claims: {} },
   { id: 'zoë-ü', kind: 'user', groups: ['ops', 'gruppe-ä'], claims: { name: '日本語' } },
   { id: 'mallory', kind: 'user', groups: [], claims: {} },
   { id: '', kind: 'user', groups: ['eng'], claims: {} },
@@ -98,8 +99,11 @@ function elevationCorpus(size: number): Record<string, unknown>[] {
   return Array.from({ length: size }, (_, i) => {
     const requester = pick(SUBJECTS);
     const actor = r() < 0.3 ? requester : pick(SUBJECTS);
+    const action = pick(['request', 'approve', 'deny', 'withdraw', 'revoke', 'extend', 'review', 'view', 'audit_read']);
+    // Reading the audit trail is about no request: the input has the actor only.
+    if (action === 'audit_read') return { action, request: null, actor, requester: null, grant: null, now_ns: NOW };
     return {
-      action: pick(['request', 'approve', 'deny', 'withdraw', 'revoke', 'extend', 'review']),
+      action,
       request: {
         id: r() < 0.2 ? null : `rq-${i}`,
         role: pick(ROLES),
