@@ -260,6 +260,17 @@ test_dot_segments_are_refused if {
 	}
 }
 
+test_dots_and_percents_that_are_not_dot_segments_or_encoded_separators_pass if {
+	every path in ["/api/.well-known/x", "/api/items/...", "/api/v1.2/items", "/api/items/a..b", "/api/items/%41", "/api/items/50%"] {
+		d := authz with input as f.authz_input(f.alice, "GET", path, [])
+		d.allow == true
+	}
+	every path in ["/..", "/.", "/api/a.b/.", "/api/.../../admin"] {
+		d := authz with input as f.authz_input(f.alice, "GET", path, [])
+		d.reason == "the request path is not in normalized form"
+	}
+}
+
 test_encoded_and_doubled_separators_are_refused if {
 	every path in [
 		"/api/%2e%2e/admin/users", "/api/%2E%2E/admin/users", "/api/items%2F..%2F..%2Fadmin",

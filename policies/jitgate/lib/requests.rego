@@ -36,14 +36,20 @@ looks_ambiguous if contains(path, "//")
 
 looks_ambiguous if contains(path, "\\")
 
-looks_ambiguous if {
-	some segment in split(path, "/")
-	segment in {".", ".."}
-}
+# A dot segment: every segment of a path that starts with "/" follows a "/", and ends at
+# the next "/" or at the end.
+looks_ambiguous if contains(path, "/./")
+
+looks_ambiguous if contains(path, "/../")
+
+looks_ambiguous if endswith(path, "/.")
+
+looks_ambiguous if endswith(path, "/..")
 
 # Encoded dot, slash, backslash and NUL: an upstream that decodes again would see a
-# different path than the one decided on.
+# different path than the one decided on. Only a path with a "%" can hold one.
 looks_ambiguous if {
+	contains(path, "%")
 	some encoded in {"%2e", "%2f", "%5c", "%00"}
 	contains(lower(path), encoded)
 }
