@@ -1,8 +1,9 @@
 // Recorded decisions decided again by another policy revision: what a change to policies/ would
 // do to real traffic, before it is merged. The inputs come from the decision log (OPA's event
-// format, one event per line). Each authz event is decided at the instant it was first decided:
-// the input carries now_ns and the engine answers time.now_ns() with it, so a replay under the
-// same revision gives the same decisions, and one under a changed revision shows only the change.
+// format: one event per line, or JSON arrays of events, as OPA's uploads carry them). Each
+// authz event is decided at the instant it was first decided: the input carries now_ns and
+// the engine answers time.now_ns() with it, so a replay under the same revision gives the
+// same decisions, and one under a changed revision shows only the change.
 import { isJitgateError } from '../errors.js';
 import { AUTHZ_ENTRYPOINT, type AuthzInput } from './contract.js';
 import type { PolicyEvaluator } from './types.js';
@@ -37,7 +38,7 @@ export interface ReplayReport {
   /** Same allow, credential and reason. */
   unchanged: number;
   skipped: {
-    /** Not JSON, or not an event object. */
+    /** Lines (or parts of lines) that are not JSON, and values that are not event objects. */
     unreadable: number;
     /** Events of another entrypoint (jitgate/elevation, other policies' paths). */
     other_path: number;
@@ -86,7 +87,41 @@ function hasMaskedValues(event: Event): boolean {
   return listed('erased') || listed('masked');
 }
 
-/** Replays every authz decision in `lines` (decision-log JSONL, in order) under `policy`. */
+/**
+ * The JSON values written back to back in `line`: one for a JSONL line, several where upload
+ * bodies were stored one after another without a separator (`[...][...]`). Only brackets
+ * outside strings count; what cannot be split (a cut-off line) comes back whole, to be
+ * counted as unreadable.
+ */
+function topLevelValues(line: string): string[] {
+  const values: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* backslash: the next character is escaped */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      depth++;
+    } else if ((c === 0x5d /* ] */ || c === 0x7d /* } */) && --depth === 0) {
+      values.push(line.slice(start, i + 1));
+      start = i + 1;
+      while (start < line.length && /\s/.test(line.charAt(start))) start++;
+      i = start - 1;
+    }
+  }
+  if (start < line.length) values.push(line.slice(start));
+  return values;
+}
+
+/**
+ * Replays every authz decision in `lines` (decision-log JSONL, in order; a line may also hold
+ * JSON arrays of events, as OPA's decision-log uploads carry them) under `policy`.
+ */
 export async function replayDecisions(
   policy: Pick<PolicyEvaluator, 'authorize' | 'revision'>,
   lines: AsyncIterable<string> | Iterable<string>,
@@ -103,32 +138,20 @@ export async function replayDecisions(
     if (report.differences.length < limit) report.differences.push(difference);
     else report.truncated = true;
   };
-  for await (const raw of lines) {
-    const line = raw.trim();
-    if (line === '') continue;
-    report.lines++;
-    let event: Event;
-    try {
-      const parsed: unknown = JSON.parse(line);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an event');
-      event = parsed as Event;
-    } catch {
-      report.skipped.unreadable++;
-      continue;
-    }
+  const replay = (event: Event): void => {
     if (event.path !== AUTHZ_ENTRYPOINT) {
       report.skipped.other_path++;
-      continue;
+      return;
     }
     const input = event.input;
     if (input === null || typeof input !== 'object') {
       report.skipped.without_input++;
-      continue;
+      return;
     }
     const before = comparable(event.result);
     if (!before) {
       report.skipped.without_result++;
-      continue;
+      return;
     }
     report.replayed++;
     const facts = event.jitgate;
@@ -154,9 +177,7 @@ export async function replayDecisions(
     if ('error' in after) {
       report.errors++;
       note(difference(after));
-      continue;
-    }
-    if (after.allow !== before.allow) {
+    } else if (after.allow !== before.allow) {
       if (before.allow) report.allow_to_deny++;
       else report.deny_to_allow++;
       note(difference(after));
@@ -167,6 +188,25 @@ export async function replayDecisions(
       report.reason_changed++;
     } else {
       report.unchanged++;
+    }
+  };
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (line === '') continue;
+    report.lines++;
+    for (const text of topLevelValues(line)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        report.skipped.unreadable++;
+        continue;
+      }
+      // A JSON array of events: the body of an upload to an OPA decision-log service.
+      for (const event of Array.isArray(parsed) ? parsed as unknown[] : [parsed]) {
+        if (event === null || typeof event !== 'object' || Array.isArray(event)) report.skipped.unreadable++;
+        else replay(event as Event);
+      }
     }
   }
   return report;

@@ -4,7 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import type { ReplayReport } from '../../src/policy/index.js';
@@ -16,7 +19,22 @@ t.test('replay reports exactly the recorded decisions a policy change flips', as
   t.teardown(() => upstream.close());
   const dir = tempDir('jg-replay-');
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
-  const file = writeConfig(dir, demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }));
+  // A decision-log service as OPA's protocol has it: each upload body is kept as received
+  // (gzip-compressed JSON arrays of events), as a collector might store them.
+  const uploads: Buffer[] = [];
+  const collector = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => { uploads.push(Buffer.concat(chunks)); res.writeHead(204).end(); });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { collector.close(() => { resolve(); }); }));
+  const config = demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } });
+  config.services = { collector: { url: `http://127.0.0.1:${String((collector.address() as AddressInfo).port)}` } };
+  // Uploads start as soon as an event is buffered: the first request's event leaves alone, so
+  // the stored bodies are several gzip members back to back.
+  config.decision_logs = { ...(config.decision_logs as object), service: 'collector', reporting: { min_delay_seconds: 0 } };
+  const file = writeConfig(dir, config);
   const gw = await startGatewayProcess(file, demoEnv(keys));
   const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
   const auth = { authorization: `Bearer ${token}` };
@@ -75,6 +93,25 @@ t.test('replay reports exactly the recorded decisions a policy change flips', as
   const piped = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'replay', '-', '--dir', candidate, '--json'], { cwd: repoRoot, input: readFileSync(log), encoding: 'utf8' });
   t.match(JSON.parse(piped.stdout) as ReplayReport, { replayed: 6, allow_to_deny: 3 }, 'the same report from standard input');
 
+  // What the gateway uploaded to the decision-log service, stored as received (one gzip body
+  // per upload, bodies appended), and the log file archived with gzip: the same report.
+  t.ok(uploads.length > 1 && uploads.every((u) => u[0] === 0x1f && u[1] === 0x8b), `the gateway uploaded ${String(uploads.length)} gzip bodies`);
+  const received = join(dir, 'received.json.gz');
+  writeFileSync(received, Buffer.concat(uploads));
+  const archived = join(dir, 'decisions.jsonl.gz');
+  writeFileSync(archived, gzipSync(readFileSync(log)));
+  for (const [what, path] of [['the uploads the collector received', received], ['the gzip-archived log', archived]] as const) {
+    const run = await runCli(['replay', path, '--dir', candidate, '--json']);
+    t.match(JSON.parse(run.stdout || 'null') as ReplayReport, { replayed: 6, allow_to_deny: 3, reason_changed: 2, skipped: { unreadable: 0 } }, `the same report from ${what}`);
+  }
+  const fromStdin = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'replay', '-', '--dir', candidate, '--json'], { cwd: repoRoot, input: readFileSync(received), encoding: 'utf8' });
+  t.match(JSON.parse(fromStdin.stdout) as ReplayReport, { replayed: 6, allow_to_deny: 3 }, 'and from the uploads piped to standard input');
+  const cut = join(dir, 'cut.json.gz');
+  writeFileSync(cut, readFileSync(received).subarray(0, 30));
+  const broken = await runCli(['replay', cut, '--dir', candidate]);
+  t.equal(broken.code, 1, 'a damaged gzip file is a failure, not an empty report');
+  t.match(broken.stderr, /jitgate replay: .*cut\.json\.gz: unexpected end of file/, 'naming the file');
+
   const text = await runCli(['replay', log, '--dir', candidate, '--limit', '1']);
   t.match(text.stdout, /allow -> deny:\s+3/, 'the text report counts the flips');
   t.match(text.stdout, new RegExp(`GET /api/items\\s+allow \\(readonly\\)\\s+deny\\s+${reads[0] ?? ''}`), 'and lists one per row');
@@ -90,12 +127,15 @@ t.test('replay reports exactly the recorded decisions a policy change flips', as
     JSON.stringify({ ...first, decision_id: 'elevation-1', path: 'jitgate/elevation' }),
     JSON.stringify({ ...first, decision_id: 'failed-1', result: undefined }),
     JSON.stringify({ ...first, decision_id: 'no-subject', input: withoutSubject, erased: ['/input/subject'] }),
+    JSON.stringify([42, { ...first, decision_id: 'in-an-array' }]),
+    // Two events back to back on one line, brackets and an escaped quote inside a string.
+    JSON.stringify({ ...first, decision_id: 'brackets-in-strings', note: '] } \\" [ {' }) + JSON.stringify({ ...first, decision_id: 'second-on-the-line' }),
   ].join('\n') + '\n');
   const messy = await replay(['--dir', join(repoRoot, 'policies'), '--fail-on-change']);
   t.equal(messy.code, 3, 'an input the policy cannot decide is a change: a gateway would refuse that request');
   t.match(messy.report, {
-    lines: 10, replayed: 7, unchanged: 6, errors: 1,
-    skipped: { unreadable: 1, other_path: 1, without_result: 1, without_input: 0 },
+    lines: 12, replayed: 10, unchanged: 9, errors: 1,
+    skipped: { unreadable: 2, other_path: 1, without_result: 1, without_input: 0 },
   });
   t.match(messy.report.differences, [{ decision_id: 'no-subject', masked: true, after: { error: 'JITGATE_E_POLICY_INPUT_INVALID' } }], 'flagged: the log had erased part of its input');
 });

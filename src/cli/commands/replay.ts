@@ -3,6 +3,8 @@
 // a dry run of a policy change against real traffic, for a pull request or a CI job.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import type { Command } from 'commander';
 import { isJitgateError } from '../../errors.js';
 import type { ReplayDifference, ReplayReport } from '../../policy/index.js';
@@ -21,11 +23,39 @@ interface ReplayCommandOptions {
 /** Exit code of --fail-on-change when a decision would change (distinct from a failure to replay). */
 const EXIT_CHANGED = EXIT.DENIED;
 
-/** The lines of each file in turn; `-` is standard input (`zcat old.jsonl.gz | jitgate replay -`). */
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+/**
+ * `input` as it was before compression when it starts with gzip's magic bytes (an archived
+ * log, or an upload body an OPA decision-log service stored as received), else as it is.
+ */
+async function decompressed(input: Readable): Promise<Readable> {
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head = Buffer.alloc(0);
+  let done = false;
+  while (head.length < GZIP_MAGIC.length && !done) {
+    const next = await chunks.next();
+    if (next.done === true) done = true;
+    else head = Buffer.concat([head, next.value]);
+  }
+  const whole = Readable.from((async function* () {
+    yield head;
+    if (done) return;
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) yield next.value;
+  })());
+  if (head[0] !== GZIP_MAGIC[0] || head[1] !== GZIP_MAGIC[1]) return whole;
+  return pipeline(whole, createGunzip(), (err) => { if (err) input.destroy(err); });
+}
+
+/** The lines of each file in turn, gzip or not; `-` is standard input (`cat old.jsonl.gz | jitgate replay -`). */
 async function* linesOf(files: readonly string[]): AsyncGenerator<string> {
   for (const file of files) {
-    const input = file === '-' ? process.stdin : createReadStream(file, { encoding: 'utf8' });
-    yield* createInterface({ input, crlfDelay: Infinity });
+    try {
+      const input = await decompressed(file === '-' ? process.stdin : createReadStream(file));
+      yield* createInterface({ input, crlfDelay: Infinity });
+    } catch (err) {
+      throw new Error(`${file === '-' ? 'standard input' : file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
 }
 
@@ -70,7 +100,7 @@ export function register(program: Command): void {
   program
     .command('replay')
     .description('decide the requests in decision logs again under a candidate policy and report what changes')
-    .argument('<log...>', 'decision-log files (JSONL, oldest first: data/decisions.jsonl.1 data/decisions.jsonl); - reads standard input')
+    .argument('<log...>', 'decision-log files, oldest first (JSONL, or JSON arrays of events as OPA uploads them; gzip or not): data/decisions.jsonl.1 data/decisions.jsonl; - reads standard input')
     .option('-d, --dir <dir>', 'candidate policies folder, compiled with opa (default: ./policies)')
     .option('-b, --bundle <file>', 'candidate bundle built by `jitgate build` (instead of --dir; needs no opa)')
     .option('--opa <path>', 'opa binary (default: $JITGATE_OPA, .tools/bin/opa, PATH)')
