@@ -1,2 +1,2 @@
-// The approvers' web console: static pages over the control API (docs/api.md, "Console").
-export { CONSOLE_PATH, registerConsole } from './routes.js';
+// The approvers' web console: static pages over the control API (docs/api.md, "Web console").
+export { registerConsole } from './routes.js';

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { jitgateError } from '../errors.js';
 import { loadAssets, type Asset } from './assets.js';
 
-export const CONSOLE_PATH = '/console/';
+const CONSOLE_PATH = '/console/';
 
 /**
  * Scripts and styles from these files only (no inline code, no eval), calls to this origin
