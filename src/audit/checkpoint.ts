@@ -1,8 +1,12 @@
 // Checkpoints: the chain head written outside the database. A chain that was cut
 // short (tail deleted) still verifies link by link; only an outside copy of a later
-// head reveals it.
+// head reveals it. The copy goes to a file, and to a witness service when one is named:
+// someone who can rewrite both the database and the gateway's disk still cannot reach
+// the witness's copies.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { request } from 'undici';
+import { serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 
 export interface Checkpoint {
   seq: number;
@@ -18,6 +22,25 @@ export async function writeCheckpoint(file: string, cp: Checkpoint): Promise<voi
   // Write then rename: a crash never leaves a half-written checkpoint.
   await writeFile(tmp, `${JSON.stringify(cp)}\n`, { mode: 0o600 });
   await rename(tmp, file);
+}
+
+/** Where checkpoints are POSTed (as JSON), besides the file. */
+export interface CheckpointWitness {
+  service: ServiceConfig;
+  resource: string;
+}
+
+/** POSTs `cp` to the witness; throws unless it answers 2xx. */
+export async function sendCheckpoint(witness: CheckpointWitness, cp: Checkpoint): Promise<void> {
+  const res = await request(serviceUrl(witness.service, witness.resource), {
+    method: 'POST',
+    headers: { ...serviceHeaders(witness.service), 'content-type': 'application/json' },
+    body: JSON.stringify(cp),
+    headersTimeout: (witness.service.response_header_timeout_seconds ?? 10) * 1000,
+    bodyTimeout: 10_000,
+  });
+  await res.body.dump();
+  if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`checkpoint witness answered HTTP ${String(res.statusCode)}`);
 }
 
 /** null when there is no checkpoint yet; throws when the file exists but is unreadable or malformed. */

@@ -3,6 +3,10 @@ import type { SchemaObject } from 'ajv';
 export interface AuditConfig {
   /** Where the latest chain hash is written periodically, so truncation is detectable. */
   checkpoint_file?: string;
+  /** A service (top-level `services`) that is sent every checkpoint too: the copy out of the gateway's reach. */
+  checkpoint_service?: string;
+  /** Path under the service's URL the checkpoints are POSTed to (the schema's default: /checkpoints). */
+  checkpoint_resource?: string;
   checkpoint_interval_ms: number;
   /** Appends arriving within this window share one transaction. */
   group_commit_ms: number;
@@ -30,6 +34,8 @@ export const auditConfigSchema: SchemaObject = {
   default: {},
   properties: {
     checkpoint_file: { type: 'string', minLength: 1 },
+    checkpoint_service: { type: 'string', minLength: 1 },
+    checkpoint_resource: { type: 'string', default: '/checkpoints' },
     checkpoint_interval_ms: { type: 'integer', minimum: 100, default: 60000 },
     group_commit_ms: { type: 'integer', minimum: 0, maximum: 100, default: 2 },
   },

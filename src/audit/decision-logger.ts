@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import type { DecisionLogsConfig } from './config.js';
 import { FileSink } from './file-sink.js';
-import { HttpSink, type ServiceConfig } from './http-sink.js';
+import { HttpSink } from './http-sink.js';
+import type { ServiceConfig } from './service.js';
 import { jsonOf, objectJson, type DecisionLogRulesSource } from '../policy/index.js';
 import { applyMaskRules, maskInput } from './mask.js';
 import type { DecisionLogEvent, DecisionLogger } from './types.js';

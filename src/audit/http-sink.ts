@@ -6,15 +6,9 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Agent, request } from 'undici';
+import { serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 
 const gzip = promisify(gzipCb);
-
-export interface ServiceConfig {
-  url: string;
-  headers?: Record<string, string>;
-  response_header_timeout_seconds?: number;
-  credentials?: Record<string, unknown>;
-}
 
 export interface HttpSinkOptions {
   service: ServiceConfig;
@@ -30,20 +24,6 @@ export interface HttpSinkOptions {
 /** The smallest retry delay, so min_delay_seconds: 0 cannot spin on a dead receiver. */
 const MIN_BACKOFF_MS = 50;
 
-function uploadUrl(serviceUrl: string, resource: string): string {
-  return `${serviceUrl.replace(/\/+$/, '')}/${resource.replace(/^\/+/, '')}`;
-}
-
-/** OPA's `credentials.bearer` ({token, scheme}); other credential plugins are not supported here. */
-function authHeaders(service: ServiceConfig): Record<string, string> {
-  const bearer = service.credentials?.bearer as { token?: unknown; scheme?: unknown } | undefined;
-  if (bearer && typeof bearer.token === 'string') {
-    const scheme = typeof bearer.scheme === 'string' ? bearer.scheme : 'Bearer';
-    return { authorization: `${scheme} ${bearer.token}` };
-  }
-  return {};
-}
-
 export class HttpSink {
   /** Serialized events, oldest first. */
   private buffer: string[] = [];
@@ -58,10 +38,9 @@ export class HttpSink {
   readonly stats = { uploaded: 0, failedAttempts: 0 };
 
   constructor(private readonly opts: HttpSinkOptions) {
-    this.url = uploadUrl(opts.service.url, opts.resource);
+    this.url = serviceUrl(opts.service, opts.resource);
     this.headers = {
-      ...opts.service.headers,
-      ...authHeaders(opts.service),
+      ...serviceHeaders(opts.service),
       'content-type': 'application/json',
       'content-encoding': 'gzip',
     };

@@ -5,7 +5,7 @@ export { auditConfigSchema, decisionLogsConfigSchema, type AuditConfig, type Dec
 export { createAuditTrail, type AuditTrail, type AuditTrailHooks } from './writer.js';
 export { auditMigrations } from './migrations.js';
 export { verifyChain, verifyExport, type VerifyProblem, type VerifyReport } from './verify.js';
-export { readCheckpoint, type Checkpoint } from './checkpoint.js';
+export { readCheckpoint, type Checkpoint, type CheckpointWitness } from './checkpoint.js';
 export { queryAudit, DECISION_KINDS, type AuditFilter, type AuditPage } from './query.js';
 export { canonicalJson } from './canonical.js';
 export { createDecisionLogger, type DecisionLogSink, type DecisionLoggerDeps } from './decision-logger.js';

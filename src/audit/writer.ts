@@ -4,7 +4,7 @@
 import { jitgateError } from '../errors.js';
 import type { Db, Sql } from '../store/index.js';
 import { GENESIS_HASH, normalizeEntry, seal } from './chain.js';
-import { type Checkpoint, writeCheckpoint } from './checkpoint.js';
+import { type Checkpoint, type CheckpointWitness, sendCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { AuditConfig } from './config.js';
 import { auditMigrations } from './migrations.js';
 import { readHead, insertRecords } from './records.js';
@@ -63,6 +63,7 @@ class StoreAuditTrail implements AuditTrail {
     private readonly db: Db,
     private readonly config: AuditConfig,
     private readonly hooks: AuditTrailHooks,
+    private readonly witness: CheckpointWitness | undefined,
   ) {}
 
   start(): Promise<void> {
@@ -74,7 +75,7 @@ class StoreAuditTrail implements AuditTrail {
         this.started = null;
         throw err;
       }
-      if (this.config.checkpoint_file) {
+      if (this.config.checkpoint_file !== undefined || this.witness !== undefined) {
         this.checkpointTimer = setInterval(() => {
           this.checkpoint().catch((err: unknown) => this.hooks.onStoreError?.('audit.checkpoint', err));
         }, this.config.checkpoint_interval_ms);
@@ -151,7 +152,8 @@ class StoreAuditTrail implements AuditTrail {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.checkpointTimer = null;
     await this.drain();
-    if (this.started) await this.checkpoint();
+    // The last head is written (and sent) on the way out; a witness that is down must not stop the stop.
+    if (this.started) await this.checkpoint().catch((err: unknown) => this.hooks.onStoreError?.('audit.checkpoint', err));
   }
 
   verify(): Promise<VerifyReport> {
@@ -162,11 +164,12 @@ class StoreAuditTrail implements AuditTrail {
     // One at a time, so an older head can never overwrite a newer one.
     const next = this.checkpoints.then(async () => {
       const file = this.config.checkpoint_file;
-      if (!file) return null;
+      if (file === undefined && this.witness === undefined) return null;
       const head = await readHead(this.db);
       if (!head) return null;
       const cp = { seq: head.seq, hash: head.hash, at: new Date().toISOString() };
-      await writeCheckpoint(file, cp);
+      if (file !== undefined) await writeCheckpoint(file, cp);
+      if (this.witness !== undefined) await sendCheckpoint(this.witness, cp);
       return cp;
     });
     this.checkpoints = next.catch(() => undefined);
@@ -174,6 +177,7 @@ class StoreAuditTrail implements AuditTrail {
   }
 }
 
-export function createAuditTrail(db: Db, config: AuditConfig, hooks: AuditTrailHooks = {}): AuditTrail {
-  return new StoreAuditTrail(db, config, hooks);
+/** `witness`: the service `config.checkpoint_service` names, resolved by the caller (it holds the top-level `services`). */
+export function createAuditTrail(db: Db, config: AuditConfig, hooks: AuditTrailHooks = {}, witness?: CheckpointWitness): AuditTrail {
+  return new StoreAuditTrail(db, config, hooks, witness);
 }

@@ -60,6 +60,14 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   if (j.identity.dev_issuer.key_file) j.identity.dev_issuer.key_file = abs(j.identity.dev_issuer.key_file);
 }
 
+/** Keys that name a service the top-level `services` block does not have. */
+function danglingServices(cfg: GatewayConfig): string[] {
+  const name = cfg.jitgate.audit.checkpoint_service;
+  return name !== undefined && !Object.hasOwn(cfg.services, name)
+    ? [`jitgate.audit.checkpoint_service: no service named "${name}" in services`]
+    : [];
+}
+
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
 export function buildConfig(doc: unknown, source: string | null): GatewayConfig {
   const copy = structuredClone(doc ?? {}) as Record<string, unknown>;
@@ -68,6 +76,8 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
     throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${problems.join('\n  - ')}`, { problems });
   }
   const cfg = copy as unknown as GatewayConfig;
+  const dangling = danglingServices(cfg);
+  if (dangling.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${dangling.join('\n  - ')}`, { problems: dangling });
   cfg.source = source;
   resolvePaths(cfg, source ? dirname(source) : process.cwd());
   return cfg;

@@ -3,7 +3,7 @@
 // the interfaces they are handed here.
 import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../admin/index.js';
-import { createAuditTrail, createDecisionLogger, queryAudit, type AuditEntry, type AuditTrail, type DecisionLogSink } from '../audit/index.js';
+import { createAuditTrail, createDecisionLogger, queryAudit, type AuditEntry, type AuditTrail, type CheckpointWitness, type DecisionLogSink } from '../audit/index.js';
 import { loadConfig, type GatewayConfig } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
@@ -75,6 +75,13 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
   return changed;
 }
 
+/** The service jitgate.audit.checkpoint_service names (the config loader checked that it exists). */
+function checkpointWitness(config: GatewayConfig): CheckpointWitness | undefined {
+  const name = config.jitgate.audit.checkpoint_service;
+  const service = name === undefined ? undefined : config.services[name];
+  return service === undefined ? undefined : { service, resource: config.jitgate.audit.checkpoint_resource ?? '/checkpoints' };
+}
+
 function policyAuditEntry(event: PolicyEvent): AuditEntry {
   const entry = event.type === 'loaded'
     ? systemEntry('policy.loaded', null, { source: event.source, previous: event.previous })
@@ -94,7 +101,13 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     life.started('store', () => db.close());
     health.register('store', storeReachable(db));
 
-    const audit: AuditTrail = createAuditTrail(db, j.audit, { onStoreError: (op) => { metrics.storeError(op); } });
+    const audit: AuditTrail = createAuditTrail(db, j.audit, {
+      onStoreError: (op, err) => {
+        metrics.storeError(op);
+        // At most once per checkpoint interval (appends that fail are reported by their callers).
+        if (op === 'audit.checkpoint') logger.warn({ err: toError(err) }, 'audit checkpoint not written or not sent to the witness; the next interval tries again');
+      },
+    }, checkpointWitness(config));
     await audit.start();
     life.started('audit', () => audit.stop());
 
