@@ -168,8 +168,12 @@ class StoreAuditTrail implements AuditTrail {
       const head = await readHead(this.db);
       if (!head) return null;
       const cp = { seq: head.seq, hash: head.hash, at: new Date().toISOString() };
-      if (file !== undefined) await writeCheckpoint(file, cp);
-      if (this.witness !== undefined) await sendCheckpoint(this.witness, cp);
+      // Both copies are attempted whatever happens to the other: a full disk must not keep the witness uninformed.
+      const outcomes = await Promise.allSettled([
+        file === undefined ? null : writeCheckpoint(file, cp),
+        this.witness === undefined ? null : sendCheckpoint(this.witness, cp),
+      ]);
+      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
       return cp;
     });
     this.checkpoints = next.catch(() => undefined);
