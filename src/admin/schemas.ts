@@ -206,6 +206,7 @@ export const newRequestBody: Schema = {
     reason: { type: 'string', minLength: 1, maxLength: 2000 },
     ticket: { type: 'string', minLength: 1, maxLength: 200 },
     extends_grant_id: id,
+    pending_ttl: { ...durationSchema, description: 'How long the request may wait for approvers (at most, and by default, jitgate.workflow.pending_ttl_seconds). ' + String(durationSchema.description) },
   },
   // A new request names a role; an extension takes the role and scope of the grant it extends.
   if: { not: { required: ['extends_grant_id'] } },

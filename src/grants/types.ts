@@ -16,6 +16,8 @@ export interface NewRequest {
   duration_seconds: number;
   reason: string;
   ticket?: string | null;
+  /** How long it may wait for approvers; null or absent: jitgate.workflow.pending_ttl_seconds, which is also the most. */
+  pending_ttl_seconds?: number | null;
 }
 
 export interface RequestFilter {
@@ -36,7 +38,7 @@ export interface GrantFilter {
 /** Control plane. Every method asks the elevation policy; throws JitgateError with a stable code. */
 export interface Workflow {
   request(actor: Subject, req: NewRequest): Promise<AccessRequest>;
-  extend(actor: Subject, grantId: string, req: { duration_seconds: number; reason: string; ticket?: string | null }): Promise<AccessRequest>;
+  extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>): Promise<AccessRequest>;
   approve(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest>;
   deny(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest>;
   withdraw(actor: Subject, requestId: string): Promise<AccessRequest>;

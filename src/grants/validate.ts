@@ -50,15 +50,18 @@ export interface CheckedAsk {
   duration_seconds: number;
   reason: string;
   ticket: string | null;
+  pending_ttl_seconds: number | null;
 }
 
-export function checkAsk(req: { duration_seconds: unknown; reason: unknown; ticket?: unknown }): CheckedAsk {
+export function checkAsk(req: { duration_seconds: unknown; reason: unknown; ticket?: unknown; pending_ttl_seconds?: unknown }): CheckedAsk {
   const d = req.duration_seconds;
   if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) fail('duration_seconds must be a positive integer');
   if (!isString(req.reason, 2000)) fail('reason must be a string of at most 2000 characters');
   const ticket = req.ticket ?? null;
   if (ticket !== null && !isString(ticket, 200)) fail('ticket must be a string of at most 200 characters');
-  return { duration_seconds: d, reason: req.reason, ticket: ticket === null || ticket.trim() === '' ? null : ticket };
+  const ttl = req.pending_ttl_seconds ?? null;
+  if (ttl !== null && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1)) fail('pending_ttl_seconds must be a positive integer');
+  return { duration_seconds: d, reason: req.reason, ticket: ticket === null || ticket.trim() === '' ? null : ticket, pending_ttl_seconds: ttl };
 }
 
 export function checkNewRequest(req: NewRequest): CheckedAsk & { role: string; scope: GrantScope | null } {

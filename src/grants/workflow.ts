@@ -138,12 +138,14 @@ export class StoreWorkflow implements Workflow {
   async request(actor: Subject, req: NewRequest): Promise<AccessRequest> {
     checkActor(actor);
     const ask = checkNewRequest(req);
+    this.#checkPendingTtl(ask);
     return this.#commit((sql) => this.#ask(sql, actor, ask.role, ask.scope, ask, null));
   }
 
-  async extend(actor: Subject, grantId: string, req: { duration_seconds: number; reason: string; ticket?: string | null }): Promise<AccessRequest> {
+  async extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>): Promise<AccessRequest> {
     checkActor(actor);
     const ask = checkAsk(req);
+    this.#checkPendingTtl(ask);
     return this.#commit(async (sql) => {
       const grant = await this.#grant(sql, grantId);
       if (!sameId(grant.subject.id, actor.id)) {
@@ -306,6 +308,14 @@ export class StoreWorkflow implements Workflow {
 
   // --- internals -------------------------------------------------------------------
 
+  /** A request may ask to wait less than the configured time (the default), never longer. Checked before anything is decided or stored. */
+  #checkPendingTtl(ask: CheckedAsk): void {
+    const most = this.#config.pending_ttl_seconds;
+    if (ask.pending_ttl_seconds !== null && ask.pending_ttl_seconds > most) {
+      throw jitgateError('VALIDATION', `pending_ttl: at most ${String(most)} seconds here (jitgate.workflow.pending_ttl_seconds)`, { field: 'pending_ttl' });
+    }
+  }
+
   #allows(action: ElevationAction, request: ElevationRequestView, actor: Subject, requester: Subject, grant: PolicyGrant | null): boolean {
     return this.#policy.elevation({ action, request, actor, requester, grant, now_ns: this.#clock() * 1e6 }).result.allow;
   }
@@ -442,7 +452,7 @@ export class StoreWorkflow implements Workflow {
       extends_grant_id: extended?.id ?? null,
       approvals: [],
       created_at: iso(now),
-      pending_expires_at: iso(now + this.#config.pending_ttl_seconds * 1000),
+      pending_expires_at: iso(now + (ask.pending_ttl_seconds ?? this.#config.pending_ttl_seconds) * 1000),
       decided_at: null, decided_by: null, decision_comment: null, grant_id: null,
       policy_revision: decision.revision,
     };

@@ -121,6 +121,38 @@ t.test('extensions keep the role and go through approval', async (t) => {
   t.equal(mixed.body.error.details.field, 'role');
 });
 
+t.test('a request may ask to wait less than the configured pending time, never longer', async (t) => {
+  const waitSeconds = (r: { body: { created_at: string; pending_expires_at: string } }): number =>
+    (Date.parse(r.body.pending_expires_at) - Date.parse(r.body.created_at)) / 1000;
+  const plain = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: '10m', reason: 'x' } });
+  t.equal(waitSeconds(plain), 3600, 'by default it waits the configured pending_ttl_seconds');
+  const short = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: '10m', reason: 'x', pending_ttl: '15m' } });
+  t.equal(short.status, 201);
+  t.equal(waitSeconds(short), 900, 'pending_ttl: 15m waits 15 minutes');
+
+  const before = await requestCount();
+  for (const [pending_ttl, why] of [['2h', 'longer than configured'], ['soon', 'not a duration'], [0, 'zero']] as const) {
+    const refused = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: '10m', reason: 'x', pending_ttl } });
+    t.equal(refused.status, 400, `${why} is refused`);
+    t.equal(refused.body.error.code, 'JITGATE_E_VALIDATION');
+    t.match(JSON.stringify(refused.body.error), /pending_ttl/, 'naming the field');
+  }
+  t.match((await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: '10m', reason: 'x', pending_ttl: '2h' } })).body.error.message, /at most 3600 seconds/, 'and the most it may be');
+  t.equal(await requestCount(), before, 'nothing was stored for the refused ones');
+
+  // Once its time is up nobody can approve it.
+  const brief = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: '10m', reason: 'x', pending_ttl: 1 } });
+  await new Promise((r) => setTimeout(r, 1100));
+  const late = await api(stack.base, 'POST', `/v1/requests/${brief.body.id}/approve`, { token: bob });
+  t.equal(late.status, 409, 'approving it after its pending time is refused');
+  t.equal(late.body.error.code, 'JITGATE_E_REQUEST_NOT_PENDING');
+
+  const r = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: '10m', reason: 'deploy' } });
+  const ok = await api(stack.base, 'POST', `/v1/requests/${r.body.id}/approve`, { token: bob });
+  const ext = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { extends_grant_id: ok.body.grant_id, duration: '10m', reason: 'more', pending_ttl: '5m' } });
+  t.equal(waitSeconds(ext), 300, 'an extension request may ask for a shorter wait too');
+});
+
 t.test('every input is validated and the error names the field', async (t) => {
   const before = await requestCount();
   const cases: [unknown, string][] = [

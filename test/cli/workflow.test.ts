@@ -65,3 +65,15 @@ t.test('whoami, review, flags over environment', async (t) => {
   t.equal(reviewed.code, EXIT.OK, reviewed.stderr);
   t.match(reviewed.stdout, /break-glass:\s+reviewed by dave/);
 });
+
+t.test('--pending-ttl asks for a shorter wait; a longer one than the gateway allows is a usage error', async (t) => {
+  const [short, long] = await Promise.all([
+    jitgate(['request', '--role', 'writer', '--duration', '10m', '--reason', 'quick fix', '--pending-ttl', '20m', '--json'], as('alice')),
+    jitgate(['request', '--role', 'writer', '--duration', '10m', '--reason', 'quick fix', '--pending-ttl', '2d'], as('alice')),
+  ]);
+  t.equal(short.code, EXIT.OK, short.stderr);
+  const r = JSON.parse(short.stdout) as { created_at: string; pending_expires_at: string };
+  t.equal((Date.parse(r.pending_expires_at) - Date.parse(r.created_at)) / 1000, 1200, 'it waits 20 minutes for approvers');
+  t.equal(long.code, EXIT.USAGE);
+  t.match(long.stderr, /pending_ttl: at most 3600 seconds/);
+});

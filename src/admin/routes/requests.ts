@@ -16,6 +16,7 @@ interface NewRequestBody {
   reason: string;
   ticket?: string;
   extends_grant_id?: string;
+  pending_ttl?: number | string;
 }
 
 interface RequestsQuery extends PageQuery {
@@ -47,13 +48,11 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       schema: { body: newRequestBody, response: accessRequestSchema },
       async handler({ subject, body }) {
         const duration_seconds = parseDuration(body.duration);
-        if (body.extends_grant_id !== undefined) {
-          return workflow.extend(subject, body.extends_grant_id, { duration_seconds, reason: body.reason, ticket: body.ticket ?? null });
-        }
+        const pending_ttl_seconds = body.pending_ttl === undefined ? null : parseDuration(body.pending_ttl, 'pending_ttl');
+        const ask = { duration_seconds, reason: body.reason, ticket: body.ticket ?? null, pending_ttl_seconds };
+        if (body.extends_grant_id !== undefined) return workflow.extend(subject, body.extends_grant_id, ask);
         if (body.role === undefined) throw jitgateError('VALIDATION', 'body.role is required', { in: 'body', field: 'role' });
-        return workflow.request(subject, {
-          role: body.role, scope: body.scope ?? null, duration_seconds, reason: body.reason, ticket: body.ticket ?? null,
-        });
+        return workflow.request(subject, { ...ask, role: body.role, scope: body.scope ?? null });
       },
     }),
     route<never, RequestsQuery>({

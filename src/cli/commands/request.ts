@@ -13,6 +13,7 @@ interface RequestOptions extends ConnectionOptions {
   scopePath?: string[];
   route?: string;
   extend?: string;
+  pendingTtl?: string;
 }
 
 function summary(r: AccessRequest): string {
@@ -39,6 +40,7 @@ export function register(program: Command): void {
       .option('--scope-path <glob>', 'limit the grant to this path glob, e.g. /orders/** (repeatable)', collect)
       .option('--route <name>', 'limit the grant to this gateway route')
       .option('--extend <grant-id>', 'extend this active grant instead of asking for a new role')
+      .option('--pending-ttl <duration>', 'how long the request may wait for approvers (default and most: the gateway\'s pending_ttl_seconds)')
       .addHelpText('after', '\nExamples:\n  jitgate request --role orders-writer --duration 30m --reason "INC-42 refund" --ticket INC-42\n  jitgate request --extend g_123 --duration 15m --reason "still on it"'),
   ).action(async (opts: RequestOptions, cmd: Command) => {
     if (opts.extend && (opts.role ?? opts.route ?? opts.scopeMethod ?? opts.scopePath)) {
@@ -51,10 +53,12 @@ export function register(program: Command): void {
         ...(opts.scopeMethod ? { methods: opts.scopeMethod.map((m) => m.toUpperCase()) } : {}),
         ...(opts.scopePath ? { paths: opts.scopePath } : {}),
       };
+      const seconds = (text: string): number | string => (/^[0-9]+$/.test(text) ? Number(text) : text);
       const body: Record<string, unknown> = {
-        duration: /^[0-9]+$/.test(opts.duration) ? Number(opts.duration) : opts.duration,
+        duration: seconds(opts.duration),
         reason: opts.reason,
         ...(opts.ticket ? { ticket: opts.ticket } : {}),
+        ...(opts.pendingTtl ? { pending_ttl: seconds(opts.pendingTtl) } : {}),
         ...(opts.extend ? { extends_grant_id: opts.extend } : { role: opts.role }),
         ...(Object.keys(scope).length ? { scope } : {}),
       };
