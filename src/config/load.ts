@@ -60,12 +60,15 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   if (j.identity.dev_issuer.key_file) j.identity.dev_issuer.key_file = abs(j.identity.dev_issuer.key_file);
 }
 
-/** Keys that name a service the top-level `services` block does not have. */
+/** Keys that name a service the top-level `services` block does not have (every such key, listed at once). */
 function danglingServices(cfg: GatewayConfig): string[] {
-  const name = cfg.jitgate.audit.checkpoint_service;
-  return name !== undefined && !Object.hasOwn(cfg.services, name)
-    ? [`jitgate.audit.checkpoint_service: no service named "${name}" in services`]
-    : [];
+  const references: [key: string, name: string | undefined][] = [
+    ['decision_logs.service', cfg.decision_logs.service],
+    ['jitgate.audit.checkpoint_service', cfg.jitgate.audit.checkpoint_service],
+  ];
+  return references
+    .filter(([, name]) => name !== undefined && !Object.hasOwn(cfg.services, name))
+    .map(([key, name]) => `${key}: no service named "${String(name)}" in services`);
 }
 
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */

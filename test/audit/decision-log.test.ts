@@ -2,7 +2,7 @@
 // receiver (gzip JSON arrays, size-limited chunks, retry after failure, bounded buffer
 // with counted drops), the rotating JSONL file and the console sink.
 import t from 'tap';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createDecisionLogger, maskInput, type DecisionLogsConfig, type DecisionLogEvent } from '../../src/audit/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { buildBundle, findOpa } from '../../src/policy/index.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 const BEARER = 'eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LWJlYXJlcg.sig-9f8e7d';
 const API_KEY = 'jg_reporting.top-secret-key-1234';
@@ -56,26 +57,14 @@ function decision(over: Partial<DecisionLogEvent> = {}): Omit<DecisionLogEvent, 
 
 interface Upload { headers: IncomingMessage['headers']; url: string; compressed: number; events: Record<string, unknown>[] }
 
-async function receiver(respond: (i: number) => number): Promise<{ url: string; uploads: Upload[]; server: Server; close(): Promise<void> }> {
-  const uploads: Upload[] = [];
-  let i = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const status = respond(i++);
-      const body = Buffer.concat(chunks);
-      if (status === 200) {
-        uploads.push({ headers: req.headers, url: req.url ?? '', compressed: body.length, events: JSON.parse(gunzipSync(body).toString('utf8')) });
-      }
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+async function receiver(respond: (i: number) => number): Promise<{ url: string; readonly uploads: Upload[]; close(): Promise<void> }> {
+  const rx = await startReceiver((_url, i) => respond(i));
   return {
-    url: `http://127.0.0.1:${port}/v1`, uploads, server,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve(); }); }),
+    url: `${rx.url}/v1`,
+    get uploads(): Upload[] {
+      return rx.accepted().map((r) => ({ headers: r.headers, url: r.url, compressed: r.body.length, events: JSON.parse(gunzipSync(r.body).toString('utf8')) as Record<string, unknown>[] }));
+    },
+    close: () => rx.close(),
   };
 }
 

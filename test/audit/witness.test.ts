@@ -1,28 +1,20 @@
 // A checkpoint goes to the file and to the witness independently: one failing never keeps
 // the other copy from being made, and the failure is still reported.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createAuditTrail, type Checkpoint } from '../../src/audit/index.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { entry } from './entries.js';
 
-const received: Checkpoint[] = [];
 let status = 204;
-const witness = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    if (status < 300) received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Checkpoint);
-    res.writeHead(status).end();
-  });
-});
-await new Promise<void>((resolve) => witness.listen(0, '127.0.0.1', resolve));
-t.teardown(() => new Promise<void>((resolve) => { witness.close(() => { resolve(); }); }));
-const service = { url: `http://127.0.0.1:${String((witness.address() as AddressInfo).port)}` };
+const witness = await startReceiver(() => status);
+t.teardown(() => witness.close());
+const service = { url: witness.url };
+/** The checkpoints the witness accepted, oldest first. */
+const received = (): Checkpoint[] => witness.accepted().map((r) => JSON.parse(r.body.toString('utf8')) as Checkpoint);
 
 async function trailWith(checkpointFile: string, dir: string) {
   const db = new SqliteDb(join(dir, 'jitgate.db'));
@@ -40,9 +32,8 @@ t.test('the file cannot be written: the witness still gets the head', async (t) 
   const { trail, close } = await trailWith(join(dir, 'not-a-dir', 'audit.checkpoint'), dir);
   t.teardown(close);
   status = 204;
-  received.length = 0;
   await t.rejects(trail.checkpoint(), { code: 'EEXIST' }, 'the file\'s failure is reported (its folder is a file)');
-  t.match(received, [{ seq: 2 }], 'and the witness got the head anyway');
+  t.match(received(), [{ seq: 2 }], 'and the witness got the head anyway');
 });
 
 t.test('the witness refuses: the file is still written', async (t) => {

@@ -61,6 +61,21 @@ jitgate:
   t.end();
 });
 
+t.test('keys naming a service the services block lacks are refused together', (t) => {
+  const file = writeConfig(`
+services:
+  collector: { url: "http://127.0.0.1:9" }
+decision_logs: { service: colector }
+jitgate:
+  audit: { checkpoint_service: notary }
+`);
+  t.same(problemsOf(() => loadConfig(file, {})), [
+    'decision_logs.service: no service named "colector" in services',
+    'jitgate.audit.checkpoint_service: no service named "notary" in services',
+  ]);
+  t.end();
+});
+
 t.test('${VAR} placeholders come from the environment; an unset one is an error', (t) => {
   const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
   t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');

@@ -3,39 +3,14 @@
 // agree with a cut-short trail, but not the witness's copies.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 interface Received { seq: number; hash: string; at: string }
-
-/** A witness that keeps what it is sent; while `down`, it answers 503 and keeps nothing. */
-async function startWitness(): Promise<{ url: string; received: Received[]; headers: IncomingHttpHeaders[]; refused: number; down: boolean; close(): Promise<void> }> {
-  const state = { received: [] as Received[], headers: [] as IncomingHttpHeaders[], refused: 0, down: false };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (state.down || req.url !== '/witness/jitgate') {
-        state.refused++;
-        res.writeHead(503).end();
-        return;
-      }
-      state.received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Received);
-      state.headers.push(req.headers);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/witness`,
-    close: () => new Promise<void>((resolve) => { server.close(() => { resolve(); }); }),
-  });
-}
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -50,12 +25,15 @@ const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
 t.teardown(() => upstream.close());
 
 t.test('every checkpoint reaches the witness, whose copy exposes a trail cut short with forged local evidence', async (t) => {
-  const witness = await startWitness();
+  // While `down`, the witness answers 503 (and so keeps nothing); it answers only on its resource.
+  let down = true;
+  const witness = await startReceiver((url) => (down || url !== '/witness/jitgate' ? 503 : 204));
   t.teardown(() => witness.close());
-  witness.down = true;
+  const refused = (): number => witness.received.length - witness.accepted().length;
+  const kept = (): Received[] => witness.accepted().map((r) => JSON.parse(r.body.toString('utf8')) as Received);
   const dir = tempDir('jg-witness-');
   const config = demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'], bob: ['eng', 'approvers'] }, checkpointIntervalMs: 200 });
-  config.services = { notary: { url: witness.url, credentials: { bearer: { token: 'witness-token' } } } };
+  config.services = { notary: { url: `${witness.url}/witness`, credentials: { bearer: { token: 'witness-token' } } } };
   const jitgate = config.jitgate as { audit: Record<string, unknown> };
   jitgate.audit = { ...jitgate.audit, checkpoint_service: 'notary', checkpoint_resource: '/jitgate' };
   const file = writeConfig(dir, config);
@@ -69,23 +47,25 @@ t.test('every checkpoint reaches the witness, whose copy exposes a trail cut sho
 
   // The witness is down at first: the gateway goes on, says so, and counts it.
   const request = await post('alice', '/v1/requests', { role: 'writer', duration: '30m', reason: 'INC-7 refund' });
-  await until('a refused checkpoint', () => witness.refused >= 2);
+  await until('a refused checkpoint', () => refused() >= 2);
   const metrics = await (await fetch(`${gw.controlUrl}/metrics`)).text();
   t.match(metrics, /jitgate_store_errors_total\{operation="audit\.checkpoint"\} [1-9]/, 'failed sends are counted');
   t.ok(gw.output.some((l) => l.includes('not sent to the witness')), 'and logged');
   t.equal((await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${await token('alice')}` } })).status, 200, 'requests are served meanwhile');
 
-  witness.down = false;
+  down = false;
   await post('bob', `/v1/requests/${request.id}/approve`, { comment: 'ok' });
-  await until('checkpoints after the witness came back', () => witness.received.length >= 2);
+  await until('checkpoints after the witness came back', () => kept().length >= 2);
   t.equal(await gw.stop(), 0, 'the gateway stops cleanly');
 
   const local = JSON.parse(readFileSync(join(dir, 'audit.checkpoint'), 'utf8')) as Received;
-  const last = witness.received.at(-1) as Received;
+  const checkpoints = kept();
+  const last = checkpoints.at(-1) as Received;
   t.same({ seq: last.seq, hash: last.hash }, { seq: local.seq, hash: local.hash }, 'the last checkpoint (sent at stop) is the one in the local file');
-  t.ok(witness.received.every((cp, i) => i === 0 || cp.seq >= (witness.received[i - 1] as Received).seq), 'heads never go backwards');
-  t.equal(witness.headers[0]?.authorization, 'Bearer witness-token', 'sent with the service\'s credentials');
-  t.match(witness.headers[0]?.['content-type'], /^application\/json/);
+  t.ok(checkpoints.every((cp, i) => i === 0 || cp.seq >= (checkpoints[i - 1] as Received).seq), 'heads never go backwards');
+  const first = witness.accepted()[0];
+  t.equal(first?.headers.authorization, 'Bearer witness-token', 'sent with the service\'s credentials');
+  t.match(first?.headers['content-type'], /^application\/json/);
 
   // Someone with the store and the gateway's disk deletes the last two records and rewrites the
   // local checkpoint to match the shortened trail.

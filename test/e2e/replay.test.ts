@@ -4,14 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import type { ReplayReport } from '../../src/policy/index.js';
 import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 t.test('replay reports exactly the recorded decisions a policy change flips', async (t) => {
   const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -21,16 +20,10 @@ t.test('replay reports exactly the recorded decisions a policy change flips', as
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
   // A decision-log service as OPA's protocol has it: each upload body is kept as received
   // (gzip-compressed JSON arrays of events), as a collector might store them.
-  const uploads: Buffer[] = [];
-  const collector = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => { uploads.push(Buffer.concat(chunks)); res.writeHead(204).end(); });
-  });
-  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { collector.close(() => { resolve(); }); }));
+  const collector = await startReceiver();
+  t.teardown(() => collector.close());
   const config = demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } });
-  config.services = { collector: { url: `http://127.0.0.1:${String((collector.address() as AddressInfo).port)}` } };
+  config.services = { collector: { url: collector.url } };
   // Uploads start as soon as an event is buffered: the first request's event leaves alone, so
   // the stored bodies are several gzip members back to back.
   config.decision_logs = { ...(config.decision_logs as object), service: 'collector', reporting: { min_delay_seconds: 0 } };
@@ -95,6 +88,7 @@ t.test('replay reports exactly the recorded decisions a policy change flips', as
 
   // What the gateway uploaded to the decision-log service, stored as received (one gzip body
   // per upload, bodies appended), and the log file archived with gzip: the same report.
+  const uploads = collector.received.map((r) => r.body);
   t.ok(uploads.length > 1 && uploads.every((u) => u[0] === 0x1f && u[1] === 0x8b), `the gateway uploaded ${String(uploads.length)} gzip bodies`);
   const received = join(dir, 'received.json.gz');
   writeFileSync(received, Buffer.concat(uploads));

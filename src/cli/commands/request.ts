@@ -53,12 +53,12 @@ export function register(program: Command): void {
         ...(opts.scopeMethod ? { methods: opts.scopeMethod.map((m) => m.toUpperCase()) } : {}),
         ...(opts.scopePath ? { paths: opts.scopePath } : {}),
       };
-      const seconds = (text: string): number | string => (/^[0-9]+$/.test(text) ? Number(text) : text);
+      // Durations go as typed ("30m", "1800"): the API reads both forms.
       const body: Record<string, unknown> = {
-        duration: seconds(opts.duration),
+        duration: opts.duration,
         reason: opts.reason,
         ...(opts.ticket ? { ticket: opts.ticket } : {}),
-        ...(opts.pendingTtl ? { pending_ttl: seconds(opts.pendingTtl) } : {}),
+        ...(opts.pendingTtl ? { pending_ttl: opts.pendingTtl } : {}),
         ...(opts.extend ? { extends_grant_id: opts.extend } : { role: opts.role }),
         ...(Object.keys(scope).length ? { scope } : {}),
       };

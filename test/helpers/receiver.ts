@@ -1,0 +1,45 @@
+// An HTTP endpoint for tests of what jitgate sends out (decision-log uploads, checkpoints to a
+// witness): it keeps every request it gets and answers with the status `respond` picks.
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The status it was answered with. */
+  status: number;
+}
+
+export interface Receiver {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** Every request so far, in order, answered or refused. */
+  received: ReceivedRequest[];
+  /** Those answered 2xx. */
+  accepted(): ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+/** `respond` gets each request (its url) and how many came before it. Default: 204 to everything. */
+export async function startReceiver(respond: (url: string, index: number) => number = () => 204): Promise<Receiver> {
+  const received: ReceivedRequest[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = req.url ?? '';
+      const status = respond(url, received.length);
+      received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`,
+    received,
+    accepted: () => received.filter((r) => r.status >= 200 && r.status < 300),
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve(); }); }),
+  };
+}
