@@ -417,3 +417,77 @@ test_service_permission_without_paths_covers_nothing if {
 	d := authz with input as inp with data.jitgate.service_accounts["svc-reporting"].permissions as loose
 	d.allow == false
 }
+
+# --- refunds: decided on the amount in the request body ---------------------------
+
+test_refund_within_the_writer_limit_is_allowed if {
+	d := authz with input as f.refund_input(f.alice, {"order": "o-7", "amount": 100}, [f.grant("g1", "writer")])
+	d.allow == true
+	d.reason == "refund within the limit of an active grant"
+	d.obligations.credential == "writer"
+	d.grant_ids == ["g1"]
+}
+
+test_refund_above_the_writer_limit_is_denied_with_admin_hint if {
+	d := authz with input as f.refund_input(f.alice, {"order": "o-7", "amount": 100.5}, [f.grant("g1", "writer")])
+	d.allow == false
+	d.reason == "this refund is above the limit of your active grants"
+	d.elevation == {"role": "admin", "max_duration_seconds": 3600}
+}
+
+test_refund_without_grant_hints_the_smallest_role_that_covers_it if {
+	d1 := authz with input as f.refund_input(f.alice, {"amount": 20}, [])
+	d1.allow == false
+	d1.elevation.role == "writer"
+	d2 := authz with input as f.refund_input(f.alice, {"amount": 10000}, [])
+	d2.elevation.role == "admin"
+}
+
+test_admin_grant_covers_large_refunds if {
+	d := authz with input as f.refund_input(f.alice, {"amount": 10000}, [f.grant("g2", "admin"), f.grant("g1", "writer")])
+	d.allow == true
+	d.grant_ids == ["g2"]
+}
+
+test_refund_above_every_limit_is_denied_without_hint if {
+	d := authz with input as f.refund_input(f.alice, {"amount": 10001}, [f.grant("g2", "admin")])
+	d.allow == false
+	d.reason == "no role may refund this much"
+	not d.elevation
+}
+
+test_refund_needs_a_positive_numeric_amount if {
+	every body in [{}, {"amount": "50"}, {"amount": 0}, {"amount": -5}, {"amount": null}, ["amount", 50], "amount=50"] {
+		d := authz with input as f.refund_input(f.alice, body, [f.grant("g1", "writer")])
+		d.allow == false
+		d.reason == "a refund needs a JSON body whose amount is a positive number"
+	}
+}
+
+test_refund_whose_body_was_not_read_is_denied if {
+	every status in ["none", "too_large", "malformed", "unsupported"] {
+		d := authz with input as f.unread_refund_input(f.alice, status, [f.grant("g1", "writer")])
+		d.allow == false
+		d.reason == "a refund needs a JSON body whose amount is a positive number"
+	}
+}
+
+test_refund_on_a_route_that_does_not_read_bodies_is_denied if {
+	d := authz with input as f.authz_input(f.alice, "POST", "/api/refunds", [f.grant("g1", "writer")])
+	d.allow == false
+	d.reason == "refunds are decided on their amount, and this route does not show the policy request bodies"
+}
+
+test_a_scoped_grant_must_cover_the_refund_path if {
+	g := f.scoped_grant("g1", "writer", {"methods": ["POST"], "paths": ["/api/items/*"]})
+	d := authz with input as f.refund_input(f.alice, {"amount": 10}, [g])
+	d.allow == false
+	d.elevation.role == "writer"
+}
+
+test_other_writes_ignore_the_body if {
+	i := object.union(f.authz_input(f.alice, "POST", "/api/items", [f.grant("g1", "writer")]), {"request": {"body_status": "parsed", "body": {"amount": 1000000}}})
+	d := authz with input as i
+	d.allow == true
+	d.reason == "write under /api/ allowed by an active grant"
+}

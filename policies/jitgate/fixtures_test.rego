@@ -51,6 +51,18 @@ authz_input(subject, method, path, grants) := {
 	"now_ns": now_ns,
 }
 
+# A refund whose body the gateway read (a route with policy_body) and parsed.
+refund_input(subject, body, grants) := object.union(
+	authz_input(subject, "POST", "/api/refunds", grants),
+	{"request": {"body_status": "parsed", "body": body}},
+)
+
+# The same request on a route where the gateway could not give the body a value.
+unread_refund_input(subject, status, grants) := object.union(
+	authz_input(subject, "POST", "/api/refunds", grants),
+	{"request": {"body_status": status}},
+)
+
 ask(role, duration_seconds, reason, ticket) := {
 	"id": null,
 	"role": role,

@@ -129,6 +129,22 @@ const idParams = {
   properties: { id: { type: 'string', pattern: '^[0-9]{1,12}$' } },
 } as const;
 
+interface RefundBody {
+  order: string;
+  amount: number;
+}
+
+// The upstream checks the shape only; how much a caller may refund is the policy's business.
+const refundBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['order', 'amount'],
+  properties: {
+    order: { type: 'string', minLength: 1, maxLength: 64 },
+    amount: { type: 'number', exclusiveMinimum: 0 },
+  },
+} as const;
+
 interface ItemBody {
   name: string;
   quantity: number;
@@ -209,6 +225,12 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
   app.delete<{ Params: { id: string } }>('/api/items/:id', { schema: { params: idParams } }, (request, reply) => {
     if (!items.delete(request.params.id)) return notFound(request, reply, request.params.id);
     return { deleted: request.params.id, served_with: servedWith(request) };
+  });
+
+  let nextRefund = 1;
+  app.post<{ Body: RefundBody }>('/api/refunds', { schema: { body: refundBody } }, (request, reply) => {
+    const refund = { id: `rf-${String(nextRefund++)}`, order: request.body.order, amount: request.body.amount, at: new Date().toISOString() };
+    return reply.code(201).send({ refund, served_with: servedWith(request) });
   });
 
   app.get('/api/reports/daily', (request) => {

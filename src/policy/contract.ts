@@ -61,6 +61,13 @@ export interface PolicyGrant {
   request_id: string;
 }
 
+/**
+ * What became of the request body, on routes with `policy_body` (absent elsewhere): `none`
+ * (no body), `parsed` (in `body`), `too_large`, `malformed` (not UTF-8 JSON), `unsupported`
+ * (another media type or charset, or a content coding).
+ */
+export type BodyStatus = 'none' | 'parsed' | 'too_large' | 'malformed' | 'unsupported';
+
 export interface AuthzRequest {
   method: string;
   /** Normalized once; exactly the path the upstream will see. */
@@ -72,6 +79,9 @@ export interface AuthzRequest {
   /** Allowlisted headers only, lower-cased names; never credentials or cookies. */
   headers: Record<string, string>;
   host: string;
+  /** Routes with `policy_body`: the JSON body, exactly as the upstream receives it (status `parsed` only). */
+  body?: unknown;
+  body_status?: BodyStatus;
 }
 
 export interface AuthzRoute {

@@ -59,7 +59,12 @@ const authzInputSchema = {
         query: { type: 'object', additionalProperties: stringList },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
         host: { type: 'string' },
+        body: {},
+        body_status: { enum: ['none', 'parsed', 'too_large', 'malformed', 'unsupported'] },
       },
+      // A body is only ever handed over parsed.
+      if: { properties: { body: {} }, required: ['body'] },
+      then: { required: ['body_status'], properties: { body_status: { const: 'parsed' } } },
     },
     subject,
     // Grants are checked on their own (validatePolicyGrants): a sealed set only once.

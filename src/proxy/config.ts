@@ -11,6 +11,16 @@ export interface CredentialConfig {
   from_file?: string;
 }
 
+/** A route whose policy reads JSON request bodies (see policy-body.ts). */
+export interface PolicyBodyConfig {
+  /** Larger bodies are not read; the policy sees `body_status: "too_large"`. */
+  max_bytes: number;
+  /** Media types read as JSON (lower-case, without parameters). */
+  content_types: string[];
+  /** A body still arriving after this long is refused with 408. */
+  read_timeout_ms: number;
+}
+
 export interface RouteConfig {
   name: string;
   match: { host?: string; path_prefix: string };
@@ -23,6 +33,8 @@ export interface RouteConfig {
   websocket: boolean;
   /** Request headers the policy may see (lower-case); credentials and cookies are never included. */
   policy_headers: string[];
+  /** Absent: bodies stream to the upstream unread and the policy never sees them. */
+  policy_body?: PolicyBodyConfig;
 }
 
 const credentialSchema: SchemaObject = {
@@ -81,6 +93,21 @@ export const routesConfigSchema: SchemaObject = {
         type: 'array',
         items: { type: 'string', pattern: '^[a-z0-9-]+$', not: { enum: ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'] } },
         default: ['content-type', 'accept', 'user-agent', 'x-request-id'],
+      },
+      policy_body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          // Bodies are held in memory while the policy decides: 1 MiB at most.
+          max_bytes: { type: 'integer', minimum: 1, maximum: 1048576, default: 65536 },
+          content_types: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'string', pattern: '^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$' },
+            default: ['application/json'],
+          },
+          read_timeout_ms: { type: 'integer', minimum: 1, default: 10000 },
+        },
       },
     },
   },

@@ -14,6 +14,7 @@ import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.j
 import type { CredentialBroker } from './credentials.js';
 import { METHOD_OVERRIDE_HEADERS } from './headers.js';
 import { normalizeTarget, type NormalizedTarget } from './normalize.js';
+import { readPolicyBody, type PolicyBody } from './policy-body.js';
 import type { SecretMasker } from './redact.js';
 import type { CompiledRoute, RouteTable } from './routes.js';
 
@@ -61,6 +62,8 @@ export interface Decided {
   input: AuthzInput;
   decision: Decision<AuthzResult>;
   startedNs: bigint;
+  /** Routes with `policy_body`: the body the policy judged, and what goes upstream. */
+  body: PolicyBody | null;
 }
 
 /** Headers read once from rawHeaders, so repeated ones (which Node would silently fold or drop) are seen. */
@@ -142,6 +145,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
 
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > route.config.body_limit_bytes) throw jitgateError('BODY_TOO_LARGE');
+    // Read only for a caller who authenticated: nobody else gets to make the gateway hold bytes.
+    const bodyConfig = route.config.policy_body;
+    const body = bodyConfig ? await readPolicyBody(req, bodyConfig, route.config.body_limit_bytes) : null;
 
     const nowMs = Date.now();
     if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');
@@ -152,15 +158,20 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
       throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
     }
 
+    const request: AuthzInput['request'] = {
+      method: req.method ?? 'GET',
+      path: target.path,
+      segments: target.segments,
+      query: target.query,
+      headers: policyHeaders(req, route.config.policy_headers),
+      host: host ?? '',
+    };
+    if (body) {
+      if (body.status === 'parsed') request.body = body.value;
+      request.body_status = body.status;
+    }
     const input: AuthzInput = {
-      request: {
-        method: req.method ?? 'GET',
-        path: target.path,
-        segments: target.segments,
-        query: target.query,
-        headers: policyHeaders(req, route.config.policy_headers),
-        host: host ?? '',
-      },
+      request,
       subject,
       grants: active,
       route: inputRoute,
@@ -189,7 +200,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
       throw new DecidedError(err.status < 500 ? jitgateError('POLICY_EVAL') : err, decisionId, route.config.name);
     }
     metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
-    return { state, route, target, subject, input, decision, startedNs };
+    return { state, route, target, subject, input, decision, startedNs, body };
   };
 }
 

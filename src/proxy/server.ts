@@ -275,11 +275,16 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const cfg = route.config;
 
     const limit = { exceeded: false };
-    let body: IncomingMessage | Transform | null = null;
-    if (hasBody(req)) {
+    // What the policy read goes as read; otherwise the request streams through unread.
+    const read = d.body?.upstream ?? null;
+    let body: Readable | Buffer | null = null;
+    if (Buffer.isBuffer(read)) {
+      body = read;
+    } else if (read !== null || hasBody(req)) {
+      const source: Readable = read ?? req;
       // With a valid Content-Length (checked against the limit already) Node never reads past it.
-      body = req.headers['content-length'] !== undefined ? req : req.pipe(bodyLimiter(cfg.body_limit_bytes, () => { limit.exceeded = true; }));
-      if (body !== req) req.on('error', (e) => { (body as Transform).destroy(e); });
+      body = req.headers['content-length'] !== undefined ? source : source.pipe(bodyLimiter(cfg.body_limit_bytes, () => { limit.exceeded = true; }));
+      if (body !== source) source.on('error', (e) => { (body as Transform).destroy(e); });
     }
     // An EventEmitter is what undici's `signal` also accepts, and far cheaper than an AbortController
     // per request: the upstream call is abandoned when the caller goes away first.

@@ -33,6 +33,7 @@ t.test('the demo config loads with defaults applied and paths resolved against t
   t.equal(cfg.jitgate.routes[0]?.name, 'demo');
   t.equal(cfg.jitgate.routes[0]?.timeouts.connect_ms, 5000, 'route defaults filled in');
   t.same(Object.keys(cfg.jitgate.routes[0]?.credentials ?? {}).sort(), ['admin', 'readonly', 'writer']);
+  t.same(cfg.jitgate.routes[0]?.policy_body, { max_bytes: 65536, content_types: ['application/json'], read_timeout_ms: 10000 }, 'the demo route shows the policy JSON bodies');
   t.equal(cfg.jitgate.identity.dev_issuer.enabled, true);
   t.equal(cfg.labels.app, 'jitgate');
   t.end();
@@ -48,6 +49,7 @@ jitgate:
       upstream: ftp://example
       credentials:
         key: { type: header, header: X-Key, value: "inline-secret" }
+      policy_body: { max_bytes: 16777216, content_types: ["JSON"] }
   polcy: {}
 `);
   const problems = problemsOf(() => loadConfig(file, {}));
@@ -57,7 +59,9 @@ jitgate:
   t.ok(problems.some((p) => p.startsWith('jitgate.routes.0.upstream:')), 'bad upstream named');
   t.ok(problems.some((p) => p.includes('unknown key "value"')), 'an inline secret is refused');
   t.ok(problems.some((p) => p.includes('unknown key "polcy"')), 'a typo in a key is refused');
-  t.ok(problems.length >= 6, `all problems listed at once (${problems.length})`);
+  t.ok(problems.some((p) => p.startsWith('jitgate.routes.0.policy_body.max_bytes:')), 'a body bound over 1 MiB is refused');
+  t.ok(problems.some((p) => p.startsWith('jitgate.routes.0.policy_body.content_types.0:')), 'a media type not written type/subtype in lower case is refused');
+  t.ok(problems.length >= 8, `all problems listed at once (${problems.length})`);
   t.end();
 });
 

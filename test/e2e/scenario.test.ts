@@ -64,11 +64,11 @@ async function cli(g: GatewayProcess, tok: string, args: string[]): Promise<{ co
   return { code: out.code, json, stderr: out.stderr };
 }
 
-async function call(g: GatewayProcess, tok: string, method: string, path: string): Promise<{ status: number; body: any; headers: Headers }> {
+async function call(g: GatewayProcess, tok: string, method: string, path: string, json: unknown = { name: 'widget' }): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(g.proxyUrl + path, {
     method,
     headers: { authorization: `Bearer ${tok}`, ...(method === 'GET' ? {} : { 'content-type': 'application/json' }) },
-    ...(method === 'GET' ? {} : { body: JSON.stringify({ name: 'widget' }) }),
+    ...(method === 'GET' ? {} : { body: JSON.stringify(json) }),
   });
   const text = await res.text();
   let body: unknown = text;
@@ -138,6 +138,7 @@ async function scenario(t: Test, h: Harness): Promise<void> {
   t.equal(allowed.body.served_with, 'writer', 'with the writer key');
   t.equal(h.upstream.seen.at(-1)!.headers['x-api-key'], h.keys.writer);
 
+
   // After expiry the same write is denied again, on every replica.
   const grant = await cli(a, alice, ['grants', approved.json.grant_id]);
   const g = grant.json;
@@ -146,6 +147,9 @@ async function scenario(t: Test, h: Harness): Promise<void> {
   t.equal(Date.parse(g.expires_at) - Date.parse(g.starts_at), 2000, 'it lasts the 2 s asked for, from approval');
   await sleep(Math.max(0, Date.parse(g.expires_at) - Date.now()) + 50);
   for (const gw of h.gateways) t.equal((await call(gw, alice, 'POST', '/api/items')).status, 403, 'denied after expiry');
+  const smallRefund = await call(a, alice, 'POST', '/api/refunds', { order: 'o-7', amount: 40 });
+  t.equal(smallRefund.status, 403, 'a refund without a grant is denied');
+  t.equal(smallRefund.body.error?.elevation?.role, 'writer', 'the hint names the smallest role whose limit covers it');
 
   // An admin request needs two approvers and refuses alice's own approval.
   const adminReq = await cli(a, alice, ['request', '--role', 'admin', '--duration', '10m', '--reason', 'e2e: rotate keys', '--ticket', 'INC-1']);
@@ -161,6 +165,17 @@ async function scenario(t: Test, h: Harness): Promise<void> {
   if (adminCall.status !== 200) await eventually(async () => (adminCall = await call(b, alice, 'GET', '/admin/users')).status === 200);
   t.equal(adminCall.status, 200, 'admin endpoint allowed with the admin grant');
   t.equal(adminCall.body.served_with, 'admin');
+
+  // Refunds are decided on the amount in the body (the route shows the policy JSON bodies):
+  // the admin grant covers up to 10,000; nothing covers more, and the upstream never sees it.
+  const refund = await call(b, alice, 'POST', '/api/refunds', { order: 'o-7', amount: 4000 });
+  t.equal(refund.status, 201, 'a refund within the admin limit');
+  t.same([refund.body.refund?.amount, refund.body.served_with], [4000, 'writer'], 'reaches the upstream with its amount, under the writer key');
+  const refundsBefore = upstreamSaw(h, 'POST', '/api/refunds');
+  const large = await call(b, alice, 'POST', '/api/refunds', { order: 'o-7', amount: 40000 });
+  t.equal(large.status, 403, 'a refund above every limit is denied');
+  t.equal(large.body.error?.message, 'no role may refund this much');
+  t.equal(upstreamSaw(h, 'POST', '/api/refunds'), refundsBefore, 'the upstream never saw it');
 
   // A revoke takes effect on the next request: at once on the replica that revoked,
   // within the stated bound on the other.

@@ -71,6 +71,8 @@ export function demoConfig(o: DemoConfigOptions): Record<string, unknown> {
           admin: { type: 'bearer', from_env: 'DEMO_ADMIN_KEY' },
         },
         default_credential: 'readonly',
+        // As in opa.config.yaml: the sample policy decides refunds on the body's amount.
+        policy_body: {},
       }],
       audit: {
         checkpoint_file: join(o.dir, 'audit.checkpoint'),

@@ -29,14 +29,15 @@ const SUBJECTS = [
   { id: 'mallory', kind: 'user', groups: [], claims: {} },
   { id: '', kind: 'user', groups: ['eng'], claims: {} },
 ];
-const PATHS = ['/', '/api/v1/items', '/api/v1/items/42', '/api/v2/admin/users', '/admin', '/api/v1/items/%2e%2e/secret', '/api//v1', '/ünïcode/路径', '/api/v1/items/', `/${'a/'.repeat(60)}z`, '/api/v1/items/9007199254740993'];
+const PATHS = ['/', '/api/v1/items', '/api/v1/items/42', '/api/v2/admin/users', '/admin', '/api/v1/items/%2e%2e/secret', '/api//v1', '/ünïcode/路径', '/api/v1/items/', `/${'a/'.repeat(60)}z`, '/api/v1/items/9007199254740993', '/api/refunds'];
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'get'];
 const ROUTES = [
   { name: 'items', upstream: 'http://127.0.0.1:1', credentials: ['items-token'] },
   { name: 'admin', upstream: 'http://127.0.0.1:2', credentials: [] },
   { name: 'reports', upstream: 'http://127.0.0.1:3', credentials: ['a', 'b'] },
+  { name: 'demo', upstream: 'http://127.0.0.1:4', credentials: ['readonly', 'writer', 'admin'] },
 ];
-const ROLES = ['admin', 'db-write', 'items-writer', 'support', 'unknown-role', 'reader'];
+const ROLES = ['admin', 'db-write', 'items-writer', 'support', 'unknown-role', 'reader', 'writer'];
 
 function grant(r: () => number, i: number): Record<string, unknown> {
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -85,12 +86,35 @@ function authzCorpus(size: number): Record<string, unknown>[] {
       route: pick(ROUTES),
       now_ns: NOW + Math.floor(r() * 1000) * 1e6,
     };
+    // A route with policy_body: what became of the body, and the body when it was parsed.
+    if (r() < 0.3) {
+      const request = input.request as Record<string, unknown>;
+      request.body_status = pick(['parsed', 'parsed', 'parsed', 'none', 'too_large', 'malformed', 'unsupported']);
+      if (request.body_status === 'parsed') {
+        const amount = pick([1, 99.99, 100, 100.0000001, 5000, 10000, 10001, 0, -1, '50', null, 1e300, { n: 1 }]);
+        request.body = pick([{ order: 'o-1', amount }, { amount, amount_cents: 5 }, [amount], 'amount', 42, {}]);
+      }
+    }
     if (r() < 0.04) delete input.grants;
     if (r() < 0.03) delete (input.request as Record<string, unknown>).method;
     if (r() < 0.03) delete input.route;
     inputs.push(input);
   }
   return inputs;
+}
+
+/** The corpus's subjects, grants and clocks asking for refunds, as on a route that reads bodies. */
+function refundCorpus(size: number): Record<string, unknown>[] {
+  const r = rng(7);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+  return authzCorpus(size).map((input) => {
+    const request: Record<string, unknown> = { ...(input.request as Record<string, unknown>), method: r() < 0.9 ? 'POST' : pick(METHODS), path: '/api/refunds', segments: ['api', 'refunds'] };
+    if (r() < 0.9) {
+      request.body_status = 'parsed';
+      request.body = { order: 'o-1', amount: pick([1, 99.99, 100, 100.0000001, 5000, 10000, 10001, 1e300, 0, '50']) };
+    }
+    return { ...input, request, route: r() < 0.8 ? ROUTES[3] : input.route };
+  });
 }
 
 function elevationCorpus(size: number): Record<string, unknown>[] {
@@ -139,7 +163,7 @@ function canonical(value: unknown): string {
   });
 }
 
-async function compare(t: { equal: (a: unknown, b: unknown, m: string, e: object) => unknown }, opa: string, dir: string, entrypoint: string, inputs: Record<string, unknown>[], engineOptions: { arenaLimitBytes?: number; passes?: number; onEngine?: (e: PolicyEngine) => void } = {}): Promise<void> {
+async function compare(t: { equal: (a: unknown, b: unknown, m: string, e: object) => unknown }, opa: string, dir: string, entrypoint: string, inputs: Record<string, unknown>[], engineOptions: { arenaLimitBytes?: number; passes?: number; onEngine?: (e: PolicyEngine) => void } = {}): Promise<unknown[]> {
   const engine = await engineFor(opa, dir, [entrypoint], engineOptions);
   const expected = await opaEvalMany(opa, dir, `data.${entrypoint.replaceAll('/', '.')}`, inputs);
   let same = 0;
@@ -158,6 +182,7 @@ async function compare(t: { equal: (a: unknown, b: unknown, m: string, e: object
   });
   t.equal(same, order.length, `${dir.split('/').slice(-1)[0]} ${entrypoint}: ${same}/${order.length} identical`, { failures });
   engineOptions.onEngine?.(engine);
+  return expected;
 }
 
 /**
@@ -201,6 +226,13 @@ const samples = join(import.meta.dirname, '..', '..', 'policies');
 t.test('sample policies (policies/)', async (t) => {
   const opa = await testOpa();
   await compare(t, opa, samples, 'jitgate/authz', authzCorpus(2000));
+  const decided = (await compare(t, opa, samples, 'jitgate/authz', refundCorpus(600))).map((d) => JSON.stringify(d));
+  // The corpus reaches every refund outcome, so the body-reading rules are compared too.
+  for (const reason of ['refund within the limit of an active grant', 'this refund is above the limit of your active grants',
+    'no role may refund this much', 'a refund needs a JSON body whose amount is a positive number',
+    'refunds are decided on their amount, and this route does not show the policy request bodies']) {
+    t.ok(decided.some((d) => d.includes(reason)), `the corpus reaches "${reason}"`);
+  }
   await compare(t, opa, samples, 'jitgate/elevation', elevationCorpus(1000));
 });
 

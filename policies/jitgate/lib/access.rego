@@ -29,6 +29,21 @@ user_decision := deny("the method is not one jitgate lets through") if {
 } else := allow("employees may read under /api/", "readonly", []) if {
 	requests.under_api
 	requests.is_read
+} else := deny("refunds are decided on their amount, and this route does not show the policy request bodies") if {
+	requests.is_refund
+	not input.request.body_status
+} else := deny("a refund needs a JSON body whose amount is a positive number") if {
+	requests.is_refund
+	not requests.refund_amount
+} else := allow("refund within the limit of an active grant", "writer", ids) if {
+	requests.is_refund
+	ids := grants.covering_ids(refund_roles(requests.refund_amount))
+	count(ids) > 0
+} else := deny_with_hint("this refund is above the limit of your active grants", role) if {
+	requests.is_refund
+	role := refund_hint(requests.refund_amount)
+} else := deny("no role may refund this much") if {
+	requests.is_refund
 } else := allow("write under /api/ allowed by an active grant", "writer", ids) if {
 	requests.under_api
 	requests.is_write
@@ -44,6 +59,19 @@ user_decision := deny("the method is not one jitgate lets through") if {
 } else := deny_with_hint("paths under /admin/ need an active admin grant", "admin") if {
 	requests.under_admin
 } else := deny("no rule covers this path: only /api/ and /admin/ are served")
+
+# Roles whose refund limit (data.jitgate.refund_limits) covers `amount`.
+refund_roles(amount) := {role |
+	some role, limit in data.jitgate.refund_limits
+	amount <= limit
+}
+
+# The role with the smallest refund limit that still covers `amount`, for the hint (the
+# first by name when several have that limit).
+refund_hint(amount) := sort([role |
+	some role, limit in data.jitgate.refund_limits
+	limit == min({l | some l in data.jitgate.refund_limits; amount <= l})
+])[0]
 
 known_method if requests.is_read
 

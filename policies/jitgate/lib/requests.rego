@@ -21,6 +21,21 @@ under_admin if startswith(path, "/admin/")
 
 under_admin if path == "/admin"
 
+# A refund: decided on its amount, which only the request body says. The gateway reads
+# bodies for the policy on routes with `policy_body` (docs/policies.md).
+is_refund if {
+	method == "POST"
+	path == "/api/refunds"
+}
+
+# The refund's amount, when the gateway read the body and it has a positive number there.
+refund_amount := amount if {
+	input.request.body_status == "parsed"
+	amount := input.request.body.amount
+	is_number(amount)
+	amount > 0
+}
+
 # The gateway normalizes the path before the policy sees it. The policy still refuses
 # anything that is not plainly normalized: a path the upstream could read differently
 # from the policy (dot segments, doubled or encoded separators) must never be allowed.

@@ -1,0 +1,129 @@
+// Request bodies the policy reads, on routes with `policy_body`. The body is read up to a
+// bound before the decision, checked (strict-json.ts), parsed, and then sent upstream as the
+// very bytes that were judged. Whatever cannot be judged reaches the policy as a status and
+// no value, so a rule that needs a field of the body finds it undefined and denies.
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import { jitgateError } from '../errors.js';
+import type { BodyStatus } from '../policy/index.js';
+import type { PolicyBodyConfig } from './config.js';
+import { inspectJson } from './strict-json.js';
+
+export interface PolicyBody {
+  status: BodyStatus;
+  /** The parsed JSON (status `parsed` only). */
+  value?: unknown;
+  /**
+   * What the upstream receives: the bytes read (the whole body), the bytes read followed by
+   * the unread rest (a body past the bound), or null: the request itself, never read.
+   */
+  upstream: Buffer | Readable | null;
+}
+
+const NOT_READ = (status: BodyStatus): PolicyBody => ({ status, upstream: null });
+
+/** The values of one header, from rawHeaders: Node keeps only the first Content-Type. */
+function rawValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] ?? '').toLowerCase() === name) out.push(raw[i + 1] ?? '');
+  return out;
+}
+
+/** Whether the body is JSON text in UTF-8 as configured: a listed media type, no other charset, no content coding. */
+function readable(contentType: string, encodings: readonly string[], types: readonly string[]): boolean {
+  if (encodings.some((e) => e.trim().toLowerCase() !== 'identity')) return false;
+  const [type = '', ...params] = contentType.split(';');
+  if (!types.includes(type.trim().toLowerCase())) return false;
+  for (const param of params) {
+    const [name = '', value = ''] = param.split('=');
+    if (name.trim().toLowerCase() === 'charset' && value.trim().replace(/^"|"$/g, '').toLowerCase() !== 'utf-8') return false;
+  }
+  return true;
+}
+
+interface Read {
+  chunks: Buffer[];
+  length: number;
+  /** False when the body went past the bound: the rest is still in the request, unread. */
+  complete: boolean;
+}
+
+/** Reads until the end or until more than `max` bytes came; the request is left paused after them. */
+function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: number): Promise<Read> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const timer = setTimeout(() => { settle(jitgateError('BODY_TIMEOUT')); }, timeoutMs);
+    const settle = (outcome: Error | Read): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onCutOff);
+      req.off('close', onClose);
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length > limit) {
+        req.pause();
+        settle(jitgateError('BODY_TOO_LARGE'));
+      } else if (length > max) {
+        req.pause();
+        settle({ chunks, length, complete: false });
+      }
+    };
+    const onEnd = (): void => { settle({ chunks, length, complete: true }); };
+    const onCutOff = (): void => { settle(jitgateError('BAD_REQUEST', 'the request body was cut off')); };
+    const onClose = (): void => { if (!req.complete) onCutOff(); };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onCutOff);
+    req.once('close', onClose);
+  });
+}
+
+/** The bytes already read, then the rest of the request as it comes. */
+function rejoined(chunks: readonly Buffer[], rest: IncomingMessage): Readable {
+  const out = new PassThrough();
+  for (const chunk of chunks) out.write(chunk);
+  rest.once('error', (err) => { out.destroy(err); });
+  rest.pipe(out);
+  return out;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The body as the policy sees it. Throws BODY_AMBIGUOUS (a repeated Content-Type, a repeated
+ * member name, a number that cannot be read exactly), BODY_TOO_LARGE, BODY_TIMEOUT or
+ * BAD_REQUEST (cut off): the request is then refused without a decision.
+ */
+export async function readPolicyBody(req: IncomingMessage, config: PolicyBodyConfig, bodyLimit: number): Promise<PolicyBody> {
+  const contentLength = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (contentLength === undefined || contentLength === '0')) return NOT_READ('none');
+  const types = rawValues(req.rawHeaders, 'content-type');
+  // Node keeps the first, an upstream may take the last: which kind of body is this?
+  if (types.length > 1) throw jitgateError('BODY_AMBIGUOUS', 'the Content-Type header is repeated');
+  // An upgrade hands the connection over; its bytes are not a body to read here.
+  if (req.headers.upgrade !== undefined) return NOT_READ('unsupported');
+  if (!readable(types[0] ?? '', rawValues(req.rawHeaders, 'content-encoding'), config.content_types)) return NOT_READ('unsupported');
+  if (contentLength !== undefined && Number(contentLength) > config.max_bytes) return NOT_READ('too_large');
+
+  const read = await readUpTo(req, config.max_bytes, bodyLimit, config.read_timeout_ms);
+  if (!read.complete) return { status: 'too_large', upstream: rejoined(read.chunks, req) };
+  const bytes = Buffer.concat(read.chunks, read.length);
+  if (bytes.length === 0) return { status: 'none', upstream: bytes };
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return { status: 'malformed', upstream: bytes };
+  }
+  const problem = inspectJson(text);
+  if (problem?.kind === 'ambiguous') throw jitgateError('BODY_AMBIGUOUS', problem.detail);
+  if (problem) return { status: 'malformed', upstream: bytes };
+  return { status: 'parsed', value: JSON.parse(text) as unknown, upstream: bytes };
+}
