@@ -2,16 +2,16 @@
 // Compares the group-committing AuditWriter with one transaction per record (the
 // baseline, measured in the same run), on SQLite and PostgreSQL, with concurrent clients.
 // Run: node --import tsx bench/audit.ts   (writes the `## Audit commit cost` section of docs/benchmarks.md)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { AUDIT_CHAIN_LOCK, createAuditTrail, verifyChain, type AuditEntry } from '../src/audit/index.js';
 import { PostgresDb } from '../src/store/postgres.js';
 import { SqliteDb } from '../src/store/sqlite.js';
 import type { Db } from '../src/store/index.js';
 import { freshDatabase } from '../test/helpers/pg.js';
+import { writeSection } from './docs-section.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
 const PER_MODE = Number(process.env.BENCH_APPENDS ?? 3000);
@@ -136,14 +136,4 @@ lock cost, not disk flushes; on a real disk the per-record baseline pays one WAL
 record and group commit one per batch, so the ratio grows.
 `;
 
-const docs = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
-let text = existsSync(docs) ? readFileSync(docs, 'utf8') : '# Benchmarks\n';
-const start = text.indexOf('## Audit commit cost');
-if (start >= 0) {
-  const after = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start) + section + (after >= 0 ? text.slice(after + 1) : '');
-} else {
-  text = `${text.trimEnd()}\n\n${section}`;
-}
-writeFileSync(docs, text);
-console.log(`wrote ${docs}`);
+console.log(`wrote ${writeSection('Audit commit cost', section)}`);

@@ -4,7 +4,7 @@
 // 10-grant baseline measured in the same run; and the time a revocation on one replica
 // takes to reach a second replica's cache over PostgreSQL LISTEN/NOTIFY.
 // Run: node --import tsx bench/grants.ts   (writes `## Grant store scaling` in docs/benchmarks.md)
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,6 +14,7 @@ import { createGrantStore, createWorkflow, GrantCache, type StoredGrant } from '
 import { buildBundle, requireOpa, type AuthzInput, type PolicyEngine, type Subject } from '../src/policy/index.js';
 import { openDb, type Db } from '../src/store/index.js';
 import { freshDatabase } from '../test/helpers/pg.js';
+import { writeSection } from './docs-section.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10,10000,1000000').split(',').map(Number);
 const GRANTS_PER_OTHER_SUBJECT = 5;
@@ -226,14 +227,5 @@ in ${REVOKES - revokes.local} of ${REVOKES} cases.
 | the revoke call's return | ${ms(percentile(revokes.fromReturn, 50))} ms | ${ms(percentile(revokes.fromReturn, 99))} ms | ${ms(revokes.fromReturn[revokes.fromReturn.length - 1]!)} ms |
 `;
 
-const docs = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
-let text = existsSync(docs) ? readFileSync(docs, 'utf8') : '# Benchmarks\n';
-const start = text.indexOf('## Grant store scaling');
-if (start >= 0) {
-  const after = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start) + section + (after >= 0 ? '\n' + text.slice(after + 1) : '');
-} else {
-  text = `${text.trimEnd()}\n\n${section}`;
-}
-writeFileSync(docs, text);
+writeSection('Grant store scaling', section);
 console.log(section);

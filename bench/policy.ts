@@ -4,7 +4,7 @@
 // Run: node --import tsx bench/policy.ts   (writes the `## Policy evaluation` section of docs/benchmarks.md)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Pool } from 'undici';
 import { buildBundle, requireOpa, seal, sealGrants, type AuthzInput, type PolicyGrant } from '../src/policy/index.js';
+import { writeSection } from './docs-section.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const samples = join(ROOT, 'policies');
@@ -207,14 +208,4 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 
-const docPath = join(ROOT, 'docs', 'benchmarks.md');
-let doc = existsSync(docPath) ? await readFile(docPath, 'utf8') : '# Benchmarks\n\n';
-const start = doc.indexOf('## Policy evaluation');
-if (start >= 0) {
-  const rest = doc.indexOf('\n## ', start + 1);
-  doc = `${doc.slice(0, start)}${lines.join('\n').trimEnd()}\n${rest >= 0 ? `\n${doc.slice(rest + 1)}` : ''}`;
-} else {
-  doc = `${doc.trimEnd()}\n\n${lines.join('\n').trimEnd()}\n`;
-}
-await writeFile(docPath, doc);
-console.log(`written to ${docPath}`);
+console.log(`written to ${writeSection('Policy evaluation', lines.join('\n'))}`);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { requireOpa } from '../src/policy/index.js';
+import { writeSection } from './docs-section.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -357,19 +358,8 @@ function writeReport(rows: Row[]): void {
     ...rows.map((r) => `- **${r.target.name}**: ${r.target.describe}.`),
     '',
   ];
-  const file = join(root, 'docs', 'benchmarks.md');
-  mkdirSync(join(root, 'docs'), { recursive: true });
-  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   const section = lines.join('\n');
-  const start = existing.indexOf('## Data path');
-  let next: string;
-  if (start < 0) {
-    next = `${existing.trimEnd()}\n\n${section}`;
-  } else {
-    const after = existing.indexOf('\n## ', start + 1);
-    next = existing.slice(0, start) + section + (after < 0 ? '' : `\n${existing.slice(after + 1)}`);
-  }
-  writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+  writeSection('Data path', section);
   console.log(`\n${section}`);
 }
 

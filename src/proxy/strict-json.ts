@@ -22,9 +22,6 @@ class Problem extends Error {
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-// A JSON string: no raw control characters, only JSON's escapes.
-// eslint-disable-next-line no-control-regex
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 
 /**
  * The decimal value of a JSON number written one way: significant digits and the position of
@@ -56,86 +53,154 @@ export function numberSurvives(text: string): boolean {
 
 /** Null when `text` is one JSON value that every parser reads the same way; else what is wrong with it. */
 export function inspectJson(text: string): JsonProblem | null {
-  let at = 0;
-  const fail = (kind: JsonProblem['kind'], detail: string): never => {
-    throw new Problem({ kind, detail });
-  };
-  const space = (): void => {
-    while (at < text.length) {
-      const c = text.charCodeAt(at);
-      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return;
-      at++;
-    }
-  };
-  const token = (re: RegExp, what: string): string => {
-    re.lastIndex = at;
-    const m = re.exec(text);
-    if (!m) fail('malformed', `${what} expected at offset ${String(at)}`);
-    at = re.lastIndex;
-    return (m as RegExpExecArray)[0];
-  };
-  /** The string at `at`, decoded (member names are compared decoded: `"a"` repeats `"\\u0061"`). */
-  const stringAt = (what: string): string => {
-    const quoted = token(STRING, what);
-    if (!quoted.includes('\\')) return quoted.slice(1, -1);
-    const decoded = JSON.parse(quoted) as string;
-    // An escaped half of a surrogate pair: parsers disagree on what it becomes.
-    if (!(decoded as unknown as WellFormed).isWellFormed()) fail('ambiguous', 'a string holds half of a UTF-16 surrogate pair');
-    return decoded;
-  };
-  const value = (depth: number): void => {
-    if (depth > MAX_JSON_DEPTH) fail('malformed', `nested deeper than ${String(MAX_JSON_DEPTH)} levels`);
-    space();
-    const c = text[at];
-    if (c === '{') {
-      at++;
-      const names = new Set<string>();
-      space();
-      if (text[at] === '}') { at++; return; }
-      for (;;) {
-        space();
-        const name = stringAt('a member name');
-        if (names.has(name)) fail('ambiguous', `the member name ${JSON.stringify(name)} appears twice in one object`);
-        names.add(name);
-        space();
-        if (text[at] !== ':') fail('malformed', `':' expected at offset ${String(at)}`);
-        at++;
-        value(depth + 1);
-        space();
-        if (text[at] === ',') { at++; continue; }
-        if (text[at] === '}') { at++; return; }
-        fail('malformed', `',' or '}' expected at offset ${String(at)}`);
-      }
-    }
-    if (c === '[') {
-      at++;
-      space();
-      if (text[at] === ']') { at++; return; }
-      for (;;) {
-        value(depth + 1);
-        space();
-        if (text[at] === ',') { at++; continue; }
-        if (text[at] === ']') { at++; return; }
-        fail('malformed', `',' or ']' expected at offset ${String(at)}`);
-      }
-    }
-    if (c === '"') {
-      stringAt('a string');
-      return;
-    }
-    for (const literal of ['true', 'false', 'null']) {
-      if (text.startsWith(literal, at)) { at += literal.length; return; }
-    }
-    const number = token(NUMBER, 'a value');
-    if (!numberSurvives(number)) fail('ambiguous', `the number ${number.length > 40 ? `${number.slice(0, 40)}...` : number} cannot be read exactly`);
-  };
   try {
-    value(1);
-    space();
-    if (at !== text.length) fail('malformed', `unexpected text at offset ${String(at)}`);
+    new Scanner(text).document();
     return null;
   } catch (err) {
     if (err instanceof Problem) return err.problem;
     throw err;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** The characters JSON allows after a backslash, other than `u`. */
+const SIMPLE_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+// Hand-written over char codes (a recursive descent): bodies are checked on the data path.
+class Scanner {
+  #at = 0;
+
+  constructor(private readonly text: string) {}
+
+  document(): void {
+    this.#value(1);
+    this.#space();
+    if (this.#at !== this.text.length) this.#fail('malformed', `unexpected text at offset ${String(this.#at)}`);
+  }
+
+  #fail(kind: JsonProblem['kind'], detail: string): never {
+    throw new Problem({ kind, detail });
+  }
+
+  #space(): void {
+    const text = this.text;
+    let at = this.#at;
+    while (at < text.length) {
+      const c = text.charCodeAt(at);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+      at++;
+    }
+    this.#at = at;
+  }
+
+  /** Consumes `char` (after spaces) or fails naming what was expected. */
+  #expect(char: number, what: string): void {
+    this.#space();
+    if (this.text.charCodeAt(this.#at) !== char) this.#fail('malformed', `${what} expected at offset ${String(this.#at)}`);
+    this.#at++;
+  }
+
+  /**
+   * The string at the cursor. Its decoded text when `decode` (member names are compared
+   * decoded: `"a"` repeats `"\u0061"`), else the empty string.
+   */
+  #string(decode: boolean): string {
+    const text = this.text;
+    const start = this.#at;
+    if (text.charCodeAt(start) !== QUOTE) this.#fail('malformed', `a string expected at offset ${String(start)}`);
+    let at = start + 1;
+    let unicodeEscape = false;
+    let escaped = false;
+    for (;;) {
+      if (at >= text.length) this.#fail('malformed', `unterminated string at offset ${String(start)}`);
+      const c = text.charCodeAt(at);
+      if (c === QUOTE) break;
+      if (c < 0x20) this.#fail('malformed', `a control character in a string at offset ${String(at)}`);
+      if (c === BACKSLASH) {
+        escaped = true;
+        const e = text.charCodeAt(at + 1);
+        if (e === 0x75) {
+          if (!HEX4.test(text.slice(at + 2, at + 6))) this.#fail('malformed', `a bad \\u escape at offset ${String(at)}`);
+          unicodeEscape = true;
+          at += 6;
+          continue;
+        }
+        if (!SIMPLE_ESCAPES.has(e)) this.#fail('malformed', `a bad escape at offset ${String(at)}`);
+        at += 2;
+        continue;
+      }
+      at++;
+    }
+    this.#at = at + 1;
+    if (!escaped) return decode ? text.slice(start + 1, at) : '';
+    if (!decode && !unicodeEscape) return '';
+    const decoded = JSON.parse(text.slice(start, at + 1)) as string;
+    // An escaped half of a surrogate pair: parsers disagree on what it becomes.
+    if (unicodeEscape && !(decoded as unknown as WellFormed).isWellFormed()) this.#fail('ambiguous', 'a string holds half of a UTF-16 surrogate pair');
+    return decoded;
+  }
+
+  #literal(word: string): void {
+    if (!this.text.startsWith(word, this.#at)) this.#fail('malformed', `a value expected at offset ${String(this.#at)}`);
+    this.#at += word.length;
+  }
+
+  #number(): void {
+    NUMBER.lastIndex = this.#at;
+    const m = NUMBER.exec(this.text);
+    if (!m) this.#fail('malformed', `a value expected at offset ${String(this.#at)}`);
+    const number = m[0];
+    this.#at += number.length;
+    if (!numberSurvives(number)) this.#fail('ambiguous', `the number ${number.length > 40 ? `${number.slice(0, 40)}...` : number} cannot be read exactly`);
+  }
+
+  #value(depth: number): void {
+    if (depth > MAX_JSON_DEPTH) this.#fail('malformed', `nested deeper than ${String(MAX_JSON_DEPTH)} levels`);
+    this.#space();
+    switch (this.text.charCodeAt(this.#at)) {
+      case 0x7b: this.#object(depth); return;
+      case 0x5b: this.#array(depth); return;
+      case QUOTE: this.#string(false); return;
+      case 0x74: this.#literal('true'); return;
+      case 0x66: this.#literal('false'); return;
+      case 0x6e: this.#literal('null'); return;
+      default: this.#number();
+    }
+  }
+
+  #object(depth: number): void {
+    this.#at++;
+    this.#space();
+    if (this.text.charCodeAt(this.#at) === 0x7d) { this.#at++; return; }
+    const names = new Set<string>();
+    for (;;) {
+      this.#space();
+      const name = this.#string(true);
+      if (names.has(name)) this.#fail('ambiguous', `the member name ${JSON.stringify(name)} appears twice in one object`);
+      names.add(name);
+      this.#expect(0x3a, "':'");
+      this.#value(depth + 1);
+      this.#space();
+      const c = this.text.charCodeAt(this.#at++);
+      if (c === 0x2c) continue;
+      if (c === 0x7d) return;
+      this.#fail('malformed', `',' or '}' expected at offset ${String(this.#at - 1)}`);
+    }
+  }
+
+  #array(depth: number): void {
+    this.#at++;
+    this.#space();
+    if (this.text.charCodeAt(this.#at) === 0x5d) { this.#at++; return; }
+    for (;;) {
+      this.#value(depth + 1);
+      this.#space();
+      const c = this.text.charCodeAt(this.#at++);
+      if (c === 0x2c) continue;
+      if (c === 0x5d) return;
+      this.#fail('malformed', `',' or ']' expected at offset ${String(this.#at - 1)}`);
+    }
   }
 }
