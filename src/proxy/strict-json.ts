@@ -1,11 +1,12 @@
-// A body the policy judges must be the body the upstream acts on. JSON.parse accepts two
-// kinds of text that other parsers read differently, so a policy could approve one reading
-// while the upstream executes the other:
+// A body the policy judges must be the body the upstream acts on. JSON.parse accepts text
+// that other parsers read differently, so a policy could approve one reading while the
+// upstream executes the other:
 // - a repeated member name (`{"amount": 1, "amount": 1000}`): JSON.parse keeps the last,
 //   many parsers keep the first;
 // - a number a double cannot hold (`12345678901234567891`, `1e400`): the policy would see it
-//   rounded (or as null) while the upstream reads the exact value.
-// This scanner finds both (and any syntax error) before the body reaches the policy.
+//   rounded (or as null) while the upstream reads the exact value;
+// - an escaped half of a surrogate pair (`"\ud800"`): kept, replaced or refused, by parser.
+// This scanner finds those (and any syntax error) before the body reaches the policy.
 
 export type JsonProblem = { kind: 'malformed' | 'ambiguous'; detail: string };
 

@@ -22,7 +22,7 @@ async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayP
   const file = writeConfig(dir, demoConfig({
     dir,
     upstreamUrl: upstream.url,
-    subjects: { alice: ['eng'], erin: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'] },
+    subjects: { alice: ['eng'], erin: ['eng'], frank: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'], audra: ['auditors'] },
     jitgate: { control },
   }));
   const gw = await startGatewayProcess(file, demoEnv(keys));
@@ -214,6 +214,61 @@ t.test('a break-glass grant is flagged until someone else reviews it in the cons
   t.equal((await api('bob', 'GET', `/v1/grants/${grantId}`)).body.reviewed_by, 'bob', 'the API has bob as its reviewer');
   t.equal(await row.locator('.flag').textContent(), 'break-glass, reviewed by bob', 'the row says who reviewed it');
   t.equal(await row.getByRole('button', { name: 'Review' }).count(), 0, 'and offers no second review');
+});
+
+t.test('anyone signed in may ask for access; a refusal is shown with the policy\'s reason and nothing is stored', async (t) => {
+  const { page, errors } = await signedIn('frank');
+  const auditReads: string[] = [];
+  page.on('request', (req) => { if (req.url().includes('/v1/audit')) auditReads.push(req.url()); });
+  t.ok(await page.isHidden('#audit'), 'frank may not read the audit trail: the section is not there');
+  const mine = async (): Promise<{ id: string; reason: string; duration_seconds: number; ticket: string | null }[]> =>
+    ((await api('frank', 'GET', '/v1/requests?status=pending')).body.items as { requester: { id: string }; id: string; reason: string; duration_seconds: number; ticket: string | null }[])
+      .filter((r) => r.requester.id === 'frank');
+
+  await page.fill('#ask-role', 'writer');
+  await page.fill('#ask-duration', '20m');
+  await page.fill('#ask-reason', HOSTILE_REASON);
+  await page.fill('#ask-ticket', 'INC-9');
+  await page.click('#ask-form button[type=submit]');
+  const said = await status(page, 'ok');
+  t.match(said, /^Requested writer for 20m: req_[0-9a-f]+ waits for 1 approval\(s\)\.$/, 'the request is pending, and the page says so');
+  const id = /(req_[0-9a-f]+)/.exec(said)?.[1] ?? '';
+  t.same((await mine()).map((r) => [r.id, r.reason, r.duration_seconds, r.ticket]), [[id, HOSTILE_REASON, 1200, 'INC-9']], 'the API has it as typed');
+  const row = page.locator(`#pending-rows tr[data-id="${id}"]`);
+  t.equal(await row.getByRole('button', { name: 'Withdraw' }).count(), 1, 'it is listed among the pending ones, with Withdraw');
+  t.equal(await page.inputValue('#ask-reason'), '', 'the form is ready for the next one');
+
+  // The sample policy wants a ticket for admin: refused, the reason shown, nothing stored.
+  await page.fill('#ask-role', 'admin');
+  await page.fill('#ask-duration', '30m');
+  await page.fill('#ask-reason', 'rotate the keys');
+  await page.click('#ask-form button[type=submit]');
+  t.match(await status(page, 'error'), /^JITGATE_E_TICKET_REQUIRED: /, 'the refusal and its code are shown');
+  t.equal((await mine()).length, 1, 'and nothing was stored');
+  t.equal(await page.inputValue('#ask-reason'), 'rotate the keys', 'what was typed stays, to be mended');
+  t.same(auditReads, [], 'the page never asked for the audit trail');
+  t.equal(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned), undefined, 'the reason ran no script');
+  t.same(errors, [], 'no script error on the page');
+});
+
+t.test('readers of the audit trail see it in the console, as text, narrowed by who', async (t) => {
+  const { page, errors } = await signedIn('audra');
+  await page.waitForSelector('#audit:not([hidden])');
+  const rows = page.locator('#audit-rows tr');
+  await rows.first().waitFor();
+  const seqs = (await page.locator('#audit-rows tr').evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-seq')))));
+  t.ok(seqs.length > 5, `the newest records are listed (${String(seqs.length)})`);
+  t.same(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+  const created = page.locator('#audit-rows tr', { hasText: 'request.created' }).filter({ hasText: 'frank' });
+  t.equal(await created.locator('td.reason').first().textContent(), HOSTILE_REASON, 'frank\'s reason is shown as he wrote it');
+  t.equal(await page.locator('#audit-rows img, #audit-rows script').count(), 0, 'as text, never markup');
+
+  await page.fill('#audit-who', 'frank');
+  await page.click('#audit-form button[type=submit]');
+  t.equal(await status(page, 'ok'), 'Audit trail read.');
+  const people = await page.locator('#audit-rows tr').evaluateAll((trs) => trs.map((tr) => [String(tr.children[3]?.textContent), String(tr.children[4]?.textContent)]));
+  t.ok(people.length > 0 && people.every(([actor, subject]) => actor === 'frank' || subject === 'frank'), 'narrowed to records where frank acted or was the subject');
+  t.same(errors, [], 'no script error on the page');
 });
 
 t.test('control.console: false serves no console', async (t) => {

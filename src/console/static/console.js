@@ -8,16 +8,20 @@
 const TOKEN_KEY = 'jitgate.console.token';
 /** Pages of 100 read per list before the page says that more exist. */
 const MAX_PAGES = 10;
+/** Audit records shown (the newest); the CLI and the API read the whole trail. */
+const AUDIT_ROWS = 50;
 
 /**
  * The parts of the API's objects this page shows (docs/api.md, "Objects").
  * @typedef {{ route?: string, methods?: string[], paths?: string[] } | null} Scope
- * @typedef {{ id: string, groups: string[] }} Me
+ * @typedef {{ id: string, groups: string[], can_read_audit: boolean }} Me
  * @typedef {{ id: string, requester: { id: string }, role: string, scope: Scope, duration_seconds: number,
  *   reason: string, ticket: string | null, status: string, approvals_required: number, break_glass: boolean,
  *   approvals: { by: string }[], created_at: string, pending_expires_at: string, grant_id: string | null }} AccessRequest
  * @typedef {{ id: string, subject: { id: string }, role: string, scope: Scope, reason: string, approved_by: string[],
  *   break_glass: boolean, reviewed_by: string | null, expires_at: string }} Grant
+ * @typedef {{ seq: number, at: string, kind: string, actor: string, subject: string | null, role: string | null,
+ *   reason: string | null, decision_id: string | null }} AuditRecord
  */
 
 class ApiError extends Error {
@@ -208,6 +212,29 @@ function grantRow(grant) {
   return row;
 }
 
+/** @param {AuditRecord} record */
+function auditRow(record) {
+  return el('tr', { 'data-seq': String(record.seq) },
+    el('td', {}, String(record.seq)),
+    el('td', {}, timeText(record.at)),
+    el('td', {}, record.kind),
+    el('td', {}, record.actor),
+    el('td', {}, record.subject ?? ''),
+    el('td', {}, record.role ?? ''),
+    el('td', { class: 'reason' }, record.reason ?? ''),
+    el('td', { class: 'id' }, record.decision_id ?? ''),
+  );
+}
+
+/** The newest records, narrowed to one actor or subject when the Who box says so. */
+async function auditRecords() {
+  const who = /** @type {HTMLInputElement} */ (byId('audit-who')).value.trim();
+  const query = new URLSearchParams({ order: 'desc', limit: String(AUDIT_ROWS) });
+  if (who) query.set('who', who);
+  const data = await api('GET', `/v1/audit?${query.toString()}`);
+  return /** @type {AuditRecord[]} */ (data.items);
+}
+
 /**
  * @param {string} bodyId
  * @param {string} moreId
@@ -229,11 +256,21 @@ function fill(bodyId, moreId, list, row, columns, none) {
 let me = null;
 
 async function refresh() {
-  const [pending, grants] = await Promise.all([listAll('/v1/requests?status=pending'), listAll('/v1/grants?active=true')]);
+  // The trail is read only by those the policy lets (whoami says so): others never ask.
+  const [pending, grants, audit] = await Promise.all([
+    listAll('/v1/requests?status=pending'),
+    listAll('/v1/grants?active=true'),
+    me?.can_read_audit ? auditRecords() : Promise.resolve(null),
+  ]);
   const current = me;
   if (!current) return;
   fill('pending-rows', 'pending-more', pending, (r) => requestRow(r, current), 9, 'No pending request you may see.');
   fill('grant-rows', 'grants-more', grants, grantRow, 7, 'No active grant you may see.');
+  if (audit) {
+    const rows = byId('audit-rows');
+    rows.replaceChildren(...audit.map(auditRow));
+    if (audit.length === 0) rows.append(el('tr', {}, el('td', { colspan: '8', class: 'empty' }, 'No record matches.')));
+  }
 }
 
 /**
@@ -253,9 +290,10 @@ async function run(action) {
       say(`Signed out: the token was refused (${err.code}).`, 'error');
       return;
     }
-    sayError(err);
-    // The lists may have moved on (someone else decided first): show them as they are.
+    // The lists may have moved on (someone else decided first): show them as they are, and
+    // only then why the action failed, so the message never sits beside a stale list.
     await refresh().catch(() => undefined);
+    sayError(err);
   }
 }
 
@@ -265,6 +303,8 @@ function show(signedIn) {
   byId('who').hidden = !signedIn;
   byId('pending').hidden = !signedIn;
   byId('grants').hidden = !signedIn;
+  byId('ask').hidden = !signedIn;
+  byId('audit').hidden = !(signedIn && me?.can_read_audit === true);
 }
 
 function signOut() {
@@ -272,6 +312,7 @@ function signOut() {
   me = null;
   byId('pending-rows').replaceChildren();
   byId('grant-rows').replaceChildren();
+  byId('audit-rows').replaceChildren();
   show(false);
 }
 
@@ -302,6 +343,31 @@ byId('signout').addEventListener('click', () => {
   say('Signed out.');
 });
 byId('refresh').addEventListener('click', () => { void run(async () => 'Up to date.'); });
+byId('ask-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  /** @param {string} id */
+  const field = (id) => /** @type {HTMLInputElement} */ (byId(id));
+  const ticket = field('ask-ticket').value.trim();
+  const body = {
+    role: field('ask-role').value.trim(),
+    duration: field('ask-duration').value.trim(),
+    reason: field('ask-reason').value.trim(),
+    ...(ticket ? { ticket } : {}),
+  };
+  void run(async () => {
+    const request = await api('POST', '/v1/requests', body);
+    // Kept on a refusal, so the asker can mend what the policy named.
+    field('ask-reason').value = '';
+    field('ask-ticket').value = '';
+    return request.status === 'approved'
+      ? `Requested ${request.role}: approved at once, grant ${request.grant_id} is active (break-glass: it will be reviewed).`
+      : `Requested ${request.role} for ${durationText(request.duration_seconds)}: ${request.id} waits for ${request.approvals_required} approval(s).`;
+  });
+});
+byId('audit-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void run(async () => 'Audit trail read.');
+});
 
 if (sessionStorage.getItem(TOKEN_KEY)) void signIn();
 else show(false);
