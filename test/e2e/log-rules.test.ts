@@ -12,7 +12,12 @@ const LOG_RULES = `package system.log
 drop if input.input.request.path == "/api/items/probe"
 
 mask contains "/input/subject/claims"
+
+# A body the policy read is in the decision's input; what must not be kept is masked.
+mask contains "/input/request/body/card" if input.input.request.body.card
 `;
+
+const CARD = '4111111111111111';
 
 t.test('system.log rules in the policies folder drop and mask decision-log events', async (t) => {
   const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -38,14 +43,29 @@ t.test('system.log rules in the policies folder drop and mask decision-log event
     await res.arrayBuffer();
     ids[path] = res.headers.get('x-jitgate-decision-id');
   }
+  // A refund with a card number in its body: decided (denied: alice holds no grant) and logged, the card erased.
+  const refund = await fetch(`${gw.proxyUrl}/api/refunds`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ order: 'o-7', amount: 40, card: CARD }),
+  });
+  await refund.arrayBuffer();
+  t.equal(refund.status, 403);
+  ids.refund = refund.headers.get('x-jitgate-decision-id');
   await gw.stop();
   stopped = true;
-  const events = readFileSync(join(dir, 'decisions.jsonl'), 'utf8').trim().split('\n')
-    .map((l) => JSON.parse(l) as { decision_id: string; erased?: string[]; input: { subject: Record<string, unknown> } });
+  const text = readFileSync(join(dir, 'decisions.jsonl'), 'utf8');
+  const events = text.trim().split('\n')
+    .map((l) => JSON.parse(l) as { decision_id: string; erased?: string[]; input: { subject: Record<string, unknown>; request: { body?: unknown; body_status?: string } } });
   const logged = events.find((e) => e.decision_id === ids['/api/items']);
   t.ok(logged, 'the ordinary read is logged');
   t.notOk(logged && 'claims' in logged.input.subject, 'the claims the rule names are erased');
   t.same(logged?.erased, ['/input/subject/claims']);
   t.ok(ids['/api/items/probe'], 'the probe was decided (it has a decision id)');
   t.notOk(events.some((e) => e.decision_id === ids['/api/items/probe']), 'but the drop rule kept it out of the log');
+  const refundEvent = events.find((e) => e.decision_id === ids.refund);
+  t.same(refundEvent?.input.request.body, { order: 'o-7', amount: 40 }, 'the refund is logged with the body the policy read, the card erased');
+  t.equal(refundEvent?.input.request.body_status, 'parsed');
+  t.ok(refundEvent?.erased?.includes('/input/request/body/card'), 'and the event says so');
+  t.notOk(text.includes(CARD), 'the card number is nowhere in the decision log');
 });
