@@ -66,6 +66,8 @@ export interface DecisionLogEvent {
     error_code?: string;
     /** The HTTP request id (X-Request-Id), to join decision logs with the request log. */
     request_id?: string;
+    /** When a shadow policy decided otherwise: its revision, how it differed, and its decision. */
+    shadow?: { revision: string; change: string; allow?: boolean; reason?: string | null; credential?: string | null; error?: string };
   };
 }
 

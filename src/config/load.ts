@@ -49,6 +49,10 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   j.store.sqlite.path = j.store.sqlite.path === ':memory:' ? ':memory:' : abs(j.store.sqlite.path);
   j.policy.dir = abs(j.policy.dir);
   j.policy.bundles_dir = abs(j.policy.bundles_dir);
+  if (j.policy.shadow) {
+    j.policy.shadow.dir = abs(j.policy.shadow.dir);
+    j.policy.shadow.bundles_dir = abs(j.policy.shadow.bundles_dir);
+  }
   if (j.audit.checkpoint_file) j.audit.checkpoint_file = abs(j.audit.checkpoint_file);
   if (cfg.decision_logs.file?.path) cfg.decision_logs.file.path = abs(cfg.decision_logs.file.path);
   for (const route of j.routes) {

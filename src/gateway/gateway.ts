@@ -10,7 +10,7 @@ import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
-import { PolicyManager, type PolicyEvent } from '../policy/index.js';
+import { PolicyManager, type PolicyConfig, type PolicyEvent } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
 import { openDb, type Db } from '../store/index.js';
 
@@ -75,6 +75,25 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
   return changed;
 }
 
+/**
+ * The shadow policy (jitgate.policy.shadow), built and watched like the active one but never
+ * enforced. One that cannot be loaded at start is logged and left out: comparing is not worth
+ * refusing to serve for.
+ */
+async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<PolicyManager | null> {
+  if (!config.shadow) return null;
+  const { shadow: shadowConfig, ...active } = config;
+  const shadow = new PolicyManager({ config: { ...active, ...shadowConfig }, logger: logger.child({ policy: 'shadow' }) });
+  try {
+    await shadow.start();
+  } catch (err) {
+    logger.error({ err: toError(err), dir: shadowConfig.dir }, 'the shadow policy could not be loaded; live decisions are not compared (fix it and restart)');
+    return null;
+  }
+  logger.info({ dir: shadowConfig.dir, revision: shadow.revision }, 'shadow policy loaded: every decision is also asked of it, never enforced');
+  return shadow;
+}
+
 /** The service jitgate.audit.checkpoint_service names (the config loader checked that it exists). */
 function checkpointWitness(config: GatewayConfig): CheckpointWitness | undefined {
   const name = config.jitgate.audit.checkpoint_service;
@@ -127,6 +146,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     health.register('policy', () =>
       policy.revision === null ? { ok: false, detail: 'no policy is loaded' } : { ok: true, detail: `revision ${policy.revision}` },
     );
+    const shadow = await startShadowPolicy(j.policy, logger);
+    if (shadow) life.started('policy_shadow', () => shadow.stop());
 
     const notifier: Notifier = createNotifier(j.notifications, logger, { onDrop: (n) => { metrics.webhookDropped(n); } });
     notifier.start();
@@ -156,6 +177,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const proxy: ProxyServer = createProxyServer({
       routes: j.routes,
       policy,
+      shadow,
       grants: grants.cache,
       authenticator,
       audit,

@@ -24,7 +24,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   const requests = new LabelledCounter('jitgate_proxy_requests_total', 'Proxied requests by route, decision and response status', ['route', 'decision', 'status']);
   const decisionLatency = new LabelledHistogram('jitgate_decision_duration_seconds', 'Policy evaluation time by entrypoint', ['entrypoint'], DECISION_BUCKETS);
   const upstreamLatency = new LabelledHistogram('jitgate_upstream_duration_seconds', 'Time to the upstream response headers, by route', ['route'], UPSTREAM_BUCKETS);
-  for (const metric of [requests, decisionLatency, upstreamLatency]) registry.registerMetric(metric as unknown as Metric);
+  // Updated on every proxied request while a shadow policy is configured.
+  const shadowDecisions = new LabelledCounter('jitgate_shadow_decisions_total', 'Decisions of the shadow policy by how they differ from the live ones', ['change']);
+  for (const metric of [requests, decisionLatency, upstreamLatency, shadowDecisions]) registry.registerMetric(metric as unknown as Metric);
   const reloads = new Counter({
     name: 'jitgate_policy_reloads_total',
     help: 'Policy reloads by outcome',
@@ -101,6 +103,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     },
     storeError(operation) {
       storeErrors.inc({ operation });
+    },
+    shadowDecision(change) {
+      shadowDecisions.inc(change);
     },
     setGauges(fn) {
       sampler = fn;

@@ -8,6 +8,8 @@ export interface Metrics {
   decisionLogDropped(count: number): void;
   webhookDropped(count: number): void;
   storeError(operation: string): void;
+  /** How a shadow policy's decision differed from the live one (DecisionChange). */
+  shadowDecision(change: string): void;
   /** Sampled on scrape. */
   setGauges(sample: () => GaugeSample): void;
 }

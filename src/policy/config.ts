@@ -1,5 +1,12 @@
 import type { SchemaObject } from 'ajv';
 
+/** A candidate policy decided beside the active one on live traffic, for comparison only. */
+export interface ShadowPolicyConfig {
+  dir: string;
+  bundles_dir: string;
+  watch: boolean;
+}
+
 export interface PolicyConfig {
   /** The git-tracked Rego folder (compiled with `opa build -t wasm`). */
   dir: string;
@@ -11,6 +18,8 @@ export interface PolicyConfig {
   opa_path?: string;
   /** Quiet period after the last file event before a rebuild. */
   debounce_ms: number;
+  /** Never enforced: its decisions are compared with the active policy's (metrics, decision log). */
+  shadow?: ShadowPolicyConfig;
 }
 
 export const policyConfigSchema: SchemaObject = {
@@ -23,5 +32,16 @@ export const policyConfigSchema: SchemaObject = {
     watch: { type: 'boolean', default: true },
     opa_path: { type: 'string', minLength: 1 },
     debounce_ms: { type: 'integer', minimum: 0, maximum: 60000, default: 200 },
+    shadow: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir'],
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        // Apart from the active bundles: a shadow bundle there would be taken for a prebuilt one.
+        bundles_dir: { type: 'string', minLength: 1, default: './shadow-bundles' },
+        watch: { type: 'boolean', default: true },
+      },
+    },
   },
 };

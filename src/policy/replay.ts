@@ -4,16 +4,12 @@
 // authz event is decided at the instant it was first decided: the input carries now_ns and
 // the engine answers time.now_ns() with it, so a replay under the same revision gives the
 // same decisions, and one under a changed revision shows only the change.
-import { isJitgateError } from '../errors.js';
+import { comparable, decideAgain, decisionChange, type CandidateDecision, type ComparedDecision } from './compare.js';
 import { AUTHZ_ENTRYPOINT, type AuthzInput } from './contract.js';
 import type { PolicyEvaluator } from './types.js';
 
 /** The parts of a decision a replay compares. */
-export interface ReplayedDecision {
-  allow: boolean;
-  reason: string | null;
-  credential: string | null;
-}
+export type ReplayedDecision = ComparedDecision;
 
 export interface ReplayDifference {
   decision_id: string | null;
@@ -26,7 +22,7 @@ export interface ReplayDifference {
   masked: boolean;
   before: ReplayedDecision;
   /** The candidate's decision, or the error code it failed with (a gateway would deny: 503). */
-  after: ReplayedDecision | { error: string };
+  after: CandidateDecision;
 }
 
 export interface ReplayReport {
@@ -74,12 +70,6 @@ function text(value: unknown): string | null {
 
 function field(value: unknown, key: string): unknown {
   return value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
-}
-
-function comparable(result: unknown): ReplayedDecision | null {
-  const allow = field(result, 'allow');
-  if (typeof allow !== 'boolean') return null;
-  return { allow, reason: text(field(result, 'reason')), credential: text(field(field(result, 'obligations'), 'credential')) };
 }
 
 function hasMaskedValues(event: Event): boolean {
@@ -156,7 +146,7 @@ export async function replayDecisions(
     report.replayed++;
     const facts = event.jitgate;
     const request = field(input, 'request');
-    const difference = (outcome: ReplayDifference['after']): ReplayDifference => ({
+    const difference = (outcome: CandidateDecision): ReplayDifference => ({
       decision_id: text(event.decision_id),
       timestamp: text(event.timestamp),
       subject: text(field(facts, 'subject')) ?? text(field(field(input, 'subject'), 'id')),
@@ -167,28 +157,11 @@ export async function replayDecisions(
       before,
       after: outcome,
     });
-    let after: ReplayedDecision | { error: string };
-    try {
-      // Validated by the engine against the contract's schema, like every live input and result.
-      after = comparable(policy.authorize(input as AuthzInput).result) ?? { error: 'JITGATE_E_POLICY_RESULT_INVALID' };
-    } catch (err) {
-      after = { error: isJitgateError(err) ? err.code : 'JITGATE_E_POLICY_EVAL' };
-    }
-    if ('error' in after) {
-      report.errors++;
-      note(difference(after));
-    } else if (after.allow !== before.allow) {
-      if (before.allow) report.allow_to_deny++;
-      else report.deny_to_allow++;
-      note(difference(after));
-    } else if (after.allow && after.credential !== before.credential) {
-      report.credential_changed++;
-      note(difference(after));
-    } else if (after.reason !== before.reason) {
-      report.reason_changed++;
-    } else {
-      report.unchanged++;
-    }
+    const after = decideAgain(policy, input as AuthzInput);
+    const change = decisionChange(before, after);
+    report[change === 'error' ? 'errors' : change]++;
+    // Reason-only changes are counted, not listed.
+    if (change !== 'unchanged' && change !== 'reason_changed') note(difference(after));
   };
   for await (const raw of lines) {
     const line = raw.trim();

@@ -8,8 +8,8 @@ import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '
 import type { GrantReader } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { Metrics } from '../observability/index.js';
-import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, PolicyGrant, Subject } from '../policy/index.js';
-import { AUTHZ_ENTRYPOINT, seal } from '../policy/index.js';
+import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, PolicyGrant, ShadowOutcome, Subject } from '../policy/index.js';
+import { AUTHZ_ENTRYPOINT, seal, shadowOutcome } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
 import type { CredentialBroker } from './credentials.js';
 import { METHOD_OVERRIDE_HEADERS } from './headers.js';
@@ -38,6 +38,8 @@ export interface PipelineDeps {
   /** The current routing state (replaced on config reload). */
   state: () => RoutingState;
   policy: PolicyEvaluator;
+  /** A candidate policy asked the same question on every decision, for comparison only. */
+  shadow?: PolicyEvaluator | null;
   grants: GrantReader;
   authenticator: Authenticator;
   audit: AuditWriter;
@@ -64,6 +66,8 @@ export interface Decided {
   startedNs: bigint;
   /** Routes with `policy_body`: the body the policy judged, and what goes upstream. */
   body: PolicyBody | null;
+  /** What the shadow policy, when one is configured and loaded, said about the same input. */
+  shadow: ShadowOutcome | null;
 }
 
 /** Headers read once from rawHeaders, so repeated ones (which Node would silently fold or drop) are seen. */
@@ -200,7 +204,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
       throw new DecidedError(err.status < 500 ? jitgateError('POLICY_EVAL') : err, decisionId, route.config.name);
     }
     metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
-    return { state, route, target, subject, input, decision, startedNs, body };
+    const shadow = deps.shadow ? shadowOutcome(deps.shadow, input, decision.result) : null;
+    if (shadow) metrics.shadowDecision(shadow.change);
+    return { state, route, target, subject, input, decision, startedNs, body, shadow };
   };
 }
 
@@ -236,6 +242,8 @@ export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided,
   if (extra.upstream_status !== undefined) facts.upstream_status = extra.upstream_status;
   if (extra.error_code !== undefined) facts.error_code = extra.error_code;
   facts.latency_ns = Number(process.hrtime.bigint() - d.startedNs);
+  // Only disagreements: the metric counts the rest.
+  if (d.shadow && d.shadow.change !== 'unchanged') facts.shadow = { revision: d.shadow.revision, change: d.shadow.change, ...d.shadow.decision };
   deps.decisionLog.log({
     decision_id: d.decision.decision_id,
     timestamp: isoAt(Math.floor(d.input.now_ns / 1e6)),

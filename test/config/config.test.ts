@@ -80,6 +80,19 @@ jitgate:
   t.end();
 });
 
+t.test('a shadow policy folder is resolved like the active one, and must be named', (t) => {
+  const file = writeConfig(`
+jitgate:
+  policy:
+    shadow: { dir: ./policies-next }
+`);
+  const shadow = loadConfig(file, {}).jitgate.policy.shadow;
+  t.same(shadow, { dir: join(file, '..', 'policies-next'), bundles_dir: join(file, '..', 'shadow-bundles'), watch: true }, 'paths relative to the file, watched by default');
+  const problems = problemsOf(() => loadConfig(writeConfig('jitgate:\n  policy:\n    shadow: { watch: false }\n'), {}));
+  t.ok(problems.some((p) => p.startsWith('jitgate.policy.shadow') && p.includes('dir')), `a shadow without a folder is refused (${problems.join('; ')})`);
+  t.end();
+});
+
 t.test('${VAR} placeholders come from the environment; an unset one is an error', (t) => {
   const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
   t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');

@@ -88,7 +88,7 @@ export class MemoryDecisionLog implements DecisionLogger {
 
 export const noMetrics: Metrics = {
   proxyRequest() {}, decisionLatency() {}, upstreamLatency() {}, policyReload() {}, policyRevision() {},
-  decisionLogDropped() {}, webhookDropped() {}, storeError() {}, setGauges() {},
+  decisionLogDropped() {}, webhookDropped() {}, storeError() {}, shadowDecision() {}, setGauges() {},
 };
 
 export interface SeenRequest {
