@@ -64,6 +64,9 @@ const audit: AuditWriter = {
 
 // Diagnostic rows of the report switch parts off to show what each costs (never in the main row).
 const without = new Set((process.env.JITGATE_BENCH_WITHOUT ?? '').split(',').filter(Boolean));
+const withParts = new Set((process.env.JITGATE_BENCH_WITH ?? '').split(',').filter(Boolean));
+// A second engine from the same policies: every decision is also asked of it, as with jitgate.policy.shadow.
+const shadow = withParts.has('shadow') ? (await buildBundle({ dir: join(projectRoot(), 'policies'), opaPath, revision: 'bench-shadow' })).engine : null;
 const constantAllow: PolicyEvaluator = {
   revision: 'constant',
   authorize: () => ({ result: { allow: true, obligations: { credential: 'readonly' }, grant_ids: [] }, revision: 'constant', decision_id: randomUUID(), eval_ns: 0 }),
@@ -73,6 +76,7 @@ const constantAllow: PolicyEvaluator = {
 const proxy = createProxyServer({
   routes: cfg.jitgate.routes,
   policy: without.has('policy') ? constantAllow : built.engine,
+  shadow,
   grants,
   authenticator,
   audit,

@@ -229,6 +229,12 @@ const targets: Target[] = [
     },
   },
   {
+    name: 'jitgate with a shadow policy',
+    describe: 'diagnostic: jitgate with `jitgate.policy.shadow` set (the same sample policies as a second engine, asked every decision, never enforced): what comparing a candidate on live traffic costs',
+    diagnostic: true,
+    up: (up) => jitgateTarget(up, '', 'shadow'),
+  },
+  {
     name: 'jitgate without decision log',
     describe: 'diagnostic: jitgate with the decision logger replaced by a no-op (shows what decision logging costs)',
     diagnostic: true,
@@ -242,9 +248,9 @@ const targets: Target[] = [
   },
 ];
 
-async function jitgateTarget(up: number, without: string): ReturnType<Target['up']> {
-  const tokenFile = join(work, `jitgate-token-${without || 'full'}`);
-  const { child, port } = await nodeProxy('proxy-jitgate.ts', [`http://127.0.0.1:${up}`, tokenFile], { JITGATE_BENCH_WITHOUT: without });
+async function jitgateTarget(up: number, without: string, withParts = ''): ReturnType<Target['up']> {
+  const tokenFile = join(work, `jitgate-token-${without || withParts || 'full'}`);
+  const { child, port } = await nodeProxy('proxy-jitgate.ts', [`http://127.0.0.1:${up}`, tokenFile], { JITGATE_BENCH_WITHOUT: without, JITGATE_BENCH_WITH: withParts });
   const token = readFileSync(tokenFile, 'utf8').trim();
   return { url: `http://127.0.0.1:${port}`, pids: () => tree(child.pid!), headers: [`Authorization: Bearer ${token}`], down: () => stop(child) };
 }
@@ -315,10 +321,11 @@ function attribution(rows: Row[]): string[] {
   const noLog = cpu('jitgate without decision log');
   const core = cpu('jitgate without decision log and policy');
   const bare = cpu('bare proxy');
+  const shadow = cpu('jitgate with a shadow policy');
   if (full === null || noLog === null || core === null || bare === null) return [];
   const us = (v: number) => `${v.toFixed(0)} µs`;
   return [
-    `CPU per request, attributed (differences between rows of this run; single runs are noisy to ±10 µs): forwarding as in the bare proxy ${us(bare)}; identity, routing, normalization, credential injection, masking, ids and metrics ${us(core - bare)}; policy evaluation (opa-wasm, with input/result validation) ${us(noLog - core)}; decision logging (masking, serialization, JSONL file sink) ${us(full - noLog)}.`,
+    `CPU per request, attributed (differences between rows of this run; single runs are noisy to ±10 µs): forwarding as in the bare proxy ${us(bare)}; identity, routing, normalization, credential injection, masking, ids and metrics ${us(core - bare)}; policy evaluation (opa-wasm, with input/result validation) ${us(noLog - core)}; decision logging (masking, serialization, JSONL file sink) ${us(full - noLog)}.${shadow === null ? '' : ` A shadow policy adds ${us(shadow - full)} (${(shadow / full).toFixed(2)}× jitgate's CPU per request).`}`,
     '',
   ];
 }

@@ -15,8 +15,7 @@ export interface ComparedDecision {
 /** A candidate's decision, or the error code it failed with (a gateway would deny: 503). */
 export type CandidateDecision = ComparedDecision | { error: string };
 
-export const DECISION_CHANGES = ['unchanged', 'allow_to_deny', 'deny_to_allow', 'credential_changed', 'reason_changed', 'error'] as const;
-export type DecisionChange = (typeof DECISION_CHANGES)[number];
+export type DecisionChange = 'unchanged' | 'allow_to_deny' | 'deny_to_allow' | 'credential_changed' | 'reason_changed' | 'error';
 
 function text(value: unknown): string | null {
   return typeof value === 'string' ? value : null;

@@ -1,8 +1,8 @@
 // Policy part: compile (opa build -t wasm), bundle, engine (opa-wasm), watch and hot swap.
 export * from './contract.js';
 export type { DecisionLogRulesSource, PolicyEvaluator, PolicyEvent } from './types.js';
-export { policyConfigSchema, type PolicyConfig, type ShadowPolicyConfig } from './config.js';
-export { DECISION_CHANGES, shadowOutcome, type CandidateDecision, type ComparedDecision, type DecisionChange, type ShadowOutcome } from './compare.js';
+export { policyConfigSchema, type PolicyConfig } from './config.js';
+export { shadowOutcome, type ShadowOutcome } from './compare.js';
 export { PolicyEngine, type EngineInfo, type EngineOptions } from './engine.js';
 export { sealGrants, NO_GRANTS, type GrantSet } from './grant-set.js';
 export { jsonOf, objectJson, seal } from './sealed.js';
