@@ -6,6 +6,8 @@ export interface AdminConfig {
   body_limit_bytes: number;
   /** Serve the approvers' web console at /console/. */
   console: boolean;
+  /** Where users reach this server (scheme://host[:port]); denials then link to the console's request form. */
+  public_url?: string;
 }
 
 export const adminConfigSchema: SchemaObject = {
@@ -15,5 +17,6 @@ export const adminConfigSchema: SchemaObject = {
   properties: {
     body_limit_bytes: { type: 'integer', minimum: 1024, maximum: 10485760, default: 65536 },
     console: { type: 'boolean', default: true },
+    public_url: { type: 'string', pattern: '^https?://[^/?#\\s]+$' },
   },
 };

@@ -178,6 +178,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       routes: j.routes,
       policy,
       shadow,
+      ...(j.control.console && j.control.public_url !== undefined ? { consoleUrl: j.control.public_url } : {}),
       grants: grants.cache,
       authenticator,
       audit,

@@ -2,4 +2,4 @@
 export { routesConfigSchema, type RouteConfig, type CredentialConfig } from './config.js';
 export { createProxyServer, type ProxyServer, type ProxyServerOptions } from './server.js';
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
-export { humanDuration, elevationCommand } from './respond.js';
+export { humanDuration, elevationCommand, elevationUrl } from './respond.js';

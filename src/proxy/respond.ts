@@ -10,7 +10,7 @@ export interface ErrorBody {
     request_id: string;
     decision_id?: string;
     policy_revision?: string;
-    elevation?: { role: string; max_duration_seconds?: number; scope?: ElevationHint['scope']; command: string };
+    elevation?: { role: string; max_duration_seconds?: number; scope?: ElevationHint['scope']; command: string; url?: string };
   };
 }
 
@@ -34,6 +34,19 @@ export function elevationCommand(hint: ElevationHint): string {
   return `${cmd} --reason "..."`;
 }
 
+/**
+ * The console's request form, filled in with the hint (in the fragment: it never reaches a
+ * server or its logs). `consoleUrl` is where users reach the control server.
+ */
+export function elevationUrl(consoleUrl: string, hint: ElevationHint): string {
+  const query = new URLSearchParams({ role: hint.role });
+  if (hint.max_duration_seconds !== undefined) query.set('duration', humanDuration(hint.max_duration_seconds));
+  if (hint.scope?.route !== undefined) query.set('route', hint.scope.route);
+  for (const m of hint.scope?.methods ?? []) query.append('method', m);
+  for (const p of hint.scope?.paths ?? []) query.append('path', p);
+  return `${consoleUrl}/console/#request?${query.toString()}`;
+}
+
 export function errorBody(err: JitgateError, requestId: string, extra: Partial<ErrorBody['error']> = {}): ErrorBody {
   // Clients see the catalogue message plus our own detail; `cause` (upstream internals) never leaves.
   return { error: { code: err.code, message: err.message, request_id: requestId, ...extra } };
@@ -44,7 +57,7 @@ export function specBody(name: ErrorName, requestId: string, message?: string): 
   return { error: { code: s.code, message: message ?? s.message, request_id: requestId } };
 }
 
-export function denyBody(requestId: string, decisionId: string, revision: string, reason: string | undefined, hint: ElevationHint | undefined): ErrorBody {
+export function denyBody(requestId: string, decisionId: string, revision: string, reason: string | undefined, hint: ElevationHint | undefined, consoleUrl?: string): ErrorBody {
   const body: ErrorBody = {
     error: {
       code: ERRORS.FORBIDDEN.code,
@@ -60,6 +73,7 @@ export function denyBody(requestId: string, decisionId: string, revision: string
       ...(hint.max_duration_seconds !== undefined ? { max_duration_seconds: hint.max_duration_seconds } : {}),
       ...(hint.scope !== undefined ? { scope: hint.scope } : {}),
       command: elevationCommand(hint),
+      ...(consoleUrl !== undefined ? { url: elevationUrl(consoleUrl, hint) } : {}),
     };
   }
   return body;

@@ -28,6 +28,8 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state'> {
   maxHeaderBytes?: number;
   /** Connections per upstream pool (default 128). */
   upstreamConnections?: number;
+  /** Where users reach the web console's server: 403 hints then carry a link to its request form. */
+  consoleUrl?: string;
 }
 
 /** Headers the gateway adds upstream, and every name it owns (callers' copies are dropped). */
@@ -251,7 +253,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         await auditOrFail(d, 'proxy.denied', requestId);
         logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN' });
         const ids = { 'x-request-id': requestId, 'x-jitgate-decision-id': decision.decision_id };
-        sendJson(res, 403, denyBody(requestId, decision.decision_id, decision.revision, result.reason, result.elevation),
+        sendJson(res, 403, denyBody(requestId, decision.decision_id, decision.revision, result.reason, result.elevation, opts.consoleUrl),
           hasBody(req) ? { ...ids, connection: 'close' } : ids);
         metrics.proxyRequest(routeName, 'deny', 403);
         return;
@@ -342,7 +344,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upstreamHeaders });
+    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upstreamHeaders, consoleUrl: opts.consoleUrl });
   });
 
   let bound: { host: string; port: number } | null = null;

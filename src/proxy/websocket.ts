@@ -22,6 +22,8 @@ export interface UpgradeContext {
   auditOrFail: (d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string) => Promise<void>;
   /** The cleaned caller headers plus the injected credential; throws (fail closed) on an unknown credential. */
   upstreamHeaders: (req: IncomingMessage, d: Decided, requestId: string) => string[];
+  /** Where the console is reached, for the 403 hint's link. */
+  consoleUrl: string | undefined;
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 500: 'Internal Server Error' };
@@ -69,7 +71,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     if (!result.allow) {
       await ctx.auditOrFail(d, 'proxy.denied', requestId);
       logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN' });
-      writeJson(socket, 403, denyBody(requestId, id, d.decision.revision, result.reason, result.elevation), { 'x-request-id': requestId, 'x-jitgate-decision-id': id });
+      writeJson(socket, 403, denyBody(requestId, id, d.decision.revision, result.reason, result.elevation, ctx.consoleUrl), { 'x-request-id': requestId, 'x-jitgate-decision-id': id });
       deps.metrics.proxyRequest(routeName, 'deny', 403);
       return;
     }

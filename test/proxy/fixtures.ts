@@ -195,7 +195,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(opts: { policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number } = {}): Promise<Gateway> {
+export async function startGateway(opts: { policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number; consoleUrl?: string } = {}): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'jg-proxy-'));
   const keyFile = join(dir, 'dev-issuer.jwk.json');
   const logLines: string[] = [];
@@ -218,6 +218,7 @@ export async function startGateway(opts: { policy?: PolicyEvaluator; routes?: (u
     logger,
     env: { ...SECRETS },
     ...(opts.maxHeaderBytes !== undefined ? { maxHeaderBytes: opts.maxHeaderBytes } : {}),
+    ...(opts.consoleUrl !== undefined ? { consoleUrl: opts.consoleUrl } : {}),
   });
   const { port } = await proxy.listen('127.0.0.1', 0);
   const issuer = createDevIssuer(idCfg.dev_issuer);

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import pino from 'pino';
-import { createProxyServer } from '../../src/proxy/index.js';
+import { createProxyServer, elevationUrl } from '../../src/proxy/index.js';
 import { demoRoute, leaks, noMetrics, policyFrom, SECRETS, SERVICE_KEY, startGateway, type Gateway } from './fixtures.js';
 
 let g: Gateway;
@@ -68,6 +68,24 @@ t.test('a write without a grant: 403 with reason, revision, decision id, elevati
   t.equal(audit?.subject, 'alice');
   t.equal(audit?.policy_revision, 'test-revision');
   t.ok(g.decisions.events.some((e) => e.decision_id === res.json.error.decision_id && e.jitgate.error_code === 'JITGATE_E_FORBIDDEN'));
+});
+
+t.test('with the console\'s address configured, the hint also links to its request form, filled in', async (t) => {
+  const linked = await startGateway({ consoleUrl: 'https://jitgate.example.com' });
+  t.teardown(() => linked.close());
+  const res = await request(`${linked.url}/api/orders`, { method: 'POST', headers: { authorization: `Bearer ${await linked.token('alice')}`, 'content-type': 'application/json' }, body: '{"a":1}' });
+  const body = await res.body.json() as { error: { elevation: Record<string, unknown> } };
+  t.equal(res.statusCode, 403);
+  t.same(body.error.elevation, {
+    role: 'writer', max_duration_seconds: 28800,
+    command: 'jitgate request --role writer --duration 8h --reason "..."',
+    url: 'https://jitgate.example.com/console/#request?role=writer&duration=8h',
+  }, 'the command and the link ask for the same thing');
+  // A hint narrowed to a scope: the link carries it, encoded, as the command does.
+  t.equal(
+    elevationUrl('https://jitgate.example.com', { role: 'refunds & co', max_duration_seconds: 1800, scope: { route: 'demo', methods: ['POST'], paths: ['/api/refunds/*', '/api/x y'] } }),
+    'https://jitgate.example.com/console/#request?role=refunds+%26+co&duration=30m&route=demo&method=POST&path=%2Fapi%2Frefunds%2F*&path=%2Fapi%2Fx+y',
+  );
 });
 
 t.test('with a writer grant the write goes through with the writer key, and the grant use is audited', async (t) => {

@@ -343,6 +343,39 @@ byId('signout').addEventListener('click', () => {
   say('Signed out.');
 });
 byId('refresh').addEventListener('click', () => { void run(async () => 'Up to date.'); });
+/**
+ * The scope a link from a 403 asked for (only what the denied request needs); null: the whole role.
+ * @type {Scope}
+ */
+let askScope = null;
+
+/** @param {Scope} scope */
+function setAskScope(scope) {
+  askScope = scope;
+  byId('ask-scope').hidden = scope === null;
+  byId('ask-scope-text').textContent = scope === null ? '' : `Scope: ${scopeText(scope)}.`;
+}
+
+/**
+ * A 403's link (`#request?role=...&duration=...&route=...&method=...&path=...`) fills in the
+ * request form; the asker still writes the reason and submits.
+ */
+function prefillFromLink() {
+  if (!location.hash.startsWith('#request?')) return;
+  const query = new URLSearchParams(location.hash.slice('#request?'.length));
+  /** @param {string} id @param {string | null} value */
+  const put = (id, value) => { if (value) /** @type {HTMLInputElement} */ (byId(id)).value = value; };
+  put('ask-role', query.get('role'));
+  put('ask-duration', query.get('duration'));
+  const route = query.get('route');
+  const methods = query.getAll('method');
+  const paths = query.getAll('path');
+  setAskScope(route || methods.length > 0 || paths.length > 0
+    ? { ...(route ? { route } : {}), ...(methods.length > 0 ? { methods } : {}), ...(paths.length > 0 ? { paths } : {}) }
+    : null);
+}
+
+byId('ask-whole-role').addEventListener('click', () => { setAskScope(null); });
 byId('ask-form').addEventListener('submit', (event) => {
   event.preventDefault();
   /** @param {string} id */
@@ -353,12 +386,15 @@ byId('ask-form').addEventListener('submit', (event) => {
     duration: field('ask-duration').value.trim(),
     reason: field('ask-reason').value.trim(),
     ...(ticket ? { ticket } : {}),
+    ...(askScope ? { scope: askScope } : {}),
   };
   void run(async () => {
     const request = await api('POST', '/v1/requests', body);
     // Kept on a refusal, so the asker can mend what the policy named.
     field('ask-reason').value = '';
     field('ask-ticket').value = '';
+    setAskScope(null);
+    if (location.hash.startsWith('#request?')) history.replaceState(null, '', location.pathname);
     return request.status === 'approved'
       ? `Requested ${request.role}: approved at once, grant ${request.grant_id} is active (break-glass: it will be reviewed).`
       : `Requested ${request.role} for ${durationText(request.duration_seconds)}: ${request.id} waits for ${request.approvals_required} approval(s).`;
@@ -369,5 +405,7 @@ byId('audit-form').addEventListener('submit', (event) => {
   void run(async () => 'Audit trail read.');
 });
 
+prefillFromLink();
+window.addEventListener('hashchange', prefillFromLink);
 if (sessionStorage.getItem(TOKEN_KEY)) void signIn();
 else show(false);
