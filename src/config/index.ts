@@ -2,4 +2,4 @@
 // whole with ajv and lists every problem; parts own their blocks' schemas.
 export { loadConfig, buildConfig, describeErrors } from './load.js';
 export { configSchema } from './schema.js';
-export type { GatewayConfig, OpaService } from './types.js';
+export type { GatewayConfig, OpaBundle, OpaService } from './types.js';

@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
 import { jitgateError } from '../errors.js';
 import { configSchema } from './schema.js';
-import type { GatewayConfig } from './types.js';
+import type { GatewayConfig, OpaBundle } from './types.js';
 
 // strictRequired is off: parts say "exactly one of these keys" with oneOf + required.
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
@@ -69,6 +69,7 @@ function danglingServices(cfg: GatewayConfig): string[] {
   const references: [key: string, name: string | undefined][] = [
     ['decision_logs.service', cfg.decision_logs.service],
     ['jitgate.audit.checkpoint_service', cfg.jitgate.audit.checkpoint_service],
+    ...Object.entries(cfg.bundles).map(([name, bundle]): [string, string] => [`bundles.${name}.service`, bundle.service]),
   ];
   return references
     .filter(([, name]) => name !== undefined && !Object.hasOwn(cfg.services, name))
@@ -86,6 +87,8 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   const dangling = danglingServices(cfg);
   if (dangling.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${dangling.join('\n  - ')}`, { problems: dangling });
   cfg.source = source;
+  // OPA's default resource for a bundle is named after it.
+  for (const [name, bundle] of Object.entries(cfg.bundles) as [string, Partial<OpaBundle>][]) bundle.resource ??= `bundles/${name}`;
   resolvePaths(cfg, source ? dirname(source) : process.cwd());
   return cfg;
 }

@@ -43,6 +43,31 @@ export const configSchema: SchemaObject = {
         },
       },
     },
+    // OPA's bundle plugin: policies pulled from a bundle server instead of compiled here.
+    bundles: {
+      type: 'object',
+      default: {},
+      maxProperties: 1,
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['service'],
+        properties: {
+          service: { type: 'string', minLength: 1 },
+          resource: { type: 'string', minLength: 1 },
+          polling: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              min_delay_seconds: { type: 'number', minimum: 0, default: 60 },
+              max_delay_seconds: { type: 'number', minimum: 0, default: 120 },
+            },
+          },
+          size_limit_bytes: { type: 'integer', minimum: 1, default: 1073741824 },
+        },
+      },
+    },
     decision_logs: decisionLogsConfigSchema,
     jitgate: {
       type: 'object',

@@ -15,12 +15,22 @@ export interface OpaService {
   credentials?: Record<string, unknown>;
 }
 
+/** One entry of OPA's `bundles` block: a bundle pulled from a bundle server. */
+export interface OpaBundle {
+  service: string;
+  resource: string;
+  polling: { min_delay_seconds: number; max_delay_seconds: number };
+  size_limit_bytes: number;
+}
+
 /** The validated configuration, defaults applied and relative paths resolved against the config file. */
 export interface GatewayConfig {
   /** Absolute path of the file this came from (null when built in code). */
   source: string | null;
   labels: Record<string, string>;
   services: Record<string, OpaService>;
+  /** At most one: jitgate serves one bundle holding both entrypoints. */
+  bundles: Record<string, OpaBundle>;
   decision_logs: DecisionLogsConfig;
   jitgate: {
     data_dir: string;

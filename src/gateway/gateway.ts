@@ -1,16 +1,17 @@
 // The composition root: builds every part from the configuration, starts them in
 // dependency order and stops them in reverse. Parts know nothing of each other beyond
 // the interfaces they are handed here.
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../admin/index.js';
-import { createAuditTrail, createDecisionLogger, queryAudit, type AuditEntry, type AuditTrail, type CheckpointWitness, type DecisionLogSink } from '../audit/index.js';
-import { loadConfig, type GatewayConfig } from '../config/index.js';
+import { createAuditTrail, createDecisionLogger, queryAudit, serviceHeaders, serviceUrl, type AuditEntry, type AuditTrail, type CheckpointWitness, type DecisionLogSink } from '../audit/index.js';
+import { loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
-import { PolicyManager, type PolicyConfig, type PolicyEvent } from '../policy/index.js';
+import { BUNDLE_FILE_NAME, BundleDownloader, PolicyManager, type PolicyConfig, type PolicyEvent } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
 import { openDb, type Db } from '../store/index.js';
 
@@ -69,7 +70,7 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
   const changed = Object.keys({ ...currentRest, ...nextRest }).filter(
     (key) => JSON.stringify(currentRest[key as keyof typeof currentRest]) !== JSON.stringify(nextRest[key as keyof typeof nextRest]),
   ).map((key) => `jitgate.${key}`);
-  for (const key of ['labels', 'services', 'decision_logs'] as const) {
+  for (const key of ['labels', 'services', 'bundles', 'decision_logs'] as const) {
     if (JSON.stringify(current[key]) !== JSON.stringify(next[key])) changed.push(key);
   }
   return changed;
@@ -92,6 +93,21 @@ async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<
   }
   logger.info({ dir: shadowConfig.dir, revision: shadow.revision }, 'shadow policy loaded: every decision is also asked of it, never enforced');
   return shadow;
+}
+
+/** OPA's bundle plugin for the one configured bundle (the config loader checked its service exists). */
+function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle, target: PolicyManager, logger: Logger): BundleDownloader {
+  const service = config.services[bundle.service] ?? { url: '' };
+  return new BundleDownloader({
+    name,
+    url: serviceUrl(service, bundle.resource),
+    headers: serviceHeaders(service),
+    minDelayMs: bundle.polling.min_delay_seconds * 1000,
+    maxDelayMs: bundle.polling.max_delay_seconds * 1000,
+    sizeLimitBytes: bundle.size_limit_bytes,
+    timeoutMs: (service.response_header_timeout_seconds ?? 10) * 1000,
+    file: join(config.jitgate.policy.bundles_dir, BUNDLE_FILE_NAME),
+  }, target, logger);
 }
 
 /** The service jitgate.audit.checkpoint_service names (the config loader checked that it exists). */
@@ -130,7 +146,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     await audit.start();
     life.started('audit', () => audit.stop());
 
-    const policy = new PolicyManager({ config: j.policy, logger });
+    const bundle = Object.entries(config.bundles)[0];
+    // Pulled from a bundle server, policies are not also compiled here (a local folder must not override them).
+    const policy = new PolicyManager({ config: j.policy, logger, build: bundle === undefined });
     const unsubscribe = policy.onEvent((event) => {
       metrics.policyReload(event.type === 'loaded' ? 'success' : 'failure');
       if (event.type === 'loaded') metrics.policyRevision(event.revision);
@@ -138,11 +156,23 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         logger.error({ err }, 'could not record a policy event in the audit trail');
       });
     });
-    await policy.start();
+    const downloader = bundle === undefined ? null : bundleDownloader(config, bundle[0], bundle[1], policy, logger);
+    // The first download before start: a replica with nothing on disk gets its policy from the server.
+    if (downloader) await downloader.fetchOnce();
+    try {
+      await policy.start();
+    } catch (err) {
+      if (downloader?.lastError) throw jitgateError('POLICY_NOT_LOADED', `${toError(err).message}; and ${downloader.lastError}`, undefined, err);
+      throw err;
+    }
     life.started('policy', async () => {
       unsubscribe();
       await policy.stop();
     });
+    if (downloader) {
+      downloader.start();
+      life.started('bundles', () => downloader.stop());
+    }
     health.register('policy', () =>
       policy.revision === null ? { ok: false, detail: 'no policy is loaded' } : { ok: true, detail: `revision ${policy.revision}` },
     );

@@ -14,3 +14,4 @@ export { CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES } from './builtins.js';
 export { policyRevision } from './revision.js';
 export { replayChangesDecisions, replayDecisions, type ReplayDifference, type ReplayedDecision, type ReplayOptions, type ReplayReport } from './replay.js';
 export { PolicyManager, type PolicyManagerOptions, type PolicyStatus, type PolicyLogger } from './manager.js';
+export { BundleDownloader, type BundleSource } from './download.js';

@@ -33,6 +33,11 @@ export interface PolicyStatus {
 export interface PolicyManagerOptions {
   config: PolicyConfig;
   logger?: PolicyLogger;
+  /**
+   * Compile and watch `config.dir` (default true). Off when bundles come from a bundle server:
+   * a local folder must not override what the server serves.
+   */
+  build?: boolean;
 }
 
 const silent: PolicyLogger = { info: () => undefined, warn: () => undefined };
@@ -59,9 +64,12 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   /** The last refused policies build (revision + reason): an editor saving twice reports once. */
   #lastPoliciesRejection: string | null = null;
 
+  readonly #build: boolean;
+
   constructor(options: PolicyManagerOptions) {
     this.#config = options.config;
     this.#logger = options.logger ?? silent;
+    this.#build = options.build ?? true;
   }
 
   get revision(): string | null {
@@ -102,11 +110,11 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   async start(): Promise<PolicyStatus> {
     const dir = resolve(this.#config.dir);
     const bundlesDir = resolve(this.#config.bundles_dir);
-    this.#opa = await findOpa(this.#config.opa_path);
+    this.#opa = this.#build ? await findOpa(this.#config.opa_path) : null;
     this.#status.opa = this.#opa;
     if (this.#opa && (await hasPolicySources(dir))) {
       await this.rebuild();
-    } else if (!this.#opa) {
+    } else if (!this.#opa && this.#build) {
       this.#logger.warn({ dir }, 'opa not found: serving the prebuilt bundle; policies/ changes are not compiled');
     }
     if (!this.#engine) {
@@ -161,17 +169,23 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     });
   }
 
-  /** Loads a prebuilt bundle file and swaps it in, unless it is the bundle already serving. */
-  loadBundle(path: string): Promise<void> {
-    return this.#enqueue(async () => {
+  /**
+   * Loads a prebuilt bundle file and swaps it in, unless it is the bundle already serving.
+   * Resolves true when that bundle serves afterwards, false when it was refused.
+   */
+  async loadBundle(path: string): Promise<boolean> {
+    let serving = false;
+    await this.#enqueue(async () => {
       try {
         const bundle = await readBundleFile(path);
         if (bundle.sha256 === this.#engine?.sha256 || this.#rejected.has(bundle.sha256)) {
           this.#status.bundles_unchanged++;
+          serving = bundle.sha256 === this.#engine?.sha256;
           return;
         }
         try {
           this.#swap(await PolicyEngine.load(bundle), 'bundle');
+          serving = true;
         } catch (error) {
           this.#rejected.add(bundle.sha256);
           this.#reject('bundle', error, bundle.manifest.revision);
@@ -180,6 +194,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
         this.#reject('bundle', error, null);
       }
     });
+    return serving;
   }
 
   #enqueue(task: () => Promise<void>): Promise<void> {

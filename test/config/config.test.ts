@@ -80,6 +80,25 @@ jitgate:
   t.end();
 });
 
+t.test('bundles: one, from a named service, in OPA\'s vocabulary; what jitgate does not do is refused', (t) => {
+  const ok = loadConfig(writeConfig(`
+services: { acme: { url: "https://bundles.example.com" } }
+bundles: { authz: { service: acme } }
+jitgate: {}
+`), {});
+  t.same(ok.bundles, { authz: { service: 'acme', resource: 'bundles/authz', polling: { min_delay_seconds: 60, max_delay_seconds: 120 }, size_limit_bytes: 1073741824 } }, 'OPA\'s defaults, the resource named after the bundle');
+  const problems = problemsOf(() => loadConfig(writeConfig(`
+services: { acme: { url: "https://bundles.example.com" } }
+bundles:
+  a: { service: acme, signing: { keyid: k } }
+  b: { service: acme }
+jitgate: {}
+`), {}));
+  t.ok(problems.some((p) => p.startsWith('bundles:') && p.includes('1')), `one bundle at most (${problems.join('; ')})`);
+  t.ok(problems.some((p) => p.includes('unknown key "signing"')), 'signing is not verified here, so it is refused rather than ignored');
+  t.end();
+});
+
 t.test('a shadow policy folder is resolved like the active one, and must be named', (t) => {
   const file = writeConfig(`
 jitgate:

@@ -1,5 +1,6 @@
-// An HTTP endpoint for tests of what jitgate sends out (decision-log uploads, checkpoints to a
-// witness): it keeps every request it gets and answers with the status `respond` picks.
+// An HTTP endpoint for tests of what jitgate sends out or fetches (decision-log uploads,
+// checkpoints to a witness, bundles): it keeps every request it gets and answers with what
+// `respond` picks, a status or a whole answer.
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -22,17 +23,24 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** `respond` gets each request (its url) and how many came before it. Default: 204 to everything. */
-export async function startReceiver(respond: (url: string, index: number) => number = () => 204): Promise<Receiver> {
+export interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+}
+
+/** `respond` gets each request (its url), how many came before it, and its headers. Default: 204 to everything. */
+export async function startReceiver(respond: (url: string, index: number, headers: IncomingHttpHeaders) => number | Answer = () => 204): Promise<Receiver> {
   const received: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '';
-      const status = respond(url, received.length);
-      received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status });
-      res.writeHead(status).end();
+      const picked = respond(url, received.length, req.headers);
+      const answer = typeof picked === 'number' ? { status: picked } : picked;
+      received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status: answer.status });
+      res.writeHead(answer.status, answer.headers).end(answer.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

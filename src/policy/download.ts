@@ -1,0 +1,135 @@
+// OPA's bundle plugin, for jitgate: polls a bundle server with OPA's protocol (GET, ETag and
+// If-None-Match, 304 when unchanged) and hands each new bundle to the policy manager, which
+// validates it and swaps it in or refuses it (the last good policy keeps serving). Only a
+// bundle that was activated is kept on disk, so a restart while the server is away starts
+// from the last good one.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { request } from 'undici';
+import { toError } from '../errors.js';
+import type { PolicyLogger } from './manager.js';
+
+export interface BundleSource {
+  /** The bundle's name (the key under `bundles`), for logs. */
+  name: string;
+  /** The bundle's full URL: the service's url and the resource. */
+  url: string;
+  /** The service's headers and credentials. */
+  headers: Record<string, string>;
+  minDelayMs: number;
+  maxDelayMs: number;
+  sizeLimitBytes: number;
+  /** How long to wait for the response headers (the service's response_header_timeout_seconds). */
+  timeoutMs: number;
+  /** Where the last activated bundle is kept. */
+  file: string;
+}
+
+/** The manager's side: true when the bundle at `path` is serving afterwards (new or already). */
+export interface BundleTarget {
+  loadBundle(path: string): Promise<boolean>;
+}
+
+export type DownloadOutcome = 'activated' | 'unchanged' | 'rejected' | 'failed';
+
+export class BundleDownloader {
+  /** The ETag of the last activated bundle only: a refused one is fetched again (as OPA does). */
+  #etag: string | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
+  #running: Promise<DownloadOutcome> | null = null;
+  /** Why the last attempt failed, for the start-up error when no policy could be had. */
+  lastError: string | null = null;
+
+  constructor(private readonly source: BundleSource, private readonly target: BundleTarget, private readonly logger: PolicyLogger) {}
+
+  /** One poll: fetch, and on a new bundle hand it to the manager. Never throws. */
+  fetchOnce(): Promise<DownloadOutcome> {
+    this.#running ??= this.#fetch().finally(() => { this.#running = null; });
+    return this.#running;
+  }
+
+  /** Polls after a random delay between the configured bounds, until stop(). */
+  start(): void {
+    this.#stopped = false;
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const { minDelayMs, maxDelayMs } = this.source;
+    const delay = minDelayMs + Math.random() * Math.max(0, maxDelayMs - minDelayMs);
+    this.#timer = setTimeout(() => {
+      void this.fetchOnce().finally(() => { this.#schedule(); });
+    }, delay);
+    this.#timer.unref();
+  }
+
+  async #fetch(): Promise<DownloadOutcome> {
+    const { url, name } = this.source;
+    let body: Buffer;
+    let etag: string | null;
+    try {
+      const res = await request(url, {
+        method: 'GET',
+        headers: { ...this.source.headers, ...(this.#etag !== null ? { 'if-none-match': this.#etag } : {}) },
+        headersTimeout: this.source.timeoutMs,
+        bodyTimeout: this.source.timeoutMs,
+      });
+      if (res.statusCode === 304) {
+        await res.body.dump();
+        this.lastError = null;
+        return 'unchanged';
+      }
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new Error(`the server answered ${String(res.statusCode)}`);
+      }
+      body = await readLimited(res.body, this.source.sizeLimitBytes);
+      const tag = res.headers.etag;
+      etag = typeof tag === 'string' ? tag : null;
+    } catch (err) {
+      this.lastError = `bundle ${name} from ${url}: ${toError(err).message}`;
+      this.logger.warn({ bundle: name, url, error: toError(err).message }, 'bundle download failed; the policy serving stays');
+      return 'failed';
+    }
+    // Loaded from a file the bundles_dir watcher ignores (a dot file), kept only if activated.
+    const candidate = join(dirname(this.source.file), `.download-${process.pid}.tar.gz`);
+    try {
+      await mkdir(dirname(candidate), { recursive: true });
+      await writeFile(candidate, body);
+      if (!(await this.target.loadBundle(candidate))) {
+        this.#etag = null;
+        return 'rejected';
+      }
+      await rename(candidate, this.source.file);
+      this.#etag = etag;
+      this.lastError = null;
+      return 'activated';
+    } catch (err) {
+      this.lastError = `bundle ${name}: ${toError(err).message}`;
+      this.logger.warn({ bundle: name, error: toError(err).message }, 'a downloaded bundle could not be kept');
+      return 'failed';
+    } finally {
+      await rm(candidate, { force: true });
+    }
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) throw new Error(`the bundle is larger than size_limit_bytes (${String(limit)})`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
