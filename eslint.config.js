@@ -32,6 +32,6 @@ export default tseslint.config(
   {
     // The console's page script runs in the browser: the browser globals it uses, and no Node ones.
     files: ['src/console/static/**/*.js'],
-    languageOptions: { sourceType: 'module', globals: { document: 'readonly', window: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', location: 'readonly', history: 'readonly' } },
+    languageOptions: { sourceType: 'module', globals: { document: 'readonly', window: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly', location: 'readonly', history: 'readonly', setInterval: 'readonly' } },
   },
 );

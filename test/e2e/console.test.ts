@@ -309,6 +309,39 @@ t.test('readers of the audit trail see it in the console, as text, narrowed by w
   t.same(errors, [], 'no script error on the page');
 });
 
+t.test('the lists are read again on their own, but never while someone types in a row', async (t) => {
+  const page = await (await browser.newContext()).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.clock.install();
+  await page.goto(`${gw.controlUrl}/console/`);
+  await page.fill('#token', await token('carol'));
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#pending:not([hidden])');
+  await status(page, 'ok');
+  const rowOf = (id: string) => page.locator(`#pending-rows tr[data-id="${id}"]`);
+
+  const first = await ask('alice', 'auto refresh, first');
+  t.equal(await rowOf(first).count(), 0, 'a request made elsewhere is not on the page yet');
+  await page.clock.fastForward(16_000);
+  await rowOf(first).waitFor();
+  t.pass('after the interval it is listed, with nothing clicked');
+
+  await rowOf(first).locator('input').fill('half a comment');
+  const second = await ask('alice', 'auto refresh, second');
+  await page.clock.fastForward(16_000);
+  await page.waitForTimeout(300);
+  t.equal(await rowOf(second).count(), 0, 'while a comment is being typed the lists stay as they are');
+  t.equal(await rowOf(first).locator('input').inputValue(), 'half a comment', 'and the comment is kept');
+
+  await rowOf(first).locator('input').fill('');
+  await page.locator('#ask-role').focus();
+  await page.clock.fastForward(16_000);
+  await rowOf(second).waitFor();
+  t.pass('once the box is empty again, the next interval lists the new request');
+  t.same(errors, [], 'no script error on the page');
+});
+
 t.test('control.console: false serves no console', async (t) => {
   const off = await gateway({ console: false });
   for (const path of ['/console', '/console/', '/console/console.js']) {

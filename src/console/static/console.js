@@ -10,6 +10,8 @@ const TOKEN_KEY = 'jitgate.console.token';
 const MAX_PAGES = 10;
 /** Audit records shown (the newest); the CLI and the API read the whole trail. */
 const AUDIT_ROWS = 50;
+/** The lists are read again this often while the tab is visible and nothing is being typed in them. */
+const AUTO_REFRESH_MS = 15_000;
 
 /**
  * The parts of the API's objects this page shows (docs/api.md, "Objects").
@@ -273,6 +275,9 @@ async function refresh() {
   }
 }
 
+/** An action is under way: a refresh of its own follows, so the timer's waits. */
+let busy = false;
+
 /**
  * Runs an action, then shows its outcome and the lists as they are now. A refused token signs out.
  * @param {() => Promise<string>} action
@@ -280,6 +285,7 @@ async function refresh() {
 async function run(action) {
   // Cleared first, so an outcome on the page is always this action's.
   say('Working…');
+  busy = true;
   try {
     const message = await action();
     await refresh();
@@ -294,6 +300,28 @@ async function run(action) {
     // only then why the action failed, so the message never sits beside a stale list.
     await refresh().catch(() => undefined);
     sayError(err);
+  } finally {
+    busy = false;
+  }
+}
+
+/**
+ * Reads the lists again on a timer, quietly. Redrawing drops what a row's box holds, so it
+ * waits while anyone types a comment or reason there (or the tab is hidden, or an action runs).
+ */
+async function autoRefresh() {
+  if (!me || busy || document.hidden) return;
+  const typing = [...document.querySelectorAll('td.act input')].some((input) =>
+    input === document.activeElement || /** @type {HTMLInputElement} */ (input).value !== '');
+  if (typing) return;
+  try {
+    await refresh();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      signOut();
+      say(`Signed out: the token was refused (${err.code}).`, 'error');
+    }
+    // Anything else: the next tick tries again; the page keeps what it showed.
   }
 }
 
@@ -407,5 +435,6 @@ byId('audit-form').addEventListener('submit', (event) => {
 
 prefillFromLink();
 window.addEventListener('hashchange', prefillFromLink);
+setInterval(() => { void autoRefresh(); }, AUTO_REFRESH_MS);
 if (sessionStorage.getItem(TOKEN_KEY)) void signIn();
 else show(false);
