@@ -64,8 +64,8 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   if (j.identity.dev_issuer.key_file) j.identity.dev_issuer.key_file = abs(j.identity.dev_issuer.key_file);
 }
 
-/** Keys that name a service the top-level `services` block does not have (every such key, listed at once). */
-function danglingServices(cfg: GatewayConfig): string[] {
+/** Keys that name a service or a signing key the config does not have (every such key, listed at once). */
+function danglingReferences(cfg: GatewayConfig): string[] {
   const references: [key: string, name: string | undefined][] = [
     ['decision_logs.service', cfg.decision_logs.service],
     ['jitgate.audit.checkpoint_service', cfg.jitgate.audit.checkpoint_service],
@@ -73,7 +73,10 @@ function danglingServices(cfg: GatewayConfig): string[] {
   ];
   return references
     .filter(([, name]) => name !== undefined && !Object.hasOwn(cfg.services, name))
-    .map(([key, name]) => `${key}: no service named "${String(name)}" in services`);
+    .map(([key, name]) => `${key}: no service named "${String(name)}" in services`)
+    .concat(Object.entries(cfg.bundles)
+      .filter(([, bundle]) => bundle.signing?.keyid !== undefined && !Object.hasOwn(cfg.keys, bundle.signing.keyid))
+      .map(([name, bundle]) => `bundles.${name}.signing.keyid: no key named "${String(bundle.signing?.keyid)}" in keys`));
 }
 
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
@@ -84,7 +87,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
     throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${problems.join('\n  - ')}`, { problems });
   }
   const cfg = copy as unknown as GatewayConfig;
-  const dangling = danglingServices(cfg);
+  const dangling = danglingReferences(cfg);
   if (dangling.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${dangling.join('\n  - ')}`, { problems: dangling });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

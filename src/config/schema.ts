@@ -65,6 +65,28 @@ export const configSchema: SchemaObject = {
             },
           },
           size_limit_bytes: { type: 'integer', minimum: 1, default: 1073741824 },
+          signing: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              keyid: { type: 'string', minLength: 1 },
+              scope: { type: 'string' },
+              exclude_files: { type: 'array', items: { type: 'string', minLength: 1 } },
+            },
+          },
+        },
+      },
+    },
+    keys: {
+      type: 'object',
+      default: {},
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['key'],
+        properties: {
+          key: { type: 'string', minLength: 1 },
+          algorithm: { enum: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512'], default: 'RS256' },
         },
       },
     },

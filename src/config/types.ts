@@ -4,7 +4,7 @@ import type { GrantsConfig } from '../grants/index.js';
 import type { IdentityConfig } from '../identity/index.js';
 import type { NotifyConfig } from '../notify/index.js';
 import type { ObservabilityConfig } from '../observability/index.js';
-import type { PolicyConfig } from '../policy/index.js';
+import type { BundleSigning, PolicyConfig, VerificationKey } from '../policy/index.js';
 import type { RouteConfig } from '../proxy/index.js';
 import type { StoreConfig } from '../store/index.js';
 
@@ -21,6 +21,8 @@ export interface OpaBundle {
   resource: string;
   polling: { min_delay_seconds: number; max_delay_seconds: number };
   size_limit_bytes: number;
+  /** Verify the bundle's signature with `keys` (a signed bundle without it is refused, as in OPA). */
+  signing?: BundleSigning;
 }
 
 /** The validated configuration, defaults applied and relative paths resolved against the config file. */
@@ -31,6 +33,8 @@ export interface GatewayConfig {
   services: Record<string, OpaService>;
   /** At most one: jitgate serves one bundle holding both entrypoints. */
   bundles: Record<string, OpaBundle>;
+  /** OPA's `keys`: public keys (or HMAC secrets) that verify bundle signatures. */
+  keys: Record<string, VerificationKey>;
   decision_logs: DecisionLogsConfig;
   jitgate: {
     data_dir: string;

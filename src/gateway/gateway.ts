@@ -11,7 +11,7 @@ import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
-import { BUNDLE_FILE_NAME, BundleDownloader, PolicyManager, type PolicyConfig, type PolicyEvent } from '../policy/index.js';
+import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
 import { openDb, type Db } from '../store/index.js';
 
@@ -70,7 +70,7 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
   const changed = Object.keys({ ...currentRest, ...nextRest }).filter(
     (key) => JSON.stringify(currentRest[key as keyof typeof currentRest]) !== JSON.stringify(nextRest[key as keyof typeof nextRest]),
   ).map((key) => `jitgate.${key}`);
-  for (const key of ['labels', 'services', 'bundles', 'decision_logs'] as const) {
+  for (const key of ['labels', 'services', 'bundles', 'keys', 'decision_logs'] as const) {
     if (JSON.stringify(current[key]) !== JSON.stringify(next[key])) changed.push(key);
   }
   return changed;
@@ -107,6 +107,7 @@ function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle
     sizeLimitBytes: bundle.size_limit_bytes,
     timeoutMs: (service.response_header_timeout_seconds ?? 10) * 1000,
     file: join(config.jitgate.policy.bundles_dir, BUNDLE_FILE_NAME),
+    verify: (archive) => checkBundleSignature(archive, bundle.signing, config.keys),
   }, target, logger);
 }
 

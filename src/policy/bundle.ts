@@ -73,15 +73,18 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   return files;
 }
 
-/** Parses a bundle archive. Throws BUNDLE_INVALID with the reason. */
-export function parseBundle(archive: Uint8Array): PolicyBundle {
-  let files: Map<string, Uint8Array>;
+/** The files of a bundle archive, by name, as the loader reads them. Throws BUNDLE_INVALID. */
+export function bundleFiles(archive: Uint8Array): Map<string, Uint8Array> {
   try {
-    const unpacked = gunzipSync(archive, { maxOutputLength: MAX_UNPACKED_BYTES });
-    files = untar(unpacked);
+    return untar(gunzipSync(archive, { maxOutputLength: MAX_UNPACKED_BYTES }));
   } catch (error) {
     throw jitgateError('BUNDLE_INVALID', `not a readable tar.gz: ${(error as Error).message}`);
   }
+}
+
+/** Parses a bundle archive. Throws BUNDLE_INVALID with the reason. */
+export function parseBundle(archive: Uint8Array): PolicyBundle {
+  const files = bundleFiles(archive);
   const wasm = files.get('policy.wasm');
   if (!wasm) throw jitgateError('BUNDLE_INVALID', 'no /policy.wasm (was it built with `opa build -t wasm`?)');
   const manifestBytes = files.get('.manifest');

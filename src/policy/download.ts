@@ -23,11 +23,15 @@ export interface BundleSource {
   timeoutMs: number;
   /** Where the last activated bundle is kept. */
   file: string;
+  /** Throws (saying why) when the archive must not be loaded: its signature (signature.ts). */
+  verify: (archive: Uint8Array) => Promise<void>;
 }
 
 /** The manager's side: true when the bundle at `path` is serving afterwards (new or already). */
 export interface BundleTarget {
   loadBundle(path: string): Promise<boolean>;
+  /** A bundle refused before loading (its signature): reported as any refused bundle is. */
+  refuseBundle(reason: string): void;
 }
 
 export type DownloadOutcome = 'activated' | 'unchanged' | 'rejected' | 'failed';
@@ -99,6 +103,13 @@ export class BundleDownloader {
       this.lastError = `bundle ${name} from ${url}: ${toError(err).message}`;
       this.logger.warn({ bundle: name, url, error: toError(err).message }, 'bundle download failed; the policy serving stays');
       return 'failed';
+    }
+    try {
+      await this.source.verify(body);
+    } catch (err) {
+      this.#etag = null;
+      this.target.refuseBundle(`bundle ${name} from ${url}: ${toError(err).message}`);
+      return 'rejected';
     }
     // Loaded from a file the bundles_dir watcher ignores (a dot file), kept only if activated.
     const candidate = join(dirname(this.source.file), `.download-${process.pid}.tar.gz`);

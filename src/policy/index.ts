@@ -15,3 +15,4 @@ export { policyRevision } from './revision.js';
 export { replayChangesDecisions, replayDecisions, type ReplayDifference, type ReplayedDecision, type ReplayOptions, type ReplayReport } from './replay.js';
 export { PolicyManager, type PolicyManagerOptions, type PolicyStatus, type PolicyLogger } from './manager.js';
 export { BundleDownloader, type BundleSource } from './download.js';
+export { checkBundleSignature, type BundleSigning, type VerificationKey } from './signature.js';

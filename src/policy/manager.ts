@@ -197,6 +197,11 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     return serving;
   }
 
+  /** A bundle refused before it reached the manager (a downloaded one whose signature failed). */
+  refuseBundle(reason: string): void {
+    this.#reject('bundle', new Error(reason), null);
+  }
+
   #enqueue(task: () => Promise<void>): Promise<void> {
     const next = this.#queue.then(task);
     this.#queue = next.catch(() => undefined);

@@ -80,7 +80,7 @@ jitgate:
   t.end();
 });
 
-t.test('bundles: one, from a named service, in OPA\'s vocabulary; what jitgate does not do is refused', (t) => {
+t.test('bundles: one, from a named service, in OPA\'s vocabulary, verified with a named key', (t) => {
   const ok = loadConfig(writeConfig(`
 services: { acme: { url: "https://bundles.example.com" } }
 bundles: { authz: { service: acme } }
@@ -90,12 +90,20 @@ jitgate: {}
   const problems = problemsOf(() => loadConfig(writeConfig(`
 services: { acme: { url: "https://bundles.example.com" } }
 bundles:
-  a: { service: acme, signing: { keyid: k } }
+  a: { service: acme, signing: { keyid: k, sign_everything: true } }
   b: { service: acme }
+keys: { k: { key: "secret", algorithm: HS999 } }
 jitgate: {}
 `), {}));
   t.ok(problems.some((p) => p.startsWith('bundles:') && p.includes('1')), `one bundle at most (${problems.join('; ')})`);
-  t.ok(problems.some((p) => p.includes('unknown key "signing"')), 'signing is not verified here, so it is refused rather than ignored');
+  t.ok(problems.some((p) => p.includes('unknown key "sign_everything"')), 'an unknown signing key is refused, not ignored');
+  t.ok(problems.some((p) => p.startsWith('keys.k.algorithm')), 'so is an algorithm OPA does not have');
+  const dangling = problemsOf(() => loadConfig(writeConfig(`
+services: { acme: { url: "https://bundles.example.com" } }
+bundles: { authz: { service: acme, signing: { keyid: missing } } }
+jitgate: {}
+`), {}));
+  t.ok(dangling.some((p) => p === 'bundles.authz.signing.keyid: no key named "missing" in keys'), `a signing key that is not configured is named (${dangling.join('; ')})`);
   t.end();
 });
 

@@ -2,8 +2,9 @@
 // `jitgate serve` polls an HTTP server in the test. A new bundle is swapped in, an unchanged
 // one is answered 304, a broken one is refused while the last good one keeps serving, and a
 // restart while the server is away starts from the last activated bundle.
-import { randomBytes } from 'node:crypto';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
@@ -66,8 +67,9 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
   const first = server.received[0];
   t.equal(first?.url, '/v1/bundles/jitgate.tar.gz', 'asked at the service url and resource');
   t.equal(first?.headers.authorization, `Bearer ${TOKEN}`, 'with the service\'s bearer token');
-  await sleep(500);
-  t.ok(server.received.slice(1).some((r) => r.headers['if-none-match'] === '"a"'), 'later polls send the ETag, and are answered 304');
+  const revalidated = (): boolean => server.received.slice(1).some((r) => r.headers['if-none-match'] === '"a"' && r.status === 304);
+  for (let i = 0; i < 50 && !revalidated(); i++) await sleep(100);
+  t.ok(revalidated(), 'later polls send the ETag, and are answered 304');
 
   served.body = await bundle(dir, 'rev-b', false);
   served.etag = '"b"';
@@ -86,6 +88,93 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
   gw = await startGatewayProcess(file, demoEnv(keys));
   t.equal(await read(), '403 rev-b', 'started from the bundle kept on disk');
   t.ok(gw.output.some((l) => l.includes('bundle download failed')), 'the failed download is logged');
+});
+
+/** The sample policies signed by the real `opa build --signing-key`, with strings that Go and JavaScript escape differently in data.json. */
+async function signedBundle(dir: string, revision: string, privateKeyPem: string): Promise<Buffer> {
+  const policies = join(dir, `signed-${revision}`);
+  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
+  for (const file of readdirSync(join(policies, 'jitgate'))) if (file.endsWith('_test.rego')) rmSync(join(policies, 'jitgate', file));
+  const dataFile = join(policies, 'data.json');
+  const data = JSON.parse(readFileSync(dataFile, 'utf8')) as Record<string, Record<string, unknown>>;
+  data.jitgate!.note = 'a<b>&c \u2028 \b\f é \\b';
+  writeFileSync(dataFile, JSON.stringify(data, null, 3));
+  const keyFile = join(dir, `${revision}.pem`);
+  writeFileSync(keyFile, privateKeyPem);
+  const out = join(dir, `${revision}.tar.gz`);
+  execFileSync(await requireOpa(), ['build', '-t', 'wasm', '-e', 'jitgate/authz', '-e', 'jitgate/elevation', '--capabilities', join(repoRoot, 'opa', 'capabilities.json'),
+    '-b', policies, '--revision', revision, '--signing-key', keyFile, '-o', out]);
+  return readFileSync(out);
+}
+
+/** The archive with one file's content replaced, repacked (the signature left as it was). */
+function tampered(dir: string, archive: Buffer, file: string, edit: (text: string) => string): Buffer {
+  const work = join(dir, `tamper-${randomBytes(4).toString('hex')}`);
+  mkdirSync(work);
+  writeFileSync(join(work, 'in.tar.gz'), archive);
+  mkdirSync(join(work, 'x'));
+  execFileSync('tar', ['xzf', join(work, 'in.tar.gz'), '-C', join(work, 'x')]);
+  const before = readFileSync(join(work, 'x', file), 'utf8');
+  const after = edit(before);
+  if (after === before) throw new Error(`the edit left ${file} as it was`);
+  writeFileSync(join(work, 'x', file), after);
+  execFileSync('tar', ['czf', join(work, 'out.tar.gz'), '-C', join(work, 'x'), '.']);
+  return readFileSync(join(work, 'out.tar.gz'));
+}
+
+t.test('with signing configured only bundles signed with the configured key are activated', async (t) => {
+  const dir = tempDir('jg-bundles-signed-');
+  const trusted = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = (k: typeof trusted.privateKey, type: 'pkcs8' | 'spki'): string => k.export({ type, format: 'pem' }).toString();
+  const good = await signedBundle(dir, 'signed-1', pem(trusted.privateKey, 'pkcs8'));
+  const served = { body: good, etag: '"1"' };
+  const server = await startReceiver((_url, _index, headers) => (headers['if-none-match'] === served.etag
+    ? { status: 304 }
+    : { status: 200, headers: { 'content-type': 'application/gzip', etag: served.etag }, body: served.body }));
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url } },
+    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 }, signing: { keyid: 'release' } } },
+    keys: { release: { key: pem(trusted.publicKey, 'spki'), algorithm: 'RS256' } },
+  });
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  t.teardown(() => gw.stop());
+  const revision = async (): Promise<string> => /revision (\S+?)"/.exec(await (await fetch(`${gw.controlUrl}/readyz`)).text())?.[1] ?? '';
+  t.equal(await revision(), 'signed-1', 'a bundle signed by opa with the configured key is verified and serves');
+
+  const rejectedBefore = async (): Promise<number> => Number(/jitgate_policy_reloads_total\{outcome="failure"\} (\d+)/.exec(await (await fetch(`${gw.controlUrl}/metrics`)).text())?.[1] ?? 0);
+  const refused = async (body: Buffer, etag: string, what: string, reason: RegExp): Promise<void> => {
+    const before = await rejectedBefore();
+    served.body = body;
+    served.etag = etag;
+    for (let i = 0; i < 50 && (await rejectedBefore()) === before; i++) await sleep(100);
+    t.ok((await rejectedBefore()) > before, `${what}: refused`);
+    t.equal(await revision(), 'signed-1', `${what}: the verified bundle keeps serving`);
+    t.ok(gw.output.some((l) => reason.test(l)), `${what}: the log says why`);
+  };
+  await refused(await signedBundle(dir, 'signed-by-other', pem(other.privateKey, 'pkcs8')), '"other"', 'signed with another key', /signature does not verify/);
+  await refused(tampered(dir, good, 'data.json', (text) => text.replace(/"writer":\s*100\b/, '"writer":1000000')), '"tampered"', 'data.json changed after signing', /data\.json does not match its signed hash/);
+  await refused(await bundle(dir, 'unsigned', true), '"unsigned"', 'not signed at all', /the bundle is not signed/);
+  const audit = await runCli(['audit', 'query', '--kind', 'policy.rejected', '--json', '--config', file]);
+  t.match(audit.stdout, /does not match its signed hash/, 'the refusals are in the audit trail, with the reason');
+});
+
+t.test('without signing configured a signed bundle is refused, as OPA does', async (t) => {
+  const dir = tempDir('jg-bundles-unverified-');
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signed = await signedBundle(dir, 'signed-2', pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  const server = await startReceiver(() => ({ status: 200, body: signed }));
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url } },
+    bundles: { jitgate: { service: 'acme' } },
+  });
+  const out = await runCli(['serve', '--config', file]);
+  t.not(out.code, 0, 'with nothing else to serve, the gateway does not start');
+  t.match(out.stderr, /the bundle is signed, but no signing is configured to verify it/);
 });
 
 t.test('a bundle block naming a service that does not exist is refused at start', async (t) => {
