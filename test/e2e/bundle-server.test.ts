@@ -152,6 +152,8 @@ t.test('with signing configured only bundles signed with the configured key are 
     for (let i = 0; i < 50 && (await rejectedBefore()) === before; i++) await sleep(100);
     t.ok((await rejectedBefore()) > before, `${what}: refused`);
     t.equal(await revision(), 'signed-1', `${what}: the verified bundle keeps serving`);
+    // The log line travels through the gateway's stdout: it may arrive just after the metric.
+    for (let i = 0; i < 30 && !gw.output.some((l) => reason.test(l)); i++) await sleep(100);
     t.ok(gw.output.some((l) => reason.test(l)), `${what}: the log says why`);
   };
   await refused(await signedBundle(dir, 'signed-by-other', pem(other.privateKey, 'pkcs8')), '"other"', 'signed with another key', /signature does not verify/);
