@@ -107,7 +107,6 @@ function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle
     sizeLimitBytes: bundle.size_limit_bytes,
     timeoutMs: (service.response_header_timeout_seconds ?? 10) * 1000,
     file: join(config.jitgate.policy.bundles_dir, BUNDLE_FILE_NAME),
-    verify: (archive) => checkBundleSignature(archive, bundle.signing, config.keys),
   }, target, logger);
 }
 
@@ -149,7 +148,13 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
 
     const bundle = Object.entries(config.bundles)[0];
     // Pulled from a bundle server, policies are not also compiled here (a local folder must not override them).
-    const policy = new PolicyManager({ config: j.policy, logger, build: bundle === undefined });
+    const policy = new PolicyManager({
+      config: j.policy,
+      logger,
+      build: bundle === undefined,
+      // Every bundle this manager loads, downloaded or found in bundles_dir, meets the signing rule.
+      ...(bundle === undefined ? {} : { verifyBundle: (archive: Uint8Array) => checkBundleSignature(archive, bundle[1].signing, config.keys) }),
+    });
     const unsubscribe = policy.onEvent((event) => {
       metrics.policyReload(event.type === 'loaded' ? 'success' : 'failure');
       if (event.type === 'loaded') metrics.policyRevision(event.revision);

@@ -109,12 +109,15 @@ export function parseBundle(archive: Uint8Array): PolicyBundle {
   };
 }
 
-export async function readBundleFile(path: string): Promise<PolicyBundle> {
-  let archive: Buffer;
+/** The bytes of a bundle file. Throws BUNDLE_INVALID when it cannot be read. */
+export async function readBundleArchive(path: string): Promise<Buffer> {
   try {
-    archive = await readFile(path);
+    return await readFile(path);
   } catch (error) {
     throw jitgateError('BUNDLE_INVALID', `cannot read ${path}: ${(error as Error).message}`);
   }
-  return parseBundle(archive);
+}
+
+export async function readBundleFile(path: string): Promise<PolicyBundle> {
+  return parseBundle(await readBundleArchive(path));
 }

@@ -23,15 +23,15 @@ export interface BundleSource {
   timeoutMs: number;
   /** Where the last activated bundle is kept. */
   file: string;
-  /** Throws (saying why) when the archive must not be loaded: its signature (signature.ts). */
-  verify: (archive: Uint8Array) => Promise<void>;
 }
 
-/** The manager's side: true when the bundle at `path` is serving afterwards (new or already). */
+/**
+ * The manager's side: true when the bundle at `path` is serving afterwards (new or already).
+ * The manager verifies signatures itself, so a bundle dropped into bundles_dir by hand or kept
+ * from an earlier download is held to the same rule as a fresh one.
+ */
 export interface BundleTarget {
   loadBundle(path: string): Promise<boolean>;
-  /** A bundle refused before loading (its signature): reported as any refused bundle is. */
-  refuseBundle(reason: string): void;
 }
 
 export type DownloadOutcome = 'activated' | 'unchanged' | 'rejected' | 'failed';
@@ -104,13 +104,6 @@ export class BundleDownloader {
       this.logger.warn({ bundle: name, url, error: toError(err).message }, 'bundle download failed; the policy serving stays');
       return 'failed';
     }
-    try {
-      await this.source.verify(body);
-    } catch (err) {
-      this.#etag = null;
-      this.target.refuseBundle(`bundle ${name} from ${url}: ${toError(err).message}`);
-      return 'rejected';
-    }
     // Loaded from a file the bundles_dir watcher ignores (a dot file), kept only if activated.
     const candidate = join(dirname(this.source.file), `.download-${process.pid}.tar.gz`);
     try {
@@ -118,6 +111,7 @@ export class BundleDownloader {
       await writeFile(candidate, body);
       if (!(await this.target.loadBundle(candidate))) {
         this.#etag = null;
+        this.lastError = `bundle ${name} from ${url} was refused (the policy log says why)`;
         return 'rejected';
       }
       await rename(candidate, this.source.file);

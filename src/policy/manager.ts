@@ -2,11 +2,12 @@
 // a reload builds and checks a complete new engine first and then replaces the reference
 // in one assignment, so a decision runs wholly on the old policy or wholly on the new one,
 // and a change that fails to build or load never replaces the policy that is serving.
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { jitgateError, toError } from '../errors.js';
-import { readBundleFile } from './bundle.js';
+import { parseBundle, readBundleArchive } from './bundle.js';
 import { BUNDLE_FILE_NAME, buildBundle, isPolicySource } from './compile.js';
 import type { AuthzInput, AuthzResult, Decision, DecisionLogRules, ElevationInput, ElevationResult } from './contract.js';
 import { PolicyEngine } from './engine.js';
@@ -38,6 +39,8 @@ export interface PolicyManagerOptions {
    * a local folder must not override what the server serves.
    */
   build?: boolean;
+  /** Checks every bundle archive before it is loaded (its signature); throws saying why. */
+  verifyBundle?: (archive: Uint8Array) => Promise<void>;
 }
 
 const silent: PolicyLogger = { info: () => undefined, warn: () => undefined };
@@ -65,11 +68,13 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   #lastPoliciesRejection: string | null = null;
 
   readonly #build: boolean;
+  readonly #verifyBundle: ((archive: Uint8Array) => Promise<void>) | null;
 
   constructor(options: PolicyManagerOptions) {
     this.#config = options.config;
     this.#logger = options.logger ?? silent;
     this.#build = options.build ?? true;
+    this.#verifyBundle = options.verifyBundle ?? null;
   }
 
   get revision(): string | null {
@@ -177,17 +182,27 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     let serving = false;
     await this.#enqueue(async () => {
       try {
-        const bundle = await readBundleFile(path);
-        if (bundle.sha256 === this.#engine?.sha256 || this.#rejected.has(bundle.sha256)) {
+        const archive = await readBundleArchive(path);
+        const sha256 = createHash('sha256').update(archive).digest('hex');
+        if (sha256 === this.#engine?.sha256 || this.#rejected.has(sha256)) {
           this.#status.bundles_unchanged++;
-          serving = bundle.sha256 === this.#engine?.sha256;
+          serving = sha256 === this.#engine?.sha256;
+          return;
+        }
+        let bundle;
+        try {
+          await this.#verifyBundle?.(archive);
+          bundle = parseBundle(archive);
+        } catch (error) {
+          this.#rejected.add(sha256);
+          this.#reject('bundle', error, null);
           return;
         }
         try {
           this.#swap(await PolicyEngine.load(bundle), 'bundle');
           serving = true;
         } catch (error) {
-          this.#rejected.add(bundle.sha256);
+          this.#rejected.add(sha256);
           this.#reject('bundle', error, bundle.manifest.revision);
         }
       } catch (error) {
@@ -195,11 +210,6 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
       }
     });
     return serving;
-  }
-
-  /** A bundle refused before it reached the manager (a downloaded one whose signature failed). */
-  refuseBundle(reason: string): void {
-    this.#reject('bundle', new Error(reason), null);
   }
 
   #enqueue(task: () => Promise<void>): Promise<void> {

@@ -161,6 +161,14 @@ t.test('with signing configured only bundles signed with the configured key are 
   await refused(await bundle(dir, 'unsigned', true), '"unsigned"', 'not signed at all', /the bundle is not signed/);
   const audit = await runCli(['audit', 'query', '--kind', 'policy.rejected', '--json', '--config', file]);
   t.match(audit.stdout, /does not match its signed hash/, 'the refusals are in the audit trail, with the reason');
+
+  // A bundle planted where the last good one is kept is held to the same rule.
+  await gw.stop();
+  await server.close();
+  writeFileSync(join(dir, 'bundles', 'jitgate.tar.gz'), await bundle(dir, 'planted', true));
+  const restart = await runCli(['serve', '--config', file]);
+  t.not(restart.code, 0, 'with the server away and only an unsigned bundle on disk, the gateway does not start');
+  t.match(restart.stderr, /the bundle is not signed/, 'and says why');
 });
 
 t.test('without signing configured a signed bundle is refused, as OPA does', async (t) => {
