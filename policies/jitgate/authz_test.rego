@@ -431,7 +431,7 @@ test_refund_within_the_writer_limit_is_allowed if {
 test_refund_above_the_writer_limit_is_denied_with_admin_hint if {
 	d := authz with input as f.refund_input(f.alice, {"order": "o-7", "amount": 100.5}, [f.grant("g1", "writer")])
 	d.allow == false
-	d.reason == "this refund is above the limit of your active grants"
+	d.reason == "this refund needs an active grant of a role whose refund limit covers it"
 	d.elevation == {"role": "admin", "max_duration_seconds": 3600}
 }
 

@@ -108,8 +108,8 @@ t.test('a shadow policy is asked every question, enforced on none, and its disag
   const events = readFileSync(join(dir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LoggedEvent);
   const shadowOf = (id: string): LoggedEvent['jitgate']['shadow'] => events.find((e) => e.decision_id === id)?.jitgate.shadow;
   t.equal(shadowOf(read.id), undefined, 'agreement is not written into the event');
-  t.match(shadowOf(small.id), { change: 'allow_to_deny', allow: false, reason: 'this refund is above the limit of your active grants', revision: /\S/ }, 'a disagreement is, with the shadow\'s decision');
-  t.match(shadowOf(large.id), { change: 'reason_changed', allow: false, reason: 'this refund is above the limit of your active grants' });
+  t.match(shadowOf(small.id), { change: 'allow_to_deny', allow: false, reason: 'this refund needs an active grant of a role whose refund limit covers it', revision: /\S/ }, 'a disagreement is, with the shadow\'s decision');
+  t.match(shadowOf(large.id), { change: 'reason_changed', allow: false, reason: 'this refund needs an active grant of a role whose refund limit covers it' });
   t.match(shadowOf(failing.id), { change: 'error', error: 'JITGATE_E_POLICY_EVAL' });
 });
 

@@ -97,7 +97,7 @@ t.test('a refund above the limit is refused with the role that would allow it, a
   const sent = await post(JSON.stringify({ order: 'o-7', amount: 5000 }));
   t.equal(sent.status, 403);
   t.equal(sent.code, 'JITGATE_E_FORBIDDEN');
-  t.equal(sent.reason, 'this refund is above the limit of your active grants');
+  t.equal(sent.reason, 'this refund needs an active grant of a role whose refund limit covers it');
   t.equal(sent.elevation?.role, 'admin');
   t.equal(sent.reached, 0, 'the upstream never saw it');
 });

@@ -39,7 +39,7 @@ user_decision := deny("the method is not one jitgate lets through") if {
 	requests.is_refund
 	ids := grants.covering_ids(refund_roles(requests.refund_amount))
 	count(ids) > 0
-} else := deny_with_hint("this refund is above the limit of your active grants", role) if {
+} else := deny_with_hint("this refund needs an active grant of a role whose refund limit covers it", role) if {
 	requests.is_refund
 	role := refund_hint(requests.refund_amount)
 } else := deny("no role may refund this much") if {
