@@ -97,7 +97,8 @@ async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<
 
 /** OPA's bundle plugin for the one configured bundle (the config loader checked its service exists). */
 function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle, target: PolicyManager, logger: Logger): BundleDownloader {
-  const service = config.services[bundle.service] ?? { url: '' };
+  const service = config.services[bundle.service];
+  if (!service) throw jitgateError('CONFIG_INVALID', `bundles.${name}.service: no service named "${bundle.service}" in services`);
   return new BundleDownloader({
     name,
     url: serviceUrl(service, bundle.resource),

@@ -75,13 +75,18 @@ interface SensitiveHeaders {
   host: string[];
   authorization: string[];
   'x-api-key': string[];
+  /** What kind of body this is (policy-body.ts): Node keeps only the first Content-Type. */
+  'content-type': string[];
+  'content-encoding': string[];
 }
 
 function sensitiveHeaders(raw: readonly string[]): SensitiveHeaders {
-  const out: SensitiveHeaders = { host: [], authorization: [], 'x-api-key': [] };
+  const out: SensitiveHeaders = { host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [] };
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
-    if (name === 'host' || name === 'authorization' || name === 'x-api-key') out[name].push(raw[i + 1] ?? '');
+    if (name === 'host' || name === 'authorization' || name === 'x-api-key' || name === 'content-type' || name === 'content-encoding') {
+      out[name].push(raw[i + 1] ?? '');
+    }
   }
   return out;
 }
@@ -151,7 +156,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     if (cl !== undefined && Number(cl) > route.config.body_limit_bytes) throw jitgateError('BODY_TOO_LARGE');
     // Read only for a caller who authenticated: nobody else gets to make the gateway hold bytes.
     const bodyConfig = route.config.policy_body;
-    const body = bodyConfig ? await readPolicyBody(req, bodyConfig, route.config.body_limit_bytes) : null;
+    const body = bodyConfig
+      ? await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes)
+      : null;
 
     const nowMs = Date.now();
     if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');

@@ -22,11 +22,10 @@ export interface PolicyBody {
 
 const NOT_READ = (status: BodyStatus): PolicyBody => ({ status, upstream: null });
 
-/** The values of one header, from rawHeaders: Node keeps only the first Content-Type. */
-function rawValues(raw: readonly string[], name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] ?? '').toLowerCase() === name) out.push(raw[i + 1] ?? '');
-  return out;
+/** Every Content-Type and Content-Encoding value the request carries, repeats included (from rawHeaders). */
+export interface BodyHeaders {
+  types: readonly string[];
+  encodings: readonly string[];
 }
 
 /** Whether the body is JSON text in UTF-8 as configured: a listed media type, no other charset, no content coding. */
@@ -100,16 +99,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * member name, a number that cannot be read exactly), BODY_TOO_LARGE, BODY_TIMEOUT or
  * BAD_REQUEST (cut off): the request is then refused without a decision.
  */
-export async function readPolicyBody(req: IncomingMessage, config: PolicyBodyConfig, bodyLimit: number): Promise<PolicyBody> {
+export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders, config: PolicyBodyConfig, bodyLimit: number): Promise<PolicyBody> {
   const contentLength = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (contentLength === undefined || contentLength === '0')) return NOT_READ('none');
-  const types = rawValues(req.rawHeaders, 'content-type');
+  const { types, encodings } = headers;
   // Node keeps the first, an upstream may take the last: which kind of body is this?
   if (types.length > 1) throw jitgateError('BODY_AMBIGUOUS', 'the Content-Type header is repeated');
   // An upgrade hands the connection over; its bytes are not a body to read here.
   if (req.headers.upgrade !== undefined) return NOT_READ('unsupported');
-  if (!readable(types[0] ?? '', rawValues(req.rawHeaders, 'content-encoding'), config.content_types)) return NOT_READ('unsupported');
+  if (!readable(types[0] ?? '', encodings, config.content_types)) return NOT_READ('unsupported');
   if (contentLength !== undefined && Number(contentLength) > config.max_bytes) return NOT_READ('too_large');
 
   const read = await readUpTo(req, config.max_bytes, bodyLimit, config.read_timeout_ms);
