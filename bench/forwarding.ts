@@ -1,11 +1,14 @@
-// The forwarding both comparison proxies share (bench/proxy-bare.ts, bench/proxy-opa-sidecar.ts):
-// fastify taking every method and path with bodies left unread, undici Pool upstream, and the
-// same hand-rolled relay as jitgate (src/proxy/server.ts) minus its secret masking. Whatever
-// differs between those proxies and jitgate is then what they decide, not how they forward.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// The forwarding the comparison proxies share (bench/proxy-bare.ts, bench/proxy-opa-sidecar.ts):
+// fastify taking every method and path with bodies left unread, an undici Pool upstream, and
+// jitgate's own relay (src/proxy/relay.ts, undici's dispatch handler interface) minus its secret
+// masking. Whatever differs between those proxies and jitgate is then what they decide, not how
+// they forward. `relayResponse` is the usual `Pool.request()` way, for the reference row
+// bench/proxy-bare-request.ts.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
+import { relayUpstream } from '../src/proxy/index.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
 
@@ -26,11 +29,20 @@ export function headerForwarder(drop: readonly string[] = []): (req: IncomingMes
   };
 }
 
-/** Sends the upstream's answer to the caller: its headers (hop-by-hop removed) and its body, with backpressure. */
-export async function relayResponse(up: Dispatcher.ResponseData, res: ServerResponse): Promise<void> {
+function withoutHopByHop(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(up.headers)) if (typeof v === 'string' || Array.isArray(v)) { if (!HOP_BY_HOP.has(k)) out[k] = v; }
-  res.writeHead(up.statusCode, out);
+  for (const [k, v] of Object.entries(headers)) if (typeof v === 'string' || Array.isArray(v)) { if (!HOP_BY_HOP.has(k)) out[k] = v; }
+  return out;
+}
+
+/** Sends the request upstream and the answer to the caller as jitgate does (hop-by-hop headers removed). */
+export async function forwardTo(pool: Pool, options: Dispatcher.DispatchOptions, res: ServerResponse): Promise<void> {
+  await relayUpstream(pool, options, res, null, withoutHopByHop);
+}
+
+/** Sends a `Pool.request()` answer to the caller: its headers (hop-by-hop removed) and its body, with backpressure. */
+export async function relayResponse(up: Dispatcher.ResponseData, res: ServerResponse): Promise<void> {
+  res.writeHead(up.statusCode, withoutHopByHop(up.headers));
   await new Promise<void>((resolve) => {
     const onDrain = (): void => { up.body.resume(); };
     up.body.on('data', (chunk: Buffer) => { if (!res.write(chunk)) up.body.pause(); });

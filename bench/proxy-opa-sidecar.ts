@@ -8,7 +8,7 @@ import pino from 'pino';
 import { Pool } from 'undici';
 import { createAuthenticator, createDevIssuer, type IdentityConfig } from '../src/identity/index.js';
 import { normalizeTarget } from '../src/proxy/index.js';
-import { headerForwarder, relayResponse, serveProxy, upstreamPool } from './forwarding.js';
+import { forwardTo, headerForwarder, serveProxy, upstreamPool } from './forwarding.js';
 
 const [upstream, opaUrl, tokenFile] = process.argv.slice(2) as [string, string, string];
 const dir = mkdtempSync(join(tmpdir(), 'jg-bench-opa-'));
@@ -45,7 +45,7 @@ await serveProxy(async (req, res) => {
   }
   const headers = forwardedHeaders(req);
   headers.push('x-api-key', result.obligations?.credential === 'writer' ? 'bench-write-secret-2' : 'bench-read-secret-1');
-  await relayResponse(await pool.request({ path: target.path, method: req.method as 'GET', headers, body: null }), res);
+  await forwardTo(pool, { path: target.path, method: req.method ?? 'GET', headers, body: null }, res);
 }, async () => {
   await Promise.all([pool.close(), opa.close()]);
   rmSync(dir, { recursive: true, force: true });

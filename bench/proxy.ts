@@ -180,9 +180,18 @@ const targets: Target[] = [
   },
   {
     name: 'bare proxy',
-    describe: 'fastify + undici Pool, same forwarding code path, no identity/policy/logging (bench/proxy-bare.ts)',
+    describe: 'fastify + undici Pool, forwarding through jitgate\'s own relay (undici dispatch), no identity/policy/logging (bench/proxy-bare.ts); the baseline of the targets',
     async up(up) {
       const { child, port } = await nodeProxy('proxy-bare.ts', [`http://127.0.0.1:${up}`]);
+      return { url: `http://127.0.0.1:${port}`, pids: () => tree(child.pid!), headers: [], down: () => stop(child) };
+    },
+  },
+  {
+    name: 'bare proxy with Pool.request()',
+    describe: 'reference: the usual fastify + undici proxy, forwarding with `Pool.request()` and piping its body (bench/proxy-bare-request.ts); not used for the targets',
+    diagnostic: true,
+    async up(up) {
+      const { child, port } = await nodeProxy('proxy-bare-request.ts', [`http://127.0.0.1:${up}`]);
       return { url: `http://127.0.0.1:${port}`, pids: () => tree(child.pid!), headers: [], down: () => stop(child) };
     },
   },
@@ -324,9 +333,16 @@ function attribution(rows: Row[]): string[] {
   const shadow = cpu('jitgate with a shadow policy');
   if (full === null || noLog === null || core === null || bare === null) return [];
   const us = (v: number) => `${v.toFixed(0)} µs`;
+  const usual = rows.find((r) => r.target.name === 'bare proxy with Pool.request()');
+  const jitgate = rows.find((r) => r.target.name === 'jitgate');
+  const reference = usual?.cpuPerReqUs && jitgate ? [
+    `The targets are checked against the bare proxy forwarding as jitgate does. The usual fastify + undici proxy (\`Pool.request()\`) used ${us(usual.cpuPerReqUs)} per request in this run (${us(usual.cpuPerReqUs - bare)} more than the same proxy forwarding as jitgate does); against it jitgate's ratios would be ${(jitgate.result.rps / usual.result.rps).toFixed(2)}× req/s and ${(full / usual.cpuPerReqUs).toFixed(2)}× CPU per request. Those are not the ones reported above.`,
+    '',
+  ] : [];
   return [
     `CPU per request, attributed (differences between rows of this run; single runs are noisy to ±10 µs): forwarding as in the bare proxy ${us(bare)}; identity, routing, normalization, credential injection, masking, ids and metrics ${us(core - bare)}; policy evaluation (opa-wasm, with input/result validation) ${us(noLog - core)}; decision logging (masking, serialization, JSONL file sink) ${us(full - noLog)}.${shadow === null ? '' : ` A shadow policy adds ${us(shadow - full)} (${(shadow / full).toFixed(2)}× jitgate's CPU per request).`}`,
     '',
+    ...reference,
   ];
 }
 

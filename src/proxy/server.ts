@@ -2,8 +2,7 @@
 // streamed to the upstream through undici (pooled, keep-alive, no buffering) with the broker's
 // credential. Any failure before forwarding answers without forwarding.
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Transform, type Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -14,6 +13,7 @@ import { CredentialBroker } from './credentials.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
 import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
+import { relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, specBody, type ErrorBody } from './respond.js';
 import { RouteTable } from './routes.js';
 import { upstreamError, UpstreamPools } from './upstream.js';
@@ -85,43 +85,6 @@ function bodyLimiter(limit: number, onExceeded: () => void): Transform {
       }
       cb(null, chunk);
     },
-  });
-}
-
-/**
- * Streams the upstream body to the caller with backpressure, masking secrets chunk by chunk.
- * Hand-rolled rather than stream.pipeline: this runs once per proxied request, and pipeline's
- * per-call machinery (AbortController, eos, destroy-on-finish errors) cost more than the rest.
- * Resolves false when either side failed (the caller's socket is then destroyed).
- */
-function relay(body: Readable, res: ServerResponse, masker: SecretMasker): Promise<boolean> {
-  return new Promise((resolve) => {
-    const filter = masker.empty ? null : masker.filter();
-    let settled = false;
-    const done = (ok: boolean): void => {
-      if (settled) return;
-      settled = true;
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      if (!ok) {
-        body.destroy();
-        res.destroy();
-      }
-      resolve(ok);
-    };
-    const onDrain = (): void => { body.resume(); };
-    const onClose = (): void => { if (!res.writableFinished) done(false); };
-    body.on('data', (chunk: Buffer) => {
-      const out = filter ? filter.push(chunk) : chunk;
-      if (out.length > 0 && !res.write(out)) body.pause();
-    });
-    body.once('end', () => {
-      const rest = filter?.end();
-      res.end(rest ?? undefined, () => { done(true); });
-    });
-    body.once('error', () => { done(false); });
-    res.on('drain', onDrain);
-    res.on('close', onClose);
   });
 }
 
@@ -288,39 +251,36 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       body = req.headers['content-length'] !== undefined ? source : source.pipe(bodyLimiter(cfg.body_limit_bytes, () => { limit.exceeded = true; }));
       if (body !== source) source.on('error', (e) => { (body as Transform).destroy(e); });
     }
-    // An EventEmitter is what undici's `signal` also accepts, and far cheaper than an AbortController
-    // per request: the upstream call is abandoned when the caller goes away first.
-    const abort = new EventEmitter();
-    res.once('close', () => { if (!res.writableFinished) abort.emit('abort'); });
     const path = route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : '');
+    const masker = d.state.masker;
+    const decisionId = d.decision.decision_id;
+    const head = (upstreamHeaders: IncomingHttpHeaders): Record<string, string | string[]> => {
+      const out = callerResponseHeaders(upstreamHeaders, masker.maskString);
+      out['x-request-id'] = requestId;
+      out['x-jitgate-decision-id'] = decisionId;
+      return out;
+    };
     const t0 = process.hrtime.bigint();
-    let upstream;
+    let relayed: Relayed;
     try {
-      upstream = await pools.for(route).request({
+      relayed = await relayUpstream(pools.for(route), {
         path,
         method: d.input.request.method,
         headers,
         body,
         headersTimeout: cfg.timeouts.headers_ms,
         bodyTimeout: cfg.timeouts.body_ms,
-        signal: abort,
-      });
+      }, res, masker, head);
     } catch (err) {
       const mapped = limit.exceeded ? jitgateError('BODY_TOO_LARGE') : upstreamError(err);
-      logger.warn({ err: toError(err), route: cfg.name, decision_id: d.decision.decision_id }, 'upstream request failed');
+      logger.warn({ err: toError(err), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
       logDecision(deps, d, { error_code: mapped.code });
-      throw new DecidedError(mapped, d.decision.decision_id, cfg.name);
+      throw new DecidedError(mapped, decisionId, cfg.name);
     }
-    metrics.upstreamLatency(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
-    const masker = d.state.masker;
-    const responseHeaders = callerResponseHeaders(upstream.headers, masker.maskString);
-    responseHeaders['x-request-id'] = requestId;
-    responseHeaders['x-jitgate-decision-id'] = d.decision.decision_id;
-    res.writeHead(upstream.statusCode, responseHeaders);
-    const ok = await relay(upstream.body, res, masker);
-    if (!ok) logger.warn({ route: cfg.name, decision_id: d.decision.decision_id }, 'streaming the upstream response was cut off');
-    logDecision(deps, d, { upstream_status: upstream.statusCode });
-    metrics.proxyRequest(cfg.name, 'allow', upstream.statusCode);
+    metrics.upstreamLatency(cfg.name, Number(relayed.headersAtNs - t0) / 1e9);
+    if (!relayed.complete) logger.warn({ route: cfg.name, decision_id: decisionId }, 'streaming the upstream response was cut off');
+    logDecision(deps, d, { upstream_status: relayed.statusCode });
+    metrics.proxyRequest(cfg.name, 'allow', relayed.statusCode);
   }
 
   app.route({

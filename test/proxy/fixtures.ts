@@ -100,13 +100,23 @@ export interface SeenRequest {
   complete: boolean;
   /** The gateway closed the upstream connection before a response was sent. */
   abandoned: boolean;
+  /** Response body bytes the upstream handed to its socket (the streaming endpoints). */
+  sent: number;
+}
+
+/** One 64 KiB chunk of response body, with the read-only secret spanning the chunk boundary. */
+export function streamChunk(secret: string): Buffer {
+  const chunk = Buffer.alloc(64 * 1024, 'a');
+  chunk.write(secret.slice(0, 5), chunk.length - 5);
+  chunk.write(secret.slice(5), 0);
+  return chunk;
 }
 
 /** An upstream that records every request it sees and echoes its headers back (in headers and body). */
 export async function recordingUpstream(): Promise<{ server: Server; url: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
   const server = createServer((req: IncomingMessage, res) => {
-    const entry: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: '', complete: false, abandoned: false };
+    const entry: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: '', complete: false, abandoned: false, sent: 0 };
     seen.push(entry);
     res.on('close', () => { if (!res.writableFinished) entry.abandoned = true; });
     if (entry.url.includes('__hang')) return; // never answers
@@ -121,6 +131,35 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write(`start:${secret.slice(0, 5)}`);
       setTimeout(() => { res.end(`${secret.slice(5)}:end`); }, 20);
+      return;
+    }
+    if (entry.url.includes('__stream')) {
+      // `chunks` 64 KiB chunks as fast as the gateway takes them (writing on only after 'drain'),
+      // then the end; with `cut`, the connection is dropped halfway instead; with `chunked`, no
+      // Content-Length says how long the body is.
+      const params = new URL(entry.url, 'http://upstream').searchParams;
+      const chunks = Number(params.get('chunks') ?? '16');
+      const cut = params.has('cut');
+      const chunk = streamChunk(String(req.headers['x-api-key'] ?? ''));
+      const length = params.has('chunked') ? {} : { 'content-length': String(chunks * chunk.length) };
+      res.writeHead(200, { 'content-type': 'application/octet-stream', ...length });
+      let n = 0;
+      const pump = (): void => {
+        while (n < chunks) {
+          if (cut && n === chunks / 2) {
+            res.socket?.destroy();
+            return;
+          }
+          n++;
+          entry.sent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
       return;
     }
     req.setEncoding('utf8');

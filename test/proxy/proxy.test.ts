@@ -1,10 +1,11 @@
 // The data path end to end with the real policy engine: allow forwards with the chosen credential,
 // deny answers 403 with the elevation hint and leaves an audit record, errors fail closed.
+import { connect } from 'node:net';
 import t from 'tap';
 import { request } from 'undici';
 import pino from 'pino';
 import { createProxyServer, elevationUrl } from '../../src/proxy/index.js';
-import { demoRoute, leaks, noMetrics, policyFrom, SECRETS, SERVICE_KEY, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, leaks, noMetrics, policyFrom, SECRETS, SERVICE_KEY, startGateway, streamChunk, type Gateway } from './fixtures.js';
 
 let g: Gateway;
 t.before(async () => { g = await startGateway(); });
@@ -246,6 +247,56 @@ t.test('an upstream that does not answer in time: 504, and the caller going away
   await pending;
   for (let i = 0; i < 100 && !patient.upstream.seen[0]!.abandoned; i++) await new Promise((r) => setTimeout(r, 20));
   t.ok(patient.upstream.seen[0]!.abandoned, 'the gateway dropped the upstream call when the caller left');
+});
+
+t.test('a large response streams through whole, the secret masked at every chunk boundary', async (t) => {
+  const token = await g.token('alice');
+  const res = await request(`${g.url}/api/__stream?chunks=64`, { headers: { authorization: `Bearer ${token}` } });
+  const body = Buffer.from(await res.body.arrayBuffer());
+  const secret = SECRETS.DEMO_UPSTREAM_READ_KEY;
+  const sent = Buffer.concat(Array.from({ length: 64 }, () => streamChunk(secret)));
+  t.equal(res.statusCode, 200);
+  t.equal(body.length, 64 * 64 * 1024, 'every byte arrived');
+  t.equal(body.indexOf(secret), -1, 'the secret never came back');
+  t.ok(body.equals(Buffer.from(sent.toString('latin1').replaceAll(secret, '*'.repeat(secret.length)), 'latin1')), 'byte for byte what the upstream sent, masked');
+});
+
+t.test('a caller that stops reading holds the upstream back, and leaving abandons the upstream call', async (t) => {
+  const before = g.upstream.seen.length;
+  const token = await g.token('alice');
+  const socket = connect(g.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.pause();
+  // 256 MiB offered; the caller reads nothing.
+  socket.write(`GET /api/__stream?chunks=4096 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+  let entry = g.upstream.seen[before];
+  for (let i = 0; i < 100 && !entry; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    entry = g.upstream.seen[before];
+  }
+  if (!entry) return t.fail('the upstream never got the request');
+  // Wait until the upstream can write no more: every buffer between it and the caller is full.
+  let last = -1;
+  for (let i = 0; i < 50 && entry.sent !== last; i++) {
+    last = entry.sent;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(entry.sent < 64 * 1024 * 1024, `the upstream was held back (${String(entry.sent)} bytes sent of 256 MiB)`);
+  t.notOk(entry.abandoned, 'the paused response is still open');
+  socket.destroy();
+  for (let i = 0; i < 100 && !entry.abandoned; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(entry.abandoned, 'the gateway dropped the upstream call when the caller left mid-body');
+});
+
+t.test('an upstream that drops the connection mid-body: the caller\'s response is cut, never passed off as complete', async (t) => {
+  const token = await g.token('alice');
+  for (const framing of ['', '&chunked']) {
+    const res = await request(`${g.url}/api/__stream?chunks=16&cut${framing}`, { headers: { authorization: `Bearer ${token}` } });
+    t.equal(res.statusCode, 200, 'the head had been sent already');
+    await t.rejects(res.body.arrayBuffer(), `the caller sees the body end early, not a clean end (${framing === '' ? 'Content-Length' : 'chunked'})`);
+  }
+  for (let i = 0; i < 50 && !g.logLines.some((l) => l.includes('cut off')); i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(g.logLines.some((l) => l.includes('streaming the upstream response was cut off')), 'the gateway logs it');
 });
 
 t.test('routes: host-bound first, then the longest whole-segment prefix; no match is 404', async (t) => {
