@@ -78,20 +78,26 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
 
 /**
  * The shadow policy (jitgate.policy.shadow), built and watched like the active one but never
- * enforced. One that cannot be loaded at start is logged and left out: comparing is not worth
- * refusing to serve for.
+ * enforced. One that cannot be loaded is logged and compares nothing until it can (watched, it
+ * is picked up once fixed): comparing is not worth refusing to serve for.
  */
 async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<PolicyManager | null> {
   if (!config.shadow) return null;
   const { shadow: shadowConfig, ...active } = config;
-  const shadow = new PolicyManager({ config: { ...active, ...shadowConfig }, logger: logger.child({ policy: 'shadow' }) });
+  const shadow = new PolicyManager({ config: { ...active, ...shadowConfig }, logger: logger.child({ policy: 'shadow' }), required: false });
+  let status;
   try {
-    await shadow.start();
+    status = await shadow.start();
   } catch (err) {
-    logger.error({ err: toError(err), dir: shadowConfig.dir }, 'the shadow policy could not be loaded; live decisions are not compared (fix it and restart)');
+    logger.error({ err: toError(err), dir: shadowConfig.dir }, 'the shadow policy could not be started; live decisions are not compared (fix it and restart)');
     return null;
   }
-  logger.info({ dir: shadowConfig.dir, revision: shadow.revision }, 'shadow policy loaded: every decision is also asked of it, never enforced');
+  if (shadow.revision === null) {
+    const next = shadowConfig.watch ? `watching ${shadowConfig.dir}: comparing starts once it builds` : 'fix it and restart';
+    logger.error({ reason: status.last_error?.message ?? `no policies in ${shadowConfig.dir}`, dir: shadowConfig.dir }, `the shadow policy could not be loaded; live decisions are not compared (${next})`);
+  } else {
+    logger.info({ dir: shadowConfig.dir, revision: shadow.revision }, 'shadow policy loaded: every decision is also asked of it, never enforced');
+  }
   return shadow;
 }
 

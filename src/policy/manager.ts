@@ -41,6 +41,11 @@ export interface PolicyManagerOptions {
   build?: boolean;
   /** Checks every bundle archive before it is loaded (its signature); throws saying why. */
   verifyBundle?: (archive: Uint8Array) => Promise<void>;
+  /**
+   * Whether start() fails without a policy (default true). A shadow policy is not required:
+   * it starts empty (revision null) and keeps watching, so fixing it needs no restart.
+   */
+  required?: boolean;
 }
 
 const silent: PolicyLogger = { info: () => undefined, warn: () => undefined };
@@ -69,12 +74,14 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
 
   readonly #build: boolean;
   readonly #verifyBundle: ((archive: Uint8Array) => Promise<void>) | null;
+  readonly #required: boolean;
 
   constructor(options: PolicyManagerOptions) {
     this.#config = options.config;
     this.#logger = options.logger ?? silent;
     this.#build = options.build ?? true;
     this.#verifyBundle = options.verifyBundle ?? null;
+    this.#required = options.required ?? true;
   }
 
   get revision(): string | null {
@@ -110,7 +117,8 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
 
   /**
    * Builds `dir` with opa and loads it; without opa (or if the build fails), loads the bundle
-   * in bundles_dir instead. Throws POLICY_NOT_LOADED when neither gives a policy.
+   * in bundles_dir instead. Throws POLICY_NOT_LOADED when neither gives a policy, unless the
+   * policy is not `required`: then it serves none (revision null) and goes on watching.
    */
   async start(): Promise<PolicyStatus> {
     const dir = resolve(this.#config.dir);
@@ -130,7 +138,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
       await mkdir(bundlesDir, { recursive: true });
       await this.#startWatching(dir, bundlesDir);
     }
-    if (!this.#engine) {
+    if (!this.#engine && this.#required) {
       await this.stop();
       const why = this.#status.last_error?.message ?? `no policies in ${dir} and no bundle in ${bundlesDir}`;
       throw jitgateError('POLICY_NOT_LOADED', why);

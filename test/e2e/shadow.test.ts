@@ -1,7 +1,8 @@
 // A shadow policy in a running gateway: every decision is also asked of a candidate folder,
 // and where it disagrees the decision log says how, the metric counts it, and the caller
 // still gets what the live policy decided. Editing the candidate changes the comparison
-// without a restart; a candidate that cannot be loaded leaves the gateway serving.
+// without a restart; a candidate that cannot be loaded leaves the gateway serving, and is
+// picked up once fixed.
 import { randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,7 +114,7 @@ t.test('a shadow policy is asked every question, enforced on none, and its disag
   t.match(shadowOf(failing.id), { change: 'error', error: 'JITGATE_E_POLICY_EVAL' });
 });
 
-t.test('a shadow policy that cannot be loaded leaves the gateway serving', async (t) => {
+t.test('a shadow policy that cannot be loaded leaves the gateway serving, and is picked up once fixed', async (t) => {
   const dir = tempDir('jg-shadow-broken-');
   const broken = join(dir, 'broken');
   cpSync(join(repoRoot, 'policies'), broken, { recursive: true });
@@ -126,4 +127,15 @@ t.test('a shadow policy that cannot be loaded leaves the gateway serving', async
   await res.arrayBuffer();
   t.equal(res.status, 200, 'requests are decided by the live policy as before');
   t.notMatch(await (await fetch(`${gw.controlUrl}/metrics`)).text(), /jitgate_shadow_decisions_total\{/, 'and nothing is compared');
+
+  // Fixed in place: the watcher builds it, and comparing starts without a restart.
+  cpSync(join(repoRoot, 'policies', 'jitgate', 'authz.rego'), join(broken, 'jitgate', 'authz.rego'));
+  let compared = 0;
+  for (let i = 0; i < 150 && compared === 0; i++) {
+    await sleep(100);
+    const again = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${alice}` } });
+    await again.arrayBuffer();
+    compared = Number(/jitgate_shadow_decisions_total\{change="unchanged"\} (\d+)/.exec(await (await fetch(`${gw.controlUrl}/metrics`)).text())?.[1] ?? 0);
+  }
+  t.ok(compared > 0, 'the fixed shadow policy is asked, and agrees');
 });
