@@ -77,40 +77,97 @@ function hasMaskedValues(event: Event): boolean {
   return listed('erased') || listed('masked');
 }
 
+/** A pretty-printed value longer than this is not waited for: counted unreadable instead. */
+const MAX_PENDING_CHARS = 16 * 1024 * 1024;
+
 /**
- * The JSON values written back to back in `line`: one for a JSONL line, several where upload
- * bodies were stored one after another without a separator (`[...][...]`). Only brackets
- * outside strings count; what cannot be split (a cut-off line) comes back whole, to be
- * counted as unreadable.
+ * Splits text, fed line by line, into the JSON values written in it: one per JSONL line,
+ * several where upload bodies were stored back to back without a separator (`[...][...]`),
+ * or one over many lines where it was pretty-printed. Only brackets outside strings count,
+ * and each line is scanned once. Text outside any value comes back as a value of its own, to
+ * be counted as unreadable.
  */
-function topLevelValues(line: string): string[] {
-  const values: string[] = [];
-  let depth = 0;
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* backslash: the next character is escaped */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-      depth++;
-    } else if ((c === 0x5d /* ] */ || c === 0x7d /* } */) && --depth === 0) {
-      values.push(line.slice(start, i + 1));
-      start = i + 1;
-      while (start < line.length && /\s/.test(line.charAt(start))) start++;
-      i = start - 1;
-    }
+class ValueSplitter {
+  /** Lines of a value begun but not finished yet. */
+  #pending: string[] = [];
+  #pendingChars = 0;
+  #depth = 0;
+  #inString = false;
+
+  /** A value is begun and not finished. */
+  get pending(): boolean {
+    return this.#pending.length > 0;
   }
-  if (start < line.length) values.push(line.slice(start));
-  return values;
+
+  get oversized(): boolean {
+    return this.#pendingChars > MAX_PENDING_CHARS;
+  }
+
+  /** Forgets the unfinished value (it was cut off). */
+  reset(): void {
+    this.#pending = [];
+    this.#pendingChars = 0;
+    this.#depth = 0;
+    this.#inString = false;
+  }
+
+  /** The values `line` completes. */
+  push(line: string): string[] {
+    const values: string[] = [];
+    let depth = this.#depth;
+    let inString = this.#inString;
+    let start = 0;
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i);
+      if (inString) {
+        if (c === 0x5c /* backslash: the next character is escaped */) i++;
+        else if (c === 0x22 /* " */) inString = false;
+      } else if (c === 0x22) {
+        inString = true;
+      } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+        depth++;
+      } else if ((c === 0x5d /* ] */ || c === 0x7d /* } */) && --depth === 0) {
+        const piece = line.slice(start, i + 1);
+        values.push(this.#pending.length === 0 ? piece : [...this.#pending, piece].join('\n'));
+        this.#pending = [];
+        this.#pendingChars = 0;
+        start = i + 1;
+        while (start < line.length && /\s/.test(line.charAt(start))) start++;
+        i = start - 1;
+      }
+    }
+    this.#depth = depth;
+    this.#inString = inString;
+    if (start < line.length) {
+      if (depth > 0 || inString) {
+        this.#pending.push(line.slice(start));
+        this.#pendingChars += line.length - start;
+      } else {
+        values.push(line.slice(start));
+      }
+    }
+    return values;
+  }
+}
+
+/** A line that is whole, non-empty JSON objects or arrays on its own: a value left unfinished before it was cut off. */
+function standsAlone(line: string): boolean {
+  const splitter = new ValueSplitter();
+  const values = splitter.push(line);
+  return !splitter.pending && values.length > 0 && values.every((v) => {
+    try {
+      const parsed: unknown = JSON.parse(v);
+      return parsed !== null && typeof parsed === 'object' && Object.keys(parsed).length > 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
  * Replays every authz decision in `lines` (decision-log JSONL, in order; a line may also hold
- * JSON arrays of events, as OPA's decision-log uploads carry them) under `policy`.
+ * JSON arrays of events, as OPA's decision-log uploads carry them, and an event may be
+ * pretty-printed over several lines) under `policy`.
  */
 export async function replayDecisions(
   policy: Pick<PolicyEvaluator, 'authorize' | 'revision'>,
@@ -163,11 +220,21 @@ export async function replayDecisions(
     // Reason-only changes are counted, not listed.
     if (change !== 'unchanged' && change !== 'reason_changed') note(difference(after));
   };
+  const splitter = new ValueSplitter();
   for await (const raw of lines) {
     const line = raw.trim();
     if (line === '') continue;
     report.lines++;
-    for (const text of topLevelValues(line)) {
+    if (splitter.pending && standsAlone(line)) {
+      report.skipped.unreadable++;
+      splitter.reset();
+    }
+    const values = splitter.push(line);
+    if (splitter.oversized) {
+      report.skipped.unreadable++;
+      splitter.reset();
+    }
+    for (const text of values) {
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
@@ -182,6 +249,7 @@ export async function replayDecisions(
       }
     }
   }
+  if (splitter.pending) report.skipped.unreadable++;
   return report;
 }
 

@@ -98,6 +98,22 @@ t.test('replay reports exactly the recorded decisions a policy change flips', as
     const run = await runCli(['replay', path, '--dir', candidate, '--json']);
     t.match(JSON.parse(run.stdout || 'null') as ReplayReport, { replayed: 6, allow_to_deny: 3, reason_changed: 2, skipped: { unreadable: 0 } }, `the same report from ${what}`);
   }
+  // The same events pretty-printed (as `jq .` or an editor leaves them), one by one and as
+  // one array; and a pretty-printed event cut off halfway, then a JSONL line.
+  const events = readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const pretty = join(dir, 'pretty.json');
+  writeFileSync(pretty, events.map((e) => JSON.stringify(e, null, 2)).join('\n') + '\n');
+  const prettyArray = join(dir, 'pretty-array.json');
+  writeFileSync(prettyArray, JSON.stringify(events, null, 2));
+  for (const [what, path] of [['the events pretty-printed', pretty], ['one pretty-printed array', prettyArray]] as const) {
+    const run = await runCli(['replay', path, '--dir', candidate, '--json']);
+    t.match(JSON.parse(run.stdout || 'null') as ReplayReport, { replayed: 6, allow_to_deny: 3, reason_changed: 2, skipped: { unreadable: 0 } }, `the same report from ${what}`);
+  }
+  const halfPretty = join(dir, 'half-pretty.json');
+  const firstPretty = JSON.stringify(events[0], null, 2).split('\n');
+  writeFileSync(halfPretty, [...firstPretty.slice(0, firstPretty.length / 2), ...events.map((e) => JSON.stringify(e))].join('\n') + '\n');
+  const halfRun = await runCli(['replay', halfPretty, '--dir', candidate, '--json']);
+  t.match(JSON.parse(halfRun.stdout || 'null') as ReplayReport, { replayed: 6, allow_to_deny: 3, skipped: { unreadable: 1 } }, 'a pretty-printed event cut off is unreadable, and the lines after it are still read');
   const fromStdin = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts'), 'replay', '-', '--dir', candidate, '--json'], { cwd: repoRoot, input: readFileSync(received), encoding: 'utf8' });
   t.match(JSON.parse(fromStdin.stdout) as ReplayReport, { replayed: 6, allow_to_deny: 3 }, 'and from the uploads piped to standard input');
   const cut = join(dir, 'cut.json.gz');

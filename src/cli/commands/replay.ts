@@ -100,7 +100,7 @@ export function register(program: Command): void {
   program
     .command('replay')
     .description('decide the requests in decision logs again under a candidate policy and report what changes')
-    .argument('<log...>', 'decision-log files, oldest first (JSONL, or JSON arrays of events as OPA uploads them; gzip or not): data/decisions.jsonl.1 data/decisions.jsonl; - reads standard input')
+    .argument('<log...>', 'decision-log files, oldest first (JSONL, JSON arrays of events as OPA uploads them, or pretty-printed JSON; gzip or not): data/decisions.jsonl.1 data/decisions.jsonl; - reads standard input')
     .option('-d, --dir <dir>', 'candidate policies folder, compiled with opa (default: ./policies)')
     .option('-b, --bundle <file>', 'candidate bundle built by `jitgate build` (instead of --dir; needs no opa)')
     .option('--opa <path>', 'opa binary (default: $JITGATE_OPA, .tools/bin/opa, PATH)')
