@@ -10,6 +10,8 @@ const TOKEN_KEY = 'jitgate.console.token';
 const MAX_PAGES = 10;
 /** Audit records shown (the newest); the CLI and the API read the whole trail. */
 const AUDIT_ROWS = 50;
+/** The API's largest page (GET /v1/audit, limit). */
+const AUDIT_MAX_ROWS = 1000;
 /** The lists are read again this often while the tab is visible and nothing is being typed in them. */
 const AUTO_REFRESH_MS = 15_000;
 
@@ -228,13 +230,16 @@ function auditRow(record) {
   );
 }
 
-/** The newest records, narrowed to one actor or subject when the Who box says so. */
+/** How many of the newest records the view shows: "Show older" adds a page, "Show" starts over. */
+let auditWanted = AUDIT_ROWS;
+
+/** The newest `auditWanted` records, narrowed to one actor or subject when the Who box says so. */
 async function auditRecords() {
   const who = /** @type {HTMLInputElement} */ (byId('audit-who')).value.trim();
-  const query = new URLSearchParams({ order: 'desc', limit: String(AUDIT_ROWS) });
+  const query = new URLSearchParams({ order: 'desc', limit: String(Math.min(auditWanted, AUDIT_MAX_ROWS)) });
   if (who) query.set('who', who);
   const data = await api('GET', `/v1/audit?${query.toString()}`);
-  return /** @type {AuditRecord[]} */ (data.items);
+  return { items: /** @type {AuditRecord[]} */ (data.items), more: data.next_cursor !== null };
 }
 
 /**
@@ -270,8 +275,14 @@ async function refresh() {
   fill('grant-rows', 'grants-more', grants, grantRow, 7, 'No active grant you may see.');
   if (audit) {
     const rows = byId('audit-rows');
-    rows.replaceChildren(...audit.map(auditRow));
-    if (audit.length === 0) rows.append(el('tr', {}, el('td', { colspan: '8', class: 'empty' }, 'No record matches.')));
+    rows.replaceChildren(...audit.items.map(auditRow));
+    if (audit.items.length === 0) rows.append(el('tr', {}, el('td', { colspan: '8', class: 'empty' }, 'No record matches.')));
+    // The API's largest page is the most the view holds; past it, the CLI and the API page on.
+    const capped = audit.more && auditWanted >= AUDIT_MAX_ROWS;
+    byId('audit-older').hidden = !audit.more || capped;
+    const more = byId('audit-more');
+    more.hidden = !capped;
+    more.textContent = capped ? `The newest ${String(AUDIT_MAX_ROWS)} are shown; the CLI and the API page through the rest.` : '';
   }
 }
 
@@ -341,6 +352,7 @@ function signOut() {
   byId('pending-rows').replaceChildren();
   byId('grant-rows').replaceChildren();
   byId('audit-rows').replaceChildren();
+  auditWanted = AUDIT_ROWS;
   show(false);
 }
 
@@ -430,7 +442,12 @@ byId('ask-form').addEventListener('submit', (event) => {
 });
 byId('audit-form').addEventListener('submit', (event) => {
   event.preventDefault();
+  auditWanted = AUDIT_ROWS;
   void run(async () => 'Audit trail read.');
+});
+byId('audit-older').addEventListener('click', () => {
+  auditWanted += AUDIT_ROWS;
+  void run(async () => 'Older records read.');
 });
 
 prefillFromLink();
