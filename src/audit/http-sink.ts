@@ -33,17 +33,11 @@ export class HttpSink {
   private stopped = false;
   private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
   private readonly url: string;
-  private readonly headers: Record<string, string>;
   /** Upload counters, for status and tests. */
   readonly stats = { uploaded: 0, failedAttempts: 0 };
 
   constructor(private readonly opts: HttpSinkOptions) {
     this.url = serviceUrl(opts.service, opts.resource);
-    this.headers = {
-      ...serviceHeaders(opts.service),
-      'content-type': 'application/json',
-      'content-encoding': 'gzip',
-    };
   }
 
   get buffered(): number {
@@ -106,7 +100,8 @@ export class HttpSink {
         const res = await request(this.url, {
           method: 'POST',
           body: c.body,
-          headers: this.headers,
+          // Per upload: a bearer token_path is read each time, so a rotated token is picked up.
+          headers: { ...serviceHeaders(this.opts.service), 'content-type': 'application/json', 'content-encoding': 'gzip' },
           dispatcher: this.agent,
           headersTimeout: (this.opts.service.response_header_timeout_seconds ?? 10) * 1000,
           bodyTimeout: 10_000,

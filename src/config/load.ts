@@ -28,11 +28,17 @@ const MOVED_KEYS: Readonly<Record<string, string>> = {
     'moved to the policy: the elevation policy decides who reads the audit trail (action audit_read); with the sample policies, list the groups in data.jitgate.audit_reader_groups (policies/data.json)',
 };
 
+/** OPA's service credential plugins jitgate does not implement: a service configured with one is refused, not called without. */
+const OPA_CREDENTIAL_PLUGINS = new Set(['oauth2', 'client_tls', 's3_signing', 'gcp_metadata', 'azure_managed_identity', 'plugin']);
+
 export function describeErrors(errors: readonly ErrorObject[]): string[] {
   return errors.map((e) => {
     const at = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
     if (e.keyword === 'additionalProperties') {
       const key = String(e.params.additionalProperty);
+      if (/^services\.[^.]+\.credentials$/.test(at) && OPA_CREDENTIAL_PLUGINS.has(key)) {
+        return `${at}.${key}: OPA's ${key} credential plugin is not supported by jitgate; use bearer (token or token_path)`;
+      }
       const moved = MOVED_KEYS[`${at}.${key}`];
       return moved === undefined ? `${at}: unknown key "${key}"` : `${at}.${key}: ${moved}`;
     }
@@ -57,6 +63,10 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   if (cfg.decision_logs.file?.path) cfg.decision_logs.file.path = abs(cfg.decision_logs.file.path);
   for (const route of j.routes) {
     for (const cred of Object.values(route.credentials)) if (cred.from_file) cred.from_file = abs(cred.from_file);
+  }
+  for (const service of Object.values(cfg.services)) {
+    const bearer = service.credentials?.bearer;
+    if (bearer?.token_path) bearer.token_path = abs(bearer.token_path);
   }
   const jwt = j.identity.jwt;
   if (jwt?.public_key_file) jwt.public_key_file = abs(jwt.public_key_file);

@@ -34,12 +34,29 @@ export const configSchema: SchemaObject = {
       default: {},
       additionalProperties: {
         type: 'object',
+        additionalProperties: false,
         required: ['url'],
         properties: {
           url: { type: 'string', minLength: 1 },
           headers: { type: 'object', additionalProperties: { type: 'string' } },
           response_header_timeout_seconds: { type: 'number', minimum: 0 },
-          credentials: { type: 'object' },
+          // Of OPA's credential plugins only bearer: any other would be sent without (load.ts names them).
+          credentials: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              bearer: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  token: { type: 'string', minLength: 1 },
+                  token_path: { type: 'string', minLength: 1 },
+                  scheme: { type: 'string', pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' },
+                },
+                oneOf: [{ required: ['token'] }, { required: ['token_path'] }],
+              },
+            },
+          },
         },
       },
     },

@@ -1,5 +1,5 @@
 import type { AdminConfig } from '../admin/index.js';
-import type { AuditConfig, DecisionLogsConfig } from '../audit/index.js';
+import type { AuditConfig, DecisionLogsConfig, ServiceConfig } from '../audit/index.js';
 import type { GrantsConfig } from '../grants/index.js';
 import type { IdentityConfig } from '../identity/index.js';
 import type { NotifyConfig } from '../notify/index.js';
@@ -8,12 +8,8 @@ import type { BundleSigning, PolicyConfig, VerificationKey } from '../policy/ind
 import type { RouteConfig } from '../proxy/index.js';
 import type { StoreConfig } from '../store/index.js';
 
-export interface OpaService {
-  url: string;
-  headers?: Record<string, string>;
-  response_header_timeout_seconds?: number;
-  credentials?: Record<string, unknown>;
-}
+/** One entry of OPA's `services` block. */
+export type OpaService = ServiceConfig;
 
 /** One entry of OPA's `bundles` block: a bundle pulled from a bundle server. */
 export interface OpaBundle {

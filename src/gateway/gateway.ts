@@ -108,7 +108,7 @@ function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle
   return new BundleDownloader({
     name,
     url: serviceUrl(service, bundle.resource),
-    headers: serviceHeaders(service),
+    headers: () => serviceHeaders(service),
     minDelayMs: bundle.polling.min_delay_seconds * 1000,
     maxDelayMs: bundle.polling.max_delay_seconds * 1000,
     sizeLimitBytes: bundle.size_limit_bytes,

@@ -14,8 +14,8 @@ export interface BundleSource {
   name: string;
   /** The bundle's full URL: the service's url and the resource. */
   url: string;
-  /** The service's headers and credentials. */
-  headers: Record<string, string>;
+  /** The service's headers and credentials, asked for each download (a token file may have been rotated). */
+  headers: () => Record<string, string>;
   minDelayMs: number;
   maxDelayMs: number;
   sizeLimitBytes: number;
@@ -83,7 +83,7 @@ export class BundleDownloader {
     try {
       const res = await request(url, {
         method: 'GET',
-        headers: { ...this.source.headers, ...(this.#etag !== null ? { 'if-none-match': this.#etag } : {}) },
+        headers: { ...this.source.headers(), ...(this.#etag !== null ? { 'if-none-match': this.#etag } : {}) },
         headersTimeout: this.source.timeoutMs,
         bodyTimeout: this.source.timeoutMs,
       });

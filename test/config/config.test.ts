@@ -107,6 +107,33 @@ jitgate: {}
   t.end();
 });
 
+t.test('services: only the bearer credential, never a credential quietly left out', (t) => {
+  const file = writeConfig(`
+services:
+  inline: { url: "https://a.example.com", credentials: { bearer: { token: t0k3n, scheme: Token } } }
+  mounted: { url: "https://b.example.com", credentials: { bearer: { token_path: ./secrets/token } } }
+jitgate: {}
+`);
+  const services = loadConfig(file, {}).services;
+  t.same(services.inline?.credentials, { bearer: { token: 't0k3n', scheme: 'Token' } });
+  t.same(services.mounted?.credentials, { bearer: { token_path: join(file, '..', 'secrets', 'token') } }, 'a token file relative to the config file');
+  const problems = problemsOf(() => loadConfig(writeConfig(`
+services:
+  a: { url: "https://a.example.com", credentials: { oauth2: { token_url: "https://idp", client_id: x, client_secret: y } } }
+  b: { url: "https://b.example.com", credentials: { bearer: { scheme: Bearer } } }
+  c: { url: "https://c.example.com", credentials: { bearer: { token: x, token_path: /y } } }
+  d: { url: "https://d.example.com", allow_insecure_tls: true }
+  e: { url: "https://e.example.com", credentials: { client_tls: { cert: /c, private_key: /k } } }
+jitgate: {}
+`), {}));
+  t.ok(problems.includes('services.a.credentials.oauth2: OPA\'s oauth2 credential plugin is not supported by jitgate; use bearer (token or token_path)'), `another OPA credential plugin is refused by name (${problems.join('; ')})`);
+  t.ok(problems.some((p) => p.startsWith('services.e.credentials.client_tls: OPA\'s client_tls credential plugin is not supported')), 'client TLS too');
+  t.ok(problems.some((p) => p.startsWith('services.b.credentials.bearer')), 'a bearer credential without a token is refused');
+  t.ok(problems.some((p) => p.startsWith('services.c.credentials.bearer')), 'so is one with both a token and a token file');
+  t.ok(problems.some((p) => p === 'services.d: unknown key "allow_insecure_tls"'), 'a service setting jitgate does not apply is refused, not ignored');
+  t.end();
+});
+
 t.test('a shadow policy folder is resolved like the active one, and must be named', (t) => {
   const file = writeConfig(`
 jitgate:

@@ -39,9 +39,12 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
     return { status: 200, headers: { 'content-type': 'application/gzip', etag: served.etag }, body: served.body };
   });
   t.teardown(() => server.close());
+  // The token in a file (OPA's token_path), as a mounted secret holds it.
+  const tokenFile = join(dir, 'bundle-token');
+  writeFileSync(tokenFile, `${TOKEN}\n`);
   const file = writeConfig(dir, {
     ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
-    services: { acme: { url: `${server.url}/v1`, credentials: { bearer: { token: TOKEN } } } },
+    services: { acme: { url: `${server.url}/v1`, credentials: { bearer: { token_path: tokenFile } } } },
     bundles: { jitgate: { service: 'acme', resource: 'bundles/jitgate.tar.gz', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 } } },
   });
   let gw: GatewayProcess = await startGatewayProcess(file, demoEnv(keys));
@@ -70,6 +73,10 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
   const revalidated = (): boolean => server.received.slice(1).some((r) => r.headers['if-none-match'] === '"a"' && r.status === 304);
   for (let i = 0; i < 50 && !revalidated(); i++) await sleep(100);
   t.ok(revalidated(), 'later polls send the ETag, and are answered 304');
+  writeFileSync(tokenFile, 'rotated-token\n');
+  const rotated = (): boolean => server.received.some((r) => r.headers.authorization === 'Bearer rotated-token');
+  for (let i = 0; i < 50 && !rotated(); i++) await sleep(100);
+  t.ok(rotated(), 'a token rotated in its file is sent from the next poll on, without a restart');
 
   served.body = await bundle(dir, 'rev-b', false);
   served.etag = '"b"';
