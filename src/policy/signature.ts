@@ -41,9 +41,86 @@ function utf8Order(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/**
+ * A number as written in the file. OPA reads bundle JSON keeping each number's text
+ * (json.Number) and hashes that text, so `1.50`, `1e2`, `-0` and integers past 2^53 must
+ * reach the hash as written, not as JavaScript would print the double they parse to.
+ */
+class NumberText {
+  constructor(readonly text: string) {}
+}
+
+const JSON_SPACE = new Set([' ', '\t', '\n', '\r']);
+
+/**
+ * JSON.parse for hashing: objects as Maps (last of a repeated key wins, as in Go and in
+ * JSON.parse), numbers as their text. The text is checked by JSON.parse first, so the walk
+ * below only meets valid JSON.
+ */
+function parseKeepingNumbers(text: string): unknown {
+  JSON.parse(text);
+  let at = 0;
+  const skipSpace = (): void => { while (JSON_SPACE.has(text.charAt(at))) at++; };
+  const string = (): string => {
+    const start = at++;
+    while (text.charAt(at) !== '"') at += text.charAt(at) === '\\' ? 2 : 1;
+    at++;
+    return JSON.parse(text.slice(start, at)) as string;
+  };
+  const value = (): unknown => {
+    skipSpace();
+    const c = text.charAt(at);
+    if (c === '{') {
+      at++;
+      const object = new Map<string, unknown>();
+      skipSpace();
+      if (text.charAt(at) === '}') { at++; return object; }
+      for (;;) {
+        skipSpace();
+        const key = string();
+        skipSpace();
+        at++; // ':'
+        object.set(key, value());
+        skipSpace();
+        if (text.charAt(at++) === '}') return object;
+      }
+    }
+    if (c === '[') {
+      at++;
+      const array: unknown[] = [];
+      skipSpace();
+      if (text.charAt(at) === ']') { at++; return array; }
+      for (;;) {
+        array.push(value());
+        skipSpace();
+        if (text.charAt(at++) === ']') return array;
+      }
+    }
+    if (c === '"') return string();
+    for (const [word, literal] of [['true', true], ['false', false], ['null', null]] as const) {
+      if (text.startsWith(word, at)) { at += word.length; return literal; }
+    }
+    const start = at;
+    while (at < text.length && '+-.eE0123456789'.includes(text.charAt(at))) at++;
+    return new NumberText(text.slice(start, at));
+  };
+  return value();
+}
+
 /** OPA's walk (bundle/hash.go): `{` sorted keys `:` values `,` `}`, `[` values `]`, primitives as Go encodes them. */
 function canonical(value: unknown, out: string[]): void {
-  if (Array.isArray(value)) {
+  if (value instanceof NumberText) {
+    out.push(value.text);
+  } else if (value instanceof Map) {
+    const object = value as Map<string, unknown>;
+    out.push('{');
+    [...object.keys()].sort(utf8Order).forEach((key, i) => {
+      if (i > 0) out.push(',');
+      out.push(goJson(key), ':');
+      canonical(object.get(key), out);
+    });
+    out.push('}');
+  } else if (Array.isArray(value)) {
     out.push('[');
     value.forEach((item, i) => { if (i > 0) out.push(','); canonical(item, out); });
     out.push(']');
@@ -66,7 +143,7 @@ function fileDigest(name: string, bytes: Uint8Array, algorithm: string): string 
   const text = (): string => new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   if (name.endsWith('.json') || name === '.manifest' || name.endsWith('/.manifest')) {
     const out: string[] = [];
-    canonical(JSON.parse(text()), out);
+    canonical(parseKeepingNumbers(text()), out);
     hash.update(out.join(''));
   } else if (name.endsWith('.yaml') || name.endsWith('.yml')) {
     const out: string[] = [];

@@ -97,7 +97,7 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
   t.ok(gw.output.some((l) => l.includes('bundle download failed')), 'the failed download is logged');
 });
 
-/** The sample policies signed by the real `opa build --signing-key`, with strings that Go and JavaScript escape differently in data.json. */
+/** The sample policies signed by the real `opa build --signing-key`, with strings that Go and JavaScript escape differently in data.json, and numbers JavaScript would print differently. */
 async function signedBundle(dir: string, revision: string, privateKeyPem: string): Promise<Buffer> {
   const policies = join(dir, `signed-${revision}`);
   cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
@@ -105,7 +105,8 @@ async function signedBundle(dir: string, revision: string, privateKeyPem: string
   const dataFile = join(policies, 'data.json');
   const data = JSON.parse(readFileSync(dataFile, 'utf8')) as Record<string, Record<string, unknown>>;
   data.jitgate!.note = 'a<b>&c \u2028 \b\f é \\b';
-  writeFileSync(dataFile, JSON.stringify(data, null, 3));
+  // Numbers as OPA keeps them (json.Number): hashed as written, not as JavaScript prints them.
+  writeFileSync(dataFile, JSON.stringify(data, null, 3).replace('{', '{\n   "numbers": {"price": 1.50, "hundred": 1e2, "zero": -0, "big": 12345678901234567891, "small": 0.1E-2},'));
   const keyFile = join(dir, `${revision}.pem`);
   writeFileSync(keyFile, privateKeyPem);
   const out = join(dir, `${revision}.tar.gz`);
