@@ -79,6 +79,7 @@ export const configSchema: SchemaObject = {
             properties: {
               min_delay_seconds: { type: 'number', minimum: 0, default: 60 },
               max_delay_seconds: { type: 'number', minimum: 0, default: 120 },
+              long_polling_timeout_seconds: { type: 'integer', minimum: 1 },
             },
           },
           size_limit_bytes: { type: 'integer', minimum: 1, default: 1073741824 },

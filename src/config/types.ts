@@ -15,7 +15,7 @@ export type OpaService = ServiceConfig;
 export interface OpaBundle {
   service: string;
   resource: string;
-  polling: { min_delay_seconds: number; max_delay_seconds: number };
+  polling: { min_delay_seconds: number; max_delay_seconds: number; long_polling_timeout_seconds?: number };
   size_limit_bytes: number;
   /** Verify the bundle's signature with `keys` (a signed bundle without it is refused, as in OPA). */
   signing?: BundleSigning;

@@ -113,6 +113,7 @@ function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle
     maxDelayMs: bundle.polling.max_delay_seconds * 1000,
     sizeLimitBytes: bundle.size_limit_bytes,
     timeoutMs: (service.response_header_timeout_seconds ?? 10) * 1000,
+    longPollMs: bundle.polling.long_polling_timeout_seconds === undefined ? null : bundle.polling.long_polling_timeout_seconds * 1000,
     file: join(config.jitgate.policy.bundles_dir, BUNDLE_FILE_NAME),
   }, target, logger);
 }

@@ -21,6 +21,11 @@ export interface BundleSource {
   sizeLimitBytes: number;
   /** How long to wait for the response headers (the service's response_header_timeout_seconds). */
   timeoutMs: number;
+  /**
+   * OPA's long polling (polling.long_polling_timeout_seconds): the server may hold a poll open
+   * this long and answer the moment a new bundle is there. Null: plain polling only.
+   */
+  longPollMs: number | null;
   /** Where the last activated bundle is kept. */
   file: string;
 }
@@ -36,6 +41,15 @@ export interface BundleTarget {
 
 export type DownloadOutcome = 'activated' | 'unchanged' | 'rejected' | 'failed';
 
+/** The media type with which a bundle server says it holds polls open (OPA's download.go). */
+const LONG_POLL_TYPE = 'application/vnd.openpolicyagent.bundles';
+
+/**
+ * Between long polls: a server answers a held poll when something changed, so the next one
+ * goes out at once; this floor only keeps a server that answers at once from spinning us.
+ */
+const LONG_POLL_GAP_MS = 100;
+
 export class BundleDownloader {
   /** The ETag of the last activated bundle only: a refused one is fetched again (as OPA does). */
   #etag: string | null = null;
@@ -44,8 +58,17 @@ export class BundleDownloader {
   #running: Promise<DownloadOutcome> | null = null;
   /** Why the last attempt failed, for the start-up error when no policy could be had. */
   lastError: string | null = null;
+  /**
+   * Whether polls ask the server to hold them open: from the config, until a bundle comes
+   * from a server that does not say it supports that (then plain polling, as OPA does).
+   */
+  #longPoll: boolean;
+  /** The request under way, aborted by stop(). */
+  #inFlight: AbortController | null = null;
 
-  constructor(private readonly source: BundleSource, private readonly target: BundleTarget, private readonly logger: PolicyLogger) {}
+  constructor(private readonly source: BundleSource, private readonly target: BundleTarget, private readonly logger: PolicyLogger) {
+    this.#longPoll = source.longPollMs !== null;
+  }
 
   /** One poll: fetch, and on a new bundle hand it to the manager. Never throws. */
   fetchOnce(): Promise<DownloadOutcome> {
@@ -53,25 +76,28 @@ export class BundleDownloader {
     return this.#running;
   }
 
-  /** Polls after a random delay between the configured bounds, until stop(). */
+  /** Polls after a random delay between the configured bounds (or held open, when long polling), until stop(). */
   start(): void {
     this.#stopped = false;
-    this.#schedule();
+    this.#schedule(this.#longPoll);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    // A long poll may be held open for its whole wait: shutting down does not wait for it.
+    this.#inFlight?.abort();
     await this.#running;
   }
 
-  #schedule(): void {
+  /** The next poll: at once when long polling (the server holds it), else after a random delay; after a failure always the delay. */
+  #schedule(soon: boolean): void {
     if (this.#stopped) return;
     const { minDelayMs, maxDelayMs } = this.source;
-    const delay = minDelayMs + Math.random() * Math.max(0, maxDelayMs - minDelayMs);
+    const delay = soon ? LONG_POLL_GAP_MS : minDelayMs + Math.random() * Math.max(0, maxDelayMs - minDelayMs);
     this.#timer = setTimeout(() => {
-      void this.fetchOnce().finally(() => { this.#schedule(); });
+      void this.fetchOnce().then((outcome) => { this.#schedule(this.#longPoll && outcome !== 'failed'); });
     }, delay);
     this.#timer.unref();
   }
@@ -81,12 +107,23 @@ export class BundleDownloader {
     let body: Buffer;
     let etag: string | null;
     try {
+      const longPollMs = this.#longPoll ? this.source.longPollMs : null;
+      this.#inFlight = new AbortController();
       const res = await request(url, {
+        signal: this.#inFlight.signal,
         method: 'GET',
-        headers: { ...this.source.headers(), ...(this.#etag !== null ? { 'if-none-match': this.#etag } : {}) },
-        headersTimeout: this.source.timeoutMs,
+        headers: {
+          ...this.source.headers(),
+          ...(this.#etag !== null ? { 'if-none-match': this.#etag } : {}),
+          // Whole bundles only (no delta bundles here); held open up to the wait when long polling.
+          prefer: longPollMs === null ? 'modes=snapshot' : `modes=snapshot;wait=${String(Math.round(longPollMs / 1000))}`,
+        },
+        headersTimeout: this.source.timeoutMs + (longPollMs ?? 0),
         bodyTimeout: this.source.timeoutMs,
       });
+      if (res.statusCode === 200 && this.source.longPollMs !== null) {
+        this.#longPoll = res.headers['content-type'] === LONG_POLL_TYPE;
+      }
       if (res.statusCode === 304) {
         await res.body.dump();
         this.lastError = null;
@@ -100,9 +137,12 @@ export class BundleDownloader {
       const tag = res.headers.etag;
       etag = typeof tag === 'string' ? tag : null;
     } catch (err) {
+      if (this.#stopped) return 'failed';
       this.lastError = `bundle ${name} from ${url}: ${toError(err).message}`;
       this.logger.warn({ bundle: name, url, error: toError(err).message }, 'bundle download failed; the policy serving stays');
       return 'failed';
+    } finally {
+      this.#inFlight = null;
     }
     // Loaded from a file the bundles_dir watcher ignores (a dot file), kept only if activated.
     const candidate = join(dirname(this.source.file), `.download-${process.pid}.tar.gz`);

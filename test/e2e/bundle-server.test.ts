@@ -97,6 +97,63 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
   t.ok(gw.output.some((l) => l.includes('bundle download failed')), 'the failed download is logged');
 });
 
+t.test('with long polling the server hands over a new bundle the moment it has one', async (t) => {
+  const dir = tempDir('jg-bundles-long-');
+  const LONG_POLL = 'application/vnd.openpolicyagent.bundles';
+  const served = { body: await bundle(dir, 'rev-a', true), etag: '"a"' };
+  /** Polls the server holds open, each answered when a new bundle is published (or after its wait). */
+  const held: { prefer: string; answer: () => void }[] = [];
+  const answer = (ifNoneMatch: unknown) => (ifNoneMatch === served.etag
+    ? { status: 304, headers: { 'content-type': LONG_POLL } }
+    : { status: 200, headers: { 'content-type': LONG_POLL, etag: served.etag }, body: served.body });
+  const server = await startReceiver((_url, _index, headers) => {
+    const prefer = String(headers.prefer ?? '');
+    const wait = /wait=(\d+)/.exec(prefer);
+    if (!wait || headers['if-none-match'] !== served.etag) return answer(headers['if-none-match']);
+    return new Promise((resolve) => {
+      const entry = { prefer, answer: () => { clearTimeout(timer); resolve(answer(headers['if-none-match'])); } };
+      const timer = setTimeout(() => { held.splice(held.indexOf(entry), 1); entry.answer(); }, Number(wait[1]) * 1000);
+      held.push(entry);
+    });
+  });
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url } },
+    // Plain polls a minute apart: only a held poll can bring the new bundle within seconds.
+    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 60, max_delay_seconds: 120, long_polling_timeout_seconds: 30 } } },
+  });
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  let stopped = false;
+  t.teardown(async () => { if (!stopped) await gw.stop(); });
+  const alice = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const read = async (): Promise<string> => {
+    const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${alice}` } });
+    const body = await res.json() as { error?: { policy_revision?: string } };
+    return res.status === 403 ? `403 ${body.error?.policy_revision ?? ''}` : String(res.status);
+  };
+  t.equal(await read(), '200', 'serving the server\'s first bundle');
+  for (let i = 0; i < 50 && held.length === 0; i++) await sleep(100);
+  t.equal(held[0]?.prefer, 'modes=snapshot;wait=30', 'the next poll asks the server to hold it (whole bundles only)');
+
+  served.body = await bundle(dir, 'rev-b', false);
+  served.etag = '"b"';
+  for (const poll of held.splice(0)) poll.answer();
+  let now = '';
+  for (let i = 0; i < 50 && now !== '403 rev-b'; i++) {
+    now = await read();
+    if (now !== '403 rev-b') await sleep(100);
+  }
+  t.equal(now, '403 rev-b', 'the new bundle serves as soon as the held poll is answered, not a polling interval later');
+
+  for (let i = 0; i < 50 && held.length === 0; i++) await sleep(100);
+  t.equal(held.length, 1, 'and the gateway is waiting on the server again');
+  await gw.stop();
+  stopped = true;
+  t.equal(held.length, 1, 'shutting down does not wait for a held poll to be answered');
+  for (const poll of held.splice(0)) poll.answer();
+});
+
 /** The sample policies signed by the real `opa build --signing-key`, with strings that Go and JavaScript escape differently in data.json, and numbers JavaScript would print differently. */
 async function signedBundle(dir: string, revision: string, privateKeyPem: string): Promise<Buffer> {
   const policies = join(dir, `signed-${revision}`);

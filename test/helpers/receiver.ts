@@ -29,18 +29,22 @@ export interface Answer {
   body?: Buffer | string;
 }
 
-/** `respond` gets each request (its url), how many came before it, and its headers. Default: 204 to everything. */
-export async function startReceiver(respond: (url: string, index: number, headers: IncomingHttpHeaders) => number | Answer = () => 204): Promise<Receiver> {
+/**
+ * `respond` gets each request (its url), how many came before it, and its headers; it may
+ * answer later (a promise: a long poll held open). Default: 204 to everything.
+ */
+export async function startReceiver(respond: (url: string, index: number, headers: IncomingHttpHeaders) => number | Answer | Promise<number | Answer> = () => 204): Promise<Receiver> {
   const received: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '';
-      const picked = respond(url, received.length, req.headers);
-      const answer = typeof picked === 'number' ? { status: picked } : picked;
-      received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status: answer.status });
-      res.writeHead(answer.status, answer.headers).end(answer.body);
+      void Promise.resolve(respond(url, received.length, req.headers)).then((picked) => {
+        const answer = typeof picked === 'number' ? { status: picked } : picked;
+        received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status: answer.status });
+        res.writeHead(answer.status, answer.headers).end(answer.body);
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
