@@ -11,7 +11,7 @@ import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { buildBundle, requireOpa } from '../../src/policy/index.js';
 import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { startReceiver, type Answer } from '../helpers/receiver.js';
 
 const TOKEN = 'bundle-server-token';
 const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -103,7 +103,7 @@ t.test('with long polling the server hands over a new bundle the moment it has o
   const served = { body: await bundle(dir, 'rev-a', true), etag: '"a"' };
   /** Polls the server holds open, each answered when a new bundle is published (or after its wait). */
   const held: { prefer: string; answer: () => void }[] = [];
-  const answer = (ifNoneMatch: unknown) => (ifNoneMatch === served.etag
+  const answer = (ifNoneMatch: unknown): Answer => (ifNoneMatch === served.etag
     ? { status: 304, headers: { 'content-type': LONG_POLL } }
     : { status: 200, headers: { 'content-type': LONG_POLL, etag: served.etag }, body: served.body });
   const server = await startReceiver((_url, _index, headers) => {
