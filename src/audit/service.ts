@@ -17,13 +17,14 @@ export function serviceUrl(service: ServiceConfig, resource: string): string {
 /**
  * The service's own headers and its bearer credential (OPA's `credentials.bearer`: a token,
  * or a file holding one, read on every call as OPA does, so a rotated token is picked up).
- * Throws when the token file cannot be read: the call is then not made without it.
+ * Throws when the token file cannot be read or is empty: the call is then not made without it.
  */
 export function serviceHeaders(service: ServiceConfig): Record<string, string> {
   const headers: Record<string, string> = { ...service.headers };
   const bearer = service.credentials?.bearer;
   if (bearer) {
     const token = bearer.token ?? readFileSync(bearer.token_path ?? '', 'utf8').trim();
+    if (token === '') throw new Error(`the bearer token file ${String(bearer.token_path)} is empty`);
     headers.authorization = `${bearer.scheme ?? 'Bearer'} ${token}`;
   }
   return headers;

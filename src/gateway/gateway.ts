@@ -11,7 +11,7 @@ import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
-import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent } from '../policy/index.js';
+import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
 import { openDb, type Db } from '../store/index.js';
 
@@ -85,7 +85,7 @@ async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<
   if (!config.shadow) return null;
   const { shadow: shadowConfig, ...active } = config;
   const shadow = new PolicyManager({ config: { ...active, ...shadowConfig }, logger: logger.child({ policy: 'shadow' }), required: false });
-  let status;
+  let status: PolicyStatus;
   try {
     status = await shadow.start();
   } catch (err) {

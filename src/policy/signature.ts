@@ -107,30 +107,25 @@ function parseKeepingNumbers(text: string): unknown {
   return value();
 }
 
-/** OPA's walk (bundle/hash.go): `{` sorted keys `:` values `,` `}`, `[` values `]`, primitives as Go encodes them. */
+/**
+ * OPA's walk (bundle/hash.go): `{` sorted keys `:` values `,` `}`, `[` values `]`, primitives as
+ * Go encodes them. Objects come as Maps from bundle JSON (parseKeepingNumbers) and as plain
+ * objects from YAML.
+ */
 function canonical(value: unknown, out: string[]): void {
   if (value instanceof NumberText) {
     out.push(value.text);
-  } else if (value instanceof Map) {
-    const object = value as Map<string, unknown>;
-    out.push('{');
-    [...object.keys()].sort(utf8Order).forEach((key, i) => {
-      if (i > 0) out.push(',');
-      out.push(goJson(key), ':');
-      canonical(object.get(key), out);
-    });
-    out.push('}');
   } else if (Array.isArray(value)) {
     out.push('[');
     value.forEach((item, i) => { if (i > 0) out.push(','); canonical(item, out); });
     out.push(']');
   } else if (value !== null && typeof value === 'object') {
-    const object = value as Record<string, unknown>;
+    const members = new Map<string, unknown>(value instanceof Map ? value as Map<string, unknown> : Object.entries(value));
     out.push('{');
-    Object.keys(object).sort(utf8Order).forEach((key, i) => {
+    [...members.keys()].sort(utf8Order).forEach((key, i) => {
       if (i > 0) out.push(',');
       out.push(goJson(key), ':');
-      canonical(object[key], out);
+      canonical(members.get(key), out);
     });
     out.push('}');
   } else {
