@@ -48,6 +48,7 @@ export const ERRORS = {
   NO_ROUTE: spec('NO_ROUTE', 404, 'No route matches this request'),
   REQUEST_AMBIGUOUS: spec('REQUEST_AMBIGUOUS', 400, 'The request target is ambiguous and was refused'),
   METHOD_OVERRIDE: spec('METHOD_OVERRIDE', 400, 'Method override headers are not accepted'),
+  PATH_OVERRIDE: spec('PATH_OVERRIDE', 400, 'Path override headers are not accepted'),
   HEADERS_TOO_LARGE: spec('HEADERS_TOO_LARGE', 431, 'The request headers are too large'),
   BODY_TOO_LARGE: spec('BODY_TOO_LARGE', 413, 'The request body is too large'),
   BODY_AMBIGUOUS: spec('BODY_AMBIGUOUS', 400, 'The request body could be read more than one way and was refused'),

@@ -13,8 +13,29 @@ const CALLER_STRIPPED = new Set([
   'host', 'authorization', 'x-api-key', 'forwarded', 'x-real-ip', 'x-request-id', 'expect', 'x-jitgate-decision-id',
 ]);
 
-/** Headers frameworks honour as "treat this POST as DELETE": the policy would judge the wrong method. */
-export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+/**
+ * Headers frameworks honour as "act on another method or path than the request line's" (Rails,
+ * Express' method-override, Symfony, IIS rewrites): the policy would have judged the wrong one.
+ */
+const OVERRIDE_HEADERS: ReadonlyMap<string, 'METHOD_OVERRIDE' | 'PATH_OVERRIDE'> = new Map([
+  ['x-http-method-override', 'METHOD_OVERRIDE'], ['x-http-method', 'METHOD_OVERRIDE'], ['x-method-override', 'METHOD_OVERRIDE'],
+  ['x-original-url', 'PATH_OVERRIDE'], ['x-rewrite-url', 'PATH_OVERRIDE'],
+]);
+
+/**
+ * A header's name as servers that read `_` as `-` see it. CGI-style environments (Rack and
+ * Puma before 6.4.3, WSGI servers, PHP's $_SERVER) file `X_Forwarded_For` and `X-Forwarded-For`
+ * under the same key, so an underscore spelling of a header the gateway strips, sets or shows
+ * the policy would reach them as that header.
+ */
+export function aliasedName(lowerName: string): string {
+  return lowerName.includes('_') ? lowerName.replaceAll('_', '-') : lowerName;
+}
+
+/** The refusal a header (lower-cased, either spelling) calls for when it overrides the method or path. */
+export function overrideRefusal(lowerName: string): 'METHOD_OVERRIDE' | 'PATH_OVERRIDE' | undefined {
+  return OVERRIDE_HEADERS.get(aliasedName(lowerName));
+}
 
 /** Cookies the gateway itself would use; other cookies belong to the upstream application. */
 const GATEWAY_COOKIE = /^(?:__Host-|__Secure-)?jitgate/i;
@@ -23,6 +44,9 @@ const GATEWAY_COOKIE = /^(?:__Host-|__Secure-)?jitgate/i;
 const OBLIGATION_FORBIDDEN = new Set([...HOP_BY_HOP, ...CALLER_STRIPPED, 'content-length', 'cookie', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
 
 const NONE: ReadonlySet<string> = new Set();
+
+/** What the body is and how long: only the real headers say so (see upstreamRequestHeaders). */
+const FRAMING = new Set(['content-type', 'content-length', 'content-encoding']);
 
 /**
  * Header names listed in Connection headers (RFC 9110 7.6.1): hop-by-hop for this message only.
@@ -63,6 +87,8 @@ export interface ForwardContext {
   requestId: string;
   /** Header names the gateway sets itself (the route's credentials, the policy's obligations): callers' copies are dropped. */
   reserved: ReadonlySet<string>;
+  /** Headers the route shows the policy (`policy_headers`): their underscore spellings are dropped. */
+  judged: readonly string[];
   /** True when the route proxies WebSocket upgrades (keeps Upgrade/Connection: upgrade). */
   upgrade: boolean;
   /**
@@ -79,9 +105,13 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] ?? '').toLowerCase();
     const value = rawHeaders[i + 1] ?? '';
-    if (HOP_BY_HOP.has(name) || CALLER_STRIPPED.has(name) || ctx.reserved.has(name)) continue;
-    if (named.has(name) || name.startsWith('x-forwarded-')) continue;
-    if (ctx.plainResponses && name === 'accept-encoding') continue;
+    // Every rule below applies to the name as an upstream may read it (`X_Api_Key` is X-Api-Key to some).
+    const seenAs = aliasedName(name);
+    if (HOP_BY_HOP.has(seenAs) || CALLER_STRIPPED.has(seenAs) || ctx.reserved.has(seenAs)) continue;
+    if (named.has(seenAs) || seenAs.startsWith('x-forwarded-')) continue;
+    if (ctx.plainResponses && seenAs === 'accept-encoding') continue;
+    // The policy judged the header as spelled; another spelling could carry another value.
+    if (seenAs !== name && (ctx.judged.includes(seenAs) || FRAMING.has(seenAs))) continue;
     if (name === 'cookie') {
       const kept = filterCookies(value);
       if (kept !== '') out.push(name, kept);

@@ -12,7 +12,7 @@ import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEva
 import { AUTHZ_ENTRYPOINT, seal, shadowOutcome } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
 import type { CredentialBroker } from './credentials.js';
-import { METHOD_OVERRIDE_HEADERS } from './headers.js';
+import { overrideRefusal } from './headers.js';
 import { normalizeTarget, type NormalizedTarget } from './normalize.js';
 import { readPolicyBody, type PolicyBody } from './policy-body.js';
 import type { SecretMasker } from './redact.js';
@@ -78,14 +78,18 @@ interface SensitiveHeaders {
   /** What kind of body this is (policy-body.ts): Node keeps only the first Content-Type. */
   'content-type': string[];
   'content-encoding': string[];
+  /** A header asking the upstream to act on another method or path (either spelling, `_` or `-`). */
+  override: 'METHOD_OVERRIDE' | 'PATH_OVERRIDE' | undefined;
 }
 
 function sensitiveHeaders(raw: readonly string[]): SensitiveHeaders {
-  const out: SensitiveHeaders = { host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [] };
+  const out: SensitiveHeaders = { host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [], override: undefined };
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
     if (name === 'host' || name === 'authorization' || name === 'x-api-key' || name === 'content-type' || name === 'content-encoding') {
       out[name].push(raw[i + 1] ?? '');
+    } else {
+      out.override ??= overrideRefusal(name);
     }
   }
   return out;
@@ -138,8 +142,8 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     const startedNs = process.hrtime.bigint();
     const state = deps.state();
     const { routes, inputRoutes } = state;
-    for (const h of METHOD_OVERRIDE_HEADERS) if (req.headers[h] !== undefined) throw jitgateError('METHOD_OVERRIDE');
     const sensitive = sensitiveHeaders(req.rawHeaders);
+    if (sensitive.override) throw jitgateError(sensitive.override);
     if (sensitive.host.length > 1) throw jitgateError('REQUEST_AMBIGUOUS', 'repeated Host header');
     const host = sensitive.host[0];
     const target = normalizeTarget(req.url ?? '', host);

@@ -192,6 +192,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       host: d.input.request.host,
       requestId,
       reserved: extra.reserved,
+      judged: d.route.config.policy_headers,
       upgrade: false,
       plainResponses: extra.secret,
     });

@@ -145,6 +145,27 @@ t.test('forged JWTs are refused and never forwarded', async (t) => {
   t.equal(g.audit.entries.filter((e) => e.subject === 'dave').length, 0, 'no forged identity reached the policy');
 });
 
+t.test('underscore spellings of headers the gateway strips, sets or judges never reach the upstream', async (t) => {
+  // Rack, WSGI and PHP read X_Forwarded_For as X-Forwarded-For: each of these would pass for the gateway's own.
+  const aliases: Record<string, string> = {
+    X_Forwarded_For: '10.6.6.6', X_Forwarded_Host: 'evil.example', X_Real_IP: '10.6.6.6', X_Api_Key: 'caller-chosen-key',
+    X_Request_Id: 'forged', X_Jitgate_Decision_Id: 'forged', Proxy_Authorization: 'Basic Zm9vOmJhcg==', Transfer_Encoding: 'chunked',
+    Accept_Encoding: 'gzip', User_Agent: 'not-what-the-policy-saw', Content_Type: 'text/plain',
+  };
+  const before = g.upstream.seen.length;
+  const res = await request(`${g.url}/api/orders`, { headers: { authorization: `Bearer ${alice}`, 'user-agent': 'judged', X_Custom_Thing: 'kept', ...aliases } });
+  await res.body.dump();
+  t.equal(res.statusCode, 200, 'the request itself is allowed');
+  const seen = g.upstream.seen[before];
+  const names = (seen?.rawHeaders ?? []).filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+  for (const alias of Object.keys(aliases)) t.notOk(names.includes(alias.toLowerCase()), `${alias} dropped`);
+  t.ok(names.includes('x_custom_thing'), 'an underscore header the gateway has no stake in passes');
+  t.equal(seen?.headers['x-forwarded-for'], '127.0.0.1', 'the gateway\'s own forwarding claim');
+  t.equal(seen?.headers['x-api-key'], SECRETS.DEMO_UPSTREAM_READ_KEY, 'the injected credential, alone');
+  t.equal(seen?.headers['user-agent'], 'judged', 'the header the policy saw');
+  t.equal(seen?.headers['accept-encoding'], 'identity');
+});
+
 t.test('hop-by-hop abuse cannot strip the injected credential or the gateway\'s own headers', async (t) => {
   const before = g.upstream.seen.length;
   const res = await raw(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: close, Authorization, X-Api-Key, X-Forwarded-For, X-Request-Id\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: Basic eDp5\r\nX-Custom: kept\r\n\r\n`);
@@ -202,12 +223,18 @@ t.test('oversized headers and bodies', async (t) => {
   t.notOk(g.upstream.seen.slice(before).some((s) => s.complete), 'the upstream never received a complete oversized body');
 });
 
-t.test('method override is refused', async (t) => {
+t.test('method and path override headers are refused, in either spelling', async (t) => {
   const before = g.upstream.seen.length;
-  for (const h of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override']) {
+  for (const h of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override', 'X_HTTP_Method_Override', 'x_method_override']) {
     const res = await request(`${g.url}/api/orders`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, [h]: 'GET' }, body: '{}' });
     t.equal(res.statusCode, 400, h);
     t.match(await res.body.text(), /JITGATE_E_METHOD_OVERRIDE/);
+  }
+  // Symfony and IIS rewrites route by these: the policy would have judged /api/orders.
+  for (const h of ['X-Original-URL', 'X-Rewrite-URL', 'X_Original_URL']) {
+    const res = await request(`${g.url}/api/orders`, { headers: { authorization: `Bearer ${alice}`, [h]: '/admin/users' } });
+    t.equal(res.statusCode, 400, h);
+    t.match(await res.body.text(), /JITGATE_E_PATH_OVERRIDE/);
   }
   const q = await request(`${g.url}/api/orders?_method=GET`, { method: 'POST', headers: { authorization: `Bearer ${alice}` }, body: '{}' });
   t.equal(q.statusCode, 400, '_method query parameter');
@@ -326,11 +353,12 @@ t.test('obligation headers replace any copy the caller sent', async (t) => {
   });
   const b = await startGateway({ policy: tagging });
   t.teardown(() => b.close());
-  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${await b.token('alice')}`, 'x-tenant': 'evil' } });
+  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${await b.token('alice')}`, 'x-tenant': 'evil', x_tenant: 'evil' } });
   await res.body.dump();
   t.equal(res.statusCode, 200);
   t.equal(b.upstream.seen[0]?.headers['x-tenant'], 'acme');
   t.equal(b.upstream.seen[0]?.rawHeaders.filter((h) => h.toLowerCase() === 'x-tenant').length, 1, 'exactly one x-tenant header');
+  t.notOk(b.upstream.seen[0]?.rawHeaders.some((h) => h.toLowerCase() === 'x_tenant'), 'nor an underscore spelling of it');
   const forbidden = await policyFrom({
     'authz.rego': 'package jitgate.authz\n\nallow := true\n\nobligations := {"credential": "readonly", "headers": {"x-api-key": "chosen-by-policy"}}\n',
     'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
