@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { jitgateError } from '../errors.js';
 import type { BodyStatus } from '../policy/index.js';
 import type { PolicyBodyConfig } from './config.js';
+import { inviteBody } from './expect-continue.js';
 import { inspectJson } from './strict-json.js';
 
 export interface PolicyBody {
@@ -111,6 +112,7 @@ export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders,
   if (!readable(types[0] ?? '', encodings, config.content_types)) return NOT_READ('unsupported');
   if (contentLength !== undefined && Number(contentLength) > config.max_bytes) return NOT_READ('too_large');
 
+  inviteBody(req);
   const read = await readUpTo(req, config.max_bytes, bodyLimit, config.read_timeout_ms);
   if (!read.complete) return { status: 'too_large', upstream: rejoined(read.chunks, req) };
   const bytes = Buffer.concat(read.chunks, read.length);

@@ -10,6 +10,7 @@ import { requestId as requestIdFor } from '../observability/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import type { RouteConfig } from './config.js';
 import { CredentialBroker } from './credentials.js';
+import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
 import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
@@ -252,6 +253,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       body = req.headers['content-length'] !== undefined ? source : source.pipe(bodyLimiter(cfg.body_limit_bytes, () => { limit.exceeded = true; }));
       if (body !== source) source.on('error', (e) => { (body as Transform).destroy(e); });
     }
+    if (body !== null) inviteBody(req);
     const path = route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : '');
     const masker = d.state.masker;
     const decisionId = d.decision.decision_id;
@@ -298,6 +300,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     reply.hijack();
     sendJson(reply.raw, 405, specBody('METHOD_NOT_ALLOWED', request.id), { 'x-request-id': request.id, allow: PROXIED_METHODS.join(', '), ...(hasBody(request.raw) ? { connection: 'close' } : {}) });
   });
+  deferContinue(app.server);
   // CONNECT would turn the gateway into a tunnel.
   app.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
     const body = JSON.stringify(specBody('METHOD_NOT_ALLOWED', randomUUID()));

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -276,4 +276,28 @@ export async function startGateway(opts: { policy?: PolicyEvaluator; routes?: (u
 export function leaks(g: Gateway, ...texts: string[]): string[] {
   const haystacks = [...texts, JSON.stringify(g.audit.entries), JSON.stringify(g.decisions.events), ...g.logLines];
   return Object.values(SECRETS).filter((s) => haystacks.some((h) => h.includes(s)));
+}
+
+/**
+ * Sends a request head that asks `Expect: 100-continue`, and its body only once the gateway
+ * answers `100 Continue`, as curl does for large uploads. Returns what the gateway wrote and
+ * whether it invited the body.
+ */
+export function sendExpectingContinue(port: number, head: string, body: string): Promise<{ text: string; invited: boolean }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let text = '';
+    let invited = false;
+    const guard = setTimeout(() => { sock.destroy(); }, 5000);
+    sock.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (!invited && text.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        invited = true;
+        sock.write(body);
+      }
+    });
+    sock.on('error', (e) => { clearTimeout(guard); if (text) resolve({ text, invited }); else reject(e); });
+    sock.on('close', () => { clearTimeout(guard); resolve({ text, invited }); });
+    sock.write(`${head.replace(/\r\n$/, '')}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+  });
 }

@@ -7,7 +7,7 @@ import t from 'tap';
 import { importJWK, SignJWT, generateKeyPair, exportSPKI } from 'jose';
 import { request } from 'undici';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/identity/index.js';
-import { demoRoute, leaks, policyFrom, SECRETS, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, leaks, policyFrom, SECRETS, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
 
 let g: Gateway;
 let alice: string;
@@ -334,6 +334,25 @@ t.test('a body without Content-Type is streamed, not parsed or refused', async (
   t.equal(status(res), 200);
   t.equal(g.upstream.seen[before]?.body, 'hello world');
   t.equal(g.upstream.seen[before]?.headers['content-type'], undefined);
+});
+
+t.test('Expect: 100-continue: the body is invited only once the request is allowed', async (t) => {
+  const before = g.upstream.seen.length;
+  const anonymous = await sendExpectingContinue(g.port, 'POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 11', 'hello world');
+  t.equal(status(anonymous.text), 401, 'unauthenticated: the final answer comes first');
+  t.notOk(anonymous.invited, 'nobody unauthenticated is asked for a body');
+  const denied = await sendExpectingContinue(g.port, `DELETE /admin/users/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 11`, 'hello world');
+  t.equal(status(denied.text), 403);
+  t.notOk(denied.invited, 'a denied request\'s body is never asked for');
+  t.match(denied.text, /\r\nconnection: close\r\n/i, 'and the connection ends with the answer');
+  t.equal(g.upstream.seen.length, before, 'the upstream saw neither');
+
+  g.grants.add('bob', 'writer', 600);
+  const allowed = await sendExpectingContinue(g.port, `PUT /api/orders/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${await g.token('bob')}\r\nContent-Length: 11`, 'hello world');
+  t.ok(allowed.invited, 'an allowed request is asked for its body');
+  t.equal(status(allowed.text.slice(allowed.text.indexOf('\r\n\r\n') + 4)), 200, 'then answered');
+  t.equal(g.upstream.seen[before]?.body, 'hello world', 'the body reached the upstream');
+  t.equal(g.upstream.seen[before]?.headers.expect, undefined, 'the expectation was the gateway\'s to answer');
 });
 
 t.test('the upstream cannot forge the gateway\'s response headers', async (t) => {

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { request } from 'undici';
-import { demoRoute, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
 
 const MAX = 256;
 let g: Gateway;
@@ -91,6 +91,20 @@ t.test('a refund within the writer limit reaches the upstream exactly as the pol
   t.equal(seen?.headers['content-length'], String(Buffer.byteLength(body)));
   t.same(loggedRequest(sent.decisionId)?.body, { order: 'o-7', amount: 50.5 }, 'the decision log has the body the policy saw');
   t.equal(loggedRequest(sent.decisionId)?.body_status, 'parsed');
+});
+
+t.test('Expect: 100-continue: the body the policy reads is asked for only after the caller authenticated', async (t) => {
+  const body = '{"order":"o-7","amount":5}';
+  const head = (auth: string): string => `POST /api/refunds HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${String(body.length)}`;
+  const before = g.upstream.seen.length;
+  const anonymous = await sendExpectingContinue(g.port, head(''), body);
+  t.match(anonymous.text, /^HTTP\/1\.1 401 /, 'unauthenticated: refused at once');
+  t.notOk(anonymous.invited, 'without asking for the body');
+  const allowed = await sendExpectingContinue(g.port, head(`Authorization: Bearer ${alice}\r\n`), body);
+  t.ok(allowed.invited, 'an authenticated caller is asked for the body the policy reads');
+  t.match(allowed.text, /\r\n\r\nHTTP\/1\.1 200 /, 'then the decision is made on it');
+  t.equal(g.upstream.seen.length, before + 1);
+  t.equal(g.upstream.seen.at(-1)?.body, body);
 });
 
 t.test('a refund above the limit is refused with the role that would allow it, and never sent', async (t) => {
