@@ -1,9 +1,10 @@
 // The control API: its own fastify instance on its own address, separate from the proxy.
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
 import type { Subject } from '../policy/contract.js';
+import { listenerFastify, useTls } from '../tls/index.js';
 import { handleError, validationError } from './http-errors.js';
 import { buildOpenApi, openapiPath } from './openapi.js';
 import type { RouteDef } from './route.js';
@@ -64,14 +65,15 @@ function register(app: FastifyInstance, def: RouteDef, authenticate: (req: Fasti
 }
 
 export function createControlServer(options: ControlServerOptions): ControlServer {
-  const app = Fastify({
+  const tls = options.tls ?? null;
+  const app = listenerFastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     exposeHeadRoutes: false,
     return503OnClosing: true,
     schemaErrorFormatter: validationError,
     routerOptions: { ignoreTrailingSlash: false },
-  });
+  }, tls);
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(compileValidator);
@@ -113,5 +115,9 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       return bound;
     },
     routes: () => [...registered],
+    useTls(material) {
+      if (tls === null) throw new Error('the control listener was started without TLS');
+      useTls(app, material);
+    },
   };
 }

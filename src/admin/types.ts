@@ -5,6 +5,7 @@ import type { AuditFilter, AuditPage } from '../audit/index.js';
 import type { Workflow } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { HealthReport } from '../observability/index.js';
+import type { TlsMaterial } from '../tls/index.js';
 
 export type { HealthReport };
 
@@ -37,6 +38,8 @@ export interface ControlServerOptions {
   bodyLimit?: number;
   /** Serve the web console at /console/ (default false). */
   console?: boolean;
+  /** Serve HTTPS with this certificate (plain HTTP without). */
+  tls?: TlsMaterial | null;
 }
 
 export interface ControlServer {
@@ -46,4 +49,6 @@ export interface ControlServer {
   readonly address: { host: string; port: number } | null;
   /** Method + OpenAPI path of every registered route, for checks against the OpenAPI document. */
   routes(): { method: string; path: string }[];
+  /** Swaps the certificate new connections get (a server started with TLS only). */
+  useTls(tls: TlsMaterial): void;
 }

@@ -68,6 +68,12 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
     const bearer = service.credentials?.bearer;
     if (bearer?.token_path) bearer.token_path = abs(bearer.token_path);
   }
+  for (const files of [j.listen.tls?.proxy, j.listen.tls?.control]) {
+    if (files) {
+      files.cert_file = abs(files.cert_file);
+      files.key_file = abs(files.key_file);
+    }
+  }
   const jwt = j.identity.jwt;
   if (jwt?.public_key_file) jwt.public_key_file = abs(jwt.public_key_file);
   if (jwt?.jwks_file) jwt.jwks_file = abs(jwt.jwks_file);

@@ -11,6 +11,7 @@ import { observabilityConfigSchema } from '../observability/index.js';
 import { policyConfigSchema } from '../policy/index.js';
 import { routesConfigSchema } from '../proxy/index.js';
 import { storeConfigSchema } from '../store/index.js';
+import { tlsFilesSchema } from '../tls/index.js';
 
 const listenSchema: SchemaObject = {
   type: 'object',
@@ -19,6 +20,12 @@ const listenSchema: SchemaObject = {
   properties: {
     proxy: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8080' },
     control: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8081' },
+    // HTTPS on either listener: its certificate chain and key (read again on every reload).
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { proxy: tlsFilesSchema, control: tlsFilesSchema },
+    },
   },
 };
 

@@ -7,6 +7,7 @@ import type { ObservabilityConfig } from '../observability/index.js';
 import type { BundleSigning, PolicyConfig, VerificationKey } from '../policy/index.js';
 import type { RouteConfig } from '../proxy/index.js';
 import type { StoreConfig } from '../store/index.js';
+import type { TlsFiles } from '../tls/index.js';
 
 /** One entry of OPA's `services` block. */
 export type OpaService = ServiceConfig;
@@ -34,7 +35,7 @@ export interface GatewayConfig {
   decision_logs: DecisionLogsConfig;
   jitgate: {
     data_dir: string;
-    listen: { proxy: string; control: string };
+    listen: { proxy: string; control: string; tls?: { proxy?: TlsFiles; control?: TlsFiles } };
     control: AdminConfig;
     policy: PolicyConfig;
     store: StoreConfig;

@@ -14,6 +14,7 @@ import { HealthRegistry, createLogger, createMetrics, storeReachable, type Prome
 import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
 import { openDb, type Db } from '../store/index.js';
+import { readTls, type TlsMaterial } from '../tls/index.js';
 
 export interface Gateway {
   readonly proxyAddress: { host: string; port: number };
@@ -21,8 +22,9 @@ export interface Gateway {
   readonly logger: Logger;
   readonly policy: PolicyManager;
   /**
-   * Re-reads the configuration file and applies its routes and credentials. An invalid file,
-   * or one that changes what only a restart can change, is refused whole (and audited).
+   * Re-reads the configuration file and applies its routes and credentials, and the listeners'
+   * certificate files. An invalid file or certificate, or a file that changes what only a
+   * restart can change, is refused whole (and audited).
    */
   reload(configFile: string): Promise<void>;
   stop(): Promise<void>;
@@ -63,7 +65,19 @@ function systemEntry(kind: AuditEntry['kind'], reason: string | null, details: R
   return { kind, actor: 'system', subject: null, request_id: null, grant_id: null, role: null, route: null, decision_id: null, policy_revision: null, reason, details };
 }
 
-/** What a running gateway can take from a new file: everything but routes needs a restart. */
+/** The listeners' certificates, read (and checked) from the files the config names. */
+function listenerTls(config: GatewayConfig): { proxy: TlsMaterial | null; control: TlsMaterial | null } {
+  const tls = config.jitgate.listen.tls;
+  return {
+    proxy: tls?.proxy ? readTls(tls.proxy, 'jitgate.listen.tls.proxy') : null,
+    control: tls?.control ? readTls(tls.control, 'jitgate.listen.tls.control') : null,
+  };
+}
+
+/**
+ * What a running gateway can take from a new file: routes, and the listeners' certificates
+ * (read again from the same files); everything else needs a restart.
+ */
 function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
   const { routes: _currentRoutes, ...currentRest } = current.jitgate;
   const { routes: _nextRoutes, ...nextRest } = next.jitgate;
@@ -140,6 +154,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const life = new Lifecycle();
 
   try {
+    // First: a certificate that cannot be served stops the start before anything else runs.
+    const tls = listenerTls(config);
     const db: Db = openDb(j.store);
     life.started('store', () => db.close());
     health.register('store', storeReachable(db));
@@ -230,6 +246,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       metrics,
       logger,
       env: opts.env ?? process.env,
+      tls: tls.proxy,
     });
     const control: ControlServer = createControlServer({
       workflow: grants.workflow,
@@ -240,6 +257,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       logger,
       bodyLimit: j.control.body_limit_bytes,
       console: j.control.console,
+      tls: tls.control,
     });
     const p = splitAddress(j.listen.proxy);
     const c = splitAddress(j.listen.control);
@@ -248,8 +266,15 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const controlAddress = await control.listen(c.host, c.port);
     life.started('control', () => control.close());
 
+    const url = (scheme: string, a: { host: string; port: number }): string => `${scheme}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${String(a.port)}`;
     logger.info(
-      { proxy: `${proxyAddress.host}:${proxyAddress.port}`, control: `${controlAddress.host}:${controlAddress.port}`, revision: policy.revision },
+      {
+        proxy: `${proxyAddress.host}:${proxyAddress.port}`,
+        control: `${controlAddress.host}:${controlAddress.port}`,
+        proxy_url: url(tls.proxy ? 'https' : 'http', proxyAddress),
+        control_url: url(tls.control ? 'https' : 'http', controlAddress),
+        revision: policy.revision,
+      },
       'jitgate listening',
     );
 
@@ -261,7 +286,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         if (restartOnly.length > 0) {
           throw jitgateError('CONFIG_INVALID', `these changes need a restart: ${restartOnly.join(', ')}`, { problems: restartOnly });
         }
+        // Read before anything is applied: a pair that cannot be used leaves routes and certificates as they are.
+        const nextTls = listenerTls(next);
         proxy.updateRoutes(next.jitgate.routes);
+        if (nextTls.proxy) proxy.useTls(nextTls.proxy);
+        if (nextTls.control) control.useTls(nextTls.control);
         current = next;
       } catch (err) {
         await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile }));

@@ -89,6 +89,8 @@ export interface ForwardContext {
   reserved: ReadonlySet<string>;
   /** Headers the route shows the policy (`policy_headers`): their underscore spellings are dropped. */
   judged: readonly string[];
+  /** How the caller reached the gateway (the forwarding headers say so). */
+  proto: 'http' | 'https';
   /** True when the route proxies WebSocket upgrades (keeps Upgrade/Connection: upgrade). */
   upgrade: boolean;
   /**
@@ -125,8 +127,8 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
   out.push(
     'x-forwarded-for', ctx.clientIp,
     'x-forwarded-host', ctx.host,
-    'x-forwarded-proto', 'http',
-    'forwarded', `for=${forIp};host="${ctx.host.replaceAll('"', '')}";proto=http`,
+    'x-forwarded-proto', ctx.proto,
+    'forwarded', `for=${forIp};host="${ctx.host.replaceAll('"', '')}";proto=${ctx.proto}`,
     'x-request-id', ctx.requestId,
   );
   return out;

@@ -5,8 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Transform, type Readable } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
+import { listenerFastify, useTls, type TlsMaterial } from '../tls/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import type { RouteConfig } from './config.js';
 import { CredentialBroker } from './credentials.js';
@@ -31,6 +32,8 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state'> {
   upstreamConnections?: number;
   /** Where users reach the web console's server: 403 hints then carry a link to its request form. */
   consoleUrl?: string;
+  /** Serve HTTPS with this certificate (plain HTTP without). */
+  tls?: TlsMaterial | null;
 }
 
 /** Headers the gateway adds upstream, and every name it owns (callers' copies are dropped). */
@@ -53,6 +56,8 @@ export interface ProxyServer {
   updateRoutes(routes: readonly RouteConfig[]): void;
   /** Every configured secret value (for leak checks in tests and log redaction). */
   readonly secretValues: readonly string[];
+  /** Swaps the certificate new connections get (a server started with TLS only). */
+  useTls(tls: TlsMaterial): void;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -102,7 +107,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const deps: PipelineDeps = { ...opts, state: () => state };
   const decide = createPipeline(deps);
 
-  const app: FastifyInstance = Fastify({
+  const tls = opts.tls ?? null;
+  const app: FastifyInstance = listenerFastify({
     logger: false,
     http: { maxHeaderSize: opts.maxHeaderBytes ?? 16384 },
     // The caller's X-Request-Id when short and plain (end-to-end correlation), a fresh one otherwise.
@@ -125,7 +131,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         socket.destroy();
       }
     },
-  });
+  }, tls);
   app.removeAllContentTypeParsers();
   // Leave every body unread: it is streamed to the upstream, never parsed or buffered here.
   app.addContentTypeParser('*', (_req, _payload, done) => { done(null); });
@@ -194,6 +200,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       requestId,
       reserved: extra.reserved,
       judged: d.route.config.policy_headers,
+      proto: tls === null ? 'http' : 'https',
       upgrade: false,
       plainResponses: extra.secret,
     });
@@ -333,6 +340,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     },
     get secretValues() {
       return state.broker.secretValues();
+    },
+    useTls(material) {
+      if (tls === null) throw new Error('the proxy listener was started without TLS');
+      useTls(app, material);
     },
   };
 }

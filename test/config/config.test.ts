@@ -147,6 +147,27 @@ jitgate:
   t.end();
 });
 
+t.test('listener TLS: certificate and key, resolved against the file; both required, nothing else', (t) => {
+  const file = writeConfig(`
+jitgate:
+  listen:
+    tls:
+      proxy: { cert_file: certs/gw.pem, key_file: /etc/jitgate/gw.key }
+`);
+  t.same(loadConfig(file, {}).jitgate.listen.tls, { proxy: { cert_file: join(file, '..', 'certs', 'gw.pem'), key_file: '/etc/jitgate/gw.key' } });
+  const problems = problemsOf(() => loadConfig(writeConfig(`
+jitgate:
+  listen:
+    tls:
+      control: { cert_file: gw.pem, ca_file: ca.pem }
+      admin: { cert_file: gw.pem, key_file: gw.key }
+`), {}));
+  t.ok(problems.some((p) => p.startsWith('jitgate.listen.tls.control') && p.includes('key_file')), `a certificate without its key is refused (${problems.join('; ')})`);
+  t.ok(problems.includes('jitgate.listen.tls.control: unknown key "ca_file"'), 'client certificates are not a setting jitgate quietly ignores');
+  t.ok(problems.includes('jitgate.listen.tls: unknown key "admin"'));
+  t.end();
+});
+
 t.test('${VAR} placeholders come from the environment; an unset one is an error', (t) => {
   const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
   t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');

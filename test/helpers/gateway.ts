@@ -122,19 +122,19 @@ export function startGatewayProcess(configFile: string, env: NodeJS.ProcessEnv =
     }, timeoutMs);
     const onLine = (line: string): void => {
       output.push(line);
-      let entry: { msg?: string; proxy?: string; control?: string };
+      let entry: { msg?: string; proxy_url?: string; control_url?: string };
       try {
         entry = JSON.parse(line) as typeof entry;
       } catch {
         return;
       }
-      if (entry.msg === 'jitgate listening' && entry.proxy && entry.control) {
+      if (entry.msg === 'jitgate listening' && entry.proxy_url && entry.control_url) {
         clearTimeout(timer);
         resolve({
           proc,
           output,
-          proxyUrl: `http://${entry.proxy}`,
-          controlUrl: `http://${entry.control}`,
+          proxyUrl: entry.proxy_url,
+          controlUrl: entry.control_url,
           async stop(signal: NodeJS.Signals = 'SIGTERM') {
             if (exited !== undefined) return exited;
             proc.kill(signal);

@@ -1,0 +1,128 @@
+// HTTPS on the gateway's own listeners: the data path and the control API serve the configured
+// certificate, tell the upstream the caller came over https, refuse plain HTTP on the TLS port,
+// and take a certificate renewed in place on SIGHUP. A pair that cannot be used stops the start,
+// and on reload leaves the served certificate as it was.
+import { execFileSync } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { Agent, request } from 'undici';
+import { startDemoUpstream } from '../../src/demo/index.js';
+import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+
+/** A self-signed certificate for 127.0.0.1 and its key, made by openssl. */
+function makeCert(dir: string, name: string): { cert: string; key: string; fingerprint: string } {
+  const cert = join(dir, `${name}.pem`);
+  const key = join(dir, `${name}.key`);
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
+  ], { stdio: 'ignore' });
+  return { cert, key, fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
+}
+
+/** The fingerprint of the certificate a new TLS connection to `url` is served. */
+function servedFingerprint(url: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: hostname, port: Number(port), rejectUnauthorized: false }, () => {
+      const fp = sock.getPeerCertificate().fingerprint256;
+      sock.end();
+      resolve(fp);
+    });
+    sock.on('error', reject);
+  });
+}
+
+t.test('HTTPS listeners: served, forwarded as https, plain HTTP refused, certificates renewed on SIGHUP', async (t) => {
+  const dir = tempDir('jg-tls-');
+  const a = makeCert(dir, 'a');
+  const b = makeCert(dir, 'b');
+  // The files the config names (relative to it); renewing means overwriting them.
+  copyFileSync(a.cert, join(dir, 'served.pem'));
+  copyFileSync(a.key, join(dir, 'served.key'));
+  const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
+  t.teardown(() => upstream.close());
+  const doc = (tls: Record<string, unknown>) => ({
+    jitgate: {
+      data_dir: dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0', tls },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      identity: { dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), subjects: { alice: ['eng'] } } },
+      routes: [{
+        name: 'demo',
+        upstream: upstream.url,
+        credentials: { readonly: { type: 'header', header: 'X-Api-Key', from_env: 'READ_KEY' } },
+        default_credential: 'readonly',
+      }],
+    },
+  });
+  const served = { cert_file: 'served.pem', key_file: 'served.key' };
+  const file = writeConfig(dir, doc({ proxy: served, control: served }));
+  const gw = await startGatewayProcess(file, { READ_KEY: keys.readonly });
+  t.teardown(() => gw.stop());
+  t.match(gw.proxyUrl, /^https:\/\//, 'the listening line says https');
+  t.match(gw.controlUrl, /^https:\/\//);
+
+  const trusting = new Agent({ connect: { ca: readFileSync(a.cert) } });
+  t.teardown(() => trusting.close());
+  const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const res = await request(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${token}` }, dispatcher: trusting });
+  await res.body.dump();
+  t.equal(res.statusCode, 200, 'a request over https is decided and forwarded');
+  const seen = upstream.seen.at(-1);
+  t.equal(seen?.headers['x-forwarded-proto'], 'https', 'the upstream is told the caller came over https');
+  t.match(String(seen?.headers.forwarded), /;proto=https$/);
+
+  const before = upstream.seen.length;
+  await t.rejects(fetch(`${gw.proxyUrl.replace('https:', 'http:')}/api/items`, { headers: { authorization: `Bearer ${token}` } }), 'plain HTTP on the TLS port gets no answer');
+  t.equal(upstream.seen.length, before, 'and reaches nothing');
+
+  const whoami = await runCli(['whoami', '--url', gw.controlUrl, '--json'], { JITGATE_TOKEN: token, NODE_EXTRA_CA_CERTS: a.cert });
+  t.equal(whoami.code, 0, `the CLI reaches the control API over https (${whoami.stderr.trim()})`);
+  t.match(JSON.parse(whoami.stdout) as unknown, { id: 'alice' });
+
+  t.equal(await servedFingerprint(gw.proxyUrl), a.fingerprint);
+  const waitForServed = async (url: string, fingerprint: string): Promise<boolean> => {
+    for (let i = 0; i < 50; i++) {
+      if (await servedFingerprint(url) === fingerprint) return true;
+      await sleep(100);
+    }
+    return false;
+  };
+  // Renewed in place, then SIGHUP: new connections get the new certificate, on both listeners.
+  copyFileSync(b.cert, join(dir, 'served.pem'));
+  copyFileSync(b.key, join(dir, 'served.key'));
+  gw.proc.kill('SIGHUP');
+  t.ok(await waitForServed(gw.proxyUrl, b.fingerprint), 'the proxy serves the renewed certificate');
+  t.ok(await waitForServed(gw.controlUrl, b.fingerprint), 'so does the control API');
+
+  // A key that does not belong to the certificate: the reload is refused, the served pair stays.
+  copyFileSync(a.cert, join(dir, 'served.pem'));
+  const refusals = (): number => gw.output.filter((l) => l.includes('configuration reload refused')).length;
+  gw.proc.kill('SIGHUP');
+  for (let i = 0; i < 50 && refusals() === 0; i++) await sleep(100);
+  t.equal(refusals(), 1, 'the reload is refused');
+  t.match(gw.output.find((l) => l.includes('configuration reload refused')), /jitgate\.listen\.tls\.proxy: .*served\.pem and .*served\.key are not a usable certificate and key/, 'naming the files');
+  t.equal(await servedFingerprint(gw.proxyUrl), b.fingerprint, 'the proxy keeps serving the last good certificate');
+  t.equal(await servedFingerprint(gw.controlUrl), b.fingerprint);
+});
+
+t.test('a certificate that cannot be read stops the start, naming the key and the file', async (t) => {
+  const dir = tempDir('jg-tls-missing-');
+  const file = writeConfig(dir, {
+    jitgate: {
+      data_dir: dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0', tls: { proxy: { cert_file: 'nowhere.pem', key_file: 'nowhere.key' } } },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      routes: [],
+    },
+  });
+  await t.rejects(startGatewayProcess(file), /jitgate\.listen\.tls\.proxy\.cert_file: cannot read .*nowhere\.pem/);
+});
