@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
 import { jitgateError } from '../errors.js';
+import { invalidProxyEntries } from '../proxy/index.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, OpaBundle } from './types.js';
 
@@ -95,6 +96,12 @@ function danglingReferences(cfg: GatewayConfig): string[] {
       .map(([name, bundle]) => `bundles.${name}.signing.keyid: no key named "${String(bundle.signing?.keyid)}" in keys`));
 }
 
+/** Trusted proxy entries that are not addresses or CIDR blocks: each one listed. */
+function invalidTrustedProxies(cfg: GatewayConfig): string[] {
+  return invalidProxyEntries(cfg.jitgate.listen.trusted_proxies)
+    .map((entry) => `jitgate.listen.trusted_proxies: "${entry}" is neither an IP address nor a CIDR block`);
+}
+
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
 export function buildConfig(doc: unknown, source: string | null): GatewayConfig {
   const copy = structuredClone(doc ?? {}) as Record<string, unknown>;
@@ -103,8 +110,9 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
     throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${problems.join('\n  - ')}`, { problems });
   }
   const cfg = copy as unknown as GatewayConfig;
-  const dangling = danglingReferences(cfg);
-  if (dangling.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${dangling.join('\n  - ')}`, { problems: dangling });
+  // What the schema cannot say: references between blocks, and addresses that must parse.
+  const beyondSchema = [...danglingReferences(cfg), ...invalidTrustedProxies(cfg)];
+  if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.
   for (const [name, bundle] of Object.entries(cfg.bundles) as [string, Partial<OpaBundle>][]) bundle.resource ??= `bundles/${name}`;

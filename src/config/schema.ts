@@ -20,6 +20,8 @@ const listenSchema: SchemaObject = {
   properties: {
     proxy: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8080' },
     control: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8081' },
+    // Load balancers in front of the proxy whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     // HTTPS on either listener: its certificate chain and key (read again on every reload).
     tls: {
       type: 'object',

@@ -35,7 +35,7 @@ export interface GatewayConfig {
   decision_logs: DecisionLogsConfig;
   jitgate: {
     data_dir: string;
-    listen: { proxy: string; control: string; tls?: { proxy?: TlsFiles; control?: TlsFiles } };
+    listen: { proxy: string; control: string; trusted_proxies: string[]; tls?: { proxy?: TlsFiles; control?: TlsFiles } };
     control: AdminConfig;
     policy: PolicyConfig;
     store: StoreConfig;

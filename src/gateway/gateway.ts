@@ -247,6 +247,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       logger,
       env: opts.env ?? process.env,
       tls: tls.proxy,
+      trustedProxies: j.listen.trusted_proxies,
     });
     const control: ControlServer = createControlServer({
       workflow: grants.workflow,

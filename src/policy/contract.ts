@@ -78,6 +78,11 @@ export interface AuthzRequest {
   query: Record<string, string[]>;
   /** Allowlisted headers only, lower-cased names; never credentials or cookies. */
   headers: Record<string, string>;
+  /**
+   * The caller's IP address: the connection's peer, or behind trusted proxies the address they
+   * vouch for. Always set on the data path; absent only from inputs logged before it existed.
+   */
+  client_ip?: string;
   host: string;
   /** Routes with `policy_body`: the JSON body, exactly as the upstream receives it (status `parsed` only). */
   body?: unknown;

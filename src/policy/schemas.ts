@@ -59,6 +59,7 @@ const authzInputSchema = {
         query: { type: 'object', additionalProperties: stringList },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
         host: { type: 'string' },
+        client_ip: { type: 'string' },
         body: {},
         body_status: { enum: ['none', 'parsed', 'too_large', 'malformed', 'unsupported'] },
       },

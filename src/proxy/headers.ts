@@ -28,7 +28,7 @@ const OVERRIDE_HEADERS: ReadonlyMap<string, 'METHOD_OVERRIDE' | 'PATH_OVERRIDE'>
  * under the same key, so an underscore spelling of a header the gateway strips, sets or shows
  * the policy would reach them as that header.
  */
-export function aliasedName(lowerName: string): string {
+function aliasedName(lowerName: string): string {
   return lowerName.includes('_') ? lowerName.replaceAll('_', '-') : lowerName;
 }
 
@@ -82,7 +82,10 @@ function filterCookies(value: string): string {
 }
 
 export interface ForwardContext {
+  /** The caller's address (the policy's client_ip). */
   clientIp: string;
+  /** X-Forwarded-For as it goes upstream: the caller, then every proxy up to the gateway's peer. */
+  forwardedFor: string;
   host: string;
   requestId: string;
   /** Header names the gateway sets itself (the route's credentials, the policy's obligations): callers' copies are dropped. */
@@ -125,7 +128,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
   if (ctx.plainResponses) out.push('accept-encoding', 'identity');
   const forIp = ctx.clientIp.includes(':') ? `"[${ctx.clientIp}]"` : ctx.clientIp;
   out.push(
-    'x-forwarded-for', ctx.clientIp,
+    'x-forwarded-for', ctx.forwardedFor,
     'x-forwarded-host', ctx.host,
     'x-forwarded-proto', ctx.proto,
     'forwarded', `for=${forIp};host="${ctx.host.replaceAll('"', '')}";proto=${ctx.proto}`,

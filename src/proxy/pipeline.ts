@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/index.js';
 import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, PolicyGrant, ShadowOutcome, Subject } from '../policy/index.js';
 import { AUTHZ_ENTRYPOINT, seal, shadowOutcome } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
+import type { ClientAddress, ClientAddresses } from './client-address.js';
 import type { CredentialBroker } from './credentials.js';
 import { overrideRefusal } from './headers.js';
 import { normalizeTarget, type NormalizedTarget } from './normalize.js';
@@ -41,6 +42,8 @@ export interface PipelineDeps {
   /** A candidate policy asked the same question on every decision, for comparison only. */
   shadow?: PolicyEvaluator | null;
   grants: GrantReader;
+  /** Who the caller is on the network (trusted proxies applied). */
+  clients: ClientAddresses;
   authenticator: Authenticator;
   audit: AuditWriter;
   decisionLog: DecisionLogger;
@@ -61,6 +64,8 @@ export interface Decided {
   route: CompiledRoute;
   target: NormalizedTarget;
   subject: Subject;
+  /** The caller's address, and what the forwarding headers upstream say about it. */
+  client: ClientAddress;
   input: AuthzInput;
   decision: Decision<AuthzResult>;
   startedNs: bigint;
@@ -78,15 +83,21 @@ interface SensitiveHeaders {
   /** What kind of body this is (policy-body.ts): Node keeps only the first Content-Type. */
   'content-type': string[];
   'content-encoding': string[];
+  /** Believed only from trusted proxies (client-address.ts). */
+  'x-forwarded-for': string[];
+  'x-forwarded-proto': string[];
   /** A header asking the upstream to act on another method or path (either spelling, `_` or `-`). */
   override: 'METHOD_OVERRIDE' | 'PATH_OVERRIDE' | undefined;
 }
 
 function sensitiveHeaders(raw: readonly string[]): SensitiveHeaders {
-  const out: SensitiveHeaders = { host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [], override: undefined };
+  const out: SensitiveHeaders = {
+    host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [], 'x-forwarded-for': [], 'x-forwarded-proto': [], override: undefined,
+  };
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
-    if (name === 'host' || name === 'authorization' || name === 'x-api-key' || name === 'content-type' || name === 'content-encoding') {
+    if (name === 'host' || name === 'authorization' || name === 'x-api-key' || name === 'content-type' || name === 'content-encoding'
+      || name === 'x-forwarded-for' || name === 'x-forwarded-proto') {
       out[name].push(raw[i + 1] ?? '');
     } else {
       out.override ??= overrideRefusal(name);
@@ -129,6 +140,7 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
     details: {
       method: d.input.request.method,
       path: d.input.request.path,
+      client_ip: d.client.ip,
       http_request_id: requestId,
       ...(grantIds.length > 0 ? { grant_ids: grantIds } : {}),
     },
@@ -136,7 +148,7 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
 }
 
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Promise<Decided> {
-  const { policy, grants, authenticator, metrics, decisionLog } = deps;
+  const { policy, grants, clients, authenticator, metrics, decisionLog } = deps;
 
   return async function decide(req: IncomingMessage): Promise<Decided> {
     const startedNs = process.hrtime.bigint();
@@ -153,6 +165,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     // Built with the same state as `routes`: a route without one is a bug, not a request to let by.
     const inputRoute = inputRoutes.get(route.config.name);
     if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);
+    const client = clients.resolve(req.socket.remoteAddress ?? '', sensitive['x-forwarded-for'], sensitive['x-forwarded-proto']);
 
     const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) });
 
@@ -180,6 +193,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
       query: target.query,
       headers: policyHeaders(req, route.config.policy_headers),
       host: host ?? '',
+      client_ip: client.ip,
     };
     if (body) {
       if (body.status === 'parsed') request.body = body.value;
@@ -217,7 +231,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
     const shadow = deps.shadow ? shadowOutcome(deps.shadow, input, decision.result) : null;
     if (shadow) metrics.shadowDecision(shadow.change);
-    return { state, route, target, subject, input, decision, startedNs, body, shadow };
+    return { state, route, target, subject, client, input, decision, startedNs, body, shadow };
   };
 }
 

@@ -10,6 +10,7 @@ import { requestId as requestIdFor } from '../observability/index.js';
 import { listenerFastify, useTls, type TlsMaterial } from '../tls/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import type { RouteConfig } from './config.js';
+import { ClientAddresses } from './client-address.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
@@ -22,8 +23,10 @@ import { upstreamError, UpstreamPools } from './upstream.js';
 import { proxyUpgrade } from './websocket.js';
 
 /** What the pipeline needs, plus the routes the server builds its routing state from. */
-export interface ProxyServerOptions extends Omit<PipelineDeps, 'state'> {
+export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'clients'> {
   routes: RouteConfig[];
+  /** Peers whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses and CIDR blocks). */
+  trustedProxies?: readonly string[];
   /** Where credential secrets are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Largest request head accepted (default 16 KiB); larger answers 431. */
@@ -104,7 +107,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
   let state = buildState(opts.routes);
   const pools = new UpstreamPools(opts.upstreamConnections ?? 128);
-  const deps: PipelineDeps = { ...opts, state: () => state };
+  const deps: PipelineDeps = { ...opts, state: () => state, clients: new ClientAddresses(opts.trustedProxies ?? []) };
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;
@@ -195,12 +198,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   function upstreamHeaders(req: IncomingMessage, d: Decided, requestId: string): string[] {
     const extra = injected(d);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
-      clientIp: req.socket.remoteAddress ?? '',
+      clientIp: d.client.ip,
+      forwardedFor: d.client.forwardedFor,
       host: d.input.request.host,
       requestId,
       reserved: extra.reserved,
       judged: d.route.config.policy_headers,
-      proto: tls === null ? 'http' : 'https',
+      proto: d.client.proto ?? (tls === null ? 'http' : 'https'),
       upgrade: false,
       plainResponses: extra.secret,
     });

@@ -168,6 +168,17 @@ jitgate:
   t.end();
 });
 
+t.test('trusted proxies: addresses and CIDR blocks, none by default; anything else listed', (t) => {
+  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.trusted_proxies, [], 'no peer is believed unless named');
+  t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    trusted_proxies: [10.0.0.0/8, "fd00::/8", 192.0.2.1]\n'), {}).jitgate.listen.trusted_proxies, ['10.0.0.0/8', 'fd00::/8', '192.0.2.1']);
+  const problems = problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    trusted_proxies: [lb.internal, 10.0.0.0/40]\n'), {}));
+  t.same(problems, [
+    'jitgate.listen.trusted_proxies: "lb.internal" is neither an IP address nor a CIDR block',
+    'jitgate.listen.trusted_proxies: "10.0.0.0/40" is neither an IP address nor a CIDR block',
+  ]);
+  t.end();
+});
+
 t.test('${VAR} placeholders come from the environment; an unset one is an error', (t) => {
   const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
   t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');

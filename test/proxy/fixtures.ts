@@ -234,7 +234,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(opts: { policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number; consoleUrl?: string } = {}): Promise<Gateway> {
+export async function startGateway(opts: {
+  policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number; consoleUrl?: string; trustedProxies?: string[];
+} = {}): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'jg-proxy-'));
   const keyFile = join(dir, 'dev-issuer.jwk.json');
   const logLines: string[] = [];
@@ -258,6 +260,7 @@ export async function startGateway(opts: { policy?: PolicyEvaluator; routes?: (u
     env: { ...SECRETS },
     ...(opts.maxHeaderBytes !== undefined ? { maxHeaderBytes: opts.maxHeaderBytes } : {}),
     ...(opts.consoleUrl !== undefined ? { consoleUrl: opts.consoleUrl } : {}),
+    ...(opts.trustedProxies !== undefined ? { trustedProxies: opts.trustedProxies } : {}),
   });
   const { port } = await proxy.listen('127.0.0.1', 0);
   const issuer = createDevIssuer(idCfg.dev_issuer);

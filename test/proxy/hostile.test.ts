@@ -109,6 +109,40 @@ t.test('spoofed identity headers do not identify anyone', async (t) => {
   t.equal(g.upstream.seen.length, before);
 });
 
+t.test('a network rule cannot be met with a forged X-Forwarded-For; behind a trusted proxy it reads the address the proxy saw', async (t) => {
+  const inside = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\ndefault allow := false\n\nallow if net.cidr_contains("10.0.0.0/8", input.request.client_ip)\n\nreason := "only from the office network"\n\nobligations := {"credential": "readonly"}\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const direct = await startGateway({ policy: inside });
+  t.teardown(() => direct.close());
+  const token = await direct.token('alice');
+  const spoofed = await request(`${direct.url}/api/orders`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '10.1.2.3', 'x-forwarded-proto': 'https', 'x-real-ip': '10.1.2.3' } });
+  await spoofed.body.dump();
+  t.equal(spoofed.statusCode, 403, 'a caller naming an office address for itself is still outside');
+  t.equal(direct.upstream.seen.length, 0, 'and the upstream never saw it');
+  t.equal((direct.decisions.events[0]?.input as { request: { client_ip?: string } }).request.client_ip, '127.0.0.1', 'the policy saw the peer');
+  t.equal(direct.audit.entries[0]?.details.client_ip, '127.0.0.1', 'so does the audit record of the denial');
+
+  // 127.0.0.1 plays the load balancer: what it says is believed, from the right.
+  const behind = await startGateway({ policy: inside, trustedProxies: ['127.0.0.1/32'] });
+  t.teardown(() => behind.close());
+  const aliceBehind = await behind.token('alice');
+  const viaLb = await request(`${behind.url}/api/orders`, { headers: { authorization: `Bearer ${aliceBehind}`, 'x-forwarded-for': '10.1.2.3', 'x-forwarded-proto': 'https' } });
+  await viaLb.body.dump();
+  t.equal(viaLb.statusCode, 200, 'a caller the load balancer saw in the office network is inside');
+  t.equal(behind.upstream.seen[0]?.headers['x-forwarded-for'], '10.1.2.3, 127.0.0.1', 'the upstream gets the caller and every hop');
+  t.equal(behind.upstream.seen[0]?.headers['x-forwarded-proto'], 'https', 'and the scheme the caller used at the load balancer');
+  const prepended = await request(`${behind.url}/api/orders`, { headers: { authorization: `Bearer ${aliceBehind}`, 'x-forwarded-for': '10.9.9.9, 203.0.113.5' } });
+  await prepended.body.dump();
+  t.equal(prepended.statusCode, 403, 'an office address the caller wrote left of its own is not believed');
+  t.equal(behind.upstream.seen.length, 1, 'nor forwarded');
+  const garbled = await request(`${behind.url}/api/orders`, { headers: { authorization: `Bearer ${aliceBehind}`, 'x-forwarded-for': 'unknown' } });
+  t.equal(garbled.statusCode, 400, 'a trusted hop forwarding no address is refused');
+  t.match(await garbled.body.text(), /JITGATE_E_REQUEST_AMBIGUOUS/);
+  t.equal(behind.upstream.seen.length, 1);
+});
+
 t.test('forged JWTs are refused and never forwarded', async (t) => {
   const stored = JSON.parse(readFileSync(g.keyFile, 'utf8'));
   const devKey = await importJWK(stored.private, 'EdDSA');
