@@ -64,6 +64,10 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   if (cfg.decision_logs.file?.path) cfg.decision_logs.file.path = abs(cfg.decision_logs.file.path);
   for (const route of j.routes) {
     for (const cred of Object.values(route.credentials)) if (cred.from_file) cred.from_file = abs(cred.from_file);
+    const tls = route.upstream_tls;
+    if (tls?.ca_file) tls.ca_file = abs(tls.ca_file);
+    if (tls?.cert_file) tls.cert_file = abs(tls.cert_file);
+    if (tls?.key_file) tls.key_file = abs(tls.key_file);
   }
   for (const service of Object.values(cfg.services)) {
     const bearer = service.credentials?.bearer;

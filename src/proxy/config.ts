@@ -21,6 +21,18 @@ export interface PolicyBodyConfig {
   read_timeout_ms: number;
 }
 
+/** TLS towards an https upstream: a private CA, a client certificate (mTLS), the name to verify. */
+export interface UpstreamTlsConfig {
+  /** PEM: the CAs that may sign the upstream's certificate, instead of Node's public roots. */
+  ca_file?: string;
+  /** PEM: the certificate (chain) the gateway presents when the upstream asks for one. */
+  cert_file?: string;
+  /** PEM: its key. */
+  key_file?: string;
+  /** The name the upstream's certificate must carry, when it is not the URL's host. */
+  server_name?: string;
+}
+
 export interface RouteConfig {
   name: string;
   match: { host?: string; path_prefix: string };
@@ -35,6 +47,8 @@ export interface RouteConfig {
   policy_headers: string[];
   /** Absent: bodies stream to the upstream unread and the policy never sees them. */
   policy_body?: PolicyBodyConfig;
+  /** Only for an https upstream; absent: Node's public roots, no client certificate. */
+  upstream_tls?: UpstreamTlsConfig;
 }
 
 const credentialSchema: SchemaObject = {
@@ -93,6 +107,17 @@ export const routesConfigSchema: SchemaObject = {
         type: 'array',
         items: { type: 'string', pattern: '^[a-z0-9-]+$', not: { enum: ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'] } },
         default: ['content-type', 'accept', 'user-agent', 'x-request-id'],
+      },
+      upstream_tls: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ca_file: { type: 'string', minLength: 1 },
+          cert_file: { type: 'string', minLength: 1 },
+          key_file: { type: 'string', minLength: 1 },
+          server_name: { type: 'string', minLength: 1 },
+        },
+        dependencies: { cert_file: ['key_file'], key_file: ['cert_file'] },
       },
       policy_body: {
         type: 'object',

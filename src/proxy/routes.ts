@@ -4,6 +4,7 @@
 import { jitgateError } from '../errors.js';
 import type { RouteConfig } from './config.js';
 import { canonicalHost } from './normalize.js';
+import { upstreamTls, type UpstreamTls } from './upstream-tls.js';
 
 export interface CompiledRoute {
   config: RouteConfig;
@@ -12,6 +13,8 @@ export interface CompiledRoute {
   /** Origin of the upstream (scheme://host:port) and its base path (no trailing slash). */
   origin: string;
   basePath: string;
+  /** TLS towards the upstream (upstream_tls), read when the routes are built. */
+  tls: UpstreamTls | null;
 }
 
 export function compileRoute(config: RouteConfig): CompiledRoute {
@@ -23,6 +26,7 @@ export function compileRoute(config: RouteConfig): CompiledRoute {
     prefix,
     origin: url.origin,
     basePath: url.pathname.replace(/\/+$/, ''),
+    tls: upstreamTls(config),
   };
 }
 

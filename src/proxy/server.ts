@@ -341,6 +341,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     updateRoutes(configs) {
       // Built completely before the swap: an invalid set throws and the running one stays.
       state = buildState(configs);
+      pools.retain(state.routes.all);
     },
     get secretValues() {
       return state.broker.secretValues();

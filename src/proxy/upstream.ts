@@ -1,4 +1,6 @@
-// One undici Pool (keep-alive, pooled connections) per upstream origin and connect timeout.
+// One undici Pool (keep-alive, pooled connections) per upstream origin, connect timeout and TLS
+// setup. A reload that changes a route's upstream or its TLS files closes the pools no route
+// uses any more (requests in flight on them finish first).
 import { Pool, errors as undiciErrors } from 'undici';
 import { jitgateError, type JitgateError } from '../errors.js';
 import type { CompiledRoute } from './routes.js';
@@ -9,13 +11,13 @@ export class UpstreamPools {
   constructor(private readonly connections: number) {}
 
   for(route: CompiledRoute): Pool {
-    const key = `${route.origin}|${route.config.timeouts.connect_ms}`;
+    const key = poolKey(route);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(route.origin, {
         connections: this.connections,
         pipelining: 1,
-        connect: { timeout: route.config.timeouts.connect_ms },
+        connect: { timeout: route.config.timeouts.connect_ms, ...route.tls?.connect },
         keepAliveTimeout: 4_000,
       });
       this.pools.set(key, pool);
@@ -23,10 +25,24 @@ export class UpstreamPools {
     return pool;
   }
 
+  /** Closes the pools none of `routes` uses (after a reload). */
+  retain(routes: readonly CompiledRoute[]): void {
+    const used = new Set(routes.map(poolKey));
+    for (const [key, pool] of this.pools) {
+      if (used.has(key)) continue;
+      this.pools.delete(key);
+      void pool.close().catch(() => pool.destroy().catch(() => undefined));
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => p.destroy())));
     this.pools.clear();
   }
+}
+
+function poolKey(route: CompiledRoute): string {
+  return `${route.origin}|${route.config.timeouts.connect_ms}|${route.tls?.id ?? ''}`;
 }
 
 /** Maps an upstream failure to a caller-safe error (the cause stays in our logs only). */

@@ -168,6 +168,18 @@ jitgate:
   t.end();
 });
 
+t.test('upstream TLS: files resolved against the config, a client certificate only with its key', (t) => {
+  const route = (tls: string): string => `jitgate:\n  routes:\n    - name: billing\n      upstream: https://billing.internal\n      upstream_tls: ${tls}\n`;
+  const file = writeConfig(route('{ ca_file: pki/ca.pem, cert_file: pki/gw.pem, key_file: pki/gw.key, server_name: billing.internal }'));
+  t.same(loadConfig(file, {}).jitgate.routes[0]?.upstream_tls, {
+    ca_file: join(file, '..', 'pki', 'ca.pem'), cert_file: join(file, '..', 'pki', 'gw.pem'), key_file: join(file, '..', 'pki', 'gw.key'), server_name: 'billing.internal',
+  });
+  const problems = problemsOf(() => loadConfig(writeConfig(route('{ cert_file: gw.pem, verify: false }')), {}));
+  t.ok(problems.some((p) => p.startsWith('jitgate.routes.0.upstream_tls') && p.includes('key_file')), `a certificate without its key (${problems.join('; ')})`);
+  t.ok(problems.includes('jitgate.routes.0.upstream_tls: unknown key "verify"'), 'no switch to turn verification off');
+  t.end();
+});
+
 t.test('trusted proxies: addresses and CIDR blocks, none by default; anything else listed', (t) => {
   t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.trusted_proxies, [], 'no peer is believed unless named');
   t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    trusted_proxies: [10.0.0.0/8, "fd00::/8", 192.0.2.1]\n'), {}).jitgate.listen.trusted_proxies, ['10.0.0.0/8', 'fd00::/8', '192.0.2.1']);

@@ -2,8 +2,7 @@
 // certificate, tell the upstream the caller came over https, refuse plain HTTP on the TLS port,
 // and take a certificate renewed in place on SIGHUP. A pair that cannot be used stops the start,
 // and on reload leaves the served certificate as it was.
-import { execFileSync } from 'node:child_process';
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -11,18 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { Agent, request } from 'undici';
 import { startDemoUpstream } from '../../src/demo/index.js';
+import { selfSigned } from '../helpers/certs.js';
 import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
-
-/** A self-signed certificate for 127.0.0.1 and its key, made by openssl. */
-function makeCert(dir: string, name: string): { cert: string; key: string; fingerprint: string } {
-  const cert = join(dir, `${name}.pem`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { cert, key, fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
-}
 
 /** The fingerprint of the certificate a new TLS connection to `url` is served. */
 function servedFingerprint(url: string): Promise<string> {
@@ -39,8 +28,8 @@ function servedFingerprint(url: string): Promise<string> {
 
 t.test('HTTPS listeners: served, forwarded as https, plain HTTP refused, certificates renewed on SIGHUP', async (t) => {
   const dir = tempDir('jg-tls-');
-  const a = makeCert(dir, 'a');
-  const b = makeCert(dir, 'b');
+  const a = selfSigned(dir, 'a');
+  const b = selfSigned(dir, 'b');
   // The files the config names (relative to it); renewing means overwriting them.
   copyFileSync(a.cert, join(dir, 'served.pem'));
   copyFileSync(a.key, join(dir, 'served.key'));

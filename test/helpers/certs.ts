@@ -1,0 +1,48 @@
+// Test certificates, made by openssl: self-signed ones for the gateway's listeners, and a
+// small CA issuing server and client certificates for upstream TLS.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface CertFiles {
+  cert: string;
+  key: string;
+  fingerprint: string;
+}
+
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { stdio: 'ignore' });
+}
+
+function described(cert: string, key: string): CertFiles {
+  return { cert, key, fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
+}
+
+/** A self-signed certificate for 127.0.0.1 and its key. */
+export function selfSigned(dir: string, name: string): CertFiles {
+  const cert = join(dir, `${name}.pem`);
+  const key = join(dir, `${name}.key`);
+  openssl(['req', '-x509', ...EC_KEY, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  return described(cert, key);
+}
+
+/** A certificate authority that issues server certificates (for 127.0.0.1) and client certificates. */
+export function certAuthority(dir: string, name: string): CertFiles & { issue(subject: string, use: 'server' | 'client'): CertFiles } {
+  const ca = selfSigned(dir, name);
+  return {
+    ...ca,
+    issue(subject, use) {
+      const key = join(dir, `${subject}.key`);
+      const csr = join(dir, `${subject}.csr`);
+      const cert = join(dir, `${subject}.pem`);
+      const ext = join(dir, `${subject}.ext`);
+      writeFileSync(ext, use === 'server' ? 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' : 'extendedKeyUsage=clientAuth\n');
+      openssl(['req', ...EC_KEY, '-subj', `/CN=${subject}`, '-keyout', key, '-out', csr]);
+      openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert]);
+      return described(cert, key);
+    },
+  };
+}
