@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { request } from 'undici';
-import { serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
+import { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 
 export interface Checkpoint {
   seq: number;
@@ -32,7 +32,9 @@ export interface CheckpointWitness {
 
 /** POSTs `cp` to the witness; throws unless it answers 2xx. */
 export async function sendCheckpoint(witness: CheckpointWitness, cp: Checkpoint): Promise<void> {
+  const dispatcher = serviceDispatcher(witness.service);
   const res = await request(serviceUrl(witness.service, witness.resource), {
+    ...(dispatcher ? { dispatcher } : {}),
     method: 'POST',
     headers: { ...serviceHeaders(witness.service), 'content-type': 'application/json' },
     body: JSON.stringify(cp),

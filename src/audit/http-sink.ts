@@ -6,7 +6,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Agent, request } from 'undici';
-import { serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
+import { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 
 const gzip = promisify(gzipCb);
 
@@ -102,7 +102,8 @@ export class HttpSink {
           body: c.body,
           // Per upload: a bearer token_path is read each time, so a rotated token is picked up.
           headers: { ...serviceHeaders(this.opts.service), 'content-type': 'application/json', 'content-encoding': 'gzip' },
-          dispatcher: this.agent,
+          // The service's CA and client certificate when it has them (files read per upload).
+          dispatcher: serviceDispatcher(this.opts.service) ?? this.agent,
           headersTimeout: (this.opts.service.response_header_timeout_seconds ?? 10) * 1000,
           bodyTimeout: 10_000,
         });

@@ -1,13 +1,21 @@
-// Services in OPA's `services` block, as the audit part calls them: the decision-log upload
-// and the checkpoint witness.
+// Services in OPA's `services` block, as jitgate calls them: bundle downloads, decision-log
+// uploads and the checkpoint witness.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, type Dispatcher } from 'undici';
 
 export interface ServiceConfig {
   url: string;
   headers?: Record<string, string>;
   response_header_timeout_seconds?: number;
-  /** OPA's bearer credential plugin, the only one supported (the config refuses the others). */
-  credentials?: { bearer?: { token?: string; token_path?: string; scheme?: string } };
+  /** OPA's service TLS: a CA (PEM file) to trust instead of the system roots, or beside them with system_ca_required. */
+  tls?: { ca_cert?: string; system_ca_required?: boolean };
+  /** OPA's bearer and client_tls credential plugins, one per service (the config refuses the others). */
+  credentials?: {
+    bearer?: { token?: string; token_path?: string; scheme?: string };
+    client_tls?: { cert: string; private_key: string; private_key_passphrase?: string };
+  };
 }
 
 export function serviceUrl(service: ServiceConfig, resource: string): string {
@@ -28,4 +36,49 @@ export function serviceHeaders(service: ServiceConfig): Record<string, string> {
     headers.authorization = `${bearer.scheme ?? 'Bearer'} ${token}`;
   }
   return headers;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`the ${what} ${path} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The agent last made for each service, with the file contents it was made from. */
+const agents = new WeakMap<ServiceConfig, { id: string; agent: Agent }>();
+
+/**
+ * What a call to the service goes through: undefined (undici's global dispatcher) without TLS
+ * settings; otherwise an agent trusting the service's CA and presenting its client certificate
+ * (OPA's `tls` and `credentials.client_tls`). The files are read on every call, so renewed ones
+ * are used from the next call (the agent made from the old ones is closed). Throws when a file
+ * cannot be read: the call is then not made without it.
+ */
+export function serviceDispatcher(service: ServiceConfig): Dispatcher | undefined {
+  const client = service.credentials?.client_tls;
+  const caFile = service.tls?.ca_cert;
+  if (client === undefined && caFile === undefined) return undefined;
+  const connect: { ca?: (string | Buffer)[]; cert?: Buffer; key?: Buffer; passphrase?: string } = {};
+  const hash = createHash('sha256');
+  if (caFile !== undefined) {
+    const ca = readPem(caFile, 'CA certificate (tls.ca_cert)');
+    const withSystem = service.tls?.system_ca_required === true;
+    connect.ca = withSystem ? [...rootCertificates, ca] : [ca];
+    hash.update(ca).update(withSystem ? '\0system\0' : '\0');
+  }
+  if (client !== undefined) {
+    connect.cert = readPem(client.cert, 'client certificate (credentials.client_tls.cert)');
+    connect.key = readPem(client.private_key, 'client key (credentials.client_tls.private_key)');
+    if (client.private_key_passphrase !== undefined) connect.passphrase = client.private_key_passphrase;
+  }
+  for (const part of [connect.cert ?? '', connect.key ?? '', connect.passphrase ?? '']) hash.update(part).update('\0');
+  const id = hash.digest('hex');
+  const known = agents.get(service);
+  if (known?.id === id) return known.agent;
+  if (known) void known.agent.close().catch(() => undefined);
+  const agent = new Agent({ connect });
+  agents.set(service, { id, agent });
+  return agent;
 }

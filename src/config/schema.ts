@@ -49,11 +49,29 @@ export const configSchema: SchemaObject = {
           url: { type: 'string', minLength: 1 },
           headers: { type: 'object', additionalProperties: { type: 'string' } },
           response_header_timeout_seconds: { type: 'number', minimum: 0 },
-          // Of OPA's credential plugins only bearer: any other would be sent without (load.ts names them).
+          // OPA's service TLS: a CA instead of (or, with system_ca_required, beside) the system roots.
+          tls: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { ca_cert: { type: 'string', minLength: 1 }, system_ca_required: { type: 'boolean' } },
+          },
+          // Of OPA's credential plugins bearer and client_tls, one per service as in OPA: any other
+          // would be sent without (load.ts names them).
           credentials: {
             type: 'object',
             additionalProperties: false,
+            maxProperties: 1,
             properties: {
+              client_tls: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['cert', 'private_key'],
+                properties: {
+                  cert: { type: 'string', minLength: 1 },
+                  private_key: { type: 'string', minLength: 1 },
+                  private_key_passphrase: { type: 'string' },
+                },
+              },
               bearer: {
                 type: 'object',
                 additionalProperties: false,

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../admin/index.js';
-import { createAuditTrail, createDecisionLogger, queryAudit, serviceHeaders, serviceUrl, type AuditEntry, type AuditTrail, type CheckpointWitness, type DecisionLogSink } from '../audit/index.js';
+import { createAuditTrail, createDecisionLogger, queryAudit, serviceDispatcher, serviceHeaders, serviceUrl, type AuditEntry, type AuditTrail, type CheckpointWitness, type DecisionLogSink } from '../audit/index.js';
 import { loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
@@ -123,6 +123,7 @@ function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle
     name,
     url: serviceUrl(service, bundle.resource),
     headers: () => serviceHeaders(service),
+    dispatcher: () => serviceDispatcher(service),
     minDelayMs: bundle.polling.min_delay_seconds * 1000,
     maxDelayMs: bundle.polling.max_delay_seconds * 1000,
     sizeLimitBytes: bundle.size_limit_bytes,

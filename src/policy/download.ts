@@ -5,7 +5,7 @@
 // from the last good one.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { toError } from '../errors.js';
 import type { PolicyLogger } from './manager.js';
 
@@ -16,6 +16,8 @@ export interface BundleSource {
   url: string;
   /** The service's headers and credentials, asked for each download (a token file may have been rotated). */
   headers: () => Record<string, string>;
+  /** What the download goes through: the service's CA and client certificate (undefined: undici's default). */
+  dispatcher: () => Dispatcher | undefined;
   minDelayMs: number;
   maxDelayMs: number;
   sizeLimitBytes: number;
@@ -109,7 +111,9 @@ export class BundleDownloader {
     try {
       const longPollMs = this.#longPoll ? this.source.longPollMs : null;
       this.#inFlight = new AbortController();
+      const dispatcher = this.source.dispatcher();
       const res = await request(url, {
+        ...(dispatcher ? { dispatcher } : {}),
         signal: this.#inFlight.signal,
         method: 'GET',
         headers: {

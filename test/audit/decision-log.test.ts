@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { createDecisionLogger, maskInput, type DecisionLogsConfig, type DecisionLogEvent } from '../../src/audit/index.js';
 import { createLogger } from '../../src/observability/index.js';
 import { buildBundle, findOpa } from '../../src/policy/index.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { certAuthority } from '../helpers/certs.js';
+import { startReceiver, type ReceiverTls } from '../helpers/receiver.js';
 
 const BEARER = 'eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LWJlYXJlcg.sig-9f8e7d';
 const API_KEY = 'jg_reporting.top-secret-key-1234';
@@ -55,14 +56,17 @@ function decision(over: Partial<DecisionLogEvent> = {}): Omit<DecisionLogEvent, 
   };
 }
 
-interface Upload { headers: IncomingMessage['headers']; url: string; compressed: number; events: Record<string, unknown>[] }
+interface Upload { headers: IncomingMessage['headers']; url: string; compressed: number; clientCert: string | null; events: Record<string, unknown>[] }
 
-async function receiver(respond: (i: number) => number): Promise<{ url: string; readonly uploads: Upload[]; close(): Promise<void> }> {
-  const rx = await startReceiver((_url, i) => respond(i));
+async function receiver(respond: (i: number) => number, tls?: ReceiverTls): Promise<{ url: string; readonly uploads: Upload[]; close(): Promise<void> }> {
+  const rx = await startReceiver((_url, i) => respond(i), tls);
   return {
     url: `${rx.url}/v1`,
     get uploads(): Upload[] {
-      return rx.accepted().map((r) => ({ headers: r.headers, url: r.url, compressed: r.body.length, events: JSON.parse(gunzipSync(r.body).toString('utf8')) as Record<string, unknown>[] }));
+      return rx.accepted().map((r) => ({
+        headers: r.headers, url: r.url, compressed: r.body.length, clientCert: r.clientCert,
+        events: JSON.parse(gunzipSync(r.body).toString('utf8')) as Record<string, unknown>[],
+      }));
     },
     close: () => rx.close(),
   };
@@ -186,6 +190,23 @@ t.test('a receiver that fails then recovers gets every event, once', async (t) =
   t.same(rx.uploads.flatMap((u) => u.events).map((e) => e.decision_id), ids);
   t.equal(dl.dropped, 0);
   t.ok(warnings.lines.some((l) => l.includes('decision log upload failed')), 'the failures were reported');
+});
+
+t.test('a decision-log service behind mTLS: uploads trust its CA and present the client certificate', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-tls-'));
+  const ca = certAuthority(dir, 'logs-ca');
+  const server = ca.issue('logs-server', 'server');
+  const client = ca.issue('jitgate-logger', 'client');
+  const rx = await receiver(() => 200, { cert: server.cert, key: server.key, ca: ca.cert });
+  t.teardown(() => rx.close());
+  const service = { url: rx.url, tls: { ca_cert: ca.cert }, credentials: { client_tls: { cert: client.cert, private_key: client.key } } };
+  const dl = createDecisionLogger(config({ service: 's' }), { labels: {}, services: { s: service }, logger: createLogger({ log_level: 'silent' }) });
+  const e = decision();
+  dl.log(e);
+  await until(() => rx.uploads.length > 0, 'an upload over mTLS');
+  await dl.stop();
+  t.same(rx.uploads.flatMap((u) => u.events).map((ev) => ev.decision_id), [e.decision_id]);
+  t.same(rx.uploads.map((u) => u.clientCert), ['jitgate-logger'], 'with the client certificate');
 });
 
 t.test('a dead receiver: the buffer stays bounded and every drop is counted and reported', async (t) => {

@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createAuditTrail, type Checkpoint } from '../../src/audit/index.js';
+import { createAuditTrail, type Checkpoint, type ServiceConfig } from '../../src/audit/index.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
+import { certAuthority } from '../helpers/certs.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { entry } from './entries.js';
 
@@ -16,9 +17,9 @@ const service = { url: witness.url };
 /** The checkpoints the witness accepted, oldest first. */
 const received = (): Checkpoint[] => witness.accepted().map((r) => JSON.parse(r.body.toString('utf8')) as Checkpoint);
 
-async function trailWith(checkpointFile: string, dir: string) {
+async function trailWith(checkpointFile: string, dir: string, to: ServiceConfig = service) {
   const db = new SqliteDb(join(dir, 'jitgate.db'));
-  const trail = createAuditTrail(db, { checkpoint_file: checkpointFile, checkpoint_interval_ms: 60_000, group_commit_ms: 0 }, {}, { service, resource: '/cp' });
+  const trail = createAuditTrail(db, { checkpoint_file: checkpointFile, checkpoint_interval_ms: 60_000, group_commit_ms: 0 }, {}, { service: to, resource: '/cp' });
   await trail.start();
   await trail.append(entry({ kind: 'request.created', actor: 'alice', grant_id: null }));
   await trail.append(entry({ kind: 'approval.added', actor: 'bob', grant_id: null }));
@@ -45,4 +46,21 @@ t.test('the witness refuses: the file is still written', async (t) => {
   status = 503;
   await t.rejects(trail.checkpoint(), /checkpoint witness answered HTTP 503/, 'the witness\'s refusal is reported');
   t.match(JSON.parse(readFileSync(file, 'utf8')), { seq: 2 }, 'and the file has the head anyway');
+});
+
+t.test('a witness behind mTLS gets the head over a connection with the client certificate', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-witness-tls-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const ca = certAuthority(dir, 'witness-ca');
+  const server = ca.issue('witness', 'server');
+  const client = ca.issue('jitgate-auditor', 'client');
+  const guarded = await startReceiver(() => 204, { cert: server.cert, key: server.key, ca: ca.cert });
+  t.teardown(() => guarded.close());
+  const { trail, close } = await trailWith(join(dir, 'audit.checkpoint'), dir, {
+    url: guarded.url, tls: { ca_cert: ca.cert }, credentials: { client_tls: { cert: client.cert, private_key: client.key } },
+  });
+  t.teardown(close);
+  await trail.checkpoint();
+  t.match(guarded.accepted().map((r) => JSON.parse(r.body.toString('utf8')) as Checkpoint), [{ seq: 2 }]);
+  t.same(guarded.accepted().map((r) => r.clientCert), ['jitgate-auditor']);
 });

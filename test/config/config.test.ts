@@ -107,27 +107,32 @@ jitgate: {}
   t.end();
 });
 
-t.test('services: only the bearer credential, never a credential quietly left out', (t) => {
+t.test('services: bearer and client_tls credentials and a CA, one credential each, never one quietly left out', (t) => {
   const file = writeConfig(`
 services:
   inline: { url: "https://a.example.com", credentials: { bearer: { token: t0k3n, scheme: Token } } }
   mounted: { url: "https://b.example.com", credentials: { bearer: { token_path: ./secrets/token } } }
+  mtls: { url: "https://m.example.com", tls: { ca_cert: pki/ca.pem, system_ca_required: true }, credentials: { client_tls: { cert: pki/gw.pem, private_key: /etc/gw.key } } }
 jitgate: {}
 `);
   const services = loadConfig(file, {}).services;
   t.same(services.inline?.credentials, { bearer: { token: 't0k3n', scheme: 'Token' } });
   t.same(services.mounted?.credentials, { bearer: { token_path: join(file, '..', 'secrets', 'token') } }, 'a token file relative to the config file');
+  t.same(services.mtls?.tls, { ca_cert: join(file, '..', 'pki', 'ca.pem'), system_ca_required: true }, 'so is the CA');
+  t.same(services.mtls?.credentials, { client_tls: { cert: join(file, '..', 'pki', 'gw.pem'), private_key: '/etc/gw.key' } }, 'and the client certificate');
   const problems = problemsOf(() => loadConfig(writeConfig(`
 services:
   a: { url: "https://a.example.com", credentials: { oauth2: { token_url: "https://idp", client_id: x, client_secret: y } } }
   b: { url: "https://b.example.com", credentials: { bearer: { scheme: Bearer } } }
   c: { url: "https://c.example.com", credentials: { bearer: { token: x, token_path: /y } } }
   d: { url: "https://d.example.com", allow_insecure_tls: true }
-  e: { url: "https://e.example.com", credentials: { client_tls: { cert: /c, private_key: /k } } }
+  e: { url: "https://e.example.com", credentials: { client_tls: { cert: /c, private_key: /k }, bearer: { token: x } } }
+  f: { url: "https://f.example.com", credentials: { client_tls: { cert: /c } } }
 jitgate: {}
 `), {}));
-  t.ok(problems.includes('services.a.credentials.oauth2: OPA\'s oauth2 credential plugin is not supported by jitgate; use bearer (token or token_path)'), `another OPA credential plugin is refused by name (${problems.join('; ')})`);
-  t.ok(problems.some((p) => p.startsWith('services.e.credentials.client_tls: OPA\'s client_tls credential plugin is not supported')), 'client TLS too');
+  t.ok(problems.includes('services.a.credentials.oauth2: OPA\'s oauth2 credential plugin is not supported by jitgate; use bearer (token or token_path) or client_tls'), `another OPA credential plugin is refused by name (${problems.join('; ')})`);
+  t.ok(problems.includes('services.e.credentials: one credential plugin per service, as in OPA (bearer or client_tls)'), 'two credentials for one service are refused');
+  t.ok(problems.some((p) => p.startsWith('services.f.credentials.client_tls') && p.includes('private_key')), 'a client certificate without its key is refused');
   t.ok(problems.some((p) => p.startsWith('services.b.credentials.bearer')), 'a bearer credential without a token is refused');
   t.ok(problems.some((p) => p.startsWith('services.c.credentials.bearer')), 'so is one with both a token and a token file');
   t.ok(problems.some((p) => p === 'services.d: unknown key "allow_insecure_tls"'), 'a service setting jitgate does not apply is refused, not ignored');

@@ -11,6 +11,7 @@ import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { buildBundle, requireOpa } from '../../src/policy/index.js';
 import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
+import { certAuthority } from '../helpers/certs.js';
 import { startReceiver, type Answer } from '../helpers/receiver.js';
 
 const TOKEN = 'bundle-server-token';
@@ -250,6 +251,30 @@ t.test('without signing configured a signed bundle is refused, as OPA does', asy
   const out = await runCli(['serve', '--config', file]);
   t.not(out.code, 0, 'with nothing else to serve, the gateway does not start');
   t.match(out.stderr, /the bundle is signed, but no signing is configured to verify it/);
+});
+
+t.test('a bundle server behind mTLS: the gateway trusts its CA, presents its client certificate, and starts on its bundle', async (t) => {
+  const dir = tempDir('jg-bundles-mtls-');
+  const ca = certAuthority(dir, 'bundles-ca');
+  const serverCert = ca.issue('bundles', 'server');
+  ca.issue('jitgate-replica', 'client'); // jitgate-replica.pem and .key, named relative to the config below
+  const body = await bundle(dir, 'rev-mtls', true);
+  const server = await startReceiver(() => ({ status: 200, headers: { 'content-type': 'application/gzip', etag: '"m"' }, body }), { cert: serverCert.cert, key: serverCert.key, ca: ca.cert });
+  t.teardown(() => server.close());
+  const config = (credentials: Record<string, unknown>) => ({
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url, tls: { ca_cert: 'bundles-ca.pem' }, credentials } },
+    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 10, max_delay_seconds: 20 } } },
+  });
+  // Without the client certificate the handshake fails: nothing to serve, no start.
+  const refused = await runCli(['serve', '--config', writeConfig(dir, config({}))]);
+  t.not(refused.code, 0, 'without its client certificate the gateway gets no bundle and does not start');
+  t.equal(server.received.length, 0, 'the server never answered it');
+  const file = writeConfig(dir, config({ client_tls: { cert: 'jitgate-replica.pem', private_key: 'jitgate-replica.key' } }));
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  t.teardown(() => gw.stop());
+  t.match(await (await fetch(`${gw.controlUrl}/readyz`)).text(), /revision rev-mtls/, 'serving the bundle it pulled over mTLS');
+  t.same(server.received.map((r) => r.clientCert), ['jitgate-replica'], 'presenting its client certificate');
 });
 
 t.test('a bundle block naming a service that does not exist is refused at start', async (t) => {

@@ -1,8 +1,11 @@
 // An HTTP endpoint for tests of what jitgate sends out or fetches (decision-log uploads,
 // checkpoints to a witness, bundles): it keeps every request it gets and answers with what
 // `respond` picks, a status or a whole answer.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 export interface ReceivedRequest {
   method: string;
@@ -11,10 +14,24 @@ export interface ReceivedRequest {
   body: Buffer;
   /** The status it was answered with. */
   status: number;
+  /** Over TLS: the common name of the client certificate presented. */
+  clientCert: string | null;
+}
+
+/** HTTPS that only talks to clients with a certificate from `ca` (PEM files). */
+export interface ReceiverTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+function clientCertName(req: IncomingMessage): string | null {
+  const socket = req.socket;
+  return socket instanceof TLSSocket ? String(socket.getPeerCertificate().subject.CN) : null;
 }
 
 export interface Receiver {
-  /** http://127.0.0.1:<port> */
+  /** http(s)://127.0.0.1:<port> */
   url: string;
   /** Every request so far, in order, answered or refused. */
   received: ReceivedRequest[];
@@ -33,23 +50,29 @@ export interface Answer {
  * `respond` gets each request (its url), how many came before it, and its headers; it may
  * answer later (a promise: a long poll held open). Default: 204 to everything.
  */
-export async function startReceiver(respond: (url: string, index: number, headers: IncomingHttpHeaders) => number | Answer | Promise<number | Answer> = () => 204): Promise<Receiver> {
+export async function startReceiver(
+  respond: (url: string, index: number, headers: IncomingHttpHeaders) => number | Answer | Promise<number | Answer> = () => 204,
+  tls?: ReceiverTls,
+): Promise<Receiver> {
   const received: ReceivedRequest[] = [];
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '';
       void Promise.resolve(respond(url, received.length, req.headers)).then((picked) => {
         const answer = typeof picked === 'number' ? { status: picked } : picked;
-        received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status: answer.status });
+        received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status: answer.status, clientCert: clientCertName(req) });
         res.writeHead(answer.status, answer.headers).end(answer.body);
       });
     });
-  });
+  };
+  const server = tls
+    ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true }, listener)
+    : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${String((server.address() as AddressInfo).port)}`,
     received,
     accepted: () => received.filter((r) => r.status >= 200 && r.status < 300),
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve(); }); }),
