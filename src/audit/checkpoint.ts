@@ -1,8 +1,8 @@
 // Checkpoints: the chain head written outside the database. A chain that was cut
 // short (tail deleted) still verifies link by link; only an outside copy of a later
-// head reveals it. The copy goes to a file, and to a witness service when one is named:
-// someone who can rewrite both the database and the gateway's disk still cannot reach
-// the witness's copies.
+// head reveals it. The copy goes to a file, and to each witness service named: someone who
+// can rewrite both the database and the gateway's disk still cannot reach the witnesses'
+// copies, and with several, one witness in the wrong hands cannot hide it alone.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { request } from 'undici';
@@ -26,6 +26,8 @@ export async function writeCheckpoint(file: string, cp: Checkpoint): Promise<voi
 
 /** Where checkpoints are POSTed (as JSON), besides the file. */
 export interface CheckpointWitness {
+  /** The service's name in `services`, for errors. */
+  name: string;
   service: ServiceConfig;
   resource: string;
 }
@@ -42,7 +44,7 @@ export async function sendCheckpoint(witness: CheckpointWitness, cp: Checkpoint)
     bodyTimeout: 10_000,
   });
   await res.body.dump();
-  if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`checkpoint witness answered HTTP ${String(res.statusCode)}`);
+  if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`checkpoint witness ${witness.name} answered HTTP ${String(res.statusCode)}`);
 }
 
 /** null when there is no checkpoint yet; throws when the file exists but is unreadable or malformed. */

@@ -3,8 +3,11 @@ import type { SchemaObject } from 'ajv';
 export interface AuditConfig {
   /** Where the latest chain hash is written periodically, so truncation is detectable. */
   checkpoint_file?: string;
-  /** A service (top-level `services`) that is sent every checkpoint too: the copy out of the gateway's reach. */
-  checkpoint_service?: string;
+  /**
+   * Services (top-level `services`) that are sent every checkpoint too: copies out of the
+   * gateway's reach. One name or several (each gets every checkpoint, independently).
+   */
+  checkpoint_service?: string | string[];
   /** Path under the service's URL the checkpoints are POSTed to (the schema's default: /checkpoints). */
   checkpoint_resource?: string;
   checkpoint_interval_ms: number;
@@ -34,7 +37,12 @@ export const auditConfigSchema: SchemaObject = {
   default: {},
   properties: {
     checkpoint_file: { type: 'string', minLength: 1 },
-    checkpoint_service: { type: 'string', minLength: 1 },
+    checkpoint_service: {
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
+      ],
+    },
     checkpoint_resource: { type: 'string', default: '/checkpoints' },
     checkpoint_interval_ms: { type: 'integer', minimum: 100, default: 60000 },
     group_commit_ms: { type: 'integer', minimum: 0, maximum: 100, default: 2 },

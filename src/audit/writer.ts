@@ -63,7 +63,7 @@ class StoreAuditTrail implements AuditTrail {
     private readonly db: Db,
     private readonly config: AuditConfig,
     private readonly hooks: AuditTrailHooks,
-    private readonly witness: CheckpointWitness | undefined,
+    private readonly witnesses: readonly CheckpointWitness[],
   ) {}
 
   start(): Promise<void> {
@@ -75,7 +75,7 @@ class StoreAuditTrail implements AuditTrail {
         this.started = null;
         throw err;
       }
-      if (this.config.checkpoint_file !== undefined || this.witness !== undefined) {
+      if (this.config.checkpoint_file !== undefined || this.witnesses.length > 0) {
         this.checkpointTimer = setInterval(() => {
           this.checkpoint().catch((err: unknown) => this.hooks.onStoreError?.('audit.checkpoint', err));
         }, this.config.checkpoint_interval_ms);
@@ -164,14 +164,15 @@ class StoreAuditTrail implements AuditTrail {
     // One at a time, so an older head can never overwrite a newer one.
     const next = this.checkpoints.then(async () => {
       const file = this.config.checkpoint_file;
-      if (file === undefined && this.witness === undefined) return null;
+      if (file === undefined && this.witnesses.length === 0) return null;
       const head = await readHead(this.db);
       if (!head) return null;
       const cp = { seq: head.seq, hash: head.hash, at: new Date().toISOString() };
-      // Both copies are attempted whatever happens to the other: a full disk must not keep the witness uninformed.
+      // Every copy is attempted whatever happens to the others: a full disk or a witness that is
+      // down must not keep the other witnesses uninformed.
       const outcomes = await Promise.allSettled([
         file === undefined ? null : writeCheckpoint(file, cp),
-        this.witness === undefined ? null : sendCheckpoint(this.witness, cp),
+        ...this.witnesses.map((witness) => sendCheckpoint(witness, cp)),
       ]);
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
       return cp;
@@ -181,7 +182,7 @@ class StoreAuditTrail implements AuditTrail {
   }
 }
 
-/** `witness`: the service `config.checkpoint_service` names, resolved by the caller (it holds the top-level `services`). */
-export function createAuditTrail(db: Db, config: AuditConfig, hooks: AuditTrailHooks = {}, witness?: CheckpointWitness): AuditTrail {
-  return new StoreAuditTrail(db, config, hooks, witness);
+/** `witnesses`: the services `config.checkpoint_service` names, resolved by the caller (it holds the top-level `services`). */
+export function createAuditTrail(db: Db, config: AuditConfig, hooks: AuditTrailHooks = {}, witnesses: readonly CheckpointWitness[] = []): AuditTrail {
+  return new StoreAuditTrail(db, config, hooks, witnesses);
 }

@@ -96,7 +96,7 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
 function danglingReferences(cfg: GatewayConfig): string[] {
   const references: [key: string, name: string | undefined][] = [
     ['decision_logs.service', cfg.decision_logs.service],
-    ['jitgate.audit.checkpoint_service', cfg.jitgate.audit.checkpoint_service],
+    ...[cfg.jitgate.audit.checkpoint_service ?? []].flat().map((name): [string, string] => ['jitgate.audit.checkpoint_service', name]),
     ...Object.entries(cfg.bundles).map(([name, bundle]): [string, string] => [`bundles.${name}.service`, bundle.service]),
   ];
   return references

@@ -133,11 +133,15 @@ function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle
   }, target, logger);
 }
 
-/** The service jitgate.audit.checkpoint_service names (the config loader checked that it exists). */
-function checkpointWitness(config: GatewayConfig): CheckpointWitness | undefined {
-  const name = config.jitgate.audit.checkpoint_service;
-  const service = name === undefined ? undefined : config.services[name];
-  return service === undefined ? undefined : { service, resource: config.jitgate.audit.checkpoint_resource ?? '/checkpoints' };
+/** The services jitgate.audit.checkpoint_service names (the config loader checked that they exist). */
+function checkpointWitnesses(config: GatewayConfig): CheckpointWitness[] {
+  const named = config.jitgate.audit.checkpoint_service ?? [];
+  const resource = config.jitgate.audit.checkpoint_resource ?? '/checkpoints';
+  return (typeof named === 'string' ? [named] : named).map((name) => {
+    const service = config.services[name];
+    if (!service) throw jitgateError('CONFIG_INVALID', `jitgate.audit.checkpoint_service: no service named "${name}" in services`);
+    return { name, service, resource };
+  });
 }
 
 function policyAuditEntry(event: PolicyEvent): AuditEntry {
@@ -167,7 +171,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         // At most once per checkpoint interval (appends that fail are reported by their callers).
         if (op === 'audit.checkpoint') logger.warn({ err: toError(err) }, 'audit checkpoint not written or not sent to the witness; the next interval tries again');
       },
-    }, checkpointWitness(config));
+    }, checkpointWitnesses(config));
     await audit.start();
     life.started('audit', () => audit.stop());
 

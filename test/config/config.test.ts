@@ -77,6 +77,20 @@ jitgate:
     'decision_logs.service: no service named "colector" in services',
     'jitgate.audit.checkpoint_service: no service named "notary" in services',
   ]);
+  const several = writeConfig(`
+services:
+  notary: { url: "https://notary.example.com" }
+  archive: { url: "https://archive.example.com" }
+jitgate:
+  audit: { checkpoint_service: [notary, archive] }
+`);
+  t.same(loadConfig(several, {}).jitgate.audit.checkpoint_service, ['notary', 'archive'], 'several witnesses may be named');
+  t.same(problemsOf(() => loadConfig(writeConfig(`
+services:
+  notary: { url: "https://notary.example.com" }
+jitgate:
+  audit: { checkpoint_service: [notary, archiv] }
+`), {})), ['jitgate.audit.checkpoint_service: no service named "archiv" in services'], 'each name must be a service');
   t.end();
 });
 
