@@ -1,5 +1,6 @@
 // Request bodies the policy reads, on routes with `policy_body`. The body is read up to a
-// bound before the decision, checked (strict-json.ts), parsed, and then sent upstream as the
+// bound before the decision, checked (strict-json.ts, strict-form.ts for form bodies), parsed,
+// and then sent upstream as the
 // very bytes that were judged. Whatever cannot be judged reaches the policy as a status and
 // no value, so a rule that needs a field of the body finds it undefined and denies.
 import type { IncomingMessage } from 'node:http';
@@ -8,6 +9,7 @@ import { jitgateError } from '../errors.js';
 import type { BodyStatus } from '../policy/index.js';
 import type { PolicyBodyConfig } from './config.js';
 import { inviteBody } from './expect-continue.js';
+import { inspectForm } from './strict-form.js';
 import { inspectJson } from './strict-json.js';
 
 export interface PolicyBody {
@@ -29,16 +31,22 @@ export interface BodyHeaders {
   encodings: readonly string[];
 }
 
-/** Whether the body is JSON text in UTF-8 as configured: a listed media type, no other charset, no content coding. */
-function readable(contentType: string, encodings: readonly string[], types: readonly string[]): boolean {
-  if (encodings.some((e) => e.trim().toLowerCase() !== 'identity')) return false;
-  const [type = '', ...params] = contentType.split(';');
-  if (!types.includes(type.trim().toLowerCase())) return false;
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/**
+ * How the body is read, when it can be: a listed media type in UTF-8 without content coding,
+ * as a form when it is `application/x-www-form-urlencoded`, as JSON otherwise. Null: not read.
+ */
+function readAs(contentType: string, encodings: readonly string[], types: readonly string[]): 'json' | 'form' | null {
+  if (encodings.some((e) => e.trim().toLowerCase() !== 'identity')) return null;
+  const [rawType = '', ...params] = contentType.split(';');
+  const type = rawType.trim().toLowerCase();
+  if (!types.includes(type)) return null;
   for (const param of params) {
     const [name = '', value = ''] = param.split('=');
-    if (name.trim().toLowerCase() === 'charset' && value.trim().replace(/^"|"$/g, '').toLowerCase() !== 'utf-8') return false;
+    if (name.trim().toLowerCase() === 'charset' && value.trim().replace(/^"|"$/g, '').toLowerCase() !== 'utf-8') return null;
   }
-  return true;
+  return type === FORM_TYPE ? 'form' : 'json';
 }
 
 interface Read {
@@ -109,7 +117,8 @@ export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders,
   if (types.length > 1) throw jitgateError('BODY_AMBIGUOUS', 'the Content-Type header is repeated');
   // An upgrade hands the connection over; its bytes are not a body to read here.
   if (req.headers.upgrade !== undefined) return NOT_READ('unsupported');
-  if (!readable(types[0] ?? '', encodings, config.content_types)) return NOT_READ('unsupported');
+  const kind = readAs(types[0] ?? '', encodings, config.content_types);
+  if (kind === null) return NOT_READ('unsupported');
   if (contentLength !== undefined && Number(contentLength) > config.max_bytes) return NOT_READ('too_large');
 
   inviteBody(req);
@@ -121,6 +130,12 @@ export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders,
   try {
     text = utf8.decode(bytes);
   } catch {
+    return { status: 'malformed', upstream: bytes };
+  }
+  if (kind === 'form') {
+    const form = inspectForm(text);
+    if ('fields' in form) return { status: 'parsed', value: form.fields, upstream: bytes };
+    if (form.kind === 'ambiguous') throw jitgateError('BODY_AMBIGUOUS', form.detail);
     return { status: 'malformed', upstream: bytes };
   }
   const problem = inspectJson(text);

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { request } from 'undici';
-import { demoRoute, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, policyFrom, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
 
 const MAX = 256;
 let g: Gateway;
@@ -212,4 +212,57 @@ t.test('on a route that shows the policy no bodies, refunds are refused and bodi
   const item = await post('{"name": "a", "name": "b"}', { host: 'plain.test' }, '/api/items');
   t.equal(item.status, 200);
   t.equal(g.upstream.seen.at(-1)?.body, '{"name": "a", "name": "b"}');
+});
+
+t.test('form bodies: fields the policy reads are the fields the upstream reads; anything servers read differently is refused unseen', async (t) => {
+  const limit = await policyFrom({
+    'authz.rego': [
+      'package jitgate.authz', '',
+      'default allow := false', '',
+      'allow if {', '\tinput.request.body_status == "parsed"', '\tto_number(input.request.body.amount) <= 100', '}', '',
+      'default reason := "refunds need a readable amount of at most 100"', '',
+      'obligations := {"credential": "readonly"}', '',
+    ].join('\n'),
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const forms = await startGateway({
+    policy: limit,
+    routes: (upstream) => [demoRoute(upstream, { policy_body: { max_bytes: 4096, content_types: ['application/x-www-form-urlencoded'], read_timeout_ms: 300 }, body_limit_bytes: 65536 })],
+  });
+  t.teardown(() => forms.close());
+  const token = await forms.token('alice');
+  const send = async (body: string, type = 'application/x-www-form-urlencoded'): Promise<{ status: number; text: string; reached: number }> => {
+    const before = forms.upstream.seen.length;
+    const res = await request(`${forms.url}/api/refunds`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body });
+    return { status: res.statusCode, text: await res.body.text(), reached: forms.upstream.seen.length - before };
+  };
+
+  const within = await send('order=o-7&amount=40&note=two+words%21');
+  t.equal(within.status, 200, 'an amount within the limit');
+  t.equal(forms.upstream.seen.at(-1)?.body, 'order=o-7&amount=40&note=two+words%21', 'the upstream got the bytes the policy judged');
+  t.same((forms.decisions.events.at(-1)?.input as { request: { body: unknown } }).request.body, { order: 'o-7', amount: '40', note: 'two words!' }, 'the policy saw the decoded fields');
+  const above = await send('order=o-7&amount=4000');
+  t.equal(above.status, 403, 'an amount above it is denied');
+  t.equal(above.reached, 0);
+
+  // Each would show the policy a small amount while some upstream reads a large one.
+  const refused: [string, string][] = [
+    ['amount=40&amount=4000', 'a repeated field'],
+    ['amount=40;amount=4000', 'a ";" separator'],
+    ['amount=40&amount[]=4000', 'a bracketed name'],
+    ['amount=40&amount.x=4000', 'a dotted name (PHP reads amount_x)'],
+    ['amount=40%004000', 'a NUL in a value'],
+  ];
+  for (const [body, what] of refused) {
+    const sent = await send(body);
+    t.equal(sent.status, 400, what);
+    t.match(sent.text, /JITGATE_E_BODY_AMBIGUOUS/, what);
+    t.equal(sent.reached, 0, `${what}: the upstream never saw it`);
+  }
+  const garbled = await send('amount=%zz');
+  t.equal(garbled.status, 403, 'invalid encoding: no fields, so the amount rule denies');
+  t.equal((forms.decisions.events.at(-1)?.input as { request: { body_status: string } }).request.body_status, 'malformed');
+  const json = await send('{"amount": 40}', 'application/json');
+  t.equal(json.status, 403, 'a media type the route does not read gives the policy no body');
+  t.equal((forms.decisions.events.at(-1)?.input as { request: { body_status: string } }).request.body_status, 'unsupported');
 });
