@@ -2,6 +2,8 @@
 // measured in the same run:
 // - checking a body (src/proxy/strict-json.ts: syntax, repeated names, exact numbers) and
 //   parsing it, against JSON.parse alone;
+// - reading a form body (src/proxy/strict-form.ts: separators, repeated and mangled names,
+//   NUL, encoding), against URLSearchParams, the usual lenient reading;
 // - a policy decision (sample policies, a refund) with the body in the input, against the
 //   same decision without it.
 // Run: node --import tsx bench/body.ts   (writes `## Request bodies` in docs/benchmarks.md)
@@ -9,6 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildBundle, requireOpa, seal, sealGrants, type AuthzInput } from '../src/policy/index.js';
+import { inspectForm } from '../src/proxy/strict-form.js';
 import { inspectJson } from '../src/proxy/strict-json.js';
 import { writeSection } from './docs-section.js';
 
@@ -47,6 +50,23 @@ const checkRows = sizes.map((items) => {
     () => { if (inspectJson(text) !== null) throw new Error('the benchmark body must pass'); return JSON.parse(text) as unknown; },
   ], iterations);
   return { bytes: Buffer.byteLength(text), parse: parse!, checked: checked! };
+});
+
+/** A form refund with `fields` fields in all, some with escapes and `+`, as browsers encode them. */
+function refundForm(fields: number): string {
+  const pairs = ['order=o-7', 'amount=42.50', 'reason=damaged+on+arrival%21'];
+  for (let i = pairs.length; i < fields; i++) pairs.push(`line_${String(i)}=SKU-${String(100000 + i)}%20x${String((i % 5) + 1)}`);
+  return pairs.join('&');
+}
+
+const formRows = [3, 20, 200, 1000].map((fields) => {
+  const text = refundForm(fields);
+  const iterations = Math.max(50, Math.floor(2_000_000 / text.length));
+  const [lenient, strict] = timeEach([
+    () => Object.fromEntries(new URLSearchParams(text)),
+    () => { if (!('fields' in inspectForm(text))) throw new Error('the benchmark form must pass'); },
+  ], iterations);
+  return { fields, bytes: Buffer.byteLength(text), lenient: lenient!, strict: strict! };
 });
 
 const opa = await requireOpa();
@@ -89,6 +109,12 @@ ${checkRows.map((c, i) => {
 }).join('\n')}
 
 The decision baseline is the same caller, grant and policy deciding \`POST /api/items\` (no body in the input); the body column decides \`POST /api/refunds\` with the body, so it includes the refund rules as well as moving the body into the module. Routes without \`policy_body\` never read a body and pay none of this.
+
+Form bodies (routes listing \`application/x-www-form-urlencoded\`): reading the fields with every check (src/proxy/strict-form.ts) against \`URLSearchParams\`, which reads any text and keeps what servers disagree on. Forms with 3 to 1,000 fields (PHP's \`max_input_vars\`, the most a form may have), escapes and \`+\` included; median of ${String(ROUNDS)} interleaved rounds, µs per body.
+
+| fields | body bytes | URLSearchParams (baseline) | strict reading | ratio |
+|---:|---:|---:|---:|---:|
+${formRows.map((r) => `| ${r.fields.toLocaleString('en-US')} | ${r.bytes.toLocaleString('en-US')} | ${f(r.lenient)} | ${f(r.strict)} | ${(r.strict / r.lenient).toFixed(1)}× |`).join('\n')}
 `;
 writeSection('Request bodies', section);
 console.log(section);
