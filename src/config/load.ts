@@ -84,6 +84,7 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
     if (files) {
       files.cert_file = abs(files.cert_file);
       files.key_file = abs(files.key_file);
+      if (files.client_certificates) files.client_certificates.ca_file = abs(files.client_certificates.ca_file);
     }
   }
   const jwt = j.identity.jwt;

@@ -68,6 +68,17 @@ export interface PolicyGrant {
  */
 export type BodyStatus = 'none' | 'parsed' | 'too_large' | 'malformed' | 'unsupported';
 
+/** A caller's certificate that verified against the listener's client CA (listen.tls.proxy.client_certificates). */
+export interface AuthzClientCertificate {
+  /** The subject's common name, when it has one. */
+  subject_cn?: string;
+  /** subjectAltName URIs (SPIFFE IDs) and DNS names. */
+  san_uris: string[];
+  san_dns: string[];
+  /** SHA-256 of the certificate, as `AB:CD:...`. */
+  fingerprint_sha256: string;
+}
+
 export interface AuthzRequest {
   method: string;
   /** Normalized once; exactly the path the upstream will see. */
@@ -83,6 +94,8 @@ export interface AuthzRequest {
    * vouch for. Always set on the data path; absent only from inputs logged before it existed.
    */
   client_ip?: string;
+  /** Only on a TLS listener that asks for client certificates, and only a verified one. */
+  client_certificate?: AuthzClientCertificate;
   host: string;
   /** Routes with `policy_body`: the JSON body, exactly as the upstream receives it (status `parsed` only). */
   body?: unknown;

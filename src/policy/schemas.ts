@@ -60,6 +60,11 @@ const authzInputSchema = {
         headers: { type: 'object', additionalProperties: { type: 'string' } },
         host: { type: 'string' },
         client_ip: { type: 'string' },
+        client_certificate: {
+          type: 'object',
+          required: ['san_uris', 'san_dns', 'fingerprint_sha256'],
+          properties: { subject_cn: { type: 'string' }, san_uris: stringList, san_dns: stringList, fingerprint_sha256: { type: 'string' } },
+        },
         body: {},
         body_status: { enum: ['none', 'parsed', 'too_large', 'malformed', 'unsupported'] },
       },

@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/index.js';
 import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, PolicyGrant, ShadowOutcome, Subject } from '../policy/index.js';
 import { AUTHZ_ENTRYPOINT, seal, shadowOutcome } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
+import { clientCertificate } from '../tls/index.js';
 import type { ClientAddress, ClientAddresses } from './client-address.js';
 import type { CredentialBroker } from './credentials.js';
 import { overrideRefusal } from './headers.js';
@@ -195,6 +196,8 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
       host: host ?? '',
       client_ip: client.ip,
     };
+    const certificate = clientCertificate(req.socket);
+    if (certificate) request.client_certificate = certificate;
     if (body) {
       if (body.status === 'parsed') request.body = body.value;
       request.body_status = body.status;

@@ -4,6 +4,11 @@ import type { SchemaObject } from 'ajv';
 export interface TlsFiles {
   cert_file: string;
   key_file: string;
+  /**
+   * Ask callers for a certificate signed by `ca_file` (PEM). Required: connections without one
+   * fail the handshake. Otherwise optional: a verified one is shown to the policy.
+   */
+  client_certificates?: { ca_file: string; required: boolean };
 }
 
 export const tlsFilesSchema: SchemaObject = {
@@ -13,5 +18,14 @@ export const tlsFilesSchema: SchemaObject = {
   properties: {
     cert_file: { type: 'string', minLength: 1 },
     key_file: { type: 'string', minLength: 1 },
+    client_certificates: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['ca_file'],
+      properties: {
+        ca_file: { type: 'string', minLength: 1 },
+        required: { type: 'boolean', default: true },
+      },
+    },
   },
 };

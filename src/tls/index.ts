@@ -3,3 +3,4 @@
 export { tlsFilesSchema, type TlsFiles } from './config.js';
 export { readTls, type TlsMaterial } from './material.js';
 export { listenerFastify, useTls } from './listener.js';
+export { clientCertificate } from './peer.js';

@@ -13,12 +13,21 @@ import type { TlsMaterial } from './material.js';
 export function listenerFastify(options: FastifyHttpOptions<Server>, tls: TlsMaterial | null): FastifyInstance {
   if (tls === null) return Fastify(options);
   const { http, ...rest } = options;
-  const https: HttpsOptions = { ...(http ?? {}), cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' };
+  const https: HttpsOptions = { ...(http ?? {}), ...contextOptions(tls), minVersion: 'TLSv1.2' };
+  if (tls.clients) {
+    https.requestCert = true;
+    // Optional: the handshake completes without one, and only a verified one counts (peer.ts).
+    https.rejectUnauthorized = tls.clients.required;
+  }
   const httpsOptions = { ...rest, https } as FastifyHttpsOptions<HttpsServer>;
   return Fastify(httpsOptions);
 }
 
 /** Serves `tls` on new connections from now on (connections already open keep theirs). */
 export function useTls(app: FastifyInstance, tls: TlsMaterial): void {
-  (app.server as unknown as HttpsServer).setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+  (app.server as unknown as HttpsServer).setSecureContext({ ...contextOptions(tls), minVersion: 'TLSv1.2' });
+}
+
+function contextOptions(tls: TlsMaterial): { cert: Buffer; key: Buffer; ca?: Buffer } {
+  return { cert: tls.cert, key: tls.key, ...(tls.clients ? { ca: tls.clients.ca } : {}) };
 }

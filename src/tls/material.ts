@@ -9,6 +9,8 @@ import type { TlsFiles } from './config.js';
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
+  /** Callers' certificates: the CAs that may sign them, and whether one is required. */
+  clients?: { ca: Buffer; required: boolean };
 }
 
 function read(path: string, key: string): Buffer {
@@ -19,14 +21,18 @@ function read(path: string, key: string): Buffer {
   }
 }
 
-/** The pair named by `files` (at config key `at`), checked by building a TLS context from it. */
+/** The files named by `files` (at config key `at`), checked by building a TLS context from them. */
 export function readTls(files: TlsFiles, at: string): TlsMaterial {
-  const material = { cert: read(files.cert_file, `${at}.cert_file`), key: read(files.key_file, `${at}.key_file`) };
+  const material: TlsMaterial = { cert: read(files.cert_file, `${at}.cert_file`), key: read(files.key_file, `${at}.key_file`) };
+  const clients = files.client_certificates;
+  if (clients) material.clients = { ca: read(clients.ca_file, `${at}.client_certificates.ca_file`), required: clients.required };
   try {
     // Throws on unparsable PEM, an encrypted key, or a key that does not belong to the certificate.
-    createSecureContext(material);
+    createSecureContext({ cert: material.cert, key: material.key, ...(material.clients ? { ca: material.clients.ca } : {}) });
   } catch (err) {
-    const why = `${files.cert_file} and ${files.key_file} are not a usable certificate and key: ${(err as Error).message}`;
+    const why = clients
+      ? `${files.cert_file}, ${files.key_file} and ${clients.ca_file} are not a usable certificate, key and client CA: ${(err as Error).message}`
+      : `${files.cert_file} and ${files.key_file} are not a usable certificate and key: ${(err as Error).message}`;
     throw jitgateError('CONFIG_INVALID', `${at}: ${why}`, { problems: [`${at}: ${why}`] }, err);
   }
   return material;

@@ -171,9 +171,11 @@ t.test('listener TLS: certificate and key, resolved against the file; both requi
 jitgate:
   listen:
     tls:
-      proxy: { cert_file: certs/gw.pem, key_file: /etc/jitgate/gw.key }
+      proxy: { cert_file: certs/gw.pem, key_file: /etc/jitgate/gw.key, client_certificates: { ca_file: certs/workloads.pem } }
 `);
-  t.same(loadConfig(file, {}).jitgate.listen.tls, { proxy: { cert_file: join(file, '..', 'certs', 'gw.pem'), key_file: '/etc/jitgate/gw.key' } });
+  t.same(loadConfig(file, {}).jitgate.listen.tls, {
+    proxy: { cert_file: join(file, '..', 'certs', 'gw.pem'), key_file: '/etc/jitgate/gw.key', client_certificates: { ca_file: join(file, '..', 'certs', 'workloads.pem'), required: true } },
+  }, 'client certificates are required unless said otherwise');
   const problems = problemsOf(() => loadConfig(writeConfig(`
 jitgate:
   listen:

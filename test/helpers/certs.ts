@@ -30,16 +30,19 @@ export function selfSigned(dir: string, name: string): CertFiles {
 }
 
 /** A certificate authority that issues server certificates (for 127.0.0.1) and client certificates. */
-export function certAuthority(dir: string, name: string): CertFiles & { issue(subject: string, use: 'server' | 'client'): CertFiles } {
+export function certAuthority(dir: string, name: string): CertFiles & { issue(subject: string, use: 'server' | 'client', altNames?: string): CertFiles } {
   const ca = selfSigned(dir, name);
   return {
     ...ca,
-    issue(subject, use) {
+    /** `altNames`: a client certificate's subjectAltName (`URI:spiffe://...`), for workload identities. */
+    issue(subject, use, altNames) {
       const key = join(dir, `${subject}.key`);
       const csr = join(dir, `${subject}.csr`);
       const cert = join(dir, `${subject}.pem`);
       const ext = join(dir, `${subject}.ext`);
-      writeFileSync(ext, use === 'server' ? 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' : 'extendedKeyUsage=clientAuth\n');
+      writeFileSync(ext, use === 'server'
+        ? 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
+        : `extendedKeyUsage=clientAuth\n${altNames === undefined ? '' : `subjectAltName=${altNames}\n`}`);
       openssl(['req', ...EC_KEY, '-subj', `/CN=${subject}`, '-keyout', key, '-out', csr]);
       openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert]);
       return described(cert, key);

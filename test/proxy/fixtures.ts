@@ -15,6 +15,7 @@ import { createAuthenticator, createDevIssuer, type DevIssuer, type IdentityConf
 import type { Metrics } from '../../src/observability/index.js';
 import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
 import { createProxyServer, type ProxyServer, type RouteConfig } from '../../src/proxy/index.js';
+import type { TlsMaterial } from '../../src/tls/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -236,6 +237,8 @@ export interface Gateway {
 
 export async function startGateway(opts: {
   policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number; consoleUrl?: string; trustedProxies?: string[];
+  /** Serve HTTPS (url then starts with https://). */
+  tls?: TlsMaterial;
 } = {}): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'jg-proxy-'));
   const keyFile = join(dir, 'dev-issuer.jwk.json');
@@ -261,11 +264,12 @@ export async function startGateway(opts: {
     ...(opts.maxHeaderBytes !== undefined ? { maxHeaderBytes: opts.maxHeaderBytes } : {}),
     ...(opts.consoleUrl !== undefined ? { consoleUrl: opts.consoleUrl } : {}),
     ...(opts.trustedProxies !== undefined ? { trustedProxies: opts.trustedProxies } : {}),
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
   });
   const { port } = await proxy.listen('127.0.0.1', 0);
   const issuer = createDevIssuer(idCfg.dev_issuer);
   return {
-    proxy, url: `http://127.0.0.1:${port}`, port, upstream, grants, audit, decisions, issuer, keyFile, logLines,
+    proxy, url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`, port, upstream, grants, audit, decisions, issuer, keyFile, logLines,
     token: (sub) => issuer.issue(sub),
     async close() {
       await proxy.close();
