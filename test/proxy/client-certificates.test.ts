@@ -9,7 +9,7 @@ import t from 'tap';
 import { Agent, request } from 'undici';
 import { readTls } from '../../src/tls/index.js';
 import { certAuthority, selfSigned } from '../helpers/certs.js';
-import { policyFrom, startGateway } from './fixtures.js';
+import { policyAllowingIf, startGateway } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jg-client-certs-'));
 const server = selfSigned(dir, 'gateway');
@@ -17,16 +17,7 @@ const clients = certAuthority(dir, 'workload-ca');
 const payments = clients.issue('payments', 'client', 'URI:spiffe://prod/ns/payments/sa/api, DNS:payments.internal');
 const stranger = certAuthority(join(mkdtempSync(join(tmpdir(), 'jg-other-ca-'))), 'other-ca').issue('payments', 'client', 'URI:spiffe://prod/ns/payments/sa/api');
 
-const workloadOnly = await policyFrom({
-  'authz.rego': [
-    'package jitgate.authz', '',
-    'default allow := false', '',
-    'allow if {', '\tsome uri in input.request.client_certificate.san_uris', '\tstartswith(uri, "spiffe://prod/ns/payments/")', '}', '',
-    'default reason := "only the payments workload"', '',
-    'obligations := {"credential": "readonly"}', '',
-  ].join('\n'),
-  'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
-});
+const workloadOnly = await policyAllowingIf(['some uri in input.request.client_certificate.san_uris', 'startswith(uri, "spiffe://prod/ns/payments/")'], 'only the payments workload');
 
 function agentWith(cert?: { cert: string; key: string }): Agent {
   return new Agent({ connect: { ca: readFileSync(server.cert), ...(cert ? { cert: readFileSync(cert.cert), key: readFileSync(cert.key) } : {}) } });

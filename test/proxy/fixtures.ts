@@ -41,6 +41,23 @@ export async function policyFrom(files: Record<string, string>): Promise<PolicyE
   return built.engine;
 }
 
+/**
+ * An authz policy that allows exactly when every line of `conditions` holds (Rego body lines),
+ * denies otherwise with `reason`, and sends the read-only credential; elevation never allows.
+ */
+export function policyAllowingIf(conditions: readonly string[], reason: string): Promise<PolicyEvaluator> {
+  return policyFrom({
+    'authz.rego': [
+      'package jitgate.authz', '',
+      'default allow := false', '',
+      'allow if {', ...conditions.map((c) => `\t${c}`), '}', '',
+      `default reason := ${JSON.stringify(reason)}`, '',
+      'obligations := {"credential": "readonly"}', '',
+    ].join('\n'),
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+}
+
 export class MemoryGrants implements GrantReader {
   ready = true;
   readonly bySubject = new Map<string, PolicyGrant[]>();

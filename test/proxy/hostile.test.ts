@@ -7,7 +7,7 @@ import t from 'tap';
 import { importJWK, SignJWT, generateKeyPair, exportSPKI } from 'jose';
 import { request } from 'undici';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/identity/index.js';
-import { demoRoute, leaks, policyFrom, SECRETS, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, leaks, policyAllowingIf, policyFrom, SECRETS, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
 
 let g: Gateway;
 let alice: string;
@@ -110,10 +110,7 @@ t.test('spoofed identity headers do not identify anyone', async (t) => {
 });
 
 t.test('a network rule cannot be met with a forged X-Forwarded-For; behind a trusted proxy it reads the address the proxy saw', async (t) => {
-  const inside = await policyFrom({
-    'authz.rego': 'package jitgate.authz\n\ndefault allow := false\n\nallow if net.cidr_contains("10.0.0.0/8", input.request.client_ip)\n\nreason := "only from the office network"\n\nobligations := {"credential": "readonly"}\n',
-    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
-  });
+  const inside = await policyAllowingIf(['net.cidr_contains("10.0.0.0/8", input.request.client_ip)'], 'only from the office network');
   const direct = await startGateway({ policy: inside });
   t.teardown(() => direct.close());
   const token = await direct.token('alice');

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { request } from 'undici';
-import { demoRoute, policyFrom, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, policyAllowingIf, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
 
 const MAX = 256;
 let g: Gateway;
@@ -215,16 +215,7 @@ t.test('on a route that shows the policy no bodies, refunds are refused and bodi
 });
 
 t.test('form bodies: fields the policy reads are the fields the upstream reads; anything servers read differently is refused unseen', async (t) => {
-  const limit = await policyFrom({
-    'authz.rego': [
-      'package jitgate.authz', '',
-      'default allow := false', '',
-      'allow if {', '\tinput.request.body_status == "parsed"', '\tto_number(input.request.body.amount) <= 100', '}', '',
-      'default reason := "refunds need a readable amount of at most 100"', '',
-      'obligations := {"credential": "readonly"}', '',
-    ].join('\n'),
-    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
-  });
+  const limit = await policyAllowingIf(['input.request.body_status == "parsed"', 'to_number(input.request.body.amount) <= 100'], 'refunds need a readable amount of at most 100');
   const forms = await startGateway({
     policy: limit,
     routes: (upstream) => [demoRoute(upstream, { policy_body: { max_bytes: 4096, content_types: ['application/x-www-form-urlencoded'], read_timeout_ms: 300 }, body_limit_bytes: 65536 })],
