@@ -1,9 +1,8 @@
 // Services in OPA's `services` block, as jitgate calls them: bundle downloads, decision-log
 // uploads and the checkpoint witness.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
+import { clientConnectOptions, clientTlsId, type ClientTlsParts } from '../tls/index.js';
 
 export interface ServiceConfig {
   url: string;
@@ -54,31 +53,28 @@ const agents = new WeakMap<ServiceConfig, { id: string; agent: Agent }>();
  * settings; otherwise an agent trusting the service's CA and presenting its client certificate
  * (OPA's `tls` and `credentials.client_tls`). The files are read on every call, so renewed ones
  * are used from the next call (the agent made from the old ones is closed). Throws when a file
- * cannot be read: the call is then not made without it.
+ * cannot be read or the files do not fit together: the call is then not made without them.
  */
 export function serviceDispatcher(service: ServiceConfig): Dispatcher | undefined {
   const client = service.credentials?.client_tls;
   const caFile = service.tls?.ca_cert;
   if (client === undefined && caFile === undefined) return undefined;
-  const connect: { ca?: (string | Buffer)[]; cert?: Buffer; key?: Buffer; passphrase?: string } = {};
-  const hash = createHash('sha256');
+  const parts: ClientTlsParts = {};
   if (caFile !== undefined) {
-    const ca = readPem(caFile, 'CA certificate (tls.ca_cert)');
-    const withSystem = service.tls?.system_ca_required === true;
-    connect.ca = withSystem ? [...rootCertificates, ca] : [ca];
-    hash.update(ca).update(withSystem ? '\0system\0' : '\0');
+    parts.ca = readPem(caFile, 'CA certificate (tls.ca_cert)');
+    parts.withSystemRoots = service.tls?.system_ca_required === true;
   }
   if (client !== undefined) {
-    connect.cert = readPem(client.cert, 'client certificate (credentials.client_tls.cert)');
-    connect.key = readPem(client.private_key, 'client key (credentials.client_tls.private_key)');
-    if (client.private_key_passphrase !== undefined) connect.passphrase = client.private_key_passphrase;
+    parts.cert = readPem(client.cert, 'client certificate (credentials.client_tls.cert)');
+    parts.key = readPem(client.private_key, 'client key (credentials.client_tls.private_key)');
+    if (client.private_key_passphrase !== undefined) parts.passphrase = client.private_key_passphrase;
   }
-  for (const part of [connect.cert ?? '', connect.key ?? '', connect.passphrase ?? '']) hash.update(part).update('\0');
-  const id = hash.digest('hex');
+  // Only a new set of files is checked and gets an agent: unchanged ones reuse theirs.
+  const id = clientTlsId(parts);
   const known = agents.get(service);
   if (known?.id === id) return known.agent;
+  const agent = new Agent({ connect: clientConnectOptions(parts) });
   if (known) void known.agent.close().catch(() => undefined);
-  const agent = new Agent({ connect });
   agents.set(service, { id, agent });
   return agent;
 }

@@ -1,8 +1,8 @@
 // Request bodies the policy reads, on routes with `policy_body`. The body is read up to a
-// bound before the decision, checked (strict-json.ts, strict-form.ts for form bodies), parsed,
-// and then sent upstream as the
-// very bytes that were judged. Whatever cannot be judged reaches the policy as a status and
-// no value, so a rule that needs a field of the body finds it undefined and denies.
+// bound before the decision, checked (strict-json.ts; strict-form.ts for form bodies), parsed,
+// and then sent upstream as the very bytes that were judged. Whatever cannot be judged reaches
+// the policy as a status and no value, so a rule that needs a field of the body finds it
+// undefined and denies.
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { jitgateError } from '../errors.js';

@@ -13,7 +13,8 @@ export interface TlsMaterial {
   clients?: { ca: Buffer; required: boolean };
 }
 
-function read(path: string, key: string): Buffer {
+/** A PEM file the configuration names at `key`; a file that cannot be read is a configuration error naming both. */
+export function readConfiguredPem(path: string, key: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
@@ -23,9 +24,9 @@ function read(path: string, key: string): Buffer {
 
 /** The files named by `files` (at config key `at`), checked by building a TLS context from them. */
 export function readTls(files: TlsFiles, at: string): TlsMaterial {
-  const material: TlsMaterial = { cert: read(files.cert_file, `${at}.cert_file`), key: read(files.key_file, `${at}.key_file`) };
+  const material: TlsMaterial = { cert: readConfiguredPem(files.cert_file, `${at}.cert_file`), key: readConfiguredPem(files.key_file, `${at}.key_file`) };
   const clients = files.client_certificates;
-  if (clients) material.clients = { ca: read(clients.ca_file, `${at}.client_certificates.ca_file`), required: clients.required };
+  if (clients) material.clients = { ca: readConfiguredPem(clients.ca_file, `${at}.client_certificates.ca_file`), required: clients.required };
   try {
     // Throws on unparsable PEM, an encrypted key, or a key that does not belong to the certificate.
     createSecureContext({ cert: material.cert, key: material.key, ...(material.clients ? { ca: material.clients.ca } : {}) });

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { Agent, request } from 'undici';
 import { startDemoUpstream } from '../../src/demo/index.js';
-import { selfSigned } from '../helpers/certs.js';
+import { certAuthority, selfSigned } from '../helpers/certs.js';
 import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
 
 /** The fingerprint of the certificate a new TLS connection to `url` is served. */
@@ -114,4 +114,41 @@ t.test('a certificate that cannot be read stops the start, naming the key and th
     },
   });
   await t.rejects(startGatewayProcess(file), /jitgate\.listen\.tls\.proxy\.cert_file: cannot read .*nowhere\.pem/);
+});
+
+t.test('a control address that requires client certificates answers only the holders of one from its CA', async (t) => {
+  const dir = tempDir('jg-tls-control-');
+  const server = selfSigned(dir, 'control');
+  const approvers = certAuthority(dir, 'approvers-ca');
+  const laptop = approvers.issue('bob-laptop', 'client');
+  const stranger = certAuthority(tempDir('jg-tls-stranger-'), 'stranger-ca').issue('bob-laptop', 'client');
+  const file = writeConfig(dir, {
+    jitgate: {
+      data_dir: dir,
+      listen: {
+        proxy: '127.0.0.1:0', control: '127.0.0.1:0',
+        tls: { control: { cert_file: 'control.pem', key_file: 'control.key', client_certificates: { ca_file: 'approvers-ca.pem' } } },
+      },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      routes: [],
+    },
+  });
+  const gw = await startGatewayProcess(file);
+  t.teardown(() => gw.stop());
+  const health = async (client?: { cert: string; key: string }): Promise<string> => {
+    const agent = new Agent({ connect: { ca: readFileSync(server.cert), ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) } });
+    try {
+      const res = await request(`${gw.controlUrl}/healthz`, { dispatcher: agent });
+      await res.body.dump();
+      return String(res.statusCode);
+    } catch {
+      return 'no answer';
+    } finally {
+      await agent.close();
+    }
+  };
+  t.equal(await health(laptop), '200', 'a certificate from the approvers\' CA');
+  t.equal(await health(), 'no answer', 'no certificate: the handshake fails');
+  t.equal(await health(stranger), 'no answer', 'the same name from another CA: the handshake fails');
 });
