@@ -73,7 +73,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     return503OnClosing: true,
     schemaErrorFormatter: validationError,
     routerOptions: { ignoreTrailingSlash: false },
-  }, tls);
+  }, tls, options.clientTimeouts);
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(compileValidator);

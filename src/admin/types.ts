@@ -5,7 +5,7 @@ import type { AuditFilter, AuditPage } from '../audit/index.js';
 import type { Workflow } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { HealthReport } from '../observability/index.js';
-import type { TlsMaterial } from '../tls/index.js';
+import type { ClientTimeouts, TlsMaterial } from '../tls/index.js';
 
 export type { HealthReport };
 
@@ -40,6 +40,8 @@ export interface ControlServerOptions {
   console?: boolean;
   /** Serve HTTPS with this certificate (plain HTTP without). */
   tls?: TlsMaterial | null;
+  /** How long callers may take to send a request (default CLIENT_TIMEOUT_DEFAULTS). */
+  clientTimeouts?: ClientTimeouts;
 }
 
 export interface ControlServer {

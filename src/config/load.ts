@@ -114,6 +114,12 @@ function invalidTrustedProxies(cfg: GatewayConfig): string[] {
     .map((entry) => `jitgate.listen.trusted_proxies: "${entry}" is neither an IP address nor a CIDR block`);
 }
 
+/** Node refuses a head limit longer than the whole request's: said here, with the keys. */
+function invalidClientTimeouts(cfg: GatewayConfig): string[] {
+  const { head_ms: head, request_ms: request } = cfg.jitgate.listen.client_timeouts;
+  return head > request ? [`jitgate.listen.client_timeouts: head_ms (${String(head)}) is longer than request_ms (${String(request)}), which includes the head`] : [];
+}
+
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
 export function buildConfig(doc: unknown, source: string | null): GatewayConfig {
   const copy = structuredClone(doc ?? {}) as Record<string, unknown>;
@@ -123,7 +129,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...invalidTrustedProxies(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...invalidTrustedProxies(cfg), ...invalidClientTimeouts(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

@@ -11,7 +11,7 @@ import { observabilityConfigSchema } from '../observability/index.js';
 import { policyConfigSchema } from '../policy/index.js';
 import { routesConfigSchema } from '../proxy/index.js';
 import { storeConfigSchema } from '../store/index.js';
-import { tlsFilesSchema } from '../tls/index.js';
+import { CLIENT_TIMEOUT_DEFAULTS, tlsFilesSchema } from '../tls/index.js';
 
 const listenSchema: SchemaObject = {
   type: 'object',
@@ -27,6 +27,18 @@ const listenSchema: SchemaObject = {
       type: 'object',
       additionalProperties: false,
       properties: { proxy: tlsFilesSchema, control: tlsFilesSchema },
+    },
+    // How long callers may take to send a request, on both listeners (body_idle_ms: the proxy's
+    // streamed bodies). A caller past them gets 408 and its connection closed.
+    client_timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        head_ms: { type: 'integer', minimum: 1, default: CLIENT_TIMEOUT_DEFAULTS.head_ms },
+        request_ms: { type: 'integer', minimum: 1, default: CLIENT_TIMEOUT_DEFAULTS.request_ms },
+        body_idle_ms: { type: 'integer', minimum: 1, default: 30_000 },
+      },
     },
   },
 };

@@ -7,7 +7,7 @@ import type { ObservabilityConfig } from '../observability/index.js';
 import type { BundleSigning, PolicyConfig, VerificationKey } from '../policy/index.js';
 import type { RouteConfig } from '../proxy/index.js';
 import type { StoreConfig } from '../store/index.js';
-import type { TlsFiles } from '../tls/index.js';
+import type { ClientTimeouts, TlsFiles } from '../tls/index.js';
 
 /** One entry of OPA's `services` block. */
 export type OpaService = ServiceConfig;
@@ -35,7 +35,13 @@ export interface GatewayConfig {
   decision_logs: DecisionLogsConfig;
   jitgate: {
     data_dir: string;
-    listen: { proxy: string; control: string; trusted_proxies: string[]; tls?: { proxy?: TlsFiles; control?: TlsFiles } };
+    listen: {
+      proxy: string;
+      control: string;
+      trusted_proxies: string[];
+      tls?: { proxy?: TlsFiles; control?: TlsFiles };
+      client_timeouts: ClientTimeouts & { body_idle_ms: number };
+    };
     control: AdminConfig;
     policy: PolicyConfig;
     store: StoreConfig;

@@ -253,6 +253,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       env: opts.env ?? process.env,
       tls: tls.proxy,
       trustedProxies: j.listen.trusted_proxies,
+      clientTimeouts: j.listen.client_timeouts,
+      bodyIdleMs: j.listen.client_timeouts.body_idle_ms,
     });
     const control: ControlServer = createControlServer({
       workflow: grants.workflow,
@@ -264,6 +266,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       bodyLimit: j.control.body_limit_bytes,
       console: j.control.console,
       tls: tls.control,
+      clientTimeouts: j.listen.client_timeouts,
     });
     const p = splitAddress(j.listen.proxy);
     const c = splitAddress(j.listen.control);

@@ -4,13 +4,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
-import { listenerFastify, useTls, type TlsMaterial } from '../tls/index.js';
+import { CLIENT_TIMEOUT_DEFAULTS, listenerFastify, useTls, type ClientTimeouts, type TlsMaterial } from '../tls/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import type { RouteConfig } from './config.js';
 import { ClientAddresses } from './client-address.js';
+import { guardBody, type GuardedBody } from './body-guard.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
@@ -37,6 +38,10 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'client
   consoleUrl?: string;
   /** Serve HTTPS with this certificate (plain HTTP without). */
   tls?: TlsMaterial | null;
+  /** How long callers may take to send a request (default CLIENT_TIMEOUT_DEFAULTS). */
+  clientTimeouts?: ClientTimeouts;
+  /** The longest pause allowed in a request body on its way upstream (default 30 s). */
+  bodyIdleMs?: number;
 }
 
 /** Headers the gateway adds upstream, and every name it owns (callers' copies are dropped). */
@@ -64,6 +69,18 @@ export interface ProxyServer {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const BODY_IDLE_MS_DEFAULT = 30_000;
+
+/** Errors Node's HTTP parser and request timers report for a connection, and what the caller is told. */
+const CLIENT_ERRORS: Readonly<Record<string, 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT'>> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+};
+const STATUS_LINES = {
+  BAD_REQUEST: '400 Bad Request',
+  HEADERS_TOO_LARGE: '431 Request Header Fields Too Large',
+  REQUEST_TIMEOUT: '408 Request Timeout',
+} as const;
 const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 function hasBody(req: IncomingMessage): boolean {
@@ -81,22 +98,6 @@ function sendJson(res: ServerResponse, status: number, body: ErrorBody, extra: R
   res.end(payload);
 }
 
-/** Counts streamed request bytes; a chunked body past the limit is cut off before the upstream sees its end. */
-function bodyLimiter(limit: number, onExceeded: () => void): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      seen += chunk.length;
-      if (seen > limit) {
-        onExceeded();
-        cb(jitgateError('BODY_TOO_LARGE'));
-        return;
-      }
-      cb(null, chunk);
-    },
-  });
-}
-
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { logger, metrics, audit } = opts;
   const env = opts.env ?? process.env;
@@ -107,10 +108,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
   let state = buildState(opts.routes);
   const pools = new UpstreamPools(opts.upstreamConnections ?? 128);
+  const bodyIdleMs = opts.bodyIdleMs ?? BODY_IDLE_MS_DEFAULT;
   const deps: PipelineDeps = { ...opts, state: () => state, clients: new ClientAddresses(opts.trustedProxies ?? []) };
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;
+  /** Sockets Node's request timers closed: a body cut off with them was the caller's lateness. */
+  const timedOut = new WeakSet<Socket>();
+
   const app: FastifyInstance = listenerFastify({
     logger: false,
     http: { maxHeaderSize: opts.maxHeaderBytes ?? 16384 },
@@ -125,19 +130,30 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     },
     clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
-      const name = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
-      const body = JSON.stringify(specBody(name, randomUUID()));
-      const status = name === 'HEADERS_TOO_LARGE' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      if (socket.writable) {
-        socket.end(`HTTP/1.1 ${status}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      } else {
+      const name = CLIENT_ERRORS[err.code ?? ''] ?? 'BAD_REQUEST';
+      if (name === 'REQUEST_TIMEOUT') timedOut.add(socket);
+      // As Node's own handler: an answer already under way on this connection (a pipelined
+      // request broke while an earlier response streams) gets no second one among its bytes.
+      const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (!socket.writable || answering?.headersSent === true) {
         socket.destroy();
+        return;
       }
+      const body = JSON.stringify(specBody(name, randomUUID()));
+      socket.write(`HTTP/1.1 ${STATUS_LINES[name]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      // Closed once written, whether or not the caller ever stops sending.
+      socket.destroySoon();
     },
-  }, tls);
+  }, tls, opts.clientTimeouts ?? CLIENT_TIMEOUT_DEFAULTS);
   app.removeAllContentTypeParsers();
   // Leave every body unread: it is streamed to the upstream, never parsed or buffered here.
   app.addContentTypeParser('*', (_req, _payload, done) => { done(null); });
+
+  function bodyCutOff(cause: NonNullable<GuardedBody['cutOff']>, req: IncomingMessage): JitgateError {
+    if (cause === 'too_large') return jitgateError('BODY_TOO_LARGE');
+    if (cause === 'stalled') return jitgateError('BODY_TIMEOUT');
+    return timedOut.has(req.socket) ? jitgateError('REQUEST_TIMEOUT') : jitgateError('BAD_REQUEST', 'the request body was cut off');
+  }
 
   function fail(req: IncomingMessage, res: ServerResponse, requestId: string, thrown: unknown, routeName: string | null): void {
     let err: JitgateError;
@@ -252,17 +268,19 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const route = d.route;
     const cfg = route.config;
 
-    const limit = { exceeded: false };
     // What the policy read goes as read; otherwise the request streams through unread.
     const read = d.body?.upstream ?? null;
     let body: Readable | Buffer | null = null;
+    let guard: GuardedBody | null = null;
     if (Buffer.isBuffer(read)) {
       body = read;
     } else if (read !== null || hasBody(req)) {
       const source: Readable = read ?? req;
       // With a valid Content-Length (checked against the limit already) Node never reads past it.
-      body = req.headers['content-length'] !== undefined ? source : source.pipe(bodyLimiter(cfg.body_limit_bytes, () => { limit.exceeded = true; }));
-      if (body !== source) source.on('error', (e) => { (body as Transform).destroy(e); });
+      guard = guardBody(req.headers['content-length'] !== undefined ? null : cfg.body_limit_bytes, bodyIdleMs);
+      const watched = guard;
+      body = source.pipe(watched.stream);
+      source.on('error', (e) => { watched.sourceFailed(e); });
     }
     if (body !== null) inviteBody(req);
     const path = route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : '');
@@ -286,10 +304,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         bodyTimeout: cfg.timeouts.body_ms,
       }, res, masker, head);
     } catch (err) {
-      const mapped = limit.exceeded ? jitgateError('BODY_TOO_LARGE') : upstreamError(err);
+      const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);
       logger.warn({ err: toError(err), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
       logDecision(deps, d, { error_code: mapped.code });
       throw new DecidedError(mapped, decisionId, cfg.name);
+    } finally {
+      guard?.stop();
     }
     metrics.upstreamLatency(cfg.name, Number(relayed.headersAtNs - t0) / 1e9);
     if (!relayed.complete) logger.warn({ route: cfg.name, decision_id: decisionId }, 'streaming the upstream response was cut off');

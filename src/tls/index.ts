@@ -1,8 +1,9 @@
 // TLS part: certificates for the gateway's own listeners (data path and control API), read,
-// checked and swapped on reload; the callers' verified certificates; and the TLS the gateway
-// uses as a client (route upstreams, OPA services).
+// checked and swapped on reload, and the listeners built with them (and with the same bounds on
+// slow callers); the callers' verified certificates; and the TLS the gateway uses as a client
+// (route upstreams, OPA services).
 export { tlsFilesSchema, type TlsFiles } from './config.js';
 export { readConfiguredPem, readTls, type TlsMaterial } from './material.js';
 export { clientConnectOptions, clientTlsId, type ClientConnectOptions, type ClientTlsParts } from './client.js';
-export { listenerFastify, useTls } from './listener.js';
+export { CLIENT_TIMEOUT_DEFAULTS, listenerFastify, useTls, type ClientTimeouts } from './listener.js';
 export { clientCertificate } from './peer.js';

@@ -1,16 +1,51 @@
 // The fastify instance behind a listener, plain HTTP or HTTPS. Both servers (data path and
-// control API) are built here so they take TLS the same way and swap certificates the same way.
+// control API) are built here so they take TLS the same way, swap certificates the same way,
+// and give slow callers the same bounds.
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
 import type { TlsMaterial } from './material.js';
 
 /**
+ * How long a caller may take to send a request, head and all. Node's own limits would let an
+ * unauthenticated caller hold a connection for a minute with a trickled head (fastify turns the
+ * whole-request limit off), and an authenticated one hold an upstream connection for good with
+ * a trickled body.
+ */
+export interface ClientTimeouts {
+  /** The request head (line and headers), from its first byte. */
+  head_ms: number;
+  /** The whole request, head and body. At least `head_ms`. */
+  request_ms: number;
+}
+
+export const CLIENT_TIMEOUT_DEFAULTS: Readonly<ClientTimeouts> = Object.freeze({ head_ms: 10_000, request_ms: 300_000 });
+
+/** How often Node looks for requests past their limits: a limit is kept to within this. */
+const CHECK_INTERVAL_MS = 1_000;
+
+/**
  * A fastify instance serving HTTPS with `tls`, plain HTTP without, typed as the plain one: an
  * https.Server is an http.Server for everything the servers use (requests, upgrades, CONNECT,
- * addresses), and certificates are swapped through `useTls`.
+ * addresses), and certificates are swapped through `useTls`. A caller past `timeouts` gets
+ * 408 through the server's `clientError` handler, and the connection is closed.
  */
-export function listenerFastify(options: FastifyHttpOptions<Server>, tls: TlsMaterial | null): FastifyInstance {
+export function listenerFastify(
+  fastifyOptions: FastifyHttpOptions<Server>,
+  tls: TlsMaterial | null,
+  timeouts: ClientTimeouts = CLIENT_TIMEOUT_DEFAULTS,
+): FastifyInstance {
+  const options: FastifyHttpOptions<Server> = {
+    ...fastifyOptions,
+    // fastify sets the server's request timeout from its own option, after creating it.
+    requestTimeout: timeouts.request_ms,
+    http: {
+      ...(fastifyOptions.http ?? {}),
+      headersTimeout: timeouts.head_ms,
+      requestTimeout: timeouts.request_ms,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+    },
+  };
   if (tls === null) return Fastify(options);
   const { http, ...rest } = options;
   const https: HttpsOptions = { ...(http ?? {}), ...contextOptions(tls), minVersion: 'TLSv1.2' };

@@ -212,6 +212,18 @@ t.test('trusted proxies: addresses and CIDR blocks, none by default; anything el
   t.end();
 });
 
+t.test('client timeouts: bounded by default; a head limit longer than the whole request is refused', (t) => {
+  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.client_timeouts, { head_ms: 10_000, request_ms: 300_000, body_idle_ms: 30_000 });
+  t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 2000 }\n'), {}).jitgate.listen.client_timeouts, { head_ms: 2000, request_ms: 300_000, body_idle_ms: 30_000 });
+  t.same(problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 20000, request_ms: 5000 }\n'), {})), [
+    'jitgate.listen.client_timeouts: head_ms (20000) is longer than request_ms (5000), which includes the head',
+  ]);
+  const problems = problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { request_ms: 0, idle_ms: 5 }\n'), {}));
+  t.ok(problems.some((p) => p.startsWith('jitgate.listen.client_timeouts.request_ms')), `no way to turn the limit off (${problems.join('; ')})`);
+  t.ok(problems.includes('jitgate.listen.client_timeouts: unknown key "idle_ms"'));
+  t.end();
+});
+
 t.test('${VAR} placeholders come from the environment; an unset one is an error', (t) => {
   const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
   t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');

@@ -15,7 +15,7 @@ import { createAuthenticator, createDevIssuer, type DevIssuer, type IdentityConf
 import type { Metrics } from '../../src/observability/index.js';
 import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
 import { createProxyServer, type ProxyServer, type RouteConfig } from '../../src/proxy/index.js';
-import type { TlsMaterial } from '../../src/tls/index.js';
+import type { ClientTimeouts, TlsMaterial } from '../../src/tls/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -180,17 +180,22 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       pump();
       return;
     }
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => { entry.body += c; });
+    const readAndEcho = (): void => {
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => { entry.body += c; });
+      req.on('end', () => {
+        entry.complete = true;
+        const echo = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: entry.body });
+        const h: Record<string, string> = { 'content-type': 'application/json' };
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && /^[\x20-\x7e]*$/.test(v)) h[`x-echo-${k}`] = v;
+        res.writeHead(200, h);
+        res.end(echo);
+      });
+    };
     req.on('error', () => { /* aborted by the gateway */ });
-    req.on('end', () => {
-      entry.complete = true;
-      const echo = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: entry.body });
-      const h: Record<string, string> = { 'content-type': 'application/json' };
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && /^[\x20-\x7e]*$/.test(v)) h[`x-echo-${k}`] = v;
-      res.writeHead(200, h);
-      res.end(echo);
-    });
+    // `__slowread`: the body is left unread for a while first (an upstream busy elsewhere).
+    if (entry.url.includes('__slowread')) setTimeout(readAndEcho, Number(new URL(entry.url, 'http://upstream').searchParams.get('ms') ?? '1000'));
+    else readAndEcho();
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -256,6 +261,8 @@ export async function startGateway(opts: {
   policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number; consoleUrl?: string; trustedProxies?: string[];
   /** Serve HTTPS (url then starts with https://). */
   tls?: TlsMaterial;
+  clientTimeouts?: ClientTimeouts;
+  bodyIdleMs?: number;
 } = {}): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'jg-proxy-'));
   const keyFile = join(dir, 'dev-issuer.jwk.json');
@@ -282,6 +289,8 @@ export async function startGateway(opts: {
     ...(opts.consoleUrl !== undefined ? { consoleUrl: opts.consoleUrl } : {}),
     ...(opts.trustedProxies !== undefined ? { trustedProxies: opts.trustedProxies } : {}),
     ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
+    ...(opts.clientTimeouts !== undefined ? { clientTimeouts: opts.clientTimeouts } : {}),
+    ...(opts.bodyIdleMs !== undefined ? { bodyIdleMs: opts.bodyIdleMs } : {}),
   });
   const { port } = await proxy.listen('127.0.0.1', 0);
   const issuer = createDevIssuer(idCfg.dev_issuer);

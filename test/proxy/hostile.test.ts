@@ -234,6 +234,35 @@ t.test('request smuggling shapes are refused before anything is forwarded', asyn
   t.equal(adminSeen(), 0);
 });
 
+t.test('a broken pipelined request cannot write an answer into the bytes of a response under way', async (t) => {
+  // A 4 MiB response; once its first bytes arrive the caller stops reading (so it stays under
+  // way) and sends garbage as its next request. A second status line among the body's bytes
+  // would desynchronize whatever reads this connection (a load balancer sharing it, say).
+  const response = await new Promise<Buffer>((resolve) => {
+    const sock = connect(g.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let paused = false;
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      length += d.length;
+      if (length > 100_000 && !paused) {
+        paused = true;
+        sock.pause();
+        sock.write('GARBAGE \x01\r\n\r\n');
+        setTimeout(() => { sock.resume(); }, 300);
+      }
+    });
+    sock.on('error', () => { /* reset by the gateway */ });
+    sock.on('close', () => { resolve(Buffer.concat(chunks)); });
+    sock.write(`GET /api/__stream?chunks=64 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\n\r\n`);
+  });
+  const text = response.toString('latin1');
+  t.equal(status(text), 200);
+  t.equal(text.split('HTTP/1.1 ').length - 1, 1, 'one status line: the garbage got no answer written into the stream');
+  t.ok(response.length < 64 * 64 * 1024, 'the connection was closed instead, the response cut short');
+});
+
 t.test('oversized headers and bodies', async (t) => {
   const before = g.upstream.seen.length;
   const big = await raw(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nX-Big: ${'a'.repeat(20000)}\r\nConnection: close\r\n\r\n`);

@@ -1,0 +1,196 @@
+// Callers that send their request slowly: a trickled head, a body that stops, a body trickled
+// just fast enough. Each is cut off with 408 and its connection closed by the gateway, and the
+// upstream never receives a complete request (the connection to it is dropped). A caller that
+// is merely slow, an upstream slow to read, a keep-alive connection left idle and an open
+// WebSocket are not cut off.
+import { connect } from 'node:net';
+import t from 'tap';
+import { request } from 'undici';
+import { demoRoute, policyAllowingIf, SECRETS, startGateway, type Gateway, type SeenRequest } from './fixtures.js';
+
+interface Trickled {
+  text: string;
+  /** The gateway closed the connection (rather than the test giving up after `capMs`). */
+  closedByGateway: boolean;
+}
+
+/** Writes `head`, then `piece` every `everyMs` (at most `count` times), until the connection closes or `capMs` passes. */
+function trickle(port: number, head: string, piece: string, everyMs: number, count: number, capMs = 15_000): Promise<Trickled> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let text = '';
+    let sent = 0;
+    let gaveUp = false;
+    const timer = setInterval(() => {
+      if (sent < count && sock.writable) {
+        sock.write(piece);
+        sent++;
+      }
+    }, everyMs);
+    const cap = setTimeout(() => { gaveUp = true; sock.destroy(); }, capMs);
+    sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+    sock.on('error', () => { /* reset by the gateway: the close below tells */ });
+    sock.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(cap);
+      resolve({ text, closedByGateway: !gaveUp });
+    });
+    sock.write(head);
+  });
+}
+
+function status(text: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+}
+
+/** The upstream's record of a request, once the gateway's drop of it has reached the upstream. */
+async function droppedUpstream(g: Gateway, index: number): Promise<SeenRequest | undefined> {
+  for (let i = 0; i < 100 && g.upstream.seen[index]?.abandoned !== true; i++) await new Promise((r) => setTimeout(r, 20));
+  return g.upstream.seen[index];
+}
+
+const writerOnly = (): ReturnType<typeof policyAllowingIf> => policyAllowingIf(['input.subject.id == "alice"'], 'only alice');
+
+t.test('a head trickled byte by byte is cut off with 408 before anything is decided', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), clientTimeouts: { head_ms: 1000, request_ms: 5000 } });
+  t.teardown(() => g.close());
+  const alice = await g.token('alice');
+  const got = await trickle(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nX-Slow: `, 'a', 200, 60);
+  t.ok(got.closedByGateway, 'the gateway closed the connection while the head was still coming');
+  t.equal(status(got.text), 408);
+  t.match(got.text, /JITGATE_E_REQUEST_TIMEOUT/);
+  t.equal(g.upstream.seen.length, 0, 'the upstream saw nothing');
+  t.equal(g.decisions.events.length, 0, 'nothing was decided');
+});
+
+t.test('a body that stops arriving is cut off with 408; the upstream never gets all of it', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), bodyIdleMs: 800 });
+  t.teardown(() => g.close());
+  const alice = await g.token('alice');
+  const heads = {
+    'Content-Length': `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 30\r\n\r\nhello`,
+    chunked: `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+  };
+  for (const [framing, head] of Object.entries(heads)) {
+    const index = g.upstream.seen.length;
+    const got = await trickle(g.port, head, '', 1000, 0, 10_000);
+    t.ok(got.closedByGateway, `${framing}: closed by the gateway`);
+    t.equal(status(got.text), 408, framing);
+    t.match(got.text, /JITGATE_E_BODY_TIMEOUT/, framing);
+    t.match(got.text, /x-jitgate-decision-id: /i, `${framing}: the decision can be quoted`);
+    const seen = await droppedUpstream(g, index);
+    t.equal(seen?.body, 'hello', `${framing}: the upstream got what came`);
+    t.equal(seen?.complete, false, `${framing}: and never the end of it`);
+    t.equal(seen?.abandoned, true, `${framing}: the gateway dropped its connection to the upstream`);
+    t.equal(g.decisions.events.at(-1)?.jitgate.error_code, 'JITGATE_E_BODY_TIMEOUT', `${framing}: logged`);
+  }
+});
+
+t.test('a body trickled just fast enough to never pause too long is cut off by the request limit', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), bodyIdleMs: 1000, clientTimeouts: { head_ms: 1000, request_ms: 3000 } });
+  t.teardown(() => g.close());
+  const alice = await g.token('alice');
+  const got = await trickle(g.port, `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 100\r\n\r\n`, 'a', 250, 100);
+  t.ok(got.closedByGateway, 'closed by the gateway, with the body still coming');
+  t.equal(status(got.text), 408);
+  t.match(got.text, /JITGATE_E_REQUEST_TIMEOUT/);
+  const seen = await droppedUpstream(g, 0);
+  t.equal(seen?.complete, false, 'the upstream never got the end of it');
+  t.equal(seen?.abandoned, true, 'the gateway dropped its connection to the upstream');
+  t.ok((seen?.body.length ?? 0) > 0 && (seen?.body.length ?? 0) < 100, `the upstream got the ${String(seen?.body.length)} bytes that came`);
+  t.equal(g.decisions.events.at(-1)?.jitgate.error_code, 'JITGATE_E_REQUEST_TIMEOUT', 'logged as the caller timing out, not as the upstream failing');
+});
+
+t.test('a caller that is slow but keeps sending gets through, whole', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), bodyIdleMs: 1000, clientTimeouts: { head_ms: 1000, request_ms: 10_000 } });
+  t.teardown(() => g.close());
+  const alice = await g.token('alice');
+  const heads = {
+    'Content-Length': [`POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 15\r\nConnection: close\r\n\r\n`, 'abcde'],
+    chunked: [`POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`, '5\r\nabcde\r\n'],
+  } as const;
+  for (const [framing, [head, piece]] of Object.entries(heads)) {
+    const index = g.upstream.seen.length;
+    // Three pieces 400 ms apart, then (chunked) the last chunk.
+    const got = await new Promise<string>((resolve) => {
+      const sock = connect(g.port, '127.0.0.1');
+      let text = '';
+      sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+      sock.on('close', () => { resolve(text); });
+      sock.write(head);
+      let n = 0;
+      const timer = setInterval(() => {
+        sock.write(piece);
+        if (++n === 3) {
+          clearInterval(timer);
+          if (framing === 'chunked') sock.write('0\r\n\r\n');
+        }
+      }, 400);
+    });
+    t.equal(status(got), 200, framing);
+    t.equal(g.upstream.seen[index]?.body, 'abcde'.repeat(3), `${framing}: the upstream got every byte`);
+    t.equal(g.upstream.seen[index]?.complete, true, framing);
+  }
+});
+
+t.test('an upstream slow to read the body does not count against the caller', async (t) => {
+  const size = 64 * 1024 * 1024;
+  const g = await startGateway({
+    policy: await writerOnly(), bodyIdleMs: 500, routes: (u) => [demoRoute(u, { body_limit_bytes: size })],
+  });
+  t.teardown(() => g.close());
+  const alice = await g.token('alice');
+  // More than the kernel's buffers hold: the caller's bytes wait in the gateway while the upstream
+  // reads nothing for 2 s.
+  const res = await request(`${g.url}/api/orders/__slowread?ms=2000`, {
+    method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(size, 'x'),
+  });
+  const text = await res.body.text();
+  t.equal(res.statusCode, 200, text.slice(0, 200));
+  t.equal(g.upstream.seen[0]?.body.length, size, 'every byte arrived');
+});
+
+t.test('a keep-alive connection left idle longer than the head limit still serves its next request', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), clientTimeouts: { head_ms: 500, request_ms: 1000 } });
+  t.teardown(() => g.close());
+  const alice = await g.token('alice');
+  const get = `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\n\r\n`;
+  const answers = await new Promise<string[]>((resolve) => {
+    const sock = connect(g.port, '127.0.0.1');
+    const seen: string[] = [];
+    sock.on('data', (d: Buffer) => {
+      seen.push(d.toString('latin1'));
+      if (seen.length === 1) setTimeout(() => { sock.write(get); }, 2500);
+      else sock.end();
+    });
+    sock.on('close', () => { resolve(seen); });
+    sock.write(get);
+  });
+  t.same(answers.map(status), [200, 200]);
+  t.equal(g.upstream.seen.length, 2);
+});
+
+t.test('an open WebSocket outlives the request limit', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), routes: (u) => [demoRoute(u, { websocket: true })], clientTimeouts: { head_ms: 500, request_ms: 1000 } });
+  t.teardown(() => g.close());
+  let key: string | undefined;
+  g.upstream.server.on('upgrade', (req, socket) => {
+    key = req.headers['x-api-key'] as string | undefined;
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+    socket.on('data', (d: Buffer) => { socket.end(Buffer.concat([Buffer.from('echo:'), d])); });
+  });
+  const alice = await g.token('alice');
+  const got = await new Promise<string>((resolve) => {
+    const sock = connect(g.port, '127.0.0.1');
+    let out = '';
+    sock.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\r\n\r\n') && !out.includes('echo:')) setTimeout(() => { sock.write('ping'); }, 2500);
+    });
+    sock.on('close', () => { resolve(out); });
+    sock.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  });
+  t.equal(status(got), 101);
+  t.ok(got.endsWith('echo:ping'), 'frames still flow after 2.5 s');
+  t.equal(key, SECRETS.DEMO_UPSTREAM_READ_KEY);
+});
