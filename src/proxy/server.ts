@@ -113,8 +113,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;
-  /** Sockets Node's request timers closed: a body cut off with them was the caller's lateness. */
+  /** Sockets Node's request timers fired on: a body cut off with them was the caller's lateness. */
   const timedOut = new WeakSet<Socket>();
+  /** The body an allowed request is streaming upstream, by connection: a late one is ended through it. */
+  const streaming = new WeakMap<Socket, GuardedBody>();
 
   const app: FastifyInstance = listenerFastify({
     logger: false,
@@ -135,12 +137,19 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // As Node's own handler: an answer already under way on this connection (a pipelined
       // request broke while an earlier response streams) gets no second one among its bytes.
       const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      const body = streaming.get(socket);
+      if (name === 'REQUEST_TIMEOUT' && body && answering?.headersSent === false) {
+        // Decided and on its way upstream: cutting the body off lets the request's own handler
+        // answer, with the decision id the caller can quote.
+        body.sourceFailed(jitgateError('REQUEST_TIMEOUT'));
+        return;
+      }
       if (!socket.writable || answering?.headersSent === true) {
         socket.destroy();
         return;
       }
-      const body = JSON.stringify(specBody(name, randomUUID()));
-      socket.write(`HTTP/1.1 ${STATUS_LINES[name]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const payload = JSON.stringify(specBody(name, randomUUID()));
+      socket.write(`HTTP/1.1 ${STATUS_LINES[name]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`);
       // Closed once written, whether or not the caller ever stops sending.
       socket.destroySoon();
     },
@@ -281,6 +290,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       const watched = guard;
       body = source.pipe(watched.stream);
       source.on('error', (e) => { watched.sourceFailed(e); });
+      streaming.set(req.socket, watched);
     }
     if (body !== null) inviteBody(req);
     const path = route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : '');
@@ -310,6 +320,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       throw new DecidedError(mapped, decisionId, cfg.name);
     } finally {
       guard?.stop();
+      streaming.delete(req.socket);
     }
     metrics.upstreamLatency(cfg.name, Number(relayed.headersAtNs - t0) / 1e9);
     if (!relayed.complete) logger.warn({ route: cfg.name, decision_id: decisionId }, 'streaming the upstream response was cut off');

@@ -94,6 +94,9 @@ t.test('a body trickled just fast enough to never pause too long is cut off by t
   t.ok(got.closedByGateway, 'closed by the gateway, with the body still coming');
   t.equal(status(got.text), 408);
   t.match(got.text, /JITGATE_E_REQUEST_TIMEOUT/);
+  const quoted = /x-jitgate-decision-id: ([\w-]+)/i.exec(got.text)?.[1];
+  t.ok(quoted, 'the answer carries the decision id: the request had been decided');
+  t.equal(g.decisions.events.at(-1)?.decision_id, quoted, 'the one the decision log has');
   const seen = await droppedUpstream(g, 0);
   t.equal(seen?.complete, false, 'the upstream never got the end of it');
   t.equal(seen?.abandoned, true, 'the gateway dropped its connection to the upstream');
