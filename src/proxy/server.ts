@@ -17,6 +17,7 @@ import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
 import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
+import { callerOrigin, rebaseRedirects } from './redirects.js';
 import { relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, specBody, type ErrorBody } from './respond.js';
 import { RouteTable } from './routes.js';
@@ -219,6 +220,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return { headers, reserved, secret: credName !== undefined };
   }
 
+  /** How the caller reached the gateway (or the first trusted proxy in front of it). */
+  function callerScheme(d: Decided): 'http' | 'https' {
+    return d.client.proto ?? (tls === null ? 'http' : 'https');
+  }
+
   /** The request headers the upstream gets: the caller's, cleaned, plus what the gateway injects. */
   function upstreamHeaders(req: IncomingMessage, d: Decided, requestId: string): string[] {
     const extra = injected(d);
@@ -229,7 +235,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       requestId,
       reserved: extra.reserved,
       judged: d.route.config.policy_headers,
-      proto: d.client.proto ?? (tls === null ? 'http' : 'https'),
+      proto: callerScheme(d),
       upgrade: false,
       plainResponses: extra.secret,
     });
@@ -298,6 +304,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const decisionId = d.decision.decision_id;
     const head = (upstreamHeaders: IncomingHttpHeaders): Record<string, string | string[]> => {
       const out = callerResponseHeaders(upstreamHeaders, masker.maskString);
+      if (out.location !== undefined || out['content-location'] !== undefined) {
+        rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
+      }
       out['x-request-id'] = requestId;
       out['x-jitgate-decision-id'] = decisionId;
       return out;

@@ -143,6 +143,13 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       res.end('forged');
       return;
     }
+    if (entry.url.includes('__redirect')) {
+      // A redirect to `to`, in Location and Content-Location.
+      const to = new URL(entry.url, 'http://upstream').searchParams.get('to') ?? '/';
+      res.writeHead(302, { location: to, 'content-location': to, 'content-length': '0' });
+      res.end();
+      return;
+    }
     if (entry.url.includes('__split')) {
       // The injected secret, echoed across two body chunks with a pause between them.
       const secret = String(req.headers['x-api-key'] ?? '');

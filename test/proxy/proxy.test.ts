@@ -219,6 +219,48 @@ t.test('upstream down: 502 with a code, no internals', async (t) => {
 });
 
 
+t.test('redirects to the upstream\'s own address come back as the gateway\'s; others pass as they are', async (t) => {
+  // The route puts every request under /v1 on the upstream; its redirects name that address.
+  for (const trusted of [false, true]) {
+    const r = await startGateway({ routes: (u) => [demoRoute(`${u}/v1`)], ...(trusted ? { trustedProxies: ['127.0.0.1'] } : {}) });
+    t.teardown(() => r.close());
+    const token = await r.token('alice');
+    const gateway = `${trusted ? 'https' : 'http'}://127.0.0.1:${String(r.port)}`;
+    const cases: [string, string][] = [
+      [`${r.upstream.url}/v1/api/orders/7?view=full#items`, `${gateway}/api/orders/7?view=full#items`],
+      [`${r.upstream.url.replace('http:', '')}/v1/api/orders`, `${gateway}/api/orders`],
+      ['/v1/api/orders/8', '/api/orders/8'],
+      ['orders/9', 'orders/9'],
+      ['https://login.example.com/authorize?client=1', 'https://login.example.com/authorize?client=1'],
+      // Not under the route's base path: no gateway address reaches it.
+      [`${r.upstream.url}/internal/health`, `${r.upstream.url}/internal/health`],
+    ];
+    for (const [to, expected] of cases) {
+      const res = await request(`${r.url}/api/__redirect?to=${encodeURIComponent(to)}`, {
+        headers: { authorization: `Bearer ${token}`, ...(trusted ? { 'x-forwarded-proto': 'https' } : {}) },
+      });
+      await res.body.dump();
+      t.equal(res.statusCode, 302);
+      t.equal(res.headers.location, expected, `${trusted ? 'behind a TLS load balancer: ' : ''}${to}`);
+      t.equal(res.headers['content-location'], expected, 'Content-Location too');
+    }
+  }
+  // A Host header that is not a plain host is never echoed into a URL.
+  const odd = await startGateway({ routes: (u) => [demoRoute(`${u}/v1`)] });
+  t.teardown(() => odd.close());
+  const reply = await new Promise<string>((resolve) => {
+    const sock = connect(odd.port, '127.0.0.1');
+    let text = '';
+    sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+    sock.on('close', () => { resolve(text); });
+    void odd.token('alice').then((token) => {
+      sock.write(`GET /api/__redirect?to=${encodeURIComponent(`${odd.upstream.url}/v1/api/x`)} HTTP/1.1\r\nHost: evil.example/@x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    });
+  });
+  t.match(reply, /^HTTP\/1\.1 302 /);
+  t.notMatch(reply, /evil\.example/, 'the odd Host is not written into the redirect');
+});
+
 t.test('a secret echoed across two body chunks is still masked', async (t) => {
   const token = await g.token('alice');
   const res = await call('/api/__split', { headers: { authorization: `Bearer ${token}` } });

@@ -1,0 +1,62 @@
+// Redirects the upstream answers with, pointed back through the gateway. An upstream that knows
+// itself as http://orders.internal:9000/v1 writes that into Location; passed on as it is, it
+// tells callers an internal address and sends their clients around the gateway. As nginx's
+// `proxy_redirect default`: a URL under the route's upstream becomes the same place under the
+// address the caller used. Anything else (another site, a path outside the upstream's base path)
+// is passed on as it is: there is no gateway address for it.
+
+/** Where a route forwards to: the upstream's origin and the base path every request is put under. */
+export interface UpstreamBase {
+  origin: string;
+  basePath: string;
+}
+
+const REDIRECT_HEADERS = ['location', 'content-location'] as const;
+
+/** `path` without the upstream's base path, or null when it is not under it. */
+function belowBase(path: string, basePath: string): string | null {
+  if (basePath === '') return path;
+  if (!path.startsWith(basePath)) return null;
+  const rest = path.slice(basePath.length);
+  if (rest === '') return '/';
+  if (rest.startsWith('/')) return rest;
+  return rest.startsWith('?') || rest.startsWith('#') ? `/${rest}` : null;
+}
+
+/** An absolute URL (`scheme:`) or one relative to the scheme only (`//host/x`). */
+const NAMES_A_HOST = /^(?:[a-z][a-z0-9+.-]*:|\/\/)/i;
+
+/**
+ * One Location or Content-Location value, rebased from `upstream` onto `callerOrigin`
+ * (`https://gateway.example`; null when the caller named no host: absolute URLs then stay).
+ */
+export function rebaseLocation(value: string, upstream: UpstreamBase, callerOrigin: string | null): string {
+  if (!NAMES_A_HOST.test(value)) return value.startsWith('/') ? belowBase(value, upstream.basePath) ?? value : value;
+  if (callerOrigin === null) return value;
+  let url: URL;
+  try {
+    // `//host/x` is relative to the upstream's scheme.
+    url = new URL(value, upstream.origin);
+  } catch {
+    return value;
+  }
+  if (url.origin !== upstream.origin) return value;
+  const rest = belowBase(url.pathname + url.search + url.hash, upstream.basePath);
+  return rest === null ? value : callerOrigin + rest;
+}
+
+/** A host name or address with an optional port: a Host header that is anything else is not echoed into URLs. */
+const PLAIN_HOST = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/** `scheme://host` as the caller addressed the gateway, or null when its Host header is not a plain host. */
+export function callerOrigin(scheme: 'http' | 'https', host: string): string | null {
+  return PLAIN_HOST.test(host) ? `${scheme}://${host}` : null;
+}
+
+/** Rebases the redirect headers among a response's headers, in place. */
+export function rebaseRedirects(headers: Record<string, string | string[]>, upstream: UpstreamBase, callerOrigin: string | null): void {
+  for (const name of REDIRECT_HEADERS) {
+    const value = headers[name];
+    if (typeof value === 'string') headers[name] = rebaseLocation(value, upstream, callerOrigin);
+  }
+}

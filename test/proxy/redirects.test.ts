@@ -1,0 +1,39 @@
+// Rebasing redirect targets from a route's upstream onto the gateway: the edges of "under the
+// base path" (a sibling path that merely starts with the same letters is not under it).
+import t from 'tap';
+import { callerOrigin, rebaseLocation } from '../../src/proxy/redirects.js';
+
+const upstream = { origin: 'http://orders.internal:9000', basePath: '/v1' };
+const gateway = 'https://api.example.com';
+
+t.test('values under the upstream base path are rebased, exactly', (t) => {
+  const table: [string, string][] = [
+    ['http://orders.internal:9000/v1/orders/7', 'https://api.example.com/orders/7'],
+    ['http://ORDERS.internal:9000/v1/orders/7', 'https://api.example.com/orders/7'],
+    ['http://orders.internal:9000/v1', 'https://api.example.com/'],
+    ['http://orders.internal:9000/v1?page=2', 'https://api.example.com/?page=2'],
+    ['//orders.internal:9000/v1/x', 'https://api.example.com/x'],
+    ['/v1/orders/7', '/orders/7'],
+    ['/v1', '/'],
+    // Not the upstream, or not under its base path: passed on as they are.
+    ['http://orders.internal:9000/v10/orders', 'http://orders.internal:9000/v10/orders'],
+    ['http://orders.internal:9001/v1/orders', 'http://orders.internal:9001/v1/orders'],
+    ['https://orders.internal:9000/v1/orders', 'https://orders.internal:9000/v1/orders'],
+    ['/v10/orders', '/v10/orders'],
+    ['/other', '/other'],
+    ['orders/7', 'orders/7'],
+    ['http://[not a url', 'http://[not a url'],
+  ];
+  for (const [value, expected] of table) t.equal(rebaseLocation(value, upstream, gateway), expected, value);
+  t.equal(rebaseLocation('http://orders.internal:9000/v1/x', { origin: upstream.origin, basePath: '' }, gateway), 'https://api.example.com/v1/x', 'no base path: the path stays');
+  t.equal(rebaseLocation('http://orders.internal:9000/v1/x', upstream, null), 'http://orders.internal:9000/v1/x', 'no caller origin: absolute URLs stay');
+  t.end();
+});
+
+t.test('only a plain host (and port) from the caller is written into a URL', (t) => {
+  t.equal(callerOrigin('https', 'api.example.com'), 'https://api.example.com');
+  t.equal(callerOrigin('http', '127.0.0.1:8080'), 'http://127.0.0.1:8080');
+  t.equal(callerOrigin('http', '[::1]:8080'), 'http://[::1]:8080');
+  for (const host of ['', 'evil.example/@x', 'a b', 'a.example:99999999', 'user@a.example', 'a.example\r\nx: y']) t.equal(callerOrigin('http', host), null, JSON.stringify(host));
+  t.end();
+});
