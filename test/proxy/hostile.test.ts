@@ -70,6 +70,24 @@ t.test('path-normalization tricks never reach /admin upstream', async (t) => {
   t.equal(adminSeen(), 0, 'the upstream never saw an admin path');
 });
 
+t.test('a query parameter hidden behind ";" never reaches an upstream that would split on it', async (t) => {
+  const q = await startGateway({ policy: await policyAllowingIf(['not input.request.query.debug'], 'debug mode is not for callers') });
+  t.teardown(() => q.close());
+  const token = await q.token('alice');
+  const ask = async (query: string): Promise<{ status: number; text: string }> => {
+    const res = await request(`${q.url}/api/orders?${query}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+  t.equal((await ask('debug=1')).status, 403, 'the policy refuses debug when it sees it');
+  const hidden = await ask('page=1;debug=1');
+  t.equal(hidden.status, 400, 'Rack 2 would read debug=1 here; the policy would not');
+  t.match(hidden.text, /JITGATE_E_REQUEST_AMBIGUOUS/);
+  t.notOk(q.upstream.seen.some((s) => s.url.includes('debug')), 'the upstream never saw debug');
+  const encoded = await ask('note=a%3Bb');
+  t.equal(encoded.status, 200, 'an encoded ; is a plain value');
+  t.equal(q.upstream.seen.at(-1)?.url, '/api/orders?note=a%3Bb');
+});
+
 t.test('the upstream receives exactly the normalized path the policy decided on', async (t) => {
   for (const [sent, received] of [['/api/./orders//7/', '/api/orders/7/'], ['/api/%6Frders/%7E1', '/api/orders/~1'], ['/api/x/../orders', '/api/orders'], ['/api/caf%C3%A9', '/api/caf%C3%A9']] as const) {
     const before = g.upstream.seen.length;

@@ -42,6 +42,8 @@ t.test('query: lists of values, + as space, strict decoding', (t) => {
   t.equal(n.rawQuery, 'a=1&a=2&b=hello+world&c=%2F&flag', 'forwarded as received');
   t.ok(refused('/x?a=%zz'));
   t.ok(refused('/x?a=%00'));
+  t.ok(refused('/x?a=1;admin=1'), 'a literal ; (Rack 2 and older Python split on it)');
+  t.same(normalizeTarget('/x?a=1%3Badmin=1', 'h').query, { a: ['1;admin=1'] }, 'encoded, it is part of the value for everyone');
   t.end();
 });
 
