@@ -20,8 +20,10 @@ const listenSchema: SchemaObject = {
   properties: {
     proxy: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8080' },
     control: { type: 'string', pattern: '^[^:]+:[0-9]{1,5}$', default: '127.0.0.1:8081' },
-    // Load balancers in front of the proxy whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    // Load balancers in front of the proxy whose X-Forwarded-For / X-Forwarded-Proto (or Forwarded) are believed.
     trusted_proxies: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    // The header those proxies write: only it is believed (a client could write the other).
+    trusted_proxy_header: { enum: ['x-forwarded-for', 'forwarded'], default: 'x-forwarded-for' },
     // HTTPS on either listener: its certificate chain and key (read again on every reload).
     tls: {
       type: 'object',

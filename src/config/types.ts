@@ -5,7 +5,7 @@ import type { IdentityConfig } from '../identity/index.js';
 import type { NotifyConfig } from '../notify/index.js';
 import type { ObservabilityConfig } from '../observability/index.js';
 import type { BundleSigning, PolicyConfig, VerificationKey } from '../policy/index.js';
-import type { RouteConfig } from '../proxy/index.js';
+import type { RouteConfig, TrustedProxyHeader } from '../proxy/index.js';
 import type { StoreConfig } from '../store/index.js';
 import type { ClientTimeouts, TlsFiles } from '../tls/index.js';
 
@@ -39,6 +39,7 @@ export interface GatewayConfig {
       proxy: string;
       control: string;
       trusted_proxies: string[];
+      trusted_proxy_header: TrustedProxyHeader;
       tls?: { proxy?: TlsFiles; control?: TlsFiles };
       client_timeouts: ClientTimeouts & { body_idle_ms: number };
     };

@@ -253,6 +253,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       env: opts.env ?? process.env,
       tls: tls.proxy,
       trustedProxies: j.listen.trusted_proxies,
+      trustedProxyHeader: j.listen.trusted_proxy_header,
       clientTimeouts: j.listen.client_timeouts,
       bodyIdleMs: j.listen.client_timeouts.body_idle_ms,
     });

@@ -2,6 +2,6 @@
 export { routesConfigSchema, type RouteConfig, type CredentialConfig } from './config.js';
 export { createProxyServer, type ProxyServer, type ProxyServerOptions } from './server.js';
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
-export { invalidProxyEntries } from './client-address.js';
+export { invalidProxyEntries, type TrustedProxyHeader } from './client-address.js';
 export { relayUpstream, type Relayed, type ResponseHead } from './relay.js';
 export { humanDuration, elevationCommand, elevationUrl } from './respond.js';

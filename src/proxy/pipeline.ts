@@ -87,18 +87,19 @@ interface SensitiveHeaders {
   /** Believed only from trusted proxies (client-address.ts). */
   'x-forwarded-for': string[];
   'x-forwarded-proto': string[];
+  forwarded: string[];
   /** A header asking the upstream to act on another method or path (either spelling, `_` or `-`). */
   override: 'METHOD_OVERRIDE' | 'PATH_OVERRIDE' | undefined;
 }
 
 function sensitiveHeaders(raw: readonly string[]): SensitiveHeaders {
   const out: SensitiveHeaders = {
-    host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [], 'x-forwarded-for': [], 'x-forwarded-proto': [], override: undefined,
+    host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [], 'x-forwarded-for': [], 'x-forwarded-proto': [], forwarded: [], override: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
     if (name === 'host' || name === 'authorization' || name === 'x-api-key' || name === 'content-type' || name === 'content-encoding'
-      || name === 'x-forwarded-for' || name === 'x-forwarded-proto') {
+      || name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'forwarded') {
       out[name].push(raw[i + 1] ?? '');
     } else {
       out.override ??= overrideRefusal(name);
@@ -166,7 +167,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     // Built with the same state as `routes`: a route without one is a bug, not a request to let by.
     const inputRoute = inputRoutes.get(route.config.name);
     if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);
-    const client = clients.resolve(req.socket.remoteAddress ?? '', sensitive['x-forwarded-for'], sensitive['x-forwarded-proto']);
+    const client = clients.resolve(req.socket.remoteAddress ?? '', sensitive);
 
     const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) });
 

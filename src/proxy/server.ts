@@ -10,7 +10,7 @@ import { requestId as requestIdFor } from '../observability/index.js';
 import { CLIENT_TIMEOUT_DEFAULTS, listenerFastify, useTls, type ClientTimeouts, type TlsMaterial } from '../tls/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import type { RouteConfig } from './config.js';
-import { ClientAddresses } from './client-address.js';
+import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
 import { guardBody, type GuardedBody } from './body-guard.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
@@ -29,6 +29,8 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'client
   routes: RouteConfig[];
   /** Peers whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses and CIDR blocks). */
   trustedProxies?: readonly string[];
+  /** The header the trusted proxies write (default X-Forwarded-For). */
+  trustedProxyHeader?: TrustedProxyHeader;
   /** Where credential secrets are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Largest request head accepted (default 16 KiB); larger answers 431. */
@@ -110,7 +112,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let state = buildState(opts.routes);
   const pools = new UpstreamPools(opts.upstreamConnections ?? 128);
   const bodyIdleMs = opts.bodyIdleMs ?? BODY_IDLE_MS_DEFAULT;
-  const deps: PipelineDeps = { ...opts, state: () => state, clients: new ClientAddresses(opts.trustedProxies ?? []) };
+  const deps: PipelineDeps = { ...opts, state: () => state, clients: new ClientAddresses(opts.trustedProxies ?? [], opts.trustedProxyHeader) };
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;

@@ -209,6 +209,10 @@ t.test('trusted proxies: addresses and CIDR blocks, none by default; anything el
     'jitgate.listen.trusted_proxies: "lb.internal" is neither an IP address nor a CIDR block',
     'jitgate.listen.trusted_proxies: "10.0.0.0/40" is neither an IP address nor a CIDR block',
   ]);
+  t.equal(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.trusted_proxy_header, 'x-forwarded-for');
+  t.equal(loadConfig(writeConfig('jitgate:\n  listen:\n    trusted_proxy_header: forwarded\n'), {}).jitgate.listen.trusted_proxy_header, 'forwarded');
+  const header = problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    trusted_proxy_header: x-real-ip\n'), {}));
+  t.ok(header.some((p) => p.startsWith('jitgate.listen.trusted_proxy_header')), `only the two headers proxies write (${header.join('; ')})`);
   t.end();
 });
 

@@ -14,8 +14,7 @@ import type { GrantReader } from '../../src/grants/index.js';
 import { createAuthenticator, createDevIssuer, type DevIssuer, type IdentityConfig } from '../../src/identity/index.js';
 import type { Metrics } from '../../src/observability/index.js';
 import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
-import { createProxyServer, type ProxyServer, type RouteConfig } from '../../src/proxy/index.js';
-import type { ClientTimeouts, TlsMaterial } from '../../src/tls/index.js';
+import { createProxyServer, type ProxyServer, type ProxyServerOptions, type RouteConfig } from '../../src/proxy/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -264,13 +263,13 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** Options of the proxy server a test may set; `tls` serves HTTPS (url then starts with https://). */
+type ProxyTestOptions = Partial<Pick<ProxyServerOptions, 'maxHeaderBytes' | 'consoleUrl' | 'trustedProxies' | 'trustedProxyHeader' | 'tls' | 'clientTimeouts' | 'bodyIdleMs'>>;
+
 export async function startGateway(opts: {
-  policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig; maxHeaderBytes?: number; consoleUrl?: string; trustedProxies?: string[];
-  /** Serve HTTPS (url then starts with https://). */
-  tls?: TlsMaterial;
-  clientTimeouts?: ClientTimeouts;
-  bodyIdleMs?: number;
-} = {}): Promise<Gateway> {
+  policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig;
+} & ProxyTestOptions = {}): Promise<Gateway> {
+  const { policy, routes, identity, ...proxyOptions } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'jg-proxy-'));
   const keyFile = join(dir, 'dev-issuer.jwk.json');
   const logLines: string[] = [];
@@ -279,12 +278,12 @@ export async function startGateway(opts: {
   const grants = new MemoryGrants();
   const audit = new MemoryAudit();
   const decisions = new MemoryDecisionLog();
-  const idCfg = (opts.identity ?? identityConfig)(keyFile);
+  const idCfg = (identity ?? identityConfig)(keyFile);
   const authenticator = createAuthenticator(idCfg, { logger });
   await authenticator.start();
   const proxy = createProxyServer({
-    routes: opts.routes ? opts.routes(upstream.url) : [demoRoute(upstream.url)],
-    policy: opts.policy ?? (await samplePolicy()),
+    routes: routes ? routes(upstream.url) : [demoRoute(upstream.url)],
+    policy: policy ?? (await samplePolicy()),
     grants,
     authenticator,
     audit,
@@ -292,12 +291,7 @@ export async function startGateway(opts: {
     metrics: noMetrics,
     logger,
     env: { ...SECRETS },
-    ...(opts.maxHeaderBytes !== undefined ? { maxHeaderBytes: opts.maxHeaderBytes } : {}),
-    ...(opts.consoleUrl !== undefined ? { consoleUrl: opts.consoleUrl } : {}),
-    ...(opts.trustedProxies !== undefined ? { trustedProxies: opts.trustedProxies } : {}),
-    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
-    ...(opts.clientTimeouts !== undefined ? { clientTimeouts: opts.clientTimeouts } : {}),
-    ...(opts.bodyIdleMs !== undefined ? { bodyIdleMs: opts.bodyIdleMs } : {}),
+    ...proxyOptions,
   });
   const { port } = await proxy.listen('127.0.0.1', 0);
   const issuer = createDevIssuer(idCfg.dev_issuer);

@@ -156,6 +156,24 @@ t.test('a network rule cannot be met with a forged X-Forwarded-For; behind a tru
   t.equal(garbled.statusCode, 400, 'a trusted hop forwarding no address is refused');
   t.match(await garbled.body.text(), /JITGATE_E_REQUEST_AMBIGUOUS/);
   t.equal(behind.upstream.seen.length, 1);
+
+  // A load balancer writing RFC 7239 Forwarded: only that header is believed.
+  const rfc = await startGateway({ policy: inside, trustedProxies: ['127.0.0.1'], trustedProxyHeader: 'forwarded' });
+  t.teardown(() => rfc.close());
+  const aliceRfc = await rfc.token('alice');
+  const ask = async (headers: Record<string, string>): Promise<number> => {
+    const res = await request(`${rfc.url}/api/orders`, { headers: { authorization: `Bearer ${aliceRfc}`, ...headers } });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  t.equal(await ask({ 'x-forwarded-for': '10.1.2.3' }), 403, 'an X-Forwarded-For the caller wrote (this load balancer writes Forwarded) is not believed');
+  t.equal(await ask({ forwarded: 'for=10.9.9.9, for=203.0.113.5;proto=https' }), 403, 'nor an element the caller wrote left of its own');
+  t.equal(rfc.upstream.seen.length, 0, 'neither was forwarded');
+  t.equal(await ask({ forwarded: 'for="10.1.2.3:5123";proto=https;by=127.0.0.1' }), 200, 'the caller the load balancer saw in the office is inside');
+  t.equal(rfc.upstream.seen[0]?.headers['x-forwarded-for'], '10.1.2.3, 127.0.0.1');
+  t.equal(rfc.upstream.seen[0]?.headers['x-forwarded-proto'], 'https');
+  t.equal(await ask({ forwarded: 'for="10.1.2.3' }), 400, 'a Forwarded header that does not parse is refused');
+  t.equal(rfc.upstream.seen.length, 1);
 });
 
 t.test('forged JWTs are refused and never forwarded', async (t) => {
