@@ -12,6 +12,7 @@ import { isJitgateError, jitgateError, type JitgateError, toError } from '../err
 import type { RouteConfig } from './config.js';
 import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
 import { guardBody, type GuardedBody } from './body-guard.js';
+import { ConnectionErrors } from './client-errors.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
@@ -19,7 +20,7 @@ import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState,
 import { SecretMasker } from './redact.js';
 import { callerOrigin, rebaseRedirects } from './redirects.js';
 import { relayUpstream, type Relayed } from './relay.js';
-import { denyBody, errorBody, specBody, type ErrorBody } from './respond.js';
+import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
 import { RouteTable } from './routes.js';
 import { upstreamError, UpstreamPools } from './upstream.js';
 import { proxyUpgrade } from './websocket.js';
@@ -71,19 +72,7 @@ export interface ProxyServer {
   useTls(tls: TlsMaterial): void;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const BODY_IDLE_MS_DEFAULT = 30_000;
-
-/** Errors Node's HTTP parser and request timers report for a connection, and what the caller is told. */
-const CLIENT_ERRORS: Readonly<Record<string, 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT'>> = {
-  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
-  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
-};
-const STATUS_LINES = {
-  BAD_REQUEST: '400 Bad Request',
-  HEADERS_TOO_LARGE: '431 Request Header Fields Too Large',
-  REQUEST_TIMEOUT: '408 Request Timeout',
-} as const;
 const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 function hasBody(req: IncomingMessage): boolean {
@@ -116,10 +105,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;
-  /** Sockets Node's request timers fired on: a body cut off with them was the caller's lateness. */
-  const timedOut = new WeakSet<Socket>();
-  /** The body an allowed request is streaming upstream, by connection: a late one is ended through it. */
-  const streaming = new WeakMap<Socket, GuardedBody>();
+  const connectionErrors = new ConnectionErrors();
 
   const app: FastifyInstance = listenerFastify({
     logger: false,
@@ -133,29 +119,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       reply.hijack();
       sendJson(reply.raw, 400, specBody(code, request.id), { 'x-request-id': request.id });
     },
-    clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
-      if (err.code === 'ECONNRESET' || socket.destroyed) return;
-      const name = CLIENT_ERRORS[err.code ?? ''] ?? 'BAD_REQUEST';
-      if (name === 'REQUEST_TIMEOUT') timedOut.add(socket);
-      // As Node's own handler: an answer already under way on this connection (a pipelined
-      // request broke while an earlier response streams) gets no second one among its bytes.
-      const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-      const body = streaming.get(socket);
-      if (name === 'REQUEST_TIMEOUT' && body && answering?.headersSent === false) {
-        // Decided and on its way upstream: cutting the body off lets the request's own handler
-        // answer, with the decision id the caller can quote.
-        body.sourceFailed(jitgateError('REQUEST_TIMEOUT'));
-        return;
-      }
-      if (!socket.writable || answering?.headersSent === true) {
-        socket.destroy();
-        return;
-      }
-      const payload = JSON.stringify(specBody(name, randomUUID()));
-      socket.write(`HTTP/1.1 ${STATUS_LINES[name]}\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`);
-      // Closed once written, whether or not the caller ever stops sending.
-      socket.destroySoon();
-    },
+    clientErrorHandler: connectionErrors.handle,
   }, tls, opts.clientTimeouts ?? CLIENT_TIMEOUT_DEFAULTS);
   app.removeAllContentTypeParsers();
   // Leave every body unread: it is streamed to the upstream, never parsed or buffered here.
@@ -164,7 +128,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   function bodyCutOff(cause: NonNullable<GuardedBody['cutOff']>, req: IncomingMessage): JitgateError {
     if (cause === 'too_large') return jitgateError('BODY_TOO_LARGE');
     if (cause === 'stalled') return jitgateError('BODY_TIMEOUT');
-    return timedOut.has(req.socket) ? jitgateError('REQUEST_TIMEOUT') : jitgateError('BAD_REQUEST', 'the request body was cut off');
+    return connectionErrors.timedOut(req.socket) ? jitgateError('REQUEST_TIMEOUT') : jitgateError('BAD_REQUEST', 'the request body was cut off');
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, requestId: string, thrown: unknown, routeName: string | null): void {
@@ -298,7 +262,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       const watched = guard;
       body = source.pipe(watched.stream);
       source.on('error', (e) => { watched.sourceFailed(e); });
-      streaming.set(req.socket, watched);
+      connectionErrors.streaming(req.socket, watched);
     }
     if (body !== null) inviteBody(req);
     const path = route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : '');
@@ -331,7 +295,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       throw new DecidedError(mapped, decisionId, cfg.name);
     } finally {
       guard?.stop();
-      streaming.delete(req.socket);
+      connectionErrors.streamed(req.socket);
     }
     metrics.upstreamLatency(cfg.name, Number(relayed.headersAtNs - t0) / 1e9);
     if (!relayed.complete) logger.warn({ route: cfg.name, decision_id: decisionId }, 'streaming the upstream response was cut off');
@@ -356,8 +320,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   deferContinue(app.server);
   // CONNECT would turn the gateway into a tunnel.
   app.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-    const body = JSON.stringify(specBody('METHOD_NOT_ALLOWED', randomUUID()));
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(rawAnswer('405 Method Not Allowed', specBody('METHOD_NOT_ALLOWED', randomUUID())));
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

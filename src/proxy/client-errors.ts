@@ -1,0 +1,63 @@
+// What a connection gets when Node's HTTP parser or request timers fail it (a malformed or
+// oversized head, a caller too slow to send its request): a JSON answer with a stable code and
+// the connection closed. Two cases are different. An answer already under way gets nothing
+// written among its bytes, only the close. A request that was decided and is streaming its body
+// upstream is answered by its own handler, with its decision id, once its body is cut off.
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { jitgateError } from '../errors.js';
+import type { GuardedBody } from './body-guard.js';
+import { rawAnswer, specBody } from './respond.js';
+
+const ANSWERS = {
+  BAD_REQUEST: '400 Bad Request',
+  HEADERS_TOO_LARGE: '431 Request Header Fields Too Large',
+  REQUEST_TIMEOUT: '408 Request Timeout',
+} as const;
+
+/** Node's codes for what failed a connection, by the answer they get (anything else: 400). */
+const BY_CODE: Readonly<Record<string, keyof typeof ANSWERS>> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+};
+
+export class ConnectionErrors {
+  readonly #timedOut = new WeakSet<Socket>();
+  readonly #streaming = new WeakMap<Socket, GuardedBody>();
+
+  /** An allowed request's body is on its way upstream over `socket`, until `streamed`. */
+  streaming(socket: Socket, body: GuardedBody): void {
+    this.#streaming.set(socket, body);
+  }
+
+  streamed(socket: Socket): void {
+    this.#streaming.delete(socket);
+  }
+
+  /** Whether Node's request timers fired on this connection (a body cut off then was the caller's lateness). */
+  timedOut(socket: Socket): boolean {
+    return this.#timedOut.has(socket);
+  }
+
+  /** The server's `clientError` handler. */
+  readonly handle = (err: NodeJS.ErrnoException, socket: Socket): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const name = BY_CODE[err.code ?? ''] ?? 'BAD_REQUEST';
+    if (name === 'REQUEST_TIMEOUT') this.#timedOut.add(socket);
+    const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    const body = this.#streaming.get(socket);
+    if (name === 'REQUEST_TIMEOUT' && body && answering?.headersSent === false) {
+      body.sourceFailed(jitgateError('REQUEST_TIMEOUT'));
+      return;
+    }
+    // As Node's own handler: a pipelined request that broke while an earlier response streams.
+    if (!socket.writable || answering?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    socket.write(rawAnswer(ANSWERS[name], specBody(name, randomUUID())));
+    // Closed once written, whether or not the caller ever stops sending.
+    socket.destroySoon();
+  };
+}
