@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import t from 'tap';
 import { request } from 'undici';
-import { demoRoute, policyAllowingIf, SECRETS, startGateway, type Gateway, type SeenRequest } from './fixtures.js';
+import { demoRoute, echoWebSockets, policyAllowingIf, SECRETS, startGateway, webSocketPing, type Gateway, type SeenRequest } from './fixtures.js';
 
 interface Trickled {
   text: string;
@@ -176,24 +176,9 @@ t.test('a keep-alive connection left idle longer than the head limit still serve
 t.test('an open WebSocket outlives the request limit', async (t) => {
   const g = await startGateway({ policy: await writerOnly(), routes: (u) => [demoRoute(u, { websocket: true })], clientTimeouts: { head_ms: 500, request_ms: 1000 } });
   t.teardown(() => g.close());
-  let key: string | undefined;
-  g.upstream.server.on('upgrade', (req, socket) => {
-    key = req.headers['x-api-key'] as string | undefined;
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
-    socket.on('data', (d: Buffer) => { socket.end(Buffer.concat([Buffer.from('echo:'), d])); });
-  });
-  const alice = await g.token('alice');
-  const got = await new Promise<string>((resolve) => {
-    const sock = connect(g.port, '127.0.0.1');
-    let out = '';
-    sock.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\r\n\r\n') && !out.includes('echo:')) setTimeout(() => { sock.write('ping'); }, 2500);
-    });
-    sock.on('close', () => { resolve(out); });
-    sock.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
-  });
+  const keys = echoWebSockets(g);
+  const got = await webSocketPing(g.port, await g.token('alice'), 2500);
   t.equal(status(got), 101);
   t.ok(got.endsWith('echo:ping'), 'frames still flow after 2.5 s');
-  t.equal(key, SECRETS.DEMO_UPSTREAM_READ_KEY);
+  t.same(keys, [SECRETS.DEMO_UPSTREAM_READ_KEY]);
 });

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -333,5 +333,30 @@ export function sendExpectingContinue(port: number, head: string, body: string):
     sock.on('error', (e) => { clearTimeout(guard); if (text) resolve({ text, invited }); else reject(e); });
     sock.on('close', () => { clearTimeout(guard); resolve({ text, invited }); });
     sock.write(`${head.replace(/\r\n$/, '')}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+/** Makes the gateway's upstream accept WebSocket upgrades and end each with `echo:` and the first bytes it gets; returns the X-Api-Key each upgrade carried. */
+export function echoWebSockets(g: Gateway): (string | undefined)[] {
+  const keys: (string | undefined)[] = [];
+  g.upstream.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    keys.push(req.headers['x-api-key'] as string | undefined);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+    socket.on('data', (d: Buffer) => { socket.end(Buffer.concat([Buffer.from('echo:'), d])); });
+  });
+  return keys;
+}
+
+/** Upgrades GET /api/stream as the bearer of `token`, sends `ping` `pauseMs` after the answer, and returns all the gateway wrote until it closed. */
+export function webSocketPing(port: number, token: string, pauseMs = 0): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let out = '';
+    sock.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\r\n\r\n') && !out.includes('echo:')) setTimeout(() => { sock.write('ping'); }, pauseMs);
+    });
+    sock.on('close', () => { resolve(out); });
+    sock.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
   });
 }

@@ -7,7 +7,7 @@ import t from 'tap';
 import { importJWK, SignJWT, generateKeyPair, exportSPKI } from 'jose';
 import { request } from 'undici';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/identity/index.js';
-import { demoRoute, leaks, policyAllowingIf, policyFrom, SECRETS, sendExpectingContinue, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, echoWebSockets, leaks, policyAllowingIf, policyFrom, SECRETS, sendExpectingContinue, startGateway, webSocketPing, type Gateway } from './fixtures.js';
 
 let g: Gateway;
 let alice: string;
@@ -371,27 +371,13 @@ t.test('WebSocket upgrade on a route that does not allow it', async (t) => {
 t.test('WebSocket upgrade on a route that allows it: decided, credential injected, sockets joined', async (t) => {
   const w = await startGateway({ routes: (u) => [demoRoute(u, { websocket: true })] });
   t.teardown(() => w.close());
-  let upstreamKey: string | undefined;
-  w.upstream.server.on('upgrade', (req, socket) => {
-    upstreamKey = req.headers['x-api-key'] as string | undefined;
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
-    socket.on('data', (d: Buffer) => { socket.end(Buffer.concat([Buffer.from('echo:'), d])); });
-  });
+  const keys = echoWebSockets(w);
   const token = await w.token('alice');
-  const got = await new Promise<string>((resolve) => {
-    const sock = connect(w.port, '127.0.0.1');
-    let out = '';
-    sock.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\r\n\r\n') && !out.includes('echo:')) sock.write('ping');
-    });
-    sock.on('close', () => { resolve(out); });
-    sock.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
-  });
+  const got = await webSocketPing(w.port, token);
   t.equal(status(got), 101);
   t.match(got, /x-jitgate-decision-id: /i);
   t.ok(got.endsWith('echo:ping'), 'frames flow both ways');
-  t.equal(upstreamKey, SECRETS.DEMO_UPSTREAM_READ_KEY);
+  t.same(keys, [SECRETS.DEMO_UPSTREAM_READ_KEY]);
   const admin = await raw(w.port, `GET /admin/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
   t.equal(status(admin), 403, 'the policy still decides upgrades');
 });
