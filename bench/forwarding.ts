@@ -37,7 +37,7 @@ function withoutHopByHop(headers: IncomingHttpHeaders): Record<string, string | 
 
 /** Sends the request upstream and the answer to the caller as jitgate does (hop-by-hop headers removed). */
 export async function forwardTo(pool: Pool, options: Dispatcher.DispatchOptions, res: ServerResponse): Promise<void> {
-  await relayUpstream(pool, options, res, null, withoutHopByHop);
+  await relayUpstream(pool, options, res, null, withoutHopByHop, 60_000);
 }
 
 /** Sends a `Pool.request()` answer to the caller: its headers (hop-by-hop removed) and its body, with backpressure. */

@@ -9,9 +9,9 @@ import { identityConfigSchema } from '../identity/index.js';
 import { notifyConfigSchema } from '../notify/index.js';
 import { observabilityConfigSchema } from '../observability/index.js';
 import { policyConfigSchema } from '../policy/index.js';
-import { routesConfigSchema } from '../proxy/index.js';
+import { callerTimeoutsSchema, routesConfigSchema } from '../proxy/index.js';
 import { storeConfigSchema } from '../store/index.js';
-import { CLIENT_TIMEOUT_DEFAULTS, tlsFilesSchema } from '../tls/index.js';
+import { tlsFilesSchema } from '../tls/index.js';
 
 const listenSchema: SchemaObject = {
   type: 'object',
@@ -30,18 +30,9 @@ const listenSchema: SchemaObject = {
       additionalProperties: false,
       properties: { proxy: tlsFilesSchema, control: tlsFilesSchema },
     },
-    // How long callers may take to send a request, on both listeners (body_idle_ms: the proxy's
-    // streamed bodies). A caller past them gets 408 and its connection closed.
-    client_timeouts: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        head_ms: { type: 'integer', minimum: 1, default: CLIENT_TIMEOUT_DEFAULTS.head_ms },
-        request_ms: { type: 'integer', minimum: 1, default: CLIENT_TIMEOUT_DEFAULTS.request_ms },
-        body_idle_ms: { type: 'integer', minimum: 1, default: 30_000 },
-      },
-    },
+    // How long callers may take: head and whole request on both listeners, body pauses and
+    // untaken responses on the proxy. A caller past one gets 408 or its connection closed.
+    client_timeouts: callerTimeoutsSchema,
   },
 };
 

@@ -5,9 +5,9 @@ import type { IdentityConfig } from '../identity/index.js';
 import type { NotifyConfig } from '../notify/index.js';
 import type { ObservabilityConfig } from '../observability/index.js';
 import type { BundleSigning, PolicyConfig, VerificationKey } from '../policy/index.js';
-import type { RouteConfig, TrustedProxyHeader } from '../proxy/index.js';
+import type { CallerTimeouts, RouteConfig, TrustedProxyHeader } from '../proxy/index.js';
 import type { StoreConfig } from '../store/index.js';
-import type { ClientTimeouts, TlsFiles } from '../tls/index.js';
+import type { TlsFiles } from '../tls/index.js';
 
 /** One entry of OPA's `services` block. */
 export type OpaService = ServiceConfig;
@@ -41,7 +41,7 @@ export interface GatewayConfig {
       trusted_proxies: string[];
       trusted_proxy_header: TrustedProxyHeader;
       tls?: { proxy?: TlsFiles; control?: TlsFiles };
-      client_timeouts: ClientTimeouts & { body_idle_ms: number };
+      client_timeouts: CallerTimeouts;
     };
     control: AdminConfig;
     policy: PolicyConfig;

@@ -255,7 +255,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       trustedProxies: j.listen.trusted_proxies,
       trustedProxyHeader: j.listen.trusted_proxy_header,
       clientTimeouts: j.listen.client_timeouts,
-      bodyIdleMs: j.listen.client_timeouts.body_idle_ms,
     });
     const control: ControlServer = createControlServer({
       workflow: grants.workflow,

@@ -1,4 +1,26 @@
 import type { SchemaObject } from 'ajv';
+import { CLIENT_TIMEOUT_DEFAULTS, type ClientTimeouts } from '../tls/index.js';
+
+/**
+ * How long callers of the proxy may take (jitgate.listen.client_timeouts): to send a request (the
+ * listener's head and request limits, which the control API shares) and, on the data path, to
+ * keep a streamed body coming and to take a response. Past one, the connection is closed.
+ */
+export interface CallerTimeouts extends ClientTimeouts {
+  /** The longest pause in a request body on its way upstream. */
+  body_idle_ms: number;
+  /** The longest the caller may leave a response untaken (its socket full). */
+  response_idle_ms: number;
+}
+
+export const CALLER_TIMEOUT_DEFAULTS: Readonly<CallerTimeouts> = Object.freeze({ ...CLIENT_TIMEOUT_DEFAULTS, body_idle_ms: 30_000, response_idle_ms: 60_000 });
+
+export const callerTimeoutsSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: Object.fromEntries(Object.entries(CALLER_TIMEOUT_DEFAULTS).map(([key, ms]) => [key, { type: 'integer', minimum: 1, default: ms }])),
+};
 
 /** Secrets come from the environment or a file, never from the config file itself. */
 export interface CredentialConfig {

@@ -1,5 +1,5 @@
 // Proxy part: routes, request normalization, policy input, enforcement, credential broker, upstream.
-export { routesConfigSchema, type RouteConfig, type CredentialConfig } from './config.js';
+export { CALLER_TIMEOUT_DEFAULTS, callerTimeoutsSchema, routesConfigSchema, type CallerTimeouts, type RouteConfig, type CredentialConfig } from './config.js';
 export { createProxyServer, type ProxyServer, type ProxyServerOptions } from './server.js';
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
 export { invalidProxyEntries, type TrustedProxyHeader } from './client-address.js';

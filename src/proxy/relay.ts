@@ -1,5 +1,8 @@
 // Streams an upstream's answer to the caller straight from undici's dispatcher: each chunk goes
 // from undici's parser to the caller's socket (masked on the way), with backpressure both ways.
+// A caller that stops taking the answer is cut off after a while: held back, undici never times
+// the upstream out (its body timer does not run while paused), so a caller that never reads would
+// hold an upstream connection, and its own, for good.
 // `Pool.request()` would build, per response, an async resource, a Readable body stream and a
 // promise around it; the handler interface skips all three, which measured about a fifth of a
 // bare proxy's CPU per request (docs/benchmarks.md, "Data path").
@@ -13,6 +16,8 @@ export interface Relayed {
   headersAtNs: bigint;
   /** False when either side failed mid-body: the caller's connection was then cut. */
   complete: boolean;
+  /** Why it was cut, when it was. */
+  cutOff: 'caller_left' | 'caller_stopped_reading' | 'upstream_failed' | null;
 }
 
 /** The caller's response headers, made from the upstream's. */
@@ -26,11 +31,15 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
   private statusCode = 0;
   private headersAtNs = 0n;
   private settled = false;
+  /** Armed while the caller's socket is full; fires when the caller took nothing for `stallMs`. */
+  private stall: NodeJS.Timeout | null = null;
+  private stalled = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly masker: SecretMasker | null,
     private readonly head: ResponseHead,
+    private readonly stallMs: number,
     private readonly resolve: (r: Relayed) => void,
     private readonly reject: (err: Error) => void,
   ) {
@@ -38,14 +47,31 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
     res.on('close', this.onClose);
   }
 
-  private readonly onDrain = (): void => { this.controller?.resume(); };
+  private readonly onDrain = (): void => {
+    this.clearStall();
+    this.controller?.resume();
+  };
 
   /** The caller went away first: abandon the upstream call (at once, or as soon as it starts). */
   private readonly onClose = (): void => {
     if (this.res.writableFinished) return;
+    // Settled first: the abort calls back into onResponseError, which would blame the upstream.
+    if (this.statusCode !== 0) this.finish(this.stalled ? 'caller_stopped_reading' : 'caller_left');
     this.controller?.abort(new Error('the caller closed the connection'));
-    if (this.statusCode !== 0) this.finish(false);
   };
+
+  private armStall(): void {
+    this.stall ??= setTimeout(() => {
+      this.stalled = true;
+      this.res.destroy();
+    }, this.stallMs);
+  }
+
+  private clearStall(): void {
+    if (this.stall === null) return;
+    clearTimeout(this.stall);
+    this.stall = null;
+  }
 
   onRequestStart(controller: Controller): void {
     this.controller = controller;
@@ -71,12 +97,17 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     const out = this.filter ? this.filter.push(chunk) : chunk;
-    if (out.length > 0 && !this.res.write(out)) controller.pause();
+    if (out.length > 0 && !this.res.write(out)) {
+      controller.pause();
+      this.armStall();
+    }
   }
 
   onResponseEnd(): void {
     const rest = this.filter?.end();
-    this.res.end(rest ?? undefined, () => { this.finish(true); });
+    this.res.end(rest ?? undefined, () => { this.finish(null); });
+    // The upstream is done; the caller still has to take the rest.
+    if (this.res.writableNeedDrain) this.armStall();
   }
 
   onResponseError(_controller: Controller, err: Error): void {
@@ -86,18 +117,19 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
       this.reject(err);
       return;
     }
-    this.finish(false);
+    this.finish('upstream_failed');
   }
 
-  private finish(complete: boolean): void {
+  private finish(cutOff: Relayed['cutOff']): void {
     if (this.settled) return;
     this.settled = true;
     this.detach();
-    if (!complete) this.res.destroy();
-    this.resolve({ statusCode: this.statusCode, headersAtNs: this.headersAtNs, complete });
+    if (cutOff !== null) this.res.destroy();
+    this.resolve({ statusCode: this.statusCode, headersAtNs: this.headersAtNs, complete: cutOff === null, cutOff });
   }
 
   private detach(): void {
+    this.clearStall();
     this.res.off('drain', this.onDrain);
     this.res.off('close', this.onClose);
   }
@@ -105,8 +137,9 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
 
 /**
  * Sends the request through `dispatcher` and the answer to `res`, its body masked by `masker`
- * (null: relayed as is). Rejects, with nothing written to the caller, when the upstream fails
- * before its response head; resolves once the response has been relayed or cut off.
+ * (null: relayed as is), cutting the caller off when it takes nothing for `stallMs`. Rejects,
+ * with nothing written to the caller, when the upstream fails before its response head; resolves
+ * once the response has been relayed or cut off.
  */
 export function relayUpstream(
   dispatcher: Dispatcher,
@@ -114,8 +147,9 @@ export function relayUpstream(
   res: ServerResponse,
   masker: SecretMasker | null,
   head: ResponseHead,
+  stallMs: number,
 ): Promise<Relayed> {
   return new Promise((resolve, reject) => {
-    dispatcher.dispatch(options, new UpstreamRelay(res, masker, head, resolve, reject));
+    dispatcher.dispatch(options, new UpstreamRelay(res, masker, head, stallMs, resolve, reject));
   });
 }

@@ -7,9 +7,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
-import { CLIENT_TIMEOUT_DEFAULTS, listenerFastify, useTls, type ClientTimeouts, type TlsMaterial } from '../tls/index.js';
+import { listenerFastify, useTls, type TlsMaterial } from '../tls/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
-import type { RouteConfig } from './config.js';
+import { CALLER_TIMEOUT_DEFAULTS, type CallerTimeouts, type RouteConfig } from './config.js';
 import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
 import { guardBody, type GuardedBody } from './body-guard.js';
 import { ConnectionErrors } from './client-errors.js';
@@ -42,10 +42,8 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'client
   consoleUrl?: string;
   /** Serve HTTPS with this certificate (plain HTTP without). */
   tls?: TlsMaterial | null;
-  /** How long callers may take to send a request (default CLIENT_TIMEOUT_DEFAULTS). */
-  clientTimeouts?: ClientTimeouts;
-  /** The longest pause allowed in a request body on its way upstream (default 30 s). */
-  bodyIdleMs?: number;
+  /** How long callers may take (default CALLER_TIMEOUT_DEFAULTS). */
+  clientTimeouts?: CallerTimeouts;
 }
 
 /** Headers the gateway adds upstream, and every name it owns (callers' copies are dropped). */
@@ -72,7 +70,6 @@ export interface ProxyServer {
   useTls(tls: TlsMaterial): void;
 }
 
-const BODY_IDLE_MS_DEFAULT = 30_000;
 const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 function hasBody(req: IncomingMessage): boolean {
@@ -100,7 +97,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
   let state = buildState(opts.routes);
   const pools = new UpstreamPools(opts.upstreamConnections ?? 128);
-  const bodyIdleMs = opts.bodyIdleMs ?? BODY_IDLE_MS_DEFAULT;
+  const timeouts = opts.clientTimeouts ?? CALLER_TIMEOUT_DEFAULTS;
   const deps: PipelineDeps = { ...opts, state: () => state, clients: new ClientAddresses(opts.trustedProxies ?? [], opts.trustedProxyHeader) };
   const decide = createPipeline(deps);
 
@@ -120,7 +117,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       sendJson(reply.raw, 400, specBody(code, request.id), { 'x-request-id': request.id });
     },
     clientErrorHandler: connectionErrors.handle,
-  }, tls, opts.clientTimeouts ?? CLIENT_TIMEOUT_DEFAULTS);
+  }, tls, timeouts);
   app.removeAllContentTypeParsers();
   // Leave every body unread: it is streamed to the upstream, never parsed or buffered here.
   app.addContentTypeParser('*', (_req, _payload, done) => { done(null); });
@@ -258,7 +255,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     } else if (read !== null || hasBody(req)) {
       const source: Readable = read ?? req;
       // With a valid Content-Length (checked against the limit already) Node never reads past it.
-      guard = guardBody(req.headers['content-length'] !== undefined ? null : cfg.body_limit_bytes, bodyIdleMs);
+      guard = guardBody(req.headers['content-length'] !== undefined ? null : cfg.body_limit_bytes, timeouts.body_idle_ms);
       const watched = guard;
       body = source.pipe(watched.stream);
       source.on('error', (e) => { watched.sourceFailed(e); });
@@ -287,7 +284,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         body,
         headersTimeout: cfg.timeouts.headers_ms,
         bodyTimeout: cfg.timeouts.body_ms,
-      }, res, masker, head);
+      }, res, masker, head, timeouts.response_idle_ms);
     } catch (err) {
       const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);
       logger.warn({ err: toError(err), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
@@ -298,7 +295,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       connectionErrors.streamed(req.socket);
     }
     metrics.upstreamLatency(cfg.name, Number(relayed.headersAtNs - t0) / 1e9);
-    if (!relayed.complete) logger.warn({ route: cfg.name, decision_id: decisionId }, 'streaming the upstream response was cut off');
+    if (relayed.cutOff !== null) logger.warn({ route: cfg.name, decision_id: decisionId, reason: relayed.cutOff }, 'streaming the upstream response was cut off');
     logDecision(deps, d, { upstream_status: relayed.statusCode });
     metrics.proxyRequest(cfg.name, 'allow', relayed.statusCode);
   }

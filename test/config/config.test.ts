@@ -217,8 +217,8 @@ t.test('trusted proxies: addresses and CIDR blocks, none by default; anything el
 });
 
 t.test('client timeouts: bounded by default; a head limit longer than the whole request is refused', (t) => {
-  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.client_timeouts, { head_ms: 10_000, request_ms: 300_000, body_idle_ms: 30_000 });
-  t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 2000 }\n'), {}).jitgate.listen.client_timeouts, { head_ms: 2000, request_ms: 300_000, body_idle_ms: 30_000 });
+  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.client_timeouts, { head_ms: 10_000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000 });
+  t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 2000 }\n'), {}).jitgate.listen.client_timeouts, { head_ms: 2000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000 });
   t.same(problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 20000, request_ms: 5000 }\n'), {})), [
     'jitgate.listen.client_timeouts: head_ms (20000) is longer than request_ms (5000), which includes the head',
   ]);

@@ -52,7 +52,7 @@ async function droppedUpstream(g: Gateway, index: number): Promise<SeenRequest |
 const writerOnly = (): ReturnType<typeof policyAllowingIf> => policyAllowingIf(['input.subject.id == "alice"'], 'only alice');
 
 t.test('a head trickled byte by byte is cut off with 408 before anything is decided', async (t) => {
-  const g = await startGateway({ policy: await writerOnly(), clientTimeouts: { head_ms: 1000, request_ms: 5000 } });
+  const g = await startGateway({ policy: await writerOnly(), timeouts: { head_ms: 1000, request_ms: 5000 } });
   t.teardown(() => g.close());
   const alice = await g.token('alice');
   const got = await trickle(g.port, `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nX-Slow: `, 'a', 200, 60);
@@ -64,7 +64,7 @@ t.test('a head trickled byte by byte is cut off with 408 before anything is deci
 });
 
 t.test('a body that stops arriving is cut off with 408; the upstream never gets all of it', async (t) => {
-  const g = await startGateway({ policy: await writerOnly(), bodyIdleMs: 800 });
+  const g = await startGateway({ policy: await writerOnly(), timeouts: { body_idle_ms: 800 } });
   t.teardown(() => g.close());
   const alice = await g.token('alice');
   const heads = {
@@ -87,7 +87,7 @@ t.test('a body that stops arriving is cut off with 408; the upstream never gets 
 });
 
 t.test('a body trickled just fast enough to never pause too long is cut off by the request limit', async (t) => {
-  const g = await startGateway({ policy: await writerOnly(), bodyIdleMs: 1000, clientTimeouts: { head_ms: 1000, request_ms: 3000 } });
+  const g = await startGateway({ policy: await writerOnly(), timeouts: { body_idle_ms: 1000, head_ms: 1000, request_ms: 3000 } });
   t.teardown(() => g.close());
   const alice = await g.token('alice');
   const got = await trickle(g.port, `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Length: 100\r\n\r\n`, 'a', 250, 100);
@@ -105,7 +105,7 @@ t.test('a body trickled just fast enough to never pause too long is cut off by t
 });
 
 t.test('a caller that is slow but keeps sending gets through, whole', async (t) => {
-  const g = await startGateway({ policy: await writerOnly(), bodyIdleMs: 1000, clientTimeouts: { head_ms: 1000, request_ms: 10_000 } });
+  const g = await startGateway({ policy: await writerOnly(), timeouts: { body_idle_ms: 1000, head_ms: 1000, request_ms: 10_000 } });
   t.teardown(() => g.close());
   const alice = await g.token('alice');
   const heads = {
@@ -139,7 +139,7 @@ t.test('a caller that is slow but keeps sending gets through, whole', async (t) 
 t.test('an upstream slow to read the body does not count against the caller', async (t) => {
   const size = 64 * 1024 * 1024;
   const g = await startGateway({
-    policy: await writerOnly(), bodyIdleMs: 500, routes: (u) => [demoRoute(u, { body_limit_bytes: size })],
+    policy: await writerOnly(), timeouts: { body_idle_ms: 500 }, routes: (u) => [demoRoute(u, { body_limit_bytes: size })],
   });
   t.teardown(() => g.close());
   const alice = await g.token('alice');
@@ -153,8 +153,48 @@ t.test('an upstream slow to read the body does not count against the caller', as
   t.equal(g.upstream.seen[0]?.body.length, size, 'every byte arrived');
 });
 
+t.test('a caller that stops taking a response is cut off, and the upstream call with it', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), timeouts: { response_idle_ms: 1000 } });
+  t.teardown(() => g.close());
+  const socket = connect(g.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.pause();
+  // 256 MiB offered; the caller reads nothing. Held back, undici would never time the upstream out.
+  socket.write(`GET /api/__stream?chunks=4096 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${await g.token('alice')}\r\n\r\n`);
+  const seen = await droppedUpstream(g, 0);
+  t.equal(seen?.abandoned, true, 'the gateway dropped the upstream call');
+  t.ok((seen?.sent ?? 0) < 64 * 1024 * 1024, `after ${String(seen?.sent)} bytes of 256 MiB`);
+  const warning = g.logLines.map((l) => JSON.parse(l) as { msg: string; reason?: string }).find((l) => l.msg === 'streaming the upstream response was cut off');
+  t.equal(warning?.reason, 'caller_stopped_reading', 'the log says why');
+  const closed = await new Promise<boolean>((resolve) => {
+    socket.on('close', () => { resolve(true); });
+    socket.resume();
+    setTimeout(() => { resolve(false); }, 5000);
+  });
+  t.ok(closed, 'the caller\'s connection was closed');
+});
+
+t.test('a caller that takes a response slowly, pausing now and then, gets all of it', async (t) => {
+  const g = await startGateway({ policy: await writerOnly(), timeouts: { response_idle_ms: 1000 } });
+  t.teardown(() => g.close());
+  // 64 MiB, more than every buffer on the way holds; the caller pauses 300 ms every 8 MiB.
+  const res = await request(`${g.url}/api/__stream?chunks=1024`, { headers: { authorization: `Bearer ${await g.token('alice')}` } });
+  let length = 0;
+  let nextPause = 8 * 1024 * 1024;
+  for await (const chunk of res.body) {
+    length += (chunk as Buffer).length;
+    if (length >= nextPause) {
+      nextPause += 8 * 1024 * 1024;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  t.equal(res.statusCode, 200);
+  t.equal(length, 64 * 1024 * 1024, 'every byte: the pauses add up to more than the limit, but none reaches it');
+  t.equal(g.upstream.seen[0]?.abandoned, false);
+});
+
 t.test('a keep-alive connection left idle longer than the head limit still serves its next request', async (t) => {
-  const g = await startGateway({ policy: await writerOnly(), clientTimeouts: { head_ms: 500, request_ms: 1000 } });
+  const g = await startGateway({ policy: await writerOnly(), timeouts: { head_ms: 500, request_ms: 1000 } });
   t.teardown(() => g.close());
   const alice = await g.token('alice');
   const get = `GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\n\r\n`;
@@ -174,7 +214,7 @@ t.test('a keep-alive connection left idle longer than the head limit still serve
 });
 
 t.test('an open WebSocket outlives the request limit', async (t) => {
-  const g = await startGateway({ policy: await writerOnly(), routes: (u) => [demoRoute(u, { websocket: true })], clientTimeouts: { head_ms: 500, request_ms: 1000 } });
+  const g = await startGateway({ policy: await writerOnly(), routes: (u) => [demoRoute(u, { websocket: true })], timeouts: { head_ms: 500, request_ms: 1000 } });
   t.teardown(() => g.close());
   const keys = echoWebSockets(g);
   const got = await webSocketPing(g.port, await g.token('alice'), 2500);

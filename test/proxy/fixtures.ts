@@ -14,7 +14,7 @@ import type { GrantReader } from '../../src/grants/index.js';
 import { createAuthenticator, createDevIssuer, type DevIssuer, type IdentityConfig } from '../../src/identity/index.js';
 import type { Metrics } from '../../src/observability/index.js';
 import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
-import { createProxyServer, type ProxyServer, type ProxyServerOptions, type RouteConfig } from '../../src/proxy/index.js';
+import { CALLER_TIMEOUT_DEFAULTS, createProxyServer, type CallerTimeouts, type ProxyServer, type ProxyServerOptions, type RouteConfig } from '../../src/proxy/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -263,13 +263,16 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** Options of the proxy server a test may set; `tls` serves HTTPS (url then starts with https://). */
-type ProxyTestOptions = Partial<Pick<ProxyServerOptions, 'maxHeaderBytes' | 'consoleUrl' | 'trustedProxies' | 'trustedProxyHeader' | 'tls' | 'clientTimeouts' | 'bodyIdleMs'>>;
+/**
+ * Options of the proxy server a test may set; `tls` serves HTTPS (url then starts with https://),
+ * `timeouts` replace some of the defaults.
+ */
+type ProxyTestOptions = Partial<Pick<ProxyServerOptions, 'maxHeaderBytes' | 'consoleUrl' | 'trustedProxies' | 'trustedProxyHeader' | 'tls'>> & { timeouts?: Partial<CallerTimeouts> };
 
 export async function startGateway(opts: {
   policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig;
 } & ProxyTestOptions = {}): Promise<Gateway> {
-  const { policy, routes, identity, ...proxyOptions } = opts;
+  const { policy, routes, identity, timeouts, ...proxyOptions } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'jg-proxy-'));
   const keyFile = join(dir, 'dev-issuer.jwk.json');
   const logLines: string[] = [];
@@ -291,6 +294,7 @@ export async function startGateway(opts: {
     metrics: noMetrics,
     logger,
     env: { ...SECRETS },
+    clientTimeouts: { ...CALLER_TIMEOUT_DEFAULTS, ...timeouts },
     ...proxyOptions,
   });
   const { port } = await proxy.listen('127.0.0.1', 0);
