@@ -263,13 +263,18 @@ function isoAt(ms: number): string {
   return isoText[slot] as string;
 }
 
-export function logDecision(deps: Pick<PipelineDeps, 'decisionLog'>, d: Decided, extra: { upstream_status?: number; error_code?: string }): void {
+export function logDecision(
+  deps: Pick<PipelineDeps, 'decisionLog'>,
+  d: Decided,
+  extra: { upstream_status?: number; error_code?: string; websocket?: 'rechecked' | 'closed' },
+): void {
   const grantIds = d.decision.result.grant_ids;
   // Built field by field (no spreads): this runs once per proxied request.
   const facts: DecisionLogEvent['jitgate'] = { route: d.route.config.name, subject: d.subject.id };
   if (grantIds && grantIds.length > 0) facts.grant_ids = grantIds;
   if (extra.upstream_status !== undefined) facts.upstream_status = extra.upstream_status;
   if (extra.error_code !== undefined) facts.error_code = extra.error_code;
+  if (extra.websocket !== undefined) facts.websocket = extra.websocket;
   facts.latency_ns = Number(process.hrtime.bigint() - d.startedNs);
   // Only disagreements: the metric counts the rest.
   if (d.shadow && d.shadow.change !== 'unchanged') facts.shadow = { revision: d.shadow.revision, change: d.shadow.change, ...d.shadow.decision };

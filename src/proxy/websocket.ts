@@ -1,6 +1,7 @@
 // WebSocket upgrades: decided exactly like plain requests, then refused unless the route allows
 // WebSockets; an allowed upgrade is opened upstream with undici and the two sockets are joined.
-// Frames after the handshake are not inspected (the decision covers the handshake request).
+// Frames after the handshake are not inspected (the decision covers the handshake request), and
+// the handshake is decided again for as long as the socket is open (websocket-session.ts).
 import { requestId as requestIdOf } from '../observability/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -10,6 +11,7 @@ import { callerResponseHeaders } from './headers.js';
 import { DecidedError, logDecision, type Decided, type PipelineDeps } from './pipeline.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
 import { upstreamError, type UpstreamPools } from './upstream.js';
+import { watchSession } from './websocket-session.js';
 
 export interface UpgradeContext {
   req: IncomingMessage;
@@ -103,7 +105,12 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     socket.write(response);
     if (head.length > 0) up.socket.write(head);
     up.socket.on('error', () => { socket.destroy(); });
-    socket.on('close', () => up.socket.destroy());
+    const session = watchSession({
+      req, opened: d, decide: ctx.decide, deps,
+      auditDenied: (denied) => ctx.auditOrFail(denied, 'proxy.denied', requestId),
+      close: () => { socket.destroy(); up.socket.destroy(); },
+    });
+    socket.on('close', () => { session.stop(); up.socket.destroy(); });
     up.socket.on('close', () => socket.destroy());
     socket.pipe(up.socket).pipe(socket);
     logDecision(deps, d, { upstream_status: 101 });

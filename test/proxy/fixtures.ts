@@ -60,8 +60,17 @@ export function policyAllowingIf(conditions: readonly string[], reason: string):
 export class MemoryGrants implements GrantReader {
   ready = true;
   readonly bySubject = new Map<string, PolicyGrant[]>();
+  /** The last set handed out per subject: the same array again while its grants stay the same (GrantReader's contract). */
+  readonly #handedOut = new Map<string, PolicyGrant[]>();
   activeGrants(subjectId: string, nowMs: number): PolicyGrant[] {
-    return (this.bySubject.get(subjectId) ?? []).filter((g) => g.expires_at_ns > nowMs * 1e6);
+    const live = (this.bySubject.get(subjectId) ?? []).filter((g) => g.expires_at_ns > nowMs * 1e6);
+    const last = this.#handedOut.get(subjectId);
+    if (last && last.length === live.length && last.every((g, i) => g === live[i])) return last;
+    this.#handedOut.set(subjectId, live);
+    return live;
+  }
+  revoke(grantId: string): void {
+    for (const [subject, grants] of this.bySubject) this.bySubject.set(subject, grants.filter((g) => g.id !== grantId));
   }
   add(subjectId: string, role: string, seconds: number, scope: PolicyGrant['scope'] = null): PolicyGrant {
     const now = Date.now();
@@ -234,6 +243,7 @@ export function demoRoute(upstream: string, overrides: Partial<RouteConfig> = {}
     timeouts: { connect_ms: 2000, headers_ms: 5000, body_ms: 5000 },
     body_limit_bytes: 1024,
     websocket: false,
+    websocket_recheck_seconds: 60,
     policy_headers: ['content-type', 'accept', 'user-agent', 'x-request-id'],
     ...overrides,
   };

@@ -1,0 +1,163 @@
+// An open WebSocket lasts only as long as the access that opened it: revoking or outliving the
+// grant, outliving the token, or a reload that stops allowing it closes the caller's socket and
+// the upstream's, with the deny decided, logged and audited. A session whose access stands stays
+// open, decided again as configured.
+import { connect, type Socket } from 'node:net';
+import t from 'tap';
+import type { PolicyEvaluator } from '../../src/policy/index.js';
+import { demoRoute, policyAllowingIf, startGateway, type Gateway } from './fixtures.js';
+
+/** Makes the upstream accept upgrades and echo every chunk back; returns, per upgrade, whether the gateway has ended it. */
+function echoingUpstream(g: Gateway): { ended: boolean }[] {
+  const sessions: { ended: boolean }[] = [];
+  g.upstream.server.on('upgrade', (_req, socket: Socket) => {
+    const session = { ended: false };
+    sessions.push(session);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+    socket.on('data', (d: Buffer) => { socket.write(Buffer.concat([Buffer.from('echo:'), d])); });
+    socket.on('end', () => { session.ended = true; socket.end(); });
+    socket.on('close', () => { session.ended = true; });
+    socket.on('error', () => { /* reset by the gateway: the close tells */ });
+  });
+  return sessions;
+}
+
+interface Session {
+  status: number;
+  /** Sends `text` and resolves with what comes back. */
+  echo(text: string): Promise<string>;
+  /** Resolves true once the gateway closed the connection, false if `ms` pass first. */
+  closedWithin(ms: number): Promise<boolean>;
+  /** The caller hangs up. */
+  hangUp(): void;
+}
+
+function openSession(g: Gateway, path: string, token: string): Promise<Session> {
+  return new Promise((resolve) => {
+    const sock = connect(g.port, '127.0.0.1');
+    let closed = false;
+    const closeWaiters: (() => void)[] = [];
+    sock.on('error', () => { /* the close tells */ });
+    sock.on('close', () => {
+      closed = true;
+      for (const w of closeWaiters) w();
+    });
+    sock.once('data', (d: Buffer) => {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(d.toString('latin1'))?.[1] ?? 0);
+      resolve({
+        status,
+        hangUp: () => { sock.destroy(); },
+        echo: (text) => new Promise((done) => {
+          sock.once('data', (reply: Buffer) => { done(reply.toString()); });
+          sock.write(text);
+        }),
+        closedWithin: (ms) => new Promise((done) => {
+          if (closed) {
+            done(true);
+            return;
+          }
+          const timer = setTimeout(() => { done(false); }, ms);
+          closeWaiters.push(() => {
+            clearTimeout(timer);
+            done(true);
+          });
+        }),
+      });
+    });
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  });
+}
+
+async function upstreamEnded(sessions: { ended: boolean }[]): Promise<boolean> {
+  for (let i = 0; i < 100 && !sessions.every((s) => s.ended); i++) await new Promise((r) => setTimeout(r, 20));
+  return sessions.length > 0 && sessions.every((s) => s.ended);
+}
+
+const websockets = (u: string): ReturnType<typeof demoRoute>[] => [demoRoute(u, { websocket: true })];
+
+t.test('a WebSocket opened under a grant closes once the grant is revoked, and once it expires', async (t) => {
+  const g = await startGateway({ routes: websockets });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const erin = await g.issuer.issue('erin', ['eng']);
+
+  const grant = g.grants.add('erin', 'admin', 600);
+  const revoked = await openSession(g, '/admin/stream', erin);
+  t.equal(revoked.status, 101, 'the admin grant opens the admin stream');
+  t.equal(await revoked.echo('hello'), 'echo:hello');
+  g.grants.revoke(grant.id);
+  t.ok(await revoked.closedWithin(3000), 'revoked: the gateway closed the caller\'s socket');
+  t.ok(await upstreamEnded(upstream), 'and the upstream\'s');
+  const denial = g.audit.entries.at(-1);
+  t.equal(denial?.kind, 'proxy.denied', 'the deny is audited');
+  t.equal(denial?.subject, 'erin');
+  const event = g.decisions.events.at(-1);
+  t.equal(event?.jitgate.websocket, 'closed', 'and logged as the decision that closed the session');
+  t.equal(event?.jitgate.error_code, 'JITGATE_E_FORBIDDEN');
+  t.equal((event?.result as { allow: boolean } | undefined)?.allow, false);
+
+  g.grants.add('erin', 'admin', 2);
+  const expiring = await openSession(g, '/admin/stream', erin);
+  t.equal(expiring.status, 101);
+  t.equal(await expiring.echo('still here'), 'echo:still here');
+  t.ok(await expiring.closedWithin(5000), 'expired: closed');
+  t.ok(await upstreamEnded(upstream.slice(1)));
+});
+
+t.test('a WebSocket closes once the token that opened it expires', async (t) => {
+  const g = await startGateway({ routes: websockets });
+  t.teardown(() => g.close());
+  echoingUpstream(g);
+  // Two seconds of token; the dev issuer's verifier allows 5 s of clock skew past that.
+  const session = await openSession(g, '/api/stream', await g.issuer.issue('alice', ['eng'], 2));
+  t.equal(session.status, 101);
+  t.ok(await session.closedWithin(12_000), 'closed after the token (and its skew) ran out');
+  const closing = g.logLines.map((l) => JSON.parse(l) as { msg: string; why?: string }).find((l) => l.msg === 'websocket closed: the access that opened it ended');
+  t.equal(closing?.why, 'JITGATE_E_TOKEN_EXPIRED', 'the log says why');
+});
+
+t.test('a route reload that no longer allows WebSockets closes the open ones', async (t) => {
+  const g = await startGateway({ routes: websockets });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const session = await openSession(g, '/api/stream', await g.token('alice'));
+  t.equal(session.status, 101);
+  g.proxy.updateRoutes([demoRoute(g.upstream.url, { websocket: false })]);
+  t.ok(await session.closedWithin(3000), 'closed after the reload');
+  t.ok(await upstreamEnded(upstream));
+});
+
+t.test('a new policy revision that denies closes the open ones', async (t) => {
+  const engines = { open: await policyAllowingIf(['true'], 'open'), closed: await policyAllowingIf(['false'], 'streams are closed') };
+  let serving: 'open' | 'closed' = 'open';
+  // A hot reload, as the policy manager does it: a new revision answers from the next decision on.
+  const policy: PolicyEvaluator = {
+    get revision() { return `rev-${serving}`; },
+    authorize: (input) => engines[serving].authorize(input),
+    elevation: (input) => engines[serving].elevation(input),
+  };
+  const g = await startGateway({ policy, routes: websockets });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const session = await openSession(g, '/api/stream', await g.token('alice'));
+  t.equal(session.status, 101);
+  serving = 'closed';
+  t.ok(await session.closedWithin(3000), 'closed under the new revision');
+  t.ok(await upstreamEnded(upstream));
+  t.equal((g.decisions.events.at(-1)?.result as { reason?: string } | undefined)?.reason, 'streams are closed');
+});
+
+t.test('a session whose access stands stays open, decided again every websocket_recheck_seconds', async (t) => {
+  const g = await startGateway({ routes: (u) => [demoRoute(u, { websocket: true, websocket_recheck_seconds: 1 })] });
+  t.teardown(() => g.close());
+  echoingUpstream(g);
+  const session = await openSession(g, '/api/stream', await g.token('alice'));
+  t.teardown(() => { session.hangUp(); });
+  t.equal(session.status, 101);
+  t.notOk(await session.closedWithin(3500), 'still open after 3.5 s');
+  t.equal(await session.echo('ping'), 'echo:ping');
+  const rechecks = g.decisions.events.filter((e) => e.jitgate.websocket === 'rechecked');
+  t.ok(rechecks.length >= 2, `decided again (${String(rechecks.length)} times), each logged`);
+  t.ok(rechecks.every((e) => (e.result as { allow: boolean }).allow), 'and allowed');
+  t.equal(g.decisions.events.filter((e) => e.jitgate.websocket === 'closed').length, 0);
+});
