@@ -14,9 +14,7 @@ export interface Relayed {
   statusCode: number;
   /** When the upstream's status line and headers arrived (process.hrtime.bigint()). */
   headersAtNs: bigint;
-  /** False when either side failed mid-body: the caller's connection was then cut. */
-  complete: boolean;
-  /** Why it was cut, when it was. */
+  /** Null when relayed whole; otherwise why the caller's connection was cut mid-body. */
   cutOff: 'caller_left' | 'caller_stopped_reading' | 'upstream_failed' | null;
 }
 
@@ -125,7 +123,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
     this.settled = true;
     this.detach();
     if (cutOff !== null) this.res.destroy();
-    this.resolve({ statusCode: this.statusCode, headersAtNs: this.headersAtNs, complete: cutOff === null, cutOff });
+    this.resolve({ statusCode: this.statusCode, headersAtNs: this.headersAtNs, cutOff });
   }
 
   private detach(): void {
