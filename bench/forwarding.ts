@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
-import { relayUpstream } from '../src/proxy/index.js';
+import { relayUpstream, type RelayOptions } from '../src/proxy/index.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
 
@@ -35,9 +35,12 @@ function withoutHopByHop(headers: IncomingHttpHeaders): Record<string, string | 
   return out;
 }
 
+/** jitgate's limit on callers that stop reading; no session to watch (the baseline decides nothing). */
+const RELAY: RelayOptions = { stallMs: 60_000, lingerAtMs: Infinity, linger: null };
+
 /** Sends the request upstream and the answer to the caller as jitgate does (hop-by-hop headers removed). */
 export async function forwardTo(pool: Pool, options: Dispatcher.DispatchOptions, res: ServerResponse): Promise<void> {
-  await relayUpstream(pool, options, res, null, withoutHopByHop, 60_000);
+  await relayUpstream(pool, options, res, null, withoutHopByHop, RELAY);
 }
 
 /** Sends a `Pool.request()` answer to the caller: its headers (hop-by-hop removed) and its body, with backpressure. */

@@ -64,8 +64,8 @@ export interface DecisionLogEvent {
     upstream_status?: number;
     latency_ns?: number;
     error_code?: string;
-    /** A WebSocket's handshake decided again while it is open: still allowed, or closed. */
-    websocket?: 'rechecked' | 'closed';
+    /** A request decided again while its WebSocket or response is open: still allowed, or closed. */
+    session?: 'rechecked' | 'closed';
     /** The HTTP request id (X-Request-Id), to join decision logs with the request log. */
     request_id?: string;
     /** When a shadow policy decided otherwise: its revision, how it differed, and its decision. */

@@ -65,8 +65,8 @@ export interface RouteConfig {
   timeouts: { connect_ms: number; headers_ms: number; body_ms: number };
   body_limit_bytes: number;
   websocket: boolean;
-  /** An open WebSocket's handshake is decided again at least this often (and on any change it rests on). */
-  websocket_recheck_seconds: number;
+  /** An open WebSocket, or a response still streaming, is decided again at least this often (and on any change it rests on). */
+  recheck_seconds: number;
   /** Request headers the policy may see (lower-case); credentials and cookies are never included. */
   policy_headers: string[];
   /** Absent: bodies stream to the upstream unread and the policy never sees them. */
@@ -127,7 +127,7 @@ export const routesConfigSchema: SchemaObject = {
       },
       body_limit_bytes: { type: 'integer', minimum: 0, default: 10485760 },
       websocket: { type: 'boolean', default: false },
-      websocket_recheck_seconds: { type: 'integer', minimum: 1, default: 60 },
+      recheck_seconds: { type: 'integer', minimum: 1, default: 60 },
       policy_headers: {
         type: 'array',
         items: { type: 'string', pattern: '^[a-z0-9-]+$', not: { enum: ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'] } },

@@ -3,5 +3,5 @@ export { CALLER_TIMEOUT_DEFAULTS, callerTimeoutsSchema, routesConfigSchema, type
 export { createProxyServer, type ProxyServer, type ProxyServerOptions } from './server.js';
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
 export { invalidProxyEntries, type TrustedProxyHeader } from './client-address.js';
-export { relayUpstream, type Relayed, type ResponseHead } from './relay.js';
+export { relayUpstream, type Relayed, type RelayOptions, type ResponseHead } from './relay.js';
 export { humanDuration, elevationCommand, elevationUrl } from './respond.js';

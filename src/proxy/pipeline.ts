@@ -149,10 +149,16 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
   };
 }
 
-export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Promise<Decided> {
+/**
+ * Decides a request. `earlier`: this request was decided before (it is being decided again while
+ * its WebSocket or response is open): the body the policy read then is read from there, not again.
+ */
+export type Decide = (req: IncomingMessage, earlier?: Decided) => Promise<Decided>;
+
+export function createPipeline(deps: PipelineDeps): Decide {
   const { policy, grants, clients, authenticator, metrics, decisionLog } = deps;
 
-  return async function decide(req: IncomingMessage): Promise<Decided> {
+  return async function decide(req: IncomingMessage, earlier?: Decided): Promise<Decided> {
     const startedNs = process.hrtime.bigint();
     const state = deps.state();
     const { routes, inputRoutes } = state;
@@ -175,9 +181,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage) => Pr
     if (cl !== undefined && Number(cl) > route.config.body_limit_bytes) throw jitgateError('BODY_TOO_LARGE');
     // Read only for a caller who authenticated: nobody else gets to make the gateway hold bytes.
     const bodyConfig = route.config.policy_body;
-    const body = bodyConfig
-      ? await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes)
-      : null;
+    let body: PolicyBody | null = null;
+    if (earlier) body = bodyConfig ? earlier.body : null;
+    else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes);
 
     const nowMs = Date.now();
     if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');
@@ -266,7 +272,7 @@ function isoAt(ms: number): string {
 export function logDecision(
   deps: Pick<PipelineDeps, 'decisionLog'>,
   d: Decided,
-  extra: { upstream_status?: number; error_code?: string; websocket?: 'rechecked' | 'closed' },
+  extra: { upstream_status?: number; error_code?: string; session?: 'rechecked' | 'closed' },
 ): void {
   const grantIds = d.decision.result.grant_ids;
   // Built field by field (no spreads): this runs once per proxied request.
@@ -274,7 +280,7 @@ export function logDecision(
   if (grantIds && grantIds.length > 0) facts.grant_ids = grantIds;
   if (extra.upstream_status !== undefined) facts.upstream_status = extra.upstream_status;
   if (extra.error_code !== undefined) facts.error_code = extra.error_code;
-  if (extra.websocket !== undefined) facts.websocket = extra.websocket;
+  if (extra.session !== undefined) facts.session = extra.session;
   facts.latency_ns = Number(process.hrtime.bigint() - d.startedNs);
   // Only disagreements: the metric counts the rest.
   if (d.shadow && d.shadow.change !== 'unchanged') facts.shadow = { revision: d.shadow.revision, change: d.shadow.change, ...d.shadow.decision };

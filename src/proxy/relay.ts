@@ -2,7 +2,8 @@
 // from undici's parser to the caller's socket (masked on the way), with backpressure both ways.
 // A caller that stops taking the answer is cut off after a while: held back, undici never times
 // the upstream out (its body timer does not run while paused), so a caller that never reads would
-// hold an upstream connection, and its own, for good.
+// hold an upstream connection, and its own, for good. A response still streaming a while after
+// its decision gets its session watched (session-watch.ts); most are over long before.
 // `Pool.request()` would build, per response, an async resource, a Readable body stream and a
 // promise around it; the handler interface skips all three, which measured about a fifth of a
 // bare proxy's CPU per request (docs/benchmarks.md, "Data path").
@@ -21,6 +22,15 @@ export interface Relayed {
 /** The caller's response headers, made from the upstream's. */
 export type ResponseHead = (upstreamHeaders: IncomingHttpHeaders) => Record<string, string | string[]>;
 
+export interface RelayOptions {
+  /** Cut the caller off when it takes nothing of the response for this long. */
+  stallMs: number;
+  /** From this time on (ms since the epoch) a response still streaming is `linger`ing. */
+  lingerAtMs: number;
+  /** Starts watching a lingering response; stopped when the relay is over. */
+  linger: (() => { stop(): void }) | null;
+}
+
 type Controller = Dispatcher.DispatchController;
 
 class UpstreamRelay implements Dispatcher.DispatchHandler {
@@ -32,15 +42,18 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
   /** Armed while the caller's socket is full; fires when the caller took nothing for `stallMs`. */
   private stall: NodeJS.Timeout | null = null;
   private stalled = false;
+  private linger: RelayOptions['linger'];
+  private watching: { stop(): void } | null = null;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly masker: SecretMasker | null,
     private readonly head: ResponseHead,
-    private readonly stallMs: number,
+    private readonly opts: RelayOptions,
     private readonly resolve: (r: Relayed) => void,
     private readonly reject: (err: Error) => void,
   ) {
+    this.linger = opts.linger;
     res.on('drain', this.onDrain);
     res.on('close', this.onClose);
   }
@@ -62,7 +75,15 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
     this.stall ??= setTimeout(() => {
       this.stalled = true;
       this.res.destroy();
-    }, this.stallMs);
+    }, this.opts.stallMs);
+  }
+
+  /** Per chunk: one clock read until the response lingers, nothing after. */
+  private checkLinger(): void {
+    if (this.linger === null || Date.now() < this.opts.lingerAtMs) return;
+    const start = this.linger;
+    this.linger = null;
+    this.watching = start();
   }
 
   private clearStall(): void {
@@ -94,6 +115,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    this.checkLinger();
     const out = this.filter ? this.filter.push(chunk) : chunk;
     if (out.length > 0 && !this.res.write(out)) {
       controller.pause();
@@ -128,6 +150,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
 
   private detach(): void {
     this.clearStall();
+    this.watching?.stop();
     this.res.off('drain', this.onDrain);
     this.res.off('close', this.onClose);
   }
@@ -135,9 +158,9 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
 
 /**
  * Sends the request through `dispatcher` and the answer to `res`, its body masked by `masker`
- * (null: relayed as is), cutting the caller off when it takes nothing for `stallMs`. Rejects,
- * with nothing written to the caller, when the upstream fails before its response head; resolves
- * once the response has been relayed or cut off.
+ * (null: relayed as is), within `relay`'s limits. Rejects, with nothing written to the caller,
+ * when the upstream fails before its response head; resolves once the response has been relayed
+ * or cut off.
  */
 export function relayUpstream(
   dispatcher: Dispatcher,
@@ -145,9 +168,9 @@ export function relayUpstream(
   res: ServerResponse,
   masker: SecretMasker | null,
   head: ResponseHead,
-  stallMs: number,
+  relay: RelayOptions,
 ): Promise<Relayed> {
   return new Promise((resolve, reject) => {
-    dispatcher.dispatch(options, new UpstreamRelay(res, masker, head, stallMs, resolve, reject));
+    dispatcher.dispatch(options, new UpstreamRelay(res, masker, head, relay, resolve, reject));
   });
 }

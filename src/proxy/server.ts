@@ -19,6 +19,7 @@ import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from
 import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, rebaseRedirects } from './redirects.js';
+import { watchSession } from './session-watch.js';
 import { relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
 import { RouteTable } from './routes.js';
@@ -70,6 +71,8 @@ export interface ProxyServer {
   useTls(tls: TlsMaterial): void;
 }
 
+/** A response still streaming this long after its decision is watched like an open WebSocket. */
+const LINGER_AFTER_MS = 1_000;
 const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 function hasBody(req: IncomingMessage): boolean {
@@ -276,6 +279,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     };
     const t0 = process.hrtime.bigint();
     let relayed: Relayed;
+    // A response still streaming a second after its decision is decided again while it lasts.
+    const linger = (): { stop(): void } => watchSession({
+      req, opened: d, decide, deps,
+      auditDenied: (denied) => auditOrFail(denied, 'proxy.denied', requestId),
+      close: () => { res.destroy(); },
+      websocket: false,
+      status: () => res.statusCode,
+    });
     try {
       relayed = await relayUpstream(pools.for(route), {
         path,
@@ -284,7 +295,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         body,
         headersTimeout: cfg.timeouts.headers_ms,
         bodyTimeout: cfg.timeouts.body_ms,
-      }, res, masker, head, timeouts.response_idle_ms);
+      }, res, masker, head, { stallMs: timeouts.response_idle_ms, lingerAtMs: d.input.now_ns / 1e6 + LINGER_AFTER_MS, linger });
     } catch (err) {
       const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);
       logger.warn({ err: toError(err), route: cfg.name, decision_id: decisionId }, 'upstream request failed');

@@ -1,23 +1,23 @@
 // WebSocket upgrades: decided exactly like plain requests, then refused unless the route allows
 // WebSockets; an allowed upgrade is opened upstream with undici and the two sockets are joined.
 // Frames after the handshake are not inspected (the decision covers the handshake request), and
-// the handshake is decided again for as long as the socket is open (websocket-session.ts).
+// the handshake is decided again for as long as the socket is open (session-watch.ts).
 import { requestId as requestIdOf } from '../observability/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import { callerResponseHeaders } from './headers.js';
-import { DecidedError, logDecision, type Decided, type PipelineDeps } from './pipeline.js';
+import { DecidedError, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
 import { upstreamError, type UpstreamPools } from './upstream.js';
-import { watchSession } from './websocket-session.js';
+import { watchSession } from './session-watch.js';
 
 export interface UpgradeContext {
   req: IncomingMessage;
   socket: Socket;
   head: Buffer;
-  decide: (req: IncomingMessage) => Promise<Decided>;
+  decide: Decide;
   deps: PipelineDeps;
   pools: UpstreamPools;
   logger: Logger;
@@ -109,6 +109,8 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       req, opened: d, decide: ctx.decide, deps,
       auditDenied: (denied) => ctx.auditOrFail(denied, 'proxy.denied', requestId),
       close: () => { socket.destroy(); up.socket.destroy(); },
+      websocket: true,
+      status: () => 101,
     });
     socket.on('close', () => { session.stop(); up.socket.destroy(); });
     up.socket.on('close', () => socket.destroy());

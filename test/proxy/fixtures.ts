@@ -158,6 +158,15 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       res.end();
       return;
     }
+    if (entry.url.includes('__drip')) {
+      // An event stream: a tick every 100 ms, then `done` after `ms` (default: until the gateway leaves).
+      const ms = Number(new URL(entry.url, 'http://upstream').searchParams.get('ms') ?? '60000');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const tick = setInterval(() => { res.write('data: tick\n\n'); }, 100);
+      const done = setTimeout(() => { clearInterval(tick); res.end('data: done'); }, ms);
+      res.on('close', () => { clearInterval(tick); clearTimeout(done); });
+      return;
+    }
     if (entry.url.includes('__split')) {
       // The injected secret, echoed across two body chunks with a pause between them.
       const secret = String(req.headers['x-api-key'] ?? '');
@@ -243,7 +252,7 @@ export function demoRoute(upstream: string, overrides: Partial<RouteConfig> = {}
     timeouts: { connect_ms: 2000, headers_ms: 5000, body_ms: 5000 },
     body_limit_bytes: 1024,
     websocket: false,
-    websocket_recheck_seconds: 60,
+    recheck_seconds: 60,
     policy_headers: ['content-type', 'accept', 'user-agent', 'x-request-id'],
     ...overrides,
   };

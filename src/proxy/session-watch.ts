@@ -1,27 +1,32 @@
-// An open WebSocket is access that outlives its handshake: left alone, a socket opened under a
-// grant would stay open after the grant expired or was revoked, after the token expired, after
-// the policy changed. So the handshake is decided again whenever something it rests on changes
-// (the subject's live grants, the policy revision, the routes, the token's expiry) and at least
-// every `websocket_recheck_seconds`; a deny, or anything that keeps the gateway from deciding,
-// closes both sockets. Every such decision is logged like any other, and a deny is audited.
+// Access that outlives its decision: an open WebSocket, or a response still streaming (an event
+// stream, a long download). Left alone, one opened under a grant would go on after the grant
+// expired or was revoked, after the token expired, after the policy changed. So its request is
+// decided again whenever something the decision rests on changes (the subject's live grants, the
+// policy revision, the routes, the token's expiry) and at least every `recheck_seconds`; a deny,
+// or anything that keeps the gateway from deciding, ends it. Every such decision is logged like
+// any other, and a deny is audited.
 import type { IncomingMessage } from 'node:http';
 import { isJitgateError, toError } from '../errors.js';
 import type { GrantSet } from '../policy/index.js';
-import { DecidedError, logDecision, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { DecidedError, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 
-/** How often the cheap checks run (a change is acted on within this). */
+/** How often the cheap checks run: a change is acted on within this. */
 const CHECK_INTERVAL_MS = 1_000;
 
 export interface SessionWatchOptions {
   req: IncomingMessage;
   /** The decision that opened the session. */
   opened: Decided;
-  decide: (req: IncomingMessage) => Promise<Decided>;
+  decide: Decide;
   deps: PipelineDeps;
   /** Audits a deny (as for any denied request); throws when the trail cannot be written. */
   auditDenied: (d: Decided) => Promise<void>;
-  /** Closes both sockets; `why` for the log. */
-  close: (why: string) => void;
+  /** Ends the session (both sockets, or the response and its upstream call). */
+  close: () => void;
+  /** A WebSocket (then the route must still allow WebSockets), or a response. */
+  websocket: boolean;
+  /** The status the caller got, for the decision log. */
+  status: () => number;
 }
 
 /** What the last decision rested on: when any of it changes, the session is decided again. */
@@ -35,7 +40,7 @@ interface Basis {
   decidedMs: number;
 }
 
-function basisOf(d: Decided, deps: PipelineDeps, nowMs: number): Basis {
+function basisOf(d: Decided, deps: PipelineDeps): Basis {
   const exp = d.subject.claims.exp;
   return {
     subjectId: d.subject.id,
@@ -43,22 +48,23 @@ function basisOf(d: Decided, deps: PipelineDeps, nowMs: number): Basis {
     revision: deps.policy.revision,
     state: d.state,
     expiresMs: typeof exp === 'number' ? exp * 1000 : Infinity,
-    decidedMs: nowMs,
+    decidedMs: d.input.now_ns / 1e6,
   };
 }
 
-/** Watches an open session until `stop` (call it when either socket closes). */
+/** Watches an open session until `stop` (call it when the session ends by itself). */
 export function watchSession(o: SessionWatchOptions): { stop(): void } {
   const { deps } = o;
-  const recheckMs = o.opened.route.config.websocket_recheck_seconds * 1000;
-  let basis = basisOf(o.opened, deps, Date.now());
+  const recheckMs = o.opened.route.config.recheck_seconds * 1000;
+  let basis = basisOf(o.opened, deps);
   let deciding = false;
   let stopped = false;
 
   const changed = (nowMs: number): boolean => {
+    // Past the token's expiry the verifier still allows its clock skew: checked every second through it.
     if (nowMs - basis.decidedMs >= recheckMs || nowMs >= basis.expiresMs) return true;
     if (deps.state() !== basis.state || deps.policy.revision !== basis.revision) return true;
-    // A store the cache cannot vouch for is a change too: the decision below then denies.
+    // A store the cache cannot vouch for is a change too: the decision below then fails.
     return !deps.grants.ready || deps.grants.activeGrants(basis.subjectId, nowMs) !== basis.grants;
   };
 
@@ -66,32 +72,31 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    deps.logger.info({ route: o.opened.route.config.name, subject: o.opened.subject.id, decision_id: o.opened.decision.decision_id, why }, 'websocket closed: the access that opened it ended');
-    o.close(why);
+    deps.logger.info({ route: o.opened.route.config.name, subject: o.opened.subject.id, decision_id: o.opened.decision.decision_id, why }, 'session closed: the access that opened it ended');
+    o.close();
   };
 
   const recheck = async (): Promise<void> => {
     let d: Decided;
     try {
-      d = await o.decide(o.req);
+      d = await o.decide(o.req, o.opened);
     } catch (err) {
       // No subject, no route, no policy, no store: nothing vouches for the session any more.
-      const reason = err instanceof DecidedError ? err.error.code : isJitgateError(err) ? err.code : toError(err).message;
-      end(reason);
+      end(err instanceof DecidedError ? err.error.code : isJitgateError(err) ? err.code : toError(err).message);
       return;
     }
     if (stopped) return;
-    if (!d.decision.result.allow || !d.route.config.websocket) {
+    if (!d.decision.result.allow || (o.websocket && !d.route.config.websocket)) {
       try {
         await o.auditDenied(d);
       } finally {
-        logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN', websocket: 'closed' });
+        logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN', session: 'closed' });
         end(d.decision.result.reason ?? 'denied');
       }
       return;
     }
-    logDecision(deps, d, { upstream_status: 101, websocket: 'rechecked' });
-    basis = basisOf(d, deps, Date.now());
+    logDecision(deps, d, { upstream_status: o.status(), session: 'rechecked' });
+    basis = basisOf(d, deps);
   };
 
   const timer = setInterval(() => {
