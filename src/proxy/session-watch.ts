@@ -86,7 +86,12 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       return;
     }
     if (stopped) return;
-    if (!d.decision.result.allow || (o.websocket && !d.route.config.websocket)) {
+    if (o.websocket && !d.route.config.websocket) {
+      logDecision(deps, d, { error_code: 'JITGATE_E_UPGRADE_REFUSED', session: 'closed' });
+      end('the route no longer allows WebSockets');
+      return;
+    }
+    if (!d.decision.result.allow) {
       try {
         await o.auditDenied(d);
       } finally {

@@ -126,6 +126,7 @@ t.test('a route reload that no longer allows WebSockets closes the open ones', a
   g.proxy.updateRoutes([demoRoute(g.upstream.url, { websocket: false })]);
   t.ok(await session.closedWithin(3000), 'closed after the reload');
   t.ok(await upstreamEnded(upstream));
+  t.equal(g.decisions.events.at(-1)?.jitgate.error_code, 'JITGATE_E_UPGRADE_REFUSED', 'logged as the route refusing it');
 });
 
 t.test('a new policy revision that denies closes the open ones', async (t) => {
