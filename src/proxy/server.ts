@@ -282,7 +282,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     // A response still streaming a second after its decision is decided again while it lasts.
     const linger = (): { stop(): void } => watchSession({
       req, opened: d, decide, deps,
-      auditDenied: (denied) => auditOrFail(denied, 'proxy.denied', requestId),
+      requestId,
       close: () => { res.destroy(); },
       websocket: false,
       status: () => res.statusCode,

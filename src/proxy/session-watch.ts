@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isJitgateError, toError } from '../errors.js';
 import type { GrantSet } from '../policy/index.js';
-import { DecidedError, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { auditEntryFor, DecidedError, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 
 /** How often the cheap checks run: a change is acted on within this. */
 const CHECK_INTERVAL_MS = 1_000;
@@ -19,8 +19,8 @@ export interface SessionWatchOptions {
   opened: Decided;
   decide: Decide;
   deps: PipelineDeps;
-  /** Audits a deny (as for any denied request); throws when the trail cannot be written. */
-  auditDenied: (d: Decided) => Promise<void>;
+  /** The request id the session was opened with, for the audit record of a deny. */
+  requestId: string;
   /** Ends the session (both sockets, or the response and its upstream call). */
   close: () => void;
   /** A WebSocket (then the route must still allow WebSockets), or a response. */
@@ -92,12 +92,16 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       return;
     }
     if (!d.decision.result.allow) {
+      // Audited like any deny; a trail that cannot be written does not keep the session open.
+      let errorCode = 'JITGATE_E_FORBIDDEN';
       try {
-        await o.auditDenied(d);
-      } finally {
-        logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN', session: 'closed' });
-        end(d.decision.result.reason ?? 'denied');
+        await deps.audit.append(auditEntryFor(d, 'proxy.denied', o.requestId));
+      } catch (err) {
+        deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id }, 'audit append failed; the session is closed all the same');
+        errorCode = 'JITGATE_E_AUDIT_UNAVAILABLE';
       }
+      logDecision(deps, d, { error_code: errorCode, session: 'closed' });
+      end(d.decision.result.reason ?? 'denied');
       return;
     }
     logDecision(deps, d, { upstream_status: o.status(), session: 'rechecked' });

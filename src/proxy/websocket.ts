@@ -107,7 +107,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     up.socket.on('error', () => { socket.destroy(); });
     const session = watchSession({
       req, opened: d, decide: ctx.decide, deps,
-      auditDenied: (denied) => ctx.auditOrFail(denied, 'proxy.denied', requestId),
+      requestId,
       close: () => { socket.destroy(); up.socket.destroy(); },
       websocket: true,
       status: () => 101,

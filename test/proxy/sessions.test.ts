@@ -206,3 +206,36 @@ t.test('an event stream whose access stands goes on; short responses are never d
   t.ok(rechecks.every((e) => (e.input as { request: { path: string } }).request.path === '/api/__drip'), 'only the stream: the 20 short requests were over before a second');
   t.equal(rechecks.at(-1)?.jitgate.upstream_status, 200);
 });
+
+t.test('a streamed answer to a request the policy read the body of is decided again on that body, not by reading it twice', async (t) => {
+  const g = await startGateway({
+    policy: await policyAllowingIf(['input.request.body.amount < 100'], 'small amounts only'),
+    routes: (u) => [demoRoute(u, { recheck_seconds: 1, policy_body: { max_bytes: 4096, content_types: ['application/json'], read_timeout_ms: 300 } })],
+  });
+  t.teardown(() => g.close());
+  const res = await request(`${g.url}/api/__drip?ms=3000`, {
+    method: 'POST', headers: { authorization: `Bearer ${await g.token('alice')}`, 'content-type': 'application/json' }, body: '{"amount":40}',
+  });
+  const body = await res.body.text();
+  t.equal(res.statusCode, 200);
+  t.match(body, /done$/, 'the whole stream arrived: a second read of the body would have timed out and cut it');
+  const rechecks = g.decisions.events.filter((e) => e.jitgate.session === 'rechecked');
+  t.ok(rechecks.length >= 1, `decided again (${String(rechecks.length)} times)`);
+  t.same((rechecks[0]?.input as { request: { body?: unknown } }).request.body, { amount: 40 }, 'on the body the policy read at first');
+});
+
+t.test('with the audit trail down, a session its access no longer allows is ended all the same', async (t) => {
+  const g = await startGateway({ routes: websockets });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const grant = g.grants.add('erin', 'admin', 600);
+  const session = await openSession(g, '/admin/stream', await g.issuer.issue('erin', ['eng']));
+  t.equal(session.status, 101);
+  g.audit.failing = true;
+  g.grants.revoke(grant.id);
+  t.ok(await session.closedWithin(3000), 'closed');
+  t.ok(await upstreamEnded(upstream));
+  const closing = g.decisions.events.filter((e) => e.jitgate.session === 'closed');
+  t.equal(closing.length, 1, 'one decision-log event for the deny');
+  t.equal(closing[0]?.jitgate.error_code, 'JITGATE_E_AUDIT_UNAVAILABLE', 'saying the trail could not take it');
+});
