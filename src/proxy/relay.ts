@@ -3,12 +3,14 @@
 // A caller that stops taking the answer is cut off after a while: held back, undici never times
 // the upstream out (its body timer does not run while paused), so a caller that never reads would
 // hold an upstream connection, and its own, for good. A response still streaming a while after
-// its decision gets its session watched (session-watch.ts); most are over long before.
+// its decision gets its session watched (session-watch.ts) from then on, data flowing or not;
+// most are over long before (linger.ts finds the others).
 // `Pool.request()` would build, per response, an async resource, a Readable body stream and a
 // promise around it; the handler interface skips all three, which measured about a fifth of a
 // bare proxy's CPU per request (docs/benchmarks.md, "Data path").
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { noteResponse, type LingerCandidate } from './linger.js';
 import type { SecretMasker } from './redact.js';
 
 export interface Relayed {
@@ -25,24 +27,26 @@ export type ResponseHead = (upstreamHeaders: IncomingHttpHeaders) => Record<stri
 export interface RelayOptions {
   /** Cut the caller off when it takes nothing of the response for this long. */
   stallMs: number;
-  /** From this time on (ms since the epoch) a response still streaming is `linger`ing. */
+  /** From this time on (ms since the epoch) a response whose upstream body is still coming is `linger`ing. */
   lingerAtMs: number;
-  /** Starts watching a lingering response; stopped when the relay is over. */
+  /** Starts watching a lingering response; stopped when the relay is over. Null: never watched. */
   linger: (() => { stop(): void }) | null;
 }
 
 type Controller = Dispatcher.DispatchController;
 
-class UpstreamRelay implements Dispatcher.DispatchHandler {
+class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   private controller: Controller | null = null;
   private filter: ReturnType<SecretMasker['filter']> | null = null;
   private statusCode = 0;
   private headersAtNs = 0n;
   private settled = false;
+  private upstreamDone = false;
   /** Armed while the caller's socket is full; fires when the caller took nothing for `stallMs`. */
   private stall: NodeJS.Timeout | null = null;
   private stalled = false;
-  private linger: RelayOptions['linger'];
+  /** Armed for a response that outlived its first turn: fires when it starts to linger. */
+  private lingerTimer: NodeJS.Timeout | null = null;
   private watching: { stop(): void } | null = null;
 
   constructor(
@@ -53,7 +57,6 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
     private readonly resolve: (r: Relayed) => void,
     private readonly reject: (err: Error) => void,
   ) {
-    this.linger = opts.linger;
     res.on('drain', this.onDrain);
     res.on('close', this.onClose);
   }
@@ -78,12 +81,19 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
     }, this.opts.stallMs);
   }
 
-  /** Per chunk: one clock read until the response lingers, nothing after. */
-  private checkLinger(): void {
-    if (this.linger === null || Date.now() < this.opts.lingerAtMs) return;
-    const start = this.linger;
-    this.linger = null;
-    this.watching = start();
+  streaming(): boolean {
+    return this.statusCode !== 0 && !this.upstreamDone && !this.settled;
+  }
+
+  outlivedTurn(): void {
+    // Node holds a written head back until the first chunk: an event stream's caller would wait
+    // for its first event to learn the status. Here the head goes out alone.
+    this.res.flushHeaders();
+    if (this.opts.linger === null) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = null;
+      if (this.streaming() && this.opts.linger !== null) this.watching = this.opts.linger();
+    }, Math.max(0, this.opts.lingerAtMs - Date.now()));
   }
 
   private clearStall(): void {
@@ -112,10 +122,10 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
     this.statusCode = statusCode;
     this.headersAtNs = headersAtNs;
     if (this.masker && !this.masker.empty) this.filter = this.masker.filter();
+    noteResponse(this);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    this.checkLinger();
     const out = this.filter ? this.filter.push(chunk) : chunk;
     if (out.length > 0 && !this.res.write(out)) {
       controller.pause();
@@ -124,6 +134,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.upstreamDone = true;
     const rest = this.filter?.end();
     this.res.end(rest ?? undefined, () => { this.finish(null); });
     // The upstream is done; the caller still has to take the rest.
@@ -150,6 +161,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler {
 
   private detach(): void {
     this.clearStall();
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.watching?.stop();
     this.res.off('drain', this.onDrain);
     this.res.off('close', this.onClose);

@@ -159,10 +159,12 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       return;
     }
     if (entry.url.includes('__drip')) {
-      // An event stream: a tick every 100 ms, then `done` after `ms` (default: until the gateway leaves).
-      const ms = Number(new URL(entry.url, 'http://upstream').searchParams.get('ms') ?? '60000');
+      // An event stream: a tick every `every` ms (default 100), then `done` after `ms` (default: until the gateway leaves).
+      const params = new URL(entry.url, 'http://upstream').searchParams;
+      const ms = Number(params.get('ms') ?? '60000');
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const tick = setInterval(() => { res.write('data: tick\n\n'); }, 100);
+      res.flushHeaders();
+      const tick = setInterval(() => { res.write('data: tick\n\n'); }, Number(params.get('every') ?? '100'));
       const done = setTimeout(() => { clearInterval(tick); res.end('data: done'); }, ms);
       res.on('close', () => { clearInterval(tick); clearTimeout(done); });
       return;

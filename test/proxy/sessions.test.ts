@@ -192,6 +192,34 @@ t.test('an event stream opened under a grant is cut once the grant is revoked; t
   t.equal(closing[0]?.jitgate.error_code, 'JITGATE_E_FORBIDDEN');
 });
 
+t.test('a quiet event stream is cut once its grant is revoked, before its next event could pass', async (t) => {
+  const g = await startGateway();
+  t.teardown(() => g.close());
+  const grant = g.grants.add('erin', 'admin', 600);
+  // Headers at once, then nothing for 8 s: no chunk passes the gateway to notice the stream by.
+  const res = await request(`${g.url}/admin/__drip?every=8000`, { headers: { authorization: `Bearer ${await g.issuer.issue('erin', ['eng'])}` } });
+  // Node holds a head back until the first chunk: without the gateway sending it on, this would wait 8 s.
+  t.equal(res.statusCode, 200, 'the admin grant opens the admin event stream, its head ahead of any event');
+  let received = '';
+  const ended = new Promise<string>((resolve) => {
+    res.body.on('data', (d: Buffer) => { received += d.toString(); });
+    res.body.on('error', (err: Error) => { resolve(`cut: ${err.message}`); });
+    res.body.on('end', () => { resolve('ended'); });
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  g.grants.revoke(grant.id);
+  const outcome = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => { r('still streaming'); }, 4000))]);
+  t.match(outcome, /^cut/, 'the response was cut within seconds of the revoke');
+  t.equal(received, '', 'and the event due at 8 s never reached the caller');
+  const seen = g.upstream.seen.find((s) => s.url.includes('__drip'));
+  for (let i = 0; i < 100 && seen?.abandoned !== true; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(seen?.abandoned, true, 'the gateway dropped the upstream call');
+  const closing = g.decisions.events.filter((e) => e.jitgate.session === 'closed');
+  t.equal(closing.length, 1, 'one decision ended the stream');
+  t.equal(closing[0]?.jitgate.error_code, 'JITGATE_E_FORBIDDEN');
+  t.equal(g.audit.entries.at(-1)?.kind, 'proxy.denied', 'and the deny is audited');
+});
+
 t.test('an event stream whose access stands goes on; short responses are never decided again', async (t) => {
   const g = await startGateway({ routes: (u) => [demoRoute(u, { recheck_seconds: 1 })] });
   t.teardown(() => g.close());
