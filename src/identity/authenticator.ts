@@ -133,6 +133,12 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
     stop() {
       for (const k of keySets) k.stop();
     },
+    get keysGeneration() {
+      // Each set's generation only grows, so the sum changes whenever any of them does.
+      let sum = 0;
+      for (const k of keySets) sum += k.generation;
+      return sum;
+    },
     authenticate(headers) {
       try {
         const authorization = single(headers.authorization);

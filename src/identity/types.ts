@@ -4,4 +4,9 @@ import type { Subject } from '../policy/index.js';
 export interface Authenticator {
   /** Headers as Node gives them (lower-case names). Throws JitgateError(UNAUTHENTICATED|TOKEN_*|API_KEY_INVALID|IDENTITY_AMBIGUOUS). */
   authenticate(headers: Record<string, string | string[] | undefined>): Promise<Subject>;
+  /**
+   * Changes whenever a key set tokens are verified against changes (a JWKS refresh that added or
+   * withdrew keys): a subject verified before may no longer be vouched for.
+   */
+  readonly keysGeneration: number;
 }

@@ -2,7 +2,8 @@
 // stream, a long download). Left alone, one opened under a grant would go on after the grant
 // expired or was revoked, after the token expired, after the policy changed. So its request is
 // decided again whenever something the decision rests on changes (the subject's live grants, the
-// policy revision, the routes, the token's expiry) and at least every `recheck_seconds`; a deny,
+// policy revision, the routes, the token's expiry, the keys tokens are verified with) and at
+// least every `recheck_seconds`; a deny,
 // or anything that keeps the gateway from deciding, ends it. Every such decision is logged like
 // any other, and a deny is audited.
 import type { IncomingMessage } from 'node:http';
@@ -37,6 +38,8 @@ interface Basis {
   state: RoutingState;
   /** The token's `exp` in milliseconds (Infinity without one: API keys). */
   expiresMs: number;
+  /** The verification keys' generation: a withdrawn key must end what its tokens opened. */
+  keys: number;
   decidedMs: number;
 }
 
@@ -48,6 +51,7 @@ function basisOf(d: Decided, deps: PipelineDeps): Basis {
     revision: deps.policy.revision,
     state: d.state,
     expiresMs: typeof exp === 'number' ? exp * 1000 : Infinity,
+    keys: deps.authenticator.keysGeneration,
     decidedMs: d.input.now_ns / 1e6,
   };
 }
@@ -63,7 +67,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
   const changed = (nowMs: number): boolean => {
     // Past the token's expiry the verifier still allows its clock skew: checked every second through it.
     if (nowMs - basis.decidedMs >= recheckMs || nowMs >= basis.expiresMs) return true;
-    if (deps.state() !== basis.state || deps.policy.revision !== basis.revision) return true;
+    if (deps.state() !== basis.state || deps.policy.revision !== basis.revision || deps.authenticator.keysGeneration !== basis.keys) return true;
     // A store the cache cannot vouch for is a change too: the decision below then fails.
     return !deps.grants.ready || deps.grants.activeGrants(basis.subjectId, nowMs) !== basis.grants;
   };

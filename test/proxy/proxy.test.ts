@@ -370,7 +370,7 @@ function minimalDeps() {
   return {
     policy: { revision: null, authorize: () => { throw new Error('unused'); }, elevation: () => { throw new Error('unused'); } },
     grants: { ready: true, activeGrants: () => [] },
-    authenticator: { authenticate: () => Promise.reject(new Error('unused')) },
+    authenticator: { authenticate: () => Promise.reject(new Error('unused')), keysGeneration: 0 },
     audit: { append: () => Promise.reject(new Error('unused')), appendWithin: () => Promise.reject(new Error('unused')) },
     decisionLog: { log() {} },
     metrics: noMetrics,

@@ -2,11 +2,15 @@
 // it: revoking or outliving the grant, outliving the token, a new policy or a reload that stops
 // allowing it ends it on both sides, with the deny decided, logged and audited. A session whose
 // access stands stays open, decided again as configured.
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import t from 'tap';
+import type { IdentityConfig } from '../../src/identity/index.js';
 import type { PolicyEvaluator } from '../../src/policy/index.js';
 import { request } from 'undici';
-import { demoRoute, policyAllowingIf, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, identityConfig, policyAllowingIf, startGateway, type Gateway } from './fixtures.js';
 
 /** Makes the upstream accept upgrades and echo every chunk back; returns, per upgrade, whether the gateway has ended it. */
 function echoingUpstream(g: Gateway): { ended: boolean }[] {
@@ -115,6 +119,50 @@ t.test('a WebSocket closes once the token that opened it expires', async (t) => 
   t.ok(await session.closedWithin(12_000), 'closed after the token (and its skew) ran out');
   const closing = g.logLines.map((l) => JSON.parse(l) as { msg: string; why?: string }).find((l) => l.msg === 'session closed: the access that opened it ended');
   t.equal(closing?.why, 'JITGATE_E_TOKEN_EXPIRED', 'the log says why');
+});
+
+/** An issuer whose JWKS is a file the gateway reads again every second. */
+async function fileIssuer(dir: string): Promise<{ identity: (devKeyFile: string) => IdentityConfig; publish(...kids: string[]): void; sign(kid: string): Promise<string> }> {
+  const keys = new Map<string, { priv: CryptoKey; jwk: JWK }>();
+  for (const kid of ['k1', 'k2']) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    keys.set(kid, { priv: privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } });
+  }
+  const file = join(dir, 'jwks.json');
+  const publish = (...kids: string[]): void => { writeFileSync(file, JSON.stringify({ keys: kids.map((k) => keys.get(k)?.jwk) })); };
+  publish('k1', 'k2');
+  return {
+    identity: (devKeyFile) => ({
+      ...identityConfig(devKeyFile),
+      jwt: {
+        issuer: 'https://issuer.test', audience: 'jitgate', algorithms: ['ES256'], jwks_file: file, clock_skew_seconds: 0,
+        groups_claim: 'groups', subject_claim: 'sub', jwks_refresh_min_interval_seconds: 60, jwks_max_age_seconds: 1, token_cache_size: 100,
+      },
+    }),
+    publish,
+    sign: (kid) => new SignJWT({ groups: ['eng'] }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer('https://issuer.test').setAudience('jitgate')
+      .setSubject('alice').setIssuedAt().setExpirationTime('10m').sign(keys.get(kid)?.priv as CryptoKey),
+  };
+}
+
+t.test('a WebSocket closes once the issuer withdraws the key its token was signed with; a change that keeps it does not', async (t) => {
+  const dir = t.testdir();
+  const issuer = await fileIssuer(dir);
+  const g = await startGateway({ routes: websockets, identity: issuer.identity });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const kept = await openSession(g, '/api/stream', await issuer.sign('k2'));
+  t.teardown(() => { kept.hangUp(); });
+  const withdrawn = await openSession(g, '/api/stream', await issuer.sign('k1'));
+  t.equal(kept.status, 101);
+  t.equal(withdrawn.status, 101);
+  issuer.publish('k2');
+  t.ok(await withdrawn.closedWithin(5000), 'the session opened with the withdrawn key is closed, long before recheck_seconds');
+  t.ok(await upstreamEnded(upstream.slice(1)), 'on both sides');
+  const closing = g.logLines.map((l) => JSON.parse(l) as { msg: string; why?: string }).find((l) => l.msg === 'session closed: the access that opened it ended');
+  t.equal(closing?.why, 'JITGATE_E_TOKEN_INVALID', 'the log says why');
+  t.equal(await kept.echo('still here'), 'echo:still here', 'the session whose key stays is open');
+  t.ok(g.decisions.events.some((e) => e.jitgate.session === 'rechecked' && e.jitgate.subject === 'alice'), 'after being decided again on the new keys');
 });
 
 t.test('a route reload that no longer allows WebSockets closes the open ones', async (t) => {
