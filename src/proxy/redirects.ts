@@ -1,8 +1,8 @@
 // Redirects the upstream answers with, pointed back through the gateway. An upstream that knows
 // itself as http://orders.internal:9000/v1 writes that into Location; passed on as it is, it
 // tells callers an internal address and sends their clients around the gateway. As nginx's
-// `proxy_redirect default`: a URL under the route's upstream becomes the same place under the
-// address the caller used. Anything else (another site, a path outside the upstream's base path)
+// `proxy_redirect default`: a URL under the route's upstream, in Location, Content-Location or
+// Refresh, becomes the same place under the address the caller used. Anything else (another site, a path outside the upstream's base path)
 // is passed on as it is: there is no gateway address for it.
 
 /** Where a route forwards to: the upstream's origin and the base path every request is put under. */
@@ -11,7 +11,11 @@ export interface UpstreamBase {
   basePath: string;
 }
 
-const REDIRECT_HEADERS = ['location', 'content-location'] as const;
+/**
+ * `Refresh: 5; url=http://orders.internal:9000/v1/x` as browsers read it: the delay, `;` or `,`,
+ * an optional `url=`, and the URL, perhaps quoted.
+ */
+const REFRESH = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?)(['"]?)(.*?)\2\s*$/i;
 
 /** `path` without the upstream's base path, or null when it is not under it. */
 function belowBase(path: string, basePath: string): string | null {
@@ -53,10 +57,24 @@ export function callerOrigin(scheme: 'http' | 'https', host: string): string | n
   return PLAIN_HOST.test(host) ? `${scheme}://${host}` : null;
 }
 
-/** Rebases the redirect headers among a response's headers, in place. */
+/** One Refresh value, its URL (if it names one) rebased as rebaseLocation does. */
+export function rebaseRefresh(value: string, upstream: UpstreamBase, callerOrigin: string | null): string {
+  const m = REFRESH.exec(value);
+  if (!m) return value;
+  const [, lead = '', quote = '', url = ''] = m;
+  return url === '' ? value : `${lead}${quote}${rebaseLocation(url, upstream, callerOrigin)}${quote}`;
+}
+
+/** The response headers that may point at the upstream: rebased, in place. */
 export function rebaseRedirects(headers: Record<string, string | string[]>, upstream: UpstreamBase, callerOrigin: string | null): void {
-  for (const name of REDIRECT_HEADERS) {
-    const value = headers[name];
-    if (typeof value === 'string') headers[name] = rebaseLocation(value, upstream, callerOrigin);
-  }
+  const { location, refresh } = headers;
+  const contentLocation = headers['content-location'];
+  if (typeof location === 'string') headers.location = rebaseLocation(location, upstream, callerOrigin);
+  if (typeof contentLocation === 'string') headers['content-location'] = rebaseLocation(contentLocation, upstream, callerOrigin);
+  if (typeof refresh === 'string') headers.refresh = rebaseRefresh(refresh, upstream, callerOrigin);
+}
+
+/** Whether a response carries a header rebaseRedirects would look at (most carry none). */
+export function mayRedirect(headers: Record<string, string | string[]>): boolean {
+  return headers.location !== undefined || headers['content-location'] !== undefined || headers.refresh !== undefined;
 }

@@ -18,7 +18,7 @@ import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
 import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
-import { callerOrigin, rebaseRedirects } from './redirects.js';
+import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
 import { watchSession } from './session-watch.js';
 import { relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
@@ -270,7 +270,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const decisionId = d.decision.decision_id;
     const head = (upstreamHeaders: IncomingHttpHeaders): Record<string, string | string[]> => {
       const out = callerResponseHeaders(upstreamHeaders, masker.maskString);
-      if (out.location !== undefined || out['content-location'] !== undefined) {
+      if (mayRedirect(out)) {
         rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
       }
       out['x-request-id'] = requestId;

@@ -152,9 +152,11 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       return;
     }
     if (entry.url.includes('__redirect')) {
-      // A redirect to `to`, in Location and Content-Location.
-      const to = new URL(entry.url, 'http://upstream').searchParams.get('to') ?? '/';
-      res.writeHead(302, { location: to, 'content-location': to, 'content-length': '0' });
+      // A redirect to `to`, in Location, Content-Location and Refresh; with `refresh`, a page that names it in Refresh only.
+      const params = new URL(entry.url, 'http://upstream').searchParams;
+      const to = params.get('to') ?? '/';
+      const refresh = `0; url='${to}'`;
+      res.writeHead(params.has('refresh') ? 200 : 302, params.has('refresh') ? { refresh, 'content-length': '0' } : { location: to, 'content-location': to, refresh, 'content-length': '0' });
       res.end();
       return;
     }

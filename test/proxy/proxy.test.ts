@@ -243,7 +243,13 @@ t.test('redirects to the upstream\'s own address come back as the gateway\'s; ot
       t.equal(res.statusCode, 302);
       t.equal(res.headers.location, expected, `${trusted ? 'behind a TLS load balancer: ' : ''}${to}`);
       t.equal(res.headers['content-location'], expected, 'Content-Location too');
+      t.equal(res.headers.refresh, `0; url='${expected}'`, 'and Refresh');
     }
+    const page = await request(`${r.url}/api/__redirect?refresh&to=${encodeURIComponent(`${r.upstream.url}/v1/api/orders`)}`, {
+      headers: { authorization: `Bearer ${token}`, ...(trusted ? { 'x-forwarded-proto': 'https' } : {}) },
+    });
+    await page.body.dump();
+    t.equal(page.headers.refresh, `0; url='${gateway}/api/orders'`, 'a page that names the upstream in Refresh alone');
   }
   // A Host header that is not a plain host is never echoed into a URL.
   const odd = await startGateway({ routes: (u) => [demoRoute(`${u}/v1`)] });

@@ -1,7 +1,7 @@
 // Rebasing redirect targets from a route's upstream onto the gateway: the edges of "under the
 // base path" (a sibling path that merely starts with the same letters is not under it).
 import t from 'tap';
-import { callerOrigin, rebaseLocation } from '../../src/proxy/redirects.js';
+import { callerOrigin, rebaseLocation, rebaseRefresh } from '../../src/proxy/redirects.js';
 
 const upstream = { origin: 'http://orders.internal:9000', basePath: '/v1' };
 const gateway = 'https://api.example.com';
@@ -35,5 +35,21 @@ t.test('only a plain host (and port) from the caller is written into a URL', (t)
   t.equal(callerOrigin('http', '127.0.0.1:8080'), 'http://127.0.0.1:8080');
   t.equal(callerOrigin('http', '[::1]:8080'), 'http://[::1]:8080');
   for (const host of ['', 'evil.example/@x', 'a b', 'a.example:99999999', 'user@a.example', 'a.example\r\nx: y']) t.equal(callerOrigin('http', host), null, JSON.stringify(host));
+  t.end();
+});
+
+t.test('a Refresh header\'s URL is rebased in each spelling browsers read; its delay and form are kept', (t) => {
+  const table: [string, string][] = [
+    ['5; url=http://orders.internal:9000/v1/orders/7', '5; url=https://api.example.com/orders/7'],
+    ['0;URL=http://orders.internal:9000/v1/x', '0;URL=https://api.example.com/x'],
+    ["3; url='http://orders.internal:9000/v1/x'", "3; url='https://api.example.com/x'"],
+    ['1.5, http://orders.internal:9000/v1/x', '1.5, https://api.example.com/x'],
+    ['2; url = "/v1/x"', '2; url = "/x"'],
+    // Not a URL under the upstream, or no URL at all: as it was.
+    ['5; url=https://login.example.com/', '5; url=https://login.example.com/'],
+    ['30', '30'],
+    ['soon; url=http://orders.internal:9000/v1/x', 'soon; url=http://orders.internal:9000/v1/x'],
+  ];
+  for (const [value, expected] of table) t.equal(rebaseRefresh(value, upstream, gateway), expected, value);
   t.end();
 });
