@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
 import type { Subject } from '../policy/contract.js';
-import { listenerFastify, useTls } from '../tls/index.js';
+import { listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
 import { handleError, validationError } from './http-errors.js';
 import { buildOpenApi, openapiPath } from './openapi.js';
 import type { RouteDef } from './route.js';
@@ -118,6 +118,9 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     useTls(material) {
       if (tls === null) throw new Error('the control listener was started without TLS');
       useTls(app, material);
+    },
+    updateClientTimeouts(timeouts) {
+      useClientTimeouts(app, timeouts);
     },
   };
 }

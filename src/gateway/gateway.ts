@@ -74,19 +74,24 @@ function listenerTls(config: GatewayConfig): { proxy: TlsMaterial | null; contro
   };
 }
 
+/** The keys of `a` and `b` whose values differ, `prefix`ed, leaving out `reloadable`. */
+function changedKeys(a: object, b: object, prefix: string, reloadable: readonly string[]): string[] {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  return Object.keys({ ...x, ...y })
+    .filter((key) => !reloadable.includes(key) && JSON.stringify(x[key]) !== JSON.stringify(y[key]))
+    .map((key) => `${prefix}${key}`);
+}
+
 /**
- * What a running gateway can take from a new file: routes, and the listeners' certificates
- * (read again from the same files); everything else needs a restart.
+ * What a running gateway can take from a new file: routes, the listeners' certificates (read
+ * again from the same files), the trusted proxies and the client timeouts; everything else
+ * needs a restart.
  */
 function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
-  const { routes: _currentRoutes, ...currentRest } = current.jitgate;
-  const { routes: _nextRoutes, ...nextRest } = next.jitgate;
-  const changed = Object.keys({ ...currentRest, ...nextRest }).filter(
-    (key) => JSON.stringify(currentRest[key as keyof typeof currentRest]) !== JSON.stringify(nextRest[key as keyof typeof nextRest]),
-  ).map((key) => `jitgate.${key}`);
-  for (const key of ['labels', 'services', 'bundles', 'keys', 'decision_logs'] as const) {
-    if (JSON.stringify(current[key]) !== JSON.stringify(next[key])) changed.push(key);
-  }
+  const changed = changedKeys(current.jitgate, next.jitgate, 'jitgate.', ['routes', 'listen']);
+  changed.push(...changedKeys(current.jitgate.listen, next.jitgate.listen, 'jitgate.listen.', ['trusted_proxies', 'trusted_proxy_header', 'client_timeouts']));
+  changed.push(...changedKeys(current, next, '', ['jitgate', 'source']));
   return changed;
 }
 
@@ -297,7 +302,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         }
         // Read before anything is applied: a pair that cannot be used leaves routes and certificates as they are.
         const nextTls = listenerTls(next);
+        const listen = next.jitgate.listen;
         proxy.updateRoutes(next.jitgate.routes);
+        proxy.updateCallers({ trustedProxies: listen.trusted_proxies, trustedProxyHeader: listen.trusted_proxy_header, clientTimeouts: listen.client_timeouts });
+        control.updateClientTimeouts(listen.client_timeouts);
         if (nextTls.proxy) proxy.useTls(nextTls.proxy);
         if (nextTls.control) control.useTls(nextTls.control);
         current = next;

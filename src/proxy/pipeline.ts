@@ -43,8 +43,8 @@ export interface PipelineDeps {
   /** A candidate policy asked the same question on every decision, for comparison only. */
   shadow?: PolicyEvaluator | null;
   grants: GrantReader;
-  /** Who the caller is on the network (trusted proxies applied). */
-  clients: ClientAddresses;
+  /** Who the caller is on the network (trusted proxies applied; replaced on config reload). */
+  clients: () => ClientAddresses;
   authenticator: Authenticator;
   audit: AuditWriter;
   decisionLog: DecisionLogger;
@@ -173,7 +173,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
     // Built with the same state as `routes`: a route without one is a bug, not a request to let by.
     const inputRoute = inputRoutes.get(route.config.name);
     if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);
-    const client = clients.resolve(req.socket.remoteAddress ?? '', sensitive);
+    const client = clients().resolve(req.socket.remoteAddress ?? '', sensitive);
 
     const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) });
 

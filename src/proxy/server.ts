@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
-import { listenerFastify, useTls, type TlsMaterial } from '../tls/index.js';
+import { listenerFastify, useClientTimeouts, useTls, type TlsMaterial } from '../tls/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import { CALLER_TIMEOUT_DEFAULTS, type CallerTimeouts, type RouteConfig } from './config.js';
 import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
@@ -47,6 +47,13 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'client
   clientTimeouts?: CallerTimeouts;
 }
 
+/** What a config reload may change about callers: whom to believe about them, and how long they may take. */
+export interface CallerSettings {
+  trustedProxies: readonly string[];
+  trustedProxyHeader: TrustedProxyHeader;
+  clientTimeouts: CallerTimeouts;
+}
+
 /** Headers the gateway adds upstream, and every name it owns (callers' copies are dropped). */
 interface Injected {
   headers: string[];
@@ -69,6 +76,11 @@ export interface ProxyServer {
   readonly secretValues: readonly string[];
   /** Swaps the certificate new connections get (a server started with TLS only). */
   useTls(tls: TlsMaterial): void;
+  /**
+   * Replaces the trusted proxies and client timeouts (config reload): from the next request on,
+   * and for requests under way from the next check of their limits.
+   */
+  updateCallers(settings: CallerSettings): void;
 }
 
 /** A response still streaming this long after its decision is watched like an open WebSocket. */
@@ -100,8 +112,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
   let state = buildState(opts.routes);
   const pools = new UpstreamPools(opts.upstreamConnections ?? 128);
-  const timeouts = opts.clientTimeouts ?? CALLER_TIMEOUT_DEFAULTS;
-  const deps: PipelineDeps = { ...opts, state: () => state, clients: new ClientAddresses(opts.trustedProxies ?? [], opts.trustedProxyHeader) };
+  let timeouts = opts.clientTimeouts ?? CALLER_TIMEOUT_DEFAULTS;
+  let clients = new ClientAddresses(opts.trustedProxies ?? [], opts.trustedProxyHeader);
+  const deps: PipelineDeps = { ...opts, state: () => state, clients: () => clients };
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;
@@ -362,6 +375,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     useTls(material) {
       if (tls === null) throw new Error('the proxy listener was started without TLS');
       useTls(app, material);
+    },
+    updateCallers(settings) {
+      // Entries that do not parse throw here, before anything is replaced.
+      clients = new ClientAddresses(settings.trustedProxies, settings.trustedProxyHeader);
+      timeouts = settings.clientTimeouts;
+      useClientTimeouts(app, timeouts);
     },
   };
 }

@@ -58,6 +58,15 @@ export function listenerFastify(
   return Fastify(httpsOptions);
 }
 
+/**
+ * Applies new `timeouts` (a config reload): Node reads its limits at every check, so requests
+ * under way are held to them from the next check on.
+ */
+export function useClientTimeouts(app: FastifyInstance, timeouts: ClientTimeouts): void {
+  app.server.headersTimeout = timeouts.head_ms;
+  app.server.requestTimeout = timeouts.request_ms;
+}
+
 /** Serves `tls` on new connections from now on (connections already open keep theirs). */
 export function useTls(app: FastifyInstance, tls: TlsMaterial): void {
   (app.server as unknown as HttpsServer).setSecureContext({ ...contextOptions(tls), minVersion: 'TLSv1.2' });

@@ -1,6 +1,8 @@
-// SIGHUP re-reads the configuration: new routes apply to the next request; an invalid file,
-// or one that changes what needs a restart, changes nothing and is audited as rejected.
+// SIGHUP re-reads the configuration: new routes, trusted proxies and client timeouts apply to the
+// next request; an invalid file, or one that changes what needs a restart, changes nothing and is
+// audited as rejected.
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
@@ -92,4 +94,74 @@ t.test('SIGHUP applies new routes and refuses bad or restart-only changes', asyn
   t.equal(await read(), 200);
   t.equal(upstreamB.seen.length, 3, 'its routes were not applied either');
   t.equal(upstreamA.seen.length, 1);
+});
+
+/** Sends half a request head to `url`'s listener and resolves with what comes back, or 'nothing' after `ms`. */
+function halfHead(url: string, ms: number): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const sock = connect(Number(port), hostname);
+    let reply = '';
+    const timer = setTimeout(() => { sock.destroy(); resolve('nothing'); }, ms);
+    sock.on('data', (d: Buffer) => { reply += d.toString('latin1'); });
+    sock.on('close', () => { clearTimeout(timer); resolve(reply); });
+    sock.on('error', () => { /* the close tells */ });
+    sock.write('GET /api/items HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  });
+}
+
+t.test('SIGHUP applies new trusted proxies and client timeouts, to both listeners', async (t) => {
+  const demoKeys = keys();
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys: demoKeys });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-reload-callers-');
+  const doc = (listen: Record<string, unknown>) => ({
+    jitgate: {
+      data_dir: dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0', ...listen },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      identity: { dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), subjects: { alice: ['eng'] } } },
+      routes: [{
+        name: 'demo', upstream: upstream.url,
+        credentials: { readonly: { type: 'header', header: 'X-Api-Key', from_env: 'READ_KEY' } },
+        default_credential: 'readonly',
+      }],
+    },
+  });
+  const file = writeConfig(dir, doc({}));
+  const gw = await startGatewayProcess(file, { READ_KEY: demoKeys.readonly });
+  t.teardown(() => gw.stop());
+  const tok = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const forwardedFor = async (): Promise<string | undefined> => {
+    const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${tok}`, 'x-forwarded-for': '203.0.113.9' } });
+    await res.arrayBuffer();
+    const header = upstream.seen.at(-1)?.headers['x-forwarded-for'];
+    return Array.isArray(header) ? header.join(', ') : header;
+  };
+  const reloaded = async (n: number): Promise<boolean> => {
+    for (let i = 0; i < 50; i++) {
+      const out = await runCli(['audit', 'export', '--config', file, '--kind', 'config.reloaded']);
+      if (out.stdout.split('\n').filter(Boolean).length === n) return true;
+      await sleep(100);
+    }
+    return false;
+  };
+
+  t.equal(await forwardedFor(), '127.0.0.1', 'the caller is not a trusted proxy: its X-Forwarded-For is replaced');
+  // The default head_ms is 10 s: within 4 s nobody cuts a trickled head off.
+  t.equal(await halfHead(gw.proxyUrl, 4000), 'nothing', 'a half-sent head is waited for');
+
+  writeConfig(dir, doc({ trusted_proxies: ['127.0.0.1'], client_timeouts: { head_ms: 1000, request_ms: 60000 } }));
+  gw.proc.kill('SIGHUP');
+  t.ok(await reloaded(1), 'config.reloaded recorded');
+  t.equal(await forwardedFor(), '203.0.113.9, 127.0.0.1', 'now a trusted proxy: the client it names is believed');
+  t.match(await halfHead(gw.proxyUrl, 4000), /^HTTP\/1\.1 408 /, 'a half-sent head is cut off at the new head_ms');
+  t.match(await halfHead(gw.controlUrl, 4000), /^HTTP\/1\.1 408 /, 'on the control listener too');
+
+  // A trusted proxy that is no address: the file is refused and the running settings stay.
+  writeConfig(dir, doc({ trusted_proxies: ['not-an-address'] }));
+  gw.proc.kill('SIGHUP');
+  await sleep(1000);
+  t.equal(await forwardedFor(), '203.0.113.9, 127.0.0.1', 'a refused file changes nothing');
 });
