@@ -14,7 +14,7 @@ import { HealthRegistry, createLogger, createMetrics, storeReachable, type Prome
 import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
 import { openDb, type Db } from '../store/index.js';
-import { readTls, type TlsMaterial } from '../tls/index.js';
+import { readTls, type TlsFiles, type TlsMaterial } from '../tls/index.js';
 
 export interface Gateway {
   readonly proxyAddress: { host: string; port: number };
@@ -84,13 +84,23 @@ function changedKeys(a: object, b: object, prefix: string, reloadable: readonly 
 }
 
 /**
+ * What of the listeners' TLS only a restart can change: whether each serves TLS and asks for
+ * client certificates (fixed when its server is made). The files are read again on every reload.
+ */
+function tlsShape(tls: GatewayConfig['jitgate']['listen']['tls']): unknown {
+  const shape = (files: TlsFiles | undefined) => files && { clients: files.client_certificates?.required ?? null };
+  return { proxy: shape(tls?.proxy), control: shape(tls?.control) };
+}
+
+/**
  * What a running gateway can take from a new file: routes, the listeners' certificates (read
- * again from the same files), the trusted proxies and the client timeouts; everything else
- * needs a restart.
+ * again, from the same files or others), the trusted proxies and the client timeouts;
+ * everything else needs a restart.
  */
 function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
   const changed = changedKeys(current.jitgate, next.jitgate, 'jitgate.', ['routes', 'listen']);
-  changed.push(...changedKeys(current.jitgate.listen, next.jitgate.listen, 'jitgate.listen.', ['trusted_proxies', 'trusted_proxy_header', 'client_timeouts']));
+  changed.push(...changedKeys(current.jitgate.listen, next.jitgate.listen, 'jitgate.listen.', ['trusted_proxies', 'trusted_proxy_header', 'client_timeouts', 'tls']));
+  if (JSON.stringify(tlsShape(current.jitgate.listen.tls)) !== JSON.stringify(tlsShape(next.jitgate.listen.tls))) changed.push('jitgate.listen.tls');
   changed.push(...changedKeys(current, next, '', ['jitgate', 'source']));
   return changed;
 }

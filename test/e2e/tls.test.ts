@@ -1,7 +1,8 @@
 // HTTPS on the gateway's own listeners: the data path and the control API serve the configured
 // certificate, tell the upstream the caller came over https, refuse plain HTTP on the TLS port,
-// and take a certificate renewed in place on SIGHUP. A pair that cannot be used stops the start,
-// and on reload leaves the served certificate as it was.
+// and take a certificate renewed in place, or named anew, on SIGHUP. A pair that cannot be used
+// stops the start, and on reload leaves the served certificate as it was; turning TLS off needs a
+// restart.
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,6 +101,26 @@ t.test('HTTPS listeners: served, forwarded as https, plain HTTP refused, certifi
   t.match(gw.output.find((l) => l.includes('configuration reload refused')), /jitgate\.listen\.tls\.proxy: .*served\.pem and .*served\.key are not a usable certificate and key/, 'naming the files');
   t.equal(await servedFingerprint(gw.proxyUrl), b.fingerprint, 'the proxy keeps serving the last good certificate');
   t.equal(await servedFingerprint(gw.controlUrl), b.fingerprint);
+
+  // Other files named in the config: read on SIGHUP, as a renewal in place is.
+  copyFileSync(b.cert, join(dir, 'served.pem'));
+  const c = selfSigned(dir, 'c');
+  writeConfig(dir, doc({ proxy: { cert_file: 'c.pem', key_file: 'c.key' }, control: served }));
+  gw.proc.kill('SIGHUP');
+  t.ok(await waitForServed(gw.proxyUrl, c.fingerprint), 'the proxy serves the certificate from the newly named files');
+  t.equal(await servedFingerprint(gw.controlUrl), b.fingerprint, 'the control API, its files unchanged, keeps its own');
+
+  // Turning TLS off on a listener, or client certificates on, needs a restart: refused whole.
+  const ca = certAuthority(dir, 'clients');
+  for (const [change, listeners] of [['TLS off', { proxy: { cert_file: 'c.pem', key_file: 'c.key' } }], ['client certificates on', { proxy: { cert_file: 'c.pem', key_file: 'c.key', client_certificates: { ca_file: ca.cert } }, control: served }]] as const) {
+    const before = refusals();
+    writeConfig(dir, doc(listeners));
+    gw.proc.kill('SIGHUP');
+    for (let i = 0; i < 50 && refusals() === before; i++) await sleep(100);
+    t.equal(refusals(), before + 1, `${change}: the reload is refused`);
+    t.match(gw.output.filter((l) => l.includes('configuration reload refused')).at(-1), /need a restart: jitgate\.listen\.tls/, 'naming what needs the restart');
+  }
+  t.equal(await servedFingerprint(gw.controlUrl), b.fingerprint, 'the control API still serves TLS');
 });
 
 t.test('a certificate that cannot be read stops the start, naming the key and the file', async (t) => {
