@@ -53,6 +53,6 @@ export interface ControlServer {
   routes(): { method: string; path: string }[];
   /** Swaps the certificate new connections get (a server started with TLS only). */
   useTls(tls: TlsMaterial): void;
-  /** Replaces how long callers may take (config reload), for requests under way too. */
+  /** Replaces how long callers may take (config reload), for requests under way too (from the next check of their limits). */
   updateClientTimeouts(timeouts: ClientTimeouts): void;
 }

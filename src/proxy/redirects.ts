@@ -2,8 +2,9 @@
 // itself as http://orders.internal:9000/v1 writes that into Location; passed on as it is, it
 // tells callers an internal address and sends their clients around the gateway. As nginx's
 // `proxy_redirect default`: a URL under the route's upstream, in Location, Content-Location or
-// Refresh, becomes the same place under the address the caller used. Anything else (another site, a path outside the upstream's base path)
-// is passed on as it is: there is no gateway address for it.
+// Refresh, becomes the same place under the address the caller used. Anything else (another
+// site, a path outside the upstream's base path) is passed on as it is: there is no gateway
+// address for it.
 
 /** Where a route forwards to: the upstream's origin and the base path every request is put under. */
 export interface UpstreamBase {

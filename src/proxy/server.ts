@@ -77,8 +77,8 @@ export interface ProxyServer {
   /** Swaps the certificate new connections get (a server started with TLS only). */
   useTls(tls: TlsMaterial): void;
   /**
-   * Replaces the trusted proxies and client timeouts (config reload): from the next request on,
-   * and for requests under way from the next check of their limits.
+   * Replaces the trusted proxies and client timeouts (config reload) from the next request on;
+   * `head_ms` and `request_ms` hold requests under way too, from the next check of their limits.
    */
   updateCallers(settings: CallerSettings): void;
 }

@@ -3,9 +3,8 @@
 // expired or was revoked, after the token expired, after the policy changed. So its request is
 // decided again whenever something the decision rests on changes (the subject's live grants, the
 // policy revision, the routes, the token's expiry, the keys tokens are verified with) and at
-// least every `recheck_seconds`; a deny,
-// or anything that keeps the gateway from deciding, ends it. Every such decision is logged like
-// any other, and a deny is audited.
+// least every `recheck_seconds`; a deny, or anything that keeps the gateway from deciding, ends
+// it. Every such decision is logged like any other, and a deny is audited.
 import type { IncomingMessage } from 'node:http';
 import { isJitgateError, toError } from '../errors.js';
 import type { GrantSet } from '../policy/index.js';
@@ -67,7 +66,8 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
   const changed = (nowMs: number): boolean => {
     // Past the token's expiry the verifier still allows its clock skew: checked every second through it.
     if (nowMs - basis.decidedMs >= recheckMs || nowMs >= basis.expiresMs) return true;
-    if (deps.state() !== basis.state || deps.policy.revision !== basis.revision || deps.authenticator.keysGeneration !== basis.keys) return true;
+    if (deps.state() !== basis.state || deps.policy.revision !== basis.revision) return true;
+    if (deps.authenticator.keysGeneration !== basis.keys) return true;
     // A store the cache cannot vouch for is a change too: the decision below then fails.
     return !deps.grants.ready || deps.grants.activeGrants(basis.subjectId, nowMs) !== basis.grants;
   };

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { IdentityConfig } from '../../src/identity/index.js';
 import type { PolicyEvaluator } from '../../src/policy/index.js';
 import { request } from 'undici';
@@ -214,39 +214,17 @@ t.test('a session whose access stands stays open, decided again every recheck_se
   t.equal(g.decisions.events.filter((e) => e.jitgate.session === 'closed').length, 0);
 });
 
-t.test('an event stream opened under a grant is cut once the grant is revoked; the upstream call with it', async (t) => {
+/**
+ * Opens erin's admin event stream (the upstream's `__drip` with `query`) under an admin grant,
+ * revokes the grant 1.5 s in, and checks the stream is then cut, its upstream call dropped, the
+ * deny audited and logged once. Returns what the caller had received by the revoke, and in all.
+ */
+async function revokeMidStream(t: Test, query: string): Promise<{ atRevoke: string; received: string }> {
   const g = await startGateway();
   t.teardown(() => g.close());
   const grant = g.grants.add('erin', 'admin', 600);
-  const res = await request(`${g.url}/admin/__drip`, { headers: { authorization: `Bearer ${await g.issuer.issue('erin', ['eng'])}` } });
-  t.equal(res.statusCode, 200, 'the admin grant opens the admin event stream');
-  let received = '';
-  const ended = new Promise<string>((resolve) => {
-    res.body.on('data', (d: Buffer) => { received += d.toString(); });
-    res.body.on('error', (err: Error) => { resolve(`cut: ${err.message}`); });
-    res.body.on('end', () => { resolve('ended'); });
-  });
-  await new Promise((r) => setTimeout(r, 1500));
-  t.match(received, /tick/, 'events flow while the grant stands');
-  g.grants.revoke(grant.id);
-  const outcome = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => { r('still streaming'); }, 4000))]);
-  t.match(outcome, /^cut/, 'the response was cut, never ended as if complete');
-  const seen = g.upstream.seen.find((s) => s.url.includes('__drip'));
-  for (let i = 0; i < 100 && seen?.abandoned !== true; i++) await new Promise((r) => setTimeout(r, 20));
-  t.equal(seen?.abandoned, true, 'the gateway dropped the upstream call');
-  t.equal(g.audit.entries.at(-1)?.kind, 'proxy.denied', 'the deny is audited');
-  const closing = g.decisions.events.filter((e) => e.jitgate.session === 'closed');
-  t.equal(closing.length, 1, 'and logged as the decision that ended the stream');
-  t.equal(closing[0]?.jitgate.error_code, 'JITGATE_E_FORBIDDEN');
-});
-
-t.test('a quiet event stream is cut once its grant is revoked, before its next event could pass', async (t) => {
-  const g = await startGateway();
-  t.teardown(() => g.close());
-  const grant = g.grants.add('erin', 'admin', 600);
-  // Headers at once, then nothing for 8 s: no chunk passes the gateway to notice the stream by.
-  const res = await request(`${g.url}/admin/__drip?every=8000`, { headers: { authorization: `Bearer ${await g.issuer.issue('erin', ['eng'])}` } });
-  // Node holds a head back until the first chunk: without the gateway sending it on, this would wait 8 s.
+  const res = await request(`${g.url}/admin/__drip${query}`, { headers: { authorization: `Bearer ${await g.issuer.issue('erin', ['eng'])}` } });
+  // Node holds a head back until the first chunk: a quiet stream's would wait for its first event.
   t.equal(res.statusCode, 200, 'the admin grant opens the admin event stream, its head ahead of any event');
   let received = '';
   const ended = new Promise<string>((resolve) => {
@@ -255,17 +233,29 @@ t.test('a quiet event stream is cut once its grant is revoked, before its next e
     res.body.on('end', () => { resolve('ended'); });
   });
   await new Promise((r) => setTimeout(r, 1500));
+  const atRevoke = received;
   g.grants.revoke(grant.id);
   const outcome = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => { r('still streaming'); }, 4000))]);
-  t.match(outcome, /^cut/, 'the response was cut within seconds of the revoke');
-  t.equal(received, '', 'and the event due at 8 s never reached the caller');
+  t.match(outcome, /^cut/, 'the response was cut within seconds of the revoke, never ended as if complete');
   const seen = g.upstream.seen.find((s) => s.url.includes('__drip'));
   for (let i = 0; i < 100 && seen?.abandoned !== true; i++) await new Promise((r) => setTimeout(r, 20));
   t.equal(seen?.abandoned, true, 'the gateway dropped the upstream call');
+  t.equal(g.audit.entries.at(-1)?.kind, 'proxy.denied', 'the deny is audited');
   const closing = g.decisions.events.filter((e) => e.jitgate.session === 'closed');
-  t.equal(closing.length, 1, 'one decision ended the stream');
+  t.equal(closing.length, 1, 'and logged as the decision that ended the stream');
   t.equal(closing[0]?.jitgate.error_code, 'JITGATE_E_FORBIDDEN');
-  t.equal(g.audit.entries.at(-1)?.kind, 'proxy.denied', 'and the deny is audited');
+  return { atRevoke, received };
+}
+
+t.test('an event stream opened under a grant is cut once the grant is revoked; the upstream call with it', async (t) => {
+  const { atRevoke } = await revokeMidStream(t, '');
+  t.match(atRevoke, /tick/, 'events flowed while the grant stood');
+});
+
+t.test('a quiet event stream is cut once its grant is revoked, before its next event could pass', async (t) => {
+  // Headers at once, then nothing for 8 s: no chunk passes the gateway to notice the stream by.
+  const { received } = await revokeMidStream(t, '?every=8000');
+  t.equal(received, '', 'the event due at 8 s never reached the caller');
 });
 
 t.test('an event stream whose access stands goes on; short responses are never decided again', async (t) => {
