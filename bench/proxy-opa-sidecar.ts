@@ -12,7 +12,7 @@ import { forwardTo, headerForwarder, serveProxy, upstreamPool } from './forwardi
 
 const [upstream, opaUrl, tokenFile] = process.argv.slice(2) as [string, string, string];
 const dir = mkdtempSync(join(tmpdir(), 'jg-bench-opa-'));
-const identity: IdentityConfig = { api_keys: [], dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), token_ttl_seconds: 3600, subjects: { alice: ['eng'] } } };
+const identity: IdentityConfig = { api_keys: [], client_certificates: [], dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), token_ttl_seconds: 3600, subjects: { alice: ['eng'] } } };
 const authenticator = createAuthenticator(identity, { logger: pino({ level: 'warn' }) });
 await authenticator.start();
 const pool = upstreamPool(upstream);

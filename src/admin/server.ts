@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
 import type { Subject } from '../policy/contract.js';
-import { listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
+import { clientCertificate, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
 import { handleError, validationError } from './http-errors.js';
 import { buildOpenApi, openapiPath } from './openapi.js';
 import type { RouteDef } from './route.js';
@@ -97,7 +97,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     const methods = Array.isArray(opts.method) ? opts.method : [opts.method];
     for (const method of methods) registered.push({ method: String(method), path: openapiPath(opts.url) });
   });
-  const authenticate = (req: FastifyRequest): Promise<Subject> => options.authenticator.authenticate(req.headers);
+  const authenticate = (req: FastifyRequest): Promise<Subject> => options.authenticator.authenticate(req.headers, clientCertificate(req.raw.socket));
   for (const def of routes) register(app, def, authenticate);
 
   let bound: { host: string; port: number } | null = null;

@@ -120,6 +120,20 @@ function invalidClientTimeouts(cfg: GatewayConfig): string[] {
   return head > request ? [`jitgate.listen.client_timeouts: head_ms (${String(head)}) is longer than request_ms (${String(request)}), which includes the head`] : [];
 }
 
+/** Workload certificate mappings that name no subjectAltName or two, or one name twice. */
+function invalidCertificateIdentities(cfg: GatewayConfig): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  cfg.jitgate.identity.client_certificates.forEach((entry, i) => {
+    const names = [entry.san_uri === undefined ? [] : [`san_uri "${entry.san_uri}"`], entry.san_dns === undefined ? [] : [`san_dns "${entry.san_dns}"`]].flat();
+    const key = `jitgate.identity.client_certificates.${String(i)}`;
+    if (names.length !== 1) problems.push(`${key}: needs exactly one of san_uri and san_dns (has ${names.length === 0 ? 'neither' : 'both'})`);
+    else if (seen.has(names[0] as string)) problems.push(`${key}: ${String(names[0])} is mapped twice`);
+    else seen.add(names[0] as string);
+  });
+  return problems;
+}
+
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
 export function buildConfig(doc: unknown, source: string | null): GatewayConfig {
   const copy = structuredClone(doc ?? {}) as Record<string, unknown>;
@@ -129,7 +143,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...invalidTrustedProxies(cfg), ...invalidClientTimeouts(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...invalidTrustedProxies(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

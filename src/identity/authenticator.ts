@@ -1,10 +1,12 @@
-// Turns request headers into a verified Subject, or refuses (401). One credential per request:
-// a bearer token (JWT or API key) or an X-Api-Key header, never both.
+// Turns request headers (and a verified client certificate) into a verified Subject, or refuses
+// (401). One credential per request: a bearer token (JWT or API key), an X-Api-Key header, or a
+// mapped workload certificate, never two.
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import type { Subject } from '../policy/index.js';
 import { jitgateError } from '../errors.js';
 import { API_KEY_PREFIX, ApiKeyVerifier } from './apikeys.js';
+import { CertificateIdentities } from './certificates.js';
 import type { IdentityConfig, JwtConfig } from './config.js';
 import { createDevIssuer, DEV_ALGORITHM, type DevIssuer } from './dev-issuer.js';
 import { JwksKeySet, jwksFromDiscovery, jwksFromFile, jwksFromUrl, StaticKeySet, type KeySet } from './keyset.js';
@@ -67,6 +69,7 @@ function single(value: string | string[] | undefined): string | undefined {
 export function createAuthenticator(config: IdentityConfig, deps: { logger: Logger }): ManagedAuthenticator {
   const { logger } = deps;
   const apiKeys = new ApiKeyVerifier(config.api_keys);
+  const certificates = new CertificateIdentities(config.client_certificates);
   const verifiers = new Map<string, JwtVerifier>();
   const keySets: KeySet[] = [];
   if (config.jwt) {
@@ -139,12 +142,19 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
       for (const k of keySets) sum += k.generation;
       return sum;
     },
-    authenticate(headers) {
+    authenticate(headers, certificate) {
       try {
         const authorization = single(headers.authorization);
         const apiKey = single(headers[API_KEY_HEADER]);
         if (authorization !== undefined && apiKey !== undefined) {
           throw jitgateError('IDENTITY_AMBIGUOUS', 'both Authorization and X-Api-Key were presented');
+        }
+        const workload = certificate && !certificates.empty ? certificates.subjectFor(certificate) : null;
+        if (workload !== null) {
+          if (authorization !== undefined || apiKey !== undefined) {
+            throw jitgateError('IDENTITY_AMBIGUOUS', 'a client certificate that is a credential, and a credential header, were presented');
+          }
+          return Promise.resolve(workload);
         }
         if (apiKey !== undefined) return Promise.resolve(apiKeys.verify(apiKey.trim()));
         if (authorization === undefined) throw jitgateError('UNAUTHENTICATED');

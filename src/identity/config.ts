@@ -30,6 +30,17 @@ export interface ApiKeyConfig {
   sha256: string;
 }
 
+/**
+ * A workload certificate that is a credential: a caller whose certificate verified against the
+ * listener's client CA and names this subjectAltName (exactly one of the two) is `subject`.
+ */
+export interface CertificateIdentityConfig {
+  san_uri?: string;
+  san_dns?: string;
+  subject: string;
+  groups: string[];
+}
+
 export interface DevIssuerConfig {
   /** Development only: signs demo tokens. Loud in the log when on. */
   enabled: boolean;
@@ -42,6 +53,7 @@ export interface DevIssuerConfig {
 export interface IdentityConfig {
   jwt?: JwtConfig;
   api_keys: ApiKeyConfig[];
+  client_certificates: CertificateIdentityConfig[];
   dev_issuer: DevIssuerConfig;
 }
 
@@ -85,6 +97,22 @@ export const identityConfigSchema: SchemaObject = {
           subject: { type: 'string', minLength: 1 },
           groups: { type: 'array', items: { type: 'string' }, default: [] },
           sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        },
+      },
+    },
+    client_certificates: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        // Exactly one of san_uri and san_dns: checked with the config's other rules (config/load.ts).
+        required: ['subject'],
+        properties: {
+          san_uri: { type: 'string', minLength: 1 },
+          san_dns: { type: 'string', minLength: 1 },
+          subject: { type: 'string', minLength: 1 },
+          groups: { type: 'array', items: { type: 'string' }, default: [] },
         },
       },
     },

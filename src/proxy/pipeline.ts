@@ -175,7 +175,8 @@ export function createPipeline(deps: PipelineDeps): Decide {
     if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);
     const client = clients().resolve(req.socket.remoteAddress ?? '', sensitive);
 
-    const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) });
+    const certificate = clientCertificate(req.socket);
+    const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) }, certificate);
 
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > route.config.body_limit_bytes) throw jitgateError('BODY_TOO_LARGE');
@@ -203,7 +204,6 @@ export function createPipeline(deps: PipelineDeps): Decide {
       host: host ?? '',
       client_ip: client.ip,
     };
-    const certificate = clientCertificate(req.socket);
     if (certificate) request.client_certificate = certificate;
     if (body) {
       if (body.status === 'parsed') request.body = body.value;

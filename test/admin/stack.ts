@@ -57,6 +57,7 @@ export async function startStack(options: { store?: 'sqlite' | 'postgres' } = {}
   const authenticator = createAuthenticator(
     {
       api_keys: [{ id: 'reporting', subject: 'svc-reporting', groups: ['services'], sha256: createHash('sha256').update(apiKey).digest('hex') }],
+      client_certificates: [],
       dev_issuer: devConfig,
     },
     { logger },

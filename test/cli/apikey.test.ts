@@ -12,7 +12,7 @@ t.test('jitgate apikey prints a key whose config entry authenticates it, and not
   t.match(key, /^jg_billing\./);
   t.notOk(out.stdout.split('sha256:')[1]?.includes(key), 'the config entry holds the hash, not the key');
   const auth = createAuthenticator(
-    { api_keys: [{ id: 'billing', subject: 'svc-billing', groups: ['services', 'billing'], sha256 }], dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} } },
+    { api_keys: [{ id: 'billing', subject: 'svc-billing', groups: ['services', 'billing'], sha256 }], client_certificates: [], dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} } },
     { logger: createLogger({ log_level: 'silent' }) },
   );
   const subject = await auth.authenticate({ 'x-api-key': key });

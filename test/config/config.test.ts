@@ -242,3 +242,20 @@ t.test('unreadable and malformed files give stable codes', (t) => {
   t.throws(() => loadConfig(file, {}), { code: 'JITGATE_E_CONFIG_INVALID' });
   t.end();
 });
+
+t.test('workload certificates as identities: one subjectAltName each, URI or DNS, mapped to a service', (t) => {
+  const cfg = loadConfig(writeConfig('jitgate:\n  identity:\n    client_certificates:\n      - { san_uri: "spiffe://prod/ns/payments/sa/api", subject: svc-payments }\n'), {});
+  t.same(cfg.jitgate.identity.client_certificates, [{ san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: [] }]);
+  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.identity.client_certificates, [], 'none by default: a certificate is no credential unless mapped');
+  const refused = (entries: string[]): string[] => problemsOf(() => loadConfig(writeConfig(`jitgate:\n  identity:\n    client_certificates:\n${entries.map((e) => `      - ${e}\n`).join('')}`), {}));
+  t.same(refused(['{ san_uri: "spiffe://a/b", san_dns: b.internal, subject: svc-b }', '{ subject: svc-c }']), [
+    'jitgate.identity.client_certificates.0: needs exactly one of san_uri and san_dns (has both)',
+    'jitgate.identity.client_certificates.1: needs exactly one of san_uri and san_dns (has neither)',
+  ]);
+  t.same(refused(['{ san_dns: b.internal, subject: svc-b }', '{ san_dns: b.internal, subject: svc-c }']), [
+    'jitgate.identity.client_certificates.1: san_dns "b.internal" is mapped twice',
+  ], 'one name for two services would depend on the order');
+  t.same(refused(['{ san_uri: "spiffe://a/b" }']), ["jitgate.identity.client_certificates.0: must have required property 'subject'"]);
+  t.same(refused(['{ san_uri: "spiffe://a/b", subject: svc-b, cn: b }']), ['jitgate.identity.client_certificates.0: unknown key "cn"'], 'a common name is no identity here');
+  t.end();
+});

@@ -137,11 +137,12 @@ t.test('a certificate that cannot be read stops the start, naming the key and th
   await t.rejects(startGatewayProcess(file), /jitgate\.listen\.tls\.proxy\.cert_file: cannot read .*nowhere\.pem/);
 });
 
-t.test('a control address that requires client certificates answers only the holders of one from its CA', async (t) => {
+t.test('a control address that requires client certificates answers only the holders of one from its CA; a mapped one is a credential', async (t) => {
   const dir = tempDir('jg-tls-control-');
   const server = selfSigned(dir, 'control');
   const approvers = certAuthority(dir, 'approvers-ca');
   const laptop = approvers.issue('bob-laptop', 'client');
+  const ci = approvers.issue('ci-runner', 'client', 'DNS:ci.internal');
   const stranger = certAuthority(tempDir('jg-tls-stranger-'), 'stranger-ca').issue('bob-laptop', 'client');
   const file = writeConfig(dir, {
     jitgate: {
@@ -152,17 +153,18 @@ t.test('a control address that requires client certificates answers only the hol
       },
       policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
       store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      identity: { client_certificates: [{ san_dns: 'ci.internal', subject: 'svc-ci', groups: ['services'] }] },
       routes: [],
     },
   });
   const gw = await startGatewayProcess(file);
   t.teardown(() => gw.stop());
-  const health = async (client?: { cert: string; key: string }): Promise<string> => {
+  const health = async (client?: { cert: string; key: string }, path = '/healthz'): Promise<string> => {
     const agent = new Agent({ connect: { ca: readFileSync(server.cert), ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) } });
     try {
-      const res = await request(`${gw.controlUrl}/healthz`, { dispatcher: agent });
-      await res.body.dump();
-      return String(res.statusCode);
+      const res = await request(`${gw.controlUrl}${path}`, { dispatcher: agent });
+      const body = await res.body.text();
+      return res.statusCode === 200 && path !== '/healthz' ? body : String(res.statusCode);
     } catch {
       return 'no answer';
     } finally {
@@ -172,4 +174,6 @@ t.test('a control address that requires client certificates answers only the hol
   t.equal(await health(laptop), '200', 'a certificate from the approvers\' CA');
   t.equal(await health(), 'no answer', 'no certificate: the handshake fails');
   t.equal(await health(stranger), 'no answer', 'the same name from another CA: the handshake fails');
+  t.match(JSON.parse(await health(ci, '/v1/whoami')) as unknown, { id: 'svc-ci', kind: 'service', groups: ['services'] }, 'the mapped certificate, no token: the CI service');
+  t.equal(await health(laptop, '/v1/whoami'), '401', 'an unmapped one is no credential');
 });

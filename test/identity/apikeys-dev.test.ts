@@ -18,6 +18,7 @@ t.test('API keys: the configured hash identifies the service; anything else is r
   t.equal(hashApiKey(key), sha256);
   const cfg: IdentityConfig = {
     api_keys: [{ id: 'billing', subject: 'svc-billing', groups: ['services'], sha256 }],
+    client_certificates: [],
     dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} },
   };
   const auth = createAuthenticator(cfg, { logger });
@@ -46,13 +47,13 @@ t.test('dev issuer: off unless enabled; key generated once, private, reused; sam
   t.equal(readFileSync(keyFile, 'utf8'), keyBefore, 'a second issuer reuses the key');
 
   const lines: string[] = [];
-  const auth = createAuthenticator({ api_keys: [], dev_issuer: dev }, { logger: pino({ level: 'info' }, { write: (l: string) => { lines.push(l); } }) });
+  const auth = createAuthenticator({ api_keys: [], client_certificates: [], dev_issuer: dev }, { logger: pino({ level: 'info' }, { write: (l: string) => { lines.push(l); } }) });
   await auth.start();
   const s = await auth.authenticate({ authorization: `Bearer ${token}` });
   t.same({ id: s.id, kind: s.kind, groups: s.groups }, { id: 'alice', kind: 'user', groups: ['eng'] });
   t.ok(lines.some((l) => l.includes('"level":40') && l.includes('DEVELOPMENT TOKEN ISSUER IS ENABLED')), 'loud warning when on');
 
-  const off = createAuthenticator({ api_keys: [], dev_issuer: { ...dev, enabled: false } }, { logger });
+  const off = createAuthenticator({ api_keys: [], client_certificates: [], dev_issuer: { ...dev, enabled: false } }, { logger });
   await off.start();
   t.equal(await refusal(off.authenticate({ authorization: `Bearer ${token}` })), 'JITGATE_E_TOKEN_INVALID', 'dev tokens mean nothing when the issuer is off');
 });
@@ -69,7 +70,7 @@ t.test('`jitgate token` prints a token for a sample subject and refuses when the
   const res = await runCli(['token', '--sub', 'bob', '--config', on]);
   t.equal(res.code, 0, res.stderr);
   const token = res.stdout.trim();
-  const auth = createAuthenticator({ api_keys: [], dev_issuer: { enabled: true, key_file: keyFile, token_ttl_seconds: 3600, subjects: {} } }, { logger });
+  const auth = createAuthenticator({ api_keys: [], client_certificates: [], dev_issuer: { enabled: true, key_file: keyFile, token_ttl_seconds: 3600, subjects: {} } }, { logger });
   await auth.start();
   const s = await auth.authenticate({ authorization: `Bearer ${token}` });
   t.same(s.groups, ['eng', 'approvers'], 'the sample subject carries its groups');

@@ -54,6 +54,7 @@ function jwtConfig(over: Partial<JwtConfig> = {}): IdentityConfig {
       ...over,
     },
     api_keys: [],
+    client_certificates: [],
     dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} },
   };
 }

@@ -9,7 +9,7 @@ import t from 'tap';
 import { Agent, request } from 'undici';
 import { readTls } from '../../src/tls/index.js';
 import { certAuthority, selfSigned } from '../helpers/certs.js';
-import { policyAllowingIf, startGateway } from './fixtures.js';
+import { identityConfig, policyAllowingIf, SERVICE_KEY, startGateway } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jg-client-certs-'));
 const server = selfSigned(dir, 'gateway');
@@ -61,4 +61,44 @@ t.test('optional: callers without a certificate get in, and a rule that asks for
   t.notOk((g.decisions.events.at(-1)?.input as { request: Record<string, unknown> }).request.client_certificate);
   t.equal(await get(g.url, token, agents[2]!), '200', 'a verified one is');
   t.equal(g.upstream.seen.length, 1);
+});
+
+t.test('a workload certificate mapped in identity.client_certificates is a credential: its service, alone', async (t) => {
+  const tls = readTls({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: clients.cert, required: false } }, 'jitgate.listen.tls.proxy');
+  const mapped = [{ san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: ['services'] }];
+  const paymentsOnly = await policyAllowingIf(['input.subject.id == "svc-payments"', 'input.subject.kind == "service"', 'input.subject.groups == ["services"]'], 'only the payments service');
+  const g = await startGateway({ policy: paymentsOnly, tls, identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }) });
+  t.teardown(() => g.close());
+  const agents = { payments: agentWith(payments), none: agentWith(), stranger: agentWith(stranger) };
+  t.teardown(() => Promise.all(Object.values(agents).map((a) => a.close())));
+  const call = async (agent: Agent, headers: Record<string, string> = {}): Promise<{ status: number; code?: string }> => {
+    const res = await request(`${g.url}/api/orders`, { headers, dispatcher: agent });
+    const body = await res.body.text();
+    return { status: res.statusCode, ...(res.statusCode === 200 ? {} : { code: (JSON.parse(body) as { error: { code: string } }).error.code }) };
+  };
+
+  t.same(await call(agents.payments), { status: 200 }, 'the mapped certificate, no token: the payments service, allowed');
+  t.match(g.decisions.events.at(-1), { jitgate: { subject: 'svc-payments' }, input: { subject: { id: 'svc-payments', kind: 'service' } } });
+  t.equal(g.upstream.seen.length, 1);
+  t.same(await call(agents.payments, { authorization: `Bearer ${await g.token('alice')}` }), { status: 401, code: 'JITGATE_E_IDENTITY_AMBIGUOUS' }, 'with a token besides: two credentials, refused');
+  t.same(await call(agents.payments, { 'x-api-key': SERVICE_KEY }), { status: 401, code: 'JITGATE_E_IDENTITY_AMBIGUOUS' }, 'with an API key besides: refused');
+  t.same(await call(agents.stranger), { status: 401, code: 'JITGATE_E_UNAUTHENTICATED' }, 'the same SPIFFE ID from another CA is no credential');
+  t.same(await call(agents.none), { status: 401, code: 'JITGATE_E_UNAUTHENTICATED' }, 'no certificate, no token');
+  t.equal(g.upstream.seen.length, 1, 'the upstream saw only the first');
+});
+
+t.test('a certificate whose names map to two different services is refused as ambiguous', async (t) => {
+  const tls = readTls({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: clients.cert, required: true } }, 'jitgate.listen.tls.proxy');
+  const mapped = [
+    { san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: ['services'] },
+    { san_dns: 'payments.internal', subject: 'svc-ledger', groups: ['services', 'ledger'] },
+  ];
+  const g = await startGateway({ tls, identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }) });
+  t.teardown(() => g.close());
+  const agent = agentWith(payments);
+  t.teardown(() => agent.close());
+  const res = await request(`${g.url}/api/orders`, { dispatcher: agent });
+  t.equal(res.statusCode, 401);
+  t.match(await res.body.text(), /JITGATE_E_IDENTITY_AMBIGUOUS/);
+  t.equal(g.upstream.seen.length, 0, 'nothing reached the upstream');
 });

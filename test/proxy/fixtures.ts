@@ -267,6 +267,7 @@ export const SERVICE_KEY = 'jg_reporting.demo-only-service-key';
 export function identityConfig(keyFile: string): IdentityConfig {
   return {
     api_keys: [{ id: 'reporting', subject: 'svc-reporting', groups: ['services', 'reporting'], sha256: 'ec8a1ef2f34352331da894c920e8c451bd06438486f870b7b7346b2a1f233bd6' }],
+    client_certificates: [],
     dev_issuer: { enabled: true, key_file: keyFile, token_ttl_seconds: 600, subjects: { alice: ['eng'], bob: ['eng', 'approvers'], dave: ['admins', 'approvers'] } },
   };
 }
