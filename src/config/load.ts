@@ -125,11 +125,14 @@ function invalidCertificateIdentities(cfg: GatewayConfig): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   cfg.jitgate.identity.client_certificates.forEach((entry, i) => {
-    const names = [entry.san_uri === undefined ? [] : [`san_uri "${entry.san_uri}"`], entry.san_dns === undefined ? [] : [`san_dns "${entry.san_dns}"`]].flat();
     const key = `jitgate.identity.client_certificates.${String(i)}`;
-    if (names.length !== 1) problems.push(`${key}: needs exactly one of san_uri and san_dns (has ${names.length === 0 ? 'neither' : 'both'})`);
-    else if (seen.has(names[0] as string)) problems.push(`${key}: ${String(names[0])} is mapped twice`);
-    else seen.add(names[0] as string);
+    const names: string[] = [];
+    if (entry.san_uri !== undefined) names.push(`san_uri "${entry.san_uri}"`);
+    if (entry.san_dns !== undefined) names.push(`san_dns "${entry.san_dns}"`);
+    const [name] = names;
+    if (name === undefined || names.length > 1) problems.push(`${key}: needs exactly one of san_uri and san_dns (has ${names.length === 0 ? 'neither' : 'both'})`);
+    else if (seen.has(name)) problems.push(`${key}: ${name} is mapped twice`);
+    else seen.add(name);
   });
   return problems;
 }

@@ -28,21 +28,16 @@ export class CertificateIdentities {
 
   /** The service a verified certificate is, null when no entry names it; IDENTITY_AMBIGUOUS when it names two subjects. */
   subjectFor(cert: AuthzClientCertificate): Subject | null {
-    let subject = this.known.get(cert);
-    if (subject === undefined) {
-      const found = new Set<Subject>();
-      for (const uri of cert.san_uris) this.add(found, this.byUri.get(uri));
-      for (const dns of cert.san_dns) this.add(found, this.byDns.get(dns));
-      // Two entries naming the same service alike agree; any other two do not.
-      const distinct = new Set([...found].map((s) => JSON.stringify([s.id, s.groups])));
-      if (distinct.size > 1) throw jitgateError('IDENTITY_AMBIGUOUS', `the client certificate names ${[...new Set([...found].map((s) => s.id))].sort().join(' and ')}`);
-      subject = found.values().next().value ?? null;
-      this.known.set(cert, subject);
+    const known = this.known.get(cert);
+    if (known !== undefined) return known;
+    const found = [...cert.san_uris.map((n) => this.byUri.get(n)), ...cert.san_dns.map((n) => this.byDns.get(n))]
+      .filter((s): s is Subject => s !== undefined);
+    // Two entries naming the same service alike agree; any other two do not.
+    if (new Set(found.map((s) => JSON.stringify([s.id, s.groups]))).size > 1) {
+      throw jitgateError('IDENTITY_AMBIGUOUS', `the client certificate names ${[...new Set(found.map((s) => s.id))].sort().join(' and ')}`);
     }
+    const subject = found[0] ?? null;
+    this.known.set(cert, subject);
     return subject;
-  }
-
-  private add(found: Set<Subject>, s: Subject | undefined): void {
-    if (s !== undefined) found.add(s);
   }
 }
