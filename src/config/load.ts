@@ -84,7 +84,11 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
     if (files) {
       files.cert_file = abs(files.cert_file);
       files.key_file = abs(files.key_file);
-      if (files.client_certificates) files.client_certificates.ca_file = abs(files.client_certificates.ca_file);
+      const clients = files.client_certificates;
+      if (clients) {
+        clients.ca_file = abs(clients.ca_file);
+        if (clients.crl_file !== undefined) clients.crl_file = abs(clients.crl_file);
+      }
     }
   }
   const jwt = j.identity.jwt;

@@ -6,9 +6,10 @@ export interface TlsFiles {
   key_file: string;
   /**
    * Ask callers for a certificate signed by `ca_file` (PEM). Required: connections without one
-   * fail the handshake. Otherwise optional: a verified one is shown to the policy.
+   * fail the handshake. Otherwise optional: a verified one is shown to the policy. With
+   * `crl_file` (PEM, the CA's revocation list) a revoked certificate does not verify.
    */
-  client_certificates?: { ca_file: string; required: boolean };
+  client_certificates?: { ca_file: string; required: boolean; crl_file?: string };
 }
 
 export const tlsFilesSchema: SchemaObject = {
@@ -25,6 +26,7 @@ export const tlsFilesSchema: SchemaObject = {
       properties: {
         ca_file: { type: 'string', minLength: 1 },
         required: { type: 'boolean', default: true },
+        crl_file: { type: 'string', minLength: 1 },
       },
     },
   },

@@ -4,7 +4,7 @@
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
-import type { TlsMaterial } from './material.js';
+import { contextOptions, type TlsMaterial } from './material.js';
 
 /**
  * How long a caller may take to send a request, head and all. Node's own limits would let an
@@ -70,8 +70,4 @@ export function useClientTimeouts(app: FastifyInstance, timeouts: ClientTimeouts
 /** Serves `tls` on new connections from now on (connections already open keep theirs). */
 export function useTls(app: FastifyInstance, tls: TlsMaterial): void {
   (app.server as unknown as HttpsServer).setSecureContext({ ...contextOptions(tls), minVersion: 'TLSv1.2' });
-}
-
-function contextOptions(tls: TlsMaterial): { cert: Buffer; key: Buffer; ca?: Buffer } {
-  return { cert: tls.cert, key: tls.key, ...(tls.clients ? { ca: tls.clients.ca } : {}) };
 }

@@ -9,8 +9,8 @@ import type { TlsFiles } from './config.js';
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
-  /** Callers' certificates: the CAs that may sign them, and whether one is required. */
-  clients?: { ca: Buffer; required: boolean };
+  /** Callers' certificates: the CAs that may sign them, whether one is required, and the CAs' revocation lists. */
+  clients?: { ca: Buffer; required: boolean; crl?: Buffer };
 }
 
 /** A PEM file the configuration names at `key`; a file that cannot be read is a configuration error naming both. */
@@ -22,17 +22,27 @@ export function readConfiguredPem(path: string, key: string): Buffer {
   }
 }
 
+/** The secure context options `material` makes: one place, so the check below and the listeners agree. */
+export function contextOptions(material: TlsMaterial): { cert: Buffer; key: Buffer; ca?: Buffer; crl?: Buffer } {
+  const clients = material.clients;
+  return { cert: material.cert, key: material.key, ...(clients ? { ca: clients.ca } : {}), ...(clients?.crl ? { crl: clients.crl } : {}) };
+}
+
 /** The files named by `files` (at config key `at`), checked by building a TLS context from them. */
 export function readTls(files: TlsFiles, at: string): TlsMaterial {
   const material: TlsMaterial = { cert: readConfiguredPem(files.cert_file, `${at}.cert_file`), key: readConfiguredPem(files.key_file, `${at}.key_file`) };
   const clients = files.client_certificates;
-  if (clients) material.clients = { ca: readConfiguredPem(clients.ca_file, `${at}.client_certificates.ca_file`), required: clients.required };
+  if (clients) {
+    material.clients = { ca: readConfiguredPem(clients.ca_file, `${at}.client_certificates.ca_file`), required: clients.required };
+    if (clients.crl_file !== undefined) material.clients.crl = readConfiguredPem(clients.crl_file, `${at}.client_certificates.crl_file`);
+  }
   try {
     // Throws on unparsable PEM, an encrypted key, or a key that does not belong to the certificate.
-    createSecureContext({ cert: material.cert, key: material.key, ...(material.clients ? { ca: material.clients.ca } : {}) });
+    createSecureContext(contextOptions(material));
   } catch (err) {
+    const crl = clients?.crl_file === undefined ? '' : ` (revocation list ${clients.crl_file})`;
     const why = clients
-      ? `${files.cert_file}, ${files.key_file} and ${clients.ca_file} are not a usable certificate, key and client CA: ${(err as Error).message}`
+      ? `${files.cert_file}, ${files.key_file} and ${clients.ca_file}${crl} are not a usable certificate, key and client CA: ${(err as Error).message}`
       : `${files.cert_file} and ${files.key_file} are not a usable certificate and key: ${(err as Error).message}`;
     throw jitgateError('CONFIG_INVALID', `${at}: ${why}`, { problems: [`${at}: ${why}`] }, err);
   }

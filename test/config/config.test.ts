@@ -176,6 +176,8 @@ jitgate:
   t.same(loadConfig(file, {}).jitgate.listen.tls, {
     proxy: { cert_file: join(file, '..', 'certs', 'gw.pem'), key_file: '/etc/jitgate/gw.key', client_certificates: { ca_file: join(file, '..', 'certs', 'workloads.pem'), required: true } },
   }, 'client certificates are required unless said otherwise');
+  const withCrl = writeConfig('jitgate:\n  listen:\n    tls:\n      proxy: { cert_file: gw.pem, key_file: gw.key, client_certificates: { ca_file: ca.pem, crl_file: certs/ca.crl } }\n');
+  t.equal(loadConfig(withCrl, {}).jitgate.listen.tls?.proxy?.client_certificates?.crl_file, join(withCrl, '..', 'certs', 'ca.crl'), 'a revocation list is resolved like the rest');
   const problems = problemsOf(() => loadConfig(writeConfig(`
 jitgate:
   listen:

@@ -2,7 +2,7 @@
 // small CA issuing server and client certificates for upstream TLS.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CertFiles {
@@ -29,11 +29,29 @@ export function selfSigned(dir: string, name: string): CertFiles {
   return described(cert, key);
 }
 
-/** A certificate authority that issues server certificates (for 127.0.0.1) and client certificates. */
-export function certAuthority(dir: string, name: string): CertFiles & { issue(subject: string, use: 'server' | 'client', altNames?: string): CertFiles } {
+/** A certificate authority that issues server certificates (for 127.0.0.1) and client certificates, and revokes them. */
+export function certAuthority(dir: string, name: string): CertFiles & {
+  issue(subject: string, use: 'server' | 'client', altNames?: string): CertFiles;
+  /** Revokes `cert` and writes the CA's revocation list (every certificate revoked so far); returns its path. */
+  revoke(cert: CertFiles): string;
+} {
   const ca = selfSigned(dir, name);
+  const db = join(dir, `${name}-db`);
   return {
     ...ca,
+    revoke(cert) {
+      mkdirSync(db, { recursive: true });
+      const conf = join(db, 'ca.cnf');
+      if (!existsSync(conf)) {
+        writeFileSync(join(db, 'index.txt'), '');
+        writeFileSync(join(db, 'crlnumber'), '01\n');
+        writeFileSync(conf, `[ca]\ndefault_ca = d\n[d]\ndatabase = ${db}/index.txt\ncrlnumber = ${db}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n`);
+      }
+      const crl = join(dir, `${name}.crl.pem`);
+      openssl(['ca', '-config', conf, '-keyfile', ca.key, '-cert', ca.cert, '-revoke', cert.cert]);
+      openssl(['ca', '-config', conf, '-keyfile', ca.key, '-cert', ca.cert, '-gencrl', '-out', crl]);
+      return crl;
+    },
     /** `altNames`: a client certificate's subjectAltName (`URI:spiffe://...`), for workload identities. */
     issue(subject, use, altNames) {
       const key = join(dir, `${subject}.key`);

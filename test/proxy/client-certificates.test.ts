@@ -102,3 +102,36 @@ t.test('a certificate whose names map to two different services is refused as am
   t.match(await res.body.text(), /JITGATE_E_IDENTITY_AMBIGUOUS/);
   t.equal(g.upstream.seen.length, 0, 'nothing reached the upstream');
 });
+
+t.test('a workload certificate its CA revoked (listen.tls.proxy.client_certificates.crl_file) is neither a credential nor shown', async (t) => {
+  const ca = certAuthority(mkdtempSync(join(tmpdir(), 'jg-crl-')), 'revoking-ca');
+  const kept = ca.issue('orders', 'client', 'URI:spiffe://prod/ns/orders/sa/api');
+  const revoked = ca.issue('payments', 'client', 'URI:spiffe://prod/ns/payments/sa/api');
+  const crl = ca.revoke(revoked);
+  const mapped = [
+    { san_uri: 'spiffe://prod/ns/orders/sa/api', subject: 'svc-orders', groups: ['services'] },
+    { san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: ['services'] },
+  ];
+  const services = await policyAllowingIf(['input.subject.kind == "service"'], 'services only');
+  for (const required of [false, true]) {
+    const tls = readTls({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: ca.cert, required, crl_file: crl } }, 'jitgate.listen.tls.proxy');
+    const g = await startGateway({ policy: services, tls, identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }) });
+    t.teardown(() => g.close());
+    const agents = [agentWith(kept), agentWith(revoked)];
+    t.teardown(() => Promise.all(agents.map((a) => a.close())));
+    const status = async (agent: Agent): Promise<string> => {
+      try {
+        const res = await request(`${g.url}/api/orders`, { dispatcher: agent });
+        await res.body.dump();
+        return String(res.statusCode);
+      } catch {
+        return 'no answer';
+      }
+    };
+    t.equal(await status(agents[0]!), '200', `${required ? 'required' : 'optional'}: a certificate the list does not name is its service`);
+    t.equal(await status(agents[1]!), required ? 'no answer' : '401', required ? 'the revoked one fails the handshake' : 'the revoked one is no credential');
+    t.equal(g.upstream.seen.length, 1, 'the upstream saw only the first');
+  }
+  t.throws(() => readTls({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: ca.cert, required: true, crl_file: server.key } }, 'jitgate.listen.tls.proxy'),
+    /jitgate\.listen\.tls\.proxy: .*revocation list .*gateway\.key/, 'a list that is no CRL stops the start, naming the file');
+});
