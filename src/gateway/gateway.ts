@@ -313,6 +313,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         // Read before anything is applied: a pair that cannot be used leaves routes and certificates as they are.
         const nextTls = listenerTls(next);
         const listen = next.jitgate.listen;
+        // The routes are the one part that can still refuse (a secret not set): applied first, so a
+        // refusal changes nothing. The caller settings were checked by loadConfig with the same parser.
         proxy.updateRoutes(next.jitgate.routes);
         proxy.updateCallers({ trustedProxies: listen.trusted_proxies, trustedProxyHeader: listen.trusted_proxy_header, clientTimeouts: listen.client_timeouts });
         control.updateClientTimeouts(listen.client_timeouts);

@@ -9,7 +9,10 @@
 export interface LingerCandidate {
   /** The upstream's body is still coming. */
   streaming(): boolean;
-  /** Called once the turn its head arrived in is over, for a response still streaming then (to send its head on, and watch it). */
+  /**
+   * Called once the turn its head arrived in is over, for a response still streaming then (to
+   * send its head on, and watch it). Must not throw: a candidate that cannot do so ends its response.
+   */
   outlivedTurn(): void;
 }
 
@@ -18,11 +21,14 @@ let scheduled = false;
 
 function endOfTurn(): void {
   scheduled = false;
-  for (let i = 0; i < noted.length; i++) {
-    const c = noted[i] as LingerCandidate;
-    if (c.streaming()) c.outlivedTurn();
+  try {
+    for (let i = 0; i < noted.length; i++) {
+      const c = noted[i] as LingerCandidate;
+      if (c.streaming()) c.outlivedTurn();
+    }
+  } finally {
+    noted.length = 0;
   }
-  noted.length = 0;
 }
 
 /** Notes a response whose head just arrived; `c.outlivedTurn()` follows if it is still streaming when this turn ends. */

@@ -86,14 +86,26 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   }
 
   outlivedTurn(): void {
-    // Node holds a written head back until the first chunk: an event stream's caller would wait
-    // for its first event to learn the status. Here the head goes out alone.
-    this.res.flushHeaders();
-    if (this.opts.linger === null) return;
-    this.lingerTimer = setTimeout(() => {
-      this.lingerTimer = null;
-      if (this.streaming() && this.opts.linger !== null) this.watching = this.opts.linger();
-    }, Math.max(0, this.opts.lingerAtMs - Date.now()));
+    try {
+      // Node holds a written head back until the first chunk: an event stream's caller would wait
+      // for its first event to learn the status. Here the head goes out alone.
+      this.res.flushHeaders();
+      if (this.opts.linger === null) return;
+      this.lingerTimer = setTimeout(() => { this.startWatch(); }, Math.max(0, this.opts.lingerAtMs - Date.now()));
+    } catch {
+      // A response that cannot be watched does not go on unwatched.
+      this.res.destroy();
+    }
+  }
+
+  private startWatch(): void {
+    this.lingerTimer = null;
+    if (!this.streaming() || this.opts.linger === null) return;
+    try {
+      this.watching = this.opts.linger();
+    } catch {
+      this.res.destroy();
+    }
   }
 
   private clearStall(): void {
