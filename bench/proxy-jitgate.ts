@@ -12,7 +12,7 @@ import { buildConfig } from '../src/config/index.js';
 import { createGrantStore, GrantCache, type StoredGrant } from '../src/grants/index.js';
 import { createAuthenticator, createDevIssuer } from '../src/identity/index.js';
 import { createMetrics } from '../src/observability/index.js';
-import { buildBundle, projectRoot, requireOpa, type PolicyEvaluator } from '../src/policy/index.js';
+import { buildBundle, PolicyEngine, projectRoot, requireOpa, type PolicyEvaluator } from '../src/policy/index.js';
 import { openDb } from '../src/store/index.js';
 import { createProxyServer } from '../src/proxy/index.js';
 
@@ -75,7 +75,9 @@ const constantAllow: PolicyEvaluator = {
 
 const proxy = createProxyServer({
   routes: cfg.jitgate.routes,
-  policy: without.has('policy') ? constantAllow : built.engine,
+  policy: without.has('policy') ? constantAllow
+    : without.has('memo') ? await PolicyEngine.load(built.bundle, undefined, { decisionMemo: false })
+      : built.engine,
   shadow,
   grants,
   authenticator,

@@ -232,7 +232,7 @@ const targets: Target[] = [
   },
   {
     name: 'jitgate',
-    describe: 'jitgate data path: JWT (dev issuer, verified-token cache), sample policies in opa-wasm with 2 live grants in the input, credential injection + response masking, decision log to a JSONL file, Prometheus metrics (bench/proxy-jitgate.ts)',
+    describe: 'jitgate data path: JWT (dev issuer, verified-token cache), sample policies in opa-wasm with 2 live grants in the input (the same input met again in the same millisecond answered by the decision memo: wrk\'s identical requests are its best case), credential injection + response masking, decision log to a JSONL file, Prometheus metrics (bench/proxy-jitgate.ts)',
     async up(up) {
       return jitgateTarget(up, '');
     },
@@ -242,6 +242,12 @@ const targets: Target[] = [
     describe: 'diagnostic: jitgate with `jitgate.policy.shadow` set (the same sample policies as a second engine, asked every decision, never enforced): what comparing a candidate on live traffic costs',
     diagnostic: true,
     up: (up) => jitgateTarget(up, '', 'shadow'),
+  },
+  {
+    name: 'jitgate without the decision memo',
+    describe: 'diagnostic: jitgate evaluating every request, as it does for requests that differ (another path, caller or grant set, or another millisecond)',
+    diagnostic: true,
+    up: (up) => jitgateTarget(up, 'memo'),
   },
   {
     name: 'jitgate without decision log',
@@ -331,6 +337,7 @@ function attribution(rows: Row[]): string[] {
   const core = cpu('jitgate without decision log and policy');
   const bare = cpu('bare proxy');
   const shadow = cpu('jitgate with a shadow policy');
+  const noMemo = cpu('jitgate without the decision memo');
   if (full === null || noLog === null || core === null || bare === null) return [];
   const us = (v: number) => `${v.toFixed(0)} µs`;
   const usual = rows.find((r) => r.target.name === 'bare proxy with Pool.request()');
@@ -340,7 +347,7 @@ function attribution(rows: Row[]): string[] {
     '',
   ] : [];
   return [
-    `CPU per request, attributed (differences between rows of this run; single runs are noisy to ±10 µs): forwarding as in the bare proxy ${us(bare)}; identity, routing, normalization, credential injection, masking, ids and metrics ${us(core - bare)}; policy evaluation (opa-wasm, with input/result validation) ${us(noLog - core)}; decision logging (masking, serialization, JSONL file sink) ${us(full - noLog)}.${shadow === null ? '' : ` A shadow policy adds ${us(shadow - full)} (${(shadow / full).toFixed(2)}× jitgate's CPU per request).`}`,
+    `CPU per request, attributed (differences between rows of this run; single runs are noisy to ±10 µs): forwarding as in the bare proxy ${us(bare)}; identity, routing, normalization, credential injection, masking, ids and metrics ${us(core - bare)}; policy evaluation (opa-wasm, with input/result validation) ${us(noLog - core)}; decision logging (masking, serialization, JSONL file sink) ${us(full - noLog)}.${noMemo === null ? '' : ` Evaluating every request, the decision memo off, costs ${us(noMemo - full)} more (${(noMemo / bare).toFixed(2)}× the bare proxy's CPU per request).`}${shadow === null ? '' : ` A shadow policy adds ${us(shadow - full)} (${(shadow / full).toFixed(2)}× jitgate's CPU per request).`}`,
     '',
     ...reference,
   ];

@@ -66,6 +66,8 @@ export interface DecisionLogEvent {
     error_code?: string;
     /** A request decided again while its WebSocket or response is open: still allowed, or closed. */
     session?: 'rechecked' | 'closed';
+    /** The decision whose result this one repeats (the same input in the same millisecond; no evaluation ran). */
+    answered_from?: string;
     /** The HTTP request id (X-Request-Id), to join decision logs with the request log. */
     request_id?: string;
     /** When a shadow policy decided otherwise: its revision, how it differed, and its decision. */

@@ -274,7 +274,12 @@ function unitsParseBytes(name: string, raw: string): number {
 
 // --- the table -------------------------------------------------------------------------
 
-/** Builds the custom builtins; `clock` is read by `time.now_ns`. */
+/**
+ * Builds the custom builtins; `clock` is read by `time.now_ns`. Each must be a pure function of
+ * its arguments (time.now_ns of the decision's input): the decision memo (decision-memo.ts)
+ * hands an input's earlier result to the same input, so a builtin that could answer otherwise
+ * the second time would make the memo wrong.
+ */
 export function customBuiltins(clock: DecisionClock): Record<string, Builtin> {
   const table = implementations(clock);
   const wrapped: Record<string, Builtin> = {};
@@ -389,7 +394,7 @@ function anyMatch(name: string, search: unknown, base: unknown, match: (s: strin
 /** Names of the builtins above (without building the closures). */
 export const CUSTOM_BUILTIN_NAMES: readonly string[] = Object.keys(customBuiltins({ now_ns: 0 })).sort();
 
-/** Builtins the opa-wasm SDK implements in JavaScript (src/builtins/*.js of 1.10.0); they take precedence over ours. */
+/** Builtins the opa-wasm SDK implements in JavaScript (src/builtins/*.js of 1.10.0); they take precedence over ours. All are pure, as above. */
 export const SDK_BUILTIN_NAMES: readonly string[] = [
   'json.is_valid',
   'regex.split',

@@ -196,4 +196,9 @@ export interface Decision<R> {
    * decision log reuses it instead of serializing the same input a second time.
    */
   input_json?: string;
+  /**
+   * Set when the decision memo answered: the id of the decision of the same input, in the same
+   * millisecond, whose result this one repeats (decision-memo.ts). Its eval_ns is the lookup's.
+   */
+  answered_from?: string;
 }

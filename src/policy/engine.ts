@@ -10,7 +10,8 @@ import type { PolicyBundle } from './bundle.js';
 import { wasmApi, type WasmMemoryDescriptor } from './wasm.js';
 import { ARENA_LIMIT_BYTES, splitInput, WasmHeap, type LinkedMember } from './wasm-heap.js';
 import type { GrantSet } from './grant-set.js';
-import { isSealed } from './sealed.js';
+import { isSealed, seal } from './sealed.js';
+import { DecisionMemo } from './decision-memo.js';
 import {
   AUTHZ_ENTRYPOINT,
   ELEVATION_ENTRYPOINT,
@@ -81,6 +82,8 @@ export interface EngineInfo {
 export interface EngineOptions {
   /** Bytes of wasm memory for parsed grant sets before that cache is emptied (default ARENA_LIMIT_BYTES). */
   arenaLimitBytes?: number;
+  /** Answer an input met again in the same millisecond from its first decision (default true; decision-memo.ts). */
+  decisionMemo?: boolean;
 }
 
 export class PolicyEngine {
@@ -94,8 +97,9 @@ export class PolicyEngine {
   readonly #elevationId: number;
   readonly #logDropId: number;
   readonly #logMaskId: number;
+  readonly #memo: DecisionMemo<{ result: AuthzResult; decisionId: string }> | null;
 
-  private constructor(heap: WasmHeap, entrypointIds: Record<string, number>, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo) {
+  private constructor(heap: WasmHeap, entrypointIds: Record<string, number>, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo, memo: boolean) {
     this.#heap = heap;
     this.#entrypointIds = entrypointIds;
     this.#clock = clock;
@@ -106,6 +110,7 @@ export class PolicyEngine {
     this.#elevationId = entrypointIds[ELEVATION_ENTRYPOINT] ?? -1;
     this.#logDropId = entrypointIds[LOG_DROP_ENTRYPOINT] ?? -1;
     this.#logMaskId = entrypointIds[LOG_MASK_ENTRYPOINT] ?? -1;
+    this.#memo = memo ? new DecisionMemo() : null;
   }
 
   /**
@@ -149,12 +154,17 @@ export class PolicyEngine {
       sha256: bundle.sha256,
       entrypoints,
       hostBuiltins,
-    });
+    }, options.decisionMemo ?? true);
   }
 
   /** How often the cache of parsed grant sets was emptied for lack of room (tests, diagnostics). */
   get grantArenaResets(): number {
     return this.#heap.arenaResets;
+  }
+
+  /** How many authz decisions were answered from the decision memo (tests, diagnostics). */
+  get memoHits(): number {
+    return this.#memo?.hits ?? 0;
   }
 
   authorize(input: AuthzInput): Decision<AuthzResult> {
@@ -167,7 +177,19 @@ export class PolicyEngine {
     // Sealed members (grant set, subject, route) travel apart from the rest of the input, so
     // each is parsed into the module once rather than on every request (wasm-heap.ts).
     const split = splitInput(input);
-    const decision = this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, split.restJson, split.linked, validateAuthzResult);
+    const started = process.hrtime.bigint();
+    const known = this.#memo?.get(input.now_ns, split.restJson, split.linked);
+    let decision: Decision<AuthzResult>;
+    if (known !== undefined) {
+      decision = {
+        result: known.result, revision: this.revision, decision_id: randomUUID(), eval_ns: Number(process.hrtime.bigint() - started), answered_from: known.decisionId,
+      };
+    } else {
+      decision = this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, split.restJson, split.linked, validateAuthzResult);
+      // Sealed whether kept or not, so every result is as unchangeable as a shared one (and its JSON made once).
+      seal(decision.result);
+      this.#memo?.set(input.now_ns, split.restJson, split.linked, { result: decision.result, decisionId: decision.decision_id });
+    }
     // Only authz decisions carry their input's JSON: the data path logs every one of them.
     decision.input_json = split.inputJson;
     return decision;

@@ -278,6 +278,7 @@ export function logDecision(
   // Built field by field (no spreads): this runs once per proxied request.
   const facts: DecisionLogEvent['jitgate'] = { route: d.route.config.name, subject: d.subject.id };
   if (grantIds && grantIds.length > 0) facts.grant_ids = grantIds;
+  if (d.decision.answered_from !== undefined) facts.answered_from = d.decision.answered_from;
   if (extra.upstream_status !== undefined) facts.upstream_status = extra.upstream_status;
   if (extra.error_code !== undefined) facts.error_code = extra.error_code;
   if (extra.session !== undefined) facts.session = extra.session;

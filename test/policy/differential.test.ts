@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { PolicyEngine } from '../../src/policy/index.js';
 import { join } from 'node:path';
-import { seal, sealGrants, type PolicyGrant } from '../../src/policy/index.js';
+import { seal, sealGrants, type AuthzInput, type PolicyGrant } from '../../src/policy/index.js';
 import { engineEval, engineFor, FIXTURES, opaEvalMany, testOpa } from './helpers.js';
 
 const NOW = 1_795_919_481_123_000_000;
@@ -250,4 +250,38 @@ t.test('sealed members (grant sets, subjects, routes) kept parsed in the module 
       t.ok(engine.grantArenaResets > 50, `the small cache was emptied ${String(engine.grantArenaResets)} times`);
     },
   });
+});
+
+t.test('decisions answered from the decision memo are the ones opa eval gives', async (t) => {
+  const opa = await testOpa();
+  // Grouped by millisecond, as requests arrive: inputs decided in the same one meet the memo.
+  const inputs = sealedCorpus(1500, 40).sort((a, b) => (a.now_ns as number) - (b.now_ns as number));
+  const expected = await opaEvalMany(opa, samples, 'data.jitgate.authz', inputs);
+  const engine = await engineFor(opa, samples, ['jitgate/authz']);
+  const plain = await engineFor(opa, samples, ['jitgate/authz'], { decisionMemo: false });
+  const outcome = (e: PolicyEngine, input: Record<string, unknown>): string => {
+    try {
+      return canonical(JSON.parse(JSON.stringify(e.authorize(input as unknown as AuthzInput).result)));
+    } catch (error) {
+      return `error ${(error as { code?: string }).code ?? ''}`;
+    }
+  };
+  let same = 0;
+  let decided = 0;
+  const failures: string[] = [];
+  inputs.forEach((input, i) => {
+    // Twice, and once more as a copy (a new object with the same members): the memo answers both.
+    const unmemoized = outcome(plain, input);
+    const refused = unmemoized.startsWith('error');
+    // A refused input (invalid for the contract) is refused alike, with the same code.
+    const want = refused ? unmemoized : canonical(expected[i]);
+    if (!refused) decided++;
+    const answers = [outcome(engine, input), outcome(engine, input), outcome(engine, { ...input }), unmemoized];
+    if (answers.every((a) => a === want)) same++;
+    else if (failures.length < 5) failures.push(`input ${String(i)}: ${answers.join(' | ')} | opa ${want}`);
+  });
+  t.equal(same, inputs.length, `${String(same)}/${String(inputs.length)} identical`, { failures });
+  t.ok(decided > inputs.length / 2, `most of the corpus is a valid input (${String(decided)})`);
+  t.ok(engine.memoHits >= decided * 2, `the memo answered the repeats (${String(engine.memoHits)} hits)`);
+  t.equal(plain.memoHits, 0, 'an engine without the memo evaluates every time');
 });

@@ -91,6 +91,37 @@ t.test('a sealed grant set decides like the same grants in a plain array, and it
   }
 });
 
+t.test('the decision memo answers only an input it has seen, in the same millisecond', async (t) => {
+  const opa = await testOpa();
+  const { engine } = await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, revision: 'r' });
+  // A grant that expires exactly at the next millisecond.
+  const set = sealGrants([{ ...grant, expires_at_ns: NOW + 1e6 }]);
+  const first = engine.authorize({ ...base, grants: set });
+  t.equal(first.result.allow, true);
+  const again = engine.authorize({ ...base, grants: set });
+  t.equal(engine.memoHits, 1, 'the same input in the same millisecond is answered from the memo');
+  t.same(again.result, first.result, 'with the same result');
+  t.not(again.decision_id, first.decision_id, 'as a decision of its own');
+  t.equal(again.answered_from, first.decision_id, 'naming the decision it repeats');
+  t.equal(first.answered_from, undefined, 'an evaluated decision names none');
+  t.ok(Object.isFrozen(again.result), 'a result handed to several decisions cannot be changed by one of them');
+  t.same(JSON.parse(again.input_json ?? '{}'), { ...base, grants: [{ ...grant, expires_at_ns: NOW + 1e6 }] }, 'and its whole input for the log');
+
+  // What the grant cache hands over after a revoke: a new set, here without the grant.
+  t.equal(engine.authorize({ ...base, grants: sealGrants([]) }).result.allow, false, 'a revoke in the same millisecond is decided afresh: denied');
+  t.equal(engine.authorize({ ...base, grants: set, request: { ...base.request, path: '/api/v1/admin', segments: ['api', 'v1', 'admin'] } }).result.allow, false,
+    'another path is decided afresh');
+  t.equal(engine.authorize({ ...base, grants: set, now_ns: NOW + 1e6 }).result.allow, false, 'the next millisecond is decided afresh: the grant has expired');
+  t.equal(engine.authorize({ ...base, grants: set }).result.allow, true, 'a request decided late (its millisecond past) is still decided on its own input');
+  t.equal(engine.memoHits, 1, 'none of these came from the memo');
+
+  const { bundle } = await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, revision: 'r' });
+  const plain = await PolicyEngine.load(bundle, undefined, { decisionMemo: false });
+  plain.authorize({ ...base, grants: set });
+  plain.authorize({ ...base, grants: set });
+  t.equal(plain.memoHits, 0, 'decisionMemo: false evaluates every time');
+});
+
 t.test('every policy failure denies with its own code', async (t) => {
   const opa = await testOpa();
   const cases: [string, string, string][] = [

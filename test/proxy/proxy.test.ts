@@ -2,7 +2,7 @@
 // deny answers 403 with the elevation hint and leaves an audit record, errors fail closed.
 import { connect } from 'node:net';
 import t from 'tap';
-import { request } from 'undici';
+import { Pool, request } from 'undici';
 import pino from 'pino';
 import { createProxyServer, elevationUrl } from '../../src/proxy/index.js';
 import { demoRoute, leaks, noMetrics, policyFrom, SECRETS, SERVICE_KEY, startGateway, streamChunk, type Gateway } from './fixtures.js';
@@ -394,6 +394,37 @@ t.test('request ids: a plain caller id is kept end to end, anything else is repl
   const replaced = await call('/api/orders', { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'evil\tvalue with spaces' } });
   t.match(replaced.headers['x-request-id'], /^[0-9a-f-]{36}$/);
   t.equal(g.upstream.seen[before + 1]?.headers['x-request-id'], replaced.headers['x-request-id']);
+});
+
+t.test('a burst of identical requests: each is a decision of its own, and one answered from the decision memo names an evaluated one with its result', async (t) => {
+  const token = await g.token('alice');
+  // Over connections opened beforehand, as a busy caller's are, so the burst arrives at once.
+  const pool = new Pool(g.url, { connections: 50 });
+  t.teardown(() => pool.close());
+  const send = async () => {
+    const res = await pool.request({ path: '/api/orders/7', method: 'GET', headers: { authorization: `Bearer ${token}` } });
+    await res.body.dump();
+    return { status: res.statusCode, headers: res.headers };
+  };
+  await Promise.all(Array.from({ length: 50 }, send));
+  const before = g.decisions.events.length;
+  const seenBefore = g.upstream.seen.length;
+  const responses = await Promise.all(Array.from({ length: 200 }, send));
+  t.ok(responses.every((r) => r.status === 200), 'all allowed');
+  t.equal(g.upstream.seen.length - seenBefore, 200, 'all forwarded');
+  const events = g.decisions.events.slice(before);
+  const ids = new Set(responses.map((r) => r.headers['x-jitgate-decision-id'] as string));
+  t.equal(ids.size, 200, 'every response has a decision id of its own');
+  t.same(new Set(events.map((e) => e.decision_id)), ids, 'and every decision its log event');
+  const byId = new Map(events.map((e) => [e.decision_id, e]));
+  const repeats = events.filter((e) => e.jitgate.answered_from !== undefined);
+  t.ok(repeats.length > 0, `${String(repeats.length)} of 200 were answered from the memo`);
+  for (const e of repeats) {
+    const first = byId.get(e.jitgate.answered_from ?? '');
+    t.ok(first && first.jitgate.answered_from === undefined, 'the decision it repeats was evaluated, and logged');
+    t.same(e.input, first?.input, 'on the same input (the same millisecond)');
+    t.same(e.result, first?.result, 'with the same result');
+  }
 });
 
 t.test('updateRoutes swaps the routes whole; an invalid set changes nothing', async (t) => {
