@@ -8,7 +8,7 @@ import { createAuditTrail, createDecisionLogger, queryAudit, serviceDispatcher, 
 import { loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
-import { createAuthenticator, type ManagedAuthenticator } from '../identity/index.js';
+import { createAuthenticator, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
 import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
@@ -93,16 +93,32 @@ function tlsShape(tls: GatewayConfig['jitgate']['listen']['tls']): unknown {
 }
 
 /**
- * What a running gateway can take from a new file: routes, the listeners' certificates (read
- * again, from the same files or others), the trusted proxies and the client timeouts;
- * everything else needs a restart.
+ * What a running gateway can take from a new file: routes, identity (API keys, token issuers,
+ * mapped certificates), the listeners' certificates (read again, from the same files or others),
+ * the trusted proxies and the client timeouts; everything else needs a restart.
  */
 function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string[] {
-  const changed = changedKeys(current.jitgate, next.jitgate, 'jitgate.', ['routes', 'listen']);
+  const changed = changedKeys(current.jitgate, next.jitgate, 'jitgate.', ['routes', 'listen', 'identity']);
   changed.push(...changedKeys(current.jitgate.listen, next.jitgate.listen, 'jitgate.listen.', ['trusted_proxies', 'trusted_proxy_header', 'client_timeouts', 'tls']));
   if (JSON.stringify(tlsShape(current.jitgate.listen.tls)) !== JSON.stringify(tlsShape(next.jitgate.listen.tls))) changed.push('jitgate.listen.tls');
   changed.push(...changedKeys(current, next, '', ['jitgate', 'source']));
   return changed;
+}
+
+/**
+ * An authenticator for changed identity settings, started (JWKS fetched, key files read), or null
+ * when they did not change. One that cannot start is stopped and the reload refused.
+ */
+async function startedIdentity(running: ReloadableAuthenticator, current: IdentityConfig, next: IdentityConfig, logger: Logger): Promise<ManagedAuthenticator | null> {
+  if (JSON.stringify(current) === JSON.stringify(next)) return null;
+  const authenticator = createAuthenticator(next, { logger, previous: running });
+  try {
+    await authenticator.start({ keysRequired: true });
+  } catch (err) {
+    authenticator.stop(new Set(running.keySets.values()));
+    throw jitgateError('CONFIG_INVALID', `jitgate.identity: ${toError(err).message}`, undefined, err);
+  }
+  return authenticator;
 }
 
 /**
@@ -240,7 +256,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     );
     metrics.setGauges(() => grants.gauges());
 
-    const authenticator: ManagedAuthenticator = createAuthenticator(j.identity, { logger });
+    const authenticator = new ReloadableAuthenticator(createAuthenticator(j.identity, { logger }));
     await authenticator.start();
     life.started('identity', () => { authenticator.stop(); });
 
@@ -303,7 +319,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     );
 
     let current = config;
-    const reload = async (configFile: string): Promise<void> => {
+    const reloadNow = async (configFile: string): Promise<void> => {
+      let identityChanged = false;
       try {
         const next = loadConfig(configFile);
         const restartOnly = restartOnlyChanges(current, next);
@@ -313,9 +330,19 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         // Read before anything is applied: a pair that cannot be used leaves routes and certificates as they are.
         const nextTls = listenerTls(next);
         const listen = next.jitgate.listen;
+        // New identity settings are started (keys read or fetched) before anything is applied, and
+        // swapped in only once nothing else can refuse.
+        const identity = await startedIdentity(authenticator, current.jitgate.identity, next.jitgate.identity, logger);
         // The routes are the one part that can still refuse (a secret not set): applied first, so a
         // refusal changes nothing. The caller settings were checked by loadConfig with the same parser.
-        proxy.updateRoutes(next.jitgate.routes);
+        try {
+          proxy.updateRoutes(next.jitgate.routes);
+        } catch (err) {
+          identity?.stop(new Set(authenticator.keySets.values()));
+          throw err;
+        }
+        if (identity) authenticator.replace(identity);
+        identityChanged = identity !== null;
         proxy.updateCallers({ trustedProxies: listen.trusted_proxies, trustedProxyHeader: listen.trusted_proxy_header, clientTimeouts: listen.client_timeouts });
         control.updateClientTimeouts(listen.client_timeouts);
         if (nextTls.proxy) proxy.useTls(nextTls.proxy);
@@ -325,8 +352,16 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile }));
         throw err;
       }
-      await audit.append(systemEntry('config.reloaded', null, { file: configFile, routes: current.jitgate.routes.map((r) => r.name) }));
-      logger.info({ file: configFile, routes: current.jitgate.routes.length }, 'configuration reloaded');
+      await audit.append(systemEntry('config.reloaded', null, { file: configFile, routes: current.jitgate.routes.map((r) => r.name), identity_changed: identityChanged }));
+      logger.info({ file: configFile, routes: current.jitgate.routes.length, identity_changed: identityChanged }, 'configuration reloaded');
+    };
+    // One at a time: a reload waits on new identity keys, and a second SIGHUP meanwhile must
+    // compare against what the first one applied.
+    let reloads: Promise<unknown> = Promise.resolve();
+    const reload = (configFile: string): Promise<void> => {
+      const run = reloads.then(() => reloadNow(configFile));
+      reloads = run.catch(() => undefined);
+      return run;
     };
 
     return { proxyAddress, controlAddress, logger, policy, reload, stop: () => life.stopAll(logger) };

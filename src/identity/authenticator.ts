@@ -16,9 +16,16 @@ import type { Authenticator } from './types.js';
 export const API_KEY_HEADER = 'x-api-key';
 
 export interface ManagedAuthenticator extends Authenticator {
-  /** Loads keys (JWKS, dev issuer key); call before serving. */
-  start(): Promise<void>;
-  stop(): void;
+  /**
+   * Loads the keys of the sets it made itself (JWKS, PEM file, dev issuer key); call before
+   * serving. `keysRequired`: a set that cannot load its keys fails the start (a reload), rather
+   * than refusing tokens until it can (a gateway starting while its issuer is down).
+   */
+  start(options?: { keysRequired?: boolean }): Promise<void>;
+  /** Stops its key sets' refreshes, except those in `keep` (handed on to a successor). */
+  stop(keep?: ReadonlySet<KeySet>): void;
+  /** Its key sets, by the settings they were made from: a successor with the same settings shares them. */
+  readonly keySets: ReadonlyMap<string, KeySet>;
 }
 
 function keySetFor(jwt: JwtConfig, logger: Logger): KeySet {
@@ -44,6 +51,7 @@ class LazyPemKeySet implements KeySet {
   readonly generation = 0;
   constructor(private readonly path: string) {}
   async start(): Promise<void> {
+    // Required or not: a key file that cannot be read stops the start.
     this.inner = await StaticKeySet.fromPemFile(this.path);
   }
   stop(): void {
@@ -66,15 +74,31 @@ function single(value: string | string[] | undefined): string | undefined {
   return value;
 }
 
-export function createAuthenticator(config: IdentityConfig, deps: { logger: Logger }): ManagedAuthenticator {
+/**
+ * `previous`: the authenticator this one replaces (a config reload); its key sets made from the
+ * same settings are shared rather than loaded again, so a change elsewhere (an API key revoked)
+ * does not wait on, or fail with, the token issuer.
+ */
+export function createAuthenticator(config: IdentityConfig, deps: { logger: Logger; previous?: ManagedAuthenticator }): ManagedAuthenticator {
   const { logger } = deps;
   const apiKeys = new ApiKeyVerifier(config.api_keys);
   const certificates = new CertificateIdentities(config.client_certificates);
   const verifiers = new Map<string, JwtVerifier>();
-  const keySets: KeySet[] = [];
+  const keySets = new Map<string, KeySet>();
+  /** The sets made here (not shared from `previous`): the ones start() loads. */
+  const made = new Set<KeySet>();
+  const keySet = (settings: string, make: () => KeySet): KeySet => {
+    let keys = deps.previous?.keySets.get(settings);
+    if (keys === undefined) {
+      keys = make();
+      made.add(keys);
+    }
+    keySets.set(settings, keys);
+    return keys;
+  };
   if (config.jwt) {
-    const keys = keySetFor(config.jwt, logger);
-    keySets.push(keys);
+    const jwt = config.jwt;
+    const keys = keySet(`jwt ${JSON.stringify(jwt)}`, () => keySetFor(jwt, logger));
     verifiers.set(config.jwt.issuer, new JwtVerifier({
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
@@ -91,8 +115,8 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
     dev = createDevIssuer(config.dev_issuer);
     if (verifiers.has(dev.issuer)) throw jitgateError('CONFIG_INVALID', 'identity.jwt.issuer collides with the dev issuer');
     const devIssuer = dev;
-    const keys = new JwksKeySet({ fetchJwks: () => devIssuer.jwks(), minRefreshIntervalMs: 60_000, maxAgeMs: 0, logger, source: 'dev_issuer' });
-    keySets.push(keys);
+    const keys = keySet(`dev_issuer ${JSON.stringify(config.dev_issuer)}`,
+      () => new JwksKeySet({ fetchJwks: () => devIssuer.jwks(), minRefreshIntervalMs: 60_000, maxAgeMs: 0, logger, source: 'dev_issuer' }));
     verifiers.set(dev.issuer, new JwtVerifier({
       issuer: dev.issuer,
       audience: dev.audience,
@@ -125,21 +149,23 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
     return verifier.verify(token);
   }
 
+  const sets = [...keySets.values()];
   return {
-    async start() {
+    keySets,
+    async start(options = {}) {
       if (dev) {
         logger.warn({ issuer: dev.issuer, key_file: config.dev_issuer.key_file },
           'DEVELOPMENT TOKEN ISSUER IS ENABLED: anyone with its key file can mint identities. Never enable it outside a demo.');
       }
-      await Promise.all(keySets.map((k) => k.start()));
+      await Promise.all([...made].map((k) => k.start(options.keysRequired === true)));
     },
-    stop() {
-      for (const k of keySets) k.stop();
+    stop(keep) {
+      for (const k of sets) if (!keep?.has(k)) k.stop();
     },
     get keysGeneration() {
       // Each set's generation only grows, so the sum changes whenever any of them does.
       let sum = 0;
-      for (const k of keySets) sum += k.generation;
+      for (const k of sets) sum += k.generation;
       return sum;
     },
     authenticate(headers, certificate) {

@@ -20,7 +20,8 @@ export interface KeySet {
   stillTrusts(kid: string | null, generation: number): boolean;
   /** Bumped each time the set of keys changes. */
   readonly generation: number;
-  start(): Promise<void>;
+  /** `required`: keys that cannot be loaded fail the start instead of being retried on demand. */
+  start(required?: boolean): Promise<void>;
   stop(): void;
 }
 
@@ -75,10 +76,11 @@ export class JwksKeySet implements KeySet {
 
   constructor(private readonly opts: JwksSourceOptions) {}
 
-  async start(): Promise<void> {
+  async start(required = false): Promise<void> {
     try {
       await this.refresh();
     } catch (err) {
+      if (required) throw jitgateError('CONFIG_INVALID', `${this.opts.source}: the JWKS could not be loaded: ${err instanceof Error ? err.message : String(err)}`, undefined, err);
       // Not fatal: tokens fail to verify (401) until the issuer is reachable; retried on demand.
       this.opts.logger.error({ err, source: this.opts.source }, 'JWKS could not be loaded; tokens will be refused until it can');
     }

@@ -1,12 +1,13 @@
-// SIGHUP re-reads the configuration: new routes, trusted proxies and client timeouts apply to the
-// next request; an invalid file, or one that changes what needs a restart, changes nothing and is
-// audited as rejected.
+// SIGHUP re-reads the configuration: new routes, identity settings, trusted proxies and client
+// timeouts apply to the next request; an invalid file, or one that changes what needs a restart,
+// changes nothing and is audited as rejected.
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
+import { generateApiKey } from '../../src/identity/index.js';
 import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
 
 function keys() {
@@ -164,4 +165,73 @@ t.test('SIGHUP applies new trusted proxies and client timeouts, to both listener
   gw.proc.kill('SIGHUP');
   await sleep(1000);
   t.equal(await forwardedFor(), '203.0.113.9, 127.0.0.1', 'a refused file changes nothing');
+});
+
+t.test('SIGHUP applies new identity settings: a key taken out is refused from the next request, and an issuer whose keys cannot be loaded is refused whole', async (t) => {
+  const demoKeys = keys();
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys: demoKeys });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-reload-identity-');
+  const keyA = generateApiKey('reporting-a');
+  const keyB = generateApiKey('reporting-b');
+  const apiKey = (id: string, sha256: string) => ({ id, subject: 'svc-reporting', groups: ['services', 'reporting'], sha256 });
+  const doc = (identity: Record<string, unknown>) => ({
+    jitgate: {
+      data_dir: dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0' },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      identity: { dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), subjects: { alice: ['eng'] } }, ...identity },
+      routes: [{
+        name: 'demo', upstream: upstream.url,
+        credentials: { readonly: { type: 'header', header: 'X-Api-Key', from_env: 'READ_KEY' } },
+        default_credential: 'readonly',
+      }],
+    },
+  });
+  const file = writeConfig(dir, doc({ api_keys: [apiKey('reporting-a', keyA.sha256)] }));
+  const gw = await startGatewayProcess(file, { READ_KEY: demoKeys.readonly });
+  t.teardown(() => gw.stop());
+  const tok = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const status = async (headers: Record<string, string>) => {
+    const res = await fetch(`${gw.proxyUrl}/api/reports/daily`, { headers });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const auditorFile = writeConfig(tempDir('jg-reload-identity-auditor-'), doc({}));
+  const configEvents = async (kind: string) => {
+    const out = await runCli(['audit', 'export', '--config', auditorFile, '--kind', kind]);
+    return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string | null; details: { identity_changed?: boolean } });
+  };
+  const waitFor = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 30 && !(await check()); i++) await sleep(100);
+    return check();
+  };
+
+  t.equal(await status({ 'x-api-key': keyA.key }), 200, 'key A serves');
+  t.equal(await status({ 'x-api-key': keyB.key }), 401, 'key B is unknown');
+  t.equal(await status({ authorization: `Bearer ${tok}` }), 200, 'and so do tokens');
+
+  // Key A revoked (taken out of the file), key B added.
+  writeConfig(dir, doc({ api_keys: [apiKey('reporting-b', keyB.sha256)] }));
+  gw.proc.kill('SIGHUP');
+  t.ok(await waitFor(async () => (await configEvents('config.reloaded')).length === 1), 'config.reloaded recorded');
+  t.equal((await configEvents('config.reloaded'))[0]?.details.identity_changed, true, 'naming the identity change');
+  const seen = upstream.seen.length;
+  t.equal(await status({ 'x-api-key': keyA.key }), 401, 'the key taken out is refused, without a restart');
+  t.equal(upstream.seen.length, seen, 'and the upstream never sees its request');
+  t.equal(await status({ 'x-api-key': keyB.key }), 200, 'the key added serves');
+  t.equal(await status({ authorization: `Bearer ${tok}` }), 200, 'tokens of the unchanged issuer still verify');
+
+  // An issuer whose keys cannot be fetched now: refused whole, key A is not back either.
+  writeConfig(dir, doc({
+    api_keys: [apiKey('reporting-a', keyA.sha256)],
+    jwt: { issuer: 'https://idp.example', audience: 'jitgate', algorithms: ['RS256'], jwks_url: 'http://127.0.0.1:1/jwks.json' },
+  }));
+  gw.proc.kill('SIGHUP');
+  t.ok(await waitFor(async () => (await configEvents('config.rejected')).length === 1), 'the change is rejected');
+  t.match((await configEvents('config.rejected'))[0]?.reason, /jitgate\.identity: .*JWKS could not be loaded/, 'and the record says why');
+  t.equal(await status({ 'x-api-key': keyA.key }), 401, 'key A stays out');
+  t.equal(await status({ 'x-api-key': keyB.key }), 200, 'key B stays in');
+  t.equal(await status({ authorization: `Bearer ${tok}` }), 200);
 });

@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import t from 'tap';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
 import pino from 'pino';
-import { createAuthenticator, type IdentityConfig, type JwtConfig } from '../../src/identity/index.js';
+import { createAuthenticator, ReloadableAuthenticator, type IdentityConfig, type JwtConfig } from '../../src/identity/index.js';
 import { refusal } from '../helpers/refusal.js';
 
 const logger = pino({ level: 'silent' });
@@ -214,4 +214,32 @@ t.test('header handling: one credential, Bearer only', async (t) => {
   t.equal(await refusal(auth.authenticate({ authorization: `Token ${token}` })), 'JITGATE_E_TOKEN_INVALID');
   t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token} extra` })), 'JITGATE_E_TOKEN_INVALID');
   t.equal((await auth.authenticate({ authorization: `bearer ${token}` })).id, 'alice', 'the scheme is case-insensitive');
+});
+
+t.test('a reload that keeps the issuer shares its keys: no second fetch, and the shared set goes on refreshing after the old settings stop', async (t) => {
+  const k1 = await newKey('k1');
+  const k2 = await newKey('k2');
+  published = [k1, k2];
+  const cfg = jwtConfig({ jwks_max_age_seconds: 1 });
+  const running = new ReloadableAuthenticator(createAuthenticator(cfg, { logger }));
+  t.teardown(() => { running.stop(); });
+  await running.start();
+  const fetchesBefore = jwksFetches;
+  const generation = running.keysGeneration;
+  // Only the API keys change, as when one is revoked.
+  const next = createAuthenticator({ ...cfg, api_keys: [{ id: 'ci', subject: 'svc-ci', groups: [], sha256: '0'.repeat(64) }] }, { logger, previous: running });
+  await next.start({ keysRequired: true });
+  t.equal(jwksFetches, fetchesBefore, 'the unchanged issuer\'s keys are not fetched again');
+  running.replace(next);
+  t.ok(running.keysGeneration > generation, 'the replacement counts as a change of what vouches for sessions');
+  t.equal((await running.authenticate({ authorization: `Bearer ${await sign(k1)}` })).id, 'alice', 'tokens verify under the new settings');
+  published = [k2];
+  await new Promise((r) => setTimeout(r, 1600));
+  t.ok(jwksFetches > fetchesBefore, 'the shared set still refreshes on its schedule');
+  t.equal(await refusal(running.authenticate({ authorization: `Bearer ${await sign(k1)}` })), 'JITGATE_E_TOKEN_INVALID', 'and a key withdrawn since is refused');
+
+  // An issuer whose keys cannot be loaded fails a start that requires them, and stops cleanly.
+  const unreachable = createAuthenticator(jwtConfig({ jwks_url: 'http://127.0.0.1:1/keys' }), { logger, previous: running });
+  await t.rejects(unreachable.start({ keysRequired: true }), { code: 'JITGATE_E_CONFIG_INVALID', message: /JWKS could not be loaded/ });
+  unreachable.stop(new Set(running.keySets.values()));
 });

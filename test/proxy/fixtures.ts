@@ -8,10 +8,10 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { AuditEntry, AuditRecord, AuditWriter, DecisionLogEvent, DecisionLogger } from '../../src/audit/index.js';
 import type { GrantReader } from '../../src/grants/index.js';
-import { createAuthenticator, createDevIssuer, type DevIssuer, type IdentityConfig } from '../../src/identity/index.js';
+import { createAuthenticator, createDevIssuer, ReloadableAuthenticator, type DevIssuer, type IdentityConfig } from '../../src/identity/index.js';
 import type { Metrics } from '../../src/observability/index.js';
 import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
 import { CALLER_TIMEOUT_DEFAULTS, createProxyServer, type CallerTimeouts, type ProxyServer, type ProxyServerOptions, type RouteConfig } from '../../src/proxy/index.js';
@@ -283,6 +283,8 @@ export interface Gateway {
   issuer: DevIssuer;
   keyFile: string;
   logLines: string[];
+  authenticator: ReloadableAuthenticator;
+  logger: Logger;
   token(sub: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -306,7 +308,8 @@ export async function startGateway(opts: {
   const audit = new MemoryAudit();
   const decisions = new MemoryDecisionLog();
   const idCfg = (identity ?? identityConfig)(keyFile);
-  const authenticator = createAuthenticator(idCfg, { logger });
+  // As the gateway holds it: a reload may replace the identity settings behind it.
+  const authenticator = new ReloadableAuthenticator(createAuthenticator(idCfg, { logger }));
   await authenticator.start();
   const proxy = createProxyServer({
     routes: routes ? routes(upstream.url) : [demoRoute(upstream.url)],
@@ -324,7 +327,7 @@ export async function startGateway(opts: {
   const { port } = await proxy.listen('127.0.0.1', 0);
   const issuer = createDevIssuer(idCfg.dev_issuer);
   return {
-    proxy, url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`, port, upstream, grants, audit, decisions, issuer, keyFile, logLines,
+    proxy, url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`, port, upstream, grants, audit, decisions, issuer, keyFile, logLines, authenticator, logger,
     token: (sub) => issuer.issue(sub),
     async close() {
       await proxy.close();

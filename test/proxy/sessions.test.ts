@@ -7,10 +7,10 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import t, { type Test } from 'tap';
-import type { IdentityConfig } from '../../src/identity/index.js';
+import { createAuthenticator, type IdentityConfig } from '../../src/identity/index.js';
 import type { PolicyEvaluator } from '../../src/policy/index.js';
 import { request } from 'undici';
-import { demoRoute, identityConfig, policyAllowingIf, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, identityConfig, policyAllowingIf, SERVICE_KEY, startGateway, type Gateway } from './fixtures.js';
 
 /** Makes the upstream accept upgrades and echo every chunk back; returns, per upgrade, whether the gateway has ended it. */
 function echoingUpstream(g: Gateway): { ended: boolean }[] {
@@ -163,6 +163,26 @@ t.test('a WebSocket closes once the issuer withdraws the key its token was signe
   t.equal(closing?.why, 'JITGATE_E_TOKEN_INVALID', 'the log says why');
   t.equal(await kept.echo('still here'), 'echo:still here', 'the session whose key stays is open');
   t.ok(g.decisions.events.some((e) => e.jitgate.session === 'rechecked' && e.jitgate.subject === 'alice'), 'after being decided again on the new keys');
+});
+
+t.test('a WebSocket opened with an API key closes once a reload takes the key out; one opened with a token stays open', async (t) => {
+  const g = await startGateway({ routes: websockets });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const service = await openSession(g, '/api/reports/live', SERVICE_KEY);
+  const user = await openSession(g, '/api/stream', await g.token('alice'));
+  t.teardown(() => { user.hangUp(); });
+  t.equal(service.status, 101, 'the service key opens a session');
+  t.equal(user.status, 101);
+  // What a SIGHUP does with a file whose api_keys no longer hold the service's key.
+  const next = createAuthenticator({ ...identityConfig(g.keyFile), api_keys: [] }, { logger: g.logger, previous: g.authenticator });
+  await next.start({ keysRequired: true });
+  g.authenticator.replace(next);
+  t.ok(await service.closedWithin(5000), 'the session opened with the key taken out is closed, long before recheck_seconds');
+  t.ok(await upstreamEnded(upstream.slice(0, 1)), 'on both sides');
+  const closing = g.logLines.map((l) => JSON.parse(l) as { msg: string; why?: string }).find((l) => l.msg === 'session closed: the access that opened it ended');
+  t.equal(closing?.why, 'JITGATE_E_API_KEY_INVALID', 'the log says why');
+  t.equal(await user.echo('still here'), 'echo:still here', 'the session of a token from the unchanged issuer stays open');
 });
 
 t.test('a route reload that no longer allows WebSockets closes the open ones', async (t) => {
