@@ -117,7 +117,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     routes: () => [...registered],
     useTls(material) {
       if (tls === null) throw new Error('the control listener was started without TLS');
-      useTls(app, material);
+      return useTls(app, material);
     },
     updateClientTimeouts(timeouts) {
       useClientTimeouts(app, timeouts);

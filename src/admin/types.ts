@@ -51,8 +51,11 @@ export interface ControlServer {
   readonly address: { host: string; port: number } | null;
   /** Method + OpenAPI path of every registered route, for checks against the OpenAPI document. */
   routes(): { method: string; path: string }[];
-  /** Swaps the certificate new connections get (a server started with TLS only). */
-  useTls(tls: TlsMaterial): void;
+  /**
+   * Swaps the certificate new connections get (a server started with TLS only), and ends the open
+   * connections whose client certificate the new revocation lists name; returns how many.
+   */
+  useTls(tls: TlsMaterial): number;
   /** Replaces how long callers may take (config reload), for requests under way too (from the next check of their limits). */
   updateClientTimeouts(timeouts: ClientTimeouts): void;
 }

@@ -321,6 +321,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     let current = config;
     const reloadNow = async (configFile: string): Promise<void> => {
       let identityChanged = false;
+      /** Connections whose client certificate a new revocation list names (ended). */
+      let revokedEnded = 0;
       try {
         const next = loadConfig(configFile);
         const restartOnly = restartOnlyChanges(current, next);
@@ -345,15 +347,15 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         identityChanged = identity !== null;
         proxy.updateCallers({ trustedProxies: listen.trusted_proxies, trustedProxyHeader: listen.trusted_proxy_header, clientTimeouts: listen.client_timeouts });
         control.updateClientTimeouts(listen.client_timeouts);
-        if (nextTls.proxy) proxy.useTls(nextTls.proxy);
-        if (nextTls.control) control.useTls(nextTls.control);
+        revokedEnded = (nextTls.proxy ? proxy.useTls(nextTls.proxy) : 0) + (nextTls.control ? control.useTls(nextTls.control) : 0);
         current = next;
       } catch (err) {
         await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile }));
         throw err;
       }
-      await audit.append(systemEntry('config.reloaded', null, { file: configFile, routes: current.jitgate.routes.map((r) => r.name), identity_changed: identityChanged }));
-      logger.info({ file: configFile, routes: current.jitgate.routes.length, identity_changed: identityChanged }, 'configuration reloaded');
+      const details = { identity_changed: identityChanged, revoked_connections_ended: revokedEnded };
+      await audit.append(systemEntry('config.reloaded', null, { file: configFile, routes: current.jitgate.routes.map((r) => r.name), ...details }));
+      logger.info({ file: configFile, routes: current.jitgate.routes.length, ...details }, 'configuration reloaded');
     };
     // One at a time: a reload waits on new identity keys, and a second SIGHUP meanwhile must
     // compare against what the first one applied.

@@ -74,8 +74,11 @@ export interface ProxyServer {
   updateRoutes(routes: readonly RouteConfig[]): void;
   /** Every configured secret value (for leak checks in tests and log redaction). */
   readonly secretValues: readonly string[];
-  /** Swaps the certificate new connections get (a server started with TLS only). */
-  useTls(tls: TlsMaterial): void;
+  /**
+   * Swaps the certificate new connections get (a server started with TLS only), and ends the open
+   * connections whose client certificate the new revocation lists name; returns how many.
+   */
+  useTls(tls: TlsMaterial): number;
   /**
    * Replaces the trusted proxies and client timeouts (config reload) from the next request on;
    * `head_ms` and `request_ms` hold requests under way too, from the next check of their limits.
@@ -374,7 +377,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     },
     useTls(material) {
       if (tls === null) throw new Error('the proxy listener was started without TLS');
-      useTls(app, material);
+      return useTls(app, material);
     },
     updateCallers(settings) {
       // Entries that do not parse throw here, before anything is replaced.

@@ -4,7 +4,9 @@
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { contextOptions, type TlsMaterial } from './material.js';
+import { isRevoked, type RevocationList } from './revocation.js';
 
 /**
  * How long a caller may take to send a request, head and all. Node's own limits would let an
@@ -55,7 +57,34 @@ export function listenerFastify(
     https.rejectUnauthorized = tls.clients.required;
   }
   const httpsOptions = { ...rest, https } as FastifyHttpsOptions<HttpsServer>;
-  return Fastify(httpsOptions);
+  const app = Fastify(httpsOptions);
+  if (tls.clients) trackConnections(app);
+  return app;
+}
+
+/** Open connections of listeners that ask for client certificates, so a new revocation list reaches them. */
+const connections = new WeakMap<FastifyInstance, Set<TLSSocket>>();
+
+function trackConnections(app: FastifyInstance): void {
+  const open = new Set<TLSSocket>();
+  connections.set(app, open);
+  (app.server as unknown as HttpsServer).on('secureConnection', (socket: TLSSocket) => {
+    open.add(socket);
+    socket.once('close', () => { open.delete(socket); });
+  });
+}
+
+/** Ends the open connections (WebSockets and streams on them too) whose client certificate `lists` name; returns how many. */
+function endRevoked(app: FastifyInstance, lists: readonly RevocationList[]): number {
+  let ended = 0;
+  for (const socket of connections.get(app) ?? []) {
+    const certificate = socket.authorized ? socket.getPeerX509Certificate() : undefined;
+    if (certificate && isRevoked(certificate.raw, lists)) {
+      socket.destroy();
+      ended++;
+    }
+  }
+  return ended;
 }
 
 /**
@@ -67,7 +96,11 @@ export function useClientTimeouts(app: FastifyInstance, timeouts: ClientTimeouts
   app.server.requestTimeout = timeouts.request_ms;
 }
 
-/** Serves `tls` on new connections from now on (connections already open keep theirs). */
-export function useTls(app: FastifyInstance, tls: TlsMaterial): void {
+/**
+ * Serves `tls` on new connections from now on; connections already open keep their handshake,
+ * but those whose client certificate its revocation lists name are ended. Returns how many.
+ */
+export function useTls(app: FastifyInstance, tls: TlsMaterial): number {
   (app.server as unknown as HttpsServer).setSecureContext({ ...contextOptions(tls), minVersion: 'TLSv1.2' });
+  return tls.clients?.revoked ? endRevoked(app, tls.clients.revoked) : 0;
 }

@@ -5,12 +5,16 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { jitgateError } from '../errors.js';
 import type { TlsFiles } from './config.js';
+import { revocationLists, type RevocationList } from './revocation.js';
 
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
-  /** Callers' certificates: the CAs that may sign them, whether one is required, and the CAs' revocation lists. */
-  clients?: { ca: Buffer; required: boolean; crl?: Buffer };
+  /**
+   * Callers' certificates: the CAs that may sign them, whether one is required, and the CAs'
+   * revocation lists (PEM, and what they name, for connections opened before them).
+   */
+  clients?: { ca: Buffer; required: boolean; crl?: Buffer; revoked?: RevocationList[] };
 }
 
 /** A PEM file the configuration names at `key`; a file that cannot be read is a configuration error naming both. */
@@ -46,5 +50,6 @@ export function readTls(files: TlsFiles, at: string): TlsMaterial {
       : `${files.cert_file} and ${files.key_file} are not a usable certificate and key: ${(err as Error).message}`;
     throw jitgateError('CONFIG_INVALID', `${at}: ${why}`, { problems: [`${at}: ${why}`] }, err);
   }
+  if (material.clients?.crl) material.clients.revoked = revocationLists(material.clients.crl, `${at}.client_certificates.crl_file`);
   return material;
 }

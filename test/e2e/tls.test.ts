@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { Agent, request } from 'undici';
+import { Agent, Client, request } from 'undici';
+import { parse } from 'yaml';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { certAuthority, selfSigned } from '../helpers/certs.js';
 import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
@@ -176,4 +177,25 @@ t.test('a control address that requires client certificates answers only the hol
   t.equal(await health(stranger), 'no answer', 'the same name from another CA: the handshake fails');
   t.match(JSON.parse(await health(ci, '/v1/whoami')) as unknown, { id: 'svc-ci', kind: 'service', groups: ['services'] }, 'the mapped certificate, no token: the CI service');
   t.equal(await health(laptop, '/v1/whoami'), '401', 'an unmapped one is no credential');
+
+  // The CI runner's certificate is revoked while it holds a connection open.
+  const held = new Client(gw.controlUrl, { connect: { ca: readFileSync(server.cert), cert: readFileSync(ci.cert), key: readFileSync(ci.key) } });
+  t.teardown(() => held.destroy());
+  let disconnects = 0;
+  held.on('disconnect', () => { disconnects++; });
+  const whoami = await held.request({ path: '/v1/whoami', method: 'GET' });
+  t.equal(whoami.statusCode, 200);
+  await whoami.body.dump();
+  const crl = approvers.revoke(ci);
+  const config = parse(readFileSync(file, 'utf8')) as { jitgate: { listen: { tls: { control: { client_certificates: Record<string, unknown> } } } } };
+  config.jitgate.listen.tls.control.client_certificates.crl_file = crl;
+  writeConfig(dir, config);
+  gw.proc.kill('SIGHUP');
+  const reloaded = (): boolean => gw.output.some((l) => l.includes('configuration reloaded') && l.includes('"revoked_connections_ended":1'));
+  for (let i = 0; i < 50 && !reloaded(); i++) await sleep(100);
+  t.ok(reloaded(), 'the reload reports one connection ended');
+  for (let i = 0; i < 50 && disconnects === 0; i++) await sleep(20);
+  t.equal(disconnects, 1, 'the revoked certificate\'s open connection is closed, without a restart');
+  t.equal(await health(ci, '/v1/whoami'), 'no answer', 'and it gets no new one');
+  t.equal(await health(laptop), '200', 'the laptop\'s certificate still serves');
 });

@@ -31,7 +31,8 @@ export function selfSigned(dir: string, name: string): CertFiles {
 
 /** A certificate authority that issues server certificates (for 127.0.0.1) and client certificates, and revokes them. */
 export function certAuthority(dir: string, name: string): CertFiles & {
-  issue(subject: string, use: 'server' | 'client', altNames?: string): CertFiles;
+  /** `serial` (hex): this serial number rather than a random one. */
+  issue(subject: string, use: 'server' | 'client', altNames?: string, serial?: string): CertFiles;
   /** Revokes `cert` and writes the CA's revocation list (every certificate revoked so far); returns its path. */
   revoke(cert: CertFiles): string;
 } {
@@ -53,7 +54,7 @@ export function certAuthority(dir: string, name: string): CertFiles & {
       return crl;
     },
     /** `altNames`: a client certificate's subjectAltName (`URI:spiffe://...`), for workload identities. */
-    issue(subject, use, altNames) {
+    issue(subject, use, altNames, serial) {
       const key = join(dir, `${subject}.key`);
       const csr = join(dir, `${subject}.csr`);
       const cert = join(dir, `${subject}.pem`);
@@ -62,7 +63,8 @@ export function certAuthority(dir: string, name: string): CertFiles & {
         ? 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
         : `extendedKeyUsage=clientAuth\n${altNames === undefined ? '' : `subjectAltName=${altNames}\n`}`);
       openssl(['req', ...EC_KEY, '-subj', `/CN=${subject}`, '-keyout', key, '-out', csr]);
-      openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert]);
+      const serialArgs = serial === undefined ? ['-CAcreateserial'] : ['-set_serial', `0x${serial}`];
+      openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, ...serialArgs, '-days', '2', '-extfile', ext, '-out', cert]);
       return described(cert, key);
     },
   };

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { Agent, request } from 'undici';
+import { Agent, Client, request } from 'undici';
 import { readTls } from '../../src/tls/index.js';
 import { certAuthority, selfSigned } from '../helpers/certs.js';
 import { identityConfig, policyAllowingIf, SERVICE_KEY, startGateway } from './fixtures.js';
@@ -134,4 +134,57 @@ t.test('a workload certificate its CA revoked (listen.tls.proxy.client_certifica
   }
   t.throws(() => readTls({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: ca.cert, required: true, crl_file: server.key } }, 'jitgate.listen.tls.proxy'),
     /jitgate\.listen\.tls\.proxy: .*revocation list .*gateway\.key/, 'a list that is no CRL stops the start, naming the file');
+});
+
+t.test('a revocation list read on reload ends the open connections (and the streams on them) of the certificates it names; the others stay open', async (t) => {
+  const ca = certAuthority(mkdtempSync(join(tmpdir(), 'jg-crl-reload-')), 'reloading-ca');
+  const kept = ca.issue('orders', 'client', 'URI:spiffe://prod/ns/orders/sa/api');
+  const revoked = ca.issue('payments', 'client', 'URI:spiffe://prod/ns/payments/sa/api');
+  const mapped = [
+    { san_uri: 'spiffe://prod/ns/orders/sa/api', subject: 'svc-orders', groups: ['services'] },
+    { san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: ['services'] },
+  ];
+  const at = 'jitgate.listen.tls.proxy';
+  const files = { cert_file: server.cert, key_file: server.key };
+  const services = await policyAllowingIf(['input.subject.kind == "service"'], 'services only');
+  const g = await startGateway({
+    policy: services, tls: readTls({ ...files, client_certificates: { ca_file: ca.cert, required: true } }, at),
+    identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
+  });
+  t.teardown(() => g.close());
+  // One keep-alive connection each: `disconnects` counts the times the gateway closed it.
+  const connection = (cert: { cert: string; key: string }) => {
+    const client = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(cert.cert), key: readFileSync(cert.key) } });
+    const c = { client, disconnects: 0 };
+    client.on('disconnect', () => { c.disconnects++; });
+    t.teardown(() => client.destroy());
+    return c;
+  };
+  const status = async (c: { client: Client }): Promise<string> => {
+    try {
+      const res = await c.client.request({ path: '/api/orders', method: 'GET' });
+      await res.body.dump();
+      return String(res.statusCode);
+    } catch {
+      return 'no answer';
+    }
+  };
+  const a = connection(kept);
+  const b = connection(revoked);
+  const streaming = connection(revoked);
+  t.equal(await status(a), '200');
+  t.equal(await status(b), '200', 'before its revocation the certificate serves');
+  const stream = await streaming.client.request({ path: '/api/orders/__drip?every=200', method: 'GET' });
+  t.equal(stream.statusCode, 200, 'and holds an event stream open');
+  const streamed = stream.body.text().then(() => 'ended', () => 'cut');
+
+  const ended = g.proxy.useTls(readTls({ ...files, client_certificates: { ca_file: ca.cert, required: true, crl_file: ca.revoke(revoked) } }, at));
+  t.equal(ended, 2, 'the reload ends the two connections of the revoked certificate');
+  t.equal(await streamed, 'cut', 'its event stream is cut, not ended as if complete');
+  for (let i = 0; i < 50 && b.disconnects === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(b.disconnects, 1, 'its idle keep-alive connection is closed');
+  t.equal(await status(a), '200', 'the other certificate\'s connection serves on');
+  t.equal(a.disconnects, 0, 'the same connection, never closed');
+  t.equal(await status(b), 'no answer', 'a new connection with the revoked certificate fails its handshake');
+  t.equal(g.upstream.seen.filter((s) => !s.url.includes('__drip')).length, 3, 'the upstream saw only the requests made before the revocation, and the kept one after');
 });
