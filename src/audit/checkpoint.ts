@@ -38,7 +38,7 @@ export async function sendCheckpoint(witness: CheckpointWitness, cp: Checkpoint)
   const res = await request(serviceUrl(witness.service, witness.resource), {
     ...(dispatcher ? { dispatcher } : {}),
     method: 'POST',
-    headers: { ...serviceHeaders(witness.service), 'content-type': 'application/json' },
+    headers: { ...(await serviceHeaders(witness.service)), 'content-type': 'application/json' },
     body: JSON.stringify(cp),
     headersTimeout: (witness.service.response_header_timeout_seconds ?? 10) * 1000,
     bodyTimeout: 10_000,

@@ -101,7 +101,7 @@ export class HttpSink {
           method: 'POST',
           body: c.body,
           // Per upload: a bearer token_path is read each time, so a rotated token is picked up.
-          headers: { ...serviceHeaders(this.opts.service), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+          headers: { ...(await serviceHeaders(this.opts.service)), 'content-type': 'application/json', 'content-encoding': 'gzip' },
           // The service's CA and client certificate when it has them (files read per upload).
           dispatcher: serviceDispatcher(this.opts.service) ?? this.agent,
           headersTimeout: (this.opts.service.response_header_timeout_seconds ?? 10) * 1000,

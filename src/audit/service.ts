@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, type Dispatcher } from 'undici';
 import { clientConnectOptions, clientTlsId, type ClientTlsParts } from '../tls/index.js';
+import { oauth2Token, type OAuth2Credentials } from './oauth2.js';
 
 export interface ServiceConfig {
   url: string;
@@ -10,9 +11,10 @@ export interface ServiceConfig {
   response_header_timeout_seconds?: number;
   /** OPA's service TLS: a CA (PEM file) to trust instead of the system roots, or beside them with system_ca_required. */
   tls?: { ca_cert?: string; system_ca_required?: boolean };
-  /** OPA's bearer and client_tls credential plugins, one per service (the config refuses the others). */
+  /** OPA's bearer, oauth2 (client credentials) and client_tls credential plugins, one per service (the config refuses the others). */
   credentials?: {
     bearer?: { token?: string; token_path?: string; scheme?: string };
+    oauth2?: OAuth2Credentials;
     client_tls?: { cert: string; private_key: string; private_key_passphrase?: string };
   };
 }
@@ -22,17 +24,21 @@ export function serviceUrl(service: ServiceConfig, resource: string): string {
 }
 
 /**
- * The service's own headers and its bearer credential (OPA's `credentials.bearer`: a token,
- * or a file holding one, read on every call as OPA does, so a rotated token is picked up).
- * Throws when the token file cannot be read or is empty: the call is then not made without it.
+ * The service's own headers and its bearer credential: OPA's `credentials.bearer` (a token, or
+ * a file holding one, read on every call as OPA does, so a rotated token is picked up) or
+ * `credentials.oauth2` (a token from the token endpoint, held until shortly before it expires).
+ * Throws when no token can be had: the call is then not made without it.
  */
-export function serviceHeaders(service: ServiceConfig): Record<string, string> {
+export async function serviceHeaders(service: ServiceConfig): Promise<Record<string, string>> {
   const headers: Record<string, string> = { ...service.headers };
-  const bearer = service.credentials?.bearer;
+  const { bearer, oauth2 } = service.credentials ?? {};
   if (bearer) {
     const token = bearer.token ?? readFileSync(bearer.token_path ?? '', 'utf8').trim();
     if (token === '') throw new Error(`the bearer token file ${String(bearer.token_path)} is empty`);
     headers.authorization = `${bearer.scheme ?? 'Bearer'} ${token}`;
+  } else if (oauth2) {
+    // Asked through the service's own TLS settings: a token endpoint behind the same internal CA.
+    headers.authorization = `Bearer ${await oauth2Token(oauth2, serviceDispatcher(service))}`;
   }
   return headers;
 }

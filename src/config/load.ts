@@ -30,7 +30,7 @@ const MOVED_KEYS: Readonly<Record<string, string>> = {
 };
 
 /** OPA's service credential plugins jitgate does not implement: a service configured with one is refused, not called without. */
-const OPA_CREDENTIAL_PLUGINS = new Set(['oauth2', 's3_signing', 'gcp_metadata', 'azure_managed_identity', 'plugin']);
+const OPA_CREDENTIAL_PLUGINS = new Set(['s3_signing', 'gcp_metadata', 'azure_managed_identity', 'plugin']);
 
 export function describeErrors(errors: readonly ErrorObject[]): string[] {
   return errors.map((e) => {
@@ -38,12 +38,12 @@ export function describeErrors(errors: readonly ErrorObject[]): string[] {
     if (e.keyword === 'additionalProperties') {
       const key = String(e.params.additionalProperty);
       if (/^services\.[^.]+\.credentials$/.test(at) && OPA_CREDENTIAL_PLUGINS.has(key)) {
-        return `${at}.${key}: OPA's ${key} credential plugin is not supported by jitgate; use bearer (token or token_path) or client_tls`;
+        return `${at}.${key}: OPA's ${key} credential plugin is not supported by jitgate; use bearer (token or token_path), oauth2 (client credentials) or client_tls`;
       }
       const moved = MOVED_KEYS[`${at}.${key}`];
       return moved === undefined ? `${at}: unknown key "${key}"` : `${at}.${key}: ${moved}`;
     }
-    if (e.keyword === 'maxProperties' && /^services\.[^.]+\.credentials$/.test(at)) return `${at}: one credential plugin per service, as in OPA (bearer or client_tls)`;
+    if (e.keyword === 'maxProperties' && /^services\.[^.]+\.credentials$/.test(at)) return `${at}: one credential plugin per service, as in OPA (bearer, oauth2 or client_tls)`;
     if (e.keyword === 'enum') return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
     return `${at}: ${e.message ?? 'is invalid'}`;
   });

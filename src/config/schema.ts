@@ -60,8 +60,8 @@ export const configSchema: SchemaObject = {
             additionalProperties: false,
             properties: { ca_cert: { type: 'string', minLength: 1 }, system_ca_required: { type: 'boolean' } },
           },
-          // Of OPA's credential plugins bearer and client_tls, one per service as in OPA: any other
-          // would be sent without (load.ts names them).
+          // Of OPA's credential plugins bearer, oauth2 (client credentials with a secret) and
+          // client_tls, one per service as in OPA: any other would be sent without (load.ts names them).
           credentials: {
             type: 'object',
             additionalProperties: false,
@@ -75,6 +75,19 @@ export const configSchema: SchemaObject = {
                   cert: { type: 'string', minLength: 1 },
                   private_key: { type: 'string', minLength: 1 },
                   private_key_passphrase: { type: 'string' },
+                },
+              },
+              oauth2: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['token_url', 'client_id', 'client_secret'],
+                properties: {
+                  // As OPA requires: the client secret never travels in the clear.
+                  token_url: { type: 'string', pattern: '^https://' },
+                  client_id: { type: 'string', minLength: 1 },
+                  client_secret: { type: 'string', minLength: 1 },
+                  scopes: { type: 'array', items: { type: 'string', minLength: 1 } },
+                  grant_type: { enum: ['client_credentials'] },
                 },
               },
               bearer: {

@@ -15,7 +15,7 @@ export interface BundleSource {
   /** The bundle's full URL: the service's url and the resource. */
   url: string;
   /** The service's headers and credentials, asked for each download (a token file may have been rotated). */
-  headers: () => Record<string, string>;
+  headers: () => Promise<Record<string, string>>;
   /** What the download goes through: the service's CA and client certificate (undefined: undici's default). */
   dispatcher: () => Dispatcher | undefined;
   minDelayMs: number;
@@ -117,7 +117,7 @@ export class BundleDownloader {
         signal: this.#inFlight.signal,
         method: 'GET',
         headers: {
-          ...this.source.headers(),
+          ...(await this.source.headers()),
           ...(this.#etag !== null ? { 'if-none-match': this.#etag } : {}),
           // Whole bundles only (no delta bundles here); held open up to the wait when long polling.
           prefer: longPollMs === null ? 'modes=snapshot' : `modes=snapshot;wait=${String(Math.round(longPollMs / 1000))}`,

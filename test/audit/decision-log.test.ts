@@ -209,6 +209,27 @@ t.test('a decision-log service behind mTLS: uploads trust its CA and present the
   t.same(rx.uploads.map((u) => u.clientCert), ['jitgate-logger'], 'with the client certificate');
 });
 
+t.test('a decision-log service with OAuth2 client credentials: uploads carry the token endpoint\'s bearer token, asked once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-oauth2-'));
+  const ca = certAuthority(dir, 'idp-ca');
+  const server = ca.issue('idp', 'server');
+  const idp = await startReceiver(() => ({ status: 200, body: JSON.stringify({ access_token: 'upload-token', token_type: 'Bearer', expires_in: 600 }) }),
+    { cert: server.cert, key: server.key, ca: ca.cert, anyClient: true });
+  t.teardown(() => idp.close());
+  const rx = await receiver(() => 200);
+  t.teardown(() => rx.close());
+  const service = { url: rx.url, tls: { ca_cert: ca.cert }, credentials: { oauth2: { token_url: `${idp.url}/oauth/token`, client_id: 'jitgate', client_secret: 'logs-secret' } } };
+  const dl = createDecisionLogger(config({ service: 's' }), { labels: {}, services: { s: service }, logger: createLogger({ log_level: 'silent' }) });
+  const events = [decision(), decision()];
+  dl.log(events[0]!);
+  await until(() => rx.uploads.length > 0, 'a first upload');
+  dl.log(events[1]!);
+  await until(() => rx.uploads.flatMap((u) => u.events).length === 2, 'a second upload');
+  await dl.stop();
+  t.same(new Set(rx.uploads.map((u) => u.headers.authorization)), new Set(['Bearer upload-token']), 'every upload carries the token');
+  t.equal(idp.received.length, 1, 'asked of the token endpoint once');
+});
+
 t.test('a dead receiver: the buffer stays bounded and every drop is counted and reported', async (t) => {
   const rx = await receiver(() => 500);
   t.teardown(() => rx.close());

@@ -7,20 +7,72 @@ import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { serviceDispatcher, serviceHeaders, type ServiceConfig } from '../../src/audit/index.js';
+import type { OAuth2Credentials } from '../../src/audit/oauth2.js';
 import { certAuthority } from '../helpers/certs.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { startReceiver, type Answer } from '../helpers/receiver.js';
 
-t.test('a bearer token from a file is read on every call; an empty or missing file stops the call', (t) => {
+t.test('a bearer token from a file is read on every call; an empty or missing file stops the call', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'jg-service-')), 'token');
   const service = { url: 'https://svc.example', headers: { 'x-tenant': 't1' }, credentials: { bearer: { token_path: file, scheme: 'Token' } } };
   writeFileSync(file, 'first\n');
-  t.same(serviceHeaders(service), { 'x-tenant': 't1', authorization: 'Token first' });
+  t.same(await serviceHeaders(service), { 'x-tenant': 't1', authorization: 'Token first' });
   writeFileSync(file, 'second\n');
-  t.equal(serviceHeaders(service).authorization, 'Token second', 'a rotated token is used from the next call');
+  t.equal((await serviceHeaders(service)).authorization, 'Token second', 'a rotated token is used from the next call');
   writeFileSync(file, '\n');
-  t.throws(() => serviceHeaders(service), /is empty/, 'an empty token file is not sent as an empty credential');
-  t.throws(() => serviceHeaders({ ...service, credentials: { bearer: { token_path: join(file, 'missing') } } }), /ENOENT|ENOTDIR/, 'nor is a missing one skipped');
-  t.end();
+  await t.rejects(serviceHeaders(service), /is empty/, 'an empty token file is not sent as an empty credential');
+  await t.rejects(serviceHeaders({ ...service, credentials: { bearer: { token_path: join(file, 'missing') } } }), /ENOENT|ENOTDIR/, 'nor is a missing one skipped');
+});
+
+t.test('oauth2: a token asked of the token endpoint with the client credentials, held until shortly before it expires; a call is never made without one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-service-oauth2-'));
+  const ca = certAuthority(dir, 'idp-ca');
+  const server = ca.issue('idp', 'server');
+  let issued = 0;
+  let answer: (n: number) => Answer = (n) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ access_token: `tok-${String(n)}`, token_type: 'Bearer', expires_in: 3600 }) });
+  const idp = await startReceiver((url, _i, headers) => {
+    if (url !== '/token') return 200;
+    if (headers.authorization !== `Basic ${Buffer.from('jitgate:s3cr%3Aet%20x').toString('base64')}`) return { status: 401, body: '{"error":"invalid_client"}' };
+    return answer(issued++);
+  }, { cert: server.cert, key: server.key, ca: ca.cert, anyClient: true });
+  t.teardown(() => idp.close());
+  const service = (over: Partial<OAuth2Credentials> = {}): ServiceConfig => ({
+    url: idp.url, tls: { ca_cert: ca.cert },
+    credentials: { oauth2: { token_url: `${idp.url}/token`, client_id: 'jitgate', client_secret: 's3cr:et x', scopes: ['bundles.read', 'logs.write'], ...over } },
+  });
+  const tokenRequests = () => idp.received.filter((r) => r.url === '/token');
+
+  const svc = service();
+  t.equal((await serviceHeaders(svc)).authorization, 'Bearer tok-0');
+  t.equal((await serviceHeaders(svc)).authorization, 'Bearer tok-0', 'held for the next call');
+  t.equal(tokenRequests().length, 1, 'one token request');
+  const asked = tokenRequests()[0];
+  t.equal(asked?.method, 'POST');
+  t.same(Object.fromEntries(new URLSearchParams(asked?.body.toString() ?? '')), { grant_type: 'client_credentials', scope: 'bundles.read logs.write' },
+    'the client-credentials grant with the scopes; the secret only in the Authorization header');
+  // Through the service's TLS settings: the token endpoint's certificate is from the service's CA.
+  const res = await request(`${idp.url}/bundles/jitgate`, { headers: await serviceHeaders(svc), dispatcher: serviceDispatcher(svc) });
+  await res.body.dump();
+  t.equal(idp.received.at(-1)?.headers.authorization, 'Bearer tok-0', 'and a call to the service carries it');
+
+  const burst = service();
+  const tokens = await Promise.all(Array.from({ length: 5 }, async () => (await serviceHeaders(burst)).authorization));
+  t.same(new Set(tokens), new Set(['Bearer tok-1']), 'calls at once share one token request');
+  t.equal(tokenRequests().length, 2);
+
+  answer = (n) => ({ status: 200, body: JSON.stringify({ access_token: `short-${String(n)}`, token_type: 'bearer', expires_in: 5 }) });
+  const short = service();
+  await serviceHeaders(short);
+  await serviceHeaders(short);
+  t.equal(tokenRequests().length, 4, 'a token with under ten seconds left is not used again');
+
+  const before = idp.received.length;
+  await t.rejects(serviceHeaders(service({ client_secret: 'wrong' })), /answered HTTP 401: \{"error":"invalid_client"\}/, 'a refused client: the call is not made');
+  answer = () => ({ status: 200, body: JSON.stringify({ access_token: 'mac-token', token_type: 'mac', expires_in: 60 }) });
+  await t.rejects(serviceHeaders(service()), /not a bearer token/, 'nor with a token of another type');
+  answer = () => ({ status: 200, body: 'not json' });
+  await t.rejects(serviceHeaders(service()), /other than JSON/);
+  t.equal(idp.received.filter((r) => r.url !== '/token').length, idp.received.slice(0, before).filter((r) => r.url !== '/token').length, 'the service saw none of those calls');
+  await t.rejects(serviceHeaders({ ...service(), tls: {} }), /self-signed|unable to verify|certificate/, 'a token endpoint the service\'s CA does not vouch for is not sent the secret');
 });
 
 t.test('client_tls and tls.ca_cert: the service\'s CA trusted, its client certificate presented, renewed files used from the next call', async (t) => {

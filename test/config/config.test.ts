@@ -127,6 +127,7 @@ services:
   inline: { url: "https://a.example.com", credentials: { bearer: { token: t0k3n, scheme: Token } } }
   mounted: { url: "https://b.example.com", credentials: { bearer: { token_path: ./secrets/token } } }
   mtls: { url: "https://m.example.com", tls: { ca_cert: pki/ca.pem, system_ca_required: true }, credentials: { client_tls: { cert: pki/gw.pem, private_key: /etc/gw.key } } }
+  oauth: { url: "https://o.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: jitgate, client_secret: s3cret, scopes: [bundles.read] } } }
 jitgate: {}
 `);
   const services = loadConfig(file, {}).services;
@@ -134,9 +135,12 @@ jitgate: {}
   t.same(services.mounted?.credentials, { bearer: { token_path: join(file, '..', 'secrets', 'token') } }, 'a token file relative to the config file');
   t.same(services.mtls?.tls, { ca_cert: join(file, '..', 'pki', 'ca.pem'), system_ca_required: true }, 'so is the CA');
   t.same(services.mtls?.credentials, { client_tls: { cert: join(file, '..', 'pki', 'gw.pem'), private_key: '/etc/gw.key' } }, 'and the client certificate');
+  t.same(services.oauth?.credentials, { oauth2: { token_url: 'https://idp.example.com/token', client_id: 'jitgate', client_secret: 's3cret', scopes: ['bundles.read'] } }, 'OAuth2 client credentials');
   const problems = problemsOf(() => loadConfig(writeConfig(`
 services:
-  a: { url: "https://a.example.com", credentials: { oauth2: { token_url: "https://idp", client_id: x, client_secret: y } } }
+  a: { url: "https://a.example.com", credentials: { s3_signing: { environment_credentials: {} } } }
+  g: { url: "https://g.example.com", credentials: { oauth2: { token_url: "http://idp.example.com/token", client_id: x, client_secret: y } } }
+  h: { url: "https://h.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: x } } }
   b: { url: "https://b.example.com", credentials: { bearer: { scheme: Bearer } } }
   c: { url: "https://c.example.com", credentials: { bearer: { token: x, token_path: /y } } }
   d: { url: "https://d.example.com", allow_insecure_tls: true }
@@ -144,8 +148,10 @@ services:
   f: { url: "https://f.example.com", credentials: { client_tls: { cert: /c } } }
 jitgate: {}
 `), {}));
-  t.ok(problems.includes('services.a.credentials.oauth2: OPA\'s oauth2 credential plugin is not supported by jitgate; use bearer (token or token_path) or client_tls'), `another OPA credential plugin is refused by name (${problems.join('; ')})`);
-  t.ok(problems.includes('services.e.credentials: one credential plugin per service, as in OPA (bearer or client_tls)'), 'two credentials for one service are refused');
+  t.ok(problems.includes('services.a.credentials.s3_signing: OPA\'s s3_signing credential plugin is not supported by jitgate; use bearer (token or token_path), oauth2 (client credentials) or client_tls'), `another OPA credential plugin is refused by name (${problems.join('; ')})`);
+  t.ok(problems.includes('services.e.credentials: one credential plugin per service, as in OPA (bearer, oauth2 or client_tls)'), 'two credentials for one service are refused');
+  t.ok(problems.some((p) => p.startsWith('services.g.credentials.oauth2.token_url')), 'a token endpoint over plain HTTP is refused: the client secret would travel in the clear');
+  t.ok(problems.some((p) => p.startsWith('services.h.credentials.oauth2') && p.includes('client_secret')), 'OAuth2 without a client secret is refused');
   t.ok(problems.some((p) => p.startsWith('services.f.credentials.client_tls') && p.includes('private_key')), 'a client certificate without its key is refused');
   t.ok(problems.some((p) => p.startsWith('services.b.credentials.bearer')), 'a bearer credential without a token is refused');
   t.ok(problems.some((p) => p.startsWith('services.c.credentials.bearer')), 'so is one with both a token and a token file');

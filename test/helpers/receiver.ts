@@ -18,16 +18,18 @@ export interface ReceivedRequest {
   clientCert: string | null;
 }
 
-/** HTTPS that only talks to clients with a certificate from `ca` (PEM files). */
+/** HTTPS that only talks to clients with a certificate from `ca` (PEM files), unless `anyClient`. */
 export interface ReceiverTls {
   cert: string;
   key: string;
   ca: string;
+  anyClient?: boolean;
 }
 
 function clientCertName(req: IncomingMessage): string | null {
   const socket = req.socket;
-  return socket instanceof TLSSocket ? String(socket.getPeerCertificate().subject.CN) : null;
+  const subject = socket instanceof TLSSocket ? (socket.getPeerCertificate() as { subject?: { CN?: string } }).subject : undefined;
+  return subject?.CN ?? null;
 }
 
 export interface Receiver {
@@ -68,7 +70,7 @@ export async function startReceiver(
     });
   };
   const server = tls
-    ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true }, listener)
+    ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca), requestCert: tls.anyClient !== true, rejectUnauthorized: tls.anyClient !== true }, listener)
     : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
