@@ -40,6 +40,11 @@ export function overrideRefusal(lowerName: string): 'METHOD_OVERRIDE' | 'PATH_OV
 /** Cookies the gateway itself would use; other cookies belong to the upstream application. */
 const GATEWAY_COOKIE = /^(?:__Host-|__Secure-)?jitgate/i;
 
+/** Whether a cookie name is in the gateway's own namespace: callers' are not forwarded, upstreams' not set. */
+export function isGatewayCookie(name: string): boolean {
+  return GATEWAY_COOKIE.test(name);
+}
+
 /** Obligation headers a policy may not set: they would bypass the credential broker or framing. */
 const OBLIGATION_FORBIDDEN = new Set([...HOP_BY_HOP, ...CALLER_STRIPPED, 'content-length', 'cookie', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
 
@@ -78,7 +83,7 @@ function rawConnectionTokens(raw: readonly string[]): ReadonlySet<string> {
 }
 
 function filterCookies(value: string): string {
-  return value.split(';').map((c) => c.trim()).filter((c) => c !== '' && !GATEWAY_COOKIE.test(c.split('=')[0] ?? '')).join('; ');
+  return value.split(';').map((c) => c.trim()).filter((c) => c !== '' && !isGatewayCookie(c.split('=')[0] ?? '')).join('; ');
 }
 
 export interface ForwardContext {

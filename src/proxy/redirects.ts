@@ -19,7 +19,7 @@ export interface UpstreamBase {
 const REFRESH = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?)(['"]?)(.*?)\2\s*$/i;
 
 /** `path` without the upstream's base path, or null when it is not under it. */
-function belowBase(path: string, basePath: string): string | null {
+export function belowBase(path: string, basePath: string): string | null {
   if (basePath === '') return path;
   if (!path.startsWith(basePath)) return null;
   const rest = path.slice(basePath.length);

@@ -13,6 +13,8 @@ export interface CompiledRoute {
   /** Origin of the upstream (scheme://host:port) and its base path (no trailing slash). */
   origin: string;
   basePath: string;
+  /** The upstream's host name, lower case (cookie domains are compared with it). */
+  upstreamHost: string;
   /** TLS towards the upstream (upstream_tls), read when the routes are built. */
   tls: UpstreamTls | null;
 }
@@ -26,6 +28,7 @@ export function compileRoute(config: RouteConfig): CompiledRoute {
     prefix,
     origin: url.origin,
     basePath: url.pathname.replace(/\/+$/, ''),
+    upstreamHost: url.hostname.toLowerCase(),
     tls: upstreamTls(config),
   };
 }

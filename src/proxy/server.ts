@@ -19,6 +19,7 @@ import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from
 import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
+import { rebaseCookies } from './cookies.js';
 import { watchSession } from './session-watch.js';
 import { relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
@@ -289,6 +290,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       if (mayRedirect(out)) {
         rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
       }
+      if (out['set-cookie'] !== undefined) rebaseCookies(out, route, route.upstreamHost);
       out['x-request-id'] = requestId;
       out['x-jitgate-decision-id'] = decisionId;
       return out;

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
+import { rebaseCookies } from './cookies.js';
 import { callerResponseHeaders } from './headers.js';
 import { DecidedError, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
@@ -98,7 +99,10 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       throw new DecidedError(mapped, id, routeName);
     }
     let response = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
-    for (const [k, v] of Object.entries(callerResponseHeaders(up.headers, d.state.masker.maskString))) {
+    const upHeaders = callerResponseHeaders(up.headers, d.state.masker.maskString);
+    // Cookies set with the upgrade are scoped to the gateway as any response's are.
+    rebaseCookies(upHeaders, d.route, d.route.upstreamHost);
+    for (const [k, v] of Object.entries(upHeaders)) {
       for (const value of Array.isArray(v) ? v : [v]) response += `${k}: ${value}\r\n`;
     }
     response += `x-request-id: ${requestId}\r\nx-jitgate-decision-id: ${id}\r\n\r\n`;

@@ -160,6 +160,13 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       res.end();
       return;
     }
+    if (entry.url.includes('__cookies')) {
+      // Sets each `set` parameter as a cookie, as an upstream that knows itself by its own name and base path would.
+      const params = new URL(entry.url, 'http://upstream').searchParams;
+      res.writeHead(200, { 'set-cookie': params.getAll('set'), 'content-length': '0' });
+      res.end();
+      return;
+    }
     if (entry.url.includes('__drip')) {
       // An event stream: a tick every `every` ms (default 100), then `done` after `ms` (default: until the gateway leaves).
       const params = new URL(entry.url, 'http://upstream').searchParams;

@@ -267,6 +267,26 @@ t.test('redirects to the upstream\'s own address come back as the gateway\'s; ot
   t.notMatch(reply, /evil\.example/, 'the odd Host is not written into the redirect');
 });
 
+t.test('cookies the upstream sets are scoped to the gateway: its own domain dropped, its base path taken off, the gateway\'s names never set', async (t) => {
+  const r = await startGateway({ routes: (u) => [demoRoute(`${u}/v1`)] });
+  t.teardown(() => r.close());
+  const set = [
+    'sid=abc; Domain=127.0.0.1; Path=/v1; HttpOnly; Secure; SameSite=Lax',
+    'cart=1; Path=/v1/api/cart; Max-Age=60',
+    'pref=dark; Domain=example.com; Path=/',
+    'jitgate_session=planted; Path=/',
+  ];
+  const query = set.map((c) => `set=${encodeURIComponent(c)}`).join('&');
+  const res = await request(`${r.url}/api/__cookies?${query}`, { headers: { authorization: `Bearer ${await r.token('alice')}` } });
+  await res.body.dump();
+  t.equal(res.statusCode, 200);
+  t.same(res.headers['set-cookie'], [
+    'sid=abc; Path=/; HttpOnly; Secure; SameSite=Lax',
+    'cart=1; Path=/api/cart; Max-Age=60',
+    'pref=dark; Domain=example.com; Path=/',
+  ], 'the upstream\'s host and base path become the gateway\'s; another domain stays; the gateway\'s namespace is not set');
+});
+
 t.test('a secret echoed across two body chunks is still masked', async (t) => {
   const token = await g.token('alice');
   const res = await call('/api/__split', { headers: { authorization: `Bearer ${token}` } });

@@ -1,0 +1,52 @@
+// Cookies the upstream sets, scoped to where the caller reaches it. An upstream that knows itself
+// as orders.internal under /v1 writes `Domain=orders.internal; Path=/v1` into its cookies; passed
+// on as they are, the browser refuses the first (not its host) and never sends back the second
+// (not a path it asks for). As nginx's proxy_cookie_domain and proxy_cookie_path would be set up
+// for the route: a Domain the upstream's host falls under is dropped (the cookie is then the
+// gateway host's own), and a Path under the upstream's base path loses that base. Cookies named
+// in the gateway's own namespace are not set at all.
+import { isGatewayCookie } from './headers.js';
+import { belowBase, type UpstreamBase } from './redirects.js';
+
+/** Whether `host` is `domain` or under it (RFC 6265 5.1.3 domain-match, leading dot ignored as browsers do). */
+function domainMatches(host: string, domain: string): boolean {
+  const d = domain.replace(/^\./, '').toLowerCase();
+  return d !== '' && (host === d || host.endsWith(`.${d}`));
+}
+
+/** One Set-Cookie value rebased from `upstream` (`host`: its host name, lower case); null when it is not to be set. */
+export function rebaseSetCookie(value: string, upstream: UpstreamBase, host: string): string | null {
+  const parts = value.split(';');
+  const name = (parts[0] ?? '').split('=')[0]?.trim() ?? '';
+  if (isGatewayCookie(name)) return null;
+  const out = [parts[0] ?? ''];
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i] ?? '';
+    const eq = part.indexOf('=');
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+    const attr = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (key === 'domain' && domainMatches(host, attr)) continue;
+    if (key === 'path' && attr.startsWith('/')) {
+      const rest = belowBase(attr, upstream.basePath);
+      if (rest !== null && rest !== attr) {
+        out.push(` ${part.slice(0, eq).trim()}=${rest}`);
+        continue;
+      }
+    }
+    out.push(part);
+  }
+  return out.join(';');
+}
+
+/** The response's Set-Cookie values rebased, in place (those in the gateway's namespace removed). */
+export function rebaseCookies(headers: Record<string, string | string[]>, upstream: UpstreamBase, host: string): void {
+  const raw = headers['set-cookie'];
+  if (raw === undefined) return;
+  const kept: string[] = [];
+  for (const value of Array.isArray(raw) ? raw : [raw]) {
+    const rebased = rebaseSetCookie(value, upstream, host);
+    if (rebased !== null) kept.push(rebased);
+  }
+  if (kept.length === 0) delete headers['set-cookie'];
+  else headers['set-cookie'] = kept;
+}
