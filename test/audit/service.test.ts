@@ -71,6 +71,8 @@ t.test('oauth2: a token asked of the token endpoint with the client credentials,
   await t.rejects(serviceHeaders(service()), /not a bearer token/, 'nor with a token of another type');
   answer = () => ({ status: 200, body: 'not json' });
   await t.rejects(serviceHeaders(service()), /other than JSON/);
+  answer = () => ({ status: 200, body: `{"access_token":"${'x'.repeat(100_000)}","token_type":"bearer"}` });
+  await t.rejects(serviceHeaders(service()), /answered more than 65536 bytes/, 'an endless answer is not read whole');
   t.equal(idp.received.filter((r) => r.url !== '/token').length, idp.received.slice(0, before).filter((r) => r.url !== '/token').length, 'the service saw none of those calls');
   await t.rejects(serviceHeaders({ ...service(), tls: {} }), /self-signed|unable to verify|certificate/, 'a token endpoint the service\'s CA does not vouch for is not sent the secret');
 });
