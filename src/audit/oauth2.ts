@@ -2,6 +2,7 @@
 // 4.4): a service's calls carry a bearer token asked of the token endpoint, kept until shortly
 // before it expires, as OPA keeps it.
 import { request, type Dispatcher } from 'undici';
+import { readLimited } from '../read-limited.js';
 
 export interface OAuth2Credentials {
   token_url: string;
@@ -29,17 +30,6 @@ const asking = new WeakMap<OAuth2Credentials, Promise<Held>>();
 /** A token response is a few hundred bytes; an endpoint sending more is not read into memory. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-async function boundedText(body: AsyncIterable<Buffer>, url: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_RESPONSE_BYTES) throw new Error(`the OAuth2 token endpoint ${url} answered more than ${String(MAX_RESPONSE_BYTES)} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
-}
-
 async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatcher | undefined): Promise<Held> {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (credentials.scopes && credentials.scopes.length > 0) form.set('scope', credentials.scopes.join(' '));
@@ -53,7 +43,8 @@ async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatche
     bodyTimeout: TOKEN_REQUEST_TIMEOUT_MS,
     ...(dispatcher ? { dispatcher } : {}),
   });
-  const text = await boundedText(res.body, credentials.token_url);
+  const text = (await readLimited(res.body, MAX_RESPONSE_BYTES,
+    () => new Error(`the OAuth2 token endpoint ${credentials.token_url} answered more than ${String(MAX_RESPONSE_BYTES)} bytes`))).toString('utf8');
   if (res.statusCode !== 200) {
     throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered HTTP ${String(res.statusCode)}: ${text.slice(0, ERROR_BODY_CHARS)}`);
   }

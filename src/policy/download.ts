@@ -7,6 +7,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
 import { toError } from '../errors.js';
+import { readLimited } from '../read-limited.js';
 import type { PolicyLogger } from './manager.js';
 
 export interface BundleSource {
@@ -137,7 +138,8 @@ export class BundleDownloader {
         await res.body.dump();
         throw new Error(`the server answered ${String(res.statusCode)}`);
       }
-      body = await readLimited(res.body, this.source.sizeLimitBytes);
+      const limit = this.source.sizeLimitBytes;
+      body = await readLimited(res.body, limit, () => new Error(`the bundle is larger than size_limit_bytes (${String(limit)})`));
       const tag = res.headers.etag;
       etag = typeof tag === 'string' ? tag : null;
     } catch (err) {
@@ -170,15 +172,4 @@ export class BundleDownloader {
       await rm(candidate, { force: true });
     }
   }
-}
-
-async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) throw new Error(`the bundle is larger than size_limit_bytes (${String(limit)})`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
 }
