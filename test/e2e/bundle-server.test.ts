@@ -253,6 +253,21 @@ t.test('without signing configured a signed bundle is refused, as OPA does', asy
   t.match(out.stderr, /the bundle is signed, but no signing is configured to verify it/);
 });
 
+t.test('a bundle larger than size_limit_bytes is refused, not read whole', async (t) => {
+  const dir = tempDir('jg-bundles-large-');
+  const body = await bundle(dir, 'large', true);
+  const server = await startReceiver(() => ({ status: 200, body }));
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url } },
+    bundles: { jitgate: { service: 'acme', size_limit_bytes: body.length - 1 } },
+  });
+  const out = await runCli(['serve', '--config', file]);
+  t.not(out.code, 0, 'with nothing else to serve, the gateway does not start');
+  t.match(out.stderr, new RegExp(`the bundle is larger than size_limit_bytes \\(${String(body.length - 1)}\\)`));
+});
+
 t.test('a bundle server behind mTLS: the gateway trusts its CA, presents its client certificate, and starts on its bundle', async (t) => {
   const dir = tempDir('jg-bundles-mtls-');
   const ca = certAuthority(dir, 'bundles-ca');
