@@ -26,7 +26,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   const upstreamLatency = new LabelledHistogram('jitgate_upstream_duration_seconds', 'Time to the upstream response headers, by route', ['route'], UPSTREAM_BUCKETS);
   // Updated on every proxied request while a shadow policy is configured.
   const shadowDecisions = new LabelledCounter('jitgate_shadow_decisions_total', 'Decisions of the shadow policy by how they differ from the live ones', ['change']);
-  for (const metric of [requests, decisionLatency, upstreamLatency, shadowDecisions]) registry.registerMetric(metric as unknown as Metric);
+  // Beside the evaluations the histogram counts: the two together are every decision.
+  const memoHits = new LabelledCounter('jitgate_decision_memo_hits_total', 'Decisions answered by the decision memo (the same input in the same millisecond), by entrypoint', ['entrypoint']);
+  for (const metric of [requests, decisionLatency, upstreamLatency, shadowDecisions, memoHits]) registry.registerMetric(metric as unknown as Metric);
   const reloads = new Counter({
     name: 'jitgate_policy_reloads_total',
     help: 'Policy reloads by outcome',
@@ -84,6 +86,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     },
     decisionLatency(entrypoint, seconds) {
       decisionLatency.observe(seconds, entrypoint);
+    },
+    decisionMemoHit(entrypoint) {
+      memoHits.inc(entrypoint);
     },
     upstreamLatency(route, seconds) {
       upstreamLatency.observe(seconds, route);

@@ -1,7 +1,10 @@
 // What the other parts report to; the observability part implements it with prom-client.
 export interface Metrics {
   proxyRequest(route: string, decision: 'allow' | 'deny' | 'error' | 'unauthenticated', status: number): void;
+  /** A decision the policy evaluated, and how long that took. */
   decisionLatency(entrypoint: string, seconds: number): void;
+  /** A decision the decision memo answered (no evaluation ran). */
+  decisionMemoHit(entrypoint: string): void;
   upstreamLatency(route: string, seconds: number): void;
   policyReload(outcome: 'success' | 'failure'): void;
   policyRevision(revision: string): void;

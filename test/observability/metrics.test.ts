@@ -12,6 +12,8 @@ t.test('series the operator dashboards rely on', async (t) => {
   m.proxyRequest('orders', 'allow', 200);
   m.proxyRequest('orders', 'deny', 403);
   m.decisionLatency('jitgate/authz', 0.0003);
+  m.decisionMemoHit('jitgate/authz');
+  m.decisionMemoHit('jitgate/authz');
   m.upstreamLatency('orders', 0.02);
   m.policyReload('success');
   m.policyReload('failure');
@@ -26,6 +28,7 @@ t.test('series the operator dashboards rely on', async (t) => {
   t.match(text, /jitgate_proxy_requests_total\{route="orders",decision="allow",status="200"\} 2/);
   t.match(text, /jitgate_proxy_requests_total\{route="orders",decision="deny",status="403"\} 1/);
   t.match(text, /jitgate_decision_duration_seconds_bucket\{le="0\.0005",entrypoint="jitgate\/authz"\} 1/);
+  t.match(text, /jitgate_decision_memo_hits_total\{entrypoint="jitgate\/authz"\} 2/);
   t.match(text, /jitgate_upstream_duration_seconds_count\{route="orders"\} 1/);
   t.match(text, /jitgate_policy_reloads_total\{outcome="success"\} 1/);
   t.match(text, /jitgate_policy_reloads_total\{outcome="failure"\} 1/);

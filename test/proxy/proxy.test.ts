@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { Pool, request } from 'undici';
 import pino from 'pino';
+import { createMetrics } from '../../src/observability/index.js';
 import { createProxyServer, elevationUrl } from '../../src/proxy/index.js';
 import { demoRoute, leaks, noMetrics, policyFrom, SECRETS, SERVICE_KEY, startGateway, streamChunk, type Gateway } from './fixtures.js';
 
@@ -417,6 +418,9 @@ t.test('request ids: a plain caller id is kept end to end, anything else is repl
 });
 
 t.test('a burst of identical requests: each is a decision of its own, and one answered from the decision memo names an evaluated one with its result', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const g = await startGateway({ metrics });
+  t.teardown(() => g.close());
   const token = await g.token('alice');
   // Over connections opened beforehand, as a busy caller's are, so the burst arrives at once.
   const pool = new Pool(g.url, { connections: 50 });
@@ -445,6 +449,13 @@ t.test('a burst of identical requests: each is a decision of its own, and one an
     t.same(e.input, first?.input, 'on the same input (the same millisecond)');
     t.same(e.result, first?.result, 'with the same result');
   }
+  const text = await metrics.render();
+  const count = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);
+  // Every decision of this gateway, the warm-up's included.
+  const answered = g.decisions.events.filter((e) => e.jitgate.answered_from !== undefined).length;
+  t.equal(count(/jitgate_decision_memo_hits_total\{entrypoint="jitgate\/authz"\} (\d+)/), answered, 'the memo\'s answers are counted apart');
+  t.equal(count(/jitgate_decision_duration_seconds_count\{entrypoint="jitgate\/authz"\} (\d+)/), g.decisions.events.length - answered, 'and the evaluation histogram has the rest');
+  t.equal(g.decisions.events.length, 250);
 });
 
 t.test('updateRoutes swaps the routes whole; an invalid set changes nothing', async (t) => {
