@@ -115,7 +115,7 @@ async function startedIdentity(running: ReloadableAuthenticator, current: Identi
   try {
     await authenticator.start({ keysRequired: true });
   } catch (err) {
-    authenticator.stop(new Set(running.keySets.values()));
+    running.discard(authenticator);
     throw jitgateError('CONFIG_INVALID', `jitgate.identity: ${toError(err).message}`, undefined, err);
   }
   return authenticator;
@@ -340,7 +340,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         try {
           proxy.updateRoutes(next.jitgate.routes);
         } catch (err) {
-          identity?.stop(new Set(authenticator.keySets.values()));
+          if (identity) authenticator.discard(identity);
           throw err;
         }
         if (identity) authenticator.replace(identity);

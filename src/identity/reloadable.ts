@@ -39,6 +39,11 @@ export class ReloadableAuthenticator implements ManagedAuthenticator {
     return this.#base + this.#inner.keysGeneration - this.#innerStart;
   }
 
+  /** Stops `candidate`, made to replace this one but not swapped in, leaving the key sets it shares with this one running. */
+  discard(candidate: ManagedAuthenticator): void {
+    candidate.stop(new Set(this.keySets.values()));
+  }
+
   /** Swaps in `next`, already started, and stops the one it replaces (but for the key sets they share). */
   replace(next: ManagedAuthenticator): void {
     const previous = this.#inner;

@@ -56,9 +56,9 @@ export class DecisionMemo<R> {
 
   /** Keeps a decision's outcome; it must not change (it is handed to every later decision of the same input). */
   set(nowNs: number, restJson: string, linked: readonly LinkedMember[], result: R): void {
-    // A request decided late (its millisecond already past) is not kept: the memo moves forward only.
-    if (nowNs < this.#nowNs) return;
-    if (nowNs > this.#nowNs) {
+    // Another millisecond (the next one, or an earlier one after the clock stepped back): the
+    // entries kept so far can no longer be met, and go.
+    if (nowNs !== this.#nowNs) {
       this.#nowNs = nowNs;
       this.#entries = new Map();
     }

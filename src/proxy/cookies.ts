@@ -6,7 +6,11 @@
 // gateway host's own), and a Path under the upstream's base path loses that base. Cookies named
 // in the gateway's own namespace are not set at all.
 import { isGatewayCookie } from './headers.js';
-import { belowBase, type UpstreamBase } from './redirects.js';
+import { belowBase } from './redirects.js';
+import type { CompiledRoute } from './routes.js';
+
+/** What of a route scopes its cookies: the upstream's base path and host name (lower case). */
+export type CookieScope = Pick<CompiledRoute, 'basePath' | 'upstreamHost'>;
 
 /** Whether `host` is `domain` or under it (RFC 6265 5.1.3 domain-match, leading dot ignored as browsers do). */
 function domainMatches(host: string, domain: string): boolean {
@@ -14,8 +18,8 @@ function domainMatches(host: string, domain: string): boolean {
   return d !== '' && (host === d || host.endsWith(`.${d}`));
 }
 
-/** One Set-Cookie value rebased from `upstream` (`host`: its host name, lower case); null when it is not to be set. */
-export function rebaseSetCookie(value: string, upstream: UpstreamBase, host: string): string | null {
+/** One Set-Cookie value rebased from `upstream`; null when it is not to be set. */
+export function rebaseSetCookie(value: string, upstream: CookieScope): string | null {
   const parts = value.split(';');
   const name = (parts[0] ?? '').split('=')[0]?.trim() ?? '';
   if (isGatewayCookie(name)) return null;
@@ -25,7 +29,7 @@ export function rebaseSetCookie(value: string, upstream: UpstreamBase, host: str
     const eq = part.indexOf('=');
     const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
     const attr = eq < 0 ? '' : part.slice(eq + 1).trim();
-    if (key === 'domain' && domainMatches(host, attr)) continue;
+    if (key === 'domain' && domainMatches(upstream.upstreamHost, attr)) continue;
     if (key === 'path' && attr.startsWith('/')) {
       const rest = belowBase(attr, upstream.basePath);
       if (rest !== null && rest !== attr) {
@@ -39,12 +43,12 @@ export function rebaseSetCookie(value: string, upstream: UpstreamBase, host: str
 }
 
 /** The response's Set-Cookie values rebased, in place (those in the gateway's namespace removed). */
-export function rebaseCookies(headers: Record<string, string | string[]>, upstream: UpstreamBase, host: string): void {
+export function rebaseCookies(headers: Record<string, string | string[]>, upstream: CookieScope): void {
   const raw = headers['set-cookie'];
   if (raw === undefined) return;
   const kept: string[] = [];
   for (const value of Array.isArray(raw) ? raw : [raw]) {
-    const rebased = rebaseSetCookie(value, upstream, host);
+    const rebased = rebaseSetCookie(value, upstream);
     if (rebased !== null) kept.push(rebased);
   }
   if (kept.length === 0) delete headers['set-cookie'];

@@ -247,5 +247,5 @@ t.test('a reload that keeps the issuer shares its keys: no second fetch, and the
   // An issuer whose keys cannot be loaded fails a start that requires them, and stops cleanly.
   const unreachable = createAuthenticator(jwtConfig({ jwks_url: 'http://127.0.0.1:1/keys' }), { logger, previous: running });
   await t.rejects(unreachable.start({ keysRequired: true }), { code: 'JITGATE_E_CONFIG_INVALID', message: /JWKS could not be loaded/ });
-  unreachable.stop(new Set(running.keySets.values()));
+  running.discard(unreachable);
 });

@@ -114,6 +114,8 @@ t.test('the decision memo answers only an input it has seen, in the same millise
   t.equal(engine.authorize({ ...base, grants: set, now_ns: NOW + 1e6 }).result.allow, false, 'the next millisecond is decided afresh: the grant has expired');
   t.equal(engine.authorize({ ...base, grants: set }).result.allow, true, 'a request decided late (its millisecond past) is still decided on its own input');
   t.equal(engine.memoHits, 1, 'none of these came from the memo');
+  engine.authorize({ ...base, grants: set });
+  t.equal(engine.memoHits, 2, 'after a clock that stepped back, the memo holds that millisecond again');
 
   const { bundle } = await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, revision: 'r' });
   const plain = await PolicyEngine.load(bundle, undefined, { decisionMemo: false });
