@@ -7,7 +7,8 @@ import type { DecisionLogsConfig } from './config.js';
 import { FileSink } from './file-sink.js';
 import { HttpSink } from './http-sink.js';
 import type { ServiceConfig } from './service.js';
-import { jsonOf, objectJson, type DecisionLogRulesSource } from '../policy/index.js';
+import { type DecisionLogRules, type DecisionLogRulesSource } from '../policy/index.js';
+import { eventLine, inputAndResult, type LoggedEvent } from './event-line.js';
 import { applyMaskRules, maskInput } from './mask.js';
 import type { DecisionLogEvent, DecisionLogger } from './types.js';
 
@@ -32,6 +33,11 @@ interface RuledParts {
   masked: string[];
 }
 
+/** An event as logged: its masked input and result, what masking took, and the line the sinks get. */
+interface Encoded extends RuledParts {
+  line: string;
+}
+
 export interface DecisionLogSink extends DecisionLogger {
   start(): Promise<void>;
   /** Writes/uploads what is queued (one attempt for the service) and stops. */
@@ -48,8 +54,6 @@ const DROP_REPORT_INTERVAL_MS = 10_000;
 /** Events queued within one event-loop turn before the queue is worked off at once anyway. */
 const MAX_QUEUED_EVENTS = 4096;
 
-type LoggedEvent = Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>;
-
 class DecisionLogFanout implements DecisionLogSink {
   private droppedTotal = 0;
   private unreported = new Map<string, number>();
@@ -57,7 +61,8 @@ class DecisionLogFanout implements DecisionLogSink {
   private readonly file: FileSink | null;
   private readonly http: HttpSink | null;
   private readonly labels: Record<string, string>;
-  private readonly labelsJson: string;
+  /** `,"labels":…`, the same for every event. */
+  private readonly labelsMember: string;
   private stopped = false;
   private queue: { event: LoggedEvent; inputJson: string | undefined }[] = [];
   private drainScheduled = false;
@@ -67,7 +72,7 @@ class DecisionLogFanout implements DecisionLogSink {
     private readonly deps: DecisionLoggerDeps,
   ) {
     this.labels = { id: process.env.HOSTNAME ?? 'jitgate', version: 'jitgate-0.1.0', ...deps.labels };
-    this.labelsJson = JSON.stringify(this.labels);
+    this.labelsMember = `,"labels":${JSON.stringify(this.labels)}`;
     const onDrop = (count: number, reason: string): void => { this.drop(count, reason); };
     const limit = config.reporting.buffer_size_limit_events;
     this.file = config.file
@@ -148,35 +153,22 @@ class DecisionLogFanout implements DecisionLogSink {
   }
 
   private send(event: LoggedEvent, inputJson: string | undefined): void {
-    const parts = this.applyRules(event, inputJson);
-    if (parts === null) return;
-    let json: string;
-    let m: ReturnType<typeof maskInput>;
-    let erased: string[];
-    let masked: string[];
+    const rules = this.rules(event, inputJson);
+    if (rules === null) return;
+    let encoded: Encoded;
     try {
-      m = maskInput({ input: parts.input, result: parts.result }, this.config.mask);
-      erased = parts.erased.length === 0 ? m.erased : [...parts.erased, ...m.erased].sort();
-      masked = parts.masked.length === 0 ? m.masked : [...parts.masked, ...m.masked].sort();
-      // Encoded from the event as it was logged, masked parts swapped in and the rest appended,
-      // rather than from a copy: a copy per event ({ ...event }) made V8 promote about 230 bytes
-      // per proxied request to the old generation (--trace-gc-nvp), and so run full collections
-      // whose pauses were the data path's p99. The input's JSON is spliced in when unmasked.
-      const appended: [string, string][] = [['labels', this.labelsJson]];
-      if (erased.length > 0) appended.push(['erased', JSON.stringify(erased)]);
-      if (masked.length > 0) appended.push(['masked', JSON.stringify(masked)]);
-      json = this.encode(event, m, inputJson, appended);
+      encoded = this.encode(event, rules === undefined ? { input: event.input, result: event.result, erased: [], masked: [] } : applyMaskRules(event, rules.mask), inputJson);
     } catch {
       this.drop(1, 'event cannot be encoded');
       return;
     }
-    this.file?.write(json);
-    this.http?.push(json);
+    this.file?.write(encoded.line);
+    this.http?.push(encoded.line);
     if (this.config.console) {
       try {
-        const full: DecisionLogEvent = { ...event, labels: this.labels, input: m.input, result: m.result };
-        if (erased.length > 0) full.erased = erased;
-        if (masked.length > 0) full.masked = masked;
+        const full: DecisionLogEvent = { ...event, labels: this.labels, input: encoded.input, result: encoded.result };
+        if (encoded.erased.length > 0) full.erased = encoded.erased;
+        if (encoded.masked.length > 0) full.masked = encoded.masked;
         this.deps.logger.info(full, 'Decision Log');
       } catch {
         this.drop(1, 'console sink failed');
@@ -185,35 +177,42 @@ class DecisionLogFanout implements DecisionLogSink {
   }
 
   /**
-   * The event's JSON with `parts`' input and result in their places (the logged input's JSON
-   * spliced in while the input is the one logged) and `appended` members after its own.
+   * The event with `ruled` (its input and result after the policy's own rules) masked by the
+   * configured pointers and by shape. The logged input's JSON is used as is while masking leaves
+   * that input unchanged, and the event is encoded from its parts, not copied (a copy per event
+   * made V8 promote about 230 bytes per proxied request to the old generation, and so run full
+   * collections whose pauses were the data path's p99).
    */
-  private encode(event: LoggedEvent, parts: { input: unknown; result: unknown }, inputJson: string | undefined, appended: readonly [string, string][]): string {
-    return objectJson(event, (key, value) => {
-      if (key === 'input') return parts.input === event.input && inputJson !== undefined ? inputJson : jsonOf(parts.input);
-      return jsonOf(key === 'result' ? parts.result : value);
-    }, appended);
+  private encode(event: LoggedEvent, ruled: RuledParts, inputJson: string | undefined): Encoded {
+    const m = maskInput(ruled, this.config.mask);
+    const erased = ruled.erased.length === 0 ? m.erased : [...ruled.erased, ...m.erased].sort();
+    const masked = ruled.masked.length === 0 ? m.masked : [...ruled.masked, ...m.masked].sort();
+    let tail = this.labelsMember;
+    if (erased.length > 0) tail += `,"erased":${JSON.stringify(erased)}`;
+    if (masked.length > 0) tail += `,"masked":${JSON.stringify(masked)}`;
+    const middle = inputAndResult(m.input, m.result, m.input === event.input ? inputJson : undefined);
+    return { input: m.input, result: m.result, erased, masked, line: eventLine(event, middle, tail) };
   }
 
   /**
    * The policy's system.log rules, asked as OPA does: about the whole event before any masking.
-   * Null when the event is not to be logged (dropped by a rule, or the rules failed).
+   * Undefined when the policy has none; null when the event is not to be logged (dropped by a
+   * rule, or the rules failed).
    */
-  private applyRules(event: LoggedEvent, inputJson: string | undefined): RuledParts | null {
-    const parts: RuledParts = { input: event.input, result: event.result, erased: [], masked: [] };
-    if (!this.deps.rules) return parts;
+  private rules(event: LoggedEvent, inputJson: string | undefined): DecisionLogRules | null | undefined {
+    if (!this.deps.rules) return undefined;
     let rules;
     try {
-      rules = this.deps.rules.decisionLogRules(() => this.encode(event, event, inputJson, [['labels', this.labelsJson]]));
+      rules = this.deps.rules.decisionLogRules(() => eventLine(event, inputAndResult(event.input, event.result, inputJson), this.labelsMember));
     } catch (err) {
       // Logging it unmasked could leak what the rule was written to hide: drop it, counted.
       this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), decision_id: event.decision_id }, 'decision log rules failed; event dropped');
       this.drop(1, 'decision log rules failed');
       return null;
     }
+    if (rules === null) return undefined;
     // Dropped by the policy's own rule: intended, so not counted as lost.
-    if (rules?.drop === true) return null;
-    return rules && rules.mask.length > 0 ? applyMaskRules(parts, rules.mask) : parts;
+    return rules.drop ? null : rules;
   }
 
   start(): Promise<void> {

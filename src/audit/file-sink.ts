@@ -41,6 +41,15 @@ class LineEncoder {
 
   /** `line` and a newline as UTF-8: a view into the current slab. */
   encode(line: string): Buffer {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room the line is written
+    // without measuring it first (a second pass over every line).
+    if (line.length * 3 < SLAB_BYTES - this.used) {
+      const start = this.used;
+      const end = start + this.slab.write(line, start);
+      this.slab[end] = 0x0a;
+      this.used = end + 1;
+      return this.slab.subarray(start, end + 1);
+    }
     const bytes = Buffer.byteLength(line) + 1;
     if (bytes > SLAB_BYTES / 4) {
       const own = Buffer.allocUnsafe(bytes);

@@ -5,7 +5,7 @@ export { policyConfigSchema, type PolicyConfig } from './config.js';
 export { shadowOutcome, type ShadowOutcome } from './compare.js';
 export { PolicyEngine, type EngineInfo, type EngineOptions } from './engine.js';
 export { sealGrants, NO_GRANTS, type GrantSet } from './grant-set.js';
-export { jsonOf, objectJson, seal } from './sealed.js';
+export { jsonOf, seal } from './sealed.js';
 export { parseBundle, readBundleFile, type PolicyBundle, type BundleManifest } from './bundle.js';
 export { buildBundle, defaultCapabilitiesPath, isPolicySource, logRuleEntrypoints, BUNDLE_FILE_NAME, type BuildOptions, type BuildResult } from './compile.js';
 export { findOpa, projectRoot, requireOpa, runOpa, type OpaRun } from './opa.js';

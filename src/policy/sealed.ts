@@ -49,32 +49,3 @@ export function memberName(key: string): string {
   }
   return name;
 }
-
-/**
- * JSON.stringify(object) for a plain object, sealed members' JSON reused: the same text, key
- * order and omissions. `member` may give a member's JSON itself (undefined omits it), and
- * `appended` members (which must not repeat the object's keys) follow the object's own, so a
- * caller need not copy an object to change or add a few members. Joined at the end, so the
- * result is one flat string rather than a tree of concatenations to flatten on write.
- */
-export function objectJson(
-  object: object,
-  member: (key: string, value: unknown) => string | undefined = memberJson,
-  appended: readonly (readonly [key: string, json: string])[] = [],
-): string {
-  const fields = object as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(fields)) {
-    const json = member(key, fields[key]);
-    if (json === undefined) continue;
-    parts.push(parts.length === 0 ? '{' : ',', memberName(key), json);
-  }
-  for (const [key, json] of appended) parts.push(parts.length === 0 ? '{' : ',', memberName(key), json);
-  if (parts.length === 0) return '{}';
-  parts.push('}');
-  return parts.join('');
-}
-
-function memberJson(_key: string, value: unknown): string | undefined {
-  return jsonOf(value);
-}
