@@ -3,8 +3,8 @@
 // The current file stays open between batches (one append per batch, not open/write/close:
 // this runs under every proxied request); it is closed to rotate and when the sink closes.
 // Each line is encoded to UTF-8 when it is logged, into a large slab shared with the lines
-// after it, so a batch is one contiguous buffer: no joining, no re-encoding, and no long-lived
-// strings for the garbage collector to promote.
+// after it, so a batch is a few contiguous views of slabs, written with one writev: no joining,
+// no re-encoding, and no long-lived strings for the garbage collector to promote.
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -88,17 +88,22 @@ class LineEncoder {
   }
 }
 
-/** The lines as one buffer: a view when they lie back to back in one slab (the usual case), else a copy. */
-function joined(lines: readonly Buffer[], total: number): Buffer {
-  const first = lines[0];
-  if (first === undefined) return Buffer.alloc(0);
-  let end = first.byteOffset + first.length;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as Buffer;
-    if (line.buffer !== first.buffer || line.byteOffset !== end) return Buffer.concat(lines, total);
-    end += line.length;
+/** The lines as few buffers: lines lying back to back in one slab (the usual case) become one view. */
+function runs(lines: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  let first: Buffer | undefined;
+  let length = 0;
+  for (const line of lines) {
+    if (first !== undefined && line.buffer === first.buffer && line.byteOffset === first.byteOffset + length) {
+      length += line.length;
+      continue;
+    }
+    if (first !== undefined) out.push(Buffer.from(first.buffer, first.byteOffset, length));
+    first = line;
+    length = line.length;
   }
-  return Buffer.from(first.buffer, first.byteOffset, total);
+  if (first !== undefined) out.push(Buffer.from(first.buffer, first.byteOffset, length));
+  return out;
 }
 
 export class FileSink {
@@ -155,7 +160,7 @@ export class FileSink {
     for (const line of lines) {
       const bytes = line.length;
       if (size + batchBytes + bytes > max_bytes && size + batchBytes > 0) {
-        if (batch.length > 0) await this.append(joined(batch, batchBytes));
+        if (batch.length > 0) await this.append(runs(batch), batchBytes);
         batch = [];
         batchBytes = 0;
         await this.rotate();
@@ -166,7 +171,7 @@ export class FileSink {
       batchBytes += bytes;
     }
     if (batch.length > 0) {
-      await this.append(joined(batch, batchBytes));
+      await this.append(runs(batch), batchBytes);
       this.size = size + batchBytes;
     }
   }
@@ -186,12 +191,15 @@ export class FileSink {
     return handle;
   }
 
-  private async append(bytes: Buffer): Promise<void> {
+  /** Appends `buffers` (`total` bytes), in one call unless the system writes less than asked. */
+  private async append(buffers: Buffer[], total: number): Promise<void> {
     const handle = await this.ensureOpen();
     try {
       // The file is open for appending: each write lands at its end whatever the position.
-      for (let done = 0; done < bytes.length;) {
-        done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
+      let done = (await handle.writev(buffers)).bytesWritten;
+      if (done < total) {
+        const bytes = Buffer.concat(buffers, total);
+        while (done < total) done += (await handle.write(bytes, done, total - done)).bytesWritten;
       }
     } catch (err) {
       // A failed write may have left the descriptor unusable: reopen for the next batch.
