@@ -7,7 +7,7 @@ import type { DecisionLogsConfig } from './config.js';
 import { FileSink } from './file-sink.js';
 import { HttpSink } from './http-sink.js';
 import type { ServiceConfig } from './service.js';
-import { type DecisionLogRules, type DecisionLogRulesSource } from '../policy/index.js';
+import type { DecisionLogRules, DecisionLogRulesSource } from '../policy/index.js';
 import { eventLine, inputAndResult, type LoggedEvent } from './event-line.js';
 import { applyMaskRules, maskInput } from './mask.js';
 import type { DecisionLogEvent, DecisionLogger } from './types.js';

@@ -1,8 +1,9 @@
 // A decision-log event as the JSON line the sinks carry, written by a template for the event's
 // fixed members rather than by walking it: this runs once per proxied request, and a generic
-// encoder's per-member calls and lookups measured about 3 µs of each request's CPU. Parts made
-// already are used as they are: the input's JSON (the policy engine's), sealed members' JSON,
-// and the labels (the same for every event).
+// encoder's per-member callbacks, name lookups and joins measured, together with the file
+// sink's second pass over each line, 3-4 µs of each request's CPU (docs/benchmarks.md). Parts
+// made already are used as they are: the input's JSON (the policy engine's), sealed members'
+// JSON, and the labels (the same for every event).
 import { jsonOf } from '../policy/index.js';
 import type { DecisionLogEvent } from './types.js';
 

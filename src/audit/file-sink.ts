@@ -27,7 +27,7 @@ export interface FileSinkOptions {
  */
 const BATCH_DELAY_MS = 50;
 
-/** Lines are encoded into slabs this large; a line over a quarter of it gets its own buffer. */
+/** Lines are encoded into slabs this large; a line over a quarter of it gets its own buffer unless the current slab surely has room. */
 const SLAB_BYTES = 1024 * 1024;
 
 /** Full slabs kept for reuse. Reusing them matters: fresh off-heap memory at the log's rate makes V8 run full (mark-compact) collections. */
