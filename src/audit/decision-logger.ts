@@ -157,7 +157,8 @@ class DecisionLogFanout implements DecisionLogSink {
     if (rules === null) return;
     let encoded: Encoded;
     try {
-      encoded = this.encode(event, rules === undefined ? { input: event.input, result: event.result, erased: [], masked: [] } : applyMaskRules(event, rules.mask), inputJson);
+      const ruled: RuledParts = rules === undefined ? { input: event.input, result: event.result, erased: [], masked: [] } : applyMaskRules(event, rules.mask);
+      encoded = this.encode(event, ruled, inputJson);
     } catch {
       this.drop(1, 'event cannot be encoded');
       return;

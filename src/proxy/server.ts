@@ -290,7 +290,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       if (mayRedirect(out)) {
         rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
       }
-      if (out['set-cookie'] !== undefined) rebaseCookies(out, route);
+      rebaseCookies(out, route);
       out['x-request-id'] = requestId;
       out['x-jitgate-decision-id'] = decisionId;
       return out;
