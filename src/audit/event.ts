@@ -1,5 +1,5 @@
 // Building a decision-log event the way the proxy and the workflow both need it.
-import { randomUUID } from 'node:crypto';
+import { uuid } from '../uuid.js';
 import type { DecisionLogEvent } from './types.js';
 
 export interface DecisionFacts {
@@ -17,7 +17,7 @@ export interface DecisionFacts {
 
 export function decisionEvent(f: DecisionFacts): Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'> {
   return {
-    decision_id: f.decisionId ?? randomUUID(),
+    decision_id: f.decisionId ?? uuid(),
     timestamp: new Date().toISOString(),
     path: f.path,
     input: f.input,

@@ -1,7 +1,7 @@
 // Request ids for fastify's logger: one id per request on every log line, taken from
 // an incoming X-Request-Id only when it is short and plain, so a caller cannot inject
 // text into the logs; otherwise a fresh one.
-import { randomUUID } from 'node:crypto';
+import { uuid } from '../uuid.js';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 
@@ -10,7 +10,7 @@ const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function requestId(req: Pick<IncomingMessage, 'headers'>): string {
   const given = req.headers[REQUEST_ID_HEADER];
-  return typeof given === 'string' && ACCEPTABLE_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && ACCEPTABLE_ID.test(given) ? given : uuid();
 }
 
 /** Spread into fastify's options: `fastify({ ...requestLogging(logger) })`. */

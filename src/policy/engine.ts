@@ -1,7 +1,7 @@
 // One loaded bundle: a compiled policy.wasm instance with its data, evaluated synchronously.
 // An engine is immutable once loaded; hot reload builds a new one and swaps the reference,
 // so an evaluation always runs wholly on one policy.
-import { randomUUID } from 'node:crypto';
+import { uuid } from '../uuid.js';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { ValidateFunction } from 'ajv';
 import { jitgateError, toError } from '../errors.js';
@@ -182,7 +182,7 @@ export class PolicyEngine {
     let decision: Decision<AuthzResult>;
     if (known !== undefined) {
       decision = {
-        result: known.result, revision: this.revision, decision_id: randomUUID(), eval_ns: Number(process.hrtime.bigint() - started), answered_from: known.decisionId,
+        result: known.result, revision: this.revision, decision_id: uuid(), eval_ns: Number(process.hrtime.bigint() - started), answered_from: known.decisionId,
       };
     } else {
       decision = this.#decide(this.#authzId, AUTHZ_ENTRYPOINT, input.now_ns, split.restJson, split.linked, validateAuthzResult);
@@ -228,7 +228,7 @@ export class PolicyEngine {
     if (!validateResult(result)) {
       throw jitgateError('POLICY_RESULT_INVALID', `${name}: ${describeErrors(validateResult)}`, { revision: this.revision });
     }
-    return { result, revision: this.revision, decision_id: randomUUID(), eval_ns: evalNs };
+    return { result, revision: this.revision, decision_id: uuid(), eval_ns: evalNs };
   }
 
   /** Whether the bundle has OPA's decision-log rules (system.log.drop / system.log.mask). */

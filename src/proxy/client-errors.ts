@@ -3,7 +3,7 @@
 // the connection closed. Two cases are different. An answer already under way gets nothing
 // written among its bytes, only the close. A request that was decided and is streaming its body
 // upstream is answered by its own handler, with its decision id, once its body is cut off.
-import { randomUUID } from 'node:crypto';
+import { uuid } from '../uuid.js';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { jitgateError } from '../errors.js';
@@ -56,7 +56,7 @@ export class ConnectionErrors {
       socket.destroy();
       return;
     }
-    socket.write(rawAnswer(ANSWERS[name], specBody(name, randomUUID())));
+    socket.write(rawAnswer(ANSWERS[name], specBody(name, uuid())));
     // Closed once written, whether or not the caller ever stops sending.
     socket.destroySoon();
   };

@@ -1,7 +1,7 @@
 // The per-request decision, shared by plain requests and WebSocket upgrades: normalize, route,
 // authenticate, gather grants, evaluate, and record. Every failure is a JitgateError; nothing here
 // forwards anything.
-import { randomUUID } from 'node:crypto';
+import { uuid } from '../uuid.js';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '../audit/index.js';
@@ -76,31 +76,32 @@ export interface Decided {
   shadow: ShadowOutcome | null;
 }
 
-/** Headers read once from rawHeaders, so repeated ones (which Node would silently fold or drop) are seen. */
-interface SensitiveHeaders {
-  host: string[];
-  authorization: string[];
-  'x-api-key': string[];
-  /** What kind of body this is (policy-body.ts): Node keeps only the first Content-Type. */
-  'content-type': string[];
-  'content-encoding': string[];
-  /** Believed only from trusted proxies (client-address.ts). */
-  'x-forwarded-for': string[];
-  'x-forwarded-proto': string[];
-  forwarded: string[];
+type SensitiveName = 'host' | 'authorization' | 'x-api-key' | 'content-type' | 'content-encoding' | 'x-forwarded-for' | 'x-forwarded-proto' | 'forwarded';
+
+/**
+ * Headers read once from rawHeaders, so repeated ones (which Node would silently fold or drop) are
+ * seen. Content-Type: what kind of body this is (policy-body.ts; Node keeps only the first one);
+ * the forwarding headers are believed only from trusted proxies (client-address.ts).
+ */
+interface SensitiveHeaders extends Record<SensitiveName, readonly string[]> {
   /** A header asking the upstream to act on another method or path (either spelling, `_` or `-`). */
   override: 'METHOD_OVERRIDE' | 'PATH_OVERRIDE' | undefined;
 }
 
+/** Shared by every header a request does not send: most send two or three of the eight. */
+const NONE: readonly string[] = Object.freeze([]);
+
 function sensitiveHeaders(raw: readonly string[]): SensitiveHeaders {
   const out: SensitiveHeaders = {
-    host: [], authorization: [], 'x-api-key': [], 'content-type': [], 'content-encoding': [], 'x-forwarded-for': [], 'x-forwarded-proto': [], forwarded: [], override: undefined,
+    host: NONE, authorization: NONE, 'x-api-key': NONE, 'content-type': NONE, 'content-encoding': NONE, 'x-forwarded-for': NONE, 'x-forwarded-proto': NONE, forwarded: NONE, override: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
     if (name === 'host' || name === 'authorization' || name === 'x-api-key' || name === 'content-type' || name === 'content-encoding'
       || name === 'x-forwarded-for' || name === 'x-forwarded-proto' || name === 'forwarded') {
-      out[name].push(raw[i + 1] ?? '');
+      const value = raw[i + 1] ?? '';
+      const seen = out[name];
+      out[name] = seen === NONE ? [value] : [...seen, value];
     } else {
       out.override ??= overrideRefusal(name);
     }
@@ -108,8 +109,8 @@ function sensitiveHeaders(raw: readonly string[]): SensitiveHeaders {
   return out;
 }
 
-function one(values: string[]): string | string[] | undefined {
-  return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
+function one(values: readonly string[]): string | string[] | undefined {
+  return values.length === 0 ? undefined : values.length === 1 ? values[0] : [...values];
 }
 
 const EMPTY: Record<string, string> = Object.freeze({});
@@ -224,7 +225,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
     } catch (thrown) {
       const err = isJitgateError(thrown) ? thrown : jitgateError('POLICY_EVAL', undefined, undefined, toError(thrown));
       // Still a decision attempt: it gets an id, a decision-log event, and the caller a 503.
-      const decisionId = randomUUID();
+      const decisionId = uuid();
       decisionLog.log({
         decision_id: decisionId,
         timestamp: isoAt(nowMs),

@@ -1,7 +1,7 @@
 // The data-path server: fastify accepts the request, the pipeline decides, and an allowed request is
 // streamed to the upstream through undici (pooled, keep-alive, no buffering) with the broker's
 // credential. Any failure before forwarding answers without forwarding.
-import { randomUUID } from 'node:crypto';
+import { uuid } from '../uuid.js';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -346,7 +346,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   deferContinue(app.server);
   // CONNECT would turn the gateway into a tunnel.
   app.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-    socket.end(rawAnswer('405 Method Not Allowed', specBody('METHOD_NOT_ALLOWED', randomUUID())));
+    socket.end(rawAnswer('405 Method Not Allowed', specBody('METHOD_NOT_ALLOWED', uuid())));
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
