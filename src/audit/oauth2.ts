@@ -1,17 +1,29 @@
-// OPA's `oauth2` credential plugin, client-credentials grant with a client secret (RFC 6749
-// 4.4): a service's calls carry a bearer token asked of the token endpoint, kept until shortly
-// before it expires, as OPA keeps it.
+// OPA's `oauth2` credential plugin, client-credentials grant (RFC 6749 4.4): a service's calls
+// carry a bearer token asked of the token endpoint, kept until shortly before it expires, as OPA
+// keeps it. The client authenticates with its secret (HTTP Basic) or with a client assertion it
+// is given (RFC 7523 2.2: a signed JWT such as a Kubernetes service-account or SPIFFE token,
+// from a file read for every token request, so a rotated one is used from the next).
+import { readFileSync } from 'node:fs';
 import { request, type Dispatcher } from 'undici';
 import { readLimited } from '../read-limited.js';
 
 export interface OAuth2Credentials {
   token_url: string;
   client_id: string;
-  client_secret: string;
+  /** Exactly one of client_secret, client_assertion and client_assertion_path (the config says so). */
+  client_secret?: string;
+  client_assertion?: string;
+  client_assertion_path?: string;
+  /** OPA's default: urn:ietf:params:oauth:client-assertion-type:jwt-bearer. */
+  client_assertion_type?: string;
   scopes?: string[];
+  /** Sent with the grant's own parameters (the config refuses one that would repeat them). */
+  additional_parameters?: Record<string, string>;
   /** The only grant jitgate asks for (OPA's default). */
   grant_type?: 'client_credentials';
 }
+
+const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** A token is asked for again once it has less than this left, as in OPA. */
 const MIN_LIFETIME_MS = 10_000;
@@ -33,11 +45,19 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatcher | undefined): Promise<Held> {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (credentials.scopes && credentials.scopes.length > 0) form.set('scope', credentials.scopes.join(' '));
-  // RFC 6749 2.3.1: both parts form-urlencoded before they are joined for HTTP Basic.
-  const basic = Buffer.from(`${encodeURIComponent(credentials.client_id)}:${encodeURIComponent(credentials.client_secret)}`).toString('base64');
+  for (const [name, value] of Object.entries(credentials.additional_parameters ?? {})) form.set(name, value);
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (credentials.client_secret !== undefined) {
+    // RFC 6749 2.3.1: both parts form-urlencoded before they are joined for HTTP Basic.
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(credentials.client_id)}:${encodeURIComponent(credentials.client_secret)}`).toString('base64')}`;
+  } else {
+    form.set('client_id', credentials.client_id);
+    form.set('client_assertion_type', credentials.client_assertion_type ?? JWT_BEARER_ASSERTION);
+    form.set('client_assertion', clientAssertion(credentials));
+  }
   const res = await request(credentials.token_url, {
     method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    headers,
     body: form.toString(),
     headersTimeout: TOKEN_REQUEST_TIMEOUT_MS,
     bodyTimeout: TOKEN_REQUEST_TIMEOUT_MS,
@@ -63,6 +83,20 @@ async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatche
   // Without expires_in the token is used for this call only: better asked again than used stale.
   const lifetimeMs = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in * 1000 : 0;
   return { token: body.access_token.trim(), expiresAtMs: Date.now() + lifetimeMs };
+}
+
+/** The assertion as configured, or read from its file now; a missing or empty one stops the token request. */
+function clientAssertion(credentials: OAuth2Credentials): string {
+  if (credentials.client_assertion !== undefined) return credentials.client_assertion;
+  const path = credentials.client_assertion_path ?? '';
+  let assertion: string;
+  try {
+    assertion = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`the OAuth2 client assertion file ${path} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  if (assertion === '') throw new Error(`the OAuth2 client assertion file ${path} is empty`);
+  return assertion;
 }
 
 /**

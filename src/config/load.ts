@@ -8,7 +8,8 @@ import { configSchema } from './schema.js';
 import type { GatewayConfig, OpaBundle } from './types.js';
 
 // strictRequired is off: parts say "exactly one of these keys" with oneOf + required.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true });
+// verbose: errors carry their schema, so "exactly one of" can name the keys (describeErrors).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
 const validate = ajv.compile(configSchema);
 
 /** `${NAME}` is replaced from the environment, as `opa run` does; an unset variable is an error. */
@@ -32,9 +33,28 @@ const MOVED_KEYS: Readonly<Record<string, string>> = {
 /** OPA's service credential plugins jitgate does not implement: a service configured with one is refused, not called without. */
 const OPA_CREDENTIAL_PLUGINS = new Set(['s3_signing', 'gcp_metadata', 'azure_managed_identity', 'plugin']);
 
-export function describeErrors(errors: readonly ErrorObject[]): string[] {
-  return errors.map((e) => {
+/** The keys of a oneOf whose branches each require one key (`[{required: [a]}, {required: [b]}]`), else null. */
+function alternatives(oneOf: unknown): string[] | null {
+  if (!Array.isArray(oneOf)) return null;
+  const names = oneOf.map((branch: unknown) => {
+    const required = (branch as { required?: unknown } | null)?.required;
+    return Array.isArray(required) && required.length === 1 && typeof required[0] === 'string' ? required[0] : null;
+  });
+  return names.every((n) => n !== null) ? names : null;
+}
+
+function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}`;
+}
+
+function describeErrors(errors: readonly ErrorObject[]): string[] {
+  // A branch of "exactly one of these keys" or a check of a key's name is said by its parent error.
+  const said = errors.filter((e) => !/\/(oneOf\/\d+\/required|propertyNames\/)/.test(e.schemaPath));
+  return said.map((e) => {
     const at = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
+    const keys = e.keyword === 'oneOf' ? alternatives(e.schema) : null;
+    if (keys !== null) return `${at}: give exactly one of ${listed(keys)}`;
+    if (e.keyword === 'propertyNames') return `${at}: "${String(e.params.propertyName)}" is not allowed here`;
     if (e.keyword === 'additionalProperties') {
       const key = String(e.params.additionalProperty);
       if (/^services\.[^.]+\.credentials$/.test(at) && OPA_CREDENTIAL_PLUGINS.has(key)) {
@@ -73,6 +93,8 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   for (const service of Object.values(cfg.services)) {
     const bearer = service.credentials?.bearer;
     if (bearer?.token_path) bearer.token_path = abs(bearer.token_path);
+    const oauth2 = service.credentials?.oauth2;
+    if (oauth2?.client_assertion_path) oauth2.client_assertion_path = abs(oauth2.client_assertion_path);
     const client = service.credentials?.client_tls;
     if (client) {
       client.cert = abs(client.cert);

@@ -60,7 +60,7 @@ export const configSchema: SchemaObject = {
             additionalProperties: false,
             properties: { ca_cert: { type: 'string', minLength: 1 }, system_ca_required: { type: 'boolean' } },
           },
-          // Of OPA's credential plugins bearer, oauth2 (client credentials with a secret) and
+          // Of OPA's credential plugins bearer, oauth2 (client credentials with a secret or an assertion) and
           // client_tls, one per service as in OPA: any other would be sent without (load.ts names them).
           credentials: {
             type: 'object',
@@ -80,15 +80,26 @@ export const configSchema: SchemaObject = {
               oauth2: {
                 type: 'object',
                 additionalProperties: false,
-                required: ['token_url', 'client_id', 'client_secret'],
+                required: ['token_url', 'client_id'],
                 properties: {
-                  // As OPA requires: the client secret never travels in the clear.
+                  // As OPA requires: the client's secret or assertion never travels in the clear.
                   token_url: { type: 'string', pattern: '^https://' },
                   client_id: { type: 'string', minLength: 1 },
                   client_secret: { type: 'string', minLength: 1 },
+                  // A signed JWT the client is given (a workload identity token): inline, or a file read for every token request.
+                  client_assertion: { type: 'string', minLength: 1 },
+                  client_assertion_path: { type: 'string', minLength: 1 },
+                  client_assertion_type: { type: 'string', minLength: 1 },
                   scopes: { type: 'array', items: { type: 'string', minLength: 1 } },
+                  // Parameters the grant itself sets cannot be given again (a second value would be the endpoint's to pick).
+                  additional_parameters: {
+                    type: 'object',
+                    propertyNames: { not: { enum: ['grant_type', 'scope', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'] } },
+                    additionalProperties: { type: 'string' },
+                  },
                   grant_type: { enum: ['client_credentials'] },
                 },
+                oneOf: [{ required: ['client_secret'] }, { required: ['client_assertion'] }, { required: ['client_assertion_path'] }],
               },
               bearer: {
                 type: 'object',

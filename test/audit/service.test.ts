@@ -77,6 +77,50 @@ t.test('oauth2: a token asked of the token endpoint with the client credentials,
   await t.rejects(serviceHeaders({ ...service(), tls: {} }), /self-signed|unable to verify|certificate/, 'a token endpoint the service\'s CA does not vouch for is not sent the secret');
 });
 
+t.test('oauth2 with a client assertion: the token is asked with the assertion file\'s current contents and no secret; a missing or empty file stops the call', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-service-assertion-'));
+  const ca = certAuthority(dir, 'idp-ca');
+  const server = ca.issue('idp', 'server');
+  const assertionFile = join(dir, 'sa-token');
+  let issued = 0;
+  const idp = await startReceiver((url, _i, headers, body) => {
+    if (url !== '/token') return 200;
+    const form = new URLSearchParams(body.toString());
+    if (headers.authorization !== undefined || form.get('client_assertion') !== 'eyJ.first' && form.get('client_assertion') !== 'eyJ.second') return { status: 401, body: '{"error":"invalid_client"}' };
+    return { status: 200, body: JSON.stringify({ access_token: `tok-${String(issued++)}`, token_type: 'Bearer', expires_in: 5 }) };
+  }, { cert: server.cert, key: server.key, ca: ca.cert, anyClient: true });
+  t.teardown(() => idp.close());
+  const service = (over: Partial<OAuth2Credentials> = {}): ServiceConfig => ({
+    url: idp.url, tls: { ca_cert: ca.cert },
+    credentials: { oauth2: { token_url: `${idp.url}/token`, client_id: 'jitgate', client_assertion_path: assertionFile, additional_parameters: { audience: 'decision-logs' }, ...over } },
+  });
+  const tokenRequests = () => idp.received.filter((r) => r.url === '/token');
+
+  writeFileSync(assertionFile, 'eyJ.first\n');
+  // Tokens with 5 s left are asked for again on every call (under ten seconds): each call shows the file as it is then.
+  const svc = service();
+  t.equal((await serviceHeaders(svc)).authorization, 'Bearer tok-0');
+  const asked = tokenRequests()[0];
+  t.same(Object.fromEntries(new URLSearchParams(asked?.body.toString() ?? '')), {
+    grant_type: 'client_credentials', audience: 'decision-logs', client_id: 'jitgate',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'eyJ.first',
+  }, 'RFC 7523 client authentication: the assertion and its type in the form, the additional parameters beside them');
+  t.equal(asked?.headers.authorization, undefined, 'no HTTP Basic: there is no secret');
+  writeFileSync(assertionFile, 'eyJ.second\n');
+  t.equal((await serviceHeaders(svc)).authorization, 'Bearer tok-1');
+  t.equal(new URLSearchParams(tokenRequests()[1]?.body.toString() ?? '').get('client_assertion'), 'eyJ.second', 'a rotated assertion is sent from the next token request');
+  t.equal((await serviceHeaders(service({ client_assertion_path: undefined, client_assertion: 'eyJ.first', client_assertion_type: 'urn:example:assertion' }))).authorization, 'Bearer tok-2');
+  t.equal(new URLSearchParams(tokenRequests()[2]?.body.toString() ?? '').get('client_assertion_type'), 'urn:example:assertion', 'an inline assertion, with the type given');
+
+  const before = idp.received.length;
+  writeFileSync(assertionFile, '\n');
+  await t.rejects(serviceHeaders(svc), /client assertion file .*sa-token is empty/, 'an empty assertion file: no token request, no call');
+  await t.rejects(serviceHeaders(service({ client_assertion_path: join(dir, 'gone') })), /client assertion file .*gone cannot be read/, 'nor with a missing one');
+  t.equal(idp.received.length, before, 'the endpoint saw neither');
+  writeFileSync(assertionFile, 'eyJ.forged');
+  await t.rejects(serviceHeaders(svc), /answered HTTP 401/, 'an assertion the endpoint refuses: the call is not made');
+});
+
 t.test('client_tls and tls.ca_cert: the service\'s CA trusted, its client certificate presented, renewed files used from the next call', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'jg-service-tls-'));
   const ca = certAuthority(dir, 'services-ca');

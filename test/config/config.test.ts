@@ -128,6 +128,7 @@ services:
   mounted: { url: "https://b.example.com", credentials: { bearer: { token_path: ./secrets/token } } }
   mtls: { url: "https://m.example.com", tls: { ca_cert: pki/ca.pem, system_ca_required: true }, credentials: { client_tls: { cert: pki/gw.pem, private_key: /etc/gw.key } } }
   oauth: { url: "https://o.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: jitgate, client_secret: s3cret, scopes: [bundles.read] } } }
+  workload: { url: "https://w.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: jitgate, client_assertion_path: ./sa/token, additional_parameters: { audience: logs } } } }
 jitgate: {}
 `);
   const services = loadConfig(file, {}).services;
@@ -136,11 +137,15 @@ jitgate: {}
   t.same(services.mtls?.tls, { ca_cert: join(file, '..', 'pki', 'ca.pem'), system_ca_required: true }, 'so is the CA');
   t.same(services.mtls?.credentials, { client_tls: { cert: join(file, '..', 'pki', 'gw.pem'), private_key: '/etc/gw.key' } }, 'and the client certificate');
   t.same(services.oauth?.credentials, { oauth2: { token_url: 'https://idp.example.com/token', client_id: 'jitgate', client_secret: 's3cret', scopes: ['bundles.read'] } }, 'OAuth2 client credentials');
+  t.same(services.workload?.credentials, { oauth2: { token_url: 'https://idp.example.com/token', client_id: 'jitgate', client_assertion_path: join(file, '..', 'sa', 'token'), additional_parameters: { audience: 'logs' } } },
+    'a client assertion file relative to the config file');
   const problems = problemsOf(() => loadConfig(writeConfig(`
 services:
   a: { url: "https://a.example.com", credentials: { s3_signing: { environment_credentials: {} } } }
   g: { url: "https://g.example.com", credentials: { oauth2: { token_url: "http://idp.example.com/token", client_id: x, client_secret: y } } }
   h: { url: "https://h.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: x } } }
+  i: { url: "https://i.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: x, client_secret: y, client_assertion_path: /z } } }
+  j: { url: "https://j.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: x, client_secret: y, additional_parameters: { audience: a, grant_type: b } } } }
   b: { url: "https://b.example.com", credentials: { bearer: { scheme: Bearer } } }
   c: { url: "https://c.example.com", credentials: { bearer: { token: x, token_path: /y } } }
   d: { url: "https://d.example.com", allow_insecure_tls: true }
@@ -151,7 +156,10 @@ jitgate: {}
   t.ok(problems.includes('services.a.credentials.s3_signing: OPA\'s s3_signing credential plugin is not supported by jitgate; use bearer (token or token_path), oauth2 (client credentials) or client_tls'), `another OPA credential plugin is refused by name (${problems.join('; ')})`);
   t.ok(problems.includes('services.e.credentials: one credential plugin per service, as in OPA (bearer, oauth2 or client_tls)'), 'two credentials for one service are refused');
   t.ok(problems.some((p) => p.startsWith('services.g.credentials.oauth2.token_url')), 'a token endpoint over plain HTTP is refused: the client secret would travel in the clear');
-  t.ok(problems.some((p) => p.startsWith('services.h.credentials.oauth2') && p.includes('client_secret')), 'OAuth2 without a client secret is refused');
+  t.ok(problems.includes('services.h.credentials.oauth2: give exactly one of client_secret, client_assertion and client_assertion_path'), 'OAuth2 without a client secret or assertion is refused');
+  t.ok(problems.includes('services.i.credentials.oauth2: give exactly one of client_secret, client_assertion and client_assertion_path'), 'so is OAuth2 with both');
+  t.ok(problems.includes('services.j.credentials.oauth2.additional_parameters: "grant_type" is not allowed here'), 'an additional parameter may not repeat one of the grant\'s own');
+  t.notOk(problems.some((p) => p.includes('oneOf') || p.includes('must NOT be valid')), 'the schema\'s own wording is not passed on');
   t.ok(problems.some((p) => p.startsWith('services.f.credentials.client_tls') && p.includes('private_key')), 'a client certificate without its key is refused');
   t.ok(problems.some((p) => p.startsWith('services.b.credentials.bearer')), 'a bearer credential without a token is refused');
   t.ok(problems.some((p) => p.startsWith('services.c.credentials.bearer')), 'so is one with both a token and a token file');

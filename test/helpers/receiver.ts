@@ -53,7 +53,7 @@ export interface Answer {
  * answer later (a promise: a long poll held open). Default: 204 to everything.
  */
 export async function startReceiver(
-  respond: (url: string, index: number, headers: IncomingHttpHeaders) => number | Answer | Promise<number | Answer> = () => 204,
+  respond: (url: string, index: number, headers: IncomingHttpHeaders, body: Buffer) => number | Answer | Promise<number | Answer> = () => 204,
   tls?: ReceiverTls,
 ): Promise<Receiver> {
   const received: ReceivedRequest[] = [];
@@ -62,9 +62,10 @@ export async function startReceiver(
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '';
-      void Promise.resolve(respond(url, received.length, req.headers)).then((picked) => {
+      const body = Buffer.concat(chunks);
+      void Promise.resolve(respond(url, received.length, req.headers, body)).then((picked) => {
         const answer = typeof picked === 'number' ? { status: picked } : picked;
-        received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), status: answer.status, clientCert: clientCertName(req) });
+        received.push({ method: req.method ?? '', url, headers: req.headers, body, status: answer.status, clientCert: clientCertName(req) });
         res.writeHead(answer.status, answer.headers).end(answer.body);
       });
     });
