@@ -7,6 +7,7 @@ export { auditMigrations } from './migrations.js';
 export { verifyChain, verifyExport, type VerifyProblem, type VerifyReport } from './verify.js';
 export { readCheckpoint, type Checkpoint, type CheckpointWitness } from './checkpoint.js';
 export { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
+export { assertionKey } from './oauth2.js';
 export { queryAudit, DECISION_KINDS, type AuditFilter, type AuditPage } from './query.js';
 export { canonicalJson } from './canonical.js';
 export { createDecisionLogger, type DecisionLogSink, type DecisionLoggerDeps } from './decision-logger.js';

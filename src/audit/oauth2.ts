@@ -1,29 +1,84 @@
-// OPA's `oauth2` credential plugin, client-credentials grant (RFC 6749 4.4): a service's calls
-// carry a bearer token asked of the token endpoint, kept until shortly before it expires, as OPA
-// keeps it. The client authenticates with its secret (HTTP Basic) or with a client assertion it
-// is given (RFC 7523 2.2: a signed JWT such as a Kubernetes service-account or SPIFFE token,
-// from a file read for every token request, so a rotated one is used from the next).
+// OPA's `oauth2` credential plugin: a service's calls carry a bearer token asked of the token
+// endpoint, kept until shortly before it expires, as OPA keeps it. With the client-credentials
+// grant (RFC 6749 4.4) the client authenticates with its secret (HTTP Basic) or with a client
+// assertion (RFC 7523 2.2): one it is given (a Kubernetes service-account or SPIFFE token, from a
+// file read for every token request, so a rotated one is used from the next), or one signed here
+// with a configured private key. The JWT bearer grant (RFC 7523 2.1) sends the signed assertion
+// alone. Signed assertions carry OPA's claims: iat, exp ten minutes on, `additional_claims`,
+// `scope` and, when asked, a fresh jti.
+import { createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { SignJWT, type JWTHeaderParameters } from 'jose';
 import { request, type Dispatcher } from 'undici';
 import { readLimited } from '../read-limited.js';
+import { uuid } from '../uuid.js';
+
+/** The key a signed assertion is made with: `keys.<signing_key>`, set by the config loader. */
+export interface AssertionKey {
+  algorithm: string;
+  private_key: string;
+}
 
 export interface OAuth2Credentials {
   token_url: string;
-  client_id: string;
-  /** Exactly one of client_secret, client_assertion and client_assertion_path (the config says so). */
+  /** Required by the config except with the JWT bearer grant. */
+  client_id?: string;
+  /** Exactly one of client_secret, client_assertion, client_assertion_path and signing_key (the config says so). */
   client_secret?: string;
   client_assertion?: string;
   client_assertion_path?: string;
   /** OPA's default: urn:ietf:params:oauth:client-assertion-type:jwt-bearer. */
   client_assertion_type?: string;
+  /** A key in `keys` with a private_key: assertions are signed here. */
+  signing_key?: string;
+  additional_claims?: Record<string, unknown>;
+  include_jti_claim?: boolean;
+  /** Hex SHA-1 thumbprint of the signing certificate, sent as the assertion's x5t header. */
+  thumbprint?: string;
+  /** `keys[signing_key]`, set by the config loader (never in the file). */
+  signer?: AssertionKey;
   scopes?: string[];
   /** Sent with the grant's own parameters (the config refuses one that would repeat them). */
   additional_parameters?: Record<string, string>;
-  /** The only grant jitgate asks for (OPA's default). */
-  grant_type?: 'client_credentials';
+  /** OPA's two grants; client_credentials by default. */
+  grant_type?: 'client_credentials' | 'jwt_bearer';
 }
 
 const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** OPA's lifetime for the assertions it signs. */
+const ASSERTION_LIFETIME_S = 600;
+
+/** The curve each ECDSA algorithm signs with (a key on another curve cannot make its signatures). */
+const CURVES: Readonly<Record<string, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
+
+/** The key as `algorithm` signs with it; throws, saying why, when it cannot. */
+export function assertionKey(key: AssertionKey): KeyObject {
+  const { algorithm } = key;
+  if (algorithm.startsWith('HS')) return createSecretKey(Buffer.from(key.private_key, 'utf8'));
+  let parsed: KeyObject;
+  try {
+    parsed = createPrivateKey(key.private_key);
+  } catch {
+    throw new Error('private_key is not a PEM private key');
+  }
+  const type = parsed.asymmetricKeyType;
+  const fits = algorithm.startsWith('ES')
+    ? type === 'ec' && parsed.asymmetricKeyDetails?.namedCurve === CURVES[algorithm]
+    : type === 'rsa' || (type === 'rsa-pss' && algorithm.startsWith('PS'));
+  if (!fits) throw new Error(`private_key is ${type === 'ec' ? `an EC key on ${String(parsed.asymmetricKeyDetails?.namedCurve)}` : `a ${String(type)} key`}, which ${algorithm} does not sign with`);
+  return parsed;
+}
+
+async function signedAssertion(credentials: OAuth2Credentials, signer: AssertionKey): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = { iat: now, exp: now + ASSERTION_LIFETIME_S, ...credentials.additional_claims };
+  if (credentials.scopes && credentials.scopes.length > 0) claims.scope = credentials.scopes.join(' ');
+  if (credentials.include_jti_claim === true) claims.jti = uuid();
+  const header: JWTHeaderParameters = { typ: 'JWT', alg: signer.algorithm };
+  if (credentials.thumbprint !== undefined) header.x5t = Buffer.from(credentials.thumbprint, 'hex').toString('base64url');
+  return new SignJWT(claims).setProtectedHeader(header).sign(assertionKey(signer));
+}
 
 /** A token is asked for again once it has less than this left, as in OPA. */
 const MIN_LIFETIME_MS = 10_000;
@@ -43,17 +98,23 @@ const asking = new WeakMap<OAuth2Credentials, Promise<Held>>();
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatcher | undefined): Promise<Held> {
-  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  const signer = credentials.signer;
+  if (credentials.signing_key !== undefined && signer === undefined) throw new Error(`no key "${credentials.signing_key}" to sign the OAuth2 client assertion with`);
+  const jwtBearer = credentials.grant_type === 'jwt_bearer';
+  const form = new URLSearchParams({ grant_type: jwtBearer ? JWT_BEARER_GRANT : 'client_credentials' });
   if (credentials.scopes && credentials.scopes.length > 0) form.set('scope', credentials.scopes.join(' '));
   for (const [name, value] of Object.entries(credentials.additional_parameters ?? {})) form.set(name, value);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  if (credentials.client_secret !== undefined) {
+  const clientId = credentials.client_id ?? '';
+  if (jwtBearer && signer) {
+    form.set('assertion', await signedAssertion(credentials, signer));
+  } else if (credentials.client_secret !== undefined) {
     // RFC 6749 2.3.1: both parts form-urlencoded before they are joined for HTTP Basic.
-    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(credentials.client_id)}:${encodeURIComponent(credentials.client_secret)}`).toString('base64')}`;
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(credentials.client_secret)}`).toString('base64')}`;
   } else {
-    form.set('client_id', credentials.client_id);
-    form.set('client_assertion_type', credentials.client_assertion_type ?? JWT_BEARER_ASSERTION);
-    form.set('client_assertion', clientAssertion(credentials));
+    form.set('client_id', clientId);
+    form.set('client_assertion_type', signer ? JWT_BEARER_ASSERTION : credentials.client_assertion_type ?? JWT_BEARER_ASSERTION);
+    form.set('client_assertion', signer ? await signedAssertion(credentials, signer) : clientAssertion(credentials));
   }
   const res = await request(credentials.token_url, {
     method: 'POST',

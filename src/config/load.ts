@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
+import { assertionKey } from '../audit/index.js';
 import { jitgateError } from '../errors.js';
 import { invalidProxyEntries } from '../proxy/index.js';
 import { configSchema } from './schema.js';
@@ -48,12 +49,13 @@ function listed(names: readonly string[]): string {
 }
 
 function describeErrors(errors: readonly ErrorObject[]): string[] {
-  // A branch of "exactly one of these keys" or a check of a key's name is said by its parent error.
-  const said = errors.filter((e) => !/\/(oneOf\/\d+\/required|propertyNames\/)/.test(e.schemaPath));
+  // A branch of "one of these keys" or a check of a key's name is said by its parent error, and
+  // a failed if/then/else by the requirement that failed in it.
+  const said = errors.filter((e) => e.keyword !== 'if' && !/\/((oneOf|anyOf)\/\d+\/required|propertyNames\/)/.test(e.schemaPath));
   return said.map((e) => {
     const at = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
-    const keys = e.keyword === 'oneOf' ? alternatives(e.schema) : null;
-    if (keys !== null) return `${at}: give exactly one of ${listed(keys)}`;
+    const keys = e.keyword === 'oneOf' || e.keyword === 'anyOf' ? alternatives(e.schema) : null;
+    if (keys !== null) return `${at}: give ${e.keyword === 'oneOf' ? 'exactly' : 'at least'} one of ${listed(keys)}`;
     if (e.keyword === 'propertyNames') return `${at}: "${String(e.params.propertyName)}" is not allowed here`;
     if (e.keyword === 'additionalProperties') {
       const key = String(e.params.additionalProperty);
@@ -163,6 +165,36 @@ function invalidCertificateIdentities(cfg: GatewayConfig): string[] {
   return problems;
 }
 
+/**
+ * Keys that cannot do what they are named for: an OAuth2 signing key that is missing, has no
+ * private key, or cannot sign with its algorithm; a bundle's verification key without a public one.
+ */
+function unusableKeys(cfg: GatewayConfig): string[] {
+  const problems: string[] = [];
+  for (const [name, service] of Object.entries(cfg.services)) {
+    const id = service.credentials?.oauth2?.signing_key;
+    if (id === undefined) continue;
+    const key = cfg.keys[id];
+    const at = `services.${name}.credentials.oauth2.signing_key`;
+    if (key === undefined) problems.push(`${at}: no key named "${id}" in keys`);
+    else if (key.private_key === undefined) problems.push(`${at}: keys.${id} has no private_key to sign with`);
+    else {
+      try {
+        assertionKey({ algorithm: key.algorithm, private_key: key.private_key });
+      } catch (err) {
+        problems.push(`keys.${id}.private_key: ${(err as Error).message.replace(/^private_key /, '')}`);
+      }
+    }
+  }
+  for (const [name, bundle] of Object.entries(cfg.bundles)) {
+    const id = bundle.signing?.keyid;
+    if (id !== undefined && cfg.keys[id] !== undefined && cfg.keys[id].key === undefined) {
+      problems.push(`bundles.${name}.signing.keyid: keys.${id} has no public key (key) to verify with`);
+    }
+  }
+  return problems;
+}
+
 /** Validates a parsed document. Throws CONFIG_INVALID listing every problem (path in the file and why). */
 export function buildConfig(doc: unknown, source: string | null): GatewayConfig {
   const copy = structuredClone(doc ?? {}) as Record<string, unknown>;
@@ -172,11 +204,17 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...invalidTrustedProxies(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.
   for (const [name, bundle] of Object.entries(cfg.bundles) as [string, Partial<OpaBundle>][]) bundle.resource ??= `bundles/${name}`;
+  // A service's calls are made without the rest of the config: its signing key goes with it.
+  for (const service of Object.values(cfg.services)) {
+    const oauth2 = service.credentials?.oauth2;
+    const key = oauth2?.signing_key === undefined ? undefined : cfg.keys[oauth2.signing_key];
+    if (oauth2 && key?.private_key !== undefined) oauth2.signer = { algorithm: key.algorithm, private_key: key.private_key };
+  }
   resolvePaths(cfg, source ? dirname(source) : process.cwd());
   return cfg;
 }

@@ -80,7 +80,7 @@ export const configSchema: SchemaObject = {
               oauth2: {
                 type: 'object',
                 additionalProperties: false,
-                required: ['token_url', 'client_id'],
+                required: ['token_url'],
                 properties: {
                   // As OPA requires: the client's secret or assertion never travels in the clear.
                   token_url: { type: 'string', pattern: '^https://' },
@@ -90,16 +90,26 @@ export const configSchema: SchemaObject = {
                   client_assertion: { type: 'string', minLength: 1 },
                   client_assertion_path: { type: 'string', minLength: 1 },
                   client_assertion_type: { type: 'string', minLength: 1 },
+                  // Or an assertion jitgate signs with keys.<signing_key>.private_key, with OPA's claims.
+                  signing_key: { type: 'string', minLength: 1 },
+                  additional_claims: { type: 'object' },
+                  include_jti_claim: { type: 'boolean' },
+                  // The signing certificate's SHA-1 thumbprint (hex), sent as the assertion's x5t header.
+                  thumbprint: { type: 'string', pattern: '^([0-9a-fA-F]{2})+$' },
                   scopes: { type: 'array', items: { type: 'string', minLength: 1 } },
                   // Parameters the grant itself sets cannot be given again (a second value would be the endpoint's to pick).
                   additional_parameters: {
                     type: 'object',
-                    propertyNames: { not: { enum: ['grant_type', 'scope', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'] } },
+                    propertyNames: { not: { enum: ['grant_type', 'scope', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'assertion'] } },
                     additionalProperties: { type: 'string' },
                   },
-                  grant_type: { enum: ['client_credentials'] },
+                  grant_type: { enum: ['client_credentials', 'jwt_bearer'] },
                 },
-                oneOf: [{ required: ['client_secret'] }, { required: ['client_assertion'] }, { required: ['client_assertion_path'] }],
+                oneOf: [{ required: ['client_secret'] }, { required: ['client_assertion'] }, { required: ['client_assertion_path'] }, { required: ['signing_key'] }],
+                // The JWT bearer grant (RFC 7523 2.1) is the signed assertion alone; a client credential grant names its client.
+                if: { required: ['grant_type'], properties: { grant_type: { const: 'jwt_bearer' } } },
+                then: { required: ['signing_key'] },
+                else: { required: ['client_id'] },
               },
               bearer: {
                 type: 'object',
@@ -157,9 +167,10 @@ export const configSchema: SchemaObject = {
       additionalProperties: {
         type: 'object',
         additionalProperties: false,
-        required: ['key'],
+        anyOf: [{ required: ['key'] }, { required: ['private_key'] }],
         properties: {
           key: { type: 'string', minLength: 1 },
+          private_key: { type: 'string', minLength: 1 },
           algorithm: { enum: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512'], default: 'RS256' },
         },
       },

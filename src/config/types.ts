@@ -30,7 +30,7 @@ export interface GatewayConfig {
   services: Record<string, OpaService>;
   /** At most one: jitgate serves one bundle holding both entrypoints. */
   bundles: Record<string, OpaBundle>;
-  /** OPA's `keys`: public keys (or HMAC secrets) that verify bundle signatures. */
+  /** OPA's `keys`: public keys (or HMAC secrets) that verify bundle signatures, private ones that sign client assertions. */
   keys: Record<string, VerificationKey>;
   decision_logs: DecisionLogsConfig;
   jitgate: {

@@ -15,9 +15,14 @@ export interface BundleSigning {
   exclude_files?: string[];
 }
 
-/** `keys.<id>`, as in OPA: a PEM public key (RSA, ECDSA) or an HMAC secret. */
+/**
+ * `keys.<id>`, as in OPA: `key`, a PEM public key (RSA, ECDSA) or an HMAC secret, verifies bundle
+ * signatures; `private_key` (PEM, or the HMAC secret) signs what jitgate signs (OAuth2 client
+ * assertions). The config requires at least one of them, and the one each use needs.
+ */
 export interface VerificationKey {
-  key: string;
+  key?: string;
+  private_key?: string;
   algorithm: string;
 }
 
@@ -176,7 +181,7 @@ export async function verifyBundleSignature(archive: Uint8Array, signing: Bundle
   const header = decodeProtectedHeader(jws);
   const keyid = signing.keyid ?? (typeof header.kid === 'string' ? header.kid : undefined);
   const key = keyid === undefined ? undefined : keys[keyid];
-  if (!key || keyid === undefined) throw new Error(`no configured key "${String(keyid)}" to verify the signature with`);
+  if (!key?.key || keyid === undefined) throw new Error(`no configured key "${String(keyid)}" to verify the signature with`);
   const secret = key.algorithm.startsWith('HS') ? new TextEncoder().encode(key.key) : await importSPKI(key.key, key.algorithm);
   let payload: Uint8Array;
   try {

@@ -1,9 +1,11 @@
 // Calls to OPA services (bundle server, decision-log service, checkpoint witness) carry the
 // service's bearer credential, or present its client certificate and trust its CA; what is kept
 // in files is read on every call, and a call is never made without it.
+import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jwtVerify } from 'jose';
 import t from 'tap';
 import { request } from 'undici';
 import { serviceDispatcher, serviceHeaders, type ServiceConfig } from '../../src/audit/index.js';
@@ -119,6 +121,65 @@ t.test('oauth2 with a client assertion: the token is asked with the assertion fi
   t.equal(idp.received.length, before, 'the endpoint saw neither');
   writeFileSync(assertionFile, 'eyJ.forged');
   await t.rejects(serviceHeaders(svc), /answered HTTP 401/, 'an assertion the endpoint refuses: the call is not made');
+});
+
+t.test('oauth2 with a signing key: an assertion signed here, with OPA\'s claims, as client authentication or as the JWT bearer grant; one the endpoint cannot verify gets no token', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-service-signed-'));
+  const ca = certAuthority(dir, 'idp-ca');
+  const server = ca.issue('idp', 'server');
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const verified: { header: Record<string, unknown>; claims: Record<string, unknown>; form: Record<string, string> }[] = [];
+  const idp = await startReceiver(async (url, _i, headers, body) => {
+    if (url !== '/token') return 200;
+    const form = Object.fromEntries(new URLSearchParams(body.toString()));
+    const jws = form.grant_type === 'urn:ietf:params:oauth:grant-type:jwt-bearer' ? form.assertion : form.client_assertion;
+    try {
+      // The endpoint knows the client's public key: an assertion it cannot verify is refused.
+      const { payload, protectedHeader } = await jwtVerify(jws ?? '', ec.publicKey, { algorithms: ['ES256'] });
+      verified.push({ header: protectedHeader, claims: payload, form });
+    } catch {
+      return { status: 401, body: '{"error":"invalid_client"}' };
+    }
+    if (headers.authorization !== undefined) return { status: 400, body: '{"error":"two client authentications"}' };
+    return { status: 200, body: JSON.stringify({ access_token: `tok-${String(verified.length)}`, token_type: 'Bearer', expires_in: 5 }) };
+  }, { cert: server.cert, key: server.key, ca: ca.cert, anyClient: true });
+  t.teardown(() => idp.close());
+  const signer = { algorithm: 'ES256', private_key: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  const service = (over: Partial<OAuth2Credentials> = {}): ServiceConfig => ({
+    url: idp.url, tls: { ca_cert: ca.cert },
+    credentials: { oauth2: {
+      token_url: `${idp.url}/token`, client_id: 'jitgate', signing_key: 'k', signer, scopes: ['logs.write'], include_jti_claim: true,
+      additional_claims: { iss: 'jitgate', sub: 'jitgate', aud: `${idp.url}/token` }, thumbprint: '00ff10', ...over,
+    } },
+  });
+
+  const before = Math.floor(Date.now() / 1000);
+  t.equal((await serviceHeaders(service())).authorization, 'Bearer tok-1');
+  const first = verified[0];
+  t.same(first?.form, {
+    grant_type: 'client_credentials', scope: 'logs.write', client_id: 'jitgate',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: first?.form.client_assertion,
+  }, 'client credentials, authenticated by the signed assertion (private_key_jwt)');
+  t.same(first?.header, { typ: 'JWT', alg: 'ES256', x5t: Buffer.from('00ff10', 'hex').toString('base64url') }, 'the thumbprint as x5t');
+  const iat = Number(first?.claims.iat);
+  t.ok(iat >= before && iat <= before + 5, 'issued now');
+  t.equal(Number(first?.claims.exp) - iat, 600, 'for ten minutes, as OPA signs them');
+  t.match(first?.claims, { iss: 'jitgate', sub: 'jitgate', aud: `${idp.url}/token`, scope: 'logs.write' }, 'the additional claims and the scopes');
+  await serviceHeaders(service());
+  t.not(verified[1]?.claims.jti, first?.claims.jti, 'a fresh jti for every assertion');
+  t.match(String(first?.claims.jti), /^[0-9a-f-]{36}$/);
+
+  t.equal((await serviceHeaders(service({ grant_type: 'jwt_bearer', client_id: undefined, include_jti_claim: false }))).authorization, 'Bearer tok-3');
+  const grant = verified[2];
+  t.same(Object.keys(grant?.form ?? {}).sort(), ['assertion', 'grant_type', 'scope'], 'the JWT bearer grant: the assertion alone, no client authentication');
+  t.notOk('jti' in (grant?.claims ?? {}), 'no jti unless asked for');
+
+  const received = idp.received.length;
+  const forged = { algorithm: 'ES256', private_key: other.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  await t.rejects(serviceHeaders(service({ signer: forged })), /answered HTTP 401/, 'signed with a key the endpoint does not know: no token, no call');
+  await t.rejects(serviceHeaders(service({ signer: undefined })), /no key "k" to sign the OAuth2 client assertion with/, 'a signing key not resolved from the config: not even a token request');
+  t.equal(idp.received.length, received + 1, 'only the forged token request reached the endpoint');
 });
 
 t.test('client_tls and tls.ca_cert: the service\'s CA trusted, its client certificate presented, renewed files used from the next call', async (t) => {

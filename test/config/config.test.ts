@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,14 +157,80 @@ jitgate: {}
   t.ok(problems.includes('services.a.credentials.s3_signing: OPA\'s s3_signing credential plugin is not supported by jitgate; use bearer (token or token_path), oauth2 (client credentials) or client_tls'), `another OPA credential plugin is refused by name (${problems.join('; ')})`);
   t.ok(problems.includes('services.e.credentials: one credential plugin per service, as in OPA (bearer, oauth2 or client_tls)'), 'two credentials for one service are refused');
   t.ok(problems.some((p) => p.startsWith('services.g.credentials.oauth2.token_url')), 'a token endpoint over plain HTTP is refused: the client secret would travel in the clear');
-  t.ok(problems.includes('services.h.credentials.oauth2: give exactly one of client_secret, client_assertion and client_assertion_path'), 'OAuth2 without a client secret or assertion is refused');
-  t.ok(problems.includes('services.i.credentials.oauth2: give exactly one of client_secret, client_assertion and client_assertion_path'), 'so is OAuth2 with both');
+  t.ok(problems.includes('services.h.credentials.oauth2: give exactly one of client_secret, client_assertion, client_assertion_path and signing_key'), 'OAuth2 without a client secret or assertion is refused');
+  t.ok(problems.includes('services.i.credentials.oauth2: give exactly one of client_secret, client_assertion, client_assertion_path and signing_key'), 'so is OAuth2 with both');
   t.ok(problems.includes('services.j.credentials.oauth2.additional_parameters: "grant_type" is not allowed here'), 'an additional parameter may not repeat one of the grant\'s own');
   t.notOk(problems.some((p) => p.includes('oneOf') || p.includes('must NOT be valid')), 'the schema\'s own wording is not passed on');
   t.ok(problems.some((p) => p.startsWith('services.f.credentials.client_tls') && p.includes('private_key')), 'a client certificate without its key is refused');
   t.ok(problems.some((p) => p.startsWith('services.b.credentials.bearer')), 'a bearer credential without a token is refused');
   t.ok(problems.some((p) => p.startsWith('services.c.credentials.bearer')), 'so is one with both a token and a token file');
   t.ok(problems.some((p) => p === 'services.d: unknown key "allow_insecure_tls"'), 'a service setting jitgate does not apply is refused, not ignored');
+  t.end();
+});
+
+t.test('oauth2 signing keys: named in keys, private, and able to sign with their algorithm; the key goes with its service', (t) => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = (k: KeyObject): string => JSON.stringify(k.export({ type: 'pkcs8', format: 'pem' }));
+  const token = '{ token_url: "https://idp.example.com/token", client_id: jitgate';
+  const ok = loadConfig(writeConfig(`
+services:
+  signed: { url: "https://s.example.com", credentials: { oauth2: ${token}, signing_key: rs, include_jti_claim: true } } }
+  bearer_grant: { url: "https://b.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", grant_type: jwt_bearer, signing_key: ec, additional_claims: { iss: jitgate } } } }
+keys:
+  rs: { private_key: ${pem(rsa.privateKey)} }
+  ec: { private_key: ${pem(p256.privateKey)}, algorithm: ES256 }
+jitgate: {}
+`), {});
+  t.same(ok.services.signed?.credentials?.oauth2?.signer, { algorithm: 'RS256', private_key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }) }, 'RS256 by default, as in OPA');
+  t.equal(ok.services.bearer_grant?.credentials?.oauth2?.signer?.algorithm, 'ES256', 'the JWT bearer grant needs no client_id');
+  const problems = problemsOf(() => loadConfig(writeConfig(`
+services:
+  a: { url: "https://a.example.com", credentials: { oauth2: ${token}, signing_key: missing } } }
+  b: { url: "https://b.example.com", credentials: { oauth2: ${token}, signing_key: public_only } } }
+  c: { url: "https://c.example.com", credentials: { oauth2: ${token}, signing_key: wrong_curve } } }
+  d: { url: "https://d.example.com", credentials: { oauth2: ${token}, signing_key: not_pem } } }
+  e: { url: "https://e.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_id: x, client_secret: y, grant_type: jwt_bearer } } }
+  f: { url: "https://f.example.com", credentials: { oauth2: { token_url: "https://idp.example.com/token", client_secret: y } } }
+  g: { url: "https://g.example.com" }
+bundles: { authz: { service: g, signing: { keyid: rs_private } } }
+keys:
+  public_only: { key: "secret", algorithm: HS256 }
+  wrong_curve: { private_key: ${pem(p256.privateKey)}, algorithm: ES384 }
+  not_pem: { private_key: "not a key" }
+  rs_private: { private_key: ${pem(rsa.privateKey)} }
+  neither: { algorithm: RS256 }
+jitgate: {}
+`), {}));
+  const expect = [
+    'services.a.credentials.oauth2.signing_key: no key named "missing" in keys',
+    'services.b.credentials.oauth2.signing_key: keys.public_only has no private_key to sign with',
+    'keys.wrong_curve.private_key: is an EC key on prime256v1, which ES384 does not sign with',
+    'keys.not_pem.private_key: is not a PEM private key',
+    'services.e.credentials.oauth2: must have required property \'signing_key\'',
+    'services.f.credentials.oauth2: must have required property \'client_id\'',
+    'bundles.authz.signing.keyid: keys.rs_private has no public key (key) to verify with',
+    'keys.neither: give at least one of key and private_key',
+  ];
+  // The schema's problems come first and stop the rest: those two kinds are checked apart.
+  const schemaOnly = expect.filter((p) => p.startsWith('services.e') || p.startsWith('services.f') || p.startsWith('keys.neither'));
+  for (const p of schemaOnly) t.ok(problems.includes(p), `${p} (${problems.join('; ')})`);
+  const beyond = problemsOf(() => loadConfig(writeConfig(`
+services:
+  a: { url: "https://a.example.com", credentials: { oauth2: ${token}, signing_key: missing } } }
+  b: { url: "https://b.example.com", credentials: { oauth2: ${token}, signing_key: public_only } } }
+  c: { url: "https://c.example.com", credentials: { oauth2: ${token}, signing_key: wrong_curve } } }
+  d: { url: "https://d.example.com", credentials: { oauth2: ${token}, signing_key: not_pem } } }
+  g: { url: "https://g.example.com" }
+bundles: { authz: { service: g, signing: { keyid: rs_private } } }
+keys:
+  public_only: { key: "secret", algorithm: HS256 }
+  wrong_curve: { private_key: ${pem(p256.privateKey)}, algorithm: ES384 }
+  not_pem: { private_key: "not a key" }
+  rs_private: { private_key: ${pem(rsa.privateKey)} }
+jitgate: {}
+`), {}));
+  t.same(beyond.sort(), expect.filter((p) => !schemaOnly.includes(p)).sort(), 'each unusable key named, and nothing else');
   t.end();
 });
 
