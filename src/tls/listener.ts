@@ -62,24 +62,46 @@ export function listenerFastify(
   return app;
 }
 
-/** Open connections of listeners that ask for client certificates, so a new revocation list reaches them. */
-const connections = new WeakMap<FastifyInstance, Set<TLSSocket>>();
+/**
+ * Open connections of listeners that ask for client certificates, with the chain each was
+ * verified with (DER, the client's certificate first, the trusted root left out), so a new
+ * revocation list reaches them. The chain is taken at the handshake: OpenSSL does not keep the
+ * intermediates for later (measured: `issuerCertificate` is gone after the first request).
+ */
+const connections = new WeakMap<FastifyInstance, Map<TLSSocket, readonly Buffer[]>>();
+
+/** Bounded: a chain is a handful of certificates; a cycle must not hold the handshake. */
+const MAX_CHAIN = 16;
+
+function verifiedChain(socket: TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  if (!socket.authorized) return chain;
+  let certificate = socket.getPeerX509Certificate();
+  while (certificate !== undefined && certificate.issuer !== certificate.subject && chain.length < MAX_CHAIN) {
+    chain.push(certificate.raw);
+    certificate = certificate.issuerCertificate;
+  }
+  return chain;
+}
 
 function trackConnections(app: FastifyInstance): void {
-  const open = new Set<TLSSocket>();
+  const open = new Map<TLSSocket, readonly Buffer[]>();
   connections.set(app, open);
   (app.server as unknown as HttpsServer).on('secureConnection', (socket: TLSSocket) => {
-    open.add(socket);
+    open.set(socket, verifiedChain(socket));
     socket.once('close', () => { open.delete(socket); });
   });
 }
 
-/** Ends the open connections (WebSockets and streams on them too) whose client certificate `lists` name; returns how many. */
+/**
+ * Ends the open connections (WebSockets and streams on them too) whose verified chain `lists`
+ * name anywhere: the client's own certificate, or a CA between it and the trusted root (a
+ * revoked intermediate takes every certificate under it along). Returns how many.
+ */
 function endRevoked(app: FastifyInstance, lists: readonly RevocationList[]): number {
   let ended = 0;
-  for (const socket of connections.get(app) ?? []) {
-    const certificate = socket.authorized ? socket.getPeerX509Certificate() : undefined;
-    if (certificate && isRevoked(certificate.raw, lists)) {
+  for (const [socket, chain] of connections.get(app) ?? []) {
+    if (chain.some((der) => isRevoked(der, lists))) {
       socket.destroy();
       ended++;
     }

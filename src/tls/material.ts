@@ -5,16 +5,16 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { jitgateError } from '../errors.js';
 import type { TlsFiles } from './config.js';
-import { revocationLists, type RevocationList } from './revocation.js';
+import { crlBlocks, revocationLists, type RevocationList } from './revocation.js';
 
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   /**
    * Callers' certificates: the CAs that may sign them, whether one is required, and the CAs'
-   * revocation lists (PEM, and what they name, for connections opened before them).
+   * revocation lists (one PEM block each, and what they name, for connections opened before them).
    */
-  clients?: { ca: Buffer; required: boolean; crl?: Buffer; revoked?: RevocationList[] };
+  clients?: { ca: Buffer; required: boolean; crl?: string[]; revoked?: RevocationList[] };
 }
 
 /** A PEM file the configuration names at `key`; a file that cannot be read is a configuration error naming both. */
@@ -27,7 +27,7 @@ export function readConfiguredPem(path: string, key: string): Buffer {
 }
 
 /** The secure context options `material` makes: one place, so the check below and the listeners agree. */
-export function contextOptions(material: TlsMaterial): { cert: Buffer; key: Buffer; ca?: Buffer; crl?: Buffer } {
+export function contextOptions(material: TlsMaterial): { cert: Buffer; key: Buffer; ca?: Buffer; crl?: string[] } {
   const clients = material.clients;
   return { cert: material.cert, key: material.key, ...(clients ? { ca: clients.ca } : {}), ...(clients?.crl ? { crl: clients.crl } : {}) };
 }
@@ -35,12 +35,15 @@ export function contextOptions(material: TlsMaterial): { cert: Buffer; key: Buff
 /** The files named by `files` (at config key `at`), checked by building a TLS context from them. */
 export function readTls(files: TlsFiles, at: string): TlsMaterial {
   const material: TlsMaterial = { cert: readConfiguredPem(files.cert_file, `${at}.cert_file`), key: readConfiguredPem(files.key_file, `${at}.key_file`) };
+  let crlPem: Buffer | undefined;
   const clients = files.client_certificates;
   if (clients) {
     material.clients = { ca: readConfiguredPem(clients.ca_file, `${at}.client_certificates.ca_file`), required: clients.required };
-    if (clients.crl_file !== undefined) material.clients.crl = readConfiguredPem(clients.crl_file, `${at}.client_certificates.crl_file`);
+    if (clients.crl_file !== undefined) crlPem = readConfiguredPem(clients.crl_file, `${at}.client_certificates.crl_file`);
+    if (crlPem !== undefined) material.clients.crl = crlBlocks(crlPem);
   }
   try {
+    if (material.clients?.crl?.length === 0) throw new Error('no X509 CRL in the revocation list file');
     // Throws on unparsable PEM, an encrypted key, or a key that does not belong to the certificate.
     createSecureContext(contextOptions(material));
   } catch (err) {
@@ -50,6 +53,6 @@ export function readTls(files: TlsFiles, at: string): TlsMaterial {
       : `${files.cert_file} and ${files.key_file} are not a usable certificate and key: ${(err as Error).message}`;
     throw jitgateError('CONFIG_INVALID', `${at}: ${why}`, { problems: [`${at}: ${why}`] }, err);
   }
-  if (material.clients?.crl) material.clients.revoked = revocationLists(material.clients.crl, `${at}.client_certificates.crl_file`);
+  if (material.clients && crlPem !== undefined) material.clients.revoked = revocationLists(crlPem, `${at}.client_certificates.crl_file`);
   return material;
 }

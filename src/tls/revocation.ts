@@ -88,9 +88,19 @@ function listOf(der: Buffer): RevocationList {
   return { issuer: der.subarray(issuer.start, issuer.end), serials };
 }
 
+const CRL_BLOCK = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/g;
+
+/**
+ * Each list in a PEM file as a PEM block of its own. Node's secure context reads one list from
+ * each string it is given, so a file with one list per CA is handed over as these blocks.
+ */
+export function crlBlocks(pem: Buffer): string[] {
+  return [...pem.toString('latin1').matchAll(CRL_BLOCK)].map((m) => `${m[0]}\n`);
+}
+
 /** Every list in a PEM file (one per CA); throws CONFIG_INVALID naming `at` when one cannot be read. */
 export function revocationLists(pem: Buffer, at: string): RevocationList[] {
-  const blocks = [...pem.toString('latin1').matchAll(/-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/g)];
+  const blocks = [...pem.toString('latin1').matchAll(CRL_BLOCK)];
   if (blocks.length === 0) throw jitgateError('CONFIG_INVALID', `${at}: no X509 CRL in the file`, { problems: [`${at}: no X509 CRL in the file`] });
   return blocks.map((block) => {
     try {

@@ -29,43 +29,65 @@ export function selfSigned(dir: string, name: string): CertFiles {
   return described(cert, key);
 }
 
-/** A certificate authority that issues server certificates (for 127.0.0.1) and client certificates, and revokes them. */
-export function certAuthority(dir: string, name: string): CertFiles & {
+export interface Authority extends CertFiles {
   /** `serial` (hex): this serial number rather than a random one. */
   issue(subject: string, use: 'server' | 'client', altNames?: string, serial?: string): CertFiles;
   /** Revokes `cert` and writes the CA's revocation list (every certificate revoked so far); returns its path. */
   revoke(cert: CertFiles): string;
-} {
-  const ca = selfSigned(dir, name);
+  /** Writes the CA's revocation list as it stands (nothing revoked yet: an empty one); returns its path. */
+  crl(): string;
+  /** A CA under this one: its certificates' chains run through it. */
+  intermediate(name: string): Authority;
+}
+
+/** A certificate authority that issues server certificates (for 127.0.0.1) and client certificates, and revokes them. */
+export function certAuthority(dir: string, name: string): Authority {
+  return authority(dir, name, selfSigned(dir, name));
+}
+
+function authority(dir: string, name: string, ca: CertFiles): Authority {
   const db = join(dir, `${name}-db`);
+  const crlFile = join(dir, `${name}.crl.pem`);
+  const ensureDb = (): string => {
+    mkdirSync(db, { recursive: true });
+    const conf = join(db, 'ca.cnf');
+    if (!existsSync(conf)) {
+      writeFileSync(join(db, 'index.txt'), '');
+      writeFileSync(join(db, 'crlnumber'), '01\n');
+      writeFileSync(conf, `[ca]\ndefault_ca = d\n[d]\ndatabase = ${db}/index.txt\ncrlnumber = ${db}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n`);
+    }
+    return conf;
+  };
+  const crl = (): string => {
+    openssl(['ca', '-config', ensureDb(), '-keyfile', ca.key, '-cert', ca.cert, '-gencrl', '-out', crlFile]);
+    return crlFile;
+  };
+  const sign = (subject: string, extensions: string, serial?: string): CertFiles => {
+    const key = join(dir, `${subject}.key`);
+    const csr = join(dir, `${subject}.csr`);
+    const cert = join(dir, `${subject}.pem`);
+    const ext = join(dir, `${subject}.ext`);
+    writeFileSync(ext, extensions);
+    openssl(['req', ...EC_KEY, '-subj', `/CN=${subject}`, '-keyout', key, '-out', csr]);
+    const serialArgs = serial === undefined ? ['-CAcreateserial'] : ['-set_serial', `0x${serial}`];
+    openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, ...serialArgs, '-days', '2', '-extfile', ext, '-out', cert]);
+    return described(cert, key);
+  };
   return {
     ...ca,
     revoke(cert) {
-      mkdirSync(db, { recursive: true });
-      const conf = join(db, 'ca.cnf');
-      if (!existsSync(conf)) {
-        writeFileSync(join(db, 'index.txt'), '');
-        writeFileSync(join(db, 'crlnumber'), '01\n');
-        writeFileSync(conf, `[ca]\ndefault_ca = d\n[d]\ndatabase = ${db}/index.txt\ncrlnumber = ${db}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n`);
-      }
-      const crl = join(dir, `${name}.crl.pem`);
-      openssl(['ca', '-config', conf, '-keyfile', ca.key, '-cert', ca.cert, '-revoke', cert.cert]);
-      openssl(['ca', '-config', conf, '-keyfile', ca.key, '-cert', ca.cert, '-gencrl', '-out', crl]);
-      return crl;
+      openssl(['ca', '-config', ensureDb(), '-keyfile', ca.key, '-cert', ca.cert, '-revoke', cert.cert]);
+      return crl();
     },
+    crl,
     /** `altNames`: a client certificate's subjectAltName (`URI:spiffe://...`), for workload identities. */
     issue(subject, use, altNames, serial) {
-      const key = join(dir, `${subject}.key`);
-      const csr = join(dir, `${subject}.csr`);
-      const cert = join(dir, `${subject}.pem`);
-      const ext = join(dir, `${subject}.ext`);
-      writeFileSync(ext, use === 'server'
+      return sign(subject, use === 'server'
         ? 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
-        : `extendedKeyUsage=clientAuth\n${altNames === undefined ? '' : `subjectAltName=${altNames}\n`}`);
-      openssl(['req', ...EC_KEY, '-subj', `/CN=${subject}`, '-keyout', key, '-out', csr]);
-      const serialArgs = serial === undefined ? ['-CAcreateserial'] : ['-set_serial', `0x${serial}`];
-      openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, ...serialArgs, '-days', '2', '-extfile', ext, '-out', cert]);
-      return described(cert, key);
+        : `extendedKeyUsage=clientAuth\n${altNames === undefined ? '' : `subjectAltName=${altNames}\n`}`, serial);
+    },
+    intermediate(sub) {
+      return authority(dir, sub, sign(sub, 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n'));
     },
   };
 }

@@ -2,7 +2,7 @@
 // Required: a caller without a certificate from the client CA never gets a request in. Optional:
 // the handshake completes either way, and the policy sees only a certificate that verified, so
 // a rule asking for a workload identity (a SPIFFE ID) cannot be met without one.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -188,3 +188,60 @@ t.test('a revocation list read on reload ends the open connections (and the stre
   t.equal(await status(b), 'no answer', 'a new connection with the revoked certificate fails its handshake');
   t.equal(g.upstream.seen.filter((s) => !s.url.includes('__drip')).length, 3, 'the upstream saw only the requests made before the revocation, and the kept one after');
 });
+
+t.test('an intermediate CA revoked by its root ends the open connections of every certificate under it; the root\'s own stay open', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-crl-chain-'));
+  const root = certAuthority(dir, 'root-ca');
+  const team = root.intermediate('team-ca');
+  const direct = root.issue('orders', 'client', 'URI:spiffe://prod/ns/orders/sa/api');
+  const underTeam = team.issue('payments', 'client', 'URI:spiffe://prod/ns/payments/sa/api');
+  // The client presents its chain: its certificate, then the intermediate's.
+  const chain = join(dir, 'payments-chain.pem');
+  writeFileSync(chain, readFileSync(underTeam.cert, 'utf8') + readFileSync(team.cert, 'utf8'));
+  const mapped = [
+    { san_uri: 'spiffe://prod/ns/orders/sa/api', subject: 'svc-orders', groups: ['services'] },
+    { san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: ['services'] },
+  ];
+  // Every CA in a chain needs its issuer's list (OpenSSL checks the whole chain at each handshake).
+  const lists = (): string => {
+    const file = join(dir, 'crls.pem');
+    writeFileSync(file, readFileSync(root.crl(), 'utf8') + readFileSync(team.crl(), 'utf8'));
+    return file;
+  };
+  const at = 'jitgate.listen.tls.proxy';
+  const files = { cert_file: server.cert, key_file: server.key };
+  const g = await startGateway({
+    policy: await policyAllowingIf(['input.subject.kind == "service"'], 'services only'),
+    tls: readTls({ ...files, client_certificates: { ca_file: root.cert, required: true, crl_file: lists() } }, at),
+    identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
+  });
+  t.teardown(() => g.close());
+  const connection = (cert: string, key: string) => {
+    const client = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(cert), key: readFileSync(key) } });
+    t.teardown(() => client.destroy());
+    return client;
+  };
+  const status = async (client: Client): Promise<string> => {
+    try {
+      const res = await client.request({ path: '/api/orders', method: 'GET' });
+      await res.body.dump();
+      return String(res.statusCode);
+    } catch {
+      return 'no answer';
+    }
+  };
+  const orders = connection(direct.cert, direct.key);
+  const payments = connection(chain, underTeam.key);
+  t.equal(await status(orders), '200');
+  t.equal(await status(payments), '200', 'a certificate under the intermediate serves while the intermediate stands');
+
+  root.revoke(team);
+  const ended = g.proxy.useTls(readTls({ ...files, client_certificates: { ca_file: root.cert, required: true, crl_file: lists() } }, at));
+  t.equal(ended, 1, 'the reload ends the connection whose chain runs through the revoked intermediate');
+  t.equal(await status(orders), '200', 'the root\'s own certificate serves on');
+  t.equal(await status(connection(chain, underTeam.key)), 'no answer', 'a new connection under the revoked intermediate fails its handshake');
+  const seen = g.upstream.seen.length;
+  t.equal(await status(payments), 'no answer', 'and the old connection is gone, not reused');
+  t.equal(g.upstream.seen.length, seen, 'the upstream saw nothing more of it');
+});
+
