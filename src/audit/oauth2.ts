@@ -63,10 +63,14 @@ export function assertionKey(key: AssertionKey): KeyObject {
     throw new Error('private_key is not a PEM private key');
   }
   const type = parsed.asymmetricKeyType;
+  const details = parsed.asymmetricKeyDetails;
   const fits = algorithm.startsWith('ES')
-    ? type === 'ec' && parsed.asymmetricKeyDetails?.namedCurve === CURVES[algorithm]
+    ? type === 'ec' && details?.namedCurve === CURVES[algorithm]
     : type === 'rsa' || (type === 'rsa-pss' && algorithm.startsWith('PS'));
-  if (!fits) throw new Error(`private_key is ${type === 'ec' ? `an EC key on ${String(parsed.asymmetricKeyDetails?.namedCurve)}` : `a ${String(type)} key`}, which ${algorithm} does not sign with`);
+  if (!fits) throw new Error(`private_key is ${type === 'ec' ? `an EC key on ${String(details?.namedCurve)}` : `a ${String(type)} key`}, which ${algorithm} does not sign with`);
+  // jose refuses to sign with a shorter one: said at load, not at the first token request.
+  const bits = details?.modulusLength ?? 0;
+  if (type !== 'ec' && bits < 2048) throw new Error(`private_key is an RSA key of ${String(bits)} bits; ${algorithm} needs 2048 or more`);
   return parsed;
 }
 
@@ -97,25 +101,37 @@ const asking = new WeakMap<OAuth2Credentials, Promise<Held>>();
 /** A token response is a few hundred bytes; an endpoint sending more is not read into memory. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatcher | undefined): Promise<Held> {
-  const signer = credentials.signer;
+/** The token request's form and the client's authentication (in the form, or as HTTP Basic). */
+async function tokenRequest(credentials: OAuth2Credentials): Promise<{ form: URLSearchParams; authorization?: string }> {
+  const { signer, client_id: clientId = '' } = credentials;
   if (credentials.signing_key !== undefined && signer === undefined) throw new Error(`no key "${credentials.signing_key}" to sign the OAuth2 client assertion with`);
   const jwtBearer = credentials.grant_type === 'jwt_bearer';
   const form = new URLSearchParams({ grant_type: jwtBearer ? JWT_BEARER_GRANT : 'client_credentials' });
   if (credentials.scopes && credentials.scopes.length > 0) form.set('scope', credentials.scopes.join(' '));
   for (const [name, value] of Object.entries(credentials.additional_parameters ?? {})) form.set(name, value);
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  const clientId = credentials.client_id ?? '';
-  if (jwtBearer && signer) {
+  if (signer && jwtBearer) {
     form.set('assertion', await signedAssertion(credentials, signer));
-  } else if (credentials.client_secret !== undefined) {
-    // RFC 6749 2.3.1: both parts form-urlencoded before they are joined for HTTP Basic.
-    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(credentials.client_secret)}`).toString('base64')}`;
-  } else {
-    form.set('client_id', clientId);
-    form.set('client_assertion_type', signer ? JWT_BEARER_ASSERTION : credentials.client_assertion_type ?? JWT_BEARER_ASSERTION);
-    form.set('client_assertion', signer ? await signedAssertion(credentials, signer) : clientAssertion(credentials));
+    return { form };
   }
+  if (credentials.client_secret !== undefined) {
+    // RFC 6749 2.3.1: both parts form-urlencoded before they are joined for HTTP Basic.
+    return { form, authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(credentials.client_secret)}`).toString('base64')}` };
+  }
+  form.set('client_id', clientId);
+  if (signer) {
+    form.set('client_assertion_type', JWT_BEARER_ASSERTION);
+    form.set('client_assertion', await signedAssertion(credentials, signer));
+  } else {
+    form.set('client_assertion_type', credentials.client_assertion_type ?? JWT_BEARER_ASSERTION);
+    form.set('client_assertion', clientAssertion(credentials));
+  }
+  return { form };
+}
+
+async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatcher | undefined): Promise<Held> {
+  const { form, authorization } = await tokenRequest(credentials);
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (authorization !== undefined) headers.authorization = authorization;
   const res = await request(credentials.token_url, {
     method: 'POST',
     headers,

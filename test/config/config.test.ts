@@ -207,6 +207,7 @@ jitgate: {}
     'services.b.credentials.oauth2.signing_key: keys.public_only has no private_key to sign with',
     'keys.wrong_curve.private_key: is an EC key on prime256v1, which ES384 does not sign with',
     'keys.not_pem.private_key: is not a PEM private key',
+    'keys.short.private_key: is an RSA key of 1024 bits; PS256 needs 2048 or more',
     'services.e.credentials.oauth2: must have required property \'signing_key\'',
     'services.f.credentials.oauth2: must have required property \'client_id\'',
     'bundles.authz.signing.keyid: keys.rs_private has no public key (key) to verify with',
@@ -221,6 +222,7 @@ services:
   b: { url: "https://b.example.com", credentials: { oauth2: ${token}, signing_key: public_only } } }
   c: { url: "https://c.example.com", credentials: { oauth2: ${token}, signing_key: wrong_curve } } }
   d: { url: "https://d.example.com", credentials: { oauth2: ${token}, signing_key: not_pem } } }
+  h: { url: "https://h.example.com", credentials: { oauth2: ${token}, signing_key: short } } }
   g: { url: "https://g.example.com" }
 bundles: { authz: { service: g, signing: { keyid: rs_private } } }
 keys:
@@ -228,6 +230,7 @@ keys:
   wrong_curve: { private_key: ${pem(p256.privateKey)}, algorithm: ES384 }
   not_pem: { private_key: "not a key" }
   rs_private: { private_key: ${pem(rsa.privateKey)} }
+  short: { private_key: ${pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey)}, algorithm: PS256 }
 jitgate: {}
 `), {}));
   t.same(beyond.sort(), expect.filter((p) => !schemaOnly.includes(p)).sort(), 'each unusable key named, and nothing else');
