@@ -39,8 +39,10 @@ export function readTls(files: TlsFiles, at: string): TlsMaterial {
   const clients = files.client_certificates;
   if (clients) {
     material.clients = { ca: readConfiguredPem(clients.ca_file, `${at}.client_certificates.ca_file`), required: clients.required };
-    if (clients.crl_file !== undefined) crlPem = readConfiguredPem(clients.crl_file, `${at}.client_certificates.crl_file`);
-    if (crlPem !== undefined) material.clients.crl = crlBlocks(crlPem);
+    if (clients.crl_file !== undefined) {
+      crlPem = readConfiguredPem(clients.crl_file, `${at}.client_certificates.crl_file`);
+      material.clients.crl = crlBlocks(crlPem);
+    }
   }
   try {
     if (material.clients?.crl?.length === 0) throw new Error('no X509 CRL in the revocation list file');
