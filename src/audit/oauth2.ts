@@ -158,7 +158,9 @@ async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatche
     throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered a token that is not a bearer token`);
   }
   // Without expires_in the token is used for this call only: better asked again than used stale.
-  const lifetimeMs = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in * 1000 : 0;
+  // Some endpoints (Azure AD's v1) send it as a string of digits.
+  const expiresIn = typeof body.expires_in === 'string' && /^\d{1,9}$/.test(body.expires_in) ? Number(body.expires_in) : body.expires_in;
+  const lifetimeMs = typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn * 1000 : 0;
   return { token: body.access_token.trim(), expiresAtMs: Date.now() + lifetimeMs };
 }
 

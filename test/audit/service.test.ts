@@ -66,6 +66,16 @@ t.test('oauth2: a token asked of the token endpoint with the client credentials,
   await serviceHeaders(short);
   await serviceHeaders(short);
   t.equal(tokenRequests().length, 4, 'a token with under ten seconds left is not used again');
+  answer = (n) => ({ status: 200, body: JSON.stringify({ access_token: `str-${String(n)}`, token_type: 'Bearer', expires_in: '3599' }) });
+  const stringly = service();
+  await serviceHeaders(stringly);
+  t.equal((await serviceHeaders(stringly)).authorization, 'Bearer str-4', 'expires_in as a string of digits is a lifetime too (Azure AD v1 sends it so)');
+  t.equal(tokenRequests().length, 5);
+  answer = (n) => ({ status: 200, body: JSON.stringify({ access_token: `odd-${String(n)}`, token_type: 'Bearer', expires_in: '1e9' }) });
+  const odd = service();
+  await serviceHeaders(odd);
+  await serviceHeaders(odd);
+  t.equal(tokenRequests().length, 7, 'any other string is no lifetime: the token serves one call');
 
   const before = idp.received.length;
   await t.rejects(serviceHeaders(service({ client_secret: 'wrong' })), /answered HTTP 401: \{"error":"invalid_client"\}/, 'a refused client: the call is not made');
