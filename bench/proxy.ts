@@ -3,25 +3,20 @@
 // proxy, nginx (Debian), a fastify proxy asking `opa run --server` per request, and jitgate.
 // The proxy under test (and its sidecar) is pinned to core 0; upstream and wrk to core 1.
 // Results (req/s, p50, p99, proxy CPU per request, ratios) go into docs/benchmarks.md `## Data path`.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { requireOpa } from '../src/policy/index.js';
+import { compiled, compileTargets, CONNECTIONS, cpuSeconds, listening, LOAD_CORE, PATH, PROXY_CORE, root, start, stop, stopAll, tree, wrk, type WrkResult } from './harness.js';
 import { writeSection } from './docs-section.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const WARMUP_S = 3;
 /** The measured time per target is split into this many interleaved rounds; the best round is reported. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CONNECTIONS = 50;
-const PATH = '/api/orders/7';
-const PROXY_CORE = '0';
-const LOAD_CORE = '1';
 
 function have(cmd: string): boolean {
   try {
@@ -52,94 +47,6 @@ function freePort(): Promise<number> {
   });
 }
 
-const children: ChildProcess[] = [];
-function start(core: string, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn('taskset', ['-c', core, cmd, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.push(child);
-  child.stderr.on('data', (d: Buffer) => {
-    const text = d.toString();
-    // The benchmark's dev issuer warns loudly on purpose; that line is expected here.
-    if (!text.includes('DEVELOPMENT TOKEN ISSUER') && !text.includes('uid or gid 0')) process.stderr.write(`[${cmd}] ${text}`);
-  });
-  return child;
-}
-
-function listening(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => { reject(new Error('child did not start in 120 s')); }, 120_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /LISTENING (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`child exited (${code})`)); });
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise<void>((r) => child.once('exit', () => { r(); }));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await done;
-  clearTimeout(timer);
-}
-
-/** A pid and all its descendants (nginx workers). */
-function tree(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch { /* exited */ }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]!) ?? []));
-  return out;
-}
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-/** utime+stime in seconds, summed over the processes. */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch { /* exited */ }
-  }
-  return ticks / CLK_TCK;
-}
-
-function toMs(v: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-interface WrkResult { rps: number; requests: number; p50: number; p99: number; errors: number }
-function wrk(url: string, seconds: number, headers: string[]): WrkResult {
-  const args = ['-c', LOAD_CORE, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
-  const out = execFileSync('taskset', args, { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, requests, p50, p99, errors };
-}
-
 interface Target {
   name: string;
   describe: string;
@@ -147,22 +54,6 @@ interface Target {
   diagnostic?: boolean;
   /** Starts the target; returns its URL, the pids whose CPU counts, extra headers, and a stop. */
   up(upstreamPort: number): Promise<{ url: string; pids: () => number[]; headers: string[]; down: () => Promise<void> }>;
-}
-
-/**
- * The Node targets run as tsc's JavaScript, as `jitgate serve` runs from dist/: under tsx every
- * function gets a naming wrapper (esbuild's keepNames), which costs each proxy a few percent.
- */
-const BUILD = join('bench', '.out', 'build');
-
-function compileTargets(): void {
-  rmSync(join(root, BUILD), { recursive: true, force: true });
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: root, stdio: 'inherit' });
-}
-
-/** The compiled form of a bench/ script. */
-function compiled(script: string): string {
-  return join(BUILD, 'bench', script.replace(/\.ts$/, '.js'));
 }
 
 async function nodeProxy(script: string, args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
@@ -396,6 +287,6 @@ function writeReport(rows: Row[]): void {
 try {
   await main();
 } finally {
-  await Promise.all(children.map(stop));
+  await stopAll();
   rmSync(work, { recursive: true, force: true });
 }
