@@ -10,12 +10,11 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compiled, compileTargets, cpuSeconds, listening, LOAD_CORE, PATH, PROXY_CORE, root, start, stop, stopAll, tree, wrk } from './harness.js';
+import { compiled, compileTargets, cpuSeconds, listening, LOAD_CORE, PATH, PROXY_CORE, root, start, stop, stopAll, tree, WARMUP_S, wrk } from './harness.js';
 
 const [rev, roundsArg = '8', secondsArg = '5'] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg);
 const SECONDS = Number(secondsArg);
-const WARMUP_S = 3;
 
 interface Side {
   label: string;

@@ -10,11 +10,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { requireOpa } from '../src/policy/index.js';
-import { compiled, compileTargets, CONNECTIONS, cpuSeconds, listening, LOAD_CORE, PATH, PROXY_CORE, root, start, stop, stopAll, tree, wrk, type WrkResult } from './harness.js';
+import { compiled, compileTargets, CONNECTIONS, cpuSeconds, listening, LOAD_CORE, PATH, PROXY_CORE, root, start, stop, stopAll, tree, WARMUP_S, wrk, type WrkResult } from './harness.js';
 import { writeSection } from './docs-section.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
-const WARMUP_S = 3;
 /** The measured time per target is split into this many interleaved rounds; the best round is reported. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
