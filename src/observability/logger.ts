@@ -9,7 +9,7 @@ export const REDACT_CENSOR = '[REDACTED]';
 const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 /** Where headers appear in our logs: fastify's req/res serializers, our own `headers` fields. */
 const HEADER_HOLDERS = ['headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers', 'upstream.headers', '*.headers'];
-const SECRET_FIELDS = ['secret', 'token', 'password', 'api_key', 'apiKey', 'client_secret', 'access_token', 'refresh_token', 'id_token', 'private_key', 'credential_value', 'value_secret'];
+const SECRET_FIELDS = ['secret', 'token', 'password', 'api_key', 'apiKey', 'client_secret', 'client_assertion', 'assertion', 'access_token', 'refresh_token', 'id_token', 'private_key', 'credential_value', 'value_secret'];
 
 export const REDACT_PATHS: string[] = [
   ...HEADER_HOLDERS.flatMap((h) => SECRET_HEADERS.map((name) => `${h}["${name}"]`)),

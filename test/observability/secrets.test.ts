@@ -21,7 +21,9 @@ t.test('logger redaction', (t) => {
   log.info({ route: { credentials: { admin: { type: 'bearer', value: UPSTREAM_SECRET } } } }, 'route');
   log.info({ token: BEARER, client: { secret: UPSTREAM_SECRET, password: UPSTREAM_SECRET } }, 'fields');
   log.warn({ headers: { authorization: `Bearer ${BEARER}` } }, 'bare headers');
-  t.equal(lines.length, 7);
+  // A service's OAuth2 credentials, should a line ever carry them: a client assertion is a bearer credential too.
+  log.info({ service: { oauth2: { client_id: 'jitgate', client_assertion: BEARER, private_key: UPSTREAM_SECRET } }, form: { assertion: BEARER } }, 'oauth2');
+  t.equal(lines.length, 8);
   const all = lines.join('');
   t.notOk(all.includes(BEARER), 'no bearer token in the log');
   t.notOk(all.includes(UPSTREAM_SECRET), 'no upstream secret in the log');
