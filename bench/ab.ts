@@ -71,9 +71,9 @@ async function main(): Promise<void> {
   if (cpus().length < 2) throw new Error('needs 2 cores (proxies on one, upstream + load on the other)');
   const work = mkdtempSync(join(tmpdir(), 'jg-bench-ab-'));
   const baseDir = join(work, 'base');
-  const base: Side = { label: `base ${git(['rev-parse', '--short', rev])}`, dir: baseDir, cpuUs: [], rps: [] };
   const current: Side = { label: 'this checkout', dir: root, cpuUs: [], rps: [] };
   try {
+    const base: Side = { label: `base ${git(['rev-parse', '--short', rev])}`, dir: baseDir, cpuUs: [], rps: [] };
     worktree(rev, baseDir);
     compileTargets(baseDir);
     compileTargets();
