@@ -1,9 +1,9 @@
 // Request ids for fastify's logger: one id per request on every log line, taken from
 // an incoming X-Request-Id only when it is short and plain, so a caller cannot inject
 // text into the logs; otherwise a fresh one.
-import { uuid } from '../uuid.js';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import { uuid } from '../uuid.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -1,10 +1,10 @@
 // One loaded bundle: a compiled policy.wasm instance with its data, evaluated synchronously.
 // An engine is immutable once loaded; hot reload builds a new one and swaps the reference,
 // so an evaluation always runs wholly on one policy.
-import { uuid } from '../uuid.js';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { ValidateFunction } from 'ajv';
 import { jitgateError, toError } from '../errors.js';
+import { uuid } from '../uuid.js';
 import { customBuiltins, CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES, type DecisionClock } from './builtins.js';
 import type { PolicyBundle } from './bundle.js';
 import { wasmApi, type WasmMemoryDescriptor } from './wasm.js';

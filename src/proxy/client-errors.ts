@@ -3,10 +3,10 @@
 // the connection closed. Two cases are different. An answer already under way gets nothing
 // written among its bytes, only the close. A request that was decided and is streaming its body
 // upstream is answered by its own handler, with its decision id, once its body is cut off.
-import { uuid } from '../uuid.js';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { jitgateError } from '../errors.js';
+import { uuid } from '../uuid.js';
 import type { GuardedBody } from './body-guard.js';
 import { rawAnswer, specBody } from './respond.js';
 

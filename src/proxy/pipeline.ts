@@ -1,7 +1,6 @@
 // The per-request decision, shared by plain requests and WebSocket upgrades: normalize, route,
 // authenticate, gather grants, evaluate, and record. Every failure is a JitgateError; nothing here
 // forwards anything.
-import { uuid } from '../uuid.js';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '../audit/index.js';
@@ -11,6 +10,7 @@ import type { Metrics } from '../observability/index.js';
 import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, PolicyGrant, ShadowOutcome, Subject } from '../policy/index.js';
 import { AUTHZ_ENTRYPOINT, seal, shadowOutcome } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
+import { uuid } from '../uuid.js';
 import { clientCertificate } from '../tls/index.js';
 import type { ClientAddress, ClientAddresses } from './client-address.js';
 import type { CredentialBroker } from './credentials.js';

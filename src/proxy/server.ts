@@ -1,7 +1,6 @@
 // The data-path server: fastify accepts the request, the pipeline decides, and an allowed request is
 // streamed to the upstream through undici (pooled, keep-alive, no buffering) with the broker's
 // credential. Any failure before forwarding answers without forwarding.
-import { uuid } from '../uuid.js';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -9,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
 import { listenerFastify, useClientTimeouts, useTls, type TlsMaterial } from '../tls/index.js';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
+import { uuid } from '../uuid.js';
 import { CALLER_TIMEOUT_DEFAULTS, type CallerTimeouts, type RouteConfig } from './config.js';
 import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
 import { guardBody, type GuardedBody } from './body-guard.js';
