@@ -63,10 +63,11 @@ export function listenerFastify(
 }
 
 /**
- * Open connections of listeners that ask for client certificates, with the chain each was
- * verified with (DER, the client's certificate first, the trusted root left out), so a new
- * revocation list reaches them. The chain is taken at the handshake: OpenSSL does not keep the
- * intermediates for later (measured: `issuerCertificate` is gone after the first request).
+ * Open connections of listeners that ask for client certificates, with each one's chain (DER, the
+ * client's certificate first, the trusted root left out), so a new revocation list reaches them.
+ * The chain is Node's, linked by issuer from what the client sent (OpenSSL's verified chain is not
+ * exposed), and taken at the handshake: the intermediates are gone later (measured:
+ * `issuerCertificate` is undefined after the first request).
  */
 const connections = new WeakMap<FastifyInstance, Map<TLSSocket, readonly Buffer[]>>();
 
