@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { startDemoUpstream, type DemoUpstream } from '../../src/demo/index.js';
 import { freshDatabase } from '../helpers/pg.js';
+import { within } from '../helpers/poll.js';
 import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
 
 interface Harness {
@@ -85,14 +86,7 @@ function upstreamSaw(h: Harness, method: string, pathPrefix: string): number {
 }
 
 /** Polls for a change another replica makes; the bound is stated, the figure is in docs/benchmarks.md. */
-async function eventually(check: () => Promise<boolean>, boundMs = 5000): Promise<boolean> {
-  const until = Date.now() + boundMs;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await sleep(50);
-  }
-  return check();
-}
+const eventually = (check: () => Promise<boolean>): Promise<boolean> => within(check, 5000, 50);
 
 async function scenario(t: Test, h: Harness): Promise<void> {
   const [a, b = a] = h.gateways as [GatewayProcess, GatewayProcess?];

@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import { createAuthenticator, type IdentityConfig } from '../../src/identity/index.js';
 import type { PolicyEvaluator } from '../../src/policy/index.js';
 import { request } from 'undici';
+import { within } from '../helpers/poll.js';
 import { demoRoute, identityConfig, policyAllowingIf, SERVICE_KEY, startGateway, type Gateway } from './fixtures.js';
 
 /** Makes the upstream accept upgrades and echo every chunk back; returns, per upgrade, whether the gateway has ended it. */
@@ -74,8 +75,7 @@ function openSession(g: Gateway, path: string, token: string): Promise<Session> 
 }
 
 async function upstreamEnded(sessions: { ended: boolean }[]): Promise<boolean> {
-  for (let i = 0; i < 100 && !sessions.every((s) => s.ended); i++) await new Promise((r) => setTimeout(r, 20));
-  return sessions.length > 0 && sessions.every((s) => s.ended);
+  return sessions.length > 0 && await within(() => sessions.every((s) => s.ended), 2000);
 }
 
 const websockets = (u: string): ReturnType<typeof demoRoute>[] => [demoRoute(u, { websocket: true })];
@@ -163,9 +163,7 @@ t.test('a WebSocket closes once the issuer withdraws the key its token was signe
   t.equal(closing?.why, 'JITGATE_E_TOKEN_INVALID', 'the log says why');
   t.equal(await kept.echo('still here'), 'echo:still here', 'the session whose key stays is open');
   // Its recheck runs beside the other's and may finish after the echo: waited for, not raced.
-  const rechecked = () => g.decisions.events.some((e) => e.jitgate.session === 'rechecked' && e.jitgate.subject === 'alice');
-  for (let i = 0; i < 100 && !rechecked(); i++) await new Promise((r) => setTimeout(r, 20));
-  t.ok(rechecked(), 'after being decided again on the new keys');
+  t.ok(await within(() => g.decisions.events.some((e) => e.jitgate.session === 'rechecked' && e.jitgate.subject === 'alice'), 2000), 'after being decided again on the new keys');
 });
 
 t.test('a WebSocket opened with an API key closes once a reload takes the key out; one opened with a token stays open', async (t) => {
@@ -261,7 +259,7 @@ async function revokeMidStream(t: Test, query: string): Promise<{ atRevoke: stri
   const outcome = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => { r('still streaming'); }, 4000))]);
   t.match(outcome, /^cut/, 'the response was cut within seconds of the revoke, never ended as if complete');
   const seen = g.upstream.seen.find((s) => s.url.includes('__drip'));
-  for (let i = 0; i < 100 && seen?.abandoned !== true; i++) await new Promise((r) => setTimeout(r, 20));
+  await within(() => seen?.abandoned === true, 2000);
   t.equal(seen?.abandoned, true, 'the gateway dropped the upstream call');
   t.equal(g.audit.entries.at(-1)?.kind, 'proxy.denied', 'the deny is audited');
   const closing = g.decisions.events.filter((e) => e.jitgate.session === 'closed');
