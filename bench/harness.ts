@@ -1,7 +1,8 @@
 // What the data-path benchmarks share (bench/proxy.ts, bench/ab.ts): the bench targets compiled
 // by tsc, processes pinned to a core, wrk's load on the other, and CPU time read from /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -119,9 +120,21 @@ function toMs(v: string): number {
 
 export interface WrkResult { rps: number; requests: number; p50: number; p99: number; errors: number }
 
-/** wrk on the load core: one thread, CONNECTIONS connections, `seconds` long. */
-export function wrk(url: string, seconds: number, headers: string[]): WrkResult {
-  const args = ['-c', LOAD_CORE, 'wrk', '-t1', `-c${String(CONNECTIONS)}`, `-d${String(seconds)}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+/**
+ * A wrk script that holds each connection `ms` after every answer before it sends again: the
+ * offered load is then set by the pace (about CONNECTIONS / (ms + latency) requests a second),
+ * not by how fast the proxy answers, so latency shows what the proxy adds rather than its queue.
+ */
+function paceScript(ms: number): string {
+  const file = join(tmpdir(), `jitgate-bench-pace-${String(ms)}ms.lua`);
+  writeFileSync(file, `function delay()\n  return ${String(ms)}\nend\n`);
+  return file;
+}
+
+/** wrk on the load core: one thread, CONNECTIONS connections, `seconds` long; paced when `paceMs` is given. */
+export function wrk(url: string, seconds: number, headers: string[], paceMs?: number): WrkResult {
+  const pace = paceMs === undefined ? [] : ['-s', paceScript(paceMs)];
+  const args = ['-c', LOAD_CORE, 'wrk', '-t1', `-c${String(CONNECTIONS)}`, `-d${String(seconds)}s`, '--latency', ...pace, ...headers.flatMap((h) => ['-H', h]), url];
   const out = execFileSync('taskset', args, { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
