@@ -68,6 +68,11 @@ export interface Decided {
   /** The caller's address, and what the forwarding headers upstream say about it. */
   client: ClientAddress;
   input: AuthzInput;
+  /**
+   * The millisecond the request was decided in: input.now_ns is it in nanoseconds, but as a
+   * double above 2^53 it is rounded, and dividing it again can land one millisecond early.
+   */
+  decidedMs: number;
   decision: Decision<AuthzResult>;
   startedNs: bigint;
   /** Routes with `policy_body`: the body the policy judged, and what goes upstream. */
@@ -244,7 +249,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
     else metrics.decisionMemoHit(AUTHZ_ENTRYPOINT);
     const shadow = deps.shadow ? shadowOutcome(deps.shadow, input, decision.result) : null;
     if (shadow) metrics.shadowDecision(shadow.change);
-    return { state, route, target, subject, client, input, decision, startedNs, body, shadow };
+    return { state, route, target, subject, client, input, decidedMs: nowMs, decision, startedNs, body, shadow };
   };
 }
 
@@ -290,7 +295,7 @@ export function logDecision(
   if (d.shadow && d.shadow.change !== 'unchanged') facts.shadow = { revision: d.shadow.revision, change: d.shadow.change, ...d.shadow.decision };
   deps.decisionLog.log({
     decision_id: d.decision.decision_id,
-    timestamp: isoAt(Math.floor(d.input.now_ns / 1e6)),
+    timestamp: isoAt(d.decidedMs),
     path: AUTHZ_ENTRYPOINT,
     input: d.input,
     result: d.decision.result,

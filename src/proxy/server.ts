@@ -313,7 +313,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         body,
         headersTimeout: cfg.timeouts.headers_ms,
         bodyTimeout: cfg.timeouts.body_ms,
-      }, res, masker, head, { stallMs: timeouts.response_idle_ms, lingerAtMs: d.input.now_ns / 1e6 + LINGER_AFTER_MS, linger });
+      }, res, masker, head, { stallMs: timeouts.response_idle_ms, lingerAtMs: d.decidedMs + LINGER_AFTER_MS, linger });
     } catch (err) {
       const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);
       logger.warn({ err: toError(err), route: cfg.name, decision_id: decisionId }, 'upstream request failed');

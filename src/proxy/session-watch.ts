@@ -51,7 +51,7 @@ function basisOf(d: Decided, deps: PipelineDeps): Basis {
     state: d.state,
     expiresMs: typeof exp === 'number' ? exp * 1000 : Infinity,
     keys: deps.authenticator.keysGeneration,
-    decidedMs: d.input.now_ns / 1e6,
+    decidedMs: d.decidedMs,
   };
 }
 

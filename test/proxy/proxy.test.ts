@@ -54,6 +54,26 @@ t.test('an employee reads under /api/: forwarded with the read-only key, caller 
   t.same((ev?.input as { request: { query: unknown } }).request.query, { limit: ['5'], tag: ['a', 'b'] });
 });
 
+t.test('a decision-log event is stamped with the millisecond it was decided in, also where now_ns is not exact', async (t) => {
+  // now_ns is that millisecond times 1e6: above 2^53 as a double it is rounded, for about one
+  // millisecond in eight just below the exact value. Divided back and floored, it read one earlier.
+  let ms = Date.now();
+  while (Math.floor((ms * 1e6) / 1e6) === ms) ms++;
+  const token = await g.token('alice');
+  const realNow = Date.now;
+  Date.now = () => ms;
+  let res: Awaited<ReturnType<typeof call>>;
+  try {
+    res = await call('/api/orders/3', { headers: { authorization: `Bearer ${token}` } });
+  } finally {
+    Date.now = realNow;
+  }
+  t.equal(res.status, 200);
+  const ev = g.decisions.events.find((e) => e.decision_id === res.headers['x-jitgate-decision-id']);
+  t.equal(ev?.timestamp, new Date(ms).toISOString(), 'the timestamp is the decision\'s millisecond');
+  t.equal((ev?.input as { now_ns: number }).now_ns, ms * 1e6, 'and the input the policy saw carries the same instant');
+});
+
 t.test('a write without a grant: 403 with reason, revision, decision id, elevation command; audited; never forwarded', async (t) => {
   const before = g.upstream.seen.length;
   const token = await g.token('alice');
