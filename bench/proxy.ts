@@ -27,6 +27,7 @@ const PACED_ROUNDS = 3;
 const PACED_S = 4;
 /** The targets the latency target compares. */
 const PACED_TARGETS = ['bare proxy', 'jitgate'];
+const PROCESSES = 2;
 
 function have(cmd: string): boolean {
   try {
@@ -62,6 +63,12 @@ interface Target {
   describe: string;
   /** Extra rows that attribute jitgate's cost; not part of the targets' checks. */
   diagnostic?: boolean;
+  /**
+   * Processes run of this target; its row is their mean. Two processes of the same build can
+   * differ by a few µs per request from start to end (where the heap and the compiled code
+   * happened to land), so the two the ratios are taken from run as PROCESSES each.
+   */
+  processes?: number;
   /** Starts the target; returns its URL, the pids whose CPU counts, extra headers, and a stop. */
   up(upstreamPort: number): Promise<{ url: string; pids: () => number[]; headers: string[]; down: () => Promise<void> }>;
 }
@@ -81,6 +88,7 @@ const targets: Target[] = [
   },
   {
     name: 'bare proxy',
+    processes: PROCESSES,
     describe: 'fastify + undici Pool, forwarding through jitgate\'s own relay (undici dispatch), no identity/policy/logging (bench/proxy-bare.ts); the baseline of the targets',
     async up(up) {
       const { child, port } = await nodeProxy('proxy-bare.ts', [`http://127.0.0.1:${up}`]);
@@ -133,6 +141,7 @@ const targets: Target[] = [
   },
   {
     name: 'jitgate',
+    processes: PROCESSES,
     describe: 'jitgate data path: JWT (dev issuer, verified-token cache), sample policies in opa-wasm with 2 live grants in the input (the same input met again in the same millisecond answered by the decision memo: wrk\'s identical requests are its best case), credential injection + response masking, decision log to a JSONL file, Prometheus metrics (bench/proxy-jitgate.ts)',
     async up(up) {
       return jitgateTarget(up, '');
@@ -189,15 +198,28 @@ interface Row { target: Target; result: WrkResult; cpuPerReqUs: number | null }
 /** A target's paced rounds, and the one with the median p99 (neither its best nor its worst). */
 interface PacedRow { target: Target; paceMs: number; rounds: Row[]; median: Row }
 
-function measure(target: Target, t: Awaited<ReturnType<Target['up']>>, round: number, seconds: number, paceMs?: number): Row {
+interface Running { target: Target; t: Awaited<ReturnType<Target['up']>>; label: string }
+
+function measure({ target, t, label }: Running, round: number, seconds: number, paceMs?: number): Row {
   const pids = t.pids();
   const cpu0 = cpuSeconds(pids);
   const result = wrk(`${t.url}${PATH}`, seconds, t.headers, paceMs);
   const cpu1 = cpuSeconds(pids);
   const cpuPerReqUs = pids.length ? ((cpu1 - cpu0) / result.requests) * 1e6 : null;
   const how = paceMs === undefined ? '' : ` (paced ${String(paceMs)} ms)`;
-  console.log(`round ${round} ${target.name}${how}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU/req ${cpuPerReqUs?.toFixed(1) ?? '-'} µs, errors ${result.errors}`);
+  console.log(`round ${round} ${label}${how}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, CPU/req ${cpuPerReqUs?.toFixed(1) ?? '-'} µs, errors ${result.errors}`);
   return { target, result, cpuPerReqUs };
+}
+
+/** A target's processes' rows as one: their means (requests and errors summed). */
+function combined(target: Target, rows: readonly Row[]): Row {
+  const mean = (f: (r: Row) => number): number => rows.reduce((a, r) => a + f(r), 0) / rows.length;
+  const sum = (f: (r: Row) => number): number => rows.reduce((a, r) => a + f(r), 0);
+  return {
+    target,
+    result: { rps: mean((r) => r.result.rps), requests: sum((r) => r.result.requests), p50: mean((r) => r.result.p50), p99: mean((r) => r.result.p99), errors: sum((r) => r.result.errors) },
+    cpuPerReqUs: rows.every((r) => r.cpuPerReqUs !== null) ? mean((r) => r.cpuPerReqUs ?? 0) : null,
+  };
 }
 
 async function main(): Promise<void> {
@@ -213,30 +235,30 @@ async function main(): Promise<void> {
   const chosen = targets.filter((x) => !only || only.includes(x.name));
   // Every target is started up front (idle ones cost nothing), then measured round-robin: a burst
   // of load from elsewhere on the machine hits one round of one target, and the better round counts.
-  const running: { target: Target; t: Awaited<ReturnType<Target['up']>> }[] = [];
+  const running: Running[] = [];
   try {
-    for (const target of chosen) {
+    for (const target of chosen) for (let p = 1; p <= (target.processes ?? 1); p++) {
       const t = await target.up(upstreamPort);
-      running.push({ target, t });
+      running.push({ target, t, label: target.processes === undefined ? target.name : `${target.name} #${String(p)}` });
       const probe = await request(`${t.url}${PATH}`, { headers: Object.fromEntries(t.headers.map((h) => h.split(': ') as [string, string])) });
       await probe.body.dump();
       if (probe.statusCode !== 200) throw new Error(`${target.name}: probe answered ${probe.statusCode}`);
     }
-    const best = new Map<Target, Row>();
+    const best = new Map<Running, Row>();
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const { target, t } of running) {
-        wrk(`${t.url}${PATH}`, round === 1 ? WARMUP_S : 1, t.headers);
-        const row = measure(target, t, round, Math.max(1, Math.round(DURATION_S / ROUNDS)));
-        const prev = best.get(target);
-        if (!prev || row.result.rps > prev.result.rps) best.set(target, row);
+      for (const r of running) {
+        wrk(`${r.t.url}${PATH}`, round === 1 ? WARMUP_S : 1, r.t.headers);
+        const row = measure(r, round, Math.max(1, Math.round(DURATION_S / ROUNDS)));
+        const prev = best.get(r);
+        if (!prev || row.result.rps > prev.result.rps) best.set(r, row);
       }
     }
-    for (const { target } of running) rows.push(best.get(target)!);
+    for (const target of chosen) rows.push(combined(target, running.filter((r) => r.target === target).map((r) => best.get(r)!)));
     for (const paceMs of PACES_MS) {
       const pacedRounds = new Map<Target, Row[]>();
       for (let round = 1; round <= PACED_ROUNDS; round++) {
-        for (const { target, t } of running.filter((r) => PACED_TARGETS.includes(r.target.name))) {
-          pacedRounds.set(target, [...(pacedRounds.get(target) ?? []), measure(target, t, round, PACED_S, paceMs)]);
+        for (const r of running.filter((x) => PACED_TARGETS.includes(x.target.name))) {
+          pacedRounds.set(r.target, [...(pacedRounds.get(r.target) ?? []), measure(r, round, PACED_S, paceMs)]);
         }
       }
       for (const [target, rounds] of pacedRounds) {
@@ -297,7 +319,7 @@ function writeReport(rows: Row[], paced: PacedRow[]): void {
     '## Data path',
     '',
     `Command: \`node --import tsx bench/proxy.ts\` (run ${when}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'}; Node ${process.version}; load average at the end ${load}: other work on the machine inflates every row alike, the ratios are what compare).`,
-    `Loopback, one upstream (bench/proxy-upstream.ts, small JSON body) for every target; \`wrk -t1 -c${CONNECTIONS} --latency\` on \`GET ${PATH}\`, ${DURATION_S} s per target in ${ROUNDS} interleaved rounds after a ${WARMUP_S} s warm-up; each row is the target's better round. The Node targets (and the upstream) run as tsc's JavaScript output (\`tsconfig.bench.json\`, compiled by this command), as the gateway runs from dist/.`,
+    `Loopback, one upstream (bench/proxy-upstream.ts, small JSON body) for every target; \`wrk -t1 -c${CONNECTIONS} --latency\` on \`GET ${PATH}\`, ${DURATION_S} s per target in ${ROUNDS} interleaved rounds after a ${WARMUP_S} s warm-up; each row is the target's better round (for the bare proxy and jitgate, the mean of ${String(PROCESSES)} processes' better rounds). The Node targets (and the upstream) run as tsc's JavaScript output (\`tsconfig.bench.json\`, compiled by this command), as the gateway runs from dist/.`,
     `The proxy under test (and its OPA sidecar) is pinned to core ${PROXY_CORE} with taskset; the upstream and wrk share core ${LOAD_CORE}.`,
     'CPU/request: utime+stime of the proxy process tree (plus the OPA process for the sidecar) from /proc/<pid>/stat before and after the measured run, divided by the requests wrk completed.',
     '',
@@ -305,7 +327,7 @@ function writeReport(rows: Row[], paced: PacedRow[]): void {
     '|---|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.target.name} | ${r.result.rps.toFixed(0)} | ${r.result.p50.toFixed(2)} | ${r.result.p99.toFixed(2)} | ${r.cpuPerReqUs === null ? '—' : r.cpuPerReqUs.toFixed(1)} | ${r.result.errors} |`),
     '',
-    `At paced loads: each connection waits ${PACES_MS.join(', ')} ms after every answer before its next request (a wrk \`delay()\` script), ${String(PACED_ROUNDS)} interleaved rounds of ${String(PACED_S)} s per target and pace after the rounds above; each row is the round with the median p99.`,
+    `At paced loads: each connection waits ${PACES_MS.join(', ')} ms after every answer before its next request (a wrk \`delay()\` script), ${String(PACED_ROUNDS)} interleaved rounds of ${String(PACED_S)} s per process and pace after the rounds above; each row is the round with the median p99 among its processes' rounds (the upper one of an even count).`,
     '',
     '| target | pace (ms) | req/s | p50 (ms) | p99 (ms) | p99 of each round (ms) | proxy CPU / request (µs) | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
