@@ -6,7 +6,8 @@
 // microsecond or two per request is within one run's noise; it shows as one side ahead in most
 // rounds. Each side runs as several processes: two processes of the same build can differ by a
 // few µs per request from start to end (where the heap and the compiled code happened to land),
-// and with one process per side that luck was once read as a 4 µs gain. `JITGATE_BENCH_WITHOUT` (as in bench/proxy.ts's diagnostic rows) applies to both sides.
+// and with one process per side that luck was once read as a 4 µs gain.
+// `JITGATE_BENCH_WITHOUT` (as in bench/proxy.ts's diagnostic rows) applies to both sides.
 // Prints each round and a summary; it writes nothing to docs/ (cite its output there by hand).
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';

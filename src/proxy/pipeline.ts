@@ -69,8 +69,8 @@ export interface Decided {
   client: ClientAddress;
   input: AuthzInput;
   /**
-   * The millisecond the request was decided in: input.now_ns is it in nanoseconds, but as a
-   * double above 2^53 it is rounded, and dividing it again can land one millisecond early.
+   * The millisecond the request was decided in. input.now_ns holds it in nanoseconds, but as a
+   * double above 2^53 that is rounded, and dividing it back can land one millisecond early.
    */
   decidedMs: number;
   decision: Decision<AuthzResult>;
