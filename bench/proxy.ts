@@ -27,6 +27,7 @@ const PACED_ROUNDS = 3;
 const PACED_S = 4;
 /** The targets the latency target compares. */
 const PACED_TARGETS = ['bare proxy', 'jitgate'];
+/** Processes of each target the ratios are taken from (see Target.processes). */
 const PROCESSES = 2;
 
 function have(cmd: string): boolean {
