@@ -259,6 +259,9 @@ async function main(): Promise<void> {
       const pacedRounds = new Map<Target, Row[]>();
       for (let round = 1; round <= PACED_ROUNDS; round++) {
         for (const r of running.filter((x) => PACED_TARGETS.includes(x.target.name))) {
+          // A second at the pace first, as the saturated rounds settle: the first paced round
+          // otherwise met the collections the saturated ones left behind.
+          wrk(`${r.t.url}${PATH}`, 1, r.t.headers, paceMs);
           pacedRounds.set(r.target, [...(pacedRounds.get(r.target) ?? []), measure(r, round, PACED_S, paceMs)]);
         }
       }
@@ -328,7 +331,7 @@ function writeReport(rows: Row[], paced: PacedRow[]): void {
     '|---|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.target.name} | ${r.result.rps.toFixed(0)} | ${r.result.p50.toFixed(2)} | ${r.result.p99.toFixed(2)} | ${r.cpuPerReqUs === null ? '—' : r.cpuPerReqUs.toFixed(1)} | ${r.result.errors} |`),
     '',
-    `At paced loads: each connection waits ${PACES_MS.join(', ')} ms after every answer before its next request (a wrk \`delay()\` script), ${String(PACED_ROUNDS)} interleaved rounds of ${String(PACED_S)} s per process and pace after the rounds above; each row is the round with the median p99 among its processes' rounds (the upper one of an even count).`,
+    `At paced loads: each connection waits ${PACES_MS.join(', ')} ms after every answer before its next request (a wrk \`delay()\` script), ${String(PACED_ROUNDS)} interleaved rounds of ${String(PACED_S)} s per process and pace (each after a second at that pace) after the rounds above; each row is the round with the median p99 among its processes' rounds (the upper one of an even count).`,
     '',
     '| target | pace (ms) | req/s | p50 (ms) | p99 (ms) | p99 of each round (ms) | proxy CPU / request (µs) | errors |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
