@@ -13,7 +13,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compiled, compileTargets, cpuSeconds, listening, LOAD_CORE, PATH, PROXY_CORE, root, start, stop, stopAll, tree, WARMUP_S, wrk } from './harness.js';
+import { compiled, compileTargets, cpuSeconds, listening, LOAD_CORE, mean, PATH, PROXY_CORE, root, start, stop, stopAll, tree, WARMUP_S, wrk } from './harness.js';
 
 const [rev, roundsArg = '8', secondsArg = '5', processesArg = '2'] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg);
@@ -64,7 +64,6 @@ function measure(r: Running): string {
   return `${r.label} ${us.toFixed(1)} µs/req ${result.rps.toFixed(0)} req/s`;
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: readonly number[]): number => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

@@ -118,6 +118,8 @@ function toMs(v: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 }
 
+export const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 export interface WrkResult { rps: number; requests: number; p50: number; p99: number; errors: number }
 
 /**
@@ -125,9 +127,14 @@ export interface WrkResult { rps: number; requests: number; p50: number; p99: nu
  * offered load is then set by the pace (about CONNECTIONS / (ms + latency) requests a second),
  * not by how fast the proxy answers, so latency shows what the proxy adds rather than its queue.
  */
+const paceScripts = new Map<number, string>();
 function paceScript(ms: number): string {
-  const file = join(tmpdir(), `jitgate-bench-pace-${String(ms)}ms.lua`);
-  writeFileSync(file, `function delay()\n  return ${String(ms)}\nend\n`);
+  let file = paceScripts.get(ms);
+  if (file === undefined) {
+    file = join(tmpdir(), `jitgate-bench-pace-${String(ms)}ms.lua`);
+    writeFileSync(file, `function delay()\n  return ${String(ms)}\nend\n`);
+    paceScripts.set(ms, file);
+  }
   return file;
 }
 

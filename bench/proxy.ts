@@ -10,7 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { requireOpa } from '../src/policy/index.js';
-import { compiled, compileTargets, CONNECTIONS, cpuSeconds, listening, LOAD_CORE, PATH, PROXY_CORE, root, start, stop, stopAll, tree, WARMUP_S, wrk, type WrkResult } from './harness.js';
+import { compiled, compileTargets, CONNECTIONS, cpuSeconds, listening, LOAD_CORE, mean, PATH, PROXY_CORE, root, start, stop, stopAll, tree, WARMUP_S, wrk, type WrkResult } from './harness.js';
 import { writeSection } from './docs-section.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
@@ -214,12 +214,12 @@ function measure({ target, t, label }: Running, round: number, seconds: number, 
 
 /** A target's processes' rows as one: their means (requests and errors summed). */
 function combined(target: Target, rows: readonly Row[]): Row {
-  const mean = (f: (r: Row) => number): number => rows.reduce((a, r) => a + f(r), 0) / rows.length;
-  const sum = (f: (r: Row) => number): number => rows.reduce((a, r) => a + f(r), 0);
+  const meanOf = (f: (r: Row) => number): number => mean(rows.map(f));
+  const sumOf = (f: (r: Row) => number): number => rows.reduce((a, r) => a + f(r), 0);
   return {
     target,
-    result: { rps: mean((r) => r.result.rps), requests: sum((r) => r.result.requests), p50: mean((r) => r.result.p50), p99: mean((r) => r.result.p99), errors: sum((r) => r.result.errors) },
-    cpuPerReqUs: rows.every((r) => r.cpuPerReqUs !== null) ? mean((r) => r.cpuPerReqUs ?? 0) : null,
+    result: { rps: meanOf((r) => r.result.rps), requests: sumOf((r) => r.result.requests), p50: meanOf((r) => r.result.p50), p99: meanOf((r) => r.result.p99), errors: sumOf((r) => r.result.errors) },
+    cpuPerReqUs: rows.every((r) => r.cpuPerReqUs !== null) ? meanOf((r) => r.cpuPerReqUs ?? 0) : null,
   };
 }
 
