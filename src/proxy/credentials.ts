@@ -11,6 +11,21 @@ export interface InjectedHeader {
   value: string;
 }
 
+/**
+ * Every form in which an upstream could echo this credential back: the header value, the secret
+ * on its own (an upstream that reports the token it got, as httpbin's /bearer does), Basic's
+ * encoded and decoded parts, and the secret as JSON or a URL would escape it.
+ */
+function echoForms(cfg: CredentialConfig, secret: string, header: InjectedHeader): string[] {
+  const forms = [header.value, secret];
+  if (cfg.type === 'basic') {
+    const pair = `${cfg.username ?? ''}:${secret}`;
+    forms.push(pair, header.value.slice('Basic '.length));
+  }
+  for (const plain of [...forms.slice(1)]) forms.push(JSON.stringify(plain).slice(1, -1), encodeURIComponent(plain));
+  return [...new Set(forms)];
+}
+
 function readSecret(routeName: string, credName: string, cfg: CredentialConfig, env: NodeJS.ProcessEnv): string {
   let value: string | undefined;
   if (cfg.from_env !== undefined) {
@@ -48,14 +63,17 @@ export class CredentialBroker {
   private readonly byRoute = new Map<string, Map<string, InjectedHeader>>();
   /** Per route: every header name a credential of that route may set (stripped from callers). */
   private readonly headerNames = new Map<string, Set<string>>();
+  private readonly echoes: string[] = [];
 
   constructor(routes: readonly RouteConfig[], env: NodeJS.ProcessEnv = process.env) {
     for (const route of routes) {
       const creds = new Map<string, InjectedHeader>();
       const names = new Set<string>();
       for (const [name, cfg] of Object.entries(route.credentials)) {
-        const header = toHeader(cfg, readSecret(route.name, name, cfg, env));
+        const secret = readSecret(route.name, name, cfg, env);
+        const header = toHeader(cfg, secret);
         creds.set(name, header);
+        this.echoes.push(...echoForms(cfg, secret, header));
         names.add(header.name);
       }
       if (route.default_credential !== undefined && !creds.has(route.default_credential)) {
@@ -83,10 +101,8 @@ export class CredentialBroker {
     return h;
   }
 
-  /** Every secret value, so logs and tests can check none leaked. */
+  /** Every secret, in each form an echo of it could take (what responses are masked for). */
   secretValues(): string[] {
-    const out: string[] = [];
-    for (const creds of this.byRoute.values()) for (const h of creds.values()) out.push(h.value);
-    return out;
+    return [...this.echoes];
   }
 }

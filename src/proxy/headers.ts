@@ -102,8 +102,9 @@ export interface ForwardContext {
   /** True when the route proxies WebSocket upgrades (keeps Upgrade/Connection: upgrade). */
   upgrade: boolean;
   /**
-   * Ask the upstream for uncompressed responses: the secret masker can only see plain bytes,
-   * so a compressed echo of an injected credential would get past it.
+   * Ask the upstream for uncompressed responses and WebSocket frames (no Accept-Encoding or
+   * Sec-WebSocket-Extensions of the caller's): the secret masker can only see plain bytes, so a
+   * compressed echo of an injected credential would get past it.
    */
   plainResponses: boolean;
 }
@@ -119,7 +120,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
     const seenAs = aliasedName(name);
     if (HOP_BY_HOP.has(seenAs) || CALLER_STRIPPED.has(seenAs) || ctx.reserved.has(seenAs)) continue;
     if (named.has(seenAs) || seenAs.startsWith('x-forwarded-')) continue;
-    if (ctx.plainResponses && seenAs === 'accept-encoding') continue;
+    if (ctx.plainResponses && (seenAs === 'accept-encoding' || seenAs === 'sec-websocket-extensions')) continue;
     // The policy judged the header as spelled; another spelling could carry another value.
     if (seenAs !== name && (ctx.judged.includes(seenAs) || FRAMING.has(seenAs))) continue;
     if (name === 'cookie') {

@@ -209,8 +209,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   }
 
   /** The request headers the upstream gets: the caller's, cleaned, plus what the gateway injects. */
-  function upstreamHeaders(req: IncomingMessage, d: Decided, requestId: string): string[] {
-    const extra = injected(d);
+  function upstreamHeaders(req: IncomingMessage, d: Decided, requestId: string, extra = injected(d)): string[] {
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: d.client.ip,
       forwardedFor: d.client.forwardedFor,
@@ -224,6 +223,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     });
     for (const h of extra.headers) headers.push(h);
     return headers;
+  }
+
+  /** An upgrade's headers, and whether they carry a secret (the frames coming back are then masked). */
+  function upgradeHeaders(req: IncomingMessage, d: Decided, requestId: string): { headers: string[]; secret: boolean } {
+    const extra = injected(d);
+    return { headers: upstreamHeaders(req, d, requestId, extra), secret: extra.secret };
   }
 
   // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
@@ -350,7 +355,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upstreamHeaders, consoleUrl: opts.consoleUrl });
+    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upgradeHeaders, consoleUrl: opts.consoleUrl });
   });
 
   let bound: { host: string; port: number } | null = null;

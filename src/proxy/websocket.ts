@@ -1,7 +1,8 @@
 // WebSocket upgrades: decided exactly like plain requests, then refused unless the route allows
 // WebSockets; an allowed upgrade is opened upstream with undici and the two sockets are joined.
-// Frames after the handshake are not inspected (the decision covers the handshake request), and
-// the handshake is decided again for as long as the socket is open (session-watch.ts).
+// Frames after the handshake are not judged (the decision covers the handshake request), only masked
+// for the injected secret on their way back (websocket-mask.ts), and the handshake is decided again
+// for as long as the socket is open (session-watch.ts).
 import { requestId as requestIdOf } from '../observability/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -13,6 +14,7 @@ import { DecidedError, logDecision, type Decide, type Decided, type PipelineDeps
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
 import { upstreamError, type UpstreamPools } from './upstream.js';
 import { watchSession } from './session-watch.js';
+import { FrameMasker } from './websocket-mask.js';
 
 export interface UpgradeContext {
   req: IncomingMessage;
@@ -23,8 +25,11 @@ export interface UpgradeContext {
   pools: UpstreamPools;
   logger: Logger;
   auditOrFail: (d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string) => Promise<void>;
-  /** The cleaned caller headers plus the injected credential; throws (fail closed) on an unknown credential. */
-  upstreamHeaders: (req: IncomingMessage, d: Decided, requestId: string) => string[];
+  /**
+   * The cleaned caller headers plus the injected credential, and whether one was injected; throws
+   * (fail closed) on an unknown credential.
+   */
+  upgradeHeaders: (req: IncomingMessage, d: Decided, requestId: string) => { headers: string[]; secret: boolean };
   /** Where the console is reached, for the 403 hint's link. */
   consoleUrl: string | undefined;
 }
@@ -83,7 +88,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       logDecision(deps, d, { error_code: 'JITGATE_E_UPGRADE_REFUSED' });
       throw new DecidedError(jitgateError('UPGRADE_REFUSED'), id, routeName);
     }
-    const headers = ctx.upstreamHeaders(req, d, requestId);
+    const { headers, secret } = ctx.upgradeHeaders(req, d, requestId);
     if ((result.grant_ids?.length ?? 0) > 0) await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
     let up;
     try {
@@ -118,7 +123,19 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     });
     socket.on('close', () => { session.stop(); up.socket.destroy(); });
     up.socket.on('close', () => socket.destroy());
-    socket.pipe(up.socket).pipe(socket);
+    socket.pipe(up.socket);
+    const masker = d.state.masker;
+    if (secret && !masker.empty) {
+      const frames = new FrameMasker(masker);
+      frames.on('error', (err) => {
+        logger.warn({ err: toError(err), route: routeName, decision_id: id }, 'WebSocket closed: a frame from the upstream could not be checked for secrets');
+        socket.destroy();
+        up.socket.destroy();
+      });
+      up.socket.pipe(frames).pipe(socket);
+    } else {
+      up.socket.pipe(socket);
+    }
     logDecision(deps, d, { upstream_status: 101 });
     deps.metrics.proxyRequest(routeName, 'allow', 101);
   } catch (err) {

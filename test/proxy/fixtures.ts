@@ -14,6 +14,7 @@ import type { GrantReader } from '../../src/grants/index.js';
 import { createAuthenticator, createDevIssuer, ReloadableAuthenticator, type DevIssuer, type IdentityConfig } from '../../src/identity/index.js';
 import type { Metrics } from '../../src/observability/index.js';
 import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
+import { wsFrame } from '../helpers/ws-frames.js';
 import { CALLER_TIMEOUT_DEFAULTS, createProxyServer, type CallerTimeouts, type ProxyServer, type ProxyServerOptions, type RouteConfig } from '../../src/proxy/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -178,6 +179,21 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       res.on('close', () => { clearInterval(tick); clearTimeout(done); });
       return;
     }
+    if (entry.url.includes('__credential')) {
+      // Reports the credential it got in parts, as whoami answers and error messages do: the token
+      // without its scheme, Basic's pair decoded and its password, in a header URL-encoded and in the
+      // body as JSON.
+      const auth = req.headers.authorization ?? '';
+      const token = auth.replace(/^(Bearer|Basic) /, '');
+      const parts = [token];
+      if (auth.startsWith('Basic ')) {
+        const pair = Buffer.from(token, 'base64').toString('utf8');
+        parts.push(pair, pair.slice(pair.indexOf(':') + 1));
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'x-credential': parts.map(encodeURIComponent).join(' ') });
+      res.end(JSON.stringify({ parts }));
+      return;
+    }
     if (entry.url.includes('__split')) {
       // The injected secret, echoed across two body chunks with a pause between them.
       const secret = String(req.headers['x-api-key'] ?? '');
@@ -247,6 +263,8 @@ export const SECRETS = {
   DEMO_UPSTREAM_READ_KEY: 'read-secret-3f9a1c',
   DEMO_UPSTREAM_WRITE_KEY: 'write-secret-77b2e0',
   DEMO_UPSTREAM_ADMIN_KEY: 'admin-secret-c41d9e',
+  /** Characters that JSON and URLs escape, so an echo of it can differ from the secret. */
+  DEMO_UPSTREAM_ODD_KEY: 'odd "key"\\/+&= 5e8b',
 };
 
 export function demoRoute(upstream: string, overrides: Partial<RouteConfig> = {}): RouteConfig {
@@ -374,13 +392,13 @@ export function sendExpectingContinue(port: number, head: string, body: string):
   });
 }
 
-/** Makes the gateway's upstream accept WebSocket upgrades and end each with `echo:` and the first bytes it gets; returns the X-Api-Key each upgrade carried. */
+/** Makes the gateway's upstream accept WebSocket upgrades and end each with a text frame of `echo:` and the first bytes it gets; returns the X-Api-Key each upgrade carried. */
 export function echoWebSockets(g: Gateway): (string | undefined)[] {
   const keys: (string | undefined)[] = [];
   g.upstream.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
     keys.push(req.headers['x-api-key'] as string | undefined);
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
-    socket.on('data', (d: Buffer) => { socket.end(Buffer.concat([Buffer.from('echo:'), d])); });
+    socket.on('data', (d: Buffer) => { socket.end(wsFrame(Buffer.concat([Buffer.from('echo:'), d]))); });
   });
   return keys;
 }

@@ -1,12 +1,14 @@
 // Hostile requests. Each one is sent for real and the test checks both the gateway's answer and
 // that the upstream never saw a request it must not see.
-import { connect } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import t from 'tap';
 import { importJWK, SignJWT, generateKeyPair, exportSPKI } from 'jose';
 import { request } from 'undici';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/identity/index.js';
+import { wsFrame, wsFrames } from '../helpers/ws-frames.js';
 import { demoRoute, echoWebSockets, leaks, policyAllowingIf, policyFrom, SECRETS, sendExpectingContinue, startGateway, webSocketPing, type Gateway } from './fixtures.js';
 
 let g: Gateway;
@@ -382,6 +384,47 @@ t.test('WebSocket upgrade on a route that allows it: decided, credential injecte
   t.equal(status(admin), 403, 'the policy still decides upgrades');
 });
 
+t.test('a WebSocket upstream echoing the injected secret in a frame: masked, or the session ends', async (t) => {
+  const w = await startGateway({ routes: (u) => [demoRoute(u, { websocket: true })] });
+  t.teardown(() => w.close());
+  const offered: (string | undefined)[] = [];
+  w.upstream.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    offered.push(req.headers['sec-websocket-extensions']);
+    const key = String(req.headers['x-api-key']);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+    // In pieces, so the secret spans reads; a masked frame hides it from a byte scan.
+    const frames = req.url?.includes('masked')
+      ? wsFrame(`your key: ${key}`, { maskKey: Buffer.from([9, 9, 9, 9]) })
+      : Buffer.concat([wsFrame(`your key: ${key.slice(0, 4)}`, { fin: false }), wsFrame(`${key.slice(4)} (from the handshake)`, { opcode: 0 })]);
+    socket.write(frames.subarray(0, 14));
+    setTimeout(() => { socket.end(frames.subarray(14)); }, 20);
+    socket.on('error', () => { /* reset by the gateway */ });
+  });
+  const token = await w.token('alice');
+  const open = (path: string): Promise<Buffer> => new Promise((resolve) => {
+    const sock = connect(w.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    sock.on('data', (d: Buffer) => { got.push(d); });
+    sock.on('error', () => { /* the close tells */ });
+    sock.on('close', () => { resolve(Buffer.concat(got)); });
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n`);
+  });
+
+  const plain = await open('/api/stream');
+  const head = plain.indexOf('\r\n\r\n') + 4;
+  t.equal(status(plain.toString('latin1')), 101);
+  t.same(offered, [undefined], 'the caller\'s offer of compression did not reach the upstream');
+  const { frames, used } = wsFrames(plain.subarray(head));
+  t.equal(used, plain.length - head, 'whole frames');
+  t.equal(frames.map((f) => f.payload).join(''), `your key: ${'*'.repeat(SECRETS.DEMO_UPSTREAM_READ_KEY.length)} (from the handshake)`, 'the echo arrived, masked');
+  t.same(leaks(w, plain.toString('latin1')), []);
+
+  const masked = await open('/api/stream?masked');
+  t.equal(status(masked.toString('latin1')), 101);
+  t.equal(masked.length, masked.indexOf('\r\n\r\n') + 4, 'a frame the gateway cannot read is not passed on: the session ends');
+  t.ok(w.logLines.some((l) => l.includes('could not be checked for secrets')), 'and says why in the log');
+});
+
 t.test('an upstream echoing request headers never returns the injected secret', async (t) => {
   g.grants.add('erin', 'admin', 600);
   const erin = await g.issuer.issue('erin', ['eng']);
@@ -393,6 +436,33 @@ t.test('an upstream echoing request headers never returns the injected secret', 
     t.equal(g.upstream.seen[before]?.headers['accept-encoding'], 'identity', 'the upstream is asked for bytes the masker can read');
     t.ok(res.headers['x-echo-x-api-key'] ?? res.headers['x-echo-authorization'], 'the upstream did echo the credential header');
     t.same(leaks(g, body, JSON.stringify(res.headers)), [], `${path}: no secret in the response`);
+  }
+});
+
+t.test('an upstream reporting the credential in parts (token alone, Basic decoded, escaped) never returns it', async (t) => {
+  const odd = SECRETS.DEMO_UPSTREAM_ODD_KEY;
+  const c = await startGateway({
+    policy: await policyAllowingIf(['input.subject.id == "alice"'], 'alice only'),
+    routes: (u) => [
+      demoRoute(u, { name: 'basic', match: { path_prefix: '/basic' }, credentials: { readonly: { type: 'basic', username: 'svc', from_env: 'DEMO_UPSTREAM_ODD_KEY' } } }),
+      demoRoute(u, { name: 'bearer', match: { path_prefix: '/bearer' }, credentials: { readonly: { type: 'bearer', from_env: 'DEMO_UPSTREAM_ADMIN_KEY' } } }),
+      demoRoute(u, { name: 'odd', match: { path_prefix: '/odd' }, credentials: { readonly: { type: 'bearer', from_env: 'DEMO_UPSTREAM_ODD_KEY' } } }),
+    ],
+  });
+  t.teardown(() => c.close());
+  const token = await c.token('alice');
+  const forms = (secret: string): string[] => [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)];
+  for (const [path, secrets] of [['/basic', [odd, `svc:${odd}`]], ['/bearer', [SECRETS.DEMO_UPSTREAM_ADMIN_KEY]], ['/odd', [odd]]] as const) {
+    const before = c.upstream.seen.length;
+    const res = await request(`${c.url}${path}/__credential`, { headers: { authorization: `Bearer ${token}` } });
+    const text = await res.body.text();
+    t.equal(res.statusCode, 200, path);
+    t.ok(c.upstream.seen[before]?.headers.authorization, `${path}: the upstream got the credential`);
+    const reported = (JSON.parse(text) as { parts: string[] }).parts;
+    t.ok(reported.length > 0 && reported.every((p) => p.includes('*')), `${path}: what the upstream reported reaches the caller masked`);
+    const seenByCaller = [text, ...reported, String(res.headers['x-credential'])].join('\n');
+    t.same(secrets.flatMap(forms).filter((f) => seenByCaller.includes(f)), [], `${path}: no form of the secret in the response`);
+    t.same(leaks(c, text, String(res.headers['x-credential'])), [], `${path}: nor in the audit trail, decision log or logs`);
   }
 });
 

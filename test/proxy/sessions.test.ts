@@ -11,16 +11,17 @@ import { createAuthenticator, type IdentityConfig } from '../../src/identity/ind
 import type { PolicyEvaluator } from '../../src/policy/index.js';
 import { request } from 'undici';
 import { within } from '../helpers/poll.js';
+import { wsFrame, wsText } from '../helpers/ws-frames.js';
 import { demoRoute, identityConfig, policyAllowingIf, SERVICE_KEY, startGateway, type Gateway } from './fixtures.js';
 
-/** Makes the upstream accept upgrades and echo every chunk back; returns, per upgrade, whether the gateway has ended it. */
+/** Makes the upstream accept upgrades and echo every chunk back as a text frame; returns, per upgrade, whether the gateway has ended it. */
 function echoingUpstream(g: Gateway): { ended: boolean }[] {
   const sessions: { ended: boolean }[] = [];
   g.upstream.server.on('upgrade', (_req, socket: Socket) => {
     const session = { ended: false };
     sessions.push(session);
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
-    socket.on('data', (d: Buffer) => { socket.write(Buffer.concat([Buffer.from('echo:'), d])); });
+    socket.on('data', (d: Buffer) => { socket.write(wsFrame(Buffer.concat([Buffer.from('echo:'), d]))); });
     socket.on('end', () => { session.ended = true; socket.end(); });
     socket.on('close', () => { session.ended = true; });
     socket.on('error', () => { /* reset by the gateway: the close tells */ });
@@ -54,7 +55,7 @@ function openSession(g: Gateway, path: string, token: string): Promise<Session> 
         status,
         hangUp: () => { sock.destroy(); },
         echo: (text) => new Promise((done) => {
-          sock.once('data', (reply: Buffer) => { done(reply.toString()); });
+          sock.once('data', (reply: Buffer) => { done(wsText(reply)); });
           sock.write(text);
         }),
         closedWithin: (ms) => new Promise((done) => {
