@@ -14,7 +14,7 @@ export interface InjectedHeader {
 /**
  * Every form in which an upstream could echo this credential back: the header value, the secret
  * on its own (an upstream that reports the token it got, as httpbin's /bearer does), Basic's
- * encoded and decoded parts, and the secret as JSON or a URL would escape it.
+ * encoded and decoded parts, and the secret as JSON, a URL or a form would escape it.
  */
 function echoForms(cfg: CredentialConfig, secret: string, header: InjectedHeader): string[] {
   const forms = [header.value, secret];
@@ -22,7 +22,9 @@ function echoForms(cfg: CredentialConfig, secret: string, header: InjectedHeader
     const pair = `${cfg.username ?? ''}:${secret}`;
     forms.push(pair, header.value.slice('Basic '.length));
   }
-  for (const plain of [...forms.slice(1)]) forms.push(JSON.stringify(plain).slice(1, -1), encodeURIComponent(plain));
+  for (const plain of forms.slice(1)) {
+    forms.push(JSON.stringify(plain).slice(1, -1), encodeURIComponent(plain), new URLSearchParams({ s: plain }).toString().slice(2));
+  }
   return [...new Set(forms)];
 }
 

@@ -181,8 +181,8 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
     }
     if (entry.url.includes('__credential')) {
       // Reports the credential it got in parts, as whoami answers and error messages do: the token
-      // without its scheme, Basic's pair decoded and its password, in a header URL-encoded and in the
-      // body as JSON.
+      // without its scheme, Basic's pair decoded and its password, in headers URL- and form-encoded
+      // and in the body as JSON.
       const auth = req.headers.authorization ?? '';
       const token = auth.replace(/^(Bearer|Basic) /, '');
       const parts = [token];
@@ -190,7 +190,11 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
         const pair = Buffer.from(token, 'base64').toString('utf8');
         parts.push(pair, pair.slice(pair.indexOf(':') + 1));
       }
-      res.writeHead(200, { 'content-type': 'application/json', 'x-credential': parts.map(encodeURIComponent).join(' ') });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-credential': parts.map(encodeURIComponent).join(' '),
+        'x-credential-form': new URLSearchParams(parts.map((p): [string, string] => ['p', p])).toString(),
+      });
       res.end(JSON.stringify({ parts }));
       return;
     }

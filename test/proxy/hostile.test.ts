@@ -451,7 +451,7 @@ t.test('an upstream reporting the credential in parts (token alone, Basic decode
   });
   t.teardown(() => c.close());
   const token = await c.token('alice');
-  const forms = (secret: string): string[] => [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)];
+  const forms = (secret: string): string[] => [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)];
   for (const [path, secrets] of [['/basic', [odd, `svc:${odd}`]], ['/bearer', [SECRETS.DEMO_UPSTREAM_ADMIN_KEY]], ['/odd', [odd]]] as const) {
     const before = c.upstream.seen.length;
     const res = await request(`${c.url}${path}/__credential`, { headers: { authorization: `Bearer ${token}` } });
@@ -460,9 +460,11 @@ t.test('an upstream reporting the credential in parts (token alone, Basic decode
     t.ok(c.upstream.seen[before]?.headers.authorization, `${path}: the upstream got the credential`);
     const reported = (JSON.parse(text) as { parts: string[] }).parts;
     t.ok(reported.length > 0 && reported.every((p) => p.includes('*')), `${path}: what the upstream reported reaches the caller masked`);
-    const seenByCaller = [text, ...reported, String(res.headers['x-credential'])].join('\n');
+    const headers = `${String(res.headers['x-credential'])}\n${String(res.headers['x-credential-form'])}`;
+    t.ok([res.headers['x-credential'], res.headers['x-credential-form']].every((h) => typeof h === 'string' && h.includes('*')), `${path}: the encoded echoes arrive masked`);
+    const seenByCaller = [text, ...reported, headers].join('\n');
     t.same(secrets.flatMap(forms).filter((f) => seenByCaller.includes(f)), [], `${path}: no form of the secret in the response`);
-    t.same(leaks(c, text, String(res.headers['x-credential'])), [], `${path}: nor in the audit trail, decision log or logs`);
+    t.same(leaks(c, text, headers), [], `${path}: nor in the audit trail, decision log or logs`);
   }
 });
 
