@@ -24,6 +24,9 @@ const MASKED = 0x80;
 /** The opcode bit of control frames (close, ping, pong): at most 125 bytes, never fragmented. */
 const CONTROL = 0x08;
 
+/** Segments that may wait behind a held tail before it is sent regardless. */
+const MAX_QUEUED = 64;
+
 /** Upstream-to-caller frames with every secret the masker knows overwritten in their payloads. */
 export class FrameMasker extends Transform {
   /** Bytes of the frame header being read (2 to 10 bytes; servers send no masking key). */
@@ -119,6 +122,10 @@ export class FrameMasker extends Transform {
   private settle(mayContinue: boolean): void {
     const held = this.pending.filter((s) => s.payload);
     let keep = 0;
+    // Frames queue behind a held tail (control frames, empty fragments). An upstream sending them
+    // without end would grow the queue without end, so past a bound the tail goes as it is: the
+    // masker is there for an upstream's careless echo; a hostile one could encode the secret anyway.
+    if (this.pending.length > MAX_QUEUED) mayContinue = false;
     if (held.length > 0) {
       const text = Buffer.concat(held.map((s) => s.bytes));
       this.masker.maskBuffer(text);

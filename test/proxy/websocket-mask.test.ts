@@ -79,6 +79,16 @@ t.test('without a secret the stream passes unchanged, and a message is never hel
   t.equal(afterEachWrite[2], input.length, 'which sends it');
 });
 
+t.test('frames queued behind a held tail do not wait without bound', async (t) => {
+  const start = wsFrame('read-', { fin: false });
+  const pings = Array.from({ length: 100 }, () => wsFrame('', { opcode: 9 }));
+  const input = Buffer.concat([start, ...pings]);
+  const { out, afterEachWrite } = await through(input, [start.length, ...pings.map((p) => p.length)]);
+  t.equal(afterEachWrite[1], 2, 'the first ping waits behind the tail');
+  t.ok((afterEachWrite.at(-1) ?? 0) === input.length, 'past the bound, all of it goes before the message continues');
+  t.same(out, input);
+});
+
 t.test('frames the masker cannot read end the stream', async (t) => {
   const cases: [string, Buffer][] = [
     ['a masked frame', wsFrame(SECRET, { maskKey: Buffer.from([1, 2, 3, 4]) })],
