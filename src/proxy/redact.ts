@@ -1,7 +1,8 @@
 // Last line of defence for "secrets never leave the gateway": an upstream that echoes its request
 // (headers into response headers or the body) would hand the injected credential to the caller. Every
 // occurrence is overwritten with '*' of the same length, so Content-Length stays right and streaming
-// stays streaming. (Compressed bodies cannot be scanned; documented limitation.)
+// stays streaming. A compressed body cannot be scanned: the upstream is asked for identity, and a
+// compressed answer to a request that carried a secret is refused (relay.ts).
 
 export class SecretMasker {
   private readonly needles: Buffer[];

@@ -24,6 +24,14 @@ export interface Relayed {
 /** The caller's response headers, made from the upstream's. */
 export type ResponseHead = (upstreamHeaders: IncomingHttpHeaders) => Record<string, string | string[]>;
 
+/**
+ * The upstream compressed a response the caller must get masked: asked for identity (headers.ts),
+ * it sent bytes the masker cannot read, so they are not relayed.
+ */
+export class EncodedResponse extends Error {
+  override name = 'EncodedResponse';
+}
+
 export interface RelayOptions {
   /** Cut the caller off when it takes nothing of the response for this long. */
   stallMs: number;
@@ -31,6 +39,8 @@ export interface RelayOptions {
   lingerAtMs: number;
   /** Starts watching a lingering response; stopped when the relay is over. Null: never watched. */
   linger: (() => { stop(): void }) | null;
+  /** The request carried a secret: a body the masker cannot read (compressed) is refused. */
+  maskedOnly: boolean;
 }
 
 type Controller = Dispatcher.DispatchController;
@@ -122,6 +132,12 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx answers are the upstream's business with us; the caller gets the final one.
     if (statusCode < 200) return;
+    // Typed as one string, but a repeated header arrives as a list.
+    const coding = headers['content-encoding'] as string | string[] | undefined;
+    if (this.opts.maskedOnly && this.masker !== null && !this.masker.empty && coding !== undefined && !mayPassEncoded(coding, statusCode, headers['content-length'])) {
+      controller.abort(new EncodedResponse(`the upstream sent a body in content encoding ${JSON.stringify(coding)} although asked for identity`));
+      return;
+    }
     const headersAtNs = process.hrtime.bigint();
     try {
       this.res.writeHead(statusCode, this.head(headers));
@@ -178,6 +194,12 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
     this.res.off('drain', this.onDrain);
     this.res.off('close', this.onClose);
   }
+}
+
+/** A Content-Encoding that leaves the body readable: none named, or a response without a body. */
+function mayPassEncoded(coding: string | string[], statusCode: number, length: string | string[] | undefined): boolean {
+  if (statusCode === 204 || statusCode === 304 || length === '0') return true;
+  return (Array.isArray(coding) ? coding : [coding]).every((c) => c.split(',').every((t) => { const v = t.trim().toLowerCase(); return v === '' || v === 'identity'; }));
 }
 
 /**

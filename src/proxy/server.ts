@@ -181,6 +181,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
   }
 
+  /** The credential an allowed request goes upstream with: the policy's choice, or the route's default. */
+  function credentialName(d: Decided): string | undefined {
+    return d.decision.result.obligations?.credential ?? d.route.config.default_credential;
+  }
+
   /** Credential and obligation headers for an allowed decision; a policy naming unknown ones fails closed. */
   function injected(d: Decided): Injected {
     const routeName = d.route.config.name;
@@ -188,7 +193,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const broker = d.state.broker;
     const credentialHeaders = broker.reservedHeaders(routeName);
     const headers = obligationHeaders(obligations?.headers, credentialHeaders);
-    const credName = obligations?.credential ?? d.route.config.default_credential;
+    const credName = credentialName(d);
     if (credName !== undefined) {
       const h = broker.header(routeName, credName);
       headers.push(h.name, h.value);
@@ -318,7 +323,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         body,
         headersTimeout: cfg.timeouts.headers_ms,
         bodyTimeout: cfg.timeouts.body_ms,
-      }, res, masker, head, { stallMs: timeouts.response_idle_ms, lingerAtMs: d.decidedMs + LINGER_AFTER_MS, linger });
+      }, res, masker, head, {
+        stallMs: timeouts.response_idle_ms,
+        lingerAtMs: d.decidedMs + LINGER_AFTER_MS,
+        linger,
+        // A HEAD answer names the encoding of a body it does not send.
+        maskedOnly: d.input.request.method !== 'HEAD' && credentialName(d) !== undefined,
+      });
     } catch (err) {
       const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);
       logger.warn({ err: toError(err), route: cfg.name, decision_id: decisionId }, 'upstream request failed');

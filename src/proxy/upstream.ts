@@ -3,6 +3,7 @@
 // uses any more (requests in flight on them finish first).
 import { Pool, errors as undiciErrors } from 'undici';
 import { jitgateError, type JitgateError } from '../errors.js';
+import { EncodedResponse } from './relay.js';
 import type { CompiledRoute } from './routes.js';
 
 export class UpstreamPools {
@@ -47,6 +48,7 @@ function poolKey(route: CompiledRoute): string {
 
 /** Maps an upstream failure to a caller-safe error (the cause stays in our logs only). */
 export function upstreamError(err: unknown): JitgateError {
+  if (err instanceof EncodedResponse) return jitgateError('UPSTREAM_ENCODED', undefined, undefined, err);
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError
     || err instanceof undiciErrors.BodyTimeoutError) {
     return jitgateError('UPSTREAM_TIMEOUT', undefined, undefined, err);

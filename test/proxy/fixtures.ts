@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -196,6 +197,19 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
         'x-credential-form': new URLSearchParams(parts.map((p): [string, string] => ['p', p])).toString(),
       });
       res.end(JSON.stringify({ parts }));
+      return;
+    }
+    if (entry.url.includes('__gzip')) {
+      // Compresses its echo of the credential whatever the request accepts; `empty`: 204, no body.
+      const params = new URL(entry.url, 'http://upstream').searchParams;
+      if (params.has('empty')) {
+        res.writeHead(204, { 'content-encoding': 'gzip' });
+        res.end();
+        return;
+      }
+      const body = gzipSync(`key: ${String(req.headers['x-api-key'] ?? req.headers.authorization ?? '')}`);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': params.get('coding') ?? 'gzip', 'content-length': String(body.length) });
+      res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
     if (entry.url.includes('__split')) {

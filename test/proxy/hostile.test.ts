@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import t from 'tap';
 import { importJWK, SignJWT, generateKeyPair, exportSPKI } from 'jose';
 import { request } from 'undici';
@@ -466,6 +467,39 @@ t.test('an upstream reporting the credential in parts (token alone, Basic decode
     t.same(secrets.flatMap(forms).filter((f) => seenByCaller.includes(f)), [], `${path}: no form of the secret in the response`);
     t.same(leaks(c, text, headers), [], `${path}: nor in the audit trail, decision log or logs`);
   }
+});
+
+t.test('an upstream that compresses its answer to a request carrying a secret: refused, as the masker cannot read it', async (t) => {
+  const get = async (gw: Gateway, path: string, method: 'GET' | 'HEAD' = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> => {
+    const res = await request(`${gw.url}${path}`, { method, headers: { authorization: `Bearer ${await gw.token('alice')}`, 'accept-encoding': 'gzip' } });
+    return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+  };
+  for (const coding of ['gzip', 'br', 'x-custom', 'identity, gzip']) {
+    const before = g.upstream.seen.length;
+    const refused = await get(g, `/api/__gzip?coding=${encodeURIComponent(coding)}`);
+    t.equal(refused.status, 502, coding);
+    t.match(refused.body.toString(), /JITGATE_E_UPSTREAM_ENCODED/);
+    t.equal(g.upstream.seen[before]?.headers['accept-encoding'], 'identity', 'the upstream had been asked for identity');
+    t.notOk(refused.body.includes(gzipSync(`key: ${SECRETS.DEMO_UPSTREAM_READ_KEY}`)), 'none of its bytes reach the caller');
+  }
+  const event = g.decisions.events.at(-1)?.jitgate;
+  t.equal(event?.error_code, 'JITGATE_E_UPSTREAM_ENCODED', 'the decision log says why');
+  t.equal((await get(g, '/api/__gzip', 'HEAD')).status, 200, 'a HEAD answer, which has no body, passes');
+  t.equal((await get(g, '/api/__gzip?empty')).status, 204, 'so does a 204');
+
+  // A request the gateway adds no secret to has nothing to mask: its compressed answer passes.
+  const bare = await startGateway({
+    policy: await policyFrom({
+      'authz.rego': 'package jitgate.authz\n\ndefault allow := false\n\nallow if input.subject.id == "alice"\n',
+      'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+    }),
+    routes: (u) => [demoRoute(u, { default_credential: undefined })],
+  });
+  t.teardown(() => bare.close());
+  const passed = await get(bare, '/api/__gzip');
+  t.equal(passed.status, 200);
+  t.equal(passed.headers['content-encoding'], 'gzip');
+  t.equal(gunzipSync(passed.body).toString(), 'key: ', 'without a credential to echo');
 });
 
 t.test('methods the gateway does not proxy: TRACE, CONNECT, PROPFIND', async (t) => {
