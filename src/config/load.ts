@@ -142,6 +142,29 @@ function invalidTrustedProxies(cfg: GatewayConfig): string[] {
     .map((entry) => `jitgate.listen.trusted_proxies: "${entry}" is neither an IP address nor a CIDR block`);
 }
 
+/**
+ * Upstream URLs the schema's pattern lets by that would not mean what they say: one that does not
+ * parse, one carrying a user name or password (never sent: the URL's origin is, and the password
+ * would sit in every decision's input and log line; credentials come from `credentials`), and one
+ * with a query or fragment (dropped: the caller's query is what goes).
+ */
+function invalidUpstreams(cfg: GatewayConfig): string[] {
+  const problems: string[] = [];
+  cfg.jitgate.routes.forEach((route, i) => {
+    const at = `jitgate.routes.${String(i)}.upstream`;
+    let url: URL;
+    try {
+      url = new URL(route.upstream);
+    } catch {
+      problems.push(`${at}: not a URL`);
+      return;
+    }
+    if (url.username !== '' || url.password !== '') problems.push(`${at}: has a user name or password in it; give the upstream's credential under credentials (from_env or from_file), never in the config`);
+    if (url.search !== '' || url.hash !== '' || route.upstream.includes('?') || route.upstream.includes('#')) problems.push(`${at}: has a query or fragment, which would be dropped (each request's own query is sent)`);
+  });
+  return problems;
+}
+
 /** Node refuses a head limit longer than the whole request's: said here, with the keys. */
 function invalidClientTimeouts(cfg: GatewayConfig): string[] {
   const { head_ms: head, request_ms: request } = cfg.jitgate.listen.client_timeouts;
@@ -204,7 +227,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

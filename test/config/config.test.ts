@@ -264,6 +264,21 @@ jitgate:
   t.end();
 });
 
+t.test('an upstream URL with a password, a query or a fragment in it, or that does not parse, is refused', (t) => {
+  const routes = ['https://svc:hunter2@billing.internal', 'https://billing.internal/v1?api_key=abc', 'https://billing.internal/v1#top', 'http://'];
+  const file = writeConfig(`jitgate:\n  routes:\n${routes.map((u, i) => `    - name: r${String(i)}\n      upstream: "${u}"\n`).join('')}`);
+  const problems = problemsOf(() => loadConfig(file, {}));
+  t.same(problems, [
+    'jitgate.routes.0.upstream: has a user name or password in it; give the upstream\'s credential under credentials (from_env or from_file), never in the config',
+    'jitgate.routes.1.upstream: has a query or fragment, which would be dropped (each request\'s own query is sent)',
+    'jitgate.routes.2.upstream: has a query or fragment, which would be dropped (each request\'s own query is sent)',
+    'jitgate.routes.3.upstream: not a URL',
+  ]);
+  t.notOk(problems.join('\n').includes('hunter2'), 'the refusal does not repeat the password');
+  t.same(loadConfig(writeConfig('jitgate:\n  routes:\n    - name: ok\n      upstream: https://billing.internal:8443/v1\n'), {}).jitgate.routes[0]?.upstream, 'https://billing.internal:8443/v1', 'a plain one passes');
+  t.end();
+});
+
 t.test('upstream TLS: files resolved against the config, a client certificate only with its key', (t) => {
   const route = (tls: string): string => `jitgate:\n  routes:\n    - name: billing\n      upstream: https://billing.internal\n      upstream_tls: ${tls}\n`;
   const file = writeConfig(route('{ ca_file: pki/ca.pem, cert_file: pki/gw.pem, key_file: pki/gw.key, server_name: billing.internal }'));
