@@ -57,7 +57,7 @@ export const ERRORS = {
   UPGRADE_REFUSED: spec('UPGRADE_REFUSED', 400, 'Protocol upgrade is not allowed on this route'),
   UPSTREAM_UNAVAILABLE: spec('UPSTREAM_UNAVAILABLE', 502, 'The upstream could not be reached'),
   UPSTREAM_TIMEOUT: spec('UPSTREAM_TIMEOUT', 504, 'The upstream did not answer in time'),
-  UPSTREAM_ENCODED: spec('UPSTREAM_ENCODED', 502, 'The upstream answered compressed, which the gateway cannot check for its credential'),
+  UPSTREAM_ENCODED: spec('UPSTREAM_ENCODED', 502, 'The upstream answered compressed in a way the gateway cannot decode to check it for its credential'),
   STORE_UNAVAILABLE: spec('STORE_UNAVAILABLE', 503, 'The grant store is unavailable'),
   AUDIT_UNAVAILABLE: spec('AUDIT_UNAVAILABLE', 503, 'The audit trail could not be written'),
   CREDENTIAL_UNKNOWN: spec('CREDENTIAL_UNKNOWN', 503, 'The policy chose an upstream credential this route does not have'),

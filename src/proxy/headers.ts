@@ -104,7 +104,8 @@ export interface ForwardContext {
   /**
    * Ask the upstream for uncompressed responses and WebSocket frames (no Accept-Encoding or
    * Sec-WebSocket-Extensions of the caller's): the secret masker can only see plain bytes, so a
-   * compressed echo of an injected credential would get past it.
+   * compressed echo of an injected credential would get past it (decode.ts for upstreams that
+   * compress all the same).
    */
   plainResponses: boolean;
 }

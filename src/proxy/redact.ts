@@ -2,7 +2,7 @@
 // (headers into response headers or the body) would hand the injected credential to the caller. Every
 // occurrence is overwritten with '*' of the same length, so Content-Length stays right and streaming
 // stays streaming. A compressed body cannot be scanned: the upstream is asked for identity, and a
-// compressed answer to a request that carried a secret is refused (relay.ts).
+// compressed answer to a request that carried a secret is decompressed first, or refused (decode.ts).
 
 export class SecretMasker {
   private readonly needles: Buffer[];

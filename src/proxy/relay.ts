@@ -1,5 +1,6 @@
 // Streams an upstream's answer to the caller straight from undici's dispatcher: each chunk goes
-// from undici's parser to the caller's socket (masked on the way), with backpressure both ways.
+// from undici's parser to the caller's socket (masked on the way; decompressed first when the
+// masker must read a body the upstream compressed, decode.ts), with backpressure both ways.
 // A caller that stops taking the answer is cut off after a while: held back, undici never times
 // the upstream out (its body timer does not run while paused), so a caller that never reads would
 // hold an upstream connection, and its own, for good. A response still streaming a while after
@@ -10,6 +11,8 @@
 // bare proxy's CPU per request (docs/benchmarks.md, "Data path").
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { Transform } from 'node:stream';
+import { bodyReading, decodedHead } from './decode.js';
 import { noteResponse, type LingerCandidate } from './linger.js';
 import type { SecretMasker } from './redact.js';
 
@@ -25,8 +28,8 @@ export interface Relayed {
 export type ResponseHead = (upstreamHeaders: IncomingHttpHeaders) => Record<string, string | string[]>;
 
 /**
- * The upstream compressed a response the caller must get masked: asked for identity (headers.ts),
- * it sent bytes the masker cannot read, so they are not relayed.
+ * The upstream compressed a response the caller must get masked in a way it cannot be decoded in
+ * (decode.ts): the masker could not read it, so it is not relayed.
  */
 export class EncodedResponse extends Error {
   override name = 'EncodedResponse';
@@ -39,7 +42,10 @@ export interface RelayOptions {
   lingerAtMs: number;
   /** Starts watching a lingering response; stopped when the relay is over. Null: never watched. */
   linger: (() => { stop(): void }) | null;
-  /** The request carried a secret: a body the masker cannot read (compressed) is refused. */
+  /**
+   * The request carried a secret (and was not HEAD): a compressed body is decompressed for the
+   * masker and sent on decompressed, or refused when it cannot be.
+   */
   maskedOnly: boolean;
 }
 
@@ -48,6 +54,8 @@ type Controller = Dispatcher.DispatchController;
 class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   private controller: Controller | null = null;
   private filter: ReturnType<SecretMasker['filter']> | null = null;
+  /** Decompresses a compressed body for the masker (maskedOnly); null: the body is read as it comes. */
+  private decoder: Transform | null = null;
   private statusCode = 0;
   private headersAtNs = 0n;
   private settled = false;
@@ -73,7 +81,9 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
 
   private readonly onDrain = (): void => {
     this.clearStall();
-    this.controller?.resume();
+    // Decoding, the upstream is resumed by the decoder's own drain.
+    if (this.decoder) this.decoder.resume();
+    else this.controller?.resume();
   };
 
   /** The caller went away first: abandon the upstream call (at once, or as soon as it starts). */
@@ -132,15 +142,18 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx answers are the upstream's business with us; the caller gets the final one.
     if (statusCode < 200) return;
-    // Typed as one string, but a repeated header arrives as a list.
-    const coding = headers['content-encoding'] as string | string[] | undefined;
-    if (this.opts.maskedOnly && this.masker !== null && !this.masker.empty && coding !== undefined && !mayPassEncoded(coding, statusCode, headers['content-length'])) {
-      controller.abort(new EncodedResponse(`the upstream sent a body in content encoding ${JSON.stringify(coding)} although asked for identity`));
+    const reading = this.opts.maskedOnly && this.masker !== null && !this.masker.empty && headers['content-encoding'] !== undefined
+      ? bodyReading(headers, statusCode)
+      : null;
+    if (reading?.kind === 'unreadable') {
+      controller.abort(new EncodedResponse(`the upstream sent a body in content encoding "${reading.coding}", which cannot be decoded to check it for secrets`));
       return;
     }
     const headersAtNs = process.hrtime.bigint();
     try {
-      this.res.writeHead(statusCode, this.head(headers));
+      const out = this.head(headers);
+      if (reading?.kind === 'decoded') decodedHead(out);
+      this.res.writeHead(statusCode, out);
     } catch (err) {
       // A head Node will not write (say, a header value it refuses): nothing was sent, so the
       // caller still gets the gateway's error answer.
@@ -150,23 +163,52 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
     this.statusCode = statusCode;
     this.headersAtNs = headersAtNs;
     if (this.masker && !this.masker.empty) this.filter = this.masker.filter();
+    if (reading?.kind === 'decoded') this.decode(reading.decoder, controller);
     noteResponse(this);
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    const out = this.filter ? this.filter.push(chunk) : chunk;
-    if (out.length > 0 && !this.res.write(out)) {
-      controller.pause();
-      this.armStall();
-    }
+  /** Upstream bytes go through `decoder`; what it gives goes to the caller, each side held back by the next. */
+  private decode(decoder: Transform, controller: Controller): void {
+    this.decoder = decoder;
+    decoder.on('data', (plain: Buffer) => {
+      if (!this.toCaller(plain)) decoder.pause();
+    });
+    decoder.on('drain', () => { controller.resume(); });
+    decoder.on('end', () => { this.endToCaller(); });
+    decoder.on('error', (err) => {
+      // Headers are sent: the caller can only be cut off.
+      this.finish('upstream_failed');
+      controller.abort(err);
+    });
   }
 
-  onResponseEnd(): void {
-    this.upstreamDone = true;
+  /** Writes to the caller; false when its socket is full (and the stall timer then runs). */
+  private toCaller(chunk: Buffer): boolean {
+    const out = this.filter ? this.filter.push(chunk) : chunk;
+    if (out.length === 0 || this.res.write(out)) return true;
+    this.armStall();
+    return false;
+  }
+
+  private endToCaller(): void {
     const rest = this.filter?.end();
     this.res.end(rest ?? undefined, () => { this.finish(null); });
     // The upstream is done; the caller still has to take the rest.
     if (this.res.writableNeedDrain) this.armStall();
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.decoder) {
+      if (!this.decoder.write(chunk)) controller.pause();
+      return;
+    }
+    if (!this.toCaller(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.upstreamDone = true;
+    if (this.decoder) this.decoder.end();
+    else this.endToCaller();
   }
 
   onResponseError(_controller: Controller, err: Error): void {
@@ -189,17 +231,13 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
 
   private detach(): void {
     this.clearStall();
+    // Once settled nothing more is decoded (a caller gone, an upstream failed, or all of it sent).
+    this.decoder?.destroy();
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.watching?.stop();
     this.res.off('drain', this.onDrain);
     this.res.off('close', this.onClose);
   }
-}
-
-/** A Content-Encoding that leaves the body readable: none named, or a response without a body. */
-function mayPassEncoded(coding: string | string[], statusCode: number, length: string | string[] | undefined): boolean {
-  if (statusCode === 204 || statusCode === 304 || length === '0') return true;
-  return (Array.isArray(coding) ? coding : [coding]).every((c) => c.split(',').every((t) => { const v = t.trim().toLowerCase(); return v === '' || v === 'identity'; }));
 }
 
 /**

@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -199,16 +199,21 @@ export async function recordingUpstream(): Promise<{ server: Server; url: string
       res.end(JSON.stringify({ parts }));
       return;
     }
-    if (entry.url.includes('__gzip')) {
-      // Compresses its echo of the credential whatever the request accepts; `empty`: 204, no body.
+    if (entry.url.includes('__compressed')) {
+      // Compresses its echo of the credential whatever the request accepts: `coding` (gzip, deflate,
+      // br, or any name, then compressed with gzip), `repeat` times over, with `status` (200), an
+      // entity tag; `corrupt`: its last half garbled; `empty`: 204, no body.
       const params = new URL(entry.url, 'http://upstream').searchParams;
       if (params.has('empty')) {
         res.writeHead(204, { 'content-encoding': 'gzip' });
         res.end();
         return;
       }
-      const body = gzipSync(`key: ${String(req.headers['x-api-key'] ?? req.headers.authorization ?? '')}`);
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': params.get('coding') ?? 'gzip', 'content-length': String(body.length) });
+      const coding = params.get('coding') ?? 'gzip';
+      const text = `key: ${String(req.headers['x-api-key'] ?? req.headers.authorization ?? '')}\n`.repeat(Number(params.get('repeat') ?? '1'));
+      const body = coding === 'br' ? brotliCompressSync(text) : coding === 'deflate' ? deflateSync(text) : gzipSync(text);
+      if (params.has('corrupt')) body.fill(7, body.length >> 1);
+      res.writeHead(Number(params.get('status') ?? '200'), { 'content-type': 'text/plain', 'content-encoding': coding, 'content-length': String(body.length), etag: '"v1"' });
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
