@@ -27,8 +27,8 @@ function codings(value: string | string[]): string[] {
 
 /**
  * How to read the body of a response with these headers (not for HEAD: that answer has no body).
- * A body that is absent (204, 304, length 0) is plain whatever it says; a range of a compressed body (206) cannot be decoded on
- * its own, nor can two codings stacked or one Node does not have.
+ * A body that is absent (204, 304, length 0) is plain whatever it says; a range of a compressed
+ * body (206) cannot be decoded on its own, nor can two codings stacked or one Node does not have.
  */
 export function bodyReading(headers: IncomingHttpHeaders, statusCode: number): BodyReading {
   // Typed as one string, but a repeated header arrives as a list.

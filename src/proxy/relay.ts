@@ -10,8 +10,8 @@
 // promise around it; the handler interface skips all three, which measured about a fifth of a
 // bare proxy's CPU per request (docs/benchmarks.md, "Data path").
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { Transform } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { bodyReading, decodedHead } from './decode.js';
 import { noteResponse, type LingerCandidate } from './linger.js';
 import type { SecretMasker } from './redact.js';
@@ -157,6 +157,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
     } catch (err) {
       // A head Node will not write (say, a header value it refuses): nothing was sent, so the
       // caller still gets the gateway's error answer.
+      if (reading?.kind === 'decoded') reading.decoder.destroy();
       controller.abort(err instanceof Error ? err : new Error(String(err)));
       return;
     }
