@@ -402,14 +402,7 @@ t.test('a WebSocket upstream echoing the injected secret in a frame: masked, or 
     socket.on('error', () => { /* reset by the gateway */ });
   });
   const token = await w.token('alice');
-  const open = (path: string): Promise<Buffer> => new Promise((resolve) => {
-    const sock = connect(w.port, '127.0.0.1');
-    const got: Buffer[] = [];
-    sock.on('data', (d: Buffer) => { got.push(d); });
-    sock.on('error', () => { /* the close tells */ });
-    sock.on('close', () => { resolve(Buffer.concat(got)); });
-    sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n`);
-  });
+  const open = async (path: string): Promise<Buffer> => Buffer.from(await raw(w.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n`), 'latin1');
 
   const plain = await open('/api/stream');
   const head = plain.indexOf('\r\n\r\n') + 4;
