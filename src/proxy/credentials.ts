@@ -104,7 +104,7 @@ export class CredentialBroker {
   }
 
   /** Every secret, in each form an echo of it could take (what responses are masked for). */
-  secretValues(): string[] {
-    return [...this.echoes];
+  secretValues(): readonly string[] {
+    return this.echoes;
   }
 }

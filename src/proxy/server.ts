@@ -73,8 +73,6 @@ export interface ProxyServer {
    * the routes they were decided with.
    */
   updateRoutes(routes: readonly RouteConfig[]): void;
-  /** Every configured secret value (for leak checks in tests and log redaction). */
-  readonly secretValues: readonly string[];
   /**
    * Swaps the certificate new connections get (a server started with TLS only), and ends the open
    * connections whose client certificate the new revocation lists name; returns how many.
@@ -389,9 +387,6 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // Built completely before the swap: an invalid set throws and the running one stays.
       state = buildState(configs);
       pools.retain(state.routes.all);
-    },
-    get secretValues() {
-      return state.broker.secretValues();
     },
     useTls(material) {
       if (tls === null) throw new Error('the proxy listener was started without TLS');
