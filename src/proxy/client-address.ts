@@ -28,7 +28,7 @@ export interface ClientAddress {
 }
 
 /** `::ffff:192.0.2.1` is 192.0.2.1: a dual-stack listener reports IPv4 peers that way. */
-function plain(ip: string): string {
+export function peerAddress(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
@@ -38,7 +38,7 @@ function entryAddress(entry: string): string | null {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
   if (bracketed) text = bracketed[1] ?? '';
   else if (/^[\d.]+:\d+$/.test(text)) text = text.slice(0, text.lastIndexOf(':'));
-  return isIP(text) === 0 ? null : plain(text);
+  return isIP(text) === 0 ? null : peerAddress(text);
 }
 
 /** Entries of `jitgate.listen.trusted_proxies` that are neither an address nor a CIDR block, for the config's error list. */
@@ -82,7 +82,7 @@ export class ClientAddresses {
    * guess.
    */
   resolve(peer: string, claims: ForwardingClaims): ClientAddress {
-    const peerIp = plain(peer);
+    const peerIp = peerAddress(peer);
     if (!this.any || !this.isTrusted(peerIp)) return { ip: peerIp, forwardedFor: peerIp, proto: null };
     const forwarded = this.header === 'forwarded';
     const hops = forwarded ? forwardedHops(claims.forwarded) : forwardedForHops(claims['x-forwarded-for']);

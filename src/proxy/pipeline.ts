@@ -12,7 +12,7 @@ import { AUTHZ_ENTRYPOINT, seal, shadowOutcome } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
 import { uuid } from '../uuid.js';
 import { clientCertificate } from '../tls/index.js';
-import type { ClientAddress, ClientAddresses } from './client-address.js';
+import { peerAddress, type ClientAddress, type ClientAddresses } from './client-address.js';
 import type { CredentialBroker } from './credentials.js';
 import { overrideRefusal } from './headers.js';
 import { normalizeTarget, type NormalizedTarget } from './normalize.js';
@@ -166,91 +166,165 @@ export function createPipeline(deps: PipelineDeps): Decide {
 
   return async function decide(req: IncomingMessage, earlier?: Decided): Promise<Decided> {
     const startedNs = process.hrtime.bigint();
-    const state = deps.state();
-    const { routes, inputRoutes } = state;
-    const sensitive = sensitiveHeaders(req.rawHeaders);
-    if (sensitive.override) throw jitgateError(sensitive.override);
-    if (sensitive.host.length > 1) throw jitgateError('REQUEST_AMBIGUOUS', 'repeated Host header');
-    const host = sensitive.host[0];
-    const target = normalizeTarget(req.url ?? '', host);
-    if (target.query._method !== undefined) throw jitgateError('METHOD_OVERRIDE', 'the _method query parameter is not accepted');
-    const route = routes.match(host, target.path);
-    if (!route) throw jitgateError('NO_ROUTE');
-    // Built with the same state as `routes`: a route without one is a bug, not a request to let by.
-    const inputRoute = inputRoutes.get(route.config.name);
-    if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);
-    const client = clients().resolve(req.socket.remoteAddress ?? '', sensitive);
-
-    const certificate = clientCertificate(req.socket);
-    const subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) }, certificate);
-
-    const cl = req.headers['content-length'];
-    if (cl !== undefined && Number(cl) > route.config.body_limit_bytes) throw jitgateError('BODY_TOO_LARGE');
-    // Read only for a caller who authenticated: nobody else gets to make the gateway hold bytes.
-    const bodyConfig = route.config.policy_body;
-    let body: PolicyBody | null = null;
-    if (earlier) body = bodyConfig ? earlier.body : null;
-    else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes);
-
-    const nowMs = Date.now();
-    if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');
-    let active: GrantSet;
+    // What is known of the request so far: a refusal is logged with it.
+    let host: string | undefined;
+    let target: NormalizedTarget | undefined;
+    let route: CompiledRoute | null = null;
+    let client: ClientAddress | undefined;
+    let subject: Subject | undefined;
     try {
-      active = grants.activeGrants(subject.id, nowMs);
-    } catch (err) {
-      throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
-    }
+      const state = deps.state();
+      const { routes, inputRoutes } = state;
+      const sensitive = sensitiveHeaders(req.rawHeaders);
+      if (sensitive.override) throw jitgateError(sensitive.override);
+      if (sensitive.host.length > 1) throw jitgateError('REQUEST_AMBIGUOUS', 'repeated Host header');
+      host = sensitive.host[0];
+      target = normalizeTarget(req.url ?? '', host);
+      if (target.query._method !== undefined) throw jitgateError('METHOD_OVERRIDE', 'the _method query parameter is not accepted');
+      route = routes.match(host, target.path);
+      if (!route) throw jitgateError('NO_ROUTE');
+      // Built with the same state as `routes`: a route without one is a bug, not a request to let by.
+      const inputRoute = inputRoutes.get(route.config.name);
+      if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);
+      client = clients().resolve(req.socket.remoteAddress ?? '', sensitive);
 
-    const request: AuthzInput['request'] = {
-      method: req.method ?? 'GET',
-      path: target.path,
-      segments: target.segments,
-      query: target.query,
-      headers: policyHeaders(req, route.config.policy_headers),
-      host: host ?? '',
-      client_ip: client.ip,
-    };
-    if (certificate) request.client_certificate = certificate;
-    if (body) {
-      if (body.status === 'parsed') request.body = body.value;
-      request.body_status = body.status;
-    }
-    const input: AuthzInput = {
-      request,
-      subject,
-      grants: active,
-      route: inputRoute,
-      now_ns: nowMs * 1e6,
-    };
+      const certificate = clientCertificate(req.socket);
+      subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) }, certificate);
 
-    let decision: Decision<AuthzResult>;
-    const t0 = process.hrtime.bigint();
-    try {
-      decision = policy.authorize(input);
+      const cl = req.headers['content-length'];
+      if (cl !== undefined && Number(cl) > route.config.body_limit_bytes) throw jitgateError('BODY_TOO_LARGE');
+      // Read only for a caller who authenticated: nobody else gets to make the gateway hold bytes.
+      const bodyConfig = route.config.policy_body;
+      let body: PolicyBody | null = null;
+      if (earlier) body = bodyConfig ? earlier.body : null;
+      else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes);
+
+      const nowMs = Date.now();
+      if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');
+      let active: GrantSet;
+      try {
+        active = grants.activeGrants(subject.id, nowMs);
+      } catch (err) {
+        throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
+      }
+
+      const request: AuthzInput['request'] = {
+        method: req.method ?? 'GET',
+        path: target.path,
+        segments: target.segments,
+        query: target.query,
+        headers: policyHeaders(req, route.config.policy_headers),
+        host: host ?? '',
+        client_ip: client.ip,
+      };
+      if (certificate) request.client_certificate = certificate;
+      if (body) {
+        if (body.status === 'parsed') request.body = body.value;
+        request.body_status = body.status;
+      }
+      const input: AuthzInput = {
+        request,
+        subject,
+        grants: active,
+        route: inputRoute,
+        now_ns: nowMs * 1e6,
+      };
+
+      let decision: Decision<AuthzResult>;
+      const t0 = process.hrtime.bigint();
+      try {
+        decision = policy.authorize(input);
+      } catch (thrown) {
+        const err = isJitgateError(thrown) ? thrown : jitgateError('POLICY_EVAL', undefined, undefined, toError(thrown));
+        // Still a decision attempt: it gets an id, a decision-log event, and the caller a 503.
+        const decisionId = uuid();
+        decisionLog.log({
+          decision_id: decisionId,
+          timestamp: isoAt(nowMs),
+          path: AUTHZ_ENTRYPOINT,
+          input,
+          result: undefined,
+          bundles: policy.revision ? bundlesFor(policy.revision) : {},
+          metrics: {},
+          jitgate: { route: route.config.name, subject: subject.id, error_code: err.code },
+        });
+        deps.logger.error({ err: toError(thrown), decision_id: decisionId, route: route.config.name }, 'policy evaluation failed; request denied');
+        throw new DecidedError(err.status < 500 ? jitgateError('POLICY_EVAL') : err, decisionId, route.config.name);
+      }
+      // The histogram is of evaluations: a memo answer is counted apart (it is a lookup).
+      if (decision.answered_from === undefined) metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
+      else metrics.decisionMemoHit(AUTHZ_ENTRYPOINT);
+      const shadow = deps.shadow ? shadowOutcome(deps.shadow, input, decision.result) : null;
+      if (shadow) metrics.shadowDecision(shadow.change);
+      return { state, route, target, subject, client, input, decidedMs: nowMs, decision, startedNs, body, shadow };
     } catch (thrown) {
-      const err = isJitgateError(thrown) ? thrown : jitgateError('POLICY_EVAL', undefined, undefined, toError(thrown));
-      // Still a decision attempt: it gets an id, a decision-log event, and the caller a 503.
-      const decisionId = uuid();
-      decisionLog.log({
-        decision_id: decisionId,
-        timestamp: isoAt(nowMs),
-        path: AUTHZ_ENTRYPOINT,
-        input,
-        result: undefined,
-        bundles: policy.revision ? bundlesFor(policy.revision) : {},
-        metrics: {},
-        jitgate: { route: route.config.name, subject: subject.id, error_code: err.code },
-      });
-      deps.logger.error({ err: toError(thrown), decision_id: decisionId, route: route.config.name }, 'policy evaluation failed; request denied');
-      throw new DecidedError(err.status < 500 ? jitgateError('POLICY_EVAL') : err, decisionId, route.config.name);
+      // A failed evaluation was logged where it happened, with the whole input.
+      if (thrown instanceof DecidedError) throw thrown;
+      const err = isJitgateError(thrown) ? thrown : jitgateError('INTERNAL', undefined, undefined, toError(thrown));
+      const decisionId = logRefusal(deps, req, err, { host, target, route, client, subject, startedNs, rechecked: earlier !== undefined });
+      if (err !== thrown) deps.logger.error({ err: toError(thrown), decision_id: decisionId }, 'unexpected data-path error');
+      throw new DecidedError(err, decisionId, route?.config.name ?? null);
     }
-    // The histogram is of evaluations: a memo answer is counted apart (it is a lookup).
-    if (decision.answered_from === undefined) metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
-    else metrics.decisionMemoHit(AUTHZ_ENTRYPOINT);
-    const shadow = deps.shadow ? shadowOutcome(deps.shadow, input, decision.result) : null;
-    if (shadow) metrics.shadowDecision(shadow.change);
-    return { state, route, target, subject, client, input, decidedMs: nowMs, decision, startedNs, body, shadow };
   };
+}
+
+/** What was known of a request when the gateway refused it, before or without a decision. */
+export interface Refused {
+  /** The Host header's value (after the check that there is one). */
+  host?: string | undefined;
+  target?: NormalizedTarget | undefined;
+  route?: CompiledRoute | null;
+  client?: ClientAddress | undefined;
+  subject?: Subject | undefined;
+  startedNs?: bigint;
+  /** The request was being decided again for its open session, which the refusal ends. */
+  rechecked?: boolean;
+}
+
+/** How much of a raw path is kept when it did not normalize: enough to see what was tried. */
+const RAW_PATH_LOGGED = 1024;
+
+/**
+ * Logs a request refused before the policy decided it (no route, no valid identity, an ambiguous
+ * target, a body over the limit, a store that cannot vouch for the grants...), so every request
+ * the gateway answers leaves a record, with what was known of it: never the credential it
+ * presented, and no query the gateway did not parse (it could carry anything). Returns the
+ * event's id, for the caller to quote.
+ */
+export function logRefusal(deps: Pick<PipelineDeps, 'decisionLog' | 'policy'>, req: IncomingMessage, err: JitgateError, known: Refused = {}): string {
+  const decisionId = uuid();
+  const request: Record<string, unknown> = { method: req.method ?? '' };
+  if (known.target) {
+    request.path = known.target.path;
+    request.query = known.target.query;
+  } else {
+    const raw = req.url ?? '';
+    const q = raw.indexOf('?');
+    request.raw_path = (q < 0 ? raw : raw.slice(0, q)).slice(0, RAW_PATH_LOGGED);
+  }
+  request.host = known.host ?? '';
+  request.client_ip = known.client?.ip ?? peerAddress(req.socket.remoteAddress ?? '');
+  const input: Record<string, unknown> = { request };
+  const facts: DecisionLogEvent['jitgate'] = { error_code: err.code };
+  if (known.route) facts.route = known.route.config.name;
+  if (known.subject) {
+    input.subject = known.subject;
+    facts.subject = known.subject.id;
+  }
+  if (known.rechecked === true) facts.session = 'closed';
+  if (known.startedNs !== undefined) facts.latency_ns = Number(process.hrtime.bigint() - known.startedNs);
+  const revision = deps.policy.revision;
+  deps.decisionLog.log({
+    decision_id: decisionId,
+    timestamp: isoAt(Date.now()),
+    path: AUTHZ_ENTRYPOINT,
+    input,
+    result: undefined,
+    bundles: revision ? bundlesFor(revision) : {},
+    metrics: {},
+    jitgate: facts,
+  });
+  return decisionId;
 }
 
 /** The events' `bundles` member for a revision: one sealed object (its JSON made once) while the revision stays. */

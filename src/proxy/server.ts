@@ -16,7 +16,7 @@ import { ConnectionErrors } from './client-errors.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
-import { auditEntryFor, createPipeline, DecidedError, logDecision, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { auditEntryFor, createPipeline, DecidedError, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
 import { rebaseCookies } from './cookies.js';
@@ -130,9 +130,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     frameworkErrors(error, request, reply) {
-      const code = error.code === 'FST_ERR_BAD_URL' ? 'REQUEST_AMBIGUOUS' : 'BAD_REQUEST';
       reply.hijack();
-      sendJson(reply.raw, 400, specBody(code, request.id), { 'x-request-id': request.id });
+      refuse(request.raw, reply.raw, request.id, jitgateError(error.code === 'FST_ERR_BAD_URL' ? 'REQUEST_AMBIGUOUS' : 'BAD_REQUEST'));
     },
     clientErrorHandler: connectionErrors.handle,
   }, tls, timeouts);
@@ -166,6 +165,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     sendJson(res, err.status, errorBody(err, requestId, decisionId ? { decision_id: decisionId } : {}), extra);
     const kind = err.status === 401 ? 'unauthenticated' : 'error';
     metrics.proxyRequest(routeName ?? '', kind, err.status);
+  }
+
+  /** Answers a request refused before the pipeline saw it, logged as such (logRefusal). */
+  function refuse(req: IncomingMessage, res: ServerResponse, requestId: string, err: JitgateError, headers: Record<string, string> = {}): void {
+    const decisionId = logRefusal(deps, req, err);
+    const extra = { ...headers, 'x-request-id': requestId, 'x-jitgate-decision-id': decisionId };
+    sendJson(res, err.status, errorBody(err, requestId, { decision_id: decisionId }), hasBody(req) ? { ...extra, connection: 'close' } : extra);
+    metrics.proxyRequest('', 'error', err.status);
   }
 
   /** Deny (403) and allow-with-grant are audited before the caller hears anything. */
@@ -355,12 +362,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   // Methods outside the route's list (TRACE, PROPFIND, ...) never reach the policy or the upstream.
   app.setNotFoundHandler((request, reply) => {
     reply.hijack();
-    sendJson(reply.raw, 405, specBody('METHOD_NOT_ALLOWED', request.id), { 'x-request-id': request.id, allow: PROXIED_METHODS.join(', '), ...(hasBody(request.raw) ? { connection: 'close' } : {}) });
+    refuse(request.raw, reply.raw, request.id, jitgateError('METHOD_NOT_ALLOWED'), { allow: PROXIED_METHODS.join(', ') });
   });
   deferContinue(app.server);
   // CONNECT would turn the gateway into a tunnel.
-  app.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-    socket.end(rawAnswer('405 Method Not Allowed', specBody('METHOD_NOT_ALLOWED', uuid())));
+  app.server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const requestId = uuid();
+    const decisionId = logRefusal(deps, req, jitgateError('METHOD_NOT_ALLOWED'));
+    socket.end(rawAnswer('405 Method Not Allowed', { error: { ...specBody('METHOD_NOT_ALLOWED', requestId).error, decision_id: decisionId } }));
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

@@ -198,7 +198,11 @@ t.test('an anonymous caller gets 401 and the body is never read', async (t) => {
   const res = await request(`${g.url}/api/refunds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"amount": 5}' });
   await res.body.text();
   t.equal(res.statusCode, 401);
-  t.equal(g.decisions.events.length, before, 'no decision was made');
+  const logged = g.decisions.events.slice(before);
+  t.equal(logged.length, 1, 'one event: the refusal');
+  t.equal(logged[0]?.result, undefined, 'no decision was made');
+  t.equal(logged[0]?.jitgate.error_code, 'JITGATE_E_UNAUTHENTICATED');
+  t.notOk('body' in ((logged[0]?.input as { request: object } | undefined)?.request ?? {}), 'and no body was read for it');
 });
 
 t.test('on a route that shows the policy no bodies, refunds are refused and bodies stream through', async (t) => {

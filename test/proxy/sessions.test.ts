@@ -120,6 +120,9 @@ t.test('a WebSocket closes once the token that opened it expires', async (t) => 
   t.ok(await session.closedWithin(12_000), 'closed after the token (and its skew) ran out');
   const closing = g.logLines.map((l) => JSON.parse(l) as { msg: string; why?: string }).find((l) => l.msg === 'session closed: the access that opened it ended');
   t.equal(closing?.why, 'JITGATE_E_TOKEN_EXPIRED', 'the log says why');
+  const refusal = g.decisions.events.at(-1);
+  t.same(refusal?.jitgate, { route: 'demo', error_code: 'JITGATE_E_TOKEN_EXPIRED', session: 'closed', latency_ns: refusal?.jitgate.latency_ns }, 'and the decision log records the refusal that closed it');
+  t.equal(refusal?.result, undefined);
 });
 
 /** An issuer whose JWKS is a file the gateway reads again every second. */

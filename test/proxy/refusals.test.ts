@@ -1,0 +1,116 @@
+// Every request the gateway answers leaves a record, the ones it refuses before any policy decision
+// too (no route, no identity, an ambiguous target, a method it does not proxy, a body over the
+// limit): a decision-log event without a result, whose id the caller gets to quote. Each request
+// is sent for real; none may reach the upstream, and none may leave its credential in the log.
+import { connect } from 'node:net';
+import t, { type Test } from 'tap';
+import { request } from 'undici';
+import type { DecisionLogEvent } from '../../src/audit/index.js';
+import { demoRoute, startGateway, type Gateway } from './fixtures.js';
+
+type Logged = Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>;
+
+let g: Gateway;
+t.before(async () => {
+  g = await startGateway({ routes: (u) => [demoRoute(u, { match: { path_prefix: '/api' } })] });
+});
+t.teardown(async () => { await g.close(); });
+
+interface Answer { status: number; decisionId: string | undefined; bodyDecisionId: string | undefined; code: string | undefined }
+
+async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  const res = await request(`${g.url}${path}`, { method: (init.method ?? 'GET') as 'GET', headers: init.headers, body: init.body });
+  const text = await res.body.text();
+  const body = JSON.parse(text) as { error?: { code?: string; decision_id?: string } };
+  const id = res.headers['x-jitgate-decision-id'];
+  return { status: res.statusCode, decisionId: typeof id === 'string' ? id : undefined, bodyDecisionId: body.error?.decision_id, code: body.error?.code };
+}
+
+function eventOf(id: string | undefined): Logged | undefined {
+  return g.decisions.events.find((e) => e.decision_id === id);
+}
+
+function requestOf(e: Logged | undefined): Record<string, unknown> {
+  return (e?.input as { request?: Record<string, unknown> } | undefined)?.request ?? {};
+}
+
+/** Sends one request, checks the answer quotes a logged refusal, and returns that event. */
+async function refused(t: Test, path: string, init: Parameters<typeof send>[1], status: number, code: string): Promise<Logged | undefined> {
+  const seen = g.upstream.seen.length;
+  const a = await send(path, init);
+  t.equal(a.status, status, `${init?.method ?? 'GET'} ${path}: ${status}`);
+  t.equal(a.code, code);
+  t.ok(a.decisionId, 'the answer carries a decision id');
+  t.equal(a.bodyDecisionId, a.decisionId, 'the body quotes the same id');
+  const e = eventOf(a.decisionId);
+  t.ok(e, 'and the decision log has an event with that id');
+  t.equal(e?.result, undefined, 'without a result: the policy was not asked');
+  t.equal(e?.jitgate.error_code, code, 'naming why');
+  t.equal(requestOf(e).client_ip, '127.0.0.1', 'and who sent it, by address');
+  t.equal(g.upstream.seen.length, seen, 'the upstream saw nothing');
+  return e;
+}
+
+t.test('no credential: 401, logged with the route and the normalized path', async (t) => {
+  const e = await refused(t, '/api/orders/7?page=2', {}, 401, 'JITGATE_E_UNAUTHENTICATED');
+  t.equal(e?.jitgate.route, 'demo');
+  t.equal(e?.jitgate.subject, undefined, 'no subject');
+  t.same(requestOf(e), { method: 'GET', path: '/api/orders/7', query: { page: ['2'] }, host: `127.0.0.1:${g.port}`, client_ip: '127.0.0.1' });
+  t.equal((e?.input as Record<string, unknown>).subject, undefined);
+});
+
+t.test('a forged token: 401, and the token is nowhere in the log', async (t) => {
+  const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ sub: 'admin', iss: 'jitgate-dev', aud: 'jitgate', exp: 4102444800 })).toString('base64url');
+  const token = `${header}.${payload}.`;
+  const e = await refused(t, '/api/orders', { headers: { authorization: `Bearer ${token}` } }, 401, 'JITGATE_E_TOKEN_INVALID');
+  t.notOk(JSON.stringify(g.decisions.events).includes(payload), 'the token is not logged');
+  t.equal(e?.jitgate.subject, undefined, 'and its claimed subject is not taken for one');
+});
+
+t.test('an ambiguous target: 400, logged with its raw path and without its query', async (t) => {
+  const e = await refused(t, '/api/a%2Fb?access_token=leaked-value-8d1f', {}, 400, 'JITGATE_E_REQUEST_AMBIGUOUS');
+  t.equal(requestOf(e).raw_path, '/api/a%2Fb', 'what was tried');
+  t.equal(requestOf(e).path, undefined, 'no normalized path: there was none');
+  t.notOk(JSON.stringify(e).includes('leaked-value-8d1f'), 'a query the gateway did not parse is not logged');
+  const long = await refused(t, `/api/%2F${'x'.repeat(5000)}`, {}, 400, 'JITGATE_E_REQUEST_AMBIGUOUS');
+  t.equal(String(requestOf(long).raw_path).length, 1024, 'a long raw path is cut to 1024 characters');
+});
+
+t.test('no route: 404, logged without one', async (t) => {
+  const e = await refused(t, '/elsewhere', {}, 404, 'JITGATE_E_NO_ROUTE');
+  t.equal(e?.jitgate.route, undefined);
+  t.equal(requestOf(e).path, '/elsewhere');
+});
+
+t.test('a method the gateway does not proxy: 405, logged', async (t) => {
+  const e = await refused(t, '/api/orders', { method: 'PROPFIND' }, 405, 'JITGATE_E_METHOD_NOT_ALLOWED');
+  t.equal(requestOf(e).method, 'PROPFIND');
+});
+
+t.test('a body over the limit from a caller who authenticated: 413, logged with who it was', async (t) => {
+  const token = await g.token('alice');
+  const e = await refused(t, '/api/orders', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: 'x'.repeat(4096) }, 413, 'JITGATE_E_BODY_TOO_LARGE');
+  t.equal(e?.jitgate.subject, 'alice');
+  t.equal((e?.input as { subject?: { id?: string } }).subject?.id, 'alice', 'the verified subject is in the input');
+  t.notOk(JSON.stringify(e).includes(token.split('.')[1] ?? '-'), 'its token is not');
+});
+
+t.test('CONNECT: 405, logged, and no tunnel', async (t) => {
+  const seen = g.upstream.seen.length;
+  const text = await new Promise<string>((resolve, reject) => {
+    const sock = connect(g.port, '127.0.0.1');
+    let out = '';
+    sock.on('data', (d: Buffer) => { out += d.toString('latin1'); });
+    sock.on('close', () => { resolve(out); });
+    sock.on('error', reject);
+    const upstream = new URL(g.upstream.url).host;
+    sock.write(`CONNECT ${upstream} HTTP/1.1\r\nHost: ${upstream}\r\n\r\n`);
+  });
+  t.match(text, /^HTTP\/1\.1 405 /);
+  const id = /"decision_id":"([^"]+)"/.exec(text)?.[1];
+  const e = eventOf(id);
+  t.equal(e?.jitgate.error_code, 'JITGATE_E_METHOD_NOT_ALLOWED');
+  t.equal(requestOf(e).method, 'CONNECT');
+  t.equal(g.upstream.seen.length, seen, 'the upstream saw nothing');
+});
