@@ -19,6 +19,8 @@ export const REDACT_PATHS: string[] = [
   '*.credential.value',
   'credentials.*.value',
   '*.credentials.*.value',
+  // undici's parser errors hold the bytes an upstream sent, which may echo a credential.
+  'err.data',
 ];
 
 export function createLogger(config: ObservabilityConfig, destination?: DestinationStream): Logger {

@@ -12,9 +12,43 @@ export interface InjectedHeader {
 }
 
 /**
+ * Percent-encoding as the common encoders write it: each keeps its own set of characters as they
+ * are (`keep`), some write a space as `+`, and the hex digits come in either case.
+ */
+const URL_ENCODERS: readonly { keep: RegExp; spaceAsPlus: boolean }[] = [
+  { keep: /[A-Za-z0-9\-_.!~*'()]/, spaceAsPlus: false }, // JavaScript's encodeURIComponent
+  { keep: /[A-Za-z0-9\-_.!~*'();,/?:@&=+$#]/, spaceAsPlus: false }, // JavaScript's encodeURI
+  { keep: /[A-Za-z0-9\-_.~/]/, spaceAsPlus: false }, // Python's quote (keeps /), Go's PathEscape-like
+  { keep: /[A-Za-z0-9\-_.~]/, spaceAsPlus: false }, // RFC 3986 unreserved only
+  { keep: /[A-Za-z0-9\-_.~]/, spaceAsPlus: true }, // Python's quote_plus and urlencode, Go's QueryEscape
+  { keep: /[A-Za-z0-9*\-_.]/, spaceAsPlus: true }, // forms (URLSearchParams, browsers)
+];
+
+function percentEncoded(text: string, keep: RegExp, spaceAsPlus: boolean, lowerHex: boolean): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    if (byte < 0x80 && keep.test(ch)) out += ch;
+    else if (byte === 0x20 && spaceAsPlus) out += '+';
+    else {
+      const hex = byte.toString(16).padStart(2, '0');
+      out += `%${lowerHex ? hex : hex.toUpperCase()}`;
+    }
+  }
+  return out;
+}
+
+/** As JSON encoders write a string's inside: JavaScript's, PHP's (`\/`), Go's (`\u0026` for `&`, `<`, `>`). */
+function jsonEscaped(text: string): string[] {
+  const js = JSON.stringify(text).slice(1, -1);
+  const go = js.replaceAll('&', '\\u0026').replaceAll('<', '\\u003c').replaceAll('>', '\\u003e');
+  return [js, js.replaceAll('/', '\\/'), go, go.replaceAll('/', '\\/')];
+}
+
+/**
  * Every form in which an upstream could echo this credential back: the header value, the secret
  * on its own (an upstream that reports the token it got, as httpbin's /bearer does), Basic's
- * encoded and decoded parts, and the secret as JSON, a URL or a form would escape it.
+ * encoded and decoded parts, and each of these as the common JSON and URL encoders escape it.
  */
 function echoForms(cfg: CredentialConfig, secret: string, header: InjectedHeader): string[] {
   const forms = [header.value, secret];
@@ -23,7 +57,10 @@ function echoForms(cfg: CredentialConfig, secret: string, header: InjectedHeader
     forms.push(pair, header.value.slice('Basic '.length));
   }
   for (const plain of forms.slice(1)) {
-    forms.push(JSON.stringify(plain).slice(1, -1), encodeURIComponent(plain), new URLSearchParams({ s: plain }).toString().slice(2));
+    forms.push(...jsonEscaped(plain));
+    for (const { keep, spaceAsPlus } of URL_ENCODERS) {
+      forms.push(percentEncoded(plain, keep, spaceAsPlus, false), percentEncoded(plain, keep, spaceAsPlus, true));
+    }
   }
   return [...new Set(forms)];
 }

@@ -10,7 +10,12 @@ const HOP_BY_HOP = new Set([
 
 /** Never forwarded from the caller: identity meant for the gateway, forwarding claims, things we set. */
 const CALLER_STRIPPED = new Set([
-  'host', 'authorization', 'x-api-key', 'forwarded', 'x-real-ip', 'x-request-id', 'expect', 'x-jitgate-decision-id',
+  'host', 'authorization', 'x-api-key', 'x-request-id', 'expect', 'x-jitgate-decision-id',
+  // Who the client is, or which host it asked for, as CDNs, load balancers and libraries write it
+  // (npm request-ip reads X-Client-IP before X-Forwarded-For): only the gateway may say so.
+  'forwarded', 'x-real-ip', 'x-client-ip', 'client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip',
+  'x-cluster-client-ip', 'x-forwarded', 'forwarded-for', 'x-original-forwarded-for', 'x-originating-ip', 'x-remote-ip',
+  'x-remote-addr', 'x-host', 'x-original-host', 'x-original-uri',
 ]);
 
 /**
@@ -80,6 +85,26 @@ function rawConnectionTokens(raw: readonly string[]): ReadonlySet<string> {
     if (name.length === 10 && name.toLowerCase() === 'connection') (values ??= []).push(raw[i + 1] ?? '');
   }
   return values === null ? NONE : connectionTokens(values);
+}
+
+/**
+ * The judged headers (`policy_headers`) as the upstream will get them, for the policy input. One
+ * the upstream will not get (hop-by-hop, or named in Connection) is not shown to the policy either:
+ * its presence must not win a decision it then plays no part in. A repeated one is refused:
+ * Node keeps the first `User-Agent`, some upstreams act on the last.
+ */
+export function judgedHeaders(raw: readonly string[], allow: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  let named: ReadonlySet<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] ?? '').toLowerCase();
+    if (!allow.includes(name) || HOP_BY_HOP.has(name)) continue;
+    named ??= rawConnectionTokens(raw);
+    if (named.has(name)) continue;
+    if (out[name] !== undefined) throw jitgateError('REQUEST_AMBIGUOUS', `repeated ${name} header: the policy judges one value`);
+    out[name] = raw[i + 1] ?? '';
+  }
+  return out;
 }
 
 function filterCookies(value: string): string {

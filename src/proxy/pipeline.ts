@@ -14,7 +14,7 @@ import { uuid } from '../uuid.js';
 import { clientCertificate } from '../tls/index.js';
 import { peerAddress, type ClientAddress, type ClientAddresses } from './client-address.js';
 import type { CredentialBroker } from './credentials.js';
-import { overrideRefusal } from './headers.js';
+import { judgedHeaders, overrideRefusal } from './headers.js';
 import { normalizeTarget, type NormalizedTarget } from './normalize.js';
 import { readPolicyBody, type PolicyBody } from './policy-body.js';
 import type { SecretMasker } from './redact.js';
@@ -120,16 +120,6 @@ function one(values: readonly string[]): string | string[] | undefined {
 
 const EMPTY: Record<string, string> = Object.freeze({});
 
-function policyHeaders(req: IncomingMessage, allow: readonly string[]): Record<string, string> {
-  if (allow.length === 0) return EMPTY;
-  const out: Record<string, string> = {};
-  for (const name of allow) {
-    const v = req.headers[name];
-    if (v !== undefined) out[name] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
-
 export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string): AuditEntry {
   const result = d.decision.result;
   const grantIds = result.grant_ids ?? [];
@@ -213,7 +203,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
         path: target.path,
         segments: target.segments,
         query: target.query,
-        headers: policyHeaders(req, route.config.policy_headers),
+        headers: route.config.policy_headers.length === 0 ? EMPTY : judgedHeaders(req.rawHeaders, route.config.policy_headers),
         host: host ?? '',
         client_ip: client.ip,
       };

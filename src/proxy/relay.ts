@@ -51,6 +51,10 @@ export interface RelayOptions {
 
 type Controller = Dispatcher.DispatchController;
 
+function onlyChunked(transfer: string | string[]): boolean {
+  return (Array.isArray(transfer) ? transfer.join(',') : transfer).split(',').every((c) => c.trim().toLowerCase() === 'chunked');
+}
+
 class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   private controller: Controller | null = null;
   private filter: ReturnType<SecretMasker['filter']> | null = null;
@@ -142,6 +146,13 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx answers are the upstream's business with us; the caller gets the final one.
     if (statusCode < 200) return;
+    // undici undoes only `chunked`: another transfer coding would reach the caller unlabelled,
+    // and past the masker still coded. The gateway asks for none (the caller's TE is dropped).
+    const transfer = headers['transfer-encoding'] as string | string[] | undefined;
+    if (transfer !== undefined && !onlyChunked(transfer)) {
+      controller.abort(new EncodedResponse(`the upstream sent a body in transfer coding "${String(transfer)}", which is not relayed`));
+      return;
+    }
     const reading = this.opts.maskedOnly && this.masker !== null && !this.masker.empty && headers['content-encoding'] !== undefined
       ? bodyReading(headers, statusCode)
       : null;

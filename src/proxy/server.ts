@@ -24,7 +24,7 @@ import { watchSession } from './session-watch.js';
 import { relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
 import { RouteTable } from './routes.js';
-import { upstreamError, UpstreamPools } from './upstream.js';
+import { upstreamError, upstreamFailure, UpstreamPools } from './upstream.js';
 import { proxyUpgrade } from './websocket.js';
 
 /** What the pipeline needs, plus the routes the server builds its routing state from. */
@@ -337,7 +337,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       });
     } catch (err) {
       const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);
-      logger.warn({ err: toError(err), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
+      logger.warn({ upstream_error: upstreamFailure(err, masker.maskString), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
       logDecision(deps, d, { error_code: mapped.code });
       throw new DecidedError(mapped, decisionId, cfg.name);
     } finally {

@@ -55,3 +55,14 @@ export function upstreamError(err: unknown): JitgateError {
   }
   return jitgateError('UPSTREAM_UNAVAILABLE', undefined, undefined, err);
 }
+
+/**
+ * An upstream failure as the log may hold it: its kind and message, the secrets masked. Never the
+ * error itself: undici's parser errors carry the upstream's raw bytes (`data`), which may be an
+ * echo of the credential the gateway sent.
+ */
+export function upstreamFailure(err: unknown, mask: (text: string) => string): { name: string; code?: string; message: string } {
+  if (!(err instanceof Error)) return { name: 'Error', message: mask(String(err)) };
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? { name: err.name, code, message: mask(err.message) } : { name: err.name, message: mask(err.message) };
+}
