@@ -2,6 +2,7 @@ package jitgate.authz_test
 
 import data.jitgate.authz
 import data.jitgate.fixtures_test as f
+import data.jitgate.lib.requests
 
 # --- reads -----------------------------------------------------------------------
 
@@ -490,4 +491,18 @@ test_other_writes_ignore_the_body if {
 	d := authz with input as i
 	d.allow == true
 	d.reason == "write under /api/ allowed by an active grant"
+}
+
+# --- requests.under: for rules that narrow a broader allow -------------------------
+
+test_under_covers_the_prefix_and_below_in_any_case if {
+	every path in ["/api/billing", "/api/billing/", "/api/billing/charge", "/api/Billing/charge", "/API/BILLING"] {
+		requests.under("/api/billing") with input as f.authz_input(f.alice, "POST", path, [])
+	}
+}
+
+test_under_stops_at_the_segment_boundary if {
+	every path in ["/api/billingx", "/api/bill", "/api", "/other/api/billing"] {
+		not requests.under("/api/billing") with input as f.authz_input(f.alice, "POST", path, [])
+	}
 }

@@ -3,8 +3,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
 import { assertionKey } from '../audit/index.js';
-import { jitgateError } from '../errors.js';
-import { invalidProxyEntries } from '../proxy/index.js';
+import { isJitgateError, jitgateError } from '../errors.js';
+import { invalidProxyEntries, normalizeTarget } from '../proxy/index.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, OpaBundle } from './types.js';
 
@@ -165,6 +165,22 @@ function invalidUpstreams(cfg: GatewayConfig): string[] {
   return problems;
 }
 
+/** Path prefixes that are no path the gateway could match: a query, a fragment, a segment it refuses. */
+function invalidPathPrefixes(cfg: GatewayConfig): string[] {
+  const problems: string[] = [];
+  cfg.jitgate.routes.forEach((route, i) => {
+    const prefix = route.match.path_prefix;
+    let problem: string | null = prefix.includes('?') || prefix.includes('#') ? 'has a query or fragment' : null;
+    try {
+      normalizeTarget(prefix, undefined);
+    } catch (err) {
+      problem ??= isJitgateError(err) ? err.message : 'does not parse';
+    }
+    if (problem !== null) problems.push(`jitgate.routes.${String(i)}.match.path_prefix: "${prefix}" is not a path the gateway can match (${problem})`);
+  });
+  return problems;
+}
+
 /** Node refuses a head limit longer than the whole request's: said here, with the keys. */
 function invalidClientTimeouts(cfg: GatewayConfig): string[] {
   const { head_ms: head, request_ms: request } = cfg.jitgate.listen.client_timeouts;
@@ -227,7 +243,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidPathPrefixes(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

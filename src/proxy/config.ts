@@ -57,7 +57,11 @@ export interface UpstreamTlsConfig {
 
 export interface RouteConfig {
   name: string;
-  match: { host?: string; path_prefix: string };
+  /**
+   * `case_sensitive: false` for an upstream that routes without regard to case (Express, IIS, ...):
+   * the prefix then matches `/API/Billing` as `/api/billing`. Absent: true.
+   */
+  match: { host?: string; path_prefix: string; case_sensitive?: boolean };
   upstream: string;
   credentials: Record<string, CredentialConfig>;
   /** Used when the policy's obligations name none; omit to send no credential. */
@@ -69,6 +73,11 @@ export interface RouteConfig {
   recheck_seconds: number;
   /** Request headers the policy may see (lower-case); credentials and cookies are never included. */
   policy_headers: string[];
+  /**
+   * Query keys with `[` or `]` (`ids[]=1`, PHP's and Rails' arrays, which such upstreams read as
+   * `ids`): `refuse` (absent) answers 400, `literal` shows the policy the key as written.
+   */
+  query_brackets?: 'refuse' | 'literal';
   /** Absent: bodies stream to the upstream unread and the policy never sees them. */
   policy_body?: PolicyBodyConfig;
   /** Only for an https upstream; absent: Node's public roots, no client certificate. */
@@ -109,6 +118,7 @@ export const routesConfigSchema: SchemaObject = {
         properties: {
           host: { type: 'string', minLength: 1 },
           path_prefix: { type: 'string', pattern: '^/', default: '/' },
+          case_sensitive: { type: 'boolean', default: true },
         },
         default: {},
       },
@@ -128,6 +138,7 @@ export const routesConfigSchema: SchemaObject = {
       body_limit_bytes: { type: 'integer', minimum: 0, default: 10485760 },
       websocket: { type: 'boolean', default: false },
       recheck_seconds: { type: 'integer', minimum: 1, default: 60 },
+      query_brackets: { enum: ['refuse', 'literal'], default: 'refuse' },
       policy_headers: {
         type: 'array',
         items: { type: 'string', pattern: '^[a-z0-9-]+$', not: { enum: ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'] } },

@@ -74,6 +74,28 @@ function parseQuery(raw: string): Record<string, string[]> {
   return query;
 }
 
+/**
+ * A query key as PHP files it in $_GET: leading spaces dropped, spaces and dots made `_`, and an
+ * array's `[...]` cut off (a `[` never closed is made `_` too). So `?.method=DELETE` is `_method`
+ * to PHP, and to the Symfony and Laravel method override that reads it.
+ */
+function phpQueryName(key: string): string {
+  const name = key.replace(/^ +/, '').replace(/[ .]/g, '_');
+  const open = name.indexOf('[');
+  if (open < 0) return name;
+  return name.indexOf(']', open) > open ? name.slice(0, open) : `${name.slice(0, open)}_${name.slice(open + 1)}`;
+}
+
+/** Whether a query key asks the upstream to act on another method (`_method`, however PHP would read it). */
+export function overridesMethod(query: Readonly<Record<string, readonly string[]>>): boolean {
+  return Object.keys(query).some((key) => phpQueryName(key).toLowerCase() === '_method');
+}
+
+/** Whether a query key has `[` or `]`: PHP and Rails read `ids[]` as `ids`, which the policy would not. */
+export function hasBracketKey(query: Readonly<Record<string, readonly string[]>>): boolean {
+  return Object.keys(query).some((key) => key.includes('[') || key.includes(']'));
+}
+
 /** The Host header's authority, lower-cased, default port dropped. */
 export function canonicalHost(host: string): string {
   const h = host.trim().toLowerCase();

@@ -15,7 +15,7 @@ import { clientCertificate } from '../tls/index.js';
 import { peerAddress, type ClientAddress, type ClientAddresses } from './client-address.js';
 import type { CredentialBroker } from './credentials.js';
 import { judgedHeaders, overrideRefusal } from './headers.js';
-import { normalizeTarget, type NormalizedTarget } from './normalize.js';
+import { hasBracketKey, normalizeTarget, overridesMethod, type NormalizedTarget } from './normalize.js';
 import { readPolicyBody, type PolicyBody } from './policy-body.js';
 import type { SecretMasker } from './redact.js';
 import type { CompiledRoute, RouteTable } from './routes.js';
@@ -170,9 +170,12 @@ export function createPipeline(deps: PipelineDeps): Decide {
       if (sensitive.host.length > 1) throw jitgateError('REQUEST_AMBIGUOUS', 'repeated Host header');
       host = sensitive.host[0];
       target = normalizeTarget(req.url ?? '', host);
-      if (target.query._method !== undefined) throw jitgateError('METHOD_OVERRIDE', 'the _method query parameter is not accepted');
+      if (target.rawQuery !== '' && overridesMethod(target.query)) throw jitgateError('METHOD_OVERRIDE', 'the _method query parameter is not accepted');
       route = routes.match(host, target.path);
       if (!route) throw jitgateError('NO_ROUTE');
+      if (target.rawQuery !== '' && route.config.query_brackets !== 'literal' && hasBracketKey(target.query)) {
+        throw jitgateError('REQUEST_AMBIGUOUS', 'a [ or ] in a query key (PHP and Rails read `a[]` as `a`): this route does not accept them');
+      }
       // Built with the same state as `routes`: a route without one is a bug, not a request to let by.
       const inputRoute = inputRoutes.get(route.config.name);
       if (!inputRoute) throw jitgateError('INTERNAL', `no policy input for route ${route.config.name}`);

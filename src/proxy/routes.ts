@@ -1,15 +1,17 @@
 // Route table: the most specific match wins (host-bound routes before host-less ones, then the
 // longest path prefix). Prefixes match whole segments: `/api` matches `/api` and `/api/x`, not `/apix`.
-// Matching is case-sensitive and runs on the normalized path.
+// Matching runs on the normalized path, case-sensitive unless the route says its upstream is not.
 import { jitgateError } from '../errors.js';
 import type { RouteConfig } from './config.js';
-import { canonicalHost } from './normalize.js';
+import { canonicalHost, normalizeTarget } from './normalize.js';
 import { upstreamTls, type UpstreamTls } from './upstream-tls.js';
 
 export interface CompiledRoute {
   config: RouteConfig;
   host: string | null;
+  /** Lower case when the route matches without regard to case. */
   prefix: string;
+  caseSensitive: boolean;
   /** Origin of the upstream (scheme://host:port) and its base path (no trailing slash). */
   origin: string;
   basePath: string;
@@ -21,11 +23,16 @@ export interface CompiledRoute {
 
 export function compileRoute(config: RouteConfig): CompiledRoute {
   const url = new URL(config.upstream);
-  const prefix = config.match.path_prefix.length > 1 ? config.match.path_prefix.replace(/\/+$/, '') : '/';
+  const caseSensitive = config.match.case_sensitive !== false;
+  // In the form requests are matched in (`/api/café` is `/api/caf%C3%A9`, `/api//x` is `/api/x`):
+  // written otherwise, the route would never match, and its traffic would go to a looser one.
+  const normal = normalizeTarget(config.match.path_prefix, undefined).path;
+  const prefix = normal.length > 1 ? normal.replace(/\/+$/, '') : '/';
   return {
     config,
     host: config.match.host ? canonicalHost(config.match.host) : null,
-    prefix,
+    prefix: caseSensitive ? prefix : prefix.toLowerCase(),
+    caseSensitive,
     origin: url.origin,
     basePath: url.pathname.replace(/\/+$/, ''),
     upstreamHost: url.hostname.toLowerCase(),
@@ -64,9 +71,11 @@ export class RouteTable {
   match(host: string | undefined, path: string): CompiledRoute | null {
     const h = host === undefined ? null : canonicalHost(host);
     const hostname = h === null ? null : withoutPort(h);
+    let lower: string | null = null;
     for (const r of this.routes) {
       if (!hostMatches(r.host, h, hostname)) continue;
-      if (r.prefix === '/' || path === r.prefix || path.startsWith(r.prefix + '/')) return r;
+      const p = r.caseSensitive ? path : (lower ??= path.toLowerCase());
+      if (r.prefix === '/' || p === r.prefix || p.startsWith(r.prefix + '/')) return r;
     }
     return null;
   }

@@ -279,6 +279,16 @@ t.test('an upstream URL with a password, a query or a fragment in it, or that do
   t.end();
 });
 
+t.test('a path prefix with a query, a fragment or a segment the gateway refuses is a problem; one in another form is matched in its normal form', (t) => {
+  const prefixes = ['/api?x=1', '/api#top', '/api/a%2Fb', '/api/../..', '/api/zählerstände', '/api//x'];
+  const file = writeConfig(`jitgate:\n  routes:\n${prefixes.map((p, i) => `    - name: r${String(i)}\n      upstream: https://svc.internal\n      match: { path_prefix: "${p}" }\n`).join('')}`);
+  const problems = problemsOf(() => loadConfig(file, {}));
+  t.same(problems.map((p) => p.split(':')[0]), ['jitgate.routes.0.match.path_prefix', 'jitgate.routes.1.match.path_prefix', 'jitgate.routes.2.match.path_prefix', 'jitgate.routes.3.match.path_prefix']);
+  t.match(problems[2], /"\/api\/a%2Fb" is not a path the gateway can match .*encoded slash/);
+  t.match(problems[3], /above the root/);
+  t.end();
+});
+
 t.test('upstream TLS: files resolved against the config, a client certificate only with its key', (t) => {
   const route = (tls: string): string => `jitgate:\n  routes:\n    - name: billing\n      upstream: https://billing.internal\n      upstream_tls: ${tls}\n`;
   const file = writeConfig(route('{ ca_file: pki/ca.pem, cert_file: pki/gw.pem, key_file: pki/gw.key, server_name: billing.internal }'));

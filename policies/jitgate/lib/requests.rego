@@ -21,6 +21,14 @@ under_admin if startswith(path, "/admin/")
 
 under_admin if path == "/admin"
 
+# Whether the path is `prefix` or below it, in whole segments and in any case. A rule that
+# narrows what a broader one allows must catch every spelling an upstream may route there
+# (Express and IIS ignore case): "/api/billing" covers "/api/billing", "/api/Billing/x",
+# not "/api/billingx". (The areas above need no such care: a spelling they miss is denied.)
+under(prefix) if lower(path) == lower(prefix)
+
+under(prefix) if startswith(lower(path), concat("", [lower(prefix), "/"]))
+
 # A refund: decided on its amount, which only the request body says. The gateway reads
 # bodies for the policy on routes with `policy_body` (docs/policies.md).
 is_refund if {
