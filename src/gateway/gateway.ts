@@ -8,7 +8,7 @@ import { createAuditTrail, createDecisionLogger, queryAudit, serviceDispatcher, 
 import { loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
-import { createAuthenticator, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
+import { createAuthenticator, keySourcesChanged, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
 import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
@@ -110,7 +110,8 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
  * when they did not change. One that cannot start is stopped and the reload refused.
  */
 async function startedIdentity(running: ReloadableAuthenticator, current: IdentityConfig, next: IdentityConfig, logger: Logger): Promise<ManagedAuthenticator | null> {
-  if (JSON.stringify(current) === JSON.stringify(next)) return null;
+  // Same settings and the same key files: nothing to do (a key file replaced in place is a change).
+  if (JSON.stringify(current) === JSON.stringify(next) && !keySourcesChanged(running, next)) return null;
   const authenticator = createAuthenticator(next, { logger, previous: running });
   try {
     await authenticator.start({ keysRequired: true });

@@ -1,6 +1,8 @@
 // Turns request headers (and a verified client certificate) into a verified Subject, or refuses
 // (401). One credential per request: a bearer token (JWT or API key), an X-Api-Key header, or a
 // mapped workload certificate, never two.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import type { Subject } from '../policy/index.js';
@@ -26,6 +28,30 @@ export interface ManagedAuthenticator extends Authenticator {
   stop(keep?: ReadonlySet<KeySet>): void;
   /** Its key sets, by the settings they were made from: a successor with the same settings shares them. */
   readonly keySets: ReadonlyMap<string, KeySet>;
+}
+
+/** A key file's content, as a digest: a file replaced in place is other keys under the same settings. */
+function fileDigest(path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch (err) {
+    return `unreadable: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/**
+ * What a JWT key set is made from: its settings, and the content of the key file it reads once
+ * (a PEM key, or a JWKS file not refreshed on its own). So a reload after the file was replaced
+ * makes a new set, whose tokens are verified afresh.
+ */
+function jwtKeySettings(jwt: JwtConfig): string {
+  const file = jwt.public_key_file ?? jwt.jwks_file;
+  return `jwt ${JSON.stringify(jwt)}${file === undefined ? '' : ` ${fileDigest(file)}`}`;
+}
+
+/** Whether `config`'s key sources differ from the ones `running` was made from (a key file replaced). */
+export function keySourcesChanged(running: ManagedAuthenticator, config: IdentityConfig): boolean {
+  return config.jwt !== undefined && !running.keySets.has(jwtKeySettings(config.jwt));
 }
 
 function keySetFor(jwt: JwtConfig, logger: Logger): KeySet {
@@ -98,7 +124,7 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
   };
   if (config.jwt) {
     const jwt = config.jwt;
-    const keys = keySet(`jwt ${JSON.stringify(jwt)}`, () => keySetFor(jwt, logger));
+    const keys = keySet(jwtKeySettings(jwt), () => keySetFor(jwt, logger));
     verifiers.set(config.jwt.issuer, new JwtVerifier({
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,

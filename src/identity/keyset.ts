@@ -67,7 +67,9 @@ export interface JwksSourceOptions {
 
 export class JwksKeySet implements KeySet {
   private local: ReturnType<typeof createLocalJWKSet> | null = null;
-  private kids = new Set<string>();
+  /** Per kid, the generation in which the keys under it last changed (a kid reused for a new key is a new key). */
+  private kidSince = new Map<string, number>();
+  private kidKeys = new Map<string, string>();
   private fingerprint = '';
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | null = null;
@@ -110,14 +112,24 @@ export class JwksKeySet implements KeySet {
     const fingerprint = JSON.stringify(doc.keys);
     if (fingerprint === this.fingerprint && this.local) return;
     this.local = createLocalJWKSet(doc);
-    this.kids = new Set(doc.keys.map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
-    this.fingerprint = fingerprint;
     this.generation++;
-    this.opts.logger.info({ source: this.opts.source, kids: [...this.kids] }, 'JWKS loaded');
+    const kidKeys = new Map<string, string>();
+    for (const key of doc.keys) {
+      if (typeof key.kid === 'string') kidKeys.set(key.kid, `${kidKeys.get(key.kid) ?? ''}${JSON.stringify(key)}`);
+    }
+    const kidSince = new Map<string, number>();
+    for (const [kid, keys] of kidKeys) {
+      const since = this.kidSince.get(kid);
+      kidSince.set(kid, since !== undefined && this.kidKeys.get(kid) === keys ? since : this.generation);
+    }
+    this.kidKeys = kidKeys;
+    this.kidSince = kidSince;
+    this.fingerprint = fingerprint;
+    this.opts.logger.info({ source: this.opts.source, kids: [...kidKeys.keys()] }, 'JWKS loaded');
   }
 
   async resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Resolved> {
-    if (!this.local || (header.kid !== undefined && !this.kids.has(header.kid))) await this.refreshForUnknownKid();
+    if (!this.local || (header.kid !== undefined && !this.kidKeys.has(header.kid))) await this.refreshForUnknownKid();
     if (!this.local) throw jitgateError('TOKEN_INVALID', 'no verification keys are available');
     try {
       return await this.local(header, token);
@@ -138,7 +150,11 @@ export class JwksKeySet implements KeySet {
 
   stillTrusts(kid: string | null, generation: number): boolean {
     // A token without kid was matched to "the only suitable key"; any change of the set re-verifies it.
-    return kid === null ? generation === this.generation : this.kids.has(kid);
+    if (kid === null) return generation === this.generation;
+    // The kid must still be there, with the keys it had when the token was verified: issuers that
+    // rotate a compromised key behind the same kid withdraw the old one that way.
+    const since = this.kidSince.get(kid);
+    return since !== undefined && since <= generation;
   }
 }
 

@@ -312,14 +312,20 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     };
     const t0 = process.hrtime.bigint();
     let relayed: Relayed;
-    // A response still streaming a second after its decision is decided again while it lasts.
-    const linger = (): { stop(): void } => watchSession({
+    // A request body still on its way up, or a response still streaming, a second after its
+    // decision is decided again while it lasts (one watch for both: the first to linger starts it).
+    let watch: { stop(): void } | null = null;
+    const linger = (): { stop(): void } => (watch ??= watchSession({
       req, opened: d, decide, deps,
       requestId,
       close: () => { res.destroy(); },
       websocket: false,
       status: () => res.statusCode,
-    });
+    }));
+    const unwatch = (): void => { watch?.stop(); };
+    const uploading = guard === null ? null : setTimeout(() => {
+      if (!req.complete) linger();
+    }, Math.max(0, d.decidedMs + LINGER_AFTER_MS - Date.now()));
     try {
       relayed = await relayUpstream(pools.for(route), {
         path,
@@ -343,6 +349,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     } finally {
       guard?.stop();
       connectionErrors.streamed(req.socket);
+      // Settled: the response was relayed, cut off, or never came.
+      if (uploading !== null) clearTimeout(uploading);
+      unwatch();
     }
     metrics.upstreamLatency(cfg.name, Number(relayed.headersAtNs - t0) / 1e9);
     if (relayed.cutOff !== null) logger.warn({ route: cfg.name, decision_id: decisionId, reason: relayed.cutOff }, 'streaming the upstream response was cut off');

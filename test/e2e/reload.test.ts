@@ -2,10 +2,12 @@
 // timeouts apply to the next request; an invalid file, or one that changes what needs a restart,
 // changes nothing and is audited as rejected.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { generateApiKey } from '../../src/identity/index.js';
 import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
@@ -234,4 +236,42 @@ t.test('SIGHUP applies new identity settings: a key taken out is refused from th
   t.equal(await status({ 'x-api-key': keyA.key }), 401, 'key A stays out');
   t.equal(await status({ 'x-api-key': keyB.key }), 200, 'key B stays in');
   t.equal(await status({ authorization: `Bearer ${tok}` }), 200);
+});
+
+t.test('SIGHUP after the issuer key file was replaced: the withdrawn key is refused and the new one trusted, cached tokens included', async (t) => {
+  const dir = tempDir('jg-reload-pem-');
+  const pemFile = join(dir, 'issuer.pem');
+  const withdrawn = await generateKeyPair('ES256', { extractable: true });
+  const replacement = await generateKeyPair('ES256', { extractable: true });
+  writeFileSync(pemFile, await exportSPKI(withdrawn.publicKey));
+  const file = writeConfig(dir, {
+    jitgate: {
+      data_dir: dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0' },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      identity: { jwt: { issuer: 'https://issuer.test', audience: 'jitgate', algorithms: ['ES256'], public_key_file: pemFile } },
+      routes: [],
+    },
+  });
+  const gw = await startGatewayProcess(file);
+  t.teardown(() => gw.stop());
+  const sign = (key: CryptoKey): Promise<string> => new SignJWT({ groups: ['eng'] })
+    .setProtectedHeader({ alg: 'ES256' }).setIssuer('https://issuer.test').setAudience('jitgate').setSubject('alice').setExpirationTime('10m').sign(key);
+  const whoami = async (token: string): Promise<number> => {
+    const res = await fetch(`${gw.controlUrl}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const used = await sign(withdrawn.privateKey);
+  t.equal(await whoami(used), 200, 'the key in the file verifies (and the token is now cached)');
+  t.equal(await whoami(await sign(replacement.privateKey)), 401, 'the other does not');
+
+  writeFileSync(pemFile, await exportSPKI(replacement.publicKey));
+  const reloads = gw.output.filter((l) => l.includes('configuration reloaded')).length;
+  gw.proc.kill('SIGHUP');
+  for (let i = 0; i < 50 && gw.output.filter((l) => l.includes('configuration reloaded')).length === reloads; i++) await sleep(100);
+  t.equal(await whoami(used), 401, 'the cached token signed with the withdrawn key is refused');
+  t.equal(await whoami(await sign(withdrawn.privateKey)), 401, 'as is a new one');
+  t.equal(await whoami(await sign(replacement.privateKey)), 200, 'the new key verifies, without a restart');
 });

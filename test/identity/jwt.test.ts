@@ -249,3 +249,40 @@ t.test('a reload that keeps the issuer shares its keys: no second fetch, and the
   await t.rejects(unreachable.start({ keysRequired: true }), { code: 'JITGATE_E_CONFIG_INVALID', message: /JWKS could not be loaded/ });
   running.discard(unreachable);
 });
+
+t.test('a key rotated behind the same kid: tokens verified with the old key are dropped from the cache, not trusted until they expire', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-kid-'));
+  const file = join(dir, 'jwks.json');
+  const keyUnder = async (kid: string): Promise<{ priv: CryptoKey; jwk: JWK }> => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    return { priv: privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  };
+  const withdrawn = await keyUnder('signing');
+  const replacement = await keyUnder('signing');
+  const other = await keyUnder('other');
+  writeFileSync(file, JSON.stringify({ keys: [withdrawn.jwk, other.jwk] }));
+  const auth = createAuthenticator({
+    jwt: {
+      issuer: 'https://issuer.test', audience: 'jitgate', algorithms: ['ES256'], jwks_file: file, clock_skew_seconds: 0,
+      groups_claim: 'groups', subject_claim: 'sub', jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 1, token_cache_size: 100,
+    },
+    api_keys: [], client_certificates: [], dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} },
+  }, { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const sign = (key: { priv: CryptoKey; jwk: JWK }, sub: string): Promise<string> => new SignJWT({ groups: ['admins'] })
+    .setProtectedHeader({ alg: 'ES256', kid: key.jwk.kid }).setIssuer('https://issuer.test').setAudience('jitgate').setSubject(sub).setExpirationTime('1h').sign(key.priv);
+  const cached = await sign(withdrawn, 'mallory');
+  const untouched = await sign(other, 'bob');
+  t.equal((await auth.authenticate({ authorization: `Bearer ${cached}` })).id, 'mallory', 'accepted while the old key is published, and cached');
+  t.equal((await auth.authenticate({ authorization: `Bearer ${untouched}` })).id, 'bob');
+
+  const before = auth.keysGeneration;
+  writeFileSync(file, JSON.stringify({ keys: [replacement.jwk, other.jwk] }));
+  for (let i = 0; i < 50 && auth.keysGeneration === before; i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(auth.keysGeneration > before, 'the periodic refresh loaded the rotated set');
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${cached}` })), 'JITGATE_E_TOKEN_INVALID', 'the cached token signed with the withdrawn key is refused');
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(withdrawn, 'mallory')}` })), 'JITGATE_E_TOKEN_INVALID', 'as is a new one');
+  t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(replacement, 'alice')}` })).id, 'alice', 'the new key under the old kid is trusted');
+  t.equal((await auth.authenticate({ authorization: `Bearer ${untouched}` })).id, 'bob', 'a token under a kid whose key did not change stays trusted');
+});

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import t, { type Test } from 'tap';
 import { createAuthenticator, type IdentityConfig } from '../../src/identity/index.js';
@@ -126,16 +127,24 @@ t.test('a WebSocket closes once the token that opened it expires', async (t) => 
 });
 
 /** An issuer whose JWKS is a file the gateway reads again every second. */
-async function fileIssuer(dir: string): Promise<{ identity: (devKeyFile: string) => IdentityConfig; publish(...kids: string[]): void; sign(kid: string): Promise<string> }> {
+async function fileIssuer(dir: string): Promise<{
+  identity: (devKeyFile: string) => IdentityConfig; publish(...kids: string[]): void; rotate(kid: string): Promise<void>; sign(kid: string): Promise<string>;
+}> {
   const keys = new Map<string, { priv: CryptoKey; jwk: JWK }>();
-  for (const kid of ['k1', 'k2']) {
+  const newKey = async (kid: string): Promise<void> => {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     keys.set(kid, { priv: privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } });
-  }
+  };
+  for (const kid of ['k1', 'k2']) await newKey(kid);
   const file = join(dir, 'jwks.json');
   const publish = (...kids: string[]): void => { writeFileSync(file, JSON.stringify({ keys: kids.map((k) => keys.get(k)?.jwk) })); };
   publish('k1', 'k2');
   return {
+    // A new key under the same kid, the old one withdrawn: how many issuers rotate a compromised key.
+    rotate: async (kid) => {
+      await newKey(kid);
+      publish('k1', 'k2');
+    },
     identity: (devKeyFile) => ({
       ...identityConfig(devKeyFile),
       jwt: {
@@ -168,6 +177,51 @@ t.test('a WebSocket closes once the issuer withdraws the key its token was signe
   t.equal(await kept.echo('still here'), 'echo:still here', 'the session whose key stays is open');
   // Its recheck runs beside the other's and may finish after the echo: waited for, not raced.
   t.ok(await within(() => g.decisions.events.some((e) => e.jitgate.session === 'rechecked' && e.jitgate.subject === 'alice'), 2000), 'after being decided again on the new keys');
+});
+
+t.test('a WebSocket closes once the issuer puts a new key under the kid its token was signed with', async (t) => {
+  const dir = t.testdir();
+  const issuer = await fileIssuer(dir);
+  const g = await startGateway({ routes: websockets, identity: issuer.identity });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const session = await openSession(g, '/api/stream', await issuer.sign('k1'));
+  t.equal(session.status, 101);
+  await issuer.rotate('k1');
+  t.ok(await session.closedWithin(5000), 'the session opened with the withdrawn key is closed');
+  t.ok(await upstreamEnded(upstream), 'on both sides');
+  t.equal(g.decisions.events.at(-1)?.jitgate.error_code, 'JITGATE_E_TOKEN_INVALID', 'its token no longer verifies: the decision log says so');
+  const again = await openSession(g, '/api/stream', await issuer.sign('k1'));
+  t.equal(again.status, 101, 'a token signed with the new key under that kid opens one');
+  again.hangUp();
+});
+
+t.test('a request body still uploading when its grant is revoked is cut off: nothing sent after reaches the upstream', async (t) => {
+  const g = await startGateway({ routes: (u) => [demoRoute(u, { body_limit_bytes: 10_000_000 })] });
+  t.teardown(() => g.close());
+  const grant = g.grants.add('erin', 'writer', 600);
+  const sock = connect(g.port, '127.0.0.1');
+  t.teardown(() => sock.destroy());
+  sock.on('error', () => { /* the close tells */ });
+  const conn = { closed: false };
+  sock.on('close', () => { conn.closed = true; });
+  sock.write(`PUT /api/items/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${await g.issuer.issue('erin', ['eng'])}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  const chunk = (text: string): void => { if (!conn.closed) sock.write(`${text.length.toString(16)}\r\n${text}\r\n`); };
+  for (let i = 0; i < 3; i++) {
+    chunk(`before-${String(i)};`);
+    await sleep(300);
+  }
+  t.ok(await within(() => g.upstream.seen.some((s) => s.method === 'PUT' && s.body.includes('before-2')), 2000), 'the upload streams through while the grant stands');
+  g.grants.revoke(grant.id);
+  for (let i = 0; i < 10 && !conn.closed; i++) {
+    chunk(`after-${String(i)};`);
+    await sleep(300);
+  }
+  t.ok(conn.closed, 'the gateway ends the request once its grant is gone');
+  const seen = g.upstream.seen.find((s) => s.method === 'PUT');
+  t.notOk(seen?.body.includes('after-9'), 'bytes sent seconds after the revoke never reached the upstream');
+  t.notOk(seen?.complete, 'and the upstream never got the request whole');
+  t.ok(await within(() => g.decisions.events.some((e) => e.jitgate.session === 'closed' && e.jitgate.error_code === 'JITGATE_E_FORBIDDEN'), 2000), 'the deny that ended it is logged');
 });
 
 t.test('a WebSocket opened with an API key closes once a reload takes the key out; one opened with a token stays open', async (t) => {
