@@ -42,6 +42,14 @@ export function overrideRefusal(lowerName: string): 'METHOD_OVERRIDE' | 'PATH_OV
   return OVERRIDE_HEADERS.get(aliasedName(lowerName));
 }
 
+/**
+ * Whether a Transfer-Encoding names `chunked` alone, the one coding Node and undici undo. Any other
+ * (`gzip, chunked`) would pass on still coded, and unlabelled once the hop-by-hop header is dropped.
+ */
+export function onlyChunked(transfer: string | readonly string[]): boolean {
+  return (typeof transfer === 'string' ? transfer : transfer.join(',')).split(',').every((c) => c.trim().toLowerCase() === 'chunked');
+}
+
 /** Cookies the gateway itself would use; other cookies belong to the upstream application. */
 const GATEWAY_COOKIE = /^(?:__Host-|__Secure-)?jitgate/i;
 

@@ -14,7 +14,7 @@ import { uuid } from '../uuid.js';
 import { clientCertificate } from '../tls/index.js';
 import { peerAddress, type ClientAddress, type ClientAddresses } from './client-address.js';
 import type { CredentialBroker } from './credentials.js';
-import { judgedHeaders, overrideRefusal } from './headers.js';
+import { judgedHeaders, onlyChunked, overrideRefusal } from './headers.js';
 import { hasBracketKey, normalizeTarget, overridesMethod, type NormalizedTarget } from './normalize.js';
 import { readPolicyBody, type PolicyBody } from './policy-body.js';
 import type { SecretMasker } from './redact.js';
@@ -168,6 +168,8 @@ export function createPipeline(deps: PipelineDeps): Decide {
       const sensitive = sensitiveHeaders(req.rawHeaders);
       if (sensitive.override) throw jitgateError(sensitive.override);
       if (sensitive.host.length > 1) throw jitgateError('REQUEST_AMBIGUOUS', 'repeated Host header');
+      const transfer = req.headers['transfer-encoding'];
+      if (transfer !== undefined && !onlyChunked(transfer)) throw jitgateError('BAD_REQUEST', 'a transfer coding other than chunked (the body would reach the upstream still coded, and unlabelled)');
       host = sensitive.host[0];
       target = normalizeTarget(req.url ?? '', host);
       if (target.rawQuery !== '' && overridesMethod(target.query)) throw jitgateError('METHOD_OVERRIDE', 'the _method query parameter is not accepted');

@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { bodyReading, decodedHead } from './decode.js';
+import { onlyChunked } from './headers.js';
 import { noteResponse, type LingerCandidate } from './linger.js';
 import type { SecretMasker } from './redact.js';
 
@@ -50,10 +51,6 @@ export interface RelayOptions {
 }
 
 type Controller = Dispatcher.DispatchController;
-
-function onlyChunked(transfer: string | string[]): boolean {
-  return (Array.isArray(transfer) ? transfer.join(',') : transfer).split(',').every((c) => c.trim().toLowerCase() === 'chunked');
-}
 
 class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   private controller: Controller | null = null;

@@ -133,3 +133,19 @@ t.test('an echo of the secret as PHP, Python, Go or lower-case percent-encoding 
   }
   t.ok(odd.includes('/') && odd.includes('&') && odd.includes(' '), 'the secret has the characters these encoders disagree on');
 });
+
+t.test('a request body in a transfer coding other than chunked is refused: it would reach the upstream still coded, unlabelled', async (t) => {
+  const g = await startGateway();
+  t.teardown(() => g.close());
+  const token = await g.token('alice');
+  const body = gzipSync('{"amount": 5}');
+  for (const coding of ['gzip, chunked', 'GZIP , chunked', 'identity, chunked']) {
+    const before = g.upstream.seen.length;
+    const res = await raw(g.port, `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n`);
+    t.match(res, /^HTTP\/1\.1 400 /, `${coding}: 400`);
+    t.match(res, /JITGATE_E_BAD_REQUEST/);
+    t.equal(g.upstream.seen.length, before, 'the upstream saw nothing');
+  }
+  const plain = await raw(g.port, `POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n`);
+  t.notMatch(plain, /^HTTP\/1\.1 400 /, 'chunked alone, in any case, is the usual framing');
+});
