@@ -28,22 +28,34 @@ export function recordHash(record: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
+/**
+ * A lone surrogate (`"\ud800"` is valid JSON) as U+FFFD, which is what the store's UTF-8 keeps of
+ * it: hashed as sent, a record would no longer verify once read back.
+ */
+function wellFormed(text: string): string {
+  return /\p{Cs}/u.test(text) ? text.replace(/\p{Cs}/gu, '\uFFFD') : text;
+}
+
+function wellFormedOrNull(text: string | null | undefined): string | null {
+  return text == null ? null : wellFormed(text);
+}
+
 /** Fills the optional fields so every record has the same shape (and hashes the same after storage). */
 export function normalizeEntry(entry: Partial<AuditEntry> & Pick<AuditEntry, 'kind' | 'actor'>): AuditEntry {
   return {
-    kind: entry.kind,
-    actor: entry.actor,
-    subject: entry.subject ?? null,
-    request_id: entry.request_id ?? null,
-    grant_id: entry.grant_id ?? null,
-    role: entry.role ?? null,
-    route: entry.route ?? null,
-    decision_id: entry.decision_id ?? null,
-    policy_revision: entry.policy_revision ?? null,
+    kind: wellFormed(entry.kind) as AuditEntry['kind'],
+    actor: wellFormed(entry.actor),
+    subject: wellFormedOrNull(entry.subject),
+    request_id: wellFormedOrNull(entry.request_id),
+    grant_id: wellFormedOrNull(entry.grant_id),
+    role: wellFormedOrNull(entry.role),
+    route: wellFormedOrNull(entry.route),
+    decision_id: wellFormedOrNull(entry.decision_id),
+    policy_revision: wellFormedOrNull(entry.policy_revision),
     // Free text comes from users: a pasted token must not become permanent evidence.
-    reason: entry.reason == null ? null : scrubText(entry.reason),
+    reason: entry.reason == null ? null : wellFormed(scrubText(entry.reason)),
     // Round-trip through JSON: what is hashed is exactly what the store will give back.
-    details: JSON.parse(canonicalJson(scrubSecrets(entry.details ?? {}))) as Record<string, unknown>,
+    details: JSON.parse(canonicalJson(scrubSecrets(entry.details ?? {})), (_key, value: unknown) => (typeof value === 'string' ? wellFormed(value) : value)) as Record<string, unknown>,
   };
 }
 

@@ -52,6 +52,24 @@ t.test('ask, approve, use the grant, revoke it', async (t) => {
   t.same(none.body.items, [], 'a revoked grant is not active any more');
 });
 
+t.test('text that is not well-formed Unicode (a lone surrogate, valid JSON) is refused and changes nothing', async (t) => {
+  const before = await requestCount();
+  const asked = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 600, reason: 'work \ud800' } });
+  t.equal(asked.status, 400);
+  t.equal(asked.body.error.code, 'JITGATE_E_VALIDATION');
+  t.match(asked.body.error.message, /reason.*well-formed Unicode/);
+  t.equal(await requestCount(), before, 'no request was stored');
+  const created = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 600, reason: 'work' } });
+  const approved = await api(stack.base, 'POST', `/v1/requests/${created.body.id}/approve`, { token: bob, body: { comment: 'ok \udc00' } });
+  t.equal(approved.status, 400, 'nor an approval comment');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${created.body.id}`, { token: bob })).body.status, 'pending', 'the request is still pending');
+  const granted = await api(stack.base, 'POST', `/v1/requests/${created.body.id}/approve`, { token: bob });
+  const revoked = await api(stack.base, 'POST', `/v1/grants/${granted.body.grant_id}/revoke`, { token: alice, body: { reason: 'done \ud800' } });
+  t.equal(revoked.status, 400, 'nor a revoke reason');
+  t.equal((await api(stack.base, 'GET', `/v1/grants/${granted.body.grant_id}`, { token: alice })).body.status, 'active', 'the grant stands');
+  await api(stack.base, 'POST', `/v1/grants/${granted.body.grant_id}/revoke`, { token: alice, body: { reason: 'done' } });
+});
+
 t.test('nobody approves their own request, and the refusal changes nothing', async (t) => {
   const created = await api(stack.base, 'POST', '/v1/requests', { token: bob, body: { role: 'writer', duration: 600, reason: 'migration' } });
   t.equal(created.status, 201);

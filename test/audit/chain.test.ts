@@ -57,8 +57,19 @@ for (const dialect of DIALECTS) {
       t.ok((await trail.verify()).ok);
     });
 
+    await t.test('a lone surrogate (valid JSON, not valid UTF-8) is recorded as the store keeps it, and the chain still verifies', async (t) => {
+      const rec = await trail.append(entry({ reason: 'done \ud800', actor: 'al\udc00ice', details: { comment: 'x\ud800y', list: ['\udfff'] } }));
+      t.equal(rec.reason, 'done \ufffd', 'hashed as U+FFFD, what UTF-8 holds of it');
+      t.equal(rec.actor, 'al\ufffdice');
+      const rows = await s.db.query('SELECT reason, details FROM jitgate_audit WHERE seq = $1', [rec.seq]);
+      t.equal(rows[0]!.reason, 'done \ufffd', 'and read back the same');
+      t.same(JSON.parse(String(rows[0]!.details)), { comment: 'x\ufffdy', list: ['\ufffd'] });
+      const report = await trail.verify();
+      t.ok(report.ok, `the chain verifies (${JSON.stringify(report)})`);
+    });
+
     const cp = await trail.checkpoint();
-    t.equal(cp?.seq, 303, 'checkpoint holds the head');
+    t.equal(cp?.seq, 304, 'checkpoint holds the head');
 
     // Each tamper runs on the real table, then is undone so the next starts from a good chain.
     const tamper = async (
@@ -100,12 +111,12 @@ for (const dialect of DIALECTS) {
       t.teardown(() => other.close());
       const forged = createAuditTrail(other.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
       await forged.start();
-      for (let i = 0; i < 303; i++) await forged.append(entry({ actor: 'mallory' }));
+      for (let i = 0; i < 304; i++) await forged.append(entry({ actor: 'mallory' }));
       await forged.stop();
       const report = await verifyChain(other.db, { checkpointFile });
       t.notOk(report.ok);
       t.equal(report.problem?.kind, 'checkpoint_mismatch');
-      t.equal(report.problem?.seq, 303);
+      t.equal(report.problem?.seq, 304);
     });
 
     await t.test('two writers on one database (replicas) keep one chain', async (t) => {
