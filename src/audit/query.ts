@@ -19,7 +19,7 @@ export interface AuditFilter {
   policy_revision?: string;
   /** Exact kinds (AuditKind), or a family such as `grant.*`. */
   kinds?: readonly string[];
-  /** allow: grants used, requests approved; deny: proxy denials, requests denied. */
+  /** allow: grants used, requests approved; deny: proxy denials, requests denied, workflow actions refused. */
   decision?: 'allow' | 'deny';
   /** Inclusive lower bound on the time (anything Date parses). */
   since?: string;
@@ -39,7 +39,7 @@ export interface AuditPage {
 
 export const DECISION_KINDS: Record<'allow' | 'deny', AuditKind[]> = {
   allow: ['proxy.allowed_with_grant', 'request.approved'],
-  deny: ['proxy.denied', 'request.denied'],
+  deny: ['proxy.denied', 'request.denied', 'workflow.refused'],
 };
 
 const MAX_LIMIT = 1000;

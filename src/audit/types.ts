@@ -1,7 +1,7 @@
 // What the audit part offers: a hash-chained trail (durable before the response) and OPA-format decision logs.
 
 export type AuditKind =
-  | 'request.created' | 'request.approved' | 'request.denied' | 'request.withdrawn' | 'request.expired'
+  | 'request.created' | 'request.approved' | 'request.denied' | 'request.withdrawn' | 'request.expired' | 'workflow.refused'
   | 'approval.added' | 'grant.granted' | 'grant.revoked' | 'grant.expired' | 'grant.break_glass' | 'grant.reviewed'
   | 'policy.loaded' | 'policy.rejected' | 'config.reloaded' | 'config.rejected'
   | 'proxy.denied' | 'proxy.allowed_with_grant';

@@ -110,6 +110,23 @@ function checkAgainstSettings(r: ElevationResult, ask: CheckedAsk, breakGlass: b
   if (r.require_ticket === true && ask.ticket === null) throw jitgateError('TICKET_REQUIRED');
 }
 
+/** What an action was, for the audit record of its refusal. */
+interface Attempt {
+  action: ElevationAction;
+  actor: Subject;
+  requestId?: string;
+  grantId?: string;
+  role?: string;
+  route?: string | null;
+  /** The comment or reason the actor gave. */
+  reason?: string | undefined;
+  details?: Record<string, unknown>;
+}
+
+function askDetails(ask: CheckedAsk): Record<string, unknown> {
+  return { duration_seconds: ask.duration_seconds, reason_given: ask.reason, ticket: ask.ticket };
+}
+
 export class StoreWorkflow implements Workflow {
   readonly #store: GrantStore;
   readonly #policy: PolicyEvaluator;
@@ -139,7 +156,8 @@ export class StoreWorkflow implements Workflow {
     checkActor(actor);
     const ask = checkNewRequest(req);
     this.#checkPendingTtl(ask);
-    return this.#commit((sql) => this.#ask(sql, actor, ask.role, ask.scope, ask, null));
+    return this.#commit((sql) => this.#ask(sql, actor, ask.role, ask.scope, ask, null),
+      { action: 'request', actor, role: ask.role, route: ask.scope?.route ?? null, details: askDetails(ask) });
   }
 
   async extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>): Promise<AccessRequest> {
@@ -153,7 +171,7 @@ export class StoreWorkflow implements Workflow {
       }
       if (!isLive(grant, this.#clock())) throw jitgateError('GRANT_NOT_ACTIVE', grant.status);
       return this.#ask(sql, actor, grant.role, grant.scope, ask, grant);
-    });
+    }, { action: 'extend', actor, grantId, details: askDetails(ask) });
   }
 
   async approve(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest> {
@@ -187,7 +205,7 @@ export class StoreWorkflow implements Workflow {
       step.value = final;
       this.#granted(step, final, grant, actor.id, decision.revision, now, 'request.approved');
       return step;
-    });
+    }, { action: 'approve', actor, requestId, reason: comment });
   }
 
   async deny(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest> {
@@ -199,7 +217,7 @@ export class StoreWorkflow implements Workflow {
       const decision = this.#decide('deny', req, extended, actor, now);
       this.#checkApprover(req, actor);
       return this.#close(sql, req, 'denied', 'request.denied', actor.id, comment ?? null, decision.revision, now);
-    });
+    }, { action: 'deny', actor, requestId, reason: comment });
   }
 
   async withdraw(actor: Subject, requestId: string): Promise<AccessRequest> {
@@ -211,7 +229,7 @@ export class StoreWorkflow implements Workflow {
       const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('withdraw', req, extended, actor, now);
       return this.#close(sql, req, 'withdrawn', 'request.withdrawn', actor.id, null, decision.revision, now);
-    });
+    }, { action: 'withdraw', actor, requestId });
   }
 
   async revoke(actor: Subject, grantId: string, reason?: string): Promise<Grant> {
@@ -242,7 +260,7 @@ export class StoreWorkflow implements Workflow {
         for (const ext of await this.#store.extensionsOf(sql, g.id)) queue.push({ grant: ext, cascadeFrom: g.id });
       }
       return step;
-    });
+    }, { action: 'revoke', actor, grantId, reason });
   }
 
   async review(actor: Subject, grantId: string, comment?: string): Promise<Grant> {
@@ -262,7 +280,7 @@ export class StoreWorkflow implements Workflow {
       step.audit.push(this.#entry('grant.reviewed', actor.id, req, reviewed, decision.revision, comment ?? null, {}));
       step.events.push(this.#event('grant.reviewed', actor.id, req, reviewed, decision.revision, now));
       return step;
-    });
+    }, { action: 'review', actor, grantId, reason: comment });
   }
 
   // --- reads -----------------------------------------------------------------------
@@ -328,8 +346,13 @@ export class StoreWorkflow implements Workflow {
     }
   }
 
-  /** Runs a step in one transaction with its audit records and change notifications; then updates the cache and notifies. */
-  async #commit<T>(fn: (sql: Sql) => Promise<Step<T>>): Promise<T> {
+  /**
+   * Runs a step in one transaction with its audit records and change notifications; then updates
+   * the cache and notifies. An action refused (by the policy or the workflow's own rules: a 400 or
+   * 403, so nothing changed) is audited all the same, as `workflow.refused`: probing for access
+   * one is not entitled to leaves a trace. A refusal that cannot be recorded answers 503.
+   */
+  async #commit<T>(fn: (sql: Sql) => Promise<Step<T>>, attempt: Attempt): Promise<T> {
     const db = this.#store.db;
     let step: Step<T>;
     try {
@@ -340,7 +363,9 @@ export class StoreWorkflow implements Workflow {
         return s;
       }, { lockKey: AUDIT_CHAIN_LOCK });
     } catch (err) {
-      throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', (err as Error).message, undefined, err);
+      const failure = isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', (err as Error).message, undefined, err);
+      if (failure.status === 400 || failure.status === 403) await this.#auditRefusal(attempt, failure);
+      throw failure;
     }
     for (const g of step.grants) this.#cache?.apply(g);
     for (const e of step.events) {
@@ -352,6 +377,27 @@ export class StoreWorkflow implements Workflow {
       }
     }
     return step.value;
+  }
+
+  async #auditRefusal(attempt: Attempt, refusal: JitgateError): Promise<void> {
+    try {
+      await this.#audit.append({
+        kind: 'workflow.refused',
+        actor: attempt.actor.id,
+        subject: attempt.action === 'request' || attempt.action === 'extend' ? attempt.actor.id : null,
+        request_id: attempt.requestId ?? null,
+        grant_id: attempt.grantId ?? null,
+        role: attempt.role ?? null,
+        route: attempt.route ?? null,
+        decision_id: null,
+        policy_revision: this.#policy.revision,
+        reason: refusal.message,
+        details: { action: attempt.action, error_code: refusal.code, ...(attempt.reason ? { comment: attempt.reason } : {}), ...attempt.details },
+      });
+    } catch (err) {
+      this.#logger?.error({ err, action: attempt.action, actor: attempt.actor.id }, 'a refused workflow action could not be audited');
+      throw jitgateError('AUDIT_UNAVAILABLE', undefined, undefined, err);
+    }
   }
 
   #step<T>(value: T, _revision: string): Step<T> {

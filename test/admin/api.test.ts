@@ -83,6 +83,13 @@ t.test('nobody approves their own request, and the refusal changes nothing', asy
   t.match(after.body, { status: 'pending', approvals: [], grant_id: null });
   const grants = await api(stack.base, 'GET', '/v1/grants?subject=bob', { token: bob });
   t.same(grants.body.items, [], 'no grant came out of it');
+  const refusals = await api(stack.base, 'GET', `/v1/audit?kind=workflow.refused&request_id=${String(created.body.id)}`, { token: dave });
+  t.same(refusals.body.items.map((r: { actor: string; details: { action: string; error_code: string } }) => [r.actor, r.details.action, r.details.error_code]).sort(),
+    [['bob', 'approve', 'JITGATE_E_SELF_APPROVAL'], ['erin', 'approve', 'JITGATE_E_ELEVATION_DENIED']], 'but both attempts are on the record');
+  const probe = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'admin', duration: '8h', reason: 'looking around' } });
+  t.equal(probe.body.error.code, 'JITGATE_E_DURATION_TOO_LONG', 'asking for more than the role allows is refused');
+  const probed = await api(stack.base, 'GET', '/v1/audit?kind=workflow.refused&subject=erin&limit=1', { token: dave });
+  t.match(probed.body.items[0], { actor: 'erin', role: 'admin', request_id: null, details: { action: 'request', error_code: 'JITGATE_E_DURATION_TOO_LONG', reason_given: 'looking around', duration_seconds: 28800 } }, 'and so is the probe');
 });
 
 t.test('deny and withdraw', async (t) => {

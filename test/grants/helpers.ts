@@ -107,8 +107,9 @@ export async function replica(db: Db, clock: TestClock, ttlSeconds = 3600): Prom
   };
 }
 
-export async function auditOf(db: Db, filter: { request_id?: string; grant_id?: string } = {}): Promise<AuditRecord[]> {
-  const page = await queryAudit(db, { ...filter, limit: 1000 });
+export async function auditOf(db: Db, filter: { request_id?: string; grant_id?: string; kind?: string } = {}): Promise<AuditRecord[]> {
+  const { kind, ...rest } = filter;
+  const page = await queryAudit(db, { ...rest, ...(kind === undefined ? {} : { kinds: [kind] }), limit: 1000 });
   return [...page.records].sort((a, b) => a.seq - b.seq);
 }
 

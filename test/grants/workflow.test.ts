@@ -123,8 +123,9 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       const history = await wf.listGrants({ subject: 'erin' });
       t.equal(history.length, 1, 'the revoked grant stays queryable');
       t.same(await wf.listGrants({ subject: 'erin', active: true }), []);
-      const kinds = (await auditOf(s.db, { grant_id: ok.grant_id! })).map((a) => a.kind);
-      t.same(kinds, ['request.approved', 'grant.granted', 'grant.revoked']);
+      const trail = await auditOf(s.db, { grant_id: ok.grant_id! });
+      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'workflow.refused', 'grant.revoked'], 'the refused revoke is on the record too');
+      t.match(trail[2], { actor: 'alice', reason: /./, details: { action: 'revoke', error_code: 'JITGATE_E_ELEVATION_DENIED' } });
     });
 
     await t.test('extend is a new request the policy decides, capped by max_extensions; revoking the grant ends its extension', async (t) => {
@@ -169,8 +170,13 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       const reviewed = await wf.review(dave, g.id, 'justified');
       t.equal(reviewed.reviewed_by, 'dave');
       await t.rejects(wf.review(bob, g.id), { code: 'JITGATE_E_CONFLICT' });
-      const kinds = (await auditOf(s.db, { grant_id: g.id })).map((a) => a.kind);
-      t.same(kinds, ['request.approved', 'grant.granted', 'grant.break_glass', 'grant.reviewed']);
+      const trail = await auditOf(s.db, { grant_id: g.id });
+      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.break_glass', 'workflow.refused', 'workflow.refused', 'grant.reviewed']);
+      t.same(trail.slice(3, 5).map((a) => [a.actor, (a.details as { error_code: string }).error_code]), [['erin', 'JITGATE_E_SELF_APPROVAL'], ['alice', 'JITGATE_E_ELEVATION_DENIED']],
+        'each refused review is recorded with who tried and why');
+      const refusedAsks = (await auditOf(s.db, { kind: 'workflow.refused' })).filter((a) => a.actor === 'erin' && a.role === 'breakglass');
+      t.same(refusedAsks.map((a) => (a.details as { error_code: string }).error_code), ['JITGATE_E_REASON_REQUIRED', 'JITGATE_E_ELEVATION_DENIED'], 'as are the refused asks, with nothing else stored');
+      t.match(refusedAsks[1], { subject: 'erin', request_id: null, details: { action: 'request', reason_given: 'outage', duration_seconds: 1800 } });
     });
 
     await t.test('expiry: an ended grant is never handed to the policy; the sweeper records it once', async (t) => {
