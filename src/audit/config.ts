@@ -25,6 +25,8 @@ export interface DecisionLogsConfig {
   mask: string[];
   reporting: {
     buffer_size_limit_events: number;
+    /** The upload buffer's bound in bytes of encoded events, beside the count (large events: bodies, long queries). */
+    buffer_size_limit_bytes: number;
     upload_size_limit_bytes: number;
     min_delay_seconds: number;
     max_delay_seconds: number;
@@ -74,6 +76,7 @@ export const decisionLogsConfigSchema: SchemaObject = {
       default: {},
       properties: {
         buffer_size_limit_events: { type: 'integer', minimum: 1, default: 10000 },
+        buffer_size_limit_bytes: { type: 'integer', minimum: 65536, default: 67108864 },
         upload_size_limit_bytes: { type: 'integer', minimum: 1024, default: 32768 },
         min_delay_seconds: { type: 'number', minimum: 0, default: 1 },
         max_delay_seconds: { type: 'number', minimum: 0, default: 10 },

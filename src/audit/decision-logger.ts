@@ -85,6 +85,7 @@ class DecisionLogFanout implements DecisionLogSink {
         service,
         resource: config.resource,
         bufferLimitEvents: limit,
+        bufferLimitBytes: config.reporting.buffer_size_limit_bytes,
         uploadLimitBytes: config.reporting.upload_size_limit_bytes,
         minDelayMs: config.reporting.min_delay_seconds * 1000,
         maxDelayMs: config.reporting.max_delay_seconds * 1000,

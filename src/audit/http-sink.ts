@@ -1,8 +1,9 @@
 // OPA's decision log upload protocol (docs/management-decision-logs): events are
 // buffered, then POSTed to <service url><resource> as gzip-compressed JSON arrays of at
 // most upload_size_limit_bytes each. A failed upload puts its events back and backs off
-// exponentially up to max_delay_seconds. The buffer is bounded: when full, the oldest
-// events are dropped, and every drop is counted.
+// exponentially up to max_delay_seconds. The buffer is bounded, in events and in bytes: when
+// full, the oldest events are dropped, and every drop is counted. Nothing here may take the
+// gateway down: an upload that fails in any way is retried or its events counted as dropped.
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Agent, request } from 'undici';
@@ -14,6 +15,8 @@ export interface HttpSinkOptions {
   service: ServiceConfig;
   resource: string;
   bufferLimitEvents: number;
+  /** Bound on the buffered events' encoded length (UTF-16 units, as held in memory). */
+  bufferLimitBytes: number;
   uploadLimitBytes: number;
   minDelayMs: number;
   maxDelayMs: number;
@@ -24,9 +27,16 @@ export interface HttpSinkOptions {
 /** The smallest retry delay, so min_delay_seconds: 0 cannot spin on a dead receiver. */
 const MIN_BACKOFF_MS = 50;
 
+/**
+ * Events are gzipped a group at a time, never the whole buffer as one string (which past V8's
+ * string limit would throw): a group's JSON is at most this long before compression.
+ */
+const GROUP_CHARS = 4 * 1024 * 1024;
+
 export class HttpSink {
   /** Serialized events, oldest first. */
   private buffer: string[] = [];
+  private bufferedChars = 0;
   private timer: NodeJS.Timeout | null = null;
   private uploading: Promise<void> | null = null;
   private failures = 0;
@@ -46,14 +56,33 @@ export class HttpSink {
 
   push(json: string): void {
     this.buffer.push(json);
+    this.bufferedChars += json.length;
     this.trim();
     this.arm(this.opts.minDelayMs);
   }
 
+  /** Puts events back (a failed upload) ahead of anything buffered since. */
+  private requeue(events: readonly string[]): void {
+    this.buffer = [...events, ...this.buffer];
+    for (const e of events) this.bufferedChars += e.length;
+    this.trim();
+  }
+
+  private takeAll(): string[] {
+    const events = this.buffer;
+    this.buffer = [];
+    this.bufferedChars = 0;
+    return events;
+  }
+
   private trim(): void {
-    const excess = this.buffer.length - this.opts.bufferLimitEvents;
+    let excess = Math.max(0, this.buffer.length - this.opts.bufferLimitEvents);
+    let chars = this.bufferedChars;
+    for (let i = 0; i < excess; i++) chars -= (this.buffer[i] as string).length;
+    while (chars > this.opts.bufferLimitBytes && excess < this.buffer.length) chars -= (this.buffer[excess++] as string).length;
     if (excess > 0) {
       this.buffer.splice(0, excess);
+      this.bufferedChars = chars;
       this.opts.onDrop(excess, 'upload buffer full');
     }
   }
@@ -62,7 +91,7 @@ export class HttpSink {
     if (this.timer || this.uploading || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.uploading = this.uploadOnce().finally(() => {
+      this.uploading = this.uploadOnce().catch((err: unknown) => { this.opts.onUploadError(err instanceof Error ? err : new Error(String(err))); }).finally(() => {
         this.uploading = null;
         if (this.buffer.length > 0) this.arm(this.nextDelay());
       });
@@ -77,7 +106,25 @@ export class HttpSink {
     return Math.min(Math.max(this.opts.maxDelayMs, base), backoff);
   }
 
-  /** Gzip-compressed JSON arrays within the size limit; an event too large on its own is dropped. */
+  /** Gzip-compressed JSON arrays within the size limit, a group of events at a time. */
+  private async chunks(events: readonly string[]): Promise<{ body: Buffer; events: string[] }[]> {
+    const out: { body: Buffer; events: string[] }[] = [];
+    let group: string[] = [];
+    let chars = 0;
+    for (const e of events) {
+      if (group.length > 0 && chars + e.length > GROUP_CHARS) {
+        out.push(...(await this.chunk(group)));
+        group = [];
+        chars = 0;
+      }
+      group.push(e);
+      chars += e.length + 1;
+    }
+    if (group.length > 0) out.push(...(await this.chunk(group)));
+    return out;
+  }
+
+  /** One group as chunks within the size limit (halved until they fit); an event too large on its own is dropped. */
   private async chunk(events: string[]): Promise<{ body: Buffer; events: string[] }[]> {
     const body = await gzip(Buffer.from(`[${events.join(',')}]`));
     if (body.length <= this.opts.uploadLimitBytes) return [{ body, events }];
@@ -91,10 +138,16 @@ export class HttpSink {
 
   /** Sends what is buffered now; on failure the unsent events go back to the front of the buffer. */
   private async uploadOnce(): Promise<void> {
-    const events = this.buffer;
-    this.buffer = [];
+    const events = this.takeAll();
     if (events.length === 0) return;
-    const chunks = await this.chunk(events);
+    let chunks: { body: Buffer; events: string[] }[];
+    try {
+      chunks = await this.chunks(events);
+    } catch (err) {
+      // Compression failed (memory): the events are lost, counted, never the gateway.
+      this.opts.onDrop(events.length, 'events could not be compressed for upload');
+      throw err;
+    }
     for (const [i, c] of chunks.entries()) {
       try {
         const res = await request(this.url, {
@@ -115,8 +168,7 @@ export class HttpSink {
         this.stats.failedAttempts++;
         this.opts.onUploadError(err as Error);
         // Requeue the unsent chunks' events ahead of anything logged meanwhile.
-        this.buffer = [...chunks.slice(i).flatMap((x) => x.events), ...this.buffer];
-        this.trim();
+        this.requeue(chunks.slice(i).flatMap((x) => x.events));
         return;
       }
     }
@@ -129,11 +181,8 @@ export class HttpSink {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.uploading) await this.uploading;
-    await this.uploadOnce();
-    if (this.buffer.length > 0) {
-      this.opts.onDrop(this.buffer.length, 'not uploaded before shutdown');
-      this.buffer = [];
-    }
+    await this.uploadOnce().catch((err: unknown) => { this.opts.onUploadError(err instanceof Error ? err : new Error(String(err))); });
+    if (this.buffer.length > 0) this.opts.onDrop(this.takeAll().length, 'not uploaded before shutdown');
     await this.agent.close();
   }
 
@@ -142,7 +191,7 @@ export class HttpSink {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.uploading) await this.uploading;
-    this.uploading = this.uploadOnce().finally(() => { this.uploading = null; });
+    this.uploading = this.uploadOnce().catch((err: unknown) => { this.opts.onUploadError(err instanceof Error ? err : new Error(String(err))); }).finally(() => { this.uploading = null; });
     await this.uploading;
     if (this.buffer.length > 0) this.arm(this.nextDelay());
   }

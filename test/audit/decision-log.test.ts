@@ -21,7 +21,7 @@ const API_KEY = 'jg_reporting.top-secret-key-1234';
 function config(over: Partial<DecisionLogsConfig> = {}): DecisionLogsConfig {
   return {
     console: false, resource: '/logs', mask: [],
-    reporting: { buffer_size_limit_events: 10000, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.2 },
+    reporting: { buffer_size_limit_events: 10000, buffer_size_limit_bytes: 67108864, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.2 },
     ...over,
   };
 }
@@ -157,7 +157,7 @@ t.test('upload: gzip JSON arrays to services[service].url + resource, in OPA for
 t.test('upload chunks stay within upload_size_limit_bytes and lose nothing', async (t) => {
   const rx = await receiver(() => 200);
   t.teardown(() => rx.close());
-  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10000, upload_size_limit_bytes: 2048, min_delay_seconds: 0.05, max_delay_seconds: 0.2 } }), {
+  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10000, buffer_size_limit_bytes: 67108864, upload_size_limit_bytes: 2048, min_delay_seconds: 0.05, max_delay_seconds: 0.2 } }), {
     labels: {}, services: { s: { url: rx.url } }, logger: createLogger({ log_level: 'silent' }),
   });
   // Random payloads do not compress: 200 events cannot fit one 2 KiB chunk.
@@ -235,7 +235,7 @@ t.test('a dead receiver: the buffer stays bounded and every drop is counted and 
   t.teardown(() => rx.close());
   const warnings = capture();
   const drops: number[] = [];
-  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.05 } }), {
+  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10, buffer_size_limit_bytes: 67108864, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.05 } }), {
     labels: {}, services: { s: { url: rx.url } }, logger: createLogger({ log_level: 'warn' }, warnings), onDrop: (c) => drops.push(c),
   });
   for (let i = 0; i < 25; i++) dl.log(decision());
@@ -249,13 +249,41 @@ t.test('a dead receiver: the buffer stays bounded and every drop is counted and 
   t.equal(dl.dropped, 26, 'logging after stop is a counted drop');
 });
 
+t.test('large events: the buffer is bounded in bytes too, and a backlog larger than a string can hold is uploaded in groups', async (t) => {
+  const big = (): Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'> => {
+    const d = decision();
+    return { ...d, input: { ...(d.input as object), request: { method: 'POST', path: '/refunds', body: { note: 'n'.repeat(60_000) } } } };
+  };
+  const dead = await receiver(() => 500);
+  t.teardown(() => dead.close());
+  const bounded = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10_000, buffer_size_limit_bytes: 200_000, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.05 } }), {
+    labels: {}, services: { s: { url: dead.url } }, logger: createLogger({ log_level: 'silent' }),
+  });
+  for (let i = 0; i < 10; i++) bounded.log(big());
+  await endOfTurn();
+  t.equal(bounded.dropped, 7, 'ten events of 60 KB in a 200 KB buffer: the seven oldest dropped, counted');
+  await bounded.stop();
+
+  const rx = await receiver(() => 200);
+  t.teardown(() => rx.close());
+  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 10_000, buffer_size_limit_bytes: 67_108_864, upload_size_limit_bytes: 1_048_576, min_delay_seconds: 30, max_delay_seconds: 60 } }), {
+    labels: {}, services: { s: { url: rx.url } }, logger: createLogger({ log_level: 'silent' }),
+  });
+  for (let i = 0; i < 200; i++) dl.log(big());
+  await dl.flush();
+  t.equal(rx.uploads.reduce((sum, u) => sum + u.events.length, 0), 200, '12 MB of events, every one uploaded');
+  t.ok(rx.uploads.length >= 3, `in several groups (${String(rx.uploads.length)} uploads), none built as one string of the whole backlog`);
+  t.equal(dl.dropped, 0);
+  await dl.stop();
+});
+
 t.test('a receiver that never answers cannot hold up logging', async (t) => {
   const hung: import('node:http').ServerResponse[] = [];
   const server = createServer((_req, res) => { hung.push(res); });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve(); }); }));
   const { port } = server.address() as AddressInfo;
-  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 5, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.05 } }), {
+  const dl = createDecisionLogger(config({ service: 's', reporting: { buffer_size_limit_events: 5, buffer_size_limit_bytes: 67108864, upload_size_limit_bytes: 32768, min_delay_seconds: 0.01, max_delay_seconds: 0.05 } }), {
     labels: {}, services: { s: { url: `http://127.0.0.1:${port}`, response_header_timeout_seconds: 0.5 } }, logger: createLogger({ log_level: 'silent' }),
   });
   dl.log(decision());

@@ -37,7 +37,7 @@ t.test('decision logs and audit records', async (t) => {
   const file = join(dir, 'decisions.jsonl');
   const dl = createDecisionLogger({
     console: false, resource: '/logs', mask: [], file: { path: file, max_bytes: 1 << 20, max_files: 2 },
-    reporting: { buffer_size_limit_events: 100, upload_size_limit_bytes: 32768, min_delay_seconds: 1, max_delay_seconds: 2 },
+    reporting: { buffer_size_limit_events: 100, buffer_size_limit_bytes: 67108864, upload_size_limit_bytes: 32768, min_delay_seconds: 1, max_delay_seconds: 2 },
   }, { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
   dl.log({
     decision_id: 'd1', timestamp: new Date().toISOString(), path: 'jitgate/authz',
