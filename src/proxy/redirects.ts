@@ -14,9 +14,11 @@ export interface UpstreamBase {
 
 /**
  * `Refresh: 5; url=http://orders.internal:9000/v1/x` as browsers read it: the delay, `;` or `,`,
- * an optional `url=`, and the URL, perhaps quoted.
+ * an optional `url=`, then the URL, perhaps quoted. Only this lead is a pattern: the URL is taken
+ * by hand, since a lazy match up to an optional closing quote backtracks quadratically on an
+ * upstream's long value (and blocks every caller while it does).
  */
-const REFRESH = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?)(['"]?)(.*?)\2\s*$/i;
+const REFRESH_LEAD = /^\s*\d+(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?/i;
 
 /** `path` without the upstream's base path, or null when it is not under it. */
 export function belowBase(path: string, basePath: string): string | null {
@@ -28,6 +30,15 @@ export function belowBase(path: string, basePath: string): string | null {
   return rest.startsWith('?') || rest.startsWith('#') ? `/${rest}` : null;
 }
 
+/**
+ * A path that stays a path: `/v1//evil.example/x` is a path on the upstream, but with `/v1`
+ * taken off it would be `//evil.example/x`, which browsers follow to another site (as `/\\` and
+ * with tabs or line breaks between, which they drop). Leading slashes and backslashes become one.
+ */
+function onThisHost(path: string): string {
+  return /^\/[\t\n\r]*[/\\]/.test(path) ? `/${path.replace(/^[/\\\t\n\r]+/, '')}` : path;
+}
+
 /** An absolute URL (`scheme:`) or one relative to the scheme only (`//host/x`). */
 const NAMES_A_HOST = /^(?:[a-z][a-z0-9+.-]*:|\/\/)/i;
 
@@ -36,7 +47,10 @@ const NAMES_A_HOST = /^(?:[a-z][a-z0-9+.-]*:|\/\/)/i;
  * (`https://gateway.example`; null when the caller named no host: absolute URLs then stay).
  */
 export function rebaseLocation(value: string, upstream: UpstreamBase, callerOrigin: string | null): string {
-  if (!NAMES_A_HOST.test(value)) return value.startsWith('/') ? belowBase(value, upstream.basePath) ?? value : value;
+  if (!NAMES_A_HOST.test(value)) {
+    const rest = value.startsWith('/') ? belowBase(value, upstream.basePath) : null;
+    return rest === null ? value : onThisHost(rest);
+  }
   if (callerOrigin === null) return value;
   let url: URL;
   try {
@@ -60,9 +74,12 @@ export function callerOrigin(scheme: 'http' | 'https', host: string): string | n
 
 /** One Refresh value, its URL (if it names one) rebased as rebaseLocation does. */
 export function rebaseRefresh(value: string, upstream: UpstreamBase, callerOrigin: string | null): string {
-  const m = REFRESH.exec(value);
-  if (!m) return value;
-  const [, lead = '', quote = '', url = ''] = m;
+  const lead = REFRESH_LEAD.exec(value)?.[0];
+  if (lead === undefined) return value;
+  const rest = value.slice(lead.length).trimEnd();
+  const first = rest[0];
+  const quote = (first === '"' || first === "'") && rest.length >= 2 && rest.endsWith(first) ? first : '';
+  const url = quote === '' ? rest : rest.slice(1, -1);
   return url === '' ? value : `${lead}${quote}${rebaseLocation(url, upstream, callerOrigin)}${quote}`;
 }
 

@@ -53,3 +53,22 @@ t.test('a Refresh header\'s URL is rebased in each spelling browsers read; its d
   for (const [value, expected] of table) t.equal(rebaseRefresh(value, upstream, gateway), expected, value);
   t.end();
 });
+
+t.test('a path never becomes a URL naming another host once the base path is taken off', (t) => {
+  for (const value of ['/v1//evil.example/x', '/v1/\\evil.example/x', '/v1/\t/evil.example/x', '/v1//\\//evil.example/x']) {
+    const rebased = rebaseLocation(value, upstream, gateway);
+    t.equal(rebased, '/evil.example/x', `${JSON.stringify(value)}: a path on the gateway`);
+    t.equal(new URL(rebased, gateway).host, 'api.example.com', 'which a browser resolves on the gateway');
+    t.equal(rebaseRefresh(`0; url=${value}`, upstream, gateway), '0; url=/evil.example/x', 'in Refresh as well');
+  }
+  t.equal(rebaseLocation('/v1/orders//7', upstream, gateway), '/orders//7', 'doubled slashes further in stay');
+  t.end();
+});
+
+t.test('a long Refresh value is read like a short one', (t) => {
+  const spaces = ' '.repeat(15_500);
+  t.equal(rebaseRefresh(`0;x${spaces}x`, upstream, gateway), `0;x${spaces}x`, 'not a URL under the upstream: as it was');
+  t.equal(rebaseRefresh(`5; url="/v1/x"${spaces}`, upstream, gateway), '5; url="/x"', 'quoted, trailing spaces dropped');
+  t.equal(rebaseRefresh(`5; url='/v1/x`, upstream, gateway), `5; url='/v1/x`, 'an unclosed quote is part of the URL, which then is not under the base path');
+  t.end();
+});
