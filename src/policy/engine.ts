@@ -1,17 +1,19 @@
 // One loaded bundle: a compiled policy.wasm instance with its data, evaluated synchronously.
-// An engine is immutable once loaded; hot reload builds a new one and swaps the reference,
-// so an evaluation always runs wholly on one policy.
+// An engine's policy is immutable once loaded; hot reload builds a new one and swaps the
+// reference, so an evaluation always runs wholly on one policy. (An instance that failed an
+// evaluation is replaced by a fresh one of the same module: instances.ts.)
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { ValidateFunction } from 'ajv';
 import { jitgateError, toError } from '../errors.js';
 import { uuid } from '../uuid.js';
 import { customBuiltins, CUSTOM_BUILTIN_NAMES, SDK_BUILTIN_NAMES, type DecisionClock } from './builtins.js';
 import type { PolicyBundle } from './bundle.js';
-import { wasmApi, type WasmMemoryDescriptor } from './wasm.js';
+import { wasmApi, type WasmMemoryDescriptor, type WasmModule } from './wasm.js';
 import { ARENA_LIMIT_BYTES, splitInput, WasmHeap, type LinkedMember } from './wasm-heap.js';
 import type { GrantSet } from './grant-set.js';
 import { isSealed, seal } from './sealed.js';
 import { DecisionMemo } from './decision-memo.js';
+import { PolicyInstances } from './instances.js';
 import {
   AUTHZ_ENTRYPOINT,
   ELEVATION_ENTRYPOINT,
@@ -45,6 +47,16 @@ interface OpaExports {
 }
 
 const HOST_BUILTINS = new Set([...SDK_BUILTIN_NAMES, ...CUSTOM_BUILTIN_NAMES]);
+
+/**
+ * Whether an evaluation failed by more than an abort: the module trapped (WebAssembly's
+ * RuntimeError: out-of-bounds memory, `unreachable`), or the result it wrote did not parse.
+ * opa_abort (a conflict, a failed builtin) arrives as the SDK throws it (a string), a host
+ * builtin's failure as its Error.
+ */
+function trapped(thrown: unknown): boolean {
+  return thrown instanceof SyntaxError || (thrown instanceof Error && thrown.name === 'RuntimeError');
+}
 
 /** Sealed sets that passed the grant schema: a set cannot change, so it is checked once. */
 const validSets = new WeakSet<GrantSet>();
@@ -90,7 +102,7 @@ export class PolicyEngine {
   readonly revision: string;
   readonly sha256: string;
   readonly info: EngineInfo;
-  readonly #heap: WasmHeap;
+  readonly #instances: PolicyInstances;
   readonly #entrypointIds: Record<string, number>;
   readonly #clock: DecisionClock;
   readonly #authzId: number;
@@ -99,8 +111,8 @@ export class PolicyEngine {
   readonly #logMaskId: number;
   readonly #memo: DecisionMemo<{ result: AuthzResult; decisionId: string }> | null;
 
-  private constructor(heap: WasmHeap, entrypointIds: Record<string, number>, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo, memo: boolean) {
-    this.#heap = heap;
+  private constructor(instances: PolicyInstances, entrypointIds: Record<string, number>, clock: DecisionClock, bundle: PolicyBundle, info: EngineInfo, memo: boolean) {
+    this.#instances = instances;
     this.#entrypointIds = entrypointIds;
     this.#clock = clock;
     this.revision = bundle.manifest.revision;
@@ -121,8 +133,9 @@ export class PolicyEngine {
   static async load(bundle: PolicyBundle, required: readonly string[] = ENTRYPOINTS, options: EngineOptions = {}): Promise<PolicyEngine> {
     const clock: DecisionClock = { now_ns: 0 };
     let policy: LoadedPolicy;
+    let module: WasmModule;
     try {
-      const module = await wasmApi.compile(bundle.wasm);
+      module = await wasmApi.compile(bundle.wasm);
       policy = await loadPolicy(module, MEMORY, customBuiltins(clock));
     } catch (thrown) {
       throw jitgateError('BUNDLE_INVALID', `policy.wasm does not load: ${toError(thrown).message}`, undefined, thrown);
@@ -142,14 +155,24 @@ export class PolicyEngine {
     } catch (thrown) {
       throw jitgateError('BUNDLE_INVALID', `data.json does not load: ${toError(thrown).message}`, undefined, thrown);
     }
+    const arenaLimit = options.arenaLimitBytes ?? ARENA_LIMIT_BYTES;
     let heap: WasmHeap;
     try {
       // After setData: the heap keeps its cached grant sets just above the data.
-      heap = new WasmHeap(policy, instanceOf(policy).exports, options.arenaLimitBytes ?? ARENA_LIMIT_BYTES);
+      heap = new WasmHeap(policy, instanceOf(policy).exports, arenaLimit);
     } catch (thrown) {
       throw jitgateError('BUNDLE_INVALID', toError(thrown).message, undefined, thrown);
     }
-    return new PolicyEngine(heap, policy.entrypoints as Record<string, number>, clock, bundle, {
+    // Another instance of the same module and data, as this one was made (instances.ts).
+    const another = async (): Promise<WasmHeap> => {
+      const spare = await loadPolicy(module, MEMORY, customBuiltins(clock));
+      spare.setData(bundle.data);
+      return new WasmHeap(spare, instanceOf(spare).exports, arenaLimit);
+    };
+    const instances = new PolicyInstances(heap, another);
+    // Served with a spare ready: the first failed evaluation is replaced at once.
+    await instances.settled();
+    return new PolicyEngine(instances, policy.entrypoints as Record<string, number>, clock, bundle, {
       revision: bundle.manifest.revision,
       sha256: bundle.sha256,
       entrypoints,
@@ -159,7 +182,17 @@ export class PolicyEngine {
 
   /** How often the cache of parsed grant sets was emptied for lack of room (tests, diagnostics). */
   get grantArenaResets(): number {
-    return this.#heap.arenaResets;
+    return this.#instances.heap.arenaResets;
+  }
+
+  /** How many times an instance that failed an evaluation was replaced (tests, diagnostics). */
+  get instancesReplaced(): number {
+    return this.#instances.replaced;
+  }
+
+  /** Resolves once no replacement instance is being made (tests). */
+  instancesSettled(): Promise<void> {
+    return this.#instances.settled();
   }
 
   /** How many authz decisions were answered from the decision memo (tests, diagnostics). */
@@ -215,8 +248,9 @@ export class PolicyEngine {
     this.#clock.now_ns = nowNs;
     let resultSet: unknown;
     try {
-      resultSet = JSON.parse(this.#heap.evaluate(id, inputJson, linked));
+      resultSet = JSON.parse(this.#instances.heap.evaluate(id, inputJson, linked));
     } catch (thrown) {
+      this.#instances.failed(trapped(thrown));
       throw jitgateError('POLICY_EVAL', `${name}: ${toError(thrown).message}`, { revision: this.revision }, thrown);
     }
     const evalNs = Number(process.hrtime.bigint() - started);
@@ -249,9 +283,10 @@ export class PolicyEngine {
     const value = (id: number, name: string): unknown => {
       if (id < 0) return undefined;
       try {
-        const set = JSON.parse(this.#heap.evaluate(id, json, [])) as { result?: unknown }[];
+        const set = JSON.parse(this.#instances.heap.evaluate(id, json, [])) as { result?: unknown }[];
         return set[0]?.result;
       } catch (thrown) {
+        this.#instances.failed(trapped(thrown));
         throw jitgateError('POLICY_EVAL', `${name}: ${toError(thrown).message}`, { revision: this.revision }, thrown);
       }
     };
@@ -276,10 +311,11 @@ export class PolicyEngine {
       // The same split as authorize() when the input has sealed members, so tests reach that path too.
       if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
         const split = splitInput(input);
-        return JSON.parse(this.#heap.evaluate(id, split.restJson, split.linked));
+        return JSON.parse(this.#instances.heap.evaluate(id, split.restJson, split.linked));
       }
-      return JSON.parse(this.#heap.evaluate(id, input === undefined ? undefined : JSON.stringify(input), []));
+      return JSON.parse(this.#instances.heap.evaluate(id, input === undefined ? undefined : JSON.stringify(input), []));
     } catch (thrown) {
+      if (id !== undefined) this.#instances.failed(trapped(thrown));
       throw jitgateError('POLICY_EVAL', `${entrypoint}: ${toError(thrown).message}`, undefined, thrown);
     }
   }
