@@ -36,7 +36,7 @@ function withoutHopByHop(headers: IncomingHttpHeaders): Record<string, string | 
 }
 
 /** jitgate's limit on callers that stop reading; no session to watch (the baseline decides nothing). */
-const RELAY: RelayOptions = { stallMs: 60_000, lingerAtMs: Infinity, linger: null, maskedOnly: false };
+const RELAY: RelayOptions = { stallMs: 60_000, lingerAtMs: Infinity, linger: null, maskedOnly: false, headersMs: 30_000 };
 
 /** Sends the request upstream and the answer to the caller as jitgate does (hop-by-hop headers removed). */
 export async function forwardTo(pool: Pool, options: Dispatcher.DispatchOptions, res: ServerResponse): Promise<void> {

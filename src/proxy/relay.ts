@@ -11,7 +11,7 @@
 // bare proxy's CPU per request (docs/benchmarks.md, "Data path").
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Transform } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { bodyReading, decodedHead } from './decode.js';
 import { onlyChunked } from './headers.js';
 import { noteResponse, type LingerCandidate } from './linger.js';
@@ -48,6 +48,12 @@ export interface RelayOptions {
    * masker and sent on decompressed, or refused when it cannot be.
    */
   maskedOnly: boolean;
+  /**
+   * How long the final answer may take once the upstream sent an interim (1xx) one: undici starts
+   * its head timer again on each, so an upstream sending `102 Processing` forever would never be
+   * timed out.
+   */
+  headersMs: number;
 }
 
 type Controller = Dispatcher.DispatchController;
@@ -67,6 +73,8 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   /** Armed for a response that outlived its first turn: fires when it starts to linger. */
   private lingerTimer: NodeJS.Timeout | null = null;
   private watching: { stop(): void } | null = null;
+  /** Armed at the first interim answer: fires when the final one has not come within headersMs. */
+  private interim: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly res: ServerResponse,
@@ -129,6 +137,12 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
     }
   }
 
+  private clearInterim(): void {
+    if (this.interim === null) return;
+    clearTimeout(this.interim);
+    this.interim = null;
+  }
+
   private clearStall(): void {
     if (this.stall === null) return;
     clearTimeout(this.stall);
@@ -141,8 +155,12 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
-    // 1xx answers are the upstream's business with us; the caller gets the final one.
-    if (statusCode < 200) return;
+    // 1xx answers are the upstream's business with us; the caller gets the final one, in time.
+    if (statusCode < 200) {
+      this.interim ??= setTimeout(() => { controller.abort(new undiciErrors.HeadersTimeoutError()); }, this.opts.headersMs);
+      return;
+    }
+    this.clearInterim();
     // undici undoes only `chunked`: another transfer coding would reach the caller unlabelled,
     // and past the masker still coded. The gateway asks for none (the caller's TE is dropped).
     const transfer = headers['transfer-encoding'] as string | string[] | undefined;
@@ -240,6 +258,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
 
   private detach(): void {
     this.clearStall();
+    this.clearInterim();
     // Once settled nothing more is decoded (a caller gone, an upstream failed, or all of it sent).
     this.decoder?.destroy();
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);

@@ -340,6 +340,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         linger,
         // A HEAD answer names the encoding of a body it does not send.
         maskedOnly: d.input.request.method !== 'HEAD' && credentialName(d) !== undefined,
+        headersMs: cfg.timeouts.headers_ms,
       });
     } catch (err) {
       const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);

@@ -6,6 +6,7 @@
 import { requestId as requestIdOf } from '../observability/index.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { errors as undiciErrors } from 'undici';
 import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import { rebaseCookies } from './cookies.js';
@@ -33,6 +34,9 @@ export interface UpgradeContext {
   /** Where the console is reached, for the 403 hint's link. */
   consoleUrl: string | undefined;
 }
+
+/** What a caller may send while its upgrade waits for the upstream (clients should send nothing). */
+const MAX_EARLY_BYTES = 64 * 1024;
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 413: 'Payload Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 500: 'Internal Server Error' };
 
@@ -91,18 +95,45 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     const { headers, secret } = ctx.upgradeHeaders(req, d, requestId);
     if ((result.grant_ids?.length ?? 0) > 0) await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
     let up;
+    // The upstream's answer is waited for as long as a response's head (undici's upgrade takes no
+    // headersTimeout), and not at all once the caller is gone: neither holds a pool connection.
+    // A caller that hangs up is only seen by reading its socket (Node leaves it paused), so what
+    // it sends meanwhile is kept for the upstream, within a bound.
+    const waiting = new AbortController();
+    const onCallerClose = (): void => { waiting.abort(new Error('the caller closed the connection')); };
+    const early: Buffer[] = [];
+    let earlyBytes = 0;
+    const onEarly = (chunk: Buffer): void => {
+      earlyBytes += chunk.length;
+      if (earlyBytes > MAX_EARLY_BYTES) socket.destroy();
+      else early.push(chunk);
+    };
+    socket.on('data', onEarly);
+    socket.once('end', onCallerClose);
+    socket.once('close', onCallerClose);
+    const stopWaiting = (): void => {
+      clearTimeout(answerDue);
+      socket.pause();
+      socket.off('data', onEarly);
+      socket.off('end', onCallerClose);
+      socket.off('close', onCallerClose);
+    };
+    const answerDue = setTimeout(() => { waiting.abort(new undiciErrors.HeadersTimeoutError()); }, d.route.config.timeouts.headers_ms);
     try {
       up = await ctx.pools.for(d.route).upgrade({
         path: d.route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : ''),
         method: 'GET',
         headers,
         protocol: 'websocket',
+        signal: waiting.signal,
       });
     } catch (err) {
+      stopWaiting();
       const mapped = upstreamError(err);
       logDecision(deps, d, { error_code: mapped.code });
       throw new DecidedError(mapped, id, routeName);
     }
+    stopWaiting();
     let response = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
     const upHeaders = callerResponseHeaders(up.headers, d.state.masker.maskString);
     // Cookies set with the upgrade are scoped to the gateway as any response's are.
@@ -113,6 +144,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     response += `x-request-id: ${requestId}\r\nx-jitgate-decision-id: ${id}\r\n\r\n`;
     socket.write(response);
     if (head.length > 0) up.socket.write(head);
+    for (const chunk of early) up.socket.write(chunk);
     up.socket.on('error', () => { socket.destroy(); });
     const session = watchSession({
       req, opened: d, decide: ctx.decide, deps,
