@@ -84,3 +84,16 @@ t.test('a route prefix written otherwise than requests are matched in still take
     t.notOk(a.seen);
   }
 });
+
+t.test('a query of more than 1,000 parameters is refused before anything else reads it', async (t) => {
+  const g = await startGateway({ policy: await policyAllowingIf(['input.subject.id == "alice"'], 'alice only') });
+  t.teardown(() => g.close());
+  const query = (n: number): string => Array.from({ length: n }, (_, i) => `p${String(i)}=1`).join('&');
+  const many = await ask(g, `/api/orders?${query(1_001)}`);
+  t.equal(many.status, 400);
+  t.match(many.text, /JITGATE_E_BAD_REQUEST.*more than 1000 query parameters/);
+  t.notOk(many.seen, 'the upstream never saw it');
+  const logged = g.decisions.events.at(-1);
+  t.equal((logged?.input as { request: { query?: unknown } }).request.query, undefined, 'the refusal is logged without the query');
+  t.equal((await ask(g, `/api/orders?${query(1_000)}`)).status, 200, '1,000 are accepted');
+});
