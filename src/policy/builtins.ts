@@ -264,6 +264,8 @@ function normalizeUnit(suffix: string): string {
 
 function unitsParseBytes(name: string, raw: string): number {
   const [value, rawSuffix] = splitUnits(name, raw, '');
+  // OPA takes `kb`, `KiB` and the like, and no unit at all, but not a bare `b`.
+  if (rawSuffix.toLowerCase() === 'b') fail(name, `unknown unit ${rawSuffix}`);
   const suffix = rawSuffix.toLowerCase().replace(/b$/, '');
   const key = suffix.length === 0 ? '' : suffix.length === 1 ? (suffix === 'k' ? 'k' : suffix.toUpperCase()) : `${suffix[0]?.toUpperCase() ?? ''}${suffix.slice(1)}`;
   const multiplier = UNIT_MULTIPLIERS[key];
@@ -326,15 +328,12 @@ export function implementations(clock: DecisionClock): Record<string, Builtin> {
       const seconds = floorSeconds(ns);
       const subSecondNs = ns - seconds * NS_PER_SECOND;
       const t = new Date(seconds * 1000);
-      // Date.UTC normalises overflowing months and days exactly as Go's time.Date does.
-      const ms = Date.UTC(
-        t.getUTCFullYear() + y,
-        t.getUTCMonth() + mo,
-        t.getUTCDate() + d,
-        t.getUTCHours(),
-        t.getUTCMinutes(),
-        t.getUTCSeconds(),
-      );
+      // setUTCFullYear normalises overflowing months and days exactly as Go's time.Date does
+      // (Date.UTC would too, but maps years 0-99 to 1900-1999).
+      const date = new Date(0);
+      date.setUTCFullYear(t.getUTCFullYear() + y, t.getUTCMonth() + mo, t.getUTCDate() + d);
+      date.setUTCHours(t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds(), 0);
+      const ms = date.getTime();
       const result = ms * NS_PER_MS + subSecondNs;
       // Go works in int64 nanoseconds: a result outside that range is an error in OPA.
       if (Number.isNaN(ms) || result >= 2 ** 63 || result < -(2 ** 63)) fail(name, 'time outside of valid range');

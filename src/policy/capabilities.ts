@@ -29,6 +29,19 @@ export interface Capabilities {
   wasm_abi_versions: { version: number; minor_version: number }[];
 }
 
+/**
+ * Builtins the engine has, but that do not answer as OPA's evaluator does, in ways that can let
+ * a policy allow what `opa eval` denies: left out, so a policy using one is refused at build
+ * rather than decided otherwise. (Why each, for the build error and docs/policies.md.)
+ */
+export const DIFFERS_FROM_OPA: Readonly<Record<string, string>> = {
+  'regex.split': 'the opa-wasm SDK splits with JavaScript regular expressions, not RE2 (POSIX classes, \\Q..\\E, \\p{L}, captured separators differ)',
+  'yaml.unmarshal': 'the opa-wasm SDK reads YAML 1.2 (no merge keys; 0777, 1_000 and 0b101 read otherwise)',
+  'yaml.marshal': 'the opa-wasm SDK writes YAML otherwise',
+  'yaml.is_valid': 'the opa-wasm SDK reads YAML 1.2',
+  'json.is_valid': 'the wasm module accepts "1 2", and some inputs trap it',
+};
+
 /** Language features kept. `template_strings` is kept only if the probe shows the wasm module renders them itself. */
 const FEATURES = ['keywords_in_refs', 'rego_v1'];
 const TEMPLATE_FEATURE = 'template_strings';
@@ -85,7 +98,7 @@ export async function generateCapabilities(opaPath: string): Promise<Capabilitie
     .filter((b) => {
       if (isLanguageBuiltin(b)) return true;
       if (b.name === TEMPLATE_BUILTIN) return templatesNative;
-      if (!probedNames.has(b.name)) return false;
+      if (!probedNames.has(b.name) || DIFFERS_FROM_OPA[b.name] !== undefined) return false;
       return !imported.has(b.name) || available.has(b.name);
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -7,7 +7,8 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } fr
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { jitgateError } from '../errors.js';
-import { parseBundle, type PolicyBundle } from './bundle.js';
+import { bundleFiles, parseBundle, type PolicyBundle } from './bundle.js';
+import { DIFFERS_FROM_OPA } from './capabilities.js';
 import { ENTRYPOINTS, LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, LOG_RULES_PACKAGE } from './contract.js';
 import { PolicyEngine } from './engine.js';
 import { projectRoot, runOpa } from './opa.js';
@@ -70,10 +71,50 @@ function cleanOpaOutput(output: string, sourceName: string, displayDir: string):
     .filter((line) => line.length > 0);
 }
 
+interface PlanCall { func: string; args: { type: string; value: number }[]; file: number; row: number }
+
+/**
+ * `replace(s, "", x)` never returns in the WebAssembly engine (OPA's own evaluator inserts `x`
+ * between characters), and evaluation runs on the gateway's event loop: a pattern a caller can
+ * make empty would let one request stop every other. So `replace` is refused unless its pattern
+ * is a non-empty constant. What the module calls is read from the policy's plan (`opa build -t
+ * plan`), the IR the wasm module is compiled from.
+ */
+async function refuseUnboundedReplace(opaPath: string, wasmArgs: string[], staging: string, sourceName: string, displayDir: string): Promise<void> {
+  const planFile = join(staging, 'plan.tar.gz');
+  const args = wasmArgs.map((a) => (a === 'wasm' ? 'plan' : a)).map((a) => (a === join(staging, BUNDLE_FILE_NAME) ? planFile : a));
+  const run = await runOpa(opaPath, args, { cwd: staging });
+  if (run.code !== 0) throw jitgateError('POLICY_COMPILE', `opa build -t plan: ${run.stderr}`);
+  const planText = bundleFiles(await readFile(planFile)).get('plan.json');
+  if (planText === undefined) throw jitgateError('POLICY_COMPILE', 'opa build -t plan wrote no plan.json');
+  const plan = JSON.parse(Buffer.from(planText).toString('utf8')) as { static: { strings: { value: string }[]; files?: { value: string }[] } };
+  const problems: string[] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child);
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    const record = node as { type?: unknown; stmt?: PlanCall };
+    if (record.type === 'CallStmt' && record.stmt?.func === 'replace') {
+      const pattern = record.stmt.args[1];
+      if (pattern?.type !== 'string_index' || (plan.static.strings[pattern.value]?.value ?? '') === '') {
+        const file = (plan.static.files?.[record.stmt.file]?.value ?? '').replace(new RegExp(`^${sourceName}/`), `${displayDir}/`);
+        problems.push(`${file}:${String(record.stmt.row)}: replace() with a pattern that is not a non-empty constant (with an empty pattern the WebAssembly engine never returns; OPA's evaluator does): use a constant pattern`);
+      }
+    }
+    for (const child of Object.values(node)) visit(child);
+  };
+  visit(plan);
+  if (problems.length > 0) throw jitgateError('POLICY_COMPILE', `\n${problems.join('\n')}`, { errors: problems });
+}
+
 /** opa says "undefined function X" for a builtin left out of our capabilities: say why. */
 function explainUnsupported(line: string): string {
   const match = /undefined function ([a-z0-9_.]+)/.exec(line);
   if (!match) return line;
+  const differs = DIFFERS_FROM_OPA[match[1] ?? ''];
+  if (differs !== undefined) return `${line} (not available to jitgate policies: ${differs}, so it would not decide as opa eval does; see docs/policies.md)`;
   return `${line} (not available to jitgate policies: the WebAssembly engine does not implement it; see opa/capabilities.json and docs/policies.md)`;
 }
 
@@ -132,6 +173,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
       const lines = cleanOpaOutput(run.stderr + run.stdout, sourceName, displayDir).map(explainUnsupported);
       throw jitgateError('POLICY_COMPILE', `\n${lines.join('\n')}`, { errors: lines, revision });
     }
+    if (regoTexts.some((text) => text.includes('replace('))) await refuseUnboundedReplace(options.opaPath, args, staging, sourceName, displayDir);
     const bundle = parseBundle(await readFile(output));
     // Refuse now what the engine would refuse at load: a bundle that builds is one that serves.
     const engine = await PolicyEngine.load(bundle);

@@ -32,6 +32,7 @@ t.test('opa/capabilities.json is what the generator produces', async (t) => {
   const names = caps.builtins.map((b) => b.name);
   for (const name of ['time.now_ns', 'time.parse_rfc3339_ns', 'glob.match', 'sprintf']) t.ok(names.includes(name), `${name} declared`);
   for (const name of ['http.send', 'io.jwt.decode', 'uuid.rfc4122', 'rand.intn', 'time.format']) t.notOk(names.includes(name), `${name} not declared`);
+  for (const name of ['regex.split', 'yaml.unmarshal', 'yaml.marshal', 'yaml.is_valid', 'json.is_valid']) t.notOk(names.includes(name), `${name} not declared: it runs, but not as opa eval decides`);
 });
 
 t.test('jitgate build: errors with file:line and a non-zero exit', async (t) => {
@@ -50,6 +51,29 @@ t.test('jitgate build: errors with file:line and a non-zero exit', async (t) => 
     code: 'JITGATE_E_POLICY_COMPILE',
     message: /authz\.rego:3: rego_type_error: undefined function http\.send.*not available to jitgate policies/,
   }, 'an unsupported builtin fails at build time, not at request time');
+
+  await writeFile(join(dir, 'authz.rego'), 'package jitgate.authz\n\nallow if "admin" in regex.split("[[:space:]]+", input.roles)\n');
+  await t.rejects(buildBundle({ dir, opaPath: opa }), {
+    code: 'JITGATE_E_POLICY_COMPILE',
+    message: /undefined function regex\.split.*JavaScript regular expressions, not RE2.*would not decide as opa eval does/,
+  }, 'a builtin that would decide otherwise than opa eval is refused, saying why');
+});
+
+t.test('replace() with a pattern a caller could make empty is refused at build (the wasm engine would never return)', async (t) => {
+  const opa = await testOpa();
+  const dir = await temp(t);
+  await writeFile(join(dir, 'elevation.rego'), 'package jitgate.elevation\n\ndefault allow := false\n');
+  const authz = (body: string): string => `package jitgate.authz\n\ndefault allow := false\n\nallow if ${body}\n`;
+  await writeFile(join(dir, 'authz.rego'), authz('replace(input.request.path, input.request.headers["x-tenant"], "") == "/"'));
+  await t.rejects(buildBundle({ dir, opaPath: opa }), {
+    code: 'JITGATE_E_POLICY_COMPILE',
+    message: /authz\.rego:5: replace\(\) with a pattern that is not a non-empty constant/,
+  }, 'a pattern from the input');
+  await writeFile(join(dir, 'authz.rego'), authz('replace(input.request.path, "", "x") == "/"'));
+  await t.rejects(buildBundle({ dir, opaPath: opa }), { code: 'JITGATE_E_POLICY_COMPILE', message: /replace\(\) with a pattern/ }, 'an empty constant');
+  await writeFile(join(dir, 'authz.rego'), authz('replace(input.request.path, "/api", "") == "/items"'));
+  const built = await buildBundle({ dir, opaPath: opa });
+  t.ok(built.engine, 'a non-empty constant pattern builds');
 });
 
 t.test('tests and editor files are not compiled; stable bundle name; revision', async (t) => {

@@ -35,7 +35,7 @@ function cases(): Record<string, unknown[]> {
     times.push([seconds * 1e9, pick(zones)]);
     durations.push(`${Math.floor(r() * 100)}${pick(['h', 'm', 's', 'ms', 'us', 'ns'])}${Math.floor(r() * 60)}${pick(['m', 's', 'ms'])}`);
   }
-  const addDate: unknown[] = [[0, 1, 1, 1], [0, 0, 1, 30], [0, 0, 13, 0], [0, -1, -1, -1], [951_782_400_000_000_000, 1, 0, 0], ['x', 1, 1, 1], [0, 1.5, 0, 0]];
+  const addDate: unknown[] = [[0, 1, 1, 1], [0, 0, 1, 30], [0, 0, 13, 0], [0, -1, -1, -1], [951_782_400_000_000_000, 1, 0, 0], ['x', 1, 1, 1], [0, 1.5, 0, 0], [0, -1900, 0, 0], [0, -1940, 0, 0], [0, -2000, 0, 0]];
   for (let i = 0; i < 60; i++) {
     addDate.push([Math.floor((r() - 0.3) * 4e9) * 1e9, Math.floor(r() * 10) - 3, Math.floor(r() * 30) - 10, Math.floor(r() * 90) - 30]);
   }
@@ -44,7 +44,7 @@ function cases(): Record<string, unknown[]> {
     diff.push([Math.floor(r() * 4e9) * 1e9, Math.floor(r() * 4e9) * 1e9]);
   }
   const units = ['10K', '10k', '1.5Mi', '5m', '5M', '1e3', '12G', '12g', '3Ti', '3ti', '1.5', '', 'abc', '"10K"', '1 K', '.5Ki', '7P', '7Ei', '2mi', '2Mi', 'K', '10KB', '0.1'];
-  const bytes = ['10KB', '10kb', '1.5MiB', '5', '1GB', '10kib', '7Ti', '3mb', '3M', '1.5', 'B', 'x', '0.5KiB', '"10K"', '1 KB', '12e', '12EiB'];
+  const bytes = ['10KB', '10kb', '1.5MiB', '5', '1GB', '10kib', '7Ti', '3mb', '3M', '1.5', 'B', 'x', '0.5KiB', '"10K"', '1 KB', '12e', '12EiB', '100b', '0.5B', '100B'];
   const prefix = [['abc', 'ab'], [['abc', 'x'], ['z', 'a']], ['', ''], ['a', []], [[], 'a'], [1, 'a']];
   const count = [['cheese', 'e'], ['abc', ''], ['ééé', ''], ['aaaa', 'aa'], ['', 'a'], [1, 'a']];
   const sprintf = [['%s-%d', ['a', 3]], ['%d%%', [50]], ['%s', ['ü']], ['%v', ['x']]];
