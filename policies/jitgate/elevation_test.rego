@@ -159,6 +159,26 @@ test_self_approval_with_different_letter_case_is_refused if {
 	d1.allow == false
 }
 
+test_self_approval_with_surrounding_spaces_is_refused if {
+	every id in ["bob ", " bob", " Bob\t"] {
+		spaced_bob := object.union(f.bob, {"id": id})
+		d := elevation with input as f.step("approve", f.pending("writer"), spaced_bob, f.bob, null)
+		d.allow == false
+		d.reason == "nobody approves or denies their own request"
+	}
+}
+
+test_an_id_that_only_looks_like_the_holders_has_no_holder_rights if {
+	# "ALICE" is another account to the identity provider: it may not act as alice's holder.
+	shouting_alice := object.union(f.alice, {"id": "ALICE"})
+	every action in ["revoke", "view"] {
+		d := elevation with input as f.step(action, f.pending("writer"), shouting_alice, f.alice, f.grant("g1", "writer"))
+		d.allow == false
+	}
+	w := elevation with input as f.step("withdraw", f.pending("writer"), shouting_alice, f.alice, null)
+	w.allow == false
+}
+
 test_non_approver_cannot_approve if {
 	d := elevation with input as f.step("approve", f.pending("writer"), f.erin, f.alice, null)
 	d.allow == false

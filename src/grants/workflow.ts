@@ -55,7 +55,13 @@ interface Step<T> {
   grants: StoredGrant[];
 }
 
-const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+/**
+ * Possibly the same person: ids that differ only in case, surrounding spaces or Unicode form.
+ * What forbids (approving or reviewing one's own access, approving twice) uses this; what grants
+ * a power (extending or withdrawing one's own) takes the id exactly, as the identity provider
+ * issued it (the data path matches grants to subjects exactly).
+ */
+const maybeSameId = (a: string, b: string): boolean => a.trim().normalize('NFKC').toLowerCase() === b.trim().normalize('NFKC').toLowerCase();
 
 function refOf(s: Subject): SubjectRef {
   return { id: s.id, kind: s.kind, groups: [...s.groups] };
@@ -166,7 +172,7 @@ export class StoreWorkflow implements Workflow {
     this.#checkPendingTtl(ask);
     return this.#commit(async (sql) => {
       const grant = await this.#grant(sql, grantId);
-      if (!sameId(grant.subject.id, actor.id)) {
+      if (grant.subject.id !== actor.id) {
         throw jitgateError('ELEVATION_DENIED', 'only the holder can extend a grant');
       }
       if (!isLive(grant, this.#clock())) throw jitgateError('GRANT_NOT_ACTIVE', grant.status);
@@ -179,7 +185,7 @@ export class StoreWorkflow implements Workflow {
     return this.#commit(async (sql) => {
       const now = this.#clock();
       const req = await this.#pendingRequest(sql, requestId, actor, now, true);
-      if (req.approvals.some((a) => sameId(a.by, actor.id))) throw jitgateError('ALREADY_APPROVED');
+      if (req.approvals.some((a) => maybeSameId(a.by, actor.id))) throw jitgateError('ALREADY_APPROVED');
       const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('approve', req, extended, actor, now);
       this.#checkApprover(req, actor);
@@ -225,7 +231,7 @@ export class StoreWorkflow implements Workflow {
     return this.#commit(async (sql) => {
       const now = this.#clock();
       const req = await this.#pendingRequest(sql, requestId, actor, now, false);
-      if (!sameId(req.requester.id, actor.id)) throw jitgateError('ELEVATION_DENIED', 'only the requester can withdraw a request');
+      if (req.requester.id !== actor.id) throw jitgateError('ELEVATION_DENIED', 'only the requester can withdraw a request');
       const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('withdraw', req, extended, actor, now);
       return this.#close(sql, req, 'withdrawn', 'request.withdrawn', actor.id, null, decision.revision, now);
@@ -268,7 +274,7 @@ export class StoreWorkflow implements Workflow {
     return this.#commit(async (sql) => {
       const now = this.#clock();
       const grant = await this.#grant(sql, grantId);
-      if (sameId(grant.subject.id, actor.id)) throw jitgateError('SELF_APPROVAL', 'nobody reviews their own break-glass access');
+      if (maybeSameId(grant.subject.id, actor.id)) throw jitgateError('SELF_APPROVAL', 'nobody reviews their own break-glass access');
       const req = await this.#requestOf(sql, grant);
       const decision = this.#decide('review', req, grant, actor, now, subjectOf(grant.subject));
       if (!grant.break_glass) throw jitgateError('ELEVATION_DENIED', 'only break-glass grants are reviewed');
@@ -458,7 +464,7 @@ export class StoreWorkflow implements Workflow {
     const req = await this.#store.getRequest(sql, id);
     if (!req) throw jitgateError('NOT_FOUND', `request ${id}`);
     // Separation of duties, whatever the policy says.
-    if (deciding && sameId(req.requester.id, actor.id)) throw jitgateError('SELF_APPROVAL');
+    if (deciding && maybeSameId(req.requester.id, actor.id)) throw jitgateError('SELF_APPROVAL');
     if (req.status !== 'pending') throw jitgateError('REQUEST_NOT_PENDING', req.status, { status: req.status });
     if (iso(nowMs) >= req.pending_expires_at) throw jitgateError('REQUEST_NOT_PENDING', 'expired', { status: 'expired' });
     return req;

@@ -133,6 +133,10 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       const first = await wf.approve(bob, req.id);
       const g1 = (await wf.getGrant(first.grant_id!))!;
       await t.rejects(wf.extend(erin, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_ELEVATION_DENIED' }, 'only the holder');
+      for (const id of ['ALICE', 'alice ']) {
+        await t.rejects(wf.extend({ ...alice, id }, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_ELEVATION_DENIED' }, `not "${id}", another account to the identity provider`);
+        await t.rejects(wf.revoke({ ...alice, id }, g1.id), { code: 'JITGATE_E_ELEVATION_DENIED' }, `"${id}" cannot revoke it either`);
+      }
       const ext = await wf.extend(alice, g1.id, { duration_seconds: 600, reason: 'need more time' });
       t.equal(ext.status, 'pending');
       t.equal(ext.extends_grant_id, g1.id);

@@ -19,9 +19,19 @@ member_of(subject, groups) if {
 	group in groups
 }
 
-# Ids are compared case-insensitively so that "Alice" cannot approve alice's request.
+# The very same subject: what gives a power (withdraw one's request, revoke or see one's
+# grant) holds for the id exactly, as the identity provider issued it.
 same_person(a, b) if {
 	is_string(a.id)
 	is_string(b.id)
-	lower(a.id) == lower(b.id)
+	a.id == b.id
+}
+
+# Possibly the same person: what forbids something (approving or reviewing one's own access)
+# also holds for an id that differs only in case or surrounding spaces, so "Alice" or
+# "alice " cannot approve alice's request.
+maybe_same_person(a, b) if {
+	is_string(a.id)
+	is_string(b.id)
+	lower(trim_space(a.id)) == lower(trim_space(b.id))
 }

@@ -142,14 +142,14 @@ approval_decision := deny("unknown role") if {
 approver_is_someone_else if {
 	is_string(actor.id)
 	is_string(requester.id)
-	not roles.same_person(actor, requester)
+	not roles.maybe_same_person(actor, requester)
 }
 
 pending if request.status == "pending"
 
 already_approved_by_actor if {
 	some approval in request.approvals
-	lower(approval.by) == lower(actor.id)
+	roles.maybe_same_person({"id": approval.by}, actor)
 }
 
 # --- withdraw: the requester takes a pending request back -------------------------
@@ -195,7 +195,7 @@ is_break_glass if role.break_glass == true
 reviewer_is_someone_else if {
 	is_string(actor.id)
 	is_string(requester.id)
-	not roles.same_person(actor, requester)
+	not roles.maybe_same_person(actor, requester)
 }
 
 # --- view: who may read a request or a grant (API lists and reads) ----------------
