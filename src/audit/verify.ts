@@ -18,6 +18,11 @@ export interface VerifyReport {
   ok: boolean;
   /** Records checked. */
   records: number;
+  /**
+   * The first record checked: 1 for a chain verified from genesis. Later for an export of a
+   * range, whose first link is then taken on trust (records before it are not vouched for).
+   */
+  first: number | null;
   head: { seq: number; hash: string } | null;
   checkpoint: Checkpoint | null;
   problem: VerifyProblem | null;
@@ -41,6 +46,7 @@ class ChainChecker {
   expected: number;
   prev: string;
   checked = 0;
+  first: number | null = null;
   checkpointHashSeen: string | null = null;
 
   constructor(private readonly checkpoint: Checkpoint | null, private readonly fromAnywhere = false, first = 1) {
@@ -66,6 +72,7 @@ class ChainChecker {
       return { seq, kind: 'unlinked', message: `record ${seq} does not follow record ${seq - 1} (replaced or reordered)` };
     }
     if (this.checkpoint && seq === this.checkpoint.seq) this.checkpointHashSeen = hash;
+    this.first ??= seq;
     this.prev = hash;
     this.expected++;
     this.checked++;
@@ -97,6 +104,7 @@ class ChainChecker {
     return {
       ok: problem === null,
       records: this.checked,
+      first: this.first,
       head: this.checked > 0 ? { seq: this.expected - 1, hash: this.prev } : null,
       checkpoint: this.checkpoint,
       problem,
@@ -120,14 +128,16 @@ export async function verifyChain(db: Db, opts: { checkpointFile?: string | unde
 
 /**
  * Verifies an export (`jitgate audit export`, JSONL) away from the database. A full export
- * verifies from genesis; a contiguous range verifies internally, trusting its first link.
+ * verifies from genesis; a contiguous range verifies internally, trusting its first link (the
+ * report's `first` says where it began; `fromGenesis` refuses one that does not begin at 1).
  * Filtered exports (not contiguous) report the first gap.
  */
 export async function verifyExport(
   lines: AsyncIterable<string>,
-  opts: { checkpoint?: Checkpoint | null } = {},
+  opts: { checkpoint?: Checkpoint | null; fromGenesis?: boolean } = {},
 ): Promise<VerifyReport> {
-  const chain = new ChainChecker(opts.checkpoint ?? null, true);
+  // fromGenesis: the export must begin at record 1, so nothing before its first record is taken on trust.
+  const chain = new ChainChecker(opts.checkpoint ?? null, opts.fromGenesis !== true);
   let lineNo = 0;
   for await (const line of lines) {
     lineNo++;

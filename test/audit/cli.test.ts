@@ -40,7 +40,7 @@ t.test('verify, query, export', async (t) => {
 
   let r = await cli(['verify', '-c', config]);
   t.equal(r.code, 0);
-  t.match(r.stdout, /OK: 5 records, chain intact; checkpoint at record 5/);
+  t.match(r.stdout, /OK: 5 records \(records 1\.\.5\), chain intact; checkpoint at record 5/);
 
   r = await cli(['query', '-c', config, '--grant', 'g-9', '--json']);
   t.equal(r.code, 0);
@@ -71,8 +71,13 @@ t.test('verify, query, export', async (t) => {
   t.equal(r.code, 1, 'an edited export fails');
   t.match(r.stdout, /BROKEN at record 2: record 2 was altered/);
   writeFileSync(join(dir, 'range.jsonl'), lines.slice(2).join('\n'));
-  r = await cli(['verify', '--file', join(dir, 'range.jsonl')]);
+  r = await cli(['verify', '--file', join(dir, 'range.jsonl'), '--checkpoint', join(dir, 'audit.checkpoint')]);
   t.equal(r.code, 0, 'a contiguous range verifies internally');
+  t.match(r.stdout, /OK: 3 records \(records 3\.\.5\)/, 'saying which records it holds');
+  t.match(r.stdout, /begins at record 3: its link to record 2 is taken on trust/, 'and that what came before is not vouched for');
+  r = await cli(['verify', '--file', join(dir, 'range.jsonl'), '--from-genesis']);
+  t.equal(r.code, 1, '--from-genesis: an export with its first records cut off fails');
+  t.match(r.stdout, /BROKEN at record 1: record 1 is missing/);
   writeFileSync(join(dir, 'gap.jsonl'), [lines[0], lines[2]].join('\n'));
   r = await cli(['verify', '--file', join(dir, 'gap.jsonl')]);
   t.match(r.stdout, /BROKEN at record 2: record 2 is missing/);

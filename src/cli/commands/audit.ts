@@ -136,14 +136,17 @@ export function register(program: Command): void {
       .description('check every record of the chain (and the checkpoint) and name the first bad record')
       .option('--checkpoint <file>', 'checkpoint file (default: jitgate.audit.checkpoint_file of the config)')
       .option('--file <export.jsonl>', 'verify an export (jitgate audit export) instead of the store; the config is not read')
+      .option('--from-genesis', 'with --file: the export must begin at record 1 (otherwise its first link is taken on trust)')
       .option('--json', 'the report as JSON'),
-  ).action(async (opts: StoreOptions & { checkpoint?: string; file?: string; json?: boolean }) => {
+  ).action(async (opts: StoreOptions & { checkpoint?: string; file?: string; fromGenesis?: boolean; json?: boolean }) => {
     const print = (report: VerifyReport): number => {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else if (report.ok) {
         const cp = report.checkpoint ? `; checkpoint at record ${report.checkpoint.seq} (${formatTime(report.checkpoint.at)}) matches` : '; no checkpoint to compare';
-        process.stdout.write(`OK: ${report.records} records, chain intact${cp}\n`);
+        const range = report.first === null ? '' : ` (records ${report.first}..${report.head?.seq ?? report.first})`;
+        const trusted = report.first !== null && report.first > 1 ? `\nnote: begins at record ${report.first}: its link to record ${report.first - 1} is taken on trust, and nothing before it is vouched for (--from-genesis refuses that)` : '';
+        process.stdout.write(`OK: ${report.records} records${range}, chain intact${cp}${trusted}\n`);
       } else {
         process.stdout.write(`BROKEN at record ${report.problem?.seq ?? '?'}: ${report.problem?.message ?? ''}\n` +
           `(${report.records} records verified before it)\n`);
@@ -155,7 +158,7 @@ export function register(program: Command): void {
       await run(async () => {
         const checkpoint = opts.checkpoint ? await readCheckpoint(opts.checkpoint) : null;
         const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-        return print(await verifyExport(lines, { checkpoint }));
+        return print(await verifyExport(lines, { checkpoint, fromGenesis: opts.fromGenesis === true }));
       });
       return;
     }
