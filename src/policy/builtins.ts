@@ -126,7 +126,9 @@ function floorSeconds(ns: number): number {
 
 // --- RFC 3339 --------------------------------------------------------------------------
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
+// As Go's time.Parse reads it (OPA's parser): a `.` or `,` before the fraction, any number of
+// fraction digits (those past nine ignored), and an offset hour up to 24.
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
 
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
@@ -143,14 +145,14 @@ function parseRfc3339(name: string, text: string): number {
   if (m[9] !== undefined) {
     const oh = Number(m[10]);
     const om = Number(m[11]);
-    if (oh > 23 || om > 59) fail(name, `parsing time "${text}": time zone offset out of range`);
+    if (oh > 24 || om > 59) fail(name, `parsing time "${text}": time zone offset out of range`);
     offsetSeconds = (m[9] === '-' ? -1 : 1) * (oh * 3600 + om * 60);
   }
   const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second));
   // setUTCFullYear, because Date.UTC maps years 0-99 to 1900-1999.
   date.setUTCFullYear(year);
   const ms = date.getTime();
-  const fraction = (m[7] ?? '').padEnd(9, '0');
+  const fraction = (m[7] ?? '').slice(0, 9).padEnd(9, '0');
   // BigInt keeps the arithmetic exact; the result is then the closest double, as JSON
   // carries it. Go's int64 range bounds what OPA accepts.
   const ns = BigInt(ms / 1000 - offsetSeconds) * 1_000_000_000n + BigInt(fraction);
