@@ -344,8 +344,9 @@ export function implementations(clock: DecisionClock): Record<string, Builtin> {
     'time.diff': (a, b) => {
       const name = 'time.diff';
       let first = timeOperand(name, a);
-      let second = timeOperand(name, b);
-      // Go: the result is always non-negative; the earlier instant comes first.
+      // Go: the second instant is read in the first's zone, then the earlier one comes first
+      // (the result is never negative).
+      let second = { ...timeOperand(name, b), zone: first.zone };
       if (first.ns > second.ns) [first, second] = [second, first];
       const s = civilIn(name, floorSeconds(first.ns), first.zone);
       const e = civilIn(name, floorSeconds(second.ns), second.zone);

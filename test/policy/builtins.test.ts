@@ -39,7 +39,9 @@ function cases(): Record<string, unknown[]> {
   for (let i = 0; i < 60; i++) {
     addDate.push([Math.floor((r() - 0.3) * 4e9) * 1e9, Math.floor(r() * 10) - 3, Math.floor(r() * 30) - 10, Math.floor(r() * 90) - 30]);
   }
-  const diff: unknown[] = [[0, 0], [0, 1_795_919_481_000_000_000], [1_795_919_481_000_000_000, 0]];
+  const diff: unknown[] = [[0, 0], [0, 1_795_919_481_000_000_000], [1_795_919_481_000_000_000, 0],
+    [[1_795_919_481_000_000_000, 'Asia/Tokyo'], [1_795_919_481_000_000_000 + 108_000e9, 'UTC']], [[1_795_919_481_000_000_000, 'UTC'], [1_795_919_481_000_000_000 - 108_000e9, 'Asia/Kolkata']],
+    [[0, 'America/New_York'], [86_400e9 * 40, 'Pacific/Chatham']]];
   for (let i = 0; i < 60; i++) {
     diff.push([Math.floor(r() * 4e9) * 1e9, Math.floor(r() * 4e9) * 1e9]);
   }
