@@ -94,7 +94,13 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
-function sendJson(res: ServerResponse, status: number, body: ErrorBody, extra: Record<string, string> = {}): void {
+/**
+ * The gateway's own answer. A caller that never takes it (nor the answers to the requests it
+ * pipelined behind) is cut off after `untakenMs`, as one that stops taking a relayed body is:
+ * otherwise its connection would be held for good, since every request on it is complete and no
+ * other timer runs.
+ */
+function sendJson(res: ServerResponse, untakenMs: number, status: number, body: ErrorBody, extra: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -102,6 +108,11 @@ function sendJson(res: ServerResponse, status: number, body: ErrorBody, extra: R
   const payload = JSON.stringify(body);
   res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(payload), 'cache-control': 'no-store', ...extra });
   res.end(payload);
+  if (res.writableFinished) return;
+  const untaken = setTimeout(() => { res.destroy(); }, untakenMs);
+  const taken = (): void => { clearTimeout(untaken); };
+  res.once('finish', taken);
+  res.once('close', taken);
 }
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
@@ -162,7 +173,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     if (decisionId) extra['x-jitgate-decision-id'] = decisionId;
     if (err.status === 401) extra['www-authenticate'] = 'Bearer realm="jitgate"';
     if (hasBody(req)) extra.connection = 'close';
-    sendJson(res, err.status, errorBody(err, requestId, decisionId ? { decision_id: decisionId } : {}), extra);
+    sendJson(res, timeouts.response_idle_ms, err.status, errorBody(err, requestId, decisionId ? { decision_id: decisionId } : {}), extra);
     const kind = err.status === 401 ? 'unauthenticated' : 'error';
     metrics.proxyRequest(routeName ?? '', kind, err.status);
   }
@@ -171,7 +182,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   function refuse(req: IncomingMessage, res: ServerResponse, requestId: string, err: JitgateError, headers: Record<string, string> = {}): void {
     const decisionId = logRefusal(deps, req, err);
     const extra = { ...headers, 'x-request-id': requestId, 'x-jitgate-decision-id': decisionId };
-    sendJson(res, err.status, errorBody(err, requestId, { decision_id: decisionId }), hasBody(req) ? { ...extra, connection: 'close' } : extra);
+    sendJson(res, timeouts.response_idle_ms, err.status, errorBody(err, requestId, { decision_id: decisionId }), hasBody(req) ? { ...extra, connection: 'close' } : extra);
     metrics.proxyRequest('', 'error', err.status);
   }
 
@@ -258,7 +269,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         await auditOrFail(d, 'proxy.denied', requestId);
         logDecision(deps, d, { error_code: 'JITGATE_E_FORBIDDEN' });
         const ids = { 'x-request-id': requestId, 'x-jitgate-decision-id': decision.decision_id };
-        sendJson(res, 403, denyBody(requestId, decision.decision_id, decision.revision, result.reason, result.elevation, opts.consoleUrl),
+        sendJson(res, timeouts.response_idle_ms, 403, denyBody(requestId, decision.decision_id, decision.revision, result.reason, result.elevation, opts.consoleUrl),
           hasBody(req) ? { ...ids, connection: 'close' } : ids);
         metrics.proxyRequest(routeName, 'deny', 403);
         return;

@@ -174,6 +174,26 @@ t.test('a caller that stops taking a response is cut off, and the upstream call 
   t.ok(closed, 'the caller\'s connection was closed');
 });
 
+t.test('a caller that pipelines requests and takes none of the gateway\'s answers is cut off', async (t) => {
+  const g = await startGateway({ timeouts: { response_idle_ms: 1000 } });
+  t.teardown(() => g.close());
+  const socket = connect(g.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.pause();
+  // Every request is complete and refused (no credential): only the answers are left, untaken.
+  socket.on('error', () => { /* the close tells */ });
+  const closed = new Promise<boolean>((resolve) => {
+    socket.on('close', () => { resolve(true); });
+    setTimeout(() => { resolve(false); }, 20_000);
+  });
+  const request = 'GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+  for (let i = 0; i < 50; i++) socket.write(request.repeat(400));
+  // Read nothing until the gateway gave up on it; then take what is there, to see the close.
+  await new Promise((r) => setTimeout(r, 3000));
+  socket.resume();
+  t.ok(await closed, 'the gateway closed the connection of a caller that took nothing');
+});
+
 t.test('a caller that takes a response slowly, pausing now and then, gets all of it', async (t) => {
   const g = await startGateway({ policy: await writerOnly(), timeouts: { response_idle_ms: 1000 } });
   t.teardown(() => g.close());
