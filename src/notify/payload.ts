@@ -21,6 +21,17 @@ function duration(seconds: number): string {
   return `${seconds}s`;
 }
 
+/**
+ * Text a requester or approver wrote, made plain for a chat message: Slack and Mattermost read
+ * `<!channel>`, `<@U123>` and `<https://x|label>` as pings and links (so `&`, `<` and `>` are
+ * escaped, as they ask), and a line break would let the text pass for a message of the gateway's
+ * own ("... is approved").
+ */
+function plain(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
 function scope(e: WorkflowEvent): string {
   const s = e.request.scope;
   if (!s) return '';
@@ -30,19 +41,28 @@ function scope(e: WorkflowEvent): string {
 
 /** One line a person reads in a chat channel; break-glass is meant to be impossible to miss. */
 export function chatText(e: WorkflowEvent): string {
-  const r = e.request;
-  const who = r.requester.id;
-  const what = `${r.role}${scope(e)} for ${duration(r.duration_seconds)}`;
-  const ticket = r.ticket ? ` [${r.ticket}]` : '';
+  const unsafe = e.request;
+  // Every field a person could have written, made plain once (ids and times are the gateway's).
+  const r = {
+    ...unsafe,
+    role: plain(unsafe.role),
+    reason: plain(unsafe.reason),
+    decision_comment: unsafe.decision_comment === null ? null : plain(unsafe.decision_comment),
+    approver_groups: unsafe.approver_groups.map(plain),
+  };
+  const who = plain(unsafe.requester.id);
+  const actor = plain(e.actor);
+  const what = `${r.role}${plain(scope(e))} for ${duration(r.duration_seconds)}`;
+  const ticket = unsafe.ticket ? ` [${plain(unsafe.ticket)}]` : '';
   switch (e.type) {
     case 'request.created':
       return `${who} requests ${what}${ticket}: "${r.reason}". Request ${r.id} needs ${r.approvals_required} approval(s) from ${r.approver_groups.join(', ') || 'approvers'}.`;
     case 'approval.added':
-      return `${e.actor} approved request ${r.id} of ${who} for ${r.role} (${r.approvals.length}/${r.approvals_required}).`;
+      return `${actor} approved request ${r.id} of ${who} for ${r.role} (${r.approvals.length}/${r.approvals_required}).`;
     case 'request.approved':
-      return `Request ${r.id} of ${who} for ${r.role} is approved (by ${e.actor}).`;
+      return `Request ${r.id} of ${who} for ${r.role} is approved (by ${actor}).`;
     case 'request.denied':
-      return `${e.actor} denied request ${r.id} of ${who} for ${r.role}${r.decision_comment ? `: "${r.decision_comment}"` : ''}.`;
+      return `${actor} denied request ${r.id} of ${who} for ${r.role}${r.decision_comment ? `: "${r.decision_comment}"` : ''}.`;
     case 'request.withdrawn':
       return `${who} withdrew request ${r.id} for ${r.role}.`;
     case 'request.expired':
@@ -50,12 +70,12 @@ export function chatText(e: WorkflowEvent): string {
     case 'grant.granted':
       return `${who} now holds ${what} until ${e.grant?.expires_at ?? '?'} (grant ${e.grant?.id ?? '?'}).`;
     case 'grant.revoked':
-      return `Grant ${e.grant?.id ?? '?'} (${r.role}) of ${who} was revoked by ${e.actor}.`;
+      return `Grant ${e.grant?.id ?? '?'} (${r.role}) of ${who} was revoked by ${actor}.`;
     case 'grant.expired':
       return `Grant ${e.grant?.id ?? '?'} (${r.role}) of ${who} has expired.`;
     case 'grant.break_glass':
       return `:rotating_light: BREAK-GLASS :rotating_light: ${who} took ${what} without approval: "${r.reason}". Grant ${e.grant?.id ?? '?'} must be reviewed.`;
     case 'grant.reviewed':
-      return `Break-glass grant ${e.grant?.id ?? '?'} of ${who} was reviewed by ${e.actor}.`;
+      return `Break-glass grant ${e.grant?.id ?? '?'} of ${who} was reviewed by ${actor}.`;
   }
 }

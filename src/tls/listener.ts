@@ -4,6 +4,7 @@
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import Fastify, { type FastifyHttpOptions, type FastifyHttpsOptions, type FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
+import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { contextOptions, type TlsMaterial } from './material.js';
 import { isRevoked, type RevocationList } from './revocation.js';
@@ -58,7 +59,10 @@ export function listenerFastify(
   }
   const httpsOptions = { ...rest, https } as FastifyHttpsOptions<HttpsServer>;
   const app = Fastify(httpsOptions);
-  if (tls.clients) trackConnections(app);
+  // No renegotiation (TLS 1.2; 1.3 has none): a client could present another certificate on an
+  // open connection than the one its handshake was checked and tracked with.
+  app.server.on('secureConnection', (socket: TLSSocket) => { socket.disableRenegotiation(); });
+  if (tls.clients) trackConnections(app, tls.clients.ca);
   return app;
 }
 
@@ -69,28 +73,54 @@ export function listenerFastify(
  * exposed), and taken at the handshake: the intermediates are gone later (measured:
  * `issuerCertificate` is undefined after the first request).
  */
-const connections = new WeakMap<FastifyInstance, Map<TLSSocket, readonly Buffer[]>>();
+interface Tracked {
+  open: Map<TLSSocket, readonly Buffer[]>;
+  /** The configured client CA file, as read, and its certificates (to complete chains with). */
+  ca: Buffer;
+  authorities: X509Certificate[];
+}
+
+const connections = new WeakMap<FastifyInstance, Tracked>();
 
 /** Bounded: a chain is a handful of certificates; a cycle must not hold the handshake. */
 const MAX_CHAIN = 16;
 
-function verifiedChain(socket: TLSSocket): Buffer[] {
+function authoritiesIn(pem: Buffer): X509Certificate[] {
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((block) => new X509Certificate(block));
+}
+
+/**
+ * The chain up to (not including) the trusted root. A client that sent only its own certificate
+ * leaves Node's links at it, though OpenSSL found its intermediates in the configured CA file:
+ * the chain is completed from there, so revoking such an intermediate reaches it too.
+ */
+function verifiedChain(socket: TLSSocket, authorities: readonly X509Certificate[]): Buffer[] {
   const chain: Buffer[] = [];
   if (!socket.authorized) return chain;
-  let certificate = socket.getPeerX509Certificate();
+  let certificate: X509Certificate | undefined = socket.getPeerX509Certificate();
+  let last: X509Certificate | undefined;
   while (certificate !== undefined && certificate.issuer !== certificate.subject && chain.length < MAX_CHAIN) {
     chain.push(certificate.raw);
+    last = certificate;
     certificate = certificate.issuerCertificate;
+  }
+  while (certificate === undefined && last !== undefined && chain.length < MAX_CHAIN) {
+    const below = last;
+    const issuer = authorities.find((ca) => below.checkIssued(ca) && below.verify(ca.publicKey));
+    if (issuer === undefined || issuer.issuer === issuer.subject) break;
+    chain.push(issuer.raw);
+    last = issuer;
   }
   return chain;
 }
 
-function trackConnections(app: FastifyInstance): void {
-  const open = new Map<TLSSocket, readonly Buffer[]>();
-  connections.set(app, open);
+function trackConnections(app: FastifyInstance, ca: Buffer): void {
+  const tracked: Tracked = { open: new Map(), ca, authorities: authoritiesIn(ca) };
+  connections.set(app, tracked);
   (app.server as unknown as HttpsServer).on('secureConnection', (socket: TLSSocket) => {
-    open.set(socket, verifiedChain(socket));
-    socket.once('close', () => { open.delete(socket); });
+    tracked.open.set(socket, verifiedChain(socket, tracked.authorities));
+    socket.once('close', () => { tracked.open.delete(socket); });
   });
 }
 
@@ -100,9 +130,13 @@ function trackConnections(app: FastifyInstance): void {
  * revoked intermediate takes every certificate under it along). Returns how many.
  */
 function endRevoked(app: FastifyInstance, lists: readonly RevocationList[]): number {
+  return endWhere(app, (chain) => chain.some((der) => isRevoked(der, lists)));
+}
+
+function endWhere(app: FastifyInstance, end: (chain: readonly Buffer[]) => boolean): number {
   let ended = 0;
-  for (const [socket, chain] of connections.get(app) ?? []) {
-    if (chain.some((der) => isRevoked(der, lists))) {
+  for (const [socket, chain] of connections.get(app)?.open ?? []) {
+    if (end(chain)) {
       socket.destroy();
       ended++;
     }
@@ -121,9 +155,18 @@ export function useClientTimeouts(app: FastifyInstance, timeouts: ClientTimeouts
 
 /**
  * Serves `tls` on new connections from now on; connections already open keep their handshake,
- * but those whose client certificate its revocation lists name are ended. Returns how many.
+ * but those whose client certificate its revocation lists name are ended, and, when the client CA
+ * file changed, every connection that was let in by a client certificate (the CAs that vouched
+ * for it may be the ones taken out). Returns how many.
  */
 export function useTls(app: FastifyInstance, tls: TlsMaterial): number {
   (app.server as unknown as HttpsServer).setSecureContext({ ...contextOptions(tls), minVersion: 'TLSv1.2' });
-  return tls.clients?.revoked ? endRevoked(app, tls.clients.revoked) : 0;
+  const tracked = connections.get(app);
+  let ended = 0;
+  if (tracked && tls.clients && !tls.clients.ca.equals(tracked.ca)) {
+    ended += endWhere(app, (chain) => chain.length > 0);
+    tracked.ca = tls.clients.ca;
+    tracked.authorities = authoritiesIn(tls.clients.ca);
+  }
+  return ended + (tls.clients?.revoked ? endRevoked(app, tls.clients.revoked) : 0);
 }

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { WorkflowEvent } from '../../src/grants/index.js';
-import { createNotifier, signature, type WebhookConfig } from '../../src/notify/index.js';
+import { chatText, createNotifier, signature, type WebhookConfig } from '../../src/notify/index.js';
 import { alice, bob, eventually, openStore, replica, TestClock } from '../grants/helpers.js';
 
 interface Received {
@@ -84,6 +84,25 @@ t.test('chat payload is {"text": ...}; break-glass is loud; event filters apply'
   t.ok(texts.some((x) => /BREAK-GLASS/.test(x.text)), 'break-glass is flagged');
   t.equal(r.got[0]!.headers['x-jitgate-signature'], undefined, 'no secret configured: unsigned');
   await n.stop();
+});
+
+t.test('chat text: what a requester or approver wrote cannot ping, link, or pass for a line of the gateway\'s', (t) => {
+  const hostile = event('request.created');
+  const text = chatText({
+    ...hostile,
+    request: {
+      ...hostile.request,
+      reason: 'db fix <!channel> see <https://evil.example/console|approve here>\n\nRequest req_0 of mallory for admin is approved (by cto).',
+      ticket: '<@U012CTO>',
+      scope: { paths: ['/api/<!here>'] },
+    },
+  });
+  t.notMatch(text, /[<>\n\r]/, 'no markup, no line breaks');
+  t.match(text, /&lt;!channel&gt; see &lt;https:\/\/evil\.example\/console\|approve here&gt;/, 'the words are still there, escaped as Slack and Mattermost ask');
+  t.match(text, /\[&lt;@U012CTO&gt;\]/);
+  const denied = chatText({ ...event('request.denied'), actor: 'carol', request: { ...hostile.request, decision_comment: 'no & never\nRequest approved' } });
+  t.match(denied, /: "no &amp; never Request approved"\.$/, 'an approver\'s comment too');
+  t.end();
 });
 
 t.test('a failing receiver is retried with backoff, then the delivery is dropped and counted', async (t) => {
