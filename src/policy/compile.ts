@@ -3,7 +3,7 @@
 // swap and backup files and anything hidden never reach the compiler, and a file an editor
 // is still writing is read once, consistently, rather than while it changes.
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { jitgateError } from '../errors.js';
@@ -54,11 +54,20 @@ export function isPolicySource(relativePath: string): boolean {
 
 async function listSources(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)))
-    .filter(isPolicySource)
-    .sort();
+  const files: string[] = [];
+  for (const e of entries) {
+    const path = relative(dir, join(e.parentPath, e.name));
+    if (e.isFile()) {
+      files.push(path);
+    } else if (e.isSymbolicLink()) {
+      // A linked file is read as opa reads it (Kubernetes ConfigMap mounts are links): left out,
+      // a linked data.json would be in `opa test` and `opa eval` but not in the gateway.
+      // Linked folders are not followed, by opa either.
+      const target = await stat(join(dir, path)).catch(() => null);
+      if (target?.isFile() === true) files.push(path);
+    }
+  }
+  return files.filter(isPolicySource).sort();
 }
 
 /** Turns opa's output into readable lines pointing at the user's files, not the staging copy. */
@@ -162,7 +171,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
       await mkdir(dirname(join(stagingSrc, source)), { recursive: true });
       await writeFile(join(stagingSrc, source), content);
     }
-    const revision = options.revision ?? (await policyRevision(dir, digest.digest('hex')));
+    const revision = options.revision ?? (await policyRevision(dir, digest.digest('hex'), sources));
     const capabilities = options.capabilitiesPath ?? defaultCapabilitiesPath();
     const output = join(staging, BUNDLE_FILE_NAME);
     const entrypoints = [...ENTRYPOINTS, ...logRuleEntrypoints(regoTexts)];

@@ -94,13 +94,15 @@ export class BundleDownloader {
     await this.#running;
   }
 
-  /** The next poll: at once when long polling (the server holds it), else after a random delay; after a failure always the delay. */
+  /** The next poll: at once when long polling (the server holds it), else after a random delay; after a failure or a refusal always the delay. */
   #schedule(soon: boolean): void {
     if (this.#stopped) return;
     const { minDelayMs, maxDelayMs } = this.source;
     const delay = soon ? LONG_POLL_GAP_MS : minDelayMs + Math.random() * Math.max(0, maxDelayMs - minDelayMs);
     this.#timer = setTimeout(() => {
-      void this.fetchOnce().then((outcome) => { this.#schedule(this.#longPoll && outcome !== 'failed'); });
+      // After a failure or a refused bundle, the configured delay: a server that keeps sending a
+      // bundle that cannot be had does not get it checked again every few milliseconds.
+      void this.fetchOnce().then((outcome) => { this.#schedule(this.#longPoll && outcome !== 'failed' && outcome !== 'rejected'); });
     }, delay);
     this.#timer.unref();
   }

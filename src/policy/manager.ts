@@ -283,6 +283,12 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
       ready.push(onceReady(policies));
       this.#watchers.push(policies);
     }
+    // From a bundle server, what it serves is in force: a bundle dropped into bundles_dir must
+    // not take over (the downloader loads and keeps what it fetches itself).
+    if (!this.#build) {
+      await Promise.all(ready);
+      return;
+    }
     const bundles = watch(bundlesDir, {
       ignoreInitial: true,
       depth: 0,

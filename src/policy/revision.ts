@@ -12,16 +12,20 @@ function git(args: string[], cwd: string): Promise<string | null> {
 
 /**
  * The last commit touching `dir`; `<commit>-dirty-<content>` when files under it differ
- * from that commit or are untracked (the content hash keeps two different uncommitted
+ * from that commit, are untracked, or are compiled `sources` git ignores (the content hash keeps two different uncommitted
  * states apart, so a reload during development still shows up as a new revision);
  * `nogit-<content>` outside a git repository. `contentHash` digests the compiled sources.
  */
-export async function policyRevision(dir: string, contentHash: string): Promise<string> {
+export async function policyRevision(dir: string, contentHash: string, sources: readonly string[] = []): Promise<string> {
   const short = contentHash.slice(0, 12);
   const inRepo = await git(['rev-parse', '--is-inside-work-tree'], dir);
   if (inRepo !== 'true') return `nogit-${short}`;
   const commit = (await git(['log', '-1', '--format=%H', '--', '.'], dir)) || (await git(['rev-parse', 'HEAD'], dir));
   if (!commit) return `uncommitted-${short}`;
   const status = await git(['status', '--porcelain', '--untracked-files=all', '--', '.'], dir);
-  return status === null || status.length > 0 ? `${commit}-dirty-${short}` : commit;
+  // A compiled file git ignores (a `data/` rule matching policies/.../data/) changes the policy
+  // without changing the commit: it counts as uncommitted too. (check-ignore exits 1, so null,
+  // when none is.)
+  const ignored = sources.length === 0 ? null : await git(['check-ignore', '--', ...sources], dir);
+  return status === null || status.length > 0 || (ignored ?? '') !== '' ? `${commit}-dirty-${short}` : commit;
 }

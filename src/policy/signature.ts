@@ -138,9 +138,22 @@ function canonical(value: unknown, out: string[]): void {
   }
 }
 
+/**
+ * JSON and YAML are hashed in their canonical form, which means reading them whole, a tree and a
+ * token list in memory: a tampered bundle with a bloated data.json would hold the event loop for
+ * seconds and could run the heap out before the hash comparison refused it. Past this size a file
+ * is refused unread; the engine could not hold its data anyway (parsed values take about nine
+ * times their text, in at most 256 MiB of wasm memory).
+ */
+const MAX_CANONICAL_BYTES = 16 * 1024 * 1024;
+
 function fileDigest(name: string, bytes: Uint8Array, algorithm: string): string {
   const hash = createHash(algorithm);
   const text = (): string => new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  const structured = name.endsWith('.json') || name === '.manifest' || name.endsWith('/.manifest') || name.endsWith('.yaml') || name.endsWith('.yml');
+  if (structured && bytes.length > MAX_CANONICAL_BYTES) {
+    throw new Error(`${name} is ${String(bytes.length)} bytes, over the ${String(MAX_CANONICAL_BYTES)} a bundle's data may have: refused unread`);
+  }
   if (name.endsWith('.json') || name === '.manifest' || name.endsWith('/.manifest')) {
     const out: string[] = [];
     canonical(parseKeepingNumbers(text()), out);

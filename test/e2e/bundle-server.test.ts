@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
-import { buildBundle, requireOpa } from '../../src/policy/index.js';
+import { buildBundle, checkBundleSignature, requireOpa } from '../../src/policy/index.js';
 import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
 import { certAuthority } from '../helpers/certs.js';
 import { startReceiver, type Answer } from '../helpers/receiver.js';
@@ -235,6 +235,19 @@ t.test('with signing configured only bundles signed with the configured key are 
   const restart = await runCli(['serve', '--config', file]);
   t.not(restart.code, 0, 'with the server away and only an unsigned bundle on disk, the gateway does not start');
   t.match(restart.stderr, /the bundle is not signed/, 'and says why');
+});
+
+t.test('a signed bundle whose data.json was bloated is refused before that file is read', async (t) => {
+  const dir = tempDir('jg-bundles-bloated-');
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const good = await signedBundle(dir, 'signed-3', pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  // 17 MiB of numbers: a few dozen KiB of gzip, millions of values to parse and hash.
+  const bloated = tampered(dir, good, 'data.json', () => `{"flags":[${'0,'.repeat(8_912_896)}0]}`);
+  t.ok(bloated.length < 1024 * 1024, `a small download (${String(bloated.length)} bytes)`);
+  const keys = { release: { key: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithm: 'RS256' } };
+  await checkBundleSignature(good, { keyid: 'release' }, keys);
+  t.pass('the bundle as signed verifies');
+  await t.rejects(checkBundleSignature(bloated, { keyid: 'release' }, keys), /data\.json is \d+ bytes, over the 16777216 a bundle's data may have: refused unread/, 'the bloated one is refused, unread');
 });
 
 t.test('without signing configured a signed bundle is refused, as OPA does', async (t) => {

@@ -4,7 +4,7 @@
 // serving the prebuilt bundle.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -92,6 +92,32 @@ t.test('tests and editor files are not compiled; stable bundle name; revision', 
   t.ok(files.includes('policy.wasm') && files.includes('data.json') && files.includes('.manifest'), 'an OPA bundle at bundles/jitgate.tar.gz');
   t.notOk(files.some((f) => f.includes('_test') || f.includes('swp') || f.endsWith('~')), 'no tests or editor files inside');
   t.equal(result.bundle.manifest.revision, result.revision, 'revision in .manifest');
+});
+
+t.test('a linked file is compiled as opa reads it (ConfigMap mounts); a compiled file git ignores makes the revision dirty', async (t) => {
+  const opa = await testOpa();
+  const dir = await temp(t);
+  const src = join(dir, 'policies');
+  await cp(join(FIXTURES, 'policy-basic'), src, { recursive: true });
+  const shared = join(dir, 'shared-data.json');
+  await rename(join(src, 'data.json'), shared);
+  await symlink(shared, join(src, 'data.json'));
+  const linked = await buildBundle({ dir: src, opaPath: opa });
+  t.same(linked.sources, ['authz.rego', 'data.json', 'elevation.rego'], 'the linked data.json is among the sources');
+  t.match(Buffer.from(linked.bundle.data).toString('utf8'), /"elevatable"/, 'and its data in the bundle');
+
+  const git = (...args: string[]): Promise<unknown> => run('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd: dir });
+  await git('init', '-q');
+  await rm(join(src, 'data.json'));
+  await rename(shared, join(src, 'data.json'));
+  await writeFile(join(dir, '.gitignore'), 'data.json\n');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'policies');
+  const built = await buildBundle({ dir: src, opaPath: opa });
+  t.match(built.revision, /^[0-9a-f]{40}-dirty-[0-9a-f]{12}$/, 'data.json is compiled but not in the commit: the revision says so');
+  await writeFile(join(src, 'data.json'), '{"changed": true}\n');
+  const again = await buildBundle({ dir: src, opaPath: opa });
+  t.not(again.revision, built.revision, 'and another data.json is another revision');
 });
 
 t.test('the repository policies build with a git revision', async (t) => {

@@ -86,3 +86,23 @@ t.test('bundles dropped into bundles/', async (t) => {
   const loadedCount = events.filter((e) => e.type === 'loaded').length;
   t.equal(loadedCount, 3, 'start, CI bundle, policies change: no reload of our own bundle write');
 });
+
+t.test('with bundles from a server (no build), a bundle dropped into bundles/ does not take over', async (t) => {
+  const opa = await testOpa();
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-bundles-server-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const bundles = join(root, 'bundles');
+  await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, outFile: join(bundles, 'jitgate.tar.gz'), revision: 'from-server-2' });
+  await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, outFile: join(root, 'old.tar.gz'), revision: 'old-1' });
+  const manager = new PolicyManager({ config: { dir: join(root, 'policies'), bundles_dir: bundles, watch: true, opa_path: opa, debounce_ms: 20 }, build: false });
+  const events: PolicyEvent[] = [];
+  manager.onEvent((e) => events.push(e));
+  await manager.start();
+  t.teardown(() => manager.stop());
+  t.equal(manager.revision, 'from-server-2', 'the kept bundle serves at start');
+  await writeFile(join(bundles, 'old.tar.gz'), await readFile(join(root, 'old.tar.gz')));
+  await writeFile(join(bundles, 'jitgate.tar.gz'), await readFile(join(root, 'old.tar.gz')));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.equal(manager.revision, 'from-server-2', 'an older bundle dropped in (or copied over the kept one) is not loaded');
+  t.notOk(events.some((e) => e.type === 'loaded' && e.revision === 'old-1'));
+});
