@@ -162,6 +162,8 @@ export function createPipeline(deps: PipelineDeps): Decide {
     let route: CompiledRoute | null = null;
     let client: ClientAddress | undefined;
     let subject: Subject | undefined;
+    // Past the policy's answer a failure is not a refusal (the decision stands, and is logged as one).
+    let decided = false;
     try {
       const state = deps.state();
       const { routes, inputRoutes } = state;
@@ -246,6 +248,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
         deps.logger.error({ err: toError(thrown), decision_id: decisionId, route: route.config.name }, 'policy evaluation failed; request denied');
         throw new DecidedError(err.status < 500 ? jitgateError('POLICY_EVAL') : err, decisionId, route.config.name);
       }
+      decided = true;
       // The histogram is of evaluations: a memo answer is counted apart (it is a lookup).
       if (decision.answered_from === undefined) metrics.decisionLatency(AUTHZ_ENTRYPOINT, Number(process.hrtime.bigint() - t0) / 1e9);
       else metrics.decisionMemoHit(AUTHZ_ENTRYPOINT);
@@ -254,7 +257,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       return { state, route, target, subject, client, input, decidedMs: nowMs, decision, startedNs, body, shadow };
     } catch (thrown) {
       // A failed evaluation was logged where it happened, with the whole input.
-      if (thrown instanceof DecidedError) throw thrown;
+      if (thrown instanceof DecidedError || decided) throw thrown;
       const err = isJitgateError(thrown) ? thrown : jitgateError('INTERNAL', undefined, undefined, toError(thrown));
       const decisionId = logRefusal(deps, req, err, { host, target, route, client, subject, startedNs, rechecked: earlier !== undefined });
       if (err !== thrown) deps.logger.error({ err: toError(thrown), decision_id: decisionId }, 'unexpected data-path error');
