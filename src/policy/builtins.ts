@@ -68,6 +68,11 @@ function zoneFormatter(name: string, zone: string): Intl.DateTimeFormat {
     } catch {
       fail(name, `unknown time zone ${zone}`);
     }
+    // Go finds a zone by its file name, case and all; Intl folds case (`utc` is UTC to it). A
+    // name that is its canonical name in another case is refused as Go refuses it. (An alias,
+    // `US/Eastern`, resolves to another name altogether and is kept.)
+    const canonical = formatter.resolvedOptions().timeZone;
+    if (canonical !== zone && canonical.toLowerCase() === zone.toLowerCase()) fail(name, `unknown time zone ${zone}`);
     formatters.set(zone, formatter);
   }
   return formatter;

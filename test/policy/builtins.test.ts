@@ -19,7 +19,7 @@ function cases(): Record<string, unknown[]> {
   const r = rng(7);
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  const zones = ['UTC', '', 'America/New_York', 'Europe/Paris', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Nope/Zone'];
+  const zones = ['UTC', '', 'America/New_York', 'Europe/Paris', 'Asia/Kolkata', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Nope/Zone', 'utc', 'america/new_york', 'EUROPE/PARIS'];
   const rfc3339: unknown[] = ['bad', '2024-02-30T00:00:00Z', '2024-02-29T23:59:59Z', '1970-01-01T00:00:00Z', '1969-12-31T23:59:59.999999999Z', '2026-11-29t02:00:00z', '2026-11-29T02:00:00+14:00', '2026-11-29T02:00:00-00:30', '2026-11-29 02:00:00Z', '2026-13-01T00:00:00Z', '0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '2026-11-29T24:00:00Z', 42, '2020-01-01T00:00:00.1234567891Z', '2020-01-01T00:00:00.123456789123456Z', '2020-01-01T00:00:00,5Z', '2026-11-29T02:00:00+24:00', '2026-11-29T02:00:00-24:00', '2026-11-29T02:00:00+25:00', '2026-11-29T02:00:00.Z', '2026-11-29T02:00:00.5x9Z'];
   const times: unknown[] = [0, -1, -1_000_000_000, 1, 951_782_400_000_000_000, 'x', [0], [0, 'Nope/Zone']];
   const durations: unknown[] = ['1h30m', '-1.5s', '300ms', '1us', '1µs', '1.5h', '.5s', '1.s', 'x', '1', '', '0', '+2m', '1h1h', '2562047h', '1m30', '5d', 7];
