@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { contextOptions, type TlsMaterial } from './material.js';
+import { pemBlocks } from './pem.js';
 import { isRevoked, type RevocationList } from './revocation.js';
 
 /**
@@ -86,8 +87,7 @@ const connections = new WeakMap<FastifyInstance, Tracked>();
 const MAX_CHAIN = 16;
 
 function authoritiesIn(pem: Buffer): X509Certificate[] {
-  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((block) => new X509Certificate(block));
+  return pemBlocks(pem, 'CERTIFICATE').map((block) => new X509Certificate(block));
 }
 
 /**

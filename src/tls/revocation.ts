@@ -5,6 +5,7 @@
 // issuer and revoked serial numbers, and a certificate's issuer and serial number. The list
 // itself was checked by OpenSSL when the secure context was built from it.
 import { jitgateError } from '../errors.js';
+import { pemBlocks } from './pem.js';
 
 /** One CA's revoked certificates: its name (DER, as its certificates carry it as issuer) and their serials. */
 export interface RevocationList {
@@ -88,23 +89,21 @@ function listOf(der: Buffer): RevocationList {
   return { issuer: der.subarray(issuer.start, issuer.end), serials };
 }
 
-const CRL_BLOCK = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/g;
-
 /**
  * Each list in a PEM file as a PEM block of its own. Node's secure context reads one list from
  * each string it is given, so a file with one list per CA is handed over as these blocks.
  */
 export function crlBlocks(pem: Buffer): string[] {
-  return [...pem.toString('latin1').matchAll(CRL_BLOCK)].map((m) => `${m[0]}\n`);
+  return pemBlocks(pem, 'X509 CRL');
 }
 
 /** Every list in a PEM file (one per CA); throws CONFIG_INVALID naming `at` when one cannot be read. */
 export function revocationLists(pem: Buffer, at: string): RevocationList[] {
-  const blocks = [...pem.toString('latin1').matchAll(CRL_BLOCK)];
+  const blocks = crlBlocks(pem);
   if (blocks.length === 0) throw jitgateError('CONFIG_INVALID', `${at}: no X509 CRL in the file`, { problems: [`${at}: no X509 CRL in the file`] });
   return blocks.map((block) => {
     try {
-      return listOf(Buffer.from(block[1] ?? '', 'base64'));
+      return listOf(Buffer.from(block.replace(/-----(?:BEGIN|END) X509 CRL-----/g, ''), 'base64'));
     } catch (err) {
       const why = `${at}: a revocation list cannot be read: ${(err as Error).message}`;
       throw jitgateError('CONFIG_INVALID', why, { problems: [why] }, err);
