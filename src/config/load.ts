@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
 import { assertionKey } from '../audit/index.js';
 import { isJitgateError, jitgateError } from '../errors.js';
-import { invalidProxyEntries, normalizeTarget } from '../proxy/index.js';
+import { invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, OpaBundle } from './types.js';
 
@@ -181,6 +181,23 @@ function invalidPathPrefixes(cfg: GatewayConfig): string[] {
   return problems;
 }
 
+/**
+ * Judged headers (`policy_headers`) the upstream never gets as the caller sent them: the gateway
+ * drops or replaces them, or a credential of the route sets them. A policy judging one would
+ * trust what the caller says while the upstream acts on something else.
+ */
+function unjudgeableHeaders(cfg: GatewayConfig): string[] {
+  const problems: string[] = [];
+  cfg.jitgate.routes.forEach((route, i) => {
+    const setByCredential = new Set(Object.values(route.credentials).map((c) => c.header?.toLowerCase()));
+    route.policy_headers.forEach((name, j) => {
+      const why = setByCredential.has(name) ? 'a credential of this route sets it' : unjudgeable(name);
+      if (why !== undefined) problems.push(`jitgate.routes.${String(i)}.policy_headers.${String(j)}: "${name}" never reaches the upstream as the caller sent it (${why}), so a policy may not judge it`);
+    });
+  });
+  return problems;
+}
+
 /** Node refuses a head limit longer than the whole request's: said here, with the keys. */
 function invalidClientTimeouts(cfg: GatewayConfig): string[] {
   const { head_ms: head, request_ms: request } = cfg.jitgate.listen.client_timeouts;
@@ -243,7 +260,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidPathPrefixes(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidPathPrefixes(cfg), ...unjudgeableHeaders(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

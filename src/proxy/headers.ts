@@ -63,6 +63,11 @@ const OBLIGATION_FORBIDDEN = new Set([...HOP_BY_HOP, ...CALLER_STRIPPED, 'conten
 
 const NONE: ReadonlySet<string> = new Set();
 
+const REQUEST_ID = 'x-request-id';
+
+/** Replaced by the gateway while it injects a credential (ForwardContext.plainResponses). */
+const PLAIN_RESPONSES = new Set(['accept-encoding', 'sec-websocket-extensions']);
+
 /** What the body is and how long: only the real headers say so (see upstreamRequestHeaders). */
 const FRAMING = new Set(['content-type', 'content-length', 'content-encoding']);
 
@@ -96,17 +101,34 @@ function rawConnectionTokens(raw: readonly string[]): ReadonlySet<string> {
 }
 
 /**
+ * Why the upstream never gets a header as its caller sent it, for a name a route would judge
+ * (`policy_headers`): a policy trusting that header would trust the caller while the upstream acts
+ * on something else. The configuration refuses such names. `x-request-id` is not one: the policy
+ * sees the caller's only when the upstream gets it as sent (judgedHeaders).
+ */
+export function unjudgeable(name: string): string | undefined {
+  if (name === REQUEST_ID) return undefined;
+  if (HOP_BY_HOP.has(name)) return 'it is hop-by-hop and never forwarded';
+  if (CALLER_STRIPPED.has(name) || name.startsWith('x-forwarded-')) return 'the gateway drops the caller\'s and may set its own';
+  if (PLAIN_RESPONSES.has(name)) return 'the gateway replaces it whenever it injects a credential';
+  if (OVERRIDE_HEADERS.has(name)) return 'a request carrying it is refused';
+  return undefined;
+}
+
+/**
  * The judged headers (`policy_headers`) as the upstream will get them, for the policy input. One
  * the upstream will not get (hop-by-hop, or named in Connection) is not shown to the policy either:
  * its presence must not win a decision it then plays no part in. A repeated one is refused:
- * Node keeps the first `User-Agent`, some upstreams act on the last.
+ * Node keeps the first `User-Agent`, some upstreams act on the last. The caller's `x-request-id`
+ * is shown only when the gateway kept it (`requestId`); a fresh one the gateway made is not shown,
+ * so identical requests still have one input (the decision memo's key).
  */
-export function judgedHeaders(raw: readonly string[], allow: readonly string[]): Record<string, string> {
+export function judgedHeaders(raw: readonly string[], allow: readonly string[], requestId: string): Record<string, string> {
   const out: Record<string, string> = {};
   let named: ReadonlySet<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] ?? '').toLowerCase();
-    if (!allow.includes(name) || HOP_BY_HOP.has(name)) continue;
+    if (!allow.includes(name) || HOP_BY_HOP.has(name) || (name === REQUEST_ID && raw[i + 1] !== requestId)) continue;
     named ??= rawConnectionTokens(raw);
     if (named.has(name)) continue;
     if (out[name] !== undefined) throw jitgateError('REQUEST_AMBIGUOUS', `repeated ${name} header: the policy judges one value`);
@@ -154,7 +176,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
     const seenAs = aliasedName(name);
     if (HOP_BY_HOP.has(seenAs) || CALLER_STRIPPED.has(seenAs) || ctx.reserved.has(seenAs)) continue;
     if (named.has(seenAs) || seenAs.startsWith('x-forwarded-')) continue;
-    if (ctx.plainResponses && (seenAs === 'accept-encoding' || seenAs === 'sec-websocket-extensions')) continue;
+    if (ctx.plainResponses && PLAIN_RESPONSES.has(seenAs)) continue;
     // The policy judged the header as spelled; another spelling could carry another value.
     if (seenAs !== name && (ctx.judged.includes(seenAs) || FRAMING.has(seenAs))) continue;
     if (name === 'cookie') {
@@ -172,7 +194,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
     'x-forwarded-host', ctx.host,
     'x-forwarded-proto', ctx.proto,
     'forwarded', `for=${forIp};host="${ctx.host.replaceAll('"', '')}";proto=${ctx.proto}`,
-    'x-request-id', ctx.requestId,
+    REQUEST_ID, ctx.requestId,
   );
   return out;
 }

@@ -3,5 +3,6 @@ export { CALLER_TIMEOUT_DEFAULTS, callerTimeoutsSchema, routesConfigSchema, type
 export { createProxyServer, type CallerSettings, type ProxyServer, type ProxyServerOptions } from './server.js';
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
 export { invalidProxyEntries, type TrustedProxyHeader } from './client-address.js';
+export { unjudgeable } from './headers.js';
 export { relayUpstream, type Relayed, type RelayOptions, type ResponseHead } from './relay.js';
 export { humanDuration, elevationCommand, elevationUrl } from './respond.js';

@@ -149,12 +149,12 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
  * Decides a request. `earlier`: this request was decided before (it is being decided again while
  * its WebSocket or response is open): the body the policy read then is read from there, not again.
  */
-export type Decide = (req: IncomingMessage, earlier?: Decided) => Promise<Decided>;
+export type Decide = (req: IncomingMessage, requestId: string, earlier?: Decided) => Promise<Decided>;
 
 export function createPipeline(deps: PipelineDeps): Decide {
   const { policy, grants, clients, authenticator, metrics, decisionLog } = deps;
 
-  return async function decide(req: IncomingMessage, earlier?: Decided): Promise<Decided> {
+  return async function decide(req: IncomingMessage, requestId: string, earlier?: Decided): Promise<Decided> {
     const startedNs = process.hrtime.bigint();
     // What is known of the request so far: a refusal is logged with it.
     let host: string | undefined;
@@ -210,7 +210,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
         path: target.path,
         segments: target.segments,
         query: target.query,
-        headers: route.config.policy_headers.length === 0 ? EMPTY : judgedHeaders(req.rawHeaders, route.config.policy_headers),
+        headers: route.config.policy_headers.length === 0 ? EMPTY : judgedHeaders(req.rawHeaders, route.config.policy_headers, requestId),
         host: host ?? '',
         client_ip: client.ip,
       };

@@ -256,7 +256,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     let d: Decided;
     try {
-      d = await decide(req);
+      d = await decide(req, requestId);
     } catch (err) {
       fail(req, res, requestId, err, null);
       return;

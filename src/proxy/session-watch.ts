@@ -83,7 +83,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
   const recheck = async (): Promise<void> => {
     let d: Decided;
     try {
-      d = await o.decide(o.req, o.opened);
+      d = await o.decide(o.req, o.requestId, o.opened);
     } catch (err) {
       // No subject, no route, no policy, no store: nothing vouches for the session any more.
       end(err instanceof DecidedError ? err.error.code : isJitgateError(err) ? err.code : toError(err).message);

@@ -71,7 +71,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
   socket.on('error', () => { socket.destroy(); });
   let d: Decided;
   try {
-    d = await ctx.decide(req);
+    d = await ctx.decide(req, requestId);
   } catch (err) {
     refuse(socket, err, requestId, logger);
     return;

@@ -289,6 +289,19 @@ t.test('a path prefix with a query, a fragment or a segment the gateway refuses 
   t.end();
 });
 
+t.test('a judged header the upstream never gets as the caller sent it is a problem: a policy judging it would trust the caller', (t) => {
+  const judged = ['user-agent', 'x-real-ip', 'x-forwarded-for', 'te', 'accept-encoding', 'x-vendor-key', 'x-request-id'];
+  const file = writeConfig(`jitgate:\n  routes:\n    - name: vendor\n      upstream: https://vendor.internal\n      policy_headers: [${judged.join(', ')}]\n`
+    + '      credentials: { vendor: { type: header, header: X-Vendor-Key, from_env: VENDOR_KEY } }\n');
+  const problems = problemsOf(() => loadConfig(file, {}));
+  t.same(problems.map((p) => p.split(':')[0]), [1, 2, 3, 4, 5].map((j) => `jitgate.routes.0.policy_headers.${String(j)}`), `each one, by its place (${problems.join('; ')})`);
+  t.match(problems[0], /"x-real-ip" never reaches the upstream as the caller sent it \(the gateway drops/);
+  t.match(problems[4], /a credential of this route sets it/);
+  const fine = writeConfig('jitgate:\n  routes:\n    - name: vendor\n      upstream: https://vendor.internal\n      policy_headers: [user-agent, x-request-id, x-dry-run]\n');
+  t.same(loadConfig(fine, {}).jitgate.routes[0]?.policy_headers, ['user-agent', 'x-request-id', 'x-dry-run'], 'headers forwarded as sent, and the request id the upstream gets, are fine');
+  t.end();
+});
+
 t.test('upstream TLS: files resolved against the config, a client certificate only with its key', (t) => {
   const route = (tls: string): string => `jitgate:\n  routes:\n    - name: billing\n      upstream: https://billing.internal\n      upstream_tls: ${tls}\n`;
   const file = writeConfig(route('{ ca_file: pki/ca.pem, cert_file: pki/gw.pem, key_file: pki/gw.key, server_name: billing.internal }'));

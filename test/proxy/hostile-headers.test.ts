@@ -106,6 +106,21 @@ t.test('the policy judges the headers the upstream gets', async (t) => {
     'a judged header named in Connection is not forwarded, so the policy does not see it either: denied');
 });
 
+t.test('the policy judges a caller\'s request id only when the upstream gets it as sent, never one the gateway replaced', async (t) => {
+  const g = await startGateway({ policy: await policyAllowingIf(['startswith(input.request.headers["x-request-id"], "batch-")'], 'batch jobs only') });
+  t.teardown(() => g.close());
+  const token = await g.token('alice');
+  const send = async (headers: string): Promise<{ status: number; seen: string | undefined }> => {
+    const before = g.upstream.seen.length;
+    const res = await raw(g.port, `DELETE /api/orders/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n${headers}Connection: close\r\n\r\n`);
+    const seen = g.upstream.seen.length > before ? String(g.upstream.seen.at(-1)?.headers['x-request-id']) : undefined;
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(res)?.[1]), seen };
+  };
+  t.same(await send('X-Request-Id: batch-17\r\n'), { status: 200, seen: 'batch-17' }, 'a plain id is kept, and judged as kept');
+  t.same(await send('X-Request-Id: batch-17 ; x\r\n'), { status: 403, seen: undefined }, 'one the gateway replaces is not shown to the policy: denied, nothing forwarded');
+  t.same(await send('X-Request-Id: batch-17\r\nX-Request-Id: batch-18\r\n'), { status: 403, seen: undefined }, 'two of them: replaced, denied');
+});
+
 t.test('an echo of the secret as PHP, Python, Go or lower-case percent-encoding escape it arrives masked', async (t) => {
   const odd = SECRETS.DEMO_UPSTREAM_ODD_KEY;
   const styles: Record<string, (s: string) => string> = {
