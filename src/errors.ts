@@ -76,6 +76,7 @@ export const ERRORS = {
 
   // control API
   AUDIT_READ_DENIED: spec('AUDIT_READ_DENIED', 403, 'Reading the audit trail is not allowed for this subject'),
+  CROSS_SITE: spec('CROSS_SITE', 403, 'A change sent by a browser from another site is not accepted'),
 
   // audit
   AUDIT_CHAIN_BROKEN: spec('AUDIT_CHAIN_BROKEN', 500, 'The audit chain does not verify'),

@@ -59,6 +59,7 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
       known = jitgateError('INTERNAL');
     }
   }
-  if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message }, 'control API: server-side error');
+  // The cause (a driver's message, say) is for the log only: it can name tables, files or hosts.
+  if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message, ...(known.cause === undefined ? {} : { err: known.cause }) }, 'control API: server-side error');
   void reply.code(known.status).type('application/json').send(errorBody(known));
 }

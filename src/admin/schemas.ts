@@ -211,7 +211,8 @@ export const newRequestBody: Schema = {
   // A new request names a role; an extension takes the role and scope of the grant it extends.
   if: { not: { required: ['extends_grant_id'] } },
   then: { required: ['role'] },
-  else: { not: { anyOf: [{ required: ['role'] }, { required: ['scope'] }] } },
+  // `type` inside the `not`: a body that is no object is refused for that (by `type` above), not as an extension naming a role.
+  else: { not: { type: 'object', anyOf: [{ required: ['role'] }, { required: ['scope'] }] } },
 };
 
 export const commentBody: Schema = {
@@ -274,7 +275,7 @@ export const auditQuery: Schema = {
     since: { type: 'string', format: 'date-time', description: 'Inclusive.' },
     until: { type: 'string', format: 'date-time', description: 'Exclusive.' },
     order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
-    cursor: { type: 'integer', minimum: 0, description: '`next_cursor` of the previous page.' },
+    cursor: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: '`next_cursor` of the previous page.' },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
   },
 };

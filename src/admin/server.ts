@@ -5,7 +5,8 @@ import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
 import type { Subject } from '../policy/contract.js';
 import { clientCertificate, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
-import { handleError, validationError } from './http-errors.js';
+import { ConnectionErrors } from '../proxy/index.js';
+import { errorBody, handleError, validationError } from './http-errors.js';
 import { buildOpenApi, openapiPath } from './openapi.js';
 import type { RouteDef } from './route.js';
 import { grantRoutes } from './routes/grants.js';
@@ -26,6 +27,27 @@ function responseSchemas(def: RouteDef): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = { [String(def.status)]: def.schema.response, '4xx': errorSchema, '5xx': errorSchema };
   for (const status of def.alsoStatus ?? []) out[String(status)] = def.schema.response;
   return out;
+}
+
+/** Methods that change something: the ones a page on another site must not make a browser send. */
+const CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Whether a browser says the request comes from a page of another site. A browser presents a
+ * client certificate to any page's request, as it would a cookie, so a mapped certificate alone
+ * would let such a page act. The console is same-origin; the CLI and services send neither header.
+ */
+function fromAnotherSite(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = request.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== request.headers.host;
+  } catch {
+    // `Origin: null` (a sandboxed frame, a file page) is no origin of ours.
+    return true;
+  }
 }
 
 function register(app: FastifyInstance, def: RouteDef, authenticate: (req: FastifyRequest) => Promise<Subject>): void {
@@ -73,11 +95,17 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     return503OnClosing: true,
     schemaErrorFormatter: validationError,
     routerOptions: { ignoreTrailingSlash: false },
+    // A head Node cannot parse, or one too large, answered in the API's error shape.
+    clientErrorHandler: new ConnectionErrors((name) => errorBody(jitgateError(name))).handle,
   }, tls, options.clientTimeouts);
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(compileValidator);
   app.setErrorHandler(handleError);
+  // Before any route's own hooks, authentication among them: nothing is learned, nothing changes.
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(CHANGING.has(request.method) && fromAnotherSite(request) ? jitgateError('CROSS_SITE') : undefined);
+  });
   app.setNotFoundHandler((request, reply) => {
     handleError(jitgateError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`), request, reply);
   });

@@ -25,30 +25,43 @@ function makeAjv(coerce: boolean): Ajv {
 const strictBodies = makeAjv(false);
 const coercingText = makeAjv(true);
 
+/** Deeper than any body, query or path the API takes: its schemas nest a few levels at most. */
+const MAX_DEPTH = 32;
+
 /**
- * Where `value` holds a string that is not well-formed Unicode (a lone surrogate: `"\ud800"` is
- * valid JSON), as a JSON pointer; null if nowhere. Stored as UTF-8 such a string comes back
- * changed, so the audit record written from it would not verify, and the policy cannot read it.
+ * Where `value` holds what no store keeps as sent, as a JSON pointer and why; null if nowhere.
+ * A string that is not well-formed Unicode (a lone surrogate: `"\ud800"` is valid JSON) comes
+ * back from UTF-8 changed, so the audit record written from it would not verify, and the policy
+ * cannot read it; PostgreSQL refuses U+0000 in text outright, where SQLite keeps it. Walked
+ * without recursion, so a deeply nested body is refused, not a stack overflow.
  */
-function illFormedAt(value: unknown, at: string): string | null {
-  if (typeof value === 'string') return /\p{Cs}/u.test(value) ? at : null;
-  if (typeof value !== 'object' || value === null) return null;
-  for (const [key, child] of Object.entries(value)) {
-    const found = /\p{Cs}/u.test(key) ? `${at}/${key}` : illFormedAt(child, `${at}/${key}`);
-    if (found !== null) return found;
+function unstorableAt(value: unknown): { at: string; why: string } | null {
+  const stack: { value: unknown; at: string; depth: number }[] = [{ value, at: '', depth: 0 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { value: v, at, depth } = item;
+    if (typeof v === 'string') {
+      if (/[\p{Cs}\0]/u.test(v)) return { at, why: 'must be well-formed Unicode without NUL (no lone surrogates, no U+0000)' };
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= MAX_DEPTH) return { at, why: `is nested deeper than ${String(MAX_DEPTH)} levels` };
+    for (const [key, child] of Object.entries(v)) {
+      if (/[\p{Cs}\0]/u.test(key)) return { at: `${at}/${key}`, why: 'has a name that is not well-formed Unicode without NUL' };
+      stack.push({ value: child, at: `${at}/${key}`, depth: depth + 1 });
+    }
   }
   return null;
 }
 
 export function compileValidator({ schema, httpPart }: { schema: unknown; httpPart?: string }): (data: unknown) => boolean {
   const validate: ValidateFunction = (httpPart === 'body' ? strictBodies : coercingText).compile(schema as object);
-  let illFormed: FastifySchemaValidationError[] | null = null;
+  let unstorable: FastifySchemaValidationError[] | null = null;
   // A POST without a body (e.g. `approve` with no comment) is validated as null, which the comment schemas accept.
   const run = (data: unknown): boolean => {
-    const at = illFormedAt(data, '');
-    illFormed = at === null ? null : [{ keyword: 'format', instancePath: at, schemaPath: '#', params: {}, message: 'must be well-formed Unicode (no lone surrogates)' }];
-    return illFormed === null && validate(httpPart === 'body' && data === undefined ? null : data);
+    const found = unstorableAt(data);
+    unstorable = found === null ? null : [{ keyword: 'format', instancePath: found.at, schemaPath: '#', params: {}, message: found.why }];
+    return unstorable === null && validate(httpPart === 'body' && data === undefined ? null : data);
   };
-  Object.defineProperty(run, 'errors', { get: (): FastifySchemaValidationError[] | null | undefined => illFormed ?? validate.errors });
+  Object.defineProperty(run, 'errors', { get: (): FastifySchemaValidationError[] | null | undefined => unstorable ?? validate.errors });
   return run;
 }

@@ -1,5 +1,6 @@
 // The auditor's questions as one filter: who (subject/actor), what (kind, decision),
 // which grant/request/route/role, when (time range). Paged by seq.
+import { jitgateError } from '../errors.js';
 import type { Db } from '../store/index.js';
 import { AUDIT_COLUMNS, rowToRecord } from './records.js';
 import type { AuditKind, AuditRecord } from './types.js';
@@ -44,9 +45,14 @@ export const DECISION_KINDS: Record<'allow' | 'deny', AuditKind[]> = {
 
 const MAX_LIMIT = 1000;
 
+/** A bound as stored times are written; a bound that is no time is the caller's mistake (400), never a 500. */
 function isoTime(value: string, name: string): string {
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`${name}: not a time: ${value}`);
+  if (Number.isNaN(d.getTime())) {
+    // RFC 3339 allows a leap second (`23:59:60Z`), which JavaScript dates cannot hold.
+    const why = /T\d\d:\d\d:60/i.test(value) ? 'a leap second (:60) cannot be compared with stored times; give :59' : 'not a time';
+    throw jitgateError('VALIDATION', `${name}: ${why}: ${value}`, { field: name });
+  }
   return d.toISOString();
 }
 

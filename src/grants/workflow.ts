@@ -171,7 +171,7 @@ export class StoreWorkflow implements Workflow {
     const ask = checkAsk(req);
     this.#checkPendingTtl(ask);
     return this.#commit(async (sql) => {
-      const grant = await this.#grant(sql, grantId);
+      const grant = await this.#visibleGrant(sql, grantId, actor);
       if (grant.subject.id !== actor.id) {
         throw jitgateError('ELEVATION_DENIED', 'only the holder can extend a grant');
       }
@@ -242,7 +242,7 @@ export class StoreWorkflow implements Workflow {
     checkActor(actor);
     return this.#commit(async (sql) => {
       const now = this.#clock();
-      const grant = await this.#grant(sql, grantId);
+      const grant = await this.#visibleGrant(sql, grantId, actor);
       if (!isLive(grant, now)) throw jitgateError('GRANT_NOT_ACTIVE', grant.status);
       const req = await this.#requestOf(sql, grant);
       const decision = this.#decide('revoke', req, grant, actor, now, subjectOf(grant.subject));
@@ -273,7 +273,7 @@ export class StoreWorkflow implements Workflow {
     checkActor(actor);
     return this.#commit(async (sql) => {
       const now = this.#clock();
-      const grant = await this.#grant(sql, grantId);
+      const grant = await this.#visibleGrant(sql, grantId, actor);
       if (maybeSameId(grant.subject.id, actor.id)) throw jitgateError('SELF_APPROVAL', 'nobody reviews their own break-glass access');
       const req = await this.#requestOf(sql, grant);
       const decision = this.#decide('review', req, grant, actor, now, subjectOf(grant.subject));
@@ -348,15 +348,16 @@ export class StoreWorkflow implements Workflow {
     try {
       return await fn();
     } catch (err) {
-      throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', (err as Error).message, undefined, err);
+      throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
     }
   }
 
   /**
    * Runs a step in one transaction with its audit records and change notifications; then updates
-   * the cache and notifies. An action refused (by the policy or the workflow's own rules: a 400 or
-   * 403, so nothing changed) is audited all the same, as `workflow.refused`: probing for access
-   * one is not entitled to leaves a trace. A refusal that cannot be recorded answers 503.
+   * the cache and notifies. An action refused (by the policy or the workflow's own rules, or on a
+   * request or grant the actor may not see: a 400, 403 or 404, so nothing changed) is audited all
+   * the same, as `workflow.refused`: probing for access one is not entitled to leaves a trace. A
+   * refusal that cannot be recorded answers 503.
    */
   async #commit<T>(fn: (sql: Sql) => Promise<Step<T>>, attempt: Attempt): Promise<T> {
     const db = this.#store.db;
@@ -369,8 +370,8 @@ export class StoreWorkflow implements Workflow {
         return s;
       }, { lockKey: AUDIT_CHAIN_LOCK });
     } catch (err) {
-      const failure = isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', (err as Error).message, undefined, err);
-      if (failure.status === 400 || failure.status === 403) await this.#auditRefusal(attempt, failure);
+      const failure = isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
+      if (failure.status === 400 || failure.status === 403 || failure.status === 404) await this.#auditRefusal(attempt, failure);
       throw failure;
     }
     for (const g of step.grants) this.#cache?.apply(g);
@@ -443,9 +444,14 @@ export class StoreWorkflow implements Workflow {
     }
   }
 
-  async #grant(sql: Sql, id: string): Promise<StoredGrant> {
+  /**
+   * A grant the actor may see (the policy's `view`), for an action on it. One it may not see is
+   * answered as absent before anything else is checked: whether it is live, break-glass or the
+   * actor's own would tell a caller who holds only its id that it exists.
+   */
+  async #visibleGrant(sql: Sql, id: string, actor: Subject): Promise<StoredGrant> {
     const g = await this.#store.getGrant(sql, id);
-    if (!g) throw jitgateError('NOT_FOUND', `grant ${id}`);
+    if (!g || !this.canViewGrant(actor, publicGrant(g))) throw jitgateError('NOT_FOUND', `no grant ${id}`, { grant_id: id });
     return g;
   }
 
@@ -462,7 +468,8 @@ export class StoreWorkflow implements Workflow {
 
   async #pendingRequest(sql: Sql, id: string, actor: Subject, nowMs: number, deciding: boolean): Promise<AccessRequest> {
     const req = await this.#store.getRequest(sql, id);
-    if (!req) throw jitgateError('NOT_FOUND', `request ${id}`);
+    // As #visibleGrant: one the actor may not see is absent, whatever its status or requester.
+    if (!req || !this.canViewRequest(actor, req)) throw jitgateError('NOT_FOUND', `no request ${id}`, { request_id: id });
     // Separation of duties, whatever the policy says.
     if (deciding && maybeSameId(req.requester.id, actor.id)) throw jitgateError('SELF_APPROVAL');
     if (req.status !== 'pending') throw jitgateError('REQUEST_NOT_PENDING', req.status, { status: req.status });

@@ -22,9 +22,17 @@ const BY_CODE: Readonly<Record<string, keyof typeof ANSWERS>> = {
   ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
 };
 
+/** The JSON body a listener answers a failed connection with: the data path's names a request id. */
+export type ConnectionErrorBody = (name: keyof typeof ANSWERS) => object;
+
 export class ConnectionErrors {
+  readonly #body: ConnectionErrorBody;
   readonly #timedOut = new WeakSet<Socket>();
   readonly #streaming = new WeakMap<Socket, GuardedBody>();
+
+  constructor(body: ConnectionErrorBody = (name) => specBody(name, uuid())) {
+    this.#body = body;
+  }
 
   /** An allowed request's body is on its way upstream over `socket`, until `streamed`. */
   streaming(socket: Socket, body: GuardedBody): void {
@@ -56,7 +64,7 @@ export class ConnectionErrors {
       socket.destroy();
       return;
     }
-    socket.write(rawAnswer(ANSWERS[name], specBody(name, uuid())));
+    socket.write(rawAnswer(ANSWERS[name], this.#body(name)));
     // Closed once written, whether or not the caller ever stops sending.
     socket.destroySoon();
   };

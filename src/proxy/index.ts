@@ -4,5 +4,6 @@ export { createProxyServer, type CallerSettings, type ProxyServer, type ProxySer
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
 export { invalidProxyEntries, type TrustedProxyHeader } from './client-address.js';
 export { unjudgeable } from './headers.js';
+export { ConnectionErrors } from './client-errors.js';
 export { relayUpstream, type Relayed, type RelayOptions, type ResponseHead } from './relay.js';
 export { humanDuration, elevationCommand, elevationUrl } from './respond.js';

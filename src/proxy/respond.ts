@@ -6,7 +6,7 @@ import { ERRORS, type ErrorName, type JitgateError } from '../errors.js';
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** A whole HTTP/1.1 answer, written straight to a socket no response object speaks for, that closes it. */
-export function rawAnswer(statusLine: string, body: ErrorBody): string {
+export function rawAnswer(statusLine: string, body: object): string {
   const payload = JSON.stringify(body);
   return `HTTP/1.1 ${statusLine}\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(payload)}\r\nconnection: close\r\n\r\n${payload}`;
 }

@@ -26,3 +26,20 @@ t.test('request, approve, list, revoke and audit over PostgreSQL', async (t) => 
   const ready = await api(stack.base, 'GET', '/readyz');
   t.equal(ready.status, 200);
 });
+
+t.test('text PostgreSQL cannot store (U+0000) is the caller\'s mistake: 400 naming the field, not "store unavailable" with the driver\'s words', async (t) => {
+  const [alice, bob, dave] = await Promise.all(['alice', 'bob', 'dave'].map((s) => stack.token(s)));
+  const created = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 600, reason: 'fine' } });
+  for (const [path, token, body] of [
+    ['/v1/requests', alice, { role: 'writer', duration: 600, reason: 'a\u0000b' }],
+    [`/v1/requests/${String(created.body.id)}/approve`, bob, { comment: 'ok\u0000' }],
+    ['/v1/requests/a%00b/approve', bob, undefined],
+  ] as [string, string, Record<string, unknown> | undefined][]) {
+    const res = await api(stack.base, 'POST', path, { token, ...(body ? { body } : {}) });
+    t.equal(`${String(res.status)} ${String(res.body.error?.code)}`, '400 JITGATE_E_VALIDATION', path);
+    t.notMatch(res.body.error.message, /UTF8|byte sequence/, 'nothing of the driver\'s');
+  }
+  t.equal((await api(stack.base, 'GET', '/v1/audit?who=a%00b', { token: dave })).status, 400);
+  t.equal((await api(stack.base, 'GET', '/v1/audit?cursor=9223372036854775808', { token: dave })).status, 400, 'a cursor past bigint: 400, not 500');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${String(created.body.id)}`, { token: bob })).body.status, 'pending', 'nothing changed');
+});

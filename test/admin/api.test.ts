@@ -77,15 +77,15 @@ t.test('nobody approves their own request, and the refusal changes nothing', asy
   t.equal(self.status, 403);
   t.equal(self.body.error.code, 'JITGATE_E_SELF_APPROVAL');
   const outsider = await api(stack.base, 'POST', `/v1/requests/${created.body.id}/approve`, { token: erin });
-  t.equal(outsider.status, 403, 'a non-approver cannot approve');
-  t.equal(outsider.body.error.code, 'JITGATE_E_ELEVATION_DENIED');
+  t.equal(outsider.status, 404, 'a non-approver, who may not even see the request, cannot approve it');
+  t.equal(outsider.body.error.code, 'JITGATE_E_NOT_FOUND');
   const after = await api(stack.base, 'GET', `/v1/requests/${created.body.id}`, { token: bob });
   t.match(after.body, { status: 'pending', approvals: [], grant_id: null });
   const grants = await api(stack.base, 'GET', '/v1/grants?subject=bob', { token: bob });
   t.same(grants.body.items, [], 'no grant came out of it');
   const refusals = await api(stack.base, 'GET', `/v1/audit?kind=workflow.refused&request_id=${String(created.body.id)}`, { token: dave });
   t.same(refusals.body.items.map((r: { actor: string; details: { action: string; error_code: string } }) => [r.actor, r.details.action, r.details.error_code]).sort(),
-    [['bob', 'approve', 'JITGATE_E_SELF_APPROVAL'], ['erin', 'approve', 'JITGATE_E_ELEVATION_DENIED']], 'but both attempts are on the record');
+    [['bob', 'approve', 'JITGATE_E_SELF_APPROVAL'], ['erin', 'approve', 'JITGATE_E_NOT_FOUND']], 'but both attempts are on the record');
   const probe = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'admin', duration: '8h', reason: 'looking around' } });
   t.equal(probe.body.error.code, 'JITGATE_E_DURATION_TOO_LONG', 'asking for more than the role allows is refused');
   const probed = await api(stack.base, 'GET', '/v1/audit?kind=workflow.refused&subject=erin&limit=1', { token: dave });
@@ -100,7 +100,9 @@ t.test('deny and withdraw', async (t) => {
 
   const b = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: '1h', reason: 'cleanup again' } });
   const stranger = await api(stack.base, 'POST', `/v1/requests/${b.body.id}/withdraw`, { token: alice });
-  t.equal(stranger.status, 403, 'only the requester withdraws');
+  t.equal(stranger.status, 404, 'only the requester withdraws (a stranger may not even see it)');
+  const approver = await api(stack.base, 'POST', `/v1/requests/${b.body.id}/withdraw`, { token: carol });
+  t.equal(approver.body.error?.code, 'JITGATE_E_ELEVATION_DENIED', 'nor does an approver who sees it');
   const withdrawn = await api(stack.base, 'POST', `/v1/requests/${b.body.id}/withdraw`, { token: erin });
   t.equal(withdrawn.status, 200);
   t.equal(withdrawn.body.status, 'withdrawn');

@@ -38,7 +38,7 @@ for (const dialect of DIALECTS) {
     t.same(await seqs({ since: midpoint }), [7], 'since is inclusive of later records only');
     t.same(await seqs({ until: midpoint }), [1, 2, 3, 4, 5, 6]);
     t.same(await seqs({ subject: 'alice', kinds: ['grant.*'], order: 'desc' }), [7, 3]);
-    t.rejects(queryAudit(s.db, { since: 'not a date' }), RangeError);
+    t.rejects(queryAudit(s.db, { since: 'not a date' }), { code: 'JITGATE_E_VALIDATION', details: { field: 'since' } });
 
     const page1 = await queryAudit(s.db, { limit: 3 });
     t.same(page1.records.map((r) => r.seq), [1, 2, 3]);

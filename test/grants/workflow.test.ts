@@ -66,8 +66,9 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await t.test('only approvers the policy names may approve; each approver counts once', async (t) => {
       const req = await wf.request(alice, { role: 'admin', duration_seconds: 1800, reason: 'rotate the leaked key', ticket: 'INC-42' });
       t.equal(req.approvals_required, 2);
-      await t.rejects(wf.approve(erin, req.id), { code: 'JITGATE_E_ELEVATION_DENIED', message: /only members of approvers/ });
-      await t.rejects(wf.approve(mallory, req.id), { code: 'JITGATE_E_ELEVATION_DENIED' });
+      await t.rejects(wf.approve(erin, req.id), { code: 'JITGATE_E_NOT_FOUND' }, 'one who may not see the request is told there is none');
+      await t.rejects(wf.approve(user('frank', ['admins']), req.id), { code: 'JITGATE_E_ELEVATION_DENIED', message: /only members of approvers/ }, 'an administrator sees it, and is no approver');
+      await t.rejects(wf.approve(mallory, req.id), { code: 'JITGATE_E_NOT_FOUND' });
       const one = await wf.approve(bob, req.id);
       t.equal(one.status, 'pending', 'one of two approvals');
       t.same(r.cache.activeGrants('alice', clock.ms).filter((g) => g.role === 'admin'), []);
@@ -114,7 +115,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       const req = await wf.request(erin, { role: 'writer', duration_seconds: 3600, reason: 'task' });
       const ok = await wf.approve(bob, req.id);
       t.equal(r.cache.activeGrants('erin', clock.ms).length, 1);
-      await t.rejects(wf.revoke(alice, ok.grant_id!), { code: 'JITGATE_E_ELEVATION_DENIED' });
+      await t.rejects(wf.revoke(alice, ok.grant_id!), { code: 'JITGATE_E_NOT_FOUND' }, 'one who may not see the grant is told there is none');
       const g = await wf.revoke(erin, ok.grant_id!, 'task done');
       t.equal(g.status, 'revoked');
       t.equal(g.revoked_by, 'erin');
@@ -125,17 +126,18 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.same(await wf.listGrants({ subject: 'erin', active: true }), []);
       const trail = await auditOf(s.db, { grant_id: ok.grant_id! });
       t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'workflow.refused', 'grant.revoked'], 'the refused revoke is on the record too');
-      t.match(trail[2], { actor: 'alice', reason: /./, details: { action: 'revoke', error_code: 'JITGATE_E_ELEVATION_DENIED' } });
+      t.match(trail[2], { actor: 'alice', reason: /./, details: { action: 'revoke', error_code: 'JITGATE_E_NOT_FOUND' } });
     });
 
     await t.test('extend is a new request the policy decides, capped by max_extensions; revoking the grant ends its extension', async (t) => {
       const req = await wf.request(alice, { role: 'writer', duration_seconds: 1800, reason: 'long task' });
       const first = await wf.approve(bob, req.id);
       const g1 = (await wf.getGrant(first.grant_id!))!;
-      await t.rejects(wf.extend(erin, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_ELEVATION_DENIED' }, 'only the holder');
+      await t.rejects(wf.extend(erin, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_NOT_FOUND' }, 'only the holder (another may not even see it)');
+      await t.rejects(wf.extend(bob, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_ELEVATION_DENIED', message: /only the holder/ }, 'nor an approver who sees it');
       for (const id of ['ALICE', 'alice ']) {
-        await t.rejects(wf.extend({ ...alice, id }, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_ELEVATION_DENIED' }, `not "${id}", another account to the identity provider`);
-        await t.rejects(wf.revoke({ ...alice, id }, g1.id), { code: 'JITGATE_E_ELEVATION_DENIED' }, `"${id}" cannot revoke it either`);
+        await t.rejects(wf.extend({ ...alice, id }, g1.id, { duration_seconds: 600, reason: 'mine now' }), { code: 'JITGATE_E_NOT_FOUND' }, `not "${id}", another account to the identity provider`);
+        await t.rejects(wf.revoke({ ...alice, id }, g1.id), { code: 'JITGATE_E_NOT_FOUND' }, `"${id}" cannot revoke it either`);
       }
       const ext = await wf.extend(alice, g1.id, { duration_seconds: 600, reason: 'need more time' });
       t.equal(ext.status, 'pending');
@@ -170,13 +172,13 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.ok(r.cache.activeGrants('erin', clock.ms).some((p) => p.id === g.id && p.break_glass));
       t.ok(r.events.slice(before).some((e) => e.type === 'grant.break_glass'), 'a break-glass event is emitted');
       await t.rejects(wf.review(erin, g.id), { code: 'JITGATE_E_SELF_APPROVAL' });
-      await t.rejects(wf.review(alice, g.id), { code: 'JITGATE_E_ELEVATION_DENIED' });
+      await t.rejects(wf.review(alice, g.id), { code: 'JITGATE_E_NOT_FOUND' });
       const reviewed = await wf.review(dave, g.id, 'justified');
       t.equal(reviewed.reviewed_by, 'dave');
       await t.rejects(wf.review(bob, g.id), { code: 'JITGATE_E_CONFLICT' });
       const trail = await auditOf(s.db, { grant_id: g.id });
       t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.break_glass', 'workflow.refused', 'workflow.refused', 'grant.reviewed']);
-      t.same(trail.slice(3, 5).map((a) => [a.actor, (a.details as { error_code: string }).error_code]), [['erin', 'JITGATE_E_SELF_APPROVAL'], ['alice', 'JITGATE_E_ELEVATION_DENIED']],
+      t.same(trail.slice(3, 5).map((a) => [a.actor, (a.details as { error_code: string }).error_code]), [['erin', 'JITGATE_E_SELF_APPROVAL'], ['alice', 'JITGATE_E_NOT_FOUND']],
         'each refused review is recorded with who tried and why');
       const refusedAsks = (await auditOf(s.db, { kind: 'workflow.refused' })).filter((a) => a.actor === 'erin' && a.role === 'breakglass');
       t.same(refusedAsks.map((a) => (a.details as { error_code: string }).error_code), ['JITGATE_E_REASON_REQUIRED', 'JITGATE_E_ELEVATION_DENIED'], 'as are the refused asks, with nothing else stored');

@@ -8,6 +8,7 @@ import {
   queryAudit, readCheckpoint, verifyChain, verifyExport, type AuditFilter, type AuditRecord, type VerifyReport,
 } from '../../audit/index.js';
 import { loadConfig, type GatewayConfig } from '../../config/index.js';
+import { ERRORS, isJitgateError } from '../../errors.js';
 import { openDb, type Db } from '../../store/index.js';
 import { EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
@@ -106,7 +107,8 @@ async function run(action: () => Promise<number>): Promise<void> {
     process.exitCode = await action();
   } catch (err) {
     process.stderr.write(`jitgate audit: ${(err as Error).message}\n`);
-    process.exitCode = err instanceof CliFailure ? err.exitCode : err instanceof RangeError ? EXIT.USAGE : EXIT.FAILURE;
+    const usage = err instanceof RangeError || (isJitgateError(err) && err.code === ERRORS.VALIDATION.code);
+    process.exitCode = err instanceof CliFailure ? err.exitCode : usage ? EXIT.USAGE : EXIT.FAILURE;
   }
 }
 

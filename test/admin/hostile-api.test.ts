@@ -1,0 +1,141 @@
+// The control API read with a hostile eye: what a caller learns about requests and grants it
+// may not see, input no store keeps as sent, and answers that must keep the API's error shape.
+import { connect } from 'node:net';
+import t from 'tap';
+import { api, startStack } from './stack.js';
+
+const stack = await startStack();
+t.teardown(() => stack.close());
+const alice = await stack.token('alice');
+const bob = await stack.token('bob');
+const erin = await stack.token('erin');
+const mallory = await stack.token('mallory');
+const dave = await stack.token('dave');
+
+async function auditKinds(): Promise<string[]> {
+  const page = await api(stack.base, 'GET', '/v1/audit?order=desc&limit=1000', { token: dave });
+  return (page.body.items as { kind: string; details: { error_code?: string } }[]).map((r) => `${r.kind}:${r.details.error_code ?? ''}`);
+}
+
+t.test('an action on a request or grant the caller may not see answers as for one that does not exist, and changes nothing', async (t) => {
+  const pending = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: 600, reason: 'pending one' } });
+  const decided = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: 600, reason: 'approved one' } });
+  const approved = await api(stack.base, 'POST', `/v1/requests/${decided.body.id as string}/approve`, { token: bob });
+  const grantId = approved.body.grant_id as string;
+  t.ok(grantId, 'erin holds a grant');
+  const unknownReq = 'req_00000000000000000000000000000000';
+  const unknownGrt = 'grt_00000000000000000000000000000000';
+
+  const answer = async (token: string, method: string, path: string, body?: Record<string, unknown>): Promise<string> => {
+    const res = await api(stack.base, method, path, { token, ...(body ? { body } : {}) });
+    return `${String(res.status)} ${String(res.body.error?.code)}`;
+  };
+  const hidden = '404 JITGATE_E_NOT_FOUND';
+  const refusedBefore = (await auditKinds()).filter((k) => k === 'workflow.refused:JITGATE_E_NOT_FOUND').length;
+  for (const [what, token, path, body] of [
+    ['withdraw a pending request', alice, `/v1/requests/${pending.body.id as string}/withdraw`],
+    ['withdraw an approved request', alice, `/v1/requests/${decided.body.id as string}/withdraw`],
+    ['deny a decided request', alice, `/v1/requests/${decided.body.id as string}/deny`],
+    ['revoke a live grant', mallory, `/v1/grants/${grantId}/revoke`],
+    ['review a grant', mallory, `/v1/grants/${grantId}/review`],
+    ['extend someone else\'s grant', alice, '/v1/requests', { extends_grant_id: grantId, duration: 60, reason: 'mine now' }],
+  ] as [string, string, string, Record<string, unknown>?][]) {
+    const unknownPath = path.replace(pending.body.id as string, unknownReq).replace(decided.body.id as string, unknownReq).replace(grantId, unknownGrt);
+    const unknownBody = body ? { ...body, extends_grant_id: unknownGrt } : undefined;
+    t.equal(await answer(token, 'POST', path, body), hidden, `${what} the caller may not see: 404`);
+    t.equal(await answer(token, 'POST', unknownPath, unknownBody), hidden, `${what} that does not exist: the same answer`);
+  }
+  const refused = (await auditKinds()).filter((k) => k === 'workflow.refused:JITGATE_E_NOT_FOUND').length;
+  t.equal(refused - refusedBefore, 12, 'each attempt is in the audit trail as refused');
+
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${pending.body.id as string}`, { token: erin })).body.status, 'pending', 'the pending request is still pending');
+  const grant = await api(stack.base, 'GET', `/v1/grants/${grantId}`, { token: erin });
+  t.equal(grant.body.status, 'active', 'the grant is still active');
+
+  await api(stack.base, 'POST', `/v1/grants/${grantId}/revoke`, { token: erin, body: { reason: 'done' } });
+  t.equal(await answer(mallory, 'POST', `/v1/grants/${grantId}/revoke`), hidden, 'a revoked grant the caller may not see: still 404, not "revoked"');
+  t.equal(await answer(bob, 'POST', `/v1/grants/${grantId}/revoke`), '409 JITGATE_E_GRANT_NOT_ACTIVE', 'an approver who may see it is told it ended');
+});
+
+t.test('text no store keeps as sent (U+0000, a lone surrogate) and bodies nested too deeply are refused as invalid, before anything is stored', async (t) => {
+  const before = (await api(stack.base, 'GET', '/v1/requests?limit=500', { token: dave })).body.items.length as number;
+  const created = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 600, reason: 'fine' } });
+  for (const [method, path, body] of [
+    ['POST', '/v1/requests', { role: 'writer', duration: 600, reason: 'a\u0000b' }],
+    ['POST', `/v1/requests/${created.body.id as string}/approve`, { comment: 'ok\u0000' }],
+    ['GET', '/v1/requests?requester=a%00b'],
+    ['GET', '/v1/grants?subject=a%00b'],
+    ['GET', '/v1/requests/a%00b'],
+    ['POST', '/v1/requests/a%00b/approve'],
+  ] as [string, string, Record<string, unknown>?][]) {
+    const res = await api(stack.base, method, path, { token: method === 'GET' ? alice : bob, ...(body ? { body } : {}) });
+    t.equal(`${String(res.status)} ${String(res.body.error?.code)}`, '400 JITGATE_E_VALIDATION', `${method} ${path}`);
+    t.match(res.body.error.message, /NUL/, 'and says why');
+  }
+  const audit = await api(stack.base, 'GET', '/v1/audit?who=a%00b', { token: dave });
+  t.equal(audit.status, 400, 'an audit filter too');
+  const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+  for (const body of [`{"role":"writer","duration":60,"reason":"x","scope":{"paths":${deep}}}`, `{"extra":${deep}}`]) {
+    const res = await fetch(`${stack.base}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body });
+    const json = await res.json() as { error: { code: string; message: string } };
+    t.equal(`${String(res.status)} ${json.error.code}`, '400 JITGATE_E_VALIDATION', `40 kB of nesting (${body.slice(0, 20)}): 400, not a stack overflow`);
+    t.match(json.error.message, /nested deeper than 32 levels/);
+  }
+  t.equal((await api(stack.base, 'GET', '/v1/requests?limit=500', { token: dave })).body.items.length, before + 1, 'only the one good request was stored');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${created.body.id as string}`, { token: bob })).body.status, 'pending', 'the approval with NUL did not happen');
+});
+
+t.test('audit bounds and cursors the store cannot take are refused as invalid, not a 500', async (t) => {
+  for (const q of ['since=2016-12-31T23:59:60Z', 'until=2016-12-31T23:59:60Z', 'since=2016-12-31T18:59:60-05:00']) {
+    const res = await api(stack.base, 'GET', `/v1/audit?${q}`, { token: dave });
+    t.equal(`${String(res.status)} ${String(res.body.error?.code)}`, '400 JITGATE_E_VALIDATION', q);
+    t.match(res.body.error.message, /leap second/);
+  }
+  t.equal((await api(stack.base, 'GET', '/v1/audit?since=2016-12-31T23:59:59Z', { token: dave })).status, 200, 'a second earlier is a bound');
+  for (const cursor of ['9223372036854775808', '1e400']) {
+    const res = await api(stack.base, 'GET', `/v1/audit?cursor=${cursor}`, { token: dave });
+    t.equal(`${String(res.status)} ${String(res.body.error?.code)}`, '400 JITGATE_E_VALIDATION', `cursor=${cursor}`);
+  }
+  t.equal((await api(stack.base, 'GET', '/v1/audit?cursor=9007199254740991', { token: dave })).status, 200, 'the largest safe integer is a cursor');
+});
+
+t.test('a body that is no object is told so', async (t) => {
+  for (const body of ['[1,2]', '"writer"', '42', 'true']) {
+    const res = await fetch(`${stack.base}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body });
+    const json = await res.json() as { error: { code: string; message: string } };
+    t.equal(`${String(res.status)} ${json.error.code}`, '400 JITGATE_E_VALIDATION', body);
+    t.match(json.error.message, /^The request failed validation: body must be object/, `${body}: ${json.error.message}`);
+  }
+});
+
+t.test('a head too large or one that does not parse is answered in the API\'s error shape', async (t) => {
+  const big = await fetch(`${stack.base}/v1/whoami`, { headers: { authorization: `Bearer ${alice}`, 'x-pad': 'a'.repeat(20_000) } });
+  t.equal(big.status, 431);
+  t.same(await big.json(), { error: { code: 'JITGATE_E_HEADERS_TOO_LARGE', message: 'The request headers are too large' } });
+  const raw = await new Promise<string>((resolve, reject) => {
+    const sock = connect(Number(new URL(stack.base).port), '127.0.0.1', () => { sock.write('GET /v1/whoami HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n'); });
+    let data = '';
+    sock.on('data', (d: Buffer) => { data += d.toString(); });
+    sock.on('end', () => { resolve(data); });
+    sock.on('error', reject);
+  });
+  t.match(raw, /^HTTP\/1\.1 400 /);
+  t.match(raw, /\r\n\r\n\{"error":\{"code":"JITGATE_E_BAD_REQUEST"/);
+});
+
+t.test('a change a browser marks as sent from another site is refused before it is authenticated; the console\'s own and the CLI\'s pass', async (t) => {
+  const created = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 600, reason: 'csrf target' } });
+  const approve = async (headers: Record<string, string>): Promise<string> => {
+    const res = await fetch(`${stack.base}/v1/requests/${created.body.id as string}/approve`, { method: 'POST', headers: { authorization: `Bearer ${bob}`, ...headers } });
+    return `${String(res.status)} ${(await res.json() as { error?: { code: string } }).error?.code ?? 'ok'}`;
+  };
+  t.equal(await approve({ 'sec-fetch-site': 'cross-site' }), '403 JITGATE_E_CROSS_SITE', 'Sec-Fetch-Site: cross-site');
+  t.equal(await approve({ 'sec-fetch-site': 'same-site' }), '403 JITGATE_E_CROSS_SITE', 'a sibling subdomain is another site too');
+  t.equal(await approve({ origin: 'https://evil.example' }), '403 JITGATE_E_CROSS_SITE', 'an Origin that is not the API\'s');
+  t.equal(await approve({ origin: 'null' }), '403 JITGATE_E_CROSS_SITE', 'Origin: null');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${created.body.id as string}`, { token: bob })).body.status, 'pending', 'none of them approved it');
+  const unauthenticated = await fetch(`${stack.base}/v1/requests/${created.body.id as string}/approve`, { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } });
+  t.equal(unauthenticated.status, 403, 'refused before authentication: no 401 to tell a page whether a credential was attached');
+  t.equal((await fetch(`${stack.base}/v1/whoami`, { headers: { authorization: `Bearer ${bob}`, 'sec-fetch-site': 'cross-site' } })).status, 200, 'reads are not refused (a page cannot read the answer)');
+  t.equal(await approve({ 'sec-fetch-site': 'same-origin', origin: stack.base }), '200 ok', 'the console\'s own request (same origin) approves');
+});
