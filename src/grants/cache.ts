@@ -147,6 +147,16 @@ export class GrantCache implements GrantReader {
     this.#put(grant);
   }
 
+  /** A changed grant as re-read; one no longer in the store (deleted by hand) ends like a revoked one. */
+  #putOrGone(id: string, grant: Grant | null): void {
+    if (grant) {
+      this.#put(grant);
+      return;
+    }
+    this.#ended.add(id);
+    this.#remove(id);
+  }
+
   #put(grant: Grant): void {
     const expiresMs = Date.parse(grant.expires_at);
     if (grant.status !== 'active' || expiresMs <= this.#clock()) {
@@ -185,7 +195,7 @@ export class GrantCache implements GrantReader {
     try {
       const grant = await this.#store.getGrant(this.#store.db, id);
       if (generation !== this.#generation) return;
-      if (grant) this.#put(grant);
+      this.#putOrGone(id, grant);
     } catch (err) {
       // A change we could not read leaves the cache unable to vouch for this grant: resync.
       this.#onError(err);
@@ -252,7 +262,7 @@ export class GrantCache implements GrantReader {
       for (const id of changed) {
         const grant = await this.#store.getGrant(this.#store.db, id);
         if (generation !== this.#generation) return;
-        if (grant) this.#put(grant);
+        this.#putOrGone(id, grant);
       }
       this.#resyncs++;
       // The feed may have dropped while we loaded (fields change from callbacks): vouch only if it is still up.

@@ -101,12 +101,11 @@ export function parseBundle(archive: Uint8Array): PolicyBundle {
   }
   const dataBytes = files.get('data.json') ?? new TextEncoder().encode('{}');
   const data = dataBytes.buffer.slice(dataBytes.byteOffset, dataBytes.byteOffset + dataBytes.byteLength) as ArrayBuffer;
-  return {
-    manifest,
-    wasm: wasm.slice(),
-    data,
-    sha256: createHash('sha256').update(archive).digest('hex'),
-  };
+  const sha256 = createHash('sha256').update(archive).digest('hex');
+  // `opa build` without --revision writes "": every such bundle would be decided, logged and
+  // audited under the same empty name, and a change of policy would not look like one.
+  if (manifest.revision === '') manifest = { ...manifest, revision: `sha256-${sha256.slice(0, 12)}` };
+  return { manifest, wasm: wasm.slice(), data, sha256 };
 }
 
 /** The bytes of a bundle file. Throws BUNDLE_INVALID when it cannot be read. */

@@ -73,6 +73,8 @@ export interface Decided {
    * double above 2^53 that is rounded, and dividing it back can land one millisecond early.
    */
   decidedMs: number;
+  /** The verification keys' generation before the subject was verified (a key withdrawn since ends what it opened). */
+  keysGeneration: number;
   decision: Decision<AuthzResult>;
   startedNs: bigint;
   /** Routes with `policy_body`: the body the policy judged, and what goes upstream. */
@@ -186,6 +188,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       client = clients().resolve(req.socket.remoteAddress ?? '', sensitive);
 
       const certificate = clientCertificate(req.socket);
+      const keysGeneration = authenticator.keysGeneration;
       subject = await authenticator.authenticate({ authorization: one(sensitive.authorization), 'x-api-key': one(sensitive['x-api-key']) }, certificate);
 
       const cl = req.headers['content-length'];
@@ -254,7 +257,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       else metrics.decisionMemoHit(AUTHZ_ENTRYPOINT);
       const shadow = deps.shadow ? shadowOutcome(deps.shadow, input, decision.result) : null;
       if (shadow) metrics.shadowDecision(shadow.change);
-      return { state, route, target, subject, client, input, decidedMs: nowMs, decision, startedNs, body, shadow };
+      return { state, route, target, subject, client, input, decidedMs: nowMs, keysGeneration, decision, startedNs, body, shadow };
     } catch (thrown) {
       // A failed evaluation was logged where it happened, with the whole input.
       if (thrown instanceof DecidedError || decided) throw thrown;

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
 import { listenerFastify, useClientTimeouts, useTls, type TlsMaterial } from '../tls/index.js';
-import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
+import { ERRORS, isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import { uuid } from '../uuid.js';
 import { CALLER_TIMEOUT_DEFAULTS, type CallerTimeouts, type RouteConfig } from './config.js';
 import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
@@ -87,6 +87,8 @@ export interface ProxyServer {
 
 /** A response still streaming this long after its decision is watched like an open WebSocket. */
 const LINGER_AFTER_MS = 1_000;
+/** Decisions one request may get when its grants change under each (then 503: the store is in flux). */
+const MAX_DECISION_ROUNDS = 3;
 const PROXIED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 function hasBody(req: IncomingMessage): boolean {
@@ -252,11 +254,16 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return { headers: upstreamHeaders(req, d, requestId, extra), secret: extra.secret };
   }
 
+  /** Whether the subject's grants are no longer those the decision read (revoked, ended or added since). */
+  function grantsMoved(d: Decided): boolean {
+    return !deps.grants.ready || deps.grants.activeGrants(d.subject.id, Date.now()) !== d.input.grants;
+  }
+
   // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, superseded?: Decided, round = 1): Promise<void> {
     let d: Decided;
     try {
-      d = await decide(req, requestId);
+      d = await decide(req, requestId, superseded);
     } catch (err) {
       fail(req, res, requestId, err, null);
       return;
@@ -281,7 +288,17 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         logDecision(deps, d, { error_code: isJitgateError(err) ? err.code : 'JITGATE_E_INTERNAL' });
         throw new DecidedError(isJitgateError(err) ? err : jitgateError('INTERNAL'), decision.decision_id, routeName);
       }
-      if ((result.grant_ids?.length ?? 0) > 0) await auditOrFail(d, 'proxy.allowed_with_grant', requestId);
+      if ((result.grant_ids?.length ?? 0) > 0) {
+        await auditOrFail(d, 'proxy.allowed_with_grant', requestId);
+        // The append may have waited behind a revoke, which answers only once it holds here: a
+        // grant set that moved meanwhile has the request decided again on what holds now.
+        if (grantsMoved(d)) {
+          logDecision(deps, d, { error_code: ERRORS.CONFLICT.code });
+          if (round >= MAX_DECISION_ROUNDS) throw new DecidedError(jitgateError('STORE_UNAVAILABLE', 'the grants kept changing while the request was decided'), decision.decision_id, routeName);
+          await handle(req, res, requestId, d, round + 1);
+          return;
+        }
+      }
       await forward(req, res, d, headers, requestId);
     } catch (err) {
       fail(req, res, requestId, err instanceof DecidedError || !isJitgateError(err) ? err : new DecidedError(err, decision.decision_id, routeName), routeName);

@@ -42,15 +42,17 @@ interface Basis {
   decidedMs: number;
 }
 
-function basisOf(d: Decided, deps: PipelineDeps): Basis {
+function basisOf(d: Decided): Basis {
   const exp = d.subject.claims.exp;
   return {
     subjectId: d.subject.id,
     grants: d.input.grants,
-    revision: deps.policy.revision,
+    // What the decision rested on, not what serves when the watch starts (a second later, for a
+    // lingering response): a policy or key changed in between must count as a change.
+    revision: d.decision.revision,
     state: d.state,
     expiresMs: typeof exp === 'number' ? exp * 1000 : Infinity,
-    keys: deps.authenticator.keysGeneration,
+    keys: d.keysGeneration,
     decidedMs: d.decidedMs,
   };
 }
@@ -59,7 +61,7 @@ function basisOf(d: Decided, deps: PipelineDeps): Basis {
 export function watchSession(o: SessionWatchOptions): { stop(): void } {
   const { deps } = o;
   const recheckMs = o.opened.route.config.recheck_seconds * 1000;
-  let basis = basisOf(o.opened, deps);
+  let basis = basisOf(o.opened);
   let deciding = false;
   let stopped = false;
 
@@ -109,7 +111,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       return;
     }
     logDecision(deps, d, { upstream_status: o.status(), session: 'rechecked' });
-    basis = basisOf(d, deps);
+    basis = basisOf(d);
   };
 
   const timer = setInterval(() => {

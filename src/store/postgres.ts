@@ -1,6 +1,7 @@
 // Shared store for several replicas: a pg Pool for statements and transactions, and one
 // dedicated connection per LISTEN channel that reconnects on its own and tells the
 // caller to resync (notifications sent while it was away are lost).
+import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Db, Migration, Row, Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
@@ -9,6 +10,18 @@ import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from 
 const typeParsers = new pg.TypeOverrides();
 typeParsers.setTypeParser(pg.types.builtins.INT8, 'text', (v: string) => Number(v));
 const types: pg.CustomTypesConfig = typeParsers;
+
+/**
+ * A link that stops answering without closing (a partition, a host that died hard) reports
+ * nothing by itself. The LISTEN connection is asked `SELECT 1` this often, and one that has not
+ * answered within the deadline is dropped as lost: the grant cache then stops vouching (the data
+ * path answers 503) until a new connection is listening and the cache has resynced.
+ */
+const HEARTBEAT_MS = 1_000;
+const HEARTBEAT_DEADLINE_MS = 3_000;
+/** A connection attempt, and any statement, that takes longer fails (503 on the data path), never hangs the request. */
+const CONNECT_TIMEOUT_MS = 5_000;
+const QUERY_TIMEOUT_MS = 15_000;
 
 export interface PostgresOptions {
   url: string;
@@ -34,7 +47,10 @@ export class PostgresDb implements Db {
   private readonly listeners = new Set<pg.Client>();
 
   constructor(private readonly opts: PostgresOptions) {
-    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types });
+    this.pool = new pg.Pool({
+      connectionString: opts.url, max: opts.poolSize ?? 10, types,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
+    });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
     this.direct = wrap(this.pool);
@@ -93,27 +109,55 @@ export class PostgresDb implements Db {
     onLost?: () => void,
   ): Promise<() => Promise<void>> {
     let client: pg.Client | null = null;
+    let heartbeat: NodeJS.Timeout | undefined;
     let stopped = false;
     const connect = async (isReconnect: boolean): Promise<void> => {
-      const c = new pg.Client({ connectionString: this.opts.url, types });
+      // Our own socket, so a silent link can be cut: ending the client would wait for an answer that never comes.
+      let socket: Socket | null = null;
+      const c = new pg.Client({
+        connectionString: this.opts.url, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true,
+        stream: () => (socket = new Socket()),
+      });
       c.on('notification', (msg) => {
         if (msg.channel === channel) onMessage(msg.payload ?? '');
       });
+      const own: { heartbeat?: NodeJS.Timeout } = {};
       const lost = (): void => {
+        clearInterval(own.heartbeat);
         if (client !== c) return;
         client = null;
         this.listeners.delete(c);
         c.removeAllListeners('end');
         c.end().catch(() => undefined);
+        socket?.destroy();
         if (!stopped && !this.closed) onLost?.();
         if (!stopped && !this.closed) setTimeout(() => void retry(), this.opts.reconnectDelayMs ?? 250).unref();
       };
       c.on('error', lost);
       c.on('end', lost);
-      await c.connect();
-      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        (socket as Socket | null)?.destroy();
+        throw err;
+      }
       client = c;
       this.listeners.add(c);
+      let beating = false;
+      own.heartbeat = heartbeat = setInterval(() => {
+        if (beating) return;
+        beating = true;
+        const deadline = setTimeout(lost, HEARTBEAT_DEADLINE_MS).unref();
+        c.query('SELECT 1').then(() => {
+          clearTimeout(deadline);
+          beating = false;
+        }, () => {
+          clearTimeout(deadline);
+          lost();
+        });
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
       if (isReconnect) onReconnect();
     };
     const retry = async (): Promise<void> => {
@@ -129,6 +173,7 @@ export class PostgresDb implements Db {
       stopped = true;
       const c = client;
       client = null;
+      clearInterval(heartbeat);
       if (c) {
         this.listeners.delete(c);
         await c.end().catch(() => undefined);
