@@ -52,9 +52,11 @@ export function isPolicySource(relativePath: string): boolean {
   return name === 'data.json' || name === 'data.yaml' || name === 'data.yml';
 }
 
-async function listSources(dir: string): Promise<string[]> {
+/** The compiled files of `dir`, and whether any is a link (git then records where it points, not what it holds). */
+async function listSources(dir: string): Promise<{ files: string[]; linked: boolean }> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files: string[] = [];
+  const links = new Set<string>();
   for (const e of entries) {
     const path = relative(dir, join(e.parentPath, e.name));
     if (e.isFile()) {
@@ -64,10 +66,14 @@ async function listSources(dir: string): Promise<string[]> {
       // a linked data.json would be in `opa test` and `opa eval` but not in the gateway.
       // Linked folders are not followed, by opa either.
       const target = await stat(join(dir, path)).catch(() => null);
-      if (target?.isFile() === true) files.push(path);
+      if (target?.isFile() === true) {
+        files.push(path);
+        links.add(path);
+      }
     }
   }
-  return files.filter(isPolicySource).sort();
+  const compiled = files.filter(isPolicySource).sort();
+  return { files: compiled, linked: compiled.some((f) => links.has(f)) };
 }
 
 /** Turns opa's output into readable lines pointing at the user's files, not the staging copy. */
@@ -154,8 +160,9 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   const stagingSrc = join(staging, sourceName);
   try {
     let sources: string[];
+    let linked: boolean;
     try {
-      sources = await listSources(dir);
+      ({ files: sources, linked } = await listSources(dir));
     } catch (error) {
       throw jitgateError('POLICY_COMPILE', `cannot read ${displayDir}: ${(error as Error).message}`);
     }
@@ -171,7 +178,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
       await mkdir(dirname(join(stagingSrc, source)), { recursive: true });
       await writeFile(join(stagingSrc, source), content);
     }
-    const revision = options.revision ?? (await policyRevision(dir, digest.digest('hex'), sources));
+    const revision = options.revision ?? (await policyRevision(dir, digest.digest('hex'), sources, linked));
     const capabilities = options.capabilitiesPath ?? defaultCapabilitiesPath();
     const output = join(staging, BUNDLE_FILE_NAME);
     const entrypoints = [...ENTRYPOINTS, ...logRuleEntrypoints(regoTexts)];

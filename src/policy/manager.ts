@@ -3,7 +3,7 @@
 // in one assignment, so a decision runs wholly on the old policy or wholly on the new one,
 // and a change that fails to build or load never replaces the policy that is serving.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { jitgateError, toError } from '../errors.js';
@@ -62,6 +62,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   readonly #listeners = new Set<(event: PolicyEvent) => void>();
   readonly #watchers: FSWatcher[] = [];
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  #folderCheck: NodeJS.Timeout | undefined;
   #engine: PolicyEngine | null = null;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -150,6 +151,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     this.#stopped = true;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    clearInterval(this.#folderCheck);
     await Promise.all(this.#watchers.splice(0).map((w) => w.close()));
     await this.#queue;
   }
@@ -266,22 +268,60 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     );
   }
 
+  #watchPolicies(dir: string, bundlesDir: string): FSWatcher {
+    const policies = watch(dir, {
+      ignoreInitial: true,
+      ignored: (path) => path !== dir && (isNoise(path) || path.startsWith(bundlesDir + '/') || path === bundlesDir),
+    });
+    policies.on('all', (_event, path) => {
+      const relativePath = path.slice(dir.length + 1);
+      // Only a change to what is compiled matters (a test file or README edit is not a new policy).
+      if (relativePath === '' || isPolicySource(relativePath) || !/\.[a-z]+$/.test(relativePath)) {
+        this.#debounce('policies', () => void this.rebuild());
+      }
+    });
+    this.#watchers.push(policies);
+    return policies;
+  }
+
+  /**
+   * A watcher stays on the folder it started on. A deploy that replaces the folder (rm and copy,
+   * a rename over it, a symlink swapped to a new release, git-sync's swapped parent) would leave
+   * it on the old one for good, with the gateway serving the old policy. The folder's identity
+   * (its real path and inode) is checked every second: when it changes, the folder is watched
+   * anew and compiled.
+   */
+  #followFolder(dir: string, bundlesDir: string, watcher: FSWatcher, identity: string | null): void {
+    let current = { watcher, identity };
+    let checking = false;
+    this.#folderCheck = setInterval(() => {
+      if (checking || this.#stopped) return;
+      checking = true;
+      void folderIdentity(dir).then(async (identity) => {
+        if (identity === current.identity) return;
+        const stale = current.watcher;
+        const at = this.#watchers.indexOf(stale);
+        if (at < 0) return; // stopped meanwhile: stop() closes the watchers
+        this.#watchers.splice(at, 1);
+        await stale.close();
+        if (this.#stopped) return;
+        current = { watcher: this.#watchPolicies(dir, bundlesDir), identity };
+        this.#logger.info({ dir }, 'the policies folder was replaced: watching the new one');
+        this.#debounce('policies', () => void this.rebuild());
+      }).finally(() => {
+        checking = false;
+      });
+    }, FOLDER_CHECK_MS);
+    this.#folderCheck.unref();
+  }
+
   async #startWatching(dir: string, bundlesDir: string): Promise<void> {
     const ready: Promise<void>[] = [];
     if (this.#opa) {
-      const policies = watch(dir, {
-        ignoreInitial: true,
-        ignored: (path) => path !== dir && (isNoise(path) || path.startsWith(bundlesDir + '/') || path === bundlesDir),
-      });
-      policies.on('all', (_event, path) => {
-        const relativePath = path.slice(dir.length + 1);
-        // Only a change to what is compiled matters (a test file or README edit is not a new policy).
-        if (relativePath === '' || isPolicySource(relativePath) || !/\.[a-z]+$/.test(relativePath)) {
-          this.#debounce('policies', () => void this.rebuild());
-        }
-      });
+      const identity = await folderIdentity(dir);
+      const policies = this.#watchPolicies(dir, bundlesDir);
       ready.push(onceReady(policies));
-      this.#watchers.push(policies);
+      this.#followFolder(dir, bundlesDir, policies, identity);
     }
     // From a bundle server, what it serves is in force: a bundle dropped into bundles_dir must
     // not take over (the downloader loads and keeps what it fetches itself).
@@ -304,6 +344,19 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     ready.push(onceReady(bundles));
     this.#watchers.push(bundles);
     await Promise.all(ready);
+  }
+}
+
+const FOLDER_CHECK_MS = 1_000;
+
+/** Which folder `dir` names now: its real path (every link resolved) and inode; null when there is none. */
+async function folderIdentity(dir: string): Promise<string | null> {
+  try {
+    const real = await realpath(dir);
+    const info = await stat(real);
+    return `${real}\0${String(info.dev)}:${String(info.ino)}`;
+  } catch {
+    return null;
   }
 }
 

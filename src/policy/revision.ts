@@ -14,9 +14,11 @@ function git(args: string[], cwd: string): Promise<string | null> {
  * The last commit touching `dir`; `<commit>-dirty-<content>` when files under it differ
  * from that commit, are untracked, or are compiled `sources` git ignores (the content hash keeps two different uncommitted
  * states apart, so a reload during development still shows up as a new revision);
- * `nogit-<content>` outside a git repository. `contentHash` digests the compiled sources.
+ * `<commit>-linked-<content>` when a compiled source is a link (git tracks where it points, so
+ * the text behind it can change under the same commit); `nogit-<content>` outside a git
+ * repository. `contentHash` digests the compiled sources.
  */
-export async function policyRevision(dir: string, contentHash: string, sources: readonly string[] = []): Promise<string> {
+export async function policyRevision(dir: string, contentHash: string, sources: readonly string[] = [], linked = false): Promise<string> {
   const short = contentHash.slice(0, 12);
   const inRepo = await git(['rev-parse', '--is-inside-work-tree'], dir);
   if (inRepo !== 'true') return `nogit-${short}`;
@@ -27,5 +29,6 @@ export async function policyRevision(dir: string, contentHash: string, sources: 
   // without changing the commit: it counts as uncommitted too. (check-ignore exits 1, so null,
   // when none is.)
   const ignored = sources.length === 0 ? null : await git(['check-ignore', '--', ...sources], dir);
-  return status === null || status.length > 0 || (ignored ?? '') !== '' ? `${commit}-dirty-${short}` : commit;
+  if (status === null || status.length > 0 || (ignored ?? '') !== '') return `${commit}-dirty-${short}`;
+  return linked ? `${commit}-linked-${short}` : commit;
 }

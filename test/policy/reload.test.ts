@@ -2,7 +2,8 @@
 // (good and broken changes alternating). No decision may fail or mix policies, and the
 // revision decisions report changes exactly when a good change lands.
 import t from 'tap';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PolicyManager, type AuthzInput, type PolicyEvent } from '../../src/policy/index.js';
@@ -121,4 +122,70 @@ t.test('the same sources rebuilt: nothing to report; a reverted break clears the
   t.equal(manager.revision, serving, 'reverted: the same policy serves');
   t.equal(manager.status.last_error, null, 'and the error is cleared');
   t.equal(events.length, 1);
+});
+
+/** The version the serving policy decides with. */
+function servingVersion(manager: PolicyManager): number {
+  return (manager.authorize(input).result as unknown as { version: number }).version;
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 300 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (!check()) throw new Error(`never: ${what}`);
+}
+
+t.test('a folder replaced by a deploy (renamed over, or a release symlink swapped) is watched anew and served', async (t) => {
+  const opa = await testOpa();
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const release = async (name: string, v: number): Promise<string> => {
+    const dir = join(root, name);
+    await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
+    await writeFile(join(dir, 'version.rego'), versionRule(v));
+    return dir;
+  };
+  // policy.dir is a link to the current release, as release tools and git-sync lay it out.
+  await release('r1', 1);
+  const current = join(root, 'current');
+  await symlink(join(root, 'r1'), current);
+  const manager = new PolicyManager({ config: { dir: current, bundles_dir: join(root, 'bundles'), watch: true, opa_path: opa, debounce_ms: 30 } });
+  await manager.start();
+  t.teardown(() => manager.stop());
+  t.equal(servingVersion(manager), 1);
+
+  await release('r2', 2);
+  await symlink(join(root, 'r2'), join(root, 'current.next'));
+  await rename(join(root, 'current.next'), current);
+  await until(() => servingVersion(manager) === 2, 'the swapped release serves');
+  t.pass('the release the link now points at serves');
+  await writeFile(join(root, 'r2', 'version.rego'), versionRule(3));
+  await until(() => servingVersion(manager) === 3, 'an edit in the new release serves');
+  t.pass('and an edit in it afterwards is seen');
+  await writeFile(join(root, 'r1', 'version.rego'), versionRule(9));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.equal(servingVersion(manager), 3, 'an edit in the old release is not');
+});
+
+t.test('a compiled file that is a link: its text changing under the same commit is a new revision', async (t) => {
+  const opa = await testOpa();
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const dir = join(root, 'policies');
+  await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
+  await writeFile(join(root, 'shared.rego'), versionRule(1));
+  await symlink('../shared.rego', join(dir, 'version.rego'));
+  const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: root, encoding: 'utf8' });
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-qm', 'v1');
+  const manager = new PolicyManager({ config: { dir, bundles_dir: join(root, 'bundles'), watch: false, opa_path: opa, debounce_ms: 10 } });
+  await manager.start();
+  t.teardown(() => manager.stop());
+  const first = manager.revision ?? '';
+  t.match(first, /^[0-9a-f]{40}-linked-[0-9a-f]{12}$/, `the commit does not name what the link holds (${first})`);
+  await writeFile(join(root, 'shared.rego'), versionRule(2));
+  git('commit', '-qam', 'v2 (outside the policies folder)');
+  await manager.rebuild();
+  t.equal(servingVersion(manager), 2, 'the new text serves');
+  t.not(manager.revision, first, 'under a revision of its own');
 });
