@@ -59,6 +59,7 @@ export const ERRORS = {
   UPSTREAM_TIMEOUT: spec('UPSTREAM_TIMEOUT', 504, 'The upstream did not answer in time'),
   UPSTREAM_ENCODED: spec('UPSTREAM_ENCODED', 502, 'The upstream answered compressed in a way the gateway cannot decode to check it for its credential'),
   STORE_UNAVAILABLE: spec('STORE_UNAVAILABLE', 503, 'The grant store is unavailable'),
+  STORE_IN_USE: spec('STORE_IN_USE', 500, 'The SQLite store is served by another gateway process'),
   AUDIT_UNAVAILABLE: spec('AUDIT_UNAVAILABLE', 503, 'The audit trail could not be written'),
   CREDENTIAL_UNKNOWN: spec('CREDENTIAL_UNKNOWN', 503, 'The policy chose an upstream credential this route does not have'),
   METHOD_NOT_ALLOWED: spec('METHOD_NOT_ALLOWED', 405, 'The gateway does not proxy this method'),

@@ -13,7 +13,7 @@ import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
 import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
 import { createProxyServer, type ProxyServer } from '../proxy/index.js';
-import { openDb, type Db } from '../store/index.js';
+import { claimSqliteFile, openDb, type Db } from '../store/index.js';
 import { readTls, type TlsFiles, type TlsMaterial } from '../tls/index.js';
 
 export interface Gateway {
@@ -193,6 +193,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   try {
     // First: a certificate that cannot be served stops the start before anything else runs.
     const tls = listenerTls(config);
+    if (j.store.type === 'sqlite' && j.store.sqlite.path !== ':memory:') {
+      const release = claimSqliteFile(j.store.sqlite.path);
+      life.started('store owner', release);
+    }
     const db: Db = openDb(j.store);
     life.started('store', () => db.close());
     health.register('store', storeReachable(db));

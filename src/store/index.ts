@@ -5,6 +5,7 @@ import type { Db } from './types.js';
 
 export type { Db, Dialect, Migration, Row, Sql } from './types.js';
 export { storeConfigSchema, type StoreConfig } from './config.js';
+export { claimSqliteFile } from './sqlite-owner.js';
 
 import type { StoreConfig } from './config.js';
 

@@ -2,7 +2,7 @@
 // replicas' writes through LISTEN/NOTIFY, and a full resync after the feed is lost.
 import t, { type Test } from 'tap';
 import pg from 'pg';
-import { GrantCache, createGrantStore, type GrantStore, type StoredGrant } from '../../src/grants/index.js';
+import { GrantCache, GRANTS_CHANNEL, createGrantStore, type GrantStore, type StoredGrant } from '../../src/grants/index.js';
 import { alice, bob, erin, eventually, openStore, replica, TestClock } from './helpers.js';
 
 /** A migrated grant store on a fresh SQLite database, closed when the test ends. */
@@ -129,4 +129,31 @@ t.test('PostgreSQL: replicas see each other\'s writes; a lost feed is resynced',
   const single = await a.workflow.approve(bob, (await a.workflow.request(alice, { role: 'writer', duration_seconds: 600, reason: 'after' })).id);
   await eventually(() => b.cache.activeGrants('alice', clock.ms).some((g) => g.id === single.grant_id));
   t.pass('notifications flow again after the reconnect');
+});
+
+t.test('PostgreSQL: a grant row deleted by hand, and the change announced, is no longer handed out', async (t) => {
+  const s = await openStore('postgres');
+  const clock = new TestClock();
+  const a = await replica(s.db, clock);
+  t.teardown(async () => {
+    await a.stop();
+    await s.close();
+  });
+  const grant = async (who: typeof alice): Promise<string> => {
+    const ok = await a.workflow.approve(bob, (await a.workflow.request(who, { role: 'writer', duration_seconds: 3600, reason: 'hand edit' })).id);
+    return ok.grant_id!;
+  };
+  const deleted = await grant(alice);
+  const kept = await grant(erin);
+  t.same(a.cache.activeGrants('alice', clock.ms).map((g) => g.id), [deleted], 'the grant is handed out');
+  const resyncs = a.cache.resyncCount;
+
+  // An operator's hand edit: the row goes, and the change is announced as the workflow announces one.
+  await s.db.query('DELETE FROM jitgate_grants WHERE id = $1', [deleted]);
+  await s.db.query('SELECT pg_notify($1, $2)', [GRANTS_CHANNEL, deleted]);
+  await eventually(() => a.cache.activeGrants('alice', clock.ms).length === 0);
+  t.pass('the deleted grant is no longer handed out');
+  t.equal(a.cache.resyncCount, resyncs, 'learned from the feed, not from a resync');
+  t.equal(a.cache.ready, true, 'and the cache still vouches for what it holds');
+  t.same(a.cache.activeGrants('erin', clock.ms).map((g) => g.id), [kept], 'the other subject\'s grant stands');
 });

@@ -34,7 +34,7 @@ async function freezableRelay(target: URL): Promise<{ url: string; freeze(): voi
     thaw: () => { frozen = false; },
     close: async () => {
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
     },
   };
 }

@@ -2,10 +2,11 @@
 // policy changes: a good one swaps in, a broken one is reported and the last good policy
 // keeps serving, and the bundle the gateway writes itself does not trigger a reload loop.
 import t from 'tap';
-import { cp, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBundle, PolicyManager, runOpa, type AuthzInput, type PolicyEvent } from '../../src/policy/index.js';
+import { createHash } from 'node:crypto';
+import { buildBundle, defaultCapabilitiesPath, PolicyManager, runOpa, type AuthzInput, type PolicyEvent } from '../../src/policy/index.js';
 import { FIXTURES, testOpa } from './helpers.js';
 
 const input: AuthzInput = {
@@ -105,4 +106,49 @@ t.test('with bundles from a server (no build), a bundle dropped into bundles/ do
   await new Promise((resolve) => setTimeout(resolve, 1500));
   t.equal(manager.revision, 'from-server-2', 'an older bundle dropped in (or copied over the kept one) is not loaded');
   t.notOk(events.some((e) => e.type === 'loaded' && e.revision === 'old-1'));
+});
+
+t.test('bundles built by `opa build` without --revision serve under their archive\'s digest, never ""', async (t) => {
+  const opa = await testOpa();
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-bundles-norev-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  /** The fixture policy with `readers` set to `groups`, built as CI builds it (docs/operations.md): no --revision. */
+  const ciBuild = async (name: string, groups: string[]): Promise<{ file: string; revision: string }> => {
+    const dir = join(root, name);
+    await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
+    const data = JSON.parse(await readFile(join(dir, 'data.json'), 'utf8')) as { roles: { readers: string[] } };
+    data.roles.readers = groups;
+    await writeFile(join(dir, 'data.json'), JSON.stringify(data));
+    const file = join(root, `${name}.tar.gz`);
+    const run = await runOpa(opa, ['build', '-t', 'wasm', '-e', 'jitgate/authz', '-e', 'jitgate/elevation', '--capabilities', defaultCapabilitiesPath(), '-o', file, dir]);
+    t.equal(run.code, 0, run.stderr);
+    const inspected = await runOpa(opa, ['inspect', '-f', 'json', file]);
+    t.equal((JSON.parse(inspected.stdout) as { manifest: { revision: string } }).manifest.revision, '', `opa wrote ${name} with an empty revision`);
+    return { file, revision: `sha256-${createHash('sha256').update(await readFile(file)).digest('hex').slice(0, 12)}` };
+  };
+  const first = await ciBuild('first', ['eng']);
+  const second = await ciBuild('second', ['ops']);
+  t.not(first.revision, second.revision);
+
+  const bundles = join(root, 'bundles');
+  await mkdir(bundles);
+  await cp(first.file, join(bundles, 'from-ci.tar.gz'));
+  // No policies folder: the gateway serves what CI dropped into bundles/.
+  const manager = new PolicyManager({ config: { dir: join(root, 'no-policies'), bundles_dir: bundles, watch: false, opa_path: opa, debounce_ms: 20 } });
+  const events: PolicyEvent[] = [];
+  manager.onEvent((e) => events.push(e));
+  await manager.start();
+  t.teardown(() => manager.stop());
+  t.equal(manager.revision, first.revision, 'the first bundle serves under its digest');
+  const eng = manager.authorize(input);
+  t.equal(eng.revision, first.revision, 'and its decisions carry it');
+  t.equal(eng.result.allow, true, 'the first policy lets eng read');
+
+  t.equal(await manager.loadBundle(second.file), true, 'the second bundle swaps in');
+  t.equal(manager.revision, second.revision, 'under its own digest');
+  const after = manager.authorize(input);
+  t.equal(after.revision, second.revision);
+  t.equal(after.result.allow, false, 'a different policy: eng no longer reads');
+  t.same(events.map((e) => e.type === 'loaded' ? [e.revision, e.previous] : e.type), [[first.revision, null], [second.revision, first.revision]],
+    'each load is reported under its own revision, the change as one');
 });

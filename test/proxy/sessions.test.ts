@@ -384,3 +384,39 @@ t.test('with the audit trail down, a session its access no longer allows is ende
   t.equal(closing.length, 1, 'one decision-log event for the deny');
   t.equal(closing[0]?.jitgate.error_code, 'JITGATE_E_AUDIT_UNAVAILABLE', 'saying the trail could not take it');
 });
+
+t.test('a new policy revision that denies, landing before a stream starts to linger, still cuts it', async (t) => {
+  // The watch of a streaming response starts a second after its decision; the change lands
+  // before that, while the upstream is still answering. The watch must compare against the
+  // revision that decided, not the one serving when it starts.
+  const engines = { open: await policyAllowingIf(['true'], 'open'), closed: await policyAllowingIf(['false'], 'streams are closed') };
+  let serving: 'open' | 'closed' = 'open';
+  // As the policy manager swaps engines: the revision serving is the one its decisions carry.
+  const policy: PolicyEvaluator = {
+    get revision() { return `rev-${serving}`; },
+    authorize: (input) => ({ ...engines[serving].authorize(input), revision: `rev-${serving}` }),
+    elevation: (input) => ({ ...engines[serving].elevation(input), revision: `rev-${serving}` }),
+  };
+  const g = await startGateway({ policy });
+  t.teardown(() => g.close());
+  // The new revision swaps in the moment the upstream gets the (already decided) request.
+  g.upstream.server.prependListener('request', (req: { url?: string }) => { if (req.url?.includes('__drip')) serving = 'closed'; });
+  // Events every 100 ms, the stream's own end after 8 s: long past the first recheck, far short of recheck_seconds (60).
+  const res = await request(`${g.url}/api/__drip?ms=8000`, { headers: { authorization: `Bearer ${await g.token('alice')}` } });
+  t.equal(res.statusCode, 200, 'the stream opens under the revision that allowed it');
+  t.equal(serving, 'closed', 'and the revision that denies serves before its first event');
+  let received = '';
+  const outcome = await new Promise<string>((resolve) => {
+    res.body.on('data', (d: Buffer) => { received += d.toString(); });
+    res.body.on('error', (err: Error) => { resolve(`cut: ${err.message}`); });
+    res.body.on('end', () => { resolve('ended'); });
+  });
+  t.match(outcome, /^cut/, 'the stream was cut, not run to its end');
+  t.notMatch(received, /done/, 'the caller never got the end of the stream');
+  const seen = g.upstream.seen.find((s) => s.url.includes('__drip'));
+  t.ok(await within(() => seen?.abandoned === true, 2000), 'the gateway dropped the upstream call');
+  const closing = g.decisions.events.filter((e) => e.jitgate.session === 'closed');
+  t.equal(closing.length, 1, 'the deny that ended it is logged');
+  t.equal((closing[0]?.result as { reason?: string } | undefined)?.reason, 'streams are closed', 'decided by the new revision');
+  t.equal(g.audit.entries.at(-1)?.kind, 'proxy.denied', 'and audited');
+});
