@@ -205,7 +205,8 @@ class DecisionLogFanout implements DecisionLogSink {
     if (!this.deps.rules) return undefined;
     let rules;
     try {
-      rules = this.deps.rules.decisionLogRules(() => eventLine(event, inputAndResult(event.input, event.result, inputJson), this.labelsMember));
+      const revision = Object.values(event.bundles)[0]?.revision ?? null;
+      rules = this.deps.rules.decisionLogRules(() => eventLine(event, inputAndResult(event.input, event.result, inputJson), this.labelsMember), revision);
     } catch (err) {
       // Logging it unmasked could leak what the rule was written to hide: drop it, counted.
       this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err), decision_id: event.decision_id }, 'decision log rules failed; event dropped');

@@ -63,6 +63,12 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   readonly #watchers: FSWatcher[] = [];
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #folderCheck: NodeJS.Timeout | undefined;
+  /**
+   * Engines swapped out, by revision, for the decision-log rules of decisions they made and that
+   * are logged later (null: that policy had none). Bounded: an event older than the last
+   * RETIRED_KEPT swaps cannot be ruled, and is dropped (counted) rather than logged unruled.
+   */
+  readonly #retired = new Map<string, PolicyEngine | null>();
   #engine: PolicyEngine | null = null;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -105,9 +111,14 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     return engine.elevation(input);
   }
 
-  decisionLogRules(eventJson: () => string): DecisionLogRules | null {
+  decisionLogRules(eventJson: () => string, revision: string | null): DecisionLogRules | null {
+    const serving = this.#engine;
     // No policy loaded means no decisions to log either; nothing to ask.
-    return this.#engine?.decisionLogRules(eventJson) ?? null;
+    if (!serving) return null;
+    if (revision === null || revision === serving.revision) return serving.decisionLogRules(eventJson);
+    const retired = this.#retired.get(revision);
+    if (retired === undefined) throw jitgateError('POLICY_NOT_LOADED', `the decision-log rules of ${revision} are no longer held`);
+    return retired?.decisionLogRules(eventJson) ?? null;
   }
 
   /** Subscribes to loaded/rejected events (for the audit trail); returns the unsubscribe function. */
@@ -230,7 +241,17 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
 
   #swap(engine: PolicyEngine, source: 'policies' | 'bundle'): void {
     if (this.#stopped && this.#engine) return;
-    const previous = this.#engine?.revision ?? null;
+    const outgoing = this.#engine;
+    const previous = outgoing?.revision ?? null;
+    if (outgoing && outgoing.revision !== engine.revision) {
+      this.#retired.delete(outgoing.revision);
+      this.#retired.set(outgoing.revision, outgoing.hasDecisionLogRules ? outgoing : null);
+      for (const revision of this.#retired.keys()) {
+        if (this.#retired.size <= RETIRED_KEPT) break;
+        this.#retired.delete(revision);
+      }
+    }
+    this.#retired.delete(engine.revision);
     this.#engine = engine;
     this.#status = { ...this.#status, revision: engine.revision, source, loaded_at: new Date().toISOString() };
     this.#logger.info({ revision: engine.revision, previous, source }, 'policy loaded');
@@ -348,6 +369,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
 }
 
 const FOLDER_CHECK_MS = 1_000;
+const RETIRED_KEPT = 16;
 
 /** Which folder `dir` names now: its real path (every link resolved) and inode; null when there is none. */
 async function folderIdentity(dir: string): Promise<string | null> {

@@ -13,10 +13,12 @@ export interface PolicyEvaluator {
 /** The active policy's decision-log rules (system.log.drop / system.log.mask), for the decision logger. */
 export interface DecisionLogRulesSource {
   /**
-   * Null when the policy defines no such rules (then `eventJson` is not called). Throws
-   * JitgateError when they fail.
+   * The rules of the policy revision that made the decision (`revision`; the serving one when
+   * null): an event logged after a reload, as a long response's is, is ruled as its decision was.
+   * Null when that policy defines no such rules (then `eventJson` is not called). Throws
+   * JitgateError when they fail, or when that revision's rules are no longer held.
    */
-  decisionLogRules(eventJson: () => string): DecisionLogRules | null;
+  decisionLogRules(eventJson: () => string, revision: string | null): DecisionLogRules | null;
 }
 
 export type PolicyEvent =

@@ -66,3 +66,28 @@ t.test('without system.log rules the event is never even serialized', async (t) 
   t.equal(engine.decisionLogRules(() => { asked++; return '{}'; }), null);
   t.equal(asked, 0);
 });
+
+t.test('an event logged after a reload is ruled by the policy that decided it, not the one serving', async (t) => {
+  const { cp, mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { PolicyManager } = await import('../../src/policy/index.js');
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-log-rules-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const policies = join(root, 'policies');
+  await cp(dir, policies, { recursive: true });
+  const manager = new PolicyManager({ config: { dir: policies, bundles_dir: join(root, 'bundles'), watch: false, opa_path: await testOpa(), debounce_ms: 10 } });
+  await manager.start();
+  t.teardown(() => manager.stop());
+  const withRules = manager.revision ?? '';
+  const e = JSON.stringify(event('/api/a', { 'x-user-email': 'a@example.com' }, {}));
+  const asked = manager.decisionLogRules(() => e, withRules);
+  t.ok(asked && asked.mask.length > 0, 'the policy masks something in this event');
+
+  await rm(join(policies, 'log.rego'));
+  await manager.rebuild();
+  t.not(manager.revision, withRules, 'a policy without rules now serves');
+  t.equal(manager.decisionLogRules(() => e, manager.revision), null, 'its own decisions have no rules');
+  t.same(manager.decisionLogRules(() => e, withRules), asked, 'a decision of the first policy, logged now, is masked as that policy says');
+  t.throws(() => manager.decisionLogRules(() => e, 'a-revision-never-served'), { code: 'JITGATE_E_POLICY_NOT_LOADED' },
+    'a revision whose rules are not held: the event is not logged unruled (the logger drops and counts it)');
+});
