@@ -277,7 +277,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     }
   }
 
-  #debounce(key: string, action: () => void): void {
+  #debounce(key: string, action: () => void, quietMs = this.#config.debounce_ms): void {
     const existing = this.#timers.get(key);
     if (existing) clearTimeout(existing);
     this.#timers.set(
@@ -285,7 +285,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
       setTimeout(() => {
         this.#timers.delete(key);
         if (!this.#stopped) action();
-      }, this.#config.debounce_ms),
+      }, quietMs),
     );
   }
 
@@ -294,11 +294,16 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
       ignoreInitial: true,
       ignored: (path) => path !== dir && (isNoise(path) || path.startsWith(bundlesDir + '/') || path === bundlesDir),
     });
-    policies.on('all', (_event, path) => {
+    policies.on('all', (event, path) => {
       const relativePath = path.slice(dir.length + 1);
       // Only a change to what is compiled matters (a test file or README edit is not a new policy).
       if (relativePath === '' || isPolicySource(relativePath) || !/\.[a-z]+$/.test(relativePath)) {
-        this.#debounce('policies', () => void this.rebuild());
+        // A file deleted is often a file about to be written again (a deploy that deletes first,
+        // a branch switch): the folder without it would compile (Rego reads a missing package as
+        // undefined) and decide without its rules. A deletion counts once nothing follows it for
+        // a while; anything that follows is compiled after the usual quiet time.
+        const removed = event === 'unlink' || event === 'unlinkDir';
+        this.#debounce('policies', () => void this.rebuild(), removed ? Math.max(this.#config.debounce_ms, DELETION_SETTLE_MS) : undefined);
       }
     });
     this.#watchers.push(policies);
@@ -370,6 +375,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
 
 const FOLDER_CHECK_MS = 1_000;
 const RETIRED_KEPT = 16;
+const DELETION_SETTLE_MS = 2_000;
 
 /** Which folder `dir` names now: its real path (every link resolved) and inode; null when there is none. */
 async function folderIdentity(dir: string): Promise<string | null> {

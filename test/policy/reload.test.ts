@@ -189,3 +189,27 @@ t.test('a compiled file that is a link: its text changing under the same commit 
   t.equal(servingVersion(manager), 2, 'the new text serves');
   t.not(manager.revision, first, 'under a revision of its own');
 });
+
+t.test('a file deleted and written again a moment later: the folder without it is never served', async (t) => {
+  const opa = await testOpa();
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const dir = join(root, 'policies');
+  await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
+  await writeFile(join(dir, 'version.rego'), versionRule(1));
+  const manager = new PolicyManager({ config: { dir, bundles_dir: join(root, 'bundles'), watch: true, opa_path: opa, debounce_ms: 30 } });
+  await manager.start();
+  t.teardown(() => manager.stop());
+  const events: PolicyEvent[] = [];
+  manager.onEvent((e) => events.push(e));
+  const seen = new Set<unknown>();
+  const sampler = setInterval(() => seen.add(servingVersion(manager)), 5);
+  t.teardown(() => { clearInterval(sampler); });
+
+  await rm(join(dir, 'version.rego'));
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  await writeFile(join(dir, 'version.rego'), versionRule(2));
+  await until(() => servingVersion(manager) === 2, 'the rewritten file serves');
+  t.same([...seen].filter((v) => v !== 1 && v !== 2), [], 'no decision was made without the file');
+  t.same(events.filter((e) => e.type === 'loaded').length, 1, 'one swap: from the old file to the new');
+});
