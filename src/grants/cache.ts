@@ -8,6 +8,7 @@ import type { GrantReader } from './types.js';
 import type { GrantStore } from './store.js';
 import { systemClock, iso, type Clock } from './clock.js';
 import { toPolicyGrant } from './policy-grant.js';
+import { UnreadableRowError } from './rows.js';
 
 export const GRANTS_CHANNEL = 'jitgate_grants';
 
@@ -147,6 +148,17 @@ export class GrantCache implements GrantReader {
     this.#put(grant);
   }
 
+  /** A changed grant as stored now; null when it is gone or its row cannot be read (reported), so it is not honoured. */
+  async #readChanged(id: string): Promise<Grant | null> {
+    try {
+      return await this.#store.getGrant(this.#store.db, id);
+    } catch (err) {
+      if (!(err instanceof UnreadableRowError)) throw err;
+      this.#onError(err);
+      return null;
+    }
+  }
+
   /** A changed grant as re-read; one no longer in the store (deleted by hand) ends like a revoked one. */
   #putOrGone(id: string, grant: Grant | null): void {
     if (grant) {
@@ -193,7 +205,7 @@ export class GrantCache implements GrantReader {
 
   async #reread(id: string, generation: number): Promise<void> {
     try {
-      const grant = await this.#store.getGrant(this.#store.db, id);
+      const grant = await this.#readChanged(id);
       if (generation !== this.#generation) return;
       this.#putOrGone(id, grant);
     } catch (err) {
@@ -245,6 +257,8 @@ export class GrantCache implements GrantReader {
       for (;;) {
         const page = await this.#store.activeGrantsPage(this.#store.db, nowIso, after, this.#pageSize);
         if (generation !== this.#generation) return;
+        // Left out, so not honoured: that grant fails closed, every other still serves.
+        for (const unreadable of page.unreadable) this.#onError(unreadable);
         for (const a of page.grants) {
           let entries = bySubject.get(a.subjectId);
           if (!entries) bySubject.set(a.subjectId, (entries = new Map<string, Entry>()));
@@ -260,7 +274,7 @@ export class GrantCache implements GrantReader {
       this.#ended = new Set();
       this.#changedDuringLoad = null;
       for (const id of changed) {
-        const grant = await this.#store.getGrant(this.#store.db, id);
+        const grant = await this.#readChanged(id);
         if (generation !== this.#generation) return;
         this.#putOrGone(id, grant);
       }

@@ -23,9 +23,29 @@ function strOrNull(v: unknown): string | null {
   return v === null || v === undefined ? null : str(v);
 }
 
+/**
+ * A stored row whose JSON does not parse (edited by hand, or damaged): it can only be left out.
+ * What reads rows tells it from a store that cannot be reached, which is another failure.
+ */
+export class UnreadableRowError extends Error {
+  constructor(readonly rowId: string, cause: unknown) {
+    super(`row ${rowId} cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'UnreadableRowError';
+  }
+}
+
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the stored JSON's type
 function json<T>(v: unknown): T {
   return JSON.parse(str(v)) as T;
+}
+
+/** `read(row)`, or UnreadableRowError naming the row when its stored JSON does not parse. */
+export function readRow<T>(row: Row, read: (row: Row) => T): T {
+  try {
+    return read(row);
+  } catch (err) {
+    throw new UnreadableRowError(str(row.id), err);
+  }
 }
 
 function scopeOf(v: unknown): GrantScope | null {

@@ -5,7 +5,7 @@ import type { Db, Row, Sql } from '../store/index.js';
 import type { AccessRequest, Approval } from './model.js';
 import { grantsMigrations } from './migrations.js';
 import {
-  GRANT_COLUMNS, REQUEST_COLUMNS, approvalFromRow, grantFromRow, grantParams, insertSql, requestFromRow, requestParams,
+  GRANT_COLUMNS, REQUEST_COLUMNS, approvalFromRow, grantFromRow, grantParams, insertSql, readRow, requestFromRow, requestParams, UnreadableRowError,
   type StoredGrant,
 } from './rows.js';
 import type { GrantFilter, RequestFilter } from './types.js';
@@ -53,7 +53,8 @@ export interface GrantStore {
    * One page of active, unexpired grants in id order after `afterId` (the cache loads in pages).
    * `next` is the id to continue after, or null when this was the last page.
    */
-  activeGrantsPage(sql: Sql, nowIso: string, afterId: string, limit: number): Promise<{ grants: ActiveGrant[]; next: string | null }>;
+  /** Rows that cannot be read are left out (`unreadable`): one damaged grant must not stop every other. */
+  activeGrantsPage(sql: Sql, nowIso: string, afterId: string, limit: number): Promise<{ grants: ActiveGrant[]; next: string | null; unreadable: UnreadableRowError[] }>;
 }
 
 function page(filter: { limit?: number; offset?: number }): { limit: number; offset: number } {
@@ -150,7 +151,7 @@ export function createGrantStore(db: Db): GrantStore {
 
     async getGrant(sql, id) {
       const rows = await sql.query(`SELECT ${grantColumns} FROM jitgate_grants WHERE id = $1`, [id]);
-      return rows[0] ? grantFromRow(rows[0]) : null;
+      return rows[0] ? readRow(rows[0], grantFromRow) : null;
     },
 
     async listGrants(sql, filter, nowIso) {
@@ -229,32 +230,38 @@ export function createGrantStore(db: Db): GrantStore {
         [afterId],
       );
       const grants: ActiveGrant[] = [];
+      const unreadable: UnreadableRowError[] = [];
       for (const row of rows) {
         const expiresAt = String(row.expires_at);
         if (expiresAt <= nowIso) continue;
         const expiresMs = Date.parse(expiresAt);
         const startsAt = String(row.starts_at);
-        grants.push({
-          subjectId: String(row.subject_id),
-          startsMs: Date.parse(startsAt),
-          expiresMs,
-          grant: {
-            id: String(row.id),
-            role: String(row.role),
-            scope: row.scope === null ? null : (JSON.parse(row.scope as string) as GrantScope),
-            starts_at: startsAt,
-            expires_at: expiresAt,
-            expires_at_ns: expiresMs * 1e6,
-            approved_by: JSON.parse(String(row.approved_by)) as string[],
-            reason: String(row.reason),
-            ticket: row.ticket === null ? null : (row.ticket as string),
-            break_glass: Number(row.break_glass) === 1,
-            request_id: String(row.request_id),
-          },
-        });
+        try {
+          grants.push(readRow(row, (): ActiveGrant => ({
+            subjectId: String(row.subject_id),
+            startsMs: Date.parse(startsAt),
+            expiresMs,
+            grant: {
+              id: String(row.id),
+              role: String(row.role),
+              scope: row.scope === null ? null : (JSON.parse(row.scope as string) as GrantScope),
+              starts_at: startsAt,
+              expires_at: expiresAt,
+              expires_at_ns: expiresMs * 1e6,
+              approved_by: JSON.parse(String(row.approved_by)) as string[],
+              reason: String(row.reason),
+              ticket: row.ticket === null ? null : (row.ticket as string),
+              break_glass: Number(row.break_glass) === 1,
+              request_id: String(row.request_id),
+            },
+          })));
+        } catch (err) {
+          if (!(err instanceof UnreadableRowError)) throw err;
+          unreadable.push(err);
+        }
       }
       const last = rows[rows.length - 1];
-      return { grants, next: last && rows.length === n ? String(last.id) : null };
+      return { grants, next: last && rows.length === n ? String(last.id) : null, unreadable };
     },
   };
 }

@@ -8,7 +8,7 @@ import { AUDIT_CHAIN_LOCK } from '../audit/index.js';
 import { GRANTS_CHANNEL } from './cache.js';
 import { iso, systemClock, type Clock } from './clock.js';
 import type { AccessRequest } from './model.js';
-import { publicGrant, type StoredGrant } from './rows.js';
+import { publicGrant, UnreadableRowError, type StoredGrant } from './rows.js';
 import type { GrantStore } from './store.js';
 import type { WorkflowEvent } from './types.js';
 import type { GrantSink, WorkflowEventSink } from './workflow.js';
@@ -104,7 +104,17 @@ export class Sweeper {
         if (what === 'grants') {
           // Another replica may have recorded it first: the conditional update decides.
           if (!(await store.markGrantExpired(sql, id, now))) continue;
-          const g = await store.getGrant(sql, id);
+          let g: StoredGrant | null;
+          try {
+            g = await store.getGrant(sql, id);
+          } catch (err) {
+            if (!(err instanceof UnreadableRowError)) throw err;
+            // Marked expired all the same, and every cache told; no audit record can say what it
+            // held, so the log does. The rest of the batch goes on.
+            this.#o.onError?.(err);
+            await store.db.notify(GRANTS_CHANNEL, id, sql);
+            continue;
+          }
           const req = g ? await store.getRequest(sql, g.request_id) : null;
           if (!g || !req) continue;
           const expired: StoredGrant = { ...g, status: 'expired', expired_recorded_at: now };

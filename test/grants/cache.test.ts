@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import pg from 'pg';
 import { GrantCache, GRANTS_CHANNEL, createGrantStore, type GrantStore, type StoredGrant } from '../../src/grants/index.js';
-import { alice, bob, erin, eventually, openStore, replica, TestClock } from './helpers.js';
+import { alice, auditOf, bob, erin, eventually, openStore, replica, TestClock } from './helpers.js';
 
 /** A migrated grant store on a fresh SQLite database, closed when the test ends. */
 async function sqliteGrants(t: Test): Promise<{ s: Awaited<ReturnType<typeof openStore>>; clock: TestClock; store: GrantStore }> {
@@ -156,4 +156,41 @@ t.test('PostgreSQL: a grant row deleted by hand, and the change announced, is no
   t.equal(a.cache.resyncCount, resyncs, 'learned from the feed, not from a resync');
   t.equal(a.cache.ready, true, 'and the cache still vouches for what it holds');
   t.same(a.cache.activeGrants('erin', clock.ms).map((g) => g.id), [kept], 'the other subject\'s grant stands');
+});
+
+t.test('PostgreSQL: one grant row that cannot be read fails closed for that grant alone; its expiry is still recorded, and every other', async (t) => {
+  const s = await openStore('postgres');
+  const clock = new TestClock();
+  const a = await replica(s.db, clock);
+  let b: Awaited<ReturnType<typeof replica>> | null = null;
+  t.teardown(async () => {
+    await b?.stop();
+    await a.stop();
+    await s.close();
+  });
+  const grant = async (who: typeof alice): Promise<string> => {
+    const ok = await a.workflow.approve(bob, (await a.workflow.request(who, { role: 'writer', duration_seconds: 3600, reason: 'damaged row' })).id);
+    return ok.grant_id!;
+  };
+  const sound = await grant(alice);
+  const damaged = await grant(erin);
+  // A hand edit that leaves JSON that does not parse, announced as the workflow announces a change.
+  await s.db.query('UPDATE jitgate_grants SET approved_by = $2, subject = $2 WHERE id = $1', [damaged, 'bob']);
+  await s.db.query('SELECT pg_notify($1, $2)', [GRANTS_CHANNEL, damaged]);
+  await eventually(() => a.cache.activeGrants('erin', clock.ms).length === 0);
+  t.pass('the damaged grant is no longer honoured');
+  t.equal(a.cache.ready, true, 'the cache still vouches for the rest');
+  t.same(a.cache.activeGrants('alice', clock.ms).map((g) => g.id), [sound], 'alice\'s grant stands');
+
+  b = await replica(s.openAnother(), clock);
+  t.equal(b.cache.ready, true, 'a replica starting with the damaged row in the store serves');
+  t.same(b.cache.activeGrants('alice', clock.ms).map((g) => g.id), [sound]);
+  t.same(b.cache.activeGrants('erin', clock.ms), [], 'and leaves the damaged grant out');
+
+  clock.advance(3601_000);
+  const swept = await a.sweeper.sweepOnce();
+  t.equal(swept.grants, 1, 'the sweep records the readable grant\'s expiry');
+  const rows = await s.db.query<{ id: string; status: string }>('SELECT id, status FROM jitgate_grants ORDER BY id');
+  t.same(rows.map((r) => r.status), ['expired', 'expired'], 'and marks the damaged one expired too');
+  t.same((await auditOf(s.db, { grant_id: sound })).map((r) => r.kind).at(-1), 'grant.expired');
 });
