@@ -3,7 +3,14 @@
 import t, { type Test } from 'tap';
 import pg from 'pg';
 import { GrantCache, GRANTS_CHANNEL, createGrantStore, type GrantStore, type StoredGrant } from '../../src/grants/index.js';
-import { alice, auditOf, bob, erin, eventually, openStore, replica, TestClock } from './helpers.js';
+import type { Subject } from '../../src/policy/index.js';
+import { alice, auditOf, bob, erin, eventually, openStore, replica, TestClock, type Replica } from './helpers.js';
+
+/** A writer grant for `who`, asked for and approved through replica `a`; its id. */
+async function grantOn(a: Replica, who: Subject, reason: string): Promise<string> {
+  const ok = await a.workflow.approve(bob, (await a.workflow.request(who, { role: 'writer', duration_seconds: 3600, reason })).id);
+  return ok.grant_id!;
+}
 
 /** A migrated grant store on a fresh SQLite database, closed when the test ends. */
 async function sqliteGrants(t: Test): Promise<{ s: Awaited<ReturnType<typeof openStore>>; clock: TestClock; store: GrantStore }> {
@@ -139,10 +146,7 @@ t.test('PostgreSQL: a grant row deleted by hand, and the change announced, is no
     await a.stop();
     await s.close();
   });
-  const grant = async (who: typeof alice): Promise<string> => {
-    const ok = await a.workflow.approve(bob, (await a.workflow.request(who, { role: 'writer', duration_seconds: 3600, reason: 'hand edit' })).id);
-    return ok.grant_id!;
-  };
+  const grant = (who: Subject): Promise<string> => grantOn(a, who, 'hand edit');
   const deleted = await grant(alice);
   const kept = await grant(erin);
   t.same(a.cache.activeGrants('alice', clock.ms).map((g) => g.id), [deleted], 'the grant is handed out');
@@ -168,10 +172,7 @@ t.test('PostgreSQL: one grant row that cannot be read fails closed for that gran
     await a.stop();
     await s.close();
   });
-  const grant = async (who: typeof alice): Promise<string> => {
-    const ok = await a.workflow.approve(bob, (await a.workflow.request(who, { role: 'writer', duration_seconds: 3600, reason: 'damaged row' })).id);
-    return ok.grant_id!;
-  };
+  const grant = (who: Subject): Promise<string> => grantOn(a, who, 'damaged row');
   const sound = await grant(alice);
   const damaged = await grant(erin);
   // A hand edit that leaves JSON that does not parse, announced as the workflow announces a change.

@@ -1,7 +1,7 @@
 // Hot reload under load: decisions keep flowing while the policies folder changes 50 times
 // (good and broken changes alternating). No decision may fail or mix policies, and the
 // revision decisions report changes exactly when a good change lands.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { cp, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,28 @@ import { FIXTURES, testOpa } from './helpers.js';
 
 function versionRule(v: number): string {
   return `package jitgate.authz\n\nversion := ${v}\n`;
+}
+
+/** A folder of its own for one test, removed when the test ends. */
+async function scratch(t: Test): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  return root;
+}
+
+/** A copy of the basic policy fixture at `dir`, with `version.rego` deciding `version` when given. */
+async function policyCopy(dir: string, version?: number): Promise<string> {
+  await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
+  if (version !== undefined) await writeFile(join(dir, 'version.rego'), versionRule(version));
+  return dir;
+}
+
+/** A started manager on `dir` (its bundles beside it under `root`), stopped when the test ends. */
+async function startManager(t: Test, root: string, dir: string, watch: boolean, debounceMs: number): Promise<PolicyManager> {
+  const manager = new PolicyManager({ config: { dir, bundles_dir: join(root, 'bundles'), watch, opa_path: await testOpa(), debounce_ms: debounceMs } });
+  await manager.start();
+  t.teardown(() => manager.stop());
+  return manager;
 }
 
 const input: AuthzInput = {
@@ -97,14 +119,9 @@ t.test('50 reloads under continuous decisions', async (t) => {
 });
 
 t.test('the same sources rebuilt: nothing to report; a reverted break clears the error', async (t) => {
-  const opa = await testOpa();
-  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const dir = join(root, 'policies');
-  await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
-  const manager = new PolicyManager({ config: { dir, bundles_dir: join(root, 'bundles'), watch: false, opa_path: opa, debounce_ms: 10 } });
-  await manager.start();
-  t.teardown(() => manager.stop());
+  const root = await scratch(t);
+  const dir = await policyCopy(join(root, 'policies'));
+  const manager = await startManager(t, root, dir, false, 10);
   const events: PolicyEvent[] = [];
   manager.onEvent((e) => events.push(e));
   const serving = manager.revision;
@@ -135,22 +152,13 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 t.test('a folder replaced by a deploy (renamed over, or a release symlink swapped) is watched anew and served', async (t) => {
-  const opa = await testOpa();
-  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const release = async (name: string, v: number): Promise<string> => {
-    const dir = join(root, name);
-    await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
-    await writeFile(join(dir, 'version.rego'), versionRule(v));
-    return dir;
-  };
+  const root = await scratch(t);
+  const release = (name: string, v: number): Promise<string> => policyCopy(join(root, name), v);
   // policy.dir is a link to the current release, as release tools and git-sync lay it out.
   await release('r1', 1);
   const current = join(root, 'current');
   await symlink(join(root, 'r1'), current);
-  const manager = new PolicyManager({ config: { dir: current, bundles_dir: join(root, 'bundles'), watch: true, opa_path: opa, debounce_ms: 30 } });
-  await manager.start();
-  t.teardown(() => manager.stop());
+  const manager = await startManager(t, root, current, true, 30);
   t.equal(servingVersion(manager), 1);
 
   await release('r2', 2);
@@ -167,20 +175,15 @@ t.test('a folder replaced by a deploy (renamed over, or a release symlink swappe
 });
 
 t.test('a compiled file that is a link: its text changing under the same commit is a new revision', async (t) => {
-  const opa = await testOpa();
-  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const dir = join(root, 'policies');
-  await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
+  const root = await scratch(t);
+  const dir = await policyCopy(join(root, 'policies'));
   await writeFile(join(root, 'shared.rego'), versionRule(1));
   await symlink('../shared.rego', join(dir, 'version.rego'));
   const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: root, encoding: 'utf8' });
   git('init', '-q');
   git('add', '.');
   git('commit', '-qm', 'v1');
-  const manager = new PolicyManager({ config: { dir, bundles_dir: join(root, 'bundles'), watch: false, opa_path: opa, debounce_ms: 10 } });
-  await manager.start();
-  t.teardown(() => manager.stop());
+  const manager = await startManager(t, root, dir, false, 10);
   const first = manager.revision ?? '';
   t.match(first, /^[0-9a-f]{40}-linked-[0-9a-f]{12}$/, `the commit does not name what the link holds (${first})`);
   await writeFile(join(root, 'shared.rego'), versionRule(2));
@@ -191,15 +194,9 @@ t.test('a compiled file that is a link: its text changing under the same commit 
 });
 
 t.test('a file deleted and written again a moment later: the folder without it is never served', async (t) => {
-  const opa = await testOpa();
-  const root = await mkdtemp(join(tmpdir(), 'jitgate-reload-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const dir = join(root, 'policies');
-  await cp(join(FIXTURES, 'policy-basic'), dir, { recursive: true });
-  await writeFile(join(dir, 'version.rego'), versionRule(1));
-  const manager = new PolicyManager({ config: { dir, bundles_dir: join(root, 'bundles'), watch: true, opa_path: opa, debounce_ms: 30 } });
-  await manager.start();
-  t.teardown(() => manager.stop());
+  const root = await scratch(t);
+  const dir = await policyCopy(join(root, 'policies'), 1);
+  const manager = await startManager(t, root, dir, true, 30);
   const events: PolicyEvent[] = [];
   manager.onEvent((e) => events.push(e));
   const seen = new Set<unknown>();
