@@ -7,6 +7,15 @@ export interface PageQuery {
   offset?: number;
 }
 
+export interface PageOptions {
+  /**
+   * The query names a subject other than the caller: a look that finds none of its rows visible
+   * ends the listing. Otherwise where the look stopped would tell a caller who may see none of
+   * them how many there are (probing offsets with `limit=1`).
+   */
+  anotherSubject: boolean;
+}
+
 export interface Page<T> {
   items: T[];
   limit: number;
@@ -27,6 +36,7 @@ export async function readVisiblePage<T>(
   query: PageQuery,
   read: (window: { limit: number; offset: number }) => Promise<T[]>,
   visible: (row: T) => boolean,
+  options: PageOptions = { anotherSubject: false },
 ): Promise<Page<T>> {
   const limit = query.limit ?? 50;
   const offset = query.offset ?? 0;
@@ -42,6 +52,7 @@ export async function readVisiblePage<T>(
     next += looked;
     // Every row of a short window looked at: nothing is left.
     if (looked === rows.length && rows.length <= limit) return { items, limit, offset, next_offset: null };
-    if (items.length === limit || next - offset >= limit * MAX_SCAN_PAGES) return { items, limit, offset, next_offset: next };
+    if (items.length === limit) return { items, limit, offset, next_offset: next };
+    if (next - offset >= limit * MAX_SCAN_PAGES) return { items, limit, offset, next_offset: items.length === 0 && options.anotherSubject ? null : next };
   }
 }

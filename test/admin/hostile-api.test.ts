@@ -139,3 +139,29 @@ t.test('a change a browser marks as sent from another site is refused before it 
   t.equal((await fetch(`${stack.base}/v1/whoami`, { headers: { authorization: `Bearer ${bob}`, 'sec-fetch-site': 'cross-site' } })).status, 200, 'reads are not refused (a page cannot read the answer)');
   t.equal(await approve({ 'sec-fetch-site': 'same-origin', origin: stack.base }), '200 ok', 'the console\'s own request (same origin) approves');
 });
+
+t.test('filtering on a subject whose rows one may not see tells nothing of how many there are', async (t) => {
+  const stackOwn = await startStack();
+  t.teardown(() => stackOwn.close());
+  const [erinOwn, bobOwn, malloryOwn] = await Promise.all(['erin', 'bob', 'mallory'].map((s) => stackOwn.token(s)));
+  for (let i = 0; i < 13; i++) await api(stackOwn.base, 'POST', '/v1/requests', { token: erinOwn, body: { role: 'writer', duration: 600, reason: `pending ${String(i)}` } });
+  const probe = async (token: string, path: string): Promise<string[]> => {
+    const answers: string[] = [];
+    for (const offset of [0, 2, 3, 4, 12, 13, 20]) {
+      const page = await api(stackOwn.base, 'GET', `${path}&limit=1&offset=${String(offset)}`, { token });
+      answers.push(`${String(page.body.items.length)}:${String(page.body.next_offset)}`);
+    }
+    return answers;
+  };
+  const none = ['0:null', '0:null', '0:null', '0:null', '0:null', '0:null', '0:null'];
+  t.same(await probe(malloryOwn, '/v1/requests?requester=erin&status=pending'), none, 'thirteen requests: the same answers at every offset');
+  t.same(await probe(malloryOwn, '/v1/requests?requester=nobody&status=pending'), none, 'as for a subject with none');
+  t.same(await probe(malloryOwn, '/v1/grants?subject=erin&active=true'), none, 'grants too');
+  let seen = 0;
+  for (let offset: number | null = 0; offset !== null;) {
+    const page: { body: { items: unknown[]; next_offset: number | null } } = await api(stackOwn.base, 'GET', `/v1/requests?requester=erin&limit=5&offset=${String(offset)}`, { token: bobOwn });
+    seen += page.body.items.length;
+    offset = page.body.next_offset;
+  }
+  t.equal(seen, 13, 'an approver who sees them pages through all of them');
+});

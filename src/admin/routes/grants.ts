@@ -35,7 +35,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
           ...(query.subject ? { subject: query.subject } : {}),
           ...(query.active !== undefined ? { active: query.active } : {}),
           ...window,
-        }), (grant) => workflow.canViewGrant(subject, grant)),
+        }), (grant) => workflow.canViewGrant(subject, grant), { anotherSubject: query.subject !== undefined && query.subject !== subject.id }),
     }),
     route<never, never, IdParams>({
       method: 'GET',

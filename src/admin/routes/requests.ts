@@ -71,7 +71,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
           ...(query.requester ? { requester: query.requester } : {}),
           ...(query.role ? { role: query.role } : {}),
           ...window,
-        }), (request) => workflow.canViewRequest(subject, request)),
+        }), (request) => workflow.canViewRequest(subject, request), { anotherSubject: query.requester !== undefined && query.requester !== subject.id }),
     }),
     route<never, never, IdParams>({
       method: 'GET',
