@@ -293,8 +293,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         // The append may have waited behind a revoke, which answers only once it holds here: a
         // grant set that moved meanwhile has the request decided again on what holds now.
         if (grantsMoved(d)) {
+          if (round >= MAX_DECISION_ROUNDS) {
+            const unsettled = jitgateError('STORE_UNAVAILABLE', 'the grants kept changing while the request was decided');
+            logDecision(deps, d, { error_code: unsettled.code });
+            throw new DecidedError(unsettled, decision.decision_id, routeName);
+          }
           logDecision(deps, d, { error_code: ERRORS.CONFLICT.code });
-          if (round >= MAX_DECISION_ROUNDS) throw new DecidedError(jitgateError('STORE_UNAVAILABLE', 'the grants kept changing while the request was decided'), decision.decision_id, routeName);
           await handle(req, res, requestId, d, round + 1);
           return;
         }
