@@ -7,8 +7,12 @@ import type { LogMaskRule } from '../policy/index.js';
 
 export const MASK_VALUE = '[REDACTED]';
 
-/** Keys whose values are credentials wherever they appear (header names, claim names, config keys). */
-const SENSITIVE_KEY = /(^|[-_.])(authorization|cookie|set-cookie|password|passwd|passphrase|secret|token|api[-_]?key|private[-_]?key|credential[-_]?value)s?$/i;
+/**
+ * Keys whose values are credentials wherever they appear (header names, claim names, body and
+ * query fields), matched on the key's end once case and `-_.` are set aside: `accessToken`,
+ * `refresh_token`, `x-authtoken`, `clientSecret`, `newPassword` and `aws_secret_access_key` alike.
+ */
+const SENSITIVE_KEY_END = /(authorization|cookie|password|passwd|passphrase|secret|token|apikey|privatekey|accesskey|credentialvalue|sessionid)s?$/;
 /** Values that carry a credential whatever their key. */
 const SENSITIVE_VALUE = /^(bearer|basic|digest|negotiate)\s+\S/i;
 
@@ -58,7 +62,7 @@ const keyVerdicts = new Map<string, boolean>();
 function isSensitiveKey(key: string): boolean {
   let verdict = keyVerdicts.get(key);
   if (verdict === undefined) {
-    verdict = SENSITIVE_KEY.test(key);
+    verdict = SENSITIVE_KEY_END.test(key.toLowerCase().replace(/[-_.]/g, ''));
     if (keyVerdicts.size >= 4096) keyVerdicts.clear();
     keyVerdicts.set(key, verdict);
   }

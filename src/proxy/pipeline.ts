@@ -299,9 +299,11 @@ export function logRefusal(deps: Pick<PipelineDeps, 'decisionLog' | 'policy'>, r
     request.path = known.target.path;
     request.query = known.target.query;
   } else {
+    // Up to the query or the first `;`: path parameters carry session ids (`;jsessionid=`) as
+    // queries carry tokens, and neither is logged unparsed.
     const raw = req.url ?? '';
-    const q = raw.indexOf('?');
-    request.raw_path = (q < 0 ? raw : raw.slice(0, q)).slice(0, RAW_PATH_LOGGED);
+    const end = raw.search(/[?;]/);
+    request.raw_path = (end < 0 ? raw : raw.slice(0, end)).slice(0, RAW_PATH_LOGGED);
   }
   request.host = known.host ?? '';
   request.client_ip = known.client?.ip ?? peerAddress(req.socket.remoteAddress ?? '');

@@ -2,7 +2,8 @@
 // on the same file would never hear of a revoke made through the first, and would go on honouring
 // the grant. The serving process claims the file with an owner file beside it; CLI commands that
 // only read the file (audit verify, export) do not claim it.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { jitgateError } from '../errors.js';
 
 function alive(pid: number): boolean {
@@ -21,9 +22,11 @@ function alive(pid: number): boolean {
  */
 export function claimSqliteFile(path: string): () => void {
   const ownerFile = `${path}.owner`;
+  // Claimed before the store opens (and creates its folder): the folder is made here, private.
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(ownerFile, 'wx');
+      const fd = openSync(ownerFile, 'wx', 0o600);
       writeSync(fd, `${String(process.pid)}\n`);
       closeSync(fd);
       return () => {

@@ -1,7 +1,7 @@
 // Embedded store: one better-sqlite3 connection in WAL mode. better-sqlite3 is
 // synchronous, so every statement and transaction is queued on one lane: an async
 // transaction body can never interleave with another statement on the connection.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Db, Migration, Row, Sql } from './types.js';
@@ -33,7 +33,20 @@ export class SqliteDb implements Db {
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      // The trail and every grant's reason are in this file: for the gateway's user alone. SQLite
+      // gives its -wal and -shm files the database file's mode, so creating that one 0600 is enough.
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'a', 0o600));
+      // A file an earlier version created world-readable is made private too.
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+        try {
+          if (existsSync(file)) chmodSync(file, 0o600);
+        } catch {
+          // Not ours to change (a reader running as another user): left as it is.
+        }
+      }
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
