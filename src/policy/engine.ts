@@ -275,8 +275,7 @@ export class PolicyEngine {
    * as OPA gives it; only made when the bundle has such rules). Null when it defines neither. Throws POLICY_EVAL or
    * POLICY_RESULT_INVALID: the caller must then not log the event as it is.
    */
-  decisionLogRules(eventJson: () => string, revision: string | null = null): DecisionLogRules | null {
-    if (revision !== null && revision !== this.revision) throw jitgateError('POLICY_NOT_LOADED', `the decision-log rules of ${revision} (this engine serves ${this.revision})`);
+  decisionLogRules(eventJson: () => string): DecisionLogRules | null {
     if (!this.hasDecisionLogRules) return null;
     const json = eventJson();
     // The rules run when the event is logged: time.now_ns() answers that instant.

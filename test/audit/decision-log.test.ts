@@ -97,6 +97,18 @@ t.test('masking follows OPA: configured pointers erased, secrets masked, both re
   t.end();
 });
 
+t.test('a secret-looking key is masked whatever its case or separators; keys that merely contain the words are not', (t) => {
+  const body: Record<string, string> = {
+    accessToken: 'a', refreshToken: 'b', clientSecret: 'c', newPassword: 'd', aws_secret_access_key: 'e', 'x-amzn-oidc-accesstoken': 'f',
+    'X-AuthToken': 'g', JSESSIONID: 'h', apiKey: 'i', 'private.key': 'j', tokenizer: 'kept', secretary: 'kept', passwordPolicy: 'kept',
+  };
+  const m = maskInput({ input: { request: { body } }, result: { allow: true } });
+  const out = (m.input as { request: { body: Record<string, string> } }).request.body;
+  t.same(Object.keys(out).filter((k) => out[k] === '[REDACTED]').sort(), Object.keys(body).filter((k) => body[k] !== 'kept').sort());
+  t.same(Object.keys(out).filter((k) => out[k] === 'kept').sort(), ['passwordPolicy', 'secretary', 'tokenizer']);
+  t.end();
+});
+
 t.test('masking remembers frozen clean values only while nothing under them can change', (t) => {
   const sealed = Object.freeze([Object.freeze({ id: 'g1', reason: 'INC-1', scope: Object.freeze({ paths: Object.freeze(['/api/**']) }) })]);
   for (let i = 0; i < 2; i++) {
