@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { parse } from 'yaml';
+import { isScalar, parseDocument, visit } from 'yaml';
 import { assertionKey } from '../audit/index.js';
 import { isJitgateError, jitgateError } from '../errors.js';
 import { invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
@@ -13,16 +14,69 @@ import type { GatewayConfig, OpaBundle } from './types.js';
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
 const validate = ajv.compile(configSchema);
 
-/** `${NAME}` is replaced from the environment, as `opa run` does; an unset variable is an error. */
-function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[]): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-    const value = env[name];
-    if (value === undefined) {
-      problems.push(`environment variable ${name} is not set`);
-      return '';
-    }
-    return value;
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * `${NAME}` is replaced from the environment, as `opa run` does, but into the parsed YAML's
+ * values, never into its text: a value is data, whatever it holds. Substituted into the text, a
+ * secret holding `: ` or a leading `*` broke the parse and was quoted back in the error (into the
+ * log and the audit trail), one holding ` #` was cut short without a word, and one holding a line
+ * break could add keys of its own. Each reference becomes a placeholder that parses in any place
+ * (`{ token: ${T} }` too), and the placeholders are replaced in the parsed values:
+ * - a plain value that is one reference alone takes the type its text has in YAML (`port:
+ *   ${PORT}` is a number), never a map or a list;
+ * - inside double quotes the value's escapes are read as YAML reads them (`"${PEM}"` with `\n`
+ *   for newlines), unless it holds a quote that would end the string: then it is taken as written.
+ * An unset variable is an error.
+ */
+function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  const names: string[] = [];
+  const nonce = randomBytes(6).toString('hex');
+  const placeholder = (i: number): string => `jitgateenv${nonce}x${String(i)}x`;
+  const marked = text.replace(ENV_REFERENCE, (_m, name: string) => placeholder(names.push(name) - 1));
+  const marker = new RegExp(`jitgateenv${nonce}x(\\d+)x`, 'g');
+  const whole = new RegExp(`^jitgateenv${nonce}x\\d+x$`);
+  const doc = parseDocument(marked, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    // Reported from the file as written: no value from the environment is in the text.
+    problems.push(...doc.errors.map((e) => `YAML: ${e.message.replace(marker, (_m, i: string) => `\${${names[Number(i)] ?? ''}}`)}`));
+    return undefined;
+  }
+  visit(doc, {
+    Scalar(key, node) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes(`jitgateenv${nonce}`)) return;
+      const before = problems.length;
+      const value = node.value.replace(marker, (_m, i: string) => {
+        const name = names[Number(i)] ?? '';
+        const found = env[name];
+        if (found === undefined) problems.push(`environment variable ${name} is not set`);
+        return found === undefined ? '' : node.type === 'QUOTE_DOUBLE' ? doubleQuoted(found) : found;
+      });
+      // The load fails on any problem: a half-substituted value is never used.
+      if (problems.length === before) node.value = node.type === 'PLAIN' && whole.test(node.value) ? plainScalar(value) : value;
+    },
   });
+  return doc.toJS();
+}
+
+/**
+ * A value as the body of a YAML double-quoted string reads it (its escapes), or as written when
+ * it could not be such a body: a quote that would end the string, a line break, a bad escape.
+ */
+function doubleQuoted(value: string): string {
+  if (/[\r\n]/.test(value) || /(^|[^\\])(\\\\)*"/.test(value)) return value;
+  const doc = parseDocument(`"${value}"`);
+  return doc.errors.length === 0 && isScalar(doc.contents) && typeof doc.contents.value === 'string' ? doc.contents.value : value;
+}
+
+/**
+ * A number or boolean when YAML reads the text as one (`port: ${PORT}`); otherwise the text as
+ * written: an anchor, tag or comment in a value (`&x`, `!t`, ` #`) is part of the value.
+ */
+function plainScalar(text: string): unknown {
+  const doc = parseDocument(text);
+  const value = doc.errors.length === 0 && isScalar(doc.contents) ? doc.contents.value : text;
+  return typeof value === 'number' || typeof value === 'boolean' ? value : text;
 }
 
 /** Keys that moved out of the file: a config that still has one is told where it went. */
@@ -284,13 +338,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
     throw jitgateError('CONFIG_READ', `${file}: ${(err as Error).message}`, undefined, err);
   }
   const problems: string[] = [];
-  const substituted = substituteEnv(text, env, problems);
-  let doc: unknown;
-  try {
-    doc = parse(substituted, { prettyErrors: true });
-  } catch (err) {
-    problems.push(`YAML: ${(err as Error).message}`);
-  }
+  const doc = substituteEnv(text, env, problems);
   if (problems.length > 0) {
     throw jitgateError('CONFIG_INVALID', `${file}:\n  - ${problems.join('\n  - ')}`, { problems });
   }

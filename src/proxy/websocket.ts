@@ -92,7 +92,16 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       logDecision(deps, d, { error_code: 'JITGATE_E_UPGRADE_REFUSED' });
       throw new DecidedError(jitgateError('UPGRADE_REFUSED'), id, routeName);
     }
-    const { headers, secret } = ctx.upgradeHeaders(req, d, requestId);
+    let prepared: { headers: string[]; secret: boolean };
+    try {
+      prepared = ctx.upgradeHeaders(req, d, requestId);
+    } catch (err) {
+      // Allowed, yet it cannot go (a credential the route lacks, an obligation refused): the
+      // answer names this decision, so the log must hold it, as on the HTTP path.
+      logDecision(deps, d, { error_code: isJitgateError(err) ? err.code : 'JITGATE_E_INTERNAL' });
+      throw new DecidedError(isJitgateError(err) ? err : jitgateError('INTERNAL'), id, routeName);
+    }
+    const { headers, secret } = prepared;
     if ((result.grant_ids?.length ?? 0) > 0) await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
     let up;
     // The upstream's answer is waited for as long as a response's head (undici's upgrade takes no

@@ -349,6 +349,33 @@ t.test('${VAR} placeholders come from the environment; an unset one is an error'
   t.end();
 });
 
+t.test('a ${VAR} value is data, whatever characters it holds: never cut, never parsed, never quoted back in an error', (t) => {
+  const file = writeConfig(`services:
+  idp: { url: "https://idp.example.com", credentials: { bearer: { token: \${IDP_TOKEN} } } }
+labels: { build: "\${BUILD} (\${STAGE})", plain: \${PLAIN} }
+jitgate:
+  listen: { proxy: "127.0.0.1:\${PORT}" }
+`);
+  for (const secret of ['wh-S3cr3t: 7d', '*S3cr3t', '&x S3cr3t', 'S3cr3t #tail', '!S3cr3t', '- S3cr3t', '{a: 1}']) {
+    const cfg = loadConfig(file, { IDP_TOKEN: secret, BUILD: 'b1', STAGE: secret, PLAIN: 'plain-label', PORT: '8181' });
+    t.same(cfg.services.idp?.credentials, { bearer: { token: secret } }, `${JSON.stringify(secret)} arrives as written`);
+    t.equal(cfg.labels.build, `b1 (${secret})`);
+  }
+  t.equal(loadConfig(file, { IDP_TOKEN: 't', BUILD: 'b', STAGE: 's', PLAIN: 'x: y', PORT: '1' }).labels.plain, 'x: y', 'a whole plain reference is never a map');
+  const typed = writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: ${HEAD_MS}, request_ms: 60000 }\n');
+  t.equal(loadConfig(typed, { HEAD_MS: '5000' }).jitgate.listen.client_timeouts.head_ms, 5000, 'a whole plain reference takes its YAML type');
+  const injected = loadConfig(file, { IDP_TOKEN: 't', BUILD: 'b', STAGE: 's', PLAIN: 'x\ndecision_logs: { service: exfil }', PORT: '1' });
+  t.equal(injected.labels.plain, 'x\ndecision_logs: { service: exfil }', 'a value with a line break is that text');
+  t.equal(injected.decision_logs.service, undefined, 'and adds no keys');
+  const pem = '-----BEGIN KEY-----\\nAAAA\\n-----END KEY-----';
+  const quoted = writeConfig('labels: { key: "${PEM}", raw: \'${PEM}\' }\njitgate: {}\n');
+  t.same(loadConfig(quoted, { PEM: pem }).labels, { key: '-----BEGIN KEY-----\nAAAA\n-----END KEY-----', raw: pem }, 'inside double quotes, \\n is a newline as YAML reads it (docs/configuration.md); inside single quotes it is not');
+  const broken = writeConfig('services:\n  idp: { url: "https://idp.example.com", credentials: { bearer: { token: ${IDP_TOKEN} } }\n');
+  const problems = problemsOf(() => loadConfig(broken, { IDP_TOKEN: 'S3cr3tValue' }));
+  t.ok(problems.length > 0 && problems.every((p) => !p.includes('S3cr3tValue')), `a file that does not parse is reported without the secret (${problems.join('; ')})`);
+  t.end();
+});
+
 t.test('unreadable and malformed files give stable codes', (t) => {
   t.throws(() => loadConfig('/nonexistent/opa.config.yaml', {}), { code: 'JITGATE_E_CONFIG_READ' });
   const file = writeConfig('jitgate: [unclosed\n');
