@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
 import type { DecisionLogEvent } from '../../src/audit/index.js';
-import { demoRoute, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, policyFrom, startGateway, type Gateway } from './fixtures.js';
 
 type Logged = Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>;
 
@@ -113,4 +113,29 @@ t.test('CONNECT: 405, logged, and no tunnel', async (t) => {
   t.equal(e?.jitgate.error_code, 'JITGATE_E_METHOD_NOT_ALLOWED');
   t.equal(requestOf(e).method, 'CONNECT');
   t.equal(g.upstream.seen.length, seen, 'the upstream saw nothing');
+});
+
+t.test('a WebSocket the policy allows but that cannot go (a credential the route lacks): 503, and its decision is logged', async (t) => {
+  const policy = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\ndefault allow := true\n\nreason := "ok"\n\nobligations := {"credential": "nope"}\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const ws = await startGateway({ policy, routes: (u) => [demoRoute(u, { websocket: true })] });
+  t.teardown(() => ws.close());
+  const token = await ws.token('alice');
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = connect(ws.port, '127.0.0.1', () => {
+      s.write(`GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    });
+    let out = '';
+    s.on('data', (d: Buffer) => { out += d.toString(); });
+    s.on('end', () => { resolve(out); });
+    s.on('error', reject);
+  });
+  t.match(answer, /^HTTP\/1\.1 503 /);
+  const id = /x-jitgate-decision-id: ([0-9a-f-]+)/i.exec(answer)?.[1];
+  const logged = ws.decisions.events.find((e) => e.decision_id === id);
+  t.ok(id !== undefined && logged, 'the id it answers with names a logged decision');
+  t.equal(logged?.jitgate.error_code, 'JITGATE_E_CREDENTIAL_UNKNOWN', 'saying why it did not go');
+  t.equal(ws.upstream.seen.length, 0, 'the upstream saw nothing');
 });
