@@ -9,7 +9,7 @@ import { HttpSink } from './http-sink.js';
 import type { ServiceConfig } from './service.js';
 import type { DecisionLogRules, DecisionLogRulesSource } from '../policy/index.js';
 import { eventLine, inputAndResult, type LoggedEvent } from './event-line.js';
-import { applyMaskRules, maskInput } from './mask.js';
+import { applyMaskRules, maskInput, scrubText } from './mask.js';
 import type { DecisionLogEvent, DecisionLogger } from './types.js';
 
 export interface DecisionLoggerDeps {
@@ -193,7 +193,7 @@ class DecisionLogFanout implements DecisionLogSink {
     if (erased.length > 0) tail += `,"erased":${JSON.stringify(erased)}`;
     if (masked.length > 0) tail += `,"masked":${JSON.stringify(masked)}`;
     const middle = inputAndResult(m.input, m.result, m.input === event.input ? inputJson : undefined);
-    return { input: m.input, result: m.result, erased, masked, line: eventLine(event, middle, tail) };
+    return { input: m.input, result: m.result, erased, masked, line: eventLine(withShadowMasked(event, erased, masked), middle, tail) };
   }
 
   /**
@@ -233,6 +233,20 @@ class DecisionLogFanout implements DecisionLogSink {
     await Promise.all([this.file?.close(), this.http?.stop()]);
     this.reportDrops();
   }
+}
+
+/**
+ * The shadow policy's reason (jitgate.shadow) is a second answer to the same input: it is hidden
+ * where the live one's is (a pointer or rule that erased or masked /result/reason), and masked
+ * by shape like any result, so a candidate policy cannot log what the live one's rules hide.
+ */
+function withShadowMasked(event: LoggedEvent, erased: readonly string[], masked: readonly string[]): LoggedEvent {
+  const shadow = event.jitgate.shadow;
+  if (typeof shadow?.reason !== 'string') return event;
+  const hidden = [...erased, ...masked].some((p) => p === '/result' || p === '/result/reason');
+  const { reason, ...rest } = shadow;
+  const kept = hidden ? rest : { ...rest, reason: scrubText(reason) };
+  return { ...event, jitgate: { ...event.jitgate, shadow: kept } };
 }
 
 export function createDecisionLogger(config: DecisionLogsConfig, deps: DecisionLoggerDeps): DecisionLogSink {

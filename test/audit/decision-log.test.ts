@@ -443,3 +443,20 @@ t.test('an unknown service is a configuration error', (t) => {
   t.throws(() => createDecisionLogger(config({ service: 'nope' }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) }), /no service named "nope"/);
   t.end();
 });
+
+t.test('the shadow policy\'s reason is hidden where the live reason is, and masked by shape like it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-dl-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const read = async (mask: string[], shadowReason: string): Promise<Record<string, unknown> | undefined> => {
+    const path = join(dir, `${String(mask.length)}-${String(Date.now())}.jsonl`);
+    const dl = createDecisionLogger(config({ mask, file: { path, max_bytes: 1 << 20, max_files: 2 } }), { labels: {}, services: {}, logger: createLogger({ log_level: 'silent' }) });
+    const e = decision({ result: { allow: true, reason: 'live: hunter2' } });
+    dl.log({ ...e, jitgate: { ...e.jitgate, shadow: { revision: 'cand', change: 'reason_changed', allow: true, reason: shadowReason } } });
+    await dl.stop();
+    return (JSON.parse(readFileSync(path, 'utf8').trim()) as DecisionLogEvent).jitgate.shadow;
+  };
+  const hidden = await read(['/result/reason'], 'candidate: hunter2');
+  t.same(hidden, { revision: 'cand', change: 'reason_changed', allow: true }, 'the live reason erased: the shadow\'s is gone too');
+  const shaped = await read([], 'candidate: retry with Bearer abcdefghijklmnop');
+  t.equal(shaped?.reason, 'candidate: retry with Bearer [REDACTED]', 'a credential in it is masked');
+});
