@@ -76,7 +76,7 @@ class DecisionLogFanout implements DecisionLogSink {
     const onDrop = (count: number, reason: string): void => { this.drop(count, reason); };
     const limit = config.reporting.buffer_size_limit_events;
     this.file = config.file
-      ? new FileSink({ ...config.file, maxPending: limit, onDrop })
+      ? new FileSink({ ...config.file, maxPending: limit, onDrop, onReopen: (why) => { deps.logger.warn({ path: config.file?.path }, `${why}: opened anew`); } })
       : null;
     if (config.service !== undefined) {
       const service = deps.services[config.service];

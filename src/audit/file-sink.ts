@@ -5,7 +5,7 @@
 // Each line is encoded to UTF-8 when it is logged, into a large slab shared with the lines
 // after it, so a batch is a few contiguous views of slabs, written with one writev: no joining,
 // no re-encoding, and no long-lived strings for the garbage collector to promote.
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface FileSinkOptions {
@@ -15,7 +15,12 @@ export interface FileSinkOptions {
   /** Lines waiting to be written beyond this are dropped (counted). */
   maxPending: number;
   onDrop: (count: number, reason: string) => void;
+  /** The file was removed or replaced under the open handle (logrotate, an operator): it is opened anew. */
+  onReopen?: (why: string) => void;
 }
+
+/** How often the path is checked to still name the open file. */
+const PATH_CHECK_MS = 1_000;
 
 /**
  * A batch is written this long after its first line: under load one append then carries many
@@ -114,6 +119,9 @@ export class FileSink {
   /** Bytes in the current file; null until it is open. */
   private size: number | null = null;
   private handle: FileHandle | null = null;
+  private checkedAt = 0;
+  /** A failed write left part of a line that could not be cut off: the next write starts a new line. */
+  private tornTail = false;
 
   constructor(private readonly opts: FileSinkOptions) {}
 
@@ -141,7 +149,7 @@ export class FileSink {
     this.pending = [];
     const slabs = this.encoder.takeRetired();
     this.writing = this.writeLines(lines)
-      .catch(() => { this.opts.onDrop(lines.length, 'file sink write failed'); })
+      .then((landed) => { if (landed < lines.length) this.opts.onDrop(lines.length - landed, 'file sink write failed'); })
       .finally(() => {
         this.encoder.recycle(slabs);
         this.writing = null;
@@ -149,31 +157,57 @@ export class FileSink {
       });
   }
 
-  private async writeLines(lines: Buffer[]): Promise<void> {
+  /** Writes the lines; how many of them are in the file, whole (the rest are counted as dropped). */
+  private async writeLines(lines: Buffer[]): Promise<number> {
     const { max_bytes } = this.opts;
-    await this.ensureOpen();
-    let size = this.size ?? 0;
-    // Fill the current file up to max_bytes, rotate, continue: no file grows past the limit
-    // unless a single event is larger than it.
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    for (const line of lines) {
-      const bytes = line.length;
-      if (size + batchBytes + bytes > max_bytes && size + batchBytes > 0) {
-        if (batch.length > 0) await this.append(runs(batch), batchBytes);
-        batch = [];
-        batchBytes = 0;
-        await this.rotate();
-        await this.ensureOpen();
-        size = this.size ?? 0;
+    let landed = 0;
+    try {
+      await this.followPath();
+      await this.ensureOpen();
+      let size = this.size ?? 0;
+      // Fill the current file up to max_bytes, rotate, continue: no file grows past the limit
+      // unless a single event is larger than it.
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      for (const line of lines) {
+        const bytes = line.length;
+        if (size + batchBytes + bytes > max_bytes && size + batchBytes > 0) {
+          if (batch.length > 0) await this.append(runs(batch), batchBytes, size);
+          landed += batch.length;
+          batch = [];
+          batchBytes = 0;
+          await this.rotate();
+          await this.ensureOpen();
+          size = this.size ?? 0;
+        }
+        batch.push(line);
+        batchBytes += bytes;
       }
-      batch.push(line);
-      batchBytes += bytes;
+      if (batch.length > 0) {
+        await this.append(runs(batch), batchBytes, size);
+        landed += batch.length;
+        this.size = size + batchBytes;
+      }
+    } catch {
+      // Counted by the caller: the lines not landed.
     }
-    if (batch.length > 0) {
-      await this.append(runs(batch), batchBytes);
-      this.size = size + batchBytes;
-    }
+    return landed;
+  }
+
+  /**
+   * At most once a second: whether the path still names the open file. One removed or replaced
+   * under it (an operator, logrotate without copytruncate) would take every later event into a
+   * file nobody can read: it is opened anew at the path.
+   */
+  private async followPath(): Promise<void> {
+    const handle = this.handle;
+    const now = Date.now();
+    if (handle === null || now - this.checkedAt < PATH_CHECK_MS) return;
+    this.checkedAt = now;
+    const [open, named] = await Promise.all([handle.stat(), stat(this.opts.path).catch(() => null)]);
+    if (named !== null && named.dev === open.dev && named.ino === open.ino) return;
+    await this.closeHandle();
+    this.opts.onReopen?.(named === null ? 'the decision log file was removed' : 'the decision log file was replaced');
   }
 
   /** The current file, opened (and its size learned) when it is not open. */
@@ -191,10 +225,18 @@ export class FileSink {
     return handle;
   }
 
-  /** Appends `buffers` (`total` bytes), in one call unless the system writes less than asked. */
-  private async append(buffers: Buffer[], total: number): Promise<void> {
+  /**
+   * Appends `buffers` (`total` bytes, to a file of `size` bytes), in one call unless the system
+   * writes less than asked. A write that fails part way (a full disk) is cut back to `size`, so
+   * no half line is left for the next event to be glued to.
+   */
+  private async append(buffers: Buffer[], total: number, size: number): Promise<void> {
     const handle = await this.ensureOpen();
     try {
+      if (this.tornTail) {
+        await handle.write('\n');
+        this.tornTail = false;
+      }
       // The file is open for appending: each write lands at its end whatever the position.
       let done = (await handle.writev(buffers)).bytesWritten;
       if (done < total) {
@@ -202,6 +244,7 @@ export class FileSink {
         while (done < total) done += (await handle.write(bytes, done, total - done)).bytesWritten;
       }
     } catch (err) {
+      await handle.truncate(size).catch(() => { this.tornTail = true; });
       // A failed write may have left the descriptor unusable: reopen for the next batch.
       await this.closeHandle();
       throw err;

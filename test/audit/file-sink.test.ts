@@ -1,0 +1,68 @@
+// The decision log's file: every line it holds parses, and what did not land is counted. Files
+// removed under it or a disk that fills up must not silently swallow events.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { FileSink } from '../../src/audit/file-sink.js';
+
+function sink(path: string): { sink: FileSink; dropped: () => number; reopened: string[] } {
+  let dropped = 0;
+  const reopened: string[] = [];
+  const s = new FileSink({ path, max_bytes: 1 << 20, max_files: 2, maxPending: 10_000, onDrop: (n) => { dropped += n; }, onReopen: (why) => { reopened.push(why); } });
+  return { sink: s, dropped: () => dropped, reopened };
+}
+
+const line = (id: string, pad = 0): string => JSON.stringify({ decision_id: id, pad: 'p'.repeat(pad) });
+const ids = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { decision_id: string }).decision_id);
+
+t.test('a log file removed while the gateway runs: the next events go to a new file at the path, and the log says so', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-sink-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const path = join(dir, 'decisions.jsonl');
+  const s = sink(path);
+  s.sink.write(line('before'));
+  await s.sink.flush();
+  rmSync(path);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  for (const id of ['after-1', 'after-2']) s.sink.write(line(id));
+  await s.sink.close();
+  t.ok(existsSync(path), 'the file is there again');
+  t.same(ids(path), ['after-1', 'after-2'], 'with every event after the removal');
+  t.same(s.reopened, ['the decision log file was removed']);
+  t.equal(s.dropped(), 0);
+});
+
+t.test('a full disk: no torn line, the next event after space is freed is whole, and what did not land is counted', async (t) => {
+  const mnt = mkdtempSync(join(tmpdir(), 'jg-sink-mnt-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { stdio: 'ignore' });
+  } catch {
+    rmSync(mnt, { recursive: true, force: true });
+    t.comment('skipped: no tmpfs can be mounted here (needs root; CI runs as root)');
+    return;
+  }
+  t.teardown(() => {
+    try { execFileSync('umount', [mnt]); } catch { /* already gone */ }
+    rmSync(mnt, { recursive: true, force: true });
+  });
+  const path = join(mnt, 'decisions.jsonl');
+  const filler = join(mnt, 'filler');
+  const s = sink(path);
+  s.sink.write(line('first'));
+  await s.sink.flush();
+  // Leave a few KB: a batch of 3 KB lines fits in part only.
+  writeFileSync(filler, Buffer.alloc(64 * 1024 - 12 * 1024));
+  for (let i = 0; i < 8; i++) s.sink.write(line(`full-${String(i)}`, 3000));
+  await s.sink.flush();
+  rmSync(filler);
+  for (let i = 0; i < 3; i++) s.sink.write(line(`after-${String(i)}`));
+  await s.sink.close();
+  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
+  t.same(lines.filter((l) => { try { JSON.parse(l); return false; } catch { return true; } }), [], 'every line parses');
+  const logged = ids(path);
+  t.same(logged.filter((id) => id.startsWith('after-')), ['after-0', 'after-1', 'after-2'], 'the events after space was freed are all there');
+  t.equal(s.dropped(), 8 - logged.filter((id) => id.startsWith('full-')).length, 'the drop count is what did not land');
+  t.ok(s.dropped() > 0, 'and something did not land');
+});
