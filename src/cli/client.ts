@@ -44,13 +44,20 @@ export class ControlClient {
   constructor(options: ConnectionOptions) {
     this.baseUrl = (options.url ?? process.env.JITGATE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
     this.token = options.token ?? process.env.JITGATE_TOKEN;
-    if (!/^https?:\/\//.test(this.baseUrl)) {
-      throw new CliError('USAGE', `--url must be an http(s) URL, got "${this.baseUrl}"`, EXIT.USAGE);
+    let url: URL;
+    try {
+      url = new URL(this.baseUrl);
+    } catch {
+      throw new CliError('USAGE', '--url is not a URL', EXIT.USAGE);
     }
-    const { protocol, hostname } = new URL(this.baseUrl);
-    if (this.token && protocol === 'http:' && !LOOPBACK.has(hostname)) {
-      process.stderr.write(`jitgate: warning: sending a credential over plain http to ${hostname}; use https beyond loopback\n`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('USAGE', '--url must be an http(s) URL', EXIT.USAGE);
+    // Not echoed: what it holds is a password.
+    if (url.username !== '' || url.password !== '') throw new CliError('USAGE', '--url must not hold a user name or password; the credential goes in JITGATE_TOKEN', EXIT.USAGE);
+    if (this.token && url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && process.env.JITGATE_ALLOW_PLAIN_HTTP !== '1') {
+      throw new CliError('USAGE', `refusing to send a credential over plain http to ${url.hostname}: use https (or set JITGATE_ALLOW_PLAIN_HTTP=1 on a network you trust)`, EXIT.USAGE);
     }
+    // Arguments are visible to every user of the machine (ps, /proc/<pid>/cmdline) while the call runs.
+    if (options.token !== undefined) process.stderr.write('jitgate: warning: --token is visible to other users of this machine while the command runs; prefer JITGATE_TOKEN\n');
   }
 
   async call<T>(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
@@ -83,7 +90,7 @@ export class ControlClient {
       const error = (parsed as { error?: { code?: unknown; message?: unknown } } | null)?.error;
       const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
       let message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
-      if (response.status === 401 && !this.token) message += ' (set JITGATE_TOKEN or pass --token)';
+      if (response.status === 401 && !this.token) message += ' (set JITGATE_TOKEN)';
       throw new CliError(code, message, exitFor(response.status, code));
     }
     if (parsed === null) throw new CliError('BAD_RESPONSE', `the control API answered ${response.status} without JSON`, EXIT.FAILURE);

@@ -83,6 +83,11 @@ function readSecret(routeName: string, credName: string, cfg: CredentialConfig, 
   if (value === undefined) throw jitgateError('SECRET_MISSING', `route ${routeName} credential ${credName}: no source`);
   // A secret with CR/LF would let it smuggle headers.
   if (/[\r\n\0]/.test(value)) throw jitgateError('SECRET_MISSING', `route ${routeName} credential ${credName}: contains a line break`);
+  // Sent as a header's value as it is (Basic encodes it): one no header can carry would fail
+  // every allowed request upstream; it is refused at load instead, without saying what it holds.
+  if (cfg.type !== 'basic' && !/^[\t\x20-\x7e]*$/.test(value)) {
+    throw jitgateError('SECRET_MISSING', `route ${routeName} credential ${credName}: holds characters a header value cannot carry (only visible ASCII, space and tab)`);
+  }
   return value;
 }
 

@@ -411,6 +411,16 @@ t.test('routes: host-bound first, then the longest whole-segment prefix; no matc
   t.equal(b.upstream.seen.length, 2);
   t.throws(() => createProxyServer({ ...minimalDeps(), routes: [demoRoute('http://x'), demoRoute('http://y')] }), /duplicate route name/);
   t.throws(() => createProxyServer({ ...minimalDeps(), routes: [demoRoute('http://x')], env: {} }), /DEMO_UPSTREAM_READ_KEY is not set/, 'a missing secret stops the start');
+  for (const odd of ['k\u0001ey-5e8b', 'k€y-5e8b']) {
+    let message = 'started';
+    try {
+      createProxyServer({ ...minimalDeps(), routes: [demoRoute('http://x')], env: { ...SECRETS, DEMO_UPSTREAM_READ_KEY: odd } });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    t.match(message, /characters a header value cannot carry/, `a secret no header can carry (${JSON.stringify(odd)}) stops the start`);
+    t.notMatch(message, /5e8b/, 'without saying what it holds');
+  }
 });
 
 function minimalDeps() {

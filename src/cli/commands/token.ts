@@ -44,8 +44,24 @@ export function register(program: Command): void {
           process.exitCode = EXIT.USAGE;
           return;
         }
-        const ttl = opts.ttl === undefined ? undefined : parseTtl(opts.ttl);
-        if (ttl !== undefined && (ttl < 1 || ttl > 86400)) throw new Error('--ttl must be between 1s and 24h');
+        let ttl: number | undefined;
+        try {
+          ttl = opts.ttl === undefined ? undefined : parseTtl(opts.ttl);
+        } catch {
+          ttl = Number.NaN;
+        }
+        if (ttl !== undefined && !(ttl >= 1 && ttl <= 86400)) {
+          process.stderr.write('jitgate token: --ttl must be between 1s and 24h (seconds, 30m or 1h)\n');
+          process.exitCode = EXIT.USAGE;
+          return;
+        }
+        // Anyone who can read this config can mint any identity with it: fine for a demo on this
+        // machine, said loudly for a gateway that trusts a real identity provider or listens beyond it.
+        const { proxy, control } = config.jitgate.listen;
+        const exposed = [proxy, control].some((address) => !/^(127\.0\.0\.1|localhost|\[::1\]):/.test(address));
+        if (config.jitgate.identity.jwt || exposed) {
+          process.stderr.write(`jitgate token: warning: the development issuer is on in ${opts.config}${config.jitgate.identity.jwt ? ', beside a real identity provider' : ''}${exposed ? ', on a gateway listening beyond loopback' : ''}: anyone who can read its key can be anyone; turn identity.dev_issuer off outside a demo\n`);
+        }
         const token = await createDevIssuer(dev).issue(opts.sub, groups, ttl);
         process.stdout.write(`${token}\n`);
       } catch (err) {
