@@ -36,24 +36,33 @@ function wellFormed(text: string): string {
   return /\p{Cs}/u.test(text) ? text.replace(/\p{Cs}/gu, '\uFFFD') : text;
 }
 
-function wellFormedOrNull(text: string | null | undefined): string | null {
-  return text == null ? null : wellFormed(text);
+/**
+ * A column's text: well formed, and NUL as U+FFFD too. PostgreSQL's text cannot hold NUL: the
+ * INSERT would fail, and with it every append of the group-commit batch. (JSON escapes it in details.)
+ */
+function columnText(text: string): string {
+  const t = wellFormed(text);
+  return t.includes('\u0000') ? t.replaceAll('\u0000', '\uFFFD') : t;
+}
+
+function columnTextOrNull(text: string | null | undefined): string | null {
+  return text == null ? null : columnText(text);
 }
 
 /** Fills the optional fields so every record has the same shape (and hashes the same after storage). */
 export function normalizeEntry(entry: Partial<AuditEntry> & Pick<AuditEntry, 'kind' | 'actor'>): AuditEntry {
   return {
-    kind: wellFormed(entry.kind) as AuditEntry['kind'],
-    actor: wellFormed(entry.actor),
-    subject: wellFormedOrNull(entry.subject),
-    request_id: wellFormedOrNull(entry.request_id),
-    grant_id: wellFormedOrNull(entry.grant_id),
-    role: wellFormedOrNull(entry.role),
-    route: wellFormedOrNull(entry.route),
-    decision_id: wellFormedOrNull(entry.decision_id),
-    policy_revision: wellFormedOrNull(entry.policy_revision),
+    kind: columnText(entry.kind) as AuditEntry['kind'],
+    actor: columnText(entry.actor),
+    subject: columnTextOrNull(entry.subject),
+    request_id: columnTextOrNull(entry.request_id),
+    grant_id: columnTextOrNull(entry.grant_id),
+    role: columnTextOrNull(entry.role),
+    route: columnTextOrNull(entry.route),
+    decision_id: columnTextOrNull(entry.decision_id),
+    policy_revision: columnTextOrNull(entry.policy_revision),
     // Free text comes from users: a pasted token must not become permanent evidence.
-    reason: entry.reason == null ? null : wellFormed(scrubText(entry.reason)),
+    reason: entry.reason == null ? null : columnText(scrubText(entry.reason)),
     // Round-trip through JSON: what is hashed is exactly what the store will give back.
     details: JSON.parse(canonicalJson(scrubSecrets(entry.details ?? {})), (_key, value: unknown) => (typeof value === 'string' ? wellFormed(value) : value)) as Record<string, unknown>,
   };

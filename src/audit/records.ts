@@ -1,5 +1,6 @@
 // Reading and writing audit rows: the one place that knows the column layout.
 import type { Row, Sql } from '../store/index.js';
+import { canonicalJson } from './canonical.js';
 import type { AuditKind, AuditRecord } from './types.js';
 
 export const AUDIT_COLUMNS =
@@ -8,6 +9,15 @@ export const AUDIT_COLUMNS =
 function text(v: unknown): string | null {
   if (v === null || v === undefined) return null;
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/**
+ * The one text the details column holds for these details: JSON of their canonical form, as
+ * insertRecords stores a sealed record's (normalizeEntry already put them in canonical form).
+ * Verify compares the stored text with it, since the hash covers the parsed value only.
+ */
+export function detailsText(details: unknown): string {
+  return JSON.stringify(JSON.parse(canonicalJson(details)));
 }
 
 export function rowToRecord(row: Row): AuditRecord {

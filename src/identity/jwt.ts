@@ -25,6 +25,12 @@ function groupsFrom(value: unknown): string[] {
   throw jitgateError('TOKEN_INVALID', 'the groups claim is malformed');
 }
 
+/** C0 control characters (U+0000..U+001F). */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
 function mapJoseError(err: unknown): JitgateError {
   if (err instanceof errors.JWTExpired) return jitgateError('TOKEN_EXPIRED', undefined, undefined, err);
   if (err instanceof errors.JOSEError) return jitgateError('TOKEN_INVALID', err.code, undefined, err);
@@ -75,6 +81,9 @@ export class JwtVerifier {
     }
     const sub = payload[this.opts.subjectClaim];
     if (typeof sub !== 'string' || sub === '') throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is not a string`);
+    // A subject id is a name, never control characters: NUL cannot even be stored (PostgreSQL text),
+    // and the others would forge line breaks in logs and tables.
+    if (hasControl(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} holds control characters`);
     // Sealed (deeply frozen): every request with this token gets this object, which the policy
     // engine parses once and the decision log checks for secrets once.
     const subject: Subject = seal({

@@ -89,7 +89,7 @@ t.test('OIDC discovery finds the JWKS', async (t) => {
   t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k1)}` })).id, 'alice');
 });
 
-t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg none, HS256 with the public key', async (t) => {
+t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg none, HS256 with the public key, control characters in sub', async (t) => {
   const k1 = await newKey('k1');
   const es384 = await newKey('k384', 'ES384');
   published = [k1, es384];
@@ -110,6 +110,9 @@ t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg 
     ['HS256 with the public JWK', `${hsInput}.${createHmac('sha256', JSON.stringify(k1.jwk)).update(hsInput).digest('base64url')}`, 'JITGATE_E_TOKEN_INVALID'],
     ['sub missing', await new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(issuer).setAudience('jitgate-api').setExpirationTime('10m').sign(k1.priv), 'JITGATE_E_TOKEN_INVALID'],
     ['groups claim malformed', await sign(k1, { roles: [1, 2] }), 'JITGATE_E_TOKEN_INVALID'],
+    // NUL cannot be stored in the audit trail (PostgreSQL text); control characters are never a name.
+    ['sub with a NUL', await sign(k1, { sub: 'eve\u0000' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a line break', await sign(k1, { sub: 'eve\nalice' }), 'JITGATE_E_TOKEN_INVALID'],
   ];
   for (const [name, token, code] of cases) t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}` })), code, name);
 });

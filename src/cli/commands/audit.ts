@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import {
-  queryAudit, readCheckpoint, verifyChain, verifyExport, type AuditFilter, type AuditRecord, type VerifyReport,
+  queryAudit, readCheckpoint, verifyChain, verifyExport, type AuditFilter, type AuditRecord, type Checkpoint, type VerifyReport,
 } from '../../audit/index.js';
 import { loadConfig, type GatewayConfig } from '../../config/index.js';
 import { ERRORS, isJitgateError } from '../../errors.js';
@@ -101,14 +101,17 @@ async function withStore<T>(opts: StoreOptions, fn: (db: Db, config: GatewayConf
   }
 }
 
-/** Runs an action: known failures become a message and an exit code, never a stack trace. */
-async function run(action: () => Promise<number>): Promise<void> {
+/**
+ * Runs an action: known failures become a message and an exit code, never a stack trace.
+ * `failure`: the code of any other error (verify: 6, could not check; 1 would say tampering).
+ */
+async function run(action: () => Promise<number>, failure: number = EXIT.FAILURE): Promise<void> {
   try {
     process.exitCode = await action();
   } catch (err) {
     process.stderr.write(`jitgate audit: ${(err as Error).message}\n`);
     const usage = err instanceof RangeError || (isJitgateError(err) && err.code === ERRORS.VALIDATION.code);
-    process.exitCode = err instanceof CliFailure ? err.exitCode : usage ? EXIT.USAGE : EXIT.FAILURE;
+    process.exitCode = err instanceof CliFailure ? err.exitCode : usage ? EXIT.USAGE : failure;
   }
 }
 
@@ -141,31 +144,49 @@ export function register(program: Command): void {
       .option('--from-genesis', 'with --file: the export must begin at record 1 (otherwise its first link is taken on trust)')
       .option('--json', 'the report as JSON'),
   ).action(async (opts: StoreOptions & { checkpoint?: string; file?: string; fromGenesis?: boolean; json?: boolean }) => {
-    const print = (report: VerifyReport): number => {
+    /** `configured`: the config's checkpoint file, when it is the one compared with. */
+    const print = (report: VerifyReport, configured?: string): number => {
+      const problem = report.problem;
+      const range = report.first === null ? '' : ` (records ${report.first}..${report.head?.seq ?? report.first})`;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else if (report.ok) {
-        const cp = report.checkpoint ? `; checkpoint at record ${report.checkpoint.seq} (${formatTime(report.checkpoint.at)}) matches` : '; no checkpoint to compare';
-        const range = report.first === null ? '' : ` (records ${report.first}..${report.head?.seq ?? report.first})`;
+        // The configured file may not be written yet (the gateway writes it every checkpoint_interval_ms): said, not hidden.
+        const cp = !report.checkpoint ? (configured === undefined ? '; no checkpoint to compare' : `; checkpoint file ${configured} missing: nothing to compare`)
+          : report.checkpoint_compared ? `; checkpoint at record ${report.checkpoint.seq} (${formatTime(report.checkpoint.at)}) matches`
+          : `; checkpoint at record ${report.checkpoint.seq} not compared (the records begin after it)`;
         const trusted = report.first !== null && report.first > 1 ? `\nnote: begins at record ${report.first}: its link to record ${report.first - 1} is taken on trust, and nothing before it is vouched for (--from-genesis refuses that)` : '';
         process.stdout.write(`OK: ${report.records} records${range}, chain intact${cp}${trusted}\n`);
+      } else if (problem?.kind === 'empty') {
+        process.stdout.write(`NO TRAIL: ${problem.message}\n`);
       } else {
-        process.stdout.write(`BROKEN at record ${report.problem?.seq ?? '?'}: ${report.problem?.message ?? ''}\n` +
+        process.stdout.write(`BROKEN${problem?.seq == null ? '' : ` at record ${problem.seq}`}: ${problem?.message ?? ''}\n` +
           `(${report.records} records verified before it)\n`);
       }
-      return report.ok ? EXIT.OK : EXIT.FAILURE;
+      // No records is not tampering, but nothing is vouched for either: "no trail".
+      return report.ok ? EXIT.OK : problem?.kind === 'empty' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
+    };
+    // A checkpoint named but not there is not "no checkpoint": the comparison asked for cannot be made.
+    const named = async (): Promise<Checkpoint | null> => {
+      if (opts.checkpoint === undefined) return null;
+      const checkpoint = await readCheckpoint(opts.checkpoint);
+      if (!checkpoint) throw new CliFailure(`the checkpoint file ${opts.checkpoint} does not exist`, EXIT.UNAVAILABLE);
+      return checkpoint;
     };
     if (opts.file !== undefined) {
       const file = opts.file;
       await run(async () => {
-        const checkpoint = opts.checkpoint ? await readCheckpoint(opts.checkpoint) : null;
+        const checkpoint = await named();
         const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
         return print(await verifyExport(lines, { checkpoint, fromGenesis: opts.fromGenesis === true }));
-      });
+      }, EXIT.UNAVAILABLE);
       return;
     }
-    await run(() => withStore(opts, async (db, config) =>
-      print(await verifyChain(db, { checkpointFile: opts.checkpoint ?? config.jitgate.audit.checkpoint_file }))));
+    await run(() => withStore(opts, async (db, config) => {
+      await named();
+      const configured = opts.checkpoint === undefined ? config.jitgate.audit.checkpoint_file : undefined;
+      return print(await verifyChain(db, { checkpointFile: opts.checkpoint ?? configured }), configured);
+    }), EXIT.UNAVAILABLE);
   });
 
   withFilters(withStoreOption(

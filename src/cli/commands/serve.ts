@@ -4,8 +4,16 @@ import { EXIT } from '../context.js';
 
 /** Prints a refused configuration the way an operator needs it: every problem on its own line. */
 export function reportStartupError(err: unknown): never {
-  if (isJitgateError(err)) process.stderr.write(`${err.code}: ${err.message}\n`);
-  else process.stderr.write(`jitgate failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  if (isJitgateError(err)) {
+    process.stderr.write(`${err.code}: ${err.message}\n`);
+  } else {
+    // What the system said (a port in use, a store out of reach, a file that cannot be read),
+    // with its code; the stack only when asked for, as it says nothing an operator can act on.
+    const e = err instanceof Error ? (err as NodeJS.ErrnoException) : null;
+    const what = e ? `${e.code === undefined ? '' : `${e.code}: `}${e.message}` : String(err);
+    process.stderr.write(`jitgate failed to start: ${what}\n`);
+    if (e?.stack && process.env.JITGATE_DEBUG === '1') process.stderr.write(`${e.stack}\n`);
+  }
   process.exit(EXIT.FAILURE);
 }
 
