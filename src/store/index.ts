@@ -9,11 +9,12 @@ export { claimSqliteFile } from './sqlite-owner.js';
 
 import type { StoreConfig } from './config.js';
 
-export function openDb(config: StoreConfig): Db {
+/** `readOnly`: the store is only read (the audit commands): SQLite then creates and changes nothing, and a file that is not there is an error. */
+export function openDb(config: StoreConfig, options: { readOnly?: boolean } = {}): Db {
   if (config.type === 'postgres') {
     const url = config.postgres.url ?? (config.postgres.url_env ? process.env[config.postgres.url_env] : undefined);
     if (!url) throw new Error(`store.postgres: no URL (set ${config.postgres.url_env ?? 'store.postgres.url'})`);
     return new PostgresDb({ url, poolSize: config.postgres.pool_size });
   }
-  return new SqliteDb(config.sqlite.path);
+  return new SqliteDb(config.sqlite.path, options.readOnly === true);
 }

@@ -32,7 +32,13 @@ export class SqliteDb implements Db {
   private readonly statements = new Map<string, { stmt: Database.Statement; order: number[] }>();
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
 
-  constructor(path: string) {
+  /** `readOnly`: for commands that only read (audit verify, export): nothing is created or changed. */
+  constructor(path: string, readOnly = false) {
+    if (readOnly) {
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 5000');
+      return;
+    }
     if (path !== ':memory:') {
       // The trail and every grant's reason are in this file: for the gateway's user alone. SQLite
       // gives its -wal and -shm files the database file's mode, so creating that one 0600 is enough.

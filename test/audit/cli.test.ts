@@ -1,7 +1,7 @@
 // `jitgate audit` against a real store opened from a config file, as an auditor runs it.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ t.test('verify, query, export', async (t) => {
   writeFileSync(config, 'jitgate:\n  store:\n    type: sqlite\n    sqlite:\n      path: ./jitgate.db\n  audit:\n    checkpoint_file: ./audit.checkpoint\n');
 
   t.equal((await cli(['verify', '-c', config])).code, 6, 'no trail yet: unavailable, not "ok"');
+  t.notOk(existsSync(join(dir, 'jitgate.db')), 'and no store was created by looking for one');
 
   const db = new SqliteDb(join(dir, 'jitgate.db'));
   const trail = createAuditTrail(db, { checkpoint_file: join(dir, 'audit.checkpoint'), checkpoint_interval_ms: 60000, group_commit_ms: 0 });

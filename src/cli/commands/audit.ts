@@ -88,7 +88,13 @@ function filterFrom(opts: QueryOptions): AuditFilter {
 
 async function withStore<T>(opts: StoreOptions, fn: (db: Db, config: GatewayConfig) => Promise<T>): Promise<T> {
   const config = loadConfig(opts.config);
-  const db = openDb(config.jitgate.store);
+  let db: Db;
+  try {
+    // Read-only: a command that checks the trail must not create a store where there is none.
+    db = openDb(config.jitgate.store, { readOnly: true });
+  } catch (err) {
+    throw new CliFailure(`no audit trail in the store of ${opts.config}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+  }
   try {
     try {
       await db.query('SELECT seq FROM jitgate_audit WHERE seq = 0');
