@@ -1,6 +1,6 @@
 // The `jitgate` command. Each subcommand lives in commands/<name>.ts and registers itself here.
 import { Command } from 'commander';
-import type { RegisterCommand } from './context.js';
+import { EXIT, type RegisterCommand } from './context.js';
 import { register as requestCommand } from './commands/request.js';
 import { register as requestsCommand } from './commands/requests.js';
 import { register as approveCommand } from './commands/approve.js';
@@ -40,7 +40,11 @@ const commands: RegisterCommand[] = [
 const program = new Command('jitgate')
   .description('Policy-as-code API gateway for just-in-time privilege elevation')
   .showHelpAfterError()
-  .version('0.1.0');
+  .version('0.1.0')
+  // An unknown command or flag is a usage error (2), as for every command; help and version exit 0.
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE);
+  });
 for (const register of commands) register(program);
 
 await program.parseAsync(process.argv);

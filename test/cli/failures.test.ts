@@ -29,6 +29,7 @@ t.test('each kind of failure has its exit code', async (t) => {
     { name: 'a password in the URL (never echoed)', args: ['whoami', '--url', 'https://ops:Pa55w0rd-hunter2@gw.example:8081'], env: as('alice'), exit: EXIT.USAGE, stderr: /^(?![\s\S]*Pa55w0rd)[\s\S]*must not hold a user name or password/ },
     { name: 'a credential over plain http beyond loopback', args: ['whoami', '--url', 'http://192.0.2.2:8081'], env: as('alice'), exit: EXIT.USAGE, stderr: /refusing to send a credential over plain http to 192\.0\.2\.2/ },
     { name: 'a URL that does not parse', args: ['whoami', '--url', 'http://[::1'], env: as('alice'), exit: EXIT.USAGE, stderr: /--url is not a URL/ },
+    { name: 'unknown command', args: ['bogus'], exit: EXIT.USAGE, stderr: /unknown command 'bogus'/ },
   ];
   for (let i = 0; i < cases.length; i += 2) {
     const pair = cases.slice(i, i + 2);
