@@ -102,7 +102,16 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       throw new DecidedError(isJitgateError(err) ? err : jitgateError('INTERNAL'), id, routeName);
     }
     const { headers, secret } = prepared;
-    if ((result.grant_ids?.length ?? 0) > 0) await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
+    if ((result.grant_ids?.length ?? 0) > 0) {
+      await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
+      // As on the HTTP path: the append may have waited behind a revoke that has returned. The
+      // upgrade is refused then (the caller may retry), never opened on a grant that ended.
+      if (!deps.grants.ready || deps.grants.activeGrants(d.subject.id, Date.now()) !== d.input.grants) {
+        const moved = jitgateError('STORE_UNAVAILABLE', 'the grants changed while the upgrade was decided; retry');
+        logDecision(deps, d, { error_code: moved.code });
+        throw new DecidedError(moved, id, routeName);
+      }
+    }
     let up;
     // The upstream's answer is waited for as long as a response's head (undici's upgrade takes no
     // headersTimeout), and not at all once the caller is gone: neither holds a pool connection.

@@ -139,3 +139,39 @@ t.test('a WebSocket the policy allows but that cannot go (a credential the route
   t.equal(logged?.jitgate.error_code, 'JITGATE_E_CREDENTIAL_UNKNOWN', 'saying why it did not go');
   t.equal(ws.upstream.seen.length, 0, 'the upstream saw nothing');
 });
+
+t.test('a grant revoked while the audit record of a decision made under it is being written: the request is decided again, the upgrade refused', async (t) => {
+  const policy = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\ndefault allow := false\n\nallow if count(input.grants) > 0\n\ngrant_ids := [g.id | some g in input.grants]\n\nreason := "under a grant"\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+  });
+  const gw = await startGateway({ policy, routes: (u) => [demoRoute(u, { websocket: true })] });
+  t.teardown(() => gw.close());
+  const token = await gw.token('alice');
+  const append = gw.audit.append.bind(gw.audit);
+  let grant = gw.grants.add('alice', 'writer', 600);
+  // The revoke lands while the append is under way, as a group commit lets it.
+  gw.audit.append = (entry) => {
+    if (entry.kind === 'proxy.allowed_with_grant') gw.grants.revoke(grant.id);
+    return append(entry);
+  };
+  const res = await request(`${gw.url}/api/items`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.body.text();
+  t.equal(res.statusCode, 403, `HTTP: decided again on what holds now, and denied (${body})`);
+  t.equal(gw.upstream.seen.length, 0, 'nothing forwarded');
+
+  grant = gw.grants.add('alice', 'writer', 600);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = connect(gw.port, '127.0.0.1', () => {
+      s.write(`GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    });
+    let out = '';
+    s.on('data', (d: Buffer) => { out += d.toString(); });
+    s.on('end', () => { resolve(out); });
+    s.on('error', reject);
+  });
+  t.match(answer, /^HTTP\/1\.1 503 [\s\S]*JITGATE_E_STORE_UNAVAILABLE/, 'WebSocket: refused, never opened on the ended grant');
+  const id = /x-jitgate-decision-id: ([0-9a-f-]+)/i.exec(answer)?.[1];
+  t.ok(gw.decisions.events.some((e) => e.decision_id === id), 'under a logged decision');
+  t.equal(gw.upstream.seen.length, 0, 'the upstream saw nothing');
+});
