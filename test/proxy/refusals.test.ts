@@ -115,6 +115,19 @@ t.test('CONNECT: 405, logged, and no tunnel', async (t) => {
   t.equal(g.upstream.seen.length, seen, 'the upstream saw nothing');
 });
 
+/** A WebSocket upgrade to /api/ws, sent raw: the whole answer, once the gateway closes. */
+function upgrade(port: number, token: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(`GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    });
+    let out = '';
+    s.on('data', (d: Buffer) => { out += d.toString(); });
+    s.on('end', () => { resolve(out); });
+    s.on('error', reject);
+  });
+}
+
 t.test('a WebSocket the policy allows but that cannot go (a credential the route lacks): 503, and its decision is logged', async (t) => {
   const policy = await policyFrom({
     'authz.rego': 'package jitgate.authz\n\ndefault allow := true\n\nreason := "ok"\n\nobligations := {"credential": "nope"}\n',
@@ -123,15 +136,7 @@ t.test('a WebSocket the policy allows but that cannot go (a credential the route
   const ws = await startGateway({ policy, routes: (u) => [demoRoute(u, { websocket: true })] });
   t.teardown(() => ws.close());
   const token = await ws.token('alice');
-  const answer = await new Promise<string>((resolve, reject) => {
-    const s = connect(ws.port, '127.0.0.1', () => {
-      s.write(`GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
-    });
-    let out = '';
-    s.on('data', (d: Buffer) => { out += d.toString(); });
-    s.on('end', () => { resolve(out); });
-    s.on('error', reject);
-  });
+  const answer = await upgrade(ws.port, token);
   t.match(answer, /^HTTP\/1\.1 503 /);
   const id = /x-jitgate-decision-id: ([0-9a-f-]+)/i.exec(answer)?.[1];
   const logged = ws.decisions.events.find((e) => e.decision_id === id);
@@ -161,15 +166,7 @@ t.test('a grant revoked while the audit record of a decision made under it is be
   t.equal(gw.upstream.seen.length, 0, 'nothing forwarded');
 
   grant = gw.grants.add('alice', 'writer', 600);
-  const answer = await new Promise<string>((resolve, reject) => {
-    const s = connect(gw.port, '127.0.0.1', () => {
-      s.write(`GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
-    });
-    let out = '';
-    s.on('data', (d: Buffer) => { out += d.toString(); });
-    s.on('end', () => { resolve(out); });
-    s.on('error', reject);
-  });
+  const answer = await upgrade(gw.port, token);
   t.match(answer, /^HTTP\/1\.1 503 [\s\S]*JITGATE_E_STORE_UNAVAILABLE/, 'WebSocket: refused, never opened on the ended grant');
   const id = /x-jitgate-decision-id: ([0-9a-f-]+)/i.exec(answer)?.[1];
   t.ok(gw.decisions.events.some((e) => e.decision_id === id), 'under a logged decision');
