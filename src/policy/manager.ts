@@ -334,6 +334,9 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
         current = { watcher: this.#watchPolicies(dir, bundlesDir), identity };
         this.#logger.info({ dir }, 'the policies folder was replaced: watching the new one');
         this.#debounce('policies', () => void this.rebuild());
+      }).catch((error: unknown) => {
+        // Checked again in a second; a watcher that would not close must not end the process.
+        this.#logger.warn({ dir, error: toError(error).message }, 'the policies folder could not be followed');
       }).finally(() => {
         checking = false;
       });
