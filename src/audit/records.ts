@@ -40,10 +40,10 @@ export function rowToRecord(row: Row): AuditRecord {
   };
 }
 
-export async function readHead(sql: Sql): Promise<{ seq: number; hash: string } | null> {
-  const rows = await sql.query('SELECT seq, hash FROM jitgate_audit ORDER BY seq DESC LIMIT 1');
+export async function readHead(sql: Sql): Promise<{ seq: number; hash: string; at: string } | null> {
+  const rows = await sql.query('SELECT seq, hash, at FROM jitgate_audit ORDER BY seq DESC LIMIT 1');
   const row = rows[0];
-  return row ? { seq: Number(row.seq), hash: String(row.hash) } : null;
+  return row ? { seq: Number(row.seq), hash: String(row.hash), at: String(row.at) } : null;
 }
 
 const COLUMN_COUNT = 15;

@@ -40,7 +40,10 @@ async function appendInTx(sql: Sql, entries: readonly AuditEntry[]): Promise<Aud
   const head = await readHead(sql);
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? GENESIS_HASH;
-  const at = new Date().toISOString();
+  // Never before the head's: replicas' clocks differ, and a record stamped earlier than the one
+  // before it would fall out of an export by time (--since/--until) while its neighbours are in.
+  const now = new Date().toISOString();
+  const at = head !== null && head.at > now ? head.at : now;
   const records = entries.map((entry) => {
     const record = seal(entry, ++seq, at, prev);
     prev = record.hash;

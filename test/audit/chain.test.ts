@@ -2,7 +2,7 @@
 // names the first record that was edited, deleted, reordered or cut off.
 import t from 'tap';
 import { join } from 'node:path';
-import { AUDIT_CHAIN_LOCK, createAuditTrail, verifyChain } from '../../src/audit/index.js';
+import { AUDIT_CHAIN_LOCK, createAuditTrail, queryAudit, verifyChain } from '../../src/audit/index.js';
 import { DIALECTS, openStore } from './stores.js';
 import { entry } from './entries.js';
 
@@ -144,3 +144,30 @@ for (const dialect of DIALECTS) {
     await t.rejects(trail.append(entry()), { code: 'JITGATE_E_AUDIT_UNAVAILABLE' }, 'no appends after stop');
   });
 }
+
+t.test('a replica whose clock is behind never stamps a record before the one it follows, so a window by time holds every record in it', async (t) => {
+  const s = await openStore('postgres');
+  t.teardown(() => s.close());
+  const ahead = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+  await ahead.start();
+  const RealDate = Date;
+  // The first replica's clock runs five minutes ahead of the second's.
+  class FiveMinutesAhead extends RealDate {
+    constructor(...args: ConstructorParameters<DateConstructor> | []) {
+      if (args.length === 0) super(RealDate.now() + 300_000);
+      else super(...(args as [string]));
+    }
+  }
+  globalThis.Date = FiveMinutesAhead as DateConstructor;
+  let first;
+  try {
+    first = await ahead.append(entry({ grant_id: 'g-ahead' }));
+  } finally {
+    globalThis.Date = RealDate;
+  }
+  const second = await ahead.append(entry({ grant_id: 'g-behind' }));
+  t.ok(second.at >= first.at, `record 2 (${second.at}) is not stamped before record 1 (${first.at})`);
+  const page = await queryAudit(s.db, { since: first.at, limit: 10 });
+  t.same(page.records.map((r) => r.seq), [1, 2], 'a window from record 1\'s time holds both');
+  await ahead.stop();
+});
