@@ -151,6 +151,15 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
  * Decides a request. `earlier`: this request was decided before (it is being decided again while
  * its WebSocket or response is open): the body the policy read then is read from there, not again.
  */
+/**
+ * Whether `held`, the grant set a decision read, is no longer what the store vouches for: a grant
+ * revoked, ended or added since, or a store the cache cannot vouch for (which counts as a change).
+ * The set is sealed and handed out again while unchanged, so this is one lookup and a comparison.
+ */
+export function grantsMoved(grants: GrantReader, subjectId: string, held: GrantSet, nowMs: number): boolean {
+  return !grants.ready || grants.activeGrants(subjectId, nowMs) !== held;
+}
+
 export type Decide = (req: IncomingMessage, requestId: string, earlier?: Decided) => Promise<Decided>;
 
 export function createPipeline(deps: PipelineDeps): Decide {

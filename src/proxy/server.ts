@@ -16,7 +16,7 @@ import { ConnectionErrors } from './client-errors.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
-import { auditEntryFor, createPipeline, DecidedError, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { auditEntryFor, createPipeline, DecidedError, grantsMoved, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
 import { rebaseCookies } from './cookies.js';
@@ -254,11 +254,6 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return { headers: upstreamHeaders(req, d, requestId, extra), secret: extra.secret };
   }
 
-  /** Whether the subject's grants are no longer those the decision read (revoked, ended or added since). */
-  function grantsMoved(d: Decided): boolean {
-    return !deps.grants.ready || deps.grants.activeGrants(d.subject.id, Date.now()) !== d.input.grants;
-  }
-
   // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, superseded?: Decided, round = 1): Promise<void> {
     let d: Decided;
@@ -292,7 +287,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         await auditOrFail(d, 'proxy.allowed_with_grant', requestId);
         // The append may have waited behind a revoke, which answers only once it holds here: a
         // grant set that moved meanwhile has the request decided again on what holds now.
-        if (grantsMoved(d)) {
+        if (grantsMoved(deps.grants, d.subject.id, d.input.grants, Date.now())) {
           if (round >= MAX_DECISION_ROUNDS) {
             const unsettled = jitgateError('STORE_UNAVAILABLE', 'the grants kept changing while the request was decided');
             logDecision(deps, d, { error_code: unsettled.code });

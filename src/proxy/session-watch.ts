@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isJitgateError, toError } from '../errors.js';
 import type { GrantSet } from '../policy/index.js';
-import { auditEntryFor, DecidedError, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { auditEntryFor, DecidedError, grantsMoved, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 
 /** How often the cheap checks run: a change is acted on within this. */
 const CHECK_INTERVAL_MS = 1_000;
@@ -71,7 +71,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
     if (deps.state() !== basis.state || deps.policy.revision !== basis.revision) return true;
     if (deps.authenticator.keysGeneration !== basis.keys) return true;
     // A store the cache cannot vouch for is a change too: the decision below then fails.
-    return !deps.grants.ready || deps.grants.activeGrants(basis.subjectId, nowMs) !== basis.grants;
+    return grantsMoved(deps.grants, basis.subjectId, basis.grants, nowMs);
   };
 
   const end = (why: string): void => {
