@@ -6,6 +6,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { jitgateError } from '../errors.js';
+import { childEnv } from './child-env.js';
 
 export interface OpaRun {
   code: number;
@@ -21,7 +22,7 @@ export function runOpa(opaPath: string, args: string[], options: { cwd?: string;
     execFile(
       executablePath,
       args,
-      { cwd: options.cwd, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      { cwd: options.cwd, env: childEnv(), timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') {
           reject(jitgateError('OPA_NOT_FOUND', `${opaPath}: ${error.message}`, undefined, error));
