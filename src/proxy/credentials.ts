@@ -38,11 +38,24 @@ function percentEncoded(text: string, keep: RegExp, spaceAsPlus: boolean, lowerH
   return out;
 }
 
-/** As JSON encoders write a string's inside: JavaScript's, PHP's (`\/`), Go's (`\u0026` for `&`, `<`, `>`). */
+/**
+ * As JSON encoders write a string's inside: JavaScript's, PHP's (`\/`), Go's (`\u0026` for `&`,
+ * `<`, `>`), and, beyond ASCII, Python's and Jackson's `\uXXXX` for every other character.
+ */
 function jsonEscaped(text: string): string[] {
   const js = JSON.stringify(text).slice(1, -1);
   const go = js.replaceAll('&', '\\u0026').replaceAll('<', '\\u003c').replaceAll('>', '\\u003e');
-  return [js, js.replaceAll('/', '\\/'), go, go.replaceAll('/', '\\/')];
+  const forms = [js, js.replaceAll('/', '\\/'), go, go.replaceAll('/', '\\/')];
+  if (/[\u0080-\uffff]/.test(js)) {
+    for (const upper of [false, true]) {
+      const ascii = js.replace(/[\u0080-\uffff]/g, (c) => {
+        const hex = c.charCodeAt(0).toString(16).padStart(4, '0');
+        return `\\u${upper ? hex.toUpperCase() : hex}`;
+      });
+      forms.push(ascii, ascii.replaceAll('/', '\\/'));
+    }
+  }
+  return forms;
 }
 
 /**

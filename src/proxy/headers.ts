@@ -65,7 +65,7 @@ const NONE: ReadonlySet<string> = new Set();
 
 const REQUEST_ID = 'x-request-id';
 
-/** Replaced by the gateway while it injects a credential (ForwardContext.plainResponses). */
+/** Replaced by the gateway while it holds a credential (ForwardContext.plainResponses). */
 const PLAIN_RESPONSES = new Set(['accept-encoding', 'sec-websocket-extensions']);
 
 /** What the body is and how long: only the real headers say so (see upstreamRequestHeaders). */
@@ -110,7 +110,7 @@ export function unjudgeable(name: string): string | undefined {
   if (name === REQUEST_ID) return undefined;
   if (HOP_BY_HOP.has(name)) return 'it is hop-by-hop and never forwarded';
   if (CALLER_STRIPPED.has(name) || name.startsWith('x-forwarded-')) return 'the gateway drops the caller\'s and may set its own';
-  if (PLAIN_RESPONSES.has(name)) return 'the gateway replaces it whenever it injects a credential';
+  if (PLAIN_RESPONSES.has(name)) return 'the gateway replaces it whenever it holds a credential';
   if (OVERRIDE_HEADERS.has(name)) return 'a request carrying it is refused';
   return undefined;
 }
@@ -159,8 +159,8 @@ export interface ForwardContext {
   /**
    * Ask the upstream for uncompressed responses and WebSocket frames (no Accept-Encoding or
    * Sec-WebSocket-Extensions of the caller's): the secret masker can only see plain bytes, so a
-   * compressed echo of an injected credential would get past it (decode.ts for upstreams that
-   * compress all the same).
+   * compressed echo of a credential would get past it (decode.ts for upstreams that compress all
+   * the same).
    */
   plainResponses: boolean;
 }
@@ -217,15 +217,15 @@ export function obligationHeaders(headers: Record<string, string> | undefined, r
 /** Set by the gateway on every response; an upstream must not be able to forge them. */
 const GATEWAY_RESPONSE_HEADERS = new Set(['x-jitgate-decision-id', 'x-request-id']);
 
-/** Upstream response headers for the caller: hop-by-hop and gateway-owned removed, secrets masked. */
-export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>, mask: (s: string) => string): Record<string, string | string[]> {
+/** Upstream response headers for the caller: hop-by-hop and gateway-owned removed (SecretMasker.maskHeaders masks them last). */
+export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const conn = headers.connection;
   const named = conn === undefined ? NONE : connectionTokens(conn);
   const out: Record<string, string | string[]> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || GATEWAY_RESPONSE_HEADERS.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.map(mask) : mask(value);
+    out[name] = value;
   }
   return out;
 }

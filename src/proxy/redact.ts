@@ -4,15 +4,25 @@
 // stays streaming. A compressed body cannot be scanned: the upstream is asked for identity, and a
 // compressed answer to a request that carried a secret is decompressed first, or refused (decode.ts).
 
+/** Header names seen, and whether each holds a secret form (names repeat from response to response). */
+const MAX_NAMES_KEPT = 1024;
+
 export class SecretMasker {
   private readonly needles: Buffer[];
   private readonly strings: string[];
+  /** The forms lower-cased, as header names arrive. */
+  private readonly lowered: string[];
+  private readonly names = new Map<string, boolean>();
 
   constructor(secrets: readonly string[]) {
     // Short values would mask ordinary content; the config never has secrets that short in practice.
     const uniq = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
-    this.strings = uniq;
     this.needles = uniq.map((s) => Buffer.from(s, 'utf8'));
+    // Header values arrive decoded as latin1 (undici): a secret beyond ASCII is met there as its
+    // UTF-8 bytes read one by one, and is written back out as those bytes.
+    const asLatin1 = this.needles.map((n) => n.toString('latin1'));
+    this.strings = [...new Set([...uniq, ...asLatin1])].sort((a, b) => b.length - a.length);
+    this.lowered = [...new Set(this.strings.map((s) => s.toLowerCase()))];
   }
 
   get empty(): boolean {
@@ -24,6 +34,30 @@ export class SecretMasker {
     for (const s of this.strings) if (out.includes(s)) out = out.replaceAll(s, '*'.repeat(s.length));
     return out;
   };
+
+  /**
+   * Response headers masked, last, after any rewriting (a URL parser drops the tab that split a
+   * secret): values masked, and a header whose name holds a secret left out.
+   */
+  maskHeaders(headers: Readonly<Record<string, string | string[]>>): Record<string, string | string[]> {
+    const out: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (!this.nameHoldsSecret(name)) out[name] = Array.isArray(value) ? value.map(this.maskString) : this.maskString(value);
+    }
+    return out;
+  }
+
+  /** Whether a (lower-case) header name holds a secret form in any letter case. */
+  private nameHoldsSecret(name: string): boolean {
+    let holds = this.names.get(name);
+    if (holds === undefined) {
+      holds = this.lowered.some((s) => name.includes(s));
+      // Bounded: an upstream inventing names cannot grow it without limit.
+      if (this.names.size >= MAX_NAMES_KEPT) this.names.clear();
+      this.names.set(name, holds);
+    }
+    return holds;
+  }
 
   private contains(buf: Buffer): boolean {
     for (const n of this.needles) if (buf.includes(n)) return true;

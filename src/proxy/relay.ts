@@ -44,8 +44,8 @@ export interface RelayOptions {
   /** Starts watching a lingering response; stopped when the relay is over. Null: never watched. */
   linger: (() => { stop(): void }) | null;
   /**
-   * The request carried a secret (and was not HEAD): a compressed body is decompressed for the
-   * masker and sent on decompressed, or refused when it cannot be.
+   * The gateway holds a secret (and the request was not HEAD): a compressed body is decompressed
+   * for the masker and sent on decompressed, or refused when it cannot be.
    */
   maskedOnly: boolean;
   /**

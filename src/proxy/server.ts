@@ -59,8 +59,6 @@ export interface CallerSettings {
 interface Injected {
   headers: string[];
   reserved: ReadonlySet<string>;
-  /** A secret was injected: responses must come back in a form the masker can read. */
-  secret: boolean;
 }
 
 export interface ProxyServer {
@@ -223,7 +221,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       for (let i = 0; i < headers.length; i += 2) all.add(headers[i] ?? '');
       reserved = all;
     }
-    return { headers, reserved, secret: credName !== undefined };
+    return { headers, reserved };
   }
 
   /** How the caller reached the gateway (or the first trusted proxy in front of it). */
@@ -232,7 +230,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   }
 
   /** The request headers the upstream gets: the caller's, cleaned, plus what the gateway injects. */
-  function upstreamHeaders(req: IncomingMessage, d: Decided, requestId: string, extra = injected(d)): string[] {
+  function upstreamHeaders(req: IncomingMessage, d: Decided, requestId: string): string[] {
+    const extra = injected(d);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: d.client.ip,
       forwardedFor: d.client.forwardedFor,
@@ -242,17 +241,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       judged: d.route.config.policy_headers,
       proto: callerScheme(d),
       upgrade: false,
-      plainResponses: extra.secret,
+      // Whenever the gateway holds a secret, not only when this request carries one: an upstream
+      // may echo what it got earlier (a request log, an error page), another caller's secret included.
+      plainResponses: !d.state.masker.empty,
     });
     for (const h of extra.headers) headers.push(h);
     return headers;
   }
 
-  /** An upgrade's headers, and whether they carry a secret (the frames coming back are then masked). */
-  function upgradeHeaders(req: IncomingMessage, d: Decided, requestId: string): { headers: string[]; secret: boolean } {
-    const extra = injected(d);
-    return { headers: upstreamHeaders(req, d, requestId, extra), secret: extra.secret };
-  }
 
   // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, superseded?: Decided, round = 1): Promise<void> {
@@ -328,14 +324,15 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const masker = d.state.masker;
     const decisionId = d.decision.decision_id;
     const head = (upstreamHeaders: IncomingHttpHeaders): Record<string, string | string[]> => {
-      const out = callerResponseHeaders(upstreamHeaders, masker.maskString);
+      const out = callerResponseHeaders(upstreamHeaders);
       if (mayRedirect(out)) {
         rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
       }
       rebaseCookies(out, route);
-      out['x-request-id'] = requestId;
-      out['x-jitgate-decision-id'] = decisionId;
-      return out;
+      const masked = masker.maskHeaders(out);
+      masked['x-request-id'] = requestId;
+      masked['x-jitgate-decision-id'] = decisionId;
+      return masked;
     };
     const t0 = process.hrtime.bigint();
     let relayed: Relayed;
@@ -366,7 +363,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         lingerAtMs: d.decidedMs + LINGER_AFTER_MS,
         linger,
         // A HEAD answer names the encoding of a body it does not send.
-        maskedOnly: d.input.request.method !== 'HEAD' && credentialName(d) !== undefined,
+        maskedOnly: d.input.request.method !== 'HEAD' && !masker.empty,
         headersMs: cfg.timeouts.headers_ms,
       });
     } catch (err) {
@@ -410,7 +407,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upgradeHeaders, consoleUrl: opts.consoleUrl });
+    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upgradeHeaders: upstreamHeaders, consoleUrl: opts.consoleUrl });
   });
 
   let bound: { host: string; port: number } | null = null;

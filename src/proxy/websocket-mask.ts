@@ -24,7 +24,7 @@ const MASKED = 0x80;
 /** The opcode bit of control frames (close, ping, pong): at most 125 bytes, never fragmented. */
 const CONTROL = 0x08;
 
-/** Segments that may wait behind a held tail before it is sent regardless. */
+/** Segments that may wait behind a held tail (the start of a possible secret) before the session ends. */
 const MAX_QUEUED = 64;
 
 /** Upstream-to-caller frames with every secret the masker knows overwritten in their payloads. */
@@ -122,10 +122,6 @@ export class FrameMasker extends Transform {
   private settle(mayContinue: boolean): void {
     const held = this.pending.filter((s) => s.payload);
     let keep = 0;
-    // Frames queue behind a held tail (control frames, empty fragments). An upstream sending them
-    // without end would grow the queue without end, so past a bound the tail goes as it is: the
-    // masker is there for an upstream's careless echo; a hostile one could encode the secret anyway.
-    if (this.pending.length > MAX_QUEUED) mayContinue = false;
     if (held.length > 0) {
       const text = Buffer.concat(held.map((s) => s.bytes));
       this.masker.maskBuffer(text);
@@ -135,6 +131,11 @@ export class FrameMasker extends Transform {
         offset += s.bytes.length;
       }
       keep = mayContinue ? this.masker.partialTail(text) : 0;
+    }
+    // Frames queue behind a held tail (control frames, tiny fragments). Past a bound the session
+    // ends: letting the tail go unmasked would hand out a secret cut into frames of a byte or two.
+    if (keep > 0 && this.pending.length > MAX_QUEUED) {
+      throw new UnreadableFrame(`the upstream sent more than ${String(MAX_QUEUED)} frame parts while the start of a secret was held back`);
     }
     let sendable = held.reduce((n, s) => n + s.bytes.length, 0) - keep;
     const out: Buffer[] = [];

@@ -1,7 +1,7 @@
 // WebSocket upgrades: decided exactly like plain requests, then refused unless the route allows
 // WebSockets; an allowed upgrade is opened upstream with undici and the two sockets are joined.
 // Frames after the handshake are not judged (the decision covers the handshake request), only masked
-// for the injected secret on their way back (websocket-mask.ts), and the handshake is decided again
+// for the gateway's secrets on their way back (websocket-mask.ts), and the handshake is decided again
 // for as long as the socket is open (session-watch.ts).
 import { requestId as requestIdOf } from '../observability/index.js';
 import type { IncomingMessage } from 'node:http';
@@ -30,7 +30,7 @@ export interface UpgradeContext {
    * The cleaned caller headers plus the injected credential, and whether one was injected; throws
    * (fail closed) on an unknown credential.
    */
-  upgradeHeaders: (req: IncomingMessage, d: Decided, requestId: string) => { headers: string[]; secret: boolean };
+  upgradeHeaders: (req: IncomingMessage, d: Decided, requestId: string) => string[];
   /** Where the console is reached, for the 403 hint's link. */
   consoleUrl: string | undefined;
 }
@@ -92,16 +92,15 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       logDecision(deps, d, { error_code: 'JITGATE_E_UPGRADE_REFUSED' });
       throw new DecidedError(jitgateError('UPGRADE_REFUSED'), id, routeName);
     }
-    let prepared: { headers: string[]; secret: boolean };
+    let headers: string[];
     try {
-      prepared = ctx.upgradeHeaders(req, d, requestId);
+      headers = ctx.upgradeHeaders(req, d, requestId);
     } catch (err) {
       // Allowed, yet it cannot go (a credential the route lacks, an obligation refused): the
       // answer names this decision, so the log must hold it, as on the HTTP path.
       logDecision(deps, d, { error_code: isJitgateError(err) ? err.code : 'JITGATE_E_INTERNAL' });
       throw new DecidedError(isJitgateError(err) ? err : jitgateError('INTERNAL'), id, routeName);
     }
-    const { headers, secret } = prepared;
     if ((result.grant_ids?.length ?? 0) > 0) {
       await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
       // As on the HTTP path: the append may have waited behind a revoke that has returned. The
@@ -153,10 +152,10 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     }
     stopWaiting();
     let response = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
-    const upHeaders = callerResponseHeaders(up.headers, d.state.masker.maskString);
+    const upHeaders = callerResponseHeaders(up.headers);
     // Cookies set with the upgrade are scoped to the gateway as any response's are.
     rebaseCookies(upHeaders, d.route);
-    for (const [k, v] of Object.entries(upHeaders)) {
+    for (const [k, v] of Object.entries(d.state.masker.maskHeaders(upHeaders))) {
       for (const value of Array.isArray(v) ? v : [v]) response += `${k}: ${value}\r\n`;
     }
     response += `x-request-id: ${requestId}\r\nx-jitgate-decision-id: ${id}\r\n\r\n`;
@@ -175,7 +174,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     up.socket.on('close', () => socket.destroy());
     socket.pipe(up.socket);
     const masker = d.state.masker;
-    if (secret && !masker.empty) {
+    if (!masker.empty) {
       const frames = new FrameMasker(masker);
       frames.on('error', (err) => {
         logger.warn({ err: toError(err), route: routeName, decision_id: id }, 'WebSocket closed: a frame from the upstream could not be checked for secrets');

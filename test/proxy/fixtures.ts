@@ -288,6 +288,8 @@ export const SECRETS = {
   DEMO_UPSTREAM_ADMIN_KEY: 'admin-secret-c41d9e',
   /** Characters that JSON and URLs escape, so an echo of it can differ from the secret. */
   DEMO_UPSTREAM_ODD_KEY: 'odd "key"\\/+&= 5e8b',
+  /** Beyond ASCII: header values carry it as UTF-8 bytes read as Latin-1, Python's JSON as \\u escapes. */
+  DEMO_UPSTREAM_UNICODE_KEY: 'pässwörd-Ünïcode-42',
 };
 
 export function demoRoute(upstream: string, overrides: Partial<RouteConfig> = {}): RouteConfig {

@@ -522,19 +522,25 @@ t.test('an upstream that compresses its answer to a request carrying a secret: d
   t.equal(head.headers['content-encoding'], 'gzip');
   t.equal((await get(g, '/api/__compressed?empty')).status, 204, 'so does a 204');
 
-  // A request the gateway adds no secret to has nothing to mask: its compressed answer passes.
-  const bare = await startGateway({
-    policy: await policyFrom({
-      'authz.rego': 'package jitgate.authz\n\ndefault allow := false\n\nallow if input.subject.id == "alice"\n',
-      'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
-    }),
-    routes: (u) => [demoRoute(u, { default_credential: undefined })],
+  // A request the gateway adds no secret to is still masked while the gateway holds one (the
+  // upstream may echo what an earlier request carried), so its compressed answer is decoded too;
+  // a gateway holding no secret at all has nothing to mask, and the answer passes as it is.
+  const allowAlice = await policyFrom({
+    'authz.rego': 'package jitgate.authz\n\ndefault allow := false\n\nallow if input.subject.id == "alice"\n',
+    'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
   });
+  const uninjected = await startGateway({ policy: allowAlice, routes: (u) => [demoRoute(u, { default_credential: undefined })] });
+  t.teardown(() => uninjected.close());
+  const decoded = await get(uninjected, '/api/__compressed');
+  t.equal(decoded.status, 200);
+  t.equal(decoded.headers['content-encoding'], undefined, 'no credential on this request, yet the gateway holds some: decoded');
+  t.equal(decoded.body.toString(), 'key: \n', 'and masked (nothing to mask here)');
+  const bare = await startGateway({ policy: allowAlice, routes: (u) => [demoRoute(u, { credentials: {}, default_credential: undefined })] });
   t.teardown(() => bare.close());
   const passed = await get(bare, '/api/__compressed');
   t.equal(passed.status, 200);
-  t.equal(passed.headers['content-encoding'], 'gzip');
-  t.equal(gunzipSync(passed.body).toString(), 'key: \n', 'without a credential to echo');
+  t.equal(passed.headers['content-encoding'], 'gzip', 'a gateway without secrets passes the compressed answer');
+  t.equal(gunzipSync(passed.body).toString(), 'key: \n');
 });
 
 t.test('methods the gateway does not proxy: TRACE, CONNECT, PROPFIND', async (t) => {

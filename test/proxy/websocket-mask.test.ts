@@ -11,9 +11,8 @@ const SECRET = 'read-secret-3f9a1c';
 const STARS = '*'.repeat(SECRET.length);
 
 /** Feeds `input` to a masker in pieces of `sizes` (cycled) and collects what it sends, and when. */
-async function through(input: Buffer, sizes: readonly number[] = [input.length]): Promise<{ out: Buffer; afterEachWrite: number[] }> {
-  const masker = new FrameMasker(new SecretMasker([SECRET]));
-  const chunks: Buffer[] = [];
+async function through(input: Buffer, sizes: readonly number[] = [input.length], secret = SECRET, chunks: Buffer[] = []): Promise<{ out: Buffer; afterEachWrite: number[] }> {
+  const masker = new FrameMasker(new SecretMasker([secret]));
   masker.on('data', (c: Buffer) => { chunks.push(c); });
   // Its error reaches the write that caused it.
   masker.on('error', () => {});
@@ -79,14 +78,27 @@ t.test('without a secret the stream passes unchanged, and a message is never hel
   t.equal(afterEachWrite[2], input.length, 'which sends it');
 });
 
-t.test('frames queued behind a held tail do not wait without bound', async (t) => {
+t.test('frames queued behind a held tail do not wait without bound: the session ends, the tail unsent', async (t) => {
   const start = wsFrame('read-', { fin: false });
   const pings = Array.from({ length: 100 }, () => wsFrame('', { opcode: 9 }));
   const input = Buffer.concat([start, ...pings]);
-  const { out, afterEachWrite } = await through(input, [start.length, ...pings.map((p) => p.length)]);
-  t.equal(afterEachWrite[1], 2, 'the first ping waits behind the tail');
-  t.ok((afterEachWrite.at(-1) ?? 0) === input.length, 'past the bound, all of it goes before the message continues');
-  t.same(out, input);
+  const sent: Buffer[] = [];
+  const err = await through(input, [start.length, ...pings.map((p) => p.length)], SECRET, sent).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof UnreadableFrame, `past the bound: ${String(err)}`);
+  t.notOk(Buffer.concat(sent).includes('read-'), 'the held start of the secret never went out');
+});
+
+t.test('a secret sent a byte per frame is masked, or ends the session; it never goes out whole', async (t) => {
+  const message = (secret: string): Buffer => Buffer.concat(Array.from({ length: secret.length }, (_, i) => wsFrame(secret.charAt(i), { opcode: i === 0 ? 1 : 0, fin: i === secret.length - 1 })));
+  const short = await through(message(SECRET), [1], SECRET);
+  t.equal(wsFrames(short.out).frames.map((f) => f.payload).join(''), STARS, `${String(SECRET.length)} frames: masked across all of them`);
+
+  const bearer = 'tok_7Hq2ZpX9mLr4VwK8sN3bYc6Df1Gj5TeR0uA2iOx';
+  const sent: Buffer[] = [];
+  const err = await through(message(bearer), [3], bearer, sent).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof UnreadableFrame, `${String(bearer.length)} frames: the session ends (${String(err)})`);
+  const payload = wsFrames(Buffer.concat(sent)).frames.map((f) => f.payload).join('');
+  t.notOk(payload.includes(bearer.slice(0, 8)), `the caller got no run of the secret: ${JSON.stringify(payload)}`);
 });
 
 t.test('frames the masker cannot read end the stream', async (t) => {
