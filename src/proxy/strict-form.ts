@@ -48,6 +48,7 @@ function decode(text: string): string | null {
 export function inspectForm(text: string): { fields: Record<string, string> } | FormProblem {
   if (text.includes(';')) return { kind: 'ambiguous', detail: 'a ";" in a form body: some servers split fields on it' };
   const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+  const lowered = new Map<string, string>();
   let count = 0;
   for (const pair of text.split('&')) {
     // Empty pieces (`a=1&&b=2`, a trailing `&`) are skipped by every server.
@@ -60,6 +61,11 @@ export function inspectForm(text: string): { fields: Record<string, string> } | 
     if (name.includes('\0') || value.includes('\0')) return { kind: 'ambiguous', detail: 'a NUL in a form field: some servers cut the text there' };
     if (!FIELD_NAME.test(name)) return { kind: 'ambiguous', detail: `form field name ${JSON.stringify(name)}: servers read names with other characters than letters, digits, "_" and "-" differently` };
     if (Object.hasOwn(fields, name)) return { kind: 'ambiguous', detail: `form field "${name}" is repeated` };
+    // Names are ASCII here; servers that bind fields ignoring case (.NET) would read these as one.
+    const folded = name.toLowerCase();
+    const seen = lowered.get(folded);
+    if (seen !== undefined) return { kind: 'ambiguous', detail: `form fields "${seen}" and "${name}" differ only in letter case` };
+    lowered.set(folded, name);
     fields[name] = value;
   }
   return { fields };

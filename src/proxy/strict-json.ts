@@ -6,6 +6,9 @@
 // - a number a double cannot hold (`12345678901234567891`, `1e400`): the policy would see it
 //   rounded (or as null) while the upstream reads the exact value;
 // - an escaped half of a surrogate pair (`"\ud800"`): kept, replaced or refused, by parser.
+// - member names that differ only in letter case (`{"amount": 1, "AMOUNT": 1000}`): Go's
+//   encoding/json (and .NET's default) match struct fields ignoring case, and keep the last;
+// - an escaped NUL (`"admin\u0000x"`, `"amount\u0000"`): C-based parsers end the text there.
 // This scanner finds those (and any syntax error) before the body reaches the policy.
 
 export type JsonProblem = { kind: 'malformed' | 'ambiguous'; detail: string };
@@ -140,6 +143,7 @@ class Scanner {
     const decoded = JSON.parse(text.slice(start, at + 1)) as string;
     // An escaped half of a surrogate pair: parsers disagree on what it becomes.
     if (unicodeEscape && !(decoded as unknown as WellFormed).isWellFormed()) this.#fail('ambiguous', 'a string holds half of a UTF-16 surrogate pair');
+    if (unicodeEscape && decoded.includes('\0')) this.#fail('ambiguous', 'a string holds an escaped NUL (C-based parsers end the text there)');
     return decoded;
   }
 
@@ -175,12 +179,17 @@ class Scanner {
     this.#at++;
     this.#space();
     if (this.text.charCodeAt(this.#at) === 0x7d) { this.#at++; return; }
-    const names = new Set<string>();
+    /** Each name as a case-insensitive matcher sees it, and the name as written. */
+    const names = new Map<string, string>();
     for (;;) {
       this.#space();
       const name = this.#string(true);
-      if (names.has(name)) this.#fail('ambiguous', `the member name ${JSON.stringify(name)} appears twice in one object`);
-      names.add(name);
+      // Upper- then lower-cased: folds as Go's EqualFold does, `ſ` and the Kelvin sign included.
+      const folded = name.toUpperCase().toLowerCase();
+      const seen = names.get(folded);
+      if (seen === name) this.#fail('ambiguous', `the member name ${JSON.stringify(name)} appears twice in one object`);
+      if (seen !== undefined) this.#fail('ambiguous', `the member names ${JSON.stringify(seen)} and ${JSON.stringify(name)} differ only in letter case (Go's parser reads them as one)`);
+      names.set(folded, name);
       this.#expect(0x3a, "':'");
       this.#value(depth + 1);
       this.#space();

@@ -124,6 +124,9 @@ t.test('bodies read two ways are refused before the policy, and never sent', asy
     ['{"order": 12345678901234567891, "amount": 5}', 'a number a double cannot hold'],
     ['{"order": "o-7", "amount": 1e400}', 'a number beyond a double: JSON.parse makes it Infinity'],
     ['{"order": "o-7", "amount": 5, "note": "\\ud800"}', 'half a surrogate pair'],
+    ['{"order": "o-7", "amount": 5, "AMOUNT": 5000}', 'the same name in another case: Go reads the last'],
+    ['{"order": "o-7", "amount": 5, "amount\\u0000": 5000}', 'a name with an escaped NUL: C parsers read "amount"'],
+    ['{"order": "o-7\\u0000x", "amount": 5}', 'a value with an escaped NUL'],
   ];
   for (const [body, what] of cases) {
     const sent = await post(body);

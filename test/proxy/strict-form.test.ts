@@ -35,6 +35,8 @@ t.test('shapes servers read differently are refused', (t) => {
     'amount=5%00000',
     'amo%00unt=5',
     'a%3Db=1',
+    'amount=5&AMOUNT=5000',
+    'Role=user&role=admin',
   ];
   for (const text of ambiguous) t.match(inspectForm(text), { kind: 'ambiguous' }, text);
   const many = Array.from({ length: MAX_FORM_FIELDS + 1 }, (_, i) => `f${String(i)}=1`).join('&');

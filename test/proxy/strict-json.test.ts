@@ -39,6 +39,12 @@ t.test('text JSON.parse accepts but other parsers read differently is ambiguous'
     ['[1e400]', /cannot be read exactly/],
     ['"\\ud800"', /surrogate/],
     ['{"\\udc00":1}', /surrogate/],
+    ['{"amount":1,"AMOUNT":2}', /"amount" and "AMOUNT" differ only in letter case/],
+    ['{"Role":"user","rOLE":"admin"}', /differ only in letter case/],
+    ['{"s":1,"\u017f":2}', /differ only in letter case/],
+    ['{"k":1,"\u212a":2}', /differ only in letter case/],
+    ['{"role":"admin\\u0000x"}', /escaped NUL/],
+    ['{"amount\\u0000":1}', /escaped NUL/],
   ];
   for (const [text, detail] of cases) {
     JSON.parse(text); // JSON.parse takes every one of them without complaint
@@ -47,5 +53,6 @@ t.test('text JSON.parse accepts but other parsers read differently is ambiguous'
     t.match(problem?.detail, detail, text);
   }
   t.equal(inspectJson('{"a":{"x":1},"b":{"x":1}}'), null, 'the same name in two objects is fine');
+  t.equal(inspectJson('{"a":{"X":1},"b":{"x":1}}'), null, 'and in two cases in two objects');
   t.end();
 });
