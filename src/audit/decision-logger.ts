@@ -2,6 +2,7 @@
 // `decision_logs` block. log() only queues; each event-loop turn's events are then masked,
 // encoded and handed to the sinks together, and no sink can slow the data path.
 // Every event a sink could not take is counted and reported, never silently lost.
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { DecisionLogsConfig } from './config.js';
 import { FileSink } from './file-sink.js';
@@ -71,7 +72,8 @@ class DecisionLogFanout implements DecisionLogSink {
     private readonly config: DecisionLogsConfig,
     private readonly deps: DecisionLoggerDeps,
   ) {
-    this.labels = { id: process.env.HOSTNAME ?? 'jitgate', version: 'jitgate-0.1.0', ...deps.labels };
+    // The host's name, so replicas' events can be told apart (a config label `id` replaces it).
+    this.labels = { id: hostname(), version: 'jitgate-0.1.0', ...deps.labels };
     this.labelsMember = `,"labels":${JSON.stringify(this.labels)}`;
     const onDrop = (count: number, reason: string): void => { this.drop(count, reason); };
     const limit = config.reporting.buffer_size_limit_events;

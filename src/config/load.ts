@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isScalar, parseDocument, visit } from 'yaml';
 import { assertionKey } from '../audit/index.js';
@@ -130,7 +130,10 @@ function resolvePaths(cfg: GatewayConfig, base: string): void {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const j = cfg.jitgate;
   j.data_dir = abs(j.data_dir);
-  j.store.sqlite.path = j.store.sqlite.path === ':memory:' ? ':memory:' : abs(j.store.sqlite.path);
+  // What the gateway keeps of its own goes under data_dir unless given a place of its own.
+  const sqlitePath = j.store.sqlite.path as string | undefined;
+  j.store.sqlite.path = sqlitePath === ':memory:' ? ':memory:' : sqlitePath === undefined ? join(j.data_dir, 'jitgate.db') : abs(sqlitePath);
+  if (j.identity.dev_issuer.enabled) j.identity.dev_issuer.key_file ??= join(j.data_dir, 'dev-issuer.jwk.json');
   j.policy.dir = abs(j.policy.dir);
   j.policy.bundles_dir = abs(j.policy.bundles_dir);
   if (j.policy.shadow) {

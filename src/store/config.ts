@@ -2,6 +2,7 @@ import type { SchemaObject } from 'ajv';
 
 export interface StoreConfig {
   type: 'sqlite' | 'postgres';
+  /** Filled in from jitgate.data_dir when the file gives none. */
   sqlite: { path: string };
   postgres: { url?: string; url_env?: string; pool_size?: number };
 }
@@ -15,9 +16,9 @@ export const storeConfigSchema: SchemaObject = {
     sqlite: {
       type: 'object',
       additionalProperties: false,
-      required: ['path'],
       default: {},
-      properties: { path: { type: 'string', minLength: 1, default: './data/jitgate.db' } },
+      // Without a path, `<jitgate.data_dir>/jitgate.db` (config/load.ts).
+      properties: { path: { type: 'string', minLength: 1 } },
     },
     postgres: {
       type: 'object',

@@ -5,7 +5,7 @@ import t from 'tap';
 import { createServer, type IncomingMessage } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -155,7 +155,7 @@ t.test('upload: gzip JSON arrays to services[service].url + resource, in OPA for
   const e = events[0]!;
   for (const key of ['decision_id', 'timestamp', 'path', 'input', 'result', 'bundles', 'labels', 'metrics', 'erased', 'masked', 'jitgate']) t.ok(key in e, `has ${key}`);
   t.same(e.bundles, { jitgate: { revision: 'rev-7' } });
-  t.match(e.labels, { app: 'jitgate', environment: 'test', id: String, version: String });
+  t.match(e.labels, { app: 'jitgate', environment: 'test', id: hostname(), version: String });
   t.same(e.erased, ['/input/subject/claims/email']);
   t.same(e.masked, ['/input/request/headers/authorization', '/input/request/headers/x-api-key']);
   t.match(e.jitgate, { route: 'orders', subject: 'alice', grant_ids: ['g1'], upstream_status: 200 });

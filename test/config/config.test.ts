@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../src/config/index.js';
+import { buildConfig, loadConfig } from '../../src/config/index.js';
 import { isJitgateError } from '../../src/errors.js';
 
 const demoEnv = {};
@@ -24,6 +24,21 @@ function problemsOf(fn: () => unknown): string[] {
   }
   throw new Error('expected the config to be refused');
 }
+
+t.test('data_dir is where the store and the dev issuer key go unless given places of their own', (t) => {
+  const base = { jitgate: { identity: { dev_issuer: { enabled: true } } } };
+  const under = buildConfig({ jitgate: { ...base.jitgate, data_dir: '/srv/jitgate/state' } }, '/etc/jitgate/opa.config.yaml');
+  t.equal(under.jitgate.store.sqlite.path, '/srv/jitgate/state/jitgate.db', 'the store under data_dir');
+  t.equal(under.jitgate.identity.dev_issuer.key_file, '/srv/jitgate/state/dev-issuer.jwk.json', 'the dev issuer key too');
+  const relative = buildConfig({ jitgate: { ...base.jitgate, data_dir: './state' } }, '/etc/jitgate/opa.config.yaml');
+  t.equal(relative.jitgate.store.sqlite.path, '/etc/jitgate/state/jitgate.db', 'a relative data_dir is relative to the file');
+  const byDefault = buildConfig(base, '/etc/jitgate/opa.config.yaml');
+  t.equal(byDefault.jitgate.store.sqlite.path, '/etc/jitgate/data/jitgate.db', 'data_dir defaults to ./data');
+  const own = buildConfig({ jitgate: { data_dir: '/srv/state', store: { sqlite: { path: 'db/grants.db' } }, identity: { dev_issuer: { enabled: true, key_file: '/keys/dev.jwk' } } } }, '/etc/jitgate/opa.config.yaml');
+  t.equal(own.jitgate.store.sqlite.path, '/etc/jitgate/db/grants.db', 'a path given wins');
+  t.equal(own.jitgate.identity.dev_issuer.key_file, '/keys/dev.jwk');
+  t.end();
+});
 
 t.test('the demo config loads with defaults applied and paths resolved against the file', (t) => {
   const cfg = loadConfig('opa.config.yaml', demoEnv);
