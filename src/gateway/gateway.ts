@@ -257,7 +257,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const grants: GrantServices = await createGrantServices({ db, policy, audit, notifier, config: j.workflow, logger });
     life.started('grants', () => grants.stop());
     health.register('grant_cache', () =>
-      grants.cache.ready ? { ok: true } : { ok: false, detail: 'the grant cache is not in sync with the store' },
+      grants.cache.ready ? { ok: true } : { ok: false, detail: db.clockOff() ?? 'the grant cache is not in sync with the store' },
     );
     metrics.setGauges(() => grants.gauges());
 

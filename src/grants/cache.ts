@@ -49,6 +49,8 @@ export interface GrantCacheOptions {
   /** Delay before a failed resync is retried. */
   retryDelayMs?: number;
   onError?: (err: unknown) => void;
+  /** Why this process's clock cannot be trusted (Db.clockOff): the cache does not vouch meanwhile. */
+  clockOff?: () => string | null;
   /** Called when `ready` changes (health, metrics, tests). */
   onReadyChange?: (ready: boolean) => void;
 }
@@ -56,6 +58,7 @@ export interface GrantCacheOptions {
 export class GrantCache implements GrantReader {
   readonly #store: GrantStore;
   readonly #clock: Clock;
+  readonly #clockOff: () => string | null;
   readonly #pageSize: number;
   readonly #retryDelayMs: number;
   readonly #onError: (err: unknown) => void;
@@ -83,14 +86,16 @@ export class GrantCache implements GrantReader {
   constructor(options: GrantCacheOptions) {
     this.#store = options.store;
     this.#clock = options.clock ?? systemClock;
+    this.#clockOff = options.clockOff ?? (() => null);
     this.#pageSize = options.pageSize ?? 10_000;
     this.#retryDelayMs = options.retryDelayMs ?? 250;
     this.#onError = options.onError ?? (() => undefined);
     this.#onReadyChange = options.onReadyChange ?? (() => undefined);
   }
 
+  /** In sync with the store, on a clock that agrees with the store's. */
   get ready(): boolean {
-    return this.#ready;
+    return this.#ready && this.#clockOff() === null;
   }
 
   /** Number of cached grants (active when cached; some may have ended since). */
@@ -132,7 +137,7 @@ export class GrantCache implements GrantReader {
   }
 
   activeGrants(subjectId: string, nowMs: number): GrantSet {
-    if (!this.#ready) return NO_GRANTS;
+    if (!this.ready) return NO_GRANTS;
     const entries = this.#bySubject.get(subjectId);
     if (!entries) return NO_GRANTS;
     const known = this.#views.get(subjectId);

@@ -3,7 +3,7 @@ import type { AuditWriter } from '../audit/index.js';
 import type { PolicyEvaluator } from '../policy/index.js';
 import type { Db } from '../store/index.js';
 import { GrantCache } from './cache.js';
-import type { Clock } from './clock.js';
+import { systemClock, trustedClock, type Clock } from './clock.js';
 import type { GrantsConfig } from './config.js';
 import { createGrantStore, type GrantStore } from './store.js';
 import { Sweeper } from './sweeper.js';
@@ -33,11 +33,14 @@ export async function createGrantServices(deps: GrantServicesDeps): Promise<Gran
   const store = createGrantStore(deps.db);
   await store.migrate();
   const onError = (err: unknown): void => deps.logger?.error({ err }, 'grants: store error');
-  const cache = new GrantCache({ store, clock: deps.clock, onError });
+  const clockOff = (): string | null => deps.db.clockOff();
+  const cache = new GrantCache({ store, clock: deps.clock, clockOff, onError });
   await cache.start();
-  const workflow = new StoreWorkflow({ ...deps, store, cache });
+  // Whatever stamps or ends grants reads a clock known to agree with the other replicas'.
+  const clock = trustedClock(deps.clock ?? systemClock, clockOff);
+  const workflow = new StoreWorkflow({ ...deps, store, cache, clock });
   const sweeper = new Sweeper({
-    store, audit: deps.audit, cache, notifier: deps.notifier, clock: deps.clock, intervalMs: deps.config.sweep_interval_ms, onError,
+    store, audit: deps.audit, cache, notifier: deps.notifier, clock, intervalMs: deps.config.sweep_interval_ms, onError,
   });
   await sweeper.sweepOnce().catch(onError);
   sweeper.start();

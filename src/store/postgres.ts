@@ -5,6 +5,7 @@ import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Db, Migration, Row, Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
+import { clockOffBy, DATABASE_CLOCK_SQL } from './clock-check.js';
 
 // BIGINT columns (sequence numbers, counts) as numbers, not strings; they stay far below 2^53.
 const typeParsers = new pg.TypeOverrides();
@@ -13,15 +14,18 @@ const types: pg.CustomTypesConfig = typeParsers;
 
 /**
  * A link that stops answering without closing (a partition, a host that died hard) reports
- * nothing by itself. The LISTEN connection is asked `SELECT 1` this often, and one that has not
- * answered within the deadline is dropped as lost: the grant cache then stops vouching (the data
- * path answers 503) until a new connection is listening and the cache has resynced.
+ * nothing by itself. The LISTEN connection is asked the database's time this often, and one that
+ * has not answered within the deadline is dropped as lost: the grant cache then stops vouching
+ * (the data path answers 503) until a new connection is listening and the cache has resynced.
+ * The answer also tells how far this process's clock is from the database's (clock-check.ts).
  */
 const HEARTBEAT_MS = 1_000;
 const HEARTBEAT_DEADLINE_MS = 3_000;
 /** A connection attempt, and any statement, that takes longer fails (503 on the data path), never hangs the request. */
 const CONNECT_TIMEOUT_MS = 5_000;
 const QUERY_TIMEOUT_MS = 15_000;
+/** pg_stat_activity's application_name of the LISTEN connections. */
+const LISTENER_NAME = 'jitgate-listen';
 
 export interface PostgresOptions {
   url: string;
@@ -45,6 +49,7 @@ export class PostgresDb implements Db {
   private readonly direct: Sql;
   private closed = false;
   private readonly listeners = new Set<pg.Client>();
+  #clockOff: string | null = null;
 
   constructor(private readonly opts: PostgresOptions) {
     this.pool = new pg.Pool({
@@ -54,6 +59,17 @@ export class PostgresDb implements Db {
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
     this.direct = wrap(this.pool);
+  }
+
+  clockOff(): string | null {
+    return this.#clockOff;
+  }
+
+  /** Measures this process's clock against the database's, on a LISTEN connection. */
+  async #checkClock(c: pg.Client): Promise<void> {
+    const before = Date.now();
+    const rows = (await c.query<{ ms: number }>(DATABASE_CLOCK_SQL)).rows;
+    this.#clockOff = clockOffBy(before, Number(rows[0]?.ms), Date.now());
   }
 
   query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
@@ -116,6 +132,8 @@ export class PostgresDb implements Db {
       let socket: Socket | null = null;
       const c = new pg.Client({
         connectionString: this.opts.url, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true,
+        // Named, so an operator (or a test) finds the change feeds in pg_stat_activity.
+        application_name: LISTENER_NAME,
         stream: () => (socket = new Socket()),
       });
       c.on('notification', (msg) => {
@@ -138,6 +156,8 @@ export class PostgresDb implements Db {
       try {
         await c.connect();
         await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        // Before anyone is told the feed is up: a cache must not vouch on an unmeasured clock.
+        await this.#checkClock(c);
       } catch (err) {
         (socket as Socket | null)?.destroy();
         throw err;
@@ -149,7 +169,7 @@ export class PostgresDb implements Db {
         if (beating) return;
         beating = true;
         const deadline = setTimeout(lost, HEARTBEAT_DEADLINE_MS).unref();
-        c.query('SELECT 1').then(() => {
+        this.#checkClock(c).then(() => {
           clearTimeout(deadline);
           beating = false;
         }, () => {

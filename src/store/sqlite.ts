@@ -123,6 +123,10 @@ export class SqliteDb implements Db {
     });
   }
 
+  clockOff(): string | null {
+    return null;
+  }
+
   async ping(): Promise<void> {
     await this.query('SELECT 1 AS one');
   }

@@ -42,5 +42,11 @@ export interface Db extends Sql {
     onLost?: () => void,
   ): Promise<() => Promise<void>>;
   ping(): Promise<void>;
+  /**
+   * Why this process's clock cannot be trusted to stamp and end grants (it is further from the
+   * shared database's than the bound, clock-check.ts), or null. Measured while a change feed is
+   * listened to; SQLite, one process on one clock, is never off.
+   */
+  clockOff(): string | null;
   close(): Promise<void>;
 }

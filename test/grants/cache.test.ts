@@ -122,7 +122,7 @@ t.test('PostgreSQL: replicas see each other\'s writes; a lost feed is resynced',
   const admin = new pg.Client({ connectionString: s.url! });
   await admin.connect();
   const killed = await admin.query(
-    `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`,
+    `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jitgate-listen' AND pid <> pg_backend_pid()`,
   );
   await admin.end();
   t.ok(killed.rows.length >= 3, `terminated ${killed.rows.length} listener backends`);
