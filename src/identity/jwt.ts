@@ -25,6 +25,23 @@ function groupsFrom(value: unknown): string[] {
   throw jitgateError('TOKEN_INVALID', 'the groups claim is malformed');
 }
 
+/** Half of a UTF-16 surrogate pair with no other half: a JWT's JSON can hold one (`"\ud800"`). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Claims as OPA reads them: a lone surrogate in any string (keys too) becomes U+FFFD. The policy
+ * module cannot parse one at all, so one claim holding it would fail every decision of its bearer
+ * (and empty the engine's cache of parsed members each time), where `opa eval` decides.
+ */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k) as string, wellFormed(v)]));
+  }
+  return value;
+}
+
 /** C0 control characters (U+0000..U+001F). */
 function hasControl(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
@@ -84,13 +101,15 @@ export class JwtVerifier {
     // A subject id is a name, never control characters: NUL cannot even be stored (PostgreSQL text),
     // and the others would forge line breaks in logs and tables.
     if (hasControl(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} holds control characters`);
+    if (wellFormed(sub) !== sub) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} holds half of a UTF-16 surrogate pair`);
+    const claims = wellFormed(payload) as JWTPayload;
     // Sealed (deeply frozen): every request with this token gets this object, which the policy
     // engine parses once and the decision log checks for secrets once.
     const subject: Subject = seal({
       id: sub,
       kind: 'user' as const,
-      groups: groupsFrom(payload[this.opts.groupsClaim]),
-      claims: { ...payload },
+      groups: groupsFrom(claims[this.opts.groupsClaim]),
+      claims,
     });
     // exp is required above; the entry dies exactly at exp, never later (skew only widens jose's check).
     const expMs = (payload.exp ?? 0) * 1000;

@@ -11,6 +11,8 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type CryptoK
 import pino from 'pino';
 import { createAuthenticator, ReloadableAuthenticator, type IdentityConfig, type JwtConfig } from '../../src/identity/index.js';
 import { refusal } from '../helpers/refusal.js';
+import { NO_GRANTS } from '../../src/policy/index.js';
+import { samplePolicy } from '../proxy/fixtures.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -113,8 +115,29 @@ t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg 
     // NUL cannot be stored in the audit trail (PostgreSQL text); control characters are never a name.
     ['sub with a NUL', await sign(k1, { sub: 'eve\u0000' }), 'JITGATE_E_TOKEN_INVALID'],
     ['sub with a line break', await sign(k1, { sub: 'eve\nalice' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with half a surrogate pair', await sign(k1, { sub: 'eve\ud800' }), 'JITGATE_E_TOKEN_INVALID'],
   ];
   for (const [name, token, code] of cases) t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}` })), code, name);
+});
+
+t.test('a lone surrogate in other claims becomes U+FFFD, as OPA reads it, so the policy can still decide', async (t) => {
+  const k1 = await newKey('k1');
+  published = [k1];
+  const auth = createAuthenticator(jwtConfig(), { logger });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const token = await sign(k1, { note: 'x\ud800y', roles: ['eng\udc00'], nested: { ['k\udbff']: ['\udfff'] }, pair: '\ud83d\ude00' });
+  const subject = await auth.authenticate({ authorization: `Bearer ${token}` });
+  t.equal(subject.claims.note, 'x\ufffdy');
+  t.same(subject.groups, ['eng\ufffd']);
+  t.same(subject.claims.nested, { 'k\ufffd': ['\ufffd'] }, 'keys and nested values too');
+  t.equal(subject.claims.pair, '\ud83d\ude00', 'a whole pair is left as it is');
+  const engine = await samplePolicy();
+  const decision = engine.authorize({
+    request: { method: 'GET', path: '/api/items', segments: ['api', 'items'], query: {}, headers: {}, host: 'gw', client_ip: '127.0.0.1' },
+    subject, grants: NO_GRANTS, route: { name: 'demo', upstream: 'http://upstream', credentials: ['readonly'] }, now_ns: Date.now() * 1e6,
+  });
+  t.equal(typeof decision.result.allow, 'boolean', `the policy decides (${String(decision.result.reason)})`);
 });
 
 t.test('a configured PEM public key; HS256 signed with that PEM is refused', async (t) => {
