@@ -36,15 +36,23 @@ export class SecretMasker {
   };
 
   /**
-   * Response headers masked, last, after any rewriting (a URL parser drops the tab that split a
-   * secret): values masked, and a header whose name holds a secret left out.
+   * Masks response headers in place, last, after any rewriting (a URL parser drops the tab that
+   * split a secret): values masked, and a header whose name holds a secret removed.
    */
-  maskHeaders(headers: Readonly<Record<string, string | string[]>>): Record<string, string | string[]> {
-    const out: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(headers)) {
-      if (!this.nameHoldsSecret(name)) out[name] = Array.isArray(value) ? value.map(this.maskString) : this.maskString(value);
+  maskHeaders(headers: Record<string, string | string[]>): void {
+    for (const name of Object.keys(headers)) {
+      if (this.nameHoldsSecret(name)) {
+        Reflect.deleteProperty(headers, name);
+        continue;
+      }
+      const value = headers[name] as string | string[];
+      if (Array.isArray(value)) headers[name] = value.map(this.maskString);
+      else {
+        const masked = this.maskString(value);
+        // Written back only when changed: a store per header per response is not free.
+        if (masked !== value) headers[name] = masked;
+      }
     }
-    return out;
   }
 
   /** Whether a (lower-case) header name holds a secret form in any letter case. */

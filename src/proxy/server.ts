@@ -329,10 +329,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
       }
       rebaseCookies(out, route);
-      const masked = masker.maskHeaders(out);
-      masked['x-request-id'] = requestId;
-      masked['x-jitgate-decision-id'] = decisionId;
-      return masked;
+      masker.maskHeaders(out);
+      out['x-request-id'] = requestId;
+      out['x-jitgate-decision-id'] = decisionId;
+      return out;
     };
     const t0 = process.hrtime.bigint();
     let relayed: Relayed;

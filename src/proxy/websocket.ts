@@ -155,7 +155,8 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     const upHeaders = callerResponseHeaders(up.headers);
     // Cookies set with the upgrade are scoped to the gateway as any response's are.
     rebaseCookies(upHeaders, d.route);
-    for (const [k, v] of Object.entries(d.state.masker.maskHeaders(upHeaders))) {
+    d.state.masker.maskHeaders(upHeaders);
+    for (const [k, v] of Object.entries(upHeaders)) {
       for (const value of Array.isArray(v) ? v : [v]) response += `${k}: ${value}\r\n`;
     }
     response += `x-request-id: ${requestId}\r\nx-jitgate-decision-id: ${id}\r\n\r\n`;
