@@ -32,7 +32,7 @@ t.test('opa/capabilities.json is what the generator produces', async (t) => {
   const names = caps.builtins.map((b) => b.name);
   for (const name of ['time.now_ns', 'time.parse_rfc3339_ns', 'glob.match', 'sprintf']) t.ok(names.includes(name), `${name} declared`);
   for (const name of ['http.send', 'io.jwt.decode', 'uuid.rfc4122', 'rand.intn', 'time.format']) t.notOk(names.includes(name), `${name} not declared`);
-  for (const name of ['regex.split', 'yaml.unmarshal', 'yaml.marshal', 'yaml.is_valid', 'json.is_valid']) t.notOk(names.includes(name), `${name} not declared: it runs, but not as opa eval decides`);
+  for (const name of ['regex.split', 'yaml.unmarshal', 'yaml.marshal', 'yaml.is_valid', 'json.is_valid', 'to_number']) t.notOk(names.includes(name), `${name} not declared: it runs, but not as opa eval decides`);
 });
 
 t.test('jitgate build: errors with file:line and a non-zero exit', async (t) => {
@@ -57,6 +57,13 @@ t.test('jitgate build: errors with file:line and a non-zero exit', async (t) => 
     code: 'JITGATE_E_POLICY_COMPILE',
     message: /undefined function regex\.split.*JavaScript regular expressions, not RE2.*would not decide as opa eval does/,
   }, 'a builtin that would decide otherwise than opa eval is refused, saying why');
+
+  // "-1e400" from a caller: the wasm module makes it an infinity, which is <= 100; OPA gives no number.
+  await writeFile(join(dir, 'authz.rego'), 'package jitgate.authz\n\nallow if to_number(input.request.query.limit[0]) <= 100\n');
+  await t.rejects(buildBundle({ dir, opaPath: opa }), {
+    code: 'JITGATE_E_POLICY_COMPILE',
+    message: /undefined function to_number.*infinity where OPA gives no number.*units\.parse/,
+  }, 'to_number is refused too, with what to use instead');
 });
 
 t.test('replace() with a pattern a caller could make empty is refused at build (the wasm engine would never return)', async (t) => {

@@ -222,7 +222,7 @@ t.test('on a route that shows the policy no bodies, refunds are refused and bodi
 });
 
 t.test('form bodies: fields the policy reads are the fields the upstream reads; anything servers read differently is refused unseen', async (t) => {
-  const limit = await policyAllowingIf(['input.request.body_status == "parsed"', 'to_number(input.request.body.amount) <= 100'], 'refunds need a readable amount of at most 100');
+  const limit = await policyAllowingIf(['input.request.body_status == "parsed"', 'units.parse(input.request.body.amount) <= 100'], 'refunds need a readable amount of at most 100');
   const forms = await startGateway({
     policy: limit,
     routes: (upstream) => [demoRoute(upstream, { policy_body: { max_bytes: 4096, content_types: ['application/x-www-form-urlencoded'], read_timeout_ms: 300 }, body_limit_bytes: 65536 })],
