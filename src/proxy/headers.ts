@@ -1,5 +1,6 @@
 // Request headers for the upstream and response headers for the caller. The caller's own credentials,
 // forwarding claims and hop-by-hop headers never pass; the gateway sets its own.
+import type { SecretMasker } from './redact.js';
 import { jitgateError } from '../errors.js';
 
 /** RFC 9110 7.6.1 plus the de-facto ones. */
@@ -217,15 +218,19 @@ export function obligationHeaders(headers: Record<string, string> | undefined, r
 /** Set by the gateway on every response; an upstream must not be able to forge them. */
 const GATEWAY_RESPONSE_HEADERS = new Set(['x-jitgate-decision-id', 'x-request-id']);
 
-/** Upstream response headers for the caller: hop-by-hop and gateway-owned removed (SecretMasker.maskHeaders masks them last). */
-export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+/**
+ * Upstream response headers for the caller: hop-by-hop and gateway-owned removed, secrets masked
+ * (a header whose name holds one left out). Headers the gateway then rewrites (redirects,
+ * cookies) are masked again after the rewrite: SecretMasker.maskHeaders.
+ */
+export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>, masker: SecretMasker): Record<string, string | string[]> {
   const conn = headers.connection;
   const named = conn === undefined ? NONE : connectionTokens(conn);
   const out: Record<string, string | string[]> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || GATEWAY_RESPONSE_HEADERS.has(name)) continue;
-    out[name] = value;
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || GATEWAY_RESPONSE_HEADERS.has(name) || masker.nameHoldsSecret(name)) continue;
+    out[name] = Array.isArray(value) ? value.map(masker.maskString) : masker.maskString(value);
   }
   return out;
 }

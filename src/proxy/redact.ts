@@ -36,8 +36,8 @@ export class SecretMasker {
   };
 
   /**
-   * Masks response headers in place, last, after any rewriting (a URL parser drops the tab that
-   * split a secret): values masked, and a header whose name holds a secret removed.
+   * Masks response headers in place again after the gateway rewrote some (a URL parser drops a
+   * tab that split a secret): values masked, and a header whose name holds a secret removed.
    */
   maskHeaders(headers: Record<string, string | string[]>): void {
     for (const name of Object.keys(headers)) {
@@ -56,7 +56,7 @@ export class SecretMasker {
   }
 
   /** Whether a (lower-case) header name holds a secret form in any letter case. */
-  private nameHoldsSecret(name: string): boolean {
+  nameHoldsSecret(name: string): boolean {
     let holds = this.names.get(name);
     if (holds === undefined) {
       holds = this.lowered.some((s) => name.includes(s));

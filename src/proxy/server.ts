@@ -324,12 +324,18 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const masker = d.state.masker;
     const decisionId = d.decision.decision_id;
     const head = (upstreamHeaders: IncomingHttpHeaders): Record<string, string | string[]> => {
-      const out = callerResponseHeaders(upstreamHeaders);
+      const out = callerResponseHeaders(upstreamHeaders, masker);
+      // Rewritten headers are masked again: a rewrite can join what masking saw apart.
+      let rewritten = false;
       if (mayRedirect(out)) {
         rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
+        rewritten = true;
       }
-      rebaseCookies(out, route);
-      masker.maskHeaders(out);
+      if (out['set-cookie'] !== undefined) {
+        rebaseCookies(out, route);
+        rewritten = true;
+      }
+      if (rewritten) masker.maskHeaders(out);
       out['x-request-id'] = requestId;
       out['x-jitgate-decision-id'] = decisionId;
       return out;
