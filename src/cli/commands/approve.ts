@@ -11,7 +11,7 @@ export function register(program: Command): void {
       .argument('<id>', 'the request id')
       .description('approve a pending request')
       .option('--comment <text>', 'a comment kept with the decision')
-      .addHelpText('after', '\nExample:\n  jitgate approve r_123 --comment "ok for INC-42"'),
+      .addHelpText('after', '\nExample:\n  jitgate approve req_9ec7f9b0f21e40b4b925cd8967c6048e --comment "ok for INC-42"'),
   ).action(async (id: string, opts: ConnectionOptions & { comment?: string }) => {
     await act<AccessRequest>(opts, `/v1/requests/${encodeURIComponent(id)}/approve`, opts.comment ? { comment: opts.comment } : {}, requestDetail);
   });

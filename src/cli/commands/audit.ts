@@ -207,10 +207,10 @@ export function register(program: Command): void {
       .option('--jsonl', 'one record per line')
       .addHelpText('after', `
 Examples:
-  jitgate audit query --grant g_123                 # the life of a grant and every use of it
-  jitgate audit query --request r_42 --kind approval.added request.approved   # who approved, when
+  jitgate audit query --grant grt_403fcbb47a814c3cbe59e21267225e2f   # the life of a grant and every use of it
+  jitgate audit query --request req_9ec7f9b0f21e40b4b925cd8967c6048e --kind approval.added request.approved   # who approved, when
   jitgate audit query --subject alice --since 2026-11-01 --until 2026-12-01
-  jitgate audit query --decision deny --route payments --json`),
+  jitgate audit query --decision deny --route demo --json`),
   )).action(async (opts: QueryOptions) => {
     await run(() => withStore(opts, async (db) => {
       const page = await queryAudit(db, filterFrom(opts));

@@ -11,7 +11,7 @@ export function register(program: Command): void {
       .argument('<id>', 'the request id')
       .description('deny a pending request')
       .option('--comment <text>', 'a comment kept with the decision')
-      .addHelpText('after', '\nExample:\n  jitgate deny r_123 --comment "ok for INC-42"'),
+      .addHelpText('after', '\nExample:\n  jitgate deny req_9ec7f9b0f21e40b4b925cd8967c6048e --comment "use the read-only report instead"'),
   ).action(async (id: string, opts: ConnectionOptions & { comment?: string }) => {
     await act<AccessRequest>(opts, `/v1/requests/${encodeURIComponent(id)}/deny`, opts.comment ? { comment: opts.comment } : {}, requestDetail);
   });

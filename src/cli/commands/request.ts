@@ -41,7 +41,7 @@ export function register(program: Command): void {
       .option('--route <name>', 'limit the grant to this gateway route')
       .option('--extend <grant-id>', 'extend this active grant instead of asking for a new role')
       .option('--pending-ttl <duration>', 'how long the request may wait for approvers (default and most: the gateway\'s pending_ttl_seconds)')
-      .addHelpText('after', '\nExamples:\n  jitgate request --role orders-writer --duration 30m --reason "INC-42 refund" --ticket INC-42\n  jitgate request --extend g_123 --duration 15m --reason "still on it"'),
+      .addHelpText('after', '\nExamples:\n  jitgate request --role writer --duration 30m --reason "INC-42 refund" --ticket INC-42\n  jitgate request --extend grt_403fcbb47a814c3cbe59e21267225e2f --duration 15m --reason "still on it"'),
   ).action(async (opts: RequestOptions, cmd: Command) => {
     if (opts.extend && (opts.role ?? opts.route ?? opts.scopeMethod ?? opts.scopePath)) {
       cmd.error('--extend keeps the grant\'s role and scope: do not combine it with --role, --route or --scope-*');

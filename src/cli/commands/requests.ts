@@ -25,7 +25,7 @@ export function register(program: Command): void {
       .option('--role <role>', 'only requests for this role')
       .option('--limit <n>', 'at most this many (default 50)')
       .option('--offset <n>', 'skip this many')
-      .addHelpText('after', '\nExamples:\n  jitgate requests --status pending\n  jitgate requests --mine\n  jitgate requests r_123 --json'),
+      .addHelpText('after', '\nExamples:\n  jitgate requests --status pending\n  jitgate requests --mine\n  jitgate requests req_9ec7f9b0f21e40b4b925cd8967c6048e --json'),
   ).action(async (id: string | undefined, opts: RequestsOptions, cmd: Command) => {
     if (opts.mine && opts.requester) cmd.error('--mine and --requester exclude each other');
     await run(opts, async (client) => {

@@ -11,7 +11,7 @@ export function register(program: Command): void {
       .argument('<grant-id>', 'the break-glass grant id')
       .description('mark a break-glass grant as reviewed')
       .option('--comment <text>', 'what the review found')
-      .addHelpText('after', '\nExample:\n  jitgate review g_123 --comment "justified: INC-42"'),
+      .addHelpText('after', '\nExample:\n  jitgate review grt_403fcbb47a814c3cbe59e21267225e2f --comment "justified: INC-42"'),
   ).action(async (id: string, opts: ConnectionOptions & { comment?: string }) => {
     await act<Grant>(opts, `/v1/grants/${encodeURIComponent(id)}/review`, opts.comment ? { comment: opts.comment } : {}, grantDetail);
   });

@@ -11,7 +11,7 @@ export function register(program: Command): void {
       .argument('<grant-id>', 'the grant id')
       .description('revoke an active grant (effective before the command returns)')
       .option('--reason <text>', 'why (kept in the audit trail)')
-      .addHelpText('after', '\nExample:\n  jitgate revoke g_123 --reason "done early"'),
+      .addHelpText('after', '\nExample:\n  jitgate revoke grt_403fcbb47a814c3cbe59e21267225e2f --reason "done early"'),
   ).action(async (id: string, opts: ConnectionOptions & { reason?: string }) => {
     await act<Grant>(opts, `/v1/grants/${encodeURIComponent(id)}/revoke`, opts.reason ? { reason: opts.reason } : {}, grantDetail);
   });

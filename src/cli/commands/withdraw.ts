@@ -10,7 +10,7 @@ export function register(program: Command): void {
       .command('withdraw')
       .argument('<id>', 'the request id')
       .description('withdraw your own pending request')
-      .addHelpText('after', '\nExample:\n  jitgate withdraw r_123'),
+      .addHelpText('after', '\nExample:\n  jitgate withdraw req_9ec7f9b0f21e40b4b925cd8967c6048e'),
   ).action(async (id: string, opts: ConnectionOptions) => {
     await act<AccessRequest>(opts, `/v1/requests/${encodeURIComponent(id)}/withdraw`, {}, requestDetail);
   });
