@@ -19,7 +19,6 @@ export const ERRORS = {
   BAD_REQUEST: spec('BAD_REQUEST', 400, 'The request is malformed'),
   VALIDATION: spec('VALIDATION', 400, 'The request failed validation'),
   NOT_FOUND: spec('NOT_FOUND', 404, 'Not found'),
-  NOT_READY: spec('NOT_READY', 503, 'The gateway is not ready'),
 
   // config
   CONFIG_INVALID: spec('CONFIG_INVALID', 500, 'The configuration is invalid'),
@@ -80,7 +79,6 @@ export const ERRORS = {
   CROSS_SITE: spec('CROSS_SITE', 403, 'A change sent by a browser from another site is not accepted'),
 
   // audit
-  AUDIT_CHAIN_BROKEN: spec('AUDIT_CHAIN_BROKEN', 500, 'The audit chain does not verify'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;
