@@ -82,6 +82,12 @@ export interface RouteConfig {
   policy_body?: PolicyBodyConfig;
   /** Only for an https upstream; absent: Node's public roots, no client certificate. */
   upstream_tls?: UpstreamTlsConfig;
+  /**
+   * false: every request gets an upstream connection of its own, closed after its answer. On a
+   * reused connection, bytes a broken upstream sends after an answer are read as the answer to
+   * the next request on it, which may be another caller's. Absent: true (connections pooled).
+   */
+  upstream_keep_alive?: boolean;
 }
 
 const credentialSchema: SchemaObject = {
@@ -137,6 +143,7 @@ export const routesConfigSchema: SchemaObject = {
       },
       body_limit_bytes: { type: 'integer', minimum: 0, default: 10485760 },
       websocket: { type: 'boolean', default: false },
+      upstream_keep_alive: { type: 'boolean', default: true },
       recheck_seconds: { type: 'integer', minimum: 1, default: 60 },
       query_brackets: { enum: ['refuse', 'literal'], default: 'refuse' },
       policy_headers: {

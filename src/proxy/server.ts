@@ -364,6 +364,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         body,
         headersTimeout: cfg.timeouts.headers_ms,
         bodyTimeout: cfg.timeouts.body_ms,
+        reset: cfg.upstream_keep_alive === false,
       }, res, masker, head, {
         stallMs: timeouts.response_idle_ms,
         lingerAtMs: d.decidedMs + LINGER_AFTER_MS,
