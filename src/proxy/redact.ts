@@ -1,8 +1,8 @@
 // Last line of defence for "secrets never leave the gateway": an upstream that echoes its request
 // (headers into response headers or the body) would hand the injected credential to the caller. Every
 // occurrence is overwritten with '*' of the same length, so Content-Length stays right and streaming
-// stays streaming. A compressed body cannot be scanned: the upstream is asked for identity, and a
-// compressed answer to a request that carried a secret is decompressed first, or refused (decode.ts).
+// stays streaming. A compressed body cannot be scanned: while the gateway holds a secret the
+// upstream is asked for identity, and a compressed answer is decompressed first, or refused (decode.ts).
 
 /** Header names seen, and whether each holds a secret form (names repeat from response to response). */
 const MAX_NAMES_KEPT = 1024;

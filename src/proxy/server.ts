@@ -249,7 +249,6 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return headers;
   }
 
-
   // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, superseded?: Decided, round = 1): Promise<void> {
     let d: Decided;

@@ -5,7 +5,7 @@
 //   many parsers keep the first;
 // - a number a double cannot hold (`12345678901234567891`, `1e400`): the policy would see it
 //   rounded (or as null) while the upstream reads the exact value;
-// - an escaped half of a surrogate pair (`"\ud800"`): kept, replaced or refused, by parser.
+// - an escaped half of a surrogate pair (`"\ud800"`): kept, replaced or refused, by parser;
 // - member names that differ only in letter case (`{"amount": 1, "AMOUNT": 1000}`): Go's
 //   encoding/json (and .NET's default) match struct fields ignoring case, and keep the last;
 // - an escaped NUL (`"admin\u0000x"`, `"amount\u0000"`): C-based parsers end the text there.
