@@ -68,8 +68,6 @@ export interface DecisionLogEvent {
     session?: 'rechecked' | 'closed';
     /** The decision whose result this one repeats (the same input in the same millisecond; no evaluation ran). */
     answered_from?: string;
-    /** The HTTP request id (X-Request-Id), to join decision logs with the request log. */
-    request_id?: string;
     /** When a shadow policy decided otherwise: its revision, how it differed, and its decision. */
     shadow?: { revision: string; change: string; allow?: boolean; reason?: string | null; credential?: string | null; error?: string };
   };
