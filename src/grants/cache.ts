@@ -136,6 +136,13 @@ export class GrantCache implements GrantReader {
     if (unlisten) await unlisten();
   }
 
+  async stillActive(grantIds: readonly string[], nowMs: number): Promise<boolean> {
+    // On SQLite one process writes, and every change is in its cache before the call making it returns.
+    if (grantIds.length === 0 || this.#store.db.dialect === 'sqlite') return true;
+    const grants = await Promise.all(grantIds.map((id) => this.#store.getGrant(this.#store.db, id)));
+    return grants.every((g) => g !== null && g.status === 'active' && Date.parse(g.expires_at) > nowMs);
+  }
+
   activeGrants(subjectId: string, nowMs: number): GrantSet {
     if (!this.ready) return NO_GRANTS;
     const entries = this.#bySubject.get(subjectId);

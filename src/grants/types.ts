@@ -8,6 +8,13 @@ export interface GrantReader {
   activeGrants(subjectId: string, nowMs: number): GrantSet;
   /** False while the cache cannot vouch for its content (initial load, lost change feed): the data path denies. */
   readonly ready: boolean;
+  /**
+   * Whether the store itself, not this cache, still holds every one of these grants active. A
+   * revocation made on another replica reaches the cache from the change feed milliseconds
+   * later; asked once a request's audit record is written, this closes that gap for it. Throws
+   * when the store cannot answer.
+   */
+  stillActive(grantIds: readonly string[], nowMs: number): Promise<boolean>;
 }
 
 export interface NewRequest {

@@ -2,6 +2,7 @@
 // authenticate, gather grants, evaluate, and record. Every failure is a JitgateError; nothing here
 // forwards anything.
 import type { IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '../audit/index.js';
 import type { GrantReader } from '../grants/index.js';
@@ -158,6 +159,34 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
  */
 export function grantsMoved(grants: GrantReader, subjectId: string, held: GrantSet, nowMs: number): boolean {
   return !grants.ready || grants.activeGrants(subjectId, nowMs) !== held;
+}
+
+/** How long a request waits for this replica's cache to hear of a change the store already holds. */
+const CATCH_UP_MS = 2_000;
+
+/**
+ * After a request's audit record is written: whether the grants it was allowed under moved since
+ * it was decided, in this replica's cache (a revocation here) or in the store itself (one on
+ * another replica, which the change feed brings milliseconds later: the request then waits for
+ * the cache to hear of it, so that deciding again sees it). Store trouble, or a cache that does
+ * not catch up, is logged and thrown as STORE_UNAVAILABLE.
+ */
+export async function grantsMovedAfterAudit(deps: Pick<PipelineDeps, 'grants' | 'decisionLog'>, d: Decided): Promise<boolean> {
+  const { grants } = deps;
+  const held = (): boolean => !grantsMoved(grants, d.subject.id, d.input.grants, Date.now());
+  if (!held()) return true;
+  let unavailable: JitgateError;
+  try {
+    if (await grants.stillActive(d.decision.result.grant_ids ?? [], Date.now())) return false;
+    const deadline = Date.now() + CATCH_UP_MS;
+    while (held() && Date.now() < deadline) await sleep(10);
+    if (!held()) return true;
+    unavailable = jitgateError('STORE_UNAVAILABLE', 'a grant this request rests on has ended in the store, and this replica has not heard yet; retry');
+  } catch (err) {
+    unavailable = jitgateError('STORE_UNAVAILABLE', 'the store could not confirm the grants this request rests on', undefined, err);
+  }
+  logDecision(deps, d, { error_code: unavailable.code });
+  throw new DecidedError(unavailable, d.decision.decision_id, d.route.config.name);
 }
 
 export type Decide = (req: IncomingMessage, requestId: string, earlier?: Decided) => Promise<Decided>;

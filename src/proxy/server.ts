@@ -16,7 +16,7 @@ import { ConnectionErrors } from './client-errors.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
-import { auditEntryFor, createPipeline, DecidedError, grantsMoved, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { auditEntryFor, createPipeline, DecidedError, grantsMovedAfterAudit, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
 import { rebaseCookies } from './cookies.js';
@@ -280,9 +280,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       }
       if ((result.grant_ids?.length ?? 0) > 0) {
         await auditOrFail(d, 'proxy.allowed_with_grant', requestId);
-        // The append may have waited behind a revoke, which answers only once it holds here: a
-        // grant set that moved meanwhile has the request decided again on what holds now.
-        if (grantsMoved(deps.grants, d.subject.id, d.input.grants, Date.now())) {
+        // The append may have waited behind a revoke, here or on another replica: a grant set
+        // that moved meanwhile has the request decided again on what holds now.
+        if (await grantsMovedAfterAudit(deps, d)) {
           if (round >= MAX_DECISION_ROUNDS) {
             const unsettled = jitgateError('STORE_UNAVAILABLE', 'the grants kept changing while the request was decided');
             logDecision(deps, d, { error_code: unsettled.code });

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import { rebaseCookies } from './cookies.js';
 import { callerResponseHeaders } from './headers.js';
-import { DecidedError, grantsMoved, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
+import { DecidedError, grantsMovedAfterAudit, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
 import { upstreamError, type UpstreamPools } from './upstream.js';
 import { watchSession } from './session-watch.js';
@@ -105,7 +105,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
       // As on the HTTP path: the append may have waited behind a revoke that has returned. The
       // upgrade is refused then (the caller may retry), never opened on a grant that ended.
-      if (grantsMoved(deps.grants, d.subject.id, d.input.grants, Date.now())) {
+      if (await grantsMovedAfterAudit(deps, d)) {
         const moved = jitgateError('STORE_UNAVAILABLE', 'the grants changed while the upgrade was decided; retry');
         logDecision(deps, d, { error_code: moved.code });
         throw new DecidedError(moved, id, routeName);

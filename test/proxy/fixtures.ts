@@ -74,6 +74,11 @@ export class MemoryGrants implements GrantReader {
   revoke(grantId: string): void {
     for (const [subject, grants] of this.bySubject) this.bySubject.set(subject, grants.filter((g) => g.id !== grantId));
   }
+  /** One process, one map: what activeGrants hands out is what holds. */
+  stillActive(grantIds: readonly string[], nowMs: number): Promise<boolean> {
+    const live = new Set([...this.bySubject.values()].flat().filter((g) => g.expires_at_ns > nowMs * 1e6).map((g) => g.id));
+    return Promise.resolve(grantIds.every((id) => live.has(id)));
+  }
   add(subjectId: string, role: string, seconds: number, scope: PolicyGrant['scope'] = null): PolicyGrant {
     const now = Date.now();
     const grant: PolicyGrant = {

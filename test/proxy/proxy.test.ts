@@ -426,7 +426,7 @@ t.test('routes: host-bound first, then the longest whole-segment prefix; no matc
 function minimalDeps() {
   return {
     policy: { revision: null, authorize: () => { throw new Error('unused'); }, elevation: () => { throw new Error('unused'); } },
-    grants: { ready: true, activeGrants: () => [] },
+    grants: { ready: true, activeGrants: () => [], stillActive: () => Promise.resolve(true) },
     authenticator: { authenticate: () => Promise.reject(new Error('unused')), keysGeneration: 0 },
     audit: { append: () => Promise.reject(new Error('unused')), appendWithin: () => Promise.reject(new Error('unused')) },
     decisionLog: { log() {} },
