@@ -114,12 +114,16 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
     basis = basisOf(d);
   };
 
-  const timer = setInterval(() => {
+  const tick = (): void => {
     if (deciding || stopped || !changed(Date.now())) return;
     deciding = true;
     recheck().catch((err: unknown) => { end(toError(err).message); }).finally(() => { deciding = false; });
-  }, CHECK_INTERVAL_MS);
+  };
+  const timer = setInterval(tick, CHECK_INTERVAL_MS);
   timer.unref();
+  // At once too: a response starts being watched a second after its decision, and a grant that
+  // ended within that second must not wait for another before the response is cut.
+  tick();
 
   return {
     stop() {

@@ -20,5 +20,24 @@ export function clockOffBy(beforeMs: number, dbMs: number, afterMs: number, boun
   return null;
 }
 
+/**
+ * A clock that steps back (a correction, a VM restored from a snapshot) would make grants that
+ * ended live again and pending requests young again. Every reading is compared with the latest
+ * one: while the clock is more than the bound behind it, it is off, until it has caught up.
+ */
+export class BackwardsStep {
+  #latestMs = 0;
+
+  /** Why the clock cannot be trusted now, or null. */
+  check(nowMs: number = Date.now(), boundMs = MAX_CLOCK_OFFSET_MS): string | null {
+    if (nowMs >= this.#latestMs) {
+      this.#latestMs = nowMs;
+      return null;
+    }
+    const back = this.#latestMs - nowMs;
+    return back > boundMs ? `this process's clock stepped back ${String(back)} ms: grants are decided again once it is where it was` : null;
+  }
+}
+
 /** The database's clock in ms since the epoch (PostgreSQL), as a number. */
 export const DATABASE_CLOCK_SQL = 'SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS ms';

@@ -5,7 +5,7 @@ import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Db, Migration, Row, Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
-import { clockOffBy, DATABASE_CLOCK_SQL } from './clock-check.js';
+import { BackwardsStep, clockOffBy, DATABASE_CLOCK_SQL } from './clock-check.js';
 
 // BIGINT columns (sequence numbers, counts) as numbers, not strings; they stay far below 2^53.
 const typeParsers = new pg.TypeOverrides();
@@ -50,6 +50,7 @@ export class PostgresDb implements Db {
   private closed = false;
   private readonly listeners = new Set<pg.Client>();
   #clockOff: string | null = null;
+  readonly #backwards = new BackwardsStep();
 
   constructor(private readonly opts: PostgresOptions) {
     this.pool = new pg.Pool({
@@ -62,7 +63,8 @@ export class PostgresDb implements Db {
   }
 
   clockOff(): string | null {
-    return this.#clockOff;
+    // A step back is seen at once; an offset from the database's clock within a heartbeat.
+    return this.#backwards.check() ?? this.#clockOff;
   }
 
   /** Measures this process's clock against the database's, on a LISTEN connection. */

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import type { Db, Migration, Row, Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
 import { Lane } from './lane.js';
+import { BackwardsStep } from './clock-check.js';
 
 /**
  * `$n` → `?`, with the parameter order to bind: better-sqlite3 refuses positional
@@ -31,6 +32,7 @@ export class SqliteDb implements Db {
   private readonly lane = new Lane();
   private readonly statements = new Map<string, { stmt: Database.Statement; order: number[] }>();
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
+  readonly #backwards = new BackwardsStep();
 
   /** `readOnly`: for commands that only read (audit verify, export): nothing is created or changed. */
   constructor(path: string, readOnly = false) {
@@ -123,8 +125,9 @@ export class SqliteDb implements Db {
     });
   }
 
+  /** One process on one clock: off only while it has stepped back (clock-check.ts). */
   clockOff(): string | null {
-    return null;
+    return this.#backwards.check();
   }
 
   async ping(): Promise<void> {

@@ -337,6 +337,25 @@ t.test('a quiet event stream is cut once its grant is revoked, before its next e
   t.equal(received, '', 'the event due at 8 s never reached the caller');
 });
 
+t.test('an event stream whose grant ends 300 ms after its decision is cut within a second of the end', async (t) => {
+  const g = await startGateway();
+  t.teardown(() => g.close());
+  const grant = g.grants.add('erin', 'admin', 0.3);
+  const expiresMs = grant.expires_at_ns / 1e6;
+  const res = await request(`${g.url}/admin/__drip?ms=5000`, { headers: { authorization: `Bearer ${await g.issuer.issue('erin', ['eng'])}` } });
+  t.equal(res.statusCode, 200, 'the grant opens the stream');
+  let lastDataMs = 0;
+  const outcome = await new Promise<string>((resolve) => {
+    res.body.on('data', () => { lastDataMs = Date.now(); });
+    res.body.on('error', (err: Error) => { resolve(`cut: ${err.message}`); });
+    res.body.on('end', () => { resolve('ended'); });
+  });
+  t.match(outcome, /^cut/, 'the stream was cut');
+  // Watched from a second after the decision on, and decided again at once then: before, only a
+  // second later still, about 1.7 s past the grant's end.
+  t.ok(lastDataMs - expiresMs < 1_300, `its last event came ${String(Math.round(lastDataMs - expiresMs))} ms after the grant ended`);
+});
+
 t.test('an event stream whose access stands goes on; short responses are never decided again', async (t) => {
   const g = await startGateway({ routes: (u) => [demoRoute(u, { recheck_seconds: 1 })] });
   t.teardown(() => g.close());
