@@ -3,6 +3,8 @@
 // offset (ms) held in the file JITGATE_TEST_CLOCK_FILE names, re-read every 20 ms (writing the
 // file steps the clock at runtime, as an NTP step or a VM resume does). Monotonic clocks stay.
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
+import { setInterval } from 'node:timers';
 
 const skew = Number(process.env.JITGATE_TEST_CLOCK_SKEW_MS ?? 0);
 const file = process.env.JITGATE_TEST_CLOCK_FILE;
