@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
 import type { Subject } from '../policy/contract.js';
-import { clientCertificate, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
+import { clientCertificate, closeDraining, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
 import { ConnectionErrors } from '../proxy/index.js';
 import { errorBody, handleError, validationError } from './http-errors.js';
 import { buildOpenApi, openapiPath } from './openapi.js';
@@ -137,7 +137,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       return bound;
     },
     async close() {
-      await app.close();
+      await closeDraining(app);
     },
     get address() {
       return bound;

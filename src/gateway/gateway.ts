@@ -306,10 +306,12 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     });
     const p = splitAddress(j.listen.proxy);
     const c = splitAddress(j.listen.control);
-    const proxyAddress = await proxy.listen(p.host, p.port);
-    life.started('proxy', () => proxy.close());
+    // Stopped in the reverse order: the data path drains first, while the control API still
+    // answers (a revoke can still end a stream that outlasts the drain).
     const controlAddress = await control.listen(c.host, c.port);
     life.started('control', () => control.close());
+    const proxyAddress = await proxy.listen(p.host, p.port);
+    life.started('proxy', () => proxy.close());
 
     const url = (scheme: string, a: { host: string; port: number }): string => `${scheme}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${String(a.port)}`;
     logger.info(

@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
-import { listenerFastify, useClientTimeouts, useTls, type TlsMaterial } from '../tls/index.js';
+import { closeDraining, listenerFastify, useClientTimeouts, useTls, type TlsMaterial } from '../tls/index.js';
 import { ERRORS, isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import { uuid } from '../uuid.js';
 import { CALLER_TIMEOUT_DEFAULTS, type CallerTimeouts, type RouteConfig } from './config.js';
@@ -425,7 +425,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return bound;
     },
     async close() {
-      await app.close();
+      await closeDraining(app);
       await pools.close();
       bound = null;
     },

@@ -5,5 +5,5 @@
 export { tlsFilesSchema, type TlsFiles } from './config.js';
 export { readConfiguredPem, readTls, type TlsMaterial } from './material.js';
 export { clientConnectOptions, clientTlsId, type ClientConnectOptions, type ClientTlsParts } from './client.js';
-export { CLIENT_TIMEOUT_DEFAULTS, listenerFastify, useClientTimeouts, useTls, type ClientTimeouts } from './listener.js';
+export { CLIENT_TIMEOUT_DEFAULTS, closeDraining, listenerFastify, useClientTimeouts, useTls, type ClientTimeouts } from './listener.js';
 export { clientCertificate } from './peer.js';

@@ -27,6 +27,22 @@ export const CLIENT_TIMEOUT_DEFAULTS: Readonly<ClientTimeouts> = Object.freeze({
 
 /** How often Node looks for requests past their limits: a limit is kept to within this. */
 const CHECK_INTERVAL_MS = 1_000;
+/** While a listener drains, how often connections gone idle since are ended. */
+const DRAIN_SWEEP_MS = 100;
+
+/**
+ * Stops a listener: no new connections, requests in flight finish, and each kept-alive connection
+ * ends as soon as it goes idle. fastify ends only those idle when it is asked, and Node keeps the
+ * others open for their keep-alive time (72 s by fastify's default) after their last answer.
+ */
+export async function closeDraining(app: FastifyInstance): Promise<void> {
+  const sweep = setInterval(() => { app.server.closeIdleConnections(); }, DRAIN_SWEEP_MS);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+  }
+}
 
 /**
  * A fastify instance serving HTTPS with `tls`, plain HTTP without, typed as the plain one: an
