@@ -46,6 +46,12 @@ export async function readHead(sql: Sql): Promise<{ seq: number; hash: string; a
   return row ? { seq: Number(row.seq), hash: String(row.hash), at: String(row.at) } : null;
 }
 
+/** The hash of the record at `seq`, or null when the trail holds none there. */
+export async function hashAt(sql: Sql, seq: number): Promise<string | null> {
+  const rows = await sql.query('SELECT hash FROM jitgate_audit WHERE seq = $1', [seq]);
+  return rows[0] ? String(rows[0].hash) : null;
+}
+
 const COLUMN_COUNT = 15;
 /** Rows per INSERT: one round trip for a typical group commit, well under both stores' parameter limits. */
 const ROWS_PER_INSERT = 100;

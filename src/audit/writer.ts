@@ -4,10 +4,10 @@
 import { jitgateError } from '../errors.js';
 import type { Db, Sql } from '../store/index.js';
 import { GENESIS_HASH, normalizeEntry, seal } from './chain.js';
-import { type Checkpoint, type CheckpointWitness, sendCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type Checkpoint, type CheckpointWitness, readCheckpoint, sendCheckpoint, writeCheckpoint } from './checkpoint.js';
 import type { AuditConfig } from './config.js';
 import { auditMigrations } from './migrations.js';
-import { readHead, insertRecords } from './records.js';
+import { hashAt, readHead, insertRecords } from './records.js';
 import { AUDIT_CHAIN_LOCK, type AuditEntry, type AuditRecord, type AuditWriter } from './types.js';
 import { verifyChain, type VerifyReport } from './verify.js';
 
@@ -31,8 +31,13 @@ export interface AuditTrail extends AuditWriter {
   /** Commits what is queued, writes a last checkpoint and refuses further appends. */
   stop(): Promise<void>;
   verify(): Promise<VerifyReport>;
-  /** Writes the current head to the checkpoint file (null when none is configured or the chain is empty). */
+  /**
+   * Writes the current head to the checkpoint file (null when none is configured or the chain is
+   * empty). Refuses (AUDIT_UNAVAILABLE) while the trail does not hold the record the file names.
+   */
   checkpoint(): Promise<Checkpoint | null>;
+  /** Why the trail disagrees with its checkpoint file (records lost or replaced), or null. */
+  readonly discontinuity: string | null;
 }
 
 /** Appends inside an open transaction that holds AUDIT_CHAIN_LOCK. */
@@ -61,6 +66,7 @@ class StoreAuditTrail implements AuditTrail {
   private checkpointTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private started: Promise<void> | null = null;
+  #discontinuity: string | null = null;
 
   constructor(
     private readonly db: Db,
@@ -79,6 +85,8 @@ class StoreAuditTrail implements AuditTrail {
         throw err;
       }
       if (this.config.checkpoint_file !== undefined || this.witnesses.length > 0) {
+        // At once: a trail that lost records since the last run is not ready from the start.
+        await this.checkpoint().catch((err: unknown) => this.hooks.onStoreError?.('audit.checkpoint', err));
         this.checkpointTimer = setInterval(() => {
           this.checkpoint().catch((err: unknown) => this.hooks.onStoreError?.('audit.checkpoint', err));
         }, this.config.checkpoint_interval_ms);
@@ -169,12 +177,17 @@ class StoreAuditTrail implements AuditTrail {
       const file = this.config.checkpoint_file;
       if (file === undefined && this.witnesses.length === 0) return null;
       const head = await readHead(this.db);
-      if (!head) return null;
+      if (!head) {
+        if (file !== undefined) await this.#keepsCheckpoint(file);
+        return null;
+      }
       const cp = { seq: head.seq, hash: head.hash, at: new Date().toISOString() };
       // Every copy is attempted whatever happens to the others: a full disk or a witness that is
-      // down must not keep the other witnesses uninformed.
+      // down must not keep the other witnesses uninformed. A checkpoint file the trail no longer
+      // holds (a store restored from a backup, a tail cut off) is the evidence of it: it is never
+      // overwritten, and the trail is not ready.
       const outcomes = await Promise.allSettled([
-        file === undefined ? null : writeCheckpoint(file, cp),
+        file === undefined ? null : this.#keepsCheckpoint(file).then(() => writeCheckpoint(file, cp)),
         ...this.witnesses.map((witness) => sendCheckpoint(witness, cp)),
       ]);
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
@@ -182,6 +195,25 @@ class StoreAuditTrail implements AuditTrail {
     });
     this.checkpoints = next.catch(() => undefined);
     return next;
+  }
+
+  get discontinuity(): string | null {
+    return this.#discontinuity;
+  }
+
+  /** Throws (and says so in `discontinuity`) when the trail does not hold the checkpoint `file` names. */
+  async #keepsCheckpoint(file: string): Promise<void> {
+    const previous = await readCheckpoint(file);
+    if (previous === null) return;
+    const hash = await hashAt(this.db, previous.seq);
+    if (hash === previous.hash) {
+      this.#discontinuity = null;
+      return;
+    }
+    this.#discontinuity = `the trail does not hold the record the checkpoint ${file} names (seq ${String(previous.seq)}, `
+      + `${hash === null ? 'missing' : 'another hash'}): records were lost or replaced since it was written. The file is kept as the evidence; `
+      + 'run jitgate audit verify --checkpoint on it, then move it away to checkpoint the trail as it is now';
+    throw jitgateError('AUDIT_UNAVAILABLE', this.#discontinuity);
   }
 }
 

@@ -209,6 +209,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       },
     }, checkpointWitnesses(config));
     await audit.start();
+    health.register('audit_trail', () => {
+      const why = audit.discontinuity;
+      return why === null ? { ok: true } : { ok: false, detail: why };
+    });
     life.started('audit', () => audit.stop());
 
     const bundle = Object.entries(config.bundles)[0];
