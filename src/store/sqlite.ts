@@ -8,6 +8,7 @@ import type { Db, Migration, Row, Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
 import { Lane } from './lane.js';
 import { BackwardsStep } from './clock-check.js';
+import { WalFollower } from './sqlite-wal.js';
 
 /**
  * `$n` → `?`, with the parameter order to bind: better-sqlite3 refuses positional
@@ -22,6 +23,9 @@ function toSqlite(text: string): { text: string; order: number[] } {
   return { text: rewritten, order };
 }
 
+/** How often the write-ahead log's file is looked at between transactions. */
+const WAL_CHECK_MS = 1_000;
+
 function bindable(params: readonly unknown[]): unknown[] {
   return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p === undefined ? null : p));
 }
@@ -33,6 +37,9 @@ export class SqliteDb implements Db {
   private readonly statements = new Map<string, { stmt: Database.Statement; order: number[] }>();
   private readonly listeners = new Map<string, Set<(payload: string) => void>>();
   readonly #backwards = new BackwardsStep();
+  /** The write-ahead log, followed by a writing connection to a file (sqlite-wal.ts). */
+  #wal: WalFollower | null = null;
+  #walTimer: NodeJS.Timeout | null = null;
 
   /** `readOnly`: for commands that only read (audit verify, export): nothing is created or changed. */
   constructor(path: string, readOnly = false) {
@@ -57,6 +64,17 @@ export class SqliteDb implements Db {
     }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
+    if (path !== ':memory:') {
+      const wal = new WalFollower(`${path}-wal`);
+      this.#wal = wal;
+      // Before every transaction too; between them, a log removed is noticed within a second.
+      const follow = (): Promise<void> => {
+        wal.follow(this.db);
+        return Promise.resolve();
+      };
+      this.#walTimer = setInterval(() => { this.lane.run(follow).catch(() => undefined); }, WAL_CHECK_MS);
+      this.#walTimer.unref();
+    }
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
@@ -82,6 +100,7 @@ export class SqliteDb implements Db {
 
   tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.lane.run(async () => {
+      this.#wal?.follow(this.db);
       this.db.exec('BEGIN IMMEDIATE');
       const sql: Sql = { query: <R extends Row = Row>(t: string, p: readonly unknown[] = []) => Promise.resolve(this.run<R>(t, p)) };
       try {
@@ -131,10 +150,15 @@ export class SqliteDb implements Db {
   }
 
   async ping(): Promise<void> {
+    await this.lane.run(() => {
+      this.#wal?.follow(this.db);
+      return Promise.resolve();
+    });
     await this.query('SELECT 1 AS one');
   }
 
   close(): Promise<void> {
+    if (this.#walTimer) clearInterval(this.#walTimer);
     return this.lane.run(() => {
       this.db.close();
       return Promise.resolve();
