@@ -3,7 +3,7 @@
 // head reveals it. The copy goes to a file, and to each witness service named: someone who
 // can rewrite both the database and the gateway's disk still cannot reach the witnesses'
 // copies, and with several, one witness in the wrong hands cannot hide it alone.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { request } from 'undici';
 import { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
@@ -20,8 +20,14 @@ export async function writeCheckpoint(file: string, cp: Checkpoint): Promise<voi
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${String(process.pid)}.${String(++tmpCounter)}.tmp`;
   // Write then rename: a crash never leaves a half-written checkpoint.
-  await writeFile(tmp, `${JSON.stringify(cp)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  try {
+    await writeFile(tmp, `${JSON.stringify(cp)}\n`, { mode: 0o600 });
+    await rename(tmp, file);
+  } catch (err) {
+    // A full disk leaves an empty file behind each interval otherwise.
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Where checkpoints are POSTed (as JSON), besides the file. */
