@@ -1,11 +1,11 @@
 // The decision log's file: every line it holds parses, and what did not land is counted. Files
 // removed under it or a disk that fills up must not silently swallow events.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { FileSink } from '../../src/audit/file-sink.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 
 function sink(path: string): { sink: FileSink; dropped: () => number; reopened: string[] } {
   let dropped = 0;
@@ -35,18 +35,11 @@ t.test('a log file removed while the gateway runs: the next events go to a new f
 });
 
 t.test('a full disk: no torn line, the next event after space is freed is whole, and what did not land is counted', async (t) => {
-  const mnt = mkdtempSync(join(tmpdir(), 'jg-sink-mnt-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
-    rmSync(mnt, { recursive: true, force: true });
+  const mnt = mountTmpfs(t, '64k', 'jg-sink-mnt-');
+  if (mnt === null) {
     t.comment('skipped: no tmpfs can be mounted here (needs root; CI runs as root)');
     return;
   }
-  t.teardown(() => {
-    try { execFileSync('umount', [mnt]); } catch { /* already gone */ }
-    rmSync(mnt, { recursive: true, force: true });
-  });
   const path = join(mnt, 'decisions.jsonl');
   const filler = join(mnt, 'filler');
   const s = sink(path);

@@ -2,21 +2,14 @@
 // kept-alive connection must not hold the exit for its keep-alive time once its answer is sent,
 // and while the data path drains, the control API still answers (a revoke can still end a
 // stream that outlasts the drain).
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest, Agent } from 'node:http';
 import t from 'tap';
-import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
-import { recordingUpstream } from '../proxy/fixtures.js';
+import { demoRun } from '../helpers/demo-run.js';
 
 t.test('SIGTERM with a request in flight on a kept-alive connection: it finishes, the control API answers meanwhile, and the gateway exits soon after', async (t) => {
-  const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
-  const upstream = await recordingUpstream();
-  t.teardown(() => upstream.close());
-  const dir = tempDir('jg-drain-');
-  const configFile = writeConfig(dir, demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }));
-  const gw = await startGatewayProcess(configFile, demoEnv(keys));
-  t.teardown(() => gw.stop('SIGKILL'));
-  const alice = (await runCli(['token', '--sub', 'alice', '--config', configFile])).stdout.trim();
+  const run = await demoRun(t, { prefix: 'jg-drain-', subjects: { alice: ['eng'] } });
+  const gw = await run.start();
+  const alice = await run.token('alice');
   const agent = new Agent({ keepAlive: true });
   t.teardown(() => { agent.destroy(); });
 
