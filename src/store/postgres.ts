@@ -24,6 +24,8 @@ const HEARTBEAT_DEADLINE_MS = 3_000;
 /** A connection attempt, and any statement, that takes longer fails (503 on the data path), never hangs the request. */
 const CONNECT_TIMEOUT_MS = 5_000;
 const QUERY_TIMEOUT_MS = 15_000;
+/** What pg's client throws when a statement outlives QUERY_TIMEOUT_MS. */
+const QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
 /** pg_stat_activity's application_name of the LISTEN connections. */
 const LISTENER_NAME = 'jitgate-listen';
 
@@ -32,6 +34,8 @@ export interface PostgresOptions {
   poolSize?: number;
   /** Delay before a lost LISTEN connection is retried. */
   reconnectDelayMs?: number;
+  /** How long a statement may take (default QUERY_TIMEOUT_MS; tests shorten it). */
+  queryTimeoutMs?: number;
 }
 
 function wrap(client: pg.ClientBase | pg.Pool): Sql {
@@ -55,7 +59,7 @@ export class PostgresDb implements Db {
   constructor(private readonly opts: PostgresOptions) {
     this.pool = new pg.Pool({
       connectionString: opts.url, max: opts.poolSize ?? 10, types,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS, keepAlive: true,
     });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
@@ -89,9 +93,14 @@ export class PostgresDb implements Db {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
+      // A statement that timed out leaves a server that does not answer: a ROLLBACK would wait as
+      // long again. The connection is dropped instead, which ends the transaction on the server.
+      if (err instanceof Error && err.message === QUERY_TIMEOUT_MESSAGE) broken = true;
+      else {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+      }
       throw err;
     } finally {
       client.release(broken);

@@ -5,6 +5,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { openDb } from '../../src/store/index.js';
+import { PostgresDb } from '../../src/store/postgres.js';
 import { freshDatabase } from '../helpers/pg.js';
 import { alice, bob, eventually, replica, TestClock } from './helpers.js';
 
@@ -72,4 +73,22 @@ t.test('a silent link: the replica stops vouching for its grants, and vouches ag
   relay.thaw();
   await eventually(() => a.cache.ready, 20_000);
   t.same(a.cache.activeGrants('alice', clock.ms), [], 'once back, A has resynced: the revoked grant is gone');
+});
+
+t.test('a transaction on a link gone silent fails after one statement timeout, not two (no ROLLBACK sent into the silence)', async (t) => {
+  const pg = await freshDatabase();
+  const relay = await freezableRelay(new URL(pg.url));
+  const db = new PostgresDb({ url: relay.url, poolSize: 1, queryTimeoutMs: 1_000 });
+  t.teardown(async () => {
+    relay.thaw();
+    await db.close();
+    await relay.close();
+    await pg.drop();
+  });
+  await db.query('SELECT 1');
+  relay.freeze();
+  const started = Date.now();
+  await t.rejects(db.tx(async (sql) => { await sql.query('SELECT 1'); }), /Query read timeout/, 'the transaction fails');
+  const waited = Date.now() - started;
+  t.ok(waited < 1_600, `after ${String(waited)} ms: the statement's timeout, without a second one for its ROLLBACK`);
 });
