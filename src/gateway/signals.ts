@@ -12,6 +12,8 @@ export function runUntilSignal(gateway: Gateway, configFile: string): Promise<vo
       stopping = true;
       gateway.logger.info({ signal }, 'stopping');
       void gateway.stop().then(() => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
         process.off('SIGHUP', hup);
         resolve();
       });
@@ -26,8 +28,10 @@ export function runUntilSignal(gateway: Gateway, configFile: string): Promise<vo
         }
       })();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // Kept (not once): the second signal must reach `stop`, or Node's default would end the
+    // process by the signal, without an exit code.
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     process.on('SIGHUP', hup);
   });
 }

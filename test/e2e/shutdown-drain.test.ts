@@ -39,3 +39,18 @@ t.test('SIGTERM with a request in flight on a kept-alive connection: it finishes
   t.ok(exitMs - endedMs < 10_000, `the gateway exited ${String(exitMs - endedMs)} ms after the last answer (a kept-alive connection held it 72 s before)`);
   t.ok(exitMs - startedMs > 1_400, 'and not before the stream ended');
 });
+
+t.test('a second SIGTERM while draining exits at once, with 130', async (t) => {
+  const run = await demoRun(t, { prefix: 'jg-drain-twice-', subjects: { alice: ['eng'] } });
+  const gw = await run.start();
+  const alice = await run.token('alice');
+  // A stream that would run 30 s: the first SIGTERM waits for it.
+  const res = await fetch(`${gw.proxyUrl}/api/__drip?ms=30000`, { headers: { authorization: `Bearer ${alice}` } });
+  t.equal(res.status, 200);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => { gw.proc.once('exit', (code, signal) => { resolve({ code, signal }); }); });
+  gw.proc.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  gw.proc.kill('SIGTERM');
+  t.same(await exited, { code: 130, signal: null }, 'the second signal ends it with exit code 130');
+  await res.body?.cancel().catch(() => undefined);
+});
