@@ -229,8 +229,9 @@ export function callerResponseHeaders(headers: Record<string, string | string[] 
   const out: Record<string, string | string[]> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || GATEWAY_RESPONSE_HEADERS.has(name) || masker.nameHoldsSecret(name)) continue;
-    out[name] = Array.isArray(value) ? value.map(masker.maskString) : masker.maskString(value);
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || GATEWAY_RESPONSE_HEADERS.has(name)) continue;
+    const masked = masker.maskedHeader(name, value);
+    if (masked !== undefined) out[name] = masked;
   }
   return out;
 }

@@ -35,28 +35,26 @@ export class SecretMasker {
     return out;
   };
 
+  /** A response header as the caller may get it: its value masked, or undefined when its name holds a secret. */
+  maskedHeader(name: string, value: string | string[]): string | string[] | undefined {
+    if (this.nameHoldsSecret(name)) return undefined;
+    return Array.isArray(value) ? value.map(this.maskString) : this.maskString(value);
+  }
+
   /**
    * Masks response headers in place again after the gateway rewrote some (a URL parser drops a
-   * tab that split a secret): values masked, and a header whose name holds a secret removed.
+   * tab that split a secret).
    */
   maskHeaders(headers: Record<string, string | string[]>): void {
     for (const name of Object.keys(headers)) {
-      if (this.nameHoldsSecret(name)) {
-        Reflect.deleteProperty(headers, name);
-        continue;
-      }
-      const value = headers[name] as string | string[];
-      if (Array.isArray(value)) headers[name] = value.map(this.maskString);
-      else {
-        const masked = this.maskString(value);
-        // Written back only when changed: a store per header per response is not free.
-        if (masked !== value) headers[name] = masked;
-      }
+      const masked = this.maskedHeader(name, headers[name] as string | string[]);
+      if (masked === undefined) Reflect.deleteProperty(headers, name);
+      else headers[name] = masked;
     }
   }
 
   /** Whether a (lower-case) header name holds a secret form in any letter case. */
-  nameHoldsSecret(name: string): boolean {
+  private nameHoldsSecret(name: string): boolean {
     let holds = this.names.get(name);
     if (holds === undefined) {
       holds = this.lowered.some((s) => name.includes(s));

@@ -154,8 +154,10 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     let response = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
     const upHeaders = callerResponseHeaders(up.headers, d.state.masker);
     // Cookies set with the upgrade are scoped to the gateway as any response's are (and masked again after).
-    rebaseCookies(upHeaders, d.route);
-    d.state.masker.maskHeaders(upHeaders);
+    if (upHeaders['set-cookie'] !== undefined) {
+      rebaseCookies(upHeaders, d.route);
+      d.state.masker.maskHeaders(upHeaders);
+    }
     for (const [k, v] of Object.entries(upHeaders)) {
       for (const value of Array.isArray(v) ? v : [v]) response += `${k}: ${value}\r\n`;
     }

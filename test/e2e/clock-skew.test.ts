@@ -8,17 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import pg from 'pg';
 import { demoRun } from '../helpers/demo-run.js';
-import { freshDatabase } from '../helpers/pg.js';
 
 const SKEW_MS = 58_000;
 const preload = fileURLToPath(new URL('../helpers/skewed-clock.mjs', import.meta.url));
 
 t.test('a replica whose clock is off stops deciding on grants; the others go on', async (t) => {
-  const db = await freshDatabase();
-  t.teardown(() => db.drop());
   const run = await demoRun(t, {
-    prefix: 'jg-clock-skew-', subjects: { alice: ['eng'], bob: ['eng', 'approvers'] }, env: { CLOCK_TEST_PG_URL: db.url },
-    store: { type: 'postgres', postgres: { url_env: 'CLOCK_TEST_PG_URL' } },
+    prefix: 'jg-clock-skew-', subjects: { alice: ['eng'], bob: ['eng', 'approvers'] }, postgres: true,
     jitgate: { workflow: { sweep_interval_ms: 200 } },
   });
   const good = await run.start();
@@ -49,7 +45,7 @@ t.test('a replica whose clock is off stops deciding on grants; the others go on'
 
   // Several of its sweeps later, the grant still stands for the cluster.
   await sleep(3_000);
-  const store = new pg.Client({ connectionString: db.url });
+  const store = new pg.Client({ connectionString: String(run.dbUrl) });
   await store.connect();
   const rows = (await store.query<{ status: string }>('SELECT status FROM jitgate_grants WHERE id = $1', [approved.body.grant_id])).rows;
   await store.end();

@@ -6,17 +6,11 @@
 import t from 'tap';
 import pg from 'pg';
 import { demoRun } from '../helpers/demo-run.js';
-import { freshDatabase } from '../helpers/pg.js';
 
 t.test('a write under a grant revoked on another replica, before this one heard, never reaches the upstream', async (t) => {
-  const db = await freshDatabase();
-  t.teardown(() => db.drop());
-  const run = await demoRun(t, {
-    prefix: 'jg-revoke-other-', subjects: { alice: ['eng'], bob: ['eng', 'approvers'] }, env: { REVOKE_TEST_PG_URL: db.url },
-    store: { type: 'postgres', postgres: { url_env: 'REVOKE_TEST_PG_URL' } },
-  });
+  const run = await demoRun(t, { prefix: 'jg-revoke-other-', subjects: { alice: ['eng'], bob: ['eng', 'approvers'] }, postgres: true });
   const gw = await run.start();
-  const sql = new pg.Client({ connectionString: db.url });
+  const sql = new pg.Client({ connectionString: String(run.dbUrl) });
   await sql.connect();
   t.teardown(() => sql.end());
   const alice = await run.token('alice');

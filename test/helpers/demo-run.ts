@@ -4,6 +4,7 @@
 // for a writer grant approved by another person, and a write under it.
 import { randomBytes } from 'node:crypto';
 import { recordingUpstream } from '../proxy/fixtures.js';
+import { freshDatabase } from './pg.js';
 import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig, type DemoConfigOptions, type DemoKeys, type GatewayProcess } from './gateway.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
@@ -11,6 +12,8 @@ interface Teardown { teardown(fn: () => unknown): void }
 export interface DemoRun {
   dir: string;
   configFile: string;
+  /** The PostgreSQL database's URL (with `postgres`), else null. */
+  dbUrl: string | null;
   keys: DemoKeys;
   upstream: Awaited<ReturnType<typeof recordingUpstream>>;
   /** Starts `jitgate serve` on the config (with `env` besides the keys); killed at the end of the test. */
@@ -24,8 +27,21 @@ export interface DemoRun {
   write(gw: GatewayProcess, token: string, tag: string): Promise<{ status: number; code?: string }>;
 }
 
-export async function demoRun(t: Teardown, o: Omit<DemoConfigOptions, 'dir' | 'upstreamUrl'> & { prefix?: string; env?: NodeJS.ProcessEnv }): Promise<DemoRun> {
-  const { prefix, env: extraEnv, ...config } = o;
+/**
+ * `postgres`: the store is a fresh PostgreSQL database of the test's own (dropped after it), for
+ * several gateway processes to share; its URL is in `dbUrl`.
+ */
+export async function demoRun(t: Teardown, o: Omit<DemoConfigOptions, 'dir' | 'upstreamUrl' | 'store'> & { prefix?: string; postgres?: boolean }): Promise<DemoRun> {
+  const { prefix, postgres, ...config } = o;
+  let extraEnv: NodeJS.ProcessEnv = {};
+  let dbUrl: string | null = null;
+  if (postgres === true) {
+    const db = await freshDatabase();
+    t.teardown(() => db.drop());
+    dbUrl = db.url;
+    extraEnv = { DEMO_RUN_PG_URL: db.url };
+    Object.assign(config, { store: { type: 'postgres', postgres: { url_env: 'DEMO_RUN_PG_URL' } } });
+  }
   const keys: DemoKeys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
   const upstream = await recordingUpstream();
   t.teardown(() => upstream.close());
@@ -34,7 +50,7 @@ export async function demoRun(t: Teardown, o: Omit<DemoConfigOptions, 'dir' | 'u
   const env = { ...demoEnv(keys), ...extraEnv };
   const tokens = new Map<string, string>();
   const run: DemoRun = {
-    dir, configFile, keys, upstream,
+    dir, configFile, dbUrl, keys, upstream,
     async start(more = {}) {
       const gw = await startGatewayProcess(configFile, { ...env, ...more });
       t.teardown(() => gw.stop('SIGKILL'));
