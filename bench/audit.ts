@@ -126,9 +126,10 @@ Command: \`node --import tsx bench/audit.ts\` (${cpus().length} cores, Node ${pr
 |---|---:|---|---:|---:|---:|---:|
 ${table.join('\n')}
 
-Notes: the SQLite store runs with \`synchronous=NORMAL\` (durable across a process
-crash, not across power loss); the FULL rows show the cost with an fsync per commit, and
-vary from run to run with whatever else uses the disk. A lone client sending back to back
+Notes: the SQLite store runs with \`synchronous=FULL\` since the nineteenth stop (durable
+across power loss: an fsync per commit); the NORMAL rows (durable across a process crash
+only, the setting before) show what that costs, and the FULL rows vary from run to run with
+whatever else uses the disk. A lone client sending back to back
 never waits the window (its next append arrives while the previous commit is in flight and
 goes into the next commit at once); after idle time it waits up to group_commit_ms.
 The test PostgreSQL cluster runs with \`fsync=off\`, so its figures show round-trip and

@@ -3,7 +3,7 @@
 // head reveals it. The copy goes to a file, and to each witness service named: someone who
 // can rewrite both the database and the gateway's disk still cannot reach the witnesses'
 // copies, and with several, one witness in the wrong hands cannot hide it alone.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { request } from 'undici';
 import { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
@@ -19,10 +19,23 @@ let tmpCounter = 0;
 export async function writeCheckpoint(file: string, cp: Checkpoint): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${String(process.pid)}.${String(++tmpCounter)}.tmp`;
-  // Write then rename: a crash never leaves a half-written checkpoint.
+  // Write, sync, rename, sync the folder: neither a crash nor a power loss leaves a
+  // half-written checkpoint, or an old one after the trail moved past it.
   try {
-    await writeFile(tmp, `${JSON.stringify(cp)}\n`, { mode: 0o600 });
+    const handle = await open(tmp, 'w', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(cp)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, file);
+    const folder = await open(dirname(file), 'r');
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close();
+    }
   } catch (err) {
     // A full disk leaves an empty file behind each interval otherwise.
     await rm(tmp, { force: true }).catch(() => undefined);

@@ -75,7 +75,10 @@ export class SqliteDb implements Db {
       this.#walTimer = setInterval(() => { this.lane.run(follow).catch(() => undefined); }, WAL_CHECK_MS);
       this.#walTimer.unref();
     }
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: a commit is on disk before it returns. With NORMAL a power loss could take the
+    // last records of requests already answered (and forwarded), while the checkpoint file
+    // written after them survived and called the shortened trail tampered with.
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
   }
