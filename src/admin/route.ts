@@ -1,7 +1,7 @@
 // One table of routes drives both fastify and the OpenAPI document, so the document
 // describes exactly what is served.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Subject } from '../policy/contract.js';
+import type { Subject } from '../policy/index.js';
 
 export type JsonSchema = Record<string, unknown>;
 

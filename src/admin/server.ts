@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
-import type { Subject } from '../policy/contract.js';
+import type { Subject } from '../policy/index.js';
 import { clientCertificate, closeDraining, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
 import { ConnectionErrors } from '../proxy/index.js';
 import { errorBody, handleError, validationError } from './http-errors.js';
