@@ -4,6 +4,7 @@ import { SqliteDb } from './sqlite.js';
 import type { Db } from './types.js';
 
 export type { Db, Dialect, Migration, Row, Sql } from './types.js';
+export { StoreNotWritable } from './types.js';
 export { storeConfigSchema, type StoreConfig } from './config.js';
 export { claimSqliteFile } from './sqlite-owner.js';
 

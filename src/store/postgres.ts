@@ -3,7 +3,7 @@
 // caller to resync (notifications sent while it was away are lost).
 import { Socket } from 'node:net';
 import pg from 'pg';
-import type { Db, Migration, Row, Sql } from './types.js';
+import { StoreNotWritable, type Db, type Migration, type Row, type Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
 import { BackwardsStep, clockOffBy, DATABASE_CLOCK_SQL } from './clock-check.js';
 
@@ -213,7 +213,12 @@ export class PostgresDb implements Db {
   }
 
   async ping(): Promise<void> {
-    await this.query('SELECT 1 AS one');
+    // A standby (after a failover that left the address on the old primary's replica) or a
+    // database set read-only answers every read and refuses every write.
+    const rows = await this.query<{ read_only: string }>("SELECT current_setting('transaction_read_only') AS read_only");
+    if (rows[0]?.read_only === 'on') {
+      throw new StoreNotWritable('the server takes no writes (transaction_read_only is on: a standby, or default_transaction_read_only is set)');
+    }
   }
 
   async close(): Promise<void> {

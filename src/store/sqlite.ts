@@ -9,6 +9,7 @@ import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from 
 import { Lane } from './lane.js';
 import { BackwardsStep } from './clock-check.js';
 import { WalFollower } from './sqlite-wal.js';
+import { LastWrite } from './sqlite-writes.js';
 
 /**
  * `$n` → `?`, with the parameter order to bind: better-sqlite3 refuses positional
@@ -40,6 +41,7 @@ export class SqliteDb implements Db {
   /** The write-ahead log, followed by a writing connection to a file (sqlite-wal.ts). */
   #wal: WalFollower | null = null;
   #walTimer: NodeJS.Timeout | null = null;
+  readonly #lastWrite = new LastWrite();
 
   /** `readOnly`: for commands that only read (audit verify, export): nothing is created or changed. */
   constructor(path: string, readOnly = false) {
@@ -93,7 +95,14 @@ export class SqliteDb implements Db {
     const { stmt, order } = prepared;
     const args = bindable(order.map((i) => params[i]));
     if (stmt.reader) return stmt.all(...args) as T[];
-    stmt.run(...args);
+    try {
+      stmt.run(...args);
+    } catch (err) {
+      this.#lastWrite.failed(err);
+      throw err;
+    }
+    // Outside a transaction the statement committed; inside, COMMIT decides (tx()).
+    if (!this.db.inTransaction) this.#lastWrite.succeeded();
     return [];
   }
 
@@ -104,13 +113,15 @@ export class SqliteDb implements Db {
   tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.lane.run(async () => {
       this.#wal?.follow(this.db);
-      this.db.exec('BEGIN IMMEDIATE');
       const sql: Sql = { query: <R extends Row = Row>(t: string, p: readonly unknown[] = []) => Promise.resolve(this.run<R>(t, p)) };
       try {
+        this.db.exec('BEGIN IMMEDIATE');
         const result = await fn(sql);
         this.db.exec('COMMIT');
+        this.#lastWrite.succeeded();
         return result;
       } catch (err) {
+        this.#lastWrite.failed(err);
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
       }
@@ -155,6 +166,7 @@ export class SqliteDb implements Db {
   async ping(): Promise<void> {
     await this.lane.run(() => {
       this.#wal?.follow(this.db);
+      this.#lastWrite.check(this.db);
       return Promise.resolve();
     });
     await this.query('SELECT 1 AS one');

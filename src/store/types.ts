@@ -50,3 +50,8 @@ export interface Db extends Sql {
   clockOff(): string | null;
   close(): Promise<void>;
 }
+
+/** What ping() throws for a store that answers but cannot write (a full disk, a read-only file or server). */
+export class StoreNotWritable extends Error {
+  override name = 'StoreNotWritable';
+}
