@@ -31,4 +31,29 @@ CREATE INDEX jitgate_audit_role ON jitgate_audit (role, seq);
 CREATE INDEX jitgate_audit_route ON jitgate_audit (route, seq);
 CREATE INDEX jitgate_audit_at ON jitgate_audit (at)`,
   },
+  {
+    version: 2,
+    description: 'every grant a record names, for queries by grant and role',
+    // A request allowed under several grants is one record whose grant_id column can name only
+    // one of them; the rest are in details.grant_ids, where no index reaches. This table holds
+    // them all, derived from the records (not hashed: verify reads the records), filled for the
+    // records already there from their details (roles known then for the first grant only).
+    sql: {
+      sqlite: `CREATE TABLE jitgate_audit_grants (seq BIGINT NOT NULL, grant_id TEXT NOT NULL, role TEXT);
+CREATE INDEX jitgate_audit_grants_grant ON jitgate_audit_grants (grant_id, seq);
+CREATE INDEX jitgate_audit_grants_role ON jitgate_audit_grants (role, seq);
+INSERT INTO jitgate_audit_grants (seq, grant_id, role)
+  SELECT a.seq, j.value, CASE WHEN j.value = a.grant_id THEN a.role END
+  FROM jitgate_audit a, json_each(a.details, '$.grant_ids') j
+  WHERE json_type(a.details, '$.grant_ids') = 'array' AND j.type = 'text'`,
+      postgres: `CREATE TABLE jitgate_audit_grants (seq BIGINT NOT NULL, grant_id TEXT NOT NULL, role TEXT);
+CREATE INDEX jitgate_audit_grants_grant ON jitgate_audit_grants (grant_id, seq);
+CREATE INDEX jitgate_audit_grants_role ON jitgate_audit_grants (role, seq);
+INSERT INTO jitgate_audit_grants (seq, grant_id, role)
+  SELECT a.seq, j.value, CASE WHEN j.value = a.grant_id THEN a.role END
+  FROM jitgate_audit a CROSS JOIN LATERAL jsonb_array_elements_text(
+    CASE WHEN jsonb_typeof(a.details::jsonb -> 'grant_ids') = 'array' THEN a.details::jsonb -> 'grant_ids' ELSE '[]'::jsonb END
+  ) AS j(value)`,
+    },
+  },
 ];

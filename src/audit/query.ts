@@ -64,12 +64,18 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
     where.push(clause(`$${params.length}`));
   };
   const exact: [keyof AuditFilter, string][] = [
-    ['subject', 'subject'], ['actor', 'actor'], ['role', 'role'], ['grant_id', 'grant_id'], ['request_id', 'request_id'],
+    ['subject', 'subject'], ['actor', 'actor'], ['request_id', 'request_id'],
     ['route', 'route'], ['decision_id', 'decision_id'], ['policy_revision', 'policy_revision'],
   ];
   for (const [key, column] of exact) {
     const value = filter[key];
     if (typeof value === 'string') add((p) => `${column} = ${p}`, value);
+  }
+  // A record names one grant (and its role) in its columns, and every grant it rests on in
+  // jitgate_audit_grants: a request allowed under two grants is found by either.
+  for (const column of ['grant_id', 'role'] as const) {
+    const value = filter[column];
+    if (typeof value === 'string') add((p) => `(${column} = ${p} OR seq IN (SELECT seq FROM jitgate_audit_grants WHERE ${column} = ${p}))`, value);
   }
   if (filter.who !== undefined) {
     params.push(filter.who);

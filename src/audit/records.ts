@@ -75,4 +75,24 @@ export async function insertRecords(sql: Sql, records: readonly AuditRecord[]): 
     ]);
     await sql.query(`INSERT INTO jitgate_audit (${AUDIT_COLUMNS}) VALUES ${placeholders(chunk.length)}`, params);
   }
+  const uses = records.flatMap(grantsNamed);
+  for (let i = 0; i < uses.length; i += ROWS_PER_INSERT) {
+    const chunk = uses.slice(i, i + ROWS_PER_INSERT);
+    const values = chunk.map((_u, r) => `($${r * 3 + 1}, $${r * 3 + 2}, $${r * 3 + 3})`).join(', ');
+    await sql.query(`INSERT INTO jitgate_audit_grants (seq, grant_id, role) VALUES ${values}`, chunk.flatMap((u) => [u.seq, u.grant_id, u.role]));
+  }
+}
+
+/**
+ * Every grant a record names (details.grant_ids, with their roles from details.grant_roles):
+ * the rows of jitgate_audit_grants, which queries by grant and role read.
+ */
+function grantsNamed(r: AuditRecord): { seq: number; grant_id: string; role: string | null }[] {
+  const ids = r.details.grant_ids;
+  if (!Array.isArray(ids)) return [];
+  const roles = (r.details.grant_roles ?? {}) as Record<string, unknown>;
+  return ids.filter((id): id is string => typeof id === 'string').map((id) => {
+    const role = roles[id];
+    return { seq: r.seq, grant_id: id, role: typeof role === 'string' ? role : id === r.grant_id ? r.role : null };
+  });
 }

@@ -123,7 +123,22 @@ function one(values: readonly string[]): string | string[] | undefined {
 
 const EMPTY: Record<string, string> = Object.freeze({});
 
-export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string): AuditEntry {
+/** The role of each grant a decision rests on, by id (ids the input does not hold are left out). */
+function grantRoles(d: Decided, grantIds: readonly string[]): Record<string, string> {
+  const roles: Record<string, string> = {};
+  for (const id of grantIds) {
+    const grant = d.input.grants.find((g) => g.id === id);
+    if (grant) roles[id] = grant.role;
+  }
+  return roles;
+}
+
+/**
+ * The trail's record of a decision. `session`: the request was decided again while its
+ * WebSocket or response was open, and is still allowed under grants not recorded for it yet
+ * (`rechecked`), or is ended by this deny (`closed`).
+ */
+export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string, session?: 'rechecked' | 'closed'): AuditEntry {
   const result = d.decision.result;
   const grantIds = result.grant_ids ?? [];
   const firstGrant: PolicyGrant | undefined = d.input.grants.find((g) => g.id === grantIds[0]);
@@ -143,7 +158,8 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
       path: d.input.request.path,
       client_ip: d.client.ip,
       http_request_id: requestId,
-      ...(grantIds.length > 0 ? { grant_ids: grantIds } : {}),
+      ...(grantIds.length > 0 ? { grant_ids: grantIds, grant_roles: grantRoles(d, grantIds) } : {}),
+      ...(session ? { session } : {}),
     },
   };
 }

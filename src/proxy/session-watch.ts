@@ -4,7 +4,10 @@
 // decided again whenever something the decision rests on changes (the subject's live grants, the
 // policy revision, the routes, the token's expiry, the keys tokens are verified with) and at
 // least every `recheck_seconds`; a deny, or anything that keeps the gateway from deciding, ends
-// it. Every such decision is logged like any other, and a deny is audited.
+// it. Every such decision is logged like any other; a deny is audited, and so is an allow that
+// rests on a grant the trail has not yet recorded for this session (it opened on standing access,
+// or the grant it opened under ended while another still allows it): no credentialed access goes
+// on under a grant the trail does not name.
 import type { IncomingMessage } from 'node:http';
 import { isJitgateError, toError } from '../errors.js';
 import type { GrantSet } from '../policy/index.js';
@@ -62,6 +65,8 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
   const { deps } = o;
   const recheckMs = o.opened.route.config.recheck_seconds * 1000;
   let basis = basisOf(o.opened);
+  /** The grants the trail names for this session (its opening record, and any recorded since). */
+  const recorded = new Set(o.opened.decision.result.allow ? (o.opened.decision.result.grant_ids ?? []) : []);
   let deciding = false;
   let stopped = false;
 
@@ -101,7 +106,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       // Audited like any deny; a trail that cannot be written does not keep the session open.
       let errorCode = 'JITGATE_E_FORBIDDEN';
       try {
-        await deps.audit.append(auditEntryFor(d, 'proxy.denied', o.requestId));
+        await deps.audit.append(auditEntryFor(d, 'proxy.denied', o.requestId, 'closed'));
       } catch (err) {
         deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id }, 'audit append failed; the session is closed all the same');
         errorCode = 'JITGATE_E_AUDIT_UNAVAILABLE';
@@ -109,6 +114,18 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       logDecision(deps, d, { error_code: errorCode, session: 'closed' });
       end(d.decision.result.reason ?? 'denied');
       return;
+    }
+    const unrecorded = (d.decision.result.grant_ids ?? []).filter((id) => !recorded.has(id));
+    if (unrecorded.length > 0) {
+      try {
+        await deps.audit.append(auditEntryFor(d, 'proxy.allowed_with_grant', o.requestId, 'rechecked'));
+      } catch (err) {
+        deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id }, 'audit append failed; the session is closed');
+        logDecision(deps, d, { error_code: 'JITGATE_E_AUDIT_UNAVAILABLE', session: 'closed' });
+        end('its access could not be recorded');
+        return;
+      }
+      for (const id of unrecorded) recorded.add(id);
     }
     logDecision(deps, d, { upstream_status: o.status(), session: 'rechecked' });
     basis = basisOf(d);

@@ -47,4 +47,36 @@ for (const dialect of DIALECTS) {
     t.same(page3.records.map((r) => r.seq), [7]);
     t.equal(page3.next_cursor, null, 'last page says so');
   });
+
+  t.test(`${dialect}: a request allowed under two grants is found by either, and by either role`, async (t) => {
+    const s = await openStore(dialect);
+    t.teardown(() => s.close());
+    const trail = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await trail.start();
+    const use = (seqGrants: string[], roles: Record<string, string>): ReturnType<typeof entry> => entry({
+      kind: 'proxy.allowed_with_grant', actor: 'alice', subject: 'alice', request_id: null, grant_id: seqGrants[0] ?? null,
+      role: roles[seqGrants[0] ?? ''] ?? null, route: 'demo', decision_id: `d-${seqGrants.join('-')}`,
+      details: { method: 'POST', path: '/api/items', grant_ids: seqGrants, grant_roles: roles },
+    });
+    await trail.append(use(['g-writer', 'g-glass'], { 'g-writer': 'writer', 'g-glass': 'breakglass' }));
+    await trail.append(use(['g-writer'], { 'g-writer': 'writer' }));
+    await trail.append(entry({ kind: 'grant.granted', grant_id: 'g-glass', role: 'breakglass' }));
+    await trail.stop();
+    const seqs = async (filter: Parameters<typeof queryAudit>[1]): Promise<number[]> =>
+      (await queryAudit(s.db, filter)).records.map((r) => r.seq);
+
+    t.same(await seqs({ grant_id: 'g-glass' }), [1, 3], 'the break-glass grant\'s use, though another grant came first');
+    t.same(await seqs({ grant_id: 'g-writer' }), [1, 2]);
+    t.same(await seqs({ role: 'breakglass' }), [1, 3], 'and by its role');
+    t.same(await seqs({ role: 'breakglass', kinds: ['proxy.*'] }), [1], 'its uses alone');
+
+    // A store written before the grants were indexed: the upgrade fills the index from the records.
+    await s.db.query('DROP TABLE jitgate_audit_grants');
+    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version = 2");
+    const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await again.start();
+    await again.stop();
+    t.same(await seqs({ grant_id: 'g-glass' }), [1, 3], 'after the upgrade, found by either grant');
+    t.same(await seqs({ role: 'writer', kinds: ['proxy.*'] }), [1, 2], 'and by the first grant\'s role (the only one older records keep in their columns)');
+  });
 }

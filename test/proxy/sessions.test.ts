@@ -98,6 +98,7 @@ t.test('a WebSocket opened under a grant closes once the grant is revoked, and o
   const denial = g.audit.entries.at(-1);
   t.equal(denial?.kind, 'proxy.denied', 'the deny is audited');
   t.equal(denial?.subject, 'erin');
+  t.equal(denial?.details.session, 'closed', 'as the decision that closed a session, not a request refused');
   const event = g.decisions.events.at(-1);
   t.equal(event?.jitgate.session, 'closed', 'and logged as the decision that closed the session');
   t.equal(event?.jitgate.error_code, 'JITGATE_E_FORBIDDEN');
@@ -109,6 +110,47 @@ t.test('a WebSocket opened under a grant closes once the grant is revoked, and o
   t.equal(await expiring.echo('still here'), 'echo:still here');
   t.ok(await expiring.closedWithin(5000), 'expired: closed');
   t.ok(await upstreamEnded(upstream.slice(1)));
+});
+
+t.test('a WebSocket that goes on under a grant it did not open under has that grant on the trail first', async (t) => {
+  const g = await startGateway({ routes: websockets });
+  t.teardown(() => g.close());
+  echoingUpstream(g);
+  const first = g.grants.add('erin', 'admin', 600);
+  const session = await openSession(g, '/admin/stream', await g.issuer.issue('erin', ['eng']));
+  t.teardown(() => { session.hangUp(); });
+  t.equal(session.status, 101);
+  const opening = g.audit.entries.filter((e) => e.kind === 'proxy.allowed_with_grant');
+  t.same(opening.map((e) => e.grant_id), [first.id], 'the session opened on the record of its first grant');
+
+  const second = g.grants.add('erin', 'admin', 600);
+  g.grants.revoke(first.id);
+  t.notOk(await session.closedWithin(2500), 'the second grant keeps it open');
+  t.equal(await session.echo('still'), 'echo:still');
+  const rechecked = g.audit.entries.filter((e) => e.kind === 'proxy.allowed_with_grant' && e.details.session === 'rechecked');
+  t.equal(rechecked.length, 1, 'one record for the grant it now rests on');
+  t.same(rechecked[0]?.details.grant_ids, [second.id], 'naming that grant');
+  t.equal(rechecked[0]?.subject, 'erin');
+
+  // Once recorded, decisions again under the same grant add nothing.
+  await sleep(1500);
+  t.equal(g.audit.entries.filter((e) => e.details.session === 'rechecked').length, 1, 'and no more while it rests on the same grant');
+});
+
+t.test('with the audit trail down, a session that would go on under a grant not yet recorded is ended', async (t) => {
+  const g = await startGateway({ routes: websockets });
+  t.teardown(() => g.close());
+  const upstream = echoingUpstream(g);
+  const first = g.grants.add('erin', 'admin', 600);
+  const session = await openSession(g, '/admin/stream', await g.issuer.issue('erin', ['eng']));
+  t.equal(session.status, 101);
+  g.audit.failing = true;
+  g.grants.add('erin', 'admin', 600);
+  g.grants.revoke(first.id);
+  t.ok(await session.closedWithin(3000), 'closed: its access could not be recorded');
+  t.ok(await upstreamEnded(upstream));
+  const closing = g.decisions.events.filter((e) => e.jitgate.session === 'closed');
+  t.equal(closing[0]?.jitgate.error_code, 'JITGATE_E_AUDIT_UNAVAILABLE');
 });
 
 t.test('a WebSocket closes once the token that opened it expires', async (t) => {
