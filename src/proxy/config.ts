@@ -88,6 +88,11 @@ export interface RouteConfig {
    * the next request on it, which may be another caller's. Absent: true (connections pooled).
    */
   upstream_keep_alive?: boolean;
+  /**
+   * true: cookies pass between caller and upstream on every request. Absent or false: not on a
+   * request the gateway injects a credential into (cookies.ts, cookiesPass).
+   */
+  upstream_cookies?: boolean;
 }
 
 const credentialSchema: SchemaObject = {
@@ -144,6 +149,7 @@ export const routesConfigSchema: SchemaObject = {
       body_limit_bytes: { type: 'integer', minimum: 0, default: 10485760 },
       websocket: { type: 'boolean', default: false },
       upstream_keep_alive: { type: 'boolean', default: true },
+      upstream_cookies: { type: 'boolean', default: false },
       recheck_seconds: { type: 'integer', minimum: 1, default: 60 },
       query_brackets: { enum: ['refuse', 'literal'], default: 'refuse' },
       policy_headers: {

@@ -5,9 +5,22 @@
 // for the route: a Domain the upstream's host falls under is dropped (the cookie is then the
 // gateway host's own), and a Path under the upstream's base path loses that base. Cookies named
 // in the gateway's own namespace are not set at all.
+import type { RouteConfig } from './config.js';
 import { isGatewayCookie } from './headers.js';
 import { belowBase } from './redirects.js';
 import type { CompiledRoute } from './routes.js';
+
+/**
+ * Whether cookies pass between the caller and the upstream on a request that goes with
+ * `credential` (the one the gateway injects, if any). Not when there is one: a session the
+ * upstream opens for the injected credential is that credential in the caller's hands, still
+ * working after the grant behind it ended; and a session cookie of the caller's sent beside it
+ * could make an upstream that reads cookies first act as someone else. A route whose upstream's
+ * cookies carry no authority (a UI's preferences, a CSRF token) sets `upstream_cookies: true`.
+ */
+export function cookiesPass(route: Pick<RouteConfig, 'upstream_cookies'>, credential: string | undefined): boolean {
+  return credential === undefined || route.upstream_cookies === true;
+}
 
 /** What of a route scopes its cookies: the upstream's base path and host name (lower case). */
 export type CookieScope = Pick<CompiledRoute, 'basePath' | 'upstreamHost'>;

@@ -164,6 +164,8 @@ export interface ForwardContext {
    * the same).
    */
   plainResponses: boolean;
+  /** Whether the caller's cookies go upstream (cookies.ts, cookiesPass); its `jitgate*` ones never do. */
+  cookies: boolean;
 }
 
 /** Flat [name, value, ...] list for undici; names lower-cased. */
@@ -181,6 +183,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], ctx: Forwa
     // The policy judged the header as spelled; another spelling could carry another value.
     if (seenAs !== name && (ctx.judged.includes(seenAs) || FRAMING.has(seenAs))) continue;
     if (name === 'cookie') {
+      if (!ctx.cookies) continue;
       const kept = filterCookies(value);
       if (kept !== '') out.push(name, kept);
       continue;

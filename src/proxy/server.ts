@@ -19,7 +19,7 @@ import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from
 import { auditEntryFor, createPipeline, DecidedError, grantsMovedAfterAudit, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
-import { rebaseCookies } from './cookies.js';
+import { cookiesPass, rebaseCookies } from './cookies.js';
 import { watchSession } from './session-watch.js';
 import { relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
@@ -244,6 +244,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // Whenever the gateway holds a secret, not only when this request carries one: an upstream
       // may echo what it got earlier (a request log, an error page), another caller's secret included.
       plainResponses: !d.state.masker.empty,
+      cookies: cookiesPass(d.route.config, credentialName(d)),
     });
     for (const h of extra.headers) headers.push(h);
     return headers;
@@ -331,8 +332,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         rewritten = true;
       }
       if (out['set-cookie'] !== undefined) {
-        rebaseCookies(out, route);
-        rewritten = true;
+        if (cookiesPass(route.config, credentialName(d))) {
+          rebaseCookies(out, route);
+          rewritten = true;
+        } else {
+          delete out['set-cookie'];
+        }
       }
       if (rewritten) masker.maskHeaders(out);
       out['x-request-id'] = requestId;
@@ -413,7 +418,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upgradeHeaders: upstreamHeaders, consoleUrl: opts.consoleUrl });
+    void proxyUpgrade({ req, socket, head, decide, deps, pools, logger, auditOrFail, upgradeHeaders: upstreamHeaders, credentialName, consoleUrl: opts.consoleUrl });
   });
 
   let bound: { host: string; port: number } | null = null;

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { errors as undiciErrors } from 'undici';
 import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
-import { rebaseCookies } from './cookies.js';
+import { cookiesPass, rebaseCookies } from './cookies.js';
 import { callerResponseHeaders } from './headers.js';
 import { DecidedError, grantsMovedAfterAudit, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
@@ -31,6 +31,8 @@ export interface UpgradeContext {
    * (fail closed) on an unknown credential.
    */
   upgradeHeaders: (req: IncomingMessage, d: Decided, requestId: string) => string[];
+  /** The credential the gateway injects for `d`, if any. */
+  credentialName: (d: Decided) => string | undefined;
   /** Where the console is reached, for the 403 hint's link. */
   consoleUrl: string | undefined;
 }
@@ -153,10 +155,15 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     stopWaiting();
     let response = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
     const upHeaders = callerResponseHeaders(up.headers, d.state.masker);
-    // Cookies set with the upgrade are scoped to the gateway as any response's are (and masked again after).
+    // Cookies set with the upgrade are scoped to the gateway as any response's are (and masked
+    // again after), or dropped as any response's are when the upgrade carried a credential.
     if (upHeaders['set-cookie'] !== undefined) {
-      rebaseCookies(upHeaders, d.route);
-      d.state.masker.maskHeaders(upHeaders);
+      if (cookiesPass(d.route.config, ctx.credentialName(d))) {
+        rebaseCookies(upHeaders, d.route);
+        d.state.masker.maskHeaders(upHeaders);
+      } else {
+        delete upHeaders['set-cookie'];
+      }
     }
     for (const [k, v] of Object.entries(upHeaders)) {
       for (const value of Array.isArray(v) ? v : [v]) response += `${k}: ${value}\r\n`;

@@ -41,7 +41,7 @@ t.test('an employee reads under /api/: forwarded with the read-only key, caller 
   t.equal(up.url, '/api/orders?limit=5&tag=a&tag=b');
   t.equal(up.headers['x-api-key'], SECRETS.DEMO_UPSTREAM_READ_KEY, 'the broker injected the read-only credential');
   t.equal(up.headers.authorization, undefined, 'the caller token is not forwarded');
-  t.equal(up.headers.cookie, 'app=1', 'the gateway cookie is removed, the application cookie stays');
+  t.equal(up.headers.cookie, undefined, 'no cookie goes beside an injected credential (the gateway\'s nor the application\'s)');
   t.equal(up.headers['x-forwarded-for'], '127.0.0.1', 'forwarding headers are the gateway\'s own');
   t.notOk(String(up.headers.forwarded).includes('6.6.6.6'));
   t.equal(up.headers['x-forwarded-host'], `127.0.0.1:${g.port}`);
@@ -289,7 +289,7 @@ t.test('redirects to the upstream\'s own address come back as the gateway\'s; ot
 });
 
 t.test('cookies the upstream sets are scoped to the gateway: its own domain dropped, its base path taken off, the gateway\'s names never set', async (t) => {
-  const r = await startGateway({ routes: (u) => [demoRoute(`${u}/v1`)] });
+  const r = await startGateway({ routes: (u) => [demoRoute(`${u}/v1`, { upstream_cookies: true })] });
   t.teardown(() => r.close());
   const set = [
     'sid=abc; Domain=127.0.0.1; Path=/v1; HttpOnly; Secure; SameSite=Lax',
@@ -306,6 +306,75 @@ t.test('cookies the upstream sets are scoped to the gateway: its own domain drop
     'cart=1; Path=/api/cart; Max-Age=60',
     'pref=dark; Domain=example.com; Path=/',
   ], 'the upstream\'s host and base path become the gateway\'s; another domain stays; the gateway\'s namespace is not set');
+});
+
+t.test('no cookie passes beside an injected credential: a session the upstream opens for it would outlive the grant', async (t) => {
+  // The upstream opens a session for whoever authenticated with a credential, and reads that
+  // session before any credential (as Spring Security's httpBasic does by default). Handed to the
+  // caller, the admin session would go on working after the admin grant ended.
+  const r = await startGateway();
+  t.teardown(() => r.close());
+  const erin = await r.issuer.issue('erin', ['eng']);
+  const grant = r.grants.add('erin', 'admin', 600);
+  const sessionCookie = 'SESSION=admin-session-opened-with-the-admin-key; Path=/; HttpOnly';
+  const res = await request(`${r.url}/admin/__cookies?set=${encodeURIComponent(sessionCookie)}`, { headers: { authorization: `Bearer ${erin}` } });
+  await res.body.dump();
+  t.equal(res.statusCode, 200, 'the admin grant allows it, with the admin credential');
+  t.equal(res.headers['set-cookie'], undefined, 'the session the upstream opened for the admin credential does not reach the caller');
+
+  r.grants.revoke(grant.id);
+  const before = r.upstream.seen.length;
+  const replay = await request(`${r.url}/api/orders`, { headers: { authorization: `Bearer ${erin}`, cookie: 'SESSION=admin-session-opened-with-the-admin-key' } });
+  await replay.body.dump();
+  t.equal(replay.statusCode, 200, 'a read, with the read-only credential');
+  const seen = r.upstream.seen.slice(before);
+  t.equal(seen.length, 1);
+  t.equal(seen[0]?.headers.cookie, undefined, 'a session cookie the caller holds is not sent beside the injected credential');
+  t.equal(seen[0]?.headers['x-api-key'], SECRETS.DEMO_UPSTREAM_READ_KEY);
+});
+
+t.test('a WebSocket upgrade carrying a credential: no cookie either way', async (t) => {
+  const r = await startGateway({ routes: (u) => [demoRoute(u, { websocket: true })] });
+  t.teardown(() => r.close());
+  let upstreamCookie: string | undefined = 'not seen';
+  r.upstream.server.on('upgrade', (req, socket) => {
+    upstreamCookie = req.headers.cookie;
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSet-Cookie: SESSION=opened-with-the-key; Path=/\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+  });
+  const head = await new Promise<string>((resolve) => {
+    const sock = connect(r.port, '127.0.0.1');
+    let text = '';
+    sock.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.includes('\r\n\r\n')) { sock.destroy(); resolve(text); }
+    });
+    sock.on('error', () => { resolve(text); });
+    void r.token('alice').then((token) => sock.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nCookie: SESSION=held-by-the-caller\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`));
+  });
+  t.match(head, /^HTTP\/1\.1 101 /, 'upgraded, with the read-only credential');
+  t.notMatch(head, /set-cookie/i, 'the upstream\'s session cookie does not reach the caller');
+  t.equal(upstreamCookie, undefined, 'the caller\'s cookie does not reach the upstream');
+});
+
+t.test('with upstream_cookies: true, or no credential injected, cookies pass both ways (the gateway\'s own never)', async (t) => {
+  const ui = await startGateway({ routes: (u) => [demoRoute(u, { upstream_cookies: true })] });
+  t.teardown(() => ui.close());
+  // A policy that allows without naming a credential, on a route with no default one: nothing injected.
+  const plain = await startGateway({
+    policy: await policyFrom({ 'authz.rego': 'package jitgate.authz\n\nallow := true\n', 'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n' }),
+    routes: (u) => [demoRoute(u, { default_credential: undefined })],
+  });
+  t.teardown(() => plain.close());
+  for (const [name, r] of [['upstream_cookies: true', ui], ['no credential', plain]] as const) {
+    const before = r.upstream.seen.length;
+    const res = await request(`${r.url}/api/__cookies?set=${encodeURIComponent('theme=dark; Path=/')}`, { headers: { authorization: `Bearer ${await r.token('alice')}`, cookie: 'jitgate_session=abc; app=1' } });
+    await res.body.dump();
+    t.equal(res.statusCode, 200, name);
+    t.equal(res.headers['set-cookie'], 'theme=dark; Path=/', `${name}: the upstream's cookie reaches the caller`);
+    const seen = r.upstream.seen.slice(before)[0];
+    t.equal(seen?.headers.cookie, 'app=1', `${name}: the caller's application cookie reaches the upstream, the gateway's does not`);
+    t.equal(seen?.headers['x-api-key'], name === 'no credential' ? undefined : SECRETS.DEMO_UPSTREAM_READ_KEY);
+  }
 });
 
 t.test('a secret echoed across two body chunks is still masked', async (t) => {
