@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isScalar, parseDocument, visit } from 'yaml';
+import { isPair, isScalar, isSeq, parseDocument, visit, type visitorFn } from 'yaml';
 import { assertionKey } from '../audit/index.js';
 import { isJitgateError, jitgateError } from '../errors.js';
 import { invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
@@ -43,13 +43,13 @@ function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[])
     return undefined;
   }
   visit(doc, {
-    Scalar(key, node) {
+    Scalar(key, node, path) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes(`jitgateenv${nonce}`)) return;
       const before = problems.length;
       const value = node.value.replace(marker, (_m, i: string) => {
         const name = names[Number(i)] ?? '';
         const found = env[name];
-        if (found === undefined) problems.push(`environment variable ${name} is not set`);
+        if (found === undefined) problems.push(`${keyPath(path, node)}: environment variable ${name} is not set`);
         return found === undefined ? '' : node.type === 'QUOTE_DOUBLE' ? doubleQuoted(found) : found;
       });
       // The load fails on any problem: a half-substituted value is never used.
@@ -57,6 +57,17 @@ function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[])
     },
   });
   return doc.toJS();
+}
+
+/** Where a value sits in the document, as the schema's problems name it (`jitgate.routes.0.upstream`). */
+function keyPath(ancestors: Parameters<visitorFn<unknown>>[2], node: unknown): string {
+  const keys: string[] = [];
+  const chain = [...ancestors, node];
+  chain.forEach((item, i) => {
+    if (isPair(item) && isScalar(item.key)) keys.push(String(item.key.value));
+    else if (isSeq(item)) keys.push(String(item.items.indexOf(chain[i + 1])));
+  });
+  return keys.length === 0 ? '(top level)' : keys.join('.');
 }
 
 /**

@@ -360,7 +360,9 @@ t.test('${VAR} placeholders come from the environment; an unset one is an error'
   const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
   t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');
   const problems = problemsOf(() => loadConfig(file, {}));
-  t.same(problems, ['environment variable JG_TEST_ENVNAME is not set']);
+  t.same(problems, ['labels.env: environment variable JG_TEST_ENVNAME is not set'], 'named with the key it is under');
+  const nested = writeConfig('jitgate:\n  routes:\n    - { name: a, match: { path_prefix: /a }, upstream: "http://127.0.0.1:1" }\n    - name: b\n      upstream: "${JG_TEST_UNSET_UPSTREAM}"\n');
+  t.same(problemsOf(() => loadConfig(nested, {})), ['jitgate.routes.1.upstream: environment variable JG_TEST_UNSET_UPSTREAM is not set'], 'in a list too');
   t.end();
 });
 
