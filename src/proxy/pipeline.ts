@@ -4,11 +4,11 @@
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { AuditEntry, AuditWriter, DecisionLogEvent, DecisionLogger } from '../audit/index.js';
+import type { AuditWriter, DecisionLogEvent, DecisionLogger } from '../audit/index.js';
 import type { GrantReader } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { Metrics } from '../observability/index.js';
-import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, PolicyGrant, ShadowOutcome, Subject } from '../policy/index.js';
+import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, ShadowOutcome, Subject } from '../policy/index.js';
 import { AUTHZ_ENTRYPOINT, seal, shadowOutcome } from '../policy/index.js';
 import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.js';
 import { uuid } from '../uuid.js';
@@ -122,47 +122,6 @@ function one(values: readonly string[]): string | string[] | undefined {
 }
 
 const EMPTY: Record<string, string> = Object.freeze({});
-
-/** The role of each grant a decision rests on, by id (ids the input does not hold are left out). */
-function grantRoles(d: Decided, grantIds: readonly string[]): Record<string, string> {
-  const roles: Record<string, string> = {};
-  for (const id of grantIds) {
-    const grant = d.input.grants.find((g) => g.id === id);
-    if (grant) roles[id] = grant.role;
-  }
-  return roles;
-}
-
-/**
- * The trail's record of a decision. `session`: the request was decided again while its
- * WebSocket or response was open, and is still allowed under grants not recorded for it yet
- * (`rechecked`), or is ended by this deny (`closed`).
- */
-export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string, session?: 'rechecked' | 'closed'): AuditEntry {
-  const result = d.decision.result;
-  const grantIds = result.grant_ids ?? [];
-  const firstGrant: PolicyGrant | undefined = d.input.grants.find((g) => g.id === grantIds[0]);
-  return {
-    kind,
-    actor: d.subject.id,
-    subject: d.subject.id,
-    request_id: null,
-    grant_id: grantIds[0] ?? null,
-    role: kind === 'proxy.denied' ? (result.elevation?.role ?? null) : (firstGrant?.role ?? null),
-    route: d.route.config.name,
-    decision_id: d.decision.decision_id,
-    policy_revision: d.decision.revision,
-    reason: result.reason ?? null,
-    details: {
-      method: d.input.request.method,
-      path: d.input.request.path,
-      client_ip: d.client.ip,
-      http_request_id: requestId,
-      ...(grantIds.length > 0 ? { grant_ids: grantIds, grant_roles: grantRoles(d, grantIds) } : {}),
-      ...(session ? { session } : {}),
-    },
-  };
-}
 
 /**
  * Decides a request. `earlier`: this request was decided before (it is being decided again while

@@ -11,7 +11,8 @@
 import type { IncomingMessage } from 'node:http';
 import { isJitgateError, toError } from '../errors.js';
 import type { GrantSet } from '../policy/index.js';
-import { auditEntryFor, DecidedError, grantsMoved, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { auditEntryFor } from './audit-entry.js';
+import { DecidedError, grantsMoved, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 
 /** How often the cheap checks run: a change is acted on within this. */
 const CHECK_INTERVAL_MS = 1_000;
