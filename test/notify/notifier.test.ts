@@ -1,5 +1,6 @@
 // Webhooks against real local receivers: signed generic and chat payloads, retries with
 // backoff, drops counted, and a failing receiver that never blocks a workflow step.
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
@@ -59,6 +60,8 @@ t.test('generic payload, signed over timestamp and raw body', async (t) => {
   const [got] = r.got;
   const ts = String(got!.headers['x-jitgate-timestamp']);
   t.equal(got!.headers['x-jitgate-signature'], signature('s3cret', ts, got!.body), 'verifiable with the shared secret');
+  // As docs/configuration.md tells a receiver to check it, without jitgate's code.
+  t.equal(got!.headers['x-jitgate-signature'], `sha256=${createHmac('sha256', 's3cret').update(`${ts}.${got!.body}`).digest('hex')}`, 'as documented');
   t.not(got!.headers['x-jitgate-signature'], signature('other', ts, got!.body));
   t.ok(Math.abs(Number(ts) - Date.now() / 1000) < 600);
   const body = JSON.parse(got!.body);
