@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import { requestId as requestIdFor } from '../observability/index.js';
 import { closeDraining, listenerFastify, useClientTimeouts, useTls, type TlsMaterial } from '../tls/index.js';
 import { ERRORS, isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
@@ -147,6 +147,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     },
     clientErrorHandler: connectionErrors.handle,
   }, tls, timeouts);
+  // Fastify turns away, before the handler, a request whose Content-Type is not a media type
+  // (`text`, `a, b`): refused here like any other request the policy never saw, ids and all.
+  app.setErrorHandler<FastifyError>((error, request, reply) => {
+    reply.hijack();
+    const badType = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE';
+    if (!badType) logger.error({ err: toError(error), request_id: request.id }, 'unexpected data-path error');
+    refuse(request.raw, reply.raw, request.id, badType ? jitgateError('BAD_REQUEST', 'the Content-Type header is not a media type') : jitgateError('INTERNAL'));
+  });
   app.removeAllContentTypeParsers();
   // Leave every body unread: it is streamed to the upstream, never parsed or buffered here.
   app.addContentTypeParser('*', (_req, _payload, done) => { done(null); });

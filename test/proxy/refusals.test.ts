@@ -6,13 +6,18 @@ import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
 import type { DecisionLogEvent } from '../../src/audit/index.js';
-import { demoRoute, policyFrom, startGateway, type Gateway } from './fixtures.js';
+import { demoRoute, noMetrics, policyFrom, startGateway, type Gateway } from './fixtures.js';
 
 type Logged = Omit<DecisionLogEvent, 'labels' | 'erased' | 'masked'>;
 
 let g: Gateway;
+/** What jitgate_proxy_requests_total counted: kind and status. */
+const counted: string[] = [];
 t.before(async () => {
-  g = await startGateway({ routes: (u) => [demoRoute(u, { match: { path_prefix: '/api' } })] });
+  g = await startGateway({
+    routes: (u) => [demoRoute(u, { match: { path_prefix: '/api' } })],
+    metrics: { ...noMetrics, proxyRequest(_route, kind, status) { counted.push(`${kind} ${String(status)}`); } },
+  });
 });
 t.teardown(async () => { await g.close(); });
 
@@ -94,6 +99,25 @@ t.test('a body over the limit from a caller who authenticated: 413, logged with 
   t.equal(e?.jitgate.subject, 'alice');
   t.equal((e?.input as { subject?: { id?: string } }).subject?.id, 'alice', 'the verified subject is in the input');
   t.notOk(JSON.stringify(e).includes(token.split('.')[1] ?? '-'), 'its token is not');
+});
+
+t.test('a Content-Type that is not a media type, on a request with a body: 400, logged and counted like any refusal', async (t) => {
+  const token = await g.token('alice');
+  for (const [method, type] of [['POST', 'text'], ['PUT', 'foo'], ['DELETE', 'a, b'], ['POST', 'application/json, text/plain'], ['PATCH', ';'], ['POST', 'a/b c']] as const) {
+    const before = counted.length;
+    const res = await request(`${g.url}/api/orders`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': type, 'x-request-id': 'ct-trace-1' }, body: '{"n":1}' });
+    const body = JSON.parse(await res.body.text()) as { error?: { code?: string; decision_id?: string; request_id?: string } };
+    t.equal(res.statusCode, 400, `${method} with Content-Type ${JSON.stringify(type)}`);
+    t.equal(body.error?.code, 'JITGATE_E_BAD_REQUEST', 'in the catalogue\'s shape');
+    t.equal(res.headers['x-request-id'], 'ct-trace-1', 'with the request id');
+    const id = res.headers['x-jitgate-decision-id'];
+    t.ok(typeof id === 'string' && id === body.error?.decision_id, 'and the decision id, in the header and the body');
+    const e = eventOf(typeof id === 'string' ? id : undefined);
+    t.equal(e?.jitgate.error_code, 'JITGATE_E_BAD_REQUEST', 'naming a logged refusal');
+    t.equal(e?.result, undefined, 'the policy was not asked');
+    t.same(counted.slice(before), ['error 400'], 'counted');
+  }
+  t.equal(g.upstream.seen.length, 0, 'the upstream saw none of them');
 });
 
 t.test('CONNECT: 405, logged, and no tunnel', async (t) => {
