@@ -1,13 +1,13 @@
 // What a connection gets when Node's HTTP parser or request timers fail it (a malformed or
 // oversized head, a caller too slow to send its request): a JSON answer with a stable code and
 // the connection closed. Two cases are different. An answer already under way gets nothing
-// written among its bytes, only the close. A request that was decided and is streaming its body
-// upstream is answered by its own handler, with its decision id, once its body is cut off.
+// written among its bytes, only the close. A request whose handler is reading its body (to
+// stream it upstream, or for the policy) is answered by that handler, with its ids and a
+// decision-log event, once the body is cut off.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { jitgateError } from '../errors.js';
 import { uuid } from '../uuid.js';
-import type { GuardedBody } from './body-guard.js';
 import { rawAnswer, specBody } from './respond.js';
 
 const ANSWERS = {
@@ -25,22 +25,33 @@ const BY_CODE: Readonly<Record<string, keyof typeof ANSWERS>> = {
 /** The JSON body a listener answers a failed connection with: the data path's names a request id. */
 export type ConnectionErrorBody = (name: keyof typeof ANSWERS) => object;
 
-export class ConnectionErrors {
+/** A request body being read by its handler, which is told when Node's request timer cuts the caller off. */
+export interface BodyReader {
+  sourceFailed(err: Error): void;
+}
+
+/** Where a handler says it is reading a request's body, and when it stopped. */
+export interface BodyReads {
+  reading(socket: Socket, reader: BodyReader): void;
+  doneReading(socket: Socket): void;
+}
+
+export class ConnectionErrors implements BodyReads {
   readonly #body: ConnectionErrorBody;
   readonly #timedOut = new WeakSet<Socket>();
-  readonly #streaming = new WeakMap<Socket, GuardedBody>();
+  readonly #reading = new WeakMap<Socket, BodyReader>();
 
   constructor(body: ConnectionErrorBody = (name) => specBody(name, uuid())) {
     this.#body = body;
   }
 
-  /** An allowed request's body is on its way upstream over `socket`, until `streamed`. */
-  streaming(socket: Socket, body: GuardedBody): void {
-    this.#streaming.set(socket, body);
+  /** A handler reads the body of the request on `socket` (upstream or for the policy), until `doneReading`. */
+  reading(socket: Socket, reader: BodyReader): void {
+    this.#reading.set(socket, reader);
   }
 
-  streamed(socket: Socket): void {
-    this.#streaming.delete(socket);
+  doneReading(socket: Socket): void {
+    this.#reading.delete(socket);
   }
 
   /** Whether Node's request timers fired on this connection (a body cut off then was the caller's lateness). */
@@ -54,9 +65,9 @@ export class ConnectionErrors {
     const name = BY_CODE[err.code ?? ''] ?? 'BAD_REQUEST';
     if (name === 'REQUEST_TIMEOUT') this.#timedOut.add(socket);
     const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    const body = this.#streaming.get(socket);
-    if (name === 'REQUEST_TIMEOUT' && body && answering?.headersSent === false) {
-      body.sourceFailed(jitgateError('REQUEST_TIMEOUT'));
+    const reader = this.#reading.get(socket);
+    if (name === 'REQUEST_TIMEOUT' && reader && answering?.headersSent === false) {
+      reader.sourceFailed(jitgateError('REQUEST_TIMEOUT'));
       return;
     }
     // As Node's own handler: a pipelined request that broke while an earlier response streams.

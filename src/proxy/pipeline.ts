@@ -14,6 +14,7 @@ import { isJitgateError, jitgateError, JitgateError, toError } from '../errors.j
 import { uuid } from '../uuid.js';
 import { clientCertificate } from '../tls/index.js';
 import { peerAddress, type ClientAddress, type ClientAddresses } from './client-address.js';
+import type { BodyReads } from './client-errors.js';
 import type { CredentialBroker } from './credentials.js';
 import { judgedHeaders, onlyChunked, overrideRefusal } from './headers.js';
 import { hasBracketKey, normalizeTarget, overridesMethod, type NormalizedTarget } from './normalize.js';
@@ -51,6 +52,8 @@ export interface PipelineDeps {
   decisionLog: DecisionLogger;
   metrics: Metrics;
   logger: Logger;
+  /** Told while the policy's body is read: a caller cut off by the request timer is answered here, with the ids. */
+  bodyReads: BodyReads;
 }
 
 /** An error that happened once a decision id existed: the caller still gets the id to quote. */
@@ -210,7 +213,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       const bodyConfig = route.config.policy_body;
       let body: PolicyBody | null = null;
       if (earlier) body = bodyConfig ? earlier.body : null;
-      else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes);
+      else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes, deps.bodyReads);
 
       const nowMs = Date.now();
       if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { jitgateError } from '../errors.js';
 import type { BodyStatus } from '../policy/index.js';
+import type { BodyReads } from './client-errors.js';
 import type { PolicyBodyConfig } from './config.js';
 import { inviteBody } from './expect-continue.js';
 import { inspectForm } from './strict-form.js';
@@ -56,14 +57,18 @@ interface Read {
   complete: boolean;
 }
 
-/** Reads until the end or until more than `max` bytes came; the request is left paused after them. */
-function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: number): Promise<Read> {
+/**
+ * Reads until the end or until more than `max` bytes came; the request is left paused after them.
+ * Fails with REQUEST_TIMEOUT when Node's request timer cuts the caller off meanwhile (`reads` says so).
+ */
+function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: number, reads: BodyReads): Promise<Read> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
     const timer = setTimeout(() => { settle(jitgateError('BODY_TIMEOUT')); }, timeoutMs);
     const settle = (outcome: Error | Read): void => {
       clearTimeout(timer);
+      reads.doneReading(req.socket);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onCutOff);
@@ -89,6 +94,7 @@ function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: n
     req.once('end', onEnd);
     req.once('error', onCutOff);
     req.once('close', onClose);
+    reads.reading(req.socket, { sourceFailed: settle });
   });
 }
 
@@ -105,10 +111,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The body as the policy sees it. Throws BODY_AMBIGUOUS (a repeated Content-Type, a repeated
- * member name, a number that cannot be read exactly), BODY_TOO_LARGE, BODY_TIMEOUT or
- * BAD_REQUEST (cut off): the request is then refused without a decision.
+ * member name, a number that cannot be read exactly), BODY_TOO_LARGE, BODY_TIMEOUT,
+ * REQUEST_TIMEOUT or BAD_REQUEST (cut off): the request is then refused without a decision.
  */
-export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders, config: PolicyBodyConfig, bodyLimit: number): Promise<PolicyBody> {
+export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders, config: PolicyBodyConfig, bodyLimit: number, reads: BodyReads): Promise<PolicyBody> {
   const contentLength = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (contentLength === undefined || contentLength === '0')) return NOT_READ('none');
@@ -122,7 +128,7 @@ export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders,
   if (contentLength !== undefined && Number(contentLength) > config.max_bytes) return NOT_READ('too_large');
 
   inviteBody(req);
-  const read = await readUpTo(req, config.max_bytes, bodyLimit, config.read_timeout_ms);
+  const read = await readUpTo(req, config.max_bytes, bodyLimit, config.read_timeout_ms, reads);
   if (!read.complete) return { status: 'too_large', upstream: rejoined(read.chunks, req) };
   const bytes = Buffer.concat(read.chunks, read.length);
   if (bytes.length === 0) return { status: 'none', upstream: bytes };

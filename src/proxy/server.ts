@@ -29,7 +29,7 @@ import { upstreamError, upstreamFailure, UpstreamPools } from './upstream.js';
 import { proxyUpgrade } from './websocket.js';
 
 /** What the pipeline needs, plus the routes the server builds its routing state from. */
-export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'clients'> {
+export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'clients' | 'bodyReads'> {
   routes: RouteConfig[];
   /** Peers whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses and CIDR blocks). */
   trustedProxies?: readonly string[];
@@ -128,11 +128,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const pools = new UpstreamPools(opts.upstreamConnections ?? 128);
   let timeouts = opts.clientTimeouts ?? CALLER_TIMEOUT_DEFAULTS;
   let clients = new ClientAddresses(opts.trustedProxies ?? [], opts.trustedProxyHeader);
-  const deps: PipelineDeps = { ...opts, state: () => state, clients: () => clients };
+  const connectionErrors = new ConnectionErrors();
+  const deps: PipelineDeps = { ...opts, state: () => state, clients: () => clients, bodyReads: connectionErrors };
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;
-  const connectionErrors = new ConnectionErrors();
 
   const app: FastifyInstance = listenerFastify({
     logger: false,
@@ -326,7 +326,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       const watched = guard;
       body = source.pipe(watched.stream);
       source.on('error', (e) => { watched.sourceFailed(e); });
-      connectionErrors.streaming(req.socket, watched);
+      connectionErrors.reading(req.socket, watched);
     }
     if (body !== null) inviteBody(req);
     const path = route.basePath + d.target.path + (d.target.rawQuery !== '' ? `?${d.target.rawQuery}` : '');
@@ -393,7 +393,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       throw new DecidedError(mapped, decisionId, cfg.name);
     } finally {
       guard?.stop();
-      connectionErrors.streamed(req.socket);
+      connectionErrors.doneReading(req.socket);
       // Settled: the response was relayed, cut off, or never came.
       if (uploading !== null) clearTimeout(uploading);
       unwatch();

@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import t from 'tap';
 import { request } from 'undici';
-import { demoRoute, echoWebSockets, policyAllowingIf, SECRETS, startGateway, webSocketPing, type Gateway, type SeenRequest } from './fixtures.js';
+import { demoRoute, echoWebSockets, noMetrics, policyAllowingIf, SECRETS, startGateway, webSocketPing, type Gateway, type SeenRequest } from './fixtures.js';
 
 interface Trickled {
   text: string;
@@ -102,6 +102,32 @@ t.test('a body trickled just fast enough to never pause too long is cut off by t
   t.equal(seen?.abandoned, true, 'the gateway dropped its connection to the upstream');
   t.ok((seen?.body.length ?? 0) > 0 && (seen?.body.length ?? 0) < 100, `the upstream got the ${String(seen?.body.length)} bytes that came`);
   t.equal(g.decisions.events.at(-1)?.jitgate.error_code, 'JITGATE_E_REQUEST_TIMEOUT', 'logged as the caller timing out, not as the upstream failing');
+});
+
+t.test('a body the policy reads, trickled past the request limit: 408 with both ids, logged as the caller timing out', async (t) => {
+  const counted: number[] = [];
+  const g = await startGateway({
+    policy: await writerOnly(),
+    routes: (u) => [demoRoute(u, { policy_body: { max_bytes: 256, content_types: ['application/json'], read_timeout_ms: 20_000 } })],
+    timeouts: { body_idle_ms: 1000, head_ms: 1000, request_ms: 2000 },
+    metrics: { ...noMetrics, proxyRequest(_route, _kind, status) { counted.push(status); } },
+  });
+  t.teardown(() => g.close());
+  const alice = await g.token('alice');
+  const head = `POST /api/refunds HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Type: application/json\r\nX-Request-Id: slow-body-1\r\nContent-Length: 100\r\n\r\n`;
+  const got = await trickle(g.port, head, ' ', 250, 100);
+  t.ok(got.closedByGateway, 'closed by the gateway, with the body still coming');
+  t.equal(status(got.text), 408);
+  t.match(got.text, /JITGATE_E_REQUEST_TIMEOUT/);
+  t.match(got.text, /x-request-id: slow-body-1\r\n/i, 'the answer carries the request id');
+  const quoted = /x-jitgate-decision-id: ([\w-]+)/i.exec(got.text)?.[1];
+  t.ok(quoted, 'and a decision id');
+  const events = g.decisions.events.filter((e) => e.decision_id === quoted);
+  t.equal(events.length, 1, 'naming an event in the decision log');
+  t.equal(events[0]?.jitgate.error_code, 'JITGATE_E_REQUEST_TIMEOUT', 'which says the caller timed out');
+  t.equal(g.decisions.events.length, 1, 'and no other');
+  t.same(counted, [408], 'counted as the 408 it was');
+  t.equal(g.upstream.seen.length, 0, 'the upstream saw nothing');
 });
 
 t.test('a caller that is slow but keeps sending gets through, whole', async (t) => {
