@@ -62,6 +62,8 @@ export const ERRORS = {
   AUDIT_UNAVAILABLE: spec('AUDIT_UNAVAILABLE', 503, 'The audit trail could not be written'),
   CREDENTIAL_UNKNOWN: spec('CREDENTIAL_UNKNOWN', 503, 'The policy chose an upstream credential this route does not have'),
   METHOD_NOT_ALLOWED: spec('METHOD_NOT_ALLOWED', 405, 'The gateway does not proxy this method'),
+  // Nobody hears it: it says, in the decision log and the metrics, why an allowed request got no answer.
+  CLIENT_CLOSED: spec('CLIENT_CLOSED', 499, 'The caller closed the connection before the answer came'),
 
   // workflow
   ELEVATION_DENIED: spec('ELEVATION_DENIED', 403, 'The elevation policy refused this action'),

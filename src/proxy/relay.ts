@@ -36,6 +36,14 @@ export class EncodedResponse extends Error {
   override name = 'EncodedResponse';
 }
 
+/** The caller closed its connection before the upstream's answer came, and the call was abandoned. */
+export class CallerClosed extends Error {
+  override name = 'CallerClosed';
+  constructor() {
+    super('the caller closed the connection');
+  }
+}
+
 export interface RelayOptions {
   /** Cut the caller off when it takes nothing of the response for this long. */
   stallMs: number;
@@ -100,7 +108,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
     if (this.res.writableFinished) return;
     // Settled first: the abort calls back into onResponseError, which would blame the upstream.
     if (this.statusCode !== 0) this.finish(this.stalled ? 'caller_stopped_reading' : 'caller_left');
-    this.controller?.abort(new Error('the caller closed the connection'));
+    this.controller?.abort(new CallerClosed());
   };
 
   private armStall(): void {
@@ -151,7 +159,7 @@ class UpstreamRelay implements Dispatcher.DispatchHandler, LingerCandidate {
 
   onRequestStart(controller: Controller): void {
     this.controller = controller;
-    if (this.res.destroyed) controller.abort(new Error('the caller closed the connection'));
+    if (this.res.destroyed) controller.abort(new CallerClosed());
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {

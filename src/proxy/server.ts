@@ -22,7 +22,7 @@ import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
 import { cookiesPass, rebaseCookies } from './cookies.js';
 import { watchSession } from './session-watch.js';
-import { relayUpstream, type Relayed } from './relay.js';
+import { CallerClosed, relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
 import { RouteTable } from './routes.js';
 import { upstreamError, upstreamFailure, UpstreamPools } from './upstream.js';
@@ -387,8 +387,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         headersMs: cfg.timeouts.headers_ms,
       });
     } catch (err) {
-      const mapped = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : upstreamError(err);
-      logger.warn({ upstream_error: upstreamFailure(err, masker.maskString), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
+      // The caller's side ended it (its body cut off, or the caller gone), or else the upstream failed.
+      const callers = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : err instanceof CallerClosed ? jitgateError('CLIENT_CLOSED') : null;
+      const mapped = callers ?? upstreamError(err);
+      if (callers === null) logger.warn({ upstream_error: upstreamFailure(err, masker.maskString), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
+      else logger.info({ code: callers.code, route: cfg.name, decision_id: decisionId, request_id: requestId }, 'the caller ended the request before the upstream answered');
       logDecision(deps, d, { error_code: mapped.code });
       throw new DecidedError(mapped, decisionId, cfg.name);
     } finally {

@@ -12,6 +12,7 @@ import { isJitgateError, jitgateError, type JitgateError, toError } from '../err
 import { cookiesPass, rebaseCookies } from './cookies.js';
 import { callerResponseHeaders } from './headers.js';
 import { DecidedError, grantsMovedAfterAudit, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
+import { CallerClosed } from './relay.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
 import { upstreamError, type UpstreamPools } from './upstream.js';
 import { watchSession } from './session-watch.js';
@@ -119,7 +120,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     // A caller that hangs up is only seen by reading its socket (Node leaves it paused), so what
     // it sends meanwhile is kept for the upstream, within a bound.
     const waiting = new AbortController();
-    const onCallerClose = (): void => { waiting.abort(new Error('the caller closed the connection')); };
+    const onCallerClose = (): void => { waiting.abort(new CallerClosed()); };
     const early: Buffer[] = [];
     let earlyBytes = 0;
     const onEarly = (chunk: Buffer): void => {
@@ -148,7 +149,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
       });
     } catch (err) {
       stopWaiting();
-      const mapped = upstreamError(err);
+      const mapped = waiting.signal.reason instanceof CallerClosed ? jitgateError('CLIENT_CLOSED') : upstreamError(err);
       logDecision(deps, d, { error_code: mapped.code });
       throw new DecidedError(mapped, id, routeName);
     }

@@ -407,6 +407,35 @@ t.test('an upstream that does not answer in time: 504, and the caller going away
   t.ok(patient.upstream.seen[0]!.abandoned, 'the gateway dropped the upstream call when the caller left');
 });
 
+t.test('a caller who leaves before the upstream answers is recorded as having left, not as an upstream failure', async (t) => {
+  const counted: string[] = [];
+  const gw = await startGateway({ metrics: { ...noMetrics, proxyRequest(_route, kind, status) { counted.push(`${kind} ${String(status)}`); } } });
+  t.teardown(() => gw.close());
+  const token = await gw.token('alice');
+  gw.grants.add('alice', 'writer', 600);
+  for (const [method, body] of [['GET', undefined], ['POST', '{"n":1}']] as const) {
+    const seen = gw.upstream.seen.length;
+    const ac = new AbortController();
+    const pending = request(`${gw.url}/api/__hang`, {
+      method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal: ac.signal,
+    }).catch(() => null);
+    for (let i = 0; i < 100 && gw.upstream.seen.length === seen; i++) await new Promise((r) => setTimeout(r, 20));
+    t.equal(gw.upstream.seen.length, seen + 1, `${method}: the upstream got the request`);
+    ac.abort();
+    await pending;
+    for (let i = 0; i < 100 && !gw.upstream.seen[seen]!.abandoned; i++) await new Promise((r) => setTimeout(r, 20));
+    t.ok(gw.upstream.seen[seen]!.abandoned, `${method}: the upstream call was dropped`);
+    for (let i = 0; i < 100 && counted.length === seen; i++) await new Promise((r) => setTimeout(r, 20));
+    const e = gw.decisions.events.at(-1);
+    t.equal((e?.result as { allow?: boolean } | undefined)?.allow, true, `${method}: the decision was an allow`);
+    t.equal(e?.jitgate.error_code, 'JITGATE_E_CLIENT_CLOSED', `${method}: logged as the caller having left`);
+    t.same(counted.slice(seen), ['error 499'], `${method}: counted as 499, not as an upstream failure`);
+  }
+  const lines = gw.logLines.map((l) => JSON.parse(l) as { msg: string; code?: string; request_id?: string });
+  t.notOk(lines.some((l) => l.msg === 'upstream request failed'), 'the log does not blame the upstream');
+  t.same(lines.filter((l) => l.msg === 'the caller ended the request before the upstream answered').map((l) => l.code), ['JITGATE_E_CLIENT_CLOSED', 'JITGATE_E_CLIENT_CLOSED'], 'it says the caller ended it');
+});
+
 t.test('a large response streams through whole, the secret masked at every chunk boundary', async (t) => {
   const token = await g.token('alice');
   const res = await request(`${g.url}/api/__stream?chunks=64`, { headers: { authorization: `Bearer ${token}` } });

@@ -84,4 +84,5 @@ t.test('a WebSocket upgrade the upstream never answers gets a 504 after headers_
   const left = await ask(g, upgrade(token).replace('/api/stream', '/api/other'), 300);
   t.equal(left, '', 'the caller gave up before any answer');
   t.ok(await within(() => carried('/api/other').length === 1 && carried('/api/other').every((s) => s.closed), 5000), 'its upgrade is dropped upstream too, long before the minute');
+  t.equal(g.decisions.events.at(-1)?.jitgate.error_code, 'JITGATE_E_CLIENT_CLOSED', 'logged as the caller having left, not as the upstream failing');
 });
