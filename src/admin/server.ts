@@ -97,6 +97,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     routerOptions: { ignoreTrailingSlash: false },
     // A head Node cannot parse, or one too large, answered in the API's error shape.
     clientErrorHandler: new ConnectionErrors((name) => errorBody(jitgateError(name))).handle,
+    // A path that does not decode (`/v1/requests/%zz`) is refused by the router before any hook.
+    frameworkErrors(error, request, reply) {
+      handleError(jitgateError('BAD_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'the path is not valid percent-encoding' : undefined), request, reply);
+    },
   }, tls, options.clientTimeouts);
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');

@@ -123,6 +123,15 @@ t.test('a head too large or one that does not parse is answered in the API\'s er
   t.match(raw, /\r\n\r\n\{"error":\{"code":"JITGATE_E_BAD_REQUEST"/);
 });
 
+t.test('a path that does not decode is answered in the API\'s error shape, before authentication', async (t) => {
+  for (const [method, path] of [['POST', '/v1/requests/%zz/approve'], ['GET', '/v1/grants/%E0%A4%A'], ['GET', '/v1/%zz']] as const) {
+    const res = await fetch(`${stack.base}${path}`, { method });
+    const json = await res.json() as { error?: { code?: string }; statusCode?: number };
+    t.equal(`${String(res.status)} ${String(json.error?.code)}`, '400 JITGATE_E_BAD_REQUEST', `${method} ${path}`);
+    t.same(Object.keys(json), ['error'], 'nothing but the error');
+  }
+});
+
 t.test('a change a browser marks as sent from another site is refused before it is authenticated; the console\'s own and the CLI\'s pass', async (t) => {
   const created = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 600, reason: 'csrf target' } });
   const approve = async (headers: Record<string, string>): Promise<string> => {
