@@ -3,6 +3,7 @@
 // (SQL, stack traces, paths) are for the log, not for the caller.
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { ERRORS, JitgateError, isJitgateError, jitgateError } from '../errors.js';
+import { REQUEST_ID_HEADER } from '../observability/index.js';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
@@ -61,5 +62,6 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   }
   // The cause (a driver's message, say) is for the log only: it can name tables, files or hosts.
   if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message, ...(known.cause === undefined ? {} : { err: known.cause }) }, 'control API: server-side error');
-  void reply.code(known.status).type('application/json').send(errorBody(known));
+  // Also here: the router's own refusals (frameworkErrors) never reach the onRequest hook that sets it.
+  void reply.code(known.status).type('application/json').header(REQUEST_ID_HEADER, request.id).send(errorBody(known));
 }

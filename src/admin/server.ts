@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { registerConsole } from '../console/index.js';
 import { jitgateError } from '../errors.js';
+import { REQUEST_ID_HEADER, requestId, requestLogging } from '../observability/index.js';
 import type { Subject } from '../policy/index.js';
 import { clientCertificate, closeDraining, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
 import { ConnectionErrors } from '../proxy/index.js';
@@ -89,7 +90,8 @@ function register(app: FastifyInstance, def: RouteDef, authenticate: (req: Fasti
 export function createControlServer(options: ControlServerOptions): ControlServer {
   const tls = options.tls ?? null;
   const app = listenerFastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Each request's id (docs/operations.md, "Logs") on its log lines and in its answer.
+    ...(options.logger ? requestLogging(options.logger) : { logger: false, genReqId: requestId }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     exposeHeadRoutes: false,
     return503OnClosing: true,
@@ -107,7 +109,8 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   app.setValidatorCompiler(compileValidator);
   app.setErrorHandler(handleError);
   // Before any route's own hooks, authentication among them: nothing is learned, nothing changes.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
     done(CHANGING.has(request.method) && fromAnotherSite(request) ? jitgateError('CROSS_SITE') : undefined);
   });
   app.setNotFoundHandler((request, reply) => {

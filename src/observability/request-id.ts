@@ -2,7 +2,7 @@
 // an incoming X-Request-Id only when it is short and plain, so a caller cannot inject
 // text into the logs; otherwise a fresh one.
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
 import { uuid } from '../uuid.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -14,8 +14,8 @@ export function requestId(req: Pick<IncomingMessage, 'headers'>): string {
 }
 
 /** Spread into fastify's options: `fastify({ ...requestLogging(logger) })`. */
-export function requestLogging(logger: Logger): {
-  loggerInstance: Logger;
+export function requestLogging<L extends FastifyBaseLogger>(logger: L): {
+  loggerInstance: L;
   genReqId: (req: IncomingMessage) => string;
   requestIdLogLabel: string;
   disableRequestLogging: boolean;

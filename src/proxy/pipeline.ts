@@ -264,7 +264,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
           metrics: {},
           jitgate: { route: route.config.name, subject: subject.id, error_code: err.code },
         });
-        deps.logger.error({ err: toError(thrown), decision_id: decisionId, route: route.config.name }, 'policy evaluation failed; request denied');
+        deps.logger.error({ err: toError(thrown), decision_id: decisionId, request_id: requestId, route: route.config.name }, 'policy evaluation failed; request denied');
         throw new DecidedError(err.status < 500 ? jitgateError('POLICY_EVAL') : err, decisionId, route.config.name);
       }
       decided = true;
@@ -279,7 +279,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       if (thrown instanceof DecidedError || decided) throw thrown;
       const err = isJitgateError(thrown) ? thrown : jitgateError('INTERNAL', undefined, undefined, toError(thrown));
       const decisionId = logRefusal(deps, req, err, { host, target, route, client, subject, startedNs, rechecked: earlier !== undefined });
-      if (err !== thrown) deps.logger.error({ err: toError(thrown), decision_id: decisionId }, 'unexpected data-path error');
+      if (err !== thrown) deps.logger.error({ err: toError(thrown), decision_id: decisionId, request_id: requestId }, 'unexpected data-path error');
       throw new DecidedError(err, decisionId, route?.config.name ?? null);
     }
   };

@@ -200,7 +200,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     try {
       await audit.append(auditEntryFor(d, kind, requestId));
     } catch (err) {
-      logger.error({ err: toError(err), decision_id: d.decision.decision_id }, 'audit append failed; request refused');
+      logger.error({ err: toError(err), decision_id: d.decision.decision_id, request_id: requestId }, 'audit append failed; request refused');
       logDecision(deps, d, { error_code: 'JITGATE_E_AUDIT_UNAVAILABLE' });
       throw new DecidedError(jitgateError('AUDIT_UNAVAILABLE'), d.decision.decision_id, d.route.config.name);
     }
@@ -390,7 +390,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // The caller's side ended it (its body cut off, or the caller gone), or else the upstream failed.
       const callers = guard?.cutOff ? bodyCutOff(guard.cutOff, req) : err instanceof CallerClosed ? jitgateError('CLIENT_CLOSED') : null;
       const mapped = callers ?? upstreamError(err);
-      if (callers === null) logger.warn({ upstream_error: upstreamFailure(err, masker.maskString), route: cfg.name, decision_id: decisionId }, 'upstream request failed');
+      if (callers === null) logger.warn({ upstream_error: upstreamFailure(err, masker.maskString), route: cfg.name, decision_id: decisionId, request_id: requestId }, 'upstream request failed');
       else logger.info({ code: callers.code, route: cfg.name, decision_id: decisionId, request_id: requestId }, 'the caller ended the request before the upstream answered');
       logDecision(deps, d, { error_code: mapped.code });
       throw new DecidedError(mapped, decisionId, cfg.name);
@@ -402,7 +402,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       unwatch();
     }
     metrics.upstreamLatency(cfg.name, Number(relayed.headersAtNs - t0) / 1e9);
-    if (relayed.cutOff !== null) logger.warn({ route: cfg.name, decision_id: decisionId, reason: relayed.cutOff }, 'streaming the upstream response was cut off');
+    if (relayed.cutOff !== null) logger.warn({ route: cfg.name, decision_id: decisionId, request_id: requestId, reason: relayed.cutOff }, 'streaming the upstream response was cut off');
     logDecision(deps, d, { upstream_status: relayed.statusCode });
     metrics.proxyRequest(cfg.name, 'allow', relayed.statusCode);
   }

@@ -84,7 +84,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    deps.logger.info({ route: o.opened.route.config.name, subject: o.opened.subject.id, decision_id: o.opened.decision.decision_id, why }, 'session closed: the access that opened it ended');
+    deps.logger.info({ route: o.opened.route.config.name, subject: o.opened.subject.id, decision_id: o.opened.decision.decision_id, request_id: o.requestId, why }, 'session closed: the access that opened it ended');
     o.close();
   };
 
@@ -109,7 +109,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       try {
         await deps.audit.append(auditEntryFor(d, 'proxy.denied', o.requestId, 'closed'));
       } catch (err) {
-        deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id }, 'audit append failed; the session is closed all the same');
+        deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id, request_id: o.requestId }, 'audit append failed; the session is closed all the same');
         errorCode = 'JITGATE_E_AUDIT_UNAVAILABLE';
       }
       logDecision(deps, d, { error_code: errorCode, session: 'closed' });
@@ -121,7 +121,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       try {
         await deps.audit.append(auditEntryFor(d, 'proxy.allowed_with_grant', o.requestId, 'rechecked'));
       } catch (err) {
-        deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id }, 'audit append failed; the session is closed');
+        deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id, request_id: o.requestId }, 'audit append failed; the session is closed');
         logDecision(deps, d, { error_code: 'JITGATE_E_AUDIT_UNAVAILABLE', session: 'closed' });
         end('its access could not be recorded');
         return;

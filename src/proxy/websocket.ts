@@ -59,7 +59,7 @@ function refuse(socket: Socket, thrown: unknown, requestId: string, logger: Logg
   } else if (isJitgateError(thrown)) {
     err = thrown;
   } else {
-    logger.error({ err: toError(thrown) }, 'unexpected error during upgrade');
+    logger.error({ err: toError(thrown), request_id: requestId }, 'unexpected error during upgrade');
     err = jitgateError('INTERNAL');
   }
   const headers: Record<string, string> = { 'x-request-id': requestId };
@@ -188,7 +188,7 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     if (!masker.empty) {
       const frames = new FrameMasker(masker);
       frames.on('error', (err) => {
-        logger.warn({ err: toError(err), route: routeName, decision_id: id }, 'WebSocket closed: a frame from the upstream could not be checked for secrets');
+        logger.warn({ err: toError(err), route: routeName, decision_id: id, request_id: requestId }, 'WebSocket closed: a frame from the upstream could not be checked for secrets');
         socket.destroy();
         up.socket.destroy();
       });

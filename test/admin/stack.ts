@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../../src/admin/index.js';
 import { auditMigrations, createAuditTrail, queryAudit } from '../../src/audit/index.js';
 import { createWorkflow, grantsMigrations } from '../../src/grants/index.js';
@@ -37,7 +38,7 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(options: { store?: 'sqlite' | 'postgres' } = {}): Promise<Stack> {
+export async function startStack(options: { store?: 'sqlite' | 'postgres'; logger?: Logger } = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'jitgate-admin-'));
   const pg = options.store === 'postgres' ? await freshDatabase() : null;
   const db = pg
@@ -46,7 +47,7 @@ export async function startStack(options: { store?: 'sqlite' | 'postgres' } = {}
   await db.migrate('audit', auditMigrations);
   await db.migrate('grants', grantsMigrations);
 
-  const logger = createLogger({ log_level: 'silent' });
+  const logger = options.logger ?? createLogger({ log_level: 'silent' });
   const { engine } = await buildBundle({ dir: join(root, 'policies'), opaPath: await requireOpa() });
   const audit = createAuditTrail(db, { checkpoint_interval_ms: 60_000, group_commit_ms: 0 });
   const workflow = createWorkflow({ db, policy: engine, audit, config: { pending_ttl_seconds: 3600, sweep_interval_ms: 1000 }, logger });

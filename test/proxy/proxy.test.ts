@@ -232,11 +232,13 @@ t.test('upstream down: 502 with a code, no internals', async (t) => {
   const b = await startGateway({ routes: () => [demoRoute('http://127.0.0.1:9')] });
   t.teardown(() => b.close());
   const token = await b.token('alice');
-  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await request(`${b.url}/api/orders`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'down-trace-7' } });
   const text = await res.body.text();
   t.equal(res.statusCode, 502);
   t.match(text, /JITGATE_E_UPSTREAM_UNAVAILABLE/);
   t.notMatch(text, /ECONNREFUSED|127\.0\.0\.1:9/);
+  const warning = b.logLines.map((l) => JSON.parse(l) as { msg: string; request_id?: string }).find((l) => l.msg === 'upstream request failed');
+  t.equal(warning?.request_id, 'down-trace-7', 'the log line names the request');
 });
 
 
@@ -478,12 +480,14 @@ t.test('a caller that stops reading holds the upstream back, and leaving abandon
 t.test('an upstream that drops the connection mid-body: the caller\'s response is cut, never passed off as complete', async (t) => {
   const token = await g.token('alice');
   for (const framing of ['', '&chunked']) {
-    const res = await request(`${g.url}/api/__stream?chunks=16&cut${framing}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await request(`${g.url}/api/__stream?chunks=16&cut${framing}`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': `cut-trace${framing.replace('&', '-')}` } });
     t.equal(res.statusCode, 200, 'the head had been sent already');
     await t.rejects(res.body.arrayBuffer(), `the caller sees the body end early, not a clean end (${framing === '' ? 'Content-Length' : 'chunked'})`);
   }
-  for (let i = 0; i < 50 && !g.logLines.some((l) => l.includes('cut off')); i++) await new Promise((r) => setTimeout(r, 20));
-  t.ok(g.logLines.some((l) => l.includes('streaming the upstream response was cut off')), 'the gateway logs it');
+  const named = (): (string | undefined)[] => g.logLines.map((l) => JSON.parse(l) as { msg: string; request_id?: string })
+    .filter((l) => l.msg === 'streaming the upstream response was cut off' && l.request_id?.startsWith('cut-trace') === true).map((l) => l.request_id);
+  for (let i = 0; i < 50 && named().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  t.same(named().sort(), ['cut-trace', 'cut-trace-chunked'], 'the gateway logs it, naming each request');
 });
 
 t.test('routes: host-bound first, then the longest whole-segment prefix; no match is 404', async (t) => {
