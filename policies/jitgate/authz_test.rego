@@ -506,3 +506,30 @@ test_under_stops_at_the_segment_boundary if {
 		not requests.under("/api/billing") with input as f.authz_input(f.alice, "POST", path, [])
 	}
 }
+
+test_at_is_the_path_in_any_case_with_or_without_a_trailing_slash if {
+	every path in ["/api/refunds", "/api/refunds/", "/api/Refunds", "/API/REFUNDS/"] {
+		requests.at("/api/refunds") with input as f.authz_input(f.alice, "POST", path, [])
+	}
+	every path in ["/api/refunds/1", "/api/refundsx", "/api/refund", "/api", "/other/api/refunds"] {
+		not requests.at("/api/refunds") with input as f.authz_input(f.alice, "POST", path, [])
+	}
+}
+
+# An exact `path == "/api/refunds"` let these through as plain writes under a writer grant.
+test_every_spelling_of_the_refund_path_is_judged_as_a_refund if {
+	every path in ["/api/refunds/", "/api/Refunds", "/API/REFUNDS/"] {
+		i := object.union(f.refund_input(f.alice, {"order": "o-7", "amount": 4000}, [f.grant("g1", "writer")]), {"request": {"path": path}})
+		d := authz with input as i
+		d.allow == false
+		d.reason == "this refund needs an active grant of a role whose refund limit covers it"
+		d.elevation.role == "admin"
+	}
+}
+
+test_a_refund_spelled_otherwise_is_still_allowed_within_the_limit if {
+	i := object.union(f.refund_input(f.alice, {"amount": 40}, [f.grant("g1", "writer")]), {"request": {"path": "/api/Refunds/"}})
+	d := authz with input as i
+	d.allow == true
+	d.reason == "refund within the limit of an active grant"
+}

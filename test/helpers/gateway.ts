@@ -43,6 +43,10 @@ export interface DemoConfigOptions {
   checkpointIntervalMs?: number;
   logLevel?: string;
   labels?: Record<string, string>;
+  /** The route's `match` (default: `{ path_prefix: '/' }`). */
+  match?: { path_prefix: string; case_sensitive?: boolean };
+  /** `identity.api_keys`, beside the dev issuer. */
+  apiKeys?: { id: string; subject: string; groups: string[]; sha256: string }[];
   /** More keys of the `jitgate` block (workflow, ...). */
   jitgate?: Record<string, unknown>;
 }
@@ -60,10 +64,13 @@ export function demoConfig(o: DemoConfigOptions): Record<string, unknown> {
       listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0' },
       policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(o.dir, 'bundles'), watch: false },
       store: o.store ?? { type: 'sqlite', sqlite: { path: join(o.dir, 'jitgate.db') } },
-      identity: { dev_issuer: { enabled: true, key_file: join(o.dir, 'dev-issuer.jwk.json'), subjects: o.subjects } },
+      identity: {
+        dev_issuer: { enabled: true, key_file: join(o.dir, 'dev-issuer.jwk.json'), subjects: o.subjects },
+        ...(o.apiKeys ? { api_keys: o.apiKeys } : {}),
+      },
       routes: [{
         name: 'demo',
-        match: { path_prefix: '/' },
+        match: o.match ?? { path_prefix: '/' },
         upstream: o.upstreamUrl,
         credentials: {
           readonly: { type: 'header', header: 'X-Api-Key', from_env: 'DEMO_READ_KEY' },

@@ -21,19 +21,33 @@ under_admin if startswith(path, "/admin/")
 
 under_admin if path == "/admin"
 
-# Whether the path is `prefix` or below it, in whole segments and in any case. A rule that
-# narrows what a broader one allows must catch every spelling an upstream may route there
-# (Express and IIS ignore case): "/api/billing" covers "/api/billing", "/api/Billing/x",
-# not "/api/billingx". (The areas above need no such care: a spelling they miss is denied.)
-under(prefix) if lower(path) == lower(prefix)
+# A rule that narrows what a broader one allows must catch every spelling an upstream routes
+# to the same handler, or that spelling is decided by the broader rule. Lenient upstreams
+# (Express by default, Fastify's ignoreTrailingSlash, IIS) ignore case and a trailing slash,
+# and a route with `match.case_sensitive: false` sends them `/api/Refunds/`. The input does
+# not say how the route matches, so case is always ignored here: for a narrowing rule, a
+# spelling caught needlessly only takes the stricter rule. (The areas above need no such
+# care: a spelling they miss is denied.)
+
+# Whether the path is `target`, as a lenient upstream reads it: "/api/refunds" is also
+# "/api/refunds/" and "/api/Refunds".
+at(target) if lower(path) == lower(target)
+
+at(target) if lower(path) == concat("", [lower(target), "/"])
+
+# Whether the path is `prefix` or below it, in whole segments, read as `at` reads it:
+# "/api/billing" covers "/api/billing/", "/api/Billing/x", not "/api/billingx".
+under(prefix) if at(prefix)
 
 under(prefix) if startswith(lower(path), concat("", [lower(prefix), "/"]))
 
 # A refund: decided on its amount, which only the request body says. The gateway reads
-# bodies for the policy on routes with `policy_body` (docs/policies.md).
+# bodies for the policy on routes with `policy_body` (docs/policies.md). `at`, not
+# `path ==`: an exact match let `POST /api/refunds/` (or `/api/Refunds`) of any amount
+# through as a plain write under a writer grant.
 is_refund if {
 	method == "POST"
-	path == "/api/refunds"
+	at("/api/refunds")
 }
 
 # The refund's amount, when the gateway read the body and it has a positive number there.
