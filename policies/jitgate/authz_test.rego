@@ -85,6 +85,39 @@ test_unknown_role_grant_does_not_allow_writes if {
 	d.allow == false
 }
 
+# A grant counts only while its holder is still eligible for its role: one asked for from
+# `eng` stops opening anything once the token no longer says `eng`.
+test_grant_of_a_role_the_holder_is_no_longer_eligible_for_opens_nothing if {
+	alice_moved := object.union(f.alice, {"groups": ["sales"]})
+	every g in [f.grant("g1", "writer"), f.grant("g2", "admin"), f.grant("g3", "breakglass")] {
+		w := authz with input as f.authz_input(alice_moved, "POST", "/api/items", [g])
+		w.allow == false
+		w.reason == "writes under /api/ need an active writer grant"
+		r := authz with input as f.refund_input(alice_moved, {"amount": 10}, [g])
+		r.allow == false
+	}
+	a := authz with input as f.authz_input(alice_moved, "GET", "/admin/users", [f.grant("g2", "admin")])
+	a.allow == false
+	read := authz with input as f.authz_input(alice_moved, "GET", "/api/items", [f.grant("g1", "writer")])
+	read.allow == true
+}
+
+test_grant_counts_for_any_group_the_role_makes_eligible if {
+	# dave is not in eng, but admins are eligible for admin: his admin grant opens /admin/.
+	d := authz with input as f.authz_input(f.dave, "GET", "/admin/users", [f.grant("g1", "admin")])
+	d.allow == true
+	d.grant_ids == ["g1"]
+
+	# ... and not his writer grant: writer is for eng only.
+	w := authz with input as f.authz_input(f.dave, "POST", "/api/items", [f.grant("g2", "writer")])
+	w.allow == false
+}
+
+test_groupless_token_opens_nothing_with_a_grant if {
+	d := authz with input as f.authz_input(object.remove(f.alice, ["groups"]), "POST", "/api/items", [f.grant("g1", "writer")])
+	d.allow == false
+}
+
 # Defence in depth: the gateway filters expired grants, the policy ignores them too.
 test_expired_grant_is_ignored if {
 	expired := object.union(f.grant("g1", "writer"), {"expires_at_ns": f.now_ns - 1})

@@ -2,6 +2,7 @@
 // `jitgate serve` in front of a recording upstream: what the caller gets and what the upstream sees.
 import t from 'tap';
 import { demoRun } from '../helpers/demo-run.js';
+import { runCli } from '../helpers/gateway.js';
 
 const SUBJECTS = { alice: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'] };
 
@@ -30,4 +31,25 @@ t.test('a refund is judged on its amount however its path is spelled', async (t)
   t.equal(small.status, 200, 'a refund within the writer limit still goes through, however spelled');
   t.same(run.upstream.seen.filter((s) => s.method === 'POST').map((s) => [s.url, s.headers['x-api-key']]), [['/api/Refunds/', run.keys.writer]],
     'with the writer credential');
+});
+
+t.test('a grant stops opening anything once its holder is no longer eligible for its role', async (t) => {
+  const run = await demoRun(t, { prefix: 'jg-eligibility-gone-', subjects: SUBJECTS });
+  const gw = await run.start();
+  const alice = await run.token('alice');
+  // The same alice after her identity provider moved her out of `eng`.
+  const moved = (await runCli(['token', '--sub', 'alice', '--groups', 'sales', '--config', run.configFile])).stdout.trim();
+  const later = await run.post(gw, '/v1/requests', alice, { role: 'writer', duration: '1h', reason: 'asked while in eng' });
+  await run.writerGrant(gw, 'alice', 'bob');
+  t.equal((await run.write(gw, alice, 'in-eng')).status, 200, 'the writer grant opens writes while the token says eng');
+
+  const after = await run.write(gw, moved, 'moved-out');
+  t.equal(after.status, 403, 'and not once it no longer does');
+  t.equal(after.code, 'JITGATE_E_FORBIDDEN');
+  // The workflow still lets an approver approve what she asked for while in eng (its input holds
+  // the groups of then): the grant it makes is as dead on the data path.
+  const approved = await run.post(gw, `/v1/requests/${String(later.body.id)}/approve`, await run.token('carol'), {});
+  t.equal(approved.status, 200, 'a request made while eligible is still approved');
+  t.equal((await run.write(gw, moved, 'approved-late')).status, 403, 'its grant opens nothing either');
+  t.same(run.upstream.seen.filter((s) => s.method === 'POST').map((s) => s.url), ['/api/items/in-eng'], 'the upstream saw only the write made while eligible');
 });

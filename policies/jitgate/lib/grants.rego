@@ -3,6 +3,7 @@
 package jitgate.lib.grants
 
 import data.jitgate.lib.requests
+import data.jitgate.lib.roles
 
 # The gateway never hands an expired grant to the policy. Checking the window again
 # here means a stale cache or a clock edge can never widen access.
@@ -12,13 +13,24 @@ live(grant) if {
 	grant.expires_at_ns > input.now_ns
 }
 
-# Ids of live grants with one of `roles` (a set) whose scope covers this request, sorted.
-# `roles[grant.role]` rather than `grant.role in roles`: the same test on a set, and in
+# The roles the caller may hold now: those whose eligible groups the token still names.
+# Eligibility is checked when a role is asked for, but a grant outlives the groups it was
+# asked with: someone moved out of `eng` kept writing under the writer grant they held.
+# Computed once per decision, not per grant.
+eligible_roles := {name |
+	some name, role in roles.definitions
+	roles.member_of(input.subject, role.eligible_groups)
+}
+
+# Ids of live grants with one of `wanted` (a set) whose scope covers this request, sorted,
+# held by someone still eligible for the grant's role.
+# `wanted[grant.role]` rather than `grant.role in wanted`: the same test on a set, and in
 # WebAssembly a direct lookup instead of a builtin call per grant (a third of the cost
 # of a decision with 100 grants).
-covering_ids(roles) := sort({grant.id |
+covering_ids(wanted) := sort({grant.id |
 	some grant in input.grants
-	roles[grant.role]
+	wanted[grant.role]
+	eligible_roles[grant.role]
 	live(grant)
 	covers(object.get(grant, "scope", null))
 })
