@@ -462,3 +462,31 @@ test_service_account_sees_nothing_of_others if {
 	d := elevation with input as f.step("view", f.pending("writer"), f.svc_reporting, f.alice, null)
 	d.allow == false
 }
+
+# --- the same person: id and kind -------------------------------------------------
+
+# An API key minted with a person's id as its subject (`jitgate apikey --subject bob`) is a
+# service, not that person: comparing ids alone let it see, withdraw and revoke bob's.
+bob_bot := {"id": "bob", "kind": "service", "groups": ["deploy"], "claims": {}}
+
+test_service_key_with_a_persons_id_is_not_that_person if {
+	every action in ["view", "withdraw", "revoke"] {
+		d := elevation with input as f.step(action, f.pending("writer"), bob_bot, f.bob, f.grant("g1", "writer"))
+		d.allow == false
+	}
+	d := elevation with input as f.step("withdraw", f.pending("writer"), bob_bot, f.bob, null)
+	d.reason == "only the requester can withdraw a request"
+}
+
+test_the_person_still_acts_on_their_own if {
+	every action in ["view", "withdraw", "revoke"] {
+		d := elevation with input as f.step(action, f.pending("writer"), f.bob, f.bob, f.grant("g1", "writer"))
+		d.allow == true
+	}
+}
+
+test_a_subject_without_a_kind_is_nobodys_same_person if {
+	no_kind := object.remove(f.bob, ["kind"])
+	d := elevation with input as f.step("withdraw", f.pending("writer"), no_kind, no_kind, null)
+	d.allow == false
+}

@@ -20,10 +20,14 @@ member_of(subject, groups) if {
 }
 
 # The very same subject: what gives a power (withdraw one's request, revoke or see one's
-# grant) holds for the id exactly, as the identity provider issued it.
+# grant) holds for the id exactly, as the identity provider issued it, and for the same
+# kind: an API key whose service subject is "bob" (`jitgate apikey --subject bob`) is not
+# bob, and must not see, withdraw or revoke what bob asked for or holds.
 same_person(a, b) if {
 	is_string(a.id)
 	is_string(b.id)
+	is_string(a.kind)
+	a.kind == b.kind
 	a.id == b.id
 }
 
