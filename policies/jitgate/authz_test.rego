@@ -540,18 +540,18 @@ test_under_stops_at_the_segment_boundary if {
 	}
 }
 
-test_at_is_the_path_in_any_case_with_or_without_a_trailing_slash if {
-	every path in ["/api/refunds", "/api/refunds/", "/api/Refunds", "/API/REFUNDS/"] {
+test_at_is_the_path_in_any_case_with_or_without_a_trailing_slash_or_format_suffix if {
+	every path in ["/api/refunds", "/api/refunds/", "/api/Refunds", "/API/REFUNDS/", "/api/refunds.json", "/api/Refunds.XML"] {
 		requests.at("/api/refunds") with input as f.authz_input(f.alice, "POST", path, [])
 	}
-	every path in ["/api/refunds/1", "/api/refundsx", "/api/refund", "/api", "/other/api/refunds"] {
+	every path in ["/api/refunds/1", "/api/refundsx", "/api/refund", "/api", "/other/api/refunds", "/api/refunds.json/x"] {
 		not requests.at("/api/refunds") with input as f.authz_input(f.alice, "POST", path, [])
 	}
 }
 
 # An exact `path == "/api/refunds"` let these through as plain writes under a writer grant.
 test_every_spelling_of_the_refund_path_is_judged_as_a_refund if {
-	every path in ["/api/refunds/", "/api/Refunds", "/API/REFUNDS/"] {
+	every path in ["/api/refunds/", "/api/Refunds", "/API/REFUNDS/", "/api/refunds.json"] {
 		i := object.union(f.refund_input(f.alice, {"order": "o-7", "amount": 4000}, [f.grant("g1", "writer")]), {"request": {"path": path}})
 		d := authz with input as i
 		d.allow == false

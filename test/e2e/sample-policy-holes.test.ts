@@ -20,7 +20,7 @@ t.test('a refund is judged on its amount however its path is spelled', async (t)
     return { status: res.status, body: (await res.json()) as never };
   };
 
-  for (const path of ['/api/refunds', '/api/refunds/', '/api/Refunds', '/API/REFUNDS/']) {
+  for (const path of ['/api/refunds', '/api/refunds/', '/api/Refunds', '/API/REFUNDS/', '/api/refunds.json']) {
     const large = await refund(path, 4000);
     t.equal(large.status, 403, `POST ${path} of 4000 under a writer grant (limit 100) is refused`);
     t.equal(large.body.error?.code, 'JITGATE_E_FORBIDDEN');

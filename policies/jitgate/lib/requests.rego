@@ -30,10 +30,18 @@ under_admin if path == "/admin"
 # care: a spelling they miss is denied.)
 
 # Whether the path is `target`, as a lenient upstream reads it: "/api/refunds" is also
-# "/api/refunds/" and "/api/Refunds".
+# "/api/refunds/", "/api/Refunds" and "/api/refunds.json".
 at(target) if lower(path) == lower(target)
 
 at(target) if lower(path) == concat("", [lower(target), "/"])
+
+# And with a format suffix: Rails routes "/api/refunds.json" to the same action, as Spring MVC
+# did by default before 5.3.
+at(target) if {
+	rest := trim_prefix(lower(path), concat("", [lower(target), "."]))
+	rest != lower(path)
+	not contains(rest, "/")
+}
 
 # Whether the path is `prefix` or below it, in whole segments, read as `at` reads it:
 # "/api/billing" covers "/api/billing/", "/api/Billing/x", not "/api/billingx".
