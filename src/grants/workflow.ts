@@ -116,6 +116,13 @@ function checkAgainstSettings(r: ElevationResult, ask: CheckedAsk, breakGlass: b
   if (r.require_ticket === true && ask.ticket === null) throw jitgateError('TICKET_REQUIRED');
 }
 
+/**
+ * The statuses of a refused action (bad input, not allowed, not visible, no longer in a state to
+ * take it): nothing changed, and the attempt is audited. Others (a store or policy failure) are
+ * failures, not refusals.
+ */
+const REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 403, 404, 409]);
+
 /** What an action was, for the audit record of its refusal. */
 interface Attempt {
   action: ElevationAction;
@@ -354,10 +361,11 @@ export class StoreWorkflow implements Workflow {
 
   /**
    * Runs a step in one transaction with its audit records and change notifications; then updates
-   * the cache and notifies. An action refused (by the policy or the workflow's own rules, or on a
-   * request or grant the actor may not see: a 400, 403 or 404, so nothing changed) is audited all
-   * the same, as `workflow.refused`: probing for access one is not entitled to leaves a trace. A
-   * refusal that cannot be recorded answers 503.
+   * the cache and notifies. An action refused (by the policy or the workflow's own rules, on a
+   * request or grant the actor may not see, or one that is no longer in a state to take it: a 400,
+   * 403, 404 or 409, so nothing changed) is audited all the same, as `workflow.refused`: probing
+   * for access one is not entitled to, or pushing a decided request, leaves a trace. A refusal
+   * that cannot be recorded answers 503.
    */
   async #commit<T>(fn: (sql: Sql) => Promise<Step<T>>, attempt: Attempt): Promise<T> {
     const db = this.#store.db;
@@ -371,7 +379,7 @@ export class StoreWorkflow implements Workflow {
       }, { lockKey: AUDIT_CHAIN_LOCK });
     } catch (err) {
       const failure = isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
-      if (failure.status === 400 || failure.status === 403 || failure.status === 404) await this.#auditRefusal(attempt, failure);
+      if (REFUSAL_STATUSES.has(failure.status)) await this.#auditRefusal(attempt, failure);
       throw failure;
     }
     for (const g of step.grants) this.#cache?.apply(g);

@@ -35,7 +35,7 @@ t.test('PostgreSQL, two replicas', async (t) => {
       const grants = (await a.workflow.listGrants({ subject: 'alice', limit: 1000 })).filter((g) => g.request_id === req.id);
       t.equal(grants.length, 1, 'exactly one grant');
       const kinds = (await auditOf(s.db, { request_id: req.id })).map((x) => x.kind);
-      t.same(kinds, ['request.created', 'approval.added', 'request.approved', 'grant.granted']);
+      t.same(kinds, ['request.created', 'approval.added', 'request.approved', 'grant.granted', 'workflow.refused'], 'the approval that came second is on the record as refused');
     }
   });
 
@@ -105,7 +105,7 @@ t.test('PostgreSQL, two replicas', async (t) => {
       } else {
         t.equal(codeOf(approve), 'JITGATE_E_REQUEST_NOT_PENDING');
         t.equal(final.status, 'expired');
-        t.same(kinds, ['request.created', 'request.expired']);
+        t.same(kinds, ['request.created', 'request.expired', 'workflow.refused'], 'the late approval is on the record as refused');
       }
       outcomes.add(final.status);
       await approver.stop();

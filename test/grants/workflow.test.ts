@@ -125,7 +125,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.equal(history.length, 1, 'the revoked grant stays queryable');
       t.same(await wf.listGrants({ subject: 'erin', active: true }), []);
       const trail = await auditOf(s.db, { grant_id: ok.grant_id! });
-      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'workflow.refused', 'grant.revoked'], 'the refused revoke is on the record too');
+      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'workflow.refused', 'grant.revoked', 'workflow.refused'], 'the refused revokes are on the record too');
       t.match(trail[2], { actor: 'alice', reason: /./, details: { action: 'revoke', error_code: 'JITGATE_E_NOT_FOUND' } });
     });
 
@@ -177,7 +177,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.equal(reviewed.reviewed_by, 'dave');
       await t.rejects(wf.review(bob, g.id), { code: 'JITGATE_E_CONFLICT' });
       const trail = await auditOf(s.db, { grant_id: g.id });
-      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.break_glass', 'workflow.refused', 'workflow.refused', 'grant.reviewed']);
+      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.break_glass', 'workflow.refused', 'workflow.refused', 'grant.reviewed', 'workflow.refused']);
       t.same(trail.slice(3, 5).map((a) => [a.actor, (a.details as { error_code: string }).error_code]), [['erin', 'JITGATE_E_SELF_APPROVAL'], ['alice', 'JITGATE_E_NOT_FOUND']],
         'each refused review is recorded with who tried and why');
       const refusedAsks = (await auditOf(s.db, { kind: 'workflow.refused' })).filter((a) => a.actor === 'erin' && a.role === 'breakglass');
@@ -202,8 +202,8 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.equal((await wf.getGrant(ok.grant_id!))!.status, 'expired');
       t.equal((await wf.getRequest(stale.id))!.status, 'expired');
       t.same(await r.sweeper.sweepOnce(), { grants: 0, requests: 0 }, 'recorded once');
-      t.same((await auditOf(s.db, { grant_id: ok.grant_id! })).map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.expired']);
-      t.same((await auditOf(s.db, { request_id: stale.id })).map((a) => a.kind), ['request.created', 'request.expired']);
+      t.same((await auditOf(s.db, { grant_id: ok.grant_id! })).map((a) => a.kind), ['request.approved', 'grant.granted', 'workflow.refused', 'grant.expired']);
+      t.same((await auditOf(s.db, { request_id: stale.id })).map((a) => a.kind), ['request.created', 'workflow.refused', 'request.expired'], 'the late approval is on the record too');
     });
 
     await t.test('history stays queryable and the audit chain verifies', async (t) => {
