@@ -396,13 +396,14 @@ export class StoreWorkflow implements Workflow {
 
   async #auditRefusal(attempt: Attempt, refusal: JitgateError): Promise<void> {
     try {
+      const target = await this.#refusalTarget(attempt);
       await this.#audit.append({
         kind: 'workflow.refused',
         actor: attempt.actor.id,
-        subject: attempt.action === 'request' || attempt.action === 'extend' ? attempt.actor.id : null,
+        subject: target?.subject ?? (attempt.action === 'request' || attempt.action === 'extend' ? attempt.actor.id : null),
         request_id: attempt.requestId ?? null,
         grant_id: attempt.grantId ?? null,
-        role: attempt.role ?? null,
+        role: attempt.role ?? target?.role ?? null,
         route: attempt.route ?? null,
         decision_id: null,
         policy_revision: this.#policy.revision,
@@ -413,6 +414,25 @@ export class StoreWorkflow implements Workflow {
       this.#logger?.error({ err, action: attempt.action, actor: attempt.actor.id }, 'a refused workflow action could not be audited');
       throw jitgateError('AUDIT_UNAVAILABLE', undefined, undefined, err);
     }
+  }
+
+  /**
+   * Whose request or grant a refused action was aimed at, so that `audit query --subject` finds the
+   * attempt. Read even when the actor may not see the target (a 404): the refusal it got says
+   * nothing of it, and the trail is read only by those the policy lets read all of it (audit_read),
+   * who find the same subject on the target's own records.
+   */
+  async #refusalTarget(attempt: Attempt): Promise<{ subject: string; role: string } | null> {
+    const db = this.#store.db;
+    if (attempt.grantId !== undefined) {
+      const g = await this.#store.getGrant(db, attempt.grantId);
+      return g ? { subject: g.subject.id, role: g.role } : null;
+    }
+    if (attempt.requestId !== undefined) {
+      const r = await this.#store.getRequest(db, attempt.requestId);
+      return r ? { subject: r.requester.id, role: r.role } : null;
+    }
+    return null;
   }
 
   #step<T>(value: T, _revision: string): Step<T> {

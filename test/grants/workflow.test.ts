@@ -180,7 +180,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.break_glass', 'workflow.refused', 'workflow.refused', 'grant.reviewed', 'workflow.refused']);
       t.same(trail.slice(3, 5).map((a) => [a.actor, (a.details as { error_code: string }).error_code]), [['erin', 'JITGATE_E_SELF_APPROVAL'], ['alice', 'JITGATE_E_NOT_FOUND']],
         'each refused review is recorded with who tried and why');
-      const refusedAsks = (await auditOf(s.db, { kind: 'workflow.refused' })).filter((a) => a.actor === 'erin' && a.role === 'breakglass');
+      const refusedAsks = (await auditOf(s.db, { kind: 'workflow.refused' })).filter((a) => a.actor === 'erin' && a.role === 'breakglass' && a.details['action'] === 'request');
       t.same(refusedAsks.map((a) => (a.details as { error_code: string }).error_code), ['JITGATE_E_REASON_REQUIRED', 'JITGATE_E_ELEVATION_DENIED'], 'as are the refused asks, with nothing else stored');
       t.match(refusedAsks[1], { subject: 'erin', request_id: null, details: { action: 'request', reason_given: 'outage', duration_seconds: 1800 } });
     });
