@@ -45,9 +45,14 @@ function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }
 
-/** A plain aligned table with a header row; cells are clipped to maxWidth. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 48): string {
-  const cells = [headers, ...rows].map((row) => row.map((c) => clip(printable(c), maxWidth)));
+/**
+ * A plain aligned table with a header row; cells are clipped to maxWidth, except in the columns
+ * named in `whole`: ids and revisions, which are read to be pasted back as arguments, and which
+ * clipping could make two different values look the same.
+ */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 48, whole: readonly string[] = []): string {
+  const keep = headers.map((h) => whole.includes(h));
+  const cells = [headers, ...rows].map((row) => row.map((c, i) => (keep[i] === true ? printable(c) : clip(printable(c), maxWidth))));
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]?.length ?? 0)));
   return cells
     .map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd())
@@ -100,6 +105,8 @@ export function requestTable(items: readonly AccessRequest[]): string {
       r.id, r.requester.id, r.role, formatDuration(r.duration_seconds), r.status,
       `${r.approvals.length}/${r.approvals_required}`, relative(r.created_at), r.reason,
     ]),
+    undefined,
+    ['ID'],
   );
 }
 
@@ -128,5 +135,7 @@ export function grantTable(items: readonly Grant[]): string {
       g.id, g.subject.id, g.role, g.status, g.status === 'active' ? relative(g.expires_at) : formatTime(g.expires_at),
       g.approved_by.join(',') || '-', g.break_glass ? (g.reviewed_by ? 'break-glass' : 'break-glass,unreviewed') : '',
     ]),
+    undefined,
+    ['ID'],
   );
 }

@@ -90,3 +90,31 @@ t.test('verify, query, export', async (t) => {
   t.equal(r.code, 1, 'a broken chain fails the command');
   t.match(r.stdout, /BROKEN at record 1: record 1 was altered/);
 });
+
+t.test('the table shows revisions and ids whole, so a value read off it finds its records', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-cli-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const config = join(dir, 'opa.config.yaml');
+  writeFileSync(config, 'jitgate:\n  store:\n    type: sqlite\n    sqlite:\n      path: ./jitgate.db\n');
+  // Two revisions of one dirty tree: alike for their first 46 characters, as the gateway names them.
+  const head = '9b1c0d3e5f7a9b1c0d3e5f7a9b1c0d3e5af367a9-dirty-';
+  const revisions = [`${head}36df4ced04f7`, `${head}365c44d392a4`];
+  const ids = { grant: `grt_${'7'.repeat(32)}_and_then_some_more`, request: `req_${'5'.repeat(32)}_and_then_some_more` };
+  const db = new SqliteDb(join(dir, 'jitgate.db'));
+  const trail = createAuditTrail(db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+  await trail.start();
+  for (const policy_revision of revisions) {
+    await trail.append(entry({ kind: 'policy.loaded', actor: 'system', subject: null, request_id: ids.request, grant_id: ids.grant, policy_revision }));
+  }
+  await trail.stop();
+  await db.close();
+
+  const shown = (await cli(['query', '-c', config])).stdout;
+  for (const value of [...revisions, ids.grant, ids.request]) t.match(shown, value, `${value} is shown whole`);
+  const header = shown.split('\n')[0]!;
+  const revisionCell = (line: string): string => line.slice(header.indexOf('REVISION')).split(/\s+/)[0]!;
+  const [first, second] = shown.split('\n').slice(1).map(revisionCell);
+  t.not(first, second, 'two revisions look different');
+  const found = await cli(['query', '-c', config, '--revision', second!, '--json']);
+  t.same(JSON.parse(found.stdout).records.map((x: { policy_revision: string }) => x.policy_revision), [revisions[1]], 'and the one read off the table finds its record');
+});

@@ -133,6 +133,7 @@ function recordTable(records: readonly AuditRecord[]): string {
       r.route ?? '-', r.policy_revision ?? '-', r.reason ?? '-',
     ]),
     40,
+    ['SEQ', 'GRANT', 'REQUEST', 'REVISION'],
   );
 }
 
