@@ -39,10 +39,12 @@ function clip(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
 }
 
-// Control characters from the server (a reason is user text) must not drive the terminal.
+// Text from the server (a reason is user text) must not drive the terminal (C0 and C1 controls),
+// break a row in two (U+2028, U+2029) or reorder what is shown (bidi overrides and isolates,
+// U+202A..U+202E and U+2066..U+2069: "Trojan Source").
 function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/g, ' ');
 }
 
 /**

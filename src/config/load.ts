@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isPair, isScalar, isSeq, parseDocument, visit, type visitorFn } from 'yaml';
 import { assertionKey } from '../audit/index.js';
 import { isJitgateError, jitgateError } from '../errors.js';
+import { SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from '../identity/index.js';
 import { invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, OpaBundle } from './types.js';
@@ -131,6 +132,7 @@ function describeErrors(errors: readonly ErrorObject[]): string[] {
       return moved === undefined ? `${at}: unknown key "${key}"` : `${at}.${key}: ${moved}`;
     }
     if (e.keyword === 'maxProperties' && /^services\.[^.]+\.credentials$/.test(at)) return `${at}: one credential plugin per service, as in OPA (bearer, oauth2 or client_tls)`;
+    if (e.keyword === 'pattern' && e.params.pattern === SUBJECT_ID_PATTERN) return `${at}: ${SUBJECT_ID_RULE}`;
     if (e.keyword === 'enum') return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
     return `${at}: ${e.message ?? 'is invalid'}`;
   });

@@ -1,4 +1,5 @@
 import type { SchemaObject } from 'ajv';
+import { SUBJECT_ID_PATTERN } from './subject-id.js';
 
 export interface JwtConfig {
   issuer: string;
@@ -94,7 +95,7 @@ export const identityConfigSchema: SchemaObject = {
         required: ['id', 'subject', 'sha256'],
         properties: {
           id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
-          subject: { type: 'string', minLength: 1 },
+          subject: { type: 'string', minLength: 1, pattern: SUBJECT_ID_PATTERN },
           groups: { type: 'array', items: { type: 'string' }, default: [] },
           sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
         },
@@ -111,7 +112,7 @@ export const identityConfigSchema: SchemaObject = {
         properties: {
           san_uri: { type: 'string', minLength: 1 },
           san_dns: { type: 'string', minLength: 1 },
-          subject: { type: 'string', minLength: 1 },
+          subject: { type: 'string', minLength: 1, pattern: SUBJECT_ID_PATTERN },
           groups: { type: 'array', items: { type: 'string' }, default: [] },
         },
       },
@@ -124,7 +125,7 @@ export const identityConfigSchema: SchemaObject = {
         enabled: { type: 'boolean', default: false },
         key_file: { type: 'string', minLength: 1 },
         token_ttl_seconds: { type: 'integer', minimum: 60, maximum: 86400, default: 3600 },
-        subjects: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, default: {} },
+        subjects: { type: 'object', propertyNames: { pattern: SUBJECT_ID_PATTERN }, additionalProperties: { type: 'array', items: { type: 'string' } }, default: {} },
       },
     },
   },

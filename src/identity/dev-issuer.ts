@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JSONWebKeySet } from 'jose';
 import { jitgateError } from '../errors.js';
 import type { DevIssuerConfig } from './config.js';
+import { hasControl, SUBJECT_ID_RULE } from './subject-id.js';
 
 export const DEV_ISSUER = 'urn:jitgate:dev-issuer';
 export const DEV_AUDIENCE = 'jitgate';
@@ -82,6 +83,8 @@ export function createDevIssuer(config: DevIssuerConfig): DevIssuer {
     },
     async issue(sub, groups, ttlSeconds) {
       if (sub === '') throw jitgateError('VALIDATION', 'subject is empty');
+      // The gateway would refuse the token; said here, where the subject was typed.
+      if (hasControl(sub)) throw jitgateError('VALIDATION', `subject ${SUBJECT_ID_RULE}`);
       const stored = await key();
       const privateKey = await importJWK(stored.private, DEV_ALGORITHM);
       const resolvedGroups = groups ?? config.subjects[sub] ?? [];

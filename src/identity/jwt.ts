@@ -4,6 +4,7 @@ import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { seal, type Subject } from '../policy/index.js';
 import { jitgateError, type JitgateError } from '../errors.js';
 import type { KeySet } from './keyset.js';
+import { hasControl, SUBJECT_ID_RULE } from './subject-id.js';
 import { TokenCache } from './token-cache.js';
 
 export interface JwtVerifierOptions {
@@ -40,12 +41,6 @@ function wellFormed(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k) as string, wellFormed(v)]));
   }
   return value;
-}
-
-/** C0 control characters (U+0000..U+001F). */
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
-  return false;
 }
 
 function mapJoseError(err: unknown): JitgateError {
@@ -98,9 +93,7 @@ export class JwtVerifier {
     }
     const sub = payload[this.opts.subjectClaim];
     if (typeof sub !== 'string' || sub === '') throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is not a string`);
-    // A subject id is a name, never control characters: NUL cannot even be stored (PostgreSQL text),
-    // and the others would forge line breaks in logs and tables.
-    if (hasControl(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} holds control characters`);
+    if (hasControl(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} ${SUBJECT_ID_RULE}`);
     if (wellFormed(sub) !== sub) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} holds half of a UTF-16 surrogate pair`);
     const claims = wellFormed(payload) as JWTPayload;
     // Sealed (deeply frozen): every request with this token gets this object, which the policy

@@ -416,3 +416,20 @@ t.test('workload certificates as identities: one subjectAltName each, URI or DNS
   t.same(refused(['{ san_uri: "spiffe://a/b", subject: svc-b, cn: b }']), ['jitgate.identity.client_certificates.0: unknown key "cn"'], 'a common name is no identity here');
   t.end();
 });
+
+t.test('a configured subject id holds no control character or line separator, as a token\'s may not', (t) => {
+  const problems = problemsOf(() => loadConfig(writeConfig(`
+jitgate:
+  identity:
+    api_keys:
+      - { id: billing, subject: "svc-billing\\x85", sha256: "${'0'.repeat(64)}" }
+    client_certificates:
+      - { san_dns: worker.internal, subject: "svc\\Lworker" }
+    dev_issuer:
+      subjects: { "eve\\x7f": [eng] }
+`), {}));
+  t.ok(problems.includes('jitgate.identity.api_keys.0.subject: holds control characters or line separators'), problems.join('; '));
+  t.ok(problems.includes('jitgate.identity.client_certificates.0.subject: holds control characters or line separators'), 'a certificate\'s subject too');
+  t.ok(problems.some((p) => p.startsWith('jitgate.identity.dev_issuer.subjects:')), 'and a sample subject of the dev issuer');
+  t.end();
+});

@@ -53,6 +53,10 @@ t.test('dev issuer: off unless enabled; key generated once, private, reused; sam
   t.same({ id: s.id, kind: s.kind, groups: s.groups }, { id: 'alice', kind: 'user', groups: ['eng'] });
   t.ok(lines.some((l) => l.includes('"level":40') && l.includes('DEVELOPMENT TOKEN ISSUER IS ENABLED')), 'loud warning when on');
 
+  for (const sub of ['eve\u0085', 'eve\u2028alice', 'eve\u007f']) {
+    await t.rejects(a.issue(sub), { code: 'JITGATE_E_VALIDATION', message: /control characters/ }, `no token for a subject with U+${(sub.codePointAt(3) ?? 0).toString(16).padStart(4, '0')}`);
+  }
+
   const off = createAuthenticator({ api_keys: [], client_certificates: [], dev_issuer: { ...dev, enabled: false } }, { logger });
   await off.start();
   t.equal(await refusal(off.authenticate({ authorization: `Bearer ${token}` })), 'JITGATE_E_TOKEN_INVALID', 'dev tokens mean nothing when the issuer is off');

@@ -115,9 +115,15 @@ t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg 
     // NUL cannot be stored in the audit trail (PostgreSQL text); control characters are never a name.
     ['sub with a NUL', await sign(k1, { sub: 'eve\u0000' }), 'JITGATE_E_TOKEN_INVALID'],
     ['sub with a line break', await sign(k1, { sub: 'eve\nalice' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a DEL', await sign(k1, { sub: 'eve\u007f' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a C1 NEL', await sign(k1, { sub: 'eve\u0085alice' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a C1 CSI', await sign(k1, { sub: 'eve\u009b2J' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a LINE SEPARATOR', await sign(k1, { sub: 'eve\u2028alice' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a PARAGRAPH SEPARATOR', await sign(k1, { sub: 'eve\u2029alice' }), 'JITGATE_E_TOKEN_INVALID'],
     ['sub with half a surrogate pair', await sign(k1, { sub: 'eve\ud800' }), 'JITGATE_E_TOKEN_INVALID'],
   ];
   for (const [name, token, code] of cases) t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}` })), code, name);
+  for (const sub of ['zoë', 'ali\u00a0ce', 'مريم']) t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k1, { sub })}` })).id, sub, `${sub}: a name, accepted`);
 });
 
 t.test('a lone surrogate in other claims becomes U+FFFD, as OPA reads it, so the policy can still decide', async (t) => {
