@@ -49,7 +49,7 @@ export const accessRequestSchema: Schema = {
   type: 'object',
   required: [
     'id', 'requester', 'role', 'scope', 'duration_seconds', 'reason', 'ticket', 'status', 'approvals_required',
-    'approver_groups', 'break_glass', 'extends_grant_id', 'approvals', 'created_at', 'pending_expires_at',
+    'approver_groups', 'break_glass', 'extends_grant_id', 'extends_grant_expires_at', 'approvals', 'created_at', 'pending_expires_at',
     'decided_at', 'decided_by', 'decision_comment', 'grant_id', 'policy_revision',
   ],
   properties: {
@@ -65,6 +65,7 @@ export const accessRequestSchema: Schema = {
     approver_groups: { type: 'array', items: str },
     break_glass: { type: 'boolean' },
     extends_grant_id: nullableStr,
+    extends_grant_expires_at: nullableTime,
     approvals: { type: 'array', items: approvalSchema },
     created_at: time,
     pending_expires_at: time,

@@ -79,6 +79,16 @@ function scopeText(scope: AccessRequest['scope']): string {
   return parts.join(' ') || 'any';
 }
 
+/**
+ * "grt_… (ends in 25m)": an extension's duration is added to the end of the grant it extends,
+ * so an approver must not take it for a request that starts now.
+ */
+function extendsText(r: AccessRequest): string {
+  if (r.extends_grant_id === null) return '-';
+  const end = r.extends_grant_expires_at;
+  return `${r.extends_grant_id} (ends ${end === null ? '?' : `${formatTime(end)}, ${relative(end)}`})`;
+}
+
 export function requestDetail(r: AccessRequest): string {
   const pairs: [string, string][] = [
     ['request', r.id],
@@ -91,7 +101,7 @@ export function requestDetail(r: AccessRequest): string {
     ['ticket', r.ticket ?? '-'],
     ['approvals', `${r.approvals.length}/${r.approvals_required}${r.approver_groups.length ? ` (from ${r.approver_groups.join(', ')})` : ''}`],
   ];
-  if (r.extends_grant_id) pairs.push(['extends', r.extends_grant_id]);
+  if (r.extends_grant_id) pairs.push(['extends', extendsText(r)]);
   if (r.break_glass) pairs.push(['break-glass', 'yes (review required)']);
   if (r.status === 'pending') pairs.push(['pending until', `${formatTime(r.pending_expires_at)} (${relative(r.pending_expires_at)})`]);
   if (r.decided_by) pairs.push(['decided by', `${r.decided_by}${r.decision_comment ? `: ${r.decision_comment}` : ''}`]);
@@ -101,14 +111,16 @@ export function requestDetail(r: AccessRequest): string {
 
 export function requestTable(items: readonly AccessRequest[]): string {
   if (items.length === 0) return 'no requests';
+  // The EXTENDS column only when a listed request is an extension: most lists hold none.
+  const extensions = items.some((r) => r.extends_grant_id !== null);
   return table(
-    ['ID', 'REQUESTER', 'ROLE', 'DURATION', 'STATUS', 'APPROVALS', 'CREATED', 'REASON'],
+    ['ID', 'REQUESTER', 'ROLE', 'DURATION', ...(extensions ? ['EXTENDS'] : []), 'STATUS', 'APPROVALS', 'CREATED', 'REASON'],
     items.map((r) => [
-      r.id, r.requester.id, r.role, formatDuration(r.duration_seconds), r.status,
+      r.id, r.requester.id, r.role, formatDuration(r.duration_seconds), ...(extensions ? [extendsText(r)] : []), r.status,
       `${r.approvals.length}/${r.approvals_required}`, relative(r.created_at), r.reason,
     ]),
     undefined,
-    ['ID'],
+    ['ID', 'EXTENDS'],
   );
 }
 

@@ -31,6 +31,11 @@ export interface AccessRequest {
   approver_groups: string[];
   break_glass: boolean;
   extends_grant_id: string | null;
+  /**
+   * When the grant it extends ends (a grant's end never moves), read with the request and not
+   * stored on it: approvers must see that approving adds to that end, not to now.
+   */
+  extends_grant_expires_at: string | null;
   approvals: Approval[];
   created_at: string;
   /** A pending request expires at this instant. */

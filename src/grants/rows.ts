@@ -66,6 +66,7 @@ export function requestFromRow(row: Row, approvals: Approval[]): AccessRequest {
     approver_groups: json<string[]>(row.approver_groups),
     break_glass: Number(row.break_glass) === 1,
     extends_grant_id: strOrNull(row.extends_grant_id),
+    extends_grant_expires_at: strOrNull(row.extends_grant_expires_at),
     approvals,
     created_at: str(row.created_at),
     pending_expires_at: str(row.pending_expires_at),

@@ -97,6 +97,9 @@ async function withApprovals(sql: Sql, rows: Row[]): Promise<AccessRequest[]> {
 export function createGrantStore(db: Db): GrantStore {
   const insertRequestSql = insertSql('jitgate_requests', REQUEST_COLUMNS, 1);
   const grantColumns = GRANT_COLUMNS.join(', ');
+  // A request with the end of the grant it extends (extensions are rare: the join costs the others nothing).
+  const selectRequests = `SELECT r.*, x.expires_at AS extends_grant_expires_at FROM jitgate_requests r
+    LEFT JOIN jitgate_grants x ON r.extends_grant_id IS NOT NULL AND x.id = r.extends_grant_id`;
   return {
     db,
     migrate: () => db.migrate('grants', grantsMigrations),
@@ -107,19 +110,19 @@ export function createGrantStore(db: Db): GrantStore {
     },
 
     async getRequest(sql, id) {
-      const rows = await sql.query(`SELECT * FROM jitgate_requests WHERE id = $1`, [id]);
+      const rows = await sql.query(`${selectRequests} WHERE r.id = $1`, [id]);
       return (await withApprovals(sql, rows))[0] ?? null;
     },
 
     async listRequests(sql, filter) {
       const where: string[] = [];
       const params: unknown[] = [];
-      if (filter.status !== undefined) where.push(`status = $${params.push(filter.status)}`);
-      if (filter.requester !== undefined) where.push(`requester_id = $${params.push(filter.requester)}`);
-      if (filter.role !== undefined) where.push(`role = $${params.push(filter.role)}`);
+      if (filter.status !== undefined) where.push(`r.status = $${params.push(filter.status)}`);
+      if (filter.requester !== undefined) where.push(`r.requester_id = $${params.push(filter.requester)}`);
+      if (filter.role !== undefined) where.push(`r.role = $${params.push(filter.role)}`);
       const { limit, offset } = page(filter);
       const rows = await sql.query(
-        `SELECT * FROM jitgate_requests ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+        `${selectRequests} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at DESC, r.id DESC LIMIT ${limit} OFFSET ${offset}`,
         params,
       );
       return withApprovals(sql, rows);

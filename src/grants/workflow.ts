@@ -537,6 +537,7 @@ export class StoreWorkflow implements Workflow {
       approver_groups: r.approver_groups ?? [],
       break_glass: breakGlass,
       extends_grant_id: extended?.id ?? null,
+      extends_grant_expires_at: extended?.expires_at ?? null,
       approvals: [],
       created_at: iso(now),
       pending_expires_at: iso(now + (ask.pending_ttl_seconds ?? this.#config.pending_ttl_seconds) * 1000),
@@ -597,9 +598,10 @@ export class StoreWorkflow implements Workflow {
   #granted(step: Step<AccessRequest>, req: AccessRequest, grant: StoredGrant, actor: string, revision: string, nowMs: number, kind: 'request.approved'): void {
     step.grants.push(grant);
     step.audit.push(this.#entry(kind, actor, req, grant, revision, req.decision_comment, { approvers: grant.approved_by }));
+    // `reason` is the requester's, beside the approver as actor: `reason_by` says whose words they are.
     step.audit.push(this.#entry('grant.granted', actor, req, grant, revision, req.reason, {
       starts_at: grant.starts_at, expires_at: grant.expires_at, approvers: grant.approved_by, scope: grant.scope,
-      extends_grant_id: grant.extends_grant_id,
+      extends_grant_id: grant.extends_grant_id, reason_by: req.requester.id,
     }));
     step.events.push(this.#event(kind, actor, req, grant, revision, nowMs));
     step.events.push(this.#event('grant.granted', actor, req, grant, revision, nowMs));

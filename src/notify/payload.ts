@@ -54,11 +54,14 @@ export function chatText(e: WorkflowEvent): string {
   const actor = plain(e.actor);
   const what = `${r.role}${plain(scope(e))} for ${duration(r.duration_seconds)}`;
   const ticket = unsafe.ticket ? ` [${plain(unsafe.ticket)}]` : '';
+  // An extension adds its duration to the end of the grant it extends, not to now: said, so that
+  // it is not approved as a fresh request.
+  const extending = unsafe.extends_grant_id === null ? '' : `, extending grant ${unsafe.extends_grant_id} (ends ${unsafe.extends_grant_expires_at ?? '?'})`;
   switch (e.type) {
     case 'request.created':
-      return `${who} requests ${what}${ticket}: "${r.reason}". Request ${r.id} needs ${r.approvals_required} approval(s) from ${r.approver_groups.join(', ') || 'approvers'}.`;
+      return `${who} requests ${what}${extending}${ticket}: "${r.reason}". Request ${r.id} needs ${r.approvals_required} approval(s) from ${r.approver_groups.join(', ') || 'approvers'}.`;
     case 'approval.added':
-      return `${actor} approved request ${r.id} of ${who} for ${r.role} (${r.approvals.length}/${r.approvals_required}).`;
+      return `${actor} approved request ${r.id} of ${who} for ${r.role}${extending} (${r.approvals.length}/${r.approvals_required}).`;
     case 'request.approved':
       return `Request ${r.id} of ${who} for ${r.role} is approved (by ${actor}).`;
     case 'request.denied':

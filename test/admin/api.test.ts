@@ -143,6 +143,17 @@ t.test('extensions keep the role and go through approval', async (t) => {
   const ext = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { extends_grant_id: ok.body.grant_id, duration: '10m', reason: 'deploy is slow' } });
   t.equal(ext.status, 201);
   t.match(ext.body, { status: 'pending', role: 'writer', extends_grant_id: ok.body.grant_id });
+  const extended = await api(stack.base, 'GET', `/v1/grants/${ok.body.grant_id}`, { token: bob });
+  const pending = await api(stack.base, 'GET', '/v1/requests?status=pending&requester=erin', { token: bob });
+  const listed = pending.body.items.find((x: { id: string }) => x.id === ext.body.id);
+  for (const [name, shown] of [['the created request', ext.body], ['the request read back', (await api(stack.base, 'GET', `/v1/requests/${ext.body.id}`, { token: bob })).body], ['the listed request', listed]]) {
+    t.equal(shown.extends_grant_expires_at, extended.body.expires_at, `${name} says when the extended grant ends`);
+  }
+  t.equal(r.body.extends_grant_expires_at, null, 'a fresh request extends nothing');
+  const approved = await api(stack.base, 'POST', `/v1/requests/${ext.body.id}/approve`, { token: bob });
+  const granted = await api(stack.base, 'GET', `/v1/audit?kind=grant.granted&request_id=${String(ext.body.id)}`, { token: dave });
+  t.match(granted.body.items[0], { actor: 'bob', reason: 'deploy is slow', details: { reason_by: 'erin', extends_grant_id: ok.body.grant_id } }, 'the grant.granted record says whose words its reason is');
+  await api(stack.base, 'POST', `/v1/grants/${approved.body.grant_id}/revoke`, { token: erin });
   const mixed = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { extends_grant_id: ok.body.grant_id, role: 'admin', duration: '10m', reason: 'x' } });
   t.equal(mixed.status, 400, 'an extension cannot change the role');
   t.equal(mixed.body.error.details.field, 'role');

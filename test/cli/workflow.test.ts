@@ -91,3 +91,20 @@ t.test('tables blank what would break a row or reorder it: line separators, bidi
   const row = listed.stdout.split('\n').find((l) => l.startsWith(String(asked.body.id)));
   t.match(row, /fix req_forged +mallory +admin +evil +x/, 'the reason stays on its own row, in the order it was typed');
 });
+
+t.test('an extension is shown to approvers as one: the grant it extends and when that ends', async (t) => {
+  const asked = await api(stack.base, 'POST', '/v1/requests', { token: tokens.alice, body: { role: 'writer', duration: '1h', reason: 'migration' } });
+  const ok = await api(stack.base, 'POST', `/v1/requests/${asked.body.id}/approve`, { token: tokens.bob });
+  const grant = await api(stack.base, 'GET', `/v1/grants/${ok.body.grant_id}`, { token: tokens.alice });
+  const ext = await api(stack.base, 'POST', '/v1/requests', { token: tokens.alice, body: { extends_grant_id: grant.body.id, duration: '1h', reason: 'slow' } });
+  t.equal(ext.status, 201);
+  const ends = `${String(grant.body.expires_at).slice(0, 19).replace('T', ' ')}Z`;
+  const [listed, shown] = await Promise.all([jitgate(['requests', '--status', 'pending', '--requester', 'alice'], as('bob')), jitgate(['requests', ext.body.id], as('bob'))]);
+  t.equal(listed.code, EXIT.OK, listed.stderr);
+  const [header, ...rows] = listed.stdout.trim().split('\n');
+  t.match(header, /^ID\s+REQUESTER\s+ROLE\s+DURATION\s+EXTENDS\s+STATUS/);
+  t.match(rows.find((l) => l.startsWith(String(ext.body.id))), new RegExp(`writer\\s+1h\\s+${String(grant.body.id)} \\(ends ${ends}, in (59m[0-9]+s|1h)\\)\\s+pending`));
+  t.match(shown.stdout, new RegExp(`extends:\\s+${String(grant.body.id)} \\(ends ${ends}, in`));
+  await api(stack.base, 'POST', `/v1/requests/${ext.body.id}/withdraw`, { token: tokens.alice });
+  await api(stack.base, 'POST', `/v1/grants/${grant.body.id}/revoke`, { token: tokens.alice });
+});

@@ -218,6 +218,28 @@ t.test('a break-glass grant is flagged until someone else reviews it in the cons
   t.equal(await row.getByRole('button', { name: 'Review' }).count(), 0, 'and offers no second review');
 });
 
+t.test('an extension is shown as one: the grant it extends and when that ends; the audit view says whose reason a grant carries', async (t) => {
+  const first = await api('bob', 'POST', `/v1/requests/${await ask('frank', 'rebuild the search index')}/approve`);
+  const grant = (await api('frank', 'GET', `/v1/grants/${String(first.body.grant_id)}`)).body as { id: string; expires_at: string };
+  const ext = await api('frank', 'POST', '/v1/requests', { extends_grant_id: grant.id, duration: '30m', reason: 'the index is slow' });
+  t.equal(ext.status, 201);
+  const { page, errors } = await signedIn('bob');
+  const row = page.locator(`#pending-rows tr[data-id="${String(ext.body.id)}"]`);
+  await row.waitFor();
+  const ends = await page.evaluate((iso) => new Date(iso).toLocaleString(), grant.expires_at);
+  t.equal(await row.locator('.flag.extends').textContent(), `extends ${grant.id} (ends ${ends})`, 'the row names the grant and its end');
+  await row.getByRole('button', { name: 'Deny' }).click();
+  await status(page, 'ok');
+
+  const { page: audra } = await signedIn('audra');
+  await audra.waitForSelector('#audit:not([hidden])');
+  const granted = audra.locator(`#audit-rows tr`, { hasText: 'grant.granted' }).filter({ hasText: 'rebuild the search index' });
+  await granted.first().waitFor();
+  t.equal(await granted.first().locator('td.reason').textContent(), 'frank: rebuild the search index', 'the requester\'s words, beside bob as actor, are labelled as frank\'s');
+  await api('frank', 'POST', `/v1/grants/${grant.id}/revoke`);
+  t.same(errors, [], 'no script error on the page');
+});
+
 t.test('anyone signed in may ask for access; a refusal is shown with the policy\'s reason and nothing is stored', async (t) => {
   const { page, errors } = await signedIn('frank');
   const auditReads: string[] = [];

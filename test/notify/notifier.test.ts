@@ -42,7 +42,7 @@ function event(type: WorkflowEvent['type'] = 'request.created'): WorkflowEvent {
     request: {
       id: 'req_1', requester: { id: 'alice', kind: 'user', groups: ['eng'] }, role: 'writer', scope: { methods: ['POST'], paths: ['/api/refunds/*'] },
       duration_seconds: 900, reason: 'refund INC-7', ticket: null, status: 'pending', approvals_required: 1, approver_groups: ['approvers'],
-      break_glass: false, extends_grant_id: null, approvals: [], created_at: '2027-01-15T08:00:00.000Z', pending_expires_at: '2027-01-16T08:00:00.000Z',
+      break_glass: false, extends_grant_id: null, extends_grant_expires_at: null, approvals: [], created_at: '2027-01-15T08:00:00.000Z', pending_expires_at: '2027-01-16T08:00:00.000Z',
       decided_at: null, decided_by: null, decision_comment: null, grant_id: null, policy_revision: 'rev1',
     },
   };
@@ -161,5 +161,29 @@ t.test('a receiver that never answers does not block or lose a workflow step', a
   t.ok(n.queued >= 1, 'the notifications wait in the background');
   await eventually(() => n.dropped === 3, 10_000);
   t.pass('after the timeouts and retries the three events are dropped and counted');
+  await n.stop();
+});
+
+t.test('an extension is announced as one: which grant it extends and when that grant ends', async (t) => {
+  const r = await receiver(() => 200);
+  const s = await openStore('sqlite');
+  const clock = new TestClock();
+  const rep = await replica(s.db, clock);
+  t.teardown(async () => {
+    await rep.stop();
+    await s.close();
+    await r.close();
+  });
+  const n = createNotifier({ webhooks: [hook({ url: r.url, format: 'chat', events: ['request.created'] })] }, quiet);
+  n.start();
+  const { createWorkflow } = await import('../../src/grants/index.js');
+  const wf = createWorkflow({ store: rep.store, policy: await (await import('../grants/helpers.js')).samplePolicy(), audit: rep.audit, cache: rep.cache, notifier: n, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+  const first = await wf.approve(bob, (await wf.request(alice, { role: 'writer', duration_seconds: 3600, reason: 'migration' })).id);
+  const grant = (await wf.getGrant(first.grant_id!))!;
+  const ext = await wf.extend(alice, grant.id, { duration_seconds: 3600, reason: 'migration is slow' });
+  await eventually(() => n.delivered === 2);
+  const [plain, extension] = r.got.map((g) => (JSON.parse(g.body) as { text: string }).text);
+  t.notMatch(plain, /extending/, 'a fresh request says nothing of extending');
+  t.match(extension, `alice requests writer for 1h, extending grant ${grant.id} (ends ${grant.expires_at}): "migration is slow". Request ${ext.id}`);
   await n.stop();
 });

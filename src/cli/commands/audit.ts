@@ -125,12 +125,19 @@ function who(r: AuditRecord): string {
   return r.subject && r.subject !== r.actor ? `${r.actor} → ${r.subject}` : r.actor;
 }
 
+/** The reason, prefixed with its author when that is not the actor (grant.granted: `details.reason_by`). */
+function reasonOf(r: AuditRecord): string {
+  const by = r.details['reason_by'];
+  if (r.reason === null) return '-';
+  return typeof by === 'string' && by !== r.actor ? `${by}: ${r.reason}` : r.reason;
+}
+
 function recordTable(records: readonly AuditRecord[]): string {
   return table(
     ['SEQ', 'TIME', 'KIND', 'WHO', 'ROLE', 'GRANT', 'REQUEST', 'ROUTE', 'REVISION', 'REASON'],
     records.map((r) => [
       String(r.seq), formatTime(r.at), r.kind, who(r), r.role ?? '-', r.grant_id ?? '-', r.request_id ?? '-',
-      r.route ?? '-', r.policy_revision ?? '-', r.reason ?? '-',
+      r.route ?? '-', r.policy_revision ?? '-', reasonOf(r),
     ]),
     40,
     ['SEQ', 'GRANT', 'REQUEST', 'REVISION'],

@@ -21,11 +21,12 @@ const AUTO_REFRESH_MS = 15_000;
  * @typedef {{ id: string, groups: string[], can_read_audit: boolean }} Me
  * @typedef {{ id: string, requester: { id: string }, role: string, scope: Scope, duration_seconds: number,
  *   reason: string, ticket: string | null, status: string, approvals_required: number, break_glass: boolean,
- *   approvals: { by: string }[], created_at: string, pending_expires_at: string, grant_id: string | null }} AccessRequest
+ *   approvals: { by: string }[], created_at: string, pending_expires_at: string, grant_id: string | null,
+ *   extends_grant_id: string | null, extends_grant_expires_at: string | null }} AccessRequest
  * @typedef {{ id: string, subject: { id: string }, role: string, scope: Scope, reason: string, approved_by: string[],
  *   break_glass: boolean, reviewed_by: string | null, expires_at: string }} Grant
  * @typedef {{ seq: number, at: string, kind: string, actor: string, subject: string | null, role: string | null,
- *   reason: string | null, decision_id: string | null }} AuditRecord
+ *   reason: string | null, decision_id: string | null, details: Record<string, unknown> }} AuditRecord
  */
 
 class ApiError extends Error {
@@ -165,6 +166,16 @@ function actionCell(label, actions) {
 }
 
 /**
+ * An extension adds its duration to the end of the grant it extends, not to now: the row says so,
+ * so that it is not approved as a fresh request.
+ * @param {AccessRequest} request
+ */
+function extendsFlag(request) {
+  const end = request.extends_grant_expires_at;
+  return el('span', { class: 'flag extends' }, `extends ${request.extends_grant_id ?? ''} (ends ${end === null ? '?' : timeText(end)})`);
+}
+
+/**
  * A request row: the requester may withdraw it; others may approve or deny (if the policy lets them).
  * @param {AccessRequest} request
  * @param {Me} me
@@ -176,7 +187,7 @@ function requestRow(request, me) {
     el('td', {}, request.requester.id),
     el('td', {}, request.role, ...(request.break_glass ? [el('span', { class: 'flag' }, 'break-glass')] : [])),
     el('td', {}, scopeText(request.scope)),
-    el('td', {}, durationText(request.duration_seconds)),
+    el('td', {}, durationText(request.duration_seconds), ...(request.extends_grant_id === null ? [] : [extendsFlag(request)])),
     el('td', { class: 'reason' }, request.reason),
     el('td', {}, request.ticket ?? ''),
     el('td', {}, `${request.approvals.length} of ${request.approvals_required}`, approvals ? ` (${approvals})` : ''),
@@ -216,6 +227,17 @@ function grantRow(grant) {
   return row;
 }
 
+/**
+ * A record's reason, prefixed with its author when that is not the actor (grant.granted carries
+ * the requester's reason beside the approver: `details.reason_by`).
+ * @param {AuditRecord} record
+ */
+function reasonText(record) {
+  const by = record.details.reason_by;
+  if (record.reason === null) return '';
+  return typeof by === 'string' && by !== record.actor ? `${by}: ${record.reason}` : record.reason;
+}
+
 /** @param {AuditRecord} record */
 function auditRow(record) {
   return el('tr', { 'data-seq': String(record.seq) },
@@ -225,7 +247,7 @@ function auditRow(record) {
     el('td', {}, record.actor),
     el('td', {}, record.subject ?? ''),
     el('td', {}, record.role ?? ''),
-    el('td', { class: 'reason' }, record.reason ?? ''),
+    el('td', { class: 'reason' }, reasonText(record)),
     el('td', { class: 'id' }, record.decision_id ?? ''),
   );
 }
