@@ -251,6 +251,8 @@ export const grantsQuery: Schema = {
   properties: {
     subject: { type: 'string', minLength: 1, maxLength: 200 },
     active: { type: 'boolean' },
+    break_glass: { type: 'boolean' },
+    reviewed: { type: 'boolean' },
     ...pagination,
   },
 };

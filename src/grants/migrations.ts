@@ -75,4 +75,11 @@ CREATE INDEX jitgate_grants_starts ON jitgate_grants (starts_at)`,
     // planner may pick the expiry index and sort every page (minutes at 1M grants).
     sql: 'CREATE INDEX jitgate_grants_active ON jitgate_grants (status, id)',
   },
+  {
+    version: 3,
+    description: 'index for the break-glass grants still to review',
+    // Reviewers list them whatever their status (GET /v1/grants?break_glass=true&reviewed=false);
+    // they are few among many grants, and this keeps that list from reading every grant.
+    sql: 'CREATE INDEX jitgate_grants_unreviewed ON jitgate_grants (starts_at) WHERE break_glass = 1 AND reviewed_by IS NULL',
+  },
 ];

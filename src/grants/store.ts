@@ -163,6 +163,8 @@ export function createGrantStore(db: Db): GrantStore {
       if (filter.subject !== undefined) where.push(`subject_id = $${params.push(filter.subject)}`);
       if (filter.active === true) where.push(`status = 'active' AND expires_at > $${params.push(nowIso)}`);
       if (filter.active === false) where.push(`(status <> 'active' OR expires_at <= $${params.push(nowIso)})`);
+      if (filter.break_glass !== undefined) where.push(`break_glass = ${filter.break_glass ? 1 : 0}`);
+      if (filter.reviewed !== undefined) where.push(`reviewed_by IS ${filter.reviewed ? 'NOT ' : ''}NULL`);
       const { limit, offset } = page(filter);
       const rows = await sql.query(
         `SELECT ${grantColumns} FROM jitgate_grants ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY starts_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,

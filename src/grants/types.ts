@@ -38,6 +38,10 @@ export interface RequestFilter {
 export interface GrantFilter {
   subject?: string;
   active?: boolean;
+  /** true: only break-glass grants; false: only others. */
+  break_glass?: boolean;
+  /** true: only grants someone reviewed; false: only grants nobody has (break-glass ones wait for a review). */
+  reviewed?: boolean;
   limit?: number;
   offset?: number;
 }

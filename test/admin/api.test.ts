@@ -341,3 +341,20 @@ t.test('operator endpoints answer without authentication', async (t) => {
   t.match(metrics.headers.get('content-type'), /text\/plain/);
   t.match(await metrics.text(), /# (HELP|TYPE) jitgate_/);
 });
+
+t.test('break-glass grants nobody reviewed are listed for reviewers whatever their status, until reviewed', async (t) => {
+  const toReview = '/v1/grants?break_glass=true&reviewed=false&limit=500';
+  const bg = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'breakglass', duration: '1h', reason: 'urgent key rotation' } });
+  const grantId = String(bg.body.grant_id);
+  await api(stack.base, 'POST', `/v1/grants/${grantId}/revoke`, { token: alice, body: { reason: 'done' } });
+  const listed = await api(stack.base, 'GET', toReview, { token: bob });
+  t.equal(listed.status, 200);
+  t.ok(listed.body.items.some((g: { id: string }) => g.id === grantId), 'revoked a second after, it is still on the reviewers\' list');
+  t.ok(listed.body.items.every((g: { break_glass: boolean; reviewed_by: string | null }) => g.break_glass && g.reviewed_by === null), 'which holds only unreviewed break-glass grants');
+  t.notOk((await api(stack.base, 'GET', '/v1/grants?active=true&limit=500', { token: bob })).body.items.some((g: { id: string }) => g.id === grantId), 'the active list no longer has it');
+  t.same((await api(stack.base, 'GET', toReview, { token: mallory })).body.items, [], 'one who may see none of them sees none');
+  t.equal((await api(stack.base, 'GET', '/v1/grants?break_glass=maybe', { token: bob })).status, 400, 'the filter takes true or false');
+  await api(stack.base, 'POST', `/v1/grants/${grantId}/review`, { token: bob, body: { comment: 'justified' } });
+  t.notOk((await api(stack.base, 'GET', toReview, { token: bob })).body.items.some((g: { id: string }) => g.id === grantId), 'reviewed, it leaves the list');
+  t.ok((await api(stack.base, 'GET', '/v1/grants?break_glass=true&reviewed=true&limit=500', { token: bob })).body.items.some((g: { id: string }) => g.id === grantId));
+});

@@ -108,3 +108,15 @@ t.test('an extension is shown to approvers as one: the grant it extends and when
   await api(stack.base, 'POST', `/v1/requests/${ext.body.id}/withdraw`, { token: tokens.alice });
   await api(stack.base, 'POST', `/v1/grants/${grant.body.id}/revoke`, { token: tokens.alice });
 });
+
+t.test('grants --unreviewed lists break-glass grants still owed a review, ended ones too', async (t) => {
+  const bg = await api(stack.base, 'POST', '/v1/requests', { token: tokens.alice, body: { role: 'breakglass', duration: '1h', reason: 'urgent key rotation' } });
+  const grantId = String(bg.body.grant_id);
+  await api(stack.base, 'POST', `/v1/grants/${grantId}/revoke`, { token: tokens.alice });
+  const listed = await jitgate(['grants', '--unreviewed'], as('dave'));
+  t.equal(listed.code, EXIT.OK, listed.stderr);
+  t.match(listed.stdout, new RegExp(`${grantId}\\s+alice\\s+breakglass\\s+revoked\\s+.*break-glass,unreviewed`));
+  const reviewed = await jitgate(['review', grantId, '--comment', 'justified'], as('dave'));
+  t.equal(reviewed.code, EXIT.OK, reviewed.stderr);
+  t.notMatch((await jitgate(['grants', '--unreviewed'], as('dave'))).stdout, grantId, 'reviewed, it is off the list');
+});

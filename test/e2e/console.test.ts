@@ -240,6 +240,23 @@ t.test('an extension is shown as one: the grant it extends and when that ends; t
   t.same(errors, [], 'no script error on the page');
 });
 
+t.test('a break-glass grant ended before anyone reviewed it stays on the reviewers\' list until reviewed', async (t) => {
+  const asked = await api('erin', 'POST', '/v1/requests', { role: 'breakglass', duration: '15m', reason: 'payments are down, INC-11' });
+  const grantId = String(asked.body.grant_id);
+  await api('erin', 'POST', `/v1/grants/${grantId}/revoke`, { reason: 'fixed' });
+  const { page, errors } = await signedIn('bob');
+  const row = page.locator(`#review-rows tr[data-id="${grantId}"]`);
+  await row.waitFor();
+  t.equal(await page.locator(`#grant-rows tr[data-id="${grantId}"]`).count(), 0, 'it is not among the active grants');
+  t.same((await row.locator('td').allTextContents()).slice(0, 3), ['erin', 'breakglass', 'revoked'], 'but waits for its review, revoked');
+  await row.locator('input').fill('justified: INC-11');
+  await row.getByRole('button', { name: 'Review' }).click();
+  t.equal(await status(page, 'ok'), `Reviewed ${grantId}.`);
+  t.equal((await api('bob', 'GET', `/v1/grants/${grantId}`)).body.reviewed_by, 'bob', 'the API has bob as its reviewer');
+  t.equal(await row.count(), 0, 'it left the list');
+  t.same(errors, [], 'no script error on the page');
+});
+
 t.test('anyone signed in may ask for access; a refusal is shown with the policy\'s reason and nothing is stored', async (t) => {
   const { page, errors } = await signedIn('frank');
   const auditReads: string[] = [];

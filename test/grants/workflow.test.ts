@@ -173,11 +173,17 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.ok(r.events.slice(before).some((e) => e.type === 'grant.break_glass'), 'a break-glass event is emitted');
       await t.rejects(wf.review(erin, g.id), { code: 'JITGATE_E_SELF_APPROVAL' });
       await t.rejects(wf.review(alice, g.id), { code: 'JITGATE_E_NOT_FOUND' });
+      const toReview = { break_glass: true, reviewed: false, limit: 1000 };
+      await wf.revoke(erin, g.id, 'outage over');
+      t.same((await wf.listGrants(toReview)).map((x) => x.id), [g.id], 'ended, it is still listed as waiting for its review, and nothing else is');
       const reviewed = await wf.review(dave, g.id, 'justified');
+      t.same(await wf.listGrants(toReview), [], 'reviewed, it leaves that list');
+      t.same((await wf.listGrants({ break_glass: true, reviewed: true })).map((x) => x.id), [g.id]);
+      t.notOk((await wf.listGrants({ break_glass: false, limit: 1000 })).some((x) => x.break_glass), 'break_glass=false lists the others');
       t.equal(reviewed.reviewed_by, 'dave');
       await t.rejects(wf.review(bob, g.id), { code: 'JITGATE_E_CONFLICT' });
       const trail = await auditOf(s.db, { grant_id: g.id });
-      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.break_glass', 'workflow.refused', 'workflow.refused', 'grant.reviewed', 'workflow.refused']);
+      t.same(trail.map((a) => a.kind), ['request.approved', 'grant.granted', 'grant.break_glass', 'workflow.refused', 'workflow.refused', 'grant.revoked', 'grant.reviewed', 'workflow.refused']);
       t.same(trail.slice(3, 5).map((a) => [a.actor, (a.details as { error_code: string }).error_code]), [['erin', 'JITGATE_E_SELF_APPROVAL'], ['alice', 'JITGATE_E_NOT_FOUND']],
         'each refused review is recorded with who tried and why');
       const refusedAsks = (await auditOf(s.db, { kind: 'workflow.refused' })).filter((a) => a.actor === 'erin' && a.role === 'breakglass' && a.details['action'] === 'request');

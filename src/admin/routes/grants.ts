@@ -9,6 +9,8 @@ import { commentBody, grantSchema, grantsQuery, idParams, pageOf, revokeBody } f
 interface GrantsQuery extends PageQuery {
   subject?: string;
   active?: boolean;
+  break_glass?: boolean;
+  reviewed?: boolean;
 }
 
 /** One grant, if the caller may see it; one it may not see is answered as absent. */
@@ -25,7 +27,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       url: '/v1/grants',
       operationId: 'listGrants',
       summary: 'List grants, newest first',
-      description: '`active=true` returns only grants in force now (not revoked, not past `expires_at`). Only grants the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: follow `next_offset` until it is null.',
+      description: '`active=true` returns only grants in force now (not revoked, not past `expires_at`). `break_glass=true&reviewed=false` returns the break-glass grants nobody has reviewed yet, whatever their status (ended ones too: they still need their review). Only grants the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: follow `next_offset` until it is null.',
       tag: 'grants',
       auth: true,
       status: 200,
@@ -34,6 +36,8 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
         readVisiblePage(query, (window) => workflow.listGrants({
           ...(query.subject ? { subject: query.subject } : {}),
           ...(query.active !== undefined ? { active: query.active } : {}),
+          ...(query.break_glass !== undefined ? { break_glass: query.break_glass } : {}),
+          ...(query.reviewed !== undefined ? { reviewed: query.reviewed } : {}),
           ...window,
         }), (grant) => workflow.canViewGrant(subject, grant), { anotherSubject: query.subject !== undefined && query.subject !== subject.id }),
     }),

@@ -8,6 +8,7 @@ interface GrantsOptions extends ConnectionOptions {
   active?: boolean;
   subject?: string;
   mine?: boolean;
+  unreviewed?: boolean;
   limit?: string;
   offset?: string;
 }
@@ -21,9 +22,10 @@ export function register(program: Command): void {
       .option('--active', 'only grants in force now')
       .option('--subject <subject>', 'only grants held by this subject')
       .option('--mine', 'only your grants')
+      .option('--unreviewed', 'only break-glass grants nobody has reviewed yet, active or ended (what `jitgate review` is for)')
       .option('--limit <n>', 'at most this many (default 50)')
       .option('--offset <n>', 'skip this many')
-      .addHelpText('after', '\nExamples:\n  jitgate grants --active\n  jitgate grants --mine --json'),
+      .addHelpText('after', '\nExamples:\n  jitgate grants --active\n  jitgate grants --unreviewed\n  jitgate grants --mine --json'),
   ).action(async (id: string | undefined, opts: GrantsOptions, cmd: Command) => {
     if (opts.mine && opts.subject) cmd.error('--mine and --subject exclude each other');
     await run(opts, async (client) => {
@@ -33,7 +35,9 @@ export function register(program: Command): void {
       }
       const subject = opts.mine ? await callerId(client) : opts.subject;
       const page = await client.call<Page<Grant>>('GET', '/v1/grants', undefined, {
-        subject, active: opts.active ? true : undefined, limit: opts.limit, offset: opts.offset,
+        subject, active: opts.active ? true : undefined,
+        ...(opts.unreviewed ? { break_glass: true, reviewed: false } : {}),
+        limit: opts.limit, offset: opts.offset,
       });
       return pageOutput(page, grantTable);
     });

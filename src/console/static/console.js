@@ -24,7 +24,8 @@ const AUTO_REFRESH_MS = 15_000;
  *   approvals: { by: string }[], created_at: string, pending_expires_at: string, grant_id: string | null,
  *   extends_grant_id: string | null, extends_grant_expires_at: string | null }} AccessRequest
  * @typedef {{ id: string, subject: { id: string }, role: string, scope: Scope, reason: string, approved_by: string[],
- *   break_glass: boolean, reviewed_by: string | null, expires_at: string }} Grant
+ *   break_glass: boolean, reviewed_by: string | null, starts_at: string, expires_at: string, status: string,
+ *   revoked_at: string | null }} Grant
  * @typedef {{ seq: number, at: string, kind: string, actor: string, subject: string | null, role: string | null,
  *   reason: string | null, decision_id: string | null, details: Record<string, unknown> }} AuditRecord
  */
@@ -238,6 +239,24 @@ function reasonText(record) {
   return typeof by === 'string' && by !== record.actor ? `${by}: ${record.reason}` : record.reason;
 }
 
+/**
+ * A break-glass grant nobody has reviewed, active or ended: its review is owed either way.
+ * @param {Grant} grant
+ */
+function reviewRow(grant) {
+  const row = el('tr', { 'data-id': grant.id });
+  row.append(
+    el('td', {}, grant.subject.id),
+    el('td', {}, grant.role),
+    el('td', {}, grant.status),
+    el('td', {}, timeText(grant.starts_at)),
+    el('td', {}, timeText(grant.revoked_at ?? grant.expires_at)),
+    el('td', { class: 'reason' }, grant.reason),
+    actionCell('Comment', [{ name: 'Review', path: `/v1/grants/${encodeURIComponent(grant.id)}/review`, field: 'comment', done: (g) => `Reviewed ${g.id}.` }]),
+  );
+  return row;
+}
+
 /** @param {AuditRecord} record */
 function auditRow(record) {
   return el('tr', { 'data-seq': String(record.seq) },
@@ -298,15 +317,17 @@ let me = null;
 
 async function refresh() {
   // The trail is read only by those the policy lets (whoami says so): others never ask.
-  const [pending, grants, audit] = await Promise.all([
+  const [pending, grants, unreviewed, audit] = await Promise.all([
     listAll('/v1/requests?status=pending'),
     listAll('/v1/grants?active=true'),
+    listAll('/v1/grants?break_glass=true&reviewed=false'),
     me?.can_read_audit ? auditRecords() : Promise.resolve(null),
   ]);
   const current = me;
   if (!current) return;
   fill('pending-rows', 'pending-more', pending, (r) => requestRow(r, current), 9, 'No pending request you may see.');
   fill('grant-rows', 'grants-more', grants, grantRow, 7, 'No active grant you may see.');
+  fill('review-rows', 'review-more', unreviewed, reviewRow, 7, 'No break-glass grant you may see waits for a review.');
   if (audit) {
     const rows = byId('audit-rows');
     rows.replaceChildren(...audit.items.map(auditRow));
@@ -371,6 +392,7 @@ function show(signedIn) {
   byId('who').hidden = !signedIn;
   byId('pending').hidden = !signedIn;
   byId('grants').hidden = !signedIn;
+  byId('review').hidden = !signedIn;
   byId('ask').hidden = !signedIn;
   byId('audit').hidden = !(signedIn && me?.can_read_audit === true);
 }
@@ -380,6 +402,7 @@ function signOut() {
   me = null;
   byId('pending-rows').replaceChildren();
   byId('grant-rows').replaceChildren();
+  byId('review-rows').replaceChildren();
   byId('audit-rows').replaceChildren();
   auditWanted = AUDIT_ROWS;
   show(false);
