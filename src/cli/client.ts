@@ -133,11 +133,11 @@ export function act<T>(opts: ConnectionOptions, path: string, body: Record<strin
 }
 
 /** One page of a listing endpoint: GET /v1/grants, /v1/requests. */
-export interface Page<T> { items: T[]; next_offset: number | null }
+export interface Page<T> { items: T[]; next_cursor: string | null }
 
 /** Shows a page as a table, and says how to ask for the next one. */
 export function pageOutput<T>(page: Page<T>, table: (items: readonly T[]) => string): { json: Page<T>; text: string } {
-  const more = page.next_offset === null ? '' : `\n(more: --offset ${page.next_offset})`;
+  const more = page.next_cursor === null ? '' : `\n(more: --cursor ${page.next_cursor})`;
   return { json: page, text: table(page.items) + more };
 }
 

@@ -8,7 +8,7 @@ import {
   GRANT_COLUMNS, REQUEST_COLUMNS, approvalFromRow, grantFromRow, grantParams, insertSql, readRow, requestFromRow, requestParams, UnreadableRowError,
   type StoredGrant,
 } from './rows.js';
-import type { GrantFilter, RequestFilter } from './types.js';
+import type { GrantFilter, ListPosition, RequestFilter } from './types.js';
 
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
@@ -80,6 +80,13 @@ async function approvalsFor(sql: Sql, ids: readonly string[]): Promise<Map<strin
   return byRequest;
 }
 
+/** Rows after `after` in a newest-first list ordered by (`at` DESC, `id` DESC). */
+function listedAfter(at: string, id: string, after: ListPosition, params: unknown[]): string {
+  const a = params.push(after.at);
+  const i = params.push(after.id);
+  return `(${at} < $${a} OR (${at} = $${a} AND ${id} < $${i}))`;
+}
+
 /** A guarded write with RETURNING: true when it changed exactly one row, i.e. the guard held. */
 async function changedOne(sql: Sql, text: string, params: readonly unknown[]): Promise<boolean> {
   return (await sql.query(text, params)).length === 1;
@@ -120,6 +127,7 @@ export function createGrantStore(db: Db): GrantStore {
       if (filter.status !== undefined) where.push(`r.status = $${params.push(filter.status)}`);
       if (filter.requester !== undefined) where.push(`r.requester_id = $${params.push(filter.requester)}`);
       if (filter.role !== undefined) where.push(`r.role = $${params.push(filter.role)}`);
+      if (filter.after !== undefined) where.push(listedAfter('r.created_at', 'r.id', filter.after, params));
       const { limit, offset } = page(filter);
       const rows = await sql.query(
         `${selectRequests} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at DESC, r.id DESC LIMIT ${limit} OFFSET ${offset}`,
@@ -165,6 +173,7 @@ export function createGrantStore(db: Db): GrantStore {
       if (filter.active === false) where.push(`(status <> 'active' OR expires_at <= $${params.push(nowIso)})`);
       if (filter.break_glass !== undefined) where.push(`break_glass = ${filter.break_glass ? 1 : 0}`);
       if (filter.reviewed !== undefined) where.push(`reviewed_by IS ${filter.reviewed ? 'NOT ' : ''}NULL`);
+      if (filter.after !== undefined) where.push(listedAfter('starts_at', 'id', filter.after, params));
       const { limit, offset } = page(filter);
       const rows = await sql.query(
         `SELECT ${grantColumns} FROM jitgate_grants ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY starts_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,

@@ -33,6 +33,8 @@ export interface RequestFilter {
   role?: string;
   limit?: number;
   offset?: number;
+  /** Only rows listed after this one (newest first: older, or as old with a smaller id). */
+  after?: ListPosition;
 }
 
 export interface GrantFilter {
@@ -44,6 +46,14 @@ export interface GrantFilter {
   reviewed?: boolean;
   limit?: number;
   offset?: number;
+  /** Only rows listed after this one (newest first: older, or as old with a smaller id). */
+  after?: ListPosition;
+}
+
+/** Where a row sits in a list, newest first: its time (a request's created_at, a grant's starts_at) and id. */
+export interface ListPosition {
+  at: string;
+  id: string;
 }
 
 /** Control plane. Every method asks the elevation policy; throws JitgateError with a stable code. */

@@ -288,11 +288,17 @@ t.test('whoami and the audit trail', async (t) => {
 t.test('pagination', async (t) => {
   const first = await api(stack.base, 'GET', '/v1/requests?limit=2', { token: dave });
   t.equal(first.body.items.length, 2);
-  t.equal(first.body.next_offset, 2);
-  const second = await api(stack.base, 'GET', '/v1/requests?limit=2&offset=2', { token: dave });
-  t.notSame(second.body.items.map((r: { id: string }) => r.id), first.body.items.map((r: { id: string }) => r.id));
+  t.type(first.body.next_cursor, 'string');
+  const second = await api(stack.base, 'GET', `/v1/requests?limit=2&cursor=${String(first.body.next_cursor)}`, { token: dave });
   const all = await api(stack.base, 'GET', '/v1/requests?limit=500', { token: dave });
-  t.equal(all.body.next_offset, null);
+  t.same([...first.body.items, ...second.body.items].map((r: { id: string }) => r.id), all.body.items.slice(0, 4).map((r: { id: string }) => r.id), 'the next page begins where the first ended');
+  t.equal(all.body.next_cursor, null);
+  t.equal((await api(stack.base, 'GET', '/v1/requests?limit=2&offset=0', { token: dave })).status, 200, 'offset=0 (a first page) is still taken');
+  const offset = await api(stack.base, 'GET', '/v1/requests?limit=2&offset=2', { token: dave });
+  t.match(offset, { status: 400, body: { error: { code: 'JITGATE_E_VALIDATION', details: { field: 'offset' } } } }, 'a stored-row offset is not');
+  for (const cursor of ['bm9wZQ', 'W10', Buffer.from('["yesterday","x"]').toString('base64url')]) {
+    t.match(await api(stack.base, 'GET', `/v1/grants?cursor=${cursor}`, { token: dave }), { status: 400, body: { error: { details: { field: 'cursor' } } } }, `a cursor the API did not give is refused (${cursor})`);
+  }
 });
 
 t.test('who may see which requests and grants is the policy\'s decision', async (t) => {
@@ -305,11 +311,11 @@ t.test('who may see which requests and grants is the policy\'s decision', async 
   const ids = async (token: string, path: string): Promise<string[]> => {
     const seen: string[] = [];
     // Follow every page: a page may hold fewer items than asked when some are hidden.
-    for (let offset: number | null = 0; offset !== null;) {
-      const page = await api(stack.base, 'GET', `${path}${path.includes('?') ? '&' : '?'}limit=3&offset=${String(offset)}`, { token });
+    for (let cursor: string | null = ''; cursor !== null;) {
+      const page = await api(stack.base, 'GET', `${path}${path.includes('?') ? '&' : '?'}limit=3${cursor === '' ? '' : `&cursor=${cursor}`}`, { token });
       t.equal(page.status, 200);
       seen.push(...(page.body.items as { id: string }[]).map((x) => x.id));
-      offset = page.body.next_offset as number | null;
+      cursor = page.body.next_cursor as string | null;
     }
     return seen;
   };

@@ -158,21 +158,40 @@ t.test('filtering on a subject whose rows one may not see tells nothing of how m
   for (let i = 0; i < 13; i++) await api(stackOwn.base, 'POST', '/v1/requests', { token: erinOwn, body: { role: 'writer', duration: 600, reason: `pending ${String(i)}` } });
   const probe = async (token: string, path: string): Promise<string[]> => {
     const answers: string[] = [];
-    for (const offset of [0, 2, 3, 4, 12, 13, 20]) {
-      const page = await api(stackOwn.base, 'GET', `${path}&limit=1&offset=${String(offset)}`, { token });
-      answers.push(`${String(page.body.items.length)}:${String(page.body.next_offset)}`);
+    for (const limit of [1, 2, 5, 13, 500]) {
+      const page = await api(stackOwn.base, 'GET', `${path}&limit=${String(limit)}`, { token });
+      answers.push(`${String(page.body.items.length)}:${String(page.body.next_cursor)}`);
     }
     return answers;
   };
-  const none = ['0:null', '0:null', '0:null', '0:null', '0:null', '0:null', '0:null'];
-  t.same(await probe(malloryOwn, '/v1/requests?requester=erin&status=pending'), none, 'thirteen requests: the same answers at every offset');
+  const none = ['0:null', '0:null', '0:null', '0:null', '0:null'];
+  t.same(await probe(malloryOwn, '/v1/requests?requester=erin&status=pending'), none, 'thirteen requests: the same answers at every limit');
   t.same(await probe(malloryOwn, '/v1/requests?requester=nobody&status=pending'), none, 'as for a subject with none');
   t.same(await probe(malloryOwn, '/v1/grants?subject=erin&active=true'), none, 'grants too');
   let seen = 0;
-  for (let offset: number | null = 0; offset !== null;) {
-    const page: { body: { items: unknown[]; next_offset: number | null } } = await api(stackOwn.base, 'GET', `/v1/requests?requester=erin&limit=5&offset=${String(offset)}`, { token: bobOwn });
+  for (let cursor: string | null = ''; cursor !== null;) {
+    const page: { body: { items: unknown[]; next_cursor: string | null } } = await api(stackOwn.base, 'GET', `/v1/requests?requester=erin&limit=5${cursor === '' ? '' : `&cursor=${cursor}`}`, { token: bobOwn });
     seen += page.body.items.length;
-    offset = page.body.next_offset;
+    cursor = page.body.next_cursor;
   }
   t.equal(seen, 13, 'an approver who sees them pages through all of them');
+});
+
+t.test('where a page ends says nothing of the rows one may not see, whatever the filter', async (t) => {
+  const stackOwn = await startStack();
+  t.teardown(() => stackOwn.close());
+  const [aliceOwn, erinOwn, bobOwn, daveOwn] = await Promise.all(['alice', 'erin', 'bob', 'dave'].map((s) => stackOwn.token(s)));
+  const marker = await api(stackOwn.base, 'POST', '/v1/requests', { token: aliceOwn, body: { role: 'breakglass', duration: '5m', reason: 'marker for counting' } });
+  t.equal(marker.status, 201);
+  const look = async (): Promise<string[]> => Promise.all(['/v1/requests?role=breakglass&limit=1', '/v1/requests?status=approved&limit=1', '/v1/grants?active=true&limit=1', '/v1/grants?limit=2']
+    .map(async (path) => JSON.stringify((await api(stackOwn.base, 'GET', path, { token: aliceOwn })).body)));
+  const before = await look();
+  for (const token of [erinOwn, bobOwn, daveOwn]) {
+    t.equal((await api(stackOwn.base, 'POST', '/v1/requests', { token, body: { role: 'breakglass', duration: '1h', reason: 'prod incident 1234' } })).status, 201);
+  }
+  t.same(await look(), before, 'three break-glass grants of others later, alice reads exactly what she read before');
+  const page = JSON.parse(before[0]!) as { items: { id: string }[]; next_cursor: string };
+  t.same(page.items.map((r) => r.id), [marker.body.id], 'her own request');
+  const next = await api(stackOwn.base, 'GET', `/v1/requests?role=breakglass&limit=1&cursor=${page.next_cursor}`, { token: aliceOwn });
+  t.same(next.body, { items: [], limit: 1, next_cursor: null }, 'and after it, nothing');
 });

@@ -120,3 +120,13 @@ t.test('grants --unreviewed lists break-glass grants still owed a review, ended 
   t.equal(reviewed.code, EXIT.OK, reviewed.stderr);
   t.notMatch((await jitgate(['grants', '--unreviewed'], as('dave'))).stdout, grantId, 'reviewed, it is off the list');
 });
+
+t.test('a listing goes on with --cursor, as its last line says', async (t) => {
+  const first = await jitgate(['requests', '--limit', '1'], as('dave'));
+  t.equal(first.code, EXIT.OK, first.stderr);
+  const cursor = /\(more: --cursor (\S+)\)$/.exec(first.stdout.trim())?.[1];
+  t.ok(cursor, 'the page says how to go on');
+  const next = await jitgate(['requests', '--limit', '1', '--cursor', cursor!, '--json'], as('dave'));
+  const all = await api(stack.base, 'GET', '/v1/requests?limit=2', { token: tokens.dave });
+  t.same(JSON.parse(next.stdout).items.map((r: { id: string }) => r.id), [all.body.items[1].id], 'and the next page is the next request');
+});

@@ -27,7 +27,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       url: '/v1/grants',
       operationId: 'listGrants',
       summary: 'List grants, newest first',
-      description: '`active=true` returns only grants in force now (not revoked, not past `expires_at`). `break_glass=true&reviewed=false` returns the break-glass grants nobody has reviewed yet, whatever their status (ended ones too: they still need their review). Only grants the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: follow `next_offset` until it is null.',
+      description: '`active=true` returns only grants in force now (not revoked, not past `expires_at`). `break_glass=true&reviewed=false` returns the break-glass grants nobody has reviewed yet, whatever their status (ended ones too: they still need their review). Only grants the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: pass `next_cursor` as `cursor` until it is null.',
       tag: 'grants',
       auth: true,
       status: 200,
@@ -39,7 +39,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
           ...(query.break_glass !== undefined ? { break_glass: query.break_glass } : {}),
           ...(query.reviewed !== undefined ? { reviewed: query.reviewed } : {}),
           ...window,
-        }), (grant) => workflow.canViewGrant(subject, grant), { anotherSubject: query.subject !== undefined && query.subject !== subject.id }),
+        }), (grant) => ({ at: grant.starts_at, id: grant.id }), (grant) => workflow.canViewGrant(subject, grant)),
     }),
     route<never, never, IdParams>({
       method: 'GET',

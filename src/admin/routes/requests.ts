@@ -60,7 +60,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       url: '/v1/requests',
       operationId: 'listRequests',
       summary: 'List requests, newest first',
-      description: 'Only requests the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: follow `next_offset` until it is null.',
+      description: 'Only requests the elevation policy lets the caller see (action `view`) are listed, so a page may hold fewer than `limit` items: pass `next_cursor` as `cursor` until it is null.',
       tag: 'requests',
       auth: true,
       status: 200,
@@ -71,7 +71,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
           ...(query.requester ? { requester: query.requester } : {}),
           ...(query.role ? { role: query.role } : {}),
           ...window,
-        }), (request) => workflow.canViewRequest(subject, request), { anotherSubject: query.requester !== undefined && query.requester !== subject.id }),
+        }), (request) => ({ at: request.created_at, id: request.id }), (request) => workflow.canViewRequest(subject, request)),
     }),
     route<never, never, IdParams>({
       method: 'GET',

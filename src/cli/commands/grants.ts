@@ -10,7 +10,7 @@ interface GrantsOptions extends ConnectionOptions {
   mine?: boolean;
   unreviewed?: boolean;
   limit?: string;
-  offset?: string;
+  cursor?: string;
 }
 
 export function register(program: Command): void {
@@ -24,7 +24,7 @@ export function register(program: Command): void {
       .option('--mine', 'only your grants')
       .option('--unreviewed', 'only break-glass grants nobody has reviewed yet, active or ended (what `jitgate review` is for)')
       .option('--limit <n>', 'at most this many (default 50)')
-      .option('--offset <n>', 'skip this many')
+      .option('--cursor <cursor>', 'continue a listing where the page before ended (its "more:" line says how)')
       .addHelpText('after', '\nExamples:\n  jitgate grants --active\n  jitgate grants --unreviewed\n  jitgate grants --mine --json'),
   ).action(async (id: string | undefined, opts: GrantsOptions, cmd: Command) => {
     if (opts.mine && opts.subject) cmd.error('--mine and --subject exclude each other');
@@ -37,7 +37,7 @@ export function register(program: Command): void {
       const page = await client.call<Page<Grant>>('GET', '/v1/grants', undefined, {
         subject, active: opts.active ? true : undefined,
         ...(opts.unreviewed ? { break_glass: true, reviewed: false } : {}),
-        limit: opts.limit, offset: opts.offset,
+        limit: opts.limit, cursor: opts.cursor,
       });
       return pageOutput(page, grantTable);
     });

@@ -10,7 +10,7 @@ interface RequestsOptions extends ConnectionOptions {
   requester?: string;
   role?: string;
   limit?: string;
-  offset?: string;
+  cursor?: string;
 }
 
 export function register(program: Command): void {
@@ -24,7 +24,7 @@ export function register(program: Command): void {
       .option('--requester <subject>', 'only requests by this subject')
       .option('--role <role>', 'only requests for this role')
       .option('--limit <n>', 'at most this many (default 50)')
-      .option('--offset <n>', 'skip this many')
+      .option('--cursor <cursor>', 'continue a listing where the page before ended (its "more:" line says how)')
       .addHelpText('after', '\nExamples:\n  jitgate requests --status pending\n  jitgate requests --mine\n  jitgate requests req_9ec7f9b0f21e40b4b925cd8967c6048e --json'),
   ).action(async (id: string | undefined, opts: RequestsOptions, cmd: Command) => {
     if (opts.mine && opts.requester) cmd.error('--mine and --requester exclude each other');
@@ -35,7 +35,7 @@ export function register(program: Command): void {
       }
       const requester = opts.mine ? await callerId(client) : opts.requester;
       const page = await client.call<Page<AccessRequest>>('GET', '/v1/requests', undefined, {
-        status: opts.status, requester, role: opts.role, limit: opts.limit, offset: opts.offset,
+        status: opts.status, requester, role: opts.role, limit: opts.limit, cursor: opts.cursor,
       });
       return pageOutput(page, requestTable);
     });

@@ -82,19 +82,19 @@ async function api(method, path, body) {
 }
 
 /**
- * Every item of a list, following next_offset (a page may be empty while more follow).
+ * Every item of a list, following next_cursor (a page may hold fewer than asked while more follow).
  * @param {string} path
  * @returns {Promise<{ items: any[], more: boolean }>}
  */
 async function listAll(path) {
   const items = [];
-  let offset = 0;
+  let cursor = '';
   for (let page = 0; page < MAX_PAGES; page++) {
     const sep = path.includes('?') ? '&' : '?';
-    const data = await api('GET', `${path}${sep}limit=100&offset=${offset}`);
+    const data = await api('GET', `${path}${sep}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     items.push(...data.items);
-    if (data.next_offset === null) return { items, more: false };
-    offset = data.next_offset;
+    if (data.next_cursor === null) return { items, more: false };
+    cursor = data.next_cursor;
   }
   return { items, more: true };
 }
