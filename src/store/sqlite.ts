@@ -42,6 +42,8 @@ export class SqliteDb implements Db {
   #wal: WalFollower | null = null;
   #walTimer: NodeJS.Timeout | null = null;
   readonly #lastWrite = new LastWrite();
+  /** Statements run that write, counted: only a COMMIT after one says the file takes writes. */
+  #writes = 0;
 
   /** `readOnly`: for commands that only read (audit verify, export): nothing is created or changed. */
   constructor(path: string, readOnly = false) {
@@ -102,6 +104,7 @@ export class SqliteDb implements Db {
       throw err;
     }
     // Outside a transaction the statement committed; inside, COMMIT decides (tx()).
+    this.#writes++;
     if (!this.db.inTransaction) this.#lastWrite.succeeded();
     return [];
   }
@@ -116,9 +119,10 @@ export class SqliteDb implements Db {
       const sql: Sql = { query: <R extends Row = Row>(t: string, p: readonly unknown[] = []) => Promise.resolve(this.run<R>(t, p)) };
       try {
         this.db.exec('BEGIN IMMEDIATE');
+        const writesBefore = this.#writes;
         const result = await fn(sql);
         this.db.exec('COMMIT');
-        this.#lastWrite.succeeded();
+        if (this.#writes !== writesBefore) this.#lastWrite.succeeded();
         return result;
       } catch (err) {
         this.#lastWrite.failed(err);
