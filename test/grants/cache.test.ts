@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import pg from 'pg';
 import { GrantCache, GRANTS_CHANNEL, createGrantStore, type GrantStore, type StoredGrant } from '../../src/grants/index.js';
 import type { Subject } from '../../src/policy/index.js';
-import { alice, auditOf, bob, erin, eventually, openStore, replica, TestClock, type Replica } from './helpers.js';
+import { alice, auditOf, bob, erin, eventually, openStore, replica, storeWithReplica, TestClock, type Replica } from './helpers.js';
 
 /** A writer grant for `who`, asked for and approved through replica `a`; its id. */
 async function grantOn(a: Replica, who: Subject, reason: string): Promise<string> {
@@ -139,13 +139,7 @@ t.test('PostgreSQL: replicas see each other\'s writes; a lost feed is resynced',
 });
 
 t.test('PostgreSQL: a grant row deleted by hand, and the change announced, is no longer handed out', async (t) => {
-  const s = await openStore('postgres');
-  const clock = new TestClock();
-  const a = await replica(s.db, clock);
-  t.teardown(async () => {
-    await a.stop();
-    await s.close();
-  });
+  const { s, clock, r: a } = await storeWithReplica(t, 'postgres');
   const grant = (who: Subject): Promise<string> => grantOn(a, who, 'hand edit');
   const deleted = await grant(alice);
   const kept = await grant(erin);

@@ -107,6 +107,18 @@ export async function replica(db: Db, clock: TestClock, ttlSeconds = 3600): Prom
   };
 }
 
+/** A fresh store of `dialect` with one replica on it and a test clock, all stopped at the end of `t`. */
+export async function storeWithReplica(t: { teardown(fn: () => Promise<void>): void }, dialect: Dialect, ttlSeconds?: number): Promise<{ s: Awaited<ReturnType<typeof openStore>>; clock: TestClock; r: Replica }> {
+  const s = await openStore(dialect);
+  const clock = new TestClock();
+  const r = await replica(s.db, clock, ttlSeconds);
+  t.teardown(async () => {
+    await r.stop();
+    await s.close();
+  });
+  return { s, clock, r };
+}
+
 export async function auditOf(db: Db, filter: { request_id?: string; grant_id?: string; kind?: string } = {}): Promise<AuditRecord[]> {
   const { kind, ...rest } = filter;
   const page = await queryAudit(db, { ...rest, ...(kind === undefined ? {} : { kinds: [kind] }), limit: 1000 });

@@ -3,19 +3,13 @@
 // repeated change) as much as the 400/403/404s, against the real store and the sample policies.
 import t from 'tap';
 import type { AuditRecord } from '../../src/audit/index.js';
-import { alice, auditOf, bob, carol, dave, erin, openStore, replica, TestClock, user, type Dialect } from './helpers.js';
+import { alice, auditOf, bob, carol, dave, erin, storeWithReplica, user, type Dialect } from './helpers.js';
 
 const frank = user('frank', ['admins']);
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   t.test(dialect, async (t) => {
-    const s = await openStore(dialect);
-    const clock = new TestClock();
-    const r = await replica(s.db, clock, 600);
-    t.teardown(async () => {
-      await r.stop();
-      await s.close();
-    });
+    const { s, r } = await storeWithReplica(t, dialect, 600);
     const wf = r.workflow;
     /** The refusals recorded since `after` (a seq), oldest first. */
     const refusalsSince = async (after: number): Promise<AuditRecord[]> =>

@@ -4,18 +4,12 @@ import t from 'tap';
 import { verifyChain } from '../../src/audit/index.js';
 import { createWorkflow } from '../../src/grants/index.js';
 import { jitgateError } from '../../src/errors.js';
-import { alice, auditOf, bob, carol, dave, erin, mallory, openStore, replica, samplePolicy, TestClock, user, type Dialect } from './helpers.js';
+import { alice, auditOf, bob, carol, dave, erin, mallory, samplePolicy, storeWithReplica, user, type Dialect } from './helpers.js';
 
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   t.test(dialect, async (t) => {
-    const s = await openStore(dialect);
-    const clock = new TestClock();
-    const r = await replica(s.db, clock, 600);
-    t.teardown(async () => {
-      await r.stop();
-      await s.close();
-    });
+    const { s, clock, r } = await storeWithReplica(t, dialect, 600);
     const wf = r.workflow;
 
     await t.test('request → approve: the grant starts at the approval and reaches the data path at once', async (t) => {
@@ -223,13 +217,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
 }
 
 t.test('a policy failure fails the step closed: nothing changes, nothing is granted', async (t) => {
-  const s = await openStore('sqlite');
-  const clock = new TestClock();
-  const r = await replica(s.db, clock);
-  t.teardown(async () => {
-    await r.stop();
-    await s.close();
-  });
+  const { s, clock, r } = await storeWithReplica(t, 'sqlite');
   const real = await samplePolicy();
   let broken = false;
   // The real engine, made to fail the way it does on an evaluation error.

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { WorkflowEvent } from '../../src/grants/index.js';
 import { chatText, createNotifier, signature, type WebhookConfig } from '../../src/notify/index.js';
-import { alice, bob, eventually, openStore, replica, TestClock } from '../grants/helpers.js';
+import { alice, bob, eventually, storeWithReplica } from '../grants/helpers.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -140,12 +140,8 @@ t.test('a full queue drops (counted) instead of growing', async (t) => {
 t.test('a receiver that never answers does not block or lose a workflow step', async (t) => {
   const hanging = createServer(() => undefined);
   await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
-  const s = await openStore('sqlite');
-  const clock = new TestClock();
-  const rep = await replica(s.db, clock);
+  const { clock, r: rep } = await storeWithReplica(t, 'sqlite');
   t.teardown(async () => {
-    await rep.stop();
-    await s.close();
     hanging.closeAllConnections();
     await new Promise<void>((resolve) => hanging.close(() => { resolve(); }));
   });
@@ -166,12 +162,8 @@ t.test('a receiver that never answers does not block or lose a workflow step', a
 
 t.test('an extension is announced as one: which grant it extends and when that grant ends', async (t) => {
   const r = await receiver(() => 200);
-  const s = await openStore('sqlite');
-  const clock = new TestClock();
-  const rep = await replica(s.db, clock);
+  const { clock, r: rep } = await storeWithReplica(t, 'sqlite');
   t.teardown(async () => {
-    await rep.stop();
-    await s.close();
     await r.close();
   });
   const n = createNotifier({ webhooks: [hook({ url: r.url, format: 'chat', events: ['request.created'] })] }, quiet);
