@@ -2,7 +2,7 @@
 // an incoming X-Request-Id only when it is short and plain, so a caller cannot inject
 // text into the logs; otherwise a fresh one.
 import type { IncomingMessage } from 'node:http';
-import type { FastifyBaseLogger } from 'fastify';
+import { LogController, type FastifyBaseLogger } from 'fastify';
 import { uuid } from '../uuid.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -17,9 +17,9 @@ export function requestId(req: Pick<IncomingMessage, 'headers'>): string {
 export function requestLogging<L extends FastifyBaseLogger>(logger: L): {
   loggerInstance: L;
   genReqId: (req: IncomingMessage) => string;
-  requestIdLogLabel: string;
-  disableRequestLogging: boolean;
+  logController: LogController;
 } {
   // requestIdHeader is left off: genReqId does the validated read of X-Request-Id itself.
-  return { loggerInstance: logger, genReqId: requestId, requestIdLogLabel: 'request_id', disableRequestLogging: false };
+  // The label through a LogController: fastify 5.12 deprecates the top-level option (FSTDEP024).
+  return { loggerInstance: logger, genReqId: requestId, logController: new LogController({ requestIdLogLabel: 'request_id' }) };
 }
