@@ -57,10 +57,8 @@ export interface GrantStore {
   activeGrantsPage(sql: Sql, nowIso: string, afterId: string, limit: number): Promise<{ grants: ActiveGrant[]; next: string | null; unreadable: UnreadableRowError[] }>;
 }
 
-function page(filter: { limit?: number; offset?: number }): { limit: number; offset: number } {
-  const limit = Math.min(Math.max(1, Math.trunc(filter.limit ?? DEFAULT_PAGE)), MAX_PAGE);
-  const offset = Math.max(0, Math.trunc(filter.offset ?? 0));
-  return { limit, offset };
+function pageLimit(filter: { limit?: number }): number {
+  return Math.min(Math.max(1, Math.trunc(filter.limit ?? DEFAULT_PAGE)), MAX_PAGE);
 }
 
 async function approvalsFor(sql: Sql, ids: readonly string[]): Promise<Map<string, Approval[]>> {
@@ -128,9 +126,9 @@ export function createGrantStore(db: Db): GrantStore {
       if (filter.requester !== undefined) where.push(`r.requester_id = $${params.push(filter.requester)}`);
       if (filter.role !== undefined) where.push(`r.role = $${params.push(filter.role)}`);
       if (filter.after !== undefined) where.push(listedAfter('r.created_at', 'r.id', filter.after, params));
-      const { limit, offset } = page(filter);
+      const limit = pageLimit(filter);
       const rows = await sql.query(
-        `${selectRequests} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at DESC, r.id DESC LIMIT ${limit} OFFSET ${offset}`,
+        `${selectRequests} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at DESC, r.id DESC LIMIT ${limit}`,
         params,
       );
       return withApprovals(sql, rows);
@@ -174,9 +172,9 @@ export function createGrantStore(db: Db): GrantStore {
       if (filter.break_glass !== undefined) where.push(`break_glass = ${filter.break_glass ? 1 : 0}`);
       if (filter.reviewed !== undefined) where.push(`reviewed_by IS ${filter.reviewed ? 'NOT ' : ''}NULL`);
       if (filter.after !== undefined) where.push(listedAfter('starts_at', 'id', filter.after, params));
-      const { limit, offset } = page(filter);
+      const limit = pageLimit(filter);
       const rows = await sql.query(
-        `SELECT ${grantColumns} FROM jitgate_grants ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY starts_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+        `SELECT ${grantColumns} FROM jitgate_grants ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY starts_at DESC, id DESC LIMIT ${limit}`,
         params,
       );
       return rows.map(grantFromRow);

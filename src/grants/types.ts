@@ -32,7 +32,6 @@ export interface RequestFilter {
   requester?: string;
   role?: string;
   limit?: number;
-  offset?: number;
   /** Only rows listed after this one (newest first: older, or as old with a smaller id). */
   after?: ListPosition;
 }
@@ -45,7 +44,6 @@ export interface GrantFilter {
   /** true: only grants someone reviewed; false: only grants nobody has (break-glass ones wait for a review). */
   reviewed?: boolean;
   limit?: number;
-  offset?: number;
   /** Only rows listed after this one (newest first: older, or as old with a smaller id). */
   after?: ListPosition;
 }

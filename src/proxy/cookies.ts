@@ -55,6 +55,21 @@ export function rebaseSetCookie(value: string, upstream: CookieScope): string | 
   return out.join(';');
 }
 
+/**
+ * The response's Set-Cookie headers as the caller gets them, in place, for a request that went
+ * with `credential`: dropped when cookies may not pass (cookiesPass), else rebased. True when
+ * some were rewritten, so the headers are to be masked again (a rewrite can join what masking saw apart).
+ */
+export function setCookiesForCaller(headers: Record<string, string | string[]>, route: CookieScope & Pick<CompiledRoute, 'config'>, credential: string | undefined): boolean {
+  if (headers['set-cookie'] === undefined) return false;
+  if (!cookiesPass(route.config, credential)) {
+    delete headers['set-cookie'];
+    return false;
+  }
+  rebaseCookies(headers, route);
+  return true;
+}
+
 /** The response's Set-Cookie values rebased, in place (those in the gateway's namespace removed). */
 export function rebaseCookies(headers: Record<string, string | string[]>, upstream: CookieScope): void {
   const raw = headers['set-cookie'];

@@ -20,7 +20,7 @@ import { auditEntryFor } from './audit-entry.js';
 import { createPipeline, DecidedError, grantsMovedAfterAudit, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
-import { cookiesPass, rebaseCookies } from './cookies.js';
+import { cookiesPass, setCookiesForCaller } from './cookies.js';
 import { watchSession } from './session-watch.js';
 import { CallerClosed, relayUpstream, type Relayed } from './relay.js';
 import { denyBody, errorBody, JSON_TYPE, rawAnswer, specBody, type ErrorBody } from './respond.js';
@@ -340,14 +340,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         rebaseRedirects(out, route, callerOrigin(callerScheme(d), d.input.request.host));
         rewritten = true;
       }
-      if (out['set-cookie'] !== undefined) {
-        if (cookiesPass(route.config, credentialName(d))) {
-          rebaseCookies(out, route);
-          rewritten = true;
-        } else {
-          delete out['set-cookie'];
-        }
-      }
+      if (setCookiesForCaller(out, route, credentialName(d))) rewritten = true;
       if (rewritten) masker.maskHeaders(out);
       out['x-request-id'] = requestId;
       out['x-jitgate-decision-id'] = decisionId;

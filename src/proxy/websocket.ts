@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { errors as undiciErrors } from 'undici';
 import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
-import { cookiesPass, rebaseCookies } from './cookies.js';
+import { setCookiesForCaller } from './cookies.js';
 import { callerResponseHeaders } from './headers.js';
 import { DecidedError, grantsMovedAfterAudit, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
 import { CallerClosed } from './relay.js';
@@ -156,16 +156,8 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     stopWaiting();
     let response = 'HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n';
     const upHeaders = callerResponseHeaders(up.headers, d.state.masker);
-    // Cookies set with the upgrade are scoped to the gateway as any response's are (and masked
-    // again after), or dropped as any response's are when the upgrade carried a credential.
-    if (upHeaders['set-cookie'] !== undefined) {
-      if (cookiesPass(d.route.config, ctx.credentialName(d))) {
-        rebaseCookies(upHeaders, d.route);
-        d.state.masker.maskHeaders(upHeaders);
-      } else {
-        delete upHeaders['set-cookie'];
-      }
-    }
+    // Cookies set with the upgrade are treated as any response's are.
+    if (setCookiesForCaller(upHeaders, d.route, ctx.credentialName(d))) d.state.masker.maskHeaders(upHeaders);
     for (const [k, v] of Object.entries(upHeaders)) {
       for (const value of Array.isArray(v) ? v : [v]) response += `${k}: ${value}\r\n`;
     }
