@@ -64,7 +64,7 @@ function input(cache: GrantCache, nowMs: number): AuthzInput {
   return {
     request: { method: 'POST', path, segments: ['api', 'items', '7'], query: {}, headers: {}, host: 'gw' },
     subject: user('alice', ['eng']),
-    grants: cache.activeGrants('alice', nowMs),
+    grants: cache.activeGrants({ id: 'alice', kind: 'user' }, nowMs),
     route: { name: 'demo', upstream: 'http://127.0.0.1:9', credentials: ['readonly', 'writer', 'admin'] },
     now_ns: nowMs * 1e6,
   };
@@ -152,7 +152,7 @@ async function crossReplica(engine: PolicyEngine): Promise<{ fromCall: number[];
     const fromCall: number[] = [];
     const fromReturn: number[] = [];
     let localMisses = 0;
-    const seen = (cache: GrantCache, id: string): boolean => cache.activeGrants('alice', Date.now()).some((g) => g.id === id);
+    const seen = (cache: GrantCache, id: string): boolean => cache.activeGrants({ id: 'alice', kind: 'user' }, Date.now()).some((g) => g.id === id);
     const until = async (cond: () => boolean): Promise<void> => {
       while (!cond()) await new Promise((r) => setImmediate(r));
     };

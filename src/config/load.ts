@@ -292,6 +292,21 @@ function invalidCertificateIdentities(cfg: GatewayConfig): string[] {
 }
 
 /**
+ * Sample people of the dev issuer who have a configured service's id: their tokens would be
+ * refused (a person and a service never share an id), so the demo config is wrong, not the token.
+ */
+function peopleNamedAsServices(cfg: GatewayConfig): string[] {
+  const { identity } = cfg.jitgate;
+  const services = new Map<string, string>();
+  identity.api_keys.forEach((k, i) => { services.set(k.subject, `jitgate.identity.api_keys.${String(i)}`); });
+  identity.client_certificates.forEach((c, i) => { if (!services.has(c.subject)) services.set(c.subject, `jitgate.identity.client_certificates.${String(i)}`); });
+  return Object.keys(identity.dev_issuer.subjects).flatMap((id) => {
+    const service = services.get(id);
+    return service === undefined ? [] : [`jitgate.identity.dev_issuer.subjects.${id}: "${id}" is the subject of ${service}; a person and a service never share an id`];
+  });
+}
+
+/**
  * Keys that cannot do what they are named for: an OAuth2 signing key that is missing, has no
  * private key, or cannot sign with its algorithm; a bundle's verification key without a public one.
  */
@@ -330,7 +345,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidPathPrefixes(cfg), ...unjudgeableHeaders(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidPathPrefixes(cfg), ...unjudgeableHeaders(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg), ...peopleNamedAsServices(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

@@ -4,13 +4,18 @@
 // is lost the cache stops vouching for its content (ready = false) until a full resync.
 import { NO_GRANTS, sealGrants, type GrantSet, type PolicyGrant } from '../policy/index.js';
 import type { Grant } from './model.js';
-import type { GrantReader } from './types.js';
+import type { GrantReader, SubjectKey } from './types.js';
 import type { GrantStore } from './store.js';
 import { systemClock, iso, type Clock } from './clock.js';
 import { toPolicyGrant } from './policy-grant.js';
 import { UnreadableRowError } from './rows.js';
 
 export const GRANTS_CHANNEL = 'jitgate_grants';
+
+/** The cache's key for a subject: kinds are fixed words without a colon, so the id after it is unambiguous. */
+function keyOf(subject: SubjectKey): string {
+  return `${subject.kind}:${subject.id}`;
+}
 
 interface Entry {
   grant: PolicyGrant;
@@ -143,14 +148,15 @@ export class GrantCache implements GrantReader {
     return grants.every((g) => g !== null && g.status === 'active' && Date.parse(g.expires_at) > nowMs);
   }
 
-  activeGrants(subjectId: string, nowMs: number): GrantSet {
+  activeGrants(subject: SubjectKey, nowMs: number): GrantSet {
     if (!this.ready) return NO_GRANTS;
-    const entries = this.#bySubject.get(subjectId);
+    const key = keyOf(subject);
+    const entries = this.#bySubject.get(key);
     if (!entries) return NO_GRANTS;
-    const known = this.#views.get(subjectId);
+    const known = this.#views.get(key);
     if (known && known.fromMs <= nowMs && nowMs < known.untilMs) return known.grants;
     const view = viewAt(entries.values(), nowMs);
-    this.#views.set(subjectId, view);
+    this.#views.set(key, view);
     return view.grants;
   }
 
@@ -189,7 +195,7 @@ export class GrantCache implements GrantReader {
       return;
     }
     if (this.#ended.has(grant.id)) return;
-    const subject = grant.subject.id;
+    const subject = keyOf(grant.subject);
     let entries = this.#bySubject.get(subject);
     if (!entries) this.#bySubject.set(subject, (entries = new Map<string, Entry>()));
     entries.set(grant.id, { grant: toPolicyGrant(grant), startsMs: Date.parse(grant.starts_at), expiresMs });
@@ -272,10 +278,11 @@ export class GrantCache implements GrantReader {
         // Left out, so not honoured: that grant fails closed, every other still serves.
         for (const unreadable of page.unreadable) this.#onError(unreadable);
         for (const a of page.grants) {
-          let entries = bySubject.get(a.subjectId);
-          if (!entries) bySubject.set(a.subjectId, (entries = new Map<string, Entry>()));
+          const subject = keyOf(a.subject);
+          let entries = bySubject.get(subject);
+          if (!entries) bySubject.set(subject, (entries = new Map<string, Entry>()));
           entries.set(a.grant.id, { grant: a.grant, startsMs: a.startsMs, expiresMs: a.expiresMs });
-          subjectOf.set(a.grant.id, a.subjectId);
+          subjectOf.set(a.grant.id, subject);
         }
         if (page.next === null) break;
         after = page.next;

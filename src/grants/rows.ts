@@ -1,5 +1,5 @@
 // The one place that knows the column layout of requests, approvals and grants.
-import type { GrantScope } from '../policy/index.js';
+import type { GrantScope, SubjectKind } from '../policy/index.js';
 import type { Row } from '../store/index.js';
 import type { AccessRequest, Approval, Grant, GrantStatus, RequestStatus, SubjectRef } from './model.js';
 
@@ -46,6 +46,13 @@ export function readRow<T>(row: Row, read: (row: Row) => T): T {
   } catch (err) {
     throw new UnreadableRowError(str(row.id), err);
   }
+}
+
+/** The kind in a stored subject's JSON; a row naming no known kind cannot be read (its grant is not honoured). */
+export function subjectKindOf(v: unknown): SubjectKind {
+  const kind = json<Partial<SubjectRef>>(v).kind;
+  if (kind !== 'user' && kind !== 'service') throw new Error(`the subject's kind is ${JSON.stringify(kind)}`);
+  return kind;
 }
 
 function scopeOf(v: unknown): GrantScope | null {

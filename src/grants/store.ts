@@ -5,17 +5,17 @@ import type { Db, Row, Sql } from '../store/index.js';
 import type { AccessRequest, Approval } from './model.js';
 import { grantsMigrations } from './migrations.js';
 import {
-  GRANT_COLUMNS, REQUEST_COLUMNS, approvalFromRow, grantFromRow, grantParams, insertSql, readRow, requestFromRow, requestParams, UnreadableRowError,
+  GRANT_COLUMNS, REQUEST_COLUMNS, approvalFromRow, grantFromRow, grantParams, insertSql, readRow, requestFromRow, requestParams, subjectKindOf, UnreadableRowError,
   type StoredGrant,
 } from './rows.js';
-import type { GrantFilter, ListPosition, RequestFilter } from './types.js';
+import type { GrantFilter, ListPosition, RequestFilter, SubjectKey } from './types.js';
 
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
 
 /** A live grant as the cache keeps it: what the policy sees, plus its holder and window. */
 export interface ActiveGrant {
-  subjectId: string;
+  subject: SubjectKey;
   grant: PolicyGrant;
   startsMs: number;
   expiresMs: number;
@@ -237,7 +237,7 @@ export function createGrantStore(db: Db): GrantStore {
       // Expiry is filtered here rather than in SQL so the (status, id) index serves both the range and the order.
       // Only what the policy sees is read: the load at start (and after a lost feed) is the cost that grows with the store.
       const rows = await sql.query(
-        `SELECT id, subject_id, role, scope, reason, ticket, approved_by, break_glass, starts_at, expires_at, request_id
+        `SELECT id, subject_id, subject, role, scope, reason, ticket, approved_by, break_glass, starts_at, expires_at, request_id
          FROM jitgate_grants WHERE status = 'active' AND id > $1 ORDER BY id LIMIT ${n}`,
         [afterId],
       );
@@ -250,7 +250,7 @@ export function createGrantStore(db: Db): GrantStore {
         const startsAt = String(row.starts_at);
         try {
           grants.push(readRow(row, (): ActiveGrant => ({
-            subjectId: String(row.subject_id),
+            subject: { id: String(row.subject_id), kind: subjectKindOf(row.subject) },
             startsMs: Date.parse(startsAt),
             expiresMs,
             grant: {

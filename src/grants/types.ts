@@ -1,11 +1,17 @@
 // What the grants part offers: the data path reads active grants, the control plane runs the workflow.
 import type { GrantScope, GrantSet, Subject } from '../policy/index.js';
+
+/** Who holds a grant: an id is a person's or a service's, never both. */
+export type SubjectKey = Pick<Subject, 'id' | 'kind'>;
 import type { AccessRequest, Grant, GrantEventType, RequestStatus } from './model.js';
 
 /** Data path: the caller's live grants, from the per-replica cache. Expired grants are never returned. */
 export interface GrantReader {
-  /** A sealed set: the same array for as long as the subject's live grants stay the same. */
-  activeGrants(subjectId: string, nowMs: number): GrantSet;
+  /**
+   * A sealed set: the same array for as long as the subject's live grants stay the same. Grants
+   * are the subject's by id and kind: a service is never handed a person's grants, nor the reverse.
+   */
+  activeGrants(subject: SubjectKey, nowMs: number): GrantSet;
   /** False while the cache cannot vouch for its content (initial load, lost change feed): the data path denies. */
   readonly ready: boolean;
   /**

@@ -108,6 +108,7 @@ function single(value: string | string[] | undefined): string | undefined {
 export function createAuthenticator(config: IdentityConfig, deps: { logger: Logger; previous?: ManagedAuthenticator }): ManagedAuthenticator {
   const { logger } = deps;
   const apiKeys = new ApiKeyVerifier(config.api_keys);
+  const serviceIds = new Set([...config.api_keys, ...config.client_certificates].map((s) => s.subject));
   const certificates = new CertificateIdentities(config.client_certificates);
   const verifiers = new Map<string, JwtVerifier>();
   const keySets = new Map<string, KeySet>();
@@ -134,6 +135,7 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
       groupsClaim: config.jwt.groups_claim,
       keys,
       cacheSize: config.jwt.token_cache_size,
+      serviceIds,
     }));
   }
   let dev: DevIssuer | null = null;
@@ -152,6 +154,7 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
       groupsClaim: 'groups',
       keys,
       cacheSize: 10_000,
+      serviceIds,
     }));
   }
 

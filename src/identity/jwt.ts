@@ -17,6 +17,12 @@ export interface JwtVerifierOptions {
   keys: KeySet;
   /** Bound of the verified-token cache; 0 disables it. */
   cacheSize: number;
+  /**
+   * The ids of the configured services (API keys, workload certificates). A token naming one is
+   * refused: grants and workflow rights follow a subject's id, so a person holding a service's id
+   * would act as that service (and it as them).
+   */
+  serviceIds: ReadonlySet<string>;
 }
 
 function groupsFrom(value: unknown): string[] {
@@ -95,6 +101,7 @@ export class JwtVerifier {
     if (typeof sub !== 'string' || sub === '') throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is not a string`);
     if (hasControl(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} ${SUBJECT_ID_RULE}`);
     if (wellFormed(sub) !== sub) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} holds half of a UTF-16 surrogate pair`);
+    if (this.opts.serviceIds.has(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is the id of a configured service; a person and a service never share an id`);
     const claims = wellFormed(payload) as JWTPayload;
     // Sealed (deeply frozen): every request with this token gets this object, which the policy
     // engine parses once and the decision log checks for secrets once.

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AuditWriter, DecisionLogEvent, DecisionLogger } from '../audit/index.js';
-import type { GrantReader } from '../grants/index.js';
+import type { GrantReader, SubjectKey } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { Metrics } from '../observability/index.js';
 import type { AuthzInput, AuthzResult, AuthzRoute, Decision, GrantSet, PolicyEvaluator, ShadowOutcome, Subject } from '../policy/index.js';
@@ -135,8 +135,8 @@ const EMPTY: Record<string, string> = Object.freeze({});
  * revoked, ended or added since, or a store the cache cannot vouch for (which counts as a change).
  * The set is sealed and handed out again while unchanged, so this is one lookup and a comparison.
  */
-export function grantsMoved(grants: GrantReader, subjectId: string, held: GrantSet, nowMs: number): boolean {
-  return !grants.ready || grants.activeGrants(subjectId, nowMs) !== held;
+export function grantsMoved(grants: GrantReader, subject: SubjectKey, held: GrantSet, nowMs: number): boolean {
+  return !grants.ready || grants.activeGrants(subject, nowMs) !== held;
 }
 
 /** How long a request waits for this replica's cache to hear of a change the store already holds. */
@@ -151,7 +151,7 @@ const CATCH_UP_MS = 2_000;
  */
 export async function grantsMovedAfterAudit(deps: Pick<PipelineDeps, 'grants' | 'decisionLog'>, d: Decided): Promise<boolean> {
   const { grants } = deps;
-  const held = (): boolean => !grantsMoved(grants, d.subject.id, d.input.grants, Date.now());
+  const held = (): boolean => !grantsMoved(grants, d.subject, d.input.grants, Date.now());
   if (!held()) return true;
   let unavailable: JitgateError;
   try {
@@ -219,7 +219,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');
       let active: GrantSet;
       try {
-        active = grants.activeGrants(subject.id, nowMs);
+        active = grants.activeGrants(subject, nowMs);
       } catch (err) {
         throw isJitgateError(err) ? err : jitgateError('STORE_UNAVAILABLE', undefined, undefined, err);
       }

@@ -10,6 +10,7 @@
 // on under a grant the trail does not name.
 import type { IncomingMessage } from 'node:http';
 import { isJitgateError, toError } from '../errors.js';
+import type { SubjectKey } from '../grants/index.js';
 import type { GrantSet } from '../policy/index.js';
 import { auditEntryFor } from './audit-entry.js';
 import { DecidedError, grantsMoved, logDecision, type Decide, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
@@ -35,7 +36,7 @@ export interface SessionWatchOptions {
 
 /** What the last decision rested on: when any of it changes, the session is decided again. */
 interface Basis {
-  subjectId: string;
+  subject: SubjectKey;
   grants: GrantSet;
   revision: string | null;
   state: RoutingState;
@@ -49,7 +50,7 @@ interface Basis {
 function basisOf(d: Decided): Basis {
   const exp = d.subject.claims.exp;
   return {
-    subjectId: d.subject.id,
+    subject: d.subject,
     grants: d.input.grants,
     // What the decision rested on, not what serves when the watch starts (a second later, for a
     // lingering response): a policy or key changed in between must count as a change.
@@ -77,7 +78,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
     if (deps.state() !== basis.state || deps.policy.revision !== basis.revision) return true;
     if (deps.authenticator.keysGeneration !== basis.keys) return true;
     // A store the cache cannot vouch for is a change too: the decision below then fails.
-    return grantsMoved(deps.grants, basis.subjectId, basis.grants, nowMs);
+    return grantsMoved(deps.grants, basis.subject, basis.grants, nowMs);
   };
 
   const end = (why: string): void => {

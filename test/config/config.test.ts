@@ -417,6 +417,24 @@ t.test('workload certificates as identities: one subjectAltName each, URI or DNS
   t.end();
 });
 
+t.test('a person of the dev issuer and a configured service never share an id', (t) => {
+  const refused = problemsOf(() => loadConfig(writeConfig([
+    'jitgate:',
+    '  identity:',
+    '    dev_issuer: { enabled: true, subjects: { bob: [eng], carol: [eng] } }',
+    `    api_keys: [{ id: deploy-bot, subject: bob, sha256: "${'a'.repeat(64)}" }]`,
+    '    client_certificates: [{ san_dns: ci.internal, subject: carol }]',
+    '',
+  ].join('\n')), {}));
+  t.same(refused, [
+    'jitgate.identity.dev_issuer.subjects.bob: "bob" is the subject of jitgate.identity.api_keys.0; a person and a service never share an id',
+    'jitgate.identity.dev_issuer.subjects.carol: "carol" is the subject of jitgate.identity.client_certificates.0; a person and a service never share an id',
+  ]);
+  const apart = loadConfig(writeConfig(`jitgate:\n  identity:\n    dev_issuer: { enabled: true, subjects: { bob: [eng] } }\n    api_keys: [{ id: deploy-bot, subject: svc-deploy, sha256: "${'a'.repeat(64)}" }]\n`), {});
+  t.equal(apart.jitgate.identity.api_keys[0]?.subject, 'svc-deploy', 'distinct ids are accepted');
+  t.end();
+});
+
 t.test('a configured subject id holds no control character or line separator, as a token\'s may not', (t) => {
   const problems = problemsOf(() => loadConfig(writeConfig(`
 jitgate:

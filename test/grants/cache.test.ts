@@ -38,12 +38,40 @@ t.test('a cache that has not loaded cannot vouch: ready is false and it hands ou
   await store.migrate();
   const cache = new GrantCache({ store });
   t.equal(cache.ready, false);
-  t.same(cache.activeGrants('alice', Date.now()), []);
+  t.same(cache.activeGrants({ id: 'alice', kind: 'user' }, Date.now()), []);
   await cache.start();
   t.equal(cache.ready, true);
   await cache.stop();
   t.equal(cache.ready, false);
 });
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  t.test(`${dialect}: grants are a subject's by id and kind; a service with a person's id gets none of theirs`, async (t) => {
+    const s = await openStore(dialect);
+    t.teardown(() => s.close());
+    const store = createGrantStore(s.db);
+    await store.migrate();
+    const clock = new TestClock();
+    const service = (g: StoredGrant): StoredGrant => ({ ...g, subject: { id: 'bob', kind: 'service', groups: [] } });
+    const strange = (g: StoredGrant): StoredGrant => ({ ...g, subject: { id: 'bob', kind: 'robot' as never, groups: [] } });
+    await s.db.tx((sql) => store.insertGrants(sql, [
+      activeGrant('grt_person', 'bob', clock.ms - 1000, clock.ms + 60_000),
+      service(activeGrant('grt_service', 'bob', clock.ms - 1000, clock.ms + 60_000)),
+      strange(activeGrant('grt_strange', 'bob', clock.ms - 1000, clock.ms + 60_000)),
+    ]));
+    const unreadable: unknown[] = [];
+    const cache = new GrantCache({ store, clock: clock.now, onError: (e) => unreadable.push(e) });
+    await cache.start();
+    t.teardown(() => cache.stop());
+    const ids = (kind: 'user' | 'service'): string[] => cache.activeGrants({ id: 'bob', kind }, clock.ms).map((g) => g.id);
+    t.same(ids('user'), ['grt_person'], 'loaded: the person\'s grant is the person\'s');
+    t.same(ids('service'), ['grt_service'], 'and the service\'s the service\'s');
+    t.equal(unreadable.length, 1, 'a row naming no known kind is left out, as unreadable');
+    cache.apply(activeGrant('grt_person2', 'bob', clock.ms - 1000, clock.ms + 60_000));
+    t.same(ids('service'), ['grt_service'], 'applied: a new grant of the person is not the service\'s');
+    t.same(ids('user').sort(), ['grt_person', 'grt_person2']);
+  });
+}
 
 t.test('the load pages through the store and skips grants that ended but were not swept yet', async (t) => {
   const { s, clock, store } = await sqliteGrants(t);
@@ -54,8 +82,8 @@ t.test('the load pages through the store and skips grants that ended but were no
   await cache.start();
   t.teardown(() => cache.stop());
   t.equal(cache.size, 6);
-  t.same(cache.activeGrants('u1', clock.ms).map((x) => x.id).sort(), ['grt_1', 'grt_3', 'grt_5', 'grt_7']);
-  t.same(cache.activeGrants('u0', clock.ms).map((x) => x.id).sort(), ['grt_4', 'grt_6']);
+  t.same(cache.activeGrants({ id: 'u1', kind: 'user' }, clock.ms).map((x) => x.id).sort(), ['grt_1', 'grt_3', 'grt_5', 'grt_7']);
+  t.same(cache.activeGrants({ id: 'u0', kind: 'user' }, clock.ms).map((x) => x.id).sort(), ['grt_4', 'grt_6']);
 });
 
 t.test('a subject keeps one sealed set until a grant starts, ends or changes', async (t) => {
@@ -69,17 +97,17 @@ t.test('a subject keeps one sealed set until a grant starts, ends or changes', a
   await cache.start();
   t.teardown(() => cache.stop());
 
-  const first = cache.activeGrants('u', t0);
+  const first = cache.activeGrants({ id: 'u', kind: 'user' }, t0);
   t.same(first.map((x) => x.id), ['a']);
   t.ok(Object.isFrozen(first) && Object.isFrozen(first[0]) && Object.isFrozen(first[0]?.scope), 'the set handed to the policy cannot be changed');
-  t.equal(cache.activeGrants('u', t0 + 4_999), first, 'the same array while nothing starts or ends');
-  t.same(cache.activeGrants('u', t0 + 5_000).map((x) => x.id).sort(), ['a', 'b'], 'b starts exactly at its starts_at');
-  t.same(cache.activeGrants('u', t0 + 10_000).map((x) => x.id), ['b'], 'a ends exactly at its expires_at');
-  t.same(cache.activeGrants('u', t0).map((x) => x.id), ['a'], 'asking about an earlier instant answers for that instant');
+  t.equal(cache.activeGrants({ id: 'u', kind: 'user' }, t0 + 4_999), first, 'the same array while nothing starts or ends');
+  t.same(cache.activeGrants({ id: 'u', kind: 'user' }, t0 + 5_000).map((x) => x.id).sort(), ['a', 'b'], 'b starts exactly at its starts_at');
+  t.same(cache.activeGrants({ id: 'u', kind: 'user' }, t0 + 10_000).map((x) => x.id), ['b'], 'a ends exactly at its expires_at');
+  t.same(cache.activeGrants({ id: 'u', kind: 'user' }, t0).map((x) => x.id), ['a'], 'asking about an earlier instant answers for that instant');
 
-  const before = cache.activeGrants('u', t0);
+  const before = cache.activeGrants({ id: 'u', kind: 'user' }, t0);
   cache.apply({ ...g('a', t0 - 1000, t0 + 10_000), status: 'revoked', revoked_at: new Date(t0).toISOString(), revoked_by: 'dave', revoke_reason: 'x' });
-  const after = cache.activeGrants('u', t0);
+  const after = cache.activeGrants({ id: 'u', kind: 'user' }, t0);
   t.not(after, before, 'a change to one of its grants gives the subject a new set');
   t.same(after, [], 'the revoked grant is gone');
 });
@@ -98,21 +126,21 @@ t.test('PostgreSQL: replicas see each other\'s writes; a lost feed is resynced',
 
   const req = await a.workflow.request(alice, { role: 'writer', duration_seconds: 3600, reason: 'feed' });
   const ok = await b.workflow.approve(bob, req.id);
-  t.equal(b.cache.activeGrants('alice', clock.ms).length, 1, 'the approving replica has it before approve returns');
-  await eventually(() => a.cache.activeGrants('alice', clock.ms).length === 1);
+  t.equal(b.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).length, 1, 'the approving replica has it before approve returns');
+  await eventually(() => a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).length === 1);
   t.pass('the other replica got it through NOTIFY');
 
   await a.workflow.revoke(alice, ok.grant_id!, 'done');
-  t.same(a.cache.activeGrants('alice', clock.ms), [], 'revoked on this replica before revoke returns');
-  await eventually(() => b.cache.activeGrants('alice', clock.ms).length === 0);
+  t.same(a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms), [], 'revoked on this replica before revoke returns');
+  await eventually(() => b.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).length === 0);
   t.pass('and on the other replica shortly after');
 
   // A change the feed never announces (written behind the workflow's back) is only
   // learned by a resync: that is what shows the resync ran.
   const hidden = await a.workflow.approve(bob, (await a.workflow.request(erin, { role: 'writer', duration_seconds: 3600, reason: 'hidden' })).id);
-  await eventually(() => b.cache.activeGrants('erin', clock.ms).length === 1);
+  await eventually(() => b.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).length === 1);
   await s.db.query(`UPDATE jitgate_grants SET status = 'revoked' WHERE id = $1`, [hidden.grant_id]);
-  t.equal(b.cache.activeGrants('erin', clock.ms).length, 1, 'stale until a resync');
+  t.equal(b.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).length, 1, 'stale until a resync');
 
   const states: boolean[] = [];
   const resyncsBefore = b.cache.resyncCount;
@@ -127,14 +155,14 @@ t.test('PostgreSQL: replicas see each other\'s writes; a lost feed is resynced',
   await admin.end();
   t.ok(killed.rows.length >= 3, `terminated ${killed.rows.length} listener backends`);
   await eventually(() => b.cache.resyncCount > resyncsBefore && b.cache.ready, 10_000);
-  t.same(b.cache.activeGrants('erin', clock.ms), [], 'the resync picked up the change the feed never announced');
+  t.same(b.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms), [], 'the resync picked up the change the feed never announced');
   await eventually(() => states.length >= 3, 10_000);
   t.same(states.slice(0, 3), [true, false, true], 'not ready while the feed was lost, ready again after the resync');
   await watcher.stop();
 
   // And the feed works again after the reconnect.
   const single = await a.workflow.approve(bob, (await a.workflow.request(alice, { role: 'writer', duration_seconds: 600, reason: 'after' })).id);
-  await eventually(() => b.cache.activeGrants('alice', clock.ms).some((g) => g.id === single.grant_id));
+  await eventually(() => b.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).some((g) => g.id === single.grant_id));
   t.pass('notifications flow again after the reconnect');
 });
 
@@ -143,17 +171,17 @@ t.test('PostgreSQL: a grant row deleted by hand, and the change announced, is no
   const grant = (who: Subject): Promise<string> => grantOn(a, who, 'hand edit');
   const deleted = await grant(alice);
   const kept = await grant(erin);
-  t.same(a.cache.activeGrants('alice', clock.ms).map((g) => g.id), [deleted], 'the grant is handed out');
+  t.same(a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).map((g) => g.id), [deleted], 'the grant is handed out');
   const resyncs = a.cache.resyncCount;
 
   // An operator's hand edit: the row goes, and the change is announced as the workflow announces one.
   await s.db.query('DELETE FROM jitgate_grants WHERE id = $1', [deleted]);
   await s.db.query('SELECT pg_notify($1, $2)', [GRANTS_CHANNEL, deleted]);
-  await eventually(() => a.cache.activeGrants('alice', clock.ms).length === 0);
+  await eventually(() => a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).length === 0);
   t.pass('the deleted grant is no longer handed out');
   t.equal(a.cache.resyncCount, resyncs, 'learned from the feed, not from a resync');
   t.equal(a.cache.ready, true, 'and the cache still vouches for what it holds');
-  t.same(a.cache.activeGrants('erin', clock.ms).map((g) => g.id), [kept], 'the other subject\'s grant stands');
+  t.same(a.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).map((g) => g.id), [kept], 'the other subject\'s grant stands');
 });
 
 t.test('PostgreSQL: one grant row that cannot be read fails closed for that grant alone; its expiry is still recorded, and every other', async (t) => {
@@ -172,15 +200,15 @@ t.test('PostgreSQL: one grant row that cannot be read fails closed for that gran
   // A hand edit that leaves JSON that does not parse, announced as the workflow announces a change.
   await s.db.query('UPDATE jitgate_grants SET approved_by = $2, subject = $2 WHERE id = $1', [damaged, 'bob']);
   await s.db.query('SELECT pg_notify($1, $2)', [GRANTS_CHANNEL, damaged]);
-  await eventually(() => a.cache.activeGrants('erin', clock.ms).length === 0);
+  await eventually(() => a.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).length === 0);
   t.pass('the damaged grant is no longer honoured');
   t.equal(a.cache.ready, true, 'the cache still vouches for the rest');
-  t.same(a.cache.activeGrants('alice', clock.ms).map((g) => g.id), [sound], 'alice\'s grant stands');
+  t.same(a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).map((g) => g.id), [sound], 'alice\'s grant stands');
 
   b = await replica(s.openAnother(), clock);
   t.equal(b.cache.ready, true, 'a replica starting with the damaged row in the store serves');
-  t.same(b.cache.activeGrants('alice', clock.ms).map((g) => g.id), [sound]);
-  t.same(b.cache.activeGrants('erin', clock.ms), [], 'and leaves the damaged grant out');
+  t.same(b.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).map((g) => g.id), [sound]);
+  t.same(b.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms), [], 'and leaves the damaged grant out');
 
   clock.advance(3601_000);
   const swept = await a.sweeper.sweepOnce();

@@ -71,7 +71,7 @@ t.test('PostgreSQL, two replicas', async (t) => {
       if (approve.status === 'rejected') t.equal(codeOf(approve), 'JITGATE_E_GRANT_NOT_ACTIVE');
       const live = await a.workflow.listGrants({ subject: 'alice', active: true, limit: 1000 });
       t.same(live.filter((g) => g.id === first.grant_id || g.request_id === ext.id), [], 'neither the grant nor its extension is active');
-      t.same(a.cache.activeGrants('alice', clock.ms).filter((g) => g.request_id === ext.id || g.id === first.grant_id), []);
+      t.same(a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).filter((g) => g.request_id === ext.id || g.id === first.grant_id), []);
     }
   });
 

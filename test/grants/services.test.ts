@@ -26,11 +26,11 @@ t.test('createGrantServices: the sweeper runs on its own and the gauges follow',
   await eventually(() => grants.gauges().pendingRequests === 1);
   const ok = await grants.workflow.approve(bob, pending.id);
   t.same(grants.gauges().activeGrants, 1);
-  t.equal(grants.cache.activeGrants('alice', clock.ms).length, 1);
+  t.equal(grants.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).length, 1);
   await eventually(() => grants.gauges().pendingRequests === 0);
 
   clock.advance(120_000);
-  t.same(grants.cache.activeGrants('alice', clock.ms), [], 'expired before any sweep');
+  t.same(grants.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms), [], 'expired before any sweep');
   await eventually(() => events.some((e) => e.type === 'grant.expired' && e.grant?.id === ok.grant_id));
   t.equal((await grants.workflow.getGrant(ok.grant_id!))!.status, 'expired', 'the running sweeper recorded the end');
   t.equal(grants.gauges().activeGrants, 0);

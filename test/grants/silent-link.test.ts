@@ -60,19 +60,19 @@ t.test('a silent link: the replica stops vouching for its grants, and vouches ag
 
   const req = await b.workflow.request(alice, { role: 'writer', duration_seconds: 3600, reason: 'silent link' });
   const granted = await b.workflow.approve(bob, req.id);
-  await eventually(() => a.cache.activeGrants('alice', clock.ms).length === 1);
+  await eventually(() => a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).length === 1);
   t.ok(a.cache.ready, 'replica A holds alice\'s grant and vouches for it');
 
   relay.freeze();
   await b.workflow.revoke(alice, granted.grant_id!, 'done');
-  t.same(b.cache.activeGrants('alice', clock.ms), [], 'revoked on B');
+  t.same(b.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms), [], 'revoked on B');
   // The revocation cannot reach A. What A must not do is go on vouching for what it last heard.
   await eventually(() => !a.cache.ready, 20_000);
-  t.same(a.cache.activeGrants('alice', clock.ms), [], 'A vouches for no grant (the data path answers 503)');
+  t.same(a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms), [], 'A vouches for no grant (the data path answers 503)');
 
   relay.thaw();
   await eventually(() => a.cache.ready, 20_000);
-  t.same(a.cache.activeGrants('alice', clock.ms), [], 'once back, A has resynced: the revoked grant is gone');
+  t.same(a.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms), [], 'once back, A has resynced: the revoked grant is gone');
 });
 
 t.test('a transaction on a link gone silent fails after one statement timeout, not two (no ROLLBACK sent into the silence)', async (t) => {

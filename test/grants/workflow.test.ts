@@ -18,7 +18,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.equal(req.approvals_required, 1);
       t.same(req.approver_groups, ['approvers']);
       t.match(req.policy_revision, /\S/);
-      t.same(r.cache.activeGrants('alice', clock.ms), [], 'nothing before approval');
+      t.same(r.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms), [], 'nothing before approval');
 
       clock.advance(60_000);
       const approvedAt = clock.ms;
@@ -32,7 +32,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.same(grant!.scope, { methods: ['POST'], paths: ['/api/refunds/*'] }, 'the scope is the one requested');
       t.same(grant!.approved_by, ['bob']);
 
-      const live = r.cache.activeGrants('alice', clock.ms);
+      const live = r.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms);
       t.equal(live.length, 1);
       t.equal(live[0]!.expires_at_ns, (approvedAt + 900_000) * 1e6);
       t.same(r.events.slice(-2).map((e) => e.type), ['request.approved', 'grant.granted'], 'notified after commit');
@@ -65,14 +65,14 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       await t.rejects(wf.approve(mallory, req.id), { code: 'JITGATE_E_NOT_FOUND' });
       const one = await wf.approve(bob, req.id);
       t.equal(one.status, 'pending', 'one of two approvals');
-      t.same(r.cache.activeGrants('alice', clock.ms).filter((g) => g.role === 'admin'), []);
+      t.same(r.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).filter((g) => g.role === 'admin'), []);
       await t.rejects(wf.approve(bob, req.id), { code: 'JITGATE_E_ALREADY_APPROVED' });
       await t.rejects(wf.approve(user('Bob', ['approvers']), req.id), { code: 'JITGATE_E_ALREADY_APPROVED' });
       const two = await wf.approve(carol, req.id);
       t.equal(two.status, 'approved');
       t.same(two.approvals.map((a) => a.by), ['bob', 'carol']);
       await t.rejects(wf.approve(dave, req.id), { code: 'JITGATE_E_REQUEST_NOT_PENDING' }, 'no approval after the decision');
-      t.ok(r.cache.activeGrants('alice', clock.ms).some((g) => g.role === 'admin'));
+      t.ok(r.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).some((g) => g.role === 'admin'));
     });
 
     await t.test('the policy decides whether one may ask at all', async (t) => {
@@ -108,12 +108,12 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await t.test('revoke takes effect before the call returns; only holder, approvers or admins may revoke', async (t) => {
       const req = await wf.request(erin, { role: 'writer', duration_seconds: 3600, reason: 'task' });
       const ok = await wf.approve(bob, req.id);
-      t.equal(r.cache.activeGrants('erin', clock.ms).length, 1);
+      t.equal(r.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).length, 1);
       await t.rejects(wf.revoke(alice, ok.grant_id!), { code: 'JITGATE_E_NOT_FOUND' }, 'one who may not see the grant is told there is none');
       const g = await wf.revoke(erin, ok.grant_id!, 'task done');
       t.equal(g.status, 'revoked');
       t.equal(g.revoked_by, 'erin');
-      t.same(r.cache.activeGrants('erin', clock.ms), [], 'gone from the data path');
+      t.same(r.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms), [], 'gone from the data path');
       await t.rejects(wf.revoke(dave, ok.grant_id!), { code: 'JITGATE_E_GRANT_NOT_ACTIVE' });
       const history = await wf.listGrants({ subject: 'erin' });
       t.equal(history.length, 1, 'the revoked grant stays queryable');
@@ -149,7 +149,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
 
       await wf.revoke(alice, g1.id, 'done');
       for (const id of [g1.id, g2.id, g3.id]) t.equal((await wf.getGrant(id))!.status, 'revoked', `${id} revoked`);
-      t.same(r.cache.activeGrants('alice', clock.ms).filter((g) => [g1.id, g2.id, g3.id].includes(g.id)), []);
+      t.same(r.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms).filter((g) => [g1.id, g2.id, g3.id].includes(g.id)), []);
     });
 
     await t.test('break-glass is granted at once, flagged and loud, until someone else reviews it', async (t) => {
@@ -163,7 +163,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.equal(g.break_glass, true);
       t.equal(g.reviewed_by, null);
       t.same(g.approved_by, []);
-      t.ok(r.cache.activeGrants('erin', clock.ms).some((p) => p.id === g.id && p.break_glass));
+      t.ok(r.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).some((p) => p.id === g.id && p.break_glass));
       t.ok(r.events.slice(before).some((e) => e.type === 'grant.break_glass'), 'a break-glass event is emitted');
       await t.rejects(wf.review(erin, g.id), { code: 'JITGATE_E_SELF_APPROVAL' });
       await t.rejects(wf.review(alice, g.id), { code: 'JITGATE_E_NOT_FOUND' });
@@ -188,9 +188,9 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
     await t.test('expiry: an ended grant is never handed to the policy; the sweeper records it once', async (t) => {
       const req = await wf.request(erin, { role: 'writer', duration_seconds: 60, reason: 'short' });
       const ok = await wf.approve(bob, req.id);
-      t.equal(r.cache.activeGrants('erin', clock.ms).filter((g) => g.id === ok.grant_id).length, 1);
+      t.equal(r.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).filter((g) => g.id === ok.grant_id).length, 1);
       clock.advance(60_000);
-      t.same(r.cache.activeGrants('erin', clock.ms).filter((g) => g.id === ok.grant_id), [], 'ended at expires_at, before any sweep');
+      t.same(r.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms).filter((g) => g.id === ok.grant_id), [], 'ended at expires_at, before any sweep');
       await t.rejects(wf.revoke(erin, ok.grant_id!), { code: 'JITGATE_E_GRANT_NOT_ACTIVE' });
 
       const stale = await wf.request(alice, { role: 'writer', duration_seconds: 60, reason: 'forgotten' });
@@ -238,7 +238,7 @@ t.test('a policy failure fails the step closed: nothing changes, nothing is gran
   t.equal(after.status, 'pending');
   t.same(after.approvals, []);
   t.same(await wf.listGrants({}), []);
-  t.same(r.cache.activeGrants('alice', clock.ms), []);
-  t.same(r.cache.activeGrants('erin', clock.ms), []);
+  t.same(r.cache.activeGrants({ id: 'alice', kind: 'user' }, clock.ms), []);
+  t.same(r.cache.activeGrants({ id: 'erin', kind: 'user' }, clock.ms), []);
   t.same((await auditOf(s.db, { request_id: req.id })).map((a) => a.kind), ['request.created'], 'no approval reached the audit trail');
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import type { AuditEntry, AuditRecord, AuditWriter, DecisionLogEvent, DecisionLogger } from '../../src/audit/index.js';
-import type { GrantReader } from '../../src/grants/index.js';
+import type { GrantReader, SubjectKey } from '../../src/grants/index.js';
 import { createAuthenticator, createDevIssuer, ReloadableAuthenticator, type DevIssuer, type IdentityConfig } from '../../src/identity/index.js';
 import type { Metrics } from '../../src/observability/index.js';
 import { buildBundle, requireOpa, type PolicyEvaluator, type PolicyGrant } from '../../src/policy/index.js';
@@ -64,11 +64,13 @@ export class MemoryGrants implements GrantReader {
   readonly bySubject = new Map<string, PolicyGrant[]>();
   /** The last set handed out per subject: the same array again while its grants stay the same (GrantReader's contract). */
   readonly #handedOut = new Map<string, PolicyGrant[]>();
-  activeGrants(subjectId: string, nowMs: number): PolicyGrant[] {
-    const live = (this.bySubject.get(subjectId) ?? []).filter((g) => g.expires_at_ns > nowMs * 1e6);
-    const last = this.#handedOut.get(subjectId);
+  /** `add` gives people grants; a service named like one gets none of theirs (GrantReader's contract). */
+  activeGrants(subject: SubjectKey, nowMs: number): PolicyGrant[] {
+    const live = subject.kind === 'user' ? (this.bySubject.get(subject.id) ?? []).filter((g) => g.expires_at_ns > nowMs * 1e6) : [];
+    const key = `${subject.kind}:${subject.id}`;
+    const last = this.#handedOut.get(key);
     if (last && last.length === live.length && last.every((g, i) => g === live[i])) return last;
-    this.#handedOut.set(subjectId, live);
+    this.#handedOut.set(key, live);
     return live;
   }
   revoke(grantId: string): void {
