@@ -1,6 +1,7 @@
 // One table of routes drives both fastify and the OpenAPI document, so the document
 // describes exactly what is served.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ControlCall } from '../grants/index.js';
 import type { Subject } from '../policy/index.js';
 
 export type JsonSchema = Record<string, unknown>;
@@ -14,6 +15,8 @@ export interface RouteContext<Body = unknown, Query = unknown, Params = unknown>
   body: Body;
   query: Query;
   params: Params;
+  /** This call, for the audit records of what it makes the workflow do (its request id). */
+  call: ControlCall;
   request: FastifyRequest;
   reply: FastifyReply;
 }

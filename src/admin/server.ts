@@ -78,6 +78,7 @@ function register(app: FastifyInstance, def: RouteDef, authenticate: (req: Fasti
         body: request.body as never,
         query: request.query as never,
         params: request.params as never,
+        call: { httpRequestId: request.id },
         request,
         reply,
       });

@@ -1,6 +1,6 @@
 // Grants part: grant store (SQLite | PostgreSQL), elevation workflow, per-replica grant cache, sweeper.
 export type * from './model.js';
-export type { GrantReader, SubjectKey, Workflow, WorkflowEvent, NewRequest, RequestFilter, GrantFilter, ListPosition } from './types.js';
+export type { ControlCall, GrantReader, SubjectKey, Workflow, WorkflowEvent, NewRequest, RequestFilter, GrantFilter, ListPosition } from './types.js';
 export { grantsConfigSchema, type GrantsConfig } from './config.js';
 export { grantsMigrations } from './migrations.js';
 export { createGrantStore, type GrantStore, type ActiveGrant } from './store.js';

@@ -60,15 +60,27 @@ export interface ListPosition {
   id: string;
 }
 
-/** Control plane. Every method asks the elevation policy; throws JitgateError with a stable code. */
+/**
+ * The control API call an action comes from. Its request id (the answer's `x-request-id`) goes
+ * into every audit record the action writes, refusals included, as `details.http_request_id`
+ * like the data path's, so an operator can go from the call's log line or answer to its records.
+ */
+export interface ControlCall {
+  httpRequestId: string;
+}
+
+/**
+ * Control plane. Every method asks the elevation policy; throws JitgateError with a stable code.
+ * `call` is absent for an action no control API call made (its records carry no request id).
+ */
 export interface Workflow {
-  request(actor: Subject, req: NewRequest): Promise<AccessRequest>;
-  extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>): Promise<AccessRequest>;
-  approve(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest>;
-  deny(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest>;
-  withdraw(actor: Subject, requestId: string): Promise<AccessRequest>;
-  revoke(actor: Subject, grantId: string, reason?: string): Promise<Grant>;
-  review(actor: Subject, grantId: string, comment?: string): Promise<Grant>;
+  request(actor: Subject, req: NewRequest, call?: ControlCall): Promise<AccessRequest>;
+  extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>, call?: ControlCall): Promise<AccessRequest>;
+  approve(actor: Subject, requestId: string, comment?: string, call?: ControlCall): Promise<AccessRequest>;
+  deny(actor: Subject, requestId: string, comment?: string, call?: ControlCall): Promise<AccessRequest>;
+  withdraw(actor: Subject, requestId: string, call?: ControlCall): Promise<AccessRequest>;
+  revoke(actor: Subject, grantId: string, reason?: string, call?: ControlCall): Promise<Grant>;
+  review(actor: Subject, grantId: string, comment?: string, call?: ControlCall): Promise<Grant>;
   /** Reads return what is stored; who may see it is canView*'s question (the API asks it). */
   getRequest(id: string): Promise<AccessRequest | null>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;

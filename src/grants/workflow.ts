@@ -17,7 +17,7 @@ import type { AccessRequest, Approval, Grant, GrantEventType, SubjectRef } from 
 import { toPolicyGrant } from './policy-grant.js';
 import { publicGrant, type StoredGrant } from './rows.js';
 import { createGrantStore, type GrantStore } from './store.js';
-import type { GrantFilter, NewRequest, RequestFilter, Workflow, WorkflowEvent } from './types.js';
+import type { ControlCall, GrantFilter, NewRequest, RequestFilter, Workflow, WorkflowEvent } from './types.js';
 import { checkActor, checkAsk, checkNewRequest, type CheckedAsk } from './validate.js';
 
 /** Receives events after their step committed (notifications). Must not throw or block. */
@@ -123,7 +123,7 @@ function checkAgainstSettings(r: ElevationResult, ask: CheckedAsk, breakGlass: b
  */
 const REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 403, 404, 409]);
 
-/** What an action was, for the audit record of its refusal. */
+/** What an action was, for the audit record of its refusal; `call` goes into every record it writes. */
 interface Attempt {
   action: ElevationAction;
   actor: Subject;
@@ -134,6 +134,12 @@ interface Attempt {
   /** The comment or reason the actor gave. */
   reason?: string | undefined;
   details?: Record<string, unknown>;
+  call?: ControlCall | undefined;
+}
+
+/** The entry as written for the control API call that caused it (ControlCall). */
+function fromCall(entry: AuditEntry, call: ControlCall | undefined): AuditEntry {
+  return call ? { ...entry, details: { ...entry.details, http_request_id: call.httpRequestId } } : entry;
 }
 
 function askDetails(ask: CheckedAsk): Record<string, unknown> {
@@ -165,15 +171,15 @@ export class StoreWorkflow implements Workflow {
 
   // --- steps -----------------------------------------------------------------------
 
-  async request(actor: Subject, req: NewRequest): Promise<AccessRequest> {
+  async request(actor: Subject, req: NewRequest, call?: ControlCall): Promise<AccessRequest> {
     checkActor(actor);
     const ask = checkNewRequest(req);
     this.#checkPendingTtl(ask);
     return this.#commit((sql) => this.#ask(sql, actor, ask.role, ask.scope, ask, null),
-      { action: 'request', actor, role: ask.role, route: ask.scope?.route ?? null, details: askDetails(ask) });
+      { action: 'request', actor, role: ask.role, route: ask.scope?.route ?? null, details: askDetails(ask), call });
   }
 
-  async extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>): Promise<AccessRequest> {
+  async extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>, call?: ControlCall): Promise<AccessRequest> {
     checkActor(actor);
     const ask = checkAsk(req);
     this.#checkPendingTtl(ask);
@@ -184,10 +190,10 @@ export class StoreWorkflow implements Workflow {
       }
       if (!isLive(grant, this.#clock())) throw jitgateError('GRANT_NOT_ACTIVE', grant.status);
       return this.#ask(sql, actor, grant.role, grant.scope, ask, grant);
-    }, { action: 'extend', actor, grantId, details: askDetails(ask) });
+    }, { action: 'extend', actor, grantId, details: askDetails(ask), call });
   }
 
-  async approve(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest> {
+  async approve(actor: Subject, requestId: string, comment?: string, call?: ControlCall): Promise<AccessRequest> {
     checkActor(actor);
     return this.#commit(async (sql) => {
       const now = this.#clock();
@@ -218,10 +224,10 @@ export class StoreWorkflow implements Workflow {
       step.value = final;
       this.#granted(step, final, grant, actor.id, decision.revision, now, 'request.approved');
       return step;
-    }, { action: 'approve', actor, requestId, reason: comment });
+    }, { action: 'approve', actor, requestId, reason: comment, call });
   }
 
-  async deny(actor: Subject, requestId: string, comment?: string): Promise<AccessRequest> {
+  async deny(actor: Subject, requestId: string, comment?: string, call?: ControlCall): Promise<AccessRequest> {
     checkActor(actor);
     return this.#commit(async (sql) => {
       const now = this.#clock();
@@ -230,10 +236,10 @@ export class StoreWorkflow implements Workflow {
       const decision = this.#decide('deny', req, extended, actor, now);
       this.#checkApprover(req, actor);
       return this.#close(sql, req, 'denied', 'request.denied', actor.id, comment ?? null, decision.revision, now);
-    }, { action: 'deny', actor, requestId, reason: comment });
+    }, { action: 'deny', actor, requestId, reason: comment, call });
   }
 
-  async withdraw(actor: Subject, requestId: string): Promise<AccessRequest> {
+  async withdraw(actor: Subject, requestId: string, call?: ControlCall): Promise<AccessRequest> {
     checkActor(actor);
     return this.#commit(async (sql) => {
       const now = this.#clock();
@@ -242,10 +248,10 @@ export class StoreWorkflow implements Workflow {
       const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('withdraw', req, extended, actor, now);
       return this.#close(sql, req, 'withdrawn', 'request.withdrawn', actor.id, null, decision.revision, now);
-    }, { action: 'withdraw', actor, requestId });
+    }, { action: 'withdraw', actor, requestId, call });
   }
 
-  async revoke(actor: Subject, grantId: string, reason?: string): Promise<Grant> {
+  async revoke(actor: Subject, grantId: string, reason?: string, call?: ControlCall): Promise<Grant> {
     checkActor(actor);
     return this.#commit(async (sql) => {
       const now = this.#clock();
@@ -273,10 +279,10 @@ export class StoreWorkflow implements Workflow {
         for (const ext of await this.#store.extensionsOf(sql, g.id)) queue.push({ grant: ext, cascadeFrom: g.id });
       }
       return step;
-    }, { action: 'revoke', actor, grantId, reason });
+    }, { action: 'revoke', actor, grantId, reason, call });
   }
 
-  async review(actor: Subject, grantId: string, comment?: string): Promise<Grant> {
+  async review(actor: Subject, grantId: string, comment?: string, call?: ControlCall): Promise<Grant> {
     checkActor(actor);
     return this.#commit(async (sql) => {
       const now = this.#clock();
@@ -293,7 +299,7 @@ export class StoreWorkflow implements Workflow {
       step.audit.push(this.#entry('grant.reviewed', actor.id, req, reviewed, decision.revision, comment ?? null, {}));
       step.events.push(this.#event('grant.reviewed', actor.id, req, reviewed, decision.revision, now));
       return step;
-    }, { action: 'review', actor, grantId, reason: comment });
+    }, { action: 'review', actor, grantId, reason: comment, call });
   }
 
   // --- reads -----------------------------------------------------------------------
@@ -373,7 +379,7 @@ export class StoreWorkflow implements Workflow {
     try {
       step = await db.tx(async (sql) => {
         const s = await fn(sql);
-        if (s.audit.length > 0) await this.#audit.appendWithin(sql, s.audit);
+        if (s.audit.length > 0) await this.#audit.appendWithin(sql, s.audit.map((e) => fromCall(e, attempt.call)));
         for (const g of s.grants) await db.notify(GRANTS_CHANNEL, g.id, sql);
         return s;
       }, { lockKey: AUDIT_CHAIN_LOCK });
@@ -397,7 +403,7 @@ export class StoreWorkflow implements Workflow {
   async #auditRefusal(attempt: Attempt, refusal: JitgateError): Promise<void> {
     try {
       const target = await this.#refusalTarget(attempt);
-      await this.#audit.append({
+      await this.#audit.append(fromCall({
         kind: 'workflow.refused',
         actor: attempt.actor.id,
         subject: target?.subject ?? (attempt.action === 'request' || attempt.action === 'extend' ? attempt.actor.id : null),
@@ -409,7 +415,7 @@ export class StoreWorkflow implements Workflow {
         policy_revision: this.#policy.revision,
         reason: refusal.message,
         details: { action: attempt.action, error_code: refusal.code, ...(attempt.reason ? { comment: attempt.reason } : {}), ...attempt.details },
-      });
+      }, attempt.call));
     } catch (err) {
       this.#logger?.error({ err, action: attempt.action, actor: attempt.actor.id }, 'a refused workflow action could not be audited');
       throw jitgateError('AUDIT_UNAVAILABLE', undefined, undefined, err);

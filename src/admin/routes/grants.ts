@@ -62,7 +62,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { params: idParams, body: revokeBody, response: grantSchema },
-      handler: ({ subject, params, body }) => workflow.revoke(subject, params.id, body?.reason),
+      handler: ({ subject, params, body, call }) => workflow.revoke(subject, params.id, body?.reason, call),
     }),
     route<{ comment?: string } | null, never, IdParams>({
       method: 'POST',
@@ -73,7 +73,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { params: idParams, body: commentBody, response: grantSchema },
-      handler: ({ subject, params, body }) => workflow.review(subject, params.id, body?.comment),
+      handler: ({ subject, params, body, call }) => workflow.review(subject, params.id, body?.comment, call),
     }),
   ];
 }

@@ -46,13 +46,13 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 201,
       schema: { body: newRequestBody, response: accessRequestSchema },
-      async handler({ subject, body }) {
+      async handler({ subject, body, call }) {
         const duration_seconds = parseDuration(body.duration);
         const pending_ttl_seconds = body.pending_ttl === undefined ? null : parseDuration(body.pending_ttl, 'pending_ttl');
         const ask = { duration_seconds, reason: body.reason, ticket: body.ticket ?? null, pending_ttl_seconds };
-        if (body.extends_grant_id !== undefined) return workflow.extend(subject, body.extends_grant_id, ask);
+        if (body.extends_grant_id !== undefined) return workflow.extend(subject, body.extends_grant_id, ask, call);
         if (body.role === undefined) throw jitgateError('VALIDATION', 'body.role is required', { in: 'body', field: 'role' });
-        return workflow.request(subject, { ...ask, role: body.role, scope: body.scope ?? null });
+        return workflow.request(subject, { ...ask, role: body.role, scope: body.scope ?? null }, call);
       },
     }),
     route<never, RequestsQuery>({
@@ -94,7 +94,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { params: idParams, body: commentBody, response: accessRequestSchema },
-      handler: ({ subject, params, body }) => workflow.approve(subject, params.id, body?.comment),
+      handler: ({ subject, params, body, call }) => workflow.approve(subject, params.id, body?.comment, call),
     }),
     route<{ comment?: string } | null, never, IdParams>({
       method: 'POST',
@@ -105,7 +105,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { params: idParams, body: commentBody, response: accessRequestSchema },
-      handler: ({ subject, params, body }) => workflow.deny(subject, params.id, body?.comment),
+      handler: ({ subject, params, body, call }) => workflow.deny(subject, params.id, body?.comment, call),
     }),
     route<null, never, IdParams>({
       method: 'POST',
@@ -116,7 +116,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { params: idParams, body: emptyBody, response: accessRequestSchema },
-      handler: ({ subject, params }) => workflow.withdraw(subject, params.id),
+      handler: ({ subject, params, call }) => workflow.withdraw(subject, params.id, call),
     }),
   ];
 }
