@@ -6,7 +6,7 @@
 // decision-log event, once the body is cut off.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { jitgateError } from '../errors.js';
+import { jitgateError, type JitgateError } from '../errors.js';
 import { uuid } from '../uuid.js';
 import { rawAnswer, specBody } from './respond.js';
 
@@ -34,11 +34,15 @@ export interface BodyReader {
 export interface BodyReads {
   reading(socket: Socket, reader: BodyReader): void;
   doneReading(socket: Socket): void;
+  /** Why the body on `socket` broke off before its end: the request timer, bytes Node could not parse, or the caller gone. */
+  whyCutOff(socket: Socket): JitgateError;
 }
 
 export class ConnectionErrors implements BodyReads {
   readonly #body: ConnectionErrorBody;
   readonly #timedOut = new WeakSet<Socket>();
+  /** Connections whose bytes Node's parser refused (a broken chunked body): their cut-off body was the caller's fault, not its leaving. */
+  readonly #malformed = new WeakSet<Socket>();
   readonly #reading = new WeakMap<Socket, BodyReader>();
 
   constructor(body: ConnectionErrorBody = (name) => specBody(name, uuid())) {
@@ -54,13 +58,16 @@ export class ConnectionErrors implements BodyReads {
     this.#reading.delete(socket);
   }
 
-  /** Whether Node's request timers fired on this connection (a body cut off then was the caller's lateness). */
-  timedOut(socket: Socket): boolean {
-    return this.#timedOut.has(socket);
+  whyCutOff(socket: Socket): JitgateError {
+    if (this.#timedOut.has(socket)) return jitgateError('REQUEST_TIMEOUT');
+    if (this.#malformed.has(socket)) return jitgateError('BAD_REQUEST', 'the request body was cut off');
+    return jitgateError('CLIENT_CLOSED', 'the caller closed the connection while sending its request body');
   }
 
   /** The server's `clientError` handler. */
   readonly handle = (err: NodeJS.ErrnoException, socket: Socket): void => {
+    // The end of input inside a message is the caller leaving, not bytes that failed to parse.
+    if (err.code?.startsWith('HPE_') === true && err.code !== 'HPE_INVALID_EOF_STATE') this.#malformed.add(socket);
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const name = BY_CODE[err.code ?? ''] ?? 'BAD_REQUEST';
     if (name === 'REQUEST_TIMEOUT') this.#timedOut.add(socket);

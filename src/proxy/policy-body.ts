@@ -88,7 +88,7 @@ function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: n
       }
     };
     const onEnd = (): void => { settle({ chunks, length, complete: true }); };
-    const onCutOff = (): void => { settle(jitgateError('BAD_REQUEST', 'the request body was cut off')); };
+    const onCutOff = (): void => { settle(reads.whyCutOff(req.socket)); };
     const onClose = (): void => { if (!req.complete) onCutOff(); };
     req.on('data', onData);
     req.once('end', onEnd);

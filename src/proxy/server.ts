@@ -162,7 +162,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   function bodyCutOff(cause: NonNullable<GuardedBody['cutOff']>, req: IncomingMessage): JitgateError {
     if (cause === 'too_large') return jitgateError('BODY_TOO_LARGE');
     if (cause === 'stalled') return jitgateError('BODY_TIMEOUT');
-    return connectionErrors.timedOut(req.socket) ? jitgateError('REQUEST_TIMEOUT') : jitgateError('BAD_REQUEST', 'the request body was cut off');
+    return connectionErrors.whyCutOff(req.socket);
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, requestId: string, thrown: unknown, routeName: string | null): void {

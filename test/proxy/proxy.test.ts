@@ -438,6 +438,43 @@ t.test('a caller who leaves before the upstream answers is recorded as having le
   t.same(lines.filter((l) => l.msg === 'the caller ended the request before the upstream answered').map((l) => l.code), ['JITGATE_E_CLIENT_CLOSED', 'JITGATE_E_CLIENT_CLOSED'], 'it says the caller ended it');
 });
 
+t.test('a caller who hangs up while sending its body is recorded as having left; a body that does not parse, as a bad request', async (t) => {
+  const counted: string[] = [];
+  const metrics = { ...noMetrics, proxyRequest(_route: string, kind: string, status: number) { counted.push(`${kind} ${String(status)}`); } };
+  const streamed = await startGateway({ metrics });
+  const judged = await startGateway({ metrics, routes: (upstream) => [demoRoute(upstream, { policy_body: { max_bytes: 4096, content_types: ['application/json'], read_timeout_ms: 5_000 } })] });
+  t.teardown(() => Promise.all([streamed.close(), judged.close()]));
+  const until = async (done: () => boolean): Promise<void> => {
+    for (let i = 0; i < 250 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  const cases = [
+    { gw: streamed, framing: 'Content-Length: 1000', body: '{"n":1', then: null, code: 'JITGATE_E_CLIENT_CLOSED', status: 499, what: 'streamed upstream, the caller hangs up' },
+    { gw: streamed, framing: 'Transfer-Encoding: chunked', body: '5\r\n{"n":\r\n', then: 'zz\r\n', code: 'JITGATE_E_BAD_REQUEST', status: 400, what: 'streamed upstream, a chunk size that does not parse' },
+    { gw: judged, framing: 'Content-Length: 1000', body: '{"n":1', then: null, code: 'JITGATE_E_CLIENT_CLOSED', status: 499, what: 'read for the policy, the caller hangs up' },
+    { gw: judged, framing: 'Transfer-Encoding: chunked', body: '5\r\n{"n":\r\n', then: 'zz\r\n', code: 'JITGATE_E_BAD_REQUEST', status: 400, what: 'read for the policy, a chunk size that does not parse' },
+  ];
+  for (const c of cases) {
+    c.gw.grants.add('alice', 'writer', 600);
+    const seen = c.gw.upstream.seen.length;
+    const events = c.gw.decisions.events.length;
+    const before = counted.length;
+    const socket = connect(Number(new URL(c.gw.url).port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${await c.gw.token('alice')}\r\nContent-Type: application/json\r\n${c.framing}\r\n\r\n${c.body}`);
+    // Streamed: until the upstream has the request; read for the policy: until the gateway has the first bytes.
+    if (c.gw === streamed) await until(() => c.gw.upstream.seen.length > seen);
+    else await new Promise((r) => setTimeout(r, 200));
+    if (c.then === null) socket.destroy();
+    else socket.write(c.then);
+    await until(() => counted.length > before);
+    socket.destroy();
+    t.same(counted.slice(before), [`error ${String(c.status)}`], `${c.what}: counted as ${String(c.status)}`);
+    t.equal(c.gw.decisions.events.at(-1)?.jitgate.error_code, c.code, `${c.what}: logged as ${c.code}`);
+    t.ok(c.gw.decisions.events.length > events, `${c.what}: in the decision log`);
+    if (c.gw === judged) t.equal(c.gw.upstream.seen.length, seen, `${c.what}: the upstream never saw it`);
+  }
+});
+
 t.test('a large response streams through whole, the secret masked at every chunk boundary', async (t) => {
   const token = await g.token('alice');
   const res = await request(`${g.url}/api/__stream?chunks=64`, { headers: { authorization: `Bearer ${token}` } });
