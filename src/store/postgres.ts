@@ -6,6 +6,8 @@ import pg from 'pg';
 import { StoreNotWritable, type Db, type Migration, type Row, type Sql } from './types.js';
 import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from './migrate.js';
 import { BackwardsStep, clockOffBy, DATABASE_CLOCK_SQL } from './clock-check.js';
+import { LastWrite } from './last-write.js';
+import { postgresTrouble, probePostgres, STORE_MIGRATIONS, wrote } from './postgres-writes.js';
 
 // BIGINT columns (sequence numbers, counts) as numbers, not strings; they stay far below 2^53.
 const typeParsers = new pg.TypeOverrides();
@@ -38,10 +40,24 @@ export interface PostgresOptions {
   queryTimeoutMs?: number;
 }
 
-function wrap(client: pg.ClientBase | pg.Pool): Sql {
+/** What a statement's outcome says about the store's writes (last-write.ts). */
+interface WriteWatch {
+  /** The statement changed rows. */
+  wrote(): void;
+  failed(err: unknown): void;
+}
+
+function wrap(client: pg.ClientBase | pg.Pool, watch: WriteWatch): Sql {
   return {
     async query<T extends Row = Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-      const res = await client.query<T>(text, params as unknown[]);
+      let res: pg.QueryResult<T>;
+      try {
+        res = await client.query<T>(text, params as unknown[]);
+      } catch (err) {
+        watch.failed(err);
+        throw err;
+      }
+      if (wrote(res.command)) watch.wrote();
       return res.rows;
     },
   };
@@ -55,6 +71,7 @@ export class PostgresDb implements Db {
   private readonly listeners = new Set<pg.Client>();
   #clockOff: string | null = null;
   readonly #backwards = new BackwardsStep();
+  readonly #lastWrite = new LastWrite(postgresTrouble);
 
   constructor(private readonly opts: PostgresOptions) {
     this.pool = new pg.Pool({
@@ -63,7 +80,8 @@ export class PostgresDb implements Db {
     });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
-    this.direct = wrap(this.pool);
+    // Outside a transaction a statement that wrote has committed.
+    this.direct = wrap(this.pool, { wrote: () => { this.#lastWrite.succeeded(); }, failed: (err) => { this.#lastWrite.failed(err); } });
   }
 
   clockOff(): string | null {
@@ -86,13 +104,17 @@ export class PostgresDb implements Db {
     const client = await this.pool.connect();
     // A connection whose ROLLBACK failed may still hold a transaction (and its locks): destroy it, never pool it.
     let broken = false;
+    let writes = 0;
     try {
       await client.query('BEGIN');
       if (opts.lockKey !== undefined) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [opts.lockKey]);
-      const result = await fn(wrap(client));
-      await client.query('COMMIT');
+      const result = await fn(wrap(client, { wrote: () => { writes++; }, failed: (err) => { this.#lastWrite.failed(err); } }));
+      // A transaction a statement failed in (the error caught by fn) ends in a ROLLBACK, whatever COMMIT says.
+      const end = await client.query('COMMIT');
+      if (writes > 0 && end.command === 'COMMIT') this.#lastWrite.succeeded();
       return result;
     } catch (err) {
+      this.#lastWrite.failed(err);
       // A statement that timed out leaves a server that does not answer: a ROLLBACK would wait as
       // long again. The connection is dropped instead, which ends the transaction on the server.
       if (err instanceof Error && err.message === QUERY_TIMEOUT_MESSAGE) broken = true;
@@ -108,18 +130,22 @@ export class PostgresDb implements Db {
   }
 
   async migrate(part: string, migrations: readonly Migration[]): Promise<void> {
+    checkMigrations('store', STORE_MIGRATIONS);
     checkMigrations(part, migrations);
     // Replicas starting together must not race on DDL: one advisory lock for all migrations.
     await this.tx(async (sql) => {
       await sql.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['jitgate_migrations']);
       await sql.query(MIGRATIONS_TABLE);
-      const current = await appliedVersion(sql, part);
-      for (const m of migrations) {
-        if (m.version <= current) continue;
-        await sql.query(migrationSql(m, 'postgres'));
-        await sql.query('INSERT INTO jitgate_migrations (part, version, description, applied_at) VALUES ($1, $2, $3, $4)', [
-          part, m.version, m.description, new Date().toISOString(),
-        ]);
+      // The store's own tables first, whichever part migrates first.
+      for (const [p, list] of [['store', STORE_MIGRATIONS], [part, migrations]] as const) {
+        const current = await appliedVersion(sql, p);
+        for (const m of list) {
+          if (m.version <= current) continue;
+          await sql.query(migrationSql(m, 'postgres'));
+          await sql.query('INSERT INTO jitgate_migrations (part, version, description, applied_at) VALUES ($1, $2, $3, $4)', [
+            p, m.version, m.description, new Date().toISOString(),
+          ]);
+        }
       }
     });
   }
@@ -219,6 +245,8 @@ export class PostgresDb implements Db {
     if (rows[0]?.read_only === 'on') {
       throw new StoreNotWritable('the server takes no writes (transaction_read_only is on: a standby, or default_transaction_read_only is set)');
     }
+    // A full disk leaves the setting off and reads working: only a write tried says so.
+    await this.#lastWrite.check(() => probePostgres((fn) => this.tx(fn)));
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,8 @@ import { MIGRATIONS_TABLE, appliedVersion, checkMigrations, migrationSql } from 
 import { Lane } from './lane.js';
 import { BackwardsStep } from './clock-check.js';
 import { WalFollower } from './sqlite-wal.js';
-import { LastWrite } from './sqlite-writes.js';
+import { LastWrite } from './last-write.js';
+import { probeSqlite, sqliteTrouble } from './sqlite-writes.js';
 
 /**
  * `$n` → `?`, with the parameter order to bind: better-sqlite3 refuses positional
@@ -41,7 +42,7 @@ export class SqliteDb implements Db {
   /** The write-ahead log, followed by a writing connection to a file (sqlite-wal.ts). */
   #wal: WalFollower | null = null;
   #walTimer: NodeJS.Timeout | null = null;
-  readonly #lastWrite = new LastWrite();
+  readonly #lastWrite = new LastWrite(sqliteTrouble);
   /** Statements run that write, counted: only a COMMIT after one says the file takes writes. */
   #writes = 0;
 
@@ -170,8 +171,7 @@ export class SqliteDb implements Db {
   async ping(): Promise<void> {
     await this.lane.run(() => {
       this.#wal?.follow(this.db);
-      this.#lastWrite.check(this.db);
-      return Promise.resolve();
+      return this.#lastWrite.check(() => probeSqlite(this.db));
     });
     await this.query('SELECT 1 AS one');
   }

@@ -1,8 +1,9 @@
-// A store that cannot write. A full disk under the SQLite store: reads still work, so a `SELECT 1` said the store was fine
-// while every audited request failed. Readiness must say the store cannot write, and see the
+// A store that cannot write. A full disk under the SQLite store or PostgreSQL's: reads still work, so a ping that
+// reads said the store was fine while every audited request failed. Readiness must say the store cannot write, and see the
 // disk come back on its own, with no traffic to try it (a load balancer that took the gateway
 // out sends none).
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import t from 'tap';
@@ -92,6 +93,53 @@ t.test('PostgreSQL that takes no writes (a standby, a read-only database): readi
   await readOnly(false);
   t.ok(await within(async () => (await readiness(gw.controlUrl)).status === 200, 10_000), 'ready again once writable');
   t.equal((await run.write(gw, alice, 'again')).status, 403, 'denials are recorded again');
+  t.equal(run.upstream.seen.length, 0, 'no write reached the upstream');
+  await gw.stop();
+});
+
+t.test('PostgreSQL on a full disk: readiness fails with why, and recovers when space returns', async (t) => {
+  const admin = new pg.Client({ connectionString: pgAdminUrl() });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  // The database gets a tablespace on a small disk of its own. Its folder must belong to the
+  // server's user: the owner of the data directory, when the server runs on this host.
+  const dataDir = String((await admin.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory);
+  const mnt = existsSync(dataDir) ? mountTmpfs(t, '24m', 'jg-full-pg-', statSync(dataDir)) : null;
+  if (mnt === null) {
+    t.comment('skipped: needs a PostgreSQL on this host and a tmpfs mounted for it (root; CI runs as root)');
+    return;
+  }
+  const tablespace = `jg_full_${randomBytes(6).toString('hex')}`;
+  await admin.query(`CREATE TABLESPACE ${tablespace} LOCATION '${mnt}'`);
+  // After the database is dropped (teardowns run last first), before the disk is unmounted; never throws, so the unmount still runs.
+  t.teardown(() => admin.query(`DROP TABLESPACE IF EXISTS ${tablespace}`).catch((err: unknown) => { t.comment(`tablespace ${tablespace} left: ${String(err)}`); }));
+  const run = await demoRun(t, { subjects: { alice: ['eng'] }, prefix: 'jg-full-pg-', postgres: { tablespace } });
+  const gw = await run.start();
+  const alice = await run.token('alice');
+  t.equal((await readiness(gw.controlUrl)).status, 200, 'ready with room on the disk');
+  t.equal((await run.write(gw, alice, 'first')).status, 403, 'a denied write is answered once recorded');
+
+  // Twice: the second time the probe's own table already has a page with room, which must not
+  // make a write that fits in it pass for one that needs the disk.
+  for (const round of ['first', 'second']) {
+    const filler = join(mnt, 'filler');
+    fill(filler);
+    // A record that fits in a page the table already has still goes in (the WAL is on the
+    // server's own disk): writes go on until one needs a page the disk has no room for.
+    let refused = await run.write(gw, alice, `${round}-full-0`);
+    for (let i = 1; i < 500 && refused.status === 403; i++) refused = await run.write(gw, alice, `${round}-full-${i}`);
+    t.same(refused, { status: 503, code: 'JITGATE_E_AUDIT_UNAVAILABLE' }, `${round} fill: a write whose denial cannot be recorded is refused`);
+    const full = await readiness(gw.controlUrl);
+    t.equal(full.status, 503, `${round} fill: not ready while the store cannot write`);
+    t.match(full.body.checks.store, { ok: false, detail: /^postgres cannot write: the last write failed at .* \(53100 disk_full: could not extend file/ }, `${round} fill: the store check says why`);
+    const again = await readiness(gw.controlUrl);
+    t.equal(again.status, 503, `${round} fill: and says it again, the probe write fails too (${JSON.stringify(again.body.checks.store)})`);
+
+    unlinkSync(filler);
+    const back = await readiness(gw.controlUrl);
+    t.equal(back.status, 200, `${round} fill: ready again once there is room, with no request in between (${JSON.stringify(back.body.checks.store)})`);
+    t.equal((await run.write(gw, alice, `${round}-again`)).status, 403, `${round} fill: denials are recorded again`);
+  }
   t.equal(run.upstream.seen.length, 0, 'no write reached the upstream');
   await gw.stop();
 });

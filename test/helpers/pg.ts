@@ -19,12 +19,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function freshDatabase(): Promise<TestDatabase> {
+/** `tablespace`: where the database's files go (a small disk of the test's own, to fill). */
+export async function freshDatabase(options: { tablespace?: string } = {}): Promise<TestDatabase> {
   const admin = pgAdminUrl();
   const name = `jg_test_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
+  await client.query(`CREATE DATABASE ${name}${options.tablespace === undefined ? '' : ` TABLESPACE ${options.tablespace}`}`);
   await client.end();
   const url = new URL(admin);
   url.pathname = `/${name}`;
