@@ -20,7 +20,7 @@ export interface AuditFilter {
   policy_revision?: string;
   /** Exact kinds (AuditKind), or a family such as `grant.*`. */
   kinds?: readonly string[];
-  /** allow: grants used, requests approved; deny: proxy denials, requests denied, workflow actions refused. */
+  /** allow: grants used, requests approved; deny: proxy denials and requests not forwarded, requests denied, workflow actions refused. */
   decision?: 'allow' | 'deny';
   /** Inclusive lower bound on the time (anything Date parses). */
   since?: string;
@@ -39,8 +39,8 @@ export interface AuditPage {
 }
 
 export const DECISION_KINDS: Record<'allow' | 'deny', AuditKind[]> = {
-  allow: ['proxy.allowed_with_grant', 'request.approved'],
-  deny: ['proxy.denied', 'request.denied', 'workflow.refused'],
+  allow: ['proxy.allowed_with_grant', 'proxy.allowed_standing', 'request.approved'],
+  deny: ['proxy.denied', 'proxy.not_forwarded', 'request.denied', 'workflow.refused'],
 };
 
 const MAX_LIMIT = 1000;

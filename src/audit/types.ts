@@ -4,7 +4,7 @@ export type AuditKind =
   | 'request.created' | 'request.approved' | 'request.denied' | 'request.withdrawn' | 'request.expired' | 'workflow.refused'
   | 'approval.added' | 'grant.granted' | 'grant.revoked' | 'grant.expired' | 'grant.break_glass' | 'grant.reviewed'
   | 'policy.loaded' | 'policy.rejected' | 'config.reloaded' | 'config.rejected'
-  | 'proxy.denied' | 'proxy.allowed_with_grant';
+  | 'proxy.denied' | 'proxy.allowed_with_grant' | 'proxy.allowed_standing' | 'proxy.not_forwarded';
 
 export interface AuditEntry {
   kind: AuditKind;
@@ -66,6 +66,8 @@ export interface DecisionLogEvent {
     error_code?: string;
     /** A request decided again while its WebSocket or response is open: still allowed, or closed. */
     session?: 'rechecked' | 'closed';
+    /** The decision this one replaces: the request's allow under it was recorded, then its grants moved. */
+    supersedes?: string;
     /** The decision whose result this one repeats (the same input in the same millisecond; no evaluation ran). */
     answered_from?: string;
     /** When a shadow policy decided otherwise: its revision, how it differed, and its decision. */

@@ -40,15 +40,41 @@ function whatWasAsked(d: Decided, allowed: boolean): Record<string, unknown> {
   return out;
 }
 
+/** The trail's kinds for a proxied request. */
+export type ProxyAuditKind = 'proxy.denied' | 'proxy.allowed_with_grant' | 'proxy.allowed_standing' | 'proxy.not_forwarded';
+
 /**
- * The trail's record of a decision. `session`: the request was decided again while its
+ * What a record says beyond the decision. `session`: the request was decided again while its
  * WebSocket or response was open, and is still allowed under grants not recorded for it yet
- * (`rechecked`), or is ended by this deny (`closed`).
+ * (`rechecked`), or is ended by this deny (`closed`). `error_code`: why a proxy.not_forwarded
+ * request did not go.
  */
-export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string, session?: 'rechecked' | 'closed'): AuditEntry {
+export interface EntryMarks {
+  session?: 'rechecked' | 'closed';
+  error_code?: string;
+}
+
+const NO_MARKS: EntryMarks = Object.freeze({});
+
+/**
+ * The trail's record of a decision. One that replaces a decision whose allow is already on the
+ * trail (d.supersedes) names it, whatever it decided: no record of that allow stands unanswered.
+ */
+export function auditEntryFor(d: Decided, kind: ProxyAuditKind, requestId: string, marks: EntryMarks = NO_MARKS): AuditEntry {
   const result = d.decision.result;
   const grantIds = result.grant_ids ?? [];
   const firstGrant: PolicyGrant | undefined = d.input.grants.find((g) => g.id === grantIds[0]);
+  const details: Record<string, unknown> = {
+    method: d.input.request.method,
+    path: d.input.request.path,
+    ...whatWasAsked(d, kind === 'proxy.allowed_with_grant' || kind === 'proxy.allowed_standing'),
+    client_ip: d.client.ip,
+    http_request_id: requestId,
+    ...(grantIds.length > 0 ? { grant_ids: grantIds, grant_roles: grantRoles(d, grantIds) } : {}),
+  };
+  if (marks.session !== undefined) details.session = marks.session;
+  if (d.supersedes !== undefined) details.supersedes = d.supersedes;
+  if (marks.error_code !== undefined) details.error_code = marks.error_code;
   return {
     kind,
     actor: d.subject.id,
@@ -60,14 +86,6 @@ export function auditEntryFor(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_
     decision_id: d.decision.decision_id,
     policy_revision: d.decision.revision,
     reason: result.reason ?? null,
-    details: {
-      method: d.input.request.method,
-      path: d.input.request.path,
-      ...whatWasAsked(d, kind === 'proxy.allowed_with_grant'),
-      client_ip: d.client.ip,
-      http_request_id: requestId,
-      ...(grantIds.length > 0 ? { grant_ids: grantIds, grant_roles: grantRoles(d, grantIds) } : {}),
-      ...(session ? { session } : {}),
-    },
+    details,
   };
 }

@@ -15,6 +15,7 @@ import { uuid } from '../uuid.js';
 import { clientCertificate } from '../tls/index.js';
 import { peerAddress, type ClientAddress, type ClientAddresses } from './client-address.js';
 import type { BodyReads } from './client-errors.js';
+import { auditEntryFor } from './audit-entry.js';
 import type { CredentialBroker } from './credentials.js';
 import { judgedHeaders, onlyChunked, overrideRefusal } from './headers.js';
 import { hasBracketKey, normalizeTarget, overridesMethod, type NormalizedTarget } from './normalize.js';
@@ -85,6 +86,11 @@ export interface Decided {
   body: PolicyBody | null;
   /** What the shadow policy, when one is configured and loaded, said about the same input. */
   shadow: ShadowOutcome | null;
+  /**
+   * The decision this one replaces: the request was allowed under it and recorded so on the
+   * trail, then decided again because its grants moved (set by the data path, never by decide()).
+   */
+  supersedes?: string;
 }
 
 type SensitiveName = 'host' | 'authorization' | 'x-api-key' | 'content-type' | 'content-encoding' | 'x-forwarded-for' | 'x-forwarded-proto' | 'forwarded';
@@ -147,9 +153,9 @@ const CATCH_UP_MS = 2_000;
  * it was decided, in this replica's cache (a revocation here) or in the store itself (one on
  * another replica, which the change feed brings milliseconds later: the request then waits for
  * the cache to hear of it, so that deciding again sees it). Store trouble, or a cache that does
- * not catch up, is logged and thrown as STORE_UNAVAILABLE.
+ * not catch up, refuses the request (notForwarded) and throws as STORE_UNAVAILABLE.
  */
-export async function grantsMovedAfterAudit(deps: Pick<PipelineDeps, 'grants' | 'decisionLog'>, d: Decided): Promise<boolean> {
+export async function grantsMovedAfterAudit(deps: Pick<PipelineDeps, 'grants' | 'decisionLog' | 'audit' | 'logger'>, d: Decided, requestId: string): Promise<boolean> {
   const { grants } = deps;
   const held = (): boolean => !grantsMoved(grants, d.subject, d.input.grants, Date.now());
   if (!held()) return true;
@@ -163,8 +169,30 @@ export async function grantsMovedAfterAudit(deps: Pick<PipelineDeps, 'grants' | 
   } catch (err) {
     unavailable = jitgateError('STORE_UNAVAILABLE', 'the store could not confirm the grants this request rests on', undefined, err);
   }
-  logDecision(deps, d, { error_code: unavailable.code });
-  throw new DecidedError(unavailable, d.decision.decision_id, d.route.config.name);
+  throw await notForwarded(deps, d, requestId, unavailable);
+}
+
+/**
+ * Refuses a request whose allow is already on the trail and that will not go under it after all:
+ * the decision is logged with why, and the trail told (recordNotForwarded). Returns what to throw.
+ */
+export async function notForwarded(deps: Pick<PipelineDeps, 'decisionLog' | 'audit' | 'logger'>, d: Decided, requestId: string, err: JitgateError): Promise<DecidedError> {
+  logDecision(deps, d, { error_code: err.code });
+  await recordNotForwarded(deps, d, requestId, err.code);
+  return new DecidedError(err, d.decision.decision_id, d.route.config.name);
+}
+
+/**
+ * Writes proxy.not_forwarded for `d`, whose allow is on the trail, so nobody reads that record as
+ * a request that reached the upstream. A trail that cannot take it changes nothing for the caller
+ * (nothing went upstream either way); the failure is logged.
+ */
+export async function recordNotForwarded(deps: Pick<PipelineDeps, 'audit' | 'logger'>, d: Decided, requestId: string, errorCode: string): Promise<void> {
+  try {
+    await deps.audit.append(auditEntryFor(d, 'proxy.not_forwarded', requestId, { error_code: errorCode }));
+  } catch (err) {
+    deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id, request_id: requestId }, 'audit append failed: the trail keeps an allow whose request was not forwarded');
+  }
 }
 
 export type Decide = (req: IncomingMessage, requestId: string, earlier?: Decided) => Promise<Decided>;
@@ -380,6 +408,7 @@ export function logDecision(
   const facts: DecisionLogEvent['jitgate'] = { route: d.route.config.name, subject: d.subject.id };
   if (grantIds && grantIds.length > 0) facts.grant_ids = grantIds;
   if (d.decision.answered_from !== undefined) facts.answered_from = d.decision.answered_from;
+  if (d.supersedes !== undefined) facts.supersedes = d.supersedes;
   if (extra.upstream_status !== undefined) facts.upstream_status = extra.upstream_status;
   if (extra.error_code !== undefined) facts.error_code = extra.error_code;
   if (extra.session !== undefined) facts.session = extra.session;

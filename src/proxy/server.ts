@@ -16,8 +16,8 @@ import { ConnectionErrors } from './client-errors.js';
 import { CredentialBroker } from './credentials.js';
 import { deferContinue, inviteBody } from './expect-continue.js';
 import { callerResponseHeaders, obligationHeaders, upstreamRequestHeaders } from './headers.js';
-import { auditEntryFor } from './audit-entry.js';
-import { createPipeline, DecidedError, grantsMovedAfterAudit, logDecision, logRefusal, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
+import { auditEntryFor, type ProxyAuditKind } from './audit-entry.js';
+import { createPipeline, DecidedError, grantsMovedAfterAudit, logDecision, logRefusal, notForwarded, recordNotForwarded, routingState, type Decided, type PipelineDeps, type RoutingState } from './pipeline.js';
 import { SecretMasker } from './redact.js';
 import { callerOrigin, mayRedirect, rebaseRedirects } from './redirects.js';
 import { cookiesPass, setCookiesForCaller } from './cookies.js';
@@ -195,8 +195,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     metrics.proxyRequest('', 'error', err.status);
   }
 
-  /** Deny (403) and allow-with-grant are audited before the caller hears anything. */
-  async function auditOrFail(d: Decided, kind: 'proxy.denied' | 'proxy.allowed_with_grant', requestId: string): Promise<void> {
+  /**
+   * Deny (403) and allow-with-grant are audited before the caller hears anything, and so is an
+   * allow on standing access that replaces a recorded allow-with-grant (proxy.allowed_standing).
+   */
+  async function auditOrFail(d: Decided, kind: ProxyAuditKind, requestId: string): Promise<void> {
     try {
       await audit.append(auditEntryFor(d, kind, requestId));
     } catch (err) {
@@ -260,14 +263,19 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   }
 
   // The ids go into each writeHead's object (no setHeader first: Node's merge path costs per request).
+  // `superseded`: the previous round's decision, whose allow is on the trail; this round's record names it.
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, superseded?: Decided, round = 1): Promise<void> {
     let d: Decided;
     try {
       d = await decide(req, requestId, superseded);
     } catch (err) {
+      // Refused before the policy decided (the token expired meanwhile, the store went): the
+      // recorded allow did not go either, and the trail says so.
+      if (superseded) await recordNotForwarded(deps, superseded, requestId, err instanceof DecidedError ? err.error.code : isJitgateError(err) ? err.code : ERRORS.INTERNAL.code);
       fail(req, res, requestId, err, null);
       return;
     }
+    if (superseded) d.supersedes = superseded.decision.decision_id;
     const { decision, route } = d;
     const result = decision.result;
     const routeName = route.config.name;
@@ -285,23 +293,27 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       try {
         headers = upstreamHeaders(req, d, requestId);
       } catch (err) {
-        logDecision(deps, d, { error_code: isJitgateError(err) ? err.code : 'JITGATE_E_INTERNAL' });
-        throw new DecidedError(isJitgateError(err) ? err : jitgateError('INTERNAL'), decision.decision_id, routeName);
+        const refused = isJitgateError(err) ? err : jitgateError('INTERNAL');
+        logDecision(deps, d, { error_code: refused.code });
+        // Unrecorded otherwise: the trail would keep the allow this decision replaced.
+        if (superseded) await recordNotForwarded(deps, d, requestId, refused.code);
+        throw new DecidedError(refused, decision.decision_id, routeName);
       }
       if ((result.grant_ids?.length ?? 0) > 0) {
         await auditOrFail(d, 'proxy.allowed_with_grant', requestId);
         // The append may have waited behind a revoke, here or on another replica: a grant set
         // that moved meanwhile has the request decided again on what holds now.
-        if (await grantsMovedAfterAudit(deps, d)) {
+        if (await grantsMovedAfterAudit(deps, d, requestId)) {
           if (round >= MAX_DECISION_ROUNDS) {
-            const unsettled = jitgateError('STORE_UNAVAILABLE', 'the grants kept changing while the request was decided');
-            logDecision(deps, d, { error_code: unsettled.code });
-            throw new DecidedError(unsettled, decision.decision_id, routeName);
+            throw await notForwarded(deps, d, requestId, jitgateError('STORE_UNAVAILABLE', 'the grants kept changing while the request was decided'));
           }
           logDecision(deps, d, { error_code: ERRORS.CONFLICT.code });
           await handle(req, res, requestId, d, round + 1);
           return;
         }
+      } else if (superseded) {
+        // Standing access is not audited, except here: the trail holds the allow this replaces.
+        await auditOrFail(d, 'proxy.allowed_standing', requestId);
       }
       await forward(req, res, d, headers, requestId);
     } catch (err) {

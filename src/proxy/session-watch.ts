@@ -108,7 +108,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
       // Audited like any deny; a trail that cannot be written does not keep the session open.
       let errorCode = 'JITGATE_E_FORBIDDEN';
       try {
-        await deps.audit.append(auditEntryFor(d, 'proxy.denied', o.requestId, 'closed'));
+        await deps.audit.append(auditEntryFor(d, 'proxy.denied', o.requestId, { session: 'closed' }));
       } catch (err) {
         deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id, request_id: o.requestId }, 'audit append failed; the session is closed all the same');
         errorCode = 'JITGATE_E_AUDIT_UNAVAILABLE';
@@ -120,7 +120,7 @@ export function watchSession(o: SessionWatchOptions): { stop(): void } {
     const unrecorded = (d.decision.result.grant_ids ?? []).filter((id) => !recorded.has(id));
     if (unrecorded.length > 0) {
       try {
-        await deps.audit.append(auditEntryFor(d, 'proxy.allowed_with_grant', o.requestId, 'rechecked'));
+        await deps.audit.append(auditEntryFor(d, 'proxy.allowed_with_grant', o.requestId, { session: 'rechecked' }));
       } catch (err) {
         deps.logger.error({ err: toError(err), decision_id: d.decision.decision_id, request_id: o.requestId }, 'audit append failed; the session is closed');
         logDecision(deps, d, { error_code: 'JITGATE_E_AUDIT_UNAVAILABLE', session: 'closed' });

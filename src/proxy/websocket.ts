@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { isJitgateError, jitgateError, type JitgateError, toError } from '../errors.js';
 import { setCookiesForCaller } from './cookies.js';
 import { callerResponseHeaders } from './headers.js';
-import { DecidedError, grantsMovedAfterAudit, logDecision, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
+import { DecidedError, grantsMovedAfterAudit, logDecision, notForwarded, type Decide, type Decided, type PipelineDeps } from './pipeline.js';
 import { CallerClosed } from './relay.js';
 import { denyBody, errorBody, type ErrorBody } from './respond.js';
 import { upstreamError, type UpstreamPools } from './upstream.js';
@@ -107,11 +107,10 @@ export async function proxyUpgrade(ctx: UpgradeContext): Promise<void> {
     if ((result.grant_ids?.length ?? 0) > 0) {
       await ctx.auditOrFail(d, 'proxy.allowed_with_grant', requestId);
       // As on the HTTP path: the append may have waited behind a revoke that has returned. The
-      // upgrade is refused then (the caller may retry), never opened on a grant that ended.
-      if (await grantsMovedAfterAudit(deps, d)) {
-        const moved = jitgateError('STORE_UNAVAILABLE', 'the grants changed while the upgrade was decided; retry');
-        logDecision(deps, d, { error_code: moved.code });
-        throw new DecidedError(moved, id, routeName);
+      // upgrade is refused then (the caller may retry), never opened on a grant that ended, and
+      // the trail says its allow did not go.
+      if (await grantsMovedAfterAudit(deps, d, requestId)) {
+        throw await notForwarded(deps, d, requestId, jitgateError('STORE_UNAVAILABLE', 'the grants changed while the upgrade was decided; retry'));
       }
     }
     let up;

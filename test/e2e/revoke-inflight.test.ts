@@ -51,8 +51,10 @@ t.test('a write decided just before a revoke, its audit record still waiting, is
   await gw.stop();
   const exported = await runCli(['audit', 'export', '--config', configFile]);
   t.equal(exported.code, 0, exported.stderr);
-  const trail = exported.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; grant_id: string | null; details: { path?: string } });
-  t.same(trail.filter((r) => r.details.path === '/api/items/late').map((r) => [r.kind, r.grant_id]), [['proxy.allowed_with_grant', grantId], ['proxy.denied', null]],
+  const trail = exported.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; grant_id: string | null; decision_id: string; details: { path?: string; supersedes?: string } });
+  const lateRecords = trail.filter((r) => r.details.path === '/api/items/late');
+  t.same(lateRecords.map((r) => [r.kind, r.grant_id]), [['proxy.allowed_with_grant', grantId], ['proxy.denied', null]],
     'allowed under the grant, then refused');
+  t.equal(lateRecords[1]?.details.supersedes, lateRecords[0]?.decision_id, 'the refusal names the allow it replaced');
   t.ok(trail.some((r) => r.kind === 'grant.revoked' && r.grant_id === grantId), 'the revoke is on the trail');
 });

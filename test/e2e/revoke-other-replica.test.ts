@@ -6,6 +6,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { demoRun } from '../helpers/demo-run.js';
+import { runCli } from '../helpers/gateway.js';
 
 t.test('a write under a grant revoked on another replica, before this one heard, never reaches the upstream', async (t) => {
   const run = await demoRun(t, { prefix: 'jg-revoke-other-', subjects: { alice: ['eng'], bob: ['eng', 'approvers'] }, postgres: true });
@@ -37,4 +38,15 @@ t.test('a write under a grant revoked on another replica, before this one heard,
   t.same(late, { status: 403, code: 'JITGATE_E_FORBIDDEN' }, 'once this replica hears, the write is decided again: refused');
   t.notOk(run.upstream.seen.some((s) => s.url === '/api/items/late'), 'and the upstream never saw it');
   t.equal(run.upstream.seen.filter((s) => s.headers['x-api-key'] === run.keys.writer).length, 2, 'the writer credential went out for the two warm writes only');
+
+  // The trail answers each allow it recorded for a write that did not go.
+  const exported = await runCli(['audit', 'export', '--config', run.configFile], { DEMO_RUN_PG_URL: String(run.dbUrl) });
+  t.equal(exported.code, 0, exported.stderr);
+  const trail = exported.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; decision_id: string; details: { path?: string; supersedes?: string; error_code?: string } });
+  const of = (path: string): (string | undefined)[][] => trail.filter((r) => r.details.path === path).map((r) => [r.kind, r.decision_id, r.details.supersedes, r.details.error_code]);
+  const [unheardAllow] = of('/api/items/unheard');
+  t.same(of('/api/items/unheard'), [['proxy.allowed_with_grant', unheardAllow?.[1], undefined, undefined], ['proxy.not_forwarded', unheardAllow?.[1], undefined, 'JITGATE_E_STORE_UNAVAILABLE']],
+    'unheard: its allow, then that it was not forwarded');
+  const [lateAllow, lateDeny] = of('/api/items/late');
+  t.same([lateAllow?.[0], lateDeny?.[0], lateDeny?.[2]], ['proxy.allowed_with_grant', 'proxy.denied', lateAllow?.[1]], 'late: its allow, then the deny that replaced it');
 });

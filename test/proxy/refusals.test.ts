@@ -188,11 +188,102 @@ t.test('a grant revoked while the audit record of a decision made under it is be
   const body = await res.body.text();
   t.equal(res.statusCode, 403, `HTTP: decided again on what holds now, and denied (${body})`);
   t.equal(gw.upstream.seen.length, 0, 'nothing forwarded');
+  const [allowed, denied] = gw.audit.entries;
+  t.same(gw.audit.entries.map((e) => e.kind), ['proxy.allowed_with_grant', 'proxy.denied'], 'the trail: the allow, then the deny that replaced it');
+  t.equal(denied?.details.supersedes, allowed?.decision_id, 'the deny names the allow it replaced');
+  t.equal(denied?.decision_id, res.headers['x-jitgate-decision-id'], 'and is the decision the caller was told');
 
   grant = gw.grants.add('alice', 'writer', 600);
+  gw.audit.entries.length = 0;
   const answer = await upgrade(gw.port, token);
   t.match(answer, /^HTTP\/1\.1 503 [\s\S]*JITGATE_E_STORE_UNAVAILABLE/, 'WebSocket: refused, never opened on the ended grant');
   const id = /x-jitgate-decision-id: ([0-9a-f-]+)/i.exec(answer)?.[1];
   t.ok(gw.decisions.events.some((e) => e.decision_id === id), 'under a logged decision');
   t.equal(gw.upstream.seen.length, 0, 'the upstream saw nothing');
+  t.same(gw.audit.entries.map((e) => [e.kind, e.decision_id, e.details.error_code]), [
+    ['proxy.allowed_with_grant', id, undefined],
+    ['proxy.not_forwarded', id, 'JITGATE_E_STORE_UNAVAILABLE'],
+  ], 'the trail says the upgrade it recorded as allowed did not go');
+});
+
+/** A policy that allows under any grant (naming them all), and reads under /api/open on standing access. */
+const grantOrOpen = (): ReturnType<typeof policyFrom> => policyFrom({
+  'authz.rego': [
+    'package jitgate.authz', '',
+    'default allow := false', '',
+    'allow if count(input.grants) > 0', '',
+    'allow if startswith(input.request.path, "/api/open")', '',
+    'grant_ids := [g.id | some g in input.grants]', '',
+    'reason := "under a grant" if count(input.grants) > 0', '',
+    'else := "open to all"', '',
+  ].join('\n'),
+  'elevation.rego': 'package jitgate.elevation\n\ndefault allow := false\n',
+});
+
+t.test('grants that move during every audit append: three decisions, each recorded as replacing the one before, then 503 recorded as not forwarded', async (t) => {
+  const gw = await startGateway({ policy: await grantOrOpen(), routes: (u) => [demoRoute(u)] });
+  t.teardown(() => gw.close());
+  const token = await gw.token('alice');
+  const append = gw.audit.append.bind(gw.audit);
+  let grant = gw.grants.add('alice', 'writer', 600);
+  // Each append waits behind a revoke and a new grant: every round is allowed, none may go.
+  gw.audit.append = (entry) => {
+    if (entry.kind === 'proxy.allowed_with_grant') {
+      gw.grants.revoke(grant.id);
+      grant = gw.grants.add('alice', 'writer', 600);
+    }
+    return append(entry);
+  };
+  const res = await request(`${gw.url}/api/items`, { headers: { authorization: `Bearer ${token}` } });
+  const body = JSON.parse(await res.body.text()) as { error?: { code?: string } };
+  t.equal(res.statusCode, 503);
+  t.equal(body.error?.code, 'JITGATE_E_STORE_UNAVAILABLE');
+  t.equal(gw.upstream.seen.length, 0, 'nothing forwarded');
+  const trail = gw.audit.entries;
+  t.same(trail.map((e) => e.kind), ['proxy.allowed_with_grant', 'proxy.allowed_with_grant', 'proxy.allowed_with_grant', 'proxy.not_forwarded']);
+  const [d1, d2, d3, last] = trail.map((e) => e.decision_id);
+  t.same(trail.map((e) => e.details.supersedes), [undefined, d1, d2, d2], 'each later decision names the one it replaced');
+  t.equal(last, d3, 'the last decision, whose allow is recorded, is recorded as not forwarded');
+  t.equal(last, res.headers['x-jitgate-decision-id'], 'and is the decision the caller was told');
+  t.equal(trail[3]?.details.error_code, 'JITGATE_E_STORE_UNAVAILABLE');
+  const logged = gw.decisions.events.map((e) => [e.decision_id, e.jitgate.error_code, e.jitgate.supersedes]);
+  t.same(logged, [[d1, 'JITGATE_E_CONFLICT', undefined], [d2, 'JITGATE_E_CONFLICT', d1], [d3, 'JITGATE_E_STORE_UNAVAILABLE', d2]], 'the decision log links the rounds too');
+});
+
+t.test('decided again and now allowed on standing access: recorded, and not forwarded when that record cannot be written', async (t) => {
+  const gw = await startGateway({ policy: await grantOrOpen(), routes: (u) => [demoRoute(u)] });
+  t.teardown(() => gw.close());
+  const token = await gw.token('alice');
+  const append = gw.audit.append.bind(gw.audit);
+  let trailDown = false;
+  // The grant is revoked during the allow's append; with `trailDown`, the trail fails right after it.
+  gw.audit.append = (entry) => {
+    const appended = append(entry);
+    if (entry.kind === 'proxy.allowed_with_grant') {
+      for (const g of gw.grants.bySubject.get('alice') ?? []) gw.grants.revoke(g.id);
+      gw.audit.failing = trailDown;
+    }
+    return appended;
+  };
+
+  gw.grants.add('alice', 'writer', 600);
+  const res = await request(`${gw.url}/api/open/a`, { headers: { authorization: `Bearer ${token}` } });
+  await res.body.text();
+  t.equal(res.statusCode, 200, 'allowed on standing access once the grant is gone');
+  t.equal(gw.upstream.seen.length, 1, 'and forwarded');
+  const [allowed, standing] = gw.audit.entries;
+  t.same(gw.audit.entries.map((e) => [e.kind, e.grant_id]), [['proxy.allowed_with_grant', allowed?.grant_id], ['proxy.allowed_standing', null]]);
+  t.ok(allowed?.grant_id, 'the first record names the grant');
+  t.equal(standing?.details.supersedes, allowed?.decision_id, 'the standing allow names the allow it replaced');
+  t.equal(standing?.decision_id, res.headers['x-jitgate-decision-id'], 'and is the decision it went under');
+
+  trailDown = true;
+  gw.grants.add('alice', 'writer', 600);
+  const refused = await request(`${gw.url}/api/open/b`, { headers: { authorization: `Bearer ${token}` } });
+  const body = JSON.parse(await refused.body.text()) as { error?: { code?: string } };
+  gw.audit.failing = false;
+  t.equal(refused.statusCode, 503, 'the standing allow cannot be recorded: refused');
+  t.equal(body.error?.code, 'JITGATE_E_AUDIT_UNAVAILABLE');
+  t.equal(gw.upstream.seen.length, 1, 'and not forwarded');
+  t.equal(gw.audit.entries.at(-1)?.kind, 'proxy.allowed_with_grant', 'its allow under the grant was the last record written');
 });

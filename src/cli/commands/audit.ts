@@ -60,7 +60,7 @@ function withFilters(cmd: Command): Command {
     .option('--decision-id <id>', 'the record of one decision (matches the decision log)')
     .option('--revision <rev>', 'records under this policy revision')
     .option('--kind <kind...>', 'record kinds, e.g. grant.revoked or grant.*')
-    .option('--decision <allow|deny>', 'allow: grants used and requests approved; deny: proxy denials and denied requests')
+    .option('--decision <allow|deny>', 'allow: grants used and requests approved; deny: proxy denials, requests not forwarded, denied requests')
     .option('--since <time>', 'from this time (inclusive; ISO 8601)')
     .option('--until <time>', 'before this time (exclusive)');
 }
