@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import t from 'tap';
 import { demoRun } from '../helpers/demo-run.js';
-import { pgAdminUrl } from '../helpers/pg.js';
+import { pgAdminUrl, privateServer } from '../helpers/pg.js';
 import { within } from '../helpers/poll.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 
@@ -98,7 +98,10 @@ t.test('PostgreSQL that takes no writes (a standby, a read-only database): readi
 });
 
 t.test('PostgreSQL on a full disk: readiness fails with why, and recovers when space returns', async (t) => {
-  const admin = new pg.Client({ connectionString: pgAdminUrl() });
+  // A server of its own: a full tablespace fails the whole cluster's checkpoints, and with them
+  // any DROP DATABASE of the tests running beside this one.
+  const server = await privateServer(t);
+  const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   t.teardown(() => admin.end());
   // The database gets a tablespace on a small disk of its own. Its folder must belong to the
@@ -113,7 +116,7 @@ t.test('PostgreSQL on a full disk: readiness fails with why, and recovers when s
   await admin.query(`CREATE TABLESPACE ${tablespace} LOCATION '${mnt}'`);
   // After the database is dropped (teardowns run last first), before the disk is unmounted; never throws, so the unmount still runs.
   t.teardown(() => admin.query(`DROP TABLESPACE IF EXISTS ${tablespace}`).catch((err: unknown) => { t.comment(`tablespace ${tablespace} left: ${String(err)}`); }));
-  const run = await demoRun(t, { subjects: { alice: ['eng'] }, prefix: 'jg-full-pg-', postgres: { tablespace } });
+  const run = await demoRun(t, { subjects: { alice: ['eng'] }, prefix: 'jg-full-pg-', postgres: { tablespace, server } });
   const gw = await run.start();
   const alice = await run.token('alice');
   t.equal((await readiness(gw.controlUrl)).status, 200, 'ready with room on the disk');

@@ -31,7 +31,7 @@ export interface DemoRun {
  * `postgres`: the store is a fresh PostgreSQL database of the test's own (dropped after it), for
  * several gateway processes to share; its URL is in `dbUrl`. With a `tablespace`, its files are there.
  */
-export async function demoRun(t: Teardown, o: Omit<DemoConfigOptions, 'dir' | 'upstreamUrl' | 'store'> & { prefix?: string; postgres?: boolean | { tablespace: string } }): Promise<DemoRun> {
+export async function demoRun(t: Teardown, o: Omit<DemoConfigOptions, 'dir' | 'upstreamUrl' | 'store'> & { prefix?: string; postgres?: boolean | { tablespace?: string; server?: string } }): Promise<DemoRun> {
   const { prefix, postgres, ...config } = o;
   let extraEnv: NodeJS.ProcessEnv = {};
   let dbUrl: string | null = null;
