@@ -274,6 +274,7 @@ export const auditQuery: Schema = {
     request_id: id,
     grant_id: id,
     decision_id: id,
+    http_request_id: { type: 'string', minLength: 1, maxLength: 200, description: 'The `x-request-id` of the proxied request or control API call behind the records.' },
     policy_revision: { type: 'string', minLength: 1, maxLength: 200 },
     decision: { type: 'string', enum: ['allow', 'deny'] },
     since: { type: 'string', format: 'date-time', description: 'Inclusive.' },

@@ -56,4 +56,23 @@ INSERT INTO jitgate_audit_grants (seq, grant_id, role)
   ) AS j(value)`,
     },
   },
+  {
+    version: 3,
+    description: 'the HTTP request id each record names, for queries from an answer\'s x-request-id',
+    // Proxied requests and control API calls put the id of the HTTP request behind a record in
+    // details.http_request_id, where no index reaches. Derived like jitgate_audit_grants (not
+    // hashed), and filled for the records already there.
+    sql: {
+      sqlite: `CREATE TABLE jitgate_audit_http (seq BIGINT NOT NULL, http_request_id TEXT NOT NULL);
+CREATE INDEX jitgate_audit_http_id ON jitgate_audit_http (http_request_id, seq);
+INSERT INTO jitgate_audit_http (seq, http_request_id)
+  SELECT seq, json_extract(details, '$.http_request_id') FROM jitgate_audit
+  WHERE json_type(details, '$.http_request_id') = 'text'`,
+      postgres: `CREATE TABLE jitgate_audit_http (seq BIGINT NOT NULL, http_request_id TEXT NOT NULL);
+CREATE INDEX jitgate_audit_http_id ON jitgate_audit_http (http_request_id, seq);
+INSERT INTO jitgate_audit_http (seq, http_request_id)
+  SELECT seq, details::jsonb ->> 'http_request_id' FROM jitgate_audit
+  WHERE jsonb_typeof(details::jsonb -> 'http_request_id') = 'string'`,
+    },
+  },
 ];

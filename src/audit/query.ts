@@ -17,6 +17,8 @@ export interface AuditFilter {
   request_id?: string;
   route?: string;
   decision_id?: string;
+  /** The HTTP request behind a record (a proxied request's or a control API call's x-request-id). */
+  http_request_id?: string;
   policy_revision?: string;
   /** Exact kinds (AuditKind), or a family such as `grant.*`. */
   kinds?: readonly string[];
@@ -77,6 +79,7 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
     const value = filter[column];
     if (typeof value === 'string') add((p) => `(${column} = ${p} OR seq IN (SELECT seq FROM jitgate_audit_grants WHERE ${column} = ${p}))`, value);
   }
+  if (filter.http_request_id !== undefined) add((p) => `seq IN (SELECT seq FROM jitgate_audit_http WHERE http_request_id = ${p})`, filter.http_request_id);
   if (filter.who !== undefined) {
     params.push(filter.who);
     const p = `$${params.length}`;

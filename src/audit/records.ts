@@ -81,6 +81,12 @@ export async function insertRecords(sql: Sql, records: readonly AuditRecord[]): 
     const values = chunk.map((_u, r) => `($${r * 3 + 1}, $${r * 3 + 2}, $${r * 3 + 3})`).join(', ');
     await sql.query(`INSERT INTO jitgate_audit_grants (seq, grant_id, role) VALUES ${values}`, chunk.flatMap((u) => [u.seq, u.grant_id, u.role]));
   }
+  const calls = records.filter((r) => typeof r.details.http_request_id === 'string');
+  for (let i = 0; i < calls.length; i += ROWS_PER_INSERT) {
+    const chunk = calls.slice(i, i + ROWS_PER_INSERT);
+    const values = chunk.map((_r, n) => `($${n * 2 + 1}, $${n * 2 + 2})`).join(', ');
+    await sql.query(`INSERT INTO jitgate_audit_http (seq, http_request_id) VALUES ${values}`, chunk.flatMap((r) => [r.seq, r.details.http_request_id]));
+  }
 }
 
 /**

@@ -54,6 +54,9 @@ for (const store of ['sqlite', 'postgres'] as const) {
       ['grant.revoked', revoked.id],
       ['workflow.refused', again.id],
     ]);
+    const one = await fetch(`${stack.base}/v1/audit?http_request_id=ctl-approve-3`, { headers: { authorization: `Bearer ${dave}` } });
+    t.same((await one.json() as { items: { kind: string }[] }).items.map((r) => r.kind), ['approval.added', 'request.approved', 'grant.granted'],
+      'the API finds one call\'s records by its id');
     t.match(await verifyChain(stack.db), { ok: true }, 'the chain verifies');
   });
 }

@@ -1,6 +1,6 @@
 // The auditor's questions, on both stores.
 import t from 'tap';
-import { createAuditTrail, queryAudit } from '../../src/audit/index.js';
+import { createAuditTrail, queryAudit, type AuditEntry } from '../../src/audit/index.js';
 import { DIALECTS, openStore } from './stores.js';
 import { entry } from './entries.js';
 
@@ -72,11 +72,43 @@ for (const dialect of DIALECTS) {
 
     // A store written before the grants were indexed: the upgrade fills the index from the records.
     await s.db.query('DROP TABLE jitgate_audit_grants');
-    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version = 2");
+    await s.db.query('DROP TABLE jitgate_audit_http');
+    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version >= 2");
     const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
     await again.start();
     await again.stop();
     t.same(await seqs({ grant_id: 'g-glass' }), [1, 3], 'after the upgrade, found by either grant');
     t.same(await seqs({ role: 'writer', kinds: ['proxy.*'] }), [1, 2], 'and by the first grant\'s role (the only one older records keep in their columns)');
+  });
+
+  t.test(`${dialect}: the records of one HTTP request, from its x-request-id`, async (t) => {
+    const s = await openStore(dialect);
+    t.teardown(() => s.close());
+    const trail = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await trail.start();
+    const call = (kind: AuditEntry['kind'], id: unknown): ReturnType<typeof entry> => entry({ kind, details: id === undefined ? {} : { http_request_id: id } });
+    await trail.append(call('request.created', 'ctl-1'));
+    await trail.append(call('proxy.allowed_with_grant', 'px-2'));
+    await trail.append(call('approval.added', 'ctl-3'));
+    await trail.append(call('request.approved', 'ctl-3'));
+    await trail.append(call('grant.expired', undefined));
+    await trail.append(call('proxy.denied', { not: 'an id' }));
+    await trail.append(call('proxy.not_forwarded', 'px-2'));
+    await trail.stop();
+    const seqs = async (filter: Parameters<typeof queryAudit>[1]): Promise<number[]> =>
+      (await queryAudit(s.db, filter)).records.map((r) => r.seq);
+    t.same(await seqs({ http_request_id: 'ctl-3' }), [3, 4], 'every record one control API call wrote');
+    t.same(await seqs({ http_request_id: 'px-2' }), [2, 7], 'every record of one proxied request');
+    t.same(await seqs({ http_request_id: 'px-2', kinds: ['proxy.not_forwarded'] }), [7], 'with the other filters');
+    t.same(await seqs({ http_request_id: 'nobody' }), []);
+
+    // A store written before the ids were indexed: the upgrade fills the index from the records.
+    await s.db.query('DROP TABLE jitgate_audit_http');
+    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version = 3");
+    const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await again.start();
+    await again.stop();
+    t.same(await seqs({ http_request_id: 'ctl-3' }), [3, 4], 'after the upgrade, found as before');
+    t.same(await seqs({ http_request_id: 'px-2' }), [2, 7]);
   });
 }

@@ -26,6 +26,7 @@ interface QueryOptions extends StoreOptions {
   request?: string;
   route?: string;
   decisionId?: string;
+  httpRequest?: string;
   revision?: string;
   kind?: string[];
   decision?: string;
@@ -58,6 +59,7 @@ function withFilters(cmd: Command): Command {
     .option('--request <id>', 'records about this elevation request')
     .option('--route <name>', 'proxy decisions on this route')
     .option('--decision-id <id>', 'the record of one decision (matches the decision log)')
+    .option('--http-request <id>', 'records of one HTTP request: the x-request-id of a proxy answer or control API call')
     .option('--revision <rev>', 'records under this policy revision')
     .option('--kind <kind...>', 'record kinds, e.g. grant.revoked or grant.*')
     .option('--decision <allow|deny>', 'allow: grants used and requests approved; deny: proxy denials, requests not forwarded, denied requests')
@@ -77,7 +79,7 @@ function filterFrom(opts: QueryOptions): AuditFilter {
   };
   const filter: AuditFilter = {
     subject: opts.subject, actor: opts.actor, who: opts.who, role: opts.role, grant_id: opts.grant, request_id: opts.request,
-    route: opts.route, decision_id: opts.decisionId, policy_revision: opts.revision,
+    route: opts.route, decision_id: opts.decisionId, http_request_id: opts.httpRequest, policy_revision: opts.revision,
     kinds: opts.kind, decision: opts.decision,
     since: opts.since, until: opts.until, limit: num(opts.limit, '--limit'), cursor: num(opts.cursor, '--cursor'),
     order: opts.desc ? 'desc' : 'asc',
