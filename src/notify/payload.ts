@@ -21,15 +21,30 @@ function duration(seconds: number): string {
   return `${seconds}s`;
 }
 
+/** Line breaks and control characters (C0, DEL, C1), and the marks that reorder a line's text (bidi controls). */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]+/g;
+
+/** A zero-width space: invisible, but no chat reads a mention or a link across it. */
+const BREAK = '\u200b';
+
 /**
- * Text a requester or approver wrote, made plain for a chat message: Slack and Mattermost read
+ * Text a requester or approver wrote, made plain for a chat message. Slack and Mattermost read
  * `<!channel>`, `<@U123>` and `<https://x|label>` as pings and links (so `&`, `<` and `>` are
- * escaped, as they ask), and a line break would let the text pass for a message of the gateway's
- * own ("... is approved").
+ * escaped, as they ask); Mattermost also reads Markdown, where `@channel`, `@here` and `@name`
+ * ping and `[label](url)` and `![](url)` are links and images fetched by every reader (so `@`
+ * and `](` get a zero-width space). A line break would let the text pass for a message of the
+ * gateway's own ("... is approved"), and bidi controls would let it show its words in another
+ * order than they are read.
  */
 function plain(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+  return text
+    .replace(UNPRINTABLE, ' ')
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('@', `@${BREAK}`)
+    .replaceAll('](', `]${BREAK}(`);
 }
 
 function scope(e: WorkflowEvent): string {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { WorkflowEvent } from '../../src/grants/index.js';
 import { chatText, createNotifier, signature, type WebhookConfig } from '../../src/notify/index.js';
-import { alice, bob, eventually, storeWithReplica } from '../grants/helpers.js';
+import { alice, bob, eventually, storeWithReplica, user } from '../grants/helpers.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -102,10 +102,38 @@ t.test('chat text: what a requester or approver wrote cannot ping, link, or pass
   });
   t.notMatch(text, /[<>\n\r]/, 'no markup, no line breaks');
   t.match(text, /&lt;!channel&gt; see &lt;https:\/\/evil\.example\/console\|approve here&gt;/, 'the words are still there, escaped as Slack and Mattermost ask');
-  t.match(text, /\[&lt;@U012CTO&gt;\]/);
+  t.match(text, /\[&lt;@\u200bU012CTO&gt;\]/);
   const denied = chatText({ ...event('request.denied'), actor: 'carol', request: { ...hostile.request, decision_comment: 'no & never\nRequest approved' } });
   t.match(denied, /: "no &amp; never Request approved"\.$/, 'an approver\'s comment too');
   t.end();
+});
+
+t.test('chat text through the workflow: Markdown links and images, @-mentions and bidi controls arrive inert', async (t) => {
+  const r = await receiver(() => 200);
+  const { clock, r: rep } = await storeWithReplica(t, 'sqlite');
+  t.teardown(() => r.close());
+  const n = createNotifier({ webhooks: [hook({ url: r.url, format: 'chat', events: ['request.created'] })] }, quiet);
+  n.start();
+  const { createWorkflow } = await import('../../src/grants/index.js');
+  const wf = createWorkflow({ store: rep.store, policy: await (await import('../grants/helpers.js')).samplePolicy(), audit: rep.audit, cache: rep.cache, notifier: n, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+  // Mattermost reads Markdown: these would be a link, an image every reader's client fetches,
+  // pings to the whole channel, and words shown in another order than they are read.
+  await wf.request(alice, {
+    role: 'writer', duration_seconds: 600, ticket: '[T-1](https://evil.example/t)',
+    reason: 'fix [Approve req now](https://evil.example/approve) ![x](https://evil.example/px.png) @channel @here @all \u202eevorppa\u2066',
+  });
+  await wf.request(user('@channel', ['eng']), { role: 'writer', duration_seconds: 600, reason: 'routine' });
+  await eventually(() => n.delivered === 2);
+  const texts = r.got.map((g) => (JSON.parse(g.body) as { text: string }).text);
+  for (const text of texts) {
+    t.notMatch(text, /\]\(/, 'no Markdown link or image');
+    t.notMatch(text, /@\w/, 'no mention');
+    t.notMatch(text, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, 'no bidi control');
+  }
+  t.match(texts[0], 'fix [Approve req now]\u200b(https://evil.example/approve) ![x]\u200b(https://evil.example/px.png) @\u200bchannel @\u200bhere @\u200ball  evorppa', 'the words are still all there');
+  t.match(texts[0], '[[T-1]\u200b(https://evil.example/t)]');
+  t.match(texts[1], /^@\u200bchannel requests writer/, 'a subject id is written by its identity provider, not the gateway: made plain too');
+  await n.stop();
 });
 
 t.test('a failing receiver is retried with backoff, then the delivery is dropped and counted', async (t) => {
