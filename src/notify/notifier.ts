@@ -1,7 +1,8 @@
 // Webhook notifications. notify() only enqueues: delivery happens in the background, is
 // retried with exponential backoff up to the webhook's max_attempts, and what cannot be
 // delivered (or does not fit in the queue) is dropped and counted. A slow or failing
-// receiver never blocks or fails a workflow step.
+// receiver never blocks or fails a workflow step, nor delays or crowds out another
+// webhook's deliveries: each webhook has its own queue bound and deliveries in flight.
 import { randomUUID } from 'node:crypto';
 import type { WorkflowEvent } from '../grants/index.js';
 import type { NotifyConfig, WebhookConfig } from './config.js';
@@ -14,13 +15,13 @@ export interface NotifyLogger {
 
 export interface NotifierOptions {
   onDrop?: (count: number) => void;
-  /** Deliveries waiting (including retries); beyond this new ones are dropped. */
+  /** Deliveries waiting or in flight per webhook (including retries); beyond this its new ones are dropped. */
   maxQueue?: number;
   /** First retry delay; doubles per attempt up to maxDelayMs. */
   baseDelayMs?: number;
   maxDelayMs?: number;
   timeoutMs?: number;
-  /** Deliveries in flight at once. */
+  /** Deliveries in flight at once, per webhook. */
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
 }
@@ -59,6 +60,9 @@ class WebhookNotifier implements Notifier {
   readonly #timeout: number;
   readonly #concurrency: number;
   readonly #secrets = new Map<string, string | null>();
+  /** Per webhook (by config entry): deliveries queued or in flight, and those in flight. */
+  readonly #pending = new Map<WebhookConfig, number>();
+  readonly #sending = new Map<WebhookConfig, number>();
 
   constructor(
     private readonly config: NotifyConfig,
@@ -104,13 +108,14 @@ class WebhookNotifier implements Notifier {
           this.#drop(1);
           continue;
         }
-        if (this.#queue.length + this.#inFlight.size >= this.#maxQueue) {
+        if ((this.#pending.get(hook) ?? 0) >= this.#maxQueue) {
           this.#drop(1);
           continue;
         }
         const id = randomUUID();
         const body = JSON.stringify(hook.format === 'chat' ? { text: chatText(event) } : genericPayload(id, event));
         this.#queue.push({ hook, secret, id, type: event.type, body, attempt: 0, notBefore: 0 });
+        this.#count(this.#pending, hook, 1);
       }
       this.#pump();
     } catch (err) {
@@ -128,7 +133,12 @@ class WebhookNotifier implements Notifier {
     await Promise.race([Promise.all(waiting), grace]);
     this.#abort.abort();
     if (this.#queue.length > 0) this.#drop(this.#queue.length);
+    for (const d of this.#queue) this.#count(this.#pending, d.hook, -1);
     this.#queue = [];
+  }
+
+  #count(counts: Map<WebhookConfig, number>, hook: WebhookConfig, by: number): void {
+    counts.set(hook, (counts.get(hook) ?? 0) + by);
   }
 
   #drop(n: number): void {
@@ -136,25 +146,33 @@ class WebhookNotifier implements Notifier {
     this.options.onDrop?.(n);
   }
 
-  /** Starts what is due, up to the concurrency limit, and wakes up for the next retry. */
+  /**
+   * Starts what is due, oldest first, up to each webhook's concurrency limit (a receiver that
+   * holds its slots only ever waits for itself), and wakes up for the next retry.
+   */
   #pump(): void {
     if (this.#stopped) return;
     const now = Date.now();
-    while (this.#inFlight.size < this.#concurrency) {
-      const i = this.#queue.findIndex((d) => d.notBefore <= now);
+    for (;;) {
+      const i = this.#queue.findIndex((d) => d.notBefore <= now && (this.#sending.get(d.hook) ?? 0) < this.#concurrency);
       if (i < 0) break;
       const [d] = this.#queue.splice(i, 1);
       if (!d) break;
+      this.#count(this.#sending, d.hook, 1);
       const p = this.#send(d).finally(() => {
         this.#inFlight.delete(p);
+        this.#count(this.#sending, d.hook, -1);
         this.#pump();
       });
       this.#inFlight.add(p);
     }
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#queue.length > 0) {
-      const next = Math.min(...this.#queue.map((d) => d.notBefore));
+    // Only retries not yet due set the timer: a due delivery waiting for its webhook's slot is
+    // started when a slot frees (a timer for it would fire at once, over and over).
+    const later = this.#queue.filter((d) => d.notBefore > now);
+    if (later.length > 0) {
+      const next = Math.min(...later.map((d) => d.notBefore));
       this.#timer = setTimeout(() => {
         this.#timer = null;
         this.#pump();
@@ -186,6 +204,7 @@ class WebhookNotifier implements Notifier {
       await res.arrayBuffer().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) {
         this.#delivered++;
+        this.#count(this.#pending, d.hook, -1);
         return;
       }
       problem = `status ${res.status}`;
@@ -194,6 +213,7 @@ class WebhookNotifier implements Notifier {
     }
     if (this.#stopped || d.attempt >= d.hook.max_attempts) {
       this.logger.warn({ webhook: d.hook.name, event: d.type, attempts: d.attempt, problem }, 'webhook notification dropped');
+      this.#count(this.#pending, d.hook, -1);
       this.#drop(1);
       return;
     }

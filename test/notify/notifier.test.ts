@@ -188,6 +188,33 @@ t.test('a receiver that never answers does not block or lose a workflow step', a
   await n.stop();
 });
 
+t.test('a receiver that hangs neither delays nor crowds out another webhook\'s deliveries', async (t) => {
+  const hanging = createServer(() => undefined);
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  const fast = await receiver(() => 204);
+  const { clock, r: rep } = await storeWithReplica(t, 'sqlite');
+  t.teardown(async () => {
+    await fast.close();
+    hanging.closeAllConnections();
+    await new Promise<void>((resolve) => hanging.close(() => { resolve(); }));
+  });
+  const port = (hanging.address() as AddressInfo).port;
+  // The hanging one holds its slots for the whole test; ten deliveries fit per webhook.
+  const n = createNotifier(
+    { webhooks: [hook({ name: 'siem', url: `http://127.0.0.1:${port}/` }), hook({ name: 'chat', url: fast.url, format: 'chat' })] },
+    quiet,
+    { timeoutMs: 30_000, concurrency: 2, maxQueue: 10 },
+  );
+  n.start();
+  const { createWorkflow } = await import('../../src/grants/index.js');
+  const wf = createWorkflow({ store: rep.store, policy: await (await import('../grants/helpers.js')).samplePolicy(), audit: rep.audit, cache: rep.cache, notifier: n, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+  for (let i = 0; i < 8; i++) await wf.request(alice, { role: 'writer', duration_seconds: 600, reason: `routine ${String(i)}` });
+  await eventually(() => fast.got.length === 8, 2000);
+  t.pass('the answering receiver got all eight at once');
+  t.equal(n.dropped, 0, 'nothing dropped: each webhook\'s queue holds its own eight');
+  await n.stop();
+});
+
 t.test('an extension is announced as one: which grant it extends and when that grant ends', async (t) => {
   const r = await receiver(() => 200);
   const { clock, r: rep } = await storeWithReplica(t, 'sqlite');
