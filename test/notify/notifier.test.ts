@@ -215,6 +215,40 @@ t.test('a receiver that hangs neither delays nor crowds out another webhook\'s d
   await n.stop();
 });
 
+t.test('a receiver\'s answer body is never read: a huge one costs nothing and still counts as delivered', async (t) => {
+  const chunk = Buffer.alloc(1 << 20, 97);
+  const sent = { bytes: 0, finished: false, closed: false };
+  const huge = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.on('finish', () => { sent.finished = true; });
+      res.on('close', () => { sent.closed = true; });
+      // 1 GiB, written as fast as the gateway reads it.
+      const pump = (): void => {
+        while (sent.bytes < 1024 * chunk.length && !res.destroyed) {
+          sent.bytes += chunk.length;
+          if (!res.write(chunk)) { res.once('drain', pump); return; }
+        }
+        res.end();
+      };
+      pump();
+    });
+  });
+  await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    huge.closeAllConnections();
+    await new Promise<void>((resolve) => huge.close(() => { resolve(); }));
+  });
+  const n = createNotifier({ webhooks: [hook({ url: `http://127.0.0.1:${String((huge.address() as AddressInfo).port)}/` })] }, quiet, { timeoutMs: 30_000 });
+  n.start();
+  n.notify(event());
+  await eventually(() => n.delivered === 1 && sent.closed, 3000);
+  t.notOk(sent.finished, 'the gateway hung up instead of reading the answer');
+  t.ok(sent.bytes < 256 * chunk.length, `at most socket buffers were written (${String(sent.bytes >> 20)} MiB)`);
+  await n.stop();
+});
+
 t.test('an extension is announced as one: which grant it extends and when that grant ends', async (t) => {
   const r = await receiver(() => 200);
   const { clock, r: rep } = await storeWithReplica(t, 'sqlite');
