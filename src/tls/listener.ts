@@ -111,13 +111,13 @@ function authoritiesIn(pem: Buffer): X509Certificate[] {
  * leaves Node's links at it, though OpenSSL found its intermediates in the configured CA file:
  * the chain is completed from there, so revoking such an intermediate reaches it too.
  */
-function verifiedChain(socket: TLSSocket, authorities: readonly X509Certificate[]): Buffer[] {
-  const chain: Buffer[] = [];
+function verifiedChain(socket: TLSSocket, authorities: readonly X509Certificate[]): X509Certificate[] {
+  const chain: X509Certificate[] = [];
   if (!socket.authorized) return chain;
   let certificate: X509Certificate | undefined = socket.getPeerX509Certificate();
   let last: X509Certificate | undefined;
   while (certificate !== undefined && certificate.issuer !== certificate.subject && chain.length < MAX_CHAIN) {
-    chain.push(certificate.raw);
+    chain.push(certificate);
     last = certificate;
     certificate = certificate.issuerCertificate;
   }
@@ -125,18 +125,46 @@ function verifiedChain(socket: TLSSocket, authorities: readonly X509Certificate[
     const below = last;
     const issuer = authorities.find((ca) => below.checkIssued(ca) && below.verify(ca.publicKey));
     if (issuer === undefined || issuer.issuer === issuer.subject) break;
-    chain.push(issuer.raw);
+    chain.push(issuer);
     last = issuer;
   }
   return chain;
+}
+
+/** setTimeout's longest delay: a later end is re-armed when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Ends `socket` when the first certificate of its verified chain expires. OpenSSL checks validity
+ * at the handshake only, so a keep-alive connection (and the WebSockets and streams on it) would
+ * otherwise go on as its workload, unbounded, after the certificate stopped being one.
+ */
+function endAtExpiry(socket: TLSSocket, chain: readonly X509Certificate[]): void {
+  if (chain.length === 0) return;
+  const expiresMs = Math.min(...chain.map((c) => Date.parse(c.validTo)));
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    const left = expiresMs - Date.now();
+    // A date that does not parse (NaN) ends the connection too: it cannot be shown to be valid.
+    if (!(left > 0)) {
+      socket.destroy();
+      return;
+    }
+    timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  socket.once('close', () => { clearTimeout(timer); });
 }
 
 function trackConnections(app: FastifyInstance, ca: Buffer): void {
   const tracked: Tracked = { open: new Map(), ca, authorities: authoritiesIn(ca) };
   connections.set(app, tracked);
   (app.server as unknown as HttpsServer).on('secureConnection', (socket: TLSSocket) => {
-    tracked.open.set(socket, verifiedChain(socket, tracked.authorities));
+    const chain = verifiedChain(socket, tracked.authorities);
+    tracked.open.set(socket, chain.map((c) => c.raw));
     socket.once('close', () => { tracked.open.delete(socket); });
+    endAtExpiry(socket, chain);
   });
 }
 

@@ -34,6 +34,8 @@ export interface Authority extends CertFiles {
   issue(subject: string, use: 'server' | 'client', altNames?: string, serial?: string): CertFiles;
   /** Revokes `cert` and writes the CA's revocation list (every certificate revoked so far); returns its path. */
   revoke(cert: CertFiles): string;
+  /** A client certificate valid from a minute ago until `notAfter` (to the second). */
+  issueUntil(subject: string, notAfter: Date, altNames?: string): CertFiles;
   /** Writes the CA's revocation list as it stands (nothing revoked yet: an empty one); returns its path. */
   crl(): string;
   /** A CA under this one: its certificates' chains run through it. */
@@ -49,12 +51,15 @@ function authority(dir: string, name: string, ca: CertFiles): Authority {
   const db = join(dir, `${name}-db`);
   const crlFile = join(dir, `${name}.crl.pem`);
   const ensureDb = (): string => {
-    mkdirSync(db, { recursive: true });
+    mkdirSync(join(db, 'issued'), { recursive: true });
     const conf = join(db, 'ca.cnf');
     if (!existsSync(conf)) {
       writeFileSync(join(db, 'index.txt'), '');
       writeFileSync(join(db, 'crlnumber'), '01\n');
-      writeFileSync(conf, `[ca]\ndefault_ca = d\n[d]\ndatabase = ${db}/index.txt\ncrlnumber = ${db}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n`);
+      writeFileSync(join(db, 'serial'), '1000\n');
+      // `policy` and `new_certs_dir` only for issueUntil: `openssl ca` is what takes exact dates.
+      writeFileSync(conf, `[ca]\ndefault_ca = d\n[d]\ndatabase = ${db}/index.txt\ncrlnumber = ${db}/crlnumber\nserial = ${db}/serial\n`
+        + `new_certs_dir = ${db}/issued\nunique_subject = no\npolicy = p\ndefault_md = sha256\ndefault_crl_days = 2\n[p]\ncommonName = supplied\n`);
     }
     return conf;
   };
@@ -85,6 +90,18 @@ function authority(dir: string, name: string, ca: CertFiles): Authority {
       return sign(subject, use === 'server'
         ? 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
         : `extendedKeyUsage=clientAuth\n${altNames === undefined ? '' : `subjectAltName=${altNames}\n`}`, serial);
+    },
+    issueUntil(subject, notAfter, altNames) {
+      const key = join(dir, `${subject}.key`);
+      const csr = join(dir, `${subject}.csr`);
+      const cert = join(dir, `${subject}.pem`);
+      const ext = join(dir, `${subject}.ext`);
+      writeFileSync(ext, `extendedKeyUsage=clientAuth\n${altNames === undefined ? '' : `subjectAltName=${altNames}\n`}`);
+      openssl(['req', ...EC_KEY, '-subj', `/CN=${subject}`, '-keyout', key, '-out', csr]);
+      const asn1 = (d: Date): string => `${d.toISOString().replace(/[-:T]/g, '').slice(2, 14)}Z`;
+      openssl(['ca', '-batch', '-notext', '-config', ensureDb(), '-keyfile', ca.key, '-cert', ca.cert, '-in', csr, '-out', cert, '-extfile', ext,
+        '-startdate', asn1(new Date(Date.now() - 60_000)), '-enddate', asn1(notAfter)]);
+      return described(cert, key);
     },
     intermediate(sub) {
       return authority(dir, sub, sign(sub, 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n'));

@@ -245,3 +245,49 @@ t.test('an intermediate CA revoked by its root ends the open connections of ever
   t.equal(g.upstream.seen.length, seen, 'the upstream saw nothing more of it');
 });
 
+
+t.test('a workload certificate that expires ends its open connections (and the streams on them): it is no credential past its notAfter', async (t) => {
+  const ca = certAuthority(mkdtempSync(join(tmpdir(), 'jg-expiry-')), 'expiring-ca');
+  // The first request, the stream and the checks before expiry fit well within these seconds
+  // (whole ones: a certificate's times have no fractions).
+  const notAfter = new Date(Math.floor((Date.now() + 4_000) / 1000) * 1000);
+  const shortLived = ca.issueUntil('payments', notAfter, 'URI:spiffe://prod/ns/payments/sa/api');
+  const mapped = [{ san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: ['services'] }];
+  const g = await startGateway({
+    policy: await policyAllowingIf(['input.subject.kind == "service"'], 'services only'),
+    tls: readTls({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: ca.cert, required: true } }, 'jitgate.listen.tls.proxy'),
+    identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
+  });
+  t.teardown(() => g.close());
+  const client = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(shortLived.cert), key: readFileSync(shortLived.key) } });
+  t.teardown(() => client.destroy());
+  let disconnects = 0;
+  client.on('disconnect', () => { disconnects++; });
+  const status = async (): Promise<string> => {
+    try {
+      const res = await client.request({ path: '/api/orders', method: 'GET' });
+      await res.body.dump();
+      return String(res.statusCode);
+    } catch {
+      return 'no answer';
+    }
+  };
+  t.equal(await status(), '200', 'while valid, the certificate is its service');
+  const streamer = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(shortLived.cert), key: readFileSync(shortLived.key) } });
+  t.teardown(() => streamer.destroy());
+  const stream = await streamer.request({ path: '/api/orders/__drip?every=200', method: 'GET' });
+  t.equal(stream.statusCode, 200, 'and holds an event stream open');
+  const streamed = stream.body.text().then(() => 'ended', () => 'cut');
+  // A request every half second keeps the connection from ever being idle.
+  while (Date.now() < notAfter.getTime() - 500) {
+    t.equal(await status(), '200');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  t.equal(disconnects, 0, 'one connection until then');
+  await new Promise((r) => setTimeout(r, notAfter.getTime() + 300 - Date.now()));
+  t.equal(await streamed, 'cut', 'past notAfter its stream is cut');
+  t.equal(disconnects, 1, 'and its keep-alive connection is closed');
+  const before = g.upstream.seen.length;
+  t.equal(await status(), 'no answer', 'a new connection with the expired certificate fails its handshake');
+  t.equal(g.upstream.seen.length, before, 'nothing more reached the upstream');
+});
