@@ -2,7 +2,7 @@
 // uploads and the checkpoint witness.
 import { readFileSync } from 'node:fs';
 import { Agent, type Dispatcher } from 'undici';
-import { clientConnectOptions, clientTlsId, type ClientTlsParts } from '../tls/index.js';
+import { clientConnectOptions, clientTlsId, unreadableFile, type ClientTlsParts } from '../tls/index.js';
 import { oauth2Token, type OAuth2Credentials } from './oauth2.js';
 
 export interface ServiceConfig {
@@ -47,7 +47,8 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`the ${what} ${path} cannot be read: ${(err as Error).message}`, { cause: err });
+    const file = unreadableFile(path, err);
+    throw new Error(`the ${what} ${file.path} cannot be read: ${file.reason}`, file.cause === undefined ? undefined : { cause: file.cause });
   }
 }
 

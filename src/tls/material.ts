@@ -17,12 +17,38 @@ export interface TlsMaterial {
   clients?: { ca: Buffer; required: boolean; crl?: string[]; revoked?: RevocationList[] };
 }
 
+/** Longer than any one file name can be (NAME_MAX of Linux's and macOS's file systems). */
+const NAME_MAX = 255;
+
+/**
+ * Whether a configured file path is no path but a certificate or key itself (`key_file: ${TLS_KEY}`
+ * with the PEM, or its base64, in the environment): a line break, a PEM armour line (`LS0tLS1CRUdJT`
+ * is `-----BEGIN` in base64), or a name longer than any file's. Quoted in an error, it would go
+ * into the log and, on a reload, into the audit trail for good.
+ */
+function holdsPemText(path: string): boolean {
+  return /[\r\n]|-----BEGIN |LS0tLS1CRUdJT/.test(path) || path.split(/[/\\]/).some((name) => name.length > NAME_MAX);
+}
+
+/**
+ * A file that cannot be read, as an error may tell it: its path and the reason; for a "path" that
+ * holds the secret itself, neither (the reason quotes the path), only what it looks like.
+ */
+export function unreadableFile(path: string, err: unknown): { path: string; reason: string; cause?: unknown } {
+  if (!holdsPemText(path)) return { path, reason: (err as Error).message, cause: err };
+  return {
+    path: `(not a file path but ${String(path.length)} characters of text: the certificate or key itself? Give the file's path)`,
+    reason: (err as NodeJS.ErrnoException).code ?? 'unreadable',
+  };
+}
+
 /** A PEM file the configuration names at `key`; a file that cannot be read is a configuration error naming both. */
 export function readConfiguredPem(path: string, key: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw jitgateError('CONFIG_INVALID', `${key}: cannot read ${path}: ${(err as Error).message}`, { problems: [`${key}: cannot read ${path}`] }, err);
+    const file = unreadableFile(path, err);
+    throw jitgateError('CONFIG_INVALID', `${key}: cannot read ${file.path}: ${file.reason}`, { problems: [`${key}: cannot read ${file.path}`] }, file.cause);
   }
 }
 

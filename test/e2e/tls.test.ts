@@ -138,6 +138,42 @@ t.test('a certificate that cannot be read stops the start, naming the key and th
   await t.rejects(startGatewayProcess(file), /jitgate\.listen\.tls\.proxy\.cert_file: cannot read .*nowhere\.pem/);
 });
 
+t.test('a key given where its path belongs is not quoted: neither the log nor the audit trail holds it', async (t) => {
+  const dir = tempDir('jg-tls-inline-key-');
+  const pair = selfSigned(dir, 'pair');
+  const pem = readFileSync(pair.key, 'utf8');
+  const body = pem.split('\n')[1] ?? '';
+  const doc = (keyFile: string) => ({
+    jitgate: {
+      data_dir: dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0', tls: { proxy: { cert_file: 'pair.pem', key_file: keyFile } } },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      routes: [],
+    },
+  });
+  // The mistake: the variable holding the key (as a mounted secret often is), not its file.
+  const env = { TLS_KEY: pem };
+  const file = writeConfig(dir, doc('pair.key'));
+  const gw = await startGatewayProcess(file, env);
+  t.teardown(() => gw.stop());
+  writeConfig(dir, doc('${TLS_KEY}'));
+  gw.proc.kill('SIGHUP');
+  const refused = (): string | undefined => gw.output.find((l) => l.includes('configuration reload refused'));
+  for (let i = 0; i < 50 && refused() === undefined; i++) await sleep(100);
+  t.match(refused(), /jitgate\.listen\.tls\.proxy\.key_file: cannot read \(not a file path but \d+ characters of text/, 'refused, naming the key and what its value looks like');
+  t.same(gw.output.filter((l) => l.includes(body)), [], 'no log line holds the key');
+  const trail = await runCli(['audit', 'export', '--config', file], env);
+  t.match(trail.stdout, /config\.rejected.*jitgate\.listen\.tls\.proxy\.key_file/, 'the trail records the refusal');
+  t.notOk(trail.stdout.includes(body), 'without the key');
+  await gw.stop();
+  // Its base64 on one line (as some secret stores hand it out) is no path either.
+  const base64 = Buffer.from(pem).toString('base64');
+  const start = await startGatewayProcess(file, { TLS_KEY: base64 }).then(() => 'started', (err: unknown) => String(err));
+  t.match(start, /key_file: cannot read \(not a file path/, 'a start with it is refused the same way');
+  t.notOk(start.includes(base64.slice(40, 100)), 'without the key');
+});
+
 t.test('a control address that requires client certificates answers only the holders of one from its CA; a mapped one is a credential', async (t) => {
   const dir = tempDir('jg-tls-control-');
   const server = selfSigned(dir, 'control');
