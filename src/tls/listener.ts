@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { contextOptions, type TlsMaterial } from './material.js';
 import { pemBlocks } from './pem.js';
-import { isRevoked, type RevocationList } from './revocation.js';
+import { isRevoked, vouchedUntilMs, type RevocationList } from './revocation.js';
 
 /**
  * How long a caller may take to send a request, head and all. Node's own limits would let an
@@ -79,7 +79,7 @@ export function listenerFastify(
   // No renegotiation (TLS 1.2; 1.3 has none): a client could present another certificate on an
   // open connection than the one its handshake was checked and tracked with.
   app.server.on('secureConnection', (socket: TLSSocket) => { socket.disableRenegotiation(); });
-  if (tls.clients) trackConnections(app, tls.clients.ca);
+  if (tls.clients) trackConnections(app, tls.clients);
   return app;
 }
 
@@ -91,10 +91,20 @@ export function listenerFastify(
  * `issuerCertificate` is undefined after the first request).
  */
 interface Tracked {
-  open: Map<TLSSocket, readonly Buffer[]>;
+  open: Map<TLSSocket, OpenConnection>;
   /** The configured client CA file, as read, and its certificates (to complete chains with). */
   ca: Buffer;
   authorities: X509Certificate[];
+  /** The revocation lists served: past a list's next update, the connections it vouched for end. */
+  lists: readonly RevocationList[];
+}
+
+interface OpenConnection {
+  chain: readonly Buffer[];
+  /** The earliest notAfter in the chain. */
+  expiresMs: number;
+  /** Ends the connection at the earlier of that and its lists' next update (re-armed on reload). */
+  timer?: NodeJS.Timeout;
 }
 
 const connections = new WeakMap<FastifyInstance, Tracked>();
@@ -135,36 +145,40 @@ function verifiedChain(socket: TLSSocket, authorities: readonly X509Certificate[
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Ends `socket` when the first certificate of its verified chain expires. OpenSSL checks validity
- * at the handshake only, so a keep-alive connection (and the WebSockets and streams on it) would
- * otherwise go on as its workload, unbounded, after the certificate stopped being one.
+ * Ends a connection let in by a client certificate when its chain stops verifying: a certificate
+ * in it expires, or the revocation list of an issuer in it passes its next update. OpenSSL checks
+ * both at the handshake only, so a keep-alive connection (and the WebSockets and streams on it)
+ * would otherwise go on as its workload, unbounded, after the certificate stopped being one.
  */
-function endAtExpiry(socket: TLSSocket, chain: readonly X509Certificate[]): void {
-  if (chain.length === 0) return;
-  const expiresMs = Math.min(...chain.map((c) => Date.parse(c.validTo)));
-  let timer: NodeJS.Timeout | undefined;
+function endWhenUnvouched(tracked: Tracked, socket: TLSSocket, entry: OpenConnection): void {
+  clearTimeout(entry.timer);
+  if (entry.chain.length === 0) return;
+  const endMs = Math.min(entry.expiresMs, vouchedUntilMs(entry.chain, tracked.lists));
   const arm = (): void => {
-    const left = expiresMs - Date.now();
+    const left = endMs - Date.now();
     // A date that does not parse (NaN) ends the connection too: it cannot be shown to be valid.
     if (!(left > 0)) {
       socket.destroy();
       return;
     }
-    timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-    timer.unref();
+    entry.timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    entry.timer.unref();
   };
   arm();
-  socket.once('close', () => { clearTimeout(timer); });
 }
 
-function trackConnections(app: FastifyInstance, ca: Buffer): void {
-  const tracked: Tracked = { open: new Map(), ca, authorities: authoritiesIn(ca) };
+function trackConnections(app: FastifyInstance, clients: NonNullable<TlsMaterial['clients']>): void {
+  const tracked: Tracked = { open: new Map(), ca: clients.ca, authorities: authoritiesIn(clients.ca), lists: clients.revoked ?? [] };
   connections.set(app, tracked);
   (app.server as unknown as HttpsServer).on('secureConnection', (socket: TLSSocket) => {
     const chain = verifiedChain(socket, tracked.authorities);
-    tracked.open.set(socket, chain.map((c) => c.raw));
-    socket.once('close', () => { tracked.open.delete(socket); });
-    endAtExpiry(socket, chain);
+    const entry: OpenConnection = { chain: chain.map((c) => c.raw), expiresMs: Math.min(...chain.map((c) => Date.parse(c.validTo))) };
+    tracked.open.set(socket, entry);
+    socket.once('close', () => {
+      clearTimeout(entry.timer);
+      tracked.open.delete(socket);
+    });
+    endWhenUnvouched(tracked, socket, entry);
   });
 }
 
@@ -179,7 +193,7 @@ function endRevoked(app: FastifyInstance, lists: readonly RevocationList[]): num
 
 function endWhere(app: FastifyInstance, end: (chain: readonly Buffer[]) => boolean): number {
   let ended = 0;
-  for (const [socket, chain] of connections.get(app)?.open ?? []) {
+  for (const [socket, { chain }] of connections.get(app)?.open ?? []) {
     if (end(chain)) {
       socket.destroy();
       ended++;
@@ -201,7 +215,8 @@ export function useClientTimeouts(app: FastifyInstance, timeouts: ClientTimeouts
  * Serves `tls` on new connections from now on; connections already open keep their handshake,
  * but those whose client certificate its revocation lists name are ended, and, when the client CA
  * file changed, every connection that was let in by a client certificate (the CAs that vouched
- * for it may be the ones taken out). Returns how many.
+ * for it may be the ones taken out); the others end at their lists' next update from now on.
+ * Returns how many were ended.
  */
 export function useTls(app: FastifyInstance, tls: TlsMaterial): number {
   (app.server as unknown as HttpsServer).setSecureContext({ ...contextOptions(tls), minVersion: 'TLSv1.2' });
@@ -212,5 +227,11 @@ export function useTls(app: FastifyInstance, tls: TlsMaterial): number {
     tracked.ca = tls.clients.ca;
     tracked.authorities = authoritiesIn(tls.clients.ca);
   }
-  return ended + (tls.clients?.revoked ? endRevoked(app, tls.clients.revoked) : 0);
+  ended += tls.clients?.revoked ? endRevoked(app, tls.clients.revoked) : 0;
+  if (tracked) {
+    // New lists bring new next updates: a fresh list keeps the connections it vouches for.
+    tracked.lists = tls.clients?.revoked ?? [];
+    for (const [socket, entry] of tracked.open) if (!socket.destroyed) endWhenUnvouched(tracked, socket, entry);
+  }
+  return ended;
 }

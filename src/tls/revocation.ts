@@ -11,6 +11,8 @@ import { pemBlocks } from './pem.js';
 export interface RevocationList {
   issuer: Buffer;
   serials: ReadonlySet<string>;
+  /** When the list stops vouching for its CA's certificates (its nextUpdate); null when it names no such time. */
+  nextUpdateMs: number | null;
 }
 
 interface Tlv {
@@ -68,6 +70,17 @@ function expect(element: Tlv | undefined, tag: number, what: string): Tlv {
   return element;
 }
 
+/** A UTCTime or GeneralizedTime (as DER has them: to the second, in UTC) in milliseconds. */
+function timeOf(der: Buffer, time: Tlv): number {
+  const text = der.toString('latin1', time.content, time.end);
+  const m = /^(\d{2}|\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+  const year = m?.[1]?.length === (time.tag === UTC_TIME ? 2 : 4) ? Number(m[1]) : NaN;
+  if (!m || Number.isNaN(year)) throw new Error('a time cannot be read');
+  // RFC 5280 4.1.2.5.1: a two-digit year of 50 or more is 19YY.
+  const fullYear = time.tag === UTC_TIME ? (year >= 50 ? 1900 : 2000) + year : year;
+  return Date.UTC(fullYear, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
 function listOf(der: Buffer): RevocationList {
   const list = expect(tlv(der, 0, der.length), SEQUENCE, 'CertificateList');
   const tbs = expect(children(der, list)[0], SEQUENCE, 'tbsCertList');
@@ -75,9 +88,14 @@ function listOf(der: Buffer): RevocationList {
   let i = parts[0]?.tag === INTEGER ? 1 : 0;
   expect(parts[i++], SEQUENCE, 'signature');
   const issuer = expect(parts[i++], SEQUENCE, 'issuer');
-  const time = (p: Tlv | undefined): boolean => p?.tag === UTC_TIME || p?.tag === GENERALIZED_TIME;
+  const time = (p: Tlv | undefined): p is Tlv => p?.tag === UTC_TIME || p?.tag === GENERALIZED_TIME;
   if (!time(parts[i++])) throw new Error('thisUpdate is missing');
-  if (time(parts[i])) i++;
+  let nextUpdateMs: number | null = null;
+  const next = parts[i];
+  if (time(next)) {
+    nextUpdateMs = timeOf(der, next);
+    i++;
+  }
   const serials = new Set<string>();
   const revoked = parts[i];
   if (revoked?.tag === SEQUENCE) {
@@ -86,7 +104,7 @@ function listOf(der: Buffer): RevocationList {
       serials.add(serialOf(der, expect(serial, INTEGER, 'a revoked serial number')));
     }
   }
-  return { issuer: der.subarray(issuer.start, issuer.end), serials };
+  return { issuer: der.subarray(issuer.start, issuer.end), serials, nextUpdateMs };
 }
 
 /**
@@ -111,19 +129,43 @@ export function revocationLists(pem: Buffer, at: string): RevocationList[] {
   });
 }
 
+/** A certificate's (DER) serial number and its issuer's name (DER); throws when it cannot be read. */
+function certificateIds(certificate: Buffer): { serial: string; issuer: Buffer } {
+  const cert = expect(tlv(certificate, 0, certificate.length), SEQUENCE, 'Certificate');
+  const tbs = expect(children(certificate, cert)[0], SEQUENCE, 'tbsCertificate');
+  const parts = children(certificate, tbs);
+  let i = parts[0]?.tag === EXPLICIT_0 ? 1 : 0;
+  const serial = serialOf(certificate, expect(parts[i++], INTEGER, 'serialNumber'));
+  expect(parts[i++], SEQUENCE, 'signature');
+  const issuerElement = expect(parts[i], SEQUENCE, 'issuer');
+  return { serial, issuer: certificate.subarray(issuerElement.start, issuerElement.end) };
+}
+
 /** Whether a certificate (DER) is named by the list of its issuer. A certificate that cannot be read counts as revoked. */
 export function isRevoked(certificate: Buffer, lists: readonly RevocationList[]): boolean {
   try {
-    const cert = expect(tlv(certificate, 0, certificate.length), SEQUENCE, 'Certificate');
-    const tbs = expect(children(certificate, cert)[0], SEQUENCE, 'tbsCertificate');
-    const parts = children(certificate, tbs);
-    let i = parts[0]?.tag === EXPLICIT_0 ? 1 : 0;
-    const serial = serialOf(certificate, expect(parts[i++], INTEGER, 'serialNumber'));
-    expect(parts[i++], SEQUENCE, 'signature');
-    const issuerElement = expect(parts[i], SEQUENCE, 'issuer');
-    const issuer = certificate.subarray(issuerElement.start, issuerElement.end);
+    const { serial, issuer } = certificateIds(certificate);
     return lists.some((list) => list.issuer.equals(issuer) && list.serials.has(serial));
   } catch {
     return true;
   }
+}
+
+/**
+ * Until when `lists` vouch for a chain (DER certificates): the earliest next update of the lists
+ * of its certificates' issuers (Infinity when none names one; 0 for a certificate that cannot be
+ * read). Past it OpenSSL refuses new handshakes of the chain; open connections must end too.
+ */
+export function vouchedUntilMs(chain: readonly Buffer[], lists: readonly RevocationList[]): number {
+  let until = Infinity;
+  for (const certificate of chain) {
+    let issuer: Buffer;
+    try {
+      issuer = certificateIds(certificate).issuer;
+    } catch {
+      return 0;
+    }
+    for (const list of lists) if (list.nextUpdateMs !== null && list.issuer.equals(issuer)) until = Math.min(until, list.nextUpdateMs);
+  }
+  return until;
 }

@@ -36,8 +36,8 @@ export interface Authority extends CertFiles {
   revoke(cert: CertFiles): string;
   /** A client certificate valid from a minute ago until `notAfter` (to the second). */
   issueUntil(subject: string, notAfter: Date, altNames?: string): CertFiles;
-  /** Writes the CA's revocation list as it stands (nothing revoked yet: an empty one); returns its path. */
-  crl(): string;
+  /** Writes the CA's revocation list as it stands (nothing revoked yet: an empty one); returns its path. `validSeconds`: its next update that far out (2 days otherwise). */
+  crl(validSeconds?: number): string;
   /** A CA under this one: its certificates' chains run through it. */
   intermediate(name: string): Authority;
 }
@@ -63,8 +63,9 @@ function authority(dir: string, name: string, ca: CertFiles): Authority {
     }
     return conf;
   };
-  const crl = (): string => {
-    openssl(['ca', '-config', ensureDb(), '-keyfile', ca.key, '-cert', ca.cert, '-gencrl', '-out', crlFile]);
+  const crl = (validSeconds?: number): string => {
+    const next = validSeconds === undefined ? [] : ['-crlsec', String(validSeconds)];
+    openssl(['ca', '-config', ensureDb(), '-keyfile', ca.key, '-cert', ca.cert, '-gencrl', ...next, '-out', crlFile]);
     return crlFile;
   };
   const sign = (subject: string, extensions: string, serial?: string): CertFiles => {

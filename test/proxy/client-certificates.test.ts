@@ -291,3 +291,44 @@ t.test('a workload certificate that expires ends its open connections (and the s
   t.equal(await status(), 'no answer', 'a new connection with the expired certificate fails its handshake');
   t.equal(g.upstream.seen.length, before, 'nothing more reached the upstream');
 });
+
+t.test('a revocation list past its next update ends the connections it vouched for; a fresh one read on reload keeps them', async (t) => {
+  const ca = certAuthority(mkdtempSync(join(tmpdir(), 'jg-crl-stale-')), 'publishing-ca');
+  const workload = ca.issue('payments', 'client', 'URI:spiffe://prod/ns/payments/sa/api');
+  const mapped = [{ san_uri: 'spiffe://prod/ns/payments/sa/api', subject: 'svc-payments', groups: ['services'] }];
+  const at = 'jitgate.listen.tls.proxy';
+  const files = (crl: string) => ({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: ca.cert, required: true, crl_file: crl } });
+  const startedMs = Date.now();
+  const g = await startGateway({
+    policy: await policyAllowingIf(['input.subject.kind == "service"'], 'services only'),
+    tls: readTls(files(ca.crl(3)), at),
+    identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
+  });
+  t.teardown(() => g.close());
+  const client = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(workload.cert), key: readFileSync(workload.key) } });
+  t.teardown(() => client.destroy());
+  let disconnects = 0;
+  client.on('disconnect', () => { disconnects++; });
+  const status = async (): Promise<string> => {
+    try {
+      const res = await client.request({ path: '/api/orders', method: 'GET' });
+      await res.body.dump();
+      return String(res.statusCode);
+    } catch {
+      return 'no answer';
+    }
+  };
+  const until = (ms: number) => new Promise((r) => setTimeout(r, startedMs + ms - Date.now()));
+  t.equal(await status(), '200', 'the list vouches for the certificate');
+  // Published again before the first one's next update, valid a while longer.
+  const freshUntilMs = Date.now() + 6_000;
+  t.equal(g.proxy.useTls(readTls(files(ca.crl(6)), at)), 0, 'a fresh list ends nothing');
+  await until(3_500);
+  t.equal(await status(), '200', 'past the first list\'s next update, the fresh one vouches for it');
+  t.equal(disconnects, 0, 'on the same connection');
+  await new Promise((r) => setTimeout(r, freshUntilMs + 500 - Date.now()));
+  t.equal(disconnects, 1, 'past the fresh list\'s next update, the connection is ended');
+  const before = g.upstream.seen.length;
+  t.equal(await status(), 'no answer', 'and a new one fails its handshake: closed, not open');
+  t.equal(g.upstream.seen.length, before, 'nothing more reached the upstream');
+});
