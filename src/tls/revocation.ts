@@ -7,9 +7,9 @@
 import { jitgateError } from '../errors.js';
 import { pemBlocks } from './pem.js';
 
-/** One CA's revoked certificates: its name (DER, as its certificates carry it as issuer) and their serials. */
+/** One CA's revoked certificates: its name (canonical, see canonicalName) and their serials. */
 export interface RevocationList {
-  issuer: Buffer;
+  issuer: string;
   serials: ReadonlySet<string>;
   /** When the list stops vouching for its CA's certificates (its nextUpdate); null when it names no such time. */
   nextUpdateMs: number | null;
@@ -57,6 +57,44 @@ const INTEGER = 0x02;
 const UTC_TIME = 0x17;
 const GENERALIZED_TIME = 0x18;
 const EXPLICIT_0 = 0xa0;
+const SET = 0x31;
+const OID = 0x06;
+
+/** The string types OpenSSL compares names by their text (ASN1_MASK_CANON), and how each is encoded. */
+const TEXT: ReadonlyMap<number, (bytes: Buffer) => string> = new Map([
+  [0x0c, (b: Buffer) => b.toString('utf8')], // UTF8String
+  [0x13, (b: Buffer) => b.toString('latin1')], // PrintableString
+  [0x14, (b: Buffer) => b.toString('latin1')], // T61String, read as Latin-1 as OpenSSL does
+  [0x16, (b: Buffer) => b.toString('latin1')], // IA5String
+  [0x1a, (b: Buffer) => b.toString('latin1')], // VisibleString
+  [0x1e, (b: Buffer) => Buffer.from(b).swap16().toString('utf16le')], // BMPString: UTF-16BE
+  [0x1c, (b: Buffer) => { // UniversalString: UTF-32BE
+    let text = '';
+    for (let at = 0; at + 4 <= b.length; at += 4) text += String.fromCodePoint(b.readUInt32BE(at));
+    return text;
+  }],
+]);
+
+/**
+ * A distinguished name (the DER element `name`) as OpenSSL compares names (x509_name_canon): each
+ * text value trimmed, inner white space one space, ASCII letters lower-cased, whatever string type
+ * carries it. A CA's name may be encoded one way in the certificates it issued and another in its
+ * list (a CA certificate re-issued by other tooling, PrintableString then UTF8String): OpenSSL
+ * still applies the list to new handshakes, so the open connections must be matched alike.
+ */
+function canonicalName(der: Buffer, name: Tlv): string {
+  return children(der, name).map((rdn) => children(der, expect(rdn, SET, 'a relative distinguished name')).map((attribute) => {
+    const [type, value] = children(der, expect(attribute, SEQUENCE, 'an attribute'));
+    const oid = expect(type, OID, 'an attribute type');
+    if (value === undefined) throw new Error('an attribute value is missing');
+    const decode = TEXT.get(value.tag);
+    const text = decode === undefined
+      ? `der:${der.toString('hex', value.start, value.end)}`
+      : JSON.stringify(decode(der.subarray(value.content, value.end)).replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '')
+        .replace(/[ \t\n\v\f\r]+/g, ' ').replace(/[A-Z]/g, (c) => c.toLowerCase()));
+    return `${der.toString('hex', oid.content, oid.end)}=${text}`;
+  }).sort().join('+')).join(',');
+}
 
 /** A serial number as lower-case hex without leading zeros, from an INTEGER's content. */
 function serialOf(der: Buffer, integer: Tlv): string {
@@ -104,7 +142,7 @@ function listOf(der: Buffer): RevocationList {
       serials.add(serialOf(der, expect(serial, INTEGER, 'a revoked serial number')));
     }
   }
-  return { issuer: der.subarray(issuer.start, issuer.end), serials, nextUpdateMs };
+  return { issuer: canonicalName(der, issuer), serials, nextUpdateMs };
 }
 
 /**
@@ -129,8 +167,8 @@ export function revocationLists(pem: Buffer, at: string): RevocationList[] {
   });
 }
 
-/** A certificate's (DER) serial number and its issuer's name (DER); throws when it cannot be read. */
-function certificateIds(certificate: Buffer): { serial: string; issuer: Buffer } {
+/** A certificate's (DER) serial number and its issuer's name (canonical); throws when it cannot be read. */
+function certificateIds(certificate: Buffer): { serial: string; issuer: string } {
   const cert = expect(tlv(certificate, 0, certificate.length), SEQUENCE, 'Certificate');
   const tbs = expect(children(certificate, cert)[0], SEQUENCE, 'tbsCertificate');
   const parts = children(certificate, tbs);
@@ -138,14 +176,14 @@ function certificateIds(certificate: Buffer): { serial: string; issuer: Buffer }
   const serial = serialOf(certificate, expect(parts[i++], INTEGER, 'serialNumber'));
   expect(parts[i++], SEQUENCE, 'signature');
   const issuerElement = expect(parts[i], SEQUENCE, 'issuer');
-  return { serial, issuer: certificate.subarray(issuerElement.start, issuerElement.end) };
+  return { serial, issuer: canonicalName(certificate, issuerElement) };
 }
 
 /** Whether a certificate (DER) is named by the list of its issuer. A certificate that cannot be read counts as revoked. */
 export function isRevoked(certificate: Buffer, lists: readonly RevocationList[]): boolean {
   try {
     const { serial, issuer } = certificateIds(certificate);
-    return lists.some((list) => list.issuer.equals(issuer) && list.serials.has(serial));
+    return lists.some((list) => list.issuer === issuer && list.serials.has(serial));
   } catch {
     return true;
   }
@@ -159,13 +197,13 @@ export function isRevoked(certificate: Buffer, lists: readonly RevocationList[])
 export function vouchedUntilMs(chain: readonly Buffer[], lists: readonly RevocationList[]): number {
   let until = Infinity;
   for (const certificate of chain) {
-    let issuer: Buffer;
+    let issuer: string;
     try {
       issuer = certificateIds(certificate).issuer;
     } catch {
       return 0;
     }
-    for (const list of lists) if (list.nextUpdateMs !== null && list.issuer.equals(issuer)) until = Math.min(until, list.nextUpdateMs);
+    for (const list of lists) if (list.nextUpdateMs !== null && list.issuer === issuer) until = Math.min(until, list.nextUpdateMs);
   }
   return until;
 }

@@ -47,6 +47,25 @@ export function certAuthority(dir: string, name: string): Authority {
   return authority(dir, name, selfSigned(dir, name));
 }
 
+/**
+ * One CA under two certificates with the same key and name, the name encoded two ways: `trusted`
+ * (UTF8String, OpenSSL's default), to trust and revoke with, and `issuing` (PrintableString, as
+ * older or other tooling writes it), whose certificates carry the name so as their issuer.
+ */
+export function reencodedAuthority(dir: string, name: string): { trusted: Authority; issuing: Authority } {
+  const key = join(dir, `${name}.key`);
+  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  const caCert = (mask: string): CertFiles => {
+    const conf = join(dir, `${name}-${mask}.cnf`);
+    writeFileSync(conf, `[req]\ndistinguished_name = dn\nstring_mask = ${mask}\nprompt = no\n[dn]\nCN = ${name}\n`
+      + '[v3]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n');
+    const cert = join(dir, `${name}-${mask}.pem`);
+    openssl(['req', '-x509', '-new', '-key', key, '-config', conf, '-extensions', 'v3', '-days', '2', '-set_serial', '1', '-out', cert]);
+    return described(cert, key);
+  };
+  return { trusted: authority(dir, name, caCert('utf8only')), issuing: authority(dir, `${name}-printable`, caCert('default')) };
+}
+
 function authority(dir: string, name: string, ca: CertFiles): Authority {
   const db = join(dir, `${name}-db`);
   const crlFile = join(dir, `${name}.crl.pem`);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import t from 'tap';
-import { certAuthority, selfSigned } from '../helpers/certs.js';
+import { certAuthority, reencodedAuthority, selfSigned } from '../helpers/certs.js';
 import { clientCertificate, listenerFastify, readTls, useTls, type TlsFiles } from '../../src/tls/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jg-tls-open-'));
@@ -69,6 +69,25 @@ t.test('revoking an intermediate at the root ends connections under it also when
   t.equal(await b.ask(), 'closed', 'the client that sent the intermediate: ended');
   t.equal(await a.ask(), 'closed', 'the client that sent only its leaf must be ended too (docs/operations.md: "revoking an intermediate at the root ends every connection under it")');
   t.equal(ended, 2);
+});
+
+t.test('a revocation reaches the open connections of certificates whose issuer name is encoded otherwise than the list\'s', async (t) => {
+  // OpenSSL matches the names by their text: the certificate verifies, and its revocation refuses
+  // new handshakes. The open connection must be matched alike, not by the names' bytes.
+  const { trusted, issuing } = reencodedAuthority(dir, 'reencoded-ca');
+  const w = issuing.issue('old-tooling-workload', 'client');
+  const crls = join(dir, 'reencoded.crl.pem');
+  writeFileSync(crls, readFileSync(trusted.crl()));
+  const files: TlsFiles = { cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: trusted.cert, required: true, crl_file: crls } };
+  const { app, port } = await listener(files);
+  t.teardown(() => app.close());
+  const c = await keepAlive(port, [readFileSync(w.cert)], readFileSync(w.key));
+  t.teardown(() => c.close());
+  t.equal(await c.ask(), 'old-tooling-workload', 'the certificate verifies against the other encoding');
+  writeFileSync(crls, readFileSync(trusted.revoke(w)));
+  t.equal(useTls(app, readTls(files, 't')), 1, 'the reload that revokes it ends its connection');
+  await settle();
+  t.equal(await c.ask(), 'closed');
 });
 
 t.test('a client CA taken out of ca_file on reload ends the connections it let in', async (t) => {
