@@ -7,7 +7,7 @@
 // alone. Signed assertions carry OPA's claims: iat, exp ten minutes on, `additional_claims`,
 // `scope` and, when asked, a fresh jti.
 import { createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readSecretFile } from '../secret-file.js';
 import { SignJWT, type JWTHeaderParameters } from 'jose';
 import { request, type Dispatcher } from 'undici';
 import { readLimited } from '../read-limited.js';
@@ -167,14 +167,8 @@ async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatche
 /** The assertion as configured, or read from its file now; a missing or empty one stops the token request. */
 function clientAssertion(credentials: OAuth2Credentials): string {
   if (credentials.client_assertion !== undefined) return credentials.client_assertion;
-  const path = credentials.client_assertion_path ?? '';
-  let assertion: string;
-  try {
-    assertion = readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new Error(`the OAuth2 client assertion file ${path} cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  if (assertion === '') throw new Error(`the OAuth2 client assertion file ${path} is empty`);
+  const assertion = readSecretFile(credentials.client_assertion_path ?? '', 'credentials.oauth2.client_assertion_path').trim();
+  if (assertion === '') throw new Error('credentials.oauth2.client_assertion_path: the file it names is empty');
   return assertion;
 }
 

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, type Dispatcher } from 'undici';
 import { clientConnectOptions, clientTlsId, unreadableFile, type ClientTlsParts } from '../tls/index.js';
+import { readSecretFile } from '../secret-file.js';
 import { oauth2Token, type OAuth2Credentials } from './oauth2.js';
 
 export interface ServiceConfig {
@@ -33,8 +34,8 @@ export async function serviceHeaders(service: ServiceConfig): Promise<Record<str
   const headers: Record<string, string> = { ...service.headers };
   const { bearer, oauth2 } = service.credentials ?? {};
   if (bearer) {
-    const token = bearer.token ?? readFileSync(bearer.token_path ?? '', 'utf8').trim();
-    if (token === '') throw new Error(`the bearer token file ${String(bearer.token_path)} is empty`);
+    const token = bearer.token ?? readSecretFile(bearer.token_path ?? '', 'credentials.bearer.token_path').trim();
+    if (token === '') throw new Error('credentials.bearer.token_path: the file it names is empty');
     headers.authorization = `${bearer.scheme ?? 'Bearer'} ${token}`;
   } else if (oauth2) {
     // Asked through the service's own TLS settings: a token endpoint behind the same internal CA.

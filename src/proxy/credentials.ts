@@ -1,8 +1,8 @@
 // Credential broker: upstream secrets are read from the environment or files at start (a missing one
 // stops the gateway from starting rather than failing requests later), held only in memory, and turned
 // into exactly one request header after an allow.
-import { readFileSync } from 'node:fs';
 import { jitgateError } from '../errors.js';
+import { readSecretFile } from '../secret-file.js';
 import type { CredentialConfig, RouteConfig } from './config.js';
 
 export interface InjectedHeader {
@@ -87,11 +87,11 @@ function readSecret(routeName: string, credName: string, cfg: CredentialConfig, 
     }
   } else if (cfg.from_file !== undefined) {
     try {
-      value = readFileSync(cfg.from_file, 'utf8').replace(/\r?\n$/, '');
+      value = readSecretFile(cfg.from_file, `route ${routeName} credential ${credName} from_file`).replace(/\r?\n$/, '');
     } catch (err) {
-      throw jitgateError('SECRET_MISSING', `route ${routeName} credential ${credName}: ${cfg.from_file} cannot be read`, undefined, err);
+      throw jitgateError('SECRET_MISSING', (err as Error).message);
     }
-    if (value === '') throw jitgateError('SECRET_MISSING', `route ${routeName} credential ${credName}: ${cfg.from_file} is empty`);
+    if (value === '') throw jitgateError('SECRET_MISSING', `route ${routeName} credential ${credName}: the file from_file names is empty`);
   }
   if (value === undefined) throw jitgateError('SECRET_MISSING', `route ${routeName} credential ${credName}: no source`);
   // A secret with CR/LF would let it smuggle headers.

@@ -22,6 +22,10 @@ t.test('a bearer token from a file is read on every call; an empty or missing fi
   t.equal((await serviceHeaders(service)).authorization, 'Token second', 'a rotated token is used from the next call');
   writeFileSync(file, '\n');
   await t.rejects(serviceHeaders(service), /is empty/, 'an empty token file is not sent as an empty credential');
+  const inline = 'sk-live-0123456789abcdef';
+  const refused = await serviceHeaders({ url: 'http://127.0.0.1:1', credentials: { bearer: { token_path: inline } } }).then(() => '', (err: unknown) => String(err));
+  t.match(refused, /token_path: the file it names cannot be read \(ENOENT/, 'a token given where its file belongs is refused');
+  t.notOk(refused.includes(inline), 'without quoting it');
   await t.rejects(serviceHeaders({ ...service, credentials: { bearer: { token_path: join(file, 'missing') } } }), /ENOENT|ENOTDIR/, 'nor is a missing one skipped');
 });
 
@@ -126,8 +130,8 @@ t.test('oauth2 with a client assertion: the token is asked with the assertion fi
 
   const before = idp.received.length;
   writeFileSync(assertionFile, '\n');
-  await t.rejects(serviceHeaders(svc), /client assertion file .*sa-token is empty/, 'an empty assertion file: no token request, no call');
-  await t.rejects(serviceHeaders(service({ client_assertion_path: join(dir, 'gone') })), /client assertion file .*gone cannot be read/, 'nor with a missing one');
+  await t.rejects(serviceHeaders(svc), /client_assertion_path: the file it names is empty/, 'an empty assertion file: no token request, no call');
+  await t.rejects(serviceHeaders(service({ client_assertion_path: join(dir, 'gone') })), /client_assertion_path: the file it names cannot be read \(ENOENT/, 'nor with a missing one');
   t.equal(idp.received.length, before, 'the endpoint saw neither');
   writeFileSync(assertionFile, 'eyJ.forged');
   await t.rejects(serviceHeaders(svc), /answered HTTP 401/, 'an assertion the endpoint refuses: the call is not made');

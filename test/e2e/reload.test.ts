@@ -10,7 +10,7 @@ import t from 'tap';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { generateApiKey } from '../../src/identity/index.js';
-import { repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
 
 function keys() {
   return { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -274,4 +274,35 @@ t.test('SIGHUP after the issuer key file was replaced: the withdrawn key is refu
   t.equal(await whoami(used), 401, 'the cached token signed with the withdrawn key is refused');
   t.equal(await whoami(await sign(withdrawn.privateKey)), 401, 'as is a new one');
   t.equal(await whoami(await sign(replacement.privateKey)), 200, 'the new key verifies, without a restart');
+});
+
+t.test('a route credential given where its file path belongs is not quoted: neither the log nor the audit trail holds it', async (t) => {
+  const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-reload-inline-secret-');
+  const config = (writer: Record<string, string>): Record<string, unknown> => {
+    const doc = demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }) as { jitgate: { routes: { credentials: Record<string, unknown> }[] } };
+    const route = doc.jitgate.routes[0]!;
+    route.credentials = { ...route.credentials, writer: { type: 'header', header: 'X-Api-Key', ...writer } };
+    return doc;
+  };
+  const env = demoEnv(keys);
+  const file = writeConfig(dir, config({ from_env: 'DEMO_WRITE_KEY' }));
+  const gw = await startGatewayProcess(file, env);
+  t.teardown(() => gw.stop());
+  // The mistake: the variable holding the key (as a mounted secret often is), not a file holding it.
+  writeConfig(dir, config({ from_file: '${DEMO_WRITE_KEY}' }));
+  gw.proc.kill('SIGHUP');
+  const refused = (): string | undefined => gw.output.find((l) => l.includes('configuration reload refused'));
+  for (let i = 0; i < 50 && refused() === undefined; i++) await sleep(100);
+  t.match(refused(), /route demo credential writer from_file: the file it names cannot be read \(ENOENT/, 'refused, naming the setting');
+  t.same(gw.output.filter((l) => l.includes(keys.writer)), [], 'no log line holds the key');
+  const trail = await runCli(['audit', 'export', '--config', file], env);
+  t.match(trail.stdout, /config\.rejected/, 'the trail records the refusal');
+  t.notOk(trail.stdout.includes(keys.writer), 'without the key');
+  await gw.stop();
+  const start = await startGatewayProcess(file, env).then(() => 'started', (err: unknown) => String(err));
+  t.match(start, /credential writer from_file: the file it names cannot be read/, 'a start with it is refused the same way');
+  t.notOk(start.includes(keys.writer), 'without the key');
 });
