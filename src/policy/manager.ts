@@ -78,6 +78,8 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   #rejected = new Set<string>();
   /** The last refused policies build (revision + reason): an editor saving twice reports once. */
   #lastPoliciesRejection: string | null = null;
+  /** A file of the policies folder was deleted since the last compile was scheduled to run. */
+  #deletionSettling = false;
 
   readonly #build: boolean;
   readonly #verifyBundle: ((archive: Uint8Array) => Promise<void>) | null;
@@ -301,13 +303,27 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
         // A file deleted is often a file about to be written again (a deploy that deletes first,
         // a branch switch): the folder without it would compile (Rego reads a missing package as
         // undefined) and decide without its rules. A deletion counts once nothing follows it for
-        // a while; anything that follows is compiled after the usual quiet time.
-        const removed = event === 'unlink' || event === 'unlinkDir';
-        this.#debounce('policies', () => void this.rebuild(), removed ? Math.max(this.#config.debounce_ms, DELETION_SETTLE_MS) : undefined);
+        // a while (#scheduleRebuild).
+        this.#scheduleRebuild(event === 'unlink' || event === 'unlinkDir');
       }
     });
     this.#watchers.push(policies);
     return policies;
+  }
+
+  /**
+   * Compiles after the quiet time; once a file was deleted, after the longer settle time until that
+   * compile runs. A change after the deletion (the next file of a deploy that deletes first, then
+   * copies one file at a time) must not shorten it: the folder would be compiled while the deleted
+   * file is still missing.
+   */
+  #scheduleRebuild(removed: boolean): void {
+    if (removed) this.#deletionSettling = true;
+    const quietMs = this.#deletionSettling ? Math.max(this.#config.debounce_ms, DELETION_SETTLE_MS) : this.#config.debounce_ms;
+    this.#debounce('policies', () => {
+      this.#deletionSettling = false;
+      void this.rebuild();
+    }, quietMs);
   }
 
   /**
@@ -333,7 +349,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
         if (this.#stopped) return;
         current = { watcher: this.#watchPolicies(dir, bundlesDir), identity };
         this.#logger.info({ dir }, 'the policies folder was replaced: watching the new one');
-        this.#debounce('policies', () => void this.rebuild());
+        this.#scheduleRebuild(false);
       }).catch((error: unknown) => {
         // Checked again in a second; a watcher that would not close must not end the process.
         this.#logger.warn({ dir, error: toError(error).message }, 'the policies folder could not be followed');

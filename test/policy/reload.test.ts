@@ -210,3 +210,23 @@ t.test('a file deleted and written again a moment later: the folder without it i
   t.same([...seen].filter((v) => v !== 1 && v !== 2), [], 'no decision was made without the file');
   t.same(events.filter((e) => e.type === 'loaded').length, 1, 'one swap: from the old file to the new');
 });
+
+t.test('a deploy that deletes files and copies them back one at a time: the folder without one is never served', async (t) => {
+  const root = await scratch(t);
+  const dir = await policyCopy(join(root, 'policies'), 1);
+  await writeFile(join(dir, 'other.rego'), 'package jitgate.other\n\nx := 1\n');
+  const manager = await startManager(t, root, dir, true, 30);
+  const seen = new Set<unknown>();
+  const sampler = setInterval(() => seen.add(servingVersion(manager)), 5);
+  t.teardown(() => { clearInterval(sampler); });
+
+  await rm(join(dir, 'version.rego'));
+  await rm(join(dir, 'other.rego'));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The first file back: a change after the deletions must not cut their settle time short.
+  await writeFile(join(dir, 'other.rego'), 'package jitgate.other\n\nx := 2\n');
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  await writeFile(join(dir, 'version.rego'), versionRule(2));
+  await until(() => servingVersion(manager) === 2, 'the copied-back folder serves');
+  t.same([...seen].filter((v) => v !== 1 && v !== 2), [], 'no decision was made without version.rego');
+});
