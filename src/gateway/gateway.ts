@@ -147,6 +147,9 @@ async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<
   return shadow;
 }
 
+/** How long a bundle's body may take after its headers (at least; the header timeout, if longer). */
+const BUNDLE_BODY_DEADLINE_MS = 60_000;
+
 /** OPA's bundle plugin for the one configured bundle (the config loader checked its service exists). */
 function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle, target: PolicyManager, logger: Logger): BundleDownloader {
   const service = config.services[bundle.service];
@@ -160,6 +163,7 @@ function bundleDownloader(config: GatewayConfig, name: string, bundle: OpaBundle
     maxDelayMs: bundle.polling.max_delay_seconds * 1000,
     sizeLimitBytes: bundle.size_limit_bytes,
     timeoutMs: (service.response_header_timeout_seconds ?? 10) * 1000,
+    bodyDeadlineMs: Math.max(BUNDLE_BODY_DEADLINE_MS, (service.response_header_timeout_seconds ?? 10) * 1000),
     longPollMs: bundle.polling.long_polling_timeout_seconds === undefined ? null : bundle.polling.long_polling_timeout_seconds * 1000,
     file: join(config.jitgate.policy.bundles_dir, BUNDLE_FILE_NAME),
   }, target, logger);

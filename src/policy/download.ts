@@ -25,6 +25,12 @@ export interface BundleSource {
   /** How long to wait for the response headers (the service's response_header_timeout_seconds). */
   timeoutMs: number;
   /**
+   * How long the body may take, all of it, once the headers came. undici's bodyTimeout is per
+   * chunk: a server trickling a byte every few seconds would hold the download (and the gateway's
+   * start, and every later poll) for as long as it likes.
+   */
+  bodyDeadlineMs: number;
+  /**
    * OPA's long polling (polling.long_polling_timeout_seconds): the server may hold a poll open
    * this long and answer the moment a new bundle is there. Null: plain polling only.
    */
@@ -141,7 +147,17 @@ export class BundleDownloader {
         throw new Error(`the server answered ${String(res.statusCode)}`);
       }
       const limit = this.source.sizeLimitBytes;
-      body = await readLimited(res.body, limit, () => new Error(`the bundle is larger than size_limit_bytes (${String(limit)})`));
+      const inFlight = this.#inFlight;
+      const deadlineMs = this.source.bodyDeadlineMs;
+      const late = new Error(`the bundle did not arrive within ${String(deadlineMs / 1000)} s of the response headers`);
+      const deadline = setTimeout(() => { inFlight.abort(late); }, deadlineMs);
+      try {
+        body = await readLimited(res.body, limit, () => new Error(`the bundle is larger than size_limit_bytes (${String(limit)})`));
+      } catch (err) {
+        throw inFlight.signal.reason === late ? late : err;
+      } finally {
+        clearTimeout(deadline);
+      }
       const tag = res.headers.etag;
       etag = typeof tag === 'string' ? tag : null;
     } catch (err) {
