@@ -58,7 +58,28 @@ export async function policyRevision(dir: string, contentHash: string, sources: 
   // when none is.)
   const ignored = sources.length === 0 ? null : await git(['check-ignore', '--', ...sources], dir);
   if (status === null || status.length > 0 || (ignored ?? '') !== '') return `${commit}-dirty-${short}`;
-  return linked || !(await allTracked(dir, sources)) ? `${commit}-linked-${short}` : commit;
+  if (linked || !(await allTracked(dir, sources))) return `${commit}-linked-${short}`;
+  return (await asCommitted(dir, commit, sources)) ? commit : `${commit}-dirty-${short}`;
+}
+
+/**
+ * Whether every compiled source holds what `commit` holds, read from the files themselves. status
+ * trusts the index, and the index can be told to look away: a file marked --assume-unchanged or
+ * --skip-worktree reads as clean whatever it holds, and its edits would serve under the commit's name.
+ */
+async function asCommitted(dir: string, commit: string, sources: readonly string[]): Promise<boolean> {
+  if (sources.length === 0) return true;
+  // Hashed as `git add` would store them (with the filter drivers emptied, as for status).
+  const hashed = await git([...(await noFilters(dir)), 'hash-object', '--', ...sources], dir);
+  const tree = await git(['ls-tree', '-r', '-z', commit, '--', ...sources], dir, true);
+  if (hashed === null || tree === null) return false;
+  const committed = new Map<string, string>();
+  for (const entry of tree.split('\0')) {
+    const match = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(entry);
+    if (match?.[1] !== undefined && match[2] !== undefined) committed.set(match[2], match[1]);
+  }
+  const ids = hashed.split('\n');
+  return ids.length === sources.length && sources.every((source, i) => committed.get(source) === ids[i]);
 }
 
 /** Whether every compiled source is in this repository's index (not untracked, not in a submodule). */

@@ -230,3 +230,23 @@ t.test('a deploy that deletes files and copies them back one at a time: the fold
   await until(() => servingVersion(manager) === 2, 'the copied-back folder serves');
   t.same([...seen].filter((v) => v !== 1 && v !== 2), [], 'no decision was made without version.rego');
 });
+
+t.test('a compiled file git is told to look away from (--assume-unchanged, --skip-worktree): its edits never serve under the commit', async (t) => {
+  for (const flag of ['--assume-unchanged', '--skip-worktree']) {
+    const root = await scratch(t);
+    const dir = await policyCopy(join(root, 'policies'), 1);
+    const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: root, encoding: 'utf8' });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-qm', 'v1');
+    const commit = git('rev-parse', 'HEAD').trim();
+    git('update-index', flag, 'policies/version.rego');
+    const manager = await startManager(t, root, dir, false, 10);
+    t.equal(manager.revision, commit, `${flag}, unedited: the commit names what serves`);
+    await writeFile(join(dir, 'version.rego'), versionRule(2));
+    t.equal(git('status', '--porcelain', '--', 'policies').trim(), '', `${flag}: git status says nothing changed`);
+    await manager.rebuild();
+    t.equal(servingVersion(manager), 2, `${flag}: the edit serves`);
+    t.match(manager.revision, new RegExp(`^${commit}-dirty-[0-9a-f]{12}$`), `${flag}: under a revision that says it is not the commit`);
+  }
+});
