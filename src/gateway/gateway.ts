@@ -226,7 +226,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       logger,
       build: bundle === undefined,
       // Every bundle this manager loads, downloaded or found in bundles_dir, meets the signing rule.
-      ...(bundle === undefined ? {} : { verifyBundle: (archive: Uint8Array) => checkBundleSignature(archive, bundle[1].signing, config.keys) }),
+      ...(bundle === undefined ? {} : { verifyBundle: (archive: Uint8Array, files: ReadonlyMap<string, Uint8Array>) => checkBundleSignature(archive, bundle[1].signing, config.keys, files) }),
     });
     const unsubscribe = policy.onEvent((event) => {
       metrics.policyReload(event.type === 'loaded' ? 'success' : 'failure');

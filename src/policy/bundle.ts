@@ -3,7 +3,8 @@
 // synchronous tar reader is simpler and safer than streaming extraction to disk.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gunzipSync } from 'node:zlib';
 import { jitgateError } from '../errors.js';
 
 export interface BundleManifest {
@@ -24,8 +25,22 @@ export interface PolicyBundle {
 }
 
 const BLOCK = 512;
-/** Bundles bigger than this are refused: a policy bundle is kilobytes to a few megabytes. */
-const MAX_UNPACKED_BYTES = 256 * 1024 * 1024;
+/**
+ * Bundles bigger than this unpacked are refused: a policy bundle is kilobytes to a few megabytes,
+ * a signed data.json over 16 MiB is refused anyway (signature.ts), and the engine could not hold
+ * an unsigned one much over 28 MiB (parsed values take about nine times their text, in at most
+ * 256 MiB of wasm memory). Unpacked output is copied into one buffer on the event loop at the
+ * end: about 50 ms for this much, four times that for 256 MiB.
+ */
+const MAX_UNPACKED_BYTES = 64 * 1024 * 1024;
+/**
+ * Entries past this are refused: reading a header costs a few microseconds of the event loop, and
+ * 64 MiB holds over a hundred thousand of them (a few hundred KiB to download). A bundle has a
+ * handful of files.
+ */
+const MAX_ENTRIES = 10_000;
+
+const gunzipAsync = promisify(gunzip);
 
 function field(header: Uint8Array, start: number, length: number): string {
   const raw = header.subarray(start, start + length);
@@ -48,9 +63,11 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
   let offset = 0;
   let pendingName: string | undefined;
+  let entries = 0;
   while (offset + BLOCK <= archive.length) {
     const header = archive.subarray(offset, offset + BLOCK);
     if (header.every((b) => b === 0)) break;
+    if (++entries > MAX_ENTRIES) throw new Error(`more than ${String(MAX_ENTRIES)} entries`);
     const size = parseInt(field(header, 124, 12).trim() || '0', 8);
     if (!Number.isFinite(size) || size < 0) throw new Error('corrupt tar header');
     const type = String.fromCharCode(header[156] ?? 0);
@@ -73,18 +90,40 @@ export function untar(archive: Uint8Array): Map<string, Uint8Array> {
   return files;
 }
 
+function unreadable(error: unknown): Error {
+  return jitgateError('BUNDLE_INVALID', `not a readable tar.gz: ${(error as Error).message}`);
+}
+
 /** The files of a bundle archive, by name, as the loader reads them. Throws BUNDLE_INVALID. */
 export function bundleFiles(archive: Uint8Array): Map<string, Uint8Array> {
   try {
     return untar(gunzipSync(archive, { maxOutputLength: MAX_UNPACKED_BYTES }));
   } catch (error) {
-    throw jitgateError('BUNDLE_INVALID', `not a readable tar.gz: ${(error as Error).message}`);
+    throw unreadable(error);
   }
 }
 
-/** Parses a bundle archive. Throws BUNDLE_INVALID with the reason. */
-export function parseBundle(archive: Uint8Array): PolicyBundle {
-  const files = bundleFiles(archive);
+/**
+ * bundleFiles for a bundle from elsewhere (a server, a folder others write to): decompressed off
+ * the event loop. Inflating a gzip bomb of a few hundred KiB takes a good part of a second, and
+ * would otherwise hold every request that long, once per download.
+ */
+export async function unpackBundle(archive: Uint8Array): Promise<Map<string, Uint8Array>> {
+  let tar: Buffer;
+  try {
+    tar = await gunzipAsync(archive, { maxOutputLength: MAX_UNPACKED_BYTES });
+  } catch (error) {
+    throw unreadable(error);
+  }
+  try {
+    return untar(tar);
+  } catch (error) {
+    throw unreadable(error);
+  }
+}
+
+/** Parses a bundle archive (its `files` when they were unpacked already). Throws BUNDLE_INVALID with the reason. */
+export function parseBundle(archive: Uint8Array, files: ReadonlyMap<string, Uint8Array> = bundleFiles(archive)): PolicyBundle {
   const wasm = files.get('policy.wasm');
   if (!wasm) throw jitgateError('BUNDLE_INVALID', 'no /policy.wasm (was it built with `opa build -t wasm`?)');
   const manifestBytes = files.get('.manifest');

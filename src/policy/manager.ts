@@ -7,7 +7,7 @@ import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { jitgateError, toError } from '../errors.js';
-import { parseBundle, readBundleArchive } from './bundle.js';
+import { parseBundle, readBundleArchive, unpackBundle } from './bundle.js';
 import { BUNDLE_FILE_NAME, buildBundle, isPolicySource } from './compile.js';
 import type { AuthzInput, AuthzResult, Decision, DecisionLogRules, ElevationInput, ElevationResult } from './contract.js';
 import { PolicyEngine } from './engine.js';
@@ -39,8 +39,8 @@ export interface PolicyManagerOptions {
    * a local folder must not override what the server serves.
    */
   build?: boolean;
-  /** Checks every bundle archive before it is loaded (its signature); throws saying why. */
-  verifyBundle?: (archive: Uint8Array) => Promise<void>;
+  /** Checks every bundle archive (and its files, unpacked) before it is loaded (its signature); throws saying why. */
+  verifyBundle?: (archive: Uint8Array, files: ReadonlyMap<string, Uint8Array>) => Promise<void>;
   /**
    * Whether start() fails without a policy (default true). A shadow policy is not required:
    * it starts empty (revision null) and keeps watching, so fixing it needs no restart.
@@ -82,7 +82,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   #deletionSettling = false;
 
   readonly #build: boolean;
-  readonly #verifyBundle: ((archive: Uint8Array) => Promise<void>) | null;
+  readonly #verifyBundle: ((archive: Uint8Array, files: ReadonlyMap<string, Uint8Array>) => Promise<void>) | null;
   readonly #required: boolean;
 
   constructor(options: PolicyManagerOptions) {
@@ -214,8 +214,10 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
         }
         let bundle;
         try {
-          await this.#verifyBundle?.(archive);
-          bundle = parseBundle(archive);
+          // Unpacked once, off the event loop, for both the check and the parse.
+          const files = await unpackBundle(archive);
+          await this.#verifyBundle?.(archive, files);
+          bundle = parseBundle(archive, files);
         } catch (error) {
           this.#rejected.add(sha256);
           this.#reject('bundle', error, null);

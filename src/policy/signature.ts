@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, importSPKI } from 'jose';
 import { parse as parseYaml } from 'yaml';
-import { bundleFiles } from './bundle.js';
+import { unpackBundle } from './bundle.js';
 
 /** `bundles.<name>.signing`, as in OPA. */
 export interface BundleSigning {
@@ -178,14 +178,14 @@ function globMatches(pattern: string, name: string): boolean {
  * OPA's rule for downloaded bundles: with `signing` configured the signature must verify; without
  * it a signed bundle is refused too (a signature nobody checks is a configuration mistake).
  */
-export async function checkBundleSignature(archive: Uint8Array, signing: BundleSigning | undefined, keys: Readonly<Record<string, VerificationKey>>): Promise<void> {
-  if (signing) return verifyBundleSignature(archive, signing, keys);
-  if (bundleFiles(archive).has(SIGNATURES_FILE)) throw new Error(`the bundle is signed, but no signing is configured to verify it`);
+export async function checkBundleSignature(archive: Uint8Array, signing: BundleSigning | undefined, keys: Readonly<Record<string, VerificationKey>>, files?: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  if (signing) return verifyBundleSignature(archive, signing, keys, files);
+  if ((files ?? (await unpackBundle(archive))).has(SIGNATURES_FILE)) throw new Error(`the bundle is signed, but no signing is configured to verify it`);
 }
 
 /** Throws an Error saying why when `archive` is not signed as `signing` and `keys` require. */
-export async function verifyBundleSignature(archive: Uint8Array, signing: BundleSigning, keys: Readonly<Record<string, VerificationKey>>): Promise<void> {
-  const files = bundleFiles(archive);
+export async function verifyBundleSignature(archive: Uint8Array, signing: BundleSigning, keys: Readonly<Record<string, VerificationKey>>, unpacked?: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  const files = unpacked ?? (await unpackBundle(archive));
   const signatures = files.get(SIGNATURES_FILE);
   if (!signatures) throw new Error(`the bundle is not signed (no /${SIGNATURES_FILE})`);
   const list = (JSON.parse(new TextDecoder().decode(signatures)) as { signatures?: unknown }).signatures;

@@ -6,7 +6,10 @@ import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { buildBundle, defaultCapabilitiesPath, PolicyManager, runOpa, type AuthzInput, type PolicyEvent } from '../../src/policy/index.js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { buildBundle, checkBundleSignature, defaultCapabilitiesPath, PolicyManager, runOpa, type AuthzInput, type PolicyEvent } from '../../src/policy/index.js';
 import { FIXTURES, testOpa } from './helpers.js';
 
 const input: AuthzInput = {
@@ -151,4 +154,75 @@ t.test('bundles built by `opa build` without --revision serve under their archiv
   t.equal(after.result.allow, false, 'a different policy: eng no longer reads');
   t.same(events.map((e) => e.type === 'loaded' ? [e.revision, e.previous] : e.type), [[first.revision, null], [second.revision, first.revision]],
     'each load is reported under its own revision, the change as one');
+});
+
+/** A ustar header for a regular file `name` of `size` bytes. */
+function tarHeader(name: string, size: number): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name);
+  header.write('0000644\0', 100);
+  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write(' '.repeat(8), 148);
+  const sum = header.reduce((a, b) => a + b, 0);
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return header;
+}
+
+t.test('gzip bombs from a bundle server are refused without holding the event loop', async (t) => {
+  const opa = await testOpa();
+  const root = await mkdtemp(join(tmpdir(), 'jitgate-bundles-bomb-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const bundles = join(root, 'bundles');
+  await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, outFile: join(bundles, 'jitgate.tar.gz'), revision: 'good-1' });
+  // As the gateway sets a bundle server's manager up: every bundle is checked before it is parsed.
+  const manager = new PolicyManager({
+    config: { dir: join(root, 'policies'), bundles_dir: bundles, watch: false, opa_path: opa, debounce_ms: 20 },
+    build: false,
+    verifyBundle: (archive, files) => checkBundleSignature(archive, undefined, {}, files),
+  });
+  const events: PolicyEvent[] = [];
+  manager.onEvent((e) => events.push(e));
+  await manager.start();
+  t.teardown(() => manager.stop());
+  const size = 250 * 1024 * 1024;
+  // Compressed a megabyte at a time: the test itself holds no 250 MiB buffer (its collection
+  // would pause the event loop while it is being measured).
+  const gzip = async (parts: Buffer[]): Promise<Buffer> => {
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(parts), createGzip(), async (compressed: AsyncIterable<Buffer>) => {
+      for await (const chunk of compressed) out.push(chunk);
+    });
+    return Buffer.concat(out);
+  };
+  const mib = Buffer.alloc(1 << 20);
+  const headers = Buffer.alloc(1 << 20, tarHeader('a.bin', 0));
+  const bombs = {
+    // One file of 250 MiB of zeros: a quarter of a megabyte to download.
+    'one huge file': await gzip([tarHeader('zeros.bin', size), ...Array<Buffer>(250).fill(mib), Buffer.alloc(1024)]),
+    // 120,000 empty files: each header is read on its own.
+    'many entries': await gzip(Array<Buffer>(60).fill(headers)),
+  };
+  for (const [what, bomb] of Object.entries(bombs)) {
+    const file = join(root, `${what.replace(/ /g, '-')}.tar.gz`);
+    await writeFile(file, bomb);
+    // The longest the event loop went without running a timer while the bomb was handled.
+    let longest = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 5);
+    const served = await manager.loadBundle(file);
+    clearInterval(ticker);
+    // A loop held until the end never ran the ticker at all.
+    longest = Math.max(longest, performance.now() - last);
+    t.equal(served, false, `${what} (${String(bomb.length)} bytes): refused`);
+    // Unpacked on the event loop, each took 0.8 s or more here.
+    t.ok(longest < 250, `${what}: the event loop was never held for long (longest gap ${longest.toFixed(0)} ms)`);
+    t.equal(manager.revision, 'good-1', `${what}: the last good bundle serves`);
+  }
+  t.same(events.map((e) => e.type), ['loaded', 'rejected', 'rejected'], 'both refusals reported');
 });
