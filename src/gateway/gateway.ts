@@ -130,7 +130,7 @@ async function startedIdentity(running: ReloadableAuthenticator, current: Identi
 async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<PolicyManager | null> {
   if (!config.shadow) return null;
   const { shadow: shadowConfig, ...active } = config;
-  const shadow = new PolicyManager({ config: { ...active, ...shadowConfig }, logger: logger.child({ policy: 'shadow' }), required: false });
+  const shadow = new PolicyManager({ config: { ...active, ...shadowConfig }, logger: logger.child({ policy: 'shadow' }), required: false, vet: false });
   let status: PolicyStatus;
   try {
     status = await shadow.start();

@@ -27,6 +27,8 @@ export interface BuildOptions {
   capabilitiesPath?: string;
   /** Default: the git revision of `dir` (see revision.ts). */
   revision?: string;
+  /** Throws to refuse the loaded policy before the bundle is written (the manager's vetting). */
+  accept?: (engine: PolicyEngine) => void;
 }
 
 export interface BuildResult {
@@ -193,6 +195,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     const bundle = parseBundle(await readFile(output));
     // Refuse now what the engine would refuse at load: a bundle that builds is one that serves.
     const engine = await PolicyEngine.load(bundle);
+    options.accept?.(engine);
     let outFile: string | null = null;
     if (options.outFile) {
       outFile = resolve(options.outFile);

@@ -14,6 +14,7 @@ import { PolicyEngine } from './engine.js';
 import { findOpa } from './opa.js';
 import type { PolicyConfig } from './config.js';
 import type { DecisionLogRulesSource, PolicyEvaluator, PolicyEvent } from './types.js';
+import { RecentQuestions } from './vetting.js';
 
 /** pino-compatible subset, so the gateway can pass its logger. */
 export interface PolicyLogger {
@@ -46,6 +47,11 @@ export interface PolicyManagerOptions {
    * it starts empty (revision null) and keeps watching, so fixing it needs no restart.
    */
   required?: boolean;
+  /**
+   * Whether a new policy must first answer what the serving one answered lately (default true;
+   * vetting.ts). Off for a shadow policy: its failures on live traffic are what it is there to show.
+   */
+  vet?: boolean;
 }
 
 const silent: PolicyLogger = { info: () => undefined, warn: () => undefined };
@@ -80,6 +86,8 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   #lastPoliciesRejection: string | null = null;
   /** A file of the policies folder was deleted since the last compile was scheduled to run. */
   #deletionSettling = false;
+  /** What the serving policy answered lately: a new one must answer it too before it serves. */
+  readonly #recent: RecentQuestions | null;
 
   readonly #build: boolean;
   readonly #verifyBundle: ((archive: Uint8Array, files: ReadonlyMap<string, Uint8Array>) => Promise<void>) | null;
@@ -91,6 +99,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     this.#build = options.build ?? true;
     this.#verifyBundle = options.verifyBundle ?? null;
     this.#required = options.required ?? true;
+    this.#recent = (options.vet ?? true) ? new RecentQuestions() : null;
   }
 
   get revision(): string | null {
@@ -104,13 +113,17 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
   authorize(input: AuthzInput): Decision<AuthzResult> {
     const engine = this.#engine;
     if (!engine) throw jitgateError('POLICY_NOT_LOADED');
-    return engine.authorize(input);
+    const decision = engine.authorize(input);
+    this.#recent?.authz(input);
+    return decision;
   }
 
   elevation(input: ElevationInput): Decision<ElevationResult> {
     const engine = this.#engine;
     if (!engine) throw jitgateError('POLICY_NOT_LOADED');
-    return engine.elevation(input);
+    const decision = engine.elevation(input);
+    this.#recent?.elevation(input);
+    return decision;
   }
 
   decisionLogRules(eventJson: () => string, revision: string | null): DecisionLogRules | null {
@@ -179,6 +192,8 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
           dir: this.#config.dir,
           opaPath: opa,
           outFile: join(this.#config.bundles_dir, BUNDLE_FILE_NAME),
+          // Refused before its bundle is written: the bundles folder would offer it again.
+          accept: (engine) => { if (engine.revision !== this.#engine?.revision) this.#recent?.vet(engine); },
         });
         this.#lastPoliciesRejection = null;
         // The same sources again (a file saved twice, a broken change reverted): nothing to swap.
@@ -224,7 +239,9 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
           return;
         }
         try {
-          this.#swap(await PolicyEngine.load(bundle), 'bundle');
+          const engine = await PolicyEngine.load(bundle);
+          this.#recent?.vet(engine);
+          this.#swap(engine, 'bundle');
           serving = true;
         } catch (error) {
           this.#rejected.add(sha256);

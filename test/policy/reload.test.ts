@@ -250,3 +250,29 @@ t.test('a compiled file git is told to look away from (--assume-unchanged, --ski
     t.match(manager.revision, new RegExp(`^${commit}-dirty-[0-9a-f]{12}$`), `${flag}: under a revision that says it is not the commit`);
   }
 });
+
+t.test('a change that fails decisions the serving policy made (a result outside the contract, a conflict) is refused before it serves', async (t) => {
+  const root = await scratch(t);
+  const dir = await policyCopy(join(root, 'policies'), 1);
+  const manager = await startManager(t, root, dir, true, 30);
+  const events: PolicyEvent[] = [];
+  manager.onEvent((e) => events.push(e));
+  const serving = manager.revision;
+  t.equal(servingVersion(manager), 1, 'a decision the serving policy made');
+  const broken = {
+    'a result outside the contract': 'package jitgate.authz\n\nversion := 2\n\nobligations := "not an object"\n',
+    'a conflict': 'package jitgate.authz\n\nversion := 2\n\nversion := 3 if input.request.method == "GET"\n',
+  };
+  for (const [what, text] of Object.entries(broken)) {
+    const rejected = new Promise<PolicyEvent>((resolve) => {
+      const off = manager.onEvent((e) => { off(); resolve(e); });
+    });
+    await writeFile(join(dir, 'version.rego'), text);
+    t.match(await rejected, { type: 'rejected', source: 'policies', error: /fails \d+ of the \d+ latest decisions the serving policy made/ }, `${what}: refused`);
+    t.equal(manager.revision, serving, `${what}: the last good policy serves`);
+    t.equal(servingVersion(manager), 1, `${what}: and decides`);
+  }
+  await writeFile(join(dir, 'version.rego'), versionRule(4));
+  await until(() => servingVersion(manager) === 4, 'a good change after them serves');
+  t.same(events.map((e) => e.type), ['rejected', 'rejected', 'loaded'], 'two refusals, then the good change');
+});
