@@ -182,7 +182,7 @@ function checkpointWitnesses(config: GatewayConfig): CheckpointWitness[] {
 
 function policyAuditEntry(event: PolicyEvent): AuditEntry {
   const entry = event.type === 'loaded'
-    ? systemEntry('policy.loaded', null, { source: event.source, previous: event.previous })
+    ? systemEntry('policy.loaded', null, { source: event.source, previous: event.previous, ...(event.returned ? { returned: true } : {}) })
     : systemEntry('policy.rejected', event.error, { source: event.source });
   return { ...entry, policy_revision: event.revision };
 }

@@ -75,6 +75,8 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
    * RETIRED_KEPT swaps cannot be ruled, and is dropped (counted) rather than logged unruled.
    */
   readonly #retired = new Map<string, PolicyEngine | null>();
+  /** Revisions that served and were replaced, oldest first (bounded), to flag one coming back. */
+  readonly #replaced = new Set<string>();
   #engine: PolicyEngine | null = null;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -273,10 +275,24 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
       }
     }
     this.#retired.delete(engine.revision);
+    const returned = previous !== engine.revision && this.#replaced.has(engine.revision);
+    if (previous !== null && previous !== engine.revision) {
+      this.#replaced.delete(previous);
+      this.#replaced.add(previous);
+      for (const revision of this.#replaced) {
+        if (this.#replaced.size <= REPLACED_KEPT) break;
+        this.#replaced.delete(revision);
+      }
+    }
     this.#engine = engine;
     this.#status = { ...this.#status, revision: engine.revision, source, loaded_at: new Date().toISOString() };
-    this.#logger.info({ revision: engine.revision, previous, source }, 'policy loaded');
-    this.#emit({ type: 'loaded', revision: engine.revision, source, previous });
+    if (returned) {
+      this.#logger.warn({ revision: engine.revision, previous, source }, 'policy loaded: a revision that served before and was replaced is back (a revert, or an older bundle handed out again)');
+      this.#emit({ type: 'loaded', revision: engine.revision, source, previous, returned: true });
+    } else {
+      this.#logger.info({ revision: engine.revision, previous, source }, 'policy loaded');
+      this.#emit({ type: 'loaded', revision: engine.revision, source, previous });
+    }
   }
 
   #reject(source: 'policies' | 'bundle', error: unknown, revision: string | null): void {
@@ -413,6 +429,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
 
 const FOLDER_CHECK_MS = 1_000;
 const RETIRED_KEPT = 16;
+const REPLACED_KEPT = 1_000;
 const DELETION_SETTLE_MS = 2_000;
 
 /** Which folder `dir` names now: its real path (every link resolved) and inode; null when there is none. */

@@ -22,5 +22,15 @@ export interface DecisionLogRulesSource {
 }
 
 export type PolicyEvent =
-  | { type: 'loaded'; revision: string; source: 'policies' | 'bundle'; previous: string | null }
+  | {
+    type: 'loaded';
+    revision: string;
+    source: 'policies' | 'bundle';
+    previous: string | null;
+    /**
+     * This revision served earlier in this process and was replaced since: a revert, or an older
+     * bundle handed out again (a signature does not say which bundle is the newest).
+     */
+    returned?: true;
+  }
   | { type: 'rejected'; revision: string | null; source: 'policies' | 'bundle'; error: string };

@@ -98,6 +98,42 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
   t.ok(gw.output.some((l) => l.includes('bundle download failed')), 'the failed download is logged');
 });
 
+t.test('an older bundle handed out again is activated, and flagged as a revision that came back', async (t) => {
+  const dir = tempDir('jg-bundles-back-');
+  const older = await bundle(dir, 'rev-old', true);
+  const newer = await bundle(dir, 'rev-new', false);
+  const served = { body: older, etag: '"old"' };
+  const server = await startReceiver((_url, _index, headers) => {
+    if (headers['if-none-match'] === served.etag) return { status: 304 };
+    return { status: 200, headers: { etag: served.etag }, body: served.body };
+  });
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url } },
+    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 } } },
+  });
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  t.teardown(() => gw.stop());
+  const loaded = async (): Promise<{ policy_revision: string; details: { previous: string | null; returned?: boolean } }[]> => {
+    const out = await runCli(['audit', 'export', '--kind', 'policy.loaded', '--config', file]);
+    return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { policy_revision: string; details: { previous: string | null; returned?: boolean } });
+  };
+  const until = async (count: number): Promise<boolean> => {
+    for (let i = 0; i < 100 && (await loaded()).length < count; i++) await sleep(100);
+    return (await loaded()).length >= count;
+  };
+  served.body = newer;
+  served.etag = '"new"';
+  t.ok(await until(2), 'the newer bundle is activated');
+  served.body = older;
+  served.etag = '"old-again"';
+  t.ok(await until(3), 'the older one, handed out again, is activated too (a signature does not say which is the newest)');
+  const records = await loaded();
+  t.match(records.map((r) => [r.policy_revision, r.details.previous, r.details.returned]), [['rev-old', null, undefined], ['rev-new', 'rev-old', undefined], ['rev-old', 'rev-new', true]], 'its policy.loaded record says the revision came back');
+  t.ok(gw.output.some((l) => l.includes('a revision that served before and was replaced is back')), 'and the log warns');
+});
+
 t.test('with long polling the server hands over a new bundle the moment it has one', async (t) => {
   const dir = tempDir('jg-bundles-long-');
   const LONG_POLL = 'application/vnd.openpolicyagent.bundles';
