@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Agent, Client, request } from 'undici';
 import { readTls } from '../../src/tls/index.js';
 import { certAuthority, selfSigned } from '../helpers/certs.js';
@@ -246,6 +246,26 @@ t.test('an intermediate CA revoked by its root ends the open connections of ever
 });
 
 
+/** A caller on one keep-alive connection with `certificate`: each request's status ('no answer' when it fails), and how often the gateway closed the connection. */
+function certificateCaller(t: Test, url: string, certificate: { cert: string; key: string }): { status: () => Promise<string>; disconnects: () => number } {
+  const client = new Client(url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(certificate.cert), key: readFileSync(certificate.key) } });
+  t.teardown(() => client.destroy());
+  let closed = 0;
+  client.on('disconnect', () => { closed++; });
+  return {
+    status: async () => {
+      try {
+        const res = await client.request({ path: '/api/orders', method: 'GET' });
+        await res.body.dump();
+        return String(res.statusCode);
+      } catch {
+        return 'no answer';
+      }
+    },
+    disconnects: () => closed,
+  };
+}
+
 t.test('a workload certificate that expires ends its open connections (and the streams on them): it is no credential past its notAfter', async (t) => {
   const ca = certAuthority(mkdtempSync(join(tmpdir(), 'jg-expiry-')), 'expiring-ca');
   // The first request, the stream and the checks before expiry fit well within these seconds
@@ -259,19 +279,7 @@ t.test('a workload certificate that expires ends its open connections (and the s
     identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
   });
   t.teardown(() => g.close());
-  const client = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(shortLived.cert), key: readFileSync(shortLived.key) } });
-  t.teardown(() => client.destroy());
-  let disconnects = 0;
-  client.on('disconnect', () => { disconnects++; });
-  const status = async (): Promise<string> => {
-    try {
-      const res = await client.request({ path: '/api/orders', method: 'GET' });
-      await res.body.dump();
-      return String(res.statusCode);
-    } catch {
-      return 'no answer';
-    }
-  };
+  const { status, disconnects } = certificateCaller(t, g.url, shortLived);
   t.equal(await status(), '200', 'while valid, the certificate is its service');
   const streamer = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(shortLived.cert), key: readFileSync(shortLived.key) } });
   t.teardown(() => streamer.destroy());
@@ -283,10 +291,10 @@ t.test('a workload certificate that expires ends its open connections (and the s
     t.equal(await status(), '200');
     await new Promise((r) => setTimeout(r, 500));
   }
-  t.equal(disconnects, 0, 'one connection until then');
+  t.equal(disconnects(), 0, 'one connection until then');
   await new Promise((r) => setTimeout(r, notAfter.getTime() + 300 - Date.now()));
   t.equal(await streamed, 'cut', 'past notAfter its stream is cut');
-  t.equal(disconnects, 1, 'and its keep-alive connection is closed');
+  t.equal(disconnects(), 1, 'and its keep-alive connection is closed');
   const before = g.upstream.seen.length;
   t.equal(await status(), 'no answer', 'a new connection with the expired certificate fails its handshake');
   t.equal(g.upstream.seen.length, before, 'nothing more reached the upstream');
@@ -305,19 +313,7 @@ t.test('a revocation list past its next update ends the connections it vouched f
     identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
   });
   t.teardown(() => g.close());
-  const client = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(workload.cert), key: readFileSync(workload.key) } });
-  t.teardown(() => client.destroy());
-  let disconnects = 0;
-  client.on('disconnect', () => { disconnects++; });
-  const status = async (): Promise<string> => {
-    try {
-      const res = await client.request({ path: '/api/orders', method: 'GET' });
-      await res.body.dump();
-      return String(res.statusCode);
-    } catch {
-      return 'no answer';
-    }
-  };
+  const { status, disconnects } = certificateCaller(t, g.url, workload);
   const until = (ms: number) => new Promise((r) => setTimeout(r, startedMs + ms - Date.now()));
   t.equal(await status(), '200', 'the list vouches for the certificate');
   // Published again before the first one's next update, valid a while longer.
@@ -325,9 +321,9 @@ t.test('a revocation list past its next update ends the connections it vouched f
   t.equal(g.proxy.useTls(readTls(files(ca.crl(6)), at)), 0, 'a fresh list ends nothing');
   await until(3_500);
   t.equal(await status(), '200', 'past the first list\'s next update, the fresh one vouches for it');
-  t.equal(disconnects, 0, 'on the same connection');
+  t.equal(disconnects(), 0, 'on the same connection');
   await new Promise((r) => setTimeout(r, freshUntilMs + 500 - Date.now()));
-  t.equal(disconnects, 1, 'past the fresh list\'s next update, the connection is ended');
+  t.equal(disconnects(), 1, 'past the fresh list\'s next update, the connection is ended');
   const before = g.upstream.seen.length;
   t.equal(await status(), 'no answer', 'and a new one fails its handshake: closed, not open');
   t.equal(g.upstream.seen.length, before, 'nothing more reached the upstream');
