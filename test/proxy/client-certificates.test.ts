@@ -216,35 +216,20 @@ t.test('an intermediate CA revoked by its root ends the open connections of ever
     identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
   });
   t.teardown(() => g.close());
-  const connection = (cert: string, key: string) => {
-    const client = new Client(g.url, { connect: { ca: readFileSync(server.cert), cert: readFileSync(cert), key: readFileSync(key) } });
-    t.teardown(() => client.destroy());
-    return client;
-  };
-  const status = async (client: Client): Promise<string> => {
-    try {
-      const res = await client.request({ path: '/api/orders', method: 'GET' });
-      await res.body.dump();
-      return String(res.statusCode);
-    } catch {
-      return 'no answer';
-    }
-  };
-  const orders = connection(direct.cert, direct.key);
-  const payments = connection(chain, underTeam.key);
-  t.equal(await status(orders), '200');
-  t.equal(await status(payments), '200', 'a certificate under the intermediate serves while the intermediate stands');
+  const orders = certificateCaller(t, g.url, direct);
+  const payments = certificateCaller(t, g.url, { cert: chain, key: underTeam.key });
+  t.equal(await orders.status(), '200');
+  t.equal(await payments.status(), '200', 'a certificate under the intermediate serves while the intermediate stands');
 
   root.revoke(team);
   const ended = g.proxy.useTls(readTls({ ...files, client_certificates: { ca_file: root.cert, required: true, crl_file: lists() } }, at));
   t.equal(ended, 1, 'the reload ends the connection whose chain runs through the revoked intermediate');
-  t.equal(await status(orders), '200', 'the root\'s own certificate serves on');
-  t.equal(await status(connection(chain, underTeam.key)), 'no answer', 'a new connection under the revoked intermediate fails its handshake');
+  t.equal(await orders.status(), '200', 'the root\'s own certificate serves on');
+  t.equal(await certificateCaller(t, g.url, { cert: chain, key: underTeam.key }).status(), 'no answer', 'a new connection under the revoked intermediate fails its handshake');
   const seen = g.upstream.seen.length;
-  t.equal(await status(payments), 'no answer', 'and the old connection is gone, not reused');
+  t.equal(await payments.status(), 'no answer', 'and the old connection is gone, not reused');
   t.equal(g.upstream.seen.length, seen, 'the upstream saw nothing more of it');
 });
-
 
 /** A caller on one keep-alive connection with `certificate`: each request's status ('no answer' when it fails), and how often the gateway closed the connection. */
 function certificateCaller(t: Test, url: string, certificate: { cert: string; key: string }): { status: () => Promise<string>; disconnects: () => number } {
