@@ -235,6 +235,31 @@ function invalidUpstreams(cfg: GatewayConfig): string[] {
   return problems;
 }
 
+/**
+ * URLs of the services the gateway calls itself (bundle servers, witnesses, decision-log
+ * receivers, token endpoints, webhooks, JWKS) that carry a user name or password. undici never
+ * sends them (only the URL's origin and path go), so the call goes out without the credential,
+ * fails, and the failure is logged with the URL, password included, on every poll or delivery.
+ */
+function credentialsInServiceUrls(cfg: GatewayConfig): string[] {
+  const urls: [at: string, url: string | undefined][] = [
+    ...Object.entries(cfg.services).flatMap(([name, s]): [string, string | undefined][] => [
+      [`services.${name}.url`, s.url],
+      [`services.${name}.credentials.oauth2.token_url`, s.credentials?.oauth2?.token_url],
+    ]),
+    ...cfg.jitgate.notifications.webhooks.map((hook, i): [string, string] => [`jitgate.notifications.webhooks.${String(i)}.url`, hook.url]),
+    ['jitgate.identity.jwt.jwks_url', cfg.jitgate.identity.jwt?.jwks_url],
+    ['jitgate.identity.jwt.issuer', cfg.jitgate.identity.jwt?.issuer],
+  ];
+  return urls.flatMap(([at, text]) => {
+    if (text === undefined || !URL.canParse(text)) return [];
+    const url = new URL(text);
+    return url.username !== '' || url.password !== ''
+      ? [`${at}: has a user name or password in it, which is never sent (and would be logged with every failed call); give the credential under the service's credentials, never in the URL`]
+      : [];
+  });
+}
+
 /** Path prefixes that are no path the gateway could match: a query, a fragment, a segment it refuses. */
 function invalidPathPrefixes(cfg: GatewayConfig): string[] {
   const problems: string[] = [];
@@ -345,7 +370,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...invalidPathPrefixes(cfg), ...unjudgeableHeaders(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg), ...peopleNamedAsServices(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...credentialsInServiceUrls(cfg), ...invalidPathPrefixes(cfg), ...unjudgeableHeaders(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg), ...peopleNamedAsServices(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

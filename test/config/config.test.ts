@@ -294,6 +294,33 @@ t.test('an upstream URL with a password, a query or a fragment in it, or that do
   t.end();
 });
 
+t.test('a service, token endpoint, webhook or JWKS URL with a user name or password is refused, without repeating the password', (t) => {
+  const file = writeConfig(`services:
+  bundles: { url: "https://bob:hunter2-bundles@bundles.internal" }
+  idp:
+    url: https://witness.internal
+    credentials: { oauth2: { token_url: "https://client:hunter2-oauth@login.internal/token", client_id: c, client_secret: s } }
+jitgate:
+  identity:
+    jwt: { issuer: "https://iss:hunter2-issuer@login.internal", audience: a, algorithms: [RS256], jwks_url: "https://jwks:hunter2-jwks@login.internal/keys" }
+  notifications:
+    webhooks:
+      - { name: chat, url: "https://hooks:hunter2-hook@chat.internal/hook" }
+      - { name: ok, url: "https://chat.internal/services/T0/B0/xyz" }
+`);
+  const problems = problemsOf(() => loadConfig(file, {}));
+  t.same(problems.map((p) => p.split(':')[0]).sort(), [
+    'jitgate.identity.jwt.issuer',
+    'jitgate.identity.jwt.jwks_url',
+    'jitgate.notifications.webhooks.0.url',
+    'services.bundles.url',
+    'services.idp.credentials.oauth2.token_url',
+  ]);
+  t.ok(problems.every((p) => p.includes('has a user name or password in it')), problems.join('; '));
+  t.notOk(problems.join('\n').includes('hunter2'), 'the refusal does not repeat a password');
+  t.end();
+});
+
 t.test('a path prefix with a query, a fragment or a segment the gateway refuses is a problem; one in another form is matched in its normal form', (t) => {
   const prefixes = ['/api?x=1', '/api#top', '/api/a%2Fb', '/api/../..', '/api/zählerstände', '/api//x'];
   const file = writeConfig(`jitgate:\n  routes:\n${prefixes.map((p, i) => `    - name: r${String(i)}\n      upstream: https://svc.internal\n      match: { path_prefix: "${p}" }\n`).join('')}`);
