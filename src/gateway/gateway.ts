@@ -8,7 +8,7 @@ import { createAuditTrail, createDecisionLogger, queryAudit, serviceDispatcher, 
 import { loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
-import { createAuthenticator, keySourcesChanged, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
+import { createAuthenticator, identityReadiness, keySourcesChanged, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
 import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
@@ -272,6 +272,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const authenticator = new ReloadableAuthenticator(createAuthenticator(j.identity, { logger }));
     await authenticator.start();
     life.started('identity', () => { authenticator.stop(); });
+    health.register('identity', () => identityReadiness(authenticator));
 
     const decisionLog: DecisionLogSink = createDecisionLogger(config.decision_logs, {
       labels: config.labels,

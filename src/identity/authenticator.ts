@@ -11,7 +11,7 @@ import { API_KEY_PREFIX, ApiKeyVerifier } from './apikeys.js';
 import { CertificateIdentities } from './certificates.js';
 import type { IdentityConfig, JwtConfig } from './config.js';
 import { createDevIssuer, DEV_ALGORITHM, type DevIssuer } from './dev-issuer.js';
-import { JwksKeySet, jwksFromDiscovery, jwksFromFile, jwksFromUrl, StaticKeySet, type KeySet } from './keyset.js';
+import { JwksKeySet, jwksFromDiscovery, jwksFromFile, jwksFromUrl, StaticKeySet, type KeySet, type KeysReadiness } from './keyset.js';
 import { JwtVerifier } from './jwt.js';
 import type { Authenticator } from './types.js';
 
@@ -89,6 +89,9 @@ class LazyPemKeySet implements KeySet {
   }
   stillTrusts(): boolean {
     return this.inner !== null;
+  }
+  readiness(): Promise<KeysReadiness> {
+    return Promise.resolve(this.inner ? { ok: true } : { ok: false, detail: `${this.path}: the public key is not loaded` });
   }
 }
 
@@ -223,4 +226,14 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
       }
     },
   };
+}
+
+/**
+ * /readyz for the identity part: every key set the current settings verify tokens against has
+ * keys. One that does not (its issuer was down when the gateway started) refuses all its tokens.
+ */
+export async function identityReadiness(auth: Pick<ManagedAuthenticator, 'keySets'>): Promise<KeysReadiness> {
+  const results = await Promise.all([...auth.keySets.values()].map((k) => k.readiness()));
+  const failed = results.filter((r) => !r.ok);
+  return failed.length === 0 ? { ok: true } : { ok: false, detail: failed.map((r) => r.detail ?? 'not ready').join('; ') };
 }

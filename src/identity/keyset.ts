@@ -23,7 +23,11 @@ export interface KeySet {
   /** `required`: keys that cannot be loaded fail the start instead of being retried on demand. */
   start(required?: boolean): Promise<void>;
   stop(): void;
+  /** For /readyz: whether tokens it vouches for can be verified now. */
+  readiness(): Promise<KeysReadiness>;
 }
+
+export interface KeysReadiness { ok: boolean; detail?: string }
 
 /** One static key: never changes, so everything verified under it stays trusted. */
 export class StaticKeySet implements KeySet {
@@ -46,6 +50,9 @@ export class StaticKeySet implements KeySet {
   }
   stop(): void {
     /* nothing to stop */
+  }
+  readiness(): Promise<KeysReadiness> {
+    return Promise.resolve({ ok: true });
   }
 }
 
@@ -74,6 +81,7 @@ export class JwksKeySet implements KeySet {
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private lastError: string | null = null;
   generation = 0;
 
   constructor(private readonly opts: JwksSourceOptions) {}
@@ -101,8 +109,26 @@ export class JwksKeySet implements KeySet {
 
   /** Single-flight: concurrent callers share one fetch. */
   refresh(): Promise<void> {
-    this.inflight ??= this.load().finally(() => { this.inflight = null; });
+    this.inflight ??= this.load().then(
+      () => { this.lastError = null; },
+      (err: unknown) => { this.lastError = err instanceof Error ? err.message : String(err); throw err; },
+    ).finally(() => { this.inflight = null; });
     return this.inflight;
+  }
+
+  /**
+   * Ready once keys have loaded: until then every token it vouches for is refused (401). A set that
+   * has never loaded asks again on each probe, as often as an unknown kid may make it, so a replica
+   * the load balancer took out (and so no token reaches) still comes back when its issuer does.
+   */
+  async readiness(): Promise<KeysReadiness> {
+    if (!this.loaded()) await this.refreshForUnknownKid();
+    if (this.loaded()) return { ok: true };
+    return { ok: false, detail: `${this.opts.source}: no keys loaded yet${this.lastError === null ? '' : ` (${this.lastError})`}; its tokens are refused` };
+  }
+
+  private loaded(): boolean {
+    return this.local !== null;
   }
 
   private async load(): Promise<void> {

@@ -1,0 +1,53 @@
+// A gateway that starts while its token issuer is down cannot verify any token: every caller
+// with one gets 401. Its /readyz must say so, so that a load balancer sends those callers to a
+// replica that can, and must come back once the issuer does, with no token reaching it meanwhile
+// (the load balancer sends none). A real `jitgate serve` in front of a recording upstream.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import t from 'tap';
+import { demoRun } from '../helpers/demo-run.js';
+import { within } from '../helpers/poll.js';
+
+t.test('a replica whose JWKS never loaded is not ready, and is ready again once the issuer answers', async (t) => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
+  let issuerUp = false;
+  const issuer = createServer((_req, res) => {
+    if (!issuerUp) {
+      res.writeHead(503).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+  });
+  await new Promise<void>((resolve) => issuer.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { issuer.close(); });
+  const jwksUrl = `http://127.0.0.1:${String((issuer.address() as AddressInfo).port)}/keys`;
+
+  const run = await demoRun(t, {
+    prefix: 'jg-identity-ready-', subjects: {},
+    jitgate: { identity: { jwt: { issuer: 'https://idp.test', audience: 'jitgate', algorithms: ['RS256'], jwks_url: jwksUrl, jwks_refresh_min_interval_seconds: 0 } } },
+  });
+  const gw = await run.start();
+  const token = await new SignJWT({ groups: ['eng'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer('https://idp.test').setAudience('jitgate').setSubject('alice').setExpirationTime('10m').sign(privateKey);
+  const read = (tag: string): Promise<Response> => fetch(`${gw.proxyUrl}/api/items/${tag}`, { headers: { authorization: `Bearer ${token}` } });
+  const readiness = async (): Promise<{ status: number; identity?: { ok: boolean; detail?: string } }> => {
+    const res = await fetch(`${gw.controlUrl}/readyz`);
+    const body = (await res.json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
+    return { status: res.status, ...(body.checks.identity ? { identity: body.checks.identity } : {}) };
+  };
+
+  t.equal((await read('while-down')).status, 401, 'the issuer is down: a good token is refused');
+  t.notOk(run.upstream.seen.some((s) => s.url === '/api/items/while-down'), 'and nothing is forwarded');
+  const down = await readiness();
+  t.equal(down.status, 503, '/readyz fails while no token can be verified');
+  t.equal(down.identity?.ok, false);
+  t.match(down.identity?.detail, `${jwksUrl}: no keys loaded yet`, `and says why: ${JSON.stringify(down.identity)}`);
+
+  issuerUp = true;
+  t.ok(await within(async () => (await readiness()).status === 200, 10_000, 200), 'ready again once the issuer answers, with no token sent meanwhile');
+  t.equal((await readiness()).identity?.ok, true);
+  t.equal((await read('after')).status, 200, 'and the token is accepted');
+  t.ok(run.upstream.seen.some((s) => s.url === '/api/items/after'), 'and forwarded');
+});
