@@ -61,7 +61,7 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
     }
   }
   // The cause (a driver's message, say) is for the log only: it can name tables, files or hosts.
-  if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message, ...(known.cause === undefined ? {} : { err: known.cause }) }, 'control API: server-side error');
+  if (known.status >= 500) request.log.warn({ code: known.code, error: known.message, ...(known.cause === undefined ? {} : { err: known.cause }) }, 'control API: server-side error');
   // Also here: the router's own refusals (frameworkErrors) never reach the onRequest hook that sets it.
   void reply.code(known.status).type('application/json').header(REQUEST_ID_HEADER, request.id).send(errorBody(known));
 }
