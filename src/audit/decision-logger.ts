@@ -92,7 +92,7 @@ class DecisionLogFanout implements DecisionLogSink {
         minDelayMs: config.reporting.min_delay_seconds * 1000,
         maxDelayMs: config.reporting.max_delay_seconds * 1000,
         onDrop,
-        onUploadError: (err) => { deps.logger.warn({ err: err.message, service: config.service }, 'decision log upload failed; will retry'); },
+        onUploadError: (err) => { deps.logger.warn({ err: err.message, decision_log_service: config.service }, 'decision log upload failed; will retry'); },
       });
     } else {
       this.http = null;

@@ -201,7 +201,12 @@ t.test('a receiver that fails then recovers gets every event, once', async (t) =
   await dl.stop();
   t.same(rx.uploads.flatMap((u) => u.events).map((e) => e.decision_id), ids);
   t.equal(dl.dropped, 0);
-  t.ok(warnings.lines.some((l) => l.includes('decision log upload failed')), 'the failures were reported');
+  const failures = warnings.lines.filter((l) => l.includes('decision log upload failed'));
+  t.ok(failures.length > 0, 'the failures were reported');
+  // The line is the gateway's (service: jitgate): a pipeline that routes on it must not lose it.
+  t.ok(failures.every((l) => l.match(/"service":/g)?.length === 1), `one service key per line: ${failures[0] ?? ''}`);
+  t.ok(failures.every((l) => (JSON.parse(l) as { service?: string }).service === 'jitgate'), 'and it is the gateway');
+  t.ok(failures.every((l) => (JSON.parse(l) as { decision_log_service?: string }).decision_log_service === 's'), 'the decision-log service is named beside it');
 });
 
 t.test('a decision-log service behind mTLS: uploads trust its CA and present the client certificate', async (t) => {
