@@ -189,8 +189,8 @@ function policyAuditEntry(event: PolicyEvent): AuditEntry {
 
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const j = config.jitgate;
-  const logger = opts.logger ?? createLogger(j.observability);
   const metrics: PrometheusMetrics = createMetrics();
+  const logger = opts.logger ?? createLogger(j.observability, undefined, () => { metrics.logDropped(); });
   const health = new HealthRegistry();
   const life = new Lifecycle();
 

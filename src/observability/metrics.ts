@@ -9,6 +9,8 @@ export interface PrometheusMetrics extends Metrics {
   readonly contentType: string;
   /** The exposition text for GET /metrics. */
   render(): Promise<string>;
+  /** A log line stdout did not take in time (createLogger's onDrop). */
+  logDropped(): void;
 }
 
 /** Decision latency is sub-millisecond when healthy; upstream latency is network-bound. */
@@ -46,6 +48,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   });
   const decisionLogDrops = new Counter({ name: 'jitgate_decision_log_dropped_total', help: 'Decision log events dropped', registers });
   const webhookDrops = new Counter({ name: 'jitgate_webhook_dropped_total', help: 'Webhook notifications dropped', registers });
+  const logDrops = new Counter({ name: 'jitgate_log_dropped_total', help: 'Log lines dropped because stdout did not take them (a stalled log reader)', registers });
   const storeErrors = new Counter({
     name: 'jitgate_store_errors_total',
     help: 'Store operations that failed, by operation',
@@ -105,6 +108,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     },
     webhookDropped(count) {
       webhookDrops.inc(count);
+    },
+    logDropped() {
+      logDrops.inc();
     },
     storeError(operation) {
       storeErrors.inc({ operation });
