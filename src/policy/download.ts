@@ -50,6 +50,18 @@ export interface BundleTarget {
 
 export type DownloadOutcome = 'activated' | 'unchanged' | 'rejected' | 'failed';
 
+/**
+ * The bundle's URL as logs and errors show it. A query's values are credentials often enough (an
+ * Azure SAS `sig`, a presigned URL's signature) and a failing server is logged on every poll, so
+ * they are left out; the names stay, to tell which URL it was.
+ */
+function shownUrl(text: string): string {
+  if (!URL.canParse(text)) return '(not a URL)';
+  const url = new URL(text);
+  const names = [...url.searchParams.keys()];
+  return `${url.origin}${url.pathname}${names.length === 0 ? '' : `?${names.map((n) => `${encodeURIComponent(n)}=[REDACTED]`).join('&')}`}`;
+}
+
 /** The media type with which a bundle server says it holds polls open (OPA's download.go). */
 const LONG_POLL_TYPE = 'application/vnd.openpolicyagent.bundles';
 
@@ -115,6 +127,7 @@ export class BundleDownloader {
 
   async #fetch(): Promise<DownloadOutcome> {
     const { url, name } = this.source;
+    const shown = shownUrl(url);
     let body: Buffer;
     let etag: string | null;
     try {
@@ -162,8 +175,8 @@ export class BundleDownloader {
       etag = typeof tag === 'string' ? tag : null;
     } catch (err) {
       if (this.#stopped) return 'failed';
-      this.lastError = `bundle ${name} from ${url}: ${toError(err).message}`;
-      this.logger.warn({ bundle: name, url, error: toError(err).message }, 'bundle download failed; the policy serving stays');
+      this.lastError = `bundle ${name} from ${shown}: ${toError(err).message}`;
+      this.logger.warn({ bundle: name, url: shown, error: toError(err).message }, 'bundle download failed; the policy serving stays');
       return 'failed';
     } finally {
       this.#inFlight = null;
@@ -175,7 +188,7 @@ export class BundleDownloader {
       await writeFile(candidate, body);
       if (!(await this.target.loadBundle(candidate))) {
         this.#etag = null;
-        this.lastError = `bundle ${name} from ${url} was refused (the policy log says why)`;
+        this.lastError = `bundle ${name} from ${shown} was refused (the policy log says why)`;
         return 'rejected';
       }
       await rename(candidate, this.source.file);

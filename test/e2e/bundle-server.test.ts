@@ -351,3 +351,25 @@ t.test('a bundle block naming a service that does not exist is refused at start'
   t.not(out.code, 0);
   t.match(out.stderr, /bundles\.jitgate\.service: no service named "nowhere" in services/);
 });
+
+t.test('a bundle URL that carries a signature in its query (a SAS or presigned URL) is fetched with it, and logged without it', async (t) => {
+  const dir = tempDir('jg-bundles-sas-');
+  const signature = `sas-signature-${randomBytes(8).toString('hex')}`;
+  const asked: string[] = [];
+  const server = await startReceiver((url) => {
+    asked.push(url);
+    return { status: 403 };
+  });
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { blobs: { url: server.url } },
+    bundles: { jitgate: { service: 'blobs', resource: `jitgate.tar.gz?sv=2024-05-04&sr=b&sig=${signature}` } },
+  });
+  const out = await runCli(['serve', '--config', file]);
+  t.not(out.code, 0, 'the server refuses and nothing else can serve: the gateway does not start');
+  t.ok(asked.some((u) => u.includes(`sig=${signature}`)), 'the server was asked with the signature');
+  t.match(out.stdout, /"msg":"bundle download failed; the policy serving stays"/, 'the failure is logged');
+  t.match(out.stderr, /jitgate\.tar\.gz\?sv=\[REDACTED\]&sr=\[REDACTED\]&sig=\[REDACTED\]: the server answered 403/, 'and the refusal to start names the URL, its query values left out');
+  t.notOk(`${out.stdout}${out.stderr}`.includes(signature), 'the signature is in neither the log nor the error');
+});
