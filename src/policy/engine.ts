@@ -1,7 +1,8 @@
 // One loaded bundle: a compiled policy.wasm instance with its data, evaluated synchronously.
 // An engine's policy is immutable once loaded; hot reload builds a new one and swaps the
 // reference, so an evaluation always runs wholly on one policy. (An instance that failed an
-// evaluation is replaced by a fresh one of the same module: instances.ts.)
+// evaluation is replaced by a fresh one of the same module: instances.ts.) Its data.json is
+// parsed once, off the event loop, into a memory image every instance copies in (data-image.ts).
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import type { ValidateFunction } from 'ajv';
 import { jitgateError, toError } from '../errors.js';
@@ -14,6 +15,7 @@ import type { GrantSet } from './grant-set.js';
 import { isSealed, seal } from './sealed.js';
 import { DecisionMemo } from './decision-memo.js';
 import { PolicyInstances } from './instances.js';
+import { applyDataImage, parseData, type DataImage, type DataParseOptions } from './data-image.js';
 import {
   AUTHZ_ENTRYPOINT,
   ELEVATION_ENTRYPOINT,
@@ -96,6 +98,8 @@ export interface EngineOptions {
   arenaLimitBytes?: number;
   /** Answer an input met again in the same millisecond from its first decision (default true; decision-memo.ts). */
   decisionMemo?: boolean;
+  /** How data.json is parsed off the event loop (data-image.ts; defaults for a gateway). */
+  dataParse?: DataParseOptions;
 }
 
 export class PolicyEngine {
@@ -150,15 +154,18 @@ export class PolicyEngine {
     if (unavailable.length > 0) {
       throw jitgateError('BUNDLE_INVALID', `the policy uses builtins jitgate does not implement: ${unavailable.join(', ')}`);
     }
+    // Parsed once, off the event loop; every instance of this policy takes in the same image.
+    let image: DataImage;
     try {
-      policy.setData(bundle.data);
+      image = await parseData({ module, data: bundle.data, memory: MEMORY }, options.dataParse);
+      await applyDataImage(policy, image);
     } catch (thrown) {
       throw jitgateError('BUNDLE_INVALID', `data.json does not load: ${toError(thrown).message}`, undefined, thrown);
     }
     const arenaLimit = options.arenaLimitBytes ?? ARENA_LIMIT_BYTES;
     let heap: WasmHeap;
     try {
-      // After setData: the heap keeps its cached grant sets just above the data.
+      // After the data is in: the heap keeps its cached grant sets just above it.
       heap = new WasmHeap(policy, instanceOf(policy).exports, arenaLimit);
     } catch (thrown) {
       throw jitgateError('BUNDLE_INVALID', toError(thrown).message, undefined, thrown);
@@ -166,7 +173,7 @@ export class PolicyEngine {
     // Another instance of the same module and data, as this one was made (instances.ts).
     const another = async (): Promise<WasmHeap> => {
       const spare = await loadPolicy(module, MEMORY, customBuiltins(clock));
-      spare.setData(bundle.data);
+      await applyDataImage(spare, image);
       return new WasmHeap(spare, instanceOf(spare).exports, arenaLimit);
     };
     const instances = new PolicyInstances(heap, another);

@@ -4,6 +4,7 @@ export type { DecisionLogRulesSource, PolicyEvaluator, PolicyEvent } from './typ
 export { policyConfigSchema, type PolicyConfig } from './config.js';
 export { shadowOutcome, type ShadowOutcome } from './compare.js';
 export { PolicyEngine, type EngineInfo, type EngineOptions } from './engine.js';
+export { runningDataWorkers, type DataParseOptions } from './data-image.js';
 export { sealGrants, NO_GRANTS, type GrantSet } from './grant-set.js';
 export { jsonOf, seal } from './sealed.js';
 export { parseBundle, readBundleFile, type PolicyBundle, type BundleManifest } from './bundle.js';

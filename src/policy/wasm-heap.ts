@@ -35,7 +35,7 @@ interface AbiExports {
   eval(ctx: number): number;
 }
 
-/** The SDK's LoadedPolicy fields this module relies on (set by loadPolicy and setData). */
+/** The SDK's LoadedPolicy fields this module relies on (set by loadPolicy, and by setData or a data image: data-image.ts). */
 interface SdkState {
   mem: { buffer: ArrayBuffer };
   dataAddr: number;

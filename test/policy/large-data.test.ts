@@ -1,0 +1,213 @@
+// A large data.json is parsed once, off the event loop, into an image of the module's memory
+// that every instance copies in (src/policy/data-image.ts). These tests hold decisions over
+// large, varied data against `opa eval` on the instance that serves, on its spare and on a
+// replacement made later; and check that bad data, a worker that dies and one that hangs still
+// fail the load as before, leaving no worker behind and the serving policy serving.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import * as tar from 'tar';
+import { buildBundle, PolicyEngine, PolicyManager, runningDataWorkers, type AuthzInput, type PolicyBundle, type PolicyEvent } from '../../src/policy/index.js';
+import { engineEval, engineFor, FIXTURES, opaEvalMany, testOpa } from './helpers.js';
+
+const opa = await testOpa();
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const NUMBERS = [0, -0.5, 1.5e-7, 42, 9007199254740991, 1e300, -1e-300, 3.14159, 100, -7, 2 ** 53, 12345678.9];
+const TAGS = ['ops', 'dev', 'äöü', '日本', 'emoji 😀', 'quote "x"', 'line\nbreak', 'tab\t', ''];
+
+/** About 1.5 MB of nested objects, arrays with duplicates (sets in the policy), unicode strings and keys, and numbers. */
+function bigData(): Record<string, unknown> {
+  const r = rng(11);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const users: Record<string, unknown> = {};
+  for (let i = 0; i < 5_000; i++) {
+    users[`user-${String(i)}${i % 5 === 0 ? '-ü' : ''}`] = {
+      id: i,
+      active: r() < 0.7,
+      groups: Array.from({ length: Math.floor(r() * 5) }, () => pick(['eng', 'ops', 'approvers', 'grüppe', 'admins'])),
+      tags: Array.from({ length: Math.floor(r() * 3) }, () => pick(TAGS)),
+      score: pick(NUMBERS),
+      meta: { nested: { deep: [i, pick(TAGS), null, { ok: r() < 0.5 }] }, empty: {}, none: [] },
+    };
+  }
+  const names: Record<string, string> = {};
+  for (let i = 0; i < 2_000; i++) names[`${pick(['名前', 'ß', 'emoji-😀', 'plain', 'quote"', 'back\\slash'])}-${String(i)}`] = `${pick(TAGS)} ${String(i)}`;
+  let tree: unknown = { leaf: 'bottom ✓', n: 1e300 };
+  for (let depth = 0; depth < 8; depth++) tree = { [`level-${String(depth)}`]: tree, [`side-${String(depth)}`]: [depth, `ü${String(depth)}`] };
+  return {
+    big: {
+      users,
+      names,
+      tree,
+      numbers: Array.from({ length: 3_000 }, () => pick(NUMBERS)),
+      dupes: Array.from({ length: 3_000 }, () => pick(TAGS)),
+      empties: { object: {}, array: [], string: '', null: null, false: false, zero: 0 },
+    },
+  };
+}
+
+const POLICY = `package p
+
+import rego.v1
+
+number := n if {
+	n := data.big.numbers[input.i]
+} else := null
+
+# Sorted where order is the evaluator's own: the wasm engine walks objects and sets in hash order.
+out := {
+	"user": object.get(data.big.users, input.user, null),
+	"groups": sort({g | some g in object.get(data.big.users, [input.user, "groups"], [])}),
+	"tagged": count([k | some k, u in data.big.users; input.tag in u.tags]),
+	"at": object.get(data.big.tree, input.path, "none"),
+	"number": number,
+	"bigger": count([n | some n in data.big.numbers; n > input.threshold]),
+	"name": object.get(data.big.names, input.name, null),
+	"distinct": count({x | some x in data.big.dupes}),
+	"empties": data.big.empties,
+	"active": sort([k | some k, u in data.big.users; u.active; u.score == input.score]),
+}
+
+# A rule conflict a caller can provoke: each one aborts inside the module.
+param[lower(k)] := v if some k, v in input.query
+
+conflict := param
+`;
+
+function corpus(size: number): Record<string, unknown>[] {
+  const r = rng(5);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const paths = [['level-7'], ['level-7', 'level-6', 'side-5'], ['level-7', 'level-6', 'level-5', 'level-4', 'level-3', 'level-2', 'level-1', 'level-0', 'leaf'], ['nope'], []];
+  return Array.from({ length: size }, () => {
+    const n = Math.floor(r() * 5_200);
+    return {
+      user: `user-${String(n)}${n % 5 === 0 ? '-ü' : ''}`,
+      tag: pick(TAGS),
+      path: pick(paths),
+      i: Math.floor(r() * 3_100),
+      threshold: pick(NUMBERS),
+      score: pick(NUMBERS),
+      name: `${pick(['名前', 'ß', 'emoji-😀', 'plain', 'quote"', 'back\\slash'])}-${String(Math.floor(r() * 2_100))}`,
+    };
+  });
+}
+
+/** Aborts decisions until the engine replaces the instance that serves. */
+function forceReplacement(engine: PolicyEngine): void {
+  const before = engine.instancesReplaced;
+  for (let i = 0; i < 1_000 && engine.instancesReplaced === before; i++) {
+    try {
+      engine.evaluateRaw('p/conflict', { query: { A: '1', a: '2' } }, 0);
+    } catch (err) {
+      if (!/conflict/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+t.test('decisions over a large, varied data.json are those of opa eval, on the serving instance, its spare and a replacement', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-large-data-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'p.rego'), POLICY);
+  const data = JSON.stringify(bigData());
+  t.ok(data.length > 900_000, `data.json is ${String(data.length)} bytes, parsed in a worker`);
+  writeFileSync(join(dir, 'data.json'), data);
+  const inputs = corpus(60);
+  const expected = await opaEvalMany(opa, dir, 'data.p.out', inputs);
+  t.equal(expected.filter((v) => v === undefined).length, 0, 'opa eval decides every input');
+
+  const engine = await engineFor(opa, dir, ['p/out', 'p/conflict']);
+  t.equal(runningDataWorkers(), 0, 'no worker is left once the load is done');
+  t.same(inputs.map((input) => engineEval(engine, 'p/out', input)), expected, 'the instance that serves decides as opa eval');
+
+  forceReplacement(engine);
+  t.equal(engine.instancesReplaced, 1);
+  t.same(inputs.map((input) => engineEval(engine, 'p/out', input)), expected, 'so does the spare, made at load, once it serves');
+
+  await engine.instancesSettled();
+  forceReplacement(engine);
+  t.equal(engine.instancesReplaced, 2);
+  t.same(inputs.map((input) => engineEval(engine, 'p/out', input)), expected, 'and the replacement made after it');
+});
+
+let basic: Promise<PolicyBundle> | undefined;
+
+/** The basic fixture's bundle with other data.json bytes. */
+async function basicWithData(data: string): Promise<PolicyBundle> {
+  basic ??= buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa }).then((built) => built.bundle);
+  return { ...(await basic), data: new TextEncoder().encode(data).buffer };
+}
+
+const INVALID_LARGE = `{"roles": [${'"x", '.repeat(100_000)}`;
+
+t.test('invalid data.json fails the load with BUNDLE_INVALID, small (parsed here) or large (in a worker)', async (t) => {
+  for (const data of ['{"a": [1, 2', INVALID_LARGE]) {
+    await t.rejects(PolicyEngine.load(await basicWithData(data)), { code: 'JITGATE_E_BUNDLE_INVALID', message: /data\.json does not load: failed to parse json value/ }, `${String(data.length)} bytes`);
+  }
+  t.equal(runningDataWorkers(), 0, 'no worker is left running');
+});
+
+t.test('data too large for the module\'s memory fails the load with BUNDLE_INVALID, as before', async (t) => {
+  // 15 million numbers take more than the 256 MiB a module may have.
+  const data = `[${'1,'.repeat(15_000_000)}1]`;
+  await t.rejects(PolicyEngine.load(await basicWithData(data)), { code: 'JITGATE_E_BUNDLE_INVALID', message: /data\.json does not load: opa_malloc: failed/ });
+  t.equal(runningDataWorkers(), 0, 'no worker is left running');
+});
+
+t.test('a worker that dies or hangs fails the load with BUNDLE_INVALID, and is not left running', async (t) => {
+  const fixtures = mkdtempSync(join(tmpdir(), 'jg-data-workers-'));
+  t.teardown(() => rm(fixtures, { recursive: true, force: true }));
+  writeFileSync(join(fixtures, 'dies.mjs'), 'process.exit(3);\n');
+  writeFileSync(join(fixtures, 'throws.mjs'), 'throw new Error("worker broke");\n');
+  writeFileSync(join(fixtures, 'hangs.mjs'), 'setInterval(() => {}, 1000);\n');
+  const bundle = await basicWithData(JSON.stringify(bigData()));
+  const load = (worker: string, timeoutMs?: number): Promise<PolicyEngine> =>
+    PolicyEngine.load(bundle, undefined, { dataParse: { workerUrl: new URL(`file://${join(fixtures, worker)}`), ...(timeoutMs === undefined ? {} : { timeoutMs }) } });
+  await t.rejects(load('dies.mjs'), { code: 'JITGATE_E_BUNDLE_INVALID', message: /data\.json does not load: the worker parsing it exited with code 3/ });
+  await t.rejects(load('throws.mjs'), { code: 'JITGATE_E_BUNDLE_INVALID', message: /data\.json does not load: the worker parsing it failed: worker broke/ });
+  await t.rejects(load('hangs.mjs', 300), { code: 'JITGATE_E_BUNDLE_INVALID', message: /data\.json does not load: parsing it took over 300 ms/ });
+  t.equal(runningDataWorkers(), 0, 'no worker is left running');
+});
+
+const authzInput: AuthzInput = {
+  request: { method: 'GET', path: '/x', segments: ['x'], query: {}, headers: {}, host: 'h' },
+  subject: { id: 'alice', kind: 'user', groups: ['eng'], claims: {} },
+  grants: [],
+  route: { name: 'items', upstream: 'http://127.0.0.1:1', credentials: [] },
+  now_ns: 1_795_919_481_000_000_000,
+};
+
+t.test('a bundle whose large data.json is invalid is refused, and the serving policy keeps serving', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'jg-large-data-bundle-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const bundles = join(root, 'bundles');
+  await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, outFile: join(bundles, 'jitgate.tar.gz'), revision: 'good-1' });
+  const manager = new PolicyManager({ config: { dir: join(root, 'policies'), bundles_dir: bundles, watch: false, opa_path: opa, debounce_ms: 20 }, build: false });
+  await manager.start();
+  t.teardown(() => manager.stop());
+  t.equal(manager.authorize(authzInput).revision, 'good-1');
+
+  // The same bundle, its data.json replaced by a large invalid one.
+  const parts = join(root, 'parts');
+  await mkdir(parts);
+  await tar.x({ file: join(bundles, 'jitgate.tar.gz'), cwd: parts });
+  await writeFile(join(parts, 'data.json'), INVALID_LARGE);
+  const manifest = JSON.parse(await readFile(join(parts, '.manifest'), 'utf8')) as Record<string, unknown>;
+  await writeFile(join(parts, '.manifest'), JSON.stringify({ ...manifest, revision: 'bad-data-2' }));
+  const events: PolicyEvent[] = [];
+  manager.onEvent((e) => events.push(e));
+  await tar.c({ gzip: true, file: join(root, 'bad.tar.gz'), cwd: parts }, ['.manifest', 'policy.wasm', 'data.json']);
+  t.equal(await manager.loadBundle(join(root, 'bad.tar.gz')), false, 'the bundle is refused');
+  t.match(events, [{ type: 'rejected', source: 'bundle', revision: 'bad-data-2', error: /data\.json does not load: failed to parse json value/ }]);
+  t.equal(manager.authorize(authzInput).revision, 'good-1', 'the last good policy keeps serving');
+  t.equal(runningDataWorkers(), 0, 'no worker is left running');
+});
