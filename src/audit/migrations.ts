@@ -75,4 +75,24 @@ INSERT INTO jitgate_audit_http (seq, http_request_id)
   WHERE jsonb_typeof(details::jsonb -> 'http_request_id') = 'string'`,
     },
   },
+  {
+    version: 4,
+    description: 'the decision each record supersedes, for queries by decision_id',
+    // A request decided again (its grants moved while its allow was recorded) has a record whose
+    // decision_id is the new decision and whose details.supersedes names the one it replaced:
+    // an auditor asking about the replaced decision must find both. Derived like
+    // jitgate_audit_http (not hashed), and filled for the records already there.
+    sql: {
+      sqlite: `CREATE TABLE jitgate_audit_supersedes (seq BIGINT NOT NULL, decision_id TEXT NOT NULL);
+CREATE INDEX jitgate_audit_supersedes_id ON jitgate_audit_supersedes (decision_id, seq);
+INSERT INTO jitgate_audit_supersedes (seq, decision_id)
+  SELECT seq, json_extract(details, '$.supersedes') FROM jitgate_audit
+  WHERE json_type(details, '$.supersedes') = 'text'`,
+      postgres: `CREATE TABLE jitgate_audit_supersedes (seq BIGINT NOT NULL, decision_id TEXT NOT NULL);
+CREATE INDEX jitgate_audit_supersedes_id ON jitgate_audit_supersedes (decision_id, seq);
+INSERT INTO jitgate_audit_supersedes (seq, decision_id)
+  SELECT seq, details::jsonb ->> 'supersedes' FROM jitgate_audit
+  WHERE jsonb_typeof(details::jsonb -> 'supersedes') = 'string'`,
+    },
+  },
 ];

@@ -16,6 +16,7 @@ export interface AuditFilter {
   grant_id?: string;
   request_id?: string;
   route?: string;
+  /** A decision's record, and the record of any decision that replaced it (details.supersedes). */
   decision_id?: string;
   /** The HTTP request behind a record (a proxied request's or a control API call's x-request-id). */
   http_request_id?: string;
@@ -67,7 +68,7 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
   };
   const exact: [keyof AuditFilter, string][] = [
     ['subject', 'subject'], ['actor', 'actor'], ['request_id', 'request_id'],
-    ['route', 'route'], ['decision_id', 'decision_id'], ['policy_revision', 'policy_revision'],
+    ['route', 'route'], ['policy_revision', 'policy_revision'],
   ];
   for (const [key, column] of exact) {
     const value = filter[key];
@@ -79,6 +80,10 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
     const value = filter[column];
     if (typeof value === 'string') add((p) => `(${column} = ${p} OR seq IN (SELECT seq FROM jitgate_audit_grants WHERE ${column} = ${p}))`, value);
   }
+  // A decision is named by its own record and by the record of the decision that replaced it
+  // (details.supersedes, indexed in jitgate_audit_supersedes): an auditor asking about a
+  // decision that did not take effect learns what happened instead.
+  if (filter.decision_id !== undefined) add((p) => `(decision_id = ${p} OR seq IN (SELECT seq FROM jitgate_audit_supersedes WHERE decision_id = ${p}))`, filter.decision_id);
   if (filter.http_request_id !== undefined) add((p) => `seq IN (SELECT seq FROM jitgate_audit_http WHERE http_request_id = ${p})`, filter.http_request_id);
   if (filter.who !== undefined) {
     params.push(filter.who);

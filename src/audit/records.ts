@@ -81,11 +81,20 @@ export async function insertRecords(sql: Sql, records: readonly AuditRecord[]): 
     const values = chunk.map((_u, r) => `($${r * 3 + 1}, $${r * 3 + 2}, $${r * 3 + 3})`).join(', ');
     await sql.query(`INSERT INTO jitgate_audit_grants (seq, grant_id, role) VALUES ${values}`, chunk.flatMap((u) => [u.seq, u.grant_id, u.role]));
   }
-  const calls = records.filter((r) => typeof r.details.http_request_id === 'string');
-  for (let i = 0; i < calls.length; i += ROWS_PER_INSERT) {
-    const chunk = calls.slice(i, i + ROWS_PER_INSERT);
+  await insertNamed(sql, records, 'jitgate_audit_http', 'http_request_id', (r) => r.details.http_request_id);
+  await insertNamed(sql, records, 'jitgate_audit_supersedes', 'decision_id', (r) => r.details.supersedes);
+}
+
+/** One (seq, id) row in `table` for every record that names an id (a string) in its details. */
+async function insertNamed(sql: Sql, records: readonly AuditRecord[], table: string, column: string, named: (r: AuditRecord) => unknown): Promise<void> {
+  const rows = records.flatMap((r) => {
+    const id = named(r);
+    return typeof id === 'string' ? [[r.seq, id] as const] : [];
+  });
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + ROWS_PER_INSERT);
     const values = chunk.map((_r, n) => `($${n * 2 + 1}, $${n * 2 + 2})`).join(', ');
-    await sql.query(`INSERT INTO jitgate_audit_http (seq, http_request_id) VALUES ${values}`, chunk.flatMap((r) => [r.seq, r.details.http_request_id]));
+    await sql.query(`INSERT INTO ${table} (seq, ${column}) VALUES ${values}`, chunk.flat());
   }
 }
 

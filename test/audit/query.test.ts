@@ -73,6 +73,7 @@ for (const dialect of DIALECTS) {
     // A store written before the grants were indexed: the upgrade fills the index from the records.
     await s.db.query('DROP TABLE jitgate_audit_grants');
     await s.db.query('DROP TABLE jitgate_audit_http');
+    await s.db.query('DROP TABLE jitgate_audit_supersedes');
     await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version >= 2");
     const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
     await again.start();
@@ -104,11 +105,47 @@ for (const dialect of DIALECTS) {
 
     // A store written before the ids were indexed: the upgrade fills the index from the records.
     await s.db.query('DROP TABLE jitgate_audit_http');
-    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version = 3");
+    await s.db.query('DROP TABLE jitgate_audit_supersedes');
+    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version >= 3");
     const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
     await again.start();
     await again.stop();
     t.same(await seqs({ http_request_id: 'ctl-3' }), [3, 4], 'after the upgrade, found as before');
     t.same(await seqs({ http_request_id: 'px-2' }), [2, 7]);
+  });
+
+  t.test(`${dialect}: a decision, and the decision that replaced it (details.supersedes)`, async (t) => {
+    const s = await openStore(dialect);
+    t.teardown(() => s.close());
+    const trail = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await trail.start();
+    const decided = (kind: AuditEntry['kind'], decision_id: string, supersedes?: unknown): ReturnType<typeof entry> =>
+      entry({ kind, decision_id, details: supersedes === undefined ? {} : { supersedes } });
+    await trail.append(decided('proxy.allowed_with_grant', 'd-1'));
+    await trail.append(entry({ kind: 'grant.revoked', decision_id: null }));
+    await trail.append(decided('proxy.allowed_with_grant', 'd-2', 'd-1'));
+    await trail.append(decided('proxy.denied', 'd-3', 'd-2'));
+    await trail.append(decided('proxy.denied', 'd-4', { not: 'an id' }));
+    await trail.append(decided('proxy.allowed_standing', 'd-5'));
+    await trail.stop();
+    const seqs = async (filter: Parameters<typeof queryAudit>[1]): Promise<number[]> =>
+      (await queryAudit(s.db, filter)).records.map((r) => r.seq);
+    t.same(await seqs({ decision_id: 'd-1' }), [1, 3], 'the replaced allow and the decision that replaced it');
+    t.same(await seqs({ decision_id: 'd-2' }), [3, 4], 'a decision both replacing and replaced');
+    t.same(await seqs({ decision_id: 'd-2', kinds: ['proxy.denied'] }), [4], 'with the other filters');
+    t.same(await seqs({ decision_id: 'd-3' }), [4]);
+    t.same(await seqs({ decision_id: 'd-5' }), [6], 'a decision nothing replaced: its own record');
+    const first = await queryAudit(s.db, { decision_id: 'd-1', limit: 1 });
+    t.same([first.records.map((r) => r.seq), first.next_cursor], [[1], 1], 'paged like any query');
+
+    // A store written before the superseded ids were indexed: the upgrade fills the index.
+    await s.db.query('DROP TABLE jitgate_audit_supersedes');
+    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version = 4");
+    const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await again.start();
+    await again.stop();
+    t.same(await seqs({ decision_id: 'd-1' }), [1, 3], 'after the upgrade, found as before');
+    t.same(await seqs({ decision_id: 'd-2' }), [3, 4]);
+    t.same(await seqs({ decision_id: 'd-4' }), [5], 'a supersedes that is no id is not indexed');
   });
 }

@@ -91,6 +91,11 @@ t.test('a write decided again after its allow was recorded: every round is on th
     t.same(rows.map((r) => [r.kind, r.grant_id]), [['proxy.allowed_with_grant', g], ['proxy.denied', null]], 'allowed under G, then denied');
     t.equal(rows[1]?.details.supersedes, rows[0]?.decision_id, 'the deny names the decision it replaced');
     t.equal(rows[1]?.decision_id, res.decisionId, 'and is the decision the caller was told');
+    // An auditor asking about the replaced decision finds the record that replaced it too.
+    const asked = await runCli(['audit', 'query', '--config', run.configFile, '--decision-id', String(rows[0]?.decision_id), '--jsonl'], env);
+    t.equal(asked.code, 0, asked.stderr);
+    t.same(asked.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Row).seq), rows.map((r) => r.seq),
+      'jitgate audit query --decision-id <the replaced decision>: the allow and the deny that replaced it');
   });
 
   await t.test('(b) now allowed on standing access: recorded (proxy.allowed_standing), naming the allow it replaced', async (t) => {
