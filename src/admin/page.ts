@@ -3,6 +3,8 @@
 // hid: a page ends after its last visible item, and the next begins there (`next_cursor`, the
 // item's own place in the list, which the caller has read anyway). Offsets counted stored rows,
 // so `next_offset` told a caller how many rows it could not see (`?role=breakglass&limit=1`).
+// One call reads at most MAX_SCAN_ROWS rows; a call that finds nothing in them still says there
+// is more (an empty page with a `next_cursor`), which then names a time, not a hidden row.
 import { jitgateError } from '../errors.js';
 import type { ListPosition } from '../grants/index.js';
 
@@ -31,8 +33,9 @@ const CHUNK_ROWS = 200;
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
+/** An item's place is [at, id]; a place between rows (no id) is [at]. */
 export function encodeCursor(p: ListPosition): string {
-  return Buffer.from(JSON.stringify([p.at, p.id]), 'utf8').toString('base64url');
+  return Buffer.from(JSON.stringify(p.id === undefined ? [p.at] : [p.at, p.id]), 'utf8').toString('base64url');
 }
 
 export function decodeCursor(cursor: string): ListPosition {
@@ -42,21 +45,37 @@ export function decodeCursor(cursor: string): ListPosition {
   } catch {
     value = null;
   }
-  if (Array.isArray(value) && value.length === 2) {
+  if (Array.isArray(value) && (value.length === 1 || value.length === 2)) {
     const [at, id] = value as unknown[];
-    if (typeof at === 'string' && ISO_TIME.test(at) && typeof id === 'string' && id !== '' && id.length <= 200) return { at, id };
+    if (typeof at === 'string' && ISO_TIME.test(at)) {
+      if (value.length === 1) return { at };
+      if (typeof id === 'string' && id !== '' && id.length <= 200) return { at, id };
+    }
   }
   throw jitgateError('VALIDATION', 'cursor: pass the next_cursor of an earlier page, as it was given', { in: 'query', field: 'cursor' });
 }
 
 /**
+ * Where a call that looked at MAX_SCAN_ROWS rows, `first` to `last`, and could see none of them
+ * resumes: at `last`'s time, so that the cursor names no row the caller may not see. Every row
+ * at that time or older not looked at yet is listed next; rows at that time looked at already
+ * are looked at again, which shows nothing twice (none was visible). When every row looked at
+ * shares that time (more than MAX_SCAN_ROWS in one millisecond), resuming there would read the
+ * same rows again for ever: the place of `last` itself, a hidden row's, is the only way on.
+ */
+function resumePlace(first: ListPosition, last: ListPosition): ListPosition {
+  return last.at < first.at ? { at: last.at } : last;
+}
+
+/**
  * Reads the page `query` asks for through `read` (rows after a place, newest first), keeping
  * only the rows `visible` allows, until the page is full, the rows run out, or MAX_SCAN_ROWS were
- * looked at. `next_cursor` is the place of the page's last item: set when the page is full (so
- * a caller learns nothing from it that the items do not say), and when the look stopped at
- * MAX_SCAN_ROWS after finding some; null otherwise. A look that finds nothing in MAX_SCAN_ROWS
- * ends the listing: the only thing a caller learns of the rows it may not see is that there are
- * at least that many in a row.
+ * looked at. `next_cursor` is null only when the rows ran out: a listing never ends early as if
+ * complete. A full page, or a look stopped at MAX_SCAN_ROWS after finding some, goes on after its
+ * last item (so a caller learns nothing from the cursor that the items do not say); a look that
+ * found nothing in MAX_SCAN_ROWS answers an empty page whose cursor resumes after the rows it
+ * looked at (resumePlace). So a caller learns of the rows it may not see that there are at least
+ * MAX_SCAN_ROWS of them in a row, and the time of the last one looked at.
  */
 export async function readVisiblePage<T>(
   query: PageQuery,
@@ -69,6 +88,7 @@ export async function readVisiblePage<T>(
   }
   const limit = query.limit ?? 50;
   let after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  let first: ListPosition | undefined;
   const items: T[] = [];
   let looked = 0;
   for (;;) {
@@ -77,6 +97,7 @@ export async function readVisiblePage<T>(
     for (const row of rows) {
       looked++;
       after = position(row);
+      first ??= after;
       if (!visible(row)) continue;
       items.push(row);
       if (items.length === limit) return { items, limit, next_cursor: encodeCursor(after) };
@@ -84,7 +105,8 @@ export async function readVisiblePage<T>(
     if (rows.length < want) return { items, limit, next_cursor: null };
     if (looked >= MAX_SCAN_ROWS) {
       const last = items.at(-1);
-      return { items, limit, next_cursor: last === undefined ? null : encodeCursor(position(last)) };
+      const resume = last !== undefined ? position(last) : first && after ? resumePlace(first, after) : null;
+      return { items, limit, next_cursor: resume === null ? null : encodeCursor(resume) };
     }
   }
 }

@@ -138,7 +138,11 @@ export interface Page<T> { items: T[]; next_cursor: string | null }
 /** Shows a page as a table, and says how to ask for the next one. */
 export function pageOutput<T>(page: Page<T>, table: (items: readonly T[]) => string): { json: Page<T>; text: string } {
   const more = page.next_cursor === null ? '' : `\n(more: --cursor ${page.next_cursor})`;
-  return { json: page, text: table(page.items) + more };
+  // An empty page that goes on is not an empty list: the server stopped reading rows you may not see.
+  const items = page.items.length === 0 && page.next_cursor !== null
+    ? 'none you may see on this page (the server reads a bounded number of rows per call); the list goes on'
+    : table(page.items);
+  return { json: page, text: items + more };
 }
 
 /** The caller's own subject id, for --mine. */

@@ -81,6 +81,7 @@ async function approvalsFor(sql: Sql, ids: readonly string[]): Promise<Map<strin
 /** Rows after `after` in a newest-first list ordered by (`at` DESC, `id` DESC). */
 function listedAfter(at: string, id: string, after: ListPosition, params: unknown[]): string {
   const a = params.push(after.at);
+  if (after.id === undefined) return `${at} <= $${a}`;
   const i = params.push(after.id);
   return `(${at} < $${a} OR (${at} = $${a} AND ${id} < $${i}))`;
 }

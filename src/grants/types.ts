@@ -38,7 +38,7 @@ export interface RequestFilter {
   requester?: string;
   role?: string;
   limit?: number;
-  /** Only rows listed after this one (newest first: older, or as old with a smaller id). */
+  /** Only rows listed after this place (newest first: older, or as old with a smaller id; without an id, at `at` or older). */
   after?: ListPosition;
 }
 
@@ -50,14 +50,18 @@ export interface GrantFilter {
   /** true: only grants someone reviewed; false: only grants nobody has (break-glass ones wait for a review). */
   reviewed?: boolean;
   limit?: number;
-  /** Only rows listed after this one (newest first: older, or as old with a smaller id). */
+  /** Only rows listed after this place (newest first: older, or as old with a smaller id; without an id, at `at` or older). */
   after?: ListPosition;
 }
 
-/** Where a row sits in a list, newest first: its time (a request's created_at, a grant's starts_at) and id. */
+/**
+ * Where a row sits in a list, newest first: its time (a request's created_at, a grant's starts_at)
+ * and id. Without `id`, a place between rows: rows listed after it are those at `at` or older
+ * (where a listing resumes past rows the caller may not see, without naming one of them).
+ */
 export interface ListPosition {
   at: string;
-  id: string;
+  id?: string;
 }
 
 /**

@@ -1,7 +1,8 @@
 // The paging rule on its own, over rows the test lays out: where a page ends depends on the
-// items it shows, and MAX_SCAN_ROWS bounds what one call reads, whatever the limit.
+// items it shows, and MAX_SCAN_ROWS bounds what one call reads, whatever the limit, without
+// ending a listing early.
 import t from 'tap';
-import { decodeCursor, encodeCursor, MAX_SCAN_ROWS, readVisiblePage } from '../../src/admin/page.js';
+import { decodeCursor, encodeCursor, MAX_SCAN_ROWS, readVisiblePage, type Page } from '../../src/admin/page.js';
 import type { ListPosition } from '../../src/grants/index.js';
 
 interface Row { id: string; at: string; mine: boolean }
@@ -16,7 +17,8 @@ function store(all: Row[]): { read: (w: { limit: number; after?: ListPosition })
   let looked = 0;
   return {
     read: (w) => {
-      const from = w.after === undefined ? 0 : all.findIndex((r) => r.at < w.after!.at || (r.at === w.after!.at && r.id < w.after!.id));
+      const after = w.after;
+      const from = after === undefined ? 0 : all.findIndex((r) => (after.id === undefined ? r.at <= after.at : r.at < after.at || (r.at === after.at && r.id < after.id)));
       const out = from < 0 ? [] : all.slice(from, from + w.limit);
       looked += out.length;
       return Promise.resolve(out);
@@ -38,28 +40,51 @@ t.test('a full page ends at its last item, however many hidden rows lie around i
   }
 });
 
-t.test('one call reads at most MAX_SCAN_ROWS rows; a look that finds none there ends the listing', async (t) => {
+t.test('one call reads at most MAX_SCAN_ROWS rows, and a look that finds none there still says there is more', async (t) => {
   const hidden = rows(MAX_SCAN_ROWS + 10, (i) => i === MAX_SCAN_ROWS + 5);
   for (const limit of [1, 50, 500]) {
     const s = store(hidden);
     const page = await readVisiblePage({ limit }, s.read, position, mine);
-    t.same(page, { items: [], limit, next_cursor: null }, `limit ${String(limit)}`);
+    const last = hidden[MAX_SCAN_ROWS - 1]!;
+    t.same(page, { items: [], limit, next_cursor: encodeCursor({ at: last.at }) }, `limit ${String(limit)}: an empty page, resuming at the time of the last row looked at, naming no row`);
     t.equal(s.looked(), MAX_SCAN_ROWS, 'whatever the limit');
+    const next = await readVisiblePage({ limit, cursor: page.next_cursor! }, store(hidden).read, position, mine);
+    const found = hidden[MAX_SCAN_ROWS + 5]!;
+    t.same(next, { items: [found], limit, next_cursor: limit === 1 ? encodeCursor(position(found)) : null }, 'and the next call finds the row the caller may see');
   }
-  // Visible: the 4th row, and one MAX_SCAN_ROWS - 1 rows after it (past the first call's reach).
-  const some = rows(MAX_SCAN_ROWS + 10, (i) => i === 3 || i === MAX_SCAN_ROWS + 2);
-  const page = await readVisiblePage({ limit: 5 }, store(some).read, position, mine);
-  t.same(page.items, [some[3]]);
-  t.equal(page.next_cursor, encodeCursor(position(some[3]!)), 'a look that found some goes on after the last it found');
-  const next = await readVisiblePage({ limit: 5, cursor: page.next_cursor! }, store(some).read, position, mine);
-  t.same(next, { items: [some[MAX_SCAN_ROWS + 2]], limit: 5, next_cursor: encodeCursor(position(some[MAX_SCAN_ROWS + 2]!)) }, 'and finds the next within its own reach');
-  const last = await readVisiblePage({ limit: 5, cursor: next.next_cursor! }, store(some).read, position, mine);
-  t.same(last, { items: [], limit: 5, next_cursor: null }, 'the rows run out');
+  // Visible: the 4th row, and one 2 * MAX_SCAN_ROWS rows after it (past two calls' reach).
+  const far = 3 + 2 * MAX_SCAN_ROWS;
+  const some = rows(far + 10, (i) => i === 3 || i === far);
+  const listed: Row[] = [];
+  let calls = 0;
+  for (let cursor: string | null | undefined; cursor !== null && calls < 10; calls++) {
+    const s = store(some);
+    const page: Page<Row> = await readVisiblePage({ limit: 5, ...(cursor === undefined ? {} : { cursor }) }, s.read, position, mine);
+    t.ok(s.looked() <= MAX_SCAN_ROWS, `call ${String(calls + 1)} read ${String(s.looked())} rows`);
+    listed.push(...page.items);
+    cursor = page.next_cursor;
+  }
+  t.same(listed, [some[3], some[far]], 'every row the caller may see, each once');
+  t.equal(calls, 4, 'found some, then none (twice, saying there is more), then the last');
+});
+
+t.test('more than MAX_SCAN_ROWS hidden rows in one millisecond: the listing goes on, past them', async (t) => {
+  const at = '2027-01-01T00:00:00.000Z';
+  const all: Row[] = [
+    ...Array.from({ length: MAX_SCAN_ROWS + 3 }, (_, i) => ({ id: `r${String(99999 - i)}`, at, mine: false })),
+    { id: 'r00001', at: '2026-12-31T23:59:59.999Z', mine: true },
+  ];
+  const first = await readVisiblePage({ limit: 5 }, store(all).read, position, mine);
+  t.same(first.items, []);
+  t.not(first.next_cursor, null, 'says there is more');
+  const second = await readVisiblePage({ limit: 5, cursor: first.next_cursor! }, store(all).read, position, mine);
+  t.same(second, { items: [all.at(-1)], limit: 5, next_cursor: null }, 'and the next call reads on from the last row looked at');
 });
 
 t.test('cursors: what the API gave round-trips; anything else is a 400', (t) => {
   const p = { at: '2027-01-01T00:00:00.000Z', id: 'req_1' };
   t.same(decodeCursor(encodeCursor(p)), p);
+  t.same(decodeCursor(encodeCursor({ at: p.at })), { at: p.at }, 'a place between rows: a time alone');
   for (const bad of ['', '!!', Buffer.from('{"at":1}').toString('base64url'), Buffer.from('["2027-01-01","x"]').toString('base64url')]) {
     t.throws(() => decodeCursor(bad), { code: 'JITGATE_E_VALIDATION' });
   }
