@@ -90,10 +90,15 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
     const p = `$${params.length}`;
     where.push(`(subject = ${p} OR actor = ${p})`);
   }
+  // A family (`grant.*`) is the kinds beginning with its name and a dot, compared as `=` compares
+  // whole kinds: not with LIKE, whose `_` and `%` are wildcards and which folds ASCII case on
+  // SQLite but not on PostgreSQL (so `GRANT.*` answered differently on the two stores).
   const kindClause = (kinds: readonly string[]): string =>
     `(${kinds.map((k) => {
-      params.push(k.endsWith('.*') ? `${k.slice(0, -1)}%` : k);
-      return k.endsWith('.*') ? `kind LIKE $${params.length}` : `kind = $${params.length}`;
+      if (!k.endsWith('.*')) return `kind = $${params.push(k)}`;
+      const prefix = k.slice(0, -1);
+      // substr counts code points on both stores, as Array.from does.
+      return `substr(kind, 1, ${String(Array.from(prefix).length)}) = $${params.push(prefix)}`;
     }).join(' OR ')})`;
   if (filter.kinds && filter.kinds.length > 0) where.push(kindClause(filter.kinds));
   if (filter.decision) where.push(kindClause(DECISION_KINDS[filter.decision]));

@@ -35,6 +35,11 @@ for (const dialect of DIALECTS) {
     t.same(await seqs({ decision: 'allow' }), [2, 4]);
     t.same(await seqs({ kinds: ['grant.*'] }), [3, 7], 'a kind family');
     t.same(await seqs({ kinds: ['proxy.denied', 'grant.revoked'] }), [5, 7]);
+    // A family is its name exactly, on both stores: no LIKE wildcards, no case folding (SQLite's LIKE folds ASCII case, PostgreSQL's does not).
+    t.same(await seqs({ kinds: ['gran_.*'] }), [], '_ is no wildcard');
+    t.same(await seqs({ kinds: ['%.*'] }), [], '% is no wildcard');
+    t.same(await seqs({ kinds: ['GRANT.*'] }), [], 'a family in another case is another family, as an exact kind is');
+    t.same(await seqs({ kinds: ['GRANT.revoked'] }), []);
     t.same(await seqs({ since: midpoint }), [7], 'since is inclusive of later records only');
     t.same(await seqs({ until: midpoint }), [1, 2, 3, 4, 5, 6]);
     t.same(await seqs({ subject: 'alice', kinds: ['grant.*'], order: 'desc' }), [7, 3]);
