@@ -92,6 +92,10 @@ t.test('audit bounds and cursors the store cannot take are refused as invalid, n
     t.match(res.body.error.message, /leap second/);
   }
   t.equal((await api(stack.base, 'GET', '/v1/audit?since=2016-12-31T23:59:59Z', { token: dave })).status, 200, 'a second earlier is a bound');
+  // An offset carrying the last year past 9999 in UTC: its ISO form (+010000-…) sorts before every stored time, so it answered nothing.
+  const past = await api(stack.base, 'GET', '/v1/audit?until=9999-12-31T23:00:00-02:00', { token: dave });
+  t.equal(`${String(past.status)} ${String(past.body.error?.code)}`, '400 JITGATE_E_VALIDATION', 'until past year 9999 in UTC');
+  t.equal((await api(stack.base, 'GET', '/v1/audit?until=9999-12-31T23:00:00Z&limit=1', { token: dave })).body.items.length, 1, 'an hour earlier is a bound, before which every record lies');
   for (const cursor of ['9223372036854775808', '1e400']) {
     const res = await api(stack.base, 'GET', `/v1/audit?cursor=${cursor}`, { token: dave });
     t.equal(`${String(res.status)} ${String(res.body.error?.code)}`, '400 JITGATE_E_VALIDATION', `cursor=${cursor}`);

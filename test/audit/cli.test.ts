@@ -55,6 +55,20 @@ t.test('verify, query, export', async (t) => {
 
   t.equal((await cli(['query', '-c', config, '--decision', 'maybe'])).code, 2, 'bad usage');
   t.equal((await cli(['query', '-c', config, '--since', 'yesterday-ish'])).code, 2);
+  // A bound the stored times cannot be compared with, or that means something other than it says, is refused, not answered.
+  for (const [flag, bound, why] of [
+    ['--until', '+010000-01-01T00:00:00Z', 'past year 9999 (it answered nothing, as if no record were older)'],
+    ['--since', '1', 'no date (Date read it as 2001)'],
+    ['--since', '2026-02-30', 'no such day (Date read it as 2 March)'],
+    ['--since', '2026-12-07T10:00:00', 'a time without a zone (read in this machine\'s zone)'],
+  ] as const) {
+    r = await cli(['query', '-c', config, flag, bound]);
+    t.same([r.code, r.stdout], [2, ''], `${flag} ${bound}: ${why}`);
+    t.match(r.stderr, flag.slice(2), 'the error names the bound');
+  }
+  const count = async (...args: string[]): Promise<number> => (await cli(['query', '-c', config, '--jsonl', ...args])).stdout.split('\n').filter(Boolean).length;
+  t.equal(await count('--since', '2000-01-01', '--until', '9999-12-31T23:59:59.999Z'), 5, 'a date, and a time with its zone');
+  t.equal(await count('--until', '2000-01-01T02:00:00+02:00'), 0, 'an offset');
 
   const out = join(dir, 'export.jsonl');
   r = await cli(['export', '-c', config, '-o', out]);

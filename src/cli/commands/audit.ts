@@ -63,8 +63,8 @@ function withFilters(cmd: Command): Command {
     .option('--revision <rev>', 'records under this policy revision')
     .option('--kind <kind...>', 'record kinds, e.g. grant.revoked or grant.*')
     .option('--decision <allow|deny>', 'allow: grants used and requests approved; deny: proxy denials, requests not forwarded, denied requests')
-    .option('--since <time>', 'from this time (inclusive; ISO 8601)')
-    .option('--until <time>', 'before this time (exclusive)');
+    .option('--since <time>', 'from this time (inclusive): a date (UTC) or a time with its zone')
+    .option('--until <time>', 'before this time (exclusive): a date (UTC) or a time with its zone');
 }
 
 function filterFrom(opts: QueryOptions): AuditFilter {
