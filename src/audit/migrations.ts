@@ -95,4 +95,11 @@ INSERT INTO jitgate_audit_supersedes (seq, decision_id)
   WHERE jsonb_typeof(details::jsonb -> 'supersedes') = 'string'`,
     },
   },
+  {
+    version: 5,
+    description: 'decision_id indexed, for queries by decision',
+    // The decision log and every 403 give a decision_id to look up; without an index each such
+    // query read the whole trail.
+    sql: 'CREATE INDEX jitgate_audit_decision ON jitgate_audit (decision_id, seq)',
+  },
 ];

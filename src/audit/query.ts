@@ -96,12 +96,12 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
   // jitgate_audit_grants: a request allowed under two grants is found by either.
   for (const column of ['grant_id', 'role'] as const) {
     const value = filter[column];
-    if (typeof value === 'string') add((p) => `(${column} = ${p} OR seq IN (SELECT seq FROM jitgate_audit_grants WHERE ${column} = ${p}))`, value);
+    if (typeof value === 'string') add((p) => `seq IN (SELECT seq FROM jitgate_audit WHERE ${column} = ${p} UNION ALL SELECT seq FROM jitgate_audit_grants WHERE ${column} = ${p})`, value);
   }
   // A decision is named by its own record and by the record of the decision that replaced it
   // (details.supersedes, indexed in jitgate_audit_supersedes): an auditor asking about a
   // decision that did not take effect learns what happened instead.
-  if (filter.decision_id !== undefined) add((p) => `(decision_id = ${p} OR seq IN (SELECT seq FROM jitgate_audit_supersedes WHERE decision_id = ${p}))`, filter.decision_id);
+  if (filter.decision_id !== undefined) add((p) => `seq IN (SELECT seq FROM jitgate_audit WHERE decision_id = ${p} UNION ALL SELECT seq FROM jitgate_audit_supersedes WHERE decision_id = ${p})`, filter.decision_id);
   if (filter.http_request_id !== undefined) add((p) => `seq IN (SELECT seq FROM jitgate_audit_http WHERE http_request_id = ${p})`, filter.http_request_id);
   if (filter.who !== undefined) {
     params.push(filter.who);

@@ -1,5 +1,7 @@
 // The auditor's questions, on both stores.
 import t from 'tap';
+import pg from 'pg';
+import type { Db } from '../../src/store/index.js';
 import { createAuditTrail, queryAudit, type AuditEntry } from '../../src/audit/index.js';
 import { DIALECTS, openStore } from './stores.js';
 import { entry } from './entries.js';
@@ -79,6 +81,7 @@ for (const dialect of DIALECTS) {
     await s.db.query('DROP TABLE jitgate_audit_grants');
     await s.db.query('DROP TABLE jitgate_audit_http');
     await s.db.query('DROP TABLE jitgate_audit_supersedes');
+    await s.db.query('DROP INDEX jitgate_audit_decision');
     await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version >= 2");
     const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
     await again.start();
@@ -111,6 +114,7 @@ for (const dialect of DIALECTS) {
     // A store written before the ids were indexed: the upgrade fills the index from the records.
     await s.db.query('DROP TABLE jitgate_audit_http');
     await s.db.query('DROP TABLE jitgate_audit_supersedes');
+    await s.db.query('DROP INDEX jitgate_audit_decision');
     await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version >= 3");
     const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
     await again.start();
@@ -145,12 +149,49 @@ for (const dialect of DIALECTS) {
 
     // A store written before the superseded ids were indexed: the upgrade fills the index.
     await s.db.query('DROP TABLE jitgate_audit_supersedes');
-    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version = 4");
+    await s.db.query('DROP INDEX jitgate_audit_decision');
+    await s.db.query("DELETE FROM jitgate_migrations WHERE part = 'audit' AND version >= 4");
     const again = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
     await again.start();
     await again.stop();
     t.same(await seqs({ decision_id: 'd-1' }), [1, 3], 'after the upgrade, found as before');
     t.same(await seqs({ decision_id: 'd-2' }), [3, 4]);
     t.same(await seqs({ decision_id: 'd-4' }), [5], 'a supersedes that is no id is not indexed');
+
+  });
+
+  t.test(`${dialect}: a lookup by decision, grant, role or HTTP request reads that one's records, not the whole trail`, async (t) => {
+    // The decision log and every 403 hand out decision_ids, grants have ids: an auditor looks them
+    // up on a trail of millions. Each store is asked how it would run the query queryAudit sends
+    // (PostgreSQL with sequential scans off: on a small table it would scan whatever the query).
+    const s = await openStore(dialect);
+    t.teardown(() => s.close());
+    const trail = createAuditTrail(s.db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+    await trail.start();
+    await trail.stop();
+    let sent: { text: string; params: readonly unknown[] } | null = null;
+    const spy: Db = new Proxy(s.db, {
+      get: (target, prop, receiver): unknown => (prop === 'query'
+        ? (text: string, params: readonly unknown[] = []) => { sent = { text, params }; return target.query(text, params); }
+        : Reflect.get(target, prop, receiver) as unknown),
+    });
+    const client = s.store.type === 'postgres' ? new pg.Client({ connectionString: s.store.url }) : null;
+    if (client) {
+      await client.connect();
+      t.teardown(() => client.end());
+      await client.query('SET enable_seqscan = off');
+    }
+    for (const filter of [{ decision_id: 'd' }, { grant_id: 'g' }, { role: 'r' }, { http_request_id: 'h' }]) {
+      await queryAudit(spy, filter);
+      const { text, params } = sent!;
+      if (client) {
+        const lines = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, [...params])).rows.map((r) => r['QUERY PLAN']);
+        const scans = lines.flatMap((l, n) => (/Scan.* on jitgate_audit( |$)/.test(l) ? [`${l.trim()} / ${lines[n + 1]?.trim() ?? ''}`] : []));
+        t.ok(scans.length > 0 && scans.every((l) => / \/ Index Cond: /.test(l)), `${JSON.stringify(filter)}: the trail is read by index (${scans.join('; ')})`);
+      } else {
+        const plan = (await s.db.query(`EXPLAIN QUERY PLAN ${text}`, params)).map((r) => String(r.detail));
+        t.notOk(plan.some((l) => /^SCAN jitgate_audit\b(?!_)/.test(l)), `${JSON.stringify(filter)}: no scan of the trail (${plan.join('; ')})`);
+      }
+    }
   });
 }
