@@ -41,6 +41,9 @@ export const ERRORS = {
   TOKEN_EXPIRED: spec('TOKEN_EXPIRED', 401, 'The token has expired'),
   API_KEY_INVALID: spec('API_KEY_INVALID', 401, 'The API key is invalid'),
   IDENTITY_AMBIGUOUS: spec('IDENTITY_AMBIGUOUS', 401, 'More than one credential was presented'),
+  // The gateway's trouble, not the caller's: its issuer's keys never loaded. A 401 would tell a
+  // client to drop a good token; a 503 tells it (and a load balancer) to try again or elsewhere.
+  KEYS_UNAVAILABLE: spec('KEYS_UNAVAILABLE', 503, 'The gateway has no keys to verify this token with now'),
 
   // data path
   FORBIDDEN: spec('FORBIDDEN', 403, 'The policy denied this request'),

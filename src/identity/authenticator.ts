@@ -84,7 +84,7 @@ class LazyPemKeySet implements KeySet {
     /* static */
   }
   resolve(): ReturnType<KeySet['resolve']> {
-    if (!this.inner) return Promise.reject(jitgateError('TOKEN_INVALID', 'no verification key is loaded'));
+    if (!this.inner) return Promise.reject(jitgateError('KEYS_UNAVAILABLE'));
     return this.inner.resolve();
   }
   stillTrusts(): boolean {

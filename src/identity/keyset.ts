@@ -91,7 +91,7 @@ export class JwksKeySet implements KeySet {
       await this.refresh();
     } catch (err) {
       if (required) throw jitgateError('CONFIG_INVALID', `${this.opts.source}: the JWKS could not be loaded: ${err instanceof Error ? err.message : String(err)}`, undefined, err);
-      // Not fatal: tokens fail to verify (401) until the issuer is reachable; retried on demand.
+      // Not fatal: its tokens are refused (503) until the issuer is reachable; retried on demand.
       this.opts.logger.error({ err, source: this.opts.source }, 'JWKS could not be loaded; tokens will be refused until it can');
     }
     if (this.opts.maxAgeMs > 0 && !this.timer) {
@@ -117,7 +117,7 @@ export class JwksKeySet implements KeySet {
   }
 
   /**
-   * Ready once keys have loaded: until then every token it vouches for is refused (401). A set that
+   * Ready once keys have loaded: until then every token it vouches for is refused (503). A set that
    * has never loaded asks again on each probe, as often as an unknown kid may make it, so a replica
    * the load balancer took out (and so no token reaches) still comes back when its issuer does.
    */
@@ -156,7 +156,7 @@ export class JwksKeySet implements KeySet {
 
   async resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Resolved> {
     if (!this.local || (header.kid !== undefined && !this.kidKeys.has(header.kid))) await this.refreshForUnknownKid();
-    if (!this.local) throw jitgateError('TOKEN_INVALID', 'no verification keys are available');
+    if (!this.local) throw jitgateError('KEYS_UNAVAILABLE');
     try {
       return await this.local(header, token);
     } catch (err) {

@@ -1,9 +1,12 @@
 // A gateway that starts while its token issuer is down cannot verify any token: every caller
-// with one gets 401. Its /readyz must say so, so that a load balancer sends those callers to a
+// with one gets 503 JITGATE_E_KEYS_UNAVAILABLE (the gateway's trouble: a 401 would tell the
+// client its good token is bad), nothing forwarded, the refusal decision-logged. Its /readyz must say so, so that a load balancer sends those callers to a
 // replica that can, and must come back once the issuer does, with no token reaching it meanwhile
 // (the load balancer sends none). A real `jitgate serve` in front of a recording upstream.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import t from 'tap';
 import { demoRun } from '../helpers/demo-run.js';
@@ -38,8 +41,23 @@ t.test('a replica whose JWKS never loaded is not ready, and is ready again once 
     return { status: res.status, ...(body.checks.identity ? { identity: body.checks.identity } : {}) };
   };
 
-  t.equal((await read('while-down')).status, 401, 'the issuer is down: a good token is refused');
+  const refused = await read('while-down');
+  const body = (await refused.json()) as { error?: { code?: string; decision_id?: string } };
+  t.equal(refused.status, 503, 'the issuer is down: a good token is refused as the gateway\'s trouble, not 401');
+  t.equal(body.error?.code, 'JITGATE_E_KEYS_UNAVAILABLE', 'with its stable code');
   t.notOk(run.upstream.seen.some((s) => s.url === '/api/items/while-down'), 'and nothing is forwarded');
+  const control = await fetch(`${gw.controlUrl}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+  t.equal(control.status, 503, 'the control API answers the same');
+  t.equal(((await control.json()) as { error?: { code?: string } }).error?.code, 'JITGATE_E_KEYS_UNAVAILABLE');
+  const logged = (): { decision_id: string; jitgate: { error_code?: string } }[] => {
+    try {
+      return readFileSync(join(run.dir, 'decisions.jsonl'), 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as never);
+    } catch {
+      return [];
+    }
+  };
+  t.ok(await within(() => logged().some((e) => e.decision_id === body.error?.decision_id), 10_000, 100), 'the refusal is decision-logged');
+  t.equal(logged().find((e) => e.decision_id === body.error?.decision_id)?.jitgate.error_code, 'JITGATE_E_KEYS_UNAVAILABLE', 'with why');
   const down = await readiness();
   t.equal(down.status, 503, '/readyz fails while no token can be verified');
   t.equal(down.identity?.ok, false);

@@ -164,6 +164,37 @@ t.test('a configured PEM public key; HS256 signed with that PEM is refused', asy
   t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${forged}` })), 'JITGATE_E_TOKEN_INVALID');
 });
 
+t.test('no keys to verify against: the gateway is unavailable (503), the token not blamed; a bad token under loaded keys stays 401', async (t) => {
+  const k1 = await newKey('k1');
+  published = [k1];
+  const es384 = await newKey('k384', 'ES384');
+  const token = await sign(k1);
+  const dir = mkdtempSync(join(tmpdir(), 'jg-nokeys-'));
+  for (const [what, over] of [
+    ['a JWKS URL that never answers with keys', { jwks_url: `${issuer}/down` }],
+    ['an unreadable JWKS file', { jwks_file: join(dir, 'missing.json') }],
+  ] as const) {
+    const cfg = jwtConfig(over);
+    if ('jwks_file' in over) delete cfg.jwt!.jwks_url;
+    const auth = createAuthenticator(cfg, { logger });
+    await auth.start();
+    t.teardown(() => { auth.stop(); });
+    const err = await auth.authenticate({ authorization: `Bearer ${token}` }).then(() => null, (e: unknown) => e as { code?: string; status?: number });
+    t.equal(err?.code, 'JITGATE_E_KEYS_UNAVAILABLE', `${what}: a well-formed token is refused as the gateway's trouble`);
+    t.equal(err?.status, 503, `${what}: with 503`);
+    t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(es384, {}, 'ES384')}` })), 'JITGATE_E_TOKEN_INVALID', `${what}: an algorithm not allowed is still the token's fault`);
+    t.equal(await refusal(auth.authenticate({ authorization: 'Bearer not.a.token' })), 'JITGATE_E_TOKEN_INVALID', `${what}: as is a malformed one`);
+  }
+
+  const loaded = createAuthenticator(jwtConfig(), { logger });
+  await loaded.start();
+  t.teardown(() => { loaded.stop(); });
+  const other = await newKey('k1');
+  t.equal(await refusal(loaded.authenticate({ authorization: `Bearer ${await sign(other)}` })), 'JITGATE_E_TOKEN_INVALID', 'loaded keys: a wrong signature is 401');
+  t.equal(await refusal(loaded.authenticate({ authorization: `Bearer ${await sign(await newKey('nobody'))}` })), 'JITGATE_E_TOKEN_INVALID', 'loaded keys: an unknown kid after the refresh is 401');
+  t.equal(await refusal(loaded.authenticate({ authorization: `Bearer ${await sign(k1, { exp: Math.floor(Date.now() / 1000) - 60 })}` })), 'JITGATE_E_TOKEN_EXPIRED', 'loaded keys: expired is 401');
+});
+
 t.test('unknown kid: the JWKS is refreshed, at most once per min interval', async (t) => {
   const k1 = await newKey('k1');
   const k2 = await newKey('k2');
