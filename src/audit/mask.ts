@@ -13,6 +13,17 @@ export const MASK_VALUE = '[REDACTED]';
  * `refresh_token`, `x-authtoken`, `clientSecret`, `newPassword` and `aws_secret_access_key` alike.
  */
 const SENSITIVE_KEY_END = /(authorization|cookie|password|passwd|passphrase|secret|token|apikey|privatekey|accesskey|credentialvalue|sessionid)s?$/;
+/**
+ * Query parameters that are credentials under names too short or too common to mask everywhere
+ * (a body's `key` or `code` is usually data, a URL's is an API key or an OAuth2 authorization
+ * code): presigned URLs' signatures and credentials (S3's `X-Amz-Signature`, `X-Amz-Credential`
+ * and `Signature`, GCS's `X-Goog-Signature`, Azure SAS's `sig`), API keys (`key`,
+ * `subscription-key`, `AWSAccessKeyId`, `GoogleAccessId`), OAuth2/SAML (`code`, `assertion`,
+ * `client_assertion`, `SAMLResponse`, `jwt`, `auth`). Whole names once case and `-_.` are set
+ * aside, and any name ending in signature or credential. On top of SENSITIVE_KEY_END.
+ */
+const QUERY_CREDENTIAL_NAMES = new Set(['sig', 'key', 'subscriptionkey', 'awsaccesskeyid', 'googleaccessid', 'code', 'assertion', 'clientassertion', 'samlresponse', 'jwt', 'auth']);
+const QUERY_CREDENTIAL_END = /(signature|credential)s?$/;
 /** Values that carry a credential whatever their key. */
 const SENSITIVE_VALUE = /^(bearer|basic|digest|negotiate)\s+\S/i;
 
@@ -26,15 +37,22 @@ export function scrubText(text: string): string {
 
 /**
  * Secrets removed from a JSON value: values under secret-looking keys, and credentials
- * embedded in strings. For audit details, which are evidence and must hold none.
+ * embedded in strings. For audit details, which are evidence and must hold none. A top-level
+ * `query` (a proxied request's, as the policy saw it) is judged by its names as the decision
+ * log judges /input/request/query, so the two records agree.
  */
 export function scrubSecrets(value: unknown): unknown {
+  return scrub(value, true, false);
+}
+
+function scrub(value: unknown, top: boolean, query: boolean): unknown {
   if (typeof value === 'string') return scrubText(value);
-  if (Array.isArray(value)) return value.map(scrubSecrets);
+  if (Array.isArray(value)) return value.map((v) => scrub(v, false, false));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? MASK_VALUE : scrubSecrets(v);
+      const sensitive = query ? isSensitiveQueryName(k) : isSensitiveKey(k);
+      out[k] = sensitive && v !== null && v !== undefined && v !== '' ? MASK_VALUE : scrub(v, false, top && k === 'query');
     }
     return out;
   }
@@ -67,6 +85,25 @@ function isSensitiveKey(key: string): boolean {
     keyVerdicts.set(key, verdict);
   }
   return verdict;
+}
+
+const queryVerdicts = new Map<string, boolean>();
+
+/** A query parameter's name that says its value is a credential. */
+export function isSensitiveQueryName(name: string): boolean {
+  let verdict = queryVerdicts.get(name);
+  if (verdict === undefined) {
+    const bare = name.toLowerCase().replace(/[-_.]/g, '');
+    verdict = isSensitiveKey(name) || QUERY_CREDENTIAL_NAMES.has(bare) || QUERY_CREDENTIAL_END.test(bare);
+    if (queryVerdicts.size >= 4096) queryVerdicts.clear();
+    queryVerdicts.set(name, verdict);
+  }
+  return verdict;
+}
+
+/** Whether `path` (under `part`) is the request's parsed query, whose names are judged as such. */
+function atQuery(part: string, path: readonly string[]): boolean {
+  return part === 'input' && path.length === 2 && path[0] === 'request' && path[1] === 'query';
 }
 
 function pointerOf(part: string, path: readonly string[]): string {
@@ -104,7 +141,9 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
     }
     return node;
   }
-  if (node !== null && typeof node === 'object' && settledClean.has(node)) return node;
+  // The query is judged by its own names: an object found clean elsewhere is walked again there.
+  const query = atQuery(part, path);
+  if (node !== null && typeof node === 'object' && !query && settledClean.has(node)) return node;
   if (Array.isArray(node)) {
     let out: unknown[] | null = null;
     let frozen = Object.isFrozen(node);
@@ -130,7 +169,7 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
     for (const k of Object.keys(obj)) {
       const v = obj[k];
       let m: unknown;
-      if (isSensitiveKey(k) && v !== null && v !== undefined && v !== '') {
+      if ((query ? isSensitiveQueryName(k) : isSensitiveKey(k)) && v !== null && v !== undefined && v !== '') {
         path.push(k);
         masked.push(pointerOf(part, path));
         path.pop();
@@ -148,7 +187,7 @@ function maskWalk(node: unknown, part: string, path: string[], masked: string[])
       }
       frozen &&= settled(v);
     }
-    if (out === null && frozen) settledClean.add(obj);
+    if (out === null && frozen && !query) settledClean.add(obj);
     return out ?? node;
   }
   return node;
