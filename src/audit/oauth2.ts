@@ -87,8 +87,29 @@ async function signedAssertion(credentials: OAuth2Credentials, signer: Assertion
 /** A token is asked for again once it has less than this left, as in OPA. */
 const MIN_LIFETIME_MS = 10_000;
 const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
-/** What of a refusal's body goes into the error (token endpoints answer `{"error": "invalid_client"}`). */
-const ERROR_BODY_CHARS = 200;
+/**
+ * The error codes of RFC 6749 5.2 and the RFCs that extend the token endpoint (8707, 9449, and
+ * 6749 4.1.2.1's two). A refusal is reported by its status and, when its JSON `error` is one of
+ * these, that code: never more of its body. Identity providers echo the request in their
+ * `error_description` (the client assertion, the Basic credential), and this error is logged
+ * on every failed upload or poll.
+ */
+const OAUTH2_ERROR_CODES: ReadonlySet<string> = new Set([
+  'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope',
+  'invalid_target', 'invalid_dpop_proof', 'use_dpop_nonce', 'access_denied', 'server_error', 'temporarily_unavailable',
+]);
+
+/** `HTTP 401 (invalid_client)`: a refusal as errors and logs show it. */
+function refusalSummary(status: number, text: string): string {
+  let code: unknown;
+  try {
+    const body = JSON.parse(text) as unknown;
+    code = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
+  } catch {
+    code = undefined;
+  }
+  return `HTTP ${String(status)}${typeof code === 'string' && OAUTH2_ERROR_CODES.has(code) ? ` (${code})` : ''}`;
+}
 
 interface Held {
   token: string;
@@ -143,7 +164,7 @@ async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatche
   const text = (await readLimited(res.body, MAX_RESPONSE_BYTES,
     () => new Error(`the OAuth2 token endpoint ${credentials.token_url} answered more than ${String(MAX_RESPONSE_BYTES)} bytes`))).toString('utf8');
   if (res.statusCode !== 200) {
-    throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered HTTP ${String(res.statusCode)}: ${text.slice(0, ERROR_BODY_CHARS)}`);
+    throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered ${refusalSummary(res.statusCode, text)}`);
   }
   let body: { access_token?: unknown; token_type?: unknown; expires_in?: unknown };
   try {

@@ -82,7 +82,7 @@ t.test('oauth2: a token asked of the token endpoint with the client credentials,
   t.equal(tokenRequests().length, 7, 'any other string is no lifetime: the token serves one call');
 
   const before = idp.received.length;
-  await t.rejects(serviceHeaders(service({ client_secret: 'wrong' })), /answered HTTP 401: \{"error":"invalid_client"\}/, 'a refused client: the call is not made');
+  await t.rejects(serviceHeaders(service({ client_secret: 'wrong' })), /answered HTTP 401 \(invalid_client\)$/, 'a refused client: the call is not made');
   answer = () => ({ status: 200, body: JSON.stringify({ access_token: 'mac-token', token_type: 'mac', expires_in: 60 }) });
   await t.rejects(serviceHeaders(service()), /not a bearer token/, 'nor with a token of another type');
   answer = () => ({ status: 200, body: 'not json' });
@@ -234,4 +234,33 @@ t.test('client_tls and tls.ca_cert: the service\'s CA trusted, its client certif
   t.match(await call({ ...mtls, credentials: { client_tls: { cert: join(dir, 'gone.pem'), private_key: key } } }), /^failed: the client certificate \(credentials\.client_tls\.cert\) .*gone\.pem cannot be read/, 'a missing file stops the call');
   t.equal(receiver.received.length, before, 'none of those reached the server');
   t.equal(serviceDispatcher({ url: receiver.url }), undefined, 'a service without TLS settings goes through the default dispatcher');
+});
+
+t.test('oauth2: a token endpoint that echoes the request in its refusal does not get the secret or the assertion into the error (which is logged)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-service-echo-'));
+  const ca = certAuthority(dir, 'idp-ca');
+  const server = ca.issue('idp', 'server');
+  const secret = 'client-secret-9b8c7d';
+  const assertion = 'eyJhbGciOiJSUzI1NiJ9.assertion-4f2a.sig';
+  let errorCode: unknown = 'invalid_client';
+  // As some identity providers do: the request, client authentication included, quoted back.
+  const idp = await startReceiver((_url, _i, headers, body) => ({
+    status: 400, headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: errorCode, error_description: `rejected ${String(new URLSearchParams(body.toString()).get('client_assertion'))} ${String(headers.authorization)} ${body.toString()}` }),
+  }), { cert: server.cert, key: server.key, ca: ca.cert, anyClient: true });
+  t.teardown(() => idp.close());
+  const refusal = (credentials: OAuth2Credentials): Promise<string> => serviceHeaders({ url: idp.url, tls: { ca_cert: ca.cert }, credentials: { oauth2: credentials } })
+    .then(() => 'accepted', (err: unknown) => (err as Error).message);
+  const basic = Buffer.from(`jitgate:${secret}`).toString('base64');
+
+  const withSecret = await refusal({ token_url: `${idp.url}/token`, client_id: 'jitgate', client_secret: secret });
+  t.match(idp.received.at(-1)?.body.toString() ?? '', /grant_type/, 'the endpoint was asked, and echoed what it got');
+  t.notOk(withSecret.includes(basic) || withSecret.includes(secret), `the Basic credential is not in the error: ${withSecret}`);
+  t.match(withSecret, /answered HTTP 400 \(invalid_client\)$/, 'which says the status and OAuth2\'s error code');
+  const withAssertion = await refusal({ token_url: `${idp.url}/token`, client_id: 'jitgate', client_assertion: assertion });
+  t.notOk(withAssertion.includes(assertion), `the assertion is not in the error: ${withAssertion}`);
+  errorCode = secret;
+  const odd = await refusal({ token_url: `${idp.url}/token`, client_id: 'jitgate', client_secret: secret });
+  t.notOk(odd.includes(secret), 'an `error` that is no OAuth2 code (here, the secret itself) is not quoted either');
+  t.match(odd, /answered HTTP 400$/);
 });
