@@ -82,6 +82,7 @@ function stateOf(policy: LoadedPolicy): SdkDataState {
 export async function parseDataHere(request: DataParseRequest): Promise<DataImage> {
   const policy = await loadPolicy(request.module, { ...request.memory }, {});
   policy.setData(request.data);
+  assertOneJsonValue(request.data);
   const state = stateOf(policy);
   return {
     bytes: state.mem.buffer.slice(0, state.dataHeapPtr),
@@ -90,6 +91,23 @@ export async function parseDataHere(request: DataParseRequest): Promise<DataImag
     baseHeapPtr: state.baseHeapPtr,
     dataHeapPtr: state.dataHeapPtr,
   };
+}
+
+/**
+ * Throws unless `data` is one JSON value and nothing after it but whitespace. The module's
+ * parser stops at the end of the first value and ignores the rest (`{"a": 1} trailing` and
+ * `{} {"a": 1}` both load), where OPA (`opa run --bundle`, `opa eval --bundle`, `opa build -b`)
+ * refuses the bundle: a bundle OPA would not serve must not serve here either. Checked only
+ * after the module parsed the data, so its own errors are reported as before; and here, in
+ * whichever thread parses (a worker for large data), so a large data.json is not parsed on
+ * the event loop. The BOM is kept and invalid UTF-8 refused, as the module refuses both.
+ */
+function assertOneJsonValue(data: ArrayBuffer): void {
+  try {
+    JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(data));
+  } catch (err) {
+    throw new Error(`data.json is not one JSON value, as OPA requires: ${toError(err).message}`);
+  }
 }
 
 let running = 0;

@@ -98,6 +98,41 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
   t.ok(gw.output.some((l) => l.includes('bundle download failed')), 'the failed download is logged');
 });
 
+t.test('a bundle whose data.json has more after its value is refused, as OPA refuses it', async (t) => {
+  const dir = tempDir('jg-bundles-trailing-');
+  const served = { body: await bundle(dir, 'rev-a', true), etag: '"a"' };
+  const server = await startReceiver((_url, _index, headers) => (headers['if-none-match'] === served.etag
+    ? { status: 304 }
+    : { status: 200, headers: { 'content-type': 'application/gzip', etag: served.etag }, body: served.body }));
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url } },
+    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 } } },
+  });
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  t.teardown(() => gw.stop());
+  const alice = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const read = async (): Promise<string> => {
+    const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${alice}` } });
+    const body = await res.json() as { error?: { policy_revision?: string } };
+    return res.status === 403 ? `403 ${body.error?.policy_revision ?? ''}` : String(res.status);
+  };
+  t.equal(await read(), '200', 'serving rev-a (reads allowed)');
+  // rev-b denies reads; its data.json gets words after its value. `opa eval --bundle` refuses
+  // this bundle: "bundle load failed on data.json: invalid character 'a' in literal true".
+  const upstreamBefore = upstream.seen.length;
+  served.body = tampered(dir, await bundle(dir, 'rev-b', false), 'data.json', (text) => `${text.trimEnd()} trailing garbage\n`);
+  served.etag = '"b-trailing"';
+  const why = /data\.json is not one JSON value/;
+  for (let i = 0; i < 50 && !gw.output.some((l) => why.test(l)); i++) await sleep(100);
+  t.ok(gw.output.some((l) => why.test(l)), 'the bundle is refused, and the log says why');
+  t.equal(await read(), '200', 'rev-a keeps serving: the bundle did not activate');
+  t.equal(upstream.seen.length, upstreamBefore + 1, 'the read reached the upstream under rev-a');
+  const audit = await runCli(['audit', 'query', '--kind', 'policy.rejected', '--json', '--config', file]);
+  t.match(audit.stdout, /rev-b/, 'the refusal of rev-b is in the audit trail');
+});
+
 t.test('an older bundle handed out again is activated, and flagged as a revision that came back', async (t) => {
   const dir = tempDir('jg-bundles-back-');
   const older = await bundle(dir, 'rev-old', true);

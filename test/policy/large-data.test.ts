@@ -156,6 +156,23 @@ t.test('invalid data.json fails the load with BUNDLE_INVALID, small (parsed here
   t.equal(runningDataWorkers(), 0, 'no worker is left running');
 });
 
+t.test('data.json with anything but whitespace after its value is refused, as OPA refuses it, small or large', async (t) => {
+  // `opa eval --bundle`, `opa run --bundle` and `opa build -b` all refuse these bundles
+  // ("invalid character 'a' in literal true", "invalid character '{' after top-level value").
+  const large = JSON.stringify(bigData());
+  for (const [what, data] of [['trailing words', '{"a": 1} trailing garbage'], ['a second value', '{} {"a": 1}'], ['a large value and more', `${large} x`], ['a large second value', `{} ${large}`]] as const) {
+    await t.rejects(PolicyEngine.load(await basicWithData(data)), { code: 'JITGATE_E_BUNDLE_INVALID', message: /data\.json does not load: data\.json is not one JSON value, as OPA requires/ }, `${what} (${String(data.length)} bytes)`);
+  }
+  // What OPA's decoder accepts and the module parses the same way still loads.
+  for (const [what, data] of [['whitespace after the value', '{"a": 1} \n\t\r\n'], ['a duplicate key (the last wins, in both)', '{"a": 1, "a": 2}'], ['a number past float64 (kept as written, in both)', '{"a": 1e400}']] as const) {
+    const engine = await PolicyEngine.load(await basicWithData(data));
+    t.ok(engine, what);
+  }
+  // A byte order mark: OPA refuses it ("invalid character 'ï' looking for beginning of value"), and so does the module.
+  await t.rejects(PolicyEngine.load(await basicWithData('\uFEFF{"a": 1}')), { code: 'JITGATE_E_BUNDLE_INVALID' }, 'a byte order mark');
+  t.equal(runningDataWorkers(), 0, 'no worker is left running');
+});
+
 t.test('data too large for the module\'s memory fails the load with BUNDLE_INVALID, as before', async (t) => {
   // 15 million numbers take more than the 256 MiB a module may have.
   const data = `[${'1,'.repeat(15_000_000)}1]`;
