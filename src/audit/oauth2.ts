@@ -11,6 +11,7 @@ import { readSecretFile } from '../secret-file.js';
 import { SignJWT, type JWTHeaderParameters } from 'jose';
 import { request, type Dispatcher } from 'undici';
 import { readLimited } from '../read-limited.js';
+import { shownUrl } from '../shown-url.js';
 import { uuid } from '../uuid.js';
 
 /** The key a signed assertion is made with: `keys.<signing_key>`, set by the config loader. */
@@ -162,21 +163,21 @@ async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatche
     ...(dispatcher ? { dispatcher } : {}),
   });
   const text = (await readLimited(res.body, MAX_RESPONSE_BYTES,
-    () => new Error(`the OAuth2 token endpoint ${credentials.token_url} answered more than ${String(MAX_RESPONSE_BYTES)} bytes`))).toString('utf8');
+    () => new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered more than ${String(MAX_RESPONSE_BYTES)} bytes`))).toString('utf8');
   if (res.statusCode !== 200) {
-    throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered ${refusalSummary(res.statusCode, text)}`);
+    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered ${refusalSummary(res.statusCode, text)}`);
   }
   let body: { access_token?: unknown; token_type?: unknown; expires_in?: unknown };
   try {
     body = JSON.parse(text) as typeof body;
   } catch {
-    throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered something other than JSON`);
+    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered something other than JSON`);
   }
   if (typeof body.access_token !== 'string' || body.access_token.trim() === '') {
-    throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered no access_token`);
+    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered no access_token`);
   }
   if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
-    throw new Error(`the OAuth2 token endpoint ${credentials.token_url} answered a token that is not a bearer token`);
+    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered a token that is not a bearer token`);
   }
   // Without expires_in the token is used for this call only: better asked again than used stale.
   // Some endpoints (Azure AD's v1) send it as a string of digits.

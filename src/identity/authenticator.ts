@@ -7,6 +7,7 @@ import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import type { Subject } from '../policy/index.js';
 import { jitgateError } from '../errors.js';
+import { shownUrl } from '../shown-url.js';
 import { API_KEY_PREFIX, ApiKeyVerifier } from './apikeys.js';
 import { CertificateIdentities } from './certificates.js';
 import type { IdentityConfig, JwtConfig } from './config.js';
@@ -64,9 +65,9 @@ function keySetFor(jwt: JwtConfig, logger: Logger): KeySet {
   if (sources !== 1) {
     throw jitgateError('CONFIG_INVALID', 'identity.jwt needs exactly one of discovery, jwks_url, jwks_file, public_key_file');
   }
-  if (jwt.jwks_url) return new JwksKeySet({ ...common, fetchJwks: jwksFromUrl(jwt.jwks_url), source: jwt.jwks_url });
+  if (jwt.jwks_url) return new JwksKeySet({ ...common, fetchJwks: jwksFromUrl(jwt.jwks_url), source: shownUrl(jwt.jwks_url) });
   if (jwt.jwks_file) return new JwksKeySet({ ...common, fetchJwks: jwksFromFile(jwt.jwks_file), source: jwt.jwks_file });
-  if (jwt.discovery) return new JwksKeySet({ ...common, fetchJwks: jwksFromDiscovery(jwt.issuer), source: jwt.issuer });
+  if (jwt.discovery) return new JwksKeySet({ ...common, fetchJwks: jwksFromDiscovery(jwt.issuer), source: shownUrl(jwt.issuer) });
   // public_key_file: loaded in start().
   return new LazyPemKeySet(jwt.public_key_file ?? '');
 }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, errors, type CryptoKey, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import type { Logger } from 'pino';
 import { jitgateError } from '../errors.js';
+import { shownUrl } from '../shown-url.js';
 
 type Resolved = CryptoKey | KeyObject;
 
@@ -188,7 +189,7 @@ const FETCH_TIMEOUT_MS = 5000;
 
 async function fetchJson(url: string): Promise<unknown> {
   const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  if (!res.ok) throw new Error(`${shownUrl(url)}: HTTP ${res.status}`);
   return res.json();
 }
 
@@ -206,7 +207,7 @@ export function jwksFromDiscovery(issuer: string): () => Promise<unknown> {
   return async () => {
     const meta = await fetchJson(metadataUrl);
     const jwksUri = typeof meta === 'object' && meta !== null ? (meta as { jwks_uri?: unknown }).jwks_uri : undefined;
-    if (typeof jwksUri !== 'string') throw new Error(`${metadataUrl}: no jwks_uri`);
+    if (typeof jwksUri !== 'string') throw new Error(`${shownUrl(metadataUrl)}: no jwks_uri`);
     return fetchJson(jwksUri);
   };
 }

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
 import { toError } from '../errors.js';
 import { readLimited } from '../read-limited.js';
+import { shownUrl } from '../shown-url.js';
 import type { PolicyLogger } from './manager.js';
 
 export interface BundleSource {
@@ -49,18 +50,6 @@ export interface BundleTarget {
 }
 
 export type DownloadOutcome = 'activated' | 'unchanged' | 'rejected' | 'failed';
-
-/**
- * The bundle's URL as logs and errors show it. A query's values are credentials often enough (an
- * Azure SAS `sig`, a presigned URL's signature) and a failing server is logged on every poll, so
- * they are left out; the names stay, to tell which URL it was.
- */
-function shownUrl(text: string): string {
-  if (!URL.canParse(text)) return '(not a URL)';
-  const url = new URL(text);
-  const names = [...url.searchParams.keys()];
-  return `${url.origin}${url.pathname}${names.length === 0 ? '' : `?${names.map((n) => `${encodeURIComponent(n)}=[REDACTED]`).join('&')}`}`;
-}
 
 /** The media type with which a bundle server says it holds polls open (OPA's download.go). */
 const LONG_POLL_TYPE = 'application/vnd.openpolicyagent.bundles';

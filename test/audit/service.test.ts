@@ -264,3 +264,18 @@ t.test('oauth2: a token endpoint that echoes the request in its refusal does not
   t.notOk(odd.includes(secret), 'an `error` that is no OAuth2 code (here, the secret itself) is not quoted either');
   t.match(odd, /answered HTTP 400$/);
 });
+
+t.test('oauth2: a token endpoint\'s URL is quoted in errors (which are logged) with its query values left out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-service-query-'));
+  const ca = certAuthority(dir, 'idp-ca');
+  const server = ca.issue('idp', 'server');
+  const inQuery = 'query-secret-5e6f7a';
+  const idp = await startReceiver(() => ({ status: 401, headers: { 'content-type': 'application/json' }, body: '{"error":"invalid_client"}' }),
+    { cert: server.cert, key: server.key, ca: ca.cert, anyClient: true });
+  t.teardown(() => idp.close());
+  const message = await serviceHeaders({ url: idp.url, tls: { ca_cert: ca.cert }, credentials: { oauth2: { token_url: `${idp.url}/token?tenant=t1&api_key=${inQuery}`, client_id: 'jitgate', client_secret: 's' } } })
+    .then(() => 'accepted', (err: unknown) => (err as Error).message);
+  t.equal(idp.received.at(-1)?.url, `/token?tenant=t1&api_key=${inQuery}`, 'the endpoint was asked at its URL, query and all');
+  t.notOk(message.includes(inQuery), `the query's value is not in the error: ${message}`);
+  t.equal(message, `the OAuth2 token endpoint ${idp.url}/token?tenant=[REDACTED]&api_key=[REDACTED] answered HTTP 401 (invalid_client)`, 'which names the endpoint by its origin, path and query names');
+});

@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import t from 'tap';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
 import pino from 'pino';
-import { createAuthenticator, ReloadableAuthenticator, type IdentityConfig, type JwtConfig } from '../../src/identity/index.js';
+import { createAuthenticator, identityReadiness, ReloadableAuthenticator, type IdentityConfig, type JwtConfig } from '../../src/identity/index.js';
 import { refusal } from '../helpers/refusal.js';
 import { NO_GRANTS } from '../../src/policy/index.js';
 import { samplePolicy } from '../proxy/fixtures.js';
@@ -348,4 +348,18 @@ t.test('a key rotated behind the same kid: tokens verified with the old key are 
   t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(withdrawn, 'mallory')}` })), 'JITGATE_E_TOKEN_INVALID', 'as is a new one');
   t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(replacement, 'alice')}` })).id, 'alice', 'the new key under the old kid is trusted');
   t.equal((await auth.authenticate({ authorization: `Bearer ${untouched}` })).id, 'bob', 'a token under a kid whose key did not change stays trusted');
+});
+
+t.test('a JWKS URL is logged and reported at /readyz with its query values left out', async (t) => {
+  const inQuery = 'jwks-query-secret-8c9d';
+  const lines: string[] = [];
+  const recording = pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } });
+  const auth = createAuthenticator(jwtConfig({ jwks_url: `${issuer}/down?key=${inQuery}` }), { logger: recording });
+  await auth.start();
+  t.teardown(() => { auth.stop(); });
+  const readiness = await identityReadiness(auth);
+  t.equal(readiness.ok, false, 'no keys could be loaded');
+  t.match(readiness.detail, `${issuer}/down?key=[REDACTED]`, 'the readiness detail names the URL by its path and query names');
+  t.match(lines.join('\n'), `${issuer}/down?key=[REDACTED]: HTTP 404`, 'so does the log');
+  t.notOk(`${readiness.detail ?? ''}${lines.join('\n')}`.includes(inQuery), 'and neither holds the query\'s value');
 });
