@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { buildBundle, checkBundleSignature, defaultCapabilitiesPath, PolicyManager, runOpa, type AuthzInput, type PolicyEvent } from '../../src/policy/index.js';
 import { FIXTURES, testOpa } from './helpers.js';
 
@@ -204,25 +204,37 @@ t.test('gzip bombs from a bundle server are refused without holding the event lo
     // 120,000 empty files: each header is read on its own.
     'many entries': await gzip(Array<Buffer>(60).fill(headers)),
   };
-  for (const [what, bomb] of Object.entries(bombs)) {
-    const file = join(root, `${what.replace(/ /g, '-')}.tar.gz`);
-    await writeFile(file, bomb);
-    // The longest the event loop went without running a timer while the bomb was handled.
-    let longest = 0;
-    let last = performance.now();
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 5);
+  /** How the event loop fared while the manager refused `archive`: timers' ticks, judged against the load's own length. */
+  const refuse = async (archive: Buffer, file: string): Promise<{ served: boolean; took: number; ticks: number; longest: number }> => {
+    await writeFile(file, archive);
+    const ticks: number[] = [];
+    const started = performance.now();
+    const ticker = setInterval(() => { ticks.push(performance.now()); }, 1);
     const served = await manager.loadBundle(file);
+    const ended = performance.now();
     clearInterval(ticker);
-    // A loop held until the end never ran the ticker at all.
-    longest = Math.max(longest, performance.now() - last);
-    t.equal(served, false, `${what} (${String(bomb.length)} bytes): refused`);
-    // Unpacked on the event loop, each took 0.8 s or more here.
-    t.ok(longest < 250, `${what}: the event loop was never held for long (longest gap ${longest.toFixed(0)} ms)`);
+    const marks = [started, ...ticks.filter((at) => at < ended), ended];
+    return { served, took: ended - started, ticks: ticks.length, longest: Math.max(...marks.slice(1).map((at, i) => at - marks[i]!)) };
+  };
+  for (const [what, bomb] of Object.entries(bombs)) {
+    // Judged against the load's own length, not a fixed time, so a slow machine slows both
+    // sides. Unpacked on the event loop, the load was one stretch in which no timer ran (0.8 s
+    // or more here): the longest gap was nearly all of it, on every try. Off it, what stays on
+    // the loop (reading the tar headers, taking the inflated buffer) is a fraction; but on a
+    // shared machine one try can be stalled by its neighbours, so the best of three counts.
+    // Each try is the same bomb with a small gzip member after it (the manager skips an
+    // archive it already refused; unpacking never reaches that member).
+    const tries: { served: boolean; took: number; ticks: number; longest: number }[] = [];
+    for (let i = 0; i < 3 && !tries.some((r) => r.longest < r.took / 2); i++) {
+      tries.push(await refuse(Buffer.concat([bomb, gzipSync(`try ${String(i)}`)]), join(root, `${what.replace(/ /g, '-')}-${String(i)}.tar.gz`)));
+    }
+    t.comment(`${what}: ${tries.map((r) => `refused in ${r.took.toFixed(0)} ms, timers fired ${String(r.ticks)} times, at most ${r.longest.toFixed(0)} ms apart`).join('; ')}`);
+    t.ok(tries.every((r) => !r.served), `${what} (${String(bomb.length)} bytes): refused`);
+    const best = tries.find((r) => r.longest < r.took / 2);
+    t.ok(best, `${what}: the event loop was never held for a large part of the load`);
+    t.ok(best === undefined || best.ticks >= 5, `${what}: timers kept firing while it was unpacked`);
     t.equal(manager.revision, 'good-1', `${what}: the last good bundle serves`);
   }
-  t.same(events.map((e) => e.type), ['loaded', 'rejected', 'rejected'], 'both refusals reported');
+  t.same(events.map((e) => e.type), ['loaded', ...events.slice(1).map(() => 'rejected')], 'every refusal reported');
+  t.ok(events.length >= 3, 'both bombs refused');
 });
