@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isPair, isScalar, isSeq, parseDocument, visit, type visitorFn } from 'yaml';
 import { assertionKey } from '../audit/index.js';
 import { isJitgateError, jitgateError } from '../errors.js';
+import { checkFileTrust, refusalMessage } from '../file-trust.js';
 import { SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from '../identity/index.js';
 import { invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
 import { configSchema } from './schema.js';
@@ -387,6 +388,9 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
 
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const file = resolve(path);
+  // The file names the routes, keys and policies: one any account can write is anyone's gateway.
+  const trust = checkFileTrust([file]);
+  if (trust.refusals.length > 0) throw jitgateError('CONFIG_READ', refusalMessage(`the configuration file ${file} is`, trust.refusals));
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

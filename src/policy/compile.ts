@@ -7,6 +7,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFil
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { jitgateError } from '../errors.js';
+import { checkFileTrust, refusalMessage } from '../file-trust.js';
 import { bundleFiles, parseBundle, type PolicyBundle } from './bundle.js';
 import { DIFFERS_FROM_OPA } from './capabilities.js';
 import { ENTRYPOINTS, LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, LOG_RULES_PACKAGE } from './contract.js';
@@ -39,6 +40,8 @@ export interface BuildResult {
   /** Relative paths of the files compiled. */
   sources: string[];
   outFile: string | null;
+  /** The policies folder is looser than it should be, possibly on purpose (src/file-trust.ts). */
+  warnings: string[];
 }
 
 export function defaultCapabilitiesPath(): string {
@@ -171,6 +174,9 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     if (!sources.some((s) => s.endsWith('.rego'))) {
       throw jitgateError('POLICY_COMPILE', `no .rego files in ${displayDir}`);
     }
+    // Every folder that holds a source, and each source: a new or changed file there is new policy.
+    const trust = checkFileTrust([dir, ...new Set(sources.map((s) => dirname(join(dir, s)))), ...sources.map((s) => join(dir, s))]);
+    if (trust.refusals.length > 0) throw jitgateError('POLICY_COMPILE', refusalMessage(`the policies in ${displayDir} are`, trust.refusals));
     const digest = createHash('sha256');
     const regoTexts: string[] = [];
     for (const source of sources) {
@@ -205,7 +211,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
       await copyFile(output, temporary);
       await rename(temporary, outFile);
     }
-    return { bundle, engine, revision, sources, outFile };
+    return { bundle, engine, revision, sources, outFile, warnings: trust.warnings };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

@@ -4,9 +4,10 @@
 // and a change that fails to build or load never replaces the policy that is serving.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { jitgateError, toError } from '../errors.js';
+import { checkFileTrust, refusalMessage } from '../file-trust.js';
 import { parseBundle, readBundleArchive, unpackBundle } from './bundle.js';
 import { BUNDLE_FILE_NAME, buildBundle, isPolicySource } from './compile.js';
 import type { AuthzInput, AuthzResult, Decision, DecisionLogRules, ElevationInput, ElevationResult } from './contract.js';
@@ -198,6 +199,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
           accept: (engine) => { if (engine.revision !== this.#engine?.revision) this.#recent?.vet(engine); },
         });
         this.#lastPoliciesRejection = null;
+        if (built.warnings.length > 0) this.#logger.warn({ dir: this.#config.dir, problems: built.warnings }, 'policies: files that decide policy may be changed by other accounts');
         // The same sources again (a file saved twice, a broken change reverted): nothing to swap.
         if (built.engine.revision === this.#engine?.revision && this.#status.source === 'policies') {
           this.#status = { ...this.#status, last_error: null };
@@ -222,6 +224,10 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
     let serving = false;
     await this.#enqueue(async () => {
       try {
+        // The bundle and the folder it was dropped in: whoever can write either chooses the policy.
+        const trust = checkFileTrust([dirname(resolve(path)), path]);
+        if (trust.refusals.length > 0) throw jitgateError('BUNDLE_INVALID', refusalMessage(`the bundle ${path} is`, trust.refusals));
+        if (trust.warnings.length > 0) this.#logger.warn({ bundle: path, problems: trust.warnings }, 'policies: files that decide policy may be changed by other accounts');
         const archive = await readBundleArchive(path);
         const sha256 = createHash('sha256').update(archive).digest('hex');
         if (sha256 === this.#engine?.sha256 || this.#rejected.has(sha256)) {
