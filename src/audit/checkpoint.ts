@@ -3,6 +3,7 @@
 // head reveals it. The copy goes to a file, and to each witness service named: someone who
 // can rewrite both the database and the gateway's disk still cannot reach the witnesses'
 // copies, and with several, one witness in the wrong hands cannot hide it alone.
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { request } from 'undici';
@@ -14,15 +15,16 @@ export interface Checkpoint {
   at: string;
 }
 
-let tmpCounter = 0;
-
 export async function writeCheckpoint(file: string, cp: Checkpoint): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${String(process.pid)}.${String(++tmpCounter)}.tmp`;
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  // A name no one can guess, created only if nothing is there ('wx' does not follow a link): in a
+  // folder another account can write, a link planted at a predictable name once had the gateway
+  // write the checkpoint over a file of that account's choosing.
+  const tmp = `${file}.${randomBytes(8).toString('hex')}.tmp`;
   // Write, sync, rename, sync the folder: neither a crash nor a power loss leaves a
   // half-written checkpoint, or an old one after the trail moved past it.
   try {
-    const handle = await open(tmp, 'w', 0o600);
+    const handle = await open(tmp, 'wx', 0o600);
     try {
       await handle.writeFile(`${JSON.stringify(cp)}\n`);
       await handle.sync();
@@ -37,7 +39,8 @@ export async function writeCheckpoint(file: string, cp: Checkpoint): Promise<voi
       await folder.close();
     }
   } catch (err) {
-    // A full disk leaves an empty file behind each interval otherwise.
+    // A full disk leaves an empty file behind each interval otherwise. (With 'wx' refused, the
+    // name is someone else's: it is removed too, which is all a link there is owed.)
     await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }

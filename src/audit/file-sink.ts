@@ -5,6 +5,7 @@
 // Each line is encoded to UTF-8 when it is logged, into a large slab shared with the lines
 // after it, so a batch is a few contiguous views of slabs, written with one writev: no joining,
 // no re-encoding, and no long-lived strings for the garbage collector to promote.
+import { constants } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -122,6 +123,8 @@ export class FileSink {
   private checkedAt = 0;
   /** A failed write left part of a line that could not be cut off: the next write starts a new line. */
   private tornTail = false;
+  /** Why the last batch did not all land (a system error code, or the refusal's words). */
+  private failure: string | null = null;
 
   constructor(private readonly opts: FileSinkOptions) {}
 
@@ -149,7 +152,7 @@ export class FileSink {
     this.pending = [];
     const slabs = this.encoder.takeRetired();
     this.writing = this.writeLines(lines)
-      .then((landed) => { if (landed < lines.length) this.opts.onDrop(lines.length - landed, 'file sink write failed'); })
+      .then((landed) => { if (landed < lines.length) this.opts.onDrop(lines.length - landed, `file sink write failed${this.failure === null ? '' : ` (${this.failure})`}`); })
       .finally(() => {
         this.encoder.recycle(slabs);
         this.writing = null;
@@ -161,6 +164,7 @@ export class FileSink {
   private async writeLines(lines: Buffer[]): Promise<number> {
     const { max_bytes } = this.opts;
     let landed = 0;
+    this.failure = null;
     try {
       await this.followPath();
       await this.ensureOpen();
@@ -188,8 +192,10 @@ export class FileSink {
         landed += batch.length;
         this.size = size + batchBytes;
       }
-    } catch {
-      // Counted by the caller: the lines not landed.
+    } catch (err) {
+      // Counted by the caller: the lines not landed. Why, in a word the drop report can group by.
+      const code = (err as NodeJS.ErrnoException).code;
+      this.failure = code ?? (err instanceof Error ? err.message : String(err));
     }
     return landed;
   }
@@ -213,10 +219,17 @@ export class FileSink {
   /** The current file, opened (and its size learned) when it is not open. */
   private async ensureOpen(): Promise<FileHandle> {
     if (this.handle !== null) return this.handle;
-    await mkdir(dirname(this.opts.path), { recursive: true });
-    const handle = await open(this.opts.path, 'a', 0o600);
+    await mkdir(dirname(this.opts.path), { recursive: true, mode: 0o700 });
+    // Events hold request details. A link at the path is not followed (it could name any file
+    // for the gateway to append to), and a file another account made there first is not written
+    // (that account would read every event).
+    const handle = await open(this.opts.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     try {
-      this.size = (await handle.stat()).size;
+      const st = await handle.stat();
+      if (typeof process.geteuid === 'function' && st.uid !== process.geteuid()) {
+        throw new Error(`the decision log file is owned by another account (uid ${String(st.uid)}); not writing request details to it`);
+      }
+      this.size = st.size;
     } catch (err) {
       await handle.close();
       throw err;

@@ -53,7 +53,7 @@ async function createKey(path: string): Promise<StoredKey> {
     private: { ...(await exportJWK(privateKey)), kid, alg: DEV_ALGORITHM, use: 'sig' },
     public: { ...pub, kid, alg: DEV_ALGORITHM, use: 'sig' },
   };
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
     // 'wx': when the gateway and `jitgate token` race on first use, exactly one key wins.
     await writeFile(path, JSON.stringify(stored, null, 2) + '\n', { flag: 'wx', mode: 0o600 });

@@ -3,7 +3,8 @@
 // swap and backup files and anything hidden never reach the compiler, and a file an editor
 // is still writing is read once, consistently, rather than while it changes.
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { jitgateError } from '../errors.js';
@@ -205,10 +206,12 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     let outFile: string | null = null;
     if (options.outFile) {
       outFile = resolve(options.outFile);
-      await mkdir(dirname(outFile), { recursive: true });
+      // Not left to the umask: under umask 0 the folder and bundle were anyone's to replace.
+      await mkdir(dirname(outFile), { recursive: true, mode: 0o750 });
       // Hidden temporary name + rename: a watcher on the bundles folder never sees half a file.
       const temporary = join(dirname(outFile), `.${basename(outFile)}.${randomBytes(6).toString('hex')}.tmp`);
-      await copyFile(output, temporary);
+      await copyFile(output, temporary, constants.COPYFILE_EXCL);
+      await chmod(temporary, 0o640);
       await rename(temporary, outFile);
     }
     return { bundle, engine, revision, sources, outFile, warnings: trust.warnings };

@@ -3,6 +3,7 @@
 // validates it and swaps it in or refuses it (the last good policy keeps serving). Only a
 // bundle that was activated is kept on disk, so a restart while the server is away starts
 // from the last good one.
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
@@ -171,10 +172,11 @@ export class BundleDownloader {
       this.#inFlight = null;
     }
     // Loaded from a file the bundles_dir watcher ignores (a dot file), kept only if activated.
-    const candidate = join(dirname(this.source.file), `.download-${process.pid}.tar.gz`);
+    // An unguessable name, created only if absent ('wx' follows no link someone planted there).
+    const candidate = join(dirname(this.source.file), `.download-${randomBytes(8).toString('hex')}.tar.gz`);
     try {
-      await mkdir(dirname(candidate), { recursive: true });
-      await writeFile(candidate, body);
+      await mkdir(dirname(candidate), { recursive: true, mode: 0o750 });
+      await writeFile(candidate, body, { flag: 'wx', mode: 0o640 });
       if (!(await this.target.loadBundle(candidate))) {
         this.#etag = null;
         this.lastError = `bundle ${name} from ${shown} was refused (the policy log says why)`;

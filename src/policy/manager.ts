@@ -165,7 +165,7 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
       if (prebuilt) await this.loadBundle(prebuilt);
     }
     if (this.#config.watch) {
-      await mkdir(bundlesDir, { recursive: true });
+      await mkdir(bundlesDir, { recursive: true, mode: 0o750 });
       await this.#startWatching(dir, bundlesDir);
     }
     if (!this.#engine && this.#required) {

@@ -4,7 +4,7 @@
 // serving the prebuilt bundle.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -165,4 +165,18 @@ t.test('a broken policies folder at start: the prebuilt bundle serves and the fa
   t.equal(manager.revision, 'last-good');
   t.same(events, ['rejected:policies', 'loaded:bundle']);
   t.match(status.last_error, { source: 'policies', message: /authz\.rego:\d+/ });
+});
+
+t.test('the bundle the gateway writes, and its folder, are not left to the umask', async (t) => {
+  // Under umask 0 they were 0777 and 0666: any local account could swap the policy in.
+  const opa = await testOpa();
+  const dir = await temp(t);
+  const before = process.umask(0);
+  try {
+    await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, outFile: join(dir, 'made', 'jitgate.tar.gz'), revision: 'r' });
+  } finally {
+    process.umask(before);
+  }
+  t.equal((await stat(join(dir, 'made'))).mode & 0o777, 0o750);
+  t.equal((await stat(join(dir, 'made', 'jitgate.tar.gz'))).mode & 0o777, 0o640);
 });

@@ -11,7 +11,8 @@ const SAMPLE_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../..
 
 /** The demo builds into its data folder; seed it with the sample bundle so it starts without opa. */
 async function seedBundles(bundlesDir: string): Promise<void> {
-  await mkdir(bundlesDir, { recursive: true });
+  // Made before the store makes the data folder (0700): not left to the umask either.
+  await mkdir(bundlesDir, { recursive: true, mode: 0o700 });
   const present = (await readdir(bundlesDir)).some((f) => f.endsWith('.tar.gz'));
   if (!present) await copyFile(SAMPLE_BUNDLE, join(bundlesDir, 'jitgate.tar.gz'));
 }
