@@ -1,7 +1,7 @@
 // Development token issuer for the demo: signs short-lived tokens for sample subjects with a key
 // generated on first use into key_file. Never meant for production; the gateway logs loudly when on.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JSONWebKeySet } from 'jose';
 import { jitgateError } from '../errors.js';
@@ -35,6 +35,15 @@ function isStoredKey(v: unknown): v is StoredKey {
 async function readKey(path: string): Promise<StoredKey | null> {
   let text: string;
   try {
+    // Whoever can read this key can be anyone, and whoever can write it can put in a key of their
+    // own: as ssh does for a private key, one that others can read or write, or that another
+    // account owns, is refused rather than used (it was, once, copied 0644 to the replicas, and
+    // another local account minted an approver's token with it).
+    const st = await stat(path);
+    const me = typeof process.geteuid === 'function' ? process.geteuid() : st.uid;
+    if ((st.mode & 0o077) !== 0 || (st.uid !== me && st.uid !== 0)) {
+      throw jitgateError('CONFIG_INVALID', `identity.dev_issuer.key_file ${path}: other accounts can read or change it (mode ${(st.mode & 0o777).toString(8)}, owner uid ${String(st.uid)}); chmod 600 it, owned by the gateway's account`);
+    }
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;

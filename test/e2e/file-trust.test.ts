@@ -89,3 +89,26 @@ t.test('group-writable or sticky: a warning, not a refusal', (t) => {
   t.match(checkFileTrust([join(sticky, 'g')]).refusals.join('\n'), /sticky[^\n]*writable by every account/);
   t.end();
 });
+
+t.test('a development issuer key others can read is refused: tokens minted with it get nothing', async (t) => {
+  const k = keys();
+  const upstream = await startDemoUpstream({ port: 0, keys: k });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-trust-');
+  const file = writeConfig(dir, demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }));
+  // The key is made (0600) and a token minted; then the key is copied about as 0644, for the
+  // replicas, and any local account can read it.
+  const minted = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  t.ok(minted.length > 0);
+  chmodSync(join(dir, 'dev-issuer.jwk.json'), 0o644);
+  const again = await runCli(['token', '--sub', 'alice', '--config', file]);
+  t.not(again.code, 0);
+  t.match(again.stderr, /JITGATE_E_CONFIG_INVALID|configuration is invalid[^\n]*other accounts can read/);
+  const gw = await startGatewayProcess(file, demoEnv(k));
+  t.teardown(() => gw.stop());
+  const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${minted}` } });
+  await res.arrayBuffer();
+  t.not(res.status, 200, `refused (${String(res.status)})`);
+  t.equal(upstream.seen.length, 0, 'the upstream saw nothing');
+  t.ok(gw.output.some((l) => l.includes('other accounts can read or change it')), 'the log says why');
+});
