@@ -2,6 +2,8 @@
 // (fast-json-stringify drops anything not listed here, so no internal field leaks by accident)
 // and are published in the OpenAPI document, so the three cannot drift apart.
 
+import { AUDIT_LIMIT_MAX } from '../audit/index.js';
+
 type Schema = Record<string, unknown>;
 
 const str = { type: 'string' } as const;
@@ -184,6 +186,7 @@ export const healthSchema: Schema = {
 };
 
 export const pagination = {
+  // The CLI checks --limit against the same bound (LIST_LIMIT_MAX in src/cli/limit.ts; a test holds them equal).
   limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
   // Only 0 is taken (a client of the offset paging asking for its first page): see admin/page.ts.
   offset: { type: 'integer', minimum: 0, maximum: 1_000_000 },
@@ -281,7 +284,7 @@ export const auditQuery: Schema = {
     until: { type: 'string', format: 'date-time', description: 'Exclusive.' },
     order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
     cursor: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: '`next_cursor` of the previous page.' },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    limit: { type: 'integer', minimum: 1, maximum: AUDIT_LIMIT_MAX, default: 100 },
   },
 };
 

@@ -8,7 +8,7 @@ export { verifyChain, verifyExport, type VerifyProblem, type VerifyReport } from
 export { readCheckpoint, type Checkpoint, type CheckpointWitness } from './checkpoint.js';
 export { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 export { assertionKey } from './oauth2.js';
-export { queryAudit, DECISION_KINDS, type AuditFilter, type AuditPage } from './query.js';
+export { queryAudit, AUDIT_LIMIT_MAX, DECISION_KINDS, type AuditFilter, type AuditPage } from './query.js';
 export { canonicalJson } from './canonical.js';
 export { createDecisionLogger, type DecisionLogSink, type DecisionLoggerDeps } from './decision-logger.js';
 export { applyMaskRules, maskInput, maskValue, MASK_VALUE } from './mask.js';

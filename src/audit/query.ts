@@ -46,7 +46,8 @@ export const DECISION_KINDS: Record<'allow' | 'deny', AuditKind[]> = {
   deny: ['proxy.denied', 'proxy.not_forwarded', 'request.denied', 'workflow.refused'],
 };
 
-const MAX_LIMIT = 1000;
+/** The most records one page holds: the API's and `jitgate audit query`'s `limit` maximum. */
+export const AUDIT_LIMIT_MAX = 1000;
 
 /** A date, or an RFC 3339 date-time with its zone: what the API's `format: date-time` takes, and a day. */
 const BOUND = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2})))?$/;
@@ -124,7 +125,11 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
   if (filter.until !== undefined) add((p) => `at < ${p}`, isoTime(filter.until, 'until'));
   const order = filter.order ?? 'asc';
   if (filter.cursor !== undefined) add((p) => (order === 'asc' ? `seq > ${p}` : `seq < ${p}`), filter.cursor);
-  const limit = Math.max(1, Math.min(filter.limit ?? 100, MAX_LIMIT));
+  // Refused, not clamped: a page of another size than asked for would be taken for the one asked for.
+  const limit = filter.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_LIMIT_MAX) {
+    throw jitgateError('VALIDATION', `limit: must be a whole number from 1 to ${String(AUDIT_LIMIT_MAX)}`, { field: 'limit' });
+  }
   params.push(limit + 1);
   const sql = `SELECT ${AUDIT_COLUMNS} FROM jitgate_audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${params.length}`;
   const rows = await db.query(sql, params);

@@ -1,6 +1,7 @@
 // The CLI's side of the control API: where to call, with what token, and how an answer
 // becomes output and an exit code scripts can rely on (EXIT in context.ts).
 import type { Command } from 'commander';
+import { isJitgateError } from '../errors.js';
 import { EXIT } from './context.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8081';
@@ -116,7 +117,10 @@ export async function run(opts: ConnectionOptions, body: (client: ControlClient)
     const out = await body(client);
     process.stdout.write(`${opts.json ? JSON.stringify(out.json, null, 2) : out.text}\n`);
   } catch (err) {
-    const failure = err instanceof CliError ? err : new CliError('INTERNAL', err instanceof Error ? err.message : String(err), EXIT.FAILURE);
+    // A flag the CLI refuses before calling (--limit) is a usage error with the API's own code.
+    const failure = err instanceof CliError ? err
+      : isJitgateError(err, 'VALIDATION') ? new CliError(err.code, err.message, EXIT.USAGE)
+      : new CliError('INTERNAL', err instanceof Error ? err.message : String(err), EXIT.FAILURE);
     process.stderr.write(`jitgate: ${failure.code}: ${failure.message}\n`);
     process.exitCode = failure.exit;
   }

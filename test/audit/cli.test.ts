@@ -66,6 +66,16 @@ t.test('verify, query, export', async (t) => {
     t.same([r.code, r.stdout], [2, ''], `${flag} ${bound}: ${why}`);
     t.match(r.stderr, flag.slice(2), 'the error names the bound');
   }
+  // A page size the listing cannot take is refused with its code before the store is read, not changed into another.
+  for (const limit of ['0', '1001', '', '1e2', '0x10', '-1']) {
+    r = await cli(['query', '-c', config, '--limit', limit, '--jsonl']);
+    t.same([r.code, r.stdout], [2, ''], `--limit "${limit}" is refused`);
+    t.match(r.stderr, /^jitgate audit: .*--limit must be a whole number from 1 to 1000, not ".*" \[JITGATE_E_VALIDATION\]\n$/);
+  }
+  r = await cli(['query', '-c', config, '--cursor', '0x1']);
+  t.same([r.code, r.stdout], [2, ''], '--cursor takes decimal digits only');
+  t.match(r.stderr, /--cursor .*\[JITGATE_E_VALIDATION\]/);
+  t.equal((await cli(['query', '-c', config, '--limit', '1000', '--jsonl'])).stdout.split('\n').filter(Boolean).length, 5, '--limit 1000 is taken');
   const count = async (...args: string[]): Promise<number> => (await cli(['query', '-c', config, '--jsonl', ...args])).stdout.split('\n').filter(Boolean).length;
   t.equal(await count('--since', '2000-01-01', '--until', '9999-12-31T23:59:59.999Z'), 5, 'a date, and a time with its zone');
   t.equal(await count('--until', '2000-01-01T02:00:00+02:00'), 0, 'an offset');

@@ -53,6 +53,11 @@ for (const dialect of DIALECTS) {
     const page3 = await queryAudit(s.db, { limit: 3, cursor: 6 });
     t.same(page3.records.map((r) => r.seq), [7]);
     t.equal(page3.next_cursor, null, 'last page says so');
+    // A page size the query cannot take is refused, not changed into one it can (0 answered 1 record, 5000 answered 1000).
+    for (const limit of [0, -1, 1.5, 1001]) {
+      await t.rejects(queryAudit(s.db, { limit }), { code: 'JITGATE_E_VALIDATION', details: { field: 'limit' } }, `limit ${String(limit)}`);
+    }
+    t.equal((await queryAudit(s.db, { limit: 1000 })).records.length, 7, 'the largest page is taken');
   });
 
   t.test(`${dialect}: a request allowed under two grants is found by either, and by either role`, async (t) => {

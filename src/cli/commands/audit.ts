@@ -5,13 +5,14 @@ import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import {
-  queryAudit, readCheckpoint, verifyChain, verifyExport, type AuditFilter, type AuditRecord, type Checkpoint, type VerifyReport,
+  AUDIT_LIMIT_MAX, queryAudit, readCheckpoint, verifyChain, verifyExport, type AuditFilter, type AuditRecord, type Checkpoint, type VerifyReport,
 } from '../../audit/index.js';
 import { loadConfig, type GatewayConfig } from '../../config/index.js';
-import { ERRORS, isJitgateError } from '../../errors.js';
+import { ERRORS, isJitgateError, jitgateError } from '../../errors.js';
 import { openDb, type Db } from '../../store/index.js';
 import { EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
+import { parseLimit } from '../limit.js';
 
 interface StoreOptions {
   config: string;
@@ -71,17 +72,17 @@ function filterFrom(opts: QueryOptions): AuditFilter {
   if (opts.decision !== undefined && opts.decision !== 'allow' && opts.decision !== 'deny') {
     throw new CliFailure('--decision must be allow or deny', EXIT.USAGE);
   }
-  const num = (v: string | undefined, name: string): number | undefined => {
+  // Decimal digits only: Number() also reads "", "0x10" and "1e2".
+  const seq = (v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new CliFailure(`${name} must be a non-negative integer`, EXIT.USAGE);
-    return n;
+    if (!/^[0-9]{1,15}$/.test(v)) throw jitgateError('VALIDATION', `--cursor must be a record's seq (a whole number), not "${v}"`, { field: 'cursor' });
+    return Number(v);
   };
   const filter: AuditFilter = {
     subject: opts.subject, actor: opts.actor, who: opts.who, role: opts.role, grant_id: opts.grant, request_id: opts.request,
     route: opts.route, decision_id: opts.decisionId, http_request_id: opts.httpRequest, policy_revision: opts.revision,
     kinds: opts.kind, decision: opts.decision,
-    since: opts.since, until: opts.until, limit: num(opts.limit, '--limit'), cursor: num(opts.cursor, '--cursor'),
+    since: opts.since, until: opts.until, limit: parseLimit(opts.limit, AUDIT_LIMIT_MAX), cursor: seq(opts.cursor),
     order: opts.desc ? 'desc' : 'asc',
   };
   for (const key of Object.keys(filter) as (keyof AuditFilter)[]) if (filter[key] === undefined) Reflect.deleteProperty(filter, key);
@@ -117,7 +118,9 @@ async function run(action: () => Promise<number>, failure: number = EXIT.FAILURE
   try {
     process.exitCode = await action();
   } catch (err) {
-    process.stderr.write(`jitgate audit: ${(err as Error).message}\n`);
+    // A catalogue error names its code, as the commands that call the API do: scripts match on it.
+    const code = isJitgateError(err) ? ` [${err.code}]` : '';
+    process.stderr.write(`jitgate audit: ${(err as Error).message}${code}\n`);
     const usage = err instanceof RangeError || (isJitgateError(err) && err.code === ERRORS.VALIDATION.code);
     process.exitCode = err instanceof CliFailure ? err.exitCode : usage ? EXIT.USAGE : failure;
   }
@@ -210,7 +213,7 @@ export function register(program: Command): void {
       .command('query')
       .alias('list')
       .description('answer an auditor\'s question: records matching every filter given, oldest first')
-      .option('--limit <n>', 'at most this many (default 100, max 1000)')
+      .option('--limit <n>', `at most this many: 1 to ${String(AUDIT_LIMIT_MAX)} (default 100; anything else is refused, exit 2)`)
       .option('--cursor <seq>', 'continue after this seq (printed at the end of a page)')
       .option('--desc', 'newest first')
       .option('--json', 'one JSON document: {records, next_cursor}')
@@ -222,16 +225,20 @@ Examples:
   jitgate audit query --subject alice --since 2026-11-01 --until 2026-12-01
   jitgate audit query --decision deny --route demo --json`),
   )).action(async (opts: QueryOptions) => {
-    await run(() => withStore(opts, async (db) => {
-      const page = await queryAudit(db, filterFrom(opts));
-      if (opts.json) process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
-      else if (opts.jsonl) for (const r of page.records) process.stdout.write(`${JSON.stringify(r)}\n`);
-      else {
-        process.stdout.write(page.records.length ? `${recordTable(page.records)}\n` : 'no matching records\n');
-        if (page.next_cursor !== null) process.stdout.write(`(more: --cursor ${page.next_cursor})\n`);
-      }
-      return EXIT.OK;
-    }));
+    await run(() => {
+      // The flags are checked before the store is opened: a refused one reads nothing.
+      const filter = filterFrom(opts);
+      return withStore(opts, async (db) => {
+        const page = await queryAudit(db, filter);
+        if (opts.json) process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
+        else if (opts.jsonl) for (const r of page.records) process.stdout.write(`${JSON.stringify(r)}\n`);
+        else {
+          process.stdout.write(page.records.length ? `${recordTable(page.records)}\n` : 'no matching records\n');
+          if (page.next_cursor !== null) process.stdout.write(`(more: --cursor ${page.next_cursor})\n`);
+        }
+        return EXIT.OK;
+      });
+    });
   });
 
   withFilters(withStoreOption(
@@ -240,25 +247,27 @@ Examples:
       .description('every matching record as JSONL (with hashes, so the export can be re-verified)')
       .option('-o, --out <file>', 'write to this file instead of stdout'),
   )).action(async (opts: QueryOptions & { out?: string }) => {
-    await run(() => withStore(opts, async (db) => {
-      const out = opts.out ? createWriteStream(opts.out, { flags: 'wx', mode: 0o600 }) : process.stdout;
-      const filter = { ...filterFrom(opts), limit: 1000, order: 'asc' as const };
-      let count = 0;
-      for (let cursor: number | null | undefined = undefined; ;) {
-        const page = await queryAudit(db, cursor === undefined ? filter : { ...filter, cursor });
-        for (const r of page.records) {
-          if (!out.write(`${JSON.stringify(r)}\n`)) await once(out, 'drain');
-          count++;
+    await run(() => {
+      const filter = { ...filterFrom(opts), limit: AUDIT_LIMIT_MAX, order: 'asc' as const };
+      return withStore(opts, async (db) => {
+        const out = opts.out ? createWriteStream(opts.out, { flags: 'wx', mode: 0o600 }) : process.stdout;
+        let count = 0;
+        for (let cursor: number | null | undefined = undefined; ;) {
+          const page = await queryAudit(db, cursor === undefined ? filter : { ...filter, cursor });
+          for (const r of page.records) {
+            if (!out.write(`${JSON.stringify(r)}\n`)) await once(out, 'drain');
+            count++;
+          }
+          if (page.next_cursor === null) break;
+          cursor = page.next_cursor;
         }
-        if (page.next_cursor === null) break;
-        cursor = page.next_cursor;
-      }
-      if (out !== process.stdout) {
-        out.end();
-        await once(out, 'finish');
-        process.stderr.write(`exported ${count} records to ${opts.out ?? ''}\n`);
-      }
-      return EXIT.OK;
-    }));
+        if (out !== process.stdout) {
+          out.end();
+          await once(out, 'finish');
+          process.stderr.write(`exported ${count} records to ${opts.out ?? ''}\n`);
+        }
+        return EXIT.OK;
+      });
+    });
   });
 }
