@@ -50,7 +50,7 @@ export const DECISION_KINDS: Record<'allow' | 'deny', AuditKind[]> = {
 export const AUDIT_LIMIT_MAX = 1000;
 
 /** A date, or an RFC 3339 date-time with its zone: what the API's `format: date-time` takes, and a day. */
-const BOUND = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2})))?$/;
+const BOUND = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|[+-](\d{2}):(\d{2})))?$/;
 
 /**
  * A bound as stored times are written; a bound that is no time is the caller's mistake (400),
@@ -64,15 +64,20 @@ function isoTime(value: string, name: string): string {
   };
   const m = BOUND.exec(value);
   if (!m) return refuse('give a date (2026-11-01) or a time with its zone (2026-11-01T09:30:00Z, 2026-11-01T10:30:00+01:00)');
-  const [, y, mo, d, h = '0', mi = '0', sec = '0', oh = '0', om = '0'] = m as (string | undefined)[];
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', fraction = '', oh = '0', om = '0'] = m as (string | undefined)[];
   // RFC 3339 allows a leap second (`23:59:60Z`), which JavaScript dates cannot hold.
   if (sec === '60') return refuse('a leap second (:60) cannot be compared with stored times; give :59');
   const day = new Date(`${String(y)}-${String(mo)}-${String(d)}T00:00:00Z`);
   const sameDay = day.getUTCFullYear() === Number(y) && day.getUTCMonth() === Number(mo) - 1 && day.getUTCDate() === Number(d);
   if (!sameDay || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59 || Number(oh) > 23 || Number(om) > 59) return refuse('no such time');
-  const t = new Date(value);
-  if (Number.isNaN(t.getTime())) return refuse('not a time');
-  const iso = t.toISOString();
+  // Date keeps milliseconds and drops the digits after them, which moved a bound back in time
+  // (`until=…41.3505Z` left out a record at `…41.350Z`, `since=` took it in). Stored times are
+  // whole milliseconds, so the next whole millisecond at or after the bound splits them exactly
+  // as the bound itself does, for `since` (at >= bound) and `until` (at < bound) alike.
+  const whole = new Date(fraction === '' ? value : value.replace(`.${fraction}`, ''));
+  if (Number.isNaN(whole.getTime())) return refuse('not a time');
+  const ms = Number(fraction.padEnd(3, '0').slice(0, 3)) + (/[1-9]/.test(fraction.slice(3)) ? 1 : 0);
+  const iso = new Date(whole.getTime() + ms).toISOString();
   // An offset can carry 9999-12-31 or 0000-01-01 across the year's edge, where the ISO form changes.
   if (iso.length !== 24) return refuse('outside the years 0000 to 9999 in UTC');
   return iso;

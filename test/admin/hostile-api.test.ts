@@ -92,6 +92,12 @@ t.test('audit bounds and cursors the store cannot take are refused as invalid, n
     t.match(res.body.error.message, /leap second/);
   }
   t.equal((await api(stack.base, 'GET', '/v1/audit?since=2016-12-31T23:59:59Z', { token: dave })).status, 200, 'a second earlier is a bound');
+  // A bound finer than the stored milliseconds: the record at `at` lies before `at` + 0.5 ms, so until takes it, since does not.
+  const [record] = (await api(stack.base, 'GET', '/v1/audit?limit=1', { token: dave })).body.items as { seq: number; at: string }[];
+  const bound = record!.at.replace('Z', '5Z');
+  const seqs = async (q: string): Promise<number[]> => ((await api(stack.base, 'GET', `/v1/audit?${q}`, { token: dave })).body.items as { seq: number }[]).map((r) => r.seq);
+  t.ok((await seqs(`until=${bound}`)).includes(record!.seq), `until=${bound} includes the record at ${record!.at}`);
+  t.notOk((await seqs(`since=${bound}`)).includes(record!.seq), `since=${bound} leaves it out`);
   // An offset carrying the last year past 9999 in UTC: its ISO form (+010000-…) sorts before every stored time, so it answered nothing.
   const past = await api(stack.base, 'GET', '/v1/audit?until=9999-12-31T23:00:00-02:00', { token: dave });
   t.equal(`${String(past.status)} ${String(past.body.error?.code)}`, '400 JITGATE_E_VALIDATION', 'until past year 9999 in UTC');

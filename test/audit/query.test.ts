@@ -58,6 +58,24 @@ for (const dialect of DIALECTS) {
       await t.rejects(queryAudit(s.db, { limit }), { code: 'JITGATE_E_VALIDATION', details: { field: 'limit' } }, `limit ${String(limit)}`);
     }
     t.equal((await queryAudit(s.db, { limit: 1000 })).records.length, 7, 'the largest page is taken');
+
+    // Digits past the millisecond: a record at .350 lies before .3505, so `until` takes it and `since` does not.
+    // Records can share a millisecond, so the expected seqs come from the stored times.
+    const all = (await queryAudit(s.db, { limit: 1000 })).records;
+    const at = all[3]!.at;
+    const where = (keep: (t: string) => boolean): number[] => all.filter((r) => keep(r.at)).map((r) => r.seq);
+    const finer = (digits: string): string => at.replace('Z', `${digits}Z`);
+    for (const digits of ['5', '0000001', '999']) {
+      const until = await seqs({ until: finer(digits) });
+      t.ok(until.includes(4), `until ${finer(digits)} includes the record at ${at} (cut to the millisecond, it left it out)`);
+      t.same(until, where((x) => x <= at));
+      const since = await seqs({ since: finer(digits) });
+      t.notOk(since.includes(4), `since ${finer(digits)} leaves it out (cut to the millisecond, it took it in)`);
+      t.same(since, where((x) => x > at));
+    }
+    t.same(await seqs({ until: finer('000') }), where((x) => x < at), 'zeros after the millisecond are the millisecond: until stays exclusive');
+    t.notOk((await seqs({ until: finer('000') })).includes(4));
+    t.same(await seqs({ since: finer('000') }), where((x) => x >= at), 'and since inclusive');
   });
 
   t.test(`${dialect}: a request allowed under two grants is found by either, and by either role`, async (t) => {

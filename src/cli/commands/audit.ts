@@ -64,8 +64,8 @@ function withFilters(cmd: Command): Command {
     .option('--revision <rev>', 'records under this policy revision')
     .option('--kind <kind...>', 'record kinds, e.g. grant.revoked or grant.*')
     .option('--decision <allow|deny>', 'allow: grants used and requests approved; deny: proxy denials, requests not forwarded, denied requests')
-    .option('--since <time>', 'from this time (inclusive): a date (UTC) or a time with its zone')
-    .option('--until <time>', 'before this time (exclusive): a date (UTC) or a time with its zone');
+    .option('--since <time>', 'from this time (inclusive): a date (UTC) or a time with its zone (digits past the millisecond count)')
+    .option('--until <time>', 'before this time (exclusive): a date (UTC) or a time with its zone (digits past the millisecond count)');
 }
 
 function filterFrom(opts: QueryOptions): AuditFilter {
