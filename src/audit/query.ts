@@ -16,7 +16,7 @@ export interface AuditFilter {
   grant_id?: string;
   request_id?: string;
   route?: string;
-  /** A decision's record, and the record of any decision that replaced it (details.supersedes). */
+  /** A decision's record, and the records of the decisions that replaced it, round by round (details.supersedes). */
   decision_id?: string;
   /** The HTTP request behind a record (a proxied request's or a control API call's x-request-id). */
   http_request_id?: string;
@@ -83,6 +83,29 @@ function isoTime(value: string, name: string): string {
   return iso;
 }
 
+/**
+ * `id` and every decision that replaced it, then replaced that, and so on. An auditor asking
+ * about a decision that did not take effect learns what happened instead, also when that was
+ * replaced in turn: a request decided three times ends in the third round's record, which names
+ * only the second. Each round is one indexed lookup of the ids found in the round before; the
+ * chain is short (the proxy decides a request at most MAX_DECISION_ROUNDS times), and an id is
+ * followed once, so even a chain that loops ends.
+ */
+async function decisionChain(db: Db, id: string): Promise<string[]> {
+  const ids = new Set([id]);
+  const placeholders = (values: readonly unknown[]): string => values.map((_, i) => `$${String(i + 1)}`).join(', ');
+  // Two lookups a round, each by its own index: joined, PostgreSQL may read every decision's record.
+  for (let round = [id]; round.length > 0;) {
+    const replacing = (await db.query(`SELECT seq FROM jitgate_audit_supersedes WHERE decision_id IN (${placeholders(round)})`, round)).map((r) => Number(r.seq));
+    if (replacing.length === 0) break;
+    const rows = await db.query(`SELECT decision_id FROM jitgate_audit WHERE seq IN (${placeholders(replacing)})`, replacing);
+    const found = rows.flatMap((r) => (typeof r.decision_id === 'string' ? [r.decision_id] : []));
+    round = [...new Set(found)].filter((next) => !ids.has(next));
+    for (const next of round) ids.add(next);
+  }
+  return [...ids];
+}
+
 export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<AuditPage> {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -104,10 +127,13 @@ export async function queryAudit(db: Db, filter: AuditFilter = {}): Promise<Audi
     const value = filter[column];
     if (typeof value === 'string') add((p) => `seq IN (SELECT seq FROM jitgate_audit WHERE ${column} = ${p} UNION ALL SELECT seq FROM jitgate_audit_grants WHERE ${column} = ${p})`, value);
   }
-  // A decision is named by its own record and by the record of the decision that replaced it
-  // (details.supersedes, indexed in jitgate_audit_supersedes): an auditor asking about a
-  // decision that did not take effect learns what happened instead.
-  if (filter.decision_id !== undefined) add((p) => `seq IN (SELECT seq FROM jitgate_audit WHERE decision_id = ${p} UNION ALL SELECT seq FROM jitgate_audit_supersedes WHERE decision_id = ${p})`, filter.decision_id);
+  // A decision is named by its own record and by the records of the decisions that replaced it
+  // (details.supersedes, indexed in jitgate_audit_supersedes), round by round: decisionChain.
+  if (filter.decision_id !== undefined) {
+    const ids = await decisionChain(db, filter.decision_id);
+    const list = (): string => ids.map((id) => `$${params.push(id)}`).join(', ');
+    where.push(`seq IN (SELECT seq FROM jitgate_audit WHERE decision_id IN (${list()}) UNION ALL SELECT seq FROM jitgate_audit_supersedes WHERE decision_id IN (${list()}))`);
+  }
   if (filter.http_request_id !== undefined) add((p) => `seq IN (SELECT seq FROM jitgate_audit_http WHERE http_request_id = ${p})`, filter.http_request_id);
   if (filter.who !== undefined) {
     params.push(filter.who);

@@ -59,7 +59,7 @@ function withFilters(cmd: Command): Command {
     .option('--grant <id>', 'records about this grant (its life and its use)')
     .option('--request <id>', 'records about this elevation request')
     .option('--route <name>', 'proxy decisions on this route')
-    .option('--decision-id <id>', 'the record of one decision (matches the decision log), and of any decision that replaced it')
+    .option('--decision-id <id>', 'the record of one decision (matches the decision log), and of every decision that replaced it, round by round')
     .option('--http-request <id>', 'records of one HTTP request: the x-request-id of a proxy answer or control API call')
     .option('--revision <rev>', 'records under this policy revision')
     .option('--kind <kind...>', 'record kinds, e.g. grant.revoked or grant.*')
