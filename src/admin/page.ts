@@ -5,6 +5,10 @@
 // so `next_offset` told a caller how many rows it could not see (`?role=breakglass&limit=1`).
 // One call reads at most MAX_SCAN_ROWS rows; a call that finds nothing in them still says there
 // is more (an empty page with a `next_cursor`), which then names a time, not a hidden row.
+// Cursors are signed, for the listing and caller they were given to: one written by hand (a time
+// chosen a millisecond at a time) would have a page that finds nothing say when each hidden row
+// was made.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { jitgateError } from '../errors.js';
 import type { ListPosition } from '../grants/index.js';
 
@@ -33,17 +37,42 @@ const CHUNK_ROWS = 200;
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
-/** An item's place is [at, id]; a place between rows (no id) is [at]. */
-export function encodeCursor(p: ListPosition): string {
-  return Buffer.from(JSON.stringify(p.id === undefined ? [p.at] : [p.at, p.id]), 'utf8').toString('base64url');
+/** What a cursor is good for: one listing (its route and filters) for one caller, under the key every replica shares. */
+export interface CursorScope {
+  key: Buffer;
+  listing: string;
 }
 
-export function decodeCursor(cursor: string): ListPosition {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    value = null;
+/** The scope of `route` listed with `filter` (paging members aside) by `caller`. */
+export function cursorScope(key: Buffer, route: string, caller: { kind: string; id: string }, filter: object): CursorScope {
+  const members = Object.entries(filter).filter(([name, value]) => value !== undefined && name !== 'limit' && name !== 'offset' && name !== 'cursor');
+  members.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { key, listing: JSON.stringify([route, caller.kind, caller.id, members]) };
+}
+
+/** 128 bits of HMAC-SHA256 over the listing and the cursor's body. */
+function signature(scope: CursorScope, body: string): Buffer {
+  return createHmac('sha256', scope.key).update(scope.listing).update('\n').update(body).digest().subarray(0, 16);
+}
+
+/** An item's place is [at, id]; a place between rows (no id) is [at]; then `.` and its signature. */
+export function encodeCursor(p: ListPosition, scope: CursorScope): string {
+  const body = Buffer.from(JSON.stringify(p.id === undefined ? [p.at] : [p.at, p.id]), 'utf8').toString('base64url');
+  return `${body}.${signature(scope, body).toString('base64url')}`;
+}
+
+export function decodeCursor(cursor: string, scope: CursorScope): ListPosition {
+  let value: unknown = null;
+  const dot = cursor.indexOf('.');
+  const body = dot < 0 ? '' : cursor.slice(0, dot);
+  const given = Buffer.from(dot < 0 ? '' : cursor.slice(dot + 1), 'base64url');
+  const expected = signature(scope, body);
+  if (given.length === expected.length && timingSafeEqual(given, expected)) {
+    try {
+      value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    } catch {
+      value = null;
+    }
   }
   if (Array.isArray(value) && (value.length === 1 || value.length === 2)) {
     const [at, id] = value as unknown[];
@@ -52,7 +81,7 @@ export function decodeCursor(cursor: string): ListPosition {
       if (typeof id === 'string' && id !== '' && id.length <= 200) return { at, id };
     }
   }
-  throw jitgateError('VALIDATION', 'cursor: pass the next_cursor of an earlier page, as it was given', { in: 'query', field: 'cursor' });
+  throw jitgateError('VALIDATION', 'cursor: pass the next_cursor of an earlier page of this listing, as it was given', { in: 'query', field: 'cursor' });
 }
 
 /**
@@ -79,6 +108,7 @@ function resumePlace(first: ListPosition, last: ListPosition): ListPosition {
  */
 export async function readVisiblePage<T>(
   query: PageQuery,
+  scope: CursorScope,
   read: (window: { limit: number; after?: ListPosition }) => Promise<T[]>,
   position: (row: T) => ListPosition,
   visible: (row: T) => boolean,
@@ -87,7 +117,7 @@ export async function readVisiblePage<T>(
     throw jitgateError('VALIDATION', 'offset: lists are paged with cursor now (pass the next_cursor of the page before)', { in: 'query', field: 'offset' });
   }
   const limit = query.limit ?? 50;
-  let after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  let after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, scope);
   let first: ListPosition | undefined;
   const items: T[] = [];
   let looked = 0;
@@ -100,13 +130,13 @@ export async function readVisiblePage<T>(
       first ??= after;
       if (!visible(row)) continue;
       items.push(row);
-      if (items.length === limit) return { items, limit, next_cursor: encodeCursor(after) };
+      if (items.length === limit) return { items, limit, next_cursor: encodeCursor(after, scope) };
     }
     if (rows.length < want) return { items, limit, next_cursor: null };
     if (looked >= MAX_SCAN_ROWS) {
       const last = items.at(-1);
       const resume = last !== undefined ? position(last) : first && after ? resumePlace(first, after) : null;
-      return { items, limit, next_cursor: resume === null ? null : encodeCursor(resume) };
+      return { items, limit, next_cursor: resume === null ? null : encodeCursor(resume, scope) };
     }
   }
 }

@@ -82,4 +82,11 @@ CREATE INDEX jitgate_grants_starts ON jitgate_grants (starts_at)`,
     // they are few among many grants, and this keeps that list from reading every grant.
     sql: 'CREATE INDEX jitgate_grants_unreviewed ON jitgate_grants (starts_at) WHERE break_glass = 1 AND reviewed_by IS NULL',
   },
+  {
+    version: 4,
+    description: 'the key listing cursors are signed with',
+    // One row, made by the first replica to list anything (GrantStore.listingKey): every replica
+    // must accept the cursors every other gave, so the key lives where they all read.
+    sql: 'CREATE TABLE jitgate_listing_key (id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL)',
+  },
 ];

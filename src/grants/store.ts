@@ -1,5 +1,6 @@
 // Grant store: the SQL for requests, approvals and grants over the shared Db port. Every
 // method takes the Sql to run on, so the workflow can compose them in one transaction.
+import { randomBytes } from 'node:crypto';
 import type { GrantScope, PolicyGrant } from '../policy/index.js';
 import type { Db, Row, Sql } from '../store/index.js';
 import type { AccessRequest, Approval } from './model.js';
@@ -49,6 +50,8 @@ export interface GrantStore {
   markGrantExpired(sql: Sql, id: string, nowIso: string): Promise<boolean>;
   stalePendingIds(sql: Sql, nowIso: string, limit: number): Promise<string[]>;
   countPending(sql: Sql): Promise<number>;
+  /** The key listing cursors are signed with, made by the first caller of any replica and shared by all. */
+  listingKey(sql: Sql): Promise<Buffer>;
   /**
    * One page of active, unexpired grants in id order after `afterId` (the cache loads in pages).
    * `next` is the id to continue after, or null when this was the last page.
@@ -109,6 +112,14 @@ export function createGrantStore(db: Db): GrantStore {
   return {
     db,
     migrate: () => db.migrate('grants', grantsMigrations),
+
+    async listingKey(sql) {
+      await sql.query('INSERT INTO jitgate_listing_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [randomBytes(32).toString('hex')]);
+      const rows = await sql.query('SELECT key FROM jitgate_listing_key WHERE id = 1');
+      const key = rows[0]?.key;
+      if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key)) throw new Error('jitgate_listing_key holds no usable key');
+      return Buffer.from(key, 'hex');
+    },
 
     async insertRequest(sql, r) {
       await sql.query(insertRequestSql, requestParams(r));

@@ -94,6 +94,8 @@ export interface Workflow {
   canViewRequest(actor: Subject, request: AccessRequest): boolean;
   /** Whether the elevation policy lets `actor` see this grant (action "view"). Throws on policy failure. */
   canViewGrant(actor: Subject, grant: Grant): boolean;
+  /** The key listing cursors are signed with (the same on every replica). */
+  listingKey(): Promise<Buffer>;
   /** Whether the elevation policy lets `actor` read the audit trail (action "audit_read"), and why. Throws on policy failure. */
   auditReadDecision(actor: Subject): { allow: boolean; reason: string | undefined };
 }

@@ -155,6 +155,7 @@ export class StoreWorkflow implements Workflow {
   readonly #notifier: WorkflowEventSink | undefined;
   readonly #clock: Clock;
   readonly #logger: WorkflowLogger | undefined;
+  #listingKey: Promise<Buffer> | null = null;
 
   constructor(deps: WorkflowDeps) {
     if (deps.store) this.#store = deps.store;
@@ -320,6 +321,15 @@ export class StoreWorkflow implements Workflow {
   async listGrants(filter: GrantFilter): Promise<Grant[]> {
     const rows = await this.#read(() => this.#store.listGrants(this.#store.db, filter, iso(this.#clock())));
     return rows.map(publicGrant);
+  }
+
+  listingKey(): Promise<Buffer> {
+    // Kept once read: it never changes. A failed read is not kept, so the next listing asks again.
+    this.#listingKey ??= this.#read(() => this.#store.listingKey(this.#store.db)).catch((err: unknown) => {
+      this.#listingKey = null;
+      throw err;
+    });
+    return this.#listingKey;
   }
 
   canViewRequest(actor: Subject, request: AccessRequest): boolean {

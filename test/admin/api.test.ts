@@ -296,9 +296,24 @@ t.test('pagination', async (t) => {
   t.equal((await api(stack.base, 'GET', '/v1/requests?limit=2&offset=0', { token: dave })).status, 200, 'offset=0 (a first page) is still taken');
   const offset = await api(stack.base, 'GET', '/v1/requests?limit=2&offset=2', { token: dave });
   t.match(offset, { status: 400, body: { error: { code: 'JITGATE_E_VALIDATION', details: { field: 'offset' } } } }, 'a stored-row offset is not');
-  for (const cursor of ['bm9wZQ', 'W10', Buffer.from('["yesterday","x"]').toString('base64url')]) {
-    t.match(await api(stack.base, 'GET', `/v1/grants?cursor=${cursor}`, { token: dave }), { status: 400, body: { error: { details: { field: 'cursor' } } } }, `a cursor the API did not give is refused (${cursor})`);
+  const given = String(first.body.next_cursor);
+  const [at] = JSON.parse(Buffer.from(given.split('.')[0] ?? '', 'base64url').toString('utf8')) as [string];
+  // A cursor is good only for the listing and caller it was given to: one written by hand, or
+  // taken from another listing, lets a caller start where it chooses and (where 5,000 rows it
+  // may not see follow) learn when each of them was made.
+  const refused: [string, string, string][] = [
+    ['/v1/grants', 'bm9wZQ', 'not a cursor'],
+    ['/v1/grants', Buffer.from('["yesterday","x"]').toString('base64url'), 'not a place'],
+    ['/v1/requests', Buffer.from(JSON.stringify([at])).toString('base64url'), 'a time written by hand'],
+    ['/v1/requests', `${Buffer.from(JSON.stringify(['2020-01-01T00:00:00.000Z'])).toString('base64url')}.${given.split('.')[1] ?? ''}`, 'another time under the signature given'],
+    ['/v1/grants', given, 'given for another route'],
+    ['/v1/requests?requester=dave', given, 'given for another filter'],
+  ];
+  for (const [path, cursor, what] of refused) {
+    t.match(await api(stack.base, 'GET', `${path}${path.includes('?') ? '&' : '?'}cursor=${cursor}`, { token: dave }), { status: 400, body: { error: { code: 'JITGATE_E_VALIDATION', details: { field: 'cursor' } } } }, `${what}: refused`);
   }
+  t.match(await api(stack.base, 'GET', `/v1/requests?limit=2&cursor=${given}`, { token: erin }), { status: 400, body: { error: { details: { field: 'cursor' } } } }, 'a cursor given to another caller: refused');
+  t.equal((await api(stack.base, 'GET', `/v1/requests?limit=5&cursor=${given}`, { token: dave })).status, 200, 'the same listing with another page size takes it');
 });
 
 t.test('who may see which requests and grants is the policy\'s decision', async (t) => {

@@ -38,7 +38,7 @@ for (const store of ['sqlite', 'postgres'] as const) {
       t.equal(page.status, 200);
       seen.push(...page.body.items.map((r) => r.id));
       cursor = page.body.next_cursor;
-      if (cursor !== null) cursors.push(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (cursor !== null) cursors.push(Buffer.from(cursor.split('.')[0] ?? '', 'base64url').toString('utf8'));
     }
     t.same(seen, [mine.body.id], 'alice finds her own request, and nothing of carol\'s');
     t.equal(calls, Math.ceil(HIDDEN / MAX_SCAN_ROWS), 'the listing went on after each call that could read no more, and then ended');

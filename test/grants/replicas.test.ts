@@ -39,6 +39,15 @@ t.test('PostgreSQL, two replicas', async (t) => {
     }
   });
 
+  await t.test('the key listing cursors are signed with: made once, the same on both replicas', async (t) => {
+    // Asked at once on both, before either has one: one INSERT wins, both read that one. A
+    // cursor one replica gave is then good on the other (behind a load balancer pages alternate).
+    const [ka, kb] = await Promise.all([a.workflow.listingKey(), b.workflow.listingKey()]);
+    t.equal(ka.length, 32, '256 bits');
+    t.ok(ka.equals(kb), 'the same key on both replicas');
+    t.ok((await b.workflow.listingKey()).equals(ka), 'and it stays');
+  });
+
   await t.test('the same approver submits twice on two replicas: counted once', async (t) => {
     for (let i = 0; i < ROUNDS; i++) {
       const req = await a.workflow.request(alice, { role: 'admin', duration_seconds: 600, reason: `double ${i}`, ticket: 'INC-1' });

@@ -2,7 +2,7 @@
 import type { Grant, Workflow } from '../../grants/index.js';
 import type { Subject } from '../../policy/index.js';
 import { jitgateError } from '../../errors.js';
-import { readVisiblePage, type PageQuery } from '../page.js';
+import { cursorScope, readVisiblePage, type PageQuery } from '../page.js';
 import { route, type IdParams, type RouteDef } from '../route.js';
 import { commentBody, grantSchema, grantsQuery, idParams, pageOf, revokeBody } from '../schemas.js';
 
@@ -32,8 +32,8 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { querystring: grantsQuery, response: pageOf(grantSchema) },
-      handler: ({ subject, query }) =>
-        readVisiblePage(query, (window) => workflow.listGrants({
+      handler: async ({ subject, query }) =>
+        readVisiblePage(query, cursorScope(await workflow.listingKey(), '/v1/grants', subject, query), (window) => workflow.listGrants({
           ...(query.subject ? { subject: query.subject } : {}),
           ...(query.active !== undefined ? { active: query.active } : {}),
           ...(query.break_glass !== undefined ? { break_glass: query.break_glass } : {}),

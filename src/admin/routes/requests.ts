@@ -3,7 +3,7 @@ import type { AccessRequest, RequestStatus, Workflow } from '../../grants/index.
 import type { GrantScope, Subject } from '../../policy/index.js';
 import { jitgateError } from '../../errors.js';
 import { parseDuration } from '../duration.js';
-import { readVisiblePage, type PageQuery } from '../page.js';
+import { cursorScope, readVisiblePage, type PageQuery } from '../page.js';
 import { route, type IdParams, type RouteDef } from '../route.js';
 import {
   accessRequestSchema, commentBody, emptyBody, idParams, newRequestBody, pageOf, requestsQuery,
@@ -65,8 +65,8 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       auth: true,
       status: 200,
       schema: { querystring: requestsQuery, response: pageOf(accessRequestSchema) },
-      handler: ({ subject, query }) =>
-        readVisiblePage(query, (window) => workflow.listRequests({
+      handler: async ({ subject, query }) =>
+        readVisiblePage(query, cursorScope(await workflow.listingKey(), '/v1/requests', subject, query), (window) => workflow.listRequests({
           ...(query.status ? { status: query.status } : {}),
           ...(query.requester ? { requester: query.requester } : {}),
           ...(query.role ? { role: query.role } : {}),
