@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { buildBundle, checkBundleSignature, requireOpa } from '../../src/policy/index.js';
 import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig, type GatewayProcess } from '../helpers/gateway.js';
@@ -30,6 +30,30 @@ async function bundle(dir: string, revision: string, readsAllowed: boolean): Pro
   const out = join(dir, `${revision}.tar.gz`);
   await buildBundle({ dir: policies, opaPath: await requireOpa(), outFile: out, revision });
   return readFileSync(out);
+}
+
+/** What the test's bundle server hands out: answered 304 while the gateway already holds this etag. */
+interface Served { body: Buffer; etag: string }
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/**
+ * A bundle server handing out `served` (changed by the test as it goes) and a real gateway
+ * polling it every 0.1-0.2 s; `config` adds to the bundle's block and to the file's top level.
+ */
+async function gatewayPolling(t: Test, dir: string, served: Served, config: { bundle?: Record<string, unknown>; top?: Record<string, unknown> } = {}): Promise<{ gw: GatewayProcess; file: string; server: Receiver }> {
+  const server = await startReceiver((_url, _index, headers) => (headers['if-none-match'] === served.etag
+    ? { status: 304 }
+    : { status: 200, headers: { 'content-type': 'application/gzip', etag: served.etag }, body: served.body }));
+  t.teardown(() => server.close());
+  const file = writeConfig(dir, {
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
+    services: { acme: { url: server.url } },
+    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 }, ...config.bundle } },
+    ...config.top,
+  });
+  const gw = await startGatewayProcess(file, demoEnv(keys));
+  t.teardown(() => gw.stop());
+  return { gw, file, server };
 }
 
 t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
@@ -100,18 +124,8 @@ t.test('a gateway keeps its policy in step with a bundle server', async (t) => {
 
 t.test('a bundle whose data.json has more after its value is refused, as OPA refuses it', async (t) => {
   const dir = tempDir('jg-bundles-trailing-');
-  const served = { body: await bundle(dir, 'rev-a', true), etag: '"a"' };
-  const server = await startReceiver((_url, _index, headers) => (headers['if-none-match'] === served.etag
-    ? { status: 304 }
-    : { status: 200, headers: { 'content-type': 'application/gzip', etag: served.etag }, body: served.body }));
-  t.teardown(() => server.close());
-  const file = writeConfig(dir, {
-    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
-    services: { acme: { url: server.url } },
-    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 } } },
-  });
-  const gw = await startGatewayProcess(file, demoEnv(keys));
-  t.teardown(() => gw.stop());
+  const served: Served = { body: await bundle(dir, 'rev-a', true), etag: '"a"' };
+  const { gw, file } = await gatewayPolling(t, dir, served);
   const alice = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
   const read = async (): Promise<string> => {
     const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${alice}` } });
@@ -137,19 +151,8 @@ t.test('an older bundle handed out again is activated, and flagged as a revision
   const dir = tempDir('jg-bundles-back-');
   const older = await bundle(dir, 'rev-old', true);
   const newer = await bundle(dir, 'rev-new', false);
-  const served = { body: older, etag: '"old"' };
-  const server = await startReceiver((_url, _index, headers) => {
-    if (headers['if-none-match'] === served.etag) return { status: 304 };
-    return { status: 200, headers: { etag: served.etag }, body: served.body };
-  });
-  t.teardown(() => server.close());
-  const file = writeConfig(dir, {
-    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
-    services: { acme: { url: server.url } },
-    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 } } },
-  });
-  const gw = await startGatewayProcess(file, demoEnv(keys));
-  t.teardown(() => gw.stop());
+  const served: Served = { body: older, etag: '"old"' };
+  const { gw, file } = await gatewayPolling(t, dir, served);
   const loaded = async (): Promise<{ policy_revision: string; details: { previous: string | null; returned?: boolean } }[]> => {
     const out = await runCli(['audit', 'export', '--kind', 'policy.loaded', '--config', file]);
     return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { policy_revision: string; details: { previous: string | null; returned?: boolean } });
@@ -265,19 +268,11 @@ t.test('with signing configured only bundles signed with the configured key are 
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = (k: typeof trusted.privateKey, type: 'pkcs8' | 'spki'): string => k.export({ type, format: 'pem' }).toString();
   const good = await signedBundle(dir, 'signed-1', pem(trusted.privateKey, 'pkcs8'));
-  const served = { body: good, etag: '"1"' };
-  const server = await startReceiver((_url, _index, headers) => (headers['if-none-match'] === served.etag
-    ? { status: 304 }
-    : { status: 200, headers: { 'content-type': 'application/gzip', etag: served.etag }, body: served.body }));
-  t.teardown(() => server.close());
-  const file = writeConfig(dir, {
-    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }),
-    services: { acme: { url: server.url } },
-    bundles: { jitgate: { service: 'acme', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 }, signing: { keyid: 'release' } } },
-    keys: { release: { key: pem(trusted.publicKey, 'spki'), algorithm: 'RS256' } },
+  const served: Served = { body: good, etag: '"1"' };
+  const { gw, file, server } = await gatewayPolling(t, dir, served, {
+    bundle: { signing: { keyid: 'release' } },
+    top: { keys: { release: { key: pem(trusted.publicKey, 'spki'), algorithm: 'RS256' } } },
   });
-  const gw = await startGatewayProcess(file, demoEnv(keys));
-  t.teardown(() => gw.stop());
   const revision = async (): Promise<string> => /revision (\S+?)"/.exec(await (await fetch(`${gw.controlUrl}/readyz`)).text())?.[1] ?? '';
   t.equal(await revision(), 'signed-1', 'a bundle signed by opa with the configured key is verified and serves');
 
