@@ -28,9 +28,9 @@ const BLOCK = 512;
 /**
  * Bundles bigger than this unpacked are refused: a policy bundle is kilobytes to a few megabytes,
  * a signed data.json over 16 MiB is refused anyway (signature.ts), and the engine could not hold
- * an unsigned one much over 14 MB (parsed values take 9 to 17 times their text, 17 for many small
- * objects, in at most 256 MiB of wasm memory). Unpacked output is copied into one buffer on the event loop at the
- * end: about 50 ms for this much, four times that for 256 MiB.
+ * an unsigned one much over 17 MB (parsed, many small objects take 13 to 16 times their text, in
+ * at most 256 MiB of wasm memory: docs/policies.md). Unpacked output is copied into one buffer on
+ * the event loop at the end: about 50 ms for this much, four times that for 256 MiB.
  */
 const MAX_UNPACKED_BYTES = 64 * 1024 * 1024;
 /**

@@ -16,7 +16,7 @@
 // parse: every instance, small data or large, takes its data in from an image.
 //
 // The engine keeps the image to make its spare and replacement instances from: memory for one
-// more copy of the parsed data (about 17 times the text for many small objects: 175 MB for a
+// more copy of the parsed data (13 to 16 times the text for many small objects: 175 MB for a
 // data.json of 10 MB, 100 KB for the samples'), instead of seconds of parsing per replacement.
 import { Worker } from 'node:worker_threads';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
