@@ -11,7 +11,7 @@
 // Checked where the files are read (start, reload, rebuild), never per request: one stat per
 // file and per folder above it.
 
-import { statSync, type Stats } from 'node:fs';
+import { realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 const WORLD_WRITABLE = 0o002;
@@ -37,7 +37,8 @@ function foreignOwner(st: Stats): boolean {
 
 /**
  * Checks `paths` (files or folders, each followed through links) as things whose whole content
- * is trusted, and every folder above each of them as a place that could swap them out.
+ * is trusted, and every folder above each of them (above the link's target) as a place that could
+ * swap them out.
  * A path that cannot be stat'ed is left to the reader, which reports it in its own words.
  */
 export function checkFileTrust(paths: readonly string[]): FileTrust {
@@ -56,9 +57,11 @@ export function checkFileTrust(paths: readonly string[]): FileTrust {
     if (foreignOwner(st)) warnings.push(`${path} is owned by another account (uid ${String(st.uid)})`);
   };
   for (const given of paths) {
-    const path = resolve(given);
+    // Where the file really is: through a link, the folders that can swap it are those of its target.
+    let path: string;
     let st: Stats;
     try {
+      path = realpathSync(resolve(given));
       st = statSync(path);
     } catch {
       continue;

@@ -4,7 +4,7 @@
 // decisions by dropping a file. Once, a world-writable policies folder let such an account add
 // `allow if true` and the next request it chose reached the upstream.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
@@ -87,6 +87,11 @@ t.test('group-writable or sticky: a warning, not a refusal', (t) => {
   // Without the sticky bit, anyone could rename it away and put their own in its place.
   chmodSync(sticky, 0o777);
   t.match(checkFileTrust([join(sticky, 'g')]).refusals.join('\n'), /sticky[^\n]*writable by every account/);
+  // Through a link from a private folder: the folders that count are those of the file itself.
+  const private_ = join(dir, 'private');
+  mkdirSync(private_, { mode: 0o700 });
+  symlinkSync(join(sticky, 'g'), join(private_, 'g'));
+  t.match(checkFileTrust([join(private_, 'g')]).refusals.join('\n'), /sticky[^\n]*writable by every account/, 'a link to a file in a world-writable folder is refused');
   t.end();
 });
 
