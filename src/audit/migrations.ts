@@ -1,5 +1,23 @@
 import type { Migration } from '../store/index.js';
 
+/**
+ * A side table indexing one string member of the records' details, where no index reaches:
+ * derived (not hashed), and filled from the records already there. In each store's JSON dialect.
+ */
+function fromDetails(table: string, column: string, member: string): { sqlite: string; postgres: string } {
+  const create = `CREATE TABLE ${table} (seq BIGINT NOT NULL, ${column} TEXT NOT NULL);
+CREATE INDEX ${table}_id ON ${table} (${column}, seq);
+INSERT INTO ${table} (seq, ${column})`;
+  return {
+    sqlite: `${create}
+  SELECT seq, json_extract(details, '$.${member}') FROM jitgate_audit
+  WHERE json_type(details, '$.${member}') = 'text'`,
+    postgres: `${create}
+  SELECT seq, details::jsonb ->> '${member}' FROM jitgate_audit
+  WHERE jsonb_typeof(details::jsonb -> '${member}') = 'string'`,
+  };
+}
+
 // seq is assigned by the writer (head + 1 under the chain lock), not by the database,
 // because it is part of what is hashed.
 export const auditMigrations: readonly Migration[] = [
@@ -62,18 +80,7 @@ INSERT INTO jitgate_audit_grants (seq, grant_id, role)
     // Proxied requests and control API calls put the id of the HTTP request behind a record in
     // details.http_request_id, where no index reaches. Derived like jitgate_audit_grants (not
     // hashed), and filled for the records already there.
-    sql: {
-      sqlite: `CREATE TABLE jitgate_audit_http (seq BIGINT NOT NULL, http_request_id TEXT NOT NULL);
-CREATE INDEX jitgate_audit_http_id ON jitgate_audit_http (http_request_id, seq);
-INSERT INTO jitgate_audit_http (seq, http_request_id)
-  SELECT seq, json_extract(details, '$.http_request_id') FROM jitgate_audit
-  WHERE json_type(details, '$.http_request_id') = 'text'`,
-      postgres: `CREATE TABLE jitgate_audit_http (seq BIGINT NOT NULL, http_request_id TEXT NOT NULL);
-CREATE INDEX jitgate_audit_http_id ON jitgate_audit_http (http_request_id, seq);
-INSERT INTO jitgate_audit_http (seq, http_request_id)
-  SELECT seq, details::jsonb ->> 'http_request_id' FROM jitgate_audit
-  WHERE jsonb_typeof(details::jsonb -> 'http_request_id') = 'string'`,
-    },
+    sql: fromDetails('jitgate_audit_http', 'http_request_id', 'http_request_id'),
   },
   {
     version: 4,
@@ -82,18 +89,7 @@ INSERT INTO jitgate_audit_http (seq, http_request_id)
     // decision_id is the new decision and whose details.supersedes names the one it replaced:
     // an auditor asking about the replaced decision must find both. Derived like
     // jitgate_audit_http (not hashed), and filled for the records already there.
-    sql: {
-      sqlite: `CREATE TABLE jitgate_audit_supersedes (seq BIGINT NOT NULL, decision_id TEXT NOT NULL);
-CREATE INDEX jitgate_audit_supersedes_id ON jitgate_audit_supersedes (decision_id, seq);
-INSERT INTO jitgate_audit_supersedes (seq, decision_id)
-  SELECT seq, json_extract(details, '$.supersedes') FROM jitgate_audit
-  WHERE json_type(details, '$.supersedes') = 'text'`,
-      postgres: `CREATE TABLE jitgate_audit_supersedes (seq BIGINT NOT NULL, decision_id TEXT NOT NULL);
-CREATE INDEX jitgate_audit_supersedes_id ON jitgate_audit_supersedes (decision_id, seq);
-INSERT INTO jitgate_audit_supersedes (seq, decision_id)
-  SELECT seq, details::jsonb ->> 'supersedes' FROM jitgate_audit
-  WHERE jsonb_typeof(details::jsonb -> 'supersedes') = 'string'`,
-    },
+    sql: fromDetails('jitgate_audit_supersedes', 'decision_id', 'supersedes'),
   },
   {
     version: 5,
