@@ -53,12 +53,35 @@ function unstorableAt(value: unknown): { at: string; why: string } | null {
   return null;
 }
 
+/** The members of an object schema declared as integers (`limit`, `offset`, the audit `cursor`). */
+function integerMembers(schema: unknown): string[] {
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> } | null)?.properties ?? {};
+  return Object.entries(properties).filter(([, member]) => member.type === 'integer').map(([name]) => name);
+}
+
+/**
+ * Where a query or path integer is not written in decimal digits. ajv coerces text with `+text`,
+ * which also reads `0x10`, `1e2`, `5.0` and ` 5` as numbers: a page of 16 for `limit=0x10` is not
+ * what the caller wrote, and the CLI refuses the same values (src/cli/limit.ts).
+ */
+function nonDecimalAt(data: unknown, names: readonly string[]): { at: string; why: string } | null {
+  if (typeof data !== 'object' || data === null) return null;
+  for (const name of names) {
+    const value: unknown = (data as Record<string, unknown>)[name];
+    for (const text of Array.isArray(value) ? (value as unknown[]) : [value]) {
+      if (typeof text === 'string' && !/^[0-9]+$/.test(text)) return { at: `/${name}`, why: 'must be a whole number written in decimal digits' };
+    }
+  }
+  return null;
+}
+
 export function compileValidator({ schema, httpPart }: { schema: unknown; httpPart?: string }): (data: unknown) => boolean {
   const validate: ValidateFunction = (httpPart === 'body' ? strictBodies : coercingText).compile(schema as object);
+  const integers = httpPart === 'body' ? [] : integerMembers(schema);
   let unstorable: FastifySchemaValidationError[] | null = null;
   // A POST without a body (e.g. `approve` with no comment) is validated as null, which the comment schemas accept.
   const run = (data: unknown): boolean => {
-    const found = unstorableAt(data);
+    const found = unstorableAt(data) ?? nonDecimalAt(data, integers);
     unstorable = found === null ? null : [{ keyword: 'format', instancePath: found.at, schemaPath: '#', params: {}, message: found.why }];
     return unstorable === null && validate(httpPart === 'body' && data === undefined ? null : data);
   };

@@ -213,6 +213,18 @@ t.test('every input is validated and the error names the field', async (t) => {
   const badQuery = await api(stack.base, 'GET', '/v1/requests?limit=1000', { token: alice });
   t.equal(badQuery.status, 400);
   t.match(badQuery.body.error, { code: 'JITGATE_E_VALIDATION', details: { in: 'querystring', field: 'limit' } });
+  // ajv's coercion read these as 16, 100, 5, 5 and 3: a page the caller did not write.
+  for (const query of ['limit=0x10', 'limit=1e2', 'limit=%205', 'limit=5.0', 'limit=3&limit=0x3', 'offset=0x0']) {
+    const res = await api(stack.base, 'GET', `/v1/requests?${query}`, { token: alice });
+    t.equal(res.status, 400, query);
+    t.match(res.body.error, { code: 'JITGATE_E_VALIDATION', details: { in: 'querystring', field: query.slice(0, query.indexOf('=')) } }, query);
+  }
+  const auditHex = await api(stack.base, 'GET', '/v1/audit?cursor=0x1', { token: alice });
+  t.equal(auditHex.status, 400);
+  t.equal(auditHex.body.error.details.field, 'cursor');
+  const decimal = await api(stack.base, 'GET', '/v1/requests?limit=007', { token: alice });
+  t.equal(decimal.status, 200);
+  t.equal(decimal.body.limit, 7);
   const badStatus = await api(stack.base, 'GET', '/v1/requests?status=maybe', { token: alice });
   t.equal(badStatus.body.error.details.field, 'status');
   const notJson = await fetch(`${stack.base}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body: '{"role":' });
