@@ -1,8 +1,8 @@
 // JWT bearer tokens: jose verifies signature, algorithm allowlist, issuer, audience, exp/nbf with a
 // small skew. Claims become a Subject only after all of that passed.
-import { errors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import { seal, type Subject } from '../policy/index.js';
-import { jitgateError, type JitgateError } from '../errors.js';
+import { isJitgateError, jitgateError, type JitgateError } from '../errors.js';
 import type { KeySet } from './keyset.js';
 import { hasControl, SUBJECT_ID_RULE } from './subject-id.js';
 import { TokenCache } from './token-cache.js';
@@ -56,6 +56,25 @@ function mapJoseError(err: unknown): JitgateError {
   return jitgateError('TOKEN_INVALID', undefined, undefined, err);
 }
 
+/**
+ * TOKEN_EXPIRED for a token whose `exp` has passed when no keys could be had to verify it. The
+ * claim is unverified, but whoever wrote it, the token is refused: genuine and expired, or forged.
+ * So the caller is told to get a new token (401), not that the gateway is down (503), and a
+ * client's refresh logic works through an issuer outage. Undefined otherwise.
+ */
+function expiredWithoutKeys(err: unknown, token: string, now: number, skewSeconds: number): JitgateError | undefined {
+  if (!isJitgateError(err, 'KEYS_UNAVAILABLE')) return undefined;
+  let exp: unknown;
+  try {
+    exp = decodeJwt(token).exp;
+  } catch {
+    return undefined;
+  }
+  // jose's own rule: expired once exp <= now - tolerance.
+  if (typeof exp !== 'number' || exp > Math.floor(now / 1000) - skewSeconds) return undefined;
+  return jitgateError('TOKEN_EXPIRED', 'its exp is past (whoever signed it: no keys are loaded to verify it)', undefined, err);
+}
+
 export class JwtVerifier {
   private readonly cache: TokenCache;
 
@@ -95,7 +114,7 @@ export class JwtVerifier {
       payload = result.payload;
       kid = result.protectedHeader.kid ?? null;
     } catch (err) {
-      throw mapJoseError(err);
+      throw expiredWithoutKeys(err, token, now, this.opts.clockSkewSeconds) ?? mapJoseError(err);
     }
     const sub = payload[this.opts.subjectClaim];
     if (typeof sub !== 'string' || sub === '') throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is not a string`);

@@ -164,7 +164,7 @@ t.test('a configured PEM public key; HS256 signed with that PEM is refused', asy
   t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${forged}` })), 'JITGATE_E_TOKEN_INVALID');
 });
 
-t.test('no keys to verify against: the gateway is unavailable (503), the token not blamed; a bad token under loaded keys stays 401', async (t) => {
+t.test('no keys to verify against: the gateway is unavailable (503), the token not blamed unless its exp is past (401); a bad token under loaded keys stays 401', async (t) => {
   const k1 = await newKey('k1');
   published = [k1];
   const es384 = await newKey('k384', 'ES384');
@@ -174,7 +174,7 @@ t.test('no keys to verify against: the gateway is unavailable (503), the token n
     ['a JWKS URL that never answers with keys', { jwks_url: `${issuer}/down` }],
     ['an unreadable JWKS file', { jwks_file: join(dir, 'missing.json') }],
   ] as const) {
-    const cfg = jwtConfig(over);
+    const cfg = jwtConfig({ ...over, clock_skew_seconds: 30 });
     if ('jwks_file' in over) delete cfg.jwt!.jwks_url;
     const auth = createAuthenticator(cfg, { logger });
     await auth.start();
@@ -184,6 +184,13 @@ t.test('no keys to verify against: the gateway is unavailable (503), the token n
     t.equal(err?.status, 503, `${what}: with 503`);
     t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(es384, {}, 'ES384')}` })), 'JITGATE_E_TOKEN_INVALID', `${what}: an algorithm not allowed is still the token's fault`);
     t.equal(await refusal(auth.authenticate({ authorization: 'Bearer not.a.token' })), 'JITGATE_E_TOKEN_INVALID', `${what}: as is a malformed one`);
+    // Whoever signed it, a token past its exp is refused: the caller is told to get a new one.
+    const now = Math.floor(Date.now() / 1000);
+    t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(k1, { exp: now - 60 })}` })), 'JITGATE_E_TOKEN_EXPIRED', `${what}: an expired token is 401, not 503`);
+    const forgedExpired = await sign(await newKey('k1'), { exp: now - 60 });
+    t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${forgedExpired}` })), 'JITGATE_E_TOKEN_EXPIRED', `${what}: as is one whose signature could not be checked`);
+    const withinSkew = await auth.authenticate({ authorization: `Bearer ${await sign(k1, { exp: now - 5 })}` }).then(() => null, (e: unknown) => e as { code?: string });
+    t.equal(withinSkew?.code, 'JITGATE_E_KEYS_UNAVAILABLE', `${what}: an exp within the clock skew is not called expired`);
   }
 
   const loaded = createAuthenticator(jwtConfig(), { logger });
