@@ -49,6 +49,12 @@ t.test('a replica whose JWKS never loaded is not ready, and is ready again once 
   const control = await fetch(`${gw.controlUrl}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
   t.equal(control.status, 503, 'the control API answers the same');
   t.equal(((await control.json()) as { error?: { code?: string } }).error?.code, 'JITGATE_E_KEYS_UNAVAILABLE');
+  const expired = await new SignJWT({ groups: ['eng'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer('https://idp.test').setAudience('jitgate').setSubject('alice').setExpirationTime(Math.floor(Date.now() / 1000) - 300).sign(privateKey);
+  const stale = await fetch(`${gw.proxyUrl}/api/items/expired`, { headers: { authorization: `Bearer ${expired}` } });
+  t.equal(stale.status, 401, 'a token past its exp is the caller\'s to renew, keys or not');
+  t.equal(((await stale.json()) as { error?: { code?: string } }).error?.code, 'JITGATE_E_TOKEN_EXPIRED');
+  t.notOk(run.upstream.seen.some((s) => s.url === '/api/items/expired'), 'and nothing is forwarded');
   const logged = (): { decision_id: string; jitgate: { error_code?: string } }[] => {
     try {
       return readFileSync(join(run.dir, 'decisions.jsonl'), 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as never);
