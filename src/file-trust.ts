@@ -15,6 +15,7 @@ import { realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 const WORLD_WRITABLE = 0o002;
+const WORLD_READABLE = 0o004;
 const GROUP_WRITABLE = 0o020;
 const STICKY = 0o1000;
 
@@ -77,6 +78,26 @@ export function checkFileTrust(paths: readonly string[]): FileTrust {
     }
   }
   return { refusals, warnings };
+}
+
+/**
+ * Secret files (private keys, tokens, upstream credentials) that every account on the host can
+ * read, each with its mode; the paths are followed through links. Only warned about: Kubernetes
+ * mounts secrets 0644 unless told otherwise (`defaultMode: 0400`), and refusing would stop every
+ * gateway deployed that way. A group-readable one is not named: Debian's `ssl-cert` group shares
+ * private keys that way on purpose. Missing files are left to their readers.
+ */
+export function worldReadable(paths: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const given of new Set(paths)) {
+    try {
+      const st = statSync(given);
+      if ((st.mode & WORLD_READABLE) !== 0) found.push(`${resolve(given)} holds a secret and is readable by every account on this host (mode ${octal(st.mode)}; chmod o-r, or in Kubernetes defaultMode: 0400)`);
+    } catch {
+      // Unreadable or missing: the reader says so in its own words.
+    }
+  }
+  return found;
 }
 
 /** One sentence for an error: what is refused and how to fix it. */

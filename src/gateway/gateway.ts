@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../admin/index.js';
 import { createAuditTrail, createDecisionLogger, queryAudit, serviceDispatcher, serviceHeaders, serviceUrl, type AuditEntry, type AuditTrail, type CheckpointWitness, type DecisionLogSink } from '../audit/index.js';
-import { loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
+import { configFileWarnings, loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, identityReadiness, keySourcesChanged, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
@@ -187,6 +187,11 @@ function policyAuditEntry(event: PolicyEvent): AuditEntry {
   return { ...entry, policy_revision: event.revision };
 }
 
+function warnAboutFiles(config: GatewayConfig, logger: Logger): void {
+  const problems = configFileWarnings(config);
+  if (problems.length > 0) logger.warn({ file: config.source, problems }, 'configuration: files that hold secrets or decide who may do what are open to other accounts');
+}
+
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const j = config.jitgate;
   const metrics: PrometheusMetrics = createMetrics();
@@ -195,6 +200,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const life = new Lifecycle();
 
   try {
+    warnAboutFiles(config, logger);
     // First: a certificate that cannot be served stops the start before anything else runs.
     const tls = listenerTls(config);
     if (j.store.type === 'sqlite' && j.store.sqlite.path !== ':memory:') {
@@ -341,6 +347,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       let revokedEnded = 0;
       try {
         const next = loadConfig(configFile);
+        warnAboutFiles(next, logger);
         const restartOnly = restartOnlyChanges(current, next);
         if (restartOnly.length > 0) {
           throw jitgateError('CONFIG_INVALID', `these changes need a restart: ${restartOnly.join(', ')}`, { problems: restartOnly });

@@ -4,7 +4,7 @@
 // decisions by dropping a file. Once, a world-writable policies folder let such an account add
 // `allow if true` and the next request it chose reached the upstream.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
@@ -116,4 +116,43 @@ t.test('a development issuer key others can read is refused: tokens minted with 
   t.not(res.status, 200, `refused (${String(res.status)})`);
   t.equal(upstream.seen.length, 0, 'the upstream saw nothing');
   t.ok(gw.output.some((l) => l.includes('other accounts can read or change it')), 'the log says why');
+});
+
+t.test('a secret file every account can read, or a group-writable configuration, is warned about at start and at reload; the gateway serves on', async (t) => {
+  const k = keys();
+  const upstream = await startDemoUpstream({ port: 0, keys: k });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-trust-');
+  const doc = demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } });
+  const route = (doc.jitgate as { routes: { credentials: Record<string, Record<string, unknown>> }[] }).routes[0]!;
+  const secret = join(dir, 'read-key');
+  writeFileSync(secret, k.readonly);
+  // As Kubernetes mounts a secret unless told otherwise, and as a deploy group shares a config.
+  chmodSync(secret, 0o644);
+  route.credentials.readonly = { type: 'header', header: 'X-Api-Key', from_file: secret };
+  const file = writeConfig(dir, doc);
+  chmodSync(file, 0o664);
+  const gw = await startGatewayProcess(file, demoEnv(k));
+  t.teardown(() => gw.stop());
+  const warning = (): string => gw.output.filter((l) => l.includes('open to other accounts')).join('\n');
+  t.match(warning(), new RegExp(`${secret}[^"]*readable by every account on this host \\(mode 0644`), 'the readable secret is named, with its mode');
+  t.match(warning(), /opa\.config\.yaml is writable by its group/, 'as is the group-writable configuration');
+  const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const res = await fetch(`${gw.proxyUrl}/api/items/1`, { headers: { authorization: `Bearer ${token}` } });
+  await res.arrayBuffer();
+  t.equal(res.status, 200, 'the gateway serves on, with the key from the file');
+  t.equal(upstream.seen.at(-1)?.headers['x-api-key'], readFileSync(secret, 'utf8'));
+
+  // Tightened and reloaded: nothing more to say.
+  const before = gw.output.length;
+  chmodSync(secret, 0o600);
+  chmodSync(file, 0o644);
+  gw.proc.kill('SIGHUP');
+  t.ok(await within(() => gw.output.slice(before).some((l) => l.includes('configuration reloaded')), 15_000), 'reloaded');
+  t.notOk(gw.output.slice(before).some((l) => l.includes('open to other accounts')), 'no warning once the files are tight');
+  // Loosened again: the reload warns.
+  chmodSync(secret, 0o604);
+  const again = gw.output.length;
+  gw.proc.kill('SIGHUP');
+  t.ok(await within(() => gw.output.slice(again).some((l) => l.includes('open to other accounts') && l.includes('mode 0604')), 15_000), 'a reload warns too');
 });
