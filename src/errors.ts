@@ -74,6 +74,8 @@ export const ERRORS = {
   ALREADY_APPROVED: spec('ALREADY_APPROVED', 409, 'This approver has already approved the request'),
   REQUEST_NOT_PENDING: spec('REQUEST_NOT_PENDING', 409, 'The request is no longer pending'),
   GRANT_NOT_ACTIVE: spec('GRANT_NOT_ACTIVE', 409, 'The grant is not active'),
+  // The approver may decide, the request is stale: its grant would open nothing on the data path.
+  REQUESTER_NOT_ELIGIBLE: spec('REQUESTER_NOT_ELIGIBLE', 409, 'The requester is no longer eligible for the role: the request cannot be approved'),
   REASON_REQUIRED: spec('REASON_REQUIRED', 400, 'A reason is required'),
   TICKET_REQUIRED: spec('TICKET_REQUIRED', 400, 'A ticket reference is required'),
   DURATION_TOO_LONG: spec('DURATION_TOO_LONG', 400, 'The requested duration exceeds the maximum'),

@@ -36,3 +36,8 @@ require_ticket := workflow.role.require_ticket
 step_up := workflow.role.step_up
 
 max_extensions := workflow.role.max_extensions
+
+# Unlike the settings above, judged by the policy in force at the approval: false when the
+# requester, with the groups stored on the request, may no longer hold the role (the role's
+# eligible groups changed since they asked). The workflow then refuses the approval.
+requester_eligible := workflow.requester_still_eligible if input.action == "approve"

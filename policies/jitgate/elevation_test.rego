@@ -179,6 +179,23 @@ test_an_id_that_only_looks_like_the_holders_has_no_holder_rights if {
 	w.allow == false
 }
 
+test_approve_says_whether_the_requester_may_still_hold_the_role if {
+	d := elevation with input as f.step("approve", f.pending("writer"), f.bob, f.alice, null)
+	d.requester_eligible == true
+
+	# The role's eligible groups changed since alice asked: bob may decide, the grant would open nothing.
+	moved := elevation with input as f.step("approve", f.pending("writer"), f.bob, f.alice, null)
+		with data.jitgate.roles.writer.eligible_groups as ["sre"]
+	moved.allow == true
+	moved.requester_eligible == false
+
+	# Denying such a request stays possible, and says nothing about eligibility.
+	denied := elevation with input as f.step("deny", f.pending("writer"), f.bob, f.alice, null)
+		with data.jitgate.roles.writer.eligible_groups as ["sre"]
+	denied.allow == true
+	not denied.requester_eligible
+}
+
 test_non_approver_cannot_approve if {
 	d := elevation with input as f.step("approve", f.pending("writer"), f.erin, f.alice, null)
 	d.allow == false

@@ -117,6 +117,22 @@ function checkAgainstSettings(r: ElevationResult, ask: CheckedAsk, breakGlass: b
 }
 
 /**
+ * The approver may decide, but the policy in force says the requester may no longer hold the role
+ * (it changed since they asked): the grant would open nothing on the data path, so the approval is
+ * refused and the request left pending, as every refusal leaves what it was aimed at. It may still
+ * be denied, or approved once the requester is eligible again; else it expires.
+ */
+function checkRequesterEligible(decision: Decision<ElevationResult>, req: AccessRequest): void {
+  if (decision.result.requester_eligible !== false) return;
+  throw jitgateError('REQUESTER_NOT_ELIGIBLE', `${req.requester.id} may no longer hold role ${req.role} under policy revision ${decision.revision}`, {
+    requester: req.requester.id,
+    requester_groups: req.requester.groups,
+    role: req.role,
+    policy_revision: decision.revision,
+  });
+}
+
+/**
  * The statuses of a refused action (bad input, not allowed, not visible, no longer in a state to
  * take it): nothing changed, and the attempt is audited. Others (a store or policy failure) are
  * failures, not refusals.
@@ -203,6 +219,7 @@ export class StoreWorkflow implements Workflow {
       const extended = await this.#extendedGrant(sql, req);
       const decision = this.#decide('approve', req, extended, actor, now);
       this.#checkApprover(req, actor);
+      checkRequesterEligible(decision, req);
       const approval: Approval = { by: actor.id, at: iso(now), comment: comment ?? null };
       if (!(await this.#store.addApproval(sql, req.id, approval))) throw jitgateError('ALREADY_APPROVED');
       const approved: AccessRequest = { ...req, approvals: [...req.approvals, approval] };

@@ -182,6 +182,11 @@ export interface ElevationResult {
   require_ticket?: boolean;
   step_up?: boolean;
   max_extensions?: number;
+  /**
+   * On `approve`: whether the requester, with the groups stored on the request, may still hold
+   * the role. False refuses the approval (a grant the data path would not honour is no grant).
+   */
+  requester_eligible?: boolean;
 }
 
 export interface Decision<R> {

@@ -157,6 +157,7 @@ const elevationResultSchema = {
     require_ticket: { type: 'boolean' },
     step_up: { type: 'boolean' },
     max_extensions: { type: 'integer', minimum: 0 },
+    requester_eligible: { type: 'boolean' },
   },
 };
 

@@ -1,8 +1,11 @@
 // The sample policies (policies/) against requests that once slipped past them, through a real
 // `jitgate serve` in front of a recording upstream: what the caller gets and what the upstream sees.
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { demoRun } from '../helpers/demo-run.js';
-import { runCli } from '../helpers/gateway.js';
+import { repoRoot, runCli, tempDir } from '../helpers/gateway.js';
 
 const SUBJECTS = { alice: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'] };
 
@@ -52,4 +55,53 @@ t.test('a grant stops opening anything once its holder is no longer eligible for
   t.equal(approved.status, 200, 'a request made while eligible is still approved');
   t.equal((await run.write(gw, moved, 'approved-late')).status, 403, 'its grant opens nothing either');
   t.same(run.upstream.seen.filter((s) => s.method === 'POST').map((s) => s.url), ['/api/items/in-eng'], 'the upstream saw only the write made while eligible');
+});
+
+t.test('a policy change that leaves a waiting requester ineligible makes the approval fail, not a grant that opens nothing', async (t) => {
+  // The sample policies in a folder of their own, watched: the change below is hot-reloaded.
+  const own = tempDir('jg-eligible-policies-');
+  const policies = join(own, 'policies');
+  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
+  const run = await demoRun(t, {
+    prefix: 'jg-eligibility-changed-', subjects: { ...SUBJECTS, dave: ['admins'] },
+    jitgate: { policy: { dir: policies, bundles_dir: join(own, 'bundles'), watch: true } },
+  });
+  const gw = await run.start();
+  const alice = await run.token('alice');
+  const bob = await run.token('bob');
+  const dave = await run.token('dave');
+  const get = async (path: string, token?: string): Promise<Record<string, unknown>> =>
+    (await (await fetch(`${gw.controlUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {})).json()) as Record<string, unknown>;
+  const revision = async (): Promise<string> => JSON.stringify((await get('/readyz')).checks);
+  const asked = await run.post(gw, '/v1/requests', alice, { role: 'writer', duration: '1h', reason: 'asked while eng was eligible' });
+  t.equal(asked.status, 201);
+  const id = String(asked.body.id);
+
+  // The merged change: writer is for sre only. alice's token (and the groups stored with her request) still say eng.
+  const before = await revision();
+  const file = join(policies, 'data.json');
+  const data = JSON.parse(readFileSync(file, 'utf8')) as { jitgate: { roles: { writer: { eligible_groups: string[] } } } };
+  data.jitgate.roles.writer.eligible_groups = ['sre'];
+  writeFileSync(file, JSON.stringify(data, null, 2));
+  for (let i = 0; i < 150 && (await revision()) === before; i++) await sleep(200);
+  t.not(await revision(), before, 'the gateway serves the changed policy');
+
+  const approved = await run.post(gw, `/v1/requests/${id}/approve`, bob, { comment: 'ok' });
+  t.equal(approved.status, 409, 'the approver is refused');
+  t.equal(approved.body.error?.code, 'JITGATE_E_REQUESTER_NOT_ELIGIBLE');
+  const cli = await runCli(['approve', id, '--url', gw.controlUrl], { JITGATE_TOKEN: bob });
+  t.equal(cli.code, 5, 'the CLI exits as for any conflict');
+  t.match(cli.stderr, /^jitgate: JITGATE_E_REQUESTER_NOT_ELIGIBLE: .*alice may no longer hold role writer/, 'and says why');
+
+  t.match(await get(`/v1/requests/${id}`, alice), { status: 'pending', approvals: [], grant_id: null }, 'the request waits as it was');
+  t.same((await get('/v1/grants?subject=alice', dave)).items, [], 'no grant was made');
+  const write = await run.write(gw, alice, 'after-refused-approval');
+  t.equal(write.status, 403, 'alice still may not write');
+  t.equal(write.code, 'JITGATE_E_FORBIDDEN');
+  t.notOk(run.upstream.seen.some((s) => s.method === 'POST'), 'and the upstream never saw her write');
+
+  const trail = (await get(`/v1/audit?request_id=${id}`, dave)).items as { kind: string; actor: string; details: Record<string, unknown> }[];
+  t.same(trail.map((r) => r.kind).sort(), ['request.created', 'workflow.refused', 'workflow.refused'], 'both attempts are on the record, and nothing else');
+  t.same(trail.filter((r) => r.kind === 'workflow.refused').map((r) => [r.actor, r.details.action, r.details.error_code]),
+    [['bob', 'approve', 'JITGATE_E_REQUESTER_NOT_ELIGIBLE'], ['bob', 'approve', 'JITGATE_E_REQUESTER_NOT_ELIGIBLE']]);
 });

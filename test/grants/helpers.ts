@@ -1,6 +1,6 @@
 // Real pieces for the grants tests: the repo's sample policies compiled by the real opa,
 // the real audit trail, SQLite or a fresh PostgreSQL database, and a clock the test moves.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,21 @@ let engine: Promise<PolicyEngine> | null = null;
 export function samplePolicy(): Promise<PolicyEngine> {
   engine ??= (async () => (await buildBundle({ dir: join(root, 'policies'), opaPath: await requireOpa() })).engine)();
   return engine;
+}
+
+/** The sample policies with their data.json changed by `edit`, built from a copy (the change a policy author merges). */
+export async function samplePolicyEdited(edit: (data: { jitgate: { roles: Record<string, Record<string, unknown>> } }) => void): Promise<PolicyEngine> {
+  const dir = await mkdtemp(join(tmpdir(), 'jitgate-policies-'));
+  try {
+    await cp(join(root, 'policies'), dir, { recursive: true });
+    const file = join(dir, 'data.json');
+    const data = JSON.parse(await readFile(file, 'utf8')) as Parameters<typeof edit>[0];
+    edit(data);
+    await writeFile(file, JSON.stringify(data));
+    return (await buildBundle({ dir, opaPath: await requireOpa() })).engine;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export class TestClock {

@@ -4,8 +4,27 @@ import t from 'tap';
 import { verifyChain } from '../../src/audit/index.js';
 import { createWorkflow } from '../../src/grants/index.js';
 import { jitgateError } from '../../src/errors.js';
-import { alice, auditOf, bob, carol, dave, erin, mallory, samplePolicy, storeWithReplica, user, type Dialect } from './helpers.js';
+import type { PolicyEvaluator } from '../../src/policy/index.js';
+import { alice, auditOf, bob, carol, dave, erin, mallory, samplePolicy, samplePolicyEdited, storeWithReplica, user, type Dialect } from './helpers.js';
 
+// The policy after a change merged while requests wait: writer and admin are for `sre` only.
+let sreOnly: Promise<PolicyEvaluator> | null = null;
+const sreOnlyPolicy = (): Promise<PolicyEvaluator> => sreOnly ??= samplePolicyEdited((data) => {
+  for (const role of ['writer', 'admin']) data.jitgate.roles[role]!.eligible_groups = ['sre'];
+});
+
+/** A policy that serves whichever engine `current` holds: the hot swap a running gateway makes. */
+function swappable(first: PolicyEvaluator): { policy: PolicyEvaluator; serve: (p: PolicyEvaluator) => void } {
+  let current = first;
+  return {
+    policy: {
+      get revision() { return current.revision; },
+      authorize: (input) => current.authorize(input),
+      elevation: (input) => current.elevation(input),
+    },
+    serve: (p) => { current = p; },
+  };
+}
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   t.test(dialect, async (t) => {
@@ -204,6 +223,46 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.same(await r.sweeper.sweepOnce(), { grants: 0, requests: 0 }, 'recorded once');
       t.same((await auditOf(s.db, { grant_id: ok.grant_id! })).map((a) => a.kind), ['request.approved', 'grant.granted', 'workflow.refused', 'grant.expired']);
       t.same((await auditOf(s.db, { request_id: stale.id })).map((a) => a.kind), ['request.created', 'workflow.refused', 'request.expired'], 'the late approval is on the record too');
+    });
+
+    await t.test('a request whose requester the policy in force no longer makes eligible is not approved: refused, audited, nothing changes', async (t) => {
+      const sample = await samplePolicy();
+      const moved = await sreOnlyPolicy();
+      const { policy, serve } = swappable(sample);
+      const wf2 = createWorkflow({ store: r.store, policy, audit: r.audit, cache: r.cache, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+      const gina = user('gina', ['eng']);
+      const writer = await wf2.request(gina, { role: 'writer', duration_seconds: 900, reason: 'asked while eng was eligible' });
+      const admin = await wf2.request(gina, { role: 'admin', duration_seconds: 900, reason: 'rotate the key', ticket: 'INC-7' });
+      t.equal((await wf2.approve(bob, admin.id)).approvals.length, 1, 'one of the two admin approvals comes before the change');
+      serve(moved);
+
+      await t.rejects(wf2.approve(carol, writer.id, 'looks fine'), {
+        code: 'JITGATE_E_REQUESTER_NOT_ELIGIBLE', status: 409, message: /gina may no longer hold role writer under policy revision /,
+        details: { requester: 'gina', requester_groups: ['eng'], role: 'writer', policy_revision: moved.revision },
+      });
+      await t.rejects(wf2.approve(carol, admin.id), { code: 'JITGATE_E_REQUESTER_NOT_ELIGIBLE' }, 'nor the last approval a half-approved request needs');
+      for (const id of [writer.id, admin.id]) {
+        const after = (await wf2.getRequest(id))!;
+        t.match(after, { status: 'pending', grant_id: null }, `${after.role}: still pending, no grant`);
+      }
+      t.same((await wf2.getRequest(writer.id))!.approvals, [], 'the refused approval is not counted');
+      t.same((await wf2.getRequest(admin.id))!.approvals.map((a) => a.by), ['bob'], 'nor added to the one before');
+      t.same(await wf2.listGrants({ subject: 'gina' }), [], 'no grant stored');
+      t.same(r.cache.activeGrants({ id: 'gina', kind: 'user' }, clock.ms), [], 'none on the data path');
+
+      const trail = await auditOf(s.db, { request_id: writer.id });
+      t.same(trail.map((a) => a.kind), ['request.created', 'workflow.refused'], 'the attempt is on the record, nothing else');
+      t.match(trail[1], {
+        actor: 'carol', subject: 'gina', role: 'writer', policy_revision: moved.revision, reason: /no longer eligible/,
+        details: { action: 'approve', error_code: 'JITGATE_E_REQUESTER_NOT_ELIGIBLE', comment: 'looks fine' },
+      });
+
+      const denied = await wf2.deny(carol, admin.id, 'gina left the eligible groups');
+      t.equal(denied.status, 'denied', 'an approver can still close it');
+      serve(sample);
+      const approved = await wf2.approve(carol, writer.id);
+      t.equal(approved.status, 'approved', 'with the change reverted while it waits, the same request is approved');
+      t.same(r.cache.activeGrants({ id: 'gina', kind: 'user' }, clock.ms).map((g) => g.id), [approved.grant_id]);
     });
 
     await t.test('history stays queryable and the audit chain verifies', async (t) => {

@@ -147,6 +147,15 @@ approver_is_someone_else if {
 
 pending if request.status == "pending"
 
+# Whether the requester may still hold the role: their groups stored with the request, against
+# the role's eligible groups in the policy as it is now. The data path counts a grant only while
+# its holder is eligible (jitgate.lib.grants), so a request whose requester no longer is would
+# make a grant that opens nothing: elevation.rego publishes this for `approve`, and the workflow
+# refuses such an approval (JITGATE_E_REQUESTER_NOT_ELIGIBLE) rather than issue it.
+requester_still_eligible if {
+	requester_eligible
+} else := false
+
 already_approved_by_actor if {
 	some approval in request.approvals
 	roles.maybe_same_person({"id": approval.by}, actor)

@@ -89,7 +89,8 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       url: '/v1/requests/:id/approve',
       operationId: 'approveRequest',
       summary: 'Approve a pending request',
-      description: 'Requesters can never approve their own request (403 JITGATE_E_SELF_APPROVAL). When the last required approval arrives the grant starts.',
+      description: 'Requesters can never approve their own request (403 JITGATE_E_SELF_APPROVAL). When the last required approval arrives the grant starts. '
+        + 'A requester the policy in force no longer makes eligible for the role is not approved (409 JITGATE_E_REQUESTER_NOT_ELIGIBLE): nothing changes.',
       tag: 'requests',
       auth: true,
       status: 200,
