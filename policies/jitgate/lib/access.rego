@@ -110,7 +110,19 @@ allow(reason, credential, grant_ids) := {
 
 deny(reason) := {"allow": false, "reason": reason}
 
-deny_with_hint(reason, role) := {"allow": false, "reason": reason, "elevation": hint(role)}
+# The hint names a role only to someone who may ask for it: a caller whose token names no
+# group eligible for the role is told why instead (a hint would send them to a request the
+# elevation policy refuses, and a grant they hold of it opens nothing; see grants.eligible_roles).
+deny_with_hint(reason, role) := {"allow": false, "reason": reason, "elevation": hint(role)} if {
+	grants.eligible_roles[role]
+} else := {"allow": false, "reason": concat(": ", [reason, not_eligible(role)])}
+
+# concat, not sprintf: sprintf runs as JavaScript in the wasm SDK (docs/policies.md).
+not_eligible(role) := concat("", ["the ", role, " grant held does not count, as the token names no group eligible for ", role]) if {
+	some grant in input.grants
+	grant.role == role
+	grants.live(grant)
+} else := concat("", ["the token names no group eligible for ", role, ", so it cannot be asked for"])
 
 hint(role) := {"role": role, "max_duration_seconds": roles.definitions[role].max_duration_seconds} if {
 	is_number(roles.definitions[role].max_duration_seconds)
