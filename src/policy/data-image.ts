@@ -15,6 +15,13 @@
 // than a worker's start, and a policy's usual data.json is that small. One code path after the
 // parse: every instance, small data or large, takes its data in from an image.
 //
+// The module's parser recurses once or more per level of nesting, on the thread's own stack.
+// Data nested more than OPA's 10,000 levels is refused before it is parsed (data-depth.ts),
+// as OPA refuses it. Up to that, the worker's stack is set, and enough: objects, which take the
+// most stack per level, loaded up to 24,900 levels deep with it. The main thread's is not (V8's
+// default, about 1 MB, less whatever called the load: objects failed there from 6,250 levels),
+// so small data nested more than INLINE_DATA_DEPTH levels is parsed in a worker too.
+//
 // The engine keeps the image to make its spare and replacement instances from: memory for one
 // more copy of the parsed data (13 to 16 times the text for many small objects: 175 MB for a
 // data.json of 10 MB, 100 KB for the samples'), instead of seconds of parsing per replacement.
@@ -22,10 +29,15 @@ import { Worker } from 'node:worker_threads';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { toError } from '../errors.js';
 import type { WasmMemoryDescriptor, WasmModule } from './wasm.js';
+import { assertOpaDepth, nestingDepth } from './data-depth.js';
 
 const WASM_PAGE = 64 * 1024;
 /** Parsed here rather than in a worker up to this size: about 3 ms here, where a worker takes 70 ms to start (off the event loop). */
 export const INLINE_DATA_BYTES = 64 * 1024;
+/** Small data nested deeper than this is parsed in a worker: a sixth of the levels the main thread's stack held. */
+export const INLINE_DATA_DEPTH = 1_000;
+/** The worker's stack: 10,000 levels of objects need about 1.6 MiB of it (4 MiB held 24,900). */
+const WORKER_STACK_MB = 4;
 /** A worker still parsing after this long is stopped and the load fails (10 MB takes about 4 s). */
 export const DATA_PARSE_TIMEOUT_MS = 120_000;
 /** Bytes copied into an instance per turn of the event loop (under a millisecond each; 4 MiB took 2-3 ms). */
@@ -80,6 +92,8 @@ function stateOf(policy: LoadedPolicy): SdkDataState {
  * called anyway fails the parse. Throws what setData throws.
  */
 export async function parseDataHere(request: DataParseRequest): Promise<DataImage> {
+  // Before the parse: past OPA's limit the module would recurse until the stack ran out.
+  assertOpaDepth(new Uint8Array(request.data));
   const policy = await loadPolicy(request.module, { ...request.memory }, {});
   policy.setData(request.data);
   assertOneJsonValue(request.data);
@@ -123,12 +137,13 @@ function defaultWorkerUrl(): URL {
 }
 
 function startWorker(url: URL): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url);
+  const resourceLimits = { stackSizeMb: WORKER_STACK_MB };
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { resourceLimits });
   // From source: on Node 20 tsx hooks the main thread only, so the worker registers it before
   // loading its .ts (half a second more; the built gateway starts the .js directly).
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(code, { eval: true });
+  return new Worker(code, { eval: true, resourceLimits });
 }
 
 /** Parses `data` in a worker thread; the worker is gone when this settles, whichever way. */
@@ -166,9 +181,11 @@ function parseDataInWorker(request: DataParseRequest, options: DataParseOptions)
   });
 }
 
-/** The image of `data` parsed by `module`: here when small, else in a worker. Throws why it could not be made. */
+/** The image of `data` parsed by `module`: here when small and shallow, else in a worker. Throws why it could not be made. */
 export function parseData(request: DataParseRequest, options: DataParseOptions = {}): Promise<DataImage> {
-  if (request.data.byteLength <= (options.inlineBytes ?? INLINE_DATA_BYTES)) return parseDataHere(request);
+  const small = request.data.byteLength <= (options.inlineBytes ?? INLINE_DATA_BYTES);
+  // The scan of a small data.json takes well under a millisecond; a large one is scanned in the worker.
+  if (small && nestingDepth(new Uint8Array(request.data), INLINE_DATA_DEPTH).depth <= INLINE_DATA_DEPTH) return parseDataHere(request);
   return parseDataInWorker(request, options);
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import * as tar from 'tar';
-import { buildBundle, PolicyEngine, PolicyManager, runningDataWorkers, type AuthzInput, type PolicyBundle, type PolicyEvent } from '../../src/policy/index.js';
+import { buildBundle, defaultCapabilitiesPath, parseBundle, PolicyEngine, PolicyManager, runOpa, runningDataWorkers, type AuthzInput, type PolicyBundle, type PolicyEvent } from '../../src/policy/index.js';
 import { engineEval, engineFor, FIXTURES, opaEvalMany, testOpa } from './helpers.js';
 
 const opa = await testOpa();
@@ -195,6 +195,82 @@ t.test('a worker that dies or hangs fails the load with BUNDLE_INVALID, and is n
   t.equal(runningDataWorkers(), 0, 'no worker is left running');
 });
 
+/**
+ * JSON nested exactly `depth` levels, as Go counts them (each array or object one level): an
+ * object holding a marker, `pad` bytes of padding (to pass the 64 KiB parsed in this thread)
+ * and the nesting, made of arrays, objects or both in turn, with a string at the bottom.
+ */
+function nested(kind: 'array' | 'object' | 'mixed', depth: number, pad = 0): string {
+  let open = '';
+  let close = '';
+  for (let i = 0; i < depth - 1; i++) {
+    const array = kind === 'array' || (kind === 'mixed' && i % 2 === 1);
+    open += array ? '[' : '{"k": ';
+    close = (array ? ']' : '}') + close;
+  }
+  // Brackets in strings are not levels; the padding ends in an escaped backslash, not an escaped quote.
+  return `{"marker": "here", "pad": "${'p'.repeat(pad)}\\\\", "deep": ${open}"[{\\"[{"${close}}`;
+}
+
+const DEPTH_POLICY = `package x
+
+import rego.v1
+
+out := {"marker": data.marker, "kind": type_name(data.deep), "pad": count(data.pad)}
+`;
+
+t.test('data.json nested up to 10,000 levels loads and decides as opa eval; 10,001 is refused, as OPA refuses it; arrays, objects or both, small or large', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-data-depth-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'src'));
+  writeFileSync(join(dir, 'src', 'p.rego'), DEPTH_POLICY);
+  const built = await runOpa(opa, ['build', '-t', 'wasm', '-e', 'x/out', '--capabilities', defaultCapabilitiesPath(), '-o', join(dir, 'b.tar.gz'), join(dir, 'src')]);
+  t.equal(built.code, 0, built.stderr);
+  const bundle = parseBundle(await readFile(join(dir, 'b.tar.gz')));
+  for (const kind of ['array', 'object', 'mixed'] as const) {
+    for (const depth of [10_000, 10_001]) {
+      for (const pad of [0, 70_000]) {
+        const data = nested(kind, depth, pad);
+        const what = `${kind}, ${String(depth)} levels, ${String(data.length)} bytes`;
+        t.equal(nestingDepthOf(data), depth, `${what}: nested as named`);
+        // The same data.json as OPA reads it in a bundle.
+        writeFileSync(join(dir, 'src', 'data.json'), data);
+        const opaRun = await runOpa(opa, ['eval', '-b', join(dir, 'src'), '-f', 'json', 'data.x.out']);
+        const load = PolicyEngine.load({ ...bundle, data: new TextEncoder().encode(data).buffer }, ['x/out']);
+        if (depth > 10_000) {
+          t.match({ code: opaRun.code, output: opaRun.stdout + opaRun.stderr }, { code: 2, output: /exceeded max depth/ }, `${what}: opa refuses it`);
+          await t.rejects(load, { code: 'JITGATE_E_BUNDLE_INVALID', message: /data\.json does not load: data\.json nests more than 10,000 levels deep .*which OPA refuses/ }, `${what}: so does jitgate`);
+        } else {
+          t.equal(opaRun.code, 0, `${what}: opa loads it ${opaRun.stderr}`);
+          const expected = (JSON.parse(opaRun.stdout) as { result: { expressions: { value: unknown }[] }[] }).result[0]?.expressions[0]?.value;
+          t.same(engineEval(await load, 'x/out', {}), expected, `${what}: jitgate loads it and decides as opa eval`);
+        }
+      }
+    }
+  }
+  t.equal(runningDataWorkers(), 0, 'no worker is left running');
+});
+
+/** Nesting by JSON.parse, which is not the scan under test. */
+function nestingDepthOf(json: string): number {
+  let deepest = 0;
+  const walk = (value: unknown, depth: number): void => {
+    let at = value;
+    let level = depth;
+    // A loop rather than recursion: the test's own stack is no deeper than the engine's.
+    while (typeof at === 'object' && at !== null) {
+      level++;
+      deepest = Math.max(deepest, level);
+      const children: unknown[] = Array.isArray(at) ? at : Object.values(at);
+      const containers = children.filter((c) => typeof c === 'object' && c !== null);
+      if (containers.length > 1) throw new Error('one chain of nesting only');
+      at = containers[0];
+    }
+  };
+  walk(JSON.parse(json), 0);
+  return deepest;
+}
+
 const authzInput: AuthzInput = {
   request: { method: 'GET', path: '/x', segments: ['x'], query: {}, headers: {}, host: 'h' },
   subject: { id: 'alice', kind: 'user', groups: ['eng'], claims: {} },
@@ -203,7 +279,7 @@ const authzInput: AuthzInput = {
   now_ns: 1_795_919_481_000_000_000,
 };
 
-t.test('a bundle whose large data.json is invalid is refused, and the serving policy keeps serving', async (t) => {
+t.test('a bundle whose data.json is invalid (large) or nested past OPA\'s limit (small, and loaded before) is refused, and the serving policy keeps serving', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'jg-large-data-bundle-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const bundles = join(root, 'bundles');
@@ -213,18 +289,26 @@ t.test('a bundle whose large data.json is invalid is refused, and the serving po
   t.teardown(() => manager.stop());
   t.equal(manager.authorize(authzInput).revision, 'good-1');
 
-  // The same bundle, its data.json replaced by a large invalid one.
   const parts = join(root, 'parts');
   await mkdir(parts);
   await tar.x({ file: join(bundles, 'jitgate.tar.gz'), cwd: parts });
-  await writeFile(join(parts, 'data.json'), INVALID_LARGE);
   const manifest = JSON.parse(await readFile(join(parts, '.manifest'), 'utf8')) as Record<string, unknown>;
-  await writeFile(join(parts, '.manifest'), JSON.stringify({ ...manifest, revision: 'bad-data-2' }));
-  const events: PolicyEvent[] = [];
-  manager.onEvent((e) => events.push(e));
-  await tar.c({ gzip: true, file: join(root, 'bad.tar.gz'), cwd: parts }, ['.manifest', 'policy.wasm', 'data.json']);
-  t.equal(await manager.loadBundle(join(root, 'bad.tar.gz')), false, 'the bundle is refused');
-  t.match(events, [{ type: 'rejected', source: 'bundle', revision: 'bad-data-2', error: /data\.json does not load: failed to parse json value/ }]);
-  t.equal(manager.authorize(authzInput).revision, 'good-1', 'the last good policy keeps serving');
+  const bad = [
+    ['bad-data-2', INVALID_LARGE, /data\.json does not load: failed to parse json value/],
+    ['deep-data-3', nested('array', 10_001), /data\.json does not load: data\.json nests more than 10,000 levels deep/],
+  ] as const;
+  for (const [revision, data, error] of bad) {
+    // The same bundle, its data.json replaced.
+    await writeFile(join(parts, 'data.json'), data);
+    await writeFile(join(parts, '.manifest'), JSON.stringify({ ...manifest, revision }));
+    const events: PolicyEvent[] = [];
+    const off = manager.onEvent((e) => events.push(e));
+    const file = join(root, `${revision}.tar.gz`);
+    await tar.c({ gzip: true, file, cwd: parts }, ['.manifest', 'policy.wasm', 'data.json']);
+    t.equal(await manager.loadBundle(file), false, `${revision}: the bundle is refused`);
+    t.match(events, [{ type: 'rejected', source: 'bundle', revision, error }]);
+    t.equal(manager.authorize(authzInput).revision, 'good-1', `${revision}: the last good policy keeps serving`);
+    off();
+  }
   t.equal(runningDataWorkers(), 0, 'no worker is left running');
 });
