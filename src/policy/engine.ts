@@ -52,12 +52,16 @@ const HOST_BUILTINS = new Set([...SDK_BUILTIN_NAMES, ...CUSTOM_BUILTIN_NAMES]);
 
 /**
  * Whether an evaluation failed by more than an abort: the module trapped (WebAssembly's
- * RuntimeError: out-of-bounds memory, `unreachable`), or the result it wrote did not parse.
- * opa_abort (a conflict, a failed builtin) arrives as the SDK throws it (a string), a host
- * builtin's failure as its Error.
+ * RuntimeError: out-of-bounds memory, `unreachable`), ran out of the thread's stack, or the
+ * result it wrote did not parse. opa_abort (a conflict, a failed builtin) arrives as the SDK
+ * throws it (a string), a host builtin's failure as its Error. Running out of stack unwinds
+ * thousands of the module's frames, none restoring its stack pointer: the instance's next
+ * evaluation then traps (memory access out of bounds), so it is not given one.
  */
 function trapped(thrown: unknown): boolean {
-  return thrown instanceof SyntaxError || (thrown instanceof Error && thrown.name === 'RuntimeError');
+  return thrown instanceof SyntaxError
+    || (thrown instanceof Error && thrown.name === 'RuntimeError')
+    || (thrown instanceof RangeError && thrown.message.includes('Maximum call stack size exceeded'));
 }
 
 /** Sealed sets that passed the grant schema: a set cannot change, so it is checked once. */

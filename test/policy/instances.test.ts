@@ -66,3 +66,16 @@ t.test('a builtin that traps the module fails its own decision, not the next one
   t.equal(decide(engine, { meta: '{"a":1}' }), true, 'and the next one is decided on a fresh instance, as opa eval decides it');
   t.equal(engine.instancesReplaced, 1);
 });
+
+t.test('a decision that runs out of stack on deep data fails alone; the next one is decided on a fresh instance', async (t) => {
+  // 9,000 levels of objects load (OPA's limit is 10,000), but comparing them recurses past
+  // the main thread's stack inside the module, where opa eval answers.
+  const dir = policyDir(['package p', '', 'default allow := false', '', 'allow if input.plain', '', 'allow if {', '\tinput.deep', '\tcount(json.marshal(data.deep)) > 0', '\tdata.deep == data.deep', '}', ''].join('\n'));
+  writeFileSync(join(dir, 'data.json'), `{"deep": ${'{"k": '.repeat(9_000)}1${'}'.repeat(9_000)}}`);
+  const engine = await engineFor(opa, dir, ['p/allow']);
+  t.same(await opaEvalMany(opa, dir, 'data.p.allow', [{ plain: true }, { deep: true }]), [true, true], 'opa eval allows both');
+  t.equal(decide(engine, { plain: true }), true, 'as opa eval');
+  t.match(decide(engine, { deep: true }), /^ERROR .*Maximum call stack size exceeded/, 'the deep comparison fails its decision (denies)');
+  t.equal(decide(engine, { plain: true }), true, 'and the next decision is as opa eval makes it');
+  t.equal(engine.instancesReplaced, 1, 'on a fresh instance');
+});
