@@ -76,6 +76,8 @@ export const ERRORS = {
   GRANT_NOT_ACTIVE: spec('GRANT_NOT_ACTIVE', 409, 'The grant is not active'),
   // The approver may decide, the request is stale: its grant would open nothing on the data path.
   REQUESTER_NOT_ELIGIBLE: spec('REQUESTER_NOT_ELIGIBLE', 409, 'The requester is no longer eligible for the role: the request cannot be approved'),
+  // As REQUESTER_NOT_ELIGIBLE, for what the request carries: the role's settings tightened since it was made.
+  REQUEST_OUTSIDE_SETTINGS: spec('REQUEST_OUTSIDE_SETTINGS', 409, 'The request no longer meets the role\'s settings in the policy in force: it cannot be approved'),
   REASON_REQUIRED: spec('REASON_REQUIRED', 400, 'A reason is required'),
   TICKET_REQUIRED: spec('TICKET_REQUIRED', 400, 'A ticket reference is required'),
   DURATION_TOO_LONG: spec('DURATION_TOO_LONG', 400, 'The requested duration exceeds the maximum'),

@@ -17,8 +17,10 @@ default reason := "no elevation rule matched"
 
 reason := workflow.decision.reason
 
-# The role's settings, for every action on a known role. The workflow fixes them on
-# the request when it is made, so later policy changes do not move a pending request.
+# The role's settings, for every action on a known role. The workflow fixes who approves
+# and how many (approvals_required, approver_groups) on the request when it is made; what
+# the request carries (duration, reason, ticket, extensions) must also still meet them at
+# each approval (request_within_settings below, and the workflow's own check).
 max_duration_seconds := workflow.role.max_duration_seconds
 
 approvals_required := workflow.role.approvals_required
@@ -41,3 +43,8 @@ max_extensions := workflow.role.max_extensions
 # requester, with the groups stored on the request, may no longer hold the role (the role's
 # eligible groups changed since they asked). The workflow then refuses the approval.
 requester_eligible := workflow.requester_still_eligible if input.action == "approve"
+
+# Judged at the approval too: false when the request as stored (duration, reason, ticket, or for
+# an extension the grant's extension count) no longer meets the role's rules in this policy (they
+# tightened since it was made). The workflow then refuses the approval; the request stays pending.
+request_within_settings := workflow.request_within_settings if input.action == "approve"

@@ -196,6 +196,38 @@ test_approve_says_whether_the_requester_may_still_hold_the_role if {
 	not denied.requester_eligible
 }
 
+test_approve_says_whether_the_request_still_meets_the_role if {
+	d := elevation with input as f.step("approve", f.pending("writer"), f.bob, f.alice, null)
+	d.request_within_settings == true
+
+	# Tightened since alice asked for an hour: a shorter maximum, a ticket, a longer reason.
+	every tightened in [
+		{"max_duration_seconds": 1800},
+		{"require_ticket": true},
+		{"min_reason_length": 40},
+	] {
+		pending := object.union(f.pending("writer"), {"ticket": null})
+		t := elevation with input as f.step("approve", pending, f.bob, f.alice, null)
+			with data.jitgate.roles.writer as object.union(data.jitgate.roles.writer, tightened)
+		t.allow == true
+		t.request_within_settings == false
+	}
+
+	# An extension waiting while the role's extensions were cut to none.
+	ext := object.union(f.pending("writer"), {"extends_grant_id": "g1", "extension_count": 0})
+	more := elevation with input as f.step("approve", ext, f.bob, f.alice, f.grant("g1", "writer"))
+	more.request_within_settings == true
+	none := elevation with input as f.step("approve", ext, f.bob, f.alice, f.grant("g1", "writer"))
+		with data.jitgate.roles.writer.max_extensions as 0
+	none.request_within_settings == false
+
+	# Denying such a request stays possible, and says nothing about it.
+	denied := elevation with input as f.step("deny", f.pending("writer"), f.bob, f.alice, null)
+		with data.jitgate.roles.writer.max_duration_seconds as 60
+	denied.allow == true
+	not denied.request_within_settings
+}
+
 test_non_approver_cannot_approve if {
 	d := elevation with input as f.step("approve", f.pending("writer"), f.erin, f.alice, null)
 	d.allow == false

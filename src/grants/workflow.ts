@@ -133,6 +133,39 @@ function checkRequesterEligible(decision: Decision<ElevationResult>, req: Access
 }
 
 /**
+ * The settings a request was checked against when it was made may have tightened since (a shorter
+ * maximum, a ticket now required, no more extensions): the policy in force at the approval decides,
+ * so the grant is never longer or less justified than it now allows. The workflow checks the
+ * settings the policy publishes itself, as at the request (a policy bug must not widen access), and
+ * honours the policy's own verdict (`request_within_settings`) for rules it cannot see, such as a
+ * minimum reason length. A refusal leaves the request pending; it is never cut down to fit.
+ */
+function checkWithinSettings(decision: Decision<ElevationResult>, req: AccessRequest, extended: StoredGrant | null): void {
+  const r = decision.result;
+  const problems: string[] = [];
+  if (r.max_duration_seconds !== undefined && req.duration_seconds > r.max_duration_seconds) {
+    problems.push(`a duration of at most ${r.max_duration_seconds} seconds (it asks for ${req.duration_seconds})`);
+  }
+  if (r.require_reason === true && req.reason.trim() === '') problems.push('a reason');
+  if (r.require_ticket === true && req.ticket === null) problems.push('a ticket');
+  if (extended && r.max_extensions !== undefined && extended.extension_count >= r.max_extensions) {
+    problems.push(`at most ${r.max_extensions} extensions (the grant has had ${extended.extension_count})`);
+  }
+  if (problems.length === 0 && r.request_within_settings !== false) return;
+  const why = problems.length > 0 ? `role ${req.role} now requires ${problems.join(', ')}` : `the request does not meet role ${req.role}'s rules`;
+  throw jitgateError('REQUEST_OUTSIDE_SETTINGS', `${why} (policy revision ${decision.revision})`, {
+    role: req.role,
+    problems,
+    duration_seconds: req.duration_seconds,
+    ...(r.max_duration_seconds !== undefined ? { max_duration_seconds: r.max_duration_seconds } : {}),
+    ...(r.require_reason !== undefined ? { require_reason: r.require_reason } : {}),
+    ...(r.require_ticket !== undefined ? { require_ticket: r.require_ticket } : {}),
+    ...(extended ? { extension_count: extended.extension_count, ...(r.max_extensions !== undefined ? { max_extensions: r.max_extensions } : {}) } : {}),
+    policy_revision: decision.revision,
+  });
+}
+
+/**
  * The statuses of a refused action (bad input, not allowed, not visible, no longer in a state to
  * take it): nothing changed, and the attempt is audited. Others (a store or policy failure) are
  * failures, not refusals.
@@ -220,6 +253,7 @@ export class StoreWorkflow implements Workflow {
       const decision = this.#decide('approve', req, extended, actor, now);
       this.#checkApprover(req, actor);
       checkRequesterEligible(decision, req);
+      checkWithinSettings(decision, req, extended);
       const approval: Approval = { by: actor.id, at: iso(now), comment: comment ?? null };
       if (!(await this.#store.addApproval(sql, req.id, approval))) throw jitgateError('ALREADY_APPROVED');
       const approved: AccessRequest = { ...req, approvals: [...req.approvals, approval] };

@@ -187,6 +187,12 @@ export interface ElevationResult {
    * the role. False refuses the approval (a grant the data path would not honour is no grant).
    */
   requester_eligible?: boolean;
+  /**
+   * On `approve`: whether the request as stored (duration, reason, ticket, and for an extension
+   * the grant's extension count) still meets the role's rules in this policy. False refuses the
+   * approval: a policy tightened during an incident applies to requests still waiting.
+   */
+  request_within_settings?: boolean;
 }
 
 export interface Decision<R> {

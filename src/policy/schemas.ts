@@ -158,6 +158,7 @@ const elevationResultSchema = {
     step_up: { type: 'boolean' },
     max_extensions: { type: 'integer', minimum: 0 },
     requester_eligible: { type: 'boolean' },
+    request_within_settings: { type: 'boolean' },
   },
 };
 

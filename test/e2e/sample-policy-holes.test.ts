@@ -105,3 +105,55 @@ t.test('a policy change that leaves a waiting requester ineligible makes the app
   t.same(trail.filter((r) => r.kind === 'workflow.refused').map((r) => [r.actor, r.details.action, r.details.error_code]),
     [['bob', 'approve', 'JITGATE_E_REQUESTER_NOT_ELIGIBLE'], ['bob', 'approve', 'JITGATE_E_REQUESTER_NOT_ELIGIBLE']]);
 });
+
+t.test('a role tightened while requests wait (shorter maximum, ticket required, no extensions) refuses their approval, not a grant longer than it allows', async (t) => {
+  const own = tempDir('jg-settings-policies-');
+  const policies = join(own, 'policies');
+  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
+  const run = await demoRun(t, {
+    prefix: 'jg-settings-changed-', subjects: { ...SUBJECTS, dave: ['admins'] },
+    jitgate: { policy: { dir: policies, bundles_dir: join(own, 'bundles'), watch: true } },
+  });
+  const gw = await run.start();
+  const alice = await run.token('alice');
+  const bob = await run.token('bob');
+  const dave = await run.token('dave');
+  const get = async (path: string, token?: string): Promise<Record<string, unknown>> =>
+    (await (await fetch(`${gw.controlUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {})).json()) as Record<string, unknown>;
+  const revision = async (): Promise<string> => JSON.stringify((await get('/readyz')).checks);
+  const held = await run.writerGrant(gw, 'alice', 'carol', '1h');
+  const heldUntil = (await get(`/v1/grants/${held}`, dave)).expires_at;
+  const long = await run.post(gw, '/v1/requests', alice, { role: 'writer', duration: '8h', reason: 'asked before the incident' });
+  const more = await run.post(gw, '/v1/requests', alice, { extends_grant_id: held, duration: '8h', reason: 'and then some' });
+  t.same([long.status, more.status], [201, 201]);
+
+  // The incident change: writer for an hour at most, with a ticket, and no extensions.
+  const before = await revision();
+  const file = join(policies, 'data.json');
+  const data = JSON.parse(readFileSync(file, 'utf8')) as { jitgate: { roles: { writer: Record<string, unknown> } } };
+  Object.assign(data.jitgate.roles.writer, { max_duration_seconds: 3600, require_ticket: true, max_extensions: 0 });
+  writeFileSync(file, JSON.stringify(data, null, 2));
+  for (let i = 0; i < 150 && (await revision()) === before; i++) await sleep(200);
+  t.not(await revision(), before, 'the gateway serves the changed policy');
+
+  const approved = await run.post(gw, `/v1/requests/${String(long.body.id)}/approve`, bob, { comment: 'ok' });
+  t.equal(approved.status, 409, 'the approver is refused');
+  t.equal(approved.body.error?.code, 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS');
+  const cli = await runCli(['approve', String(more.body.id), '--url', gw.controlUrl], { JITGATE_TOKEN: bob });
+  t.equal(cli.code, 5, 'the CLI exits as for any conflict');
+  t.match(cli.stderr, /^jitgate: JITGATE_E_REQUEST_OUTSIDE_SETTINGS: .*role writer now requires .*a ticket, at most 0 extensions/, 'and says why');
+
+  for (const id of [long.body.id, more.body.id]) {
+    t.match(await get(`/v1/requests/${String(id)}`, alice), { status: 'pending', approvals: [], grant_id: null }, 'the request waits as it was');
+  }
+  const grants = (await get('/v1/grants?subject=alice', dave)).items as { id: string; expires_at: string }[];
+  t.same(grants.map((g) => [g.id, g.expires_at]), [[held, heldUntil]], 'alice holds only the hour approved before: no 8-hour grant, no extension');
+
+  const trail = (await get('/v1/audit?role=writer&kind=workflow.refused', dave)).items as { request_id: string; actor: string; details: Record<string, unknown> }[];
+  t.same(trail.map((r) => [r.request_id, r.actor, r.details.action, r.details.error_code]).sort(),
+    [[long.body.id, 'bob', 'approve', 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS'], [more.body.id, 'bob', 'approve', 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS']].sort(), 'both attempts are on the record');
+  for (const id of [long.body.id, more.body.id]) {
+    const kinds = ((await get(`/v1/audit?request_id=${String(id)}`, dave)).items as { kind: string }[]).map((r) => r.kind).sort();
+    t.same(kinds, ['request.created', 'workflow.refused'], 'and nothing else');
+  }
+});

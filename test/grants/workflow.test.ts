@@ -13,6 +13,18 @@ const sreOnlyPolicy = (): Promise<PolicyEvaluator> => sreOnly ??= samplePolicyEd
   for (const role of ['writer', 'admin']) data.jitgate.roles[role]!.eligible_groups = ['sre'];
 });
 
+// The policy tightened during an incident while requests wait: writer for an hour at most, with a
+// ticket, and no more extensions; and, apart, a writer reason of at least 40 characters (a rule only
+// the policy sees: the workflow is not given min_reason_length).
+let tightened: Promise<PolicyEvaluator> | null = null;
+const tightenedPolicy = (): Promise<PolicyEvaluator> => tightened ??= samplePolicyEdited((data) => {
+  Object.assign(data.jitgate.roles.writer!, { max_duration_seconds: 3600, require_ticket: true, max_extensions: 0 });
+});
+let wordy: Promise<PolicyEvaluator> | null = null;
+const wordyPolicy = (): Promise<PolicyEvaluator> => wordy ??= samplePolicyEdited((data) => {
+  data.jitgate.roles.writer!.min_reason_length = 40;
+});
+
 /** A policy that serves whichever engine `current` holds: the hot swap a running gateway makes. */
 function swappable(first: PolicyEvaluator): { policy: PolicyEvaluator; serve: (p: PolicyEvaluator) => void } {
   let current = first;
@@ -263,6 +275,50 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       const approved = await wf2.approve(carol, writer.id);
       t.equal(approved.status, 'approved', 'with the change reverted while it waits, the same request is approved');
       t.same(r.cache.activeGrants({ id: 'gina', kind: 'user' }, clock.ms).map((g) => g.id), [approved.grant_id]);
+    });
+
+    await t.test('a request that no longer meets the role\'s settings in force is not approved: refused, audited, nothing changes, nothing cut down', async (t) => {
+      const sample = await samplePolicy();
+      const strict = await tightenedPolicy();
+      const { policy, serve } = swappable(sample);
+      const wf2 = createWorkflow({ store: r.store, policy, audit: r.audit, cache: r.cache, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+      const hana = user('hana', ['eng']);
+      const held = await wf2.approve(bob, (await wf2.request(hana, { role: 'writer', duration_seconds: 900, reason: 'the import' })).id);
+      const long = await wf2.request(hana, { role: 'writer', duration_seconds: 28_800, reason: 'fix' });
+      const ext = await wf2.extend(hana, held.grant_id!, { duration_seconds: 1800, reason: 'more', ticket: 'INC-9' });
+      const fits = await wf2.request(hana, { role: 'writer', duration_seconds: 3600, reason: 'within the new rules', ticket: 'INC-9' });
+      serve(strict);
+
+      await t.rejects(wf2.approve(bob, long.id, 'ok'), {
+        code: 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS', status: 409,
+        message: /role writer now requires a duration of at most 3600 seconds \(it asks for 28800\), a ticket \(policy revision /,
+        details: { role: 'writer', duration_seconds: 28_800, max_duration_seconds: 3600, require_ticket: true, policy_revision: strict.revision },
+      });
+      await t.rejects(wf2.approve(carol, ext.id), {
+        code: 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS', message: /at most 0 extensions \(the grant has had 0\)/,
+        details: { extension_count: 0, max_extensions: 0 },
+      }, 'nor an extension of a role that allows none now');
+      for (const id of [long.id, ext.id]) t.match(await wf2.getRequest(id), { status: 'pending', approvals: [], grant_id: null }, 'still pending, no approval counted');
+      const grants = await wf2.listGrants({ subject: 'hana' });
+      t.same(grants.map((g) => g.id), [held.grant_id], 'no grant made, none cut down to fit');
+      t.same(r.cache.activeGrants({ id: 'hana', kind: 'user' }, clock.ms).map((g) => g.id), [held.grant_id], 'the data path has only the grant held before');
+      const trail = await auditOf(s.db, { request_id: long.id });
+      t.same(trail.map((a) => a.kind), ['request.created', 'workflow.refused'], 'the attempt is on the record, nothing else');
+      t.match(trail[1], { actor: 'bob', subject: 'hana', role: 'writer', policy_revision: strict.revision, details: { action: 'approve', error_code: 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS', comment: 'ok' } });
+
+      t.equal((await wf2.approve(bob, fits.id)).status, 'approved', 'a request that meets the tightened rules is approved as before');
+      t.equal((await wf2.deny(carol, ext.id, 'no more extensions')).status, 'denied', 'an approver can still close one that does not');
+      serve(sample);
+      const later = await wf2.approve(bob, long.id);
+      const grant = (await wf2.getGrant(later.grant_id!))!;
+      t.equal(Date.parse(grant.expires_at) - Date.parse(grant.starts_at), 28_800_000, 'with the change reverted while it waits, it is approved as asked');
+
+      // A rule the workflow does not see (min_reason_length): the policy's verdict alone refuses.
+      const terse = await wf2.request(hana, { role: 'writer', duration_seconds: 600, reason: 'fix' });
+      serve(await wordyPolicy());
+      await t.rejects(wf2.approve(bob, terse.id), { code: 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS', message: /the request does not meet role writer's rules/, details: { problems: [] } });
+      t.match(await wf2.getRequest(terse.id), { status: 'pending', approvals: [] });
+      serve(sample);
     });
 
     await t.test('history stays queryable and the audit chain verifies', async (t) => {

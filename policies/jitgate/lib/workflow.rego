@@ -156,6 +156,26 @@ requester_still_eligible if {
 	requester_eligible
 } else := false
 
+# Whether the request as stored still meets the role's rules as they are now: the checks a new
+# request gets (duration, reason, ticket) and, for an extension, the extensions left on the grant
+# (input.request.extension_count is the extended grant's). A role tightened while the request
+# waited (a shorter maximum, a ticket now required) must not grant what a new request could not
+# get: elevation.rego publishes this for `approve`, and the workflow refuses such an approval
+# (JITGATE_E_REQUEST_OUTSIDE_SETTINGS) rather than issue it or cut it down.
+request_within_settings if {
+	duration_ok
+	reason_ok
+	ticket_ok
+	extension_within_limit
+} else := false
+
+extension_within_limit if request.extends_grant_id == null
+
+extension_within_limit if {
+	is_string(request.extends_grant_id)
+	extensions_left
+}
+
 already_approved_by_actor if {
 	some approval in request.approvals
 	roles.maybe_same_person({"id": approval.by}, actor)

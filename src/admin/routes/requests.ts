@@ -90,7 +90,8 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       operationId: 'approveRequest',
       summary: 'Approve a pending request',
       description: 'Requesters can never approve their own request (403 JITGATE_E_SELF_APPROVAL). When the last required approval arrives the grant starts. '
-        + 'A requester the policy in force no longer makes eligible for the role is not approved (409 JITGATE_E_REQUESTER_NOT_ELIGIBLE): nothing changes.',
+        + 'A requester the policy in force no longer makes eligible for the role is not approved (409 JITGATE_E_REQUESTER_NOT_ELIGIBLE): nothing changes. '
+        + 'Nor is a request that no longer meets the role\'s settings in force, e.g. a duration over a maximum lowered since it was made, or a ticket now required (409 JITGATE_E_REQUEST_OUTSIDE_SETTINGS): nothing changes, nothing is cut down to fit.',
       tag: 'requests',
       auth: true,
       status: 200,
