@@ -18,7 +18,8 @@ default reason := "no elevation rule matched"
 reason := workflow.decision.reason
 
 # The role's settings, for every action on a known role. The workflow fixes who approves
-# and how many (approvals_required, approver_groups) on the request when it is made; what
+# and how many (approvals_required, approver_groups) on the request when it is made, but a
+# higher approvals_required at an approval applies to the request still waiting; what
 # the request carries (duration, reason, ticket, extensions) must also still meet them at
 # each approval (request_within_settings below, and the workflow's own check).
 max_duration_seconds := workflow.role.max_duration_seconds

@@ -30,6 +30,8 @@ export interface GrantStore {
   listRequests(sql: Sql, filter: RequestFilter): Promise<AccessRequest[]>;
   /** Adds an approval; false when this approver (case-insensitive) already approved. */
   addApproval(sql: Sql, requestId: string, approval: Approval): Promise<boolean>;
+  /** Raises a pending request's approvals_required to `required` (never lowers it); false when nothing changed. */
+  raiseApprovalsRequired(sql: Sql, id: string, required: number): Promise<boolean>;
   /** Moves a pending request to a final status; null when it was no longer pending (a concurrent step won). */
   decideRequest(
     sql: Sql,
@@ -153,6 +155,14 @@ export function createGrantStore(db: Db): GrantStore {
         `INSERT INTO jitgate_approvals (request_id, approver_key, approver, at, comment) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (request_id, approver_key) DO NOTHING RETURNING request_id`,
         [requestId, a.by.toLowerCase(), a.by, a.at, a.comment],
+      );
+    },
+
+    raiseApprovalsRequired(sql, id, required) {
+      return changedOne(
+        sql,
+        `UPDATE jitgate_requests SET approvals_required = $2 WHERE id = $1 AND status = 'pending' AND approvals_required < $2 RETURNING id`,
+        [id, required],
       );
     },
 

@@ -166,6 +166,17 @@ function checkWithinSettings(decision: Decision<ElevationResult>, req: AccessReq
 }
 
 /**
+ * How many approvals the request needs now: what it was made with, or more if the policy in
+ * force asks for more (raised during an incident while it waited). Never fewer: a request made
+ * under a stricter rule keeps it, and a loosened policy applies to requests made under it.
+ */
+function approvalsRequiredNow(decision: Decision<ElevationResult>, req: AccessRequest): number {
+  const now = decision.result.approvals_required;
+  if (typeof now !== 'number' || decision.result.auto_approve === true) return req.approvals_required;
+  return Math.max(req.approvals_required, Math.max(1, Math.trunc(now)));
+}
+
+/**
  * The statuses of a refused action (bad input, not allowed, not visible, no longer in a state to
  * take it): nothing changed, and the attempt is audited. Others (a store or policy failure) are
  * failures, not refusals.
@@ -254,15 +265,18 @@ export class StoreWorkflow implements Workflow {
       this.#checkApprover(req, actor);
       checkRequesterEligible(decision, req);
       checkWithinSettings(decision, req, extended);
+      const required = approvalsRequiredNow(decision, req);
+      if (required > req.approvals_required) await this.#store.raiseApprovalsRequired(sql, req.id, required);
       const approval: Approval = { by: actor.id, at: iso(now), comment: comment ?? null };
       if (!(await this.#store.addApproval(sql, req.id, approval))) throw jitgateError('ALREADY_APPROVED');
-      const approved: AccessRequest = { ...req, approvals: [...req.approvals, approval] };
+      const approved: AccessRequest = { ...req, approvals_required: required, approvals: [...req.approvals, approval] };
       const step = this.#step(approved, decision.revision);
       step.audit.push(this.#entry('approval.added', actor.id, approved, null, decision.revision, comment ?? null, {
         approvals: approved.approvals.length,
-        approvals_required: req.approvals_required,
+        approvals_required: required,
+        ...(required > req.approvals_required ? { approvals_required_was: req.approvals_required } : {}),
       }));
-      if (approved.approvals.length < req.approvals_required) {
+      if (approved.approvals.length < required) {
         step.events.push(this.#event('approval.added', actor.id, approved, null, decision.revision, now));
         return step;
       }

@@ -25,6 +25,11 @@ const wordyPolicy = (): Promise<PolicyEvaluator> => wordy ??= samplePolicyEdited
   data.jitgate.roles.writer!.min_reason_length = 40;
 });
 
+let twoApprovers: Promise<PolicyEvaluator> | null = null;
+const twoApproversPolicy = (): Promise<PolicyEvaluator> => twoApprovers ??= samplePolicyEdited((data) => {
+  data.jitgate.roles.writer!.approvals_required = 2;
+});
+
 /** A policy that serves whichever engine `current` holds: the hot swap a running gateway makes. */
 function swappable(first: PolicyEvaluator): { policy: PolicyEvaluator; serve: (p: PolicyEvaluator) => void } {
   let current = first;
@@ -319,6 +324,30 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       await t.rejects(wf2.approve(bob, terse.id), { code: 'JITGATE_E_REQUEST_OUTSIDE_SETTINGS', message: /the request does not meet role writer's rules/, details: { problems: [] } });
       t.match(await wf2.getRequest(terse.id), { status: 'pending', approvals: [] });
       serve(sample);
+    });
+
+    await t.test('approvals raised while a request waits: it needs the higher count; lowered, it keeps its own', async (t) => {
+      const sample = await samplePolicy();
+      const two = await twoApproversPolicy();
+      const { policy, serve } = swappable(sample);
+      const wf2 = createWorkflow({ store: r.store, policy, audit: r.audit, cache: r.cache, clock: clock.now, config: { pending_ttl_seconds: 600, sweep_interval_ms: 60_000 } });
+      const ivan = user('ivan', ['eng']);
+      const early = await wf2.request(ivan, { role: 'writer', duration_seconds: 600, reason: 'made under one approval' });
+      t.equal(early.approvals_required, 1);
+      serve(two);
+      const once = await wf2.approve(bob, early.id);
+      t.match(once, { status: 'pending', approvals_required: 2, grant_id: null }, 'one approval no longer opens it');
+      t.match(await wf2.getRequest(early.id), { status: 'pending', approvals_required: 2 }, 'and the stored request says so');
+      t.same(r.cache.activeGrants({ id: 'ivan', kind: 'user' }, clock.ms), [], 'nothing reaches the data path');
+      const added = (await auditOf(s.db, { request_id: early.id })).find((a) => a.kind === 'approval.added');
+      t.match(added?.details, { approvals: 1, approvals_required: 2, approvals_required_was: 1 }, 'the trail records the raise');
+      t.equal((await wf2.approve(carol, early.id)).status, 'approved', 'the second approval opens it');
+
+      const strict = await wf2.request(ivan, { role: 'writer', duration_seconds: 600, reason: 'made under two approvals' });
+      t.equal(strict.approvals_required, 2);
+      serve(sample);
+      t.match(await wf2.approve(bob, strict.id), { status: 'pending', approvals_required: 2 }, 'a lowered count does not loosen a request made under the stricter one');
+      t.equal((await wf2.approve(carol, strict.id)).status, 'approved');
     });
 
     await t.test('history stays queryable and the audit chain verifies', async (t) => {
