@@ -77,10 +77,18 @@ function unescapePointer(segment: string): string {
 // key names cannot grow it without limit).
 const keyVerdicts = new Map<string, boolean>();
 
+/**
+ * Longer names are judged every time, not remembered. A caller chooses its body's member names
+ * and its query's parameter names: remembered, 4,096 distinct names of 60 KB held 250 MB in a
+ * running gateway (a 1 MiB `policy_body.max_bytes` would let them hold 4 GiB).
+ */
+const MAX_REMEMBERED_NAME_LENGTH = 128;
+
 function isSensitiveKey(key: string): boolean {
   let verdict = keyVerdicts.get(key);
   if (verdict === undefined) {
     verdict = SENSITIVE_KEY_END.test(key.toLowerCase().replace(/[-_.]/g, ''));
+    if (key.length > MAX_REMEMBERED_NAME_LENGTH) return verdict;
     if (keyVerdicts.size >= 4096) keyVerdicts.clear();
     keyVerdicts.set(key, verdict);
   }
@@ -95,6 +103,7 @@ export function isSensitiveQueryName(name: string): boolean {
   if (verdict === undefined) {
     const bare = name.toLowerCase().replace(/[-_.]/g, '');
     verdict = isSensitiveKey(name) || QUERY_CREDENTIAL_NAMES.has(bare) || QUERY_CREDENTIAL_END.test(bare);
+    if (name.length > MAX_REMEMBERED_NAME_LENGTH) return verdict;
     if (queryVerdicts.size >= 4096) queryVerdicts.clear();
     queryVerdicts.set(name, verdict);
   }
