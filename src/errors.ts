@@ -82,6 +82,7 @@ export const ERRORS = {
   TICKET_REQUIRED: spec('TICKET_REQUIRED', 400, 'A ticket reference is required'),
   DURATION_TOO_LONG: spec('DURATION_TOO_LONG', 400, 'The requested duration exceeds the maximum'),
   CONFLICT: spec('CONFLICT', 409, 'The change conflicts with a concurrent change'),
+  TOO_MANY_OPEN: spec('TOO_MANY_OPEN', 409, 'The requester has too many pending requests and active grants'),
 
   // control API
   AUDIT_READ_DENIED: spec('AUDIT_READ_DENIED', 403, 'Reading the audit trail is not allowed for this subject'),

@@ -52,6 +52,8 @@ export interface GrantStore {
   markGrantExpired(sql: Sql, id: string, nowIso: string): Promise<boolean>;
   stalePendingIds(sql: Sql, nowIso: string, limit: number): Promise<string[]>;
   countPending(sql: Sql): Promise<number>;
+  /** Pending requests made by `requesterId` and active grants held by it, at `nowIso`. */
+  countOpen(sql: Sql, requesterId: string, nowIso: string): Promise<number>;
   /** The key listing cursors are signed with, made by the first caller of any replica and shared by all. */
   listingKey(sql: Sql): Promise<Buffer>;
   /**
@@ -252,6 +254,19 @@ export function createGrantStore(db: Db): GrantStore {
     async countPending(sql) {
       const rows = await sql.query(`SELECT COUNT(*) AS n FROM jitgate_requests WHERE status = 'pending'`);
       return Number(rows[0]?.n ?? 0);
+    },
+
+    async countOpen(sql, requesterId, nowIso) {
+      // Served by the (requester_id, created_at) and (subject_id, status) indexes.
+      const pending = await sql.query(
+        `SELECT COUNT(*) AS n FROM jitgate_requests WHERE requester_id = $1 AND status = 'pending' AND pending_expires_at > $2`,
+        [requesterId, nowIso],
+      );
+      const active = await sql.query(
+        `SELECT COUNT(*) AS n FROM jitgate_grants WHERE subject_id = $1 AND status = 'active' AND expires_at > $2`,
+        [requesterId, nowIso],
+      );
+      return Number(pending[0]?.n ?? 0) + Number(active[0]?.n ?? 0);
     },
 
     async activeGrantsPage(sql, nowIso, afterId, limit) {

@@ -12,7 +12,7 @@ import type {
 import type { Db, Sql } from '../store/index.js';
 import { GRANTS_CHANNEL } from './cache.js';
 import { iso, systemClock, type Clock } from './clock.js';
-import type { GrantsConfig } from './config.js';
+import { DEFAULT_MAX_OPEN_PER_REQUESTER, type GrantsConfig } from './config.js';
 import type { AccessRequest, Approval, Grant, GrantEventType, SubjectRef } from './model.js';
 import { toPolicyGrant } from './policy-grant.js';
 import { publicGrant, type StoredGrant } from './rows.js';
@@ -603,6 +603,13 @@ export class StoreWorkflow implements Workflow {
     checkAgainstSettings(r, ask, breakGlass);
     if (extended && r.max_extensions !== undefined && extended.extension_count >= r.max_extensions) {
       throw jitgateError('ELEVATION_DENIED', `at most ${r.max_extensions} extensions`);
+    }
+    // Counted in this step's transaction; on PostgreSQL two steps running side by side may each
+    // pass the count, so the bound holds to within the requester's concurrent calls.
+    const most = this.#config.max_open_per_requester ?? DEFAULT_MAX_OPEN_PER_REQUESTER;
+    const open = await this.#store.countOpen(sql, actor.id, iso(now));
+    if (open >= most) {
+      throw jitgateError('TOO_MANY_OPEN', `${String(open)} open, at most ${String(most)}`, { open, max_open_per_requester: most });
     }
     const auto = r.auto_approve === true || breakGlass;
     const request: AccessRequest = {
