@@ -110,7 +110,9 @@ export async function replica(db: Db, clock: TestClock, ttlSeconds = 3600): Prom
   const events: WorkflowEvent[] = [];
   const notifier = { notify: (e: WorkflowEvent) => { events.push(e); } };
   const policy = await samplePolicy();
-  const workflow = createWorkflow({ store, policy, audit, cache, notifier, clock: clock.now, config: { pending_ttl_seconds: ttlSeconds, sweep_interval_ms: 60_000 } });
+  // The race tests give one requester a grant per round; the bound on open requests and grants
+  // per requester has tests of its own (test/admin/open-limit.test.ts).
+  const workflow = createWorkflow({ store, policy, audit, cache, notifier, clock: clock.now, config: { pending_ttl_seconds: ttlSeconds, sweep_interval_ms: 60_000, max_open_per_requester: 1000 } });
   const sweeper = new Sweeper({ store, audit, cache, notifier, clock: clock.now, intervalMs: 60_000 });
   return {
     db, store, audit, cache, workflow, sweeper, events,
