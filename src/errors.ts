@@ -55,6 +55,8 @@ export const ERRORS = {
   BODY_TOO_LARGE: spec('BODY_TOO_LARGE', 413, 'The request body is too large'),
   BODY_AMBIGUOUS: spec('BODY_AMBIGUOUS', 400, 'The request body could be read more than one way and was refused'),
   BODY_TIMEOUT: spec('BODY_TIMEOUT', 408, 'The request body did not arrive in time'),
+  // The gateway's load, not the caller's body: the bodies held for the policy fill their budget.
+  POLICY_BODY_BUSY: spec('POLICY_BODY_BUSY', 503, 'The gateway holds as many request bodies for its policy as it may now; try again shortly'),
   REQUEST_TIMEOUT: spec('REQUEST_TIMEOUT', 408, 'The request did not arrive in time'),
   UPGRADE_REFUSED: spec('UPGRADE_REFUSED', 400, 'Protocol upgrade is not allowed on this route'),
   UPSTREAM_UNAVAILABLE: spec('UPSTREAM_UNAVAILABLE', 502, 'The upstream could not be reached'),

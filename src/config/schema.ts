@@ -9,7 +9,7 @@ import { identityConfigSchema } from '../identity/index.js';
 import { notifyConfigSchema } from '../notify/index.js';
 import { observabilityConfigSchema } from '../observability/index.js';
 import { policyConfigSchema } from '../policy/index.js';
-import { callerTimeoutsSchema, routesConfigSchema } from '../proxy/index.js';
+import { callerTimeoutsSchema, POLICY_BODY_BUDGET_BYTES, routesConfigSchema } from '../proxy/index.js';
 import { storeConfigSchema } from '../store/index.js';
 import { tlsFilesSchema } from '../tls/index.js';
 
@@ -33,6 +33,8 @@ const listenSchema: SchemaObject = {
     // How long callers may take: head and whole request on both listeners, body pauses and
     // untaken responses on the proxy. A caller past one gets 408 or its connection closed.
     client_timeouts: callerTimeoutsSchema,
+    // Bytes of request bodies held for the policy (routes with policy_body), all requests together.
+    policy_body_budget_bytes: { type: 'integer', minimum: 1, default: POLICY_BODY_BUDGET_BYTES },
   },
 };
 

@@ -306,6 +306,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       trustedProxies: j.listen.trusted_proxies,
       trustedProxyHeader: j.listen.trusted_proxy_header,
       clientTimeouts: j.listen.client_timeouts,
+      policyBodyBudgetBytes: j.listen.policy_body_budget_bytes,
     });
     const control: ControlServer = createControlServer({
       workflow: grants.workflow,

@@ -49,6 +49,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   const decisionLogDrops = new Counter({ name: 'jitgate_decision_log_dropped_total', help: 'Decision log events dropped', registers });
   const webhookDrops = new Counter({ name: 'jitgate_webhook_dropped_total', help: 'Webhook notifications dropped', registers });
   const logDrops = new Counter({ name: 'jitgate_log_dropped_total', help: 'Log lines dropped because stdout did not take them (a stalled log reader)', registers });
+  const policyBodyRefusals = new Counter({ name: 'jitgate_policy_body_refused_total', help: 'Requests refused because the bodies held for the policy filled their budget', registers });
   const storeErrors = new Counter({
     name: 'jitgate_store_errors_total',
     help: 'Store operations that failed, by operation',
@@ -114,6 +115,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     },
     storeError(operation) {
       storeErrors.inc({ operation });
+    },
+    policyBodyRefused() {
+      policyBodyRefusals.inc();
     },
     shadowDecision(change) {
       shadowDecisions.inc(change);

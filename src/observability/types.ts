@@ -11,6 +11,8 @@ export interface Metrics {
   decisionLogDropped(count: number): void;
   webhookDropped(count: number): void;
   storeError(operation: string): void;
+  /** A request refused because the bodies held for the policy filled their budget (POLICY_BODY_BUSY). */
+  policyBodyRefused(): void;
   /** How a shadow policy's decision differed from the live one (DecisionChange). */
   shadowDecision(change: string): void;
   /** Sampled on scrape. */

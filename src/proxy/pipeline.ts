@@ -19,6 +19,7 @@ import { auditEntryFor } from './audit-entry.js';
 import type { CredentialBroker } from './credentials.js';
 import { judgedHeaders, onlyChunked, overrideRefusal } from './headers.js';
 import { hasBracketKey, normalizeTarget, overridesMethod, type NormalizedTarget } from './normalize.js';
+import type { BodyBudget } from './body-budget.js';
 import { readPolicyBody, type PolicyBody } from './policy-body.js';
 import type { SecretMasker } from './redact.js';
 import type { CompiledRoute, RouteTable } from './routes.js';
@@ -55,6 +56,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** Told while the policy's body is read: a caller cut off by the request timer is answered here, with the ids. */
   bodyReads: BodyReads;
+  /** The bytes of policy bodies held, all requests together (released by the data path when each request ends). */
+  bodyBudget: BodyBudget;
 }
 
 /** An error that happened once a decision id existed: the caller still gets the id to quote. */
@@ -241,7 +244,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       const bodyConfig = route.config.policy_body;
       let body: PolicyBody | null = null;
       if (earlier) body = bodyConfig ? earlier.body : null;
-      else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes, deps.bodyReads);
+      else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes, { reads: deps.bodyReads, budget: deps.bodyBudget });
 
       const nowMs = Date.now();
       if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');

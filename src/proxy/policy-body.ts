@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { jitgateError } from '../errors.js';
 import type { BodyStatus } from '../policy/index.js';
+import type { BodyBudget } from './body-budget.js';
 import type { BodyReads } from './client-errors.js';
 import type { PolicyBodyConfig } from './config.js';
 import { inviteBody } from './expect-continue.js';
@@ -57,11 +58,19 @@ interface Read {
   complete: boolean;
 }
 
+/** Where a body is read from and into: Node's request timers, and the gateway-wide budget of bytes held. */
+export interface BodyReading {
+  reads: BodyReads;
+  /** Every byte read is counted here until the request ends (the data path gives them back). */
+  budget: BodyBudget;
+}
+
 /**
  * Reads until the end or until more than `max` bytes came; the request is left paused after them.
- * Fails with REQUEST_TIMEOUT when Node's request timer cuts the caller off meanwhile (`reads` says so).
+ * Fails with REQUEST_TIMEOUT when Node's request timer cuts the caller off meanwhile (`reads` says
+ * so), and with POLICY_BODY_BUSY when a chunk would take the bytes held past the budget.
  */
-function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: number, reads: BodyReads): Promise<Read> {
+function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: number, { reads, budget }: BodyReading): Promise<Read> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -77,6 +86,11 @@ function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: n
       else resolve(outcome);
     };
     const onData = (chunk: Buffer): void => {
+      if (!budget.take(req, chunk.length)) {
+        req.pause();
+        settle(jitgateError('POLICY_BODY_BUSY'));
+        return;
+      }
       chunks.push(chunk);
       length += chunk.length;
       if (length > limit) {
@@ -112,9 +126,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /**
  * The body as the policy sees it. Throws BODY_AMBIGUOUS (a repeated Content-Type, a repeated
  * member name, a number that cannot be read exactly), BODY_TOO_LARGE, BODY_TIMEOUT,
- * REQUEST_TIMEOUT or BAD_REQUEST (cut off): the request is then refused without a decision.
+ * REQUEST_TIMEOUT, BAD_REQUEST (cut off) or POLICY_BODY_BUSY: the request is then refused without
+ * a decision. The bytes read stay counted in `reading.budget` until the data path releases `req`.
  */
-export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders, config: PolicyBodyConfig, bodyLimit: number, reads: BodyReads): Promise<PolicyBody> {
+export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders, config: PolicyBodyConfig, bodyLimit: number, reading: BodyReading): Promise<PolicyBody> {
   const contentLength = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (contentLength === undefined || contentLength === '0')) return NOT_READ('none');
@@ -128,7 +143,7 @@ export async function readPolicyBody(req: IncomingMessage, headers: BodyHeaders,
   if (contentLength !== undefined && Number(contentLength) > config.max_bytes) return NOT_READ('too_large');
 
   inviteBody(req);
-  const read = await readUpTo(req, config.max_bytes, bodyLimit, config.read_timeout_ms, reads);
+  const read = await readUpTo(req, config.max_bytes, bodyLimit, config.read_timeout_ms, reading);
   if (!read.complete) return { status: 'too_large', upstream: rejoined(read.chunks, req) };
   const bytes = Buffer.concat(read.chunks, read.length);
   if (bytes.length === 0) return { status: 'none', upstream: bytes };

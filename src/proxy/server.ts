@@ -11,6 +11,7 @@ import { ERRORS, isJitgateError, jitgateError, type JitgateError, toError } from
 import { uuid } from '../uuid.js';
 import { CALLER_TIMEOUT_DEFAULTS, type CallerTimeouts, type RouteConfig } from './config.js';
 import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
+import { BodyBudget } from './body-budget.js';
 import { guardBody, type GuardedBody } from './body-guard.js';
 import { ConnectionErrors } from './client-errors.js';
 import { CredentialBroker } from './credentials.js';
@@ -29,7 +30,7 @@ import { upstreamError, upstreamFailure, UpstreamPools } from './upstream.js';
 import { proxyUpgrade } from './websocket.js';
 
 /** What the pipeline needs, plus the routes the server builds its routing state from. */
-export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'clients' | 'bodyReads'> {
+export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'clients' | 'bodyReads' | 'bodyBudget'> {
   routes: RouteConfig[];
   /** Peers whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses and CIDR blocks). */
   trustedProxies?: readonly string[];
@@ -47,7 +48,11 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'client
   tls?: TlsMaterial | null;
   /** How long callers may take (default CALLER_TIMEOUT_DEFAULTS). */
   clientTimeouts?: CallerTimeouts;
+  /** Bytes of request bodies held for the policy, all requests together (default 64 MiB). */
+  policyBodyBudgetBytes?: number;
 }
+
+export const POLICY_BODY_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /** What a config reload may change about callers: whom to believe about them, and how long they may take. */
 export interface CallerSettings {
@@ -129,7 +134,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let timeouts = opts.clientTimeouts ?? CALLER_TIMEOUT_DEFAULTS;
   let clients = new ClientAddresses(opts.trustedProxies ?? [], opts.trustedProxyHeader);
   const connectionErrors = new ConnectionErrors();
-  const deps: PipelineDeps = { ...opts, state: () => state, clients: () => clients, bodyReads: connectionErrors };
+  const bodyBudget = new BodyBudget(opts.policyBodyBudgetBytes ?? POLICY_BODY_BUDGET_BYTES, () => { metrics.policyBodyRefused(); });
+  const deps: PipelineDeps = { ...opts, state: () => state, clients: () => clients, bodyReads: connectionErrors, bodyBudget };
   const decide = createPipeline(deps);
 
   const tls = opts.tls ?? null;
@@ -417,6 +423,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     url: '*',
     handler(request, reply) {
       reply.hijack();
+      // However the request ends (answered, refused, timed out, the caller gone), the bytes
+      // read for its policy are no longer held: the response closes in every case.
+      reply.raw.once('close', () => { bodyBudget.release(request.raw); });
       return handle(request.raw, reply.raw, request.id);
     },
   });

@@ -371,6 +371,16 @@ t.test('trusted proxies: addresses and CIDR blocks, none by default; anything el
   t.end();
 });
 
+t.test('policy body budget: 64 MiB by default, settable, never off', (t) => {
+  t.equal(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.policy_body_budget_bytes, 64 * 1024 * 1024);
+  t.equal(loadConfig(writeConfig('jitgate:\n  listen:\n    policy_body_budget_bytes: 1048576\n'), {}).jitgate.listen.policy_body_budget_bytes, 1_048_576);
+  for (const value of ['0', '-1', '1.5', '"big"']) {
+    const problems = problemsOf(() => loadConfig(writeConfig(`jitgate:\n  listen:\n    policy_body_budget_bytes: ${value}\n`), {}));
+    t.ok(problems.some((p) => p.startsWith('jitgate.listen.policy_body_budget_bytes')), `${value} is refused (${problems.join('; ')})`);
+  }
+  t.end();
+});
+
 t.test('client timeouts: bounded by default; a head limit longer than the whole request is refused', (t) => {
   t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.client_timeouts, { head_ms: 10_000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000 });
   t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 2000 }\n'), {}).jitgate.listen.client_timeouts, { head_ms: 2000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000 });
