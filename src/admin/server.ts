@@ -104,7 +104,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     frameworkErrors(error, request, reply) {
       handleError(jitgateError('BAD_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'the path is not valid percent-encoding' : undefined), request, reply);
     },
-  }, tls, options.clientTimeouts);
+  }, tls, options.clientTimeouts, options.connections);
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(compileValidator);

@@ -5,7 +5,7 @@ import type { AuditFilter, AuditPage } from '../audit/index.js';
 import type { Workflow } from '../grants/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { HealthReport } from '../observability/index.js';
-import type { ClientTimeouts, TlsMaterial } from '../tls/index.js';
+import type { ClientTimeouts, ConnectionLimit, TlsMaterial } from '../tls/index.js';
 
 export type { HealthReport };
 
@@ -42,6 +42,8 @@ export interface ControlServerOptions {
   tls?: TlsMaterial | null;
   /** How long callers may take to send a request (default CLIENT_TIMEOUT_DEFAULTS). */
   clientTimeouts?: ClientTimeouts;
+  /** Connections open at once, and who hears of one turned away (default: no cap). */
+  connections?: ConnectionLimit;
 }
 
 export interface ControlServer {

@@ -9,9 +9,12 @@ import { identityConfigSchema } from '../identity/index.js';
 import { notifyConfigSchema } from '../notify/index.js';
 import { observabilityConfigSchema } from '../observability/index.js';
 import { policyConfigSchema } from '../policy/index.js';
-import { callerTimeoutsSchema, POLICY_BODY_BUDGET_BYTES, routesConfigSchema } from '../proxy/index.js';
+import { callerTimeoutsSchema, POLICY_BODY_BUDGET_BYTES, PROXY_MAX_CONNECTIONS, routesConfigSchema } from '../proxy/index.js';
 import { storeConfigSchema } from '../store/index.js';
 import { tlsFilesSchema } from '../tls/index.js';
+
+/** The control API serves people and scripts, never the data path's load. */
+const CONTROL_MAX_CONNECTIONS = 1_000;
 
 const listenSchema: SchemaObject = {
   type: 'object',
@@ -33,6 +36,17 @@ const listenSchema: SchemaObject = {
     // How long callers may take: head and whole request on both listeners, body pauses and
     // untaken responses on the proxy. A caller past one gets 408 or its connection closed.
     client_timeouts: callerTimeoutsSchema,
+    // Connections each listener holds open at once: each is a file descriptor, and without a cap
+    // idle or slow callers take the process to its file limit (docs/operations.md, "Connections").
+    max_connections: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        proxy: { type: 'integer', minimum: 1, default: PROXY_MAX_CONNECTIONS },
+        control: { type: 'integer', minimum: 1, default: CONTROL_MAX_CONNECTIONS },
+      },
+    },
     // Bytes of request bodies held for the policy (routes with policy_body), all requests together.
     policy_body_budget_bytes: { type: 'integer', minimum: 1, default: POLICY_BODY_BUDGET_BYTES },
   },

@@ -42,6 +42,7 @@ export interface GatewayConfig {
       trusted_proxy_header: TrustedProxyHeader;
       tls?: { proxy?: TlsFiles; control?: TlsFiles };
       client_timeouts: CallerTimeouts;
+      max_connections: { proxy: number; control: number };
       policy_body_budget_bytes: number;
     };
     control: AdminConfig;

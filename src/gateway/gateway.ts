@@ -306,6 +306,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       trustedProxies: j.listen.trusted_proxies,
       trustedProxyHeader: j.listen.trusted_proxy_header,
       clientTimeouts: j.listen.client_timeouts,
+      maxConnections: j.listen.max_connections.proxy,
       policyBodyBudgetBytes: j.listen.policy_body_budget_bytes,
     });
     const control: ControlServer = createControlServer({
@@ -319,6 +320,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       console: j.control.console,
       tls: tls.control,
       clientTimeouts: j.listen.client_timeouts,
+      connections: { max: j.listen.max_connections.control, dropped: () => { metrics.connectionDropped('control'); } },
     });
     const p = splitAddress(j.listen.proxy);
     const c = splitAddress(j.listen.control);

@@ -50,6 +50,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   const webhookDrops = new Counter({ name: 'jitgate_webhook_dropped_total', help: 'Webhook notifications dropped', registers });
   const logDrops = new Counter({ name: 'jitgate_log_dropped_total', help: 'Log lines dropped because stdout did not take them (a stalled log reader)', registers });
   const policyBodyRefusals = new Counter({ name: 'jitgate_policy_body_refused_total', help: 'Requests refused because the bodies held for the policy filled their budget', registers });
+  const connectionDrops = new Counter({
+    name: 'jitgate_connections_dropped_total',
+    help: 'Connections closed as accepted because the listener had max_connections open, by listener',
+    labelNames: ['listener'] as const,
+    registers,
+  });
+  connectionDrops.inc({ listener: 'proxy' }, 0);
+  connectionDrops.inc({ listener: 'control' }, 0);
   const storeErrors = new Counter({
     name: 'jitgate_store_errors_total',
     help: 'Store operations that failed, by operation',
@@ -118,6 +126,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     },
     policyBodyRefused() {
       policyBodyRefusals.inc();
+    },
+    connectionDropped(listener) {
+      connectionDrops.inc({ listener });
     },
     shadowDecision(change) {
       shadowDecisions.inc(change);

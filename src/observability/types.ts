@@ -13,6 +13,8 @@ export interface Metrics {
   storeError(operation: string): void;
   /** A request refused because the bodies held for the policy filled their budget (POLICY_BODY_BUSY). */
   policyBodyRefused(): void;
+  /** A connection closed as accepted: the listener had its `max_connections` open. */
+  connectionDropped(listener: 'proxy' | 'control'): void;
   /** How a shadow policy's decision differed from the live one (DecisionChange). */
   shadowDecision(change: string): void;
   /** Sampled on scrape. */

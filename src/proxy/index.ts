@@ -1,6 +1,6 @@
 // Proxy part: routes, request normalization, policy input, enforcement, credential broker, upstream.
 export { CALLER_TIMEOUT_DEFAULTS, callerTimeoutsSchema, routesConfigSchema, type CallerTimeouts, type RouteConfig, type CredentialConfig } from './config.js';
-export { createProxyServer, POLICY_BODY_BUDGET_BYTES, type CallerSettings, type ProxyServer, type ProxyServerOptions } from './server.js';
+export { createProxyServer, POLICY_BODY_BUDGET_BYTES, PROXY_MAX_CONNECTIONS, type CallerSettings, type ProxyServer, type ProxyServerOptions } from './server.js';
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
 export { invalidProxyEntries, type TrustedProxyHeader } from './client-address.js';
 export { unjudgeable } from './headers.js';

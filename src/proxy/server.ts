@@ -48,10 +48,13 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'client
   tls?: TlsMaterial | null;
   /** How long callers may take (default CALLER_TIMEOUT_DEFAULTS). */
   clientTimeouts?: CallerTimeouts;
+  /** Connections open at once (default 10,000); those past it are closed as accepted, and counted. */
+  maxConnections?: number;
   /** Bytes of request bodies held for the policy, all requests together (default 64 MiB). */
   policyBodyBudgetBytes?: number;
 }
 
+export const PROXY_MAX_CONNECTIONS = 10_000;
 export const POLICY_BODY_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /** What a config reload may change about callers: whom to believe about them, and how long they may take. */
@@ -152,7 +155,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       refuse(request.raw, reply.raw, request.id, jitgateError(error.code === 'FST_ERR_BAD_URL' ? 'REQUEST_AMBIGUOUS' : 'BAD_REQUEST'));
     },
     clientErrorHandler: connectionErrors.handle,
-  }, tls, timeouts);
+  }, tls, timeouts, { max: opts.maxConnections ?? PROXY_MAX_CONNECTIONS, dropped: () => { metrics.connectionDropped('proxy'); } });
   // Fastify turns away, before the handler, a request whose Content-Type is not a media type
   // (`text`, `a, b`): refused here like any other request the policy never saw, ids and all.
   app.setErrorHandler<FastifyError>((error, request, reply) => {

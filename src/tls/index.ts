@@ -5,5 +5,5 @@
 export { tlsFilesSchema, type TlsFiles } from './config.js';
 export { readConfiguredPem, readTls, unreadableFile, type TlsMaterial } from './material.js';
 export { clientConnectOptions, clientTlsId, type ClientConnectOptions, type ClientTlsParts } from './client.js';
-export { CLIENT_TIMEOUT_DEFAULTS, closeDraining, listenerFastify, useClientTimeouts, useTls, type ClientTimeouts } from './listener.js';
+export { CLIENT_TIMEOUT_DEFAULTS, closeDraining, listenerFastify, useClientTimeouts, useTls, type ClientTimeouts, type ConnectionLimit } from './listener.js';
 export { clientCertificate } from './peer.js';

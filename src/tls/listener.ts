@@ -21,9 +21,23 @@ export interface ClientTimeouts {
   head_ms: number;
   /** The whole request, head and body. At least `head_ms`. */
   request_ms: number;
+  /**
+   * How long a kept-alive connection may sit idle between requests. Node's http default is 5 s,
+   * but fastify raises it to 72 s: an idle connection costs nobody anything to hold open, so a
+   * single client could keep tens of thousands of them, and with them the process's file limit.
+   */
+  keep_alive_ms: number;
 }
 
-export const CLIENT_TIMEOUT_DEFAULTS: Readonly<ClientTimeouts> = Object.freeze({ head_ms: 10_000, request_ms: 300_000 });
+export const CLIENT_TIMEOUT_DEFAULTS: Readonly<ClientTimeouts> = Object.freeze({ head_ms: 10_000, request_ms: 300_000, keep_alive_ms: 5_000 });
+
+/** How many connections a listener holds open at once, and who hears of one turned away. */
+export interface ConnectionLimit {
+  /** Node's `server.maxConnections`: a connection past it is closed as it is accepted. */
+  max: number;
+  /** Told of each connection closed for being past `max` (a metric). */
+  dropped?: () => void;
+}
 
 /** How often Node looks for requests past their limits: a limit is kept to within this. */
 const CHECK_INTERVAL_MS = 1_000;
@@ -54,11 +68,13 @@ export function listenerFastify(
   fastifyOptions: FastifyHttpOptions<Server>,
   tls: TlsMaterial | null,
   timeouts: ClientTimeouts = CLIENT_TIMEOUT_DEFAULTS,
+  connections?: ConnectionLimit,
 ): FastifyInstance {
   const options: FastifyHttpOptions<Server> = {
     ...fastifyOptions,
-    // fastify sets the server's request timeout from its own option, after creating it.
+    // fastify sets the server's request and keep-alive timeouts from its own options, after creating it.
     requestTimeout: timeouts.request_ms,
+    keepAliveTimeout: timeouts.keep_alive_ms,
     http: {
       ...(fastifyOptions.http ?? {}),
       headersTimeout: timeouts.head_ms,
@@ -66,7 +82,7 @@ export function listenerFastify(
       connectionsCheckingInterval: CHECK_INTERVAL_MS,
     },
   };
-  if (tls === null) return Fastify(options);
+  if (tls === null) return limited(Fastify(options), connections);
   const { http, ...rest } = options;
   const https: HttpsOptions = { ...(http ?? {}), ...contextOptions(tls), minVersion: 'TLSv1.2' };
   if (tls.clients) {
@@ -80,6 +96,20 @@ export function listenerFastify(
   // open connection than the one its handshake was checked and tracked with.
   app.server.on('secureConnection', (socket: TLSSocket) => { socket.disableRenegotiation(); });
   if (tls.clients) trackConnections(app, tls.clients);
+  return limited(app, connections);
+}
+
+/**
+ * Caps the connections open at once. Each one is a file descriptor: without a cap, enough idle or
+ * slow callers take the process to its file limit, and then the gateway can open neither upstream
+ * connections nor its store. Past the cap Node closes a new connection as it accepts it (before
+ * any TLS handshake or byte is read), and says so with `drop`.
+ */
+function limited(app: FastifyInstance, connections: ConnectionLimit | undefined): FastifyInstance {
+  if (connections === undefined) return app;
+  app.server.maxConnections = connections.max;
+  const { dropped } = connections;
+  if (dropped) app.server.on('drop', () => { dropped(); });
   return app;
 }
 
@@ -209,6 +239,8 @@ function endWhere(app: FastifyInstance, end: (chain: readonly Buffer[]) => boole
 export function useClientTimeouts(app: FastifyInstance, timeouts: ClientTimeouts): void {
   app.server.headersTimeout = timeouts.head_ms;
   app.server.requestTimeout = timeouts.request_ms;
+  // Read when a connection goes idle: those idle now keep the timer they were given.
+  app.server.keepAliveTimeout = timeouts.keep_alive_ms;
 }
 
 /**

@@ -381,9 +381,20 @@ t.test('policy body budget: 64 MiB by default, settable, never off', (t) => {
   t.end();
 });
 
+t.test('connection caps: per listener, bounded by default, never off', (t) => {
+  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.max_connections, { proxy: 10_000, control: 1_000 });
+  t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    max_connections: { proxy: 500 }\n'), {}).jitgate.listen.max_connections, { proxy: 500, control: 1_000 });
+  const problems = problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    max_connections: { proxy: 0, admin: 5 }\n'), {}));
+  t.ok(problems.some((p) => p.startsWith('jitgate.listen.max_connections.proxy')), `no way to turn the cap off (${problems.join('; ')})`);
+  t.ok(problems.includes('jitgate.listen.max_connections: unknown key "admin"'));
+  const keepAlive = problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { keep_alive_ms: 0 }\n'), {}));
+  t.ok(keepAlive.some((p) => p.startsWith('jitgate.listen.client_timeouts.keep_alive_ms')), `keep-alive cannot be made endless (${keepAlive.join('; ')})`);
+  t.end();
+});
+
 t.test('client timeouts: bounded by default; a head limit longer than the whole request is refused', (t) => {
-  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.client_timeouts, { head_ms: 10_000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000 });
-  t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 2000 }\n'), {}).jitgate.listen.client_timeouts, { head_ms: 2000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000 });
+  t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.client_timeouts, { head_ms: 10_000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000, keep_alive_ms: 5_000 });
+  t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 2000 }\n'), {}).jitgate.listen.client_timeouts, { head_ms: 2000, request_ms: 300_000, body_idle_ms: 30_000, response_idle_ms: 60_000, keep_alive_ms: 5_000 });
   t.same(problemsOf(() => loadConfig(writeConfig('jitgate:\n  listen:\n    client_timeouts: { head_ms: 20000, request_ms: 5000 }\n'), {})), [
     'jitgate.listen.client_timeouts: head_ms (20000) is longer than request_ms (5000), which includes the head',
   ]);
