@@ -17,6 +17,16 @@ export interface PrometheusMetrics extends Metrics {
 const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 const UPSTREAM_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/**
+ * A counter by one label whose every value is exported from the start, at 0, so rate() and
+ * alerts work before the first event (a first failure, a first dropped connection).
+ */
+function countedFromZero<L extends string>(name: string, help: string, label: L, values: readonly string[], registry: Registry): Counter<L> {
+  const counter = new Counter<L>({ name, help, labelNames: [label], registers: [registry] });
+  for (const value of values) counter.inc({ [label]: value } as Partial<Record<L, string>>, 0);
+  return counter;
+}
+
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): PrometheusMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'jitgate_' });
@@ -31,15 +41,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   // Beside the evaluations the histogram counts: the two together are every decision.
   const memoHits = new LabelledCounter('jitgate_decision_memo_hits_total', 'Decisions answered by the decision memo (the same input in the same millisecond), by entrypoint', ['entrypoint']);
   for (const metric of [requests, decisionLatency, upstreamLatency, shadowDecisions, memoHits]) registry.registerMetric(metric as unknown as Metric);
-  const reloads = new Counter({
-    name: 'jitgate_policy_reloads_total',
-    help: 'Policy reloads by outcome',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  // Both outcomes exist from the start, so rate() and alerts work before the first failure.
-  reloads.inc({ outcome: 'success' }, 0);
-  reloads.inc({ outcome: 'failure' }, 0);
+  const reloads = countedFromZero('jitgate_policy_reloads_total', 'Policy reloads by outcome', 'outcome', ['success', 'failure'], registry);
   const revision = new Gauge({
     name: 'jitgate_policy_revision_info',
     help: 'The active policy bundle revision (value 1)',
@@ -50,14 +52,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   const webhookDrops = new Counter({ name: 'jitgate_webhook_dropped_total', help: 'Webhook notifications dropped', registers });
   const logDrops = new Counter({ name: 'jitgate_log_dropped_total', help: 'Log lines dropped because stdout did not take them (a stalled log reader)', registers });
   const policyBodyRefusals = new Counter({ name: 'jitgate_policy_body_refused_total', help: 'Requests refused because the bodies held for the policy filled their budget', registers });
-  const connectionDrops = new Counter({
-    name: 'jitgate_connections_dropped_total',
-    help: 'Connections closed as accepted because the listener had max_connections open, by listener',
-    labelNames: ['listener'] as const,
-    registers,
-  });
-  connectionDrops.inc({ listener: 'proxy' }, 0);
-  connectionDrops.inc({ listener: 'control' }, 0);
+  const connectionDrops = countedFromZero('jitgate_connections_dropped_total',
+    'Connections closed as accepted because the listener had max_connections open, by listener', 'listener', ['proxy', 'control'], registry);
   const storeErrors = new Counter({
     name: 'jitgate_store_errors_total',
     help: 'Store operations that failed, by operation',

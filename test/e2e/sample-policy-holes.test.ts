@@ -3,11 +3,41 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { demoRun } from '../helpers/demo-run.js';
 import { repoRoot, runCli, tempDir } from '../helpers/gateway.js';
 
 const SUBJECTS = { alice: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'] };
+
+/**
+ * A gateway on its own watched copy of the sample policies, with dave (admins) to read grants and
+ * the trail: `editRoles` changes data.json's roles the way a merged change would, and waits until
+ * the gateway serves the result.
+ */
+async function watchedPolicies(t: Test, prefix: string) {
+  const own = tempDir(`${prefix}policies-`);
+  const policies = join(own, 'policies');
+  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
+  const run = await demoRun(t, {
+    prefix, subjects: { ...SUBJECTS, dave: ['admins'] },
+    jitgate: { policy: { dir: policies, bundles_dir: join(own, 'bundles'), watch: true } },
+  });
+  const gw = await run.start();
+  const [alice, bob, dave] = await Promise.all(['alice', 'bob', 'dave'].map((sub) => run.token(sub))) as [string, string, string];
+  const get = async (path: string, token?: string): Promise<Record<string, unknown>> =>
+    (await (await fetch(`${gw.controlUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {})).json()) as Record<string, unknown>;
+  const revision = async (): Promise<string> => JSON.stringify((await get('/readyz')).checks);
+  const editRoles = async (edit: (roles: Record<string, Record<string, unknown>>) => void): Promise<void> => {
+    const before = await revision();
+    const file = join(policies, 'data.json');
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { jitgate: { roles: Record<string, Record<string, unknown>> } };
+    edit(data.jitgate.roles);
+    writeFileSync(file, JSON.stringify(data, null, 2));
+    for (let i = 0; i < 150 && (await revision()) === before; i++) await sleep(200);
+    t.not(await revision(), before, 'the gateway serves the changed policy');
+  };
+  return { run, gw, alice, bob, dave, get, editRoles };
+}
 
 t.test('a refund is judged on its amount however its path is spelled', async (t) => {
   // As docs/configuration.md advises for an upstream that routes without regard to case (Express).
@@ -59,32 +89,13 @@ t.test('a grant stops opening anything once its holder is no longer eligible for
 
 t.test('a policy change that leaves a waiting requester ineligible makes the approval fail, not a grant that opens nothing', async (t) => {
   // The sample policies in a folder of their own, watched: the change below is hot-reloaded.
-  const own = tempDir('jg-eligible-policies-');
-  const policies = join(own, 'policies');
-  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
-  const run = await demoRun(t, {
-    prefix: 'jg-eligibility-changed-', subjects: { ...SUBJECTS, dave: ['admins'] },
-    jitgate: { policy: { dir: policies, bundles_dir: join(own, 'bundles'), watch: true } },
-  });
-  const gw = await run.start();
-  const alice = await run.token('alice');
-  const bob = await run.token('bob');
-  const dave = await run.token('dave');
-  const get = async (path: string, token?: string): Promise<Record<string, unknown>> =>
-    (await (await fetch(`${gw.controlUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {})).json()) as Record<string, unknown>;
-  const revision = async (): Promise<string> => JSON.stringify((await get('/readyz')).checks);
+  const { run, gw, alice, bob, dave, get, editRoles } = await watchedPolicies(t, 'jg-eligibility-changed-');
   const asked = await run.post(gw, '/v1/requests', alice, { role: 'writer', duration: '1h', reason: 'asked while eng was eligible' });
   t.equal(asked.status, 201);
   const id = String(asked.body.id);
 
   // The merged change: writer is for sre only. alice's token (and the groups stored with her request) still say eng.
-  const before = await revision();
-  const file = join(policies, 'data.json');
-  const data = JSON.parse(readFileSync(file, 'utf8')) as { jitgate: { roles: { writer: { eligible_groups: string[] } } } };
-  data.jitgate.roles.writer.eligible_groups = ['sre'];
-  writeFileSync(file, JSON.stringify(data, null, 2));
-  for (let i = 0; i < 150 && (await revision()) === before; i++) await sleep(200);
-  t.not(await revision(), before, 'the gateway serves the changed policy');
+  await editRoles((roles) => { roles.writer!.eligible_groups = ['sre']; });
 
   const approved = await run.post(gw, `/v1/requests/${id}/approve`, bob, { comment: 'ok' });
   t.equal(approved.status, 409, 'the approver is refused');
@@ -107,20 +118,7 @@ t.test('a policy change that leaves a waiting requester ineligible makes the app
 });
 
 t.test('a role tightened while requests wait (shorter maximum, ticket required, no extensions) refuses their approval, not a grant longer than it allows', async (t) => {
-  const own = tempDir('jg-settings-policies-');
-  const policies = join(own, 'policies');
-  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
-  const run = await demoRun(t, {
-    prefix: 'jg-settings-changed-', subjects: { ...SUBJECTS, dave: ['admins'] },
-    jitgate: { policy: { dir: policies, bundles_dir: join(own, 'bundles'), watch: true } },
-  });
-  const gw = await run.start();
-  const alice = await run.token('alice');
-  const bob = await run.token('bob');
-  const dave = await run.token('dave');
-  const get = async (path: string, token?: string): Promise<Record<string, unknown>> =>
-    (await (await fetch(`${gw.controlUrl}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {})).json()) as Record<string, unknown>;
-  const revision = async (): Promise<string> => JSON.stringify((await get('/readyz')).checks);
+  const { run, gw, alice, bob, dave, get, editRoles } = await watchedPolicies(t, 'jg-settings-changed-');
   const held = await run.writerGrant(gw, 'alice', 'carol', '1h');
   const heldUntil = (await get(`/v1/grants/${held}`, dave)).expires_at;
   const long = await run.post(gw, '/v1/requests', alice, { role: 'writer', duration: '8h', reason: 'asked before the incident' });
@@ -128,13 +126,7 @@ t.test('a role tightened while requests wait (shorter maximum, ticket required, 
   t.same([long.status, more.status], [201, 201]);
 
   // The incident change: writer for an hour at most, with a ticket, and no extensions.
-  const before = await revision();
-  const file = join(policies, 'data.json');
-  const data = JSON.parse(readFileSync(file, 'utf8')) as { jitgate: { roles: { writer: Record<string, unknown> } } };
-  Object.assign(data.jitgate.roles.writer, { max_duration_seconds: 3600, require_ticket: true, max_extensions: 0 });
-  writeFileSync(file, JSON.stringify(data, null, 2));
-  for (let i = 0; i < 150 && (await revision()) === before; i++) await sleep(200);
-  t.not(await revision(), before, 'the gateway serves the changed policy');
+  await editRoles((roles) => { Object.assign(roles.writer!, { max_duration_seconds: 3600, require_ticket: true, max_extensions: 0 }); });
 
   const approved = await run.post(gw, `/v1/requests/${String(long.body.id)}/approve`, bob, { comment: 'ok' });
   t.equal(approved.status, 409, 'the approver is refused');
