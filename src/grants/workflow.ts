@@ -604,8 +604,8 @@ export class StoreWorkflow implements Workflow {
     if (extended && r.max_extensions !== undefined && extended.extension_count >= r.max_extensions) {
       throw jitgateError('ELEVATION_DENIED', `at most ${r.max_extensions} extensions`);
     }
-    // Counted in this step's transaction; on PostgreSQL two steps running side by side may each
-    // pass the count, so the bound holds to within the requester's concurrent calls.
+    // Counted in this step's transaction, which holds the audit chain's lock (#commit): steps
+    // running side by side, on any replica, count one after another, so the bound is exact.
     const most = this.#config.max_open_per_requester ?? DEFAULT_MAX_OPEN_PER_REQUESTER;
     const open = await this.#store.countOpen(sql, actor.id, iso(now));
     if (open >= most) {

@@ -99,7 +99,7 @@ export interface Replica {
 }
 
 /** One gateway replica's grants part on `db` (migrations applied). */
-export async function replica(db: Db, clock: TestClock, ttlSeconds = 3600): Promise<Replica> {
+export async function replica(db: Db, clock: TestClock, ttlSeconds = 3600, maxOpen = 1000): Promise<Replica> {
   await db.migrate('audit', auditMigrations);
   const store = createGrantStore(db);
   await store.migrate();
@@ -112,7 +112,7 @@ export async function replica(db: Db, clock: TestClock, ttlSeconds = 3600): Prom
   const policy = await samplePolicy();
   // The race tests give one requester a grant per round; the bound on open requests and grants
   // per requester has tests of its own (test/admin/open-limit.test.ts).
-  const workflow = createWorkflow({ store, policy, audit, cache, notifier, clock: clock.now, config: { pending_ttl_seconds: ttlSeconds, sweep_interval_ms: 60_000, max_open_per_requester: 1000 } });
+  const workflow = createWorkflow({ store, policy, audit, cache, notifier, clock: clock.now, config: { pending_ttl_seconds: ttlSeconds, sweep_interval_ms: 60_000, max_open_per_requester: maxOpen } });
   const sweeper = new Sweeper({ store, audit, cache, notifier, clock: clock.now, intervalMs: 60_000 });
   return {
     db, store, audit, cache, workflow, sweeper, events,

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { verifyChain } from '../../src/audit/index.js';
 import { isJitgateError } from '../../src/errors.js';
-import { alice, auditOf, bob, carol, dave, openStore, replica, TestClock } from './helpers.js';
+import { alice, auditOf, bob, carol, dave, openStore, replica, TestClock, user } from './helpers.js';
 
 const ROUNDS = 8;
 
@@ -37,6 +37,21 @@ t.test('PostgreSQL, two replicas', async (t) => {
       const kinds = (await auditOf(s.db, { request_id: req.id })).map((x) => x.kind);
       t.same(kinds, ['request.created', 'approval.added', 'request.approved', 'grant.granted', 'workflow.refused'], 'the approval that came second is on the record as refused');
     }
+  });
+
+  await t.test('one requester\'s requests side by side on two replicas never pass max_open_per_requester', async (t) => {
+    // Every workflow step takes the audit chain's lock before it reads anything, so the count
+    // of open requests and grants is never read by two steps at once: the bound is exact.
+    const most = 3;
+    const x = await replica(s.openAnother(), clock, 600, most);
+    const y = await replica(s.openAnother(), clock, 600, most);
+    t.teardown(async () => { await x.stop(); await y.stop(); });
+    const erin = user('erin', ['eng']);
+    const asks = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? x : y).workflow.request(erin, { role: 'writer', duration_seconds: 600, reason: `flood ${i}` }));
+    const codes = (await Promise.allSettled(asks)).map(codeOf);
+    t.equal(codes.filter((c) => c === 'ok').length, most, `${String(most)} of 12 made`);
+    t.equal(codes.filter((c) => c === 'JITGATE_E_TOO_MANY_OPEN').length, 12 - most, 'the others refused');
+    t.equal((await x.workflow.listRequests({ requester: 'erin', status: 'pending', limit: 100 })).length, most, 'and no more are pending');
   });
 
   await t.test('the key listing cursors are signed with: made once, the same on both replicas', async (t) => {
