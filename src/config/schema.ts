@@ -49,6 +49,8 @@ const listenSchema: SchemaObject = {
     },
     // Bytes of request bodies held for the policy (routes with policy_body), all requests together.
     policy_body_budget_bytes: { type: 'integer', minimum: 1, default: POLICY_BODY_BUDGET_BYTES },
+    // The most of it one caller may hold (absent: an eighth of the budget, at least 1 MiB).
+    policy_body_budget_per_caller_bytes: { type: 'integer', minimum: 1 },
   },
 };
 

@@ -44,6 +44,7 @@ export interface GatewayConfig {
       client_timeouts: CallerTimeouts;
       max_connections: { proxy: number; control: number };
       policy_body_budget_bytes: number;
+      policy_body_budget_per_caller_bytes?: number;
     };
     control: AdminConfig;
     policy: PolicyConfig;

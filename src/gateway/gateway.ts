@@ -308,6 +308,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       clientTimeouts: j.listen.client_timeouts,
       maxConnections: j.listen.max_connections.proxy,
       policyBodyBudgetBytes: j.listen.policy_body_budget_bytes,
+      ...(j.listen.policy_body_budget_per_caller_bytes === undefined ? {} : { policyBodyCallerShareBytes: j.listen.policy_body_budget_per_caller_bytes }),
     });
     const control: ControlServer = createControlServer({
       workflow: grants.workflow,

@@ -244,7 +244,7 @@ export function createPipeline(deps: PipelineDeps): Decide {
       const bodyConfig = route.config.policy_body;
       let body: PolicyBody | null = null;
       if (earlier) body = bodyConfig ? earlier.body : null;
-      else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes, { reads: deps.bodyReads, budget: deps.bodyBudget });
+      else if (bodyConfig) body = await readPolicyBody(req, { types: sensitive['content-type'], encodings: sensitive['content-encoding'] }, bodyConfig, route.config.body_limit_bytes, { reads: deps.bodyReads, budget: deps.bodyBudget, holder: `${subject.kind}:${subject.id}` });
 
       const nowMs = Date.now();
       if (!grants.ready) throw jitgateError('STORE_UNAVAILABLE', 'the grant cache is not ready');

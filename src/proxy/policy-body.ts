@@ -63,6 +63,8 @@ export interface BodyReading {
   reads: BodyReads;
   /** Every byte read is counted here until the request ends (the data path gives them back). */
   budget: BodyBudget;
+  /** Whose share of the budget the bytes count against: the caller's subject. */
+  holder: string;
 }
 
 /**
@@ -70,7 +72,7 @@ export interface BodyReading {
  * Fails with REQUEST_TIMEOUT when Node's request timer cuts the caller off meanwhile (`reads` says
  * so), and with POLICY_BODY_BUSY when a chunk would take the bytes held past the budget.
  */
-function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: number, { reads, budget }: BodyReading): Promise<Read> {
+function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: number, { reads, budget, holder }: BodyReading): Promise<Read> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -86,7 +88,7 @@ function readUpTo(req: IncomingMessage, max: number, limit: number, timeoutMs: n
       else resolve(outcome);
     };
     const onData = (chunk: Buffer): void => {
-      if (!budget.take(req, chunk.length)) {
+      if (!budget.take(req, chunk.length, holder)) {
         req.pause();
         settle(jitgateError('POLICY_BODY_BUSY'));
         return;

@@ -11,7 +11,7 @@ import { ERRORS, isJitgateError, jitgateError, type JitgateError, toError } from
 import { uuid } from '../uuid.js';
 import { CALLER_TIMEOUT_DEFAULTS, type CallerTimeouts, type RouteConfig } from './config.js';
 import { ClientAddresses, type TrustedProxyHeader } from './client-address.js';
-import { BodyBudget } from './body-budget.js';
+import { BodyBudget, defaultCallerShare } from './body-budget.js';
 import { guardBody, type GuardedBody } from './body-guard.js';
 import { ConnectionErrors } from './client-errors.js';
 import { CredentialBroker } from './credentials.js';
@@ -52,6 +52,8 @@ export interface ProxyServerOptions extends Omit<PipelineDeps, 'state' | 'client
   maxConnections?: number;
   /** Bytes of request bodies held for the policy, all requests together (default 64 MiB). */
   policyBodyBudgetBytes?: number;
+  /** The most of that one caller may hold (default: defaultCallerShare of the budget). */
+  policyBodyCallerShareBytes?: number;
 }
 
 export const PROXY_MAX_CONNECTIONS = 10_000;
@@ -137,7 +139,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let timeouts = opts.clientTimeouts ?? CALLER_TIMEOUT_DEFAULTS;
   let clients = new ClientAddresses(opts.trustedProxies ?? [], opts.trustedProxyHeader);
   const connectionErrors = new ConnectionErrors();
-  const bodyBudget = new BodyBudget(opts.policyBodyBudgetBytes ?? POLICY_BODY_BUDGET_BYTES, () => { metrics.policyBodyRefused(); });
+  const budgetBytes = opts.policyBodyBudgetBytes ?? POLICY_BODY_BUDGET_BYTES;
+  const bodyBudget = new BodyBudget(budgetBytes, opts.policyBodyCallerShareBytes ?? defaultCallerShare(budgetBytes), () => { metrics.policyBodyRefused(); });
   const deps: PipelineDeps = { ...opts, state: () => state, clients: () => clients, bodyReads: connectionErrors, bodyBudget };
   const decide = createPipeline(deps);
 

@@ -377,7 +377,11 @@ t.test('policy body budget: 64 MiB by default, settable, never off', (t) => {
   for (const value of ['0', '-1', '1.5', '"big"']) {
     const problems = problemsOf(() => loadConfig(writeConfig(`jitgate:\n  listen:\n    policy_body_budget_bytes: ${value}\n`), {}));
     t.ok(problems.some((p) => p.startsWith('jitgate.listen.policy_body_budget_bytes')), `${value} is refused (${problems.join('; ')})`);
+    const share = problemsOf(() => loadConfig(writeConfig(`jitgate:\n  listen:\n    policy_body_budget_per_caller_bytes: ${value}\n`), {}));
+    t.ok(share.some((p) => p.startsWith('jitgate.listen.policy_body_budget_per_caller_bytes')), `a caller's share of ${value} is refused (${share.join('; ')})`);
   }
+  t.equal(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.policy_body_budget_per_caller_bytes, undefined, 'a caller\'s share is derived from the budget unless set');
+  t.equal(loadConfig(writeConfig('jitgate:\n  listen:\n    policy_body_budget_per_caller_bytes: 2097152\n'), {}).jitgate.listen.policy_body_budget_per_caller_bytes, 2_097_152);
   t.end();
 });
 

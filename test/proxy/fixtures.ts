@@ -350,7 +350,7 @@ export interface Gateway {
  * Options of the proxy server a test may set; `tls` serves HTTPS (url then starts with https://),
  * `timeouts` replace some of the defaults.
  */
-type ProxyTestOptions = Partial<Pick<ProxyServerOptions, 'maxHeaderBytes' | 'consoleUrl' | 'trustedProxies' | 'trustedProxyHeader' | 'tls' | 'metrics' | 'maxConnections' | 'policyBodyBudgetBytes'>> & { timeouts?: Partial<CallerTimeouts> };
+type ProxyTestOptions = Partial<Pick<ProxyServerOptions, 'maxHeaderBytes' | 'consoleUrl' | 'trustedProxies' | 'trustedProxyHeader' | 'tls' | 'metrics' | 'maxConnections' | 'policyBodyBudgetBytes' | 'policyBodyCallerShareBytes'>> & { timeouts?: Partial<CallerTimeouts> };
 
 export async function startGateway(opts: {
   policy?: PolicyEvaluator; routes?: (upstream: string) => RouteConfig[]; identity?: (keyFile: string) => IdentityConfig;

@@ -30,21 +30,21 @@ t.teardown(async () => { await g.close(); });
 /** A refund body of about PARTIAL bytes, whole. */
 const refund = JSON.stringify({ order: 'o-7', amount: 5, note: 'x'.repeat(PARTIAL - 40) });
 
-async function post(): Promise<{ status: number; code: string | undefined; reached: number }> {
-  const before = g.upstream.seen.length;
-  const res = await request(`${g.url}/api/refunds`, { method: 'POST', headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' }, body: refund });
+async function post(gateway = g, token = alice): Promise<{ status: number; code: string | undefined; reached: number }> {
+  const before = gateway.upstream.seen.length;
+  const res = await request(`${gateway.url}/api/refunds`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: refund });
   const json = (await res.body.json()) as { error?: { code?: string } };
-  return { status: res.statusCode, code: json.error?.code, reached: g.upstream.seen.length - before };
+  return { status: res.statusCode, code: json.error?.code, reached: gateway.upstream.seen.length - before };
 }
 
 /** Connections whose bodies (MAX bytes announced) stop PARTIAL bytes in; each remembers what it was answered. */
-function holders(n: number): { sockets: Socket[]; answers: string[] } {
+function holders(n: number, gateway = g, token = alice): { sockets: Socket[]; answers: string[] } {
   const answers: string[] = Array.from({ length: n }, () => '');
   const sockets = Array.from({ length: n }, (_, i) => {
-    const sock = connect(g.port, '127.0.0.1');
+    const sock = connect(gateway.port, '127.0.0.1');
     sock.on('data', (d: Buffer) => { answers[i] = `${answers[i] ?? ''}${d.toString('latin1')}`; });
     sock.on('error', () => undefined);
-    sock.write(`POST /api/refunds HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${alice}\r\nContent-Type: application/json\r\nContent-Length: ${String(MAX)}\r\n\r\n`);
+    sock.write(`POST /api/refunds HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${String(MAX)}\r\n\r\n`);
     sock.write(`{"order":"o-7","note":"${'x'.repeat(PARTIAL - 22)}`);
     return sock;
   });
@@ -94,4 +94,32 @@ t.test('after a refusal the budget is whole again once the holders go', async (t
   t.ok(await within(async () => (await post()).status !== 503), 'the budget comes back');
   for (let i = 0; i < 4; i++) statuses.push((await post()).status);
   t.same(statuses.filter((s) => s === 503), []);
+});
+
+t.test('one caller holding its share (streams it keeps open) is refused alone: another caller\'s body is still read', async (t) => {
+  // A share of half the budget: two of alice's held bodies fill it; the budget has room for more.
+  const shared = await startGateway({
+    routes: (upstream) => [demoRoute(upstream, { policy_body: { max_bytes: MAX, content_types: ['application/json'], read_timeout_ms: 30_000 }, body_limit_bytes: 4096 })],
+    policyBodyBudgetBytes: BUDGET,
+    policyBodyCallerShareBytes: BUDGET / 2,
+  });
+  t.teardown(async () => { await shared.close(); });
+  const aliceHere = await shared.token('alice');
+  const bob = await shared.token('bob');
+  shared.grants.add('alice', 'writer', 3600);
+  shared.grants.add('bob', 'writer', 3600);
+  const { sockets } = holders(2, shared, aliceHere);
+  let refused: Awaited<ReturnType<typeof post>> | undefined;
+  t.ok(await within(async () => {
+    const sent = await post(shared, aliceHere);
+    if (sent.status === 503) refused = sent;
+    return refused !== undefined;
+  }), 'alice, past her share, is refused');
+  t.equal(refused?.code, 'JITGATE_E_POLICY_BODY_BUSY');
+  t.equal(refused?.reached, 0, 'and the upstream never saw it');
+  const bobs = await post(shared, bob);
+  t.equal(bobs.status, 200, 'bob\'s body is read and his refund allowed, while alice holds hers');
+  t.equal(bobs.reached, 1, 'and forwarded');
+  for (const sock of sockets) sock.destroy();
+  t.ok(await within(async () => (await post(shared, aliceHere)).status === 200), 'alice is served again once her bodies are gone');
 });
