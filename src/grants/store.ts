@@ -113,6 +113,12 @@ export function createGrantStore(db: Db): GrantStore {
   // A request with the end of the grant it extends (extensions are rare: the join costs the others nothing).
   const selectRequests = `SELECT r.*, x.expires_at AS extends_grant_expires_at FROM jitgate_requests r
     LEFT JOIN jitgate_grants x ON r.extends_grant_id IS NOT NULL AND x.id = r.extends_grant_id`;
+  // One requester's open items. SQLite's planner, without statistics, prefers the (status, expiry)
+  // indexes for these (two columns constrained), which walk every pending request and active grant
+  // of every requester: 28 ms a call at 100,000 active grants, inside the audit chain's lock and on
+  // the event loop. PostgreSQL's planner has statistics and picks the per-requester index itself.
+  const byRequester = db.dialect === 'sqlite' ? ' INDEXED BY jitgate_requests_requester' : '';
+  const bySubject = db.dialect === 'sqlite' ? ' INDEXED BY jitgate_grants_subject' : '';
   return {
     db,
     migrate: () => db.migrate('grants', grantsMigrations),
@@ -257,13 +263,13 @@ export function createGrantStore(db: Db): GrantStore {
     },
 
     async countOpen(sql, requesterId, nowIso) {
-      // Served by the (requester_id, created_at) and (subject_id, status) indexes.
+      // Served by the (requester_id, created_at) and (subject_id, status) indexes (byRequester, bySubject).
       const pending = await sql.query(
-        `SELECT COUNT(*) AS n FROM jitgate_requests WHERE requester_id = $1 AND status = 'pending' AND pending_expires_at > $2`,
+        `SELECT COUNT(*) AS n FROM jitgate_requests${byRequester} WHERE requester_id = $1 AND status = 'pending' AND pending_expires_at > $2`,
         [requesterId, nowIso],
       );
       const active = await sql.query(
-        `SELECT COUNT(*) AS n FROM jitgate_grants WHERE subject_id = $1 AND status = 'active' AND expires_at > $2`,
+        `SELECT COUNT(*) AS n FROM jitgate_grants${bySubject} WHERE subject_id = $1 AND status = 'active' AND expires_at > $2`,
         [requesterId, nowIso],
       );
       return Number(pending[0]?.n ?? 0) + Number(active[0]?.n ?? 0);
