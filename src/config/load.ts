@@ -7,7 +7,7 @@ import { assertionKey } from '../audit/index.js';
 import { isJitgateError, jitgateError } from '../errors.js';
 import { checkFileTrust, refusalMessage } from '../file-trust.js';
 import { SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from '../identity/index.js';
-import { invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
+import { defaultCallerShare, invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, OpaBundle } from './types.js';
 
@@ -294,6 +294,24 @@ function unjudgeableHeaders(cfg: GatewayConfig): string[] {
   return problems;
 }
 
+/**
+ * A route's policy body larger than one caller may hold for the policy would be refused every
+ * time (503, "try again shortly"), however long the caller waited: said at load instead.
+ */
+function unholdableBodies(cfg: GatewayConfig): string[] {
+  const listen = cfg.jitgate.listen;
+  const share = listen.policy_body_budget_per_caller_bytes ?? defaultCallerShare(listen.policy_body_budget_bytes);
+  const most = Math.min(share, listen.policy_body_budget_bytes);
+  const problems: string[] = [];
+  cfg.jitgate.routes.forEach((route, i) => {
+    const max = route.policy_body?.max_bytes;
+    if (max !== undefined && max > most) {
+      problems.push(`jitgate.routes.${String(i)}.policy_body.max_bytes: ${String(max)} is more than one caller may hold for the policy (${String(most)}: listen.policy_body_budget_bytes and policy_body_budget_per_caller_bytes), so such bodies would always be refused`);
+    }
+  });
+  return problems;
+}
+
 /** Node refuses a head limit longer than the whole request's: said here, with the keys. */
 function invalidClientTimeouts(cfg: GatewayConfig): string[] {
   const { head_ms: head, request_ms: request } = cfg.jitgate.listen.client_timeouts;
@@ -371,7 +389,7 @@ export function buildConfig(doc: unknown, source: string | null): GatewayConfig 
   }
   const cfg = copy as unknown as GatewayConfig;
   // What the schema cannot say: references between blocks, and addresses that must parse.
-  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...credentialsInServiceUrls(cfg), ...invalidPathPrefixes(cfg), ...unjudgeableHeaders(cfg), ...invalidClientTimeouts(cfg), ...invalidCertificateIdentities(cfg), ...peopleNamedAsServices(cfg)];
+  const beyondSchema = [...danglingReferences(cfg), ...unusableKeys(cfg), ...invalidTrustedProxies(cfg), ...invalidUpstreams(cfg), ...credentialsInServiceUrls(cfg), ...invalidPathPrefixes(cfg), ...unjudgeableHeaders(cfg), ...invalidClientTimeouts(cfg), ...unholdableBodies(cfg), ...invalidCertificateIdentities(cfg), ...peopleNamedAsServices(cfg)];
   if (beyondSchema.length > 0) throw jitgateError('CONFIG_INVALID', `${source ?? 'config'}:\n  - ${beyondSchema.join('\n  - ')}`, { problems: beyondSchema });
   cfg.source = source;
   // OPA's default resource for a bundle is named after it.

@@ -4,6 +4,7 @@ export { createProxyServer, POLICY_BODY_BUDGET_BYTES, PROXY_MAX_CONNECTIONS, typ
 export { normalizeTarget, type NormalizedTarget } from './normalize.js';
 export { invalidProxyEntries, type TrustedProxyHeader } from './client-address.js';
 export { unjudgeable } from './headers.js';
+export { defaultCallerShare } from './body-budget.js';
 export { ConnectionErrors } from './client-errors.js';
 export { relayUpstream, type Relayed, type RelayOptions, type ResponseHead } from './relay.js';
 export { humanDuration, elevationCommand, elevationUrl } from './respond.js';

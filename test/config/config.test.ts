@@ -385,6 +385,16 @@ t.test('policy body budget: 64 MiB by default, settable, never off', (t) => {
   t.end();
 });
 
+t.test('a policy body larger than one caller may hold is refused at load: it would be refused on every request', (t) => {
+  const route = (maxBytes: number): string => `  routes:\n    - name: r\n      match: { path_prefix: / }\n      upstream: http://127.0.0.1:9\n      policy_body: { max_bytes: ${String(maxBytes)} }\n`;
+  const share = problemsOf(() => loadConfig(writeConfig(`jitgate:\n  listen:\n    policy_body_budget_per_caller_bytes: 4096\n${route(65536)}`), {}));
+  t.ok(share.some((p) => p.startsWith('jitgate.routes.0.policy_body.max_bytes: 65536 is more than one caller may hold for the policy (4096')), share.join('; '));
+  const budget = problemsOf(() => loadConfig(writeConfig(`jitgate:\n  listen:\n    policy_body_budget_bytes: 1000\n${route(65536)}`), {}));
+  t.ok(budget.some((p) => p.startsWith('jitgate.routes.0.policy_body.max_bytes: 65536 is more than one caller may hold for the policy (1000')), budget.join('; '));
+  t.equal(loadConfig(writeConfig(`jitgate:\n  listen:\n    policy_body_budget_per_caller_bytes: 65536\n${route(65536)}`), {}).jitgate.routes[0]?.policy_body?.max_bytes, 65536, 'a share of one whole body is enough');
+  t.end();
+});
+
 t.test('connection caps: per listener, bounded by default, never off', (t) => {
   t.same(loadConfig(writeConfig('jitgate: {}\n'), {}).jitgate.listen.max_connections, { proxy: 10_000, control: 1_000 });
   t.same(loadConfig(writeConfig('jitgate:\n  listen:\n    max_connections: { proxy: 500 }\n'), {}).jitgate.listen.max_connections, { proxy: 500, control: 1_000 });
