@@ -150,6 +150,9 @@ t.test('a revocation list read on reload ends the open connections (and the stre
   const g = await startGateway({
     policy: services, tls: readTls({ ...files, client_certificates: { ca_file: ca.cert, required: true } }, at),
     identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
+    // These count the times the gateway closed one kept-alive connection, which sits idle for
+    // seconds between its requests: idle closing (keep_alive_ms, 5 s) must not be one of them.
+    timeouts: { keep_alive_ms: 60_000 },
   });
   t.teardown(() => g.close());
   // One keep-alive connection each: `disconnects` counts the times the gateway closed it.
@@ -262,6 +265,9 @@ t.test('a workload certificate that expires ends its open connections (and the s
     policy: await policyAllowingIf(['input.subject.kind == "service"'], 'services only'),
     tls: readTls({ cert_file: server.cert, key_file: server.key, client_certificates: { ca_file: ca.cert, required: true } }, 'jitgate.listen.tls.proxy'),
     identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
+    // These count the times the gateway closed one kept-alive connection, which sits idle for
+    // seconds between its requests: idle closing (keep_alive_ms, 5 s) must not be one of them.
+    timeouts: { keep_alive_ms: 60_000 },
   });
   t.teardown(() => g.close());
   const { status, disconnects } = certificateCaller(t, g.url, shortLived);
@@ -296,6 +302,9 @@ t.test('a revocation list past its next update ends the connections it vouched f
     policy: await policyAllowingIf(['input.subject.kind == "service"'], 'services only'),
     tls: readTls(files(ca.crl(3)), at),
     identity: (keyFile) => ({ ...identityConfig(keyFile), client_certificates: mapped }),
+    // These count the times the gateway closed one kept-alive connection, which sits idle for
+    // seconds between its requests: idle closing (keep_alive_ms, 5 s) must not be one of them.
+    timeouts: { keep_alive_ms: 60_000 },
   });
   t.teardown(() => g.close());
   const { status, disconnects } = certificateCaller(t, g.url, workload);
