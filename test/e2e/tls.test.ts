@@ -187,6 +187,8 @@ t.test('a control address that requires client certificates answers only the hol
       listen: {
         proxy: '127.0.0.1:0', control: '127.0.0.1:0',
         tls: { control: { cert_file: 'control.pem', key_file: 'control.key', client_certificates: { ca_file: 'approvers-ca.pem' } } },
+        // The revocation below must end the connection the CI runner holds, not the idle close (5 s).
+        client_timeouts: { keep_alive_ms: 60_000 },
       },
       policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
       store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
