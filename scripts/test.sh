@@ -40,6 +40,7 @@ read -r opa_pass opa_fail < <(node -e '
   for (const t of r) { if (t.fail || t.error) { f++; console.error("opa test FAIL:", t.package + "." + t.name, t.error ? JSON.stringify(t.error) : ""); } else if (!t.skip) p++; }
   console.log(p, f);' "$opa_json")
 echo "opa test: $opa_pass passed, $opa_fail failed"
+rm -f "$opa_json"
 [ "$opa_rc" = 0 ] || failures+=("opa test")
 coverage=$("$OPA" test --capabilities "$CAPS" policies --coverage | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).coverage))')
 echo "opa test coverage: ${coverage}%"
@@ -47,7 +48,12 @@ node -e 'process.exit(Number(process.argv[1]) >= 90 ? 0 : 1)' "$coverage" || fai
 
 step "tap"
 tap_out=$(mktemp)
-npx tap --reporter=tap 2>&1 | tee "$tap_out" | grep -E '^(not ok|ok|#)|^    not ok' ; tap_rc=${PIPESTATUS[0]}
+# The tests' temporary folders (gateways' configs, stores, keys, browser profiles: a thousand or
+# more a run) go into one folder of this run, removed after it, so runs do not pile up in /tmp.
+# Readable by all: a test's PostgreSQL server runs as postgres and keeps its files in there.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/jitgate-tests.XXXXXX") && chmod 755 "$run_tmp"
+TMPDIR="$run_tmp" npx tap --reporter=tap 2>&1 | tee "$tap_out" | grep -E '^(not ok|ok|#)|^    not ok' ; tap_rc=${PIPESTATUS[0]}
+rm -rf "$run_tmp"
 summary=$(grep -E '^# \{ total:' "$tap_out" | tail -n1)
 tap_pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary"); tap_pass=${tap_pass:-0}
 tap_fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary"); tap_fail=${tap_fail:-0}
@@ -57,6 +63,7 @@ if [ "$tap_rc" != 0 ]; then
   [ "$tap_fail" = 0 ] && tap_fail=1
 fi
 
+rm -f "$tap_out"
 checks_failed=$(( ${#failures[@]} ))
 echo
 if [ "$checks_failed" -gt 0 ]; then printf 'FAILED: %s\n' "${failures[@]}"; fi
