@@ -172,11 +172,20 @@ const targets: Target[] = [
     diagnostic: true,
     up: (up) => jitgateTarget(up, 'decision-log,policy'),
   },
+  {
+    name: 'floor: the named work only',
+    describe: 'diagnostic: the bare proxy plus only the work the issue names for every request, with jitgate\'s own parts: request id, target normalized, cached token, grant set, one decision (same engine and memo), credential and forwarding headers, the answer masked, the decision logged to the same file (bench/proxy-floor.ts); none of jitgate\'s other checks, no metrics',
+    diagnostic: true,
+    processes: PROCESSES,
+    async up(up) {
+      return jitgateTarget(up, '', '', 'proxy-floor.ts');
+    },
+  },
 ];
 
-async function jitgateTarget(up: number, without: string, withParts = ''): ReturnType<Target['up']> {
-  const tokenFile = join(work, `jitgate-token-${without || withParts || 'full'}`);
-  const { child, port } = await nodeProxy('proxy-jitgate.ts', [`http://127.0.0.1:${up}`, tokenFile], { JITGATE_BENCH_WITHOUT: without, JITGATE_BENCH_WITH: withParts });
+async function jitgateTarget(up: number, without: string, withParts = '', script = 'proxy-jitgate.ts'): ReturnType<Target['up']> {
+  const tokenFile = join(work, `jitgate-token-${script}-${without || withParts || 'full'}`);
+  const { child, port } = await nodeProxy(script, [`http://127.0.0.1:${up}`, tokenFile], { JITGATE_BENCH_WITHOUT: without, JITGATE_BENCH_WITH: withParts });
   const token = readFileSync(tokenFile, 'utf8').trim();
   return { url: `http://127.0.0.1:${port}`, pids: () => tree(child.pid!), headers: [`Authorization: Bearer ${token}`], down: () => stop(child) };
 }
@@ -287,6 +296,7 @@ function attribution(rows: Row[]): string[] {
   const bare = cpu('bare proxy');
   const shadow = cpu('jitgate with a shadow policy');
   const noMemo = cpu('jitgate without the decision memo');
+  const floor = cpu('floor: the named work only');
   if (full === null || noLog === null || core === null || bare === null) return [];
   const us = (v: number) => `${v.toFixed(0)} µs`;
   const usual = rows.find((r) => r.target.name === 'bare proxy with Pool.request()');
@@ -298,6 +308,10 @@ function attribution(rows: Row[]): string[] {
   return [
     `CPU per request, attributed (differences between rows of this run; single runs are noisy to ±10 µs): forwarding as in the bare proxy ${us(bare)}; identity, routing, normalization, credential injection, masking, ids and metrics ${us(core - bare)}; policy evaluation (opa-wasm, with input/result validation) ${us(noLog - core)}; decision logging (masking, serialization, JSONL file sink) ${us(full - noLog)}.${noMemo === null ? '' : ` Evaluating every request, the decision memo off, costs ${us(noMemo - full)} more (${(noMemo / bare).toFixed(2)}× the bare proxy's CPU per request).`}${shadow === null ? '' : ` A shadow policy adds ${us(shadow - full)} (${(shadow / full).toFixed(2)}× jitgate's CPU per request).`}`,
     '',
+    ...(floor === null ? [] : [
+      `The floor (the bare proxy plus only the work the issue names, with jitgate's own parts) used ${us(floor)} per request: ${(floor / bare).toFixed(2)}× the bare proxy, against the 1.25× target; the named work costs ${us(floor - bare)} there, and jitgate's other checks and the way its pipeline is built ${us(full - floor)} more.`,
+      '',
+    ]),
     ...reference,
   ];
 }

@@ -7,4 +7,5 @@ export { unjudgeable } from './headers.js';
 export { defaultCallerShare } from './body-budget.js';
 export { ConnectionErrors } from './client-errors.js';
 export { relayUpstream, type Relayed, type RelayOptions, type ResponseHead } from './relay.js';
+export { SecretMasker } from './redact.js';
 export { humanDuration, elevationCommand, elevationUrl } from './respond.js';
