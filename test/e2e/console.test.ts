@@ -11,6 +11,9 @@ import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig,
 
 const HOSTILE_REASON = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> refund for INC-7 & co';
 
+const LOOKALIKE = 'alice\u200b';
+const REVERSED = '\u202eecila';
+
 interface ApiAnswer { status: number; body: any }
 
 const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -22,7 +25,11 @@ async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayP
   const file = writeConfig(dir, demoConfig({
     dir,
     upstreamUrl: upstream.url,
-    subjects: { alice: ['eng'], erin: ['eng'], frank: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'], audra: ['auditors'] },
+    subjects: {
+      alice: ['eng'], erin: ['eng'], frank: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'], audra: ['auditors'],
+      // Look-alikes of alice: a zero-width space after her name, and her name reversed behind a right-to-left override.
+      [LOOKALIKE]: ['eng'], [REVERSED]: ['eng'],
+    },
     jitgate: { control },
   }));
   const gw = await startGatewayProcess(file, demoEnv(keys));
@@ -162,6 +169,32 @@ t.test('an approver approves with a comment; the reason stays text; revoking end
   t.equal(grant.body.revoke_reason, 'done early', 'with the reason typed in the console');
   t.equal(await grantRow.count(), 0, 'it left the active list');
   t.equal(await write('alice'), REFUSED, 'and alice cannot write any more');
+  t.same(errors, [], 'no script error on the page');
+});
+
+t.test('a look-alike of a name or ticket is told apart: what would not show is marked', async (t) => {
+  const asked = async (sub: string, ticket: string): Promise<string> => {
+    const answer = await api(sub, 'POST', '/v1/requests', { role: 'writer', duration: '30m', reason: 'look-alike check', ticket });
+    if (answer.status !== 201) throw new Error(`request refused: ${JSON.stringify(answer.body)}`);
+    return answer.body.id as string;
+  };
+  const real = await asked('alice', 'INC-1234');
+  const zeroWidth = await asked(LOOKALIKE, 'INC-1234\u200b');
+  const reversed = await asked(REVERSED, 'INC-\u202e4321');
+  const { page, errors } = await signedIn('bob');
+  /** The requester and ticket cells of a row: their text and how they look. */
+  const cells = async (id: string): Promise<{ who: string; ticket: string; looks: Buffer }> => {
+    const row = page.locator(`#pending-rows tr[data-id="${id}"]`);
+    await row.waitFor();
+    const [who, ticket] = [row.locator('td').nth(0), row.locator('td').nth(5)];
+    return { who: await who.innerText(), ticket: await ticket.innerText(), looks: Buffer.concat([await who.screenshot(), await ticket.screenshot()]) };
+  };
+  const shown = { real: await cells(real), zeroWidth: await cells(zeroWidth), reversed: await cells(reversed) };
+  t.same([shown.real.who, shown.real.ticket], ['alice', 'INC-1234'], 'alice and her ticket as they are');
+  t.same([shown.zeroWidth.who, shown.zeroWidth.ticket], ['alice[U+200B]', 'INC-1234[U+200B]'], 'the zero-width space is shown');
+  t.same([shown.reversed.who, shown.reversed.ticket], ['[U+202E]ecila', 'INC-[U+202E]4321'], 'the override is shown, and reorders nothing');
+  t.notOk(shown.zeroWidth.looks.equals(shown.real.looks), 'the zero-width look-alike does not look like alice\'s request');
+  t.notOk(shown.reversed.looks.equals(shown.real.looks), 'nor does the reversed one');
   t.same(errors, [], 'no script error on the page');
 });
 

@@ -59,6 +59,69 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/**
+ * What a name may hold that does not show as itself: controls, format characters (bidi
+ * overrides and isolates reorder what follows, zero-width ones vanish), default-ignorable
+ * fillers, and every space but a single one between words (the page would collapse or hide
+ * it). `alice`, `alice\u200b` and `\u202eecila` are three subjects that render alike; the
+ * elevation policy and the store tell them apart, so an approver must be able to as well.
+ */
+const UNSEEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Z}\p{Default_Ignorable_Code_Point}\u2800]/u;
+/**
+ * In free text (reasons) only what breaks the order or lines the reader sees: controls other
+ * than newline and tab, line and paragraph separators, and bidi marks, embeddings, overrides
+ * and isolates. Emoji sequences (joiners, variation selectors) stay as written.
+ */
+const UNSEEN_IN_TEXT = /[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * `text` with each character the reader could not see replaced by a visible marker (`[U+200B]`).
+ * @param {string} text
+ * @param {'text' | 'name' | 'path'} kind free text; a name (subject, role, ticket); a scope's path
+ *   glob, where even a single space is marked (`/a /b` would read as two globs)
+ * @returns {(Node | string)[]}
+ */
+function marked(text, kind) {
+  /** @type {(Node | string)[]} */
+  const out = [];
+  const chars = [...text];
+  let plain = '';
+  chars.forEach((ch, i) => {
+    const lone = kind === 'name' && ch === ' ' && i > 0 && i < chars.length - 1 && chars[i - 1] !== ' ' && chars[i + 1] !== ' ';
+    const unseen = kind === 'text' ? ch !== '\n' && ch !== '\t' && UNSEEN_IN_TEXT.test(ch) : UNSEEN_IN_NAME.test(ch) && !lone;
+    if (!unseen) {
+      plain += ch;
+      return;
+    }
+    if (plain) out.push(plain);
+    plain = '';
+    const code = `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    out.push(el('span', { class: 'unseen', title: `an invisible or reordering character (${code}) is part of this text` }, `[${code}]`));
+  });
+  if (plain) out.push(plain);
+  return out;
+}
+
+/**
+ * A name as the page shows it: markers for what would not show, and isolated (<bdi>) so a
+ * right-to-left name cannot reorder what stands beside it in the same cell.
+ * @param {string} text
+ * @param {'name' | 'path'} [kind]
+ */
+function asName(text, kind = 'name') {
+  return el('bdi', {}, ...marked(text, kind));
+}
+
+/** Names in a list, each isolated from the others. @param {string[]} list @returns {(Node | string)[]} */
+function asNames(list) {
+  return list.flatMap((n, i) => (i === 0 ? [asName(n)] : [', ', asName(n)]));
+}
+
+/** Free text (a reason) as the page shows it. @param {string} text */
+function asProse(text) {
+  return marked(text, 'text');
+}
+
 /** @param {string} method @param {string} path @param {unknown} [body] */
 async function api(method, path, body) {
   const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
@@ -112,14 +175,14 @@ function sayError(err) {
   else say(`The control API did not answer: ${err instanceof Error ? err.message : String(err)}`, 'error');
 }
 
-/** @param {Scope} scope */
+/** @param {Scope} scope @returns {(Node | string)[]} */
 function scopeText(scope) {
-  if (!scope) return 'whole role';
+  /** @type {(Node | string)[][]} */
   const parts = [];
-  if (scope.route) parts.push(`route ${scope.route}`);
-  if (scope.methods) parts.push(scope.methods.join(', '));
-  if (scope.paths) parts.push(scope.paths.join(' '));
-  return parts.join(' · ') || 'whole role';
+  if (scope?.route) parts.push(['route ', asName(scope.route)]);
+  if (scope?.methods) parts.push([scope.methods.join(', ')]);
+  if (scope?.paths) parts.push(scope.paths.flatMap((p, i) => (i === 0 ? [asName(p, 'path')] : [' ', asName(p, 'path')])));
+  return parts.length === 0 ? ['whole role'] : parts.flatMap((part, i) => (i === 0 ? part : [' · ', ...part]));
 }
 
 /** @param {number} seconds */
@@ -183,15 +246,15 @@ function extendsFlag(request) {
  */
 function requestRow(request, me) {
   const row = el('tr', { 'data-id': request.id });
-  const approvals = request.approvals.map((a) => a.by).join(', ');
+  const approvals = request.approvals.map((a) => a.by);
   row.append(
-    el('td', {}, request.requester.id),
-    el('td', {}, request.role, ...(request.break_glass ? [el('span', { class: 'flag' }, 'break-glass')] : [])),
-    el('td', {}, scopeText(request.scope)),
+    el('td', {}, asName(request.requester.id)),
+    el('td', {}, asName(request.role), ...(request.break_glass ? [el('span', { class: 'flag' }, 'break-glass')] : [])),
+    el('td', {}, ...scopeText(request.scope)),
     el('td', {}, durationText(request.duration_seconds), ...(request.extends_grant_id === null ? [] : [extendsFlag(request)])),
-    el('td', { class: 'reason' }, request.reason),
-    el('td', {}, request.ticket ?? ''),
-    el('td', {}, `${request.approvals.length} of ${request.approvals_required}`, approvals ? ` (${approvals})` : ''),
+    el('td', { class: 'reason' }, ...asProse(request.reason)),
+    el('td', {}, ...(request.ticket === null ? [] : [asName(request.ticket)])),
+    el('td', {}, `${request.approvals.length} of ${request.approvals_required}`, ...(approvals.length > 0 ? [' (', ...asNames(approvals), ')'] : [])),
     el('td', { title: `pending until ${timeText(request.pending_expires_at)}` }, timeText(request.created_at)),
   );
   const base = `/v1/requests/${encodeURIComponent(request.id)}`;
@@ -213,12 +276,12 @@ function requestRow(request, me) {
 function grantRow(grant) {
   const row = el('tr', { 'data-id': grant.id });
   row.append(
-    el('td', {}, grant.subject.id),
-    el('td', {}, grant.role, ...(grant.break_glass ? [el('span', { class: 'flag' }, grant.reviewed_by ? `break-glass, reviewed by ${grant.reviewed_by}` : 'break-glass, not reviewed')] : [])),
-    el('td', {}, scopeText(grant.scope)),
+    el('td', {}, asName(grant.subject.id)),
+    el('td', {}, asName(grant.role), ...(grant.break_glass ? [el('span', { class: 'flag' }, ...(grant.reviewed_by ? ['break-glass, reviewed by ', asName(grant.reviewed_by)] : ['break-glass, not reviewed']))] : [])),
+    el('td', {}, ...scopeText(grant.scope)),
     el('td', {}, timeText(grant.expires_at)),
-    el('td', {}, grant.approved_by.join(', ')),
-    el('td', { class: 'reason' }, grant.reason),
+    el('td', {}, ...asNames(grant.approved_by)),
+    el('td', { class: 'reason' }, ...asProse(grant.reason)),
   );
   const base = `/v1/grants/${encodeURIComponent(grant.id)}`;
   /** @type {Action[]} */
@@ -232,11 +295,12 @@ function grantRow(grant) {
  * A record's reason, prefixed with its author when that is not the actor (grant.granted carries
  * the requester's reason beside the approver: `details.reason_by`).
  * @param {AuditRecord} record
+ * @returns {(Node | string)[]}
  */
 function reasonText(record) {
   const by = record.details.reason_by;
-  if (record.reason === null) return '';
-  return typeof by === 'string' && by !== record.actor ? `${by}: ${record.reason}` : record.reason;
+  if (record.reason === null) return [];
+  return typeof by === 'string' && by !== record.actor ? [asName(by), ': ', ...asProse(record.reason)] : asProse(record.reason);
 }
 
 /**
@@ -246,12 +310,12 @@ function reasonText(record) {
 function reviewRow(grant) {
   const row = el('tr', { 'data-id': grant.id });
   row.append(
-    el('td', {}, grant.subject.id),
-    el('td', {}, grant.role),
+    el('td', {}, asName(grant.subject.id)),
+    el('td', {}, asName(grant.role)),
     el('td', {}, grant.status),
     el('td', {}, timeText(grant.starts_at)),
     el('td', {}, timeText(grant.revoked_at ?? grant.expires_at)),
-    el('td', { class: 'reason' }, grant.reason),
+    el('td', { class: 'reason' }, ...asProse(grant.reason)),
     actionCell('Comment', [{ name: 'Review', path: `/v1/grants/${encodeURIComponent(grant.id)}/review`, field: 'comment', done: (g) => `Reviewed ${g.id}.` }]),
   );
   return row;
@@ -263,10 +327,10 @@ function auditRow(record) {
     el('td', {}, String(record.seq)),
     el('td', {}, timeText(record.at)),
     el('td', {}, record.kind),
-    el('td', {}, record.actor),
-    el('td', {}, record.subject ?? ''),
-    el('td', {}, record.role ?? ''),
-    el('td', { class: 'reason' }, reasonText(record)),
+    el('td', {}, asName(record.actor)),
+    el('td', {}, ...(record.subject === null ? [] : [asName(record.subject)])),
+    el('td', {}, ...(record.role === null ? [] : [asName(record.role)])),
+    el('td', { class: 'reason' }, ...reasonText(record)),
     el('td', { class: 'id' }, record.decision_id ?? ''),
   );
 }
@@ -417,8 +481,8 @@ async function signIn() {
     return;
   }
   if (!me) return;
-  byId('who-id').textContent = me.id;
-  byId('who-groups').textContent = me.groups.length ? `(${me.groups.join(', ')})` : '';
+  byId('who-id').replaceChildren(asName(me.id));
+  byId('who-groups').replaceChildren(...(me.groups.length ? ['(', ...asNames(me.groups), ')'] : []));
   show(true);
   await run(async () => `Signed in as ${me?.id ?? ''}.`);
 }
@@ -445,7 +509,7 @@ let askScope = null;
 function setAskScope(scope) {
   askScope = scope;
   byId('ask-scope').hidden = scope === null;
-  byId('ask-scope-text').textContent = scope === null ? '' : `Scope: ${scopeText(scope)}.`;
+  byId('ask-scope-text').replaceChildren(...(scope === null ? [] : ['Scope: ', ...scopeText(scope), '.']));
 }
 
 /**
