@@ -453,6 +453,56 @@ t.test('the lists are read again on their own, but never while someone types in 
   t.same(errors, [], 'no script error on the page');
 });
 
+t.test('a click decides only the request it was aimed at: a double-click approves one, and the rows hold still under the pointer', async (t) => {
+  const asked = async (duration: string, reason: string, scope?: unknown): Promise<string> => {
+    const answer = await api('erin', 'POST', '/v1/requests', { role: 'writer', duration, reason, ...(scope ? { scope } : {}) });
+    if (answer.status !== 201) throw new Error(`request refused: ${JSON.stringify(answer.body)}`);
+    return answer.body.id as string;
+  };
+  // Newest first: the wide request sits right below the narrow one the approver reads.
+  const wide = await asked('8h', 'the whole role, never looked at');
+  const narrow = await asked('5m', 'fix item 42', { methods: ['POST'], paths: ['/api/items/42'] });
+  const page = await (await browser.newContext()).newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.clock.install();
+  await page.goto(`${gw.controlUrl}/console/`);
+  await page.fill('#token', await token('carol'));
+  await page.click('#signin-form button[type=submit]');
+  await status(page, 'ok');
+  const statusOf = async (id: string): Promise<string> => (await api('carol', 'GET', `/v1/requests/${id}`)).body.status as string;
+  const box = await page.locator(`#pending-rows tr[data-id="${narrow}"]`).getByRole('button', { name: 'Approve' }).boundingBox();
+  if (!box) throw new Error('no Approve button');
+  const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+  const rowAt = (): Promise<string | undefined> => page.evaluate(([px, py]) => {
+    const doc = (globalThis as unknown as { document: { elementFromPoint(a: number, b: number): { closest(s: string): { getAttribute(n: string): string | null } | null } | null } }).document;
+    return doc.elementFromPoint(px ?? 0, py ?? 0)?.closest('tr')?.getAttribute('data-id') ?? undefined;
+  }, [x, y]);
+
+  await page.mouse.move(x, y);
+  await page.mouse.down({ clickCount: 1 });
+  await page.mouse.up({ clickCount: 1 });
+  t.match(await status(page, 'ok'), `Approved ${narrow}`, 'the first click approves the request read');
+  t.equal(await rowAt(), wide, 'the list is drawn again: the next request\'s Approve is now under the pointer');
+  await page.mouse.down({ clickCount: 2 });
+  await page.mouse.up({ clickCount: 2 });
+  await page.waitForTimeout(300);
+  t.equal(await statusOf(wide), 'pending', 'the second click of the double-click approved nothing');
+
+  const newer = await asked('8h', 'arrives while carol reads');
+  await page.clock.fastForward(16_000);
+  await page.waitForTimeout(300);
+  t.equal(await page.locator(`#pending-rows tr[data-id="${newer}"]`).count(), 0, 'while the pointer is over the list, it is not drawn again');
+  t.equal(await rowAt(), wide, 'so the request under the pointer stays the one there');
+  await page.mouse.move(1, 1);
+  await page.clock.fastForward(16_000);
+  await page.locator(`#pending-rows tr[data-id="${newer}"]`).waitFor();
+  t.pass('once the pointer leaves, the next interval lists the new request');
+  t.equal(await statusOf(newer), 'pending', 'which nobody approved');
+  for (const id of [wide, newer]) await api('erin', 'POST', `/v1/requests/${id}/withdraw`, {});
+  t.same(errors, [], 'no script error on the page');
+});
+
 t.test('control.console: false serves no console', async (t) => {
   const off = await gateway({ console: false });
   for (const path of ['/console', '/console/', '/console/console.js']) {

@@ -217,7 +217,11 @@ function actionCell(label, actions) {
   const cell = el('td', { class: 'act' }, ...(input ? [input] : []));
   for (const action of actions) {
     const button = /** @type {HTMLButtonElement} */ (el('button', { type: 'button' }, action.name));
-    button.addEventListener('click', () => {
+    button.addEventListener('click', (event) => {
+      // The second click of a double-click is no decision: by the time it lands, the list has
+      // been drawn again without the row just decided, and the next request's button sits
+      // where this one was (it would be approved unseen).
+      if (event.detail > 1) return;
       // Once per click: the row is drawn again from the API's answer afterwards.
       button.disabled = true;
       const text = input?.value.trim() ?? '';
@@ -433,12 +437,14 @@ async function run(action) {
 /**
  * Reads the lists again on a timer, quietly. Redrawing drops what a row's box holds, so it
  * waits while anyone types a comment or reason there (or the tab is hidden, or an action runs).
+ * It waits too while the pointer is over a list: a request arriving or leaving moves the rows,
+ * and the click the user was about to make would land on another request's button.
  */
 async function autoRefresh() {
   if (!me || busy || document.hidden) return;
   const typing = [...document.querySelectorAll('td.act input')].some((input) =>
     input === document.activeElement || /** @type {HTMLInputElement} */ (input).value !== '');
-  if (typing) return;
+  if (typing || document.querySelector('main tbody:hover') !== null) return;
   try {
     await refresh();
   } catch (err) {
