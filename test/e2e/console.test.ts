@@ -93,9 +93,12 @@ async function signedIn(sub: string): Promise<{ page: Page; errors: string[] }> 
   return { page, errors };
 }
 
-/** Entries in the page's sessionStorage (where the console keeps its token). */
+/** Entries in the page's sessionStorage and localStorage (which browsers write to disk). */
 function storedEntries(page: Page): Promise<number> {
-  return page.evaluate(() => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length);
+  return page.evaluate(() => {
+    const g = globalThis as unknown as { sessionStorage: { length: number }; localStorage: { length: number } };
+    return g.sessionStorage.length + g.localStorage.length;
+  });
 }
 
 async function status(page: Page, kind: 'ok' | 'error'): Promise<string> {
@@ -122,6 +125,16 @@ t.test('the console is served with a policy that keeps other code out', async (t
   }
   const doc = await (await fetch(`${gw.controlUrl}/v1/openapi.json`)).json() as { paths: Record<string, unknown> };
   t.notOk(Object.keys(doc.paths).some((p) => p.startsWith('/console')), 'the console is not part of the API document');
+});
+
+t.test('the token is held by the page only: nothing in the browser\'s storage, and a reload signs out', async (t) => {
+  const { page, errors } = await signedIn('bob');
+  await status(page, 'ok');
+  t.equal(await storedEntries(page), 0, 'signed in, and nothing is stored for the browser to write to disk');
+  await page.reload();
+  t.ok(await page.isVisible('#token'), 'a reload asks for the token again');
+  t.notOk(await page.isVisible('#pending'), 'and lists nothing');
+  t.same(errors, [], 'no script error on the page');
 });
 
 t.test('a refused token leaves the user signed out with the reason', async (t) => {

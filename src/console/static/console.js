@@ -4,8 +4,14 @@
 // answers. Everything from the API is put on the page as text, never as markup: a request's
 // reason is written by its requester and must not run in an approver's browser.
 
-/** The token lives in this tab only (sessionStorage): closing the tab signs out. */
-const TOKEN_KEY = 'jitgate.console.token';
+/**
+ * The token is held in this page's memory only: reloading or closing the page signs out. Not in
+ * sessionStorage, which Chromium writes to the profile on disk (for session restore), where a
+ * token, an API key that never expires among them, stayed after sign-out and browser exit.
+ */
+let token = '';
+/** Where versions before this one kept the token: cleared at load, so none is left behind. */
+const OLD_TOKEN_KEY = 'jitgate.console.token';
 /** Pages of 100 read per list before the page says that more exist. */
 const MAX_PAGES = 10;
 /** Audit records shown at first (the newest), and added by each "Show older records". */
@@ -124,7 +130,6 @@ function asProse(text) {
 
 /** @param {string} method @param {string} path @param {unknown} [body] */
 async function api(method, path, body) {
-  const token = sessionStorage.getItem(TOKEN_KEY) ?? '';
   /** @type {Record<string, string>} */
   const headers = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -468,7 +473,7 @@ function show(signedIn) {
 }
 
 function signOut() {
-  sessionStorage.removeItem(TOKEN_KEY);
+  token = '';
   me = null;
   byId('pending-rows').replaceChildren();
   byId('grant-rows').replaceChildren();
@@ -496,7 +501,7 @@ async function signIn() {
 byId('signin-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const input = /** @type {HTMLInputElement} */ (byId('token'));
-  sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+  token = input.value.trim();
   input.value = '';
   void signIn();
 });
@@ -575,5 +580,5 @@ byId('audit-older').addEventListener('click', () => {
 prefillFromLink();
 window.addEventListener('hashchange', prefillFromLink);
 setInterval(() => { void autoRefresh(); }, AUTO_REFRESH_MS);
-if (sessionStorage.getItem(TOKEN_KEY)) void signIn();
-else show(false);
+sessionStorage.removeItem(OLD_TOKEN_KEY);
+show(false);
