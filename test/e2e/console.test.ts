@@ -374,6 +374,26 @@ t.test('a 403\'s link opens the request form filled in; the asker adds a reason 
   t.same(errors, [], 'no script error on the page');
 });
 
+t.test('a link arriving while the request form holds something is offered, never swapped in', async (t) => {
+  const { page, errors } = await signedIn('frank');
+  await page.goto(`${gw.controlUrl}/console/#request?role=writer&duration=30m&method=POST&path=%2Fapi%2Fitems%2F42`);
+  const form = async (): Promise<string[]> => [await page.inputValue('#ask-role'), await page.inputValue('#ask-duration'), (await page.isVisible('#ask-scope')) ? (await page.textContent('#ask-scope-text')) ?? '' : 'whole role', await page.inputValue('#ask-reason')];
+  t.same(await form(), ['writer', '30m', 'Scope: POST · /api/items/42.', ''], 'the empty form is filled in from the link');
+  await page.fill('#ask-reason', 'fix item 42 only');
+  // What a page holding this one (its opener, where Cross-Origin-Opener-Policy does not apply) can do.
+  await page.evaluate((hash) => new Promise<void>((resolve) => {
+    const w = globalThis as unknown as { location: { hash: string }; addEventListener(type: string, f: () => void, o: { once: boolean }): void };
+    w.addEventListener('hashchange', () => { setTimeout(resolve, 0); }, { once: true });
+    w.location.hash = hash;
+  }), '#request?role=breakglass&duration=1h');
+  t.same(await form(), ['writer', '30m', 'Scope: POST · /api/items/42.', 'fix item 42 only'], 'the form keeps what the asker checked');
+  t.equal(await page.textContent('#ask-link-text'), 'A link asks for breakglass for 1h (whole role).', 'the new link is offered, saying what it asks for');
+  await page.click('#ask-link-use');
+  t.same(await form(), ['breakglass', '1h', 'whole role', 'fix item 42 only'], 'and fills in the form on a click');
+  t.ok(await page.isHidden('#ask-link'), 'the offer is gone');
+  t.same(errors, [], 'no script error on the page');
+});
+
 t.test('readers of the audit trail see it in the console, as text, narrowed by who', async (t) => {
   const { page, errors } = await signedIn('audra');
   await page.waitForSelector('#audit:not([hidden])');

@@ -523,30 +523,69 @@ function setAskScope(scope) {
   byId('ask-scope-text').replaceChildren(...(scope === null ? [] : ['Scope: ', ...scopeText(scope), '.']));
 }
 
+/** @typedef {{ role: string, duration: string, scope: Scope }} LinkAsk */
+
 /**
- * A 403's link (`#request?role=...&duration=...&route=...&method=...&path=...`) fills in the
- * request form; the asker still writes the reason and submits.
+ * What a 403's link (`#request?role=...&duration=...&route=...&method=...&path=...`) asks for;
+ * null when the fragment is no such link.
+ * @returns {LinkAsk | null}
  */
-function prefillFromLink() {
-  if (!location.hash.startsWith('#request?')) return;
+function linkAsk() {
+  if (!location.hash.startsWith('#request?')) return null;
   const query = new URLSearchParams(location.hash.slice('#request?'.length));
-  /** @param {string} id @param {string | null} value */
-  const put = (id, value) => { if (value) /** @type {HTMLInputElement} */ (byId(id)).value = value; };
-  put('ask-role', query.get('role'));
-  put('ask-duration', query.get('duration'));
   const route = query.get('route');
   const methods = query.getAll('method');
   const paths = query.getAll('path');
-  setAskScope(route || methods.length > 0 || paths.length > 0
-    ? { ...(route ? { route } : {}), ...(methods.length > 0 ? { methods } : {}), ...(paths.length > 0 ? { paths } : {}) }
-    : null);
+  return {
+    role: query.get('role') ?? '',
+    duration: query.get('duration') ?? '',
+    scope: route || methods.length > 0 || paths.length > 0
+      ? { ...(route ? { route } : {}), ...(methods.length > 0 ? { methods } : {}), ...(paths.length > 0 ? { paths } : {}) }
+      : null,
+  };
 }
 
+/** @param {string} id */
+function askField(id) {
+  return /** @type {HTMLInputElement} */ (byId(id));
+}
+
+/** Fills in the request form with what a link asks for; the asker still writes the reason and submits. @param {LinkAsk} ask */
+function fillAsk(ask) {
+  if (ask.role) askField('ask-role').value = ask.role;
+  if (ask.duration) askField('ask-duration').value = ask.duration;
+  setAskScope(ask.scope);
+  byId('ask-link').hidden = true;
+}
+
+/** @type {LinkAsk | null} */
+let offered = null;
+
+/**
+ * A link followed into this open page (only the fragment changes) fills in the form only while
+ * it is empty. Otherwise it is offered beside the form and used on a click: a page that opened
+ * this one keeps a handle on it where Cross-Origin-Opener-Policy does not apply (plain HTTP
+ * outside localhost), and could otherwise swap the role, duration or scope the asker checked
+ * for others (a break-glass role granted at once) while they type the reason.
+ */
+function linkFollowed() {
+  const ask = linkAsk();
+  if (!ask) return;
+  const empty = ['ask-role', 'ask-duration', 'ask-reason', 'ask-ticket'].every((id) => askField(id).value === '') && askScope === null;
+  if (empty) {
+    fillAsk(ask);
+    return;
+  }
+  offered = ask;
+  byId('ask-link-text').replaceChildren('A link asks for ', asName(ask.role || '?'), ` for ${ask.duration || '?'} (`, ...scopeText(ask.scope), ').');
+  byId('ask-link').hidden = false;
+}
+
+byId('ask-link-use').addEventListener('click', () => { if (offered) fillAsk(offered); });
 byId('ask-whole-role').addEventListener('click', () => { setAskScope(null); });
 byId('ask-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  /** @param {string} id */
-  const field = (id) => /** @type {HTMLInputElement} */ (byId(id));
+  const field = askField;
   const ticket = field('ask-ticket').value.trim();
   const body = {
     role: field('ask-role').value.trim(),
@@ -557,9 +596,9 @@ byId('ask-form').addEventListener('submit', (event) => {
   };
   void run(async () => {
     const request = await api('POST', '/v1/requests', body);
-    // Kept on a refusal, so the asker can mend what the policy named.
-    field('ask-reason').value = '';
-    field('ask-ticket').value = '';
+    // Kept on a refusal, so the asker can mend what the policy named. Emptied once asked, so
+    // that the next link followed into this page fills it in (see linkFollowed).
+    for (const id of ['ask-role', 'ask-duration', 'ask-reason', 'ask-ticket']) field(id).value = '';
     setAskScope(null);
     if (location.hash.startsWith('#request?')) history.replaceState(null, '', location.pathname);
     return request.status === 'approved'
@@ -577,8 +616,10 @@ byId('audit-older').addEventListener('click', () => {
   void run(async () => 'Older records read.');
 });
 
-prefillFromLink();
-window.addEventListener('hashchange', prefillFromLink);
+// Opened from a link: the form is empty, so it is filled in.
+const opened = linkAsk();
+if (opened) fillAsk(opened);
+window.addEventListener('hashchange', linkFollowed);
 setInterval(() => { void autoRefresh(); }, AUTO_REFRESH_MS);
 sessionStorage.removeItem(OLD_TOKEN_KEY);
 show(false);
