@@ -6,7 +6,7 @@ import { isPair, isScalar, isSeq, parseDocument, visit, type visitorFn } from 'y
 import { assertionKey } from '../audit/index.js';
 import { isJitgateError, jitgateError } from '../errors.js';
 import { checkFileTrust, refusalMessage } from '../file-trust.js';
-import { SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from '../identity/index.js';
+import { forbiddenCharIn, SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from '../identity/index.js';
 import { defaultCallerShare, invalidProxyEntries, normalizeTarget, unjudgeable } from '../proxy/index.js';
 import { configSchema } from './schema.js';
 import type { GatewayConfig, OpaBundle } from './types.js';
@@ -123,7 +123,12 @@ function describeErrors(errors: readonly ErrorObject[]): string[] {
     const at = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replaceAll('/', '.');
     const keys = e.keyword === 'oneOf' || e.keyword === 'anyOf' ? alternatives(e.schema) : null;
     if (keys !== null) return `${at}: give ${e.keyword === 'oneOf' ? 'exactly' : 'at least'} one of ${listed(keys)}`;
-    if (e.keyword === 'propertyNames') return `${at}: "${String(e.params.propertyName)}" is not allowed here`;
+    if (e.keyword === 'propertyNames') {
+      // The name itself is not repeated when it is one no id may hold: printed, it would hide or
+      // reorder what the operator reads.
+      const unfit = forbiddenCharIn(String(e.params.propertyName));
+      return unfit === null ? `${at}: "${String(e.params.propertyName)}" is not allowed here` : `${at}: a name ${SUBJECT_ID_RULE} (${unfit})`;
+    }
     if (e.keyword === 'additionalProperties') {
       const key = String(e.params.additionalProperty);
       if (/^services\.[^.]+\.credentials$/.test(at) && OPA_CREDENTIAL_PLUGINS.has(key)) {
@@ -133,7 +138,10 @@ function describeErrors(errors: readonly ErrorObject[]): string[] {
       return moved === undefined ? `${at}: unknown key "${key}"` : `${at}.${key}: ${moved}`;
     }
     if (e.keyword === 'maxProperties' && /^services\.[^.]+\.credentials$/.test(at)) return `${at}: one credential plugin per service, as in OPA (bearer, oauth2 or client_tls)`;
-    if (e.keyword === 'pattern' && e.params.pattern === SUBJECT_ID_PATTERN) return `${at}: ${SUBJECT_ID_RULE}`;
+    if (e.keyword === 'pattern' && e.params.pattern === SUBJECT_ID_PATTERN) {
+      const unfit = typeof e.data === 'string' ? forbiddenCharIn(e.data) : null;
+      return `${at}: ${SUBJECT_ID_RULE}${unfit === null ? '' : ` (${unfit})`}`;
+    }
     if (e.keyword === 'enum') return `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
     return `${at}: ${e.message ?? 'is invalid'}`;
   });

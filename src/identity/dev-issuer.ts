@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JSONWebKeySet } from 'jose';
 import { jitgateError } from '../errors.js';
 import type { DevIssuerConfig } from './config.js';
-import { hasControl, SUBJECT_ID_RULE } from './subject-id.js';
+import { forbiddenCharIn, SUBJECT_ID_RULE } from './subject-id.js';
 
 export const DEV_ISSUER = 'urn:jitgate:dev-issuer';
 export const DEV_AUDIENCE = 'jitgate';
@@ -93,10 +93,15 @@ export function createDevIssuer(config: DevIssuerConfig): DevIssuer {
     async issue(sub, groups, ttlSeconds) {
       if (sub === '') throw jitgateError('VALIDATION', 'subject is empty');
       // The gateway would refuse the token; said here, where the subject was typed.
-      if (hasControl(sub)) throw jitgateError('VALIDATION', `subject ${SUBJECT_ID_RULE}`);
+      const unfit = forbiddenCharIn(sub);
+      if (unfit !== null) throw jitgateError('VALIDATION', `subject ${SUBJECT_ID_RULE} (${unfit})`);
+      const resolvedGroups = groups ?? config.subjects[sub] ?? [];
+      for (const g of resolvedGroups) {
+        const unfitGroup = forbiddenCharIn(g);
+        if (unfitGroup !== null) throw jitgateError('VALIDATION', `a group ${SUBJECT_ID_RULE} (${unfitGroup})`);
+      }
       const stored = await key();
       const privateKey = await importJWK(stored.private, DEV_ALGORITHM);
-      const resolvedGroups = groups ?? config.subjects[sub] ?? [];
       return new SignJWT({ groups: resolvedGroups })
         .setProtectedHeader({ alg: DEV_ALGORITHM, kid: stored.public.kid ?? '', typ: 'JWT' })
         .setIssuer(DEV_ISSUER)

@@ -4,7 +4,7 @@ import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import { seal, type Subject } from '../policy/index.js';
 import { isJitgateError, jitgateError, type JitgateError } from '../errors.js';
 import type { KeySet } from './keyset.js';
-import { hasControl, SUBJECT_ID_RULE } from './subject-id.js';
+import { forbiddenCharIn, SUBJECT_ID_RULE } from './subject-id.js';
 import { TokenCache } from './token-cache.js';
 
 export interface JwtVerifierOptions {
@@ -27,9 +27,17 @@ export interface JwtVerifierOptions {
 
 function groupsFrom(value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  if (typeof value === 'string') return value.split(/\s+/).filter((g) => g !== '');
-  if (Array.isArray(value) && value.every((g): g is string => typeof g === 'string')) return [...value];
-  throw jitgateError('TOKEN_INVALID', 'the groups claim is malformed');
+  const groups = typeof value === 'string' ? value.split(/\s+/).filter((g) => g !== '')
+    : Array.isArray(value) && value.every((g): g is string => typeof g === 'string') ? [...value]
+    : null;
+  if (groups === null) throw jitgateError('TOKEN_INVALID', 'the groups claim is malformed');
+  // A group is shown beside the id (whoami, the console, the audit trail's subject): `approvers`
+  // with a zero-width space would read as the group the policy names and be another.
+  for (const g of groups) {
+    const unfit = forbiddenCharIn(g);
+    if (unfit !== null) throw jitgateError('TOKEN_INVALID', `a name in the groups claim ${SUBJECT_ID_RULE} (${unfit})`);
+  }
+  return groups;
 }
 
 /** Half of a UTF-16 surrogate pair with no other half: a JWT's JSON can hold one (`"\ud800"`). */
@@ -118,7 +126,8 @@ export class JwtVerifier {
     }
     const sub = payload[this.opts.subjectClaim];
     if (typeof sub !== 'string' || sub === '') throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is not a string`);
-    if (hasControl(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} ${SUBJECT_ID_RULE}`);
+    const unfit = forbiddenCharIn(sub);
+    if (unfit !== null) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} ${SUBJECT_ID_RULE} (${unfit})`);
     if (wellFormed(sub) !== sub) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} holds half of a UTF-16 surrogate pair`);
     if (this.opts.serviceIds.has(sub)) throw jitgateError('TOKEN_INVALID', `claim ${this.opts.subjectClaim} is the id of a configured service; a person and a service never share an id`);
     const claims = wellFormed(payload) as JWTPayload;

@@ -1,21 +1,38 @@
-// What a subject id may hold, wherever one comes from (a JWT claim, an API key's or a workload
-// certificate's configured subject, the development issuer). An id is a name: it is stored
-// (NUL cannot be, in PostgreSQL text), logged, audited and shown in terminals and the console,
-// where a control character or a line or paragraph separator would forge line breaks or drive
-// the terminal.
+// What a subject id or a group name may hold, wherever one comes from (a JWT claim, an API key's
+// or a workload certificate's configured subject, the development issuer). An id is a name: it
+// is stored (NUL cannot be, in PostgreSQL text), logged, audited and shown in terminals, chat and
+// the console, where a control character or a line or paragraph separator would forge line
+// breaks or drive the terminal, and an invisible or reordering character would make two
+// different subjects look like one person: `alice\u200b` (zero-width space) is not `alice` to the
+// policy, the grant store or the self-approval check, yet every table shows them alike.
 
 /** C0 controls, DEL, C1 controls, U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR. */
-const FORBIDDEN = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029';
+const CONTROLS = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029';
+
+/**
+ * Unicode's Default_Ignorable_Code_Point (rendered as nothing: zero-width spaces and joiners,
+ * word joiner, BOM, soft hyphen, variation selectors, Hangul fillers, tags, ...) and Bidi_Control
+ * (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069: they reorder what follows). Spelled
+ * out rather than `\p{...}` so the JSON Schema pattern means the same to any reader of it; a test
+ * holds it equal to the properties.
+ */
+const INVISIBLE =
+  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e' +
+  '\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8' +
+  '\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e0fff}';
 
 /** The same rule as a JSON Schema `pattern` (ajv compiles it with the `u` flag). */
-export const SUBJECT_ID_PATTERN = `^[^${FORBIDDEN}]+$`;
+export const SUBJECT_ID_PATTERN = `^[^${CONTROLS}${INVISIBLE}]+$`;
 
-const FORBIDDEN_CHAR = new RegExp(`[${FORBIDDEN}]`, 'u');
+// The class holds combining marks and joiners on purpose, each to be matched on its own.
+// eslint-disable-next-line no-misleading-character-class
+const FORBIDDEN_CHAR = new RegExp(`[${CONTROLS}${INVISIBLE}]`, 'u');
 
-/** Whether `text` holds a character no subject id may hold. */
-export function hasControl(text: string): boolean {
-  return FORBIDDEN_CHAR.test(text);
+/** The first character no subject id or group name may hold, as `U+200B`; null when there is none. */
+export function forbiddenCharIn(text: string): string | null {
+  const found = FORBIDDEN_CHAR.exec(text)?.[0];
+  return found === undefined ? null : `U+${(found.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /** What the refusal says of an id that holds one. */
-export const SUBJECT_ID_RULE = 'holds control characters or line separators';
+export const SUBJECT_ID_RULE = 'holds a control, invisible or bidirectional-control character';

@@ -508,8 +508,34 @@ jitgate:
     dev_issuer:
       subjects: { "eve\\x7f": [eng] }
 `), {}));
-  t.ok(problems.includes('jitgate.identity.api_keys.0.subject: holds control characters or line separators'), problems.join('; '));
-  t.ok(problems.includes('jitgate.identity.client_certificates.0.subject: holds control characters or line separators'), 'a certificate\'s subject too');
-  t.ok(problems.some((p) => p.startsWith('jitgate.identity.dev_issuer.subjects:')), 'and a sample subject of the dev issuer');
+  t.ok(problems.includes('jitgate.identity.api_keys.0.subject: holds a control, invisible or bidirectional-control character (U+0085)'), problems.join('; '));
+  t.ok(problems.includes('jitgate.identity.client_certificates.0.subject: holds a control, invisible or bidirectional-control character (U+2028)'), 'a certificate\'s subject too');
+  t.ok(problems.includes('jitgate.identity.dev_issuer.subjects: a name holds a control, invisible or bidirectional-control character (U+007F)'), 'and a sample subject of the dev issuer');
+  t.end();
+});
+
+t.test('nor an invisible or reordering character: a service or sample subject that reads as another is refused at load', (t) => {
+  const problems = problemsOf(() => loadConfig(writeConfig(`
+jitgate:
+  identity:
+    api_keys:
+      - { id: billing, subject: "svc-billing\\u200b", groups: [reporting], sha256: "${'0'.repeat(64)}" }
+      - { id: deploy, subject: svc-deploy, groups: ["deployers\\ufeff"], sha256: "${'1'.repeat(64)}" }
+    client_certificates:
+      - { san_dns: worker.internal, subject: "\\u202esvc-worker" }
+      - { san_dns: job.internal, subject: svc-job, groups: ["jo\\u00adbs"] }
+    dev_issuer:
+      subjects: { "alice\\u2060": [eng], bob: ["approvers\\U000E0100"] }
+`), {}));
+  const rule = 'holds a control, invisible or bidirectional-control character';
+  t.same(problems.sort(), [
+    `jitgate.identity.api_keys.0.subject: ${rule} (U+200B)`,
+    `jitgate.identity.api_keys.1.groups.0: ${rule} (U+FEFF)`,
+    `jitgate.identity.client_certificates.0.subject: ${rule} (U+202E)`,
+    `jitgate.identity.client_certificates.1.groups.0: ${rule} (U+00AD)`,
+    `jitgate.identity.dev_issuer.subjects: a name ${rule} (U+2060)`,
+    `jitgate.identity.dev_issuer.subjects.bob.0: ${rule} (U+E0100)`,
+  ].sort());
+  t.notOk(problems.some((p) => /[\u200b\ufeff\u202e\u00ad\u2060]/u.test(p)), 'the problems do not repeat the character itself');
   t.end();
 });

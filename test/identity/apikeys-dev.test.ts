@@ -53,9 +53,11 @@ t.test('dev issuer: off unless enabled; key generated once, private, reused; sam
   t.same({ id: s.id, kind: s.kind, groups: s.groups }, { id: 'alice', kind: 'user', groups: ['eng'] });
   t.ok(lines.some((l) => l.includes('"level":40') && l.includes('DEVELOPMENT TOKEN ISSUER IS ENABLED')), 'loud warning when on');
 
-  for (const sub of ['eve\u0085', 'eve\u2028alice', 'eve\u007f']) {
-    await t.rejects(a.issue(sub), { code: 'JITGATE_E_VALIDATION', message: /control characters/ }, `no token for a subject with U+${(sub.codePointAt(3) ?? 0).toString(16).padStart(4, '0')}`);
+  for (const sub of ['eve\u0085', 'eve\u2028alice', 'eve\u007f', 'eve\u200b', 'eve\u202e', 'eve\u{e0001}']) {
+    const at = `U+${(sub.codePointAt(3) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    await t.rejects(a.issue(sub), { code: 'JITGATE_E_VALIDATION', message: `subject holds a control, invisible or bidirectional-control character (${at})` }, `no token for a subject with ${at}`);
   }
+  await t.rejects(a.issue('eve', ['eng', 'approvers\u2060']), { code: 'JITGATE_E_VALIDATION', message: 'a group holds a control, invisible or bidirectional-control character (U+2060)' }, 'nor for one in such a group');
 
   const off = createAuthenticator({ api_keys: [], client_certificates: [], dev_issuer: { ...dev, enabled: false } }, { logger });
   await off.start();

@@ -91,7 +91,7 @@ t.test('OIDC discovery finds the JWKS', async (t) => {
   t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k1)}` })).id, 'alice');
 });
 
-t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg none, HS256 with the public key, control characters in sub', async (t) => {
+t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg none, HS256 with the public key, control, invisible or bidi characters in sub or groups', async (t) => {
   const k1 = await newKey('k1');
   const es384 = await newKey('k384', 'ES384');
   published = [k1, es384];
@@ -121,9 +121,16 @@ t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg 
     ['sub with a LINE SEPARATOR', await sign(k1, { sub: 'eve\u2028alice' }), 'JITGATE_E_TOKEN_INVALID'],
     ['sub with a PARAGRAPH SEPARATOR', await sign(k1, { sub: 'eve\u2029alice' }), 'JITGATE_E_TOKEN_INVALID'],
     ['sub with half a surrogate pair', await sign(k1, { sub: 'eve\ud800' }), 'JITGATE_E_TOKEN_INVALID'],
+    // Shown as nothing, or reordering what follows: `alice\u200b` reads as alice and is someone else.
+    ['sub with a ZERO WIDTH SPACE', await sign(k1, { sub: 'alice\u200b' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a RIGHT-TO-LEFT OVERRIDE', await sign(k1, { sub: '\u202eecila' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a SOFT HYPHEN', await sign(k1, { sub: 'ali\u00adce' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['sub with a variation selector', await sign(k1, { sub: 'alice\u{e0100}' }), 'JITGATE_E_TOKEN_INVALID'],
+    ['a group with a ZERO WIDTH JOINER', await sign(k1, { roles: ['eng', 'admins\u200d'] }), 'JITGATE_E_TOKEN_INVALID'],
+    ['a group with a control character', await sign(k1, { roles: 'eng admins\u0007' }), 'JITGATE_E_TOKEN_INVALID'],
   ];
   for (const [name, token, code] of cases) t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}` })), code, name);
-  for (const sub of ['zoë', 'ali\u00a0ce', 'مريم']) t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k1, { sub })}` })).id, sub, `${sub}: a name, accepted`);
+  for (const sub of ['zoë', 'ali\u00a0ce', 'مريم', 'ﬁona']) t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k1, { sub })}` })).id, sub, `${sub}: a name, accepted`);
 });
 
 t.test('a lone surrogate in other claims becomes U+FFFD, as OPA reads it, so the policy can still decide', async (t) => {

@@ -215,6 +215,39 @@ t.test('forged JWTs are refused and never forwarded', async (t) => {
   t.equal(g.audit.entries.filter((e) => e.subject === 'dave').length, 0, 'no forged identity reached the policy');
 });
 
+t.test('a subject or group that reads as another (invisible or reordering characters) is refused and never forwarded', async (t) => {
+  // Signed by the trusted issuer: an identity provider that lets people pick such names would.
+  const stored = JSON.parse(readFileSync(g.keyFile, 'utf8'));
+  const devKey = await importJWK(stored.private, 'EdDSA');
+  const sign = (sub: string, groups: string[]) => new SignJWT({ groups }).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid })
+    .setIssuer(DEV_ISSUER).setAudience(DEV_AUDIENCE).setSubject(sub).setIssuedAt().setExpirationTime('10m').sign(devKey);
+  const lookalikes = [
+    'dave\u200b', 'dave\u200c', 'dave\u200d', 'dave\u2060', 'dave\ufeff', 'da\u00adve', 'dave\ufe0f', 'dave\u{e0100}',
+    '\u202eevad', 'dave\u200e', '\u2066dave\u2069', 'dave\u061c', 'dave\u034f', 'dave\u3164', 'dave\u{e0041}',
+  ];
+  // Each holds the admin role in its own right: only the identity check stands in the way.
+  for (const sub of lookalikes) g.grants.add(sub, 'admin', 600);
+  g.grants.add('dave', 'admin', 600);
+  const before = g.upstream.seen.length;
+  const tokens: [string, string][] = [
+    ...await Promise.all(lookalikes.map(async (sub): Promise<[string, string]> => [sub.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`), await sign(sub, ['admins'])])),
+    ['dave in "admins\\u200b"', await sign('dave', ['admins\u200b'])],
+  ];
+  for (const [name, token] of tokens) {
+    const res = await request(`${g.url}/admin/users`, { headers: { authorization: `Bearer ${token}` } });
+    const body = JSON.parse(await res.body.text()) as { error?: { code: string; message: string } };
+    t.equal(res.statusCode, 401, `${name} → 401`);
+    t.equal(body.error?.code, 'JITGATE_E_TOKEN_INVALID', `${name} → JITGATE_E_TOKEN_INVALID`);
+    t.match(body.error?.message, /invisible or bidirectional-control character \(U\+[0-9A-F]{4,5}\)/, `${name}: the message names the character`);
+  }
+  t.equal(g.upstream.seen.length, before, 'the upstream never saw any of them');
+  t.equal(g.audit.entries.filter((e) => e.subject !== null && lookalikes.includes(e.subject)).length, 0, 'no lookalike reached the policy');
+  // Not under /admin: the tests after this one count what reached it.
+  const res = await request(`${g.url}/api/orders`, { headers: { authorization: `Bearer ${await sign('dave', ['admins'])}` } });
+  await res.body.dump();
+  t.equal(res.statusCode, 200, 'dave himself, signed the same way, still gets through');
+});
+
 t.test('underscore spellings of headers the gateway strips, sets or judges never reach the upstream', async (t) => {
   // Rack, WSGI and PHP read X_Forwarded_For as X-Forwarded-For: each of these would pass for the gateway's own.
   const aliases: Record<string, string> = {
