@@ -27,6 +27,8 @@ export const SUBJECT_ID_PATTERN = `^[^${CONTROLS}${INVISIBLE}]+$`;
 // The class holds combining marks and joiners on purpose, each to be matched on its own.
 // eslint-disable-next-line no-misleading-character-class
 const FORBIDDEN_CHAR = new RegExp(`[${CONTROLS}${INVISIBLE}]`, 'u');
+// eslint-disable-next-line no-misleading-character-class
+const FORBIDDEN_CHARS = new RegExp(`[${CONTROLS}${INVISIBLE}]`, 'gu');
 
 /** The first character no subject id or group name may hold, as `U+200B`; null when there is none. */
 export function forbiddenCharIn(text: string): string | null {
@@ -36,3 +38,14 @@ export function forbiddenCharIn(text: string): string | null {
 
 /** What the refusal says of an id that holds one. */
 export const SUBJECT_ID_RULE = 'holds a control, invisible or bidirectional-control character';
+
+/**
+ * The form in which two ids that may name the same person are equal: without the characters no
+ * id may hold now (ids stored before the rule have them), in NFKC, trimmed and in lower case. For
+ * what forbids (approving one's own request), never for what grants: the data path matches ids
+ * exactly. Stripped before NFKC, since an invisible character between a letter and its accent
+ * keeps them from composing, and after, since NFKC maps some fillers onto others.
+ */
+export function lookalikeKey(id: string): string {
+  return id.replace(FORBIDDEN_CHARS, '').normalize('NFKC').replace(FORBIDDEN_CHARS, '').trim().toLowerCase();
+}

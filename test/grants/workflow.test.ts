@@ -93,6 +93,27 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.same(after!.approvals, []);
     });
 
+    await t.test('an id that differs only by invisible or reordering characters is the same person to the checks that forbid', async (t) => {
+      // Stored before the identity part refused such ids (the workflow takes subjects as given):
+      // every table shows `bob\u200b` as bob, who must not approve or deny it.
+      for (const id of ['bob\u200b', 'b\u00adob', '\u2066bob\u2069', 'bo\u200db', 'bob\ufe0f', '\ufeffBOB', 'bob\u{e0100}', 'bob\u3164']) {
+        const req = await wf.request(user(id, ['eng']), { role: 'writer', duration_seconds: 600, reason: 'fix' });
+        const shown = id.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+        await t.rejects(wf.approve(bob, req.id), { code: 'JITGATE_E_SELF_APPROVAL' }, `bob does not approve ${shown}'s request`);
+        await t.rejects(wf.deny(bob, req.id), { code: 'JITGATE_E_SELF_APPROVAL' }, `nor deny it`);
+        const after = await wf.getRequest(req.id);
+        t.equal(after!.status, 'pending');
+        t.same(after!.approvals, []);
+        t.same(r.cache.activeGrants({ id, kind: 'user' }, clock.ms), [], 'and no grant starts');
+        t.equal((await wf.approve(carol, req.id)).status, 'approved', 'someone else still may');
+      }
+      // Nor does one approver count twice, once under each spelling.
+      const two = await wf.request(alice, { role: 'admin', duration_seconds: 600, reason: 'rotate', ticket: 'INC-77' });
+      await wf.approve(user('carol\u2060', ['approvers']), two.id);
+      await t.rejects(wf.approve(carol, two.id), { code: 'JITGATE_E_ALREADY_APPROVED' });
+      t.equal((await wf.getRequest(two.id))!.status, 'pending');
+    });
+
     await t.test('only approvers the policy names may approve; each approver counts once', async (t) => {
       const req = await wf.request(alice, { role: 'admin', duration_seconds: 1800, reason: 'rotate the leaked key', ticket: 'INC-42' });
       t.equal(req.approvals_required, 2);

@@ -1,6 +1,7 @@
-// The characters no subject id or group name may hold, held equal to Unicode's own properties.
+// The characters no subject id or group name may hold, held equal to Unicode's own properties,
+// and the folding that the workflow's same-person check applies to ids stored before the rule.
 import t from 'tap';
-import { forbiddenCharIn, SUBJECT_ID_PATTERN } from '../../src/identity/index.js';
+import { forbiddenCharIn, lookalikeKey, SUBJECT_ID_PATTERN } from '../../src/identity/index.js';
 
 t.test('refused: exactly the controls, line separators, default-ignorables and bidi controls', (t) => {
   const unicode = /[\p{Cc}\u2028\u2029\p{Default_Ignorable_Code_Point}\p{Bidi_Control}]/u;
@@ -16,5 +17,15 @@ t.test('refused: exactly the controls, line separators, default-ignorables and b
   t.equal(forbiddenCharIn('alice\u200b'), 'U+200B');
   t.equal(forbiddenCharIn('\u{e0100}x'), 'U+E0100');
   t.equal(forbiddenCharIn('zoë ali\u00a0ce مريم'), null, 'letters of any script and visible spaces are names');
+  t.end();
+});
+
+t.test('lookalikeKey: ids that read alike fold alike', (t) => {
+  for (const id of ['alice\u200b', '\u2066alice\u2069', 'ali\u00adce', 'ALICE\ufe0f', ' alice ', 'ａｌｉｃｅ']) {
+    t.equal(lookalikeKey(id), 'alice', JSON.stringify(id));
+  }
+  t.equal(lookalikeKey('caf\u200be\u0301'), lookalikeKey('café'), 'an invisible character between a letter and its accent does not keep them apart');
+  t.equal(lookalikeKey('\uffa0x'), 'x', 'a filler NFKC maps onto another filler is dropped too');
+  t.not(lookalikeKey('alice'), lookalikeKey('alicf'));
   t.end();
 });
