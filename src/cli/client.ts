@@ -38,13 +38,29 @@ function exitFor(status: number, code: string): number {
   return EXIT.FAILURE;
 }
 
+/**
+ * The credential as it goes in the header: without the line break `$(cat file)` or a paste may
+ * leave around it, and only if a header can carry it. One with a line break, a control
+ * character or a non-ASCII one inside (two lines of a file, a CRLF file, a paste) used to reach
+ * fetch, whose refusal quotes the whole header, credential included, on stderr and into CI logs.
+ */
+function credential(raw: string | undefined): string | undefined {
+  const token = raw?.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  if (token === undefined || token === '') return undefined;
+  // Bearer tokens (RFC 6750's b64token) and jitgate's API keys are visible ASCII; JWTs too.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new CliError('USAGE', 'the token (JITGATE_TOKEN or --token) holds a space, line break, control or non-ASCII character, which no HTTP header carries: check how it was read (it is not shown here)', EXIT.USAGE);
+  }
+  return token;
+}
+
 export class ControlClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
 
   constructor(options: ConnectionOptions) {
     this.baseUrl = (options.url ?? process.env.JITGATE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
-    this.token = options.token ?? process.env.JITGATE_TOKEN;
+    this.token = credential(options.token ?? process.env.JITGATE_TOKEN);
     let url: URL;
     try {
       url = new URL(this.baseUrl);

@@ -1,0 +1,75 @@
+// The real `jitgate` CLI against a control API that is not jitgate's: one a gateway URL may point
+// at (a typo, a hostile .envrc, a proxy in between). Each case says what the person at the
+// terminal would notice, and what the server saw.
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { EXIT } from '../../src/cli/context.js';
+import type { Run } from './jitgate.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Seen { method: string; url: string; authorization: string | undefined }
+
+/** A control API answering with `answer`; `seen` lists what reached it. */
+async function fakeApi(t: Test, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ base: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+    answer(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => {
+      resolve();
+    });
+  }));
+  return { base: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`, seen };
+}
+
+/**
+ * Runs the CLI with only the environment given. `killAfterMs`: a run still going then is killed
+ * and reported with code -1, so a CLI that hangs fails the test instead of the whole suite.
+ */
+function cli(args: string[], env: Record<string, string>, killAfterMs = 30_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: killAfterMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+const whoami = { id: 'alice', kind: 'user', groups: ['eng'], can_read_audit: false };
+
+t.test('a token no header can carry is refused before any call, and never printed', async (t) => {
+  const api = await fakeApi(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(whoami));
+  });
+  const secret = 'eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXBhcnQtb2YtdGhlLXRva2Vu';
+  // Two lines of a token file, a CRLF pasted inside, a non-ASCII character, a control character.
+  for (const token of [`${secret}\nsecond-line`, `${secret}\r\nx`, `${secret}\u2026`, `${secret}\u0001x`]) {
+    const r = await cli(['whoami'], { JITGATE_URL: api.base, JITGATE_TOKEN: token });
+    t.equal(r.code, EXIT.USAGE, `${JSON.stringify(token.slice(-6))}: exit 2`);
+    t.match(r.stderr, /^jitgate: USAGE: the token \(JITGATE_TOKEN or --token\) holds .* \(it is not shown here\)\n$/);
+    t.notMatch(r.stderr, /c2VjcmV0/, 'no part of the token on stderr');
+    t.equal(r.stdout, '');
+  }
+  const viaFlag = await cli(['whoami', '--token', `${secret}\nsecond-line`], { JITGATE_URL: api.base });
+  t.equal(viaFlag.code, EXIT.USAGE, '--token too');
+  t.notMatch(viaFlag.stderr, /c2VjcmV0/);
+  t.same(api.seen, [], 'the server saw no request');
+
+  // What a shell or a file leaves around a token is not part of it.
+  const padded = await cli(['whoami'], { JITGATE_URL: api.base, JITGATE_TOKEN: `${secret}\r\n` });
+  t.equal(padded.code, EXIT.OK, 'a token with a line break after it is sent');
+  t.same(api.seen.map((s) => s.authorization), [`Bearer ${secret}`], 'without the line break');
+});
