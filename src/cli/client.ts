@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { isJitgateError } from '../errors.js';
 import { EXIT } from './context.js';
+import { CALL_TIMEOUT_MS, CallError, MAX_ANSWER_BYTES, callOnce, type Answer } from './http.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8081';
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -54,6 +55,22 @@ function credential(raw: string | undefined): string | undefined {
   return token;
 }
 
+/** What the person is told when a call got no usable answer. */
+function callFailure(err: unknown, base: string): CliError {
+  if (!(err instanceof CallError)) return new CliError('INTERNAL', err instanceof Error ? err.message : String(err), EXIT.FAILURE);
+  switch (err.failure) {
+    case 'unreachable':
+      return new CliError('UNAVAILABLE', `cannot reach the control API at ${base}: ${err.message}`, EXIT.UNAVAILABLE);
+    case 'timeout':
+      return new CliError('UNAVAILABLE', `the control API at ${base} did not answer within ${String(CALL_TIMEOUT_MS / 1000)} s`, EXIT.UNAVAILABLE);
+    case 'broken':
+      return new CliError('UNAVAILABLE', `the control API at ${base} broke off its answer: ${err.message}`, EXIT.UNAVAILABLE);
+    case 'too_large':
+      // No answer of the control API is this large: this is not one.
+      return new CliError('BAD_RESPONSE', `the answer from ${base} is larger than ${String(MAX_ANSWER_BYTES / 1024 / 1024)} MiB (${err.message}): not the control API's`, EXIT.FAILURE);
+  }
+}
+
 export class ControlClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
@@ -83,20 +100,13 @@ export class ControlClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (method === 'POST') headers['content-type'] = 'application/json';
-    let response: Response;
+    let response: Answer;
     try {
-      response = await fetch(url, {
-        method,
-        headers,
-        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
-        signal: AbortSignal.timeout(30_000),
-        redirect: 'error',
-      });
+      response = await callOnce(url, { method, headers, ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}) });
     } catch (err) {
-      const why = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-      throw new CliError('UNAVAILABLE', `cannot reach the control API at ${this.baseUrl}: ${why}`, EXIT.UNAVAILABLE);
+      throw callFailure(err, this.baseUrl);
     }
-    const text = await response.text();
+    const text = response.text;
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;

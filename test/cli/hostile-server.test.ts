@@ -73,3 +73,53 @@ t.test('a token no header can carry is refused before any call, and never printe
   t.equal(padded.code, EXIT.OK, 'a token with a line break after it is sent');
   t.same(api.seen.map((s) => s.authorization), [`Bearer ${secret}`], 'without the line break');
 });
+
+t.test('an answer that never ends, slowly or fast, ends the command with an error', async (t) => {
+  // The head at once, then a byte a second: a connection that is alive but never done.
+  const slow = await fakeApi(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{');
+    const drip = setInterval(() => res.write(' '), 1000);
+    res.on('close', () => {
+      clearInterval(drip);
+    });
+  });
+  // 80 MiB as fast as the CLI reads it, then silence: more than any answer of the API, and the
+  // silence keeps a CLI that reads it all from ending the body (and bounds what it holds).
+  const flood = await fakeApi(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(1 << 20, 0x20);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < 80 && res.write(chunk)) sent++;
+      if (sent < 80) res.once('drain', pump);
+    };
+    pump();
+  });
+  // Killed at 60 s: twice the CLI's deadline.
+  const [slowRun, floodRun] = await Promise.all([
+    cli(['whoami'], { JITGATE_URL: slow.base, JITGATE_TOKEN: 't' }, 60_000),
+    cli(['whoami'], { JITGATE_URL: flood.base, JITGATE_TOKEN: 't' }, 60_000),
+  ]);
+  t.equal(slowRun.code, EXIT.UNAVAILABLE, 'a body that never completes: exit 6, not a hang');
+  t.match(slowRun.stderr, /^jitgate: UNAVAILABLE: the control API at http:\/\/127\.0\.0\.1:\d+ did not answer within 30 s\n$/);
+  t.equal(floodRun.code, EXIT.FAILURE, 'an answer larger than any of the API: exit 1, not a hang');
+  t.match(floodRun.stderr, /^jitgate: BAD_RESPONSE: the answer from http:\/\/127\.0\.0\.1:\d+ is larger than 64 MiB .*: not the control API's\n$/);
+  t.same([slowRun.stdout, floodRun.stdout], ['', '']);
+});
+
+t.test('a redirect is not followed: the token stays with the origin it was given to', async (t) => {
+  const elsewhere = await fakeApi(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(whoami));
+  });
+  const api = await fakeApi(t, (req, res) => {
+    res.writeHead(307, { location: `${elsewhere.base}${req.url ?? ''}` });
+    res.end();
+  });
+  const r = await cli(['whoami'], { JITGATE_URL: api.base, JITGATE_TOKEN: 'the-token' });
+  t.equal(r.code, EXIT.UNAVAILABLE);
+  t.match(r.stderr, /unexpected redirect/);
+  t.equal(api.seen.length, 1);
+  t.same(elsewhere.seen, [], 'the other origin saw nothing');
+});
