@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { isJitgateError } from '../errors.js';
 import { EXIT } from './context.js';
+import { jsonText, printable, printableLines } from './terminal.js';
 import { CALL_TIMEOUT_MS, CallError, MAX_ANSWER_BYTES, callOnce, type Answer } from './http.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8081';
@@ -141,13 +142,14 @@ export async function run(opts: ConnectionOptions, body: (client: ControlClient)
   try {
     const client = new ControlClient(opts);
     const out = await body(client);
-    process.stdout.write(`${opts.json ? JSON.stringify(out.json, null, 2) : out.text}\n`);
+    process.stdout.write(`${opts.json ? jsonText(out.json) : printableLines(out.text)}\n`);
   } catch (err) {
     // A flag the CLI refuses before calling (--limit) is a usage error with the API's own code.
     const failure = err instanceof CliError ? err
       : isJitgateError(err, 'VALIDATION') ? new CliError(err.code, err.message, EXIT.USAGE)
       : new CliError('INTERNAL', err instanceof Error ? err.message : String(err), EXIT.FAILURE);
-    process.stderr.write(`jitgate: ${failure.code}: ${failure.message}\n`);
+    // The code and message are the server's own words, whoever answered: shown, never obeyed.
+    process.stderr.write(`jitgate: ${printable(failure.code)}: ${printable(failure.message)}\n`);
     process.exitCode = failure.exit;
   }
 }

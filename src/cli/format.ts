@@ -1,6 +1,7 @@
 // Human output: aligned tables, short durations ("1h30m"), times relative to now.
 // Types only from the grants part: the CLI never loads server code.
 import type { AccessRequest, Grant } from '../grants/index.js';
+import { printable } from './terminal.js';
 
 /** "1h30m", "45s", "2d3h"; at most the two largest units, so tables stay narrow. */
 export function formatDuration(totalSeconds: number): string {
@@ -37,14 +38,6 @@ export function formatTime(iso: string | null): string {
 
 function clip(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text;
-}
-
-// Text from the server (a reason is user text) must not drive the terminal (C0 and C1 controls),
-// break a row in two (U+2028, U+2029) or reorder what is shown (bidi overrides and isolates,
-// U+202A..U+202E and U+2066..U+2069: "Trojan Source").
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/g, ' ');
 }
 
 /**

@@ -142,3 +142,29 @@ t.test('the table shows revisions and ids whole, so a value read off it finds it
   const found = await cli(['query', '-c', config, '--revision', second!, '--json']);
   t.same(JSON.parse(found.stdout).records.map((x: { policy_revision: string }) => x.policy_revision), [revisions[1]], 'and the one read off the table finds its record');
 });
+
+t.test('a checkpoint file cannot redraw a BROKEN report as OK on the terminal', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-cli-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const config = join(dir, 'opa.config.yaml');
+  writeFileSync(config, 'jitgate:\n  store:\n    type: sqlite\n    sqlite:\n      path: ./jitgate.db\n');
+  const db = new SqliteDb(join(dir, 'jitgate.db'));
+  const trail = createAuditTrail(db, { checkpoint_interval_ms: 60000, group_commit_ms: 0 });
+  await trail.start();
+  await trail.append(entry({ kind: 'request.created', actor: 'alice', grant_id: null }));
+  await trail.stop();
+  await db.close();
+  // `at` is not covered by the checkpoint's hash, and the report quotes it: erase the line, write
+  // "OK", hide the rest (and the next line).
+  const checkpoint = join(dir, 'witness.checkpoint');
+  writeFileSync(checkpoint, JSON.stringify({ seq: 1, hash: '0'.repeat(64), at: '\u001b[2K\rOK: 1 records (records 1..1), chain intact\u001b[8m\u009b2K\u202e' }));
+  const r = await cli(['verify', '-c', config, '--checkpoint', checkpoint]);
+  t.equal(r.code, 1, 'the chain does not match the checkpoint');
+  t.match(r.stdout, /^BROKEN at record 1: record 1 differs from the checkpoint of {2}\[2K OK: 1 records/);
+  // eslint-disable-next-line no-control-regex
+  t.notMatch(r.stdout, /[\u001b\r\u009b\u202e]/, 'nothing of it drives the terminal');
+  const json = await cli(['verify', '-c', config, '--checkpoint', checkpoint, '--json']);
+  // eslint-disable-next-line no-control-regex
+  t.notMatch(json.stdout, /[\u001b\r\u009b\u202e]/, '--json: escaped');
+  t.equal((JSON.parse(json.stdout) as { checkpoint: { at: string } }).checkpoint.at, '\u001b[2K\rOK: 1 records (records 1..1), chain intact\u001b[8m\u009b2K\u202e', 'the same text to a parser');
+});

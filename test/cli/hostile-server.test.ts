@@ -123,3 +123,39 @@ t.test('a redirect is not followed: the token stays with the origin it was given
   t.equal(api.seen.length, 1);
   t.same(elsewhere.seen, [], 'the other origin saw nothing');
 });
+
+t.test('no text from the server drives the terminal: errors, summaries, cursors, --json', async (t) => {
+  // What an escape sequence can do at an approver's terminal: erase the line and write another
+  // (\e[2K\r), hide what follows (\e[8m), set the title (OSC 0), put a command in the clipboard
+  // (OSC 52), the 8-bit CSI (U+009B), and reorder the line (U+202E, U+200F).
+  const hostile = '\u001b[2K\rOK: approved (role reader, 5m)\u001b[8m \u001b]0;title\u0007 \u001b]52;c;cm0gLXJmIH4=\u0007 \u009b2J \u202egnp.exe\u200f';
+  // eslint-disable-next-line no-control-regex
+  const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+  const request = {
+    id: 'req_1', status: 'pending', requester: { id: 'mallory', kind: 'user', groups: [] }, role: `admin${hostile}`, scope: null,
+    duration_seconds: 28800, reason: hostile, ticket: null, approvals: [], approvals_required: 1, approver_groups: [`approvers${hostile}`],
+    extends_grant_id: null, extends_grant_expires_at: null, break_glass: false, pending_expires_at: hostile,
+    decided_by: null, decision_comment: null, grant_id: null, created_at: new Date().toISOString(),
+  };
+  const api = await fakeApi(t, (req, res) => {
+    const [status, body] = req.url === '/v1/requests/req_1/approve' ? [403, { error: { code: `JITGATE_E_X${hostile}`, message: `no${hostile}` } }]
+      : req.url?.startsWith('/v1/grants') === true ? [200, { items: [], next_cursor: `c${hostile}` }]
+      : [201, request];
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  const env = { JITGATE_URL: api.base, JITGATE_TOKEN: 't' };
+  const refused = await cli(['approve', 'req_1'], env);
+  t.equal(refused.code, EXIT.DENIED);
+  t.match(refused.stderr, /^jitgate: JITGATE_E_X \[2K OK: approved \(role reader, 5m\) \[8m .*: no \[2K OK/);
+  const asked = await cli(['request', '--role', 'writer', '--duration', '5m', '--reason', 'r'], env);
+  t.equal(asked.code, EXIT.OK);
+  t.match(asked.stdout, /^pending: needs 1 approval\(s\) from approvers \[2K OK/, 'the summary line, the server\'s words blanked');
+  const listed = await cli(['grants'], env);
+  t.match(listed.stdout, /\(more: --cursor c \[2K OK: approved/);
+  const json = await cli(['request', '--role', 'writer', '--duration', '5m', '--reason', 'r', '--json'], env);
+  t.same(JSON.parse(json.stdout), request, '--json: the very same value to a parser');
+  for (const [name, out] of [['error', refused.stderr], ['summary and detail', asked.stdout], ['cursor', listed.stdout], ['--json', json.stdout]] as const) {
+    t.notMatch(out, unsafe, `${name}: nothing that drives or reorders the terminal`);
+  }
+});

@@ -78,15 +78,15 @@ t.test('--pending-ttl asks for a shorter wait; a longer one than the gateway all
   t.match(long.stderr, /pending_ttl: at most 3600 seconds/);
 });
 
-t.test('tables blank what would break a row or reorder it: line separators, bidi overrides and isolates', async (t) => {
-  const reason = 'fix\u2028req_forged  mallory  admin\u2029 \u202eevil\u202c \u2066x\u2069 \u202a\u202b\u202d\u2067\u2068';
+t.test('tables blank what would break a row or reorder it: line separators, bidi overrides, isolates and marks', async (t) => {
+  const reason = 'fix\u2028req_forged  mallory  admin\u2029 \u202eevil\u202c \u2066x\u2069 \u202a\u202b\u202d\u2067\u2068\u200e\u200f\u061c';
   const asked = await api(stack.base, 'POST', '/v1/requests', { token: tokens.alice, body: { role: 'writer', duration: '10m', reason } });
   t.equal(asked.status, 201);
   const shown = await jitgate(['requests', asked.body.id], as('alice'));
   t.equal(shown.code, EXIT.OK, shown.stderr);
   const listed = await jitgate(['requests', '--mine'], as('alice'));
   for (const [name, out] of [['detail', shown.stdout], ['table', listed.stdout]] as const) {
-    t.notMatch(out, /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/, `${name}: none reaches the terminal`);
+    t.notMatch(out, /[\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/, `${name}: none reaches the terminal`);
   }
   const row = listed.stdout.split('\n').find((l) => l.startsWith(String(asked.body.id)));
   t.match(row, /fix req_forged +mallory +admin +evil +x/, 'the reason stays on its own row, in the order it was typed');

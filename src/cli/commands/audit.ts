@@ -13,6 +13,7 @@ import { openDb, type Db } from '../../store/index.js';
 import { EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
 import { parseLimit } from '../limit.js';
+import { jsonText, printable, printableLines } from '../terminal.js';
 
 interface StoreOptions {
   config: string;
@@ -120,7 +121,7 @@ async function run(action: () => Promise<number>, failure: number = EXIT.FAILURE
   } catch (err) {
     // A catalogue error names its code, as the commands that call the API do: scripts match on it.
     const code = isJitgateError(err) ? ` [${err.code}]` : '';
-    process.stderr.write(`jitgate audit: ${(err as Error).message}${code}\n`);
+    process.stderr.write(`jitgate audit: ${printable((err as Error).message)}${code}\n`);
     const usage = err instanceof RangeError || (isJitgateError(err) && err.code === ERRORS.VALIDATION.code);
     process.exitCode = err instanceof CliFailure ? err.exitCode : usage ? EXIT.USAGE : failure;
   }
@@ -168,19 +169,21 @@ export function register(program: Command): void {
       const problem = report.problem;
       const range = report.first === null ? '' : ` (records ${report.first}..${report.head?.seq ?? report.first})`;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        process.stdout.write(`${jsonText(report)}\n`);
       } else if (report.ok) {
         // The configured file may not be written yet (the gateway writes it every checkpoint_interval_ms): said, not hidden.
         const cp = !report.checkpoint ? (configured === undefined ? '; no checkpoint to compare' : `; checkpoint file ${configured} missing: nothing to compare`)
           : report.checkpoint_compared ? `; checkpoint at record ${report.checkpoint.seq} (${formatTime(report.checkpoint.at)}) matches`
           : `; checkpoint at record ${report.checkpoint.seq} not compared (the records begin after it)`;
         const trusted = report.first !== null && report.first > 1 ? `\nnote: begins at record ${report.first}: its link to record ${report.first - 1} is taken on trust, and nothing before it is vouched for (--from-genesis refuses that)` : '';
-        process.stdout.write(`OK: ${report.records} records${range}, chain intact${cp}${trusted}\n`);
+        process.stdout.write(printableLines(`OK: ${report.records} records${range}, chain intact${cp}${trusted}\n`));
       } else if (problem?.kind === 'empty') {
-        process.stdout.write(`NO TRAIL: ${problem.message}\n`);
+        process.stdout.write(printableLines(`NO TRAIL: ${problem.message}\n`));
       } else {
-        process.stdout.write(`BROKEN${problem?.seq == null ? '' : ` at record ${problem.seq}`}: ${problem?.message ?? ''}\n` +
-          `(${report.records} records verified before it)\n`);
+        // The message quotes the checkpoint file's `at`, which its hash does not cover: an escape
+        // sequence there could redraw this line as "OK".
+        process.stdout.write(printableLines(`BROKEN${problem?.seq == null ? '' : ` at record ${problem.seq}`}: ${problem?.message ?? ''}\n` +
+          `(${report.records} records verified before it)\n`));
       }
       // No records is not tampering, but nothing is vouched for either: "no trail".
       return report.ok ? EXIT.OK : problem?.kind === 'empty' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
@@ -230,7 +233,8 @@ Examples:
       const filter = filterFrom(opts);
       return withStore(opts, async (db) => {
         const page = await queryAudit(db, filter);
-        if (opts.json) process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
+        if (opts.json) process.stdout.write(`${jsonText(page)}\n`);
+        // Each line exactly as JSON.stringify writes the record, as export does: verify --file reads them so.
         else if (opts.jsonl) for (const r of page.records) process.stdout.write(`${JSON.stringify(r)}\n`);
         else {
           process.stdout.write(page.records.length ? `${recordTable(page.records)}\n` : 'no matching records\n');
