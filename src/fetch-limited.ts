@@ -1,0 +1,100 @@
+// One HTTP call to a remote service with a bound on both time and size: the whole exchange
+// (connect, head and body) ends within the deadline, and a body larger than the caller expects is
+// cut off. The CLI's calls to the control API and the gateway's own (OIDC discovery and JWKS,
+// webhooks) go through it: without the bounds a server that sent its head and then a body slowly
+// held the caller forever, and one that sent a body without end filled its memory.
+
+export type FetchFailure =
+  /** No answer: connection refused, DNS, TLS, a redirect when refused. */
+  | 'unreachable'
+  /** The deadline passed before the answer was complete. */
+  | 'timeout'
+  /** The answer said, or turned out, to be larger than the limit. */
+  | 'too_large'
+  /** The answer began and then broke off. */
+  | 'broken';
+
+export class FetchLimitError extends Error {
+  constructor(readonly failure: FetchFailure, message: string) {
+    super(message);
+    this.name = 'FetchLimitError';
+  }
+}
+
+export interface FetchLimits {
+  /** How long the call may take, from connecting to the answer's last byte. */
+  timeoutMs: number;
+  /** The most the body may hold; `null`: the body is not wanted, and is cancelled unread. */
+  maxBytes: number | null;
+  /** Aborts the call early (a stopping service). */
+  signal?: AbortSignal;
+}
+
+export interface FetchedAnswer { status: number; ok: boolean; headers: Headers; body: Buffer }
+
+/** The status, headers and body of one call; a FetchLimitError when there is none within the limits. */
+export async function fetchLimited(url: string | URL, init: Omit<RequestInit, 'signal'>, limits: FetchLimits): Promise<FetchedAnswer> {
+  const { timeoutMs, maxBytes, signal } = limits;
+  // A controller and a timer of our own, raced against each step: AbortSignal.timeout() given to
+  // fetch stops aborting the body once a garbage collection has run (undici #4068), which is
+  // how a slow body outlived its deadline.
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let stop: (() => void) | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new FetchLimitError('timeout', `no complete answer within ${String(timeoutMs / 1000)} s`));
+      controller.abort();
+    }, timeoutMs);
+    if (signal) {
+      stop = () => {
+        reject(new FetchLimitError('unreachable', 'the call was abandoned'));
+        controller.abort();
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    }
+  });
+  // Only ever rejected by the race below, or after the call ended: never unhandled.
+  expired.catch(() => undefined);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    let response: Response;
+    try {
+      response = await Promise.race([fetch(url, { ...init, signal: controller.signal }), expired]);
+    } catch (err) {
+      if (err instanceof FetchLimitError) throw err;
+      throw new FetchLimitError('unreachable', err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err));
+    }
+    reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
+    let body: Buffer = Buffer.alloc(0);
+    if (maxBytes !== null) {
+      const declared = Number(response.headers.get('content-length'));
+      if (declared > maxBytes) throw new FetchLimitError('too_large', `an answer of ${String(declared)} bytes`);
+      if (reader) body = await Promise.race([readAll(reader, maxBytes), expired]);
+    }
+    return { status: response.status, ok: response.ok, headers: response.headers, body };
+  } finally {
+    clearTimeout(timer);
+    if (stop) signal?.removeEventListener('abort', stop);
+    controller.abort();
+    // A body not read to its end is cancelled, which closes its connection: after a garbage
+    // collection the abort alone no longer reaches it, and the open socket lived on.
+    void reader?.cancel().catch(() => undefined);
+  }
+}
+
+async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await reader.read().catch((err: unknown) => {
+      throw new FetchLimitError('broken', err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err));
+    });
+    if (next.done) break;
+    size += next.value.byteLength;
+    if (size > maxBytes) throw new FetchLimitError('too_large', `more than ${String(maxBytes)} bytes`);
+    chunks.push(next.value);
+  }
+  return Buffer.concat(chunks, size);
+}
