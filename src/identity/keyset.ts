@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, errors, type CryptoKey, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import type { Logger } from 'pino';
 import { jitgateError } from '../errors.js';
+import { fetchLimited } from '../fetch-limited.js';
 import { shownUrl } from '../shown-url.js';
 
 type Resolved = CryptoKey | KeyObject;
@@ -187,10 +188,18 @@ export class JwksKeySet implements KeySet {
 
 const FETCH_TIMEOUT_MS = 5000;
 
+/** A discovery document or a JWKS is a few KiB; thousands of keys would still fit. */
+const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
+
 async function fetchJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+  // Bounded in time over head and body together and in size: with AbortSignal.timeout() alone, a
+  // server that sent its head and then a byte a second held the single-flight refresh for good
+  // once a garbage collection had run (a new kid was never learnt, its tokens hung), and one that
+  // sent a body without end grew the gateway's memory by gigabytes.
+  const res = await fetchLimited(url, { redirect: 'error' }, { timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_DOCUMENT_BYTES })
+    .catch((err: unknown) => { throw new Error(`${shownUrl(url)}: ${err instanceof Error ? err.message : String(err)}`); });
   if (!res.ok) throw new Error(`${shownUrl(url)}: HTTP ${res.status}`);
-  return res.json();
+  return JSON.parse(res.body.toString('utf8')) as unknown;
 }
 
 export function jwksFromUrl(url: string): () => Promise<unknown> {
