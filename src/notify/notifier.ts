@@ -4,6 +4,7 @@
 // receiver never blocks or fails a workflow step, nor delays or crowds out another
 // webhook's deliveries: each webhook has its own queue bound and deliveries in flight.
 import { randomUUID } from 'node:crypto';
+import { fetchLimited } from '../fetch-limited.js';
 import type { WorkflowEvent } from '../grants/index.js';
 import type { NotifyConfig, WebhookConfig } from './config.js';
 import { chatText, genericPayload } from './payload.js';
@@ -194,16 +195,12 @@ class WebhookNotifier implements Notifier {
     if (d.secret !== null) headers[SIGNATURE_HEADER] = signature(d.secret, timestamp, d.body);
     let problem: string;
     try {
-      const res = await fetch(d.hook.url, {
-        method: 'POST',
-        headers,
-        body: d.body,
-        redirect: 'manual',
-        signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timeout)]),
-      });
       // Only the status counts: the answer's body is never read into memory (a receiver could
-      // send gigabytes within the timeout), and cancelling it frees the connection at once.
-      await res.body?.cancel().catch(() => undefined);
+      // send gigabytes within the timeout), but cancelled, which frees the connection at once. Our
+      // own deadline, not AbortSignal.timeout(): after a garbage collection that no longer
+      // reaches fetch (undici #4068), and a receiver that never answered held its delivery slot for good.
+      const res = await fetchLimited(d.hook.url, { method: 'POST', headers, body: d.body, redirect: 'manual' },
+        { timeoutMs: this.#timeout, maxBytes: null, signal: this.#abort.signal });
       if (res.status >= 200 && res.status < 300) {
         this.#delivered++;
         this.#count(this.#pending, d.hook, -1);

@@ -3,6 +3,8 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import type { WorkflowEvent } from '../../src/grants/index.js';
 import { chatText, createNotifier, signature, type WebhookConfig } from '../../src/notify/index.js';
@@ -185,6 +187,28 @@ t.test('a receiver that never answers does not block or lose a workflow step', a
   t.ok(n.queued >= 1, 'the notifications wait in the background');
   await eventually(() => n.dropped === 3, 10_000);
   t.pass('after the timeouts and retries the three events are dropped and counted');
+  await n.stop();
+});
+
+t.test('a receiver that never answers is given up on after the timeout, even with garbage collections meanwhile', async (t) => {
+  // undici #4068: AbortSignal.timeout() stops reaching fetch once a garbage collection ran, and
+  // such a delivery held its webhook's slot for good.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const hanging = createServer(() => undefined);
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  const collecting = setInterval(gc, 100);
+  t.teardown(async () => {
+    clearInterval(collecting);
+    hanging.closeAllConnections();
+    await new Promise<void>((resolve) => hanging.close(() => { resolve(); }));
+  });
+  const port = (hanging.address() as AddressInfo).port;
+  const n = createNotifier({ webhooks: [hook({ url: `http://127.0.0.1:${String(port)}/`, max_attempts: 1 })] }, quiet, { timeoutMs: 500, concurrency: 1 });
+  n.start();
+  n.notify(event());
+  await eventually(() => n.dropped === 1, 10_000);
+  t.equal(n.queued, 0, 'the delivery ended and was dropped, freeing its slot');
   await n.stop();
 });
 
