@@ -10,10 +10,20 @@ import { createDecisionLogger, type DecisionLogSink } from '../src/audit/index.j
 import { buildConfig, type GatewayConfig } from '../src/config/index.js';
 import { createGrantStore, GrantCache, type StoredGrant } from '../src/grants/index.js';
 import { createAuthenticator, createDevIssuer, type ManagedAuthenticator } from '../src/identity/index.js';
-import { buildBundle, projectRoot, requireOpa, type BuildResult } from '../src/policy/index.js';
+import { buildBundle, projectRoot, requireOpa, type BuildResult, type PolicyEvaluator } from '../src/policy/index.js';
+import { uuid } from '../src/uuid.js';
 import { openDb } from '../src/store/index.js';
 
 export const SECRETS = { BENCH_READ_KEY: 'bench-read-secret-1', BENCH_WRITE_KEY: 'bench-write-secret-2' };
+
+/** A policy that allows everything with the read-only credential: the diagnostic rows' "without policy". */
+export function constantAllow(): PolicyEvaluator {
+  return {
+    revision: 'constant',
+    authorize: () => ({ result: { allow: true, obligations: { credential: 'readonly' }, grant_ids: [] }, revision: 'constant', decision_id: uuid(), eval_ns: 0 }),
+    elevation: () => { throw new Error('unused'); },
+  };
+}
 
 export interface JitgateParts {
   cfg: GatewayConfig;

@@ -10,22 +10,25 @@
 // no gateway keeping the guarantees with these parts can do without.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { DecisionLogEvent } from '../src/audit/index.js';
-import { AUTHZ_ENTRYPOINT, seal, type AuthzInput, type AuthzRoute } from '../src/policy/index.js';
+import { AUTHZ_ENTRYPOINT, seal, type AuthzInput, type AuthzRoute, type PolicyEvaluator } from '../src/policy/index.js';
 import { normalizeTarget, relayUpstream, SecretMasker, type RelayOptions } from '../src/proxy/index.js';
 import { uuid } from '../src/uuid.js';
 import { headerForwarder, serveProxy, upstreamPool } from './forwarding.js';
-import { jitgateParts, SECRETS } from './jitgate-parts.js';
+import { constantAllow, jitgateParts, SECRETS } from './jitgate-parts.js';
 
 const [upstream, tokenFile] = process.argv.slice(2) as [string, string];
 const parts = await jitgateParts(upstream);
-const { authenticator, grants, decisionLog } = parts;
-const engine = parts.built.engine;
+const { authenticator, grants } = parts;
+// Diagnostic rows switch parts off, as bench/proxy-jitgate.ts's do: what each part costs here.
+const without = new Set((process.env.JITGATE_BENCH_WITHOUT ?? '').split(',').filter(Boolean));
+const decisionLog = without.has('decision-log') ? { log() { /* off */ } } : parts.decisionLog;
+const engine: PolicyEvaluator = without.has('policy') ? constantAllow() : parts.built.engine;
 const pool = upstreamPool(upstream);
 const route = parts.cfg.jitgate.routes[0]!;
 const inputRoute = seal<AuthzRoute>({ name: route.name, upstream: route.upstream, credentials: ['readonly', 'writer'] });
 const keys: Record<string, string> = { readonly: SECRETS.BENCH_READ_KEY, writer: SECRETS.BENCH_WRITE_KEY };
 const masker = new SecretMasker(Object.values(keys));
-const bundles = seal({ jitgate: { revision: engine.revision } });
+const bundles = seal({ jitgate: { revision: engine.revision ?? 'none' } });
 const callerHeaders = headerForwarder(['authorization', 'x-api-key', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-request-id']);
 const NO_HEADERS: Record<string, string> = Object.freeze({});
 const RELAY: RelayOptions = { stallMs: 60_000, lingerAtMs: Infinity, linger: null, maskedOnly: true, headersMs: 30_000 };

@@ -1,13 +1,12 @@
 // jitgate's data path as deployed: dev-issuer JWT verification (cached), the repository's sample
 // policies compiled to wasm, the caller's live grants in the input, credential injection, masking,
 // decision logging to a JSONL file, Prometheus metrics.
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { AuditWriter } from '../src/audit/index.js';
 import { createMetrics } from '../src/observability/index.js';
-import { buildBundle, PolicyEngine, projectRoot, type PolicyEvaluator } from '../src/policy/index.js';
+import { buildBundle, PolicyEngine, projectRoot } from '../src/policy/index.js';
 import { createProxyServer } from '../src/proxy/index.js';
-import { jitgateParts, SECRETS } from './jitgate-parts.js';
+import { constantAllow, jitgateParts, SECRETS } from './jitgate-parts.js';
 
 const [upstream, tokenFile] = process.argv.slice(2) as [string, string];
 const parts = await jitgateParts(upstream);
@@ -22,15 +21,10 @@ const without = new Set((process.env.JITGATE_BENCH_WITHOUT ?? '').split(',').fil
 const withParts = new Set((process.env.JITGATE_BENCH_WITH ?? '').split(',').filter(Boolean));
 // A second engine from the same policies: every decision is also asked of it, as with jitgate.policy.shadow.
 const shadow = withParts.has('shadow') ? (await buildBundle({ dir: join(projectRoot(), 'policies'), opaPath: parts.opaPath, revision: 'bench-shadow' })).engine : null;
-const constantAllow: PolicyEvaluator = {
-  revision: 'constant',
-  authorize: () => ({ result: { allow: true, obligations: { credential: 'readonly' }, grant_ids: [] }, revision: 'constant', decision_id: randomUUID(), eval_ns: 0 }),
-  elevation: () => { throw new Error('unused'); },
-};
 
 const proxy = createProxyServer({
   routes: cfg.jitgate.routes,
-  policy: without.has('policy') ? constantAllow
+  policy: without.has('policy') ? constantAllow()
     : without.has('memo') ? await PolicyEngine.load(built.bundle, undefined, { decisionMemo: false })
       : built.engine,
   shadow,

@@ -181,6 +181,18 @@ const targets: Target[] = [
       return jitgateTarget(up, '', '', 'proxy-floor.ts');
     },
   },
+  {
+    name: 'floor without decision log',
+    describe: 'diagnostic: the floor with the decision logger replaced by a no-op',
+    diagnostic: true,
+    up: (up) => jitgateTarget(up, 'decision-log', '', 'proxy-floor.ts'),
+  },
+  {
+    name: 'floor without decision log and policy',
+    describe: 'diagnostic: additionally the opa-wasm evaluation replaced by a constant allow (what remains is the request id, normalization, the cached token, the grant set, the headers and masking)',
+    diagnostic: true,
+    up: (up) => jitgateTarget(up, 'decision-log,policy', '', 'proxy-floor.ts'),
+  },
 ];
 
 async function jitgateTarget(up: number, without: string, withParts = '', script = 'proxy-jitgate.ts'): ReturnType<Target['up']> {
