@@ -11,9 +11,6 @@ import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig,
 
 const HOSTILE_REASON = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> refund for INC-7 & co';
 
-const LOOKALIKE = 'alice\u200b';
-const REVERSED = '\u202eecila';
-
 interface ApiAnswer { status: number; body: any }
 
 const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -27,8 +24,6 @@ async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayP
     upstreamUrl: upstream.url,
     subjects: {
       alice: ['eng'], erin: ['eng'], frank: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'], audra: ['auditors'],
-      // Look-alikes of alice: a zero-width space after her name, and her name reversed behind a right-to-left override.
-      [LOOKALIKE]: ['eng'], [REVERSED]: ['eng'],
     },
     jitgate: { control },
   }));
@@ -81,11 +76,12 @@ const REFUSED = '403 JITGATE_E_FORBIDDEN';
 const browser = await launchBrowser();
 t.teardown(() => browser.close());
 
-/** A fresh browser profile (its own sessionStorage) on the console, signed in as `sub`. */
-async function signedIn(sub: string): Promise<{ page: Page; errors: string[] }> {
+/** A fresh browser profile on the console, signed in as `sub`; `clock`: the page's timers are the test's to move. */
+async function signedIn(sub: string, opts: { clock?: boolean } = {}): Promise<{ page: Page; errors: string[] }> {
   const page = await (await browser.newContext()).newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  if (opts.clock === true) await page.clock.install();
   await page.goto(`${gw.controlUrl}/console/`);
   await page.fill('#token', await token(sub));
   await page.click('#signin-form button[type=submit]');
@@ -185,28 +181,30 @@ t.test('an approver approves with a comment; the reason stays text; revoking end
   t.same(errors, [], 'no script error on the page');
 });
 
-t.test('a look-alike of a name or ticket is told apart: what would not show is marked', async (t) => {
-  const asked = async (sub: string, ticket: string): Promise<string> => {
-    const answer = await api(sub, 'POST', '/v1/requests', { role: 'writer', duration: '30m', reason: 'look-alike check', ticket });
+// Subject ids and groups holding such characters are refused where they enter (test/proxy/hostile.test.ts);
+// a ticket is the requester's own text, and names stored before that check are shown the same way.
+t.test('a look-alike of a ticket is told apart: what would not show is marked', async (t) => {
+  const asked = async (ticket: string): Promise<string> => {
+    const answer = await api('alice', 'POST', '/v1/requests', { role: 'writer', duration: '30m', reason: 'look-alike check', ticket });
     if (answer.status !== 201) throw new Error(`request refused: ${JSON.stringify(answer.body)}`);
     return answer.body.id as string;
   };
-  const real = await asked('alice', 'INC-1234');
-  const zeroWidth = await asked(LOOKALIKE, 'INC-1234\u200b');
-  const reversed = await asked(REVERSED, 'INC-\u202e4321');
+  const real = await asked('INC-1234');
+  const zeroWidth = await asked('INC-1234\u200b');
+  const reversed = await asked('INC-\u202e4321');
   const { page, errors } = await signedIn('bob');
-  /** The requester and ticket cells of a row: their text and how they look. */
-  const cells = async (id: string): Promise<{ who: string; ticket: string; looks: Buffer }> => {
+  /** The ticket cell of a row: its text and how it looks. */
+  const cell = async (id: string): Promise<{ ticket: string; looks: Buffer }> => {
     const row = page.locator(`#pending-rows tr[data-id="${id}"]`);
     await row.waitFor();
-    const [who, ticket] = [row.locator('td').nth(0), row.locator('td').nth(5)];
-    return { who: await who.innerText(), ticket: await ticket.innerText(), looks: Buffer.concat([await who.screenshot(), await ticket.screenshot()]) };
+    const ticket = row.locator('td').nth(5);
+    return { ticket: await ticket.innerText(), looks: await ticket.screenshot() };
   };
-  const shown = { real: await cells(real), zeroWidth: await cells(zeroWidth), reversed: await cells(reversed) };
-  t.same([shown.real.who, shown.real.ticket], ['alice', 'INC-1234'], 'alice and her ticket as they are');
-  t.same([shown.zeroWidth.who, shown.zeroWidth.ticket], ['alice[U+200B]', 'INC-1234[U+200B]'], 'the zero-width space is shown');
-  t.same([shown.reversed.who, shown.reversed.ticket], ['[U+202E]ecila', 'INC-[U+202E]4321'], 'the override is shown, and reorders nothing');
-  t.notOk(shown.zeroWidth.looks.equals(shown.real.looks), 'the zero-width look-alike does not look like alice\'s request');
+  const shown = { real: await cell(real), zeroWidth: await cell(zeroWidth), reversed: await cell(reversed) };
+  t.equal(shown.real.ticket, 'INC-1234', 'the ticket as it is');
+  t.equal(shown.zeroWidth.ticket, 'INC-1234[U+200B]', 'the zero-width space is shown');
+  t.equal(shown.reversed.ticket, 'INC-[U+202E]4321', 'the override is shown, and reorders nothing');
+  t.notOk(shown.zeroWidth.looks.equals(shown.real.looks), 'the zero-width look-alike does not look like the real ticket');
   t.notOk(shown.reversed.looks.equals(shown.real.looks), 'nor does the reversed one');
   t.same(errors, [], 'no script error on the page');
 });
@@ -454,14 +452,7 @@ t.test('the audit view pages back through older records, none skipped', async (t
 });
 
 t.test('the lists are read again on their own, but never while someone types in a row', async (t) => {
-  const page = await (await browser.newContext()).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.clock.install();
-  await page.goto(`${gw.controlUrl}/console/`);
-  await page.fill('#token', await token('carol'));
-  await page.click('#signin-form button[type=submit]');
-  await page.waitForSelector('#pending:not([hidden])');
+  const { page, errors } = await signedIn('carol', { clock: true });
   await status(page, 'ok');
   const rowOf = (id: string) => page.locator(`#pending-rows tr[data-id="${id}"]`);
 
@@ -495,13 +486,7 @@ t.test('a click decides only the request it was aimed at: a double-click approve
   // Newest first: the wide request sits right below the narrow one the approver reads.
   const wide = await asked('8h', 'the whole role, never looked at');
   const narrow = await asked('5m', 'fix item 42', { methods: ['POST'], paths: ['/api/items/42'] });
-  const page = await (await browser.newContext()).newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.clock.install();
-  await page.goto(`${gw.controlUrl}/console/`);
-  await page.fill('#token', await token('carol'));
-  await page.click('#signin-form button[type=submit]');
+  const { page, errors } = await signedIn('carol', { clock: true });
   await status(page, 'ok');
   const statusOf = async (id: string): Promise<string> => (await api('carol', 'GET', `/v1/requests/${id}`)).body.status as string;
   const box = await page.locator(`#pending-rows tr[data-id="${narrow}"]`).getByRole('button', { name: 'Approve' }).boundingBox();
