@@ -3,6 +3,7 @@
 // verified-token cache, the repository's sample policies compiled to wasm, the real grant cache
 // over the embedded SQLite store with two live grants for alice, and the decision log's JSONL file.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -82,7 +83,6 @@ export async function jitgateParts(upstream: string): Promise<JitgateParts> {
   return {
     cfg, logger, opaPath, built, decisionLog, authenticator, grants,
     async issueToken(file) {
-      const { writeFile } = await import('node:fs/promises');
       await writeFile(file, await createDevIssuer(cfg.jitgate.identity.dev_issuer).issue('alice', ['eng'], 3600));
     },
     async stop() {
