@@ -27,7 +27,11 @@ export interface JwtVerifierOptions {
 
 function groupsFrom(value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  const groups = typeof value === 'string' ? value.split(/\s+/).filter((g) => g !== '')
+  // The string form is split on the ASCII space alone, as OAuth's scope is (RFC 6749 §3.3,
+  // %x20). JavaScript's \s also matches U+FEFF, U+00A0, U+2028, tab and others: `eng\ufeffadmins`
+  // became `eng` and `admins` instead of one name holding a character no name may hold (refused
+  // below). A tab is no separator either: the name holding it is refused with the rest.
+  const groups = typeof value === 'string' ? value.split(' ').filter((g) => g !== '')
     : Array.isArray(value) && value.every((g): g is string => typeof g === 'string') ? [...value]
     : null;
   if (groups === null) throw jitgateError('TOKEN_INVALID', 'the groups claim is malformed');

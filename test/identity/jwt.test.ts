@@ -131,6 +131,11 @@ t.test('refused: wrong issuer, audience, algorithm, expired, not yet valid, alg 
   ];
   for (const [name, token, code] of cases) t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${token}` })), code, name);
   for (const sub of ['zoë', 'ali\u00a0ce', 'مريم', 'ﬁona']) t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k1, { sub })}` })).id, sub, `${sub}: a name, accepted`);
+  // The string form is split on the ASCII space only: other white space is part of a name.
+  const groupsOf = async (roles: string): Promise<readonly string[]> => (await auth.authenticate({ authorization: `Bearer ${await sign(k1, { roles })}` })).groups;
+  t.same(await groupsOf(' eng  oncall '), ['eng', 'oncall'], 'names joined by ASCII spaces');
+  t.same(await groupsOf('eng\u00a0admins'), ['eng\u00a0admins'], 'a NO-BREAK SPACE joins no names: one name that is not admins');
+  t.equal(await refusal(auth.authenticate({ authorization: `Bearer ${await sign(k1, { roles: 'eng\ufeffadmins' })}` })), 'JITGATE_E_TOKEN_INVALID', 'a BOM joins no names: one name holding it, refused');
 });
 
 t.test('a lone surrogate in other claims becomes U+FFFD, as OPA reads it, so the policy can still decide', async (t) => {

@@ -248,6 +248,30 @@ t.test('a subject or group that reads as another (invisible or reordering charac
   t.equal(res.statusCode, 200, 'dave himself, signed the same way, still gets through');
 });
 
+t.test('a groups string joined by a character JavaScript counts as white space is one unfit name, refused and never forwarded', async (t) => {
+  // `eng\ufeffadmins` was split on /\s+/ into eng and admins: a name the issuer let someone pick
+  // made its bearer a member of admins. Split on the ASCII space only, it keeps its character and
+  // is refused as any name holding one is.
+  const stored = JSON.parse(readFileSync(g.keyFile, 'utf8'));
+  const devKey = await importJWK(stored.private, 'EdDSA');
+  const sign = (groups: string) => new SignJWT({ groups }).setProtectedHeader({ alg: 'EdDSA', kid: stored.public.kid })
+    .setIssuer(DEV_ISSUER).setAudience(DEV_AUDIENCE).setSubject('mallory').setIssuedAt().setExpirationTime('10m').sign(devKey);
+  const joined: [string, string][] = [['U+FEFF', 'eng\ufeffadmins'], ['U+2028', 'eng\u2028admins'], ['U+2029', 'eng\u2029admins'], ['tab', 'eng\tadmins'], ['line feed', 'eng\nadmins']];
+  const before = g.upstream.seen.length;
+  for (const [name, groups] of joined) {
+    const res = await request(`${g.url}/api/orders`, { headers: { authorization: `Bearer ${await sign(groups)}` } });
+    const body = JSON.parse(await res.body.text()) as { error?: { code: string; message: string } };
+    t.equal(res.statusCode, 401, `joined by ${name} → 401`);
+    t.equal(body.error?.code, 'JITGATE_E_TOKEN_INVALID', `joined by ${name} → JITGATE_E_TOKEN_INVALID`);
+    t.match(body.error?.message, /groups claim .*\(U\+[0-9A-F]{4}\)/, `joined by ${name}: the message names the character`);
+  }
+  t.equal(g.upstream.seen.length, before, 'the upstream never saw any of them');
+  t.equal(g.audit.entries.filter((e) => e.subject === 'mallory').length, 0, 'none reached the policy');
+  const res = await request(`${g.url}/api/orders`, { headers: { authorization: `Bearer ${await sign('eng  admins ')}` } });
+  await res.body.dump();
+  t.equal(res.statusCode, 200, 'names joined by ASCII spaces still pass');
+});
+
 t.test('underscore spellings of headers the gateway strips, sets or judges never reach the upstream', async (t) => {
   // Rack, WSGI and PHP read X_Forwarded_For as X-Forwarded-For: each of these would pass for the gateway's own.
   const aliases: Record<string, string> = {
