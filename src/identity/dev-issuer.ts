@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JSONWebKeySet } from 'jose';
 import { jitgateError } from '../errors.js';
 import type { DevIssuerConfig } from './config.js';
-import { forbiddenCharIn, SUBJECT_ID_RULE } from './subject-id.js';
+import { checkIdentityNames } from './subject-id.js';
 
 export const DEV_ISSUER = 'urn:jitgate:dev-issuer';
 export const DEV_AUDIENCE = 'jitgate';
@@ -91,15 +91,9 @@ export function createDevIssuer(config: DevIssuerConfig): DevIssuer {
       return { keys: [(await key()).public] };
     },
     async issue(sub, groups, ttlSeconds) {
-      if (sub === '') throw jitgateError('VALIDATION', 'subject is empty');
-      // The gateway would refuse the token; said here, where the subject was typed.
-      const unfit = forbiddenCharIn(sub);
-      if (unfit !== null) throw jitgateError('VALIDATION', `subject ${SUBJECT_ID_RULE} (${unfit})`);
       const resolvedGroups = groups ?? config.subjects[sub] ?? [];
-      for (const g of resolvedGroups) {
-        const unfitGroup = forbiddenCharIn(g);
-        if (unfitGroup !== null) throw jitgateError('VALIDATION', `a group ${SUBJECT_ID_RULE} (${unfitGroup})`);
-      }
+      // The gateway would refuse the token; said here, where the subject was typed.
+      checkIdentityNames(sub, resolvedGroups);
       const stored = await key();
       const privateKey = await importJWK(stored.private, DEV_ALGORITHM);
       return new SignJWT({ groups: resolvedGroups })

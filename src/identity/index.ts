@@ -5,4 +5,4 @@ export { createAuthenticator, identityReadiness, keySourcesChanged, API_KEY_HEAD
 export { ReloadableAuthenticator } from './reloadable.js';
 export { createDevIssuer, DEV_ISSUER, DEV_AUDIENCE, type DevIssuer } from './dev-issuer.js';
 export { hashApiKey, parseApiKey, generateApiKey, API_KEY_PREFIX } from './apikeys.js';
-export { forbiddenCharIn, lookalikeKey, SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from './subject-id.js';
+export { checkIdentityNames, forbiddenCharIn, lookalikeKey, SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from './subject-id.js';

@@ -5,6 +5,7 @@
 // breaks or drive the terminal, and an invisible or reordering character would make two
 // different subjects look like one person: `alice\u200b` (zero-width space) is not `alice` to the
 // policy, the grant store or the self-approval check, yet every table shows them alike.
+import { jitgateError } from '../errors.js';
 
 /** C0 controls, DEL, C1 controls, U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR. */
 const CONTROLS = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029';
@@ -38,6 +39,21 @@ export function forbiddenCharIn(text: string): string | null {
 
 /** What the refusal says of an id that holds one. */
 export const SUBJECT_ID_RULE = 'holds a control, invisible or bidirectional-control character';
+
+/**
+ * Refuses (VALIDATION) a subject or group typed for a credential (`jitgate token`, `jitgate
+ * apikey`) that the gateway would refuse: said where it was typed, and before anything else is
+ * said of it, so no message echoes the id with the character in it.
+ */
+export function checkIdentityNames(sub: string, groups: readonly string[] = []): void {
+  if (sub === '') throw jitgateError('VALIDATION', 'subject is empty');
+  const unfit = forbiddenCharIn(sub);
+  if (unfit !== null) throw jitgateError('VALIDATION', `subject ${SUBJECT_ID_RULE} (${unfit})`);
+  for (const g of groups) {
+    const unfitGroup = forbiddenCharIn(g);
+    if (unfitGroup !== null) throw jitgateError('VALIDATION', `a group ${SUBJECT_ID_RULE} (${unfitGroup})`);
+  }
+}
 
 /**
  * The form in which two ids that may name the same person are equal: without the characters no

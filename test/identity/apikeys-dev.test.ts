@@ -95,3 +95,29 @@ t.test('`jitgate token` prints a token for a sample subject and refuses when the
   t.match(refused.stderr, /not enabled/);
   t.equal(refused.stdout, '', 'no token printed');
 });
+
+t.test('`jitgate token` and `jitgate apikey` refuse a subject the gateway would refuse before any message shows it, --groups or not', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-token-unfit-'));
+  const config = join(dir, 'on.yaml');
+  writeFileSync(config, stringify({ jitgate: { data_dir: dir, identity: { dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), subjects: { alice: ['eng'] } } } } }));
+  const rule = 'The request failed validation: subject holds a control, invisible or bidirectional-control character';
+  // Any of them would reach the terminal raw in "… is not a sample subject": the invisible one
+  // reads as alice, the escape sequences set the window title and clear the screen.
+  for (const [sub, char] of [['alice\u200b', 'U+200B'], ['x\u001b]0;pwned\u0007\u001b[2Jy', 'U+001B'], ['\u202eecila', 'U+202E']] as const) {
+    const name = sub.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+    const without = await runCli(['token', '--sub', sub, '--config', config]);
+    const withGroups = await runCli(['token', '--sub', sub, '--groups', 'eng', '--config', config]);
+    t.equal(without.stderr, `jitgate token: ${rule} (${char})\n`, `${name} without --groups: the refusal names the character`);
+    t.equal(without.stderr, withGroups.stderr, `${name}: the same message with --groups`);
+    t.equal(without.code, 1, `${name} without --groups: exit 1`);
+    t.equal(withGroups.code, 1, `${name} with --groups: exit 1`);
+    t.equal(without.stdout + withGroups.stdout, '', `${name}: no token printed`);
+    const apikey = await runCli(['apikey', '--id', 'billing', '--subject', sub]);
+    t.not(apikey.code, 0, `${name}: no API key entry for it`);
+    t.match(apikey.stderr, `${rule} (${char})`, `${name}: apikey names the character`);
+    t.notOk(apikey.stdout.includes(sub) || apikey.stderr.includes(sub), `${name}: apikey never prints it`);
+  }
+  const unknown = await runCli(['token', '--sub', 'zoe', '--config', config]);
+  t.equal(unknown.code, 2, 'a well-formed unknown subject still needs --groups');
+  t.match(unknown.stderr, 'zoe is not a sample subject');
+});

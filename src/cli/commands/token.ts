@@ -3,8 +3,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { isJitgateError } from '../../errors.js';
-import { createDevIssuer } from '../../identity/index.js';
+import { checkIdentityNames, createDevIssuer } from '../../identity/index.js';
 import { EXIT } from '../context.js';
+import { printable } from '../terminal.js';
 
 interface TokenOptions {
   sub: string;
@@ -39,8 +40,11 @@ export function register(program: Command): void {
           return;
         }
         const groups = opts.groups === undefined ? undefined : opts.groups.split(',').map((g) => g.trim()).filter((g) => g !== '');
+        // First: a subject the gateway would refuse is refused, with or without --groups, before
+        // any message shows it (an invisible or terminal-driving character would reach the screen).
+        checkIdentityNames(opts.sub, groups);
         if (groups === undefined && !(opts.sub in dev.subjects)) {
-          process.stderr.write(`jitgate token: ${opts.sub} is not a sample subject of the config; pass --groups (or --groups "" for none)\n`);
+          process.stderr.write(`jitgate token: ${printable(opts.sub)} is not a sample subject of the config; pass --groups (or --groups "" for none)\n`);
           process.exitCode = EXIT.USAGE;
           return;
         }
@@ -60,12 +64,12 @@ export function register(program: Command): void {
         const { proxy, control } = config.jitgate.listen;
         const exposed = [proxy, control].some((address) => !/^(127\.0\.0\.1|localhost|\[::1\]):/.test(address));
         if (config.jitgate.identity.jwt || exposed) {
-          process.stderr.write(`jitgate token: warning: the development issuer is on in ${opts.config}${config.jitgate.identity.jwt ? ', beside a real identity provider' : ''}${exposed ? ', on a gateway listening beyond loopback' : ''}: anyone who can read its key can be anyone; turn identity.dev_issuer off outside a demo\n`);
+          process.stderr.write(`jitgate token: warning: the development issuer is on in ${printable(opts.config)}${config.jitgate.identity.jwt ? ', beside a real identity provider' : ''}${exposed ? ', on a gateway listening beyond loopback' : ''}: anyone who can read its key can be anyone; turn identity.dev_issuer off outside a demo\n`);
         }
         const token = await createDevIssuer(dev).issue(opts.sub, groups, ttl);
         process.stdout.write(`${token}\n`);
       } catch (err) {
-        process.stderr.write(`jitgate token: ${isJitgateError(err) || err instanceof Error ? err.message : String(err)}\n`);
+        process.stderr.write(`jitgate token: ${printable(isJitgateError(err) || err instanceof Error ? err.message : String(err))}\n`);
         process.exitCode = EXIT.FAILURE;
       }
     });
