@@ -65,9 +65,10 @@ function keySetFor(jwt: JwtConfig, logger: Logger): KeySet {
   if (sources !== 1) {
     throw jitgateError('CONFIG_INVALID', 'identity.jwt needs exactly one of discovery, jwks_url, jwks_file, public_key_file');
   }
-  if (jwt.jwks_url) return new JwksKeySet({ ...common, fetchJwks: jwksFromUrl(jwt.jwks_url), source: shownUrl(jwt.jwks_url) });
+  const limits = { timeoutMs: jwt.jwks_fetch_timeout_ms, maxBytes: jwt.jwks_fetch_max_bytes };
+  if (jwt.jwks_url) return new JwksKeySet({ ...common, fetchJwks: jwksFromUrl(jwt.jwks_url, limits), source: shownUrl(jwt.jwks_url) });
   if (jwt.jwks_file) return new JwksKeySet({ ...common, fetchJwks: jwksFromFile(jwt.jwks_file), source: jwt.jwks_file });
-  if (jwt.discovery) return new JwksKeySet({ ...common, fetchJwks: jwksFromDiscovery(jwt.issuer), source: shownUrl(jwt.issuer) });
+  if (jwt.discovery) return new JwksKeySet({ ...common, fetchJwks: jwksFromDiscovery(jwt.issuer, limits), source: shownUrl(jwt.issuer) });
   // public_key_file: loaded in start().
   return new LazyPemKeySet(jwt.public_key_file ?? '');
 }

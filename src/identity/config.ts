@@ -20,6 +20,10 @@ export interface JwtConfig {
   jwks_max_age_seconds: number;
   /** Bound of the verified-token cache (entries die at exp or when their key leaves the JWKS). */
   token_cache_size: number;
+  /** How long one fetch of the discovery document or the JWKS may take, head and body. */
+  jwks_fetch_timeout_ms: number;
+  /** The most either document may hold: a larger answer is refused, never buffered whole. */
+  jwks_fetch_max_bytes: number;
 }
 
 export interface ApiKeyConfig {
@@ -84,6 +88,10 @@ export const identityConfigSchema: SchemaObject = {
         jwks_refresh_min_interval_seconds: { type: 'integer', minimum: 0, default: 30 },
         jwks_max_age_seconds: { type: 'integer', minimum: 0, default: 300 },
         token_cache_size: { type: 'integer', minimum: 0, maximum: 1000000, default: 10000 },
+        // Never off: without a deadline a trickling issuer held the single-flight refresh for
+        // good, and without a size bound an endless answer filled the gateway's memory.
+        jwks_fetch_timeout_ms: { type: 'integer', minimum: 100, maximum: 60_000, default: 5000 },
+        jwks_fetch_max_bytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 },
       },
     },
     api_keys: {

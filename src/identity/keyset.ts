@@ -186,24 +186,26 @@ export class JwksKeySet implements KeySet {
   }
 }
 
-const FETCH_TIMEOUT_MS = 5000;
+/**
+ * The bounds of one fetch of a discovery document or a JWKS (identity.jwt.jwks_fetch_timeout_ms
+ * and jwks_fetch_max_bytes; by default 5 s and 4 MiB: such a document is a few KiB, and
+ * thousands of keys would still fit).
+ */
+export interface JwksFetchLimits { timeoutMs: number; maxBytes: number }
 
-/** A discovery document or a JWKS is a few KiB; thousands of keys would still fit. */
-const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
-
-async function fetchJson(url: string): Promise<unknown> {
+async function fetchJson(url: string, limits: JwksFetchLimits): Promise<unknown> {
   // Bounded in time over head and body together and in size: with AbortSignal.timeout() alone, a
   // server that sent its head and then a byte a second held the single-flight refresh for good
   // once a garbage collection had run (a new kid was never learnt, its tokens hung), and one that
   // sent a body without end grew the gateway's memory by gigabytes.
-  const res = await fetchLimited(url, { redirect: 'error' }, { timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_DOCUMENT_BYTES })
+  const res = await fetchLimited(url, { redirect: 'error' }, { timeoutMs: limits.timeoutMs, maxBytes: limits.maxBytes })
     .catch((err: unknown) => { throw new Error(`${shownUrl(url)}: ${err instanceof Error ? err.message : String(err)}`); });
   if (!res.ok) throw new Error(`${shownUrl(url)}: HTTP ${res.status}`);
   return JSON.parse(res.body.toString('utf8')) as unknown;
 }
 
-export function jwksFromUrl(url: string): () => Promise<unknown> {
-  return () => fetchJson(url);
+export function jwksFromUrl(url: string, limits: JwksFetchLimits): () => Promise<unknown> {
+  return () => fetchJson(url, limits);
 }
 
 export function jwksFromFile(path: string): () => Promise<unknown> {
@@ -211,12 +213,12 @@ export function jwksFromFile(path: string): () => Promise<unknown> {
 }
 
 /** OIDC discovery: the issuer's metadata names its jwks_uri. Looked up on every refresh (cheap, rare). */
-export function jwksFromDiscovery(issuer: string): () => Promise<unknown> {
+export function jwksFromDiscovery(issuer: string, limits: JwksFetchLimits): () => Promise<unknown> {
   const metadataUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   return async () => {
-    const meta = await fetchJson(metadataUrl);
+    const meta = await fetchJson(metadataUrl, limits);
     const jwksUri = typeof meta === 'object' && meta !== null ? (meta as { jwks_uri?: unknown }).jwks_uri : undefined;
     if (typeof jwksUri !== 'string') throw new Error(`${shownUrl(metadataUrl)}: no jwks_uri`);
-    return fetchJson(jwksUri);
+    return fetchJson(jwksUri, limits);
   };
 }

@@ -418,6 +418,22 @@ t.test('client timeouts: bounded by default; a head limit longer than the whole 
   t.end();
 });
 
+t.test('the JWKS fetch bounds: 5 s and 4 MiB by default, settable per issuer, never off or absurd', (t) => {
+  const jwt = (extra: string): string => `jitgate:\n  identity:\n    jwt:\n      issuer: https://idp.example\n      audience: jitgate\n      algorithms: [RS256]\n      discovery: true\n${extra}`;
+  const loaded = loadConfig(writeConfig(jwt('')), {}).jitgate.identity.jwt;
+  t.same([loaded?.jwks_fetch_timeout_ms, loaded?.jwks_fetch_max_bytes], [5000, 4 * 1024 * 1024], 'the defaults are the former constants');
+  const set = loadConfig(writeConfig(jwt('      jwks_fetch_timeout_ms: 2500\n      jwks_fetch_max_bytes: 8388608\n')), {}).jitgate.identity.jwt;
+  t.same([set?.jwks_fetch_timeout_ms, set?.jwks_fetch_max_bytes], [2500, 8 * 1024 * 1024]);
+  for (const [key, value] of [
+    ['jwks_fetch_timeout_ms', '0'], ['jwks_fetch_timeout_ms', '-1'], ['jwks_fetch_timeout_ms', '1.5'], ['jwks_fetch_timeout_ms', '3600000'], ['jwks_fetch_timeout_ms', '"5s"'],
+    ['jwks_fetch_max_bytes', '0'], ['jwks_fetch_max_bytes', '-4096'], ['jwks_fetch_max_bytes', '10'], ['jwks_fetch_max_bytes', '1099511627776'], ['jwks_fetch_max_bytes', '"4MiB"'],
+  ] as const) {
+    const problems = problemsOf(() => loadConfig(writeConfig(jwt(`      ${key}: ${value}\n`)), {}));
+    t.ok(problems.some((p) => p.startsWith(`jitgate.identity.jwt.${key}: `)), `${key}: ${value} is refused with its path (${problems.join('; ')})`);
+  }
+  t.end();
+});
+
 t.test('${VAR} placeholders come from the environment; an unset one is an error', (t) => {
   const file = writeConfig('labels: { env: "${JG_TEST_ENVNAME}" }\njitgate: {}\n');
   t.equal(loadConfig(file, { JG_TEST_ENVNAME: 'staging' }).labels.env, 'staging');

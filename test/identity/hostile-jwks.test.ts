@@ -15,7 +15,7 @@ import { refusal } from '../helpers/refusal.js';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-type Mode = 'good' | 'trickle' | 'endless';
+type Mode = 'good' | 'trickle' | 'endless' | 'padded';
 interface Key { kid: string; priv: CryptoKey; jwk: JWK }
 async function newKey(kid: string): Promise<Key> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -27,8 +27,9 @@ const modes = { discovery: 'good' as Mode, keys: 'good' as Mode };
 const open = new Set<ServerResponse>();
 
 function hostile(res: ServerResponse, mode: Mode, good: string): void {
-  if (mode === 'good') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(good);
+  if (mode === 'good' || mode === 'padded') {
+    // Padded: a well-formed document of 8 KiB and more, as an issuer with many keys sends.
+    res.writeHead(200, { 'content-type': 'application/json' }).end(mode === 'padded' ? `${good}${' '.repeat(8192)}` : good);
     return;
   }
   open.add(res);
@@ -58,12 +59,13 @@ t.before(async () => {
 });
 t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => { r(); }); }));
 
-function config(discovery: boolean): IdentityConfig {
+function config(discovery: boolean, limits: { jwks_fetch_timeout_ms?: number; jwks_fetch_max_bytes?: number } = {}): IdentityConfig {
   return {
     jwt: {
       issuer, audience: 'jitgate-api', algorithms: ['ES256'], ...(discovery ? { discovery: true } : { jwks_url: `${issuer}/keys` }),
       clock_skew_seconds: 0, groups_claim: 'roles', subject_claim: 'sub',
-      jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 0, token_cache_size: 100,
+      jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 0, token_cache_size: 100, jwks_fetch_timeout_ms: 5000, jwks_fetch_max_bytes: 4194304,
+      ...limits,
     },
     api_keys: [], client_certificates: [], dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} },
   };
@@ -101,3 +103,31 @@ for (const [what, part, discovery] of [
     t.equal((await auth.authenticate({ authorization: `Bearer ${await sign(k2)}` })).id, 'alice', 'the issuer answers again: the new key is learnt');
   });
 }
+
+t.test('the fetch bounds are the issuer\'s settings: jwks_fetch_max_bytes and jwks_fetch_timeout_ms', async (t) => {
+  const k1 = await newKey('k1');
+  published = [k1];
+  const logger = pino({ level: 'silent' });
+  const started = async (discovery: boolean, limits: Parameters<typeof config>[1]): Promise<string> => {
+    const auth = createAuthenticator(config(discovery, limits), { logger });
+    t.teardown(() => { auth.stop(); });
+    try {
+      await auth.start({ keysRequired: true });
+      return 'loaded';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  modes.discovery = 'good';
+  modes.keys = 'padded';
+  t.equal(await started(false, {}), 'loaded', 'a JWKS of 8 KiB is within the default 4 MiB');
+  t.match(await started(false, { jwks_fetch_max_bytes: 4096 }), /keys: .*(more than 4096 bytes|an answer of \d+ bytes)/, 'with jwks_fetch_max_bytes: 4096 it is refused');
+  modes.keys = 'good';
+  modes.discovery = 'padded';
+  t.match(await started(true, { jwks_fetch_max_bytes: 4096 }), /openid-configuration: .*(more than 4096 bytes|an answer of \d+ bytes)/, 'so is a discovery document');
+  modes.discovery = 'good';
+  modes.keys = 'trickle';
+  t.match(await started(false, { jwks_fetch_timeout_ms: 300 }), /no complete answer within 0\.3 s/, 'jwks_fetch_timeout_ms bounds the fetch');
+  modes.keys = 'good';
+  t.ok(await within(() => open.size === 0), 'the trickling answer\'s connection is closed');
+});

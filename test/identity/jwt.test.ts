@@ -52,7 +52,7 @@ function jwtConfig(over: Partial<JwtConfig> = {}): IdentityConfig {
     jwt: {
       issuer, audience: 'jitgate-api', algorithms: ['ES256'], jwks_url: `${issuer}/keys`,
       clock_skew_seconds: 0, groups_claim: 'roles', subject_claim: 'sub',
-      jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 0, token_cache_size: 100,
+      jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 0, token_cache_size: 100, jwks_fetch_timeout_ms: 5000, jwks_fetch_max_bytes: 4194304,
       ...over,
     },
     api_keys: [],
@@ -347,6 +347,7 @@ t.test('a key rotated behind the same kid: tokens verified with the old key are 
     jwt: {
       issuer: 'https://issuer.test', audience: 'jitgate', algorithms: ['ES256'], jwks_file: file, clock_skew_seconds: 0,
       groups_claim: 'groups', subject_claim: 'sub', jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 1, token_cache_size: 100,
+      jwks_fetch_timeout_ms: 5000, jwks_fetch_max_bytes: 4194304,
     },
     api_keys: [], client_certificates: [], dev_issuer: { enabled: false, token_ttl_seconds: 3600, subjects: {} },
   }, { logger });

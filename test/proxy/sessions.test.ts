@@ -192,6 +192,7 @@ async function fileIssuer(dir: string): Promise<{
       jwt: {
         issuer: 'https://issuer.test', audience: 'jitgate', algorithms: ['ES256'], jwks_file: file, clock_skew_seconds: 0,
         groups_claim: 'groups', subject_claim: 'sub', jwks_refresh_min_interval_seconds: 60, jwks_max_age_seconds: 1, token_cache_size: 100,
+        jwks_fetch_timeout_ms: 5000, jwks_fetch_max_bytes: 4194304,
       },
     }),
     publish,
