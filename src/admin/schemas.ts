@@ -180,7 +180,15 @@ export const healthSchema: Schema = {
     ok: { type: 'boolean' },
     checks: {
       type: 'object',
-      additionalProperties: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' }, detail: str } },
+      additionalProperties: {
+        type: 'object',
+        required: ['ok'],
+        properties: {
+          ok: { type: 'boolean' },
+          status: { type: 'string', enum: ['degraded'], description: 'Present when the check passes but is in trouble worth alerting on (a token issuer whose key refreshes fail)' },
+          detail: str,
+        },
+      },
     },
   },
 };

@@ -8,7 +8,7 @@ import { createAuditTrail, createDecisionLogger, queryAudit, serviceDispatcher, 
 import { configFileWarnings, loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
 import { jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
-import { createAuthenticator, identityReadiness, keySourcesChanged, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
+import { createAuthenticator, identityReadiness, keyRefreshStates, keySourcesChanged, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
 import { HealthRegistry, createLogger, createMetrics, storeReachable, type PrometheusMetrics } from '../observability/index.js';
 import { BUNDLE_FILE_NAME, BundleDownloader, checkBundleSignature, PolicyManager, type PolicyConfig, type PolicyEvent, type PolicyStatus } from '../policy/index.js';
@@ -109,10 +109,10 @@ function restartOnlyChanges(current: GatewayConfig, next: GatewayConfig): string
  * An authenticator for changed identity settings, started (JWKS fetched, key files read), or null
  * when they did not change. One that cannot start is stopped and the reload refused.
  */
-async function startedIdentity(running: ReloadableAuthenticator, current: IdentityConfig, next: IdentityConfig, logger: Logger): Promise<ManagedAuthenticator | null> {
+async function startedIdentity(running: ReloadableAuthenticator, current: IdentityConfig, next: IdentityConfig, logger: Logger, metrics: PrometheusMetrics): Promise<ManagedAuthenticator | null> {
   // Same settings and the same key files: nothing to do (a key file replaced in place is a change).
   if (JSON.stringify(current) === JSON.stringify(next) && !keySourcesChanged(running, next)) return null;
-  const authenticator = createAuthenticator(next, { logger, previous: running });
+  const authenticator = createAuthenticator(next, { logger, previous: running, onKeyRefreshFailed: (issuer) => { metrics.keyRefreshFailed(issuer); } });
   try {
     await authenticator.start({ keysRequired: true });
   } catch (err) {
@@ -275,7 +275,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     );
     metrics.setGauges(() => grants.gauges());
 
-    const authenticator = new ReloadableAuthenticator(createAuthenticator(j.identity, { logger }));
+    const authenticator = new ReloadableAuthenticator(createAuthenticator(j.identity, { logger, onKeyRefreshFailed: (issuer) => { metrics.keyRefreshFailed(issuer); } }));
+    metrics.setKeyRefreshes(() => keyRefreshStates(authenticator));
     await authenticator.start();
     life.started('identity', () => { authenticator.stop(); });
     health.register('identity', () => identityReadiness(authenticator));
@@ -361,7 +362,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         const listen = next.jitgate.listen;
         // New identity settings are started (keys read or fetched) before anything is applied, and
         // swapped in only once nothing else can refuse.
-        const identity = await startedIdentity(authenticator, current.jitgate.identity, next.jitgate.identity, logger);
+        const identity = await startedIdentity(authenticator, current.jitgate.identity, next.jitgate.identity, logger, metrics);
         // The routes are the one part that can still refuse (a secret not set): applied first, so a
         // refusal changes nothing. The caller settings were checked by loadConfig with the same parser.
         try {

@@ -12,7 +12,7 @@ import { API_KEY_PREFIX, ApiKeyVerifier } from './apikeys.js';
 import { CertificateIdentities } from './certificates.js';
 import type { IdentityConfig, JwtConfig } from './config.js';
 import { createDevIssuer, DEV_ALGORITHM, type DevIssuer } from './dev-issuer.js';
-import { JwksKeySet, jwksFromDiscovery, jwksFromFile, jwksFromUrl, StaticKeySet, type KeySet, type KeysReadiness } from './keyset.js';
+import { JwksKeySet, jwksFromDiscovery, jwksFromFile, jwksFromUrl, StaticKeySet, type KeyRefreshState, type KeySet, type KeysReadiness } from './keyset.js';
 import { JwtVerifier } from './jwt.js';
 import type { Authenticator } from './types.js';
 
@@ -55,11 +55,16 @@ export function keySourcesChanged(running: ManagedAuthenticator, config: Identit
   return config.jwt !== undefined && !running.keySets.has(jwtKeySettings(config.jwt));
 }
 
-function keySetFor(jwt: JwtConfig, logger: Logger): KeySet {
+/** Told of each refresh of an issuer's keys that failed (the metrics count them). */
+export type KeyRefreshFailed = (issuer: string) => void;
+
+function keySetFor(jwt: JwtConfig, logger: Logger, onRefreshFailed: KeyRefreshFailed | undefined): KeySet {
   const common = {
     minRefreshIntervalMs: jwt.jwks_refresh_min_interval_seconds * 1000,
     maxAgeMs: jwt.jwks_max_age_seconds * 1000,
     logger,
+    issuer: jwt.issuer,
+    ...(onRefreshFailed ? { onRefreshFailed } : {}),
   };
   const sources = [jwt.discovery === true, jwt.jwks_url, jwt.jwks_file, jwt.public_key_file].filter(Boolean).length;
   if (sources !== 1) {
@@ -95,6 +100,9 @@ class LazyPemKeySet implements KeySet {
   readiness(): Promise<KeysReadiness> {
     return Promise.resolve(this.inner ? { ok: true } : { ok: false, detail: `${this.path}: the public key is not loaded` });
   }
+  refreshState(): null {
+    return null;
+  }
 }
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -110,7 +118,7 @@ function single(value: string | string[] | undefined): string | undefined {
  * same settings are shared rather than loaded again, so a change elsewhere (an API key revoked)
  * does not wait on, or fail with, the token issuer.
  */
-export function createAuthenticator(config: IdentityConfig, deps: { logger: Logger; previous?: ManagedAuthenticator }): ManagedAuthenticator {
+export function createAuthenticator(config: IdentityConfig, deps: { logger: Logger; previous?: ManagedAuthenticator; onKeyRefreshFailed?: KeyRefreshFailed }): ManagedAuthenticator {
   const { logger } = deps;
   const apiKeys = new ApiKeyVerifier(config.api_keys);
   const serviceIds = new Set([...config.api_keys, ...config.client_certificates].map((s) => s.subject));
@@ -130,7 +138,7 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
   };
   if (config.jwt) {
     const jwt = config.jwt;
-    const keys = keySet(jwtKeySettings(jwt), () => keySetFor(jwt, logger));
+    const keys = keySet(jwtKeySettings(jwt), () => keySetFor(jwt, logger, deps.onKeyRefreshFailed));
     verifiers.set(config.jwt.issuer, new JwtVerifier({
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
@@ -149,7 +157,10 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
     if (verifiers.has(dev.issuer)) throw jitgateError('CONFIG_INVALID', 'identity.jwt.issuer collides with the dev issuer');
     const devIssuer = dev;
     const keys = keySet(`dev_issuer ${JSON.stringify(config.dev_issuer)}`,
-      () => new JwksKeySet({ fetchJwks: () => devIssuer.jwks(), minRefreshIntervalMs: 60_000, maxAgeMs: 0, logger, source: 'dev_issuer' }));
+      () => new JwksKeySet({
+        fetchJwks: () => devIssuer.jwks(), minRefreshIntervalMs: 60_000, maxAgeMs: 0, logger, source: 'dev_issuer', issuer: devIssuer.issuer,
+        ...(deps.onKeyRefreshFailed ? { onRefreshFailed: deps.onKeyRefreshFailed } : {}),
+      }));
     verifiers.set(dev.issuer, new JwtVerifier({
       issuer: dev.issuer,
       audience: dev.audience,
@@ -233,9 +244,22 @@ export function createAuthenticator(config: IdentityConfig, deps: { logger: Logg
 /**
  * /readyz for the identity part: every key set the current settings verify tokens against has
  * keys. One that does not (its issuer was down when the gateway started) refuses all its tokens.
+ * One whose refreshes fail since it loaded makes the check `degraded`, still ok.
  */
 export async function identityReadiness(auth: Pick<ManagedAuthenticator, 'keySets'>): Promise<KeysReadiness> {
   const results = await Promise.all([...auth.keySets.values()].map((k) => k.readiness()));
   const failed = results.filter((r) => !r.ok);
-  return failed.length === 0 ? { ok: true } : { ok: false, detail: failed.map((r) => r.detail ?? 'not ready').join('; ') };
+  if (failed.length > 0) return { ok: false, detail: failed.map((r) => r.detail ?? 'not ready').join('; ') };
+  const degraded = results.filter((r) => r.status === 'degraded');
+  return degraded.length === 0 ? { ok: true } : { ok: true, status: 'degraded', detail: degraded.map((r) => r.detail ?? 'degraded').join('; ') };
+}
+
+/** For the metrics, sampled on scrape: the current settings' key sets that fetch their keys again. */
+export function keyRefreshStates(auth: Pick<ManagedAuthenticator, 'keySets'>): KeyRefreshState[] {
+  const states: KeyRefreshState[] = [];
+  for (const k of auth.keySets.values()) {
+    const state = k.refreshState();
+    if (state !== null) states.push(state);
+  }
+  return states;
 }

@@ -27,9 +27,22 @@ export interface KeySet {
   stop(): void;
   /** For /readyz: whether tokens it vouches for can be verified now. */
   readiness(): Promise<KeysReadiness>;
+  /** For the metrics: its refreshes, if it fetches its keys again (null: keys loaded once). */
+  refreshState(): KeyRefreshState | null;
 }
 
-export interface KeysReadiness { ok: boolean; detail?: string }
+/**
+ * `degraded`: tokens are verified, with the keys of the last good refresh, but the refreshes
+ * since have failed (a key the issuer added is not learnt, one it withdrew is still trusted).
+ */
+export interface KeysReadiness { ok: boolean; status?: 'degraded'; detail?: string }
+
+export interface KeyRefreshState {
+  /** The token issuer (its `iss`), the metrics' label. */
+  issuer: string;
+  /** When a refresh last succeeded (ms since the epoch); null: never. */
+  lastSuccessMs: number | null;
+}
 
 /** One static key: never changes, so everything verified under it stays trusted. */
 export class StaticKeySet implements KeySet {
@@ -56,6 +69,9 @@ export class StaticKeySet implements KeySet {
   readiness(): Promise<KeysReadiness> {
     return Promise.resolve({ ok: true });
   }
+  refreshState(): null {
+    return null;
+  }
 }
 
 function isJwks(value: unknown): value is JSONWebKeySet {
@@ -72,6 +88,21 @@ export interface JwksSourceOptions {
   logger: Logger;
   /** Label for logs. */
   source: string;
+  /** The token issuer whose keys these are: the metrics' label, named in /readyz. */
+  issuer: string;
+  /** Told of each refresh that failed (the metrics' counter). */
+  onRefreshFailed?: (issuer: string) => void;
+}
+
+/** At most one warning per this long for a set whose refreshes keep failing (each failure still counts). */
+const FAILURE_WARNING_INTERVAL_MS = 60_000;
+
+/** How much of an error /readyz repeats: a few words, not a body an issuer chose to send. */
+const SHOWN_ERROR_CHARS = 200;
+
+function shortError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.length > SHOWN_ERROR_CHARS ? `${text.slice(0, SHOWN_ERROR_CHARS)}…` : text;
 }
 
 export class JwksKeySet implements KeySet {
@@ -84,6 +115,13 @@ export class JwksKeySet implements KeySet {
   private inflight: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastError: string | null = null;
+  private lastSuccessMs: number | null = null;
+  /** The refreshes that failed since the last good one, and when the first of them did. */
+  private failures = 0;
+  private failingSinceMs = 0;
+  /** When the last warning was logged, and the failures since that it did not report. */
+  private lastWarningMs = Number.NEGATIVE_INFINITY;
+  private unreported = 0;
   generation = 0;
 
   constructor(private readonly opts: JwksSourceOptions) {}
@@ -93,12 +131,12 @@ export class JwksKeySet implements KeySet {
       await this.refresh();
     } catch (err) {
       if (required) throw jitgateError('CONFIG_INVALID', `${this.opts.source}: the JWKS could not be loaded: ${err instanceof Error ? err.message : String(err)}`, undefined, err);
-      // Not fatal: its tokens are refused (503) until the issuer is reachable; retried on demand.
-      this.opts.logger.error({ err, source: this.opts.source }, 'JWKS could not be loaded; tokens will be refused until it can');
+      // Not fatal: its tokens are refused (503) until the issuer is reachable; retried on demand
+      // (refresh() logged it).
     }
     if (this.opts.maxAgeMs > 0 && !this.timer) {
       this.timer = setInterval(() => {
-        this.refresh().catch((err: unknown) => { this.opts.logger.warn({ err, source: this.opts.source }, 'periodic JWKS refresh failed'); });
+        this.refresh().catch(() => undefined);
       }, this.opts.maxAgeMs);
       this.timer.unref();
     }
@@ -109,24 +147,77 @@ export class JwksKeySet implements KeySet {
     this.timer = null;
   }
 
-  /** Single-flight: concurrent callers share one fetch. */
+  /** Single-flight: concurrent callers share one fetch. Each outcome is reported here, once. */
   refresh(): Promise<void> {
     this.inflight ??= this.load().then(
-      () => { this.lastError = null; },
-      (err: unknown) => { this.lastError = err instanceof Error ? err.message : String(err); throw err; },
+      () => { this.succeeded(); },
+      (err: unknown) => { this.failed(err); throw err; },
     ).finally(() => { this.inflight = null; });
     return this.inflight;
+  }
+
+  private succeeded(): void {
+    if (this.failures > 0) {
+      this.opts.logger.info({ source: this.opts.source, issuer: this.opts.issuer, failures: this.failures, failing_since: new Date(this.failingSinceMs).toISOString() },
+        'JWKS refresh succeeded again');
+    }
+    this.lastError = null;
+    this.lastSuccessMs = Date.now();
+    this.failures = 0;
+    this.unreported = 0;
+    this.lastWarningMs = Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Counted every time, logged at most once a minute: a refresh runs per unknown kid (as often as
+   * jwks_refresh_min_interval_seconds lets it, which may be 0), so a stream of tokens naming
+   * garbage kids while the issuer is down would otherwise write a line per token.
+   */
+  private failed(err: unknown): void {
+    const now = Date.now();
+    this.lastError = shortError(err);
+    if (this.failures === 0) this.failingSinceMs = now;
+    this.failures++;
+    this.opts.onRefreshFailed?.(this.opts.issuer);
+    if (now - this.lastWarningMs < FAILURE_WARNING_INTERVAL_MS) {
+      this.unreported++;
+      return;
+    }
+    const fields = {
+      err, source: this.opts.source, issuer: this.opts.issuer, failures: this.failures,
+      failing_since: new Date(this.failingSinceMs).toISOString(), not_logged_since_last_warning: this.unreported,
+      last_success: this.lastSuccessMs === null ? null : new Date(this.lastSuccessMs).toISOString(),
+    };
+    this.lastWarningMs = now;
+    this.unreported = 0;
+    if (this.lastSuccessMs === null) this.opts.logger.error(fields, 'JWKS could not be loaded; its tokens are refused until it can');
+    else this.opts.logger.warn(fields, 'JWKS refresh failed; the keys of the last good refresh stay in use');
   }
 
   /**
    * Ready once keys have loaded: until then every token it vouches for is refused (503). A set that
    * has never loaded asks again on each probe, as often as an unknown kid may make it, so a replica
    * the load balancer took out (and so no token reaches) still comes back when its issuer does.
+   * Keys loaded but refreshes failing since is `degraded`, still ready: every replica shares the
+   * issuer, so failing them all would turn its outage into the gateway's.
    */
   async readiness(): Promise<KeysReadiness> {
     if (!this.loaded()) await this.refreshForUnknownKid();
-    if (this.loaded()) return { ok: true };
-    return { ok: false, detail: `${this.opts.source}: no keys loaded yet${this.lastError === null ? '' : ` (${this.lastError})`}; its tokens are refused` };
+    if (!this.loaded()) {
+      return { ok: false, detail: `${this.opts.source}: no keys loaded yet${this.lastError === null ? '' : ` (${this.lastError})`}; its tokens are refused` };
+    }
+    if (this.lastError === null) return { ok: true };
+    const since = new Date(this.failingSinceMs).toISOString();
+    const good = this.lastSuccessMs === null ? 'never' : new Date(this.lastSuccessMs).toISOString();
+    return {
+      ok: true,
+      status: 'degraded',
+      detail: `${this.opts.issuer}: key refreshes failing since ${since} (${String(this.failures)} in a row; last: ${this.lastError}); serving the keys of the last good refresh, at ${good}`,
+    };
+  }
+
+  refreshState(): KeyRefreshState {
+    return { issuer: this.opts.issuer, lastSuccessMs: this.lastSuccessMs };
   }
 
   private loaded(): boolean {
@@ -173,7 +264,7 @@ export class JwksKeySet implements KeySet {
       return;
     }
     if (Date.now() - this.lastRefreshMs < this.opts.minRefreshIntervalMs) return;
-    await this.refresh().catch((err: unknown) => { this.opts.logger.warn({ err, source: this.opts.source }, 'JWKS refresh failed'); });
+    await this.refresh().catch(() => undefined);
   }
 
   stillTrusts(kid: string | null, generation: number): boolean {

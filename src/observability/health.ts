@@ -3,6 +3,11 @@
 
 export interface CheckResult {
   ok: boolean;
+  /**
+   * `degraded`: ok, and so ready, but in trouble worth an operator's look (a token issuer whose
+   * key refreshes fail: its keys held keep serving). Absent when all is well.
+   */
+  status?: 'degraded';
   detail?: string;
 }
 

@@ -1,5 +1,5 @@
 // Observability part: Prometheus metrics, structured logs with secrets redacted, health.
-export type { Metrics } from './types.js';
+export type { KeyRefreshSample, Metrics } from './types.js';
 export { observabilityConfigSchema, type ObservabilityConfig } from './config.js';
 export { createMetrics, type PrometheusMetrics } from './metrics.js';
 export { createLogger, REDACT_CENSOR, REDACT_PATHS } from './logger.js';

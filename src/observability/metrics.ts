@@ -2,7 +2,7 @@
 // gateways in one process (tests) never collide and /metrics shows only jitgate's series.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { LabelledCounter, LabelledHistogram } from './series.js';
-import type { GaugeSample, Metrics } from './types.js';
+import type { GaugeSample, KeyRefreshSample, Metrics } from './types.js';
 
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
@@ -11,6 +11,10 @@ export interface PrometheusMetrics extends Metrics {
   render(): Promise<string>;
   /** A log line stdout did not take in time (createLogger's onDrop). */
   logDropped(): void;
+  /** A refresh of a token issuer's keys (JWKS) that failed; the keys held keep serving. */
+  keyRefreshFailed(issuer: string): void;
+  /** Sampled on scrape: the token issuers whose keys are refreshed, and when each last succeeded. */
+  setKeyRefreshes(sample: () => readonly KeyRefreshSample[]): void;
 }
 
 /** Decision latency is sub-millisecond when healthy; upstream latency is network-bound. */
@@ -59,6 +63,31 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     help: 'Store operations that failed, by operation',
     labelNames: ['operation'] as const,
     registers,
+  });
+
+  // By issuer: the issuers are the current settings' (sampled on scrape), so a reload that drops
+  // one drops its gauge, which would otherwise age until its alert fired. The counter keeps an
+  // issuer's series for the process's life, as counters do, and starts each at 0 when its issuer
+  // is first seen, so increase() works from the first failure.
+  let keyRefreshes: (() => readonly KeyRefreshSample[]) | null = null;
+  const keyRefreshFailures = new Counter({
+    name: 'jitgate_jwks_refresh_failures_total',
+    help: 'Refreshes of a token issuer\'s keys (discovery and JWKS) that failed, by issuer; the keys held keep serving',
+    labelNames: ['issuer'] as const,
+    registers,
+    collect() {
+      for (const { issuer } of keyRefreshes?.() ?? []) this.inc({ issuer }, 0);
+    },
+  });
+  new Gauge({
+    name: 'jitgate_jwks_last_success_timestamp_seconds',
+    help: 'When a refresh of the token issuer\'s keys last succeeded (Unix time; 0: never), by issuer',
+    labelNames: ['issuer'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { issuer, lastSuccessMs } of keyRefreshes?.() ?? []) this.set({ issuer }, lastSuccessMs === null ? 0 : lastSuccessMs / 1000);
+    },
   });
 
   let sampler: (() => GaugeSample) | null = null;
@@ -116,6 +145,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
     },
     logDropped() {
       logDrops.inc();
+    },
+    keyRefreshFailed(issuer) {
+      keyRefreshFailures.inc({ issuer });
+    },
+    setKeyRefreshes(fn) {
+      keyRefreshes = fn;
     },
     storeError(operation) {
       storeErrors.inc({ operation });

@@ -22,3 +22,10 @@ export interface Metrics {
 }
 
 export interface GaugeSample { activeGrants: number; pendingRequests: number }
+
+/** A token issuer's key refreshes, as the metrics sample them on scrape. */
+export interface KeyRefreshSample {
+  issuer: string;
+  /** When a refresh of its keys last succeeded (ms since the epoch); null: never. */
+  lastSuccessMs: number | null;
+}

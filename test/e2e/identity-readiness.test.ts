@@ -75,3 +75,79 @@ t.test('a replica whose JWKS never loaded is not ready, and is ready again once 
   t.equal((await read('after')).status, 200, 'and the token is accepted');
   t.ok(run.upstream.seen.some((s) => s.url === '/api/items/after'), 'and forwarded');
 });
+
+t.test('a replica whose issuer goes down after its keys loaded stays ready on them: degraded in /readyz, counted in /metrics, logged once', async (t) => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
+  let issuerUp = true;
+  let askedWhileDown = 0;
+  const idp = createServer((req, res) => {
+    if (!issuerUp) {
+      askedWhileDown++;
+      res.writeHead(503).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(req.url === '/keys' ? jwks : JSON.stringify({ issuer: iss, jwks_uri: `${iss}/keys` }));
+  });
+  await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { idp.close(); });
+  const iss = `http://127.0.0.1:${String((idp.address() as AddressInfo).port)}`;
+
+  // Every unknown kid asks the issuer (interval 0): the storm below is as many failed refreshes.
+  const run = await demoRun(t, {
+    prefix: 'jg-identity-degraded-', subjects: {},
+    jitgate: { identity: { jwt: { issuer: iss, audience: 'jitgate', algorithms: ['RS256'], discovery: true, jwks_refresh_min_interval_seconds: 0, jwks_max_age_seconds: 0 } } },
+  });
+  const gw = await run.start();
+  const sign = (kid: string, sub = 'alice'): Promise<string> => new SignJWT({ groups: ['eng'] }).setProtectedHeader({ alg: 'RS256', kid })
+    .setIssuer(iss).setAudience('jitgate').setSubject(sub).setExpirationTime('10m').sign(privateKey);
+  type Check = { ok: boolean; status?: string; detail?: string };
+  const readiness = async (): Promise<{ status: number; ok: boolean; identity?: Check }> => {
+    const res = await fetch(`${gw.controlUrl}/readyz`);
+    const body = (await res.json()) as { ok: boolean; checks: Record<string, Check> };
+    return { status: res.status, ok: body.ok, ...(body.checks.identity ? { identity: body.checks.identity } : {}) };
+  };
+  const metric = async (name: string): Promise<number | undefined> => {
+    const text = await (await fetch(`${gw.controlUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{issuer="${iss}"}`));
+    return line === undefined ? undefined : Number(line.split(' ').pop());
+  };
+  const warnings = (): number => gw.output.filter((l) => l.includes('JWKS refresh failed')).length;
+
+  t.same((await readiness()).identity, { ok: true }, 'all well: no status');
+  t.equal(await metric('jitgate_jwks_refresh_failures_total'), 0, 'the failure counter is there from the start, at 0');
+  const loadedAt = (await metric('jitgate_jwks_last_success_timestamp_seconds')) ?? 0;
+  t.ok(loadedAt > 0, 'the last good refresh is a time');
+
+  issuerUp = false;
+  const storm = 40;
+  for (let i = 0; i < storm; i++) {
+    const res = await fetch(`${gw.proxyUrl}/api/items/storm`, { headers: { authorization: `Bearer ${await sign(`garbage-${String(i)}`)}` } });
+    await res.arrayBuffer();
+    t.equal(res.status, 401, `unknown kid ${String(i)}: refused`);
+  }
+  const known = await fetch(`${gw.proxyUrl}/api/items/held`, { headers: { authorization: `Bearer ${await sign('k1', 'bob')}` } });
+  await known.arrayBuffer();
+  t.equal(known.status, 200, 'a token under a key held is still verified and forwarded');
+
+  const degraded = await readiness();
+  t.equal(degraded.status, 200, 'still ready: an issuer outage must not take every replica out');
+  t.equal(degraded.ok, true);
+  t.equal(degraded.identity?.ok, true);
+  t.equal(degraded.identity?.status, 'degraded', `the identity check says it is degraded: ${JSON.stringify(degraded.identity)}`);
+  t.match(degraded.identity?.detail, `${iss}: key refreshes failing since `, 'naming the issuer');
+  t.match(degraded.identity?.detail, 'HTTP 503', 'the last error');
+  t.match(degraded.identity?.detail, `last good refresh, at ${new Date(Math.round(loadedAt * 1000)).toISOString()}`, 'and when the keys held were fetched');
+  const failures = (await metric('jitgate_jwks_refresh_failures_total')) ?? 0;
+  t.ok(failures >= storm, `each failed refresh is counted (${String(failures)})`);
+  t.equal(failures, askedWhileDown, 'once: as often as the issuer was asked');
+  t.equal(await metric('jitgate_jwks_last_success_timestamp_seconds'), loadedAt, 'the last good refresh stays where it was');
+  t.ok(warnings() >= 1 && warnings() <= 2, `the log warns, without a line per failure (${String(warnings())} for ${String(failures)})`);
+
+  issuerUp = true;
+  const next = await fetch(`${gw.proxyUrl}/api/items/recovered`, { headers: { authorization: `Bearer ${await sign('garbage-after')}` } });
+  await next.arrayBuffer();
+  t.same((await readiness()).identity, { ok: true }, 'a good refresh clears it');
+  t.ok(((await metric('jitgate_jwks_last_success_timestamp_seconds')) ?? 0) > loadedAt, 'and moves the last good refresh');
+  t.ok(gw.output.some((l) => l.includes('JWKS refresh succeeded again')), 'the recovery is logged');
+});
