@@ -7,7 +7,7 @@ import type { HealthReport, HealthSource, MetricsSource } from '../types.js';
 export function operationRoutes(health: HealthSource, metrics: MetricsSource, openapi: () => unknown): RouteDef[] {
   return [
     healthRoute('/healthz', 'healthz', 'Liveness: 200 while the process works', () => health.liveness()),
-    healthRoute('/readyz', 'readyz', 'Readiness: 200 when a policy is loaded and the store answers, else 503', () => health.readiness()),
+    healthRoute('/readyz', 'readyz', 'Readiness: 200 when every check passes (store, audit_trail, policy, grant_cache, identity), else 503; a check that passes in trouble says status degraded', () => health.readiness()),
     route({
       method: 'GET',
       url: '/metrics',
