@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditEntry, AuditKind, AuditWriter } from '../audit/index.js';
 import { AUDIT_CHAIN_LOCK } from '../audit/index.js';
 import { isJitgateError, jitgateError, type JitgateError } from '../errors.js';
-import { lookalikeKey } from '../identity/index.js';
+import { maybeSameId } from '../identity/index.js';
 import type {
   Decision, ElevationAction, ElevationRequestView, ElevationResult, GrantScope, PolicyEvaluator, PolicyGrant, Subject,
 } from '../policy/index.js';
@@ -56,15 +56,11 @@ interface Step<T> {
   grants: StoredGrant[];
 }
 
-/**
- * Possibly the same person: ids that differ only in case, surrounding spaces, Unicode form or
- * characters that show as nothing (`alice\u200b` is `alice` to whoever reads the request; the
- * identity part refuses such ids now, but requests stored before it hold them).
- * What forbids (approving or reviewing one's own access, approving twice) uses this; what grants
- * a power (extending or withdrawing one's own) takes the id exactly, as the identity provider
- * issued it (the data path matches grants to subjects exactly).
- */
-const maybeSameId = (a: string, b: string): boolean => lookalikeKey(a) === lookalikeKey(b);
+// What forbids (approving or reviewing one's own access, approving twice) takes two ids that may
+// name the same person as one (maybeSameId: `alice\u200b` or `аlice` with a Cyrillic а is alice
+// to whoever reads the request; the identity part refuses the first kind now, but requests
+// stored before it hold them). What grants a power (extending or withdrawing one's own) takes
+// the id exactly, as the identity provider issued it (the data path matches grants exactly).
 
 function refOf(s: Subject): SubjectRef {
   return { id: s.id, kind: s.kind, groups: [...s.groups] };

@@ -6,4 +6,4 @@ export type { KeyRefreshState } from './keyset.js';
 export { ReloadableAuthenticator } from './reloadable.js';
 export { createDevIssuer, DEV_ISSUER, DEV_AUDIENCE, type DevIssuer } from './dev-issuer.js';
 export { hashApiKey, parseApiKey, generateApiKey, API_KEY_PREFIX } from './apikeys.js';
-export { checkIdentityNames, forbiddenCharIn, lookalikeKey, SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from './subject-id.js';
+export { checkIdentityNames, forbiddenCharIn, lookalikeKey, maybeSameId, SUBJECT_ID_PATTERN, SUBJECT_ID_RULE } from './subject-id.js';

@@ -65,3 +65,52 @@ export function checkIdentityNames(sub: string, groups: readonly string[] = []):
 export function lookalikeKey(id: string): string {
   return id.replace(FORBIDDEN_CHARS, '').normalize('NFKC').replace(FORBIDDEN_CHARS, '').trim().toLowerCase();
 }
+
+const LATIN_LETTER = /^(?=\p{L})\p{Script=Latin}$/u;
+const OTHER_LETTER = /^(?=\p{L})\P{Script=Latin}$/u;
+// A Latin letter's accents, after NFD: `ạlice` (a with dot below) reads as alice at a glance.
+const LATIN_ACCENTS = /(\p{Script=Latin})\p{M}+/gu;
+
+/** An id as maybeSameId compares it: lookalikeKey, then Latin letters without their accents, as code points. */
+function folded(id: string): string[] {
+  // Code points, not graphemes: a letter and what follows it are compared one by one.
+  return Array.from(lookalikeKey(id).normalize('NFD').replace(LATIN_ACCENTS, '$1').normalize('NFC'));
+}
+
+/**
+ * Letters where `id` mixes Latin letters with letters of another script: `аlice` (Cyrillic а,
+ * U+0430) or `alіce` (U+0456). No name written in one script does that (UTS #39 restriction
+ * levels refuse it), but a spoof of a Latin name does, since it needs the Latin letters that
+ * have no look-alike. Such a letter may stand for any Latin one: which Latin letter each
+ * Cyrillic, Greek, Armenian or Cherokee letter resembles is Unicode's confusables data (TR39),
+ * which Node does not carry, and a hand-copied table of it would be partial without saying so.
+ */
+function standIns(chars: readonly string[]): Set<number> {
+  const at = new Set<number>();
+  if (!chars.some((c) => LATIN_LETTER.test(c))) return at;
+  chars.forEach((c, i) => {
+    if (OTHER_LETTER.test(c)) at.add(i);
+  });
+  return at;
+}
+
+/**
+ * Whether two ids may name the same person, for what forbids (approving or reviewing one's own
+ * access, counting one approver twice), never for what grants. Equal under lookalikeKey and
+ * without the accents of Latin letters; or, where one mixes scripts (see standIns), equal letter
+ * for letter with its other-script letters standing for any Latin one: `аlice` is maybe alice.
+ * An id written wholly in another script (`аре`, all Cyrillic, which reads as `ape`) is taken
+ * to be itself: without the confusables data, taking any such letter for any Latin one would
+ * make every Cyrillic name of four letters maybe the same person as every Latin one. There the
+ * defence is what approvers see: the console and the CLI mark every letter outside ASCII.
+ */
+export function maybeSameId(a: string, b: string): boolean {
+  const [x, y] = [folded(a), folded(b)];
+  if (x.length !== y.length) return false;
+  const [wildX, wildY] = [standIns(x), standIns(y)];
+  return x.every((c, i) => {
+    const d = y[i] ?? '';
+    if (c === d) return true;
+    return (wildX.has(i) && (LATIN_LETTER.test(d) || wildY.has(i))) || (wildY.has(i) && LATIN_LETTER.test(c));
+  });
+}

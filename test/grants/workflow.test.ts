@@ -114,6 +114,24 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       t.equal((await wf.getRequest(two.id))!.status, 'pending');
     });
 
+    await t.test('a Latin name spelt with letters of another script is the same person to the checks that forbid', async (t) => {
+      // `bоb` with a Cyrillic о (U+043E) reads as bob in every table: bob must not decide its request.
+      for (const id of ['b\u043eb', '\u0432ob', 'bo\u13cf']) {
+        const req = await wf.request(user(id, ['eng']), { role: 'writer', duration_seconds: 600, reason: 'fix' });
+        await t.rejects(wf.approve(bob, req.id), { code: 'JITGATE_E_SELF_APPROVAL' }, `bob does not approve ${JSON.stringify(id)}'s request`);
+        await t.rejects(wf.deny(bob, req.id), { code: 'JITGATE_E_SELF_APPROVAL' }, 'nor deny it');
+        const after = await wf.getRequest(req.id);
+        t.same([after!.status, after!.approvals], ['pending', []]);
+        t.same(r.cache.activeGrants({ id, kind: 'user' }, clock.ms), [], 'and no grant starts');
+        t.equal((await wf.approve(carol, req.id)).status, 'approved', 'someone else still may');
+      }
+      // Nor does one approver count twice, once in each script.
+      const two = await wf.request(alice, { role: 'admin', duration_seconds: 600, reason: 'rotate', ticket: 'INC-78' });
+      await wf.approve(user('c\u0430rol', ['approvers']), two.id);
+      await t.rejects(wf.approve(carol, two.id), { code: 'JITGATE_E_ALREADY_APPROVED' });
+      t.equal((await wf.getRequest(two.id))!.status, 'pending');
+    });
+
     await t.test('only approvers the policy names may approve; each approver counts once', async (t) => {
       const req = await wf.request(alice, { role: 'admin', duration_seconds: 1800, reason: 'rotate the leaked key', ticket: 'INC-42' });
       t.equal(req.approvals_required, 2);
