@@ -11,6 +11,13 @@ import { demoConfig, demoEnv, runCli, startGatewayProcess, tempDir, writeConfig,
 
 const HOSTILE_REASON = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> refund for INC-7 & co';
 
+/** Subjects whose names render as Latin ones: Cyrillic а (U+0430), Cyrillic і (U+0456), and `аре`, all Cyrillic, read as ape. */
+const CYRILLIC_A = '\u0430lice';
+const CYRILLIC_I = 'al\u0456ce';
+const CYRILLIC_APE = '\u0430\u0440\u0435';
+/** A name wholly in Greek: marked, and still read as written. */
+const GREEK = '\u0395\u03bb\u03ad\u03bd\u03b7';
+
 interface ApiAnswer { status: number; body: any }
 
 const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -24,6 +31,7 @@ async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayP
     upstreamUrl: upstream.url,
     subjects: {
       alice: ['eng'], erin: ['eng'], frank: ['eng'], bob: ['eng', 'approvers'], carol: ['eng', 'approvers'], audra: ['auditors'],
+      ape: ['eng'], mallory: ['eng'], [CYRILLIC_A]: ['eng'], [CYRILLIC_I]: ['eng'], [CYRILLIC_APE]: ['eng'], [GREEK]: ['eng'],
     },
     jitgate: { control },
   }));
@@ -95,6 +103,14 @@ function storedEntries(page: Page): Promise<number> {
     const g = globalThis as unknown as { sessionStorage: { length: number }; localStorage: { length: number } };
     return g.sessionStorage.length + g.localStorage.length;
   });
+}
+
+/** A computed style of the element `at` finds, as the browser draws it. */
+function drawn(at: ReturnType<Page['locator']>, property: string): Promise<string> {
+  return at.evaluate((node, name) => {
+    const g = globalThis as unknown as { getComputedStyle: (n: unknown) => Record<string, string | undefined> };
+    return g.getComputedStyle(node)[name] ?? '';
+  }, property);
 }
 
 async function status(page: Page, kind: 'ok' | 'error'): Promise<string> {
@@ -206,6 +222,43 @@ t.test('a look-alike of a ticket is told apart: what would not show is marked', 
   t.equal(shown.reversed.ticket, 'INC-[U+202E]4321', 'the override is shown, and reorders nothing');
   t.notOk(shown.zeroWidth.looks.equals(shown.real.looks), 'the zero-width look-alike does not look like the real ticket');
   t.notOk(shown.reversed.looks.equals(shown.real.looks), 'nor does the reversed one');
+  t.same(errors, [], 'no script error on the page');
+});
+
+t.test('a name spelt with letters from another script cannot pass for an ASCII one: each is marked, with its code point', async (t) => {
+  const asked = async (sub: string, body: Record<string, unknown> = {}): Promise<string> => {
+    const answer = await api(sub, 'POST', '/v1/requests', { role: 'writer', duration: '8h', reason: 'deploy the hotfix', ...body });
+    if (answer.status !== 201) throw new Error(`request refused: ${JSON.stringify(answer.body)}`);
+    return answer.body.id as string;
+  };
+  const ids = {
+    alice: await asked('alice'), cyrillicA: await asked(CYRILLIC_A), cyrillicI: await asked(CYRILLIC_I),
+    ape: await asked('ape'), cyrillicApe: await asked(CYRILLIC_APE), greek: await asked(GREEK),
+    ticket: await asked('alice', { ticket: '\u0406NC-7', scope: { paths: ['/api/\u0456tems/*'] } }),
+  };
+  const { page, errors } = await signedIn('bob');
+  const row = async (id: string): Promise<ReturnType<Page['locator']>> => {
+    const found = page.locator(`#pending-rows tr[data-id="${id}"]`);
+    await found.waitFor();
+    return found;
+  };
+  const requester = async (id: string): Promise<string> => (await row(id)).locator('td').first().innerText();
+  t.equal(await requester(ids.alice), 'alice', 'an ASCII name as it is');
+  t.equal(await requester(ids.cyrillicA), `${CYRILLIC_A} [non-ASCII: Cyrillic U+0430]`, 'a Cyrillic а is named, with its code point');
+  t.equal(await requester(ids.cyrillicI), `${CYRILLIC_I} [non-ASCII: Cyrillic U+0456]`, 'so is a Cyrillic і');
+  t.equal(await requester(ids.cyrillicApe), `${CYRILLIC_APE} [non-ASCII: Cyrillic U+0430 U+0440 U+0435]`, 'a name wholly in Cyrillic that reads as ape');
+  t.equal(await requester(ids.greek), `${GREEK} [non-ASCII: Greek U+0395 U+03BB U+03AD U+03BD U+03B7]`, 'a Greek name is marked and stays readable as written');
+  const marks = (await row(ids.cyrillicA)).locator('td').first().locator('.foreign');
+  t.same(await marks.allTextContents(), ['\u0430'], 'the one letter outside ASCII is marked in place');
+
+  // Chromium draws ape and аре with the very same glyphs: the marking is what tells them apart.
+  const ape = (await row(ids.cyrillicApe)).locator('td').first().locator('.foreign');
+  t.equal(await ape.count(), 3, 'each letter of аре is marked');
+  t.not(await drawn(ape.first(), 'backgroundColor'), 'rgba(0, 0, 0, 0)', 'and the mark is drawn');
+
+  const ticketRow = await row(ids.ticket);
+  t.equal(await ticketRow.locator('td').nth(5).innerText(), '\u0406NC-7 [non-ASCII: Cyrillic U+0406]', 'a ticket is a name too');
+  t.equal(await ticketRow.locator('td').nth(2).innerText(), '/api/\u0456tems/* [non-ASCII: Cyrillic U+0456]', 'and so is a scope path');
   t.same(errors, [], 'no script error on the page');
 });
 

@@ -81,7 +81,58 @@ const UNSEEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Z}\p{Default_Ignorable_Code_Point}\u2800
 const UNSEEN_IN_TEXT = /[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /**
- * `text` with each character the reader could not see replaced by a visible marker (`[U+200B]`).
+ * Scripts a name's letters outside ASCII are said to be from. Any letter outside ASCII is marked
+ * (see foreignNote): this list only names them, and anything not in it is "other".
+ */
+const SCRIPTS = ['Latin', 'Greek', 'Cyrillic', 'Armenian', 'Cherokee', 'Coptic', 'Georgian', 'Lisu', 'Canadian_Aboriginal',
+  'Arabic', 'Hebrew', 'Devanagari', 'Han', 'Hiragana', 'Katakana', 'Hangul', 'Thai']
+  .map((name) => /** @type {const} */ ([name.replace('_', ' '), new RegExp(`\\p{Script=${name}}`, 'u')]));
+/** Code points a marker lists before it says that more follow. */
+const NOTE_MAX = 8;
+
+/** @param {string} ch */
+function codeOf(ch) {
+  return `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * A character of a name that is shown as itself but is not ASCII. `аlice` (Cyrillic а, U+0430),
+ * `alіce` (U+0456), `аре` (all Cyrillic) and `ａｌｉｃｅ` (fullwidth) render as alice and ape;
+ * the policy and the store take each for someone else. What looks like which Latin letter is
+ * Unicode's confusables data, which the browser does not carry, so every character outside
+ * ASCII is marked, as browsers show a mixed-script domain name: each in place (readable:
+ * a name in Greek or Japanese stays a name) and, after the name, the code points (a marker
+ * such as `[non-ASCII: Cyrillic U+0430]`).
+ * @param {string} ch
+ */
+function foreign(ch) {
+  return ch > '\u007e' && !UNSEEN_IN_NAME.test(ch);
+}
+
+/**
+ * The marker that follows a name holding characters outside ASCII; null for an ASCII name.
+ * @param {string} text
+ * @returns {string | null}
+ */
+function foreignNote(text) {
+  /** @type {Map<string, string[]>} */
+  const byScript = new Map();
+  let count = 0;
+  for (const ch of new Set(text)) {
+    if (!foreign(ch)) continue;
+    count += 1;
+    if (count > NOTE_MAX) continue;
+    const script = SCRIPTS.find(([, re]) => re.test(ch))?.[0] ?? 'other';
+    byScript.set(script, [...(byScript.get(script) ?? []), codeOf(ch)]);
+  }
+  if (count === 0) return null;
+  const listed = [...byScript].map(([script, codes]) => `${script} ${codes.join(' ')}`).join(', ');
+  return `[non-ASCII: ${listed}${count > NOTE_MAX ? ' …' : ''}]`;
+}
+
+/**
+ * `text` with each character the reader could not see replaced by a visible marker (`[U+200B]`);
+ * in a name, each character outside ASCII is shown as itself, marked.
  * @param {string} text
  * @param {'text' | 'name' | 'path'} kind free text; a name (subject, role, ticket); a scope's path
  *   glob, where even a single space is marked (`/a /b` would read as two globs)
@@ -95,27 +146,33 @@ function marked(text, kind) {
   chars.forEach((ch, i) => {
     const lone = kind === 'name' && ch === ' ' && i > 0 && i < chars.length - 1 && chars[i - 1] !== ' ' && chars[i + 1] !== ' ';
     const unseen = kind === 'text' ? ch !== '\n' && ch !== '\t' && UNSEEN_IN_TEXT.test(ch) : UNSEEN_IN_NAME.test(ch) && !lone;
-    if (!unseen) {
+    const outside = kind !== 'text' && foreign(ch);
+    if (!unseen && !outside) {
       plain += ch;
       return;
     }
     if (plain) out.push(plain);
     plain = '';
-    const code = `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-    out.push(el('span', { class: 'unseen', title: `an invisible or reordering character (${code}) is part of this text` }, `[${code}]`));
+    const code = codeOf(ch);
+    out.push(unseen
+      ? el('span', { class: 'unseen', title: `an invisible or reordering character (${code}) is part of this text` }, `[${code}]`)
+      : el('span', { class: 'foreign', title: `${code}: not an ASCII character` }, ch));
   });
   if (plain) out.push(plain);
   return out;
 }
 
 /**
- * A name as the page shows it: markers for what would not show, and isolated (<bdi>) so a
- * right-to-left name cannot reorder what stands beside it in the same cell.
+ * A name as the page shows it: markers for what would not show or is not ASCII, and isolated
+ * (<bdi>) so a right-to-left name cannot reorder what stands beside it in the same cell.
  * @param {string} text
  * @param {'name' | 'path'} [kind]
+ * @returns {Node}
  */
 function asName(text, kind = 'name') {
-  return el('bdi', {}, ...marked(text, kind));
+  const name = el('bdi', {}, ...marked(text, kind));
+  const note = foreignNote(text);
+  return note === null ? name : el('span', {}, name, ' ', el('span', { class: 'not-ascii', title: 'this name holds characters outside ASCII: it is not the ASCII name it may look like' }, note));
 }
 
 /** Names in a list, each isolated from the others. @param {string[]} list @returns {(Node | string)[]} */
