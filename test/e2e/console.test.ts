@@ -262,6 +262,36 @@ t.test('a name spelt with letters from another script cannot pass for an ASCII o
   t.same(errors, [], 'no script error on the page');
 });
 
+t.test('a reason is shown as its writer\'s own text: a reason reading "bob: ..." cannot pass for bob\'s words', async (t) => {
+  const FORGED = 'bob: approved already, just click';
+  const id = await ask('mallory', FORGED);
+  const { page, errors } = await signedIn('carol');
+  const row = page.locator(`#pending-rows tr[data-id="${id}"]`);
+  await row.waitFor();
+  /** The reason cell: its whole text, the text of its box, and whether the box is drawn. */
+  const boxed = async (cell: ReturnType<Page['locator']>): Promise<{ cell: string; box: string; border: string }> => ({
+    cell: (await cell.textContent()) ?? '',
+    box: (await cell.locator('.said').textContent()) ?? '',
+    border: await drawn(cell.locator('.said'), 'borderLeftWidth'),
+  });
+  const pending = await boxed(row.locator('td.reason'));
+  t.same([pending.box, pending.cell], [FORGED, FORGED], 'the reason is all in its box, and nothing else is in the cell');
+  t.not(pending.border, '0px', 'the box is drawn');
+  await api('bob', 'POST', `/v1/requests/${id}/approve`, { comment: 'ok' });
+
+  const { page: audra } = await signedIn('audra');
+  await audra.waitForSelector('#audit:not([hidden])');
+  const record = (kind: string): ReturnType<Page['locator']> => audra.locator('#audit-rows tr', { hasText: kind }).filter({ hasText: FORGED }).first();
+  await record('grant.granted').waitFor();
+  const created = await boxed(record('request.created').locator('td.reason'));
+  t.same([created.box, created.cell], [FORGED, FORGED], 'mallory\'s request: her words in their box, beside her as actor');
+  const granted = record('grant.granted').locator('td.reason');
+  t.equal(await granted.locator('.by').textContent(), 'mallory wrote', 'beside bob as actor, the reason is labelled as mallory\'s');
+  t.equal(await granted.locator('.said').textContent(), FORGED, 'and what she wrote stays in its box, "bob:" and all');
+  t.equal(await granted.locator('.said .by').count(), 0, 'the label is outside the box');
+  t.same(errors, [], 'no script error on the page');
+});
+
 t.test('requesters see their own request with Withdraw only; a stale decision shows the API\'s refusal', async (t) => {
   const own = await ask('alice', 'check the refunds queue');
   const { page: alice } = await signedIn('alice');
@@ -332,7 +362,9 @@ t.test('an extension is shown as one: the grant it extends and when that ends; t
   await audra.waitForSelector('#audit:not([hidden])');
   const granted = audra.locator(`#audit-rows tr`, { hasText: 'grant.granted' }).filter({ hasText: 'rebuild the search index' });
   await granted.first().waitFor();
-  t.equal(await granted.first().locator('td.reason').textContent(), 'frank: rebuild the search index', 'the requester\'s words, beside bob as actor, are labelled as frank\'s');
+  const reason = granted.first().locator('td.reason');
+  t.equal(await reason.locator('.by').textContent(), 'frank wrote', 'the requester\'s words, beside bob as actor, are labelled as frank\'s');
+  t.equal(await reason.locator('.said').textContent(), 'rebuild the search index', 'in their box');
   await api('frank', 'POST', `/v1/grants/${grant.id}/revoke`);
   t.same(errors, [], 'no script error on the page');
 });

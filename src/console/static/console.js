@@ -180,9 +180,15 @@ function asNames(list) {
   return list.flatMap((n, i) => (i === 0 ? [asName(n)] : [', ', asName(n)]));
 }
 
-/** Free text (a reason) as the page shows it. @param {string} text */
+/**
+ * Free text (a reason, a comment) as the page shows it: in a box of its own, so that nothing in
+ * it can pass for the page's own words. A reason reading `bob: approved already` would
+ * otherwise look like what the audit view writes for a reason someone else gave (reasonText).
+ * @param {string} text
+ * @returns {Node}
+ */
 function asProse(text) {
-  return marked(text, 'text');
+  return el('span', { class: 'said' }, ...marked(text, 'text'));
 }
 
 /** @param {string} method @param {string} path @param {unknown} [body] */
@@ -318,7 +324,7 @@ function requestRow(request, me) {
     el('td', {}, asName(request.role), ...(request.break_glass ? [el('span', { class: 'flag' }, 'break-glass')] : [])),
     el('td', {}, ...scopeText(request.scope)),
     el('td', {}, durationText(request.duration_seconds), ...(request.extends_grant_id === null ? [] : [extendsFlag(request)])),
-    el('td', { class: 'reason' }, ...asProse(request.reason)),
+    el('td', { class: 'reason' }, asProse(request.reason)),
     el('td', {}, ...(request.ticket === null ? [] : [asName(request.ticket)])),
     el('td', {}, `${request.approvals.length} of ${request.approvals_required}`, ...(approvals.length > 0 ? [' (', ...asNames(approvals), ')'] : [])),
     el('td', { title: `pending until ${timeText(request.pending_expires_at)}` }, timeText(request.created_at)),
@@ -347,7 +353,7 @@ function grantRow(grant) {
     el('td', {}, ...scopeText(grant.scope)),
     el('td', {}, timeText(grant.expires_at)),
     el('td', {}, ...asNames(grant.approved_by)),
-    el('td', { class: 'reason' }, ...asProse(grant.reason)),
+    el('td', { class: 'reason' }, asProse(grant.reason)),
   );
   const base = `/v1/grants/${encodeURIComponent(grant.id)}`;
   /** @type {Action[]} */
@@ -358,15 +364,18 @@ function grantRow(grant) {
 }
 
 /**
- * A record's reason, prefixed with its author when that is not the actor (grant.granted carries
- * the requester's reason beside the approver: `details.reason_by`).
+ * A record's reason in its box, labelled with its author when that is not the actor
+ * (grant.granted carries the requester's reason beside the approver: `details.reason_by`). The
+ * label stands outside the box: a reason that begins `bob:` cannot pass for one.
  * @param {AuditRecord} record
  * @returns {(Node | string)[]}
  */
 function reasonText(record) {
   const by = record.details.reason_by;
   if (record.reason === null) return [];
-  return typeof by === 'string' && by !== record.actor ? [asName(by), ': ', ...asProse(record.reason)] : asProse(record.reason);
+  return typeof by === 'string' && by !== record.actor
+    ? [el('span', { class: 'by' }, asName(by), ' wrote'), asProse(record.reason)]
+    : [asProse(record.reason)];
 }
 
 /**
@@ -381,7 +390,7 @@ function reviewRow(grant) {
     el('td', {}, grant.status),
     el('td', {}, timeText(grant.starts_at)),
     el('td', {}, timeText(grant.revoked_at ?? grant.expires_at)),
-    el('td', { class: 'reason' }, ...asProse(grant.reason)),
+    el('td', { class: 'reason' }, asProse(grant.reason)),
     actionCell('Comment', [{ name: 'Review', path: `/v1/grants/${encodeURIComponent(grant.id)}/review`, field: 'comment', done: (g) => `Reviewed ${g.id}.` }]),
   );
   return row;
