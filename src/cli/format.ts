@@ -1,7 +1,7 @@
 // Human output: aligned tables, short durations ("1h30m"), times relative to now.
 // Types only from the grants part: the CLI never loads server code.
 import type { AccessRequest, Grant } from '../grants/index.js';
-import { printable } from './terminal.js';
+import { printable, printableName } from './terminal.js';
 
 /** "1h30m", "45s", "2d3h"; at most the two largest units, so tables stay narrow. */
 export function formatDuration(totalSeconds: number): string {
@@ -60,14 +60,15 @@ export function fields(pairs: readonly (readonly [string, string])[]): string {
   return pairs.map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${printable(v)}`).join('\n');
 }
 
-// What the CLI shows of requests and grants.
+// What the CLI shows of requests and grants. Names (subjects, roles, tickets, scopes) go through
+// printableName: one holding characters outside ASCII says so, and is never clipped.
 
 function scopeText(scope: AccessRequest['scope']): string {
   if (!scope) return 'any';
   const parts = [
-    scope.route ? `route=${scope.route}` : '',
+    scope.route ? `route=${printableName(scope.route)}` : '',
     scope.methods?.length ? scope.methods.join(',') : '',
-    scope.paths?.length ? scope.paths.join(',') : '',
+    scope.paths?.length ? scope.paths.map(printableName).join(',') : '',
   ].filter(Boolean);
   return parts.join(' ') || 'any';
 }
@@ -86,18 +87,18 @@ export function requestDetail(r: AccessRequest): string {
   const pairs: [string, string][] = [
     ['request', r.id],
     ['status', r.status],
-    ['requester', r.requester.id],
-    ['role', r.role],
+    ['requester', printableName(r.requester.id)],
+    ['role', printableName(r.role)],
     ['scope', scopeText(r.scope)],
     ['duration', formatDuration(r.duration_seconds)],
     ['reason', r.reason],
-    ['ticket', r.ticket ?? '-'],
-    ['approvals', `${r.approvals.length}/${r.approvals_required}${r.approver_groups.length ? ` (from ${r.approver_groups.join(', ')})` : ''}`],
+    ['ticket', r.ticket === null ? '-' : printableName(r.ticket)],
+    ['approvals', `${r.approvals.length}/${r.approvals_required}${r.approver_groups.length ? ` (from ${r.approver_groups.map(printableName).join(', ')})` : ''}`],
   ];
   if (r.extends_grant_id) pairs.push(['extends', extendsText(r)]);
   if (r.break_glass) pairs.push(['break-glass', 'yes (review required)']);
   if (r.status === 'pending') pairs.push(['pending until', `${formatTime(r.pending_expires_at)} (${relative(r.pending_expires_at)})`]);
-  if (r.decided_by) pairs.push(['decided by', `${r.decided_by}${r.decision_comment ? `: ${r.decision_comment}` : ''}`]);
+  if (r.decided_by) pairs.push(['decided by', `${printableName(r.decided_by)}${r.decision_comment ? `: ${r.decision_comment}` : ''}`]);
   if (r.grant_id) pairs.push(['grant', r.grant_id]);
   return fields(pairs);
 }
@@ -109,11 +110,11 @@ export function requestTable(items: readonly AccessRequest[]): string {
   return table(
     ['ID', 'REQUESTER', 'ROLE', 'DURATION', ...(extensions ? ['EXTENDS'] : []), 'STATUS', 'APPROVALS', 'CREATED', 'REASON'],
     items.map((r) => [
-      r.id, r.requester.id, r.role, formatDuration(r.duration_seconds), ...(extensions ? [extendsText(r)] : []), r.status,
+      r.id, printableName(r.requester.id), printableName(r.role), formatDuration(r.duration_seconds), ...(extensions ? [extendsText(r)] : []), r.status,
       `${r.approvals.length}/${r.approvals_required}`, relative(r.created_at), r.reason,
     ]),
     undefined,
-    ['ID', 'EXTENDS'],
+    ['ID', 'EXTENDS', 'REQUESTER', 'ROLE'],
   );
 }
 
@@ -121,16 +122,16 @@ export function grantDetail(g: Grant): string {
   const pairs: [string, string][] = [
     ['grant', g.id],
     ['status', g.status],
-    ['subject', g.subject.id],
-    ['role', g.role],
+    ['subject', printableName(g.subject.id)],
+    ['role', printableName(g.role)],
     ['scope', scopeText(g.scope)],
     ['expires', `${formatTime(g.expires_at)} (${relative(g.expires_at)})`],
-    ['approved by', g.approved_by.join(', ') || '-'],
+    ['approved by', g.approved_by.map(printableName).join(', ') || '-'],
     ['reason', g.reason],
     ['request', g.request_id],
   ];
-  if (g.break_glass) pairs.push(['break-glass', g.reviewed_by ? `reviewed by ${g.reviewed_by}` : 'NOT REVIEWED']);
-  if (g.revoked_by) pairs.push(['revoked by', `${g.revoked_by}${g.revoke_reason ? `: ${g.revoke_reason}` : ''}`]);
+  if (g.break_glass) pairs.push(['break-glass', g.reviewed_by ? `reviewed by ${printableName(g.reviewed_by)}` : 'NOT REVIEWED']);
+  if (g.revoked_by) pairs.push(['revoked by', `${printableName(g.revoked_by)}${g.revoke_reason ? `: ${g.revoke_reason}` : ''}`]);
   return fields(pairs);
 }
 
@@ -139,10 +140,10 @@ export function grantTable(items: readonly Grant[]): string {
   return table(
     ['ID', 'SUBJECT', 'ROLE', 'STATUS', 'EXPIRES', 'APPROVED BY', 'FLAGS'],
     items.map((g) => [
-      g.id, g.subject.id, g.role, g.status, g.status === 'active' ? relative(g.expires_at) : formatTime(g.expires_at),
-      g.approved_by.join(',') || '-', g.break_glass ? (g.reviewed_by ? 'break-glass' : 'break-glass,unreviewed') : '',
+      g.id, printableName(g.subject.id), printableName(g.role), g.status, g.status === 'active' ? relative(g.expires_at) : formatTime(g.expires_at),
+      g.approved_by.map(printableName).join(',') || '-', g.break_glass ? (g.reviewed_by ? 'break-glass' : 'break-glass,unreviewed') : '',
     ]),
     undefined,
-    ['ID'],
+    ['ID', 'SUBJECT', 'ROLE', 'APPROVED BY'],
   );
 }

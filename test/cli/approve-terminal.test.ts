@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { EXIT } from '../../src/cli/context.js';
-import { api } from '../admin/stack.js';
-import { startCliStack } from './jitgate.js';
+import { api, SUBJECTS } from '../admin/stack.js';
+import { jitgate, startCliStack } from './jitgate.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = '/usr/bin/script';
@@ -35,9 +35,13 @@ function atTerminal(args: string[], env: Record<string, string>, answer: string)
   });
 }
 
+/** A requester whose name renders as alice: a Cyrillic а (U+0430) in place of the a. */
+const CYRILLIC_A = '\u0430lice';
+
 if (!existsSync(SCRIPT)) {
   t.comment('skipped: util-linux script is not installed, so there is no pseudo-terminal to run the CLI in');
 } else {
+  SUBJECTS[CYRILLIC_A] = ['eng'];
   const { stack, tokens } = await startCliStack();
   t.teardown(() => stack.close());
   const env = { JITGATE_URL: stack.base, JITGATE_TOKEN: tokens.bob! };
@@ -70,6 +74,23 @@ if (!existsSync(SCRIPT)) {
     const other = await api(stack.base, 'POST', '/v1/requests', { token: tokens.alice, body: { role: 'writer', duration: '10m', reason: 'fix' } });
     const flagged = await atTerminal(['approve', String(other.body.id), '--yes'], env, 'n');
     t.same([flagged.asked, flagged.code], [false, EXIT.OK], '--yes does not ask');
+  });
+
+  t.test('a requester whose name only looks like alice is not asked about as alice: each letter outside ASCII is named', async (t) => {
+    const asked = await api(stack.base, 'POST', '/v1/requests', {
+      token: await stack.token(CYRILLIC_A), body: { role: 'writer', duration: '8h', reason: 'deploy the hotfix', ticket: 'INC-7', scope: { paths: ['/api/\u0456tems/*'] } },
+    });
+    t.equal(asked.status, 201);
+    const id = String(asked.body.id);
+    const r = await atTerminal(['approve', id], env, 'n');
+    t.match(r.output, /approve writer for 8h to \u0430lice \[non-ASCII: Cyrillic U\+0430\]\? \[y\/N\]/, 'the question says the name is not the ASCII alice');
+    t.match(r.output, /requester: +\u0430lice \[non-ASCII: Cyrillic U\+0430\]/, 'so does the request shown before it');
+    t.match(r.output, /scope: +\/api\/\u0456tems\/\* \[non-ASCII: Cyrillic U\+0456\]/, 'and a scope path');
+    t.equal(r.code, EXIT.FAILURE);
+
+    const listed = await jitgate(stack.base, ['requests', '--status', 'pending'], { JITGATE_TOKEN: tokens.bob! });
+    const line = listed.stdout.split('\n').find((l) => l.startsWith(id)) ?? '';
+    t.match(line, /\u0430lice \[non-ASCII: Cyrillic U\+0430\]/, 'the request listing marks it too');
   });
 
   t.test('an extension is asked about as one: how much longer, of which grant', async (t) => {

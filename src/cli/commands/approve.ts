@@ -8,17 +8,21 @@ import { CliError, connectionOptions, run, type ConnectionOptions } from '../cli
 import { confirm, interactive } from '../confirm.js';
 import { EXIT } from '../context.js';
 import { formatDuration, requestDetail } from '../format.js';
-import { printable, printableLines } from '../terminal.js';
+import { printable, printableLines, printableName } from '../terminal.js';
 
 interface ApproveOptions extends ConnectionOptions {
   comment?: string;
   yes?: boolean;
 }
 
-/** "writer for 8h to alice", or for an extension "8h more of grt_… (writer) to alice". */
+/**
+ * "writer for 8h to alice", or for an extension "8h more of grt_… (writer) to alice"; a name
+ * holding characters outside ASCII says so ("to аlice [non-ASCII: Cyrillic U+0430]").
+ */
 function question(r: AccessRequest): string {
   const duration = formatDuration(r.duration_seconds);
-  return r.extends_grant_id === null ? `${r.role} for ${duration} to ${r.requester.id}` : `${duration} more of ${r.extends_grant_id} (${r.role}) to ${r.requester.id}`;
+  const [role, to] = [printableName(r.role), printableName(r.requester.id)];
+  return r.extends_grant_id === null ? `${role} for ${duration} to ${to}` : `${duration} more of ${r.extends_grant_id} (${role}) to ${to}`;
 }
 
 export function register(program: Command): void {
