@@ -24,7 +24,7 @@ const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12
 const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
 t.teardown(() => upstream.close());
 
-async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayProcess; token: (sub: string) => Promise<string> }> {
+async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayProcess; token: (sub: string) => Promise<string>; file: string }> {
   const dir = tempDir('jg-console-');
   const file = writeConfig(dir, demoConfig({
     dir,
@@ -46,12 +46,12 @@ async function gateway(control: Record<string, unknown>): Promise<{ gw: GatewayP
     }
     return tok;
   };
-  return { gw, token };
+  return { gw, token, file };
 }
 
 // The address users reach the console at, as the 403 links give it (the test swaps in the real one).
 const PUBLIC_URL = 'http://jitgate.invalid';
-const { gw, token } = await gateway({ public_url: PUBLIC_URL });
+const { gw, token, file: configFile } = await gateway({ public_url: PUBLIC_URL });
 
 async function api(sub: string, method: string, path: string, body?: unknown): Promise<ApiAnswer> {
   const res = await fetch(`${gw.controlUrl}${path}`, {
@@ -289,6 +289,12 @@ t.test('a reason is shown as its writer\'s own text: a reason reading "bob: ..."
   t.equal(await granted.locator('.by').textContent(), 'mallory wrote', 'beside bob as actor, the reason is labelled as mallory\'s');
   t.equal(await granted.locator('.said').textContent(), FORGED, 'and what she wrote stays in its box, "bob:" and all');
   t.equal(await granted.locator('.said .by').count(), 0, 'the label is outside the box');
+
+  // The CLI's audit listing: the reason in quotes, after its author's label.
+  const listed = await runCli(['audit', 'query', '--config', configFile, '--request', id], demoEnv(keys));
+  const reasonOf = (kind: string): string => listed.stdout.split('\n').find((line) => line.includes(` ${kind} `))?.replace(/^.*req_[0-9a-f]+\s+\S+\s+\S+\s+/, '') ?? '';
+  t.equal(reasonOf('request.created'), JSON.stringify(FORGED), 'the CLI quotes mallory\'s reason');
+  t.equal(reasonOf('grant.granted'), `mallory wrote ${JSON.stringify(FORGED).slice(0, 40 - 'mallory wrote '.length - 1)}…`, 'and labels it as hers, outside the quotes');
   t.same(errors, [], 'no script error on the page');
 });
 

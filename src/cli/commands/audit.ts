@@ -13,7 +13,7 @@ import { openDb, type Db } from '../../store/index.js';
 import { EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
 import { parseLimit } from '../limit.js';
-import { jsonText, printable, printableLines } from '../terminal.js';
+import { jsonText, printable, printableLines, printableName } from '../terminal.js';
 
 interface StoreOptions {
   config: string;
@@ -128,25 +128,31 @@ async function run(action: () => Promise<number>, failure: number = EXIT.FAILURE
 }
 
 function who(r: AuditRecord): string {
-  return r.subject && r.subject !== r.actor ? `${r.actor} → ${r.subject}` : r.actor;
+  return r.subject && r.subject !== r.actor ? `${printableName(r.actor)} → ${printableName(r.subject)}` : printableName(r.actor);
 }
 
-/** The reason, prefixed with its author when that is not the actor (grant.granted: `details.reason_by`). */
+/**
+ * The reason in quotes (JSON's, so a quote inside it is escaped and cannot end it), after its
+ * author when that is not the actor (grant.granted: `details.reason_by`): `erin wrote "..."`.
+ * A reason is its writer's free text: unquoted, one reading `bob: approved already` would pass
+ * for the author label of a reason bob gave.
+ */
 function reasonOf(r: AuditRecord): string {
   const by = r.details['reason_by'];
   if (r.reason === null) return '-';
-  return typeof by === 'string' && by !== r.actor ? `${by}: ${r.reason}` : r.reason;
+  const quoted = JSON.stringify(r.reason);
+  return typeof by === 'string' && by !== r.actor ? `${printableName(by)} wrote ${quoted}` : quoted;
 }
 
 function recordTable(records: readonly AuditRecord[]): string {
   return table(
     ['SEQ', 'TIME', 'KIND', 'WHO', 'ROLE', 'GRANT', 'REQUEST', 'ROUTE', 'REVISION', 'REASON'],
     records.map((r) => [
-      String(r.seq), formatTime(r.at), r.kind, who(r), r.role ?? '-', r.grant_id ?? '-', r.request_id ?? '-',
+      String(r.seq), formatTime(r.at), r.kind, who(r), r.role === null ? '-' : printableName(r.role), r.grant_id ?? '-', r.request_id ?? '-',
       r.route ?? '-', r.policy_revision ?? '-', reasonOf(r),
     ]),
     40,
-    ['SEQ', 'GRANT', 'REQUEST', 'REVISION'],
+    ['SEQ', 'WHO', 'ROLE', 'GRANT', 'REQUEST', 'REVISION'],
   );
 }
 
