@@ -5,6 +5,7 @@
 // terminal with the characters that drive it (C0 and C1 controls), break a row in two (U+2028,
 // U+2029) or reorder what is shown (bidi overrides and isolates U+202A..U+202E, U+2066..U+2069,
 // and the marks U+200E, U+200F, U+061C: "Trojan Source"). The chat notifier blanks the same set.
+import { nonAsciiNote } from '../shown-name.js';
 
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
@@ -29,40 +30,6 @@ export function printableLines(text: string): string {
  */
 export function jsonText(value: unknown): string {
   return JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/**
- * Scripts the note names. Every character outside ASCII is noted whatever its script: this
- * list only names them, and a script not in it is "other".
- */
-const SCRIPTS: readonly (readonly [string, RegExp])[] = [
-  'Latin', 'Greek', 'Cyrillic', 'Armenian', 'Cherokee', 'Coptic', 'Georgian', 'Lisu', 'Canadian_Aboriginal',
-  'Arabic', 'Hebrew', 'Devanagari', 'Han', 'Hiragana', 'Katakana', 'Hangul', 'Thai',
-].map((name) => [name.replace('_', ' '), new RegExp(`\\p{Script=${name}}`, 'u')] as const);
-/** Code points a note lists before it says that more follow. */
-const NOTE_MAX = 8;
-
-/**
- * `[non-ASCII: Cyrillic U+0430]` for a name holding characters outside ASCII; null for an
- * ASCII one. `аlice` (Cyrillic а, U+0430), `alіce` (U+0456) and `аре` (all Cyrillic) show in a
- * terminal as alice and ape, and the policy, the store and the data path take each for someone
- * else. Which letters look like which is Unicode's confusables data, which Node does not carry,
- * so every character outside ASCII is noted, with its code point, as the console marks it
- * (src/console/static/console.js): the name itself is shown as written, readable in any script.
- */
-export function nonAsciiNote(name: string): string | null {
-  const byScript = new Map<string, string[]>();
-  let count = 0;
-  for (const ch of new Set(name)) {
-    if (ch <= '\u007e') continue;
-    count += 1;
-    if (count > NOTE_MAX) continue;
-    const script = SCRIPTS.find(([, re]) => re.test(ch))?.[0] ?? 'other';
-    byScript.set(script, [...(byScript.get(script) ?? []), `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`]);
-  }
-  if (count === 0) return null;
-  const listed = [...byScript].map(([script, codes]) => `${script} ${codes.join(' ')}`).join(', ');
-  return `[non-ASCII: ${listed}${count > NOTE_MAX ? ' …' : ''}]`;
 }
 
 /** A name (subject, role, ticket, scope path) as it may be shown: printable(), then its nonAsciiNote. */

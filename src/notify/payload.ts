@@ -1,5 +1,6 @@
 // What a webhook receives: the generic JSON event, or a chat message ({"text": ...}).
 import type { WorkflowEvent } from '../grants/index.js';
+import { nonAsciiNote } from '../shown-name.js';
 
 export interface GenericPayload {
   delivery_id: string;
@@ -47,10 +48,20 @@ function plain(text: string): string {
     .replaceAll('](', `]${BREAK}(`);
 }
 
+/**
+ * A name (subject, role, group, ticket, scope path) made plain, then followed by what it holds
+ * outside ASCII: `аlice` (Cyrillic а) reads as alice in a chat channel, where approvers often
+ * first see a request.
+ */
+function name(text: string): string {
+  const note = nonAsciiNote(text);
+  return note === null ? plain(text) : `${plain(text)} ${note}`;
+}
+
 function scope(e: WorkflowEvent): string {
   const s = e.request.scope;
   if (!s) return '';
-  const parts = [s.route ? `route ${s.route}` : '', s.methods?.join(',') ?? '', s.paths?.join(' ') ?? ''].filter((p) => p !== '');
+  const parts = [s.route ? `route ${name(s.route)}` : '', plain(s.methods?.join(',') ?? ''), s.paths?.map(name).join(' ') ?? ''].filter((p) => p !== '');
   return parts.length > 0 ? ` (scope: ${parts.join(' ')})` : '';
 }
 
@@ -60,15 +71,15 @@ export function chatText(e: WorkflowEvent): string {
   // Every field a person could have written, made plain once (ids and times are the gateway's).
   const r = {
     ...unsafe,
-    role: plain(unsafe.role),
+    role: name(unsafe.role),
     reason: plain(unsafe.reason),
     decision_comment: unsafe.decision_comment === null ? null : plain(unsafe.decision_comment),
-    approver_groups: unsafe.approver_groups.map(plain),
+    approver_groups: unsafe.approver_groups.map(name),
   };
-  const who = plain(unsafe.requester.id);
-  const actor = plain(e.actor);
-  const what = `${r.role}${plain(scope(e))} for ${duration(r.duration_seconds)}`;
-  const ticket = unsafe.ticket ? ` [${plain(unsafe.ticket)}]` : '';
+  const who = name(unsafe.requester.id);
+  const actor = name(e.actor);
+  const what = `${r.role}${scope(e)} for ${duration(r.duration_seconds)}`;
+  const ticket = unsafe.ticket ? ` [${name(unsafe.ticket)}]` : '';
   // An extension adds its duration to the end of the grant it extends, not to now: said, so that
   // it is not approved as a fresh request.
   const extending = unsafe.extends_grant_id === null ? '' : `, extending grant ${unsafe.extends_grant_id} (ends ${unsafe.extends_grant_expires_at ?? '?'})`;

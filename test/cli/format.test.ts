@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fields, formatDuration, formatTime, relative, table } from '../../src/cli/format.js';
-import { nonAsciiNote } from '../../src/cli/terminal.js';
+import { nonAsciiNote } from '../../src/shown-name.js';
 
 t.test('durations read the way people write them', (t) => {
   t.equal(formatDuration(0), '0s');
@@ -49,7 +49,7 @@ t.test('nonAsciiNote: every character outside ASCII is named, with its script an
     '[non-ASCII: Cyrillic U+0434 U+043C U+0438 U+0442 U+0440 U+0439 U+0432 U+0430 …]', 'each once, at most eight');
   // The console names scripts from the same list (src/console/static/console.js).
   const console = readFileSync(new URL('../../src/console/static/console.js', import.meta.url), 'utf8');
-  const cli = readFileSync(new URL('../../src/cli/terminal.ts', import.meta.url), 'utf8');
+  const cli = readFileSync(new URL('../../src/shown-name.ts', import.meta.url), 'utf8');
   const list = (text: string): string[] => {
     const literal = /const SCRIPTS[^=]*= \[([^\]]*)\]/.exec(text)?.[1] ?? '';
     return [...literal.matchAll(/'([^']+)'/g)].map((m) => m[1] ?? '');

@@ -110,6 +110,18 @@ t.test('chat text: what a requester or approver wrote cannot ping, link, or pass
   t.end();
 });
 
+t.test('chat text: a name spelt with letters outside ASCII is followed by their scripts and code points', (t) => {
+  const created = event('request.created');
+  // Cyrillic а (U+0430) in the requester, Greek ο (U+03BF) in the approver: both read as ASCII names.
+  const text = chatText({ ...created, request: { ...created.request, requester: { ...created.request.requester, id: '\u0430lice' }, ticket: 'INC-7', scope: { paths: ['/api/\u043erders'] } } });
+  t.match(text, /^\u0430lice \[non-ASCII: Cyrillic U\+0430\] requests writer \(scope: \/api\/\u043erders \[non-ASCII: Cyrillic U\+043E\]\)/, 'the requester and the scope path are marked where they stand');
+  t.match(text, / \[INC-7\]: /, 'an ASCII ticket has no note');
+  const approved = chatText({ ...event('approval.added'), actor: 'b\u03bfb' });
+  t.match(approved, /^b\u03bfb \[non-ASCII: Greek U\+03BF\] approved request /, 'the approver too');
+  t.notMatch(chatText(created), /non-ASCII/, 'ASCII names carry no note');
+  t.end();
+});
+
 t.test('chat text through the workflow: Markdown links and images, @-mentions and bidi controls arrive inert', async (t) => {
   const r = await receiver(() => 200);
   const { clock, r: rep } = await storeWithReplica(t, 'sqlite');

@@ -82,7 +82,8 @@ const UNSEEN_IN_TEXT = /[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066
 
 /**
  * Scripts a name's letters outside ASCII are said to be from. Any letter outside ASCII is marked
- * (see foreignNote): this list only names them, and anything not in it is "other".
+ * (see foreignNote): this list only names them, and anything not in it is "other". The CLI and
+ * the chat notifier name them from the same list (src/shown-name.ts; a test checks they agree).
  */
 const SCRIPTS = ['Latin', 'Greek', 'Cyrillic', 'Armenian', 'Cherokee', 'Coptic', 'Georgian', 'Lisu', 'Canadian_Aboriginal',
   'Arabic', 'Hebrew', 'Devanagari', 'Han', 'Hiragana', 'Katakana', 'Hangul', 'Thai']
