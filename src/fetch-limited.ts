@@ -1,8 +1,10 @@
 // One HTTP call to a remote service with a bound on both time and size: the whole exchange
 // (connect, head and body) ends within the deadline, and a body larger than the caller expects is
 // cut off. The CLI's calls to the control API and the gateway's own (OIDC discovery and JWKS,
-// webhooks) go through it: without the bounds a server that sent its head and then a body slowly
-// held the caller forever, and one that sent a body without end filled its memory.
+// webhooks, the OPA services' token, upload, checkpoint and bundle calls) go through it: without
+// the bounds a server that sent its head and then a body slowly held the caller forever, and one
+// that sent a body without end filled its memory.
+import { fetch as undiciFetch, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
 
 export type FetchFailure =
   /** No answer: connection refused, DNS, TLS, a redirect when refused. */
@@ -28,13 +30,15 @@ export interface FetchLimits {
   maxBytes: number | null;
   /** Aborts the call early (a stopping service). */
   signal?: AbortSignal;
+  /** What the call goes through: a service's own CA and client certificate (undici's default without). */
+  dispatcher?: Dispatcher;
 }
 
 export interface FetchedAnswer { status: number; ok: boolean; headers: Headers; body: Buffer }
 
 /** The status, headers and body of one call; a FetchLimitError when there is none within the limits. */
 export async function fetchLimited(url: string | URL, init: Omit<RequestInit, 'signal'>, limits: FetchLimits): Promise<FetchedAnswer> {
-  const { timeoutMs, maxBytes, signal } = limits;
+  const { timeoutMs, maxBytes, signal, dispatcher } = limits;
   // A controller and a timer of our own, raced against each step: AbortSignal.timeout() given to
   // fetch stops aborting the body once a garbage collection has run (undici #4068), which is
   // how a slow body outlived its deadline.
@@ -61,7 +65,10 @@ export async function fetchLimited(url: string | URL, init: Omit<RequestInit, 's
   try {
     let response: Response;
     try {
-      response = await Promise.race([fetch(url, { ...init, signal: controller.signal }), expired]);
+      // undici's own fetch, not Node's copy of it: a service's dispatcher is one of undici's agents.
+      // (Its Response is the standard one; only the type declarations are separate.)
+      const call = undiciFetch(url, { ...init, signal: controller.signal, ...(dispatcher ? { dispatcher } : {}) } as UndiciRequestInit) as unknown as Promise<Response>;
+      response = await Promise.race([call, expired]);
     } catch (err) {
       if (err instanceof FetchLimitError) throw err;
       throw new FetchLimitError('unreachable', err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err));

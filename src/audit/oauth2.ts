@@ -9,8 +9,8 @@
 import { createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readSecretFile } from '../secret-file.js';
 import { SignJWT, type JWTHeaderParameters } from 'jose';
-import { request, type Dispatcher } from 'undici';
-import { readLimited } from '../read-limited.js';
+import type { Dispatcher } from 'undici';
+import { fetchLimited, FetchLimitError } from '../fetch-limited.js';
 import { shownUrl } from '../shown-url.js';
 import { uuid } from '../uuid.js';
 
@@ -87,6 +87,11 @@ async function signedAssertion(credentials: OAuth2Credentials, signer: Assertion
 
 /** A token is asked for again once it has less than this left, as in OPA. */
 const MIN_LIFETIME_MS = 10_000;
+/**
+ * The whole token request, head and body: concurrent calls share one request, so a request
+ * that never ended (an endpoint sending its head and then a byte a second) held every upload,
+ * bundle download and checkpoint of the service for good.
+ */
 const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 /**
  * The error codes of RFC 6749 5.2 and the RFCs that extend the token endpoint (8707, 9449, and
@@ -154,30 +159,31 @@ async function askForToken(credentials: OAuth2Credentials, dispatcher: Dispatche
   const { form, authorization } = await tokenRequest(credentials);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (authorization !== undefined) headers.authorization = authorization;
-  const res = await request(credentials.token_url, {
-    method: 'POST',
-    headers,
-    body: form.toString(),
-    headersTimeout: TOKEN_REQUEST_TIMEOUT_MS,
-    bodyTimeout: TOKEN_REQUEST_TIMEOUT_MS,
-    ...(dispatcher ? { dispatcher } : {}),
-  });
-  const text = (await readLimited(res.body, MAX_RESPONSE_BYTES,
-    () => new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered more than ${String(MAX_RESPONSE_BYTES)} bytes`))).toString('utf8');
-  if (res.statusCode !== 200) {
-    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered ${refusalSummary(res.statusCode, text)}`);
+  const shown = shownUrl(credentials.token_url);
+  // Redirects are not followed: the form holds the client's secret or assertion.
+  const res = await fetchLimited(credentials.token_url, { method: 'POST', headers, body: form.toString(), redirect: 'manual' },
+    { timeoutMs: TOKEN_REQUEST_TIMEOUT_MS, maxBytes: MAX_RESPONSE_BYTES, ...(dispatcher ? { dispatcher } : {}) })
+    .catch((err: unknown) => {
+      if (err instanceof FetchLimitError && err.failure === 'too_large') {
+        throw new Error(`the OAuth2 token endpoint ${shown} answered more than ${String(MAX_RESPONSE_BYTES)} bytes`);
+      }
+      throw new Error(`the OAuth2 token endpoint ${shown}: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  const text = res.body.toString('utf8');
+  if (res.status !== 200) {
+    throw new Error(`the OAuth2 token endpoint ${shown} answered ${refusalSummary(res.status, text)}`);
   }
   let body: { access_token?: unknown; token_type?: unknown; expires_in?: unknown };
   try {
     body = JSON.parse(text) as typeof body;
   } catch {
-    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered something other than JSON`);
+    throw new Error(`the OAuth2 token endpoint ${shown} answered something other than JSON`);
   }
   if (typeof body.access_token !== 'string' || body.access_token.trim() === '') {
-    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered no access_token`);
+    throw new Error(`the OAuth2 token endpoint ${shown} answered no access_token`);
   }
   if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
-    throw new Error(`the OAuth2 token endpoint ${shownUrl(credentials.token_url)} answered a token that is not a bearer token`);
+    throw new Error(`the OAuth2 token endpoint ${shown} answered a token that is not a bearer token`);
   }
   // Without expires_in the token is used for this call only: better asked again than used stale.
   // Some endpoints (Azure AD's v1) send it as a string of digits.
