@@ -6,7 +6,8 @@
 // gateway down: an upload that fails in any way is retried or its events counted as dropped.
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { fetchLimited } from '../fetch-limited.js';
 import { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 
 const gzip = promisify(gzipCb);
@@ -150,18 +151,23 @@ export class HttpSink {
     }
     for (const [i, c] of chunks.entries()) {
       try {
-        const res = await request(this.url, {
+        // One deadline over the whole upload, answer included, of which only the status counts
+        // (its body is cancelled unread): undici's bodyTimeout is per chunk, and a receiver that
+        // sent its head and then a byte a second held the upload, and with it every later one
+        // and the gateway's stop, for good.
+        const res = await fetchLimited(this.url, {
           method: 'POST',
           body: c.body,
           // Per upload: a bearer token_path is read each time, so a rotated token is picked up.
           headers: { ...(await serviceHeaders(this.opts.service)), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+          redirect: 'manual',
+        }, {
+          timeoutMs: (this.opts.service.response_header_timeout_seconds ?? 10) * 1000,
+          maxBytes: null,
           // The service's CA and client certificate when it has them (files read per upload).
           dispatcher: serviceDispatcher(this.opts.service) ?? this.agent,
-          headersTimeout: (this.opts.service.response_header_timeout_seconds ?? 10) * 1000,
-          bodyTimeout: 10_000,
-        });
-        await res.body.dump();
-        if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`decision log upload: HTTP ${res.statusCode}`);
+        }).catch((err: unknown) => { throw new Error(`decision log upload: ${err instanceof Error ? err.message : String(err)}`); });
+        if (res.status < 200 || res.status >= 300) throw new Error(`decision log upload: HTTP ${String(res.status)}`);
         this.stats.uploaded += c.events.length;
       } catch (err) {
         this.failures++;

@@ -6,8 +6,10 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { gunzipSync } from 'node:zlib';
 import t from 'tap';
-import { serviceHeaders, type ServiceConfig } from '../../src/audit/index.js';
+import { createDecisionLogger, serviceHeaders, type ServiceConfig } from '../../src/audit/index.js';
+import { createLogger } from '../../src/observability/index.js';
 import { within } from '../helpers/poll.js';
 
 setFlagsFromString('--expose-gc');
@@ -17,6 +19,8 @@ type Mode = 'good' | 'trickle' | 'endless';
 let mode: Mode = 'good';
 const open = new Set<ServerResponse>();
 const seen: string[] = [];
+/** The decision ids in the uploads received, whatever was answered. */
+const uploaded: string[] = [];
 
 function answer(res: ServerResponse, good: string): void {
   if (mode === 'good') {
@@ -40,8 +44,10 @@ function answer(res: ServerResponse, good: string): void {
 
 const server = createServer((req, res) => {
   seen.push(req.url ?? '');
-  req.resume();
+  const body: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => body.push(chunk));
   req.on('end', () => {
+    if (req.url === '/logs') uploaded.push(...(JSON.parse(gunzipSync(Buffer.concat(body)).toString('utf8')) as { decision_id: string }[]).map((e) => e.decision_id));
     if (req.url === '/token') answer(res, JSON.stringify({ access_token: `tok-${String(seen.length)}`, token_type: 'Bearer', expires_in: 3600 }));
     else answer(res, '');
   });
@@ -83,5 +89,40 @@ for (const hostile of ['trickle', 'endless'] as const) {
     const asked = seen.length;
     t.match(await serviceHeaders(service), { authorization: /^Bearer tok-/ }, 'the endpoint behaves again: the next call gets a token');
     t.equal(seen.length, asked + 1, 'from a new token request (the failed one is not shared with later calls)');
+  });
+}
+
+let n = 0;
+function decision(): Parameters<ReturnType<typeof createDecisionLogger>['log']>[0] {
+  return {
+    decision_id: `dec-${String(++n)}`, timestamp: new Date().toISOString(), path: 'jitgate/authz',
+    input: { request: { method: 'GET', path: '/orders', headers: {}, query: {} } }, result: { allow: true },
+    bundles: {}, metrics: {}, jitgate: { route: 'orders', subject: 'alice', grant_ids: [], upstream_status: 200, latency_ns: 1 },
+  };
+}
+
+for (const hostile of ['trickle', 'endless'] as const) {
+  t.test(`a decision-log receiver that answers 200 and then ${hostile === 'trickle' ? 'a byte a second' : 'a body without end'}: the upload counts, its answer is cut off, later uploads and the stop go on`, async (t) => {
+    collecting(t);
+    const dl = createDecisionLogger({
+      console: false, resource: '/logs', mask: [], service: 's',
+      reporting: { buffer_size_limit_events: 1000, buffer_size_limit_bytes: 67108864, upload_size_limit_bytes: 32768, min_delay_seconds: 0.05, max_delay_seconds: 0.5 },
+    }, { labels: {}, services: { s: { url: base, response_header_timeout_seconds: 2 } }, logger: createLogger({ log_level: 'silent' }) });
+    let stopped = false;
+    // Not waited for: a stop that never ends is what is being tested, below.
+    t.teardown(() => { if (!stopped) void dl.stop(); });
+    uploaded.length = 0;
+    mode = hostile;
+    const first = decision();
+    dl.log(first);
+    t.ok(await within(() => uploaded.includes(first.decision_id), 30_000), 'the receiver got the event');
+    t.ok(await within(() => open.size === 0, 30_000), 'the hostile answer\'s connection is closed');
+    mode = 'good';
+    const later = [decision(), decision(), decision()];
+    for (const d of later) dl.log(d);
+    t.ok(await within(() => later.every((d) => uploaded.includes(d.decision_id)), 30_000), 'events logged afterwards are uploaded: the upload loop goes on');
+    t.equal(dl.dropped, 0, 'nothing dropped');
+    stopped = true;
+    t.equal(await settled(dl.stop()), 'done', 'the logger stops');
   });
 }
