@@ -31,7 +31,7 @@ export interface FetchLimits {
   /** Aborts the call early (a stopping service). */
   signal?: AbortSignal;
   /** What the call goes through: a service's own CA and client certificate (undici's default without). */
-  dispatcher?: Dispatcher;
+  dispatcher?: Dispatcher | undefined;
 }
 
 export interface FetchedAnswer { status: number; ok: boolean; headers: Headers; body: Buffer }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { request } from 'undici';
+import { fetchLimited } from '../fetch-limited.js';
 import { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 
 export interface Checkpoint {
@@ -54,19 +54,24 @@ export interface CheckpointWitness {
   resource: string;
 }
 
-/** POSTs `cp` to the witness; throws unless it answers 2xx. */
+/**
+ * POSTs `cp` to the witness; throws unless it answers 2xx within the service's
+ * response_header_timeout_seconds. Only the status counts: a witness that answered and then sent
+ * a byte a second held the call, and with it every later checkpoint (they go one at a time) and
+ * the gateway's stop, for good.
+ */
 export async function sendCheckpoint(witness: CheckpointWitness, cp: Checkpoint): Promise<void> {
-  const dispatcher = serviceDispatcher(witness.service);
-  const res = await request(serviceUrl(witness.service, witness.resource), {
-    ...(dispatcher ? { dispatcher } : {}),
+  const res = await fetchLimited(serviceUrl(witness.service, witness.resource), {
     method: 'POST',
     headers: { ...(await serviceHeaders(witness.service)), 'content-type': 'application/json' },
     body: JSON.stringify(cp),
-    headersTimeout: (witness.service.response_header_timeout_seconds ?? 10) * 1000,
-    bodyTimeout: 10_000,
-  });
-  await res.body.dump();
-  if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`checkpoint witness ${witness.name} answered HTTP ${String(res.statusCode)}`);
+    redirect: 'manual',
+  }, {
+    timeoutMs: (witness.service.response_header_timeout_seconds ?? 10) * 1000,
+    maxBytes: null,
+    dispatcher: serviceDispatcher(witness.service),
+  }).catch((err: unknown) => { throw new Error(`checkpoint witness ${witness.name}: ${err instanceof Error ? err.message : String(err)}`); });
+  if (res.status < 200 || res.status >= 300) throw new Error(`checkpoint witness ${witness.name} answered HTTP ${String(res.status)}`);
 }
 
 /** null when there is no checkpoint yet; throws when the file exists but is unreadable or malformed. */

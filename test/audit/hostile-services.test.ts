@@ -8,8 +8,13 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
-import { createDecisionLogger, serviceHeaders, type ServiceConfig } from '../../src/audit/index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAuditTrail, createDecisionLogger, serviceHeaders, type ServiceConfig } from '../../src/audit/index.js';
 import { createLogger } from '../../src/observability/index.js';
+import { SqliteDb } from '../../src/store/sqlite.js';
+import { entry } from './entries.js';
 import { within } from '../helpers/poll.js';
 
 setFlagsFromString('--expose-gc');
@@ -21,6 +26,8 @@ const open = new Set<ServerResponse>();
 const seen: string[] = [];
 /** The decision ids in the uploads received, whatever was answered. */
 const uploaded: string[] = [];
+/** The chain heads (seq) the witness received, whatever it answered. */
+const witnessed: number[] = [];
 
 function answer(res: ServerResponse, good: string): void {
   if (mode === 'good') {
@@ -47,6 +54,7 @@ const server = createServer((req, res) => {
   const body: Buffer[] = [];
   req.on('data', (chunk: Buffer) => body.push(chunk));
   req.on('end', () => {
+    if (req.url === '/cp') witnessed.push((JSON.parse(Buffer.concat(body).toString('utf8')) as { seq: number }).seq);
     if (req.url === '/logs') uploaded.push(...(JSON.parse(gunzipSync(Buffer.concat(body)).toString('utf8')) as { decision_id: string }[]).map((e) => e.decision_id));
     if (req.url === '/token') answer(res, JSON.stringify({ access_token: `tok-${String(seen.length)}`, token_type: 'Bearer', expires_in: 3600 }));
     else answer(res, '');
@@ -124,5 +132,32 @@ for (const hostile of ['trickle', 'endless'] as const) {
     t.equal(dl.dropped, 0, 'nothing dropped');
     stopped = true;
     t.equal(await settled(dl.stop()), 'done', 'the logger stops');
+  });
+}
+
+for (const hostile of ['trickle', 'endless'] as const) {
+  t.test(`a checkpoint witness that answers 200 and then ${hostile === 'trickle' ? 'a byte a second' : 'a body without end'}: the checkpoint is made, its answer cut off, later checkpoints and the stop go on`, async (t) => {
+    collecting(t);
+    const dir = mkdtempSync(join(tmpdir(), 'jg-hostile-witness-'));
+    const db = new SqliteDb(join(dir, 'jitgate.db'));
+    const witness = { name: 'w', service: { url: base, response_header_timeout_seconds: 2 }, resource: '/cp' };
+    const trail = createAuditTrail(db, { checkpoint_file: join(dir, 'checkpoint.json'), checkpoint_interval_ms: 600_000, group_commit_ms: 0 }, {}, [witness]);
+    let stopped = false;
+    // Not waited for: a stop that never ends is what is being tested, below.
+    t.teardown(() => { if (!stopped) void trail.stop(); });
+    await trail.start();
+    await trail.append(entry({ kind: 'request.created', actor: 'alice', grant_id: null }));
+    witnessed.length = 0;
+    mode = hostile;
+    t.equal(await settled(trail.checkpoint()), 'done', 'the checkpoint is made');
+    t.same(witnessed, [1], 'the witness got the head');
+    t.ok(await within(() => open.size === 0, 30_000), 'the hostile answer\'s connection is closed');
+    mode = 'good';
+    await trail.append(entry({ kind: 'approval.added', actor: 'bob', grant_id: null }));
+    t.equal(await settled(trail.checkpoint()), 'done', 'the next checkpoint is made: checkpoints go on');
+    t.same(witnessed, [1, 2]);
+    stopped = true;
+    t.equal(await settled(trail.stop()), 'done', 'the trail stops');
+    await db.close();
   });
 }
