@@ -26,10 +26,18 @@ export class FetchLimitError extends Error {
 export interface FetchLimits {
   /** How long the call may take, from connecting to the answer's last byte. */
   timeoutMs: number;
-  /** The most the body may hold; `null`: the body is not wanted, and is cancelled unread. */
-  maxBytes: number | null;
+  /**
+   * The most the body may hold; `null`: the body is not wanted, and is cancelled unread. Given as
+   * a function of the status when only some answers' bodies are wanted (a bundle, not a refusal).
+   */
+  maxBytes: number | null | ((status: number) => number | null);
   /** Aborts the call early (a stopping service). */
   signal?: AbortSignal;
+  /**
+   * How long the head may take, when it must come sooner than the whole answer (a bundle's
+   * response_header_timeout_seconds, with its body given longer).
+   */
+  headTimeoutMs?: number;
   /** What the call goes through: a service's own CA and client certificate (undici's default without). */
   dispatcher?: Dispatcher | undefined;
 }
@@ -38,18 +46,25 @@ export interface FetchedAnswer { status: number; ok: boolean; headers: Headers; 
 
 /** The status, headers and body of one call; a FetchLimitError when there is none within the limits. */
 export async function fetchLimited(url: string | URL, init: Omit<RequestInit, 'signal'>, limits: FetchLimits): Promise<FetchedAnswer> {
-  const { timeoutMs, maxBytes, signal, dispatcher } = limits;
+  const { timeoutMs, signal, headTimeoutMs, dispatcher } = limits;
   // A controller and a timer of our own, raced against each step: AbortSignal.timeout() given to
   // fetch stops aborting the body once a garbage collection has run (undici #4068), which is
   // how a slow body outlived its deadline.
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let headTimer: NodeJS.Timeout | undefined;
   let stop: (() => void) | undefined;
   const expired = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
       reject(new FetchLimitError('timeout', `no complete answer within ${String(timeoutMs / 1000)} s`));
       controller.abort();
     }, timeoutMs);
+    if (headTimeoutMs !== undefined && headTimeoutMs < timeoutMs) {
+      headTimer = setTimeout(() => {
+        reject(new FetchLimitError('timeout', `no answer within ${String(headTimeoutMs / 1000)} s`));
+        controller.abort();
+      }, headTimeoutMs);
+    }
     if (signal) {
       stop = () => {
         reject(new FetchLimitError('unreachable', 'the call was abandoned'));
@@ -72,13 +87,16 @@ export async function fetchLimited(url: string | URL, init: Omit<RequestInit, 's
     } catch (err) {
       if (err instanceof FetchLimitError) throw err;
       throw new FetchLimitError('unreachable', err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err));
+    } finally {
+      clearTimeout(headTimer);
     }
     reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
     let body: Buffer = Buffer.alloc(0);
-    if (maxBytes !== null) {
+    const wanted = typeof limits.maxBytes === 'function' ? limits.maxBytes(response.status) : limits.maxBytes;
+    if (wanted !== null) {
       const declared = Number(response.headers.get('content-length'));
-      if (declared > maxBytes) throw new FetchLimitError('too_large', `an answer of ${String(declared)} bytes`);
-      if (reader) body = await Promise.race([readAll(reader, maxBytes), expired]);
+      if (declared > wanted) throw new FetchLimitError('too_large', `an answer of ${String(declared)} bytes`);
+      if (reader) body = await Promise.race([readAll(reader, wanted), expired]);
     }
     return { status: response.status, ok: response.ok, headers: response.headers, body };
   } finally {

@@ -147,7 +147,7 @@ async function startShadowPolicy(config: PolicyConfig, logger: Logger): Promise<
   return shadow;
 }
 
-/** How long a bundle's body may take after its headers (at least; the header timeout, if longer). */
+/** How much longer than its headers a whole bundle download may take (at least; the header timeout, if longer). */
 const BUNDLE_BODY_DEADLINE_MS = 60_000;
 
 /** OPA's bundle plugin for the one configured bundle (the config loader checked its service exists). */

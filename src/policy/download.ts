@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { toError } from '../errors.js';
-import { readLimited } from '../read-limited.js';
+import { fetchLimited, FetchLimitError } from '../fetch-limited.js';
 import { shownUrl } from '../shown-url.js';
 import type { PolicyLogger } from './manager.js';
 
@@ -27,9 +27,9 @@ export interface BundleSource {
   /** How long to wait for the response headers (the service's response_header_timeout_seconds). */
   timeoutMs: number;
   /**
-   * How long the body may take, all of it, once the headers came. undici's bodyTimeout is per
-   * chunk: a server trickling a byte every few seconds would hold the download (and the gateway's
-   * start, and every later poll) for as long as it likes.
+   * How much longer than the headers the whole answer may take, body included. undici's
+   * bodyTimeout is per chunk: a server trickling a byte every few seconds would hold the download
+   * (and the gateway's start, and every later poll) for as long as it likes.
    */
   bodyDeadlineMs: number;
   /**
@@ -123,10 +123,12 @@ export class BundleDownloader {
     try {
       const longPollMs = this.#longPoll ? this.source.longPollMs : null;
       this.#inFlight = new AbortController();
-      const dispatcher = this.source.dispatcher();
-      const res = await request(url, {
-        ...(dispatcher ? { dispatcher } : {}),
-        signal: this.#inFlight.signal,
+      const limit = this.source.sizeLimitBytes;
+      const headTimeoutMs = this.source.timeoutMs + (longPollMs ?? 0);
+      // One deadline over head and body, whatever the status: the body deadline used to cover
+      // only a bundle's body, and a refusal whose body trickled held the poll, every later one
+      // and the gateway's start (which waits on the first) for good. Only a bundle's body is read.
+      const res = await fetchLimited(url, {
         method: 'GET',
         headers: {
           ...(await this.source.headers()),
@@ -134,35 +136,24 @@ export class BundleDownloader {
           // Whole bundles only (no delta bundles here); held open up to the wait when long polling.
           prefer: longPollMs === null ? 'modes=snapshot' : `modes=snapshot;wait=${String(Math.round(longPollMs / 1000))}`,
         },
-        headersTimeout: this.source.timeoutMs + (longPollMs ?? 0),
-        bodyTimeout: this.source.timeoutMs,
+        redirect: 'manual',
+      }, {
+        headTimeoutMs, timeoutMs: headTimeoutMs + this.source.bodyDeadlineMs, maxBytes: (status) => (status === 200 ? limit : null),
+        signal: this.#inFlight.signal, dispatcher: this.source.dispatcher(),
+      }).catch((err: unknown) => {
+        if (err instanceof FetchLimitError && err.failure === 'too_large') throw new Error(`the bundle is larger than size_limit_bytes (${String(limit)})`);
+        throw err;
       });
-      if (res.statusCode === 200 && this.source.longPollMs !== null) {
-        this.#longPoll = res.headers['content-type'] === LONG_POLL_TYPE;
+      if (res.status === 200 && this.source.longPollMs !== null) {
+        this.#longPoll = res.headers.get('content-type') === LONG_POLL_TYPE;
       }
-      if (res.statusCode === 304) {
-        await res.body.dump();
+      if (res.status === 304) {
         this.lastError = null;
         return 'unchanged';
       }
-      if (res.statusCode !== 200) {
-        await res.body.dump();
-        throw new Error(`the server answered ${String(res.statusCode)}`);
-      }
-      const limit = this.source.sizeLimitBytes;
-      const inFlight = this.#inFlight;
-      const deadlineMs = this.source.bodyDeadlineMs;
-      const late = new Error(`the bundle did not arrive within ${String(deadlineMs / 1000)} s of the response headers`);
-      const deadline = setTimeout(() => { inFlight.abort(late); }, deadlineMs);
-      try {
-        body = await readLimited(res.body, limit, () => new Error(`the bundle is larger than size_limit_bytes (${String(limit)})`));
-      } catch (err) {
-        throw inFlight.signal.reason === late ? late : err;
-      } finally {
-        clearTimeout(deadline);
-      }
-      const tag = res.headers.etag;
-      etag = typeof tag === 'string' ? tag : null;
+      if (res.status !== 200) throw new Error(`the server answered ${String(res.status)}`);
+      body = res.body;
+      etag = res.headers.get('etag');
     } catch (err) {
       if (this.#stopped) return 'failed';
       this.lastError = `bundle ${name} from ${shown}: ${toError(err).message}`;
