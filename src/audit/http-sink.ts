@@ -42,6 +42,7 @@ export class HttpSink {
   private uploading: Promise<void> | null = null;
   private failures = 0;
   private stopped = false;
+  private stopping: Promise<void> | null = null;
   private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
   private readonly url: string;
   /** Upload counters, for status and tests. */
@@ -181,8 +182,16 @@ export class HttpSink {
     this.failures = 0;
   }
 
-  /** One last attempt to send what is left; whatever could not be sent is counted as dropped. */
-  async stop(): Promise<void> {
+  /**
+   * One last attempt to send what is left; whatever could not be sent is counted as dropped.
+   * Stopping again waits for the same stop (closing the agent twice throws).
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

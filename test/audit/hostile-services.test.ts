@@ -132,6 +132,7 @@ for (const hostile of ['trickle', 'endless'] as const) {
     t.equal(dl.dropped, 0, 'nothing dropped');
     stopped = true;
     t.equal(await settled(dl.stop()), 'done', 'the logger stops');
+    t.equal(await settled(dl.stop()), 'done', 'and stopping it again is no error');
   });
 }
 
