@@ -16,6 +16,7 @@ import { createLogger } from '../../src/observability/index.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
 import { entry } from './entries.js';
 import { within } from '../helpers/poll.js';
+import { neverEnd } from '../helpers/never-ending.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -38,15 +39,7 @@ function answer(res: ServerResponse, good: string): void {
   res.on('close', () => open.delete(res));
   res.writeHead(200, { 'content-type': 'application/json' });
   res.write(good.slice(0, 10));
-  if (mode === 'trickle') {
-    const tick = setInterval(() => res.write(' '), 1000);
-    res.on('close', () => { clearInterval(tick); });
-    return;
-  }
-  const chunk = Buffer.alloc(256 * 1024, 0x20);
-  const pump = (): void => { while (!res.destroyed && res.write(chunk)); };
-  res.on('drain', pump);
-  pump();
+  neverEnd(res, mode);
 }
 
 const server = createServer((req, res) => {

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { createAuthenticator, type IdentityConfig } from '../../src/identity/index.js';
 import { within } from '../helpers/poll.js';
 import { refusal } from '../helpers/refusal.js';
+import { neverEnd } from '../helpers/never-ending.js';
 
 // undici #4068: AbortSignal.timeout() stops reaching fetch's body once a garbage collection ran.
 setFlagsFromString('--expose-gc');
@@ -36,15 +37,7 @@ function hostile(res: ServerResponse, mode: Mode, good: string): void {
   res.on('close', () => open.delete(res));
   res.writeHead(200, { 'content-type': 'application/json' });
   res.write(good.slice(0, 10));
-  if (mode === 'trickle') {
-    const tick = setInterval(() => res.write(' '), 1000);
-    res.on('close', () => { clearInterval(tick); });
-    return;
-  }
-  const chunk = Buffer.alloc(256 * 1024, 0x20);
-  const pump = (): void => { while (!res.destroyed && res.write(chunk)); };
-  res.on('drain', pump);
-  pump();
+  neverEnd(res, mode);
 }
 
 const server = createServer((req, res) => {

@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BundleDownloader, buildBundle, PolicyManager, type BundleSource } from '../../src/policy/index.js';
 import { FIXTURES, testOpa } from './helpers.js';
+import { neverEnd } from '../helpers/never-ending.js';
 
 const silent = { info: () => undefined, warn: () => undefined };
 
@@ -83,15 +84,7 @@ for (const [status, hostile] of [[500, 'trickle'], [200, 'trickle'], [500, 'endl
       open++;
       res.on('close', () => { open--; });
       res.writeHead(status).write(' ');
-      if (hostile === 'trickle') {
-        const tick = setInterval(() => res.write(' '), 1000);
-        res.on('close', () => { clearInterval(tick); });
-        return;
-      }
-      const chunk = Buffer.alloc(256 * 1024, 0x20);
-      const pump = (): void => { while (!res.destroyed && res.write(chunk)); };
-      res.on('drain', pump);
-      pump();
+      neverEnd(res, hostile);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     t.teardown(() => { server.closeAllConnections(); server.close(); });
