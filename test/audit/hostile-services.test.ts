@@ -35,11 +35,7 @@ function answer(res: ServerResponse, good: string): void {
     res.writeHead(200, { 'content-type': 'application/json' }).end(good);
     return;
   }
-  open.add(res);
-  res.on('close', () => open.delete(res));
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.write(good.slice(0, 10));
-  neverEnd(res, mode);
+  neverEnd(res, mode, { status: 200, headers: { 'content-type': 'application/json' }, first: good.slice(0, 10), open });
 }
 
 const server = createServer((req, res) => {

@@ -33,11 +33,7 @@ function hostile(res: ServerResponse, mode: Mode, good: string): void {
     res.writeHead(200, { 'content-type': 'application/json' }).end(mode === 'padded' ? `${good}${' '.repeat(8192)}` : good);
     return;
   }
-  open.add(res);
-  res.on('close', () => open.delete(res));
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.write(good.slice(0, 10));
-  neverEnd(res, mode);
+  neverEnd(res, mode, { status: 200, headers: { 'content-type': 'application/json' }, first: good.slice(0, 10), open });
 }
 
 const server = createServer((req, res) => {

@@ -2,7 +2,7 @@
 // must not hold a download (the gateway's start waits on the first one) for as long as it likes.
 import t from 'tap';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,16 +75,13 @@ for (const [status, hostile] of [[500, 'trickle'], [200, 'trickle'], [500, 'endl
     await buildBundle({ dir: join(FIXTURES, 'policy-basic'), opaPath: opa, outFile: join(root, 'b.tar.gz'), revision: 'served' });
     const bundle = await readFile(join(root, 'b.tar.gz'));
     let behaving = false;
-    let open = 0;
+    const open = new Set<ServerResponse>();
     const server = createServer((_req, res) => {
       if (behaving) {
         res.writeHead(200, { etag: '"b"' }).end(bundle);
         return;
       }
-      open++;
-      res.on('close', () => { open--; });
-      res.writeHead(status).write(' ');
-      neverEnd(res, hostile);
+      neverEnd(res, hostile, { status, first: ' ', open });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     t.teardown(() => { server.closeAllConnections(); server.close(); });
@@ -104,8 +101,8 @@ for (const [status, hostile] of [[500, 'trickle'], [200, 'trickle'], [500, 'endl
     clearTimeout(bound);
     t.equal(outcome, 'failed', 'the poll is given up');
     t.match(downloader.lastError, status === 500 ? /the server answered 500/ : hostile === 'trickle' ? /no complete answer within 3 s/ : /larger than size_limit_bytes \(8388608\)/, 'saying why');
-    for (let i = 0; i < 250 && open > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    t.equal(open, 0, 'its connection is closed');
+    for (let i = 0; i < 250 && open.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.equal(open.size, 0, 'its connection is closed');
     behaving = true;
     t.equal(await downloader.fetchOnce(), 'activated', 'the next poll gets the bundle');
     t.equal(manager.revision, 'served');
