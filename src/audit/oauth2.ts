@@ -90,7 +90,9 @@ const MIN_LIFETIME_MS = 10_000;
 /**
  * The whole token request, head and body: concurrent calls share one request, so a request
  * that never ended (an endpoint sending its head and then a byte a second) held every upload,
- * bundle download and checkpoint of the service for good.
+ * bundle download and checkpoint of the service for good. A fixed ten seconds, not the
+ * service's response_header_timeout_seconds: OPA too waits a fixed 10 s for its token request's
+ * answer to begin (plugins/rest/auth.go, `DefaultRoundTripperClient(..., 10)`).
  */
 const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
 /**
