@@ -159,3 +159,14 @@ t.test('no text from the server drives the terminal: errors, summaries, cursors,
     t.notMatch(out, unsafe, `${name}: nothing that drives or reorders the terminal`);
   }
 });
+
+t.test('whoami marks a name that is not what it looks like: one own `аlice` (Cyrillic а) is not alice to the policy', async (t) => {
+  const api = await fakeApi(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...whoami, id: '\u0430lice', groups: ['eng', '\u0435ng'] }));
+  });
+  const r = await cli(['whoami'], { JITGATE_URL: api.base, JITGATE_TOKEN: 'a.b.c' });
+  t.equal(r.code, EXIT.OK);
+  t.match(r.stdout, /^subject: +\u0430lice \[non-ASCII: Cyrillic U\+0430\]$/m, 'the subject carries the note');
+  t.match(r.stdout, /^groups: +eng, \u0435ng \[non-ASCII: Cyrillic U\+0435\]$/m, 'so does each group that holds one; plain ones do not');
+});

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { connectionOptions, run, type ConnectionOptions } from '../client.js';
 import { fields } from '../format.js';
+import { printableName } from '../terminal.js';
 
 interface Whoami { id: string; kind: string; groups: string[]; can_read_audit: boolean }
 
@@ -13,7 +14,8 @@ export function register(program: Command): void {
       const me = await client.call<Whoami>('GET', '/v1/whoami');
       return {
         json: me,
-        text: fields([['subject', me.id], ['kind', me.kind], ['groups', me.groups.join(', ') || '-'], ['audit reader', me.can_read_audit ? 'yes' : 'no']]),
+        // Marked as every name the CLI shows: one's own `аlice` (Cyrillic а) is not alice to the policy.
+        text: fields([['subject', printableName(me.id)], ['kind', me.kind], ['groups', me.groups.map(printableName).join(', ') || '-'], ['audit reader', me.can_read_audit ? 'yes' : 'no']]),
       };
     });
   });

@@ -562,7 +562,8 @@ async function signIn() {
   byId('who-id').replaceChildren(asName(me.id));
   byId('who-groups').replaceChildren(...(me.groups.length ? ['(', ...asNames(me.groups), ')'] : []));
   show(true);
-  await run(async () => `Signed in as ${me?.id ?? ''}.`);
+  // The name is in the page's header, marked there (asName); a status line would show it unmarked.
+  await run(async () => 'Signed in.');
 }
 
 byId('signin-form').addEventListener('submit', (event) => {
