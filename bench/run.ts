@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const ALL = ['policy', 'grants', 'audit', 'proxy', 'alloc', 'body'] as const;
+const ALL = ['policy', 'grants', 'audit', 'proxy', 'alloc', 'parts', 'body'] as const;
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((name) => !(ALL as readonly string[]).includes(name));
 if (unknown.length > 0) {
