@@ -246,6 +246,17 @@ export const emptyBody: Schema = {
   properties: {},
 };
 
+/**
+ * The query of a route that takes none. A parameter no route reads is refused, as an unknown body
+ * field is: `POST /v1/requests/{id}/approve?dry_run=true` must not approve, nor `revoke?reason=x`
+ * revoke without the reason its caller meant to give.
+ */
+export const noQuery: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+};
+
 export const requestsQuery: Schema = {
   type: 'object',
   additionalProperties: false,

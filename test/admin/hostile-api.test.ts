@@ -205,3 +205,26 @@ t.test('where a page ends says nothing of the rows one may not see, whatever the
   const next = await api(stackOwn.base, 'GET', `/v1/requests?role=breakglass&limit=1&cursor=${page.next_cursor}`, { token: aliceOwn });
   t.same(next.body, { items: [], limit: 1, next_cursor: null }, 'and after it, nothing');
 });
+
+t.test('a query parameter no route reads is refused on every authenticated route, before anything changes', async (t) => {
+  const doc = (await api(stack.base, 'GET', '/v1/openapi.json')).body as { paths: Record<string, Record<string, { security: unknown[] }>> };
+  const pending = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: 600, reason: 'query probe' } });
+  const granted = await api(stack.base, 'POST', '/v1/requests', { token: erin, body: { role: 'writer', duration: 600, reason: 'query probe grant' } });
+  const grantId = (await api(stack.base, 'POST', `/v1/requests/${granted.body.id as string}/approve`, { token: bob })).body.grant_id as string;
+  const trail = async (): Promise<number> => ((await api(stack.base, 'GET', '/v1/audit?order=desc&limit=1', { token: dave })).body.items[0] as { seq: number }).seq;
+  const before = await trail();
+  let operations = 0;
+  for (const [template, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (op.security.length === 0) continue;
+      operations++;
+      const path = template.replace('{id}', template.startsWith('/v1/grants') ? grantId : pending.body.id as string);
+      const res = await api(stack.base, method.toUpperCase(), `${path}?dry_run=true`, { token: bob, ...(method === 'post' && template === '/v1/requests' ? { body: { role: 'writer', duration: 60, reason: 'x' } } : {}) });
+      t.equal(`${String(res.status)} ${String(res.body.error?.code)} ${String(res.body.error?.details?.field)}`, '400 JITGATE_E_VALIDATION dry_run', `${method.toUpperCase()} ${template}?dry_run=true`);
+    }
+  }
+  t.equal(operations, 12, 'every authenticated operation was tried');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${pending.body.id as string}`, { token: bob })).body.status, 'pending', 'approve?dry_run=true did not approve');
+  t.equal((await api(stack.base, 'GET', `/v1/grants/${grantId}`, { token: bob })).body.status, 'active', 'revoke?dry_run=true did not revoke');
+  t.equal(await trail(), before, 'nothing was audited');
+});

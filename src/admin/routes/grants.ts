@@ -4,7 +4,7 @@ import type { Subject } from '../../policy/index.js';
 import { jitgateError } from '../../errors.js';
 import { cursorScope, readVisiblePage, type PageQuery } from '../page.js';
 import { route, type IdParams, type RouteDef } from '../route.js';
-import { commentBody, grantSchema, grantsQuery, idParams, pageOf, revokeBody } from '../schemas.js';
+import { commentBody, grantSchema, grantsQuery, idParams, noQuery, pageOf, revokeBody } from '../schemas.js';
 
 interface GrantsQuery extends PageQuery {
   subject?: string;
@@ -49,7 +49,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       tag: 'grants',
       auth: true,
       status: 200,
-      schema: { params: idParams, response: grantSchema },
+      schema: { params: idParams, querystring: noQuery, response: grantSchema },
       handler: ({ subject, params }) => visible(workflow, subject, params.id),
     }),
     route<{ reason?: string } | null, never, IdParams>({
@@ -61,7 +61,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       tag: 'grants',
       auth: true,
       status: 200,
-      schema: { params: idParams, body: revokeBody, response: grantSchema },
+      schema: { params: idParams, querystring: noQuery, body: revokeBody, response: grantSchema },
       handler: ({ subject, params, body, call }) => workflow.revoke(subject, params.id, body?.reason, call),
     }),
     route<{ comment?: string } | null, never, IdParams>({
@@ -72,7 +72,7 @@ export function grantRoutes(workflow: Workflow): RouteDef[] {
       tag: 'grants',
       auth: true,
       status: 200,
-      schema: { params: idParams, body: commentBody, response: grantSchema },
+      schema: { params: idParams, querystring: noQuery, body: commentBody, response: grantSchema },
       handler: ({ subject, params, body, call }) => workflow.review(subject, params.id, body?.comment, call),
     }),
   ];

@@ -2,7 +2,7 @@
 import { jitgateError } from '../../errors.js';
 import type { Workflow } from '../../grants/index.js';
 import { route, type RouteDef } from '../route.js';
-import { auditPageSchema, auditQuery, whoamiSchema } from '../schemas.js';
+import { auditPageSchema, auditQuery, noQuery, whoamiSchema } from '../schemas.js';
 import type { AuditQuery, AuditQueryFilter } from '../types.js';
 
 type AuditQueryString = Omit<AuditQueryFilter, 'kinds'> & { kind?: string };
@@ -17,7 +17,7 @@ export function identityRoutes(query: AuditQuery, workflow: Workflow): RouteDef[
       tag: 'identity',
       auth: true,
       status: 200,
-      schema: { response: whoamiSchema },
+      schema: { querystring: noQuery, response: whoamiSchema },
       handler: ({ subject }) =>
         Promise.resolve({
           id: subject.id, kind: subject.kind, groups: subject.groups, claims: subject.claims,

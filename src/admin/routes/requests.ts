@@ -6,7 +6,7 @@ import { parseDuration } from '../duration.js';
 import { cursorScope, readVisiblePage, type PageQuery } from '../page.js';
 import { route, type IdParams, type RouteDef } from '../route.js';
 import {
-  accessRequestSchema, commentBody, emptyBody, idParams, newRequestBody, pageOf, requestsQuery,
+  accessRequestSchema, commentBody, emptyBody, idParams, newRequestBody, noQuery, pageOf, requestsQuery,
 } from '../schemas.js';
 
 interface NewRequestBody {
@@ -45,7 +45,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       tag: 'requests',
       auth: true,
       status: 201,
-      schema: { body: newRequestBody, response: accessRequestSchema },
+      schema: { body: newRequestBody, querystring: noQuery, response: accessRequestSchema },
       async handler({ subject, body, call }) {
         const duration_seconds = parseDuration(body.duration);
         const pending_ttl_seconds = body.pending_ttl === undefined ? null : parseDuration(body.pending_ttl, 'pending_ttl');
@@ -81,7 +81,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       tag: 'requests',
       auth: true,
       status: 200,
-      schema: { params: idParams, response: accessRequestSchema },
+      schema: { params: idParams, querystring: noQuery, response: accessRequestSchema },
       handler: ({ subject, params }) => visible(workflow, subject, params.id),
     }),
     route<{ comment?: string } | null, never, IdParams>({
@@ -95,7 +95,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       tag: 'requests',
       auth: true,
       status: 200,
-      schema: { params: idParams, body: commentBody, response: accessRequestSchema },
+      schema: { params: idParams, querystring: noQuery, body: commentBody, response: accessRequestSchema },
       handler: ({ subject, params, body, call }) => workflow.approve(subject, params.id, body?.comment, call),
     }),
     route<{ comment?: string } | null, never, IdParams>({
@@ -106,7 +106,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       tag: 'requests',
       auth: true,
       status: 200,
-      schema: { params: idParams, body: commentBody, response: accessRequestSchema },
+      schema: { params: idParams, querystring: noQuery, body: commentBody, response: accessRequestSchema },
       handler: ({ subject, params, body, call }) => workflow.deny(subject, params.id, body?.comment, call),
     }),
     route<null, never, IdParams>({
@@ -117,7 +117,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       tag: 'requests',
       auth: true,
       status: 200,
-      schema: { params: idParams, body: emptyBody, response: accessRequestSchema },
+      schema: { params: idParams, querystring: noQuery, body: emptyBody, response: accessRequestSchema },
       handler: ({ subject, params, call }) => workflow.withdraw(subject, params.id, call),
     }),
   ];
