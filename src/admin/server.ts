@@ -97,7 +97,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     exposeHeadRoutes: false,
     return503OnClosing: true,
     schemaErrorFormatter: validationError,
-    routerOptions: { ignoreTrailingSlash: false },
+    // The router refused any path segment over 100 characters with a bare 400 before authentication,
+    // while ids of up to 200 are documented (idParams). Node's head limit bounds a segment; the
+    // schema, after authentication, refuses a longer id naming the field.
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: Number.MAX_SAFE_INTEGER },
     // A head Node cannot parse, or one too large, answered in the API's error shape.
     clientErrorHandler: new ConnectionErrors((name) => errorBody(jitgateError(name))).handle,
     // A path that does not decode (`/v1/requests/%zz`) is refused by the router before any hook.

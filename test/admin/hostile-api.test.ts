@@ -228,3 +228,22 @@ t.test('a query parameter no route reads is refused on every authenticated route
   t.equal((await api(stack.base, 'GET', `/v1/grants/${grantId}`, { token: bob })).body.status, 'active', 'revoke?dry_run=true did not revoke');
   t.equal(await trail(), before, 'nothing was audited');
 });
+
+t.test('an id of any length the schema takes is looked up; a longer one is refused naming the field, after authentication', async (t) => {
+  const answer = async (token: string | undefined, method: string, path: string): Promise<string> => {
+    const res = await api(stack.base, method, path, token ? { token } : {});
+    return `${String(res.status)} ${String(res.body.error?.code)} ${String(res.body.error?.details?.field ?? '')}`;
+  };
+  for (const length of [100, 101, 150, 200]) {
+    const id = `req_${'a'.repeat(length - 4)}`;
+    t.equal(await answer(bob, 'GET', `/v1/requests/${id}`), '404 JITGATE_E_NOT_FOUND ', `GET an id of ${String(length)} characters`);
+    t.equal(await answer(bob, 'POST', `/v1/requests/${id}/approve`), '404 JITGATE_E_NOT_FOUND ', `approve an id of ${String(length)} characters`);
+    t.equal(await answer(bob, 'GET', `/v1/grants/${id.replace('req_', 'grt_')}`), '404 JITGATE_E_NOT_FOUND ', `a grant id of ${String(length)} characters`);
+  }
+  t.equal(await answer(bob, 'GET', `/v1/requests/${'é'.repeat(200)}`), '404 JITGATE_E_NOT_FOUND ', '200 characters sent percent-encoded');
+  t.equal(await answer(bob, 'GET', `/v1/requests/${'😀'.repeat(200)}`), '404 JITGATE_E_NOT_FOUND ', '200 characters outside the BMP');
+  for (const length of [201, 5000]) {
+    t.equal(await answer(bob, 'GET', `/v1/requests/${'a'.repeat(length)}`), '400 JITGATE_E_VALIDATION id', `an id of ${String(length)} characters`);
+    t.equal(await answer(undefined, 'POST', `/v1/grants/${'a'.repeat(length)}/revoke`), '401 JITGATE_E_UNAUTHENTICATED ', `anonymous, ${String(length)} characters: 401 first`);
+  }
+});
