@@ -95,7 +95,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     ...(options.logger ? requestLogging(options.logger) : { logger: false, genReqId: requestId }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // fastify's own 503 while closing is `{"error":"Service Unavailable",...}`: no code, no request
+    // id, not the API's error shape. A request that still arrives on an open connection is served
+    // (the store and the audit trail stop after this listener) and its answer closes the connection.
+    return503OnClosing: false,
     schemaErrorFormatter: validationError,
     // The router refused any path segment over 100 characters with a bare 400 before authentication,
     // while ids of up to 200 are documented (idParams). Node's head limit bounds a segment; the

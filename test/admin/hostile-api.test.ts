@@ -247,3 +247,39 @@ t.test('an id of any length the schema takes is looked up; a longer one is refus
     t.equal(await answer(undefined, 'POST', `/v1/grants/${'a'.repeat(length)}/revoke`), '401 JITGATE_E_UNAUTHENTICATED ', `anonymous, ${String(length)} characters: 401 first`);
   }
 });
+
+t.test('a request that arrives on an open connection while the API closes is answered by the API, not by fastify\'s bare 503', async (t) => {
+  const own = await startStack();
+  const token = await own.token('alice');
+  const port = Number(new URL(own.base).port);
+  const body = JSON.stringify({ role: 'writer', duration: 60, reason: 'in flight at shutdown' });
+  const sock = connect(port, '127.0.0.1');
+  let data = '';
+  sock.on('data', (d: Buffer) => { data += d.toString(); });
+  const ended = new Promise<void>((resolve) => sock.on('close', () => { resolve(); }));
+  await new Promise<void>((resolve) => sock.on('connect', () => { resolve(); }));
+  // The first request is under way (the server read its head: it asks for the body) when the server starts to close.
+  sock.write(`POST /v1/requests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${String(body.length)}\r\nExpect: 100-continue\r\n\r\n`);
+  while (!data.includes('100 Continue')) await new Promise((resolve) => sock.once('data', resolve));
+  data = '';
+  const closed = own.server.close();
+  // Closing has begun once the listener takes no new connection.
+  for (let refused = false; !refused;) {
+    refused = await new Promise<boolean>((resolve) => {
+      const probe = connect(port, '127.0.0.1');
+      probe.on('connect', () => { probe.destroy(); resolve(false); });
+      probe.on('error', () => { resolve(true); });
+    });
+  }
+  sock.write(`${body}GET /v1/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+  await ended;
+  await closed;
+  await own.close().catch(() => undefined);
+  const answers = data.split(/(?=HTTP\/1\.1 )/);
+  t.equal(answers.length, 2, 'both requests were answered');
+  t.match(answers[0], /^HTTP\/1\.1 201 /, 'the request under way was served');
+  t.match(answers[1], /^HTTP\/1\.1 200 /, 'so was the one that followed it');
+  t.match(answers[1], /\r\nx-request-id: /i, 'with its request id');
+  t.match(answers[1], /\r\nconnection: close\r\n/i, 'and the connection closes after it');
+  t.match(answers[1], /\r\n\r\n\{"id":"alice",/, 'the whoami answer');
+});
