@@ -109,7 +109,7 @@ export function decodeCursor(cursor: string, scope: CursorScope): ListPosition {
       if (typeof id === 'string' && id !== '' && id.length <= 200) return { at, id };
     }
   }
-  throw jitgateError('VALIDATION', 'cursor: pass the next_cursor of an earlier page of this listing, as it was given', { in: 'query', field: 'cursor' });
+  throw jitgateError('VALIDATION', 'cursor: pass the next_cursor of an earlier page of this listing, as it was given', { in: 'querystring', field: 'cursor' });
 }
 
 /**
@@ -142,7 +142,7 @@ export async function readVisiblePage<T>(
   visible: (row: T) => boolean,
 ): Promise<Page<T>> {
   if ((query.offset ?? 0) > 0) {
-    throw jitgateError('VALIDATION', 'offset: lists are paged with cursor now (pass the next_cursor of the page before)', { in: 'query', field: 'offset' });
+    throw jitgateError('VALIDATION', 'offset: lists are paged with cursor now (pass the next_cursor of the page before)', { in: 'querystring', field: 'offset' });
   }
   const limit = query.limit ?? 50;
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, scope);

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { registerConsole } from '../console/index.js';
-import { jitgateError } from '../errors.js';
+import { ERRORS, JitgateError, isJitgateError, jitgateError } from '../errors.js';
 import { REQUEST_ID_HEADER, requestId, requestLogging } from '../observability/index.js';
 import type { Subject } from '../policy/index.js';
 import { clientCertificate, closeDraining, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
@@ -51,6 +51,21 @@ function fromAnotherSite(request: FastifyRequest): boolean {
   }
 }
 
+const PARTS = ['body', 'querystring', 'params'] as const;
+
+/**
+ * A field the workflow or the audit query refuses (`pending_ttl`, `since`) says which part of the
+ * call it is in, as the schema's own refusals do: those layers know the field, not the HTTP part
+ * (the CLI's `audit query` calls the audit query without one).
+ */
+function located(err: unknown, def: RouteDef): unknown {
+  if (!isJitgateError(err, 'VALIDATION') || err.details === undefined || 'in' in err.details) return err;
+  const { field } = err.details;
+  const part = PARTS.find((name) => typeof field === 'string' && Object.hasOwn((def.schema[name] as { properties?: object } | undefined)?.properties ?? {}, field));
+  if (part === undefined) return err;
+  return new JitgateError({ ...ERRORS.VALIDATION, message: err.message }, undefined, { in: part, ...err.details }, { cause: err });
+}
+
 function register(app: FastifyInstance, def: RouteDef, authenticate: (req: FastifyRequest) => Promise<Subject>): void {
   const response = responseSchemas(def);
   app.route({
@@ -81,7 +96,7 @@ function register(app: FastifyInstance, def: RouteDef, authenticate: (req: Fasti
         call: { httpRequestId: request.id },
         request,
         reply,
-      });
+      }).catch((err: unknown) => { throw located(err, def); });
       if (reply.statusCode === 200 && def.status !== 200) void reply.code(def.status);
       return result;
     },

@@ -283,3 +283,22 @@ t.test('a request that arrives on an open connection while the API closes is ans
   t.match(answers[1], /\r\nconnection: close\r\n/i, 'and the connection closes after it');
   t.match(answers[1], /\r\n\r\n\{"id":"alice",/, 'the whoami answer');
 });
+
+t.test('every refused field says which part of the call holds it, in one vocabulary', async (t) => {
+  for (const [method, path, body, where] of [
+    ['POST', '/v1/requests', { role: 'writer', duration: '366d', reason: 'x' }, 'body duration'],
+    ['POST', '/v1/requests', { role: 'writer', duration: '9999999999999999999d', reason: 'x' }, 'body duration'],
+    ['POST', '/v1/requests', { role: 'writer', duration: 60, reason: 'x', pending_ttl: '2d' }, 'body pending_ttl'],
+    ['POST', '/v1/requests', { role: 'writer', duration: 60, reason: 'x', pending_ttl: '400d' }, 'body pending_ttl'],
+    ['POST', '/v1/requests', { role: 'writer', duration: 60, reason: 'x', ticket: 7 }, 'body ticket'],
+    ['GET', '/v1/requests?offset=5', undefined, 'querystring offset'],
+    ['GET', '/v1/requests?cursor=abc', undefined, 'querystring cursor'],
+    ['GET', '/v1/grants?limit=0', undefined, 'querystring limit'],
+    ['GET', '/v1/audit?since=2016-12-31T23:59:60Z', undefined, 'querystring since'],
+    ['GET', '/v1/audit?until=9999-12-31T23:00:00-02:00', undefined, 'querystring until'],
+    ['GET', '/v1/requests/a%00b', undefined, 'params id'],
+  ] as [string, string, Record<string, unknown> | undefined, string][]) {
+    const res = await api(stack.base, method, path, { token: dave, ...(body ? { body } : {}) });
+    t.equal(`${String(res.status)} ${String(res.body.error?.details?.in)} ${String(res.body.error?.details?.field)}`, `400 ${where}`, `${method} ${path} ${body ? JSON.stringify(body) : ''}`);
+  }
+});
