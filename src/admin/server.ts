@@ -8,6 +8,7 @@ import type { Subject } from '../policy/index.js';
 import { clientCertificate, closeDraining, listenerFastify, useClientTimeouts, useTls } from '../tls/index.js';
 import { ConnectionErrors } from '../proxy/index.js';
 import { errorBody, handleError, validationError } from './http-errors.js';
+import { parseJsonBodies } from './json-body.js';
 import { buildOpenApi, openapiPath } from './openapi.js';
 import type { RouteDef } from './route.js';
 import { grantRoutes } from './routes/grants.js';
@@ -128,6 +129,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   }, tls, options.clientTimeouts, options.connections);
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
+  parseJsonBodies(app);
   app.setValidatorCompiler(compileValidator);
   app.setErrorHandler(handleError);
   // Before any route's own hooks, authentication among them: nothing is learned, nothing changes.

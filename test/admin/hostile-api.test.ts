@@ -302,3 +302,31 @@ t.test('every refused field says which part of the call holds it, in one vocabul
     t.equal(`${String(res.status)} ${String(res.body.error?.details?.in)} ${String(res.body.error?.details?.field)}`, `400 ${where}`, `${method} ${path} ${body ? JSON.stringify(body) : ''}`);
   }
 });
+
+t.test('a body with a repeated member name is refused, not read as its last one, and changes nothing', async (t) => {
+  const count = async (): Promise<number> => ((await api(stack.base, 'GET', '/v1/requests?limit=500&requester=alice', { token: dave })).body.items as unknown[]).length;
+  const before = await count();
+  const send = async (path: string, body: string, token = alice): Promise<{ status: number; json: { error?: { code: string; message: string; details?: Record<string, unknown> }; id?: string; reason?: string } }> => {
+    const res = await fetch(`${stack.base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    return { status: res.status, json: await res.json() as never };
+  };
+  for (const body of [
+    '{"role":"writer","role":"admin","duration":60,"reason":"x","ticket":"T-1"}',
+    '{"role":"writer","duration":60,"reason":"benign","reason":"other"}',
+    '{"role":"writer","duration":60,"reason":"x","scope":{"route":"demo","route":"other"}}',
+    '{"role":"writer","duration":60,"\\u0064uration":28800,"reason":"x"}',
+  ]) {
+    const res = await send('/v1/requests', body);
+    t.equal(`${String(res.status)} ${String(res.json.error?.code)}`, '400 JITGATE_E_BODY_AMBIGUOUS', body);
+    t.match(res.json.error?.message, /appears twice in one object/);
+  }
+  t.equal(await count(), before, 'no request was made');
+  const tricky = await send('/v1/requests', '{"role":"writer","duration":60,"reason":"role, \\"role\\": {admin}"}');
+  t.equal(tricky.status, 201, 'a reason that looks like a member name is a reason');
+  t.equal(tricky.json.reason, 'role, "role": {admin}');
+  const approve = await send(`/v1/requests/${String(tricky.json.id)}/approve`, '{"comment":"ok","comment":"ok"}', bob);
+  t.equal(`${String(approve.status)} ${String(approve.json.error?.code)}`, '400 JITGATE_E_BODY_AMBIGUOUS', 'on every route');
+  t.equal((await api(stack.base, 'GET', `/v1/requests/${String(tricky.json.id)}`, { token: bob })).body.status, 'pending', 'and nothing was approved');
+  const poisoned = await send('/v1/requests', '{"role":"writer","duration":60,"reason":"x","__proto__":{"admin":true}}');
+  t.equal(`${String(poisoned.status)} ${String(poisoned.json.error?.code)}`, '400 JITGATE_E_BAD_REQUEST', '__proto__ is still refused');
+});
