@@ -33,9 +33,9 @@ function responses(def: RouteDef): JsonSchema {
     : { description: 'OK', ...json(def.schema.response ?? {}) };
   const out: JsonSchema = { [String(def.status)]: success };
   for (const status of def.alsoStatus ?? []) out[String(status)] = { ...success, description: 'Not ready' };
-  if (def.auth || def.schema.body || def.schema.querystring || def.schema.params) {
-    out['4XX'] = { description: 'Client error: see `error.code`', ...json(errorSchema) };
-  }
+  // Every route, those that take no input too: a head too large (431), one that does not parse
+  // (400) or that comes too slowly (408) is refused before any route is known.
+  out['4XX'] = { description: 'Client error: see `error.code`', ...json(errorSchema) };
   out['5XX'] = { description: 'Server error or unavailable: see `error.code`', ...json(errorSchema) };
   return out;
 }
@@ -48,7 +48,7 @@ export function buildOpenApi(routes: readonly RouteDef[], serverUrl?: string): J
       summary: def.summary,
       ...(def.description ? { description: def.description } : {}),
       tags: [def.tag],
-      security: def.auth ? [{ bearer: [] }, { apiKey: [] }] : [],
+      security: def.auth ? [{ bearer: [] }, { apiKey: [] }, { apiKeyHeader: [] }, { clientCertificate: [] }] : [],
       parameters: parameters(def),
       ...(def.schema.body ? { requestBody: { required: !bodyMayBeEmpty(def.schema.body), ...json(def.schema.body) } } : {}),
       responses: responses(def),
@@ -68,9 +68,12 @@ export function buildOpenApi(routes: readonly RouteDef[], serverUrl?: string): J
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     paths,
     components: {
+      // One credential per request, whichever: two are refused (JITGATE_E_IDENTITY_AMBIGUOUS).
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT the identity layer verifies (same as the proxy).' },
         apiKey: { type: 'http', scheme: 'bearer', description: 'A service API key `jg_<id>.<secret>`, sent the same way as a token.' },
+        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'The same API key in its own header, instead of `Authorization`.' },
+        clientCertificate: { type: 'mutualTLS', description: 'On a listener that asks for client certificates: a workload certificate mapped in `identity.client_certificates`.' },
       },
       schemas: { Error: errorSchema },
     },

@@ -88,3 +88,27 @@ t.test('responses never carry undocumented fields', async (t) => {
   const documented = Object.keys(doc.paths['/v1/requests'].post.responses['201'].content['application/json'].schema.properties).sort();
   t.same(Object.keys(created.body).sort(), documented);
 });
+
+t.test('a refusal any route can answer is documented on every route, the operator endpoints too', async (t) => {
+  const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+  for (const [path, ops] of Object.entries<Record<string, { responses: Record<string, any> }>>(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const res = await fetch(`${stack.base}${path.replace('{id}', 'x')}`, { method: method.toUpperCase(), headers: { 'x-pad': 'a'.repeat(20_000) } });
+      t.equal(res.status, 431, `${method.toUpperCase()} ${path} with a head too large`);
+      const entry = op.responses['431'] ?? op.responses['4XX'];
+      t.ok(entry, `${method.toUpperCase()} ${path} documents it`);
+      t.ok(entry && ajv.validate(entry.content['application/json'].schema, await res.json()), 'in the documented error shape');
+    }
+  }
+});
+
+t.test('the security schemes name every way the API takes a credential', async (t) => {
+  const schemes = doc.components.securitySchemes as Record<string, { type: string; in?: string; name?: string; scheme?: string }>;
+  const header = Object.entries(schemes).find(([, s]) => s.type === 'apiKey' && s.in === 'header' && s.name?.toLowerCase() === 'x-api-key');
+  t.ok(header, 'an API key in X-Api-Key');
+  t.ok(Object.values(schemes).some((s) => s.type === 'http' && s.scheme === 'bearer'), 'a bearer token');
+  t.ok(Object.values(schemes).some((s) => s.type === 'mutualTLS'), 'a client certificate');
+  t.same(doc.paths['/v1/whoami'].get.security.map((s: Record<string, unknown>) => Object.keys(s)[0]).sort(), Object.keys(schemes).sort(), 'each is accepted by the API\'s operations');
+  const viaHeader = await api(stack.base, 'GET', '/v1/whoami', { headers: { 'x-api-key': stack.apiKey } });
+  t.equal(viaHeader.body.id, 'svc-reporting', 'and the X-Api-Key header does authenticate');
+});
