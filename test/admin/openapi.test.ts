@@ -112,3 +112,11 @@ t.test('the security schemes name every way the API takes a credential', async (
   const viaHeader = await api(stack.base, 'GET', '/v1/whoami', { headers: { 'x-api-key': stack.apiKey } });
   t.equal(viaHeader.body.id, 'svc-reporting', 'and the X-Api-Key header does authenticate');
 });
+
+t.test('a requester denying their own request gets the code the deny operation documents', async (t) => {
+  const alice = await stack.token('alice');
+  const created = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 60, reason: 'deny my own' } });
+  const denied = await api(stack.base, 'POST', `/v1/requests/${created.body.id as string}/deny`, { token: alice });
+  t.equal(`${String(denied.status)} ${String(denied.body.error?.code)}`, '403 JITGATE_E_SELF_APPROVAL');
+  t.match(doc.paths['/v1/requests/{id}/deny'].post.description, /403 JITGATE_E_SELF_APPROVAL/, 'which the deny operation names');
+});

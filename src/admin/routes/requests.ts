@@ -103,6 +103,7 @@ export function requestRoutes(workflow: Workflow): RouteDef[] {
       url: '/v1/requests/:id/deny',
       operationId: 'denyRequest',
       summary: 'Deny a pending request',
+      description: 'Requesters cannot deny their own request (403 JITGATE_E_SELF_APPROVAL, as for approving): they withdraw it.',
       tag: 'requests',
       auth: true,
       status: 200,
