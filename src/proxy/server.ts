@@ -152,7 +152,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     // The caller's X-Request-Id when short and plain (end-to-end correlation), a fresh one otherwise.
     genReqId: requestIdFor,
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // fastify's own 503 while closing is `{"error":"Service Unavailable",...}`: no code, no request
+    // or decision id. A request that still arrives on an open connection (pipelined behind one in
+    // flight at SIGTERM) is decided and served as any other, since policy, grants and the trail stop
+    // only after this listener; fastify marks its answer to close the connection.
+    return503OnClosing: false,
     frameworkErrors(error, request, reply) {
       reply.hijack();
       refuse(request.raw, reply.raw, request.id, jitgateError(error.code === 'FST_ERR_BAD_URL' ? 'REQUEST_AMBIGUOUS' : 'BAD_REQUEST'));

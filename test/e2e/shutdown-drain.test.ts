@@ -3,6 +3,7 @@
 // and while the data path drains, the control API still answers (a revoke can still end a
 // stream that outlasts the drain).
 import { request as httpRequest, Agent } from 'node:http';
+import { connect } from 'node:net';
 import t from 'tap';
 import { demoRun } from '../helpers/demo-run.js';
 
@@ -53,4 +54,31 @@ t.test('a second SIGTERM while draining exits at once, with 130', async (t) => {
   gw.proc.kill('SIGTERM');
   t.same(await exited, { code: 130, signal: null }, 'the second signal ends it with exit code 130');
   await res.body?.cancel().catch(() => undefined);
+});
+
+t.test('a request pipelined behind one in flight when SIGTERM comes is decided and answered by the gateway, not refused by fastify with a bare 503', async (t) => {
+  const run = await demoRun(t, { prefix: 'jg-drain-pipelined-', subjects: { alice: ['eng'] } });
+  const gw = await run.start();
+  const alice = await run.token('alice');
+  const url = new URL(gw.proxyUrl);
+  const sock = connect(Number(url.port), url.hostname);
+  t.teardown(() => { sock.destroy(); });
+  let data = '';
+  sock.on('data', (d: Buffer) => { data += d.toString(); });
+  const ended = new Promise<void>((resolve) => sock.on('close', () => { resolve(); }));
+  await new Promise<void>((resolve) => sock.on('connect', () => { resolve(); }));
+  // A stream that ends by itself 1.5 s in, and behind it on the same connection a plain read,
+  // which the server takes up only once the stream has ended: after SIGTERM.
+  sock.write(`GET /api/__drip?ms=1500 HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${alice}\r\n\r\n`);
+  while (!data.includes('200 OK')) await new Promise((resolve) => sock.once('data', resolve));
+  gw.proc.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  sock.write(`GET /api/items HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${alice}\r\n\r\n`);
+  await ended;
+  const answers = data.split(/(?=HTTP\/1\.1 )/);
+  t.equal(answers.length, 2, 'both requests were answered');
+  t.match(answers[0], /data: done/, 'the stream ran to its end');
+  t.match(answers[1], /^HTTP\/1\.1 200 /, 'the read behind it was served');
+  t.match(answers[1], /\r\nx-jitgate-decision-id: /i, 'under a decision, whose id it carries');
+  t.match(answers[1], /\r\nconnection: close\r\n/i, 'and the connection closes after it');
 });
