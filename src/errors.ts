@@ -72,7 +72,7 @@ export const ERRORS = {
 
   // workflow
   ELEVATION_DENIED: spec('ELEVATION_DENIED', 403, 'The elevation policy refused this action'),
-  SELF_APPROVAL: spec('SELF_APPROVAL', 403, 'A requester cannot approve their own request'),
+  SELF_APPROVAL: spec('SELF_APPROVAL', 403, 'A requester cannot approve or deny their own request'),
   ALREADY_APPROVED: spec('ALREADY_APPROVED', 409, 'This approver has already approved the request'),
   REQUEST_NOT_PENDING: spec('REQUEST_NOT_PENDING', 409, 'The request is no longer pending'),
   GRANT_NOT_ACTIVE: spec('GRANT_NOT_ACTIVE', 409, 'The grant is not active'),

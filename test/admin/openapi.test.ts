@@ -118,5 +118,6 @@ t.test('a requester denying their own request gets the code the deny operation d
   const created = await api(stack.base, 'POST', '/v1/requests', { token: alice, body: { role: 'writer', duration: 60, reason: 'deny my own' } });
   const denied = await api(stack.base, 'POST', `/v1/requests/${created.body.id as string}/deny`, { token: alice });
   t.equal(`${String(denied.status)} ${String(denied.body.error?.code)}`, '403 JITGATE_E_SELF_APPROVAL');
+  t.match(denied.body.error?.message, /deny/, 'with a message that speaks of denying, not only approving');
   t.match(doc.paths['/v1/requests/{id}/deny'].post.description, /403 JITGATE_E_SELF_APPROVAL/, 'which the deny operation names');
 });
