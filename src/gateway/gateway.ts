@@ -268,7 +268,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     notifier.start();
     life.started('notifications', () => notifier.stop());
 
-    const grants: GrantServices = await createGrantServices({ db, policy, audit, notifier, config: j.workflow, logger });
+    // The configuration in force: a reload replaces it.
+    let current = config;
+    const grants: GrantServices = await createGrantServices({
+      db, policy, audit, notifier, config: j.workflow, logger, routeNames: () => current.jitgate.routes.map((r) => r.name),
+    });
     life.started('grants', () => grants.stop());
     health.register('grant_cache', () =>
       grants.cache.ready ? { ok: true } : { ok: false, detail: db.clockOff() ?? 'the grant cache is not in sync with the store' },
@@ -345,7 +349,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       'jitgate listening',
     );
 
-    let current = config;
     const reloadNow = async (configFile: string): Promise<void> => {
       let identityChanged = false;
       /** Connections whose client certificate a new revocation list names (ended). */

@@ -17,6 +17,8 @@ export interface GrantServicesDeps {
   notifier?: WorkflowEventSink;
   logger?: WorkflowLogger;
   clock?: Clock;
+  /** The data path's route names now: a request's scope must name one. */
+  routeNames?: () => readonly string[];
 }
 
 export interface GrantServices {

@@ -47,6 +47,11 @@ export interface WorkflowDeps {
   notifier?: WorkflowEventSink;
   clock?: Clock;
   logger?: WorkflowLogger;
+  /**
+   * The data path's route names now (they change with a reload): a scope naming another is
+   * refused. Without it (tools, tests of the workflow alone) any name is taken.
+   */
+  routeNames?: () => readonly string[];
 }
 
 interface Step<T> {
@@ -214,6 +219,7 @@ export class StoreWorkflow implements Workflow {
   readonly #notifier: WorkflowEventSink | undefined;
   readonly #clock: Clock;
   readonly #logger: WorkflowLogger | undefined;
+  readonly #routeNames: (() => readonly string[]) | undefined;
   #listingKey: Promise<Buffer> | null = null;
 
   constructor(deps: WorkflowDeps) {
@@ -227,6 +233,7 @@ export class StoreWorkflow implements Workflow {
     this.#notifier = deps.notifier;
     this.#clock = deps.clock ?? systemClock;
     this.#logger = deps.logger;
+    this.#routeNames = deps.routeNames;
   }
 
   // --- steps -----------------------------------------------------------------------
@@ -235,8 +242,22 @@ export class StoreWorkflow implements Workflow {
     checkActor(actor);
     const ask = checkNewRequest(req);
     this.#checkPendingTtl(ask);
+    this.#checkScopeRoute(ask.scope);
     return this.#commit((sql) => this.#ask(sql, actor, ask.role, ask.scope, ask, null),
       { action: 'request', actor, role: ask.role, route: ask.scope?.route ?? null, details: askDetails(ask), call });
+  }
+
+  /**
+   * A scope's route must be one the data path has: a grant for `demoo` unlocks nothing, and
+   * would be asked for, approved and audited before its holder found out.
+   */
+  #checkScopeRoute(scope: GrantScope | null): void {
+    const route = scope?.route;
+    if (route === undefined || this.#routeNames === undefined) return;
+    const names = this.#routeNames();
+    if (!names.includes(route)) {
+      throw jitgateError('VALIDATION', `scope.route: no route is named ${JSON.stringify(route)} (routes: ${names.join(', ') || 'none'})`, { in: 'body', field: 'scope' });
+    }
   }
 
   async extend(actor: Subject, grantId: string, req: Omit<NewRequest, 'role' | 'scope'>, call?: ControlCall): Promise<AccessRequest> {

@@ -306,3 +306,59 @@ t.test('a route credential given where its file path belongs is not quoted: neit
   t.match(start, /credential writer from_file: the file it names cannot be read/, 'a start with it is refused the same way');
   t.notOk(start.includes(keys.writer), 'without the key');
 });
+
+t.test("a request's scope must name one of the routes in force: a typo is refused before anyone is asked, and a route a reload adds can be asked for", async (t) => {
+  const keysA = keys();
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys: keysA });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-reload-scope-');
+  const route = (name: string, prefix: string) => ({
+    name, upstream: upstream.url, match: { path_prefix: prefix },
+    credentials: { readonly: { type: 'header', header: 'X-Api-Key', from_env: 'READ_A' }, writer: { type: 'header', header: 'X-Api-Key', from_env: 'WRITE_A' } },
+    default_credential: 'readonly',
+  });
+  const doc = (routes: unknown[]) => ({
+    jitgate: {
+      data_dir: dir,
+      listen: { proxy: '127.0.0.1:0', control: '127.0.0.1:0' },
+      policy: { dir: join(repoRoot, 'policies'), bundles_dir: join(dir, 'bundles'), watch: false },
+      store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } },
+      identity: { dev_issuer: { enabled: true, key_file: join(dir, 'dev.jwk.json'), subjects: { alice: ['eng'] } } },
+      routes,
+    },
+  });
+  const file = writeConfig(dir, doc([route('demo', '/api')]));
+  const gw = await startGatewayProcess(file, { READ_A: keysA.readonly, WRITE_A: keysA.writer });
+  t.teardown(() => gw.stop());
+  const tok = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const ask = async (routeName: string) => {
+    const res = await fetch(`${gw.controlUrl}/v1/requests`, {
+      method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ role: 'writer', duration: '1h', reason: 'scope check', scope: { route: routeName } }),
+    });
+    return { status: res.status, body: await res.json() as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } };
+  };
+  const listed = async () => {
+    const res = await fetch(`${gw.controlUrl}/v1/requests?requester=alice`, { headers: { authorization: `Bearer ${tok}` } });
+    return ((await res.json()) as { items: unknown[] }).items.length;
+  };
+
+  const typo = await ask('demoo');
+  t.equal(typo.status, 400, 'a route nobody has: 400');
+  t.equal(typo.body.error?.code, 'JITGATE_E_VALIDATION');
+  t.match(typo.body.error?.message, /no route is named "demoo" \(routes: demo\)/, 'naming the routes there are');
+  t.same(typo.body.error?.details, { in: 'body', field: 'scope' }, 'and the field');
+  t.equal(await listed(), 0, 'nothing was stored');
+  t.equal((await ask('reports')).status, 400, 'a route not configured yet is refused too');
+
+  writeConfig(dir, doc([route('demo', '/api'), route('reports', '/reports')]));
+  gw.proc.kill('SIGHUP');
+  let after = await ask('reports');
+  for (let i = 0; i < 50 && after.status === 400; i++) {
+    await sleep(100);
+    after = await ask('reports');
+  }
+  t.equal(after.status, 201, 'once a reload adds the route, a request for it is taken');
+  t.equal((await ask('demo')).status, 201, 'as one for a route there from the start');
+  t.equal(await listed(), 2);
+});
