@@ -11,8 +11,9 @@ import { jitgateError } from '../errors.js';
 import { checkFileTrust, refusalMessage } from '../file-trust.js';
 import { bundleFiles, parseBundle, type PolicyBundle } from './bundle.js';
 import { DIFFERS_FROM_OPA } from './capabilities.js';
-import { ENTRYPOINTS, LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT, LOG_RULES_PACKAGE } from './contract.js';
+import { ENTRYPOINTS } from './contract.js';
 import { PolicyEngine } from './engine.js';
+import { logRuleEntrypoints } from './log-rules.js';
 import { projectRoot, runOpa } from './opa.js';
 import { policyRevision } from './revision.js';
 
@@ -137,22 +138,6 @@ function explainUnsupported(line: string): string {
   const differs = DIFFERS_FROM_OPA[match[1] ?? ''];
   if (differs !== undefined) return `${line} (not available to jitgate policies: ${differs}, so it would not decide as opa eval does; see docs/policies.md)`;
   return `${line} (not available to jitgate policies: the WebAssembly engine does not implement it; see opa/capabilities.json and docs/policies.md)`;
-}
-
-const LOG_RULES_PACKAGE_LINE = new RegExp(`^package\\s+${LOG_RULES_PACKAGE.replace('.', '\\.')}\\s*(#.*)?$`, 'm');
-
-/**
- * OPA's decision-log rules the sources define (package system.log, rules drop and mask), as
- * entrypoints. opa refuses an entrypoint that names no rule, so only those present are asked for.
- */
-export function logRuleEntrypoints(regoSources: readonly string[]): string[] {
-  const found = new Set<string>();
-  for (const text of regoSources) {
-    if (!LOG_RULES_PACKAGE_LINE.test(text)) continue;
-    if (/^(default\s+)?drop\b/m.test(text)) found.add(LOG_DROP_ENTRYPOINT);
-    if (/^(default\s+)?mask\b/m.test(text)) found.add(LOG_MASK_ENTRYPOINT);
-  }
-  return [...found].sort();
 }
 
 /** Compiles `dir`; throws POLICY_COMPILE (with opa's file:line messages) or BUNDLE_INVALID. */

@@ -17,55 +17,69 @@ mask contains "/input/subject/claims"
 mask contains "/input/request/body/card" if input.input.request.body.card
 `;
 
+// The same rules as OPA also reads them in `package system`, their heads references: `opa eval`
+// and `opa test` find data.system.log.mask either way, and so must the gateway's build, or the
+// decision log keeps what the author masked.
+const LOG_RULES_IN_PACKAGE_SYSTEM = `package system
+
+log.drop if input.input.request.path == "/api/items/probe"
+
+log.mask contains "/input/subject/claims"
+
+log.mask contains "/input/request/body/card" if input.input.request.body.card
+`;
+
 const CARD = '4111111111111111';
 
-t.test('system.log rules in the policies folder drop and mask decision-log events', async (t) => {
-  const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
-  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
-  t.teardown(() => upstream.close());
-  const dir = tempDir('jg-log-rules-');
-  const policies = join(dir, 'policies');
-  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
-  writeFileSync(join(policies, 'log.rego'), LOG_RULES);
-  const file = writeConfig(dir, demoConfig({
-    dir,
-    upstreamUrl: upstream.url,
-    subjects: { alice: ['eng'] },
-    jitgate: { policy: { dir: policies, bundles_dir: join(dir, 'bundles'), watch: false } },
-  }));
-  const gw = await startGatewayProcess(file, demoEnv(keys));
-  let stopped = false;
-  t.teardown(async () => { if (!stopped) await gw.stop(); });
-  const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
-  const ids: Record<string, string | null> = {};
-  for (const path of ['/api/items', '/api/items/probe']) {
-    const res = await fetch(`${gw.proxyUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
-    await res.arrayBuffer();
-    ids[path] = res.headers.get('x-jitgate-decision-id');
-  }
-  // A refund with a card number in its body: decided (denied: alice holds no grant) and logged, the card erased.
-  const refund = await fetch(`${gw.proxyUrl}/api/refunds`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ order: 'o-7', amount: 40, card: CARD }),
+for (const [form, rules] of [['package system.log', LOG_RULES], ['package system, rules log.drop and log.mask', LOG_RULES_IN_PACKAGE_SYSTEM]] as const) {
+  t.test(`system.log rules in the policies folder drop and mask decision-log events (${form})`, async (t) => {
+    const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
+    const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
+    t.teardown(() => upstream.close());
+    const dir = tempDir('jg-log-rules-');
+    const policies = join(dir, 'policies');
+    cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
+    writeFileSync(join(policies, 'log.rego'), rules);
+    const file = writeConfig(dir, demoConfig({
+      dir,
+      upstreamUrl: upstream.url,
+      subjects: { alice: ['eng'] },
+      jitgate: { policy: { dir: policies, bundles_dir: join(dir, 'bundles'), watch: false } },
+    }));
+    const gw = await startGatewayProcess(file, demoEnv(keys));
+    let stopped = false;
+    t.teardown(async () => { if (!stopped) await gw.stop(); });
+    const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+    const ids: Record<string, string | null> = {};
+    for (const path of ['/api/items', '/api/items/probe']) {
+      const res = await fetch(`${gw.proxyUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      await res.arrayBuffer();
+      ids[path] = res.headers.get('x-jitgate-decision-id');
+    }
+    // A refund with a card number in its body: decided (denied: alice holds no grant) and logged, the card erased.
+    const refund = await fetch(`${gw.proxyUrl}/api/refunds`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ order: 'o-7', amount: 40, card: CARD }),
+    });
+    await refund.arrayBuffer();
+    t.equal(refund.status, 403);
+    ids.refund = refund.headers.get('x-jitgate-decision-id');
+    await gw.stop();
+    stopped = true;
+    const text = readFileSync(join(dir, 'decisions.jsonl'), 'utf8');
+    const events = text.trim().split('\n')
+      .map((l) => JSON.parse(l) as { decision_id: string; erased?: string[]; input: { subject: Record<string, unknown>; request: { body?: unknown; body_status?: string } } });
+    const logged = events.find((e) => e.decision_id === ids['/api/items']);
+    t.ok(logged, 'the ordinary read is logged');
+    t.notOk(logged && 'claims' in logged.input.subject, 'the claims the rule names are erased');
+    t.same(logged?.erased, ['/input/subject/claims']);
+    t.ok(ids['/api/items/probe'], 'the probe was decided (it has a decision id)');
+    t.notOk(events.some((e) => e.decision_id === ids['/api/items/probe']), 'but the drop rule kept it out of the log');
+    const refundEvent = events.find((e) => e.decision_id === ids.refund);
+    t.same(refundEvent?.input.request.body, { order: 'o-7', amount: 40 }, 'the refund is logged with the body the policy read, the card erased');
+    t.equal(refundEvent?.input.request.body_status, 'parsed');
+    t.ok(refundEvent?.erased?.includes('/input/request/body/card'), 'and the event says so');
+    t.notOk(text.includes(CARD), 'the card number is nowhere in the decision log');
   });
-  await refund.arrayBuffer();
-  t.equal(refund.status, 403);
-  ids.refund = refund.headers.get('x-jitgate-decision-id');
-  await gw.stop();
-  stopped = true;
-  const text = readFileSync(join(dir, 'decisions.jsonl'), 'utf8');
-  const events = text.trim().split('\n')
-    .map((l) => JSON.parse(l) as { decision_id: string; erased?: string[]; input: { subject: Record<string, unknown>; request: { body?: unknown; body_status?: string } } });
-  const logged = events.find((e) => e.decision_id === ids['/api/items']);
-  t.ok(logged, 'the ordinary read is logged');
-  t.notOk(logged && 'claims' in logged.input.subject, 'the claims the rule names are erased');
-  t.same(logged?.erased, ['/input/subject/claims']);
-  t.ok(ids['/api/items/probe'], 'the probe was decided (it has a decision id)');
-  t.notOk(events.some((e) => e.decision_id === ids['/api/items/probe']), 'but the drop rule kept it out of the log');
-  const refundEvent = events.find((e) => e.decision_id === ids.refund);
-  t.same(refundEvent?.input.request.body, { order: 'o-7', amount: 40 }, 'the refund is logged with the body the policy read, the card erased');
-  t.equal(refundEvent?.input.request.body_status, 'parsed');
-  t.ok(refundEvent?.erased?.includes('/input/request/body/card'), 'and the event says so');
-  t.notOk(text.includes(CARD), 'the card number is nowhere in the decision log');
-});
+}

@@ -34,6 +34,9 @@ t.test('the rules are found in the sources and only those present become entrypo
   t.same(logRuleEntrypoints(['package system.log\n\ndefault drop := false\n']), [LOG_DROP_ENTRYPOINT]);
   t.same(logRuleEntrypoints(['package system.logging\n\ndrop if true\n']), [], 'another package');
   t.same(logRuleEntrypoints(['package jitgate.authz\n\nmask := 1\n']), [], 'a rule named mask elsewhere');
+  t.same(logRuleEntrypoints(['package system\n\nlog.mask contains "/input/a"\n\ndefault log.drop := false\n']), [LOG_DROP_ENTRYPOINT, LOG_MASK_ENTRYPOINT], 'package system, rules log.drop and log.mask: the same rules to OPA');
+  t.same(logRuleEntrypoints(['package system\n\nmask contains "/input/a"\n']), [], 'data.system.mask is no decision-log rule');
+  t.same(logRuleEntrypoints(['package system.log\n\nlog.mask contains "/input/a"\n']), [], 'nor is data.system.log.log.mask');
   t.end();
 });
 
