@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { jitgateError } from '../errors.js';
+import { logRuleEntrypoints } from './log-rules.js';
 
 export interface BundleManifest {
   revision: string;
@@ -22,6 +23,12 @@ export interface PolicyBundle {
   data: ArrayBuffer;
   /** sha256 of the tar.gz, to recognise a bundle we already run. */
   sha256: string;
+  /**
+   * The decision-log rules (system/log/drop, system/log/mask) the bundle's own Rego sources
+   * define. `opa build` compiles them into policy.wasm only when asked (`-e system/log/mask`),
+   * so the engine refuses a bundle that carries such a rule without it.
+   */
+  logRules?: readonly string[];
 }
 
 const BLOCK = 512;
@@ -144,7 +151,8 @@ export function parseBundle(archive: Uint8Array, files: ReadonlyMap<string, Uint
   // `opa build` without --revision writes "": every such bundle would be decided, logged and
   // audited under the same empty name, and a change of policy would not look like one.
   if (manifest.revision === '') manifest = { ...manifest, revision: `sha256-${sha256.slice(0, 12)}` };
-  return { manifest, wasm: wasm.slice(), data, sha256 };
+  const sources = [...files].filter(([name]) => name.endsWith('.rego')).map(([, bytes]) => new TextDecoder().decode(bytes));
+  return { manifest, wasm: wasm.slice(), data, sha256, logRules: logRuleEntrypoints(sources) };
 }
 
 /** The bytes of a bundle file. Throws BUNDLE_INVALID when it cannot be read. */

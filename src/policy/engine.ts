@@ -153,6 +153,12 @@ export class PolicyEngine {
     if (missing.length > 0) {
       throw jitgateError('BUNDLE_INVALID', `missing entrypoint(s) ${missing.join(', ')}; the bundle has ${entrypoints.join(', ') || 'none'}`);
     }
+    // Served without them, the decision log would keep what the author's rules drop or mask,
+    // while opa test and opa eval show the rules working.
+    const uncompiled = (bundle.logRules ?? []).filter((e) => !entrypoints.includes(e));
+    if (uncompiled.length > 0) {
+      throw jitgateError('BUNDLE_INVALID', `the policies define the decision-log rule(s) ${uncompiled.join(', ')}, but policy.wasm was built without them: build with ${uncompiled.map((e) => `-e ${e}`).join(' ')} (jitgate build does)`);
+    }
     const hostBuiltins = hostBuiltinsOf(policy);
     const unavailable = hostBuiltins.filter((name) => !HOST_BUILTINS.has(name));
     if (unavailable.length > 0) {

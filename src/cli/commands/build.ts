@@ -41,7 +41,7 @@ export function register(program: Command): void {
           ...(options.capabilities ? { capabilitiesPath: options.capabilities } : {}),
         });
         process.stdout.write(
-          `${result.outFile ?? ''}\n  revision     ${result.revision}\n  entrypoints  ${result.engine.info.entrypoints.filter((e) => e.split('/').length === 2).join(', ')}\n  sources      ${result.sources.join(', ')}\n  host builtins ${result.engine.info.hostBuiltins.join(', ') || '(none)'}\n`,
+          `${result.outFile ?? ''}\n  revision     ${result.revision}\n  entrypoints  ${result.engine.info.entrypoints.join(', ')}\n  sources      ${result.sources.join(', ')}\n  host builtins ${result.engine.info.hostBuiltins.join(', ') || '(none)'}\n`,
         );
       } catch (error) {
         if (isJitgateError(error)) {
