@@ -183,7 +183,7 @@ function checkpointWitnesses(config: GatewayConfig): CheckpointWitness[] {
 function policyAuditEntry(event: PolicyEvent): AuditEntry {
   const entry = event.type === 'loaded'
     ? systemEntry('policy.loaded', null, { source: event.source, previous: event.previous, ...(event.returned ? { returned: true } : {}) })
-    : systemEntry('policy.rejected', event.error, { source: event.source });
+    : systemEntry('policy.rejected', event.error, { source: event.source, code: event.code });
   return { ...entry, policy_revision: event.revision };
 }
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { jitgateError, toError } from '../errors.js';
+import { ERRORS, isJitgateError, jitgateError, toError } from '../errors.js';
 import { checkFileTrust, refusalMessage } from '../file-trust.js';
 import { parseBundle, readBundleArchive, unpackBundle } from './bundle.js';
 import { BUNDLE_FILE_NAME, buildBundle, isPolicySource } from './compile.js';
@@ -303,11 +303,13 @@ export class PolicyManager implements PolicyEvaluator, DecisionLogRulesSource {
 
   #reject(source: 'policies' | 'bundle', error: unknown, revision: string | null): void {
     const message = toError(error).message;
+    // Every refusal we make carries a code; anything else that fails a reload is unexpected.
+    const code = isJitgateError(error) ? error.code : ERRORS.INTERNAL.code;
     const details = (error as { details?: { revision?: unknown } }).details;
     const rev = revision ?? (typeof details?.revision === 'string' ? details.revision : null);
     this.#status = { ...this.#status, last_error: { at: new Date().toISOString(), source, message } };
-    this.#logger.warn({ source, revision: rev, error: message, serving: this.revision }, 'policy change rejected; the last good policy keeps serving');
-    this.#emit({ type: 'rejected', revision: rev, source, error: message });
+    this.#logger.warn({ source, revision: rev, code, error: message, serving: this.revision }, 'policy change rejected; the last good policy keeps serving');
+    this.#emit({ type: 'rejected', revision: rev, source, error: message, code });
   }
 
   #emit(event: PolicyEvent): void {

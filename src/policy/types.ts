@@ -33,4 +33,11 @@ export type PolicyEvent =
      */
     returned?: true;
   }
-  | { type: 'rejected'; revision: string | null; source: 'policies' | 'bundle'; error: string };
+  | {
+    type: 'rejected';
+    revision: string | null;
+    source: 'policies' | 'bundle';
+    error: string;
+    /** The catalogue code of the refusal (POLICY_COMPILE, BUNDLE_INVALID, ...): what tools match on, not `error`. */
+    code: string;
+  };
