@@ -233,7 +233,7 @@ test_admin_path_without_grant_is_denied_with_admin_hint if {
 	d := authz with input as f.authz_input(f.dave, "GET", "/admin/users", [])
 	d.allow == false
 	d.reason == "paths under /admin/ need an active admin grant"
-	d.elevation == {"role": "admin", "max_duration_seconds": 3600}
+	d.elevation == {"role": "admin", "max_duration_seconds": 3600, "require_ticket": true}
 }
 
 test_admin_path_itself_needs_a_grant if {
@@ -447,6 +447,14 @@ test_result_holds_only_contract_fields if {
 	object.keys(empty) - fields == set()
 }
 
+test_hint_says_a_ticket_only_for_a_role_that_asks_for_one if {
+	d := authz with input as f.authz_input(f.alice, "POST", "/api/items", [])
+	d.elevation == {"role": "writer", "max_duration_seconds": 28800}
+	no_ticket := authz with input as f.authz_input(f.dave, "GET", "/admin/users", [])
+		with data.jitgate.roles.admin.require_ticket as false
+	no_ticket.elevation == {"role": "admin", "max_duration_seconds": 3600}
+}
+
 test_hint_without_a_known_duration_still_names_the_role if {
 	inp := f.authz_input(f.alice, "POST", "/api/items", [])
 	d := authz with input as inp with data.jitgate.roles.writer.max_duration_seconds as null
@@ -474,7 +482,7 @@ test_refund_above_the_writer_limit_is_denied_with_admin_hint if {
 	d := authz with input as f.refund_input(f.alice, {"order": "o-7", "amount": 100.5}, [f.grant("g1", "writer")])
 	d.allow == false
 	d.reason == "this refund needs an active grant of a role whose refund limit covers it"
-	d.elevation == {"role": "admin", "max_duration_seconds": 3600}
+	d.elevation == {"role": "admin", "max_duration_seconds": 3600, "require_ticket": true}
 }
 
 test_refund_without_grant_hints_the_smallest_role_that_covers_it if {

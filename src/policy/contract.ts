@@ -123,6 +123,8 @@ export interface ElevationHint {
   role: string;
   max_duration_seconds?: number;
   scope?: GrantScope;
+  /** The role asks for a ticket: the command the 403 offers then carries `--ticket`, or following it would be refused. */
+  require_ticket?: boolean;
 }
 
 export interface AuthzObligations {

@@ -129,7 +129,7 @@ const authzResultSchema = {
     elevation: {
       type: 'object',
       required: ['role'],
-      properties: { role: { type: 'string' }, max_duration_seconds: { type: 'number', minimum: 0 }, scope },
+      properties: { role: { type: 'string' }, max_duration_seconds: { type: 'number', minimum: 0 }, scope, require_ticket: { type: 'boolean' } },
     },
     obligations: {
       type: 'object',

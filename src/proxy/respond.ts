@@ -18,7 +18,7 @@ export interface ErrorBody {
     request_id: string;
     decision_id?: string;
     policy_revision?: string;
-    elevation?: { role: string; max_duration_seconds?: number; scope?: ElevationHint['scope']; command: string; url?: string };
+    elevation?: { role: string; max_duration_seconds?: number; scope?: ElevationHint['scope']; require_ticket?: true; command: string; url?: string };
   };
 }
 
@@ -39,7 +39,8 @@ export function elevationCommand(hint: ElevationHint): string {
   if (hint.scope?.route !== undefined) cmd += ` --route ${shellQuote(hint.scope.route)}`;
   for (const m of hint.scope?.methods ?? []) cmd += ` --scope-method ${shellQuote(m)}`;
   for (const p of hint.scope?.paths ?? []) cmd += ` --scope-path ${shellQuote(p)}`;
-  return `${cmd} --reason "..."`;
+  cmd += ' --reason "..."';
+  return hint.require_ticket === true ? `${cmd} --ticket "..."` : cmd;
 }
 
 /**
@@ -80,6 +81,7 @@ export function denyBody(requestId: string, decisionId: string, revision: string
       role: hint.role,
       ...(hint.max_duration_seconds !== undefined ? { max_duration_seconds: hint.max_duration_seconds } : {}),
       ...(hint.scope !== undefined ? { scope: hint.scope } : {}),
+      ...(hint.require_ticket === true ? { require_ticket: true as const } : {}),
       command: elevationCommand(hint),
       ...(consoleUrl !== undefined ? { url: elevationUrl(consoleUrl, hint) } : {}),
     };

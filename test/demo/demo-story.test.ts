@@ -127,7 +127,8 @@ t.test('the demo, step by step', async (t) => {
   mark = upstream.seen.length;
   const admin = await call(proxy, 'GET', '/admin/users', alice);
   t.equal(admin.status, 403);
-  t.match(admin.body.error.elevation, { role: 'admin', max_duration_seconds: 3600 });
+  t.match(admin.body.error.elevation, { role: 'admin', max_duration_seconds: 3600, require_ticket: true });
+  t.equal(admin.body.error.elevation.command, 'jitgate request --role admin --duration 1h --reason "..." --ticket "..."', 'the command carries the ticket admin asks for: without it, following it is refused');
   t.equal(seenSince(mark).length, 0, 'the upstream never saw /admin/');
 
   // 6. A path trick does not get there either.

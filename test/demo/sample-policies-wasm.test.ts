@@ -71,7 +71,7 @@ const authzCases: Case<AuthzInput>[] = [
   ['scope ** any depth', authz(alice, 'PUT', '/api/items/7/tags/1', [grant('g1', 'writer', { paths: ['/api/items/**'] })]), { allow: true }],
   ['scope other route', authz(alice, 'POST', '/api/items', [grant('g1', 'writer', { route: 'billing' })]), { allow: false }],
   ['scope other method', authz(alice, 'DELETE', '/api/items/1', [grant('g1', 'writer', { methods: ['POST'] })]), { allow: false }],
-  ['admin without grant: hint', authz(dave, 'GET', '/admin/users'), { allow: false, elevation: { role: 'admin', max_duration_seconds: 3600 } }],
+  ['admin without grant: hint', authz(dave, 'GET', '/admin/users'), { allow: false, elevation: { role: 'admin', max_duration_seconds: 3600, require_ticket: true } }],
   ['writer grant does not open admin', authz(alice, 'POST', '/admin/rotate-keys', [grant('g1', 'writer')]), { allow: false }],
   ['admin grant opens admin', authz(alice, 'POST', '/admin/rotate-keys', [grant('g1', 'admin')]), { allow: true, obligations: { credential: 'admin' } }],
   ['breakglass opens admin', authz(bob, 'GET', '/admin/users', [grant('bg', 'breakglass')]), { allow: true, grant_ids: ['bg'] }],

@@ -124,6 +124,19 @@ not_eligible(role) := concat("", ["the ", role, " grant held does not count, as 
 	grants.live(grant)
 } else := concat("", ["the token names no group eligible for ", role, ", so it cannot be asked for"])
 
-hint(role) := {"role": role, "max_duration_seconds": roles.definitions[role].max_duration_seconds} if {
-	is_number(roles.definitions[role].max_duration_seconds)
-} else := {"role": role}
+# What the 403 says to ask for: the role, and what its definition knows of the request to make
+# (the longest duration; a ticket, so that the command it offers is not refused for want of one).
+hint(role) := {k: v |
+	some k, v in {
+		"role": role,
+		"max_duration_seconds": object.get(roles.definitions[role], "max_duration_seconds", null),
+		"require_ticket": object.get(roles.definitions[role], "require_ticket", false),
+	}
+	hint_member(k, v)
+}
+
+hint_member("role", _)
+
+hint_member("max_duration_seconds", v) if is_number(v)
+
+hint_member("require_ticket", true)
