@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createControlServer, type ControlServer } from '../admin/index.js';
 import { createAuditTrail, createDecisionLogger, queryAudit, serviceDispatcher, serviceHeaders, serviceUrl, type AuditEntry, type AuditTrail, type CheckpointWitness, type DecisionLogSink } from '../audit/index.js';
 import { configFileWarnings, loadConfig, type GatewayConfig, type OpaBundle } from '../config/index.js';
-import { jitgateError, toError } from '../errors.js';
+import { ERRORS, isJitgateError, jitgateError, toError } from '../errors.js';
 import { createGrantServices, type GrantServices } from '../grants/index.js';
 import { createAuthenticator, identityReadiness, keyRefreshStates, keySourcesChanged, ReloadableAuthenticator, type IdentityConfig, type ManagedAuthenticator } from '../identity/index.js';
 import { createNotifier, type Notifier } from '../notify/index.js';
@@ -381,7 +381,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         revokedEnded = (nextTls.proxy ? proxy.useTls(nextTls.proxy) : 0) + (nextTls.control ? control.useTls(nextTls.control) : 0);
         current = next;
       } catch (err) {
-        await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile }));
+        // The catalogue code (CONFIG_INVALID, a route's secret not set, ...) is what tools match on, as for policy.rejected.
+        const code = isJitgateError(err) ? err.code : ERRORS.INTERNAL.code;
+        await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile, code }));
         throw err;
       }
       const details = { identity_changed: identityChanged, revoked_connections_ended: revokedEnded };

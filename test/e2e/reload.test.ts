@@ -63,7 +63,7 @@ t.test('SIGHUP applies new routes and refuses bad or restart-only changes', asyn
   const auditorFile = writeConfig(tempDir('jg-reload-auditor-'), doc([route(upstreamA.url, 'A')]));
   const configEvents = async (kind: string) => {
     const out = await runCli(['audit', 'export', '--config', auditorFile, '--kind', kind]);
-    return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string | null });
+    return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string | null; details: { code?: string } });
   };
   const waitFor = async (check: () => Promise<boolean>) => {
     for (let i = 0; i < 30 && !(await check()); i++) await sleep(100);
@@ -94,6 +94,7 @@ t.test('SIGHUP applies new routes and refuses bad or restart-only changes', asyn
   t.ok(await waitFor(async () => (await configEvents('config.rejected')).length === 2), 'the restart-only change is rejected');
   const rejected = await configEvents('config.rejected');
   t.match(rejected[1]?.reason, /need a restart: jitgate\.listen/, 'and the record says why');
+  t.same(rejected.map((r) => r.details.code), ['JITGATE_E_CONFIG_INVALID', 'JITGATE_E_CONFIG_INVALID'], 'with the code tools match on');
   t.equal(await read(), 200);
   t.equal(upstreamB.seen.length, 3, 'its routes were not applied either');
   t.equal(upstreamA.seen.length, 1);
