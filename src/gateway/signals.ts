@@ -1,10 +1,22 @@
 import type { Gateway } from './gateway.js';
 
 /**
+ * The SIGHUPs that arrived while the gateway was starting (the command holds them from its first
+ * moment: Node's default for SIGHUP would end the process), for `runUntilSignal` to apply.
+ */
+export interface StartingSignals {
+  /** Whether a SIGHUP arrived while the gateway started. */
+  readonly reloadAsked: boolean;
+  /** Stops holding them: from now on `runUntilSignal` handles SIGHUP. */
+  release(): void;
+}
+
+/**
  * SIGINT/SIGTERM stop the gateway gracefully (in-flight requests finish); a second signal
  * exits at once. SIGHUP reloads the configuration file; an invalid file changes nothing.
+ * `starting`: the SIGHUPs held while the gateway started, applied now (one reload for all).
  */
-export function runUntilSignal(gateway: Gateway, configFile: string): Promise<void> {
+export function runUntilSignal(gateway: Gateway, configFile: string, starting?: StartingSignals): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -33,5 +45,10 @@ export function runUntilSignal(gateway: Gateway, configFile: string): Promise<vo
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     process.on('SIGHUP', hup);
+    if (starting) {
+      const asked = starting.reloadAsked;
+      starting.release();
+      if (asked) hup();
+    }
   });
 }

@@ -2,7 +2,8 @@
 // timeouts apply to the next request; an invalid file, or one that changes what needs a restart,
 // changes nothing and is audited as rejected.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +12,7 @@ import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { generateApiKey } from '../../src/identity/index.js';
 import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { startReceiver, type Answer } from '../helpers/receiver.js';
 
 function keys() {
   return { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -362,4 +364,51 @@ t.test("a request's scope must name one of the routes in force: a typo is refuse
   t.equal(after.status, 201, 'once a reload adds the route, a request for it is taken');
   t.equal((await ask('demo')).status, 201, 'as one for a route there from the start');
   t.equal(await listed(), 2);
+});
+
+t.test('a SIGHUP that arrives while the gateway starts does not end it: the reload is applied once it runs', async (t) => {
+  const demoKeys = keys();
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys: demoKeys });
+  t.teardown(() => upstream.close());
+  // The start waits for its first bundle download: the bundle server holds it there until the
+  // test has sent the signal, so the signal surely reaches a gateway that is still starting.
+  let asked = (): void => undefined;
+  const bundleAsked = new Promise<void>((resolve) => { asked = resolve; });
+  let answerBundle = (): void => undefined;
+  const server = await startReceiver(() => {
+    asked();
+    return new Promise<Answer>((resolve) => {
+      answerBundle = () => { resolve({ status: 200, headers: { 'content-type': 'application/gzip', etag: '"sample"' }, body: readFileSync(join(repoRoot, 'bundles', 'jitgate.tar.gz')) }); };
+    });
+  });
+  t.teardown(() => server.close());
+  const dir = tempDir('jg-reload-starting-');
+  const key = generateApiKey('reporting-new');
+  const doc = (apiKeys: unknown[]) => ({
+    ...demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] }, apiKeys: apiKeys as never }),
+    services: { bundles: { url: server.url } },
+    bundles: { jitgate: { service: 'bundles', polling: { min_delay_seconds: 60, max_delay_seconds: 120 } } },
+  });
+  const file = writeConfig(dir, doc([]));
+  let proc: ChildProcess | undefined;
+  const starting = startGatewayProcess(file, demoEnv(demoKeys), 60_000, (p) => { proc = p; });
+
+  await bundleAsked;
+  // What the operator's tool does meanwhile: a new API key in the file, and a SIGHUP.
+  writeConfig(dir, doc([{ id: 'reporting-new', subject: 'svc-reporting', groups: ['services', 'reporting'], sha256: key.sha256 }]));
+  proc?.kill('SIGHUP');
+  answerBundle();
+
+  const gw = await starting.catch((err: unknown) => { t.fail(`the SIGHUP ended the starting gateway: ${String(err)}`); return null; });
+  if (gw === null) return;
+  t.teardown(() => gw.stop());
+  let reloaded = false;
+  for (let i = 0; i < 50 && !reloaded; i++) {
+    reloaded = gw.output.some((l) => l.includes('"msg":"configuration reloaded"'));
+    if (!reloaded) await sleep(100);
+  }
+  t.ok(reloaded, 'the reload asked while it started is applied once it runs');
+  const res = await fetch(`${gw.controlUrl}/v1/whoami`, { headers: { 'x-api-key': key.key } });
+  t.equal(res.status, 200, 'the API key the new file added is accepted');
+  t.equal(((await res.json()) as { id?: string }).id, 'svc-reporting');
 });

@@ -113,12 +113,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
   });
 }
 
-export function startGatewayProcess(configFile: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<GatewayProcess> {
+/** `onSpawn`: the process as soon as it is spawned, for a test that acts on it while it starts. */
+export function startGatewayProcess(configFile: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000, onSpawn?: (proc: ChildProcess) => void): Promise<GatewayProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', cliEntry, 'serve', '--config', configFile], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  onSpawn?.(proc);
   const output: string[] = [];
   let exited: number | null | undefined;
   const exitPromise = new Promise<number | null>((resolve) => proc.on('exit', (code) => { exited = code; resolve(code); }));

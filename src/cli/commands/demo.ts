@@ -3,7 +3,7 @@ import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { reportStartupError } from './serve.js';
+import { holdReloadsWhileStarting, reportStartupError } from './serve.js';
 
 const UPSTREAM = { host: '127.0.0.1', port: 9001 };
 /** The committed sample bundle: what the demo serves where opa is not installed. */
@@ -39,6 +39,7 @@ export function register(program: Command): void {
     .description('run the demo: the gateway with the sample policies in front of a demo upstream API')
     .option('-c, --config <file>', 'configuration file', 'opa.config.yaml')
     .action(async (opts: { config: string }) => {
+      const starting = holdReloadsWhileStarting();
       try {
         // The upstream's keys are made fresh for each run and handed to both sides through the
         // environment: the gateway injects them, no caller ever sees them.
@@ -60,7 +61,7 @@ export function register(program: Command): void {
         process.stdout.write(
           banner(`${gateway.proxyAddress.host}:${gateway.proxyAddress.port}`, `${gateway.controlAddress.host}:${gateway.controlAddress.port}`),
         );
-        await runUntilSignal(gateway, opts.config);
+        await runUntilSignal(gateway, opts.config, starting);
         await upstream.close();
       } catch (err) {
         reportStartupError(err);
