@@ -335,7 +335,13 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const controlAddress = await control.listen(c.host, c.port);
     life.started('control', () => control.close());
     const proxyAddress = await proxy.listen(p.host, p.port);
-    life.started('proxy', () => proxy.close());
+    life.started('proxy', () => {
+      // From here the data path refuses new connections, for as long as its drain lasts (a stream
+      // may hold it for minutes) while the control API still answers: a load balancer probing
+      // /readyz must hear that and send callers elsewhere, not to a closed port.
+      health.register('shutdown', () => ({ ok: false, detail: 'the gateway is stopping: the proxy takes no new connections and drains the requests in flight' }));
+      return proxy.close();
+    });
 
     const url = (scheme: string, a: { host: string; port: number }): string => `${scheme}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${String(a.port)}`;
     logger.info(

@@ -82,3 +82,41 @@ t.test('a request pipelined behind one in flight when SIGTERM comes is decided a
   t.match(answers[1], /\r\nx-jitgate-decision-id: /i, 'under a decision, whose id it carries');
   t.match(answers[1], /\r\nconnection: close\r\n/i, 'and the connection closes after it');
 });
+
+t.test('while the data path drains, /readyz fails with a shutdown check, so a load balancer stops sending callers to a closed port', async (t) => {
+  const run = await demoRun(t, { prefix: 'jg-drain-ready-', subjects: { alice: ['eng'] } });
+  const gw = await run.start();
+  const alice = await run.token('alice');
+  const before = await fetch(`${gw.controlUrl}/readyz`);
+  t.equal(before.status, 200, 'ready before the signal');
+  await before.arrayBuffer();
+
+  // A stream that would run 30 s holds the drain open.
+  const stream = await fetch(`${gw.proxyUrl}/api/__drip?ms=30000`, { headers: { authorization: `Bearer ${alice}` } });
+  t.equal(stream.status, 200);
+  const exited = new Promise<void>((resolve) => { gw.proc.once('exit', () => { resolve(); }); });
+  gw.proc.kill('SIGTERM');
+  // Once the proxy refuses new connections...
+  const { port } = new URL(gw.proxyUrl);
+  const refused = (): Promise<boolean> => new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(false); });
+    socket.once('error', () => { resolve(true); });
+  });
+  let closed = false;
+  for (let i = 0; i < 100 && !closed; i++) {
+    closed = await refused();
+    if (!closed) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.ok(closed, 'the proxy takes no new connections');
+  // ...readiness says so, while the control API still answers.
+  const during = await fetch(`${gw.controlUrl}/readyz`);
+  const report = (await during.json()) as { ok: boolean; checks: Record<string, { ok: boolean; detail?: string }> };
+  t.equal(during.status, 503, 'not ready while draining');
+  t.equal(report.ok, false);
+  t.match(report.checks.shutdown, { ok: false, detail: /stopping/ }, 'the shutdown check says why');
+  t.equal((await fetch(`${gw.controlUrl}/healthz`)).status, 200, 'alive all the same: nothing to restart');
+
+  await stream.body?.cancel().catch(() => undefined);
+  await exited;
+});

@@ -7,7 +7,7 @@ import type { HealthReport, HealthSource, MetricsSource } from '../types.js';
 export function operationRoutes(health: HealthSource, metrics: MetricsSource, openapi: () => unknown): RouteDef[] {
   return [
     healthRoute('/healthz', 'healthz', 'Liveness: 200 while the process works', () => health.liveness()),
-    healthRoute('/readyz', 'readyz', 'Readiness: 200 when every check passes (store, audit_trail, policy, grant_cache, identity), else 503; a check that passes in trouble says status degraded', () => health.readiness()),
+    healthRoute('/readyz', 'readyz', 'Readiness: 200 when every check passes (store, audit_trail, policy, grant_cache, identity), else 503 (and, once the gateway is stopping, a failing shutdown check); a check that passes in trouble says status degraded', () => health.readiness()),
     route({
       method: 'GET',
       url: '/metrics',
