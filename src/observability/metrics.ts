@@ -58,12 +58,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Promethe
   const policyBodyRefusals = new Counter({ name: 'jitgate_policy_body_refused_total', help: 'Requests refused because the bodies held for the policy filled their budget', registers });
   const connectionDrops = countedFromZero('jitgate_connections_dropped_total',
     'Connections closed as accepted because the listener had max_connections open, by listener', 'listener', ['proxy', 'control'], registry);
-  const storeErrors = new Counter({
-    name: 'jitgate_store_errors_total',
-    help: 'Store operations that failed, by operation',
-    labelNames: ['operation'] as const,
-    registers,
-  });
+  // The operations the audit trail reports (AuditHooks.onStoreError): each at 0 from the start, so
+  // the alert on increase() fires on the first failure, not only from the second one on.
+  const storeErrors = countedFromZero('jitgate_store_errors_total', 'Store operations that failed, by operation', 'operation', ['audit.append', 'audit.checkpoint'], registry);
 
   // By issuer: the issuers are the current settings' (sampled on scrape), so a reload that drops
   // one drops its gauge, which would otherwise age until its alert fired. The counter keeps an

@@ -44,6 +44,15 @@ t.test('series the operator dashboards rely on', async (t) => {
   t.match(await m.render(), /jitgate_active_grants 5/, 'gauges sampled on each scrape');
 });
 
+t.test('the store error series exist at 0 from the start, so increase() sees the first failure', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  const fresh = await m.render();
+  t.match(fresh, /jitgate_store_errors_total\{operation="audit\.append"\} 0/, 'audit.append at 0 before any failure');
+  t.match(fresh, /jitgate_store_errors_total\{operation="audit\.checkpoint"\} 0/, 'audit.checkpoint at 0 before any failure');
+  m.storeError('audit.checkpoint');
+  t.match(await m.render(), /jitgate_store_errors_total\{operation="audit\.checkpoint"\} 1/, 'and counted from there');
+});
+
 t.test('two instances do not share series', async (t) => {
   const a = createMetrics({ defaultMetrics: false });
   const b = createMetrics({ defaultMetrics: false });
