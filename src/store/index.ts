@@ -1,4 +1,5 @@
 // Store part: one SQL port over SQLite (embedded default) and PostgreSQL (replicas).
+import { jitgateError } from '../errors.js';
 import { PostgresDb } from './postgres.js';
 import { SqliteDb } from './sqlite.js';
 import type { Db } from './types.js';
@@ -14,7 +15,11 @@ import type { StoreConfig } from './config.js';
 export function openDb(config: StoreConfig, options: { readOnly?: boolean } = {}): Db {
   if (config.type === 'postgres') {
     const url = config.postgres.url ?? (config.postgres.url_env ? process.env[config.postgres.url_env] : undefined);
-    if (!url) throw new Error(`store.postgres: no URL (set ${config.postgres.url_env ?? 'store.postgres.url'})`);
+    // A setting of the file that cannot be used, as an unset ${NAME} is: its code, not a bare message.
+    if (!url) {
+      const where = config.postgres.url_env === undefined ? 'set jitgate.store.postgres.url' : `the environment variable ${config.postgres.url_env} (postgres.url_env) is not set`;
+      throw jitgateError('CONFIG_INVALID', `jitgate.store.postgres: no URL: ${where}`);
+    }
     return new PostgresDb({ url, poolSize: config.postgres.pool_size });
   }
   return new SqliteDb(config.sqlite.path, options.readOnly === true);
