@@ -204,7 +204,13 @@ class StoreAuditTrail implements AuditTrail {
   /** Throws (and says so in `discontinuity`) when the trail does not hold the checkpoint `file` names. */
   async #keepsCheckpoint(file: string): Promise<void> {
     const previous = await readCheckpoint(file);
-    if (previous === null) return;
+    if (previous === null) {
+      // Moved away (what the operator does once a loss is understood), or never written: the
+      // checkpoint about to be written is of the trail as it is, so the trail is ready again now,
+      // not one interval later when that new file is read back.
+      this.#discontinuity = null;
+      return;
+    }
     const hash = await hashAt(this.db, previous.seq);
     if (hash === previous.hash) {
       this.#discontinuity = null;
