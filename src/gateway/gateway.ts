@@ -183,7 +183,7 @@ function checkpointWitnesses(config: GatewayConfig): CheckpointWitness[] {
 function policyAuditEntry(event: PolicyEvent): AuditEntry {
   const entry = event.type === 'loaded'
     ? systemEntry('policy.loaded', null, { source: event.source, previous: event.previous, ...(event.returned ? { returned: true } : {}) })
-    : systemEntry('policy.rejected', event.error, { source: event.source, code: event.code });
+    : systemEntry('policy.rejected', event.error, { source: event.source, error_code: event.code });
   return { ...entry, policy_revision: event.revision };
 }
 
@@ -389,7 +389,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       } catch (err) {
         // The catalogue code (CONFIG_INVALID, a route's secret not set, ...) is what tools match on, as for policy.rejected.
         const code = isJitgateError(err) ? err.code : ERRORS.INTERNAL.code;
-        await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile, code }));
+        await audit.append(systemEntry('config.rejected', toError(err).message, { file: configFile, error_code: code }));
         throw err;
       }
       const details = { identity_changed: identityChanged, revoked_connections_ended: revokedEnded };

@@ -11,7 +11,7 @@ import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, wr
 import { within } from '../helpers/poll.js';
 
 interface Rejected { msg?: string; code?: string; error?: string }
-interface Record { kind: string; reason: string | null; details: { code?: string; source?: string } }
+interface Record { kind: string; reason: string | null; details: { error_code?: string; source?: string } }
 
 t.test('a refused policy change carries its code in the log and the audit trail', async (t) => {
   const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
@@ -54,6 +54,6 @@ t.test('a refused policy change carries its code in the log and the audit trail'
 
   const audit = await runCli(['audit', 'export', '--config', file, '--kind', 'policy.rejected']);
   const records = audit.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record);
-  t.same(records.map((r) => [r.details.source, r.details.code]), [['policies', 'JITGATE_E_POLICY_COMPILE'], ['policies', 'JITGATE_E_BUNDLE_INVALID']],
+  t.same(records.map((r) => [r.details.source, r.details.error_code]), [['policies', 'JITGATE_E_POLICY_COMPILE'], ['policies', 'JITGATE_E_BUNDLE_INVALID']],
     'each policy.rejected record names its code');
 });

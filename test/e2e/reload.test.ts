@@ -3,7 +3,7 @@
 // changes nothing and is audited as rejected.
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,7 +65,7 @@ t.test('SIGHUP applies new routes and refuses bad or restart-only changes', asyn
   const auditorFile = writeConfig(tempDir('jg-reload-auditor-'), doc([route(upstreamA.url, 'A')]));
   const configEvents = async (kind: string) => {
     const out = await runCli(['audit', 'export', '--config', auditorFile, '--kind', kind]);
-    return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string | null; details: { code?: string } });
+    return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string | null; details: { error_code?: string } });
   };
   const waitFor = async (check: () => Promise<boolean>) => {
     for (let i = 0; i < 30 && !(await check()); i++) await sleep(100);
@@ -96,7 +96,7 @@ t.test('SIGHUP applies new routes and refuses bad or restart-only changes', asyn
   t.ok(await waitFor(async () => (await configEvents('config.rejected')).length === 2), 'the restart-only change is rejected');
   const rejected = await configEvents('config.rejected');
   t.match(rejected[1]?.reason, /need a restart: jitgate\.listen/, 'and the record says why');
-  t.same(rejected.map((r) => r.details.code), ['JITGATE_E_CONFIG_INVALID', 'JITGATE_E_CONFIG_INVALID'], 'with the code tools match on');
+  t.same(rejected.map((r) => r.details.error_code), ['JITGATE_E_CONFIG_INVALID', 'JITGATE_E_CONFIG_INVALID'], 'with the code tools match on');
   t.equal(await read(), 200);
   t.equal(upstreamB.seen.length, 3, 'its routes were not applied either');
   t.equal(upstreamA.seen.length, 1);
@@ -411,4 +411,49 @@ t.test('a SIGHUP that arrives while the gateway starts does not end it: the relo
   const res = await fetch(`${gw.controlUrl}/v1/whoami`, { headers: { 'x-api-key': key.key } });
   t.equal(res.status, 200, 'the API key the new file added is accepted');
   t.equal(((await res.json()) as { id?: string }).id, 'svc-reporting');
+});
+
+t.test('a refused reload or policy change carries its code in the audit trail, beside the words', async (t) => {
+  const demoKeys = keys();
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys: demoKeys });
+  t.teardown(() => upstream.close());
+  const dir = tempDir('jg-reload-codes-');
+  const policies = join(dir, 'policies');
+  cpSync(join(repoRoot, 'policies'), policies, { recursive: true });
+  const doc = (o: { proxy?: string; readEnv?: string } = {}) => {
+    const base = demoConfig({ dir, upstreamUrl: upstream.url, subjects: { alice: ['eng'] } }) as { jitgate: Record<string, unknown> & { listen: Record<string, unknown>; routes: { credentials: { readonly: Record<string, unknown> } }[] } };
+    base.jitgate.policy = { dir: policies, bundles_dir: join(dir, 'bundles'), watch: true, debounce_ms: 50 };
+    if (o.proxy) base.jitgate.listen.proxy = o.proxy;
+    const route = base.jitgate.routes[0];
+    if (o.readEnv && route) route.credentials.readonly.from_env = o.readEnv;
+    return base;
+  };
+  const file = writeConfig(dir, doc());
+  const gw = await startGatewayProcess(file, demoEnv(demoKeys));
+  t.teardown(() => gw.stop());
+  // The auditor reads the same store through a config of its own: the gateway's file is about to be broken.
+  const auditorFile = writeConfig(tempDir('jg-reload-codes-auditor-'), { jitgate: { store: { type: 'sqlite', sqlite: { path: join(dir, 'jitgate.db') } } } });
+  const records = async (kind: string) => {
+    const out = await runCli(['audit', 'export', '--config', auditorFile, '--kind', kind]);
+    return out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { reason: string | null; details: { error_code?: string } });
+  };
+  const nth = async (kind: string, n: number) => {
+    for (let i = 0; i < 50 && (await records(kind)).length < n; i++) await sleep(100);
+    return (await records(kind))[n - 1];
+  };
+
+  writeConfig(dir, doc({ proxy: '127.0.0.1:1' }));
+  gw.proc.kill('SIGHUP');
+  t.equal((await nth('config.rejected', 1))?.details.error_code, 'JITGATE_E_CONFIG_INVALID', 'a change that needs a restart');
+  writeConfig(dir, doc({ readEnv: 'JITGATE_TEST_NOT_SET_ANYWHERE' }));
+  gw.proc.kill('SIGHUP');
+  t.equal((await nth('config.rejected', 2))?.details.error_code, 'JITGATE_E_SECRET_MISSING', 'a credential whose variable is not set');
+  writeConfig(dir, doc());
+  chmodSync(file, 0o666);
+  gw.proc.kill('SIGHUP');
+  t.equal((await nth('config.rejected', 3))?.details.error_code, 'JITGATE_E_CONFIG_READ', 'a file every account may write');
+  chmodSync(file, 0o644);
+
+  writeFileSync(join(policies, 'jitgate', 'zz_broken.rego'), 'package jitgate.authz\n\nbroken {{{\n');
+  t.equal((await nth('policy.rejected', 1))?.details.error_code, 'JITGATE_E_POLICY_COMPILE', 'a policy change that does not compile');
 });
