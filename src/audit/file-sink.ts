@@ -226,6 +226,11 @@ export class FileSink {
     const handle = await open(this.opts.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     try {
       const st = await handle.stat();
+      // Rotation renames the path: pointed at /dev/null (to do without the file), a gateway
+      // running as root moved the system's /dev/null aside and left a plain file in its place.
+      if (!st.isFile()) {
+        throw new Error('the decision log path names no regular file (a device, a pipe, ...); not writing to it or rotating it: leave decision_logs.file out to do without the file');
+      }
       if (typeof process.geteuid === 'function' && st.uid !== process.geteuid()) {
         throw new Error(`the decision log file is owned by another account (uid ${String(st.uid)}); not writing request details to it`);
       }

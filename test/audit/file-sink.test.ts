@@ -1,6 +1,7 @@
 // The decision log's file: every line it holds parses, and what did not land is counted. Files
 // removed under it or a disk that fills up must not silently swallow events.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -58,4 +59,25 @@ t.test('a full disk: no torn line, the next event after space is freed is whole,
   t.same(logged.filter((id) => id.startsWith('after-')), ['after-0', 'after-1', 'after-2'], 'the events after space was freed are all there');
   t.equal(s.dropped(), 8 - logged.filter((id) => id.startsWith('full-')).length, 'the drop count is what did not land');
   t.ok(s.dropped() > 0, 'and something did not land');
+});
+
+t.test('a path naming a device (decision_logs.file.path: /dev/null, to do without the file) is neither written nor rotated away', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-sink-dev-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  // A null device of the test's own: rotating the system's /dev/null away is what this guards against.
+  const path = join(dir, 'null');
+  if (spawnSync('mknod', ['-m', '666', path, 'c', '1', '3']).status !== 0) {
+    t.comment('skipped: no device can be made here (needs root; CI runs as root)');
+    return;
+  }
+  let dropped = 0;
+  const reasons: string[] = [];
+  const s = new FileSink({ path, max_bytes: 1024, max_files: 2, maxPending: 10_000, onDrop: (n, why) => { dropped += n; reasons.push(why); } });
+  // Past max_bytes several times over: without the check the sink renamed the device to `null.1`.
+  for (let i = 0; i < 20; i++) s.write(line(`e-${String(i)}`, 200));
+  await s.close();
+  t.ok(statSync(path).isCharacterDevice(), 'the device is still a device, at its path');
+  t.notOk(existsSync(`${path}.1`), 'nothing was rotated');
+  t.equal(dropped, 20, 'every event is counted as dropped');
+  t.match(reasons[0], /names no regular file/, 'saying why');
 });
