@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fetchLimited } from '../fetch-limited.js';
+import { assertReplaceable } from '../replaceable.js';
 import { serviceDispatcher, serviceHeaders, serviceUrl, type ServiceConfig } from './service.js';
 
 export interface Checkpoint {
@@ -16,6 +17,7 @@ export interface Checkpoint {
 }
 
 export async function writeCheckpoint(file: string, cp: Checkpoint): Promise<void> {
+  await assertReplaceable(file, 'audit.checkpoint_file');
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   // A name no one can guess, created only if nothing is there ('wx' does not follow a link): in a
   // folder another account can write, a link planted at a predictable name once had the gateway

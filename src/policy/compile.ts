@@ -7,8 +7,9 @@ import { constants } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { jitgateError } from '../errors.js';
+import { jitgateError, toError } from '../errors.js';
 import { checkFileTrust, refusalMessage } from '../file-trust.js';
+import { assertReplaceable } from '../replaceable.js';
 import { bundleFiles, parseBundle, type PolicyBundle } from './bundle.js';
 import { DIFFERS_FROM_OPA } from './capabilities.js';
 import { ENTRYPOINTS } from './contract.js';
@@ -191,6 +192,7 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     let outFile: string | null = null;
     if (options.outFile) {
       outFile = resolve(options.outFile);
+      await assertReplaceable(outFile, 'the bundle file').catch((err: unknown) => { throw jitgateError('VALIDATION', toError(err).message); });
       // Not left to the umask: under umask 0 the folder and bundle were anyone's to replace.
       await mkdir(dirname(outFile), { recursive: true, mode: 0o750 });
       // Hidden temporary name + rename: a watcher on the bundles folder never sees half a file.

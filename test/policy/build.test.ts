@@ -3,7 +3,8 @@
 // committed opa/capabilities.json what the generator produces, and a gateway without opa
 // serving the prebuilt bundle.
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +99,16 @@ t.test('tests and editor files are not compiled; stable bundle name; revision', 
   const files = [...untar(gunzipSync(await readFile(out))).keys()];
   t.ok(files.includes('policy.wasm') && files.includes('data.json') && files.includes('.manifest'), 'an OPA bundle at bundles/jitgate.tar.gz');
   t.notOk(files.some((f) => f.includes('_test') || f.includes('swp') || f.endsWith('~')), 'no tests or editor files inside');
+
+  // `jitgate build -o /dev/null` to check that the policies compile, run as root: the bundle
+  // must not be renamed onto the device.
+  const device = join(dir, 'null');
+  if (spawnSync('mknod', ['-m', '666', device, 'c', '1', '3']).status === 0) {
+    await t.rejects(buildBundle({ dir: src, opaPath: opa, outFile: device }), { code: 'JITGATE_E_VALIDATION', message: /is a device: not replacing it/ });
+    t.ok(statSync(device).isCharacterDevice(), 'an output path naming a device is refused, and the device stays');
+  } else {
+    t.comment('device case skipped: no device can be made here (needs root; CI runs as root)');
+  }
   t.equal(result.bundle.manifest.revision, result.revision, 'revision in .manifest');
 });
 
