@@ -20,7 +20,8 @@ export function runUntilSignal(gateway: Gateway, configFile: string, starting?: 
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) process.exit(130);
+      // 128 + the signal's number, as a shell reports a process the signal ended: 143 for SIGTERM, 130 for SIGINT.
+      if (stopping) process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
       stopping = true;
       gateway.logger.info({ signal }, 'stopping');
       void gateway.stop().then(() => {

@@ -333,7 +333,7 @@ t.test("a request's scope must name one of the routes in force: a typo is refuse
   const file = writeConfig(dir, doc([route('demo', '/api')]));
   const gw = await startGatewayProcess(file, { READ_A: keysA.readonly, WRITE_A: keysA.writer });
   t.teardown(() => gw.stop());
-  const tok = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
+  const tok = (await runCli(['token', '--sub', 'alice', '-c', file])).stdout.trim();
   const ask = async (routeName: string) => {
     const res = await fetch(`${gw.controlUrl}/v1/requests`, {
       method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' },

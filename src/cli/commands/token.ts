@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .requiredOption('--sub <subject>', 'the subject (sample subjects in the config carry their groups)')
     .option('--groups <list>', 'comma-separated groups (default: the sample subject\'s groups from the config)')
     .option('--ttl <duration>', 'lifetime: seconds, 30m or 1h (default: dev_issuer.token_ttl_seconds)')
-    .option('--config <file>', 'configuration file', './opa.config.yaml')
+    .option('-c, --config <file>', 'configuration file', './opa.config.yaml')
     .addHelpText('after', '\nExamples:\n  jitgate token --sub alice\n  jitgate token --sub zoe --groups eng,oncall --ttl 30m')
     .action(async (opts: TokenOptions) => {
       try {
