@@ -1,11 +1,10 @@
 // The checkpoint file on a full disk: the write fails and says so, and leaves nothing behind
 // (each interval would otherwise add an empty temporary file).
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { writeCheckpoint } from '../../src/audit/checkpoint.js';
+import { nullDevice } from '../helpers/null-device.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 
 t.test('a full disk: the checkpoint write fails, and no temporary file is left', async (t) => {
@@ -22,16 +21,13 @@ t.test('a full disk: the checkpoint write fails, and no temporary file is left',
 });
 
 t.test('a checkpoint_file naming a device (/dev/null, to do without the file) is refused, and the device stays', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'jg-cp-dev-'));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
-  // A null device of the test's own: replacing the system's /dev/null is what this guards against.
-  const device = join(dir, 'null');
-  if (spawnSync('mknod', ['-m', '666', device, 'c', '1', '3']).status !== 0) {
+  const device = nullDevice(t, 'jg-cp-dev-');
+  if (device === null) {
     t.comment('skipped: no device can be made here (needs root; CI runs as root)');
     return;
   }
   const cp = { seq: 7, hash: 'a'.repeat(64), at: new Date().toISOString() };
   await t.rejects(writeCheckpoint(device, cp), /audit\.checkpoint_file .* is a device: not replacing it/);
   t.ok(statSync(device).isCharacterDevice(), 'the device is still there');
-  t.same(readdirSync(dir), ['null'], 'and nothing else was left');
+  t.same(readdirSync(dirname(device)), ['null'], 'and nothing else was left');
 });

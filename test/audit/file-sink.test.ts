@@ -1,11 +1,11 @@
 // The decision log's file: every line it holds parses, and what did not land is counted. Files
 // removed under it or a disk that fills up must not silently swallow events.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { FileSink } from '../../src/audit/file-sink.js';
+import { nullDevice } from '../helpers/null-device.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 
 function sink(path: string): { sink: FileSink; dropped: () => number; reopened: string[] } {
@@ -62,11 +62,8 @@ t.test('a full disk: no torn line, the next event after space is freed is whole,
 });
 
 t.test('a path naming a device (decision_logs.file.path: /dev/null, to do without the file) is neither written nor rotated away', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'jg-sink-dev-'));
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
-  // A null device of the test's own: rotating the system's /dev/null away is what this guards against.
-  const path = join(dir, 'null');
-  if (spawnSync('mknod', ['-m', '666', path, 'c', '1', '3']).status !== 0) {
+  const path = nullDevice(t, 'jg-sink-dev-');
+  if (path === null) {
     t.comment('skipped: no device can be made here (needs root; CI runs as root)');
     return;
   }

@@ -3,7 +3,7 @@
 // committed opa/capabilities.json what the generator produces, and a gateway without opa
 // serving the prebuilt bundle.
 import t from 'tap';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { buildBundle, defaultCapabilitiesPath, generateCapabilities, PolicyManager, serializeCapabilities } from '../../src/policy/index.js';
 import { untar } from '../../src/policy/bundle.js';
 import { FIXTURES, testOpa } from './helpers.js';
+import { nullDevice } from '../helpers/null-device.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -102,8 +103,8 @@ t.test('tests and editor files are not compiled; stable bundle name; revision', 
 
   // `jitgate build -o /dev/null` to check that the policies compile, run as root: the bundle
   // must not be renamed onto the device.
-  const device = join(dir, 'null');
-  if (spawnSync('mknod', ['-m', '666', device, 'c', '1', '3']).status === 0) {
+  const device = nullDevice(t);
+  if (device !== null) {
     await t.rejects(buildBundle({ dir: src, opaPath: opa, outFile: device }), { code: 'JITGATE_E_VALIDATION', message: /is a device: not replacing it/ });
     t.ok(statSync(device).isCharacterDevice(), 'an output path naming a device is refused, and the device stays');
   } else {
