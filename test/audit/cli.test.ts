@@ -168,3 +168,23 @@ t.test('a checkpoint file cannot redraw a BROKEN report as OK on the terminal', 
   t.notMatch(json.stdout, /[\u001b\r\u009b\u202e]/, '--json: escaped');
   t.equal((JSON.parse(json.stdout) as { checkpoint: { at: string } }).checkpoint.at, '\u001b[2K\rOK: 1 records (records 1..1), chain intact\u001b[8m\u009b2K\u202e', 'the same text to a parser');
 });
+
+t.test('"no audit trail" only when the store has none: a server that cannot be reached says so instead', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jg-cli-unreachable-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const unreachable = join(dir, 'pg.yaml');
+  writeFileSync(unreachable, 'jitgate:\n  store:\n    type: postgres\n    postgres:\n      url: postgres://auditor@127.0.0.1:1/jitgate\n');
+  const refused = await cli(['verify', '-c', unreachable]);
+  t.equal(refused.code, 6, 'unavailable');
+  t.match(refused.stderr, /cannot read the store of .*pg\.yaml: .*ECONNREFUSED/, 'the store could not be read, and why');
+  t.notMatch(refused.stderr, /no audit trail/, 'not read as a trail gone');
+
+  // A store that answers and holds no trail (a database file the gateway never wrote to).
+  const empty = join(dir, 'empty.yaml');
+  const db = new SqliteDb(join(dir, 'empty.db'));
+  await db.close();
+  writeFileSync(empty, 'jitgate:\n  store:\n    type: sqlite\n    sqlite:\n      path: ./empty.db\n');
+  const none = await cli(['verify', '-c', empty]);
+  t.equal(none.code, 6);
+  t.match(none.stderr, /no audit trail in the store of .*empty\.yaml/, 'that one has no trail');
+});

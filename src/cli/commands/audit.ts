@@ -90,6 +90,11 @@ function filterFrom(opts: QueryOptions): AuditFilter {
   return filter;
 }
 
+/** The store answered, and has no audit table (PostgreSQL's undefined_table, SQLite's "no such table"). */
+function noTrailTable(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '42P01' || /no such table/.test((err as Error).message);
+}
+
 async function withStore<T>(opts: StoreOptions, fn: (db: Db, config: GatewayConfig) => Promise<T>): Promise<T> {
   const config = loadConfig(opts.config);
   let db: Db;
@@ -97,13 +102,16 @@ async function withStore<T>(opts: StoreOptions, fn: (db: Db, config: GatewayConf
     // Read-only: a command that checks the trail must not create a store where there is none.
     db = openDb(config.jitgate.store, { readOnly: true });
   } catch (err) {
-    throw new CliFailure(`no audit trail in the store of ${opts.config}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+    throw new CliFailure(`cannot open the store of ${opts.config}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
   }
   try {
     try {
       await db.query('SELECT seq FROM jitgate_audit WHERE seq = 0');
     } catch (err) {
-      throw new CliFailure(`no audit trail in the store of ${opts.config}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
+      // "No trail" only when the table is not there: a refused login or an unreachable server read
+      // as a trail gone would send an auditor looking for a deletion that did not happen.
+      const what = noTrailTable(err) ? 'no audit trail in the store of' : 'cannot read the store of';
+      throw new CliFailure(`${what} ${opts.config}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
     }
     return await fn(db, config);
   } finally {
