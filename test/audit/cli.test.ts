@@ -161,6 +161,7 @@ t.test('a checkpoint file cannot redraw a BROKEN report as OK on the terminal', 
   const r = await cli(['verify', '-c', config, '--checkpoint', checkpoint]);
   t.equal(r.code, 1, 'the chain does not match the checkpoint');
   t.match(r.stdout, /^BROKEN at record 1: record 1 differs from the checkpoint of {2}\[2K OK: 1 records/);
+  t.match(r.stdout, /\n\(1 records checked: each follows the one before it, so the chain was rewritten from there on\)\n$/, 'the records were all read, not "verified before" record 1');
   // eslint-disable-next-line no-control-regex
   t.notMatch(r.stdout, /[\u001b\r\u009b\u202e]/, 'nothing of it drives the terminal');
   const json = await cli(['verify', '-c', config, '--checkpoint', checkpoint, '--json']);

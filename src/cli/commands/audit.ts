@@ -196,8 +196,10 @@ export function register(program: Command): void {
       } else {
         // The message quotes the checkpoint file's `at`, which its hash does not cover: an escape
         // sequence there could redraw this line as "OK".
-        process.stdout.write(printableLines(`BROKEN${problem?.seq == null ? '' : ` at record ${problem.seq}`}: ${problem?.message ?? ''}\n` +
-          `(${report.records} records verified before it)\n`));
+        // A checkpoint that disagrees is found once the whole chain has been read: its records then
+        // all link up, and saying they were "verified before" an earlier record would be false.
+        const checked = problem?.kind === 'checkpoint_mismatch' ? `${report.records} records checked: each follows the one before it, so the chain was rewritten from there on` : `${report.records} records verified before it`;
+        process.stdout.write(printableLines(`BROKEN${problem?.seq == null ? '' : ` at record ${problem.seq}`}: ${problem?.message ?? ''}\n(${checked})\n`));
       }
       // No records is not tampering, but nothing is vouched for either: "no trail".
       return report.ok ? EXIT.OK : problem?.kind === 'empty' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
