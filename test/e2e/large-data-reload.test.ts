@@ -9,7 +9,7 @@ import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { defaultCapabilitiesPath, runOpa } from '../../src/policy/index.js';
 import { testOpa } from '../policy/helpers.js';
-import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { demoConfig, demoEnv, readStatus, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
 
 const keys = { readonly: randomBytes(12).toString('hex'), writer: randomBytes(12).toString('hex'), admin: randomBytes(12).toString('hex') };
 const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, keys });
@@ -51,11 +51,7 @@ t.test('requests keep being answered while a policy with a 10 MB data.json loads
   const gw = await startGatewayProcess(file, demoEnv(keys));
   t.teardown(() => gw.stop());
   const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
-  const read = async (): Promise<number> => {
-    const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${token}` } });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const read = (): Promise<number> => readStatus(gw, token);
   t.equal(await read(), 200, 'alice reads through the sample policy');
 
   const loadedLine = (): boolean => gw.output.some((line) => line.includes('"policy loaded"') && line.includes('big-data-1'));

@@ -7,7 +7,7 @@ import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { startDemoUpstream } from '../../src/demo/index.js';
-import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { demoConfig, demoEnv, readStatus, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
 import { within } from '../helpers/poll.js';
 
 interface Rejected { msg?: string; code?: string; error?: string }
@@ -29,11 +29,7 @@ t.test('a refused policy change carries its code in the log and the audit trail'
   const gw = await startGatewayProcess(file, demoEnv(keys));
   t.teardown(() => gw.stop());
   const token = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
-  const read = async (): Promise<number> => {
-    const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${token}` } });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const read = (): Promise<number> => readStatus(gw, token);
   t.equal(await read(), 200, 'alice reads under the sample policy');
   const rejections = (): Rejected[] => gw.output
     .map((l) => { try { return JSON.parse(l) as Rejected; } catch { return {}; } })

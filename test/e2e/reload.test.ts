@@ -11,7 +11,7 @@ import t from 'tap';
 import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startDemoUpstream } from '../../src/demo/index.js';
 import { generateApiKey } from '../../src/identity/index.js';
-import { demoConfig, demoEnv, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
+import { demoConfig, demoEnv, readStatus, repoRoot, runCli, startGatewayProcess, tempDir, writeConfig } from '../helpers/gateway.js';
 import { startReceiver, type Answer } from '../helpers/receiver.js';
 
 function keys() {
@@ -56,11 +56,7 @@ t.test('SIGHUP applies new routes and refuses bad or restart-only changes', asyn
   const gw = await startGatewayProcess(file, env);
   t.teardown(() => gw.stop());
   const tok = (await runCli(['token', '--sub', 'alice', '--config', file])).stdout.trim();
-  const read = async () => {
-    const res = await fetch(`${gw.proxyUrl}/api/items`, { headers: { authorization: `Bearer ${tok}` } });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const read = (): Promise<number> => readStatus(gw, tok);
   // The auditor reads the same store through a config of its own: the gateway's file is about to be broken.
   const auditorFile = writeConfig(tempDir('jg-reload-auditor-'), doc([route(upstreamA.url, 'A')]));
   const configEvents = async (kind: string) => {

@@ -96,6 +96,13 @@ export function demoEnv(keys: DemoKeys): NodeJS.ProcessEnv {
   return { DEMO_READ_KEY: keys.readonly, DEMO_WRITE_KEY: keys.writer, DEMO_ADMIN_KEY: keys.admin };
 }
 
+/** The status a GET of `path` through `gw`'s proxy gets with `token` (the body is read and dropped). */
+export async function readStatus(gw: Pick<GatewayProcess, 'proxyUrl'>, token: string, path = '/api/items'): Promise<number> {
+  const res = await fetch(`${gw.proxyUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
 /** Runs the CLI to completion: stdout, stderr, exit code. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
